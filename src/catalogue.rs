@@ -1,0 +1,1 @@
+//! The catalogue of known problems, `plans/`, embedded at build time.

@@ -1,0 +1,1 @@
+//! Error text -> known problems.

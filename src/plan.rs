@@ -1,0 +1,251 @@
+//! Findings, steps and plans: the data that flows from the checks to `apply`,
+//! and the saved-plan file with its fingerprint (Terraform's stale-plan rule).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `target` of everything on this machine.
+pub const LOCAL: &str = "local";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FixKind {
+    Auto,
+    Manual,
+}
+
+/// One problem seen, with what showed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub id: String,
+    pub target: String,
+    pub title: String,
+    pub evidence: String,
+    pub fix: FixKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Planned,
+    Applied,
+    AlreadySatisfied,
+    Failed,
+    Manual,
+    Skipped,
+}
+
+/// What a step's precondition re-check and its verification look at. `true`
+/// from `satisfied` means the step has nothing (more) to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Check {
+    /// Nothing a program can observe (manual steps).
+    None,
+    /// ssh and ssh-keygen are found (in `folder` when given, else as the clients look).
+    ClientBinaries { folder: Option<PathBuf> },
+    /// An Az.Ssh.ArcProxy 1.x is installed in the module folders.
+    ArcProxyInstalled,
+    /// The proxy file is executable by this user.
+    ProxyExecutable { path: PathBuf },
+    /// The resource provider is registered in the subscription.
+    ProviderRegistered { subscription: String, namespace: String },
+    /// The machine's default connectivity endpoint exists.
+    EndpointExists { machine: String },
+    /// The SSH service configuration exists with this port.
+    ServiceConfigPort { machine: String, port: u16 },
+    /// A role assignment of this role for this principal exists at this scope.
+    RoleAssigned { scope: String, role: String, principal: String },
+    /// The machine extension exists and provisioned successfully.
+    ExtensionSucceeded { machine: String, name: String },
+}
+
+/// What a step does. Data only: `apply` performs it behind one gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Action {
+    /// A person must do it: `Step::command` says how.
+    Manual,
+    /// Add the execute bits where read is allowed, without following links.
+    AddExecuteBits { path: PathBuf },
+    /// Run a program with these arguments (never through a shell).
+    Exec { program: String, args: Vec<String> },
+    /// One ARM write. Error codes in `satisfied_by` mean the state is already there.
+    Arm {
+        method: String,
+        path: String,
+        api_version: String,
+        body: Option<serde_json::Value>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        satisfied_by: Vec<String>,
+    },
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: String,
+    pub fixes: Vec<String>,
+    pub target: String,
+    pub description: String,
+    /// What a person would type to do the step by hand.
+    pub command: String,
+    pub automatic: bool,
+    /// What it needs: `root`, `administrator`, a role, `pwsh`, `connected agent`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+    /// The precondition re-checked right before acting, in words.
+    pub precondition: String,
+    /// How the result is verified, in words.
+    pub verification: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    pub check: Check,
+    pub action: Action,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Step {
+    /// The part of a step that must match between a saved plan and a fresh one.
+    pub fn same_work(&self, other: &Step) -> bool {
+        self.id == other.id
+            && self.target.eq_ignore_ascii_case(&other.target)
+            && self.automatic == other.automatic
+            && self.check == other.check
+            && self.action == other.action
+    }
+}
+
+/// An ordered plan, the unit that is printed, saved and applied.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub schema_version: u32,
+    pub arcfix_version: String,
+    /// What was checked: `local` and/or machine ids, comma-separated.
+    pub target: String,
+    pub created: String,
+    /// Digest of what the probes observed.
+    pub fingerprint: String,
+    pub findings: Vec<Finding>,
+    pub steps: Vec<Step>,
+    /// Things worth saying that are not findings (skipped checks, hints).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn new(target: String, findings: Vec<Finding>, steps: Vec<Step>, observations: &[String], notes: Vec<String>) -> Plan {
+        let created = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Plan {
+            schema_version: SCHEMA_VERSION,
+            arcfix_version: env!("CARGO_PKG_VERSION").to_string(),
+            target,
+            created,
+            fingerprint: fingerprint(observations),
+            findings,
+            steps,
+            notes,
+        }
+    }
+
+    pub fn automatic_steps(&self) -> usize {
+        self.steps.iter().filter(|s| s.automatic).count()
+    }
+
+    /// Saves the plan as JSON, readable by the owner only.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self).map_err(|e| Error::Other(e.to_string()))?;
+        write_private(path, json.as_bytes()).map_err(|e| Error::io(format!("cannot write plan {}", path.display()), e))
+    }
+
+    /// Reads a saved plan; every defect is a one-line error.
+    pub fn load(path: &Path) -> Result<Plan> {
+        let text = std::fs::read(path).map_err(|e| Error::io(format!("cannot read plan {}", path.display()), e))?;
+        let value: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| Error::input(format!("plan {} is not valid JSON: {e}", path.display())))?;
+        let schema = value
+            .get("schema_version")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| Error::input(format!("plan {} has no schema_version: not an arcfix plan", path.display())))?;
+        if schema > SCHEMA_VERSION as u64 {
+            return Err(Error::input(format!(
+                "plan {} was made with plan schema {schema}, newer than this arcfix understands ({SCHEMA_VERSION}); upgrade arcfix or make a new plan",
+                path.display()
+            )));
+        }
+        if schema < 1 {
+            return Err(Error::input(format!("plan {} has unknown schema {schema}", path.display())));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| Error::input(format!("plan {} is not a valid arcfix plan: {e}", path.display())))
+    }
+}
+
+/// FNV-1a 64 over the sorted observations: stable across runs and platforms.
+pub fn fingerprint(observations: &[String]) -> String {
+    let mut sorted: Vec<&String> = observations.iter().collect();
+    sorted.sort();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for o in sorted {
+        for b in o.bytes().chain([0u8]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// A name derived from its inputs, shaped as a GUID, so that the same role
+/// assignment gets the same name in every plan (a re-PUT is then idempotent).
+pub fn stable_guid(parts: &[&str]) -> String {
+    let a = fingerprint(&[parts.join("\u{1}").to_ascii_lowercase()]);
+    let b = fingerprint(&[format!("{}\u{2}", parts.join("\u{1}").to_ascii_lowercase())]);
+    let s = format!("{a}{b}");
+    format!("{}-{}-4{}-8{}-{}", &s[0..8], &s[8..12], &s[13..16], &s[17..20], &s[20..32])
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    // An existing file keeps its mode on open: tighten it.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(bytes)?;
+    f.write_all(b"\n")
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_ignores_order_but_not_content() {
+        let a = fingerprint(&["x=1".into(), "y=2".into()]);
+        assert_eq!(a, fingerprint(&["y=2".into(), "x=1".into()]));
+        assert_ne!(a, fingerprint(&["x=1".into(), "y=3".into()]));
+        assert_ne!(fingerprint(&["ab".into(), "c".into()]), fingerprint(&["a".into(), "bc".into()]));
+    }
+
+    #[test]
+    fn stable_guid_is_a_guid_and_stable() {
+        let g = stable_guid(&["/subscriptions/x", "role", "principal"]);
+        assert!(crate::target::is_guid(&g), "{g}");
+        assert_eq!(g, stable_guid(&["/SUBSCRIPTIONS/X", "role", "principal"]));
+        assert_ne!(g, stable_guid(&["/subscriptions/y", "role", "principal"]));
+    }
+}

@@ -1,0 +1,1 @@
+//! The simulated Azure behind `arcfix demo` and the tests.

@@ -1,0 +1,202 @@
+//! Resource ids of Arc-enabled machines: parsing, validation, display.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// One Arc-enabled server, `Microsoft.HybridCompute/machines`, named the way ARM names it.
+#[derive(Debug, Clone)]
+pub struct MachineId {
+    pub subscription: String,
+    pub resource_group: String,
+    pub name: String,
+}
+
+impl PartialEq for MachineId {
+    /// ARM ids are case-insensitive.
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string().eq_ignore_ascii_case(&other.to_string())
+    }
+}
+impl Eq for MachineId {}
+
+impl MachineId {
+    pub fn new(subscription: &str, resource_group: &str, name: &str) -> Result<MachineId> {
+        validate_subscription(subscription)?;
+        validate_resource_group(resource_group)?;
+        validate_machine_name(name)?;
+        Ok(MachineId {
+            subscription: subscription.to_ascii_lowercase(),
+            resource_group: resource_group.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// Parses `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{m}`,
+    /// in any casing, with or without a trailing slash.
+    pub fn parse(id: &str) -> Result<MachineId> {
+        let bad = |why: &str| {
+            Error::input(format!(
+                "invalid machine id '{}': {why} (expected /subscriptions/<guid>/resourceGroups/<name>/providers/Microsoft.HybridCompute/machines/<name>)",
+                crate::render::sanitize(id)
+            ))
+        };
+        let trimmed = id.trim().trim_end_matches('/');
+        let parts: Vec<&str> = trimmed.split('/').collect();
+        if parts.len() != 9 || !parts[0].is_empty() {
+            return Err(bad("wrong number of segments"));
+        }
+        let expect = |i: usize, word: &str| -> Result<()> {
+            if parts[i].eq_ignore_ascii_case(word) {
+                Ok(())
+            } else {
+                Err(bad(&format!("segment {} should be '{word}'", i)))
+            }
+        };
+        expect(1, "subscriptions")?;
+        expect(3, "resourceGroups")?;
+        expect(5, "providers")?;
+        if !parts[6].eq_ignore_ascii_case("Microsoft.HybridCompute") || !parts[7].eq_ignore_ascii_case("machines") {
+            return Err(bad("not a Microsoft.HybridCompute/machines resource"));
+        }
+        MachineId::new(parts[2], parts[4], parts[8])
+    }
+
+    /// The machine's id with a suffix path appended, e.g. `/providers/Microsoft.HybridConnectivity/endpoints/default`.
+    pub fn child(&self, suffix: &str) -> String {
+        format!("{self}{suffix}")
+    }
+
+    pub fn resource_group_id(&self) -> String {
+        format!("/subscriptions/{}/resourceGroups/{}", self.subscription, self.resource_group)
+    }
+
+    pub fn subscription_id(&self) -> String {
+        format!("/subscriptions/{}", self.subscription)
+    }
+}
+
+impl fmt::Display for MachineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.HybridCompute/machines/{}",
+            self.subscription, self.resource_group, self.name
+        )
+    }
+}
+
+/// A subscription id is a GUID.
+pub fn validate_subscription(s: &str) -> Result<()> {
+    if is_guid(s) {
+        Ok(())
+    } else {
+        Err(Error::input(format!(
+            "invalid subscription id '{}': expected a GUID such as 00000000-0000-0000-0000-000000000000",
+            crate::render::sanitize(s)
+        )))
+    }
+}
+
+pub fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// ARM's resource-group rule: 1-90 characters, letters, digits, `_`, `-`, `.`, `(`, `)`, not ending in `.`.
+pub fn validate_resource_group(s: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')');
+    let why = if s.is_empty() {
+        Some("it is empty")
+    } else if s.chars().count() > 90 {
+        Some("it is longer than 90 characters")
+    } else if !s.chars().all(ok_char) {
+        Some("only letters, digits, '_', '-', '.', '(' and ')' are allowed")
+    } else if s.ends_with('.') {
+        Some("it must not end with '.'")
+    } else {
+        None
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(Error::input(format!(
+            "invalid resource group name '{}': {why}",
+            crate::render::sanitize(s)
+        ))),
+    }
+}
+
+/// The HybridCompute machine name pattern `^[a-zA-Z0-9-_\.]{1,54}$`.
+pub fn validate_machine_name(s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 54
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(format!(
+            "invalid machine name '{}': 1-54 characters of letters, digits, '-', '_' and '.'",
+            crate::render::sanitize(s)
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "00000000-1111-2222-3333-444444444444";
+
+    #[test]
+    fn parses_ids_in_any_casing() {
+        let a = MachineId::parse(&format!(
+            "/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.HybridCompute/machines/m1"
+        ))
+        .unwrap();
+        let b = MachineId::parse(&format!(
+            "/SUBSCRIPTIONS/{}/resourcegroups/RG1/providers/microsoft.hybridcompute/MACHINES/M1/",
+            SUB.to_uppercase()
+        ))
+        .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.name, "m1");
+    }
+
+    #[test]
+    fn rejects_malformed_ids_naming_the_problem() {
+        let cases = [
+            ("", "wrong number of segments"),
+            ("/subscriptions/x/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m", "invalid subscription id 'x'"),
+            (
+                &format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/m"),
+                "not a Microsoft.HybridCompute/machines",
+            ),
+            (
+                &format!("/subscriptions/{SUB}/groups/rg/providers/Microsoft.HybridCompute/machines/m"),
+                "segment 3 should be 'resourceGroups'",
+            ),
+            (
+                &format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/bad name"),
+                "invalid machine name",
+            ),
+            (
+                &format!("/subscriptions/{SUB}/resourceGroups/rg./providers/Microsoft.HybridCompute/machines/m"),
+                "must not end with '.'",
+            ),
+        ];
+        for (id, want) in cases {
+            let err = MachineId::parse(id).unwrap_err().to_string();
+            assert!(err.contains(want), "{id}: {err}");
+            assert!(!err.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn machine_name_rules() {
+        assert!(validate_machine_name(&"a".repeat(54)).is_ok());
+        assert!(validate_machine_name(&"a".repeat(55)).is_err());
+        assert!(validate_machine_name("web-01.contoso_x").is_ok());
+        assert!(validate_machine_name("web/01").is_err());
+    }
+}
