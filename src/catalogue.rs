@@ -1,1 +1,8 @@
-//! The catalogue of known problems, `plans/`, embedded at build time.
+//! Placeholder until the catalogue lands.
+pub struct Problem {
+    pub id: String,
+    pub title: String,
+}
+pub fn get(_id: &str) -> Option<&'static Problem> {
+    None
+}

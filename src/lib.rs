@@ -1,11 +1,23 @@
 //! arcfix finds out why SSH to an Azure Arc-enabled server fails, and fixes it.
+//!
+//! Data flows one way: target -> probes (concurrent) -> findings -> plan ->
+//! apply (confirm, re-check, act, verify) -> report.
 
+pub mod apply;
 pub mod azure;
 pub mod catalogue;
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod error;
 pub mod explain;
 pub mod os;
 pub mod plan;
+pub mod probe;
 pub mod render;
+pub mod run;
 pub mod sim;
 pub mod target;
+
+pub use run::run;

@@ -2,3 +2,16 @@
 
 pub mod error;
 pub mod rbac;
+pub mod auth;
+pub mod client;
+
+/// api-versions, from the reference (`shared/reference/arm.md` §0).
+pub mod api {
+    pub const HYBRID_COMPUTE: &str = "2025-01-13";
+    pub const HYBRID_CONNECTIVITY: &str = "2023-03-15";
+    pub const RESOURCES: &str = "2021-04-01";
+    pub const AUTHORIZATION: &str = "2022-04-01";
+}
+
+pub const HYBRID_CONNECTIVITY: &str = "Microsoft.HybridConnectivity";
+pub mod models;

@@ -22,3 +22,19 @@ mod tests {
         assert_eq!(super::one_line("a\r\n  b"), "a b");
     }
 }
+
+pub mod text;
+
+/// The JSON document of `check`, `plan` and `apply` (contract, schema 1).
+pub fn plan_json(plan: &crate::plan::Plan) -> serde_json::Value {
+    serde_json::json!({
+        "schema_version": plan.schema_version,
+        "arcfix_version": plan.arcfix_version,
+        "target": plan.target,
+        "created": plan.created,
+        "fingerprint": plan.fingerprint,
+        "findings": plan.findings,
+        "steps": plan.steps,
+        "notes": plan.notes,
+    })
+}

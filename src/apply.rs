@@ -1,0 +1,154 @@
+//! The one gate for effects: for each step, re-check its precondition, act,
+//! verify, record. Nothing else in arcfix changes anything.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::checks::{self, Context};
+use crate::error::{Error, ExitCode, Result};
+use crate::plan::{Action, Plan, Status, Step};
+use crate::probe::proxy;
+
+/// Applies every automatic step of `plan` in order, updating statuses.
+/// `interrupted` is set by Ctrl-C: the current step finishes, the rest are skipped.
+pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>, progress: &dyn Fn(&str)) -> ExitCode {
+    for i in 0..plan.steps.len() {
+        let (done, rest) = plan.steps.split_at_mut(i);
+        let step = &mut rest[0];
+        if interrupted.load(Ordering::SeqCst) {
+            step.status = Status::Skipped;
+            step.error = Some("interrupted (Ctrl-C) before this step".into());
+            continue;
+        }
+        if !step.automatic {
+            step.status = Status::Manual;
+            continue;
+        }
+        if let Some(dep) = step
+            .depends_on
+            .iter()
+            .find(|d| done.iter().any(|s| &&s.id == d && matches!(s.status, Status::Failed | Status::Skipped)))
+        {
+            step.status = Status::Skipped;
+            step.error = Some(format!("not attempted: step {dep} did not succeed"));
+            continue;
+        }
+        progress(&format!("{}: {}", step.id, step.description));
+        match run_step(ctx, step).await {
+            Ok(status) => step.status = status,
+            Err(e) => {
+                step.status = Status::Failed;
+                step.error = Some(crate::render::one_line(&e.to_string()));
+            }
+        }
+        tracing::info!(step = %step.id, status = ?step.status, "step done");
+    }
+    outcome(plan)
+}
+
+pub fn outcome(plan: &Plan) -> ExitCode {
+    if plan.steps.iter().all(|s| matches!(s.status, Status::Applied | Status::AlreadySatisfied)) {
+        ExitCode::Ok
+    } else {
+        ExitCode::Incomplete
+    }
+}
+
+async fn run_step(ctx: &Context, step: &Step) -> Result<Status> {
+    if checks::satisfied(ctx, &step.check).await? {
+        return Ok(Status::AlreadySatisfied);
+    }
+    perform(ctx, &step.action).await?;
+    verify(ctx, step).await?;
+    Ok(Status::Applied)
+}
+
+async fn perform(ctx: &Context, action: &Action) -> Result<()> {
+    match action {
+        Action::Manual => Err(Error::Other("a manual step cannot be performed".into())),
+        Action::AddExecuteBits { path } => {
+            let p = path.clone();
+            tokio::task::spawn_blocking(move || proxy::add_execute_bits(&p))
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?
+                .map(|_| ())
+                .map_err(|e| Error::io(format!("chmod {}", path.display()), e))
+        }
+        Action::Exec { program, args } => {
+            let run = tokio::process::Command::new(program)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .output();
+            let out = tokio::time::timeout(Duration::from_secs(900), run)
+                .await
+                .map_err(|_| Error::Other(format!("{program} did not finish within 15 minutes")))?
+                .map_err(|e| Error::io(format!("cannot run {program}"), e))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                let err = String::from_utf8_lossy(&out.stderr);
+                let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                Err(Error::Other(format!("{program} exited with {}: {}", out.status, crate::render::one_line(last))))
+            }
+        }
+        Action::Arm { method, path, api_version, body, satisfied_by } => {
+            match ctx.arm()?.send(method, path, api_version, body.as_ref()).await {
+                Ok(_) => Ok(()),
+                Err(e) if satisfied_by.iter().any(|c| c.eq_ignore_ascii_case(&e.code)) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Verification: the check must hold now, or (for states ARM settles by itself)
+/// within a bounded wait, polled with growing intervals.
+async fn verify(ctx: &Context, step: &Step) -> Result<()> {
+    let limit = checks::azure::settles_slowly(&step.check);
+    let started = std::time::Instant::now();
+    let mut interval = Duration::from_millis(250);
+    let spinner = limit.map(|_| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_message(format!("waiting for {}", step.verification));
+        pb.enable_steady_tick(Duration::from_millis(120));
+        pb
+    });
+    let result = loop {
+        if checks::satisfied(ctx, &step.check).await? {
+            break Ok(());
+        }
+        match limit {
+            Some(l) if started.elapsed() + interval < l => {
+                tokio::time::sleep(interval).await;
+                interval = (interval * 2).min(Duration::from_secs(10));
+            }
+            _ => break Err(Error::Other(format!("verification failed: {}", step.verification))),
+        }
+    };
+    if let Some(pb) = spinner {
+        pb.finish_and_clear();
+    }
+    result
+}
+
+/// The Terraform rule for a saved plan: same target, and every step a fresh
+/// detection plans must be in the saved plan doing the same work. Saved steps
+/// the fresh plan no longer needs are kept: their re-check reports them
+/// already satisfied.
+pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<()> {
+    if !saved.target.eq_ignore_ascii_case(&fresh.target) {
+        return Err(Error::input(format!(
+            "the saved plan was made for '{}', not for '{}': make a new plan for this target",
+            saved.target, fresh.target
+        )));
+    }
+    if let Some(s) = fresh.steps.iter().find(|f| !saved.steps.iter().any(|s| s.same_work(f))) {
+        return Err(Error::input(format!(
+            "the saved plan is stale: what arcfix observes changed since it was made (step {} is new or different); run arcfix plan again",
+            s.id
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! The ARM client: bearer token, request ids, retries for 429 (after
+//! `Retry-After`), 5xx and dropped connections with capped exponential backoff
+//! and jitter, all bounded in count and total time; typed errors.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::azure::auth::{Claims, Tokens};
+use crate::azure::error::ArmError;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub max_total: Duration,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Wait after a 429 without `Retry-After`.
+    pub default_retry_after: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            max_total: Duration::from_secs(90),
+            base_delay: Duration::from_millis(400),
+            max_delay: Duration::from_secs(10),
+            default_retry_after: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub struct Arm {
+    http: reqwest::Client,
+    base: url::Url,
+    tokens: Tokens,
+    retry: RetryPolicy,
+    requests: AtomicU64,
+    user_agent: String,
+}
+
+impl Arm {
+    pub fn new(base: url::Url, tokens: Tokens, retry: RetryPolicy) -> Result<Arc<Arm>> {
+        let http = reqwest::Client::builder()
+            .timeout(retry.request_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| Error::Other(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Arc::new(Arm {
+            http,
+            base,
+            tokens,
+            retry,
+            requests: AtomicU64::new(0),
+            user_agent: format!("arcfix/{}", env!("CARGO_PKG_VERSION")),
+        }))
+    }
+
+    /// How many HTTP requests went out (retries included).
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn base(&self) -> &url::Url {
+        &self.base
+    }
+
+    /// The caller, from the token's claims.
+    pub async fn caller(&self) -> Result<Claims> {
+        let token = self.tokens.token().await?;
+        Ok(Claims::from_token(&token).unwrap_or_default())
+    }
+
+    pub async fn get(&self, path: &str, api_version: &str) -> Result<Answer, ArmError> {
+        self.send("GET", path, api_version, None).await
+    }
+
+    /// GET that treats 404 as `None`.
+    pub async fn get_opt(&self, path: &str, api_version: &str) -> Result<Option<Value>, ArmError> {
+        match self.get(path, api_version).await {
+            Ok(a) => Ok(Some(a.body)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends one request, retrying what is worth retrying. `path` starts with
+    /// `/` and may carry its own query (`?$filter=…`), or be a full URL that
+    /// ARM handed out (an `Azure-AsyncOperation` or `nextLink`).
+    pub async fn send(&self, method: &str, path: &str, api_version: &str, body: Option<&Value>) -> Result<Answer, ArmError> {
+        let url = self.url(path, api_version).map_err(|m| ArmError::from_response(0, "", method, path, None).with_message("InvalidUrl", &m))?;
+        let shown_path = url.path().to_string();
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let token = self.tokens.token().await.map_err(|e| ArmError {
+                status: 401,
+                code: "CredentialUnavailable".into(),
+                message: e.to_string(),
+                method: method.to_string(),
+                path: shown_path.clone(),
+                correlation_id: None,
+            })?;
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let m = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+            let mut req = self
+                .http
+                .request(m, url.clone())
+                .bearer_auth(&token)
+                .header("User-Agent", &self.user_agent)
+                .header("x-ms-client-request-id", &request_id)
+                .header("Accept", "application/json");
+            if let Some(b) = body {
+                req = req.json(b);
+            } else if method != "GET" && method != "DELETE" {
+                req = req.header("Content-Length", "0");
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(method, path = %shown_path, attempt, request_id, "ARM request");
+            let outcome = req.send().await;
+            let wait = match outcome {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let correlation = headers
+                        .get("x-ms-correlation-request-id")
+                        .or_else(|| headers.get("x-ms-request-id"))
+                        .and_then(|v| v.to_str().ok())
+                        .map(String::from);
+                    let text = resp.text().await.unwrap_or_default();
+                    tracing::debug!(method, path = %shown_path, status, "ARM response");
+                    if (200..300).contains(&status) {
+                        let body = if text.trim().is_empty() { Value::Null } else {
+                            serde_json::from_str(&text).map_err(|e| {
+                                ArmError::from_response(status, "", method, &shown_path, correlation.clone())
+                                    .with_message("InvalidResponse", &format!("the response is not JSON: {e}"))
+                            })?
+                        };
+                        return Ok(Answer { status, body, headers });
+                    }
+                    let err = ArmError::from_response(status, &text, method, &shown_path, correlation);
+                    if status == 429 {
+                        retry_after(&headers).unwrap_or(self.retry.default_retry_after)
+                    } else if status >= 500 {
+                        retry_after(&headers).unwrap_or_else(|| self.backoff(attempt))
+                    } else {
+                        return Err(err);
+                    }
+                    .pipe(|wait| self.give_up_or_wait(attempt, started, wait, err))?
+                }
+                Err(e) => {
+                    let err = ArmError {
+                        status: 0,
+                        code: if e.is_timeout() { "Timeout" } else { "ConnectionFailed" }.into(),
+                        message: format!("cannot reach {}: {}", self.base, crate::render::one_line(&error_chain(&e))),
+                        method: method.to_string(),
+                        path: shown_path.clone(),
+                        correlation_id: None,
+                    };
+                    self.give_up_or_wait(attempt, started, self.backoff(attempt), err)?
+                }
+            };
+            tracing::info!(method, path = %shown_path, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn give_up_or_wait(&self, attempt: u32, started: Instant, wait: Duration, err: ArmError) -> Result<Duration, ArmError> {
+        if attempt >= self.retry.max_attempts || started.elapsed() + wait > self.retry.max_total {
+            Err(err)
+        } else {
+            Ok(wait)
+        }
+    }
+
+    /// Exponential backoff with full jitter in its upper half, capped.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.retry.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(10));
+        let capped = exp.min(self.retry.max_delay);
+        let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as u32;
+        capped / 2 + capped / 2 * jitter / 1000
+    }
+
+    fn url(&self, path: &str, api_version: &str) -> std::result::Result<url::Url, String> {
+        let mut url = if path.starts_with("http://") || path.starts_with("https://") {
+            let u = url::Url::parse(path).map_err(|e| e.to_string())?;
+            // Only follow links to the endpoint we were given.
+            if u.origin() != self.base.origin() {
+                return Err(format!("refusing to follow a link to another host: {}", u.origin().ascii_serialization()));
+            }
+            u
+        } else {
+            self.base.join(path.trim_start_matches('/')).map_err(|e| e.to_string())?
+        };
+        if !api_version.is_empty() && !url.query_pairs().any(|(k, _)| k == "api-version") {
+            url.query_pairs_mut().append_pair("api-version", api_version);
+        }
+        Ok(url)
+    }
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl Pipe for Duration {}
+
+impl ArmError {
+    fn with_message(mut self, code: &str, message: &str) -> ArmError {
+        self.code = code.to_string();
+        self.message = message.to_string();
+        self
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs.min(3600)));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO).min(Duration::from_secs(3600)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn retry_after_in_seconds_or_http_date() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
+        h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
+        let d = retry_after(&h).unwrap();
+        assert!(d <= Duration::from_secs(30) && d >= Duration::from_secs(28), "{d:?}");
+        h.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn urls_keep_their_query_and_stay_on_the_endpoint() {
+        let arm = Arm::new(
+            url::Url::parse("http://127.0.0.1:9/").unwrap(),
+            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
+            RetryPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(arm.url("/subscriptions/s/providers/X", "2021-04-01").unwrap().as_str(), "http://127.0.0.1:9/subscriptions/s/providers/X?api-version=2021-04-01");
+        assert_eq!(
+            arm.url("/a?$filter=atScope()", "2022-04-01").unwrap().as_str(),
+            "http://127.0.0.1:9/a?$filter=atScope()&api-version=2022-04-01"
+        );
+        assert_eq!(arm.url("http://127.0.0.1:9/op/1?api-version=x", "y").unwrap().as_str(), "http://127.0.0.1:9/op/1?api-version=x");
+        assert!(arm.url("http://169.254.169.254/metadata", "y").is_err());
+        for attempt in 1..12 {
+            let d = arm.backoff(attempt);
+            assert!(d <= Duration::from_secs(10), "{d:?}");
+        }
+    }
+}

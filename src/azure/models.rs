@@ -1,0 +1,149 @@
+//! Small serde types holding only the fields arcfix reads. Every field is
+//! optional: ARM omits or nulls fields freely (the official examples do).
+
+use serde::{Deserialize, Deserializer};
+
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Machine {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub properties: MachineProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MachineProperties {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub os_type: Option<String>,
+    #[serde(default)]
+    pub agent_version: Option<String>,
+    #[serde(default)]
+    pub last_status_change: Option<String>,
+    #[serde(default)]
+    pub agent_configuration: Option<AgentConfiguration>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentConfiguration {
+    #[serde(default)]
+    pub incoming_connections_ports: Option<Vec<String>>,
+}
+
+impl Machine {
+    pub fn is_windows(&self) -> bool {
+        self.properties.os_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("windows"))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    #[serde(default)]
+    pub registration_state: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ServiceConfiguration {
+    #[serde(default)]
+    pub properties: ServiceConfigurationProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConfigurationProperties {
+    #[serde(default)]
+    pub service_name: Option<String>,
+    /// An integer, though the article's PowerShell sample sends a string.
+    #[serde(default, deserialize_with = "int_or_string")]
+    pub port: Option<u64>,
+    #[serde(default)]
+    pub provisioning_state: Option<String>,
+}
+
+fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match v {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Extension {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub properties: ExtensionProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtensionProperties {
+    #[serde(default)]
+    pub publisher: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub provisioning_state: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    #[serde(default = "Vec::new")]
+    pub value: Vec<T>,
+    #[serde(default)]
+    pub next_link: Option<String>,
+}
+
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RoleAssignment {
+    #[serde(default)]
+    pub properties: RoleAssignmentProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignmentProperties {
+    #[serde(default)]
+    pub role_definition_id: Option<String>,
+    #[serde(default)]
+    pub principal_id: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_as_integers_or_strings() {
+        let a: ServiceConfiguration = serde_json::from_str(r#"{"properties":{"serviceName":"SSH","port":22}}"#).unwrap();
+        let b: ServiceConfiguration = serde_json::from_str(r#"{"properties":{"serviceName":"SSH","port":"2222"}}"#).unwrap();
+        let c: ServiceConfiguration = serde_json::from_str(r#"{"properties":{"port":null}}"#).unwrap();
+        assert_eq!((a.properties.port, b.properties.port, c.properties.port), (Some(22), Some(2222), None));
+    }
+
+    #[test]
+    fn the_official_machine_example_parses() {
+        let text = include_str!("../../tests/data/arm/hybridcompute/2025-01-13/Machines_Get.json");
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let m: Machine = serde_json::from_value(v["responses"]["200"]["body"].clone()).unwrap();
+        assert_eq!(m.name.as_deref(), Some("myMachine"));
+        assert_eq!(m.location.as_deref(), Some("eastus2euap"));
+        assert!(m.properties.status.is_none());
+    }
+}

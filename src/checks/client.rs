@@ -1,0 +1,279 @@
+//! The client-side problems: ssh binaries, the PowerShell modules, and the
+//! proxy's execute permission.
+
+use crate::checks::{Report, StepSpec, finding};
+use crate::error::Result;
+use crate::os::{Host, Os};
+use crate::plan::{Action, Check, FixKind, LOCAL};
+use crate::probe::{binaries, modules, proxy};
+
+pub const ARCPROXY_INSTALL: &str =
+    "Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
+pub const ARCPROXY_UPDATE: &str = "Update-Module -Name Az.Ssh -Force; Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
+
+pub fn detect(host: &Host, ssh_client_folder: Option<&std::path::Path>) -> Result<Report> {
+    let mut r = Report::default();
+    binaries_check(host, ssh_client_folder, &mut r);
+    modules_check(host, &mut r)?;
+    Ok(r)
+}
+
+fn binaries_check(host: &Host, folder: Option<&std::path::Path>, r: &mut Report) {
+    let l = binaries::lookup(host, folder);
+    for (name, path) in &l.found {
+        r.observe(format!("binary {name}={}", path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()));
+    }
+    let missing = l.missing();
+    if !l.folder_lacks.is_empty() {
+        let f = folder.map(|f| f.display().to_string()).unwrap_or_default();
+        let fix_folder = if missing.is_empty() {
+            // Found elsewhere: the folder option is what is wrong.
+            let at = l.found[0].1.as_ref().and_then(|p| p.parent()).map(|p| p.display().to_string()).unwrap_or_default();
+            Some(at)
+        } else {
+            l.elsewhere.as_ref().map(|p| p.display().to_string())
+        };
+        r.finding(finding(
+            "client-binaries-missing",
+            LOCAL,
+            format!("--ssh-client-folder {f} has no {}", l.folder_lacks.join(" or ")),
+            FixKind::Manual,
+        ));
+        if missing.is_empty() {
+            let to = fix_folder.unwrap_or_default();
+            r.step(StepSpec {
+                id: "fix-ssh-client-folder".into(),
+                fixes: vec!["client-binaries-missing".into()],
+                target: LOCAL.into(),
+                description: format!("Point --ssh-client-folder at {to}, where ssh and ssh-keygen are (or leave the option out)"),
+                command: format!("az ssh arc ... --ssh-client-folder \"{to}\""),
+                ..StepSpec::manual()
+            });
+            return;
+        }
+    }
+    if missing.is_empty() {
+        return;
+    }
+    if folder.is_none() || l.folder_lacks.is_empty() {
+        r.finding(finding(
+            "client-binaries-missing",
+            LOCAL,
+            format!("{} not found (looked in {})", missing.join(" and "), l.searched.join(", ")),
+            if l.elsewhere.is_none() && install_command(host).is_some() && host.privileged { FixKind::Auto } else { FixKind::Manual },
+        ));
+    }
+    if let Some(dir) = &l.elsewhere {
+        let dir = dir.display().to_string();
+        let path_cmd = match host.os {
+            Os::Windows => format!("$env:PATH = \"{dir};$env:PATH\""),
+            _ => format!("export PATH=\"{dir}:$PATH\""),
+        };
+        r.step(StepSpec {
+            id: "use-ssh-client-folder".into(),
+            fixes: vec!["client-binaries-missing".into()],
+            target: LOCAL.into(),
+            description: format!(
+                "ssh and ssh-keygen are in {dir}, which is not on PATH: pass --ssh-client-folder \"{dir}\" to az ssh arc, or add it to PATH for Azure PowerShell ({path_cmd})"
+            ),
+            command: format!("az ssh arc ... --ssh-client-folder \"{dir}\""),
+            ..StepSpec::manual()
+        });
+        return;
+    }
+    match install_command(host) {
+        Some((program, args)) => {
+            let typed = host.as_admin(&format!("{} {}", program, args.join(" ")));
+            let automatic = host.privileged;
+            r.step(StepSpec {
+                id: "install-openssh-client".into(),
+                fixes: vec!["client-binaries-missing".into()],
+                target: LOCAL.into(),
+                description: "Install the OpenSSH client with the system's package manager".into(),
+                command: typed,
+                automatic,
+                needs: vec![if host.os == Os::Windows { "administrator" } else { "root" }.into()],
+                precondition: "ssh or ssh-keygen is still missing".into(),
+                verification: "ssh and ssh-keygen are found".into(),
+                check: Check::ClientBinaries { folder: folder.map(|f| f.to_path_buf()) },
+                action: if automatic { Action::Exec { program, args } } else { Action::Manual },
+                ..StepSpec::manual()
+            });
+        }
+        None => {
+            let cmd = match host.os {
+                Os::Macos => "brew install openssh".to_string(),
+                _ => "install the OpenSSH client package of your distribution".to_string(),
+            };
+            r.step(StepSpec {
+                id: "install-openssh-client".into(),
+                fixes: vec!["client-binaries-missing".into()],
+                target: LOCAL.into(),
+                description: "Install the OpenSSH client (no known package manager was found)".into(),
+                command: cmd,
+                ..StepSpec::manual()
+            });
+        }
+    }
+}
+
+/// The program and arguments that install the OpenSSH client here.
+pub fn install_command(host: &Host) -> Option<(String, Vec<String>)> {
+    match host.os {
+        Os::Windows => Some((
+            "powershell".to_string(),
+            ["-NoProfile", "-NonInteractive", "-Command", "Add-WindowsCapability -Online -Name OpenSSH.Client~~~~0.0.1.0"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        )),
+        Os::Macos => None,
+        Os::Linux => {
+            let pm = host.package_manager()?;
+            Some((pm.program().to_string(), pm.install_args(pm.ssh_client_package())))
+        }
+    }
+}
+
+fn pwsh_args(command: &str) -> Vec<String> {
+    ["-NoProfile", "-NonInteractive", "-Command", command].iter().map(|s| s.to_string()).collect()
+}
+
+fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
+    let az_ssh = modules::find(host, modules::AZ_SSH)?;
+    let arcproxy = modules::find(host, modules::ARC_PROXY)?;
+    for m in az_ssh.iter().chain(&arcproxy) {
+        r.observe(format!("module {} {} {}", m.name, m.version, m.folder.display()));
+    }
+    // Proxy files are checked wherever they are, PowerShell user or not.
+    proxy_check(host, &arcproxy, r);
+    if az_ssh.is_empty() {
+        r.note("Az.Ssh is not installed: the PowerShell module checks do not apply (az ssh arc users need none)");
+        return Ok(());
+    }
+    let shell = modules::powershell(host);
+    r.observe(format!("pwsh={}", shell.as_ref().map(|p| p.display().to_string()).unwrap_or_default()));
+    let mut needs_pwsh = Vec::new();
+    if shell.is_none() {
+        r.finding(finding(
+            "pwsh-missing",
+            LOCAL,
+            format!("Az.Ssh {} is installed but PowerShell 7 (pwsh) is not on PATH", az_ssh[0].version),
+            FixKind::Manual,
+        ));
+        r.step(StepSpec {
+            id: "install-pwsh".into(),
+            fixes: vec!["pwsh-missing".into()],
+            target: LOCAL.into(),
+            description: "Install PowerShell 7, which runs Az.Ssh and the module fixes".into(),
+            command: match host.os {
+                Os::Windows => "winget install --id Microsoft.PowerShell --source winget".into(),
+                Os::Macos => "brew install --cask powershell".into(),
+                Os::Linux => host.as_admin("snap install powershell --classic"),
+            },
+            ..StepSpec::manual()
+        });
+        needs_pwsh.push("install-pwsh".to_string());
+    }
+    let program = shell.map(|p| p.display().to_string()).unwrap_or_else(|| "pwsh".into());
+    let supported = arcproxy.iter().any(|m| m.version.0 == 1);
+    let (id, evidence, step_id, command, description) = if arcproxy.is_empty() {
+        (
+            "arcproxy-not-installed",
+            format!("Az.Ssh {} is installed but no Az.Ssh.ArcProxy module is in {}", az_ssh[0].version, dirs(host)),
+            "install-arcproxy",
+            ARCPROXY_INSTALL,
+            "Install the Az.Ssh.ArcProxy module (1.x) for the current user from the PowerShell Gallery",
+        )
+    } else if !supported {
+        let found: Vec<String> = arcproxy.iter().map(|m| format!("{} in {}", m.version, m.folder.display())).collect();
+        (
+            "ps-module-version-mismatch",
+            format!("Az.Ssh supports Az.Ssh.ArcProxy 1.x only; installed: {}", found.join(", ")),
+            "update-arcproxy",
+            ARCPROXY_UPDATE,
+            "Update Az.Ssh and install an Az.Ssh.ArcProxy 1.x beside the unsupported version",
+        )
+    } else {
+        return Ok(());
+    };
+    let automatic = needs_pwsh.is_empty();
+    r.finding(finding(id, LOCAL, evidence, if automatic { FixKind::Auto } else { FixKind::Manual }));
+    r.step(StepSpec {
+        id: step_id.into(),
+        fixes: vec![id.into()],
+        target: LOCAL.into(),
+        description: description.into(),
+        command: format!("pwsh -NoProfile -NonInteractive -Command \"{command}\""),
+        automatic,
+        needs: vec!["pwsh".into()],
+        precondition: "no Az.Ssh.ArcProxy 1.x is in the module folders".into(),
+        verification: "the module folders hold an Az.Ssh.ArcProxy 1.x".into(),
+        depends_on: needs_pwsh,
+        check: Check::ArcProxyInstalled,
+        action: if automatic { Action::Exec { program, args: pwsh_args(command) } } else { Action::Manual },
+    });
+    Ok(())
+}
+
+fn dirs(host: &Host) -> String {
+    modules::module_dirs(host).iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn proxy_check(host: &Host, arcproxy: &[modules::Installed], r: &mut Report) {
+    let folders: Vec<_> = arcproxy.iter().map(|m| m.folder.clone()).collect();
+    for (folder, prefix) in proxy::folders(host, &folders) {
+        for file in proxy::scan(host, &folder, &prefix) {
+            let path = file.path.display().to_string();
+            r.observe(format!("proxy {path} {:?}", file.state));
+            match file.state {
+                proxy::ProxyState::Executable => {}
+                proxy::ProxyState::LinkOutside { target } => {
+                    r.finding(finding(
+                        "proxy-not-executable",
+                        LOCAL,
+                        format!("{path} is a link out of its folder, to {}; arcfix does not change it", target.display()),
+                        FixKind::Manual,
+                    ));
+                    r.step(StepSpec {
+                        id: step_id("check-proxy-link", &path),
+                        fixes: vec!["proxy-not-executable".into()],
+                        target: LOCAL.into(),
+                        description: format!("Replace the link {path} with the real proxy file (reinstall the module or delete it so az downloads it again)"),
+                        command: format!("rm \"{path}\""),
+                        ..StepSpec::manual()
+                    });
+                }
+                proxy::ProxyState::NotExecutable { mode, owned } => {
+                    let automatic = owned;
+                    r.finding(finding(
+                        "proxy-not-executable",
+                        LOCAL,
+                        format!("{path} has mode {mode:o}: this user may not execute it"),
+                        if automatic { FixKind::Auto } else { FixKind::Manual },
+                    ));
+                    let typed = if owned { format!("chmod +x \"{path}\"") } else { format!("sudo chmod +x \"{path}\"") };
+                    r.step(StepSpec {
+                        id: step_id("chmod-proxy", &path),
+                        fixes: vec!["proxy-not-executable".into()],
+                        target: LOCAL.into(),
+                        description: format!("Add the execute permission to {path} where read is allowed ({mode:o} -> {:o})", proxy::with_execute_bits(mode)),
+                        command: typed,
+                        automatic,
+                        needs: if owned { vec![] } else { vec!["root".into()] },
+                        precondition: "the file is still not executable and is a regular file, not a link".into(),
+                        verification: "the file is executable by this user".into(),
+                        depends_on: vec![],
+                        check: Check::ProxyExecutable { path: file.path.clone() },
+                        action: if automatic { Action::AddExecuteBits { path: file.path.clone() } } else { Action::Manual },
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Step ids stay unique when several files need the same fix.
+fn step_id(base: &str, path: &str) -> String {
+    format!("{base}-{}", &crate::plan::fingerprint(&[path.to_string()])[..8])
+}

@@ -1,0 +1,256 @@
+//! Detection: runs the probes of every side concurrently and turns what they
+//! saw into findings and steps. Each side lives in its own module.
+
+pub mod azure;
+pub mod client;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::azure::client::Arm;
+use crate::cli::Side;
+use crate::config::Target;
+use crate::error::{Error, Result};
+use crate::os::Host;
+use crate::plan::{Action, Check, Finding, FixKind, Plan, Status, Step};
+use crate::target::MachineId;
+
+/// Findings, steps and what was observed, from one or more checks.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub steps: Vec<Step>,
+    pub observations: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn finding(&mut self, f: Finding) {
+        if !self.findings.iter().any(|x| x.id == f.id && x.target.eq_ignore_ascii_case(&f.target) && x.evidence == f.evidence) {
+            self.findings.push(f);
+        }
+    }
+    pub fn step(&mut self, s: StepSpec) {
+        let step = s.build();
+        // A subscription-wide step (provider registration) is planned once for many machines.
+        if !self.steps.iter().any(|x| x.id == step.id && x.target.eq_ignore_ascii_case(&step.target)) {
+            self.steps.push(step);
+        }
+    }
+    pub fn observe(&mut self, o: String) {
+        self.observations.push(o);
+    }
+    pub fn note(&mut self, n: impl Into<String>) {
+        self.notes.push(n.into());
+    }
+    pub fn merge(&mut self, other: Report) {
+        for f in other.findings {
+            self.finding(f);
+        }
+        for s in other.steps {
+            if !self.steps.iter().any(|x| x.id == s.id && x.target.eq_ignore_ascii_case(&s.target)) {
+                self.steps.push(s);
+            }
+        }
+        self.observations.extend(other.observations);
+        self.notes.extend(other.notes);
+    }
+}
+
+/// A step as the checks describe it; `build` fills in the status.
+pub struct StepSpec {
+    pub id: String,
+    pub fixes: Vec<String>,
+    pub target: String,
+    pub description: String,
+    pub command: String,
+    pub automatic: bool,
+    pub needs: Vec<String>,
+    pub precondition: String,
+    pub verification: String,
+    pub depends_on: Vec<String>,
+    pub check: Check,
+    pub action: Action,
+}
+
+impl StepSpec {
+    /// The defaults of a manual step: a person runs `command`.
+    pub fn manual() -> StepSpec {
+        StepSpec {
+            id: String::new(),
+            fixes: vec![],
+            target: String::new(),
+            description: String::new(),
+            command: String::new(),
+            automatic: false,
+            needs: vec![],
+            precondition: "none (a person decides)".into(),
+            verification: "run arcfix check again".into(),
+            depends_on: vec![],
+            check: Check::None,
+            action: Action::Manual,
+        }
+    }
+    fn build(self) -> Step {
+        let automatic = self.automatic && self.action != Action::Manual;
+        Step {
+            id: self.id,
+            fixes: self.fixes,
+            target: self.target,
+            description: self.description,
+            command: self.command,
+            automatic,
+            needs: self.needs,
+            precondition: self.precondition,
+            verification: self.verification,
+            depends_on: self.depends_on,
+            check: self.check,
+            action: if automatic { self.action } else { Action::Manual },
+            status: Status::Planned,
+            error: None,
+        }
+    }
+}
+
+pub fn finding(id: &str, target: &str, evidence: impl Into<String>, fix: FixKind) -> Finding {
+    Finding {
+        id: id.to_string(),
+        target: target.to_string(),
+        title: crate::catalogue::get(id).map(|p| p.title.clone()).unwrap_or_else(|| id.replace('-', " ")),
+        evidence: evidence.into(),
+        fix,
+    }
+}
+
+/// What detection runs with.
+pub struct Context {
+    pub host: Host,
+    pub target: Target,
+    pub arm: Option<Arc<Arm>>,
+}
+
+impl Context {
+    /// The sides to check: `--checks`, or client and azure by default (azure
+    /// only when a machine is named).
+    pub fn sides(&self) -> Result<Vec<Side>> {
+        match &self.target.sides {
+            Some(s) => {
+                if s.contains(&Side::Azure) && !self.target.has_azure_target() {
+                    return Err(Error::Usage(
+                        "--checks azure needs a machine: --id, or --subscription with --resource-group and --machine".into(),
+                    ));
+                }
+                Ok(s.clone())
+            }
+            None if self.target.has_azure_target() => Ok(vec![Side::Client, Side::Azure]),
+            None => Ok(vec![Side::Client]),
+        }
+    }
+
+    pub fn arm(&self) -> Result<&Arc<Arm>> {
+        self.arm.as_ref().ok_or_else(|| Error::Other("no Azure connection was set up".into()))
+    }
+
+    /// A short name for what is checked.
+    pub fn target_label(&self, machines: &[MachineId]) -> String {
+        let mut parts = Vec::new();
+        if self.sides().map(|s| s.contains(&Side::Client)).unwrap_or(false) {
+            parts.push(crate::plan::LOCAL.to_string());
+        }
+        parts.extend(machines.iter().map(|m| m.to_string().to_ascii_lowercase()));
+        parts.join(",")
+    }
+}
+
+/// Runs every check of the chosen sides concurrently and makes the plan.
+pub async fn detect(ctx: &Context) -> Result<Plan> {
+    let sides = ctx.sides()?;
+    let client = async {
+        if sides.contains(&Side::Client) {
+            let host = ctx.host.clone();
+            let folder: Option<PathBuf> = ctx.target.ssh_client_folder.clone();
+            tokio::task::spawn_blocking(move || client::detect(&host, folder.as_deref()))
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?
+        } else {
+            Ok(Report::default())
+        }
+    };
+    let azure = async {
+        if sides.contains(&Side::Azure) { azure_side(ctx).await } else { Ok((Report::default(), vec![])) }
+    };
+    let (client, azure) = tokio::join!(client, azure);
+    let (azure, machines) = azure?;
+    let mut report = client?;
+    report.merge(azure);
+    if !sides.contains(&Side::Azure) && ctx.target.has_azure_target() {
+        report.note("Azure checks skipped (--checks)");
+    } else if !sides.contains(&Side::Azure) {
+        report.note("Azure checks skipped: name a machine with --id or --subscription/--resource-group/--machine");
+    }
+    Ok(Plan::new(ctx.target_label(&machines), report.findings, order(report.steps), &report.observations, report.notes))
+}
+
+async fn azure_side(ctx: &Context) -> Result<(Report, Vec<MachineId>)> {
+    let arm = ctx.arm()?.clone();
+    let mut machines = ctx.target.machines.clone();
+    if let Some((sub, rg)) = &ctx.target.fleet {
+        machines.extend(azure::list_machines(&arm, sub, rg.as_deref()).await?);
+        if machines.is_empty() {
+            return Err(Error::input(format!(
+                "no Arc machines found in {}",
+                rg.as_ref().map(|r| format!("resource group {r}")).unwrap_or_else(|| format!("subscription {sub}"))
+            )));
+        }
+    }
+    let caller = arm.caller().await?;
+    let wanted = azure::Wanted { port: ctx.target.port, login: ctx.target.login, grant_roles: ctx.target.grant_roles };
+    // Machines are diagnosed side by side, a bounded number at a time.
+    let results: Vec<Result<Report>> = futures::stream::iter(machines.iter().cloned())
+        .map(|id| {
+            let (arm, wanted, caller) = (arm.clone(), wanted.clone(), caller.clone());
+            async move {
+                let observed = azure::observe(&arm, &id, &wanted).await?;
+                Ok(azure::assess(&id, &observed, &wanted, &caller))
+            }
+        })
+        .buffered(16)
+        .collect()
+        .await;
+    let mut report = Report::default();
+    for r in results {
+        report.merge(r?);
+    }
+    Ok((report, machines))
+}
+
+/// Steps in dependency order, stable otherwise.
+fn order(steps: Vec<Step>) -> Vec<Step> {
+    let mut out: Vec<Step> = Vec::with_capacity(steps.len());
+    let mut pending = steps;
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|s| s.depends_on.iter().all(|d| out.iter().any(|o| &o.id == d) || !pending.iter().any(|p| &p.id == d)));
+        let i = ready.unwrap_or(0);
+        out.push(pending.remove(i));
+    }
+    out
+}
+
+/// Re-reads whether a step's goal holds (the precondition before acting, the
+/// verification after).
+pub async fn satisfied(ctx: &Context, check: &Check) -> Result<bool> {
+    use crate::probe::{binaries, modules, proxy};
+    Ok(match check {
+        Check::None => false,
+        Check::ClientBinaries { folder } => {
+            // A fresh look at PATH: the install may have put the binaries there.
+            let host = Host { vars: ctx.host.vars.clone(), ..ctx.host.clone() };
+            binaries::lookup(&host, folder.as_deref()).missing().is_empty()
+        }
+        Check::ArcProxyInstalled => modules::find(&ctx.host, modules::ARC_PROXY)?.iter().any(|m| m.version.0 == 1),
+        Check::ProxyExecutable { path } => proxy::executable(path),
+        other => azure::satisfied(ctx.arm()?, other).await?,
+    })
+}

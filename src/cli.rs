@@ -1,0 +1,159 @@
+//! The command line as clap structs, flat and close to what users type.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "arcfix",
+    version,
+    about = "Finds out why SSH to an Azure Arc-enabled server fails, and fixes it",
+    long_about = "arcfix checks this machine, Azure and (when run there) the Arc-enabled server for every \
+problem of Microsoft's 'Troubleshoot SSH access to Azure Arc-enabled servers', prints an ordered, \
+idempotent fix plan, applies it after one confirmation (or with --yes), and verifies every step."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Output format: human text or one JSON document on stdout
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text, global = true)]
+    pub output: Output,
+    /// Azure Resource Manager base URL (default from --cloud); http only for loopback
+    #[arg(long, env = "ARCFIX_ARM_ENDPOINT", global = true, value_name = "URL")]
+    pub arm_endpoint: Option<String>,
+    /// Azure cloud
+    #[arg(long, value_enum, default_value_t = Cloud::AzureCloud, global = true)]
+    pub cloud: Cloud,
+    /// Credential: the Azure CLI (default), AZURE_* environment variables, or managed identity
+    #[arg(long, value_enum, default_value_t = Auth::Cli, global = true)]
+    pub auth: Auth,
+    /// More logging on stderr (-v, -vv)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// No colour (also when NO_COLOR is set)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Cloud {
+    #[value(name = "AzureCloud")]
+    AzureCloud,
+    #[value(name = "AzureUSGovernment")]
+    AzureUsGovernment,
+    #[value(name = "AzureChinaCloud")]
+    AzureChinaCloud,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Auth {
+    Cli,
+    Env,
+    ManagedIdentity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Login {
+    Local,
+    Entra,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Detect problems and print the findings; changes nothing
+    Check(TargetArgs),
+    /// Detect problems and print the ordered fix plan (the dry run)
+    Plan {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Save the plan as JSON (mode 0600) for `apply --plan`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Detect, show the plan, confirm once, apply and verify each step
+    Apply {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Apply without asking
+        #[arg(short, long)]
+        yes: bool,
+        /// Only show the plan (same as `plan`)
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply a plan saved by `plan --out`, after re-checking every step
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+    },
+    /// Match an error message or a whole log to the known problems
+    Explain {
+        /// The error text; standard input when none or `-`
+        text: Vec<String>,
+    },
+    /// List the known problems and how each is fixed
+    Rules,
+    /// Run check -> plan -> apply --yes -> check against a simulated Arc environment
+    Demo,
+    /// Print shell completions
+    #[command(hide = true)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Subscription id (GUID)
+    #[arg(long, env = "AZURE_SUBSCRIPTION_ID", value_name = "ID")]
+    pub subscription: Option<String>,
+    /// Resource group
+    #[arg(long, value_name = "NAME")]
+    pub resource_group: Option<String>,
+    /// Arc-enabled server name (Microsoft.HybridCompute/machines)
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// The machine's full ARM resource id (repeatable), instead of the three above
+    #[arg(long = "id", value_name = "RESOURCE_ID")]
+    pub ids: Vec<String>,
+    /// The SSH port that must work
+    #[arg(long, default_value_t = 22, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// How the user logs in: local user or Microsoft Entra ID
+    #[arg(long, value_enum, default_value_t = Login::Local)]
+    pub login: Login,
+    /// Where ssh and ssh-keygen live, as in `az ssh arc`
+    #[arg(long, value_name = "DIR")]
+    pub ssh_client_folder: Option<PathBuf>,
+    /// Sides to check: client, azure, server (comma-separated)
+    #[arg(long, value_delimiter = ',', value_enum, value_name = "LIST")]
+    pub checks: Option<Vec<Side>>,
+    /// Let the plan assign missing login roles when the caller may write role assignments
+    #[arg(long)]
+    pub grant_roles: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Side {
+    Client,
+    Azure,
+    Server,
+}

@@ -1,0 +1,259 @@
+//! Turns parsed arguments into a `Config` whose command carries its data.
+
+use std::path::PathBuf;
+
+use crate::cli::{self, Auth, Cli, Cloud, Login, Output, Side};
+use crate::error::{Error, Result};
+use crate::target::{MachineId, validate_resource_group, validate_subscription};
+
+#[derive(Debug)]
+pub struct Config {
+    pub command: Cmd,
+    pub output: Output,
+    pub color: bool,
+    /// -1 quiet, 0 default, 1 -v, 2 -vv
+    pub verbosity: i8,
+    pub azure: AzureSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct AzureSettings {
+    /// ARM base URL, ending in `/`.
+    pub endpoint: url::Url,
+    pub cloud: Cloud,
+    pub auth: Auth,
+}
+
+impl AzureSettings {
+    /// The token scope for ARM in this cloud.
+    pub fn scope(&self) -> &'static str {
+        match self.cloud {
+            Cloud::AzureCloud => "https://management.azure.com/.default",
+            Cloud::AzureUsGovernment => "https://management.usgovcloudapi.net/.default",
+            Cloud::AzureChinaCloud => "https://management.chinacloudapi.cn/.default",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Cmd {
+    Check(Target),
+    Plan { target: Target, out: Option<PathBuf> },
+    Apply { target: Target, yes: bool, dry_run: bool, plan: Option<PathBuf> },
+    Explain { text: Option<String> },
+    Rules,
+    Demo,
+    Completions(clap_complete::Shell),
+    Man,
+}
+
+/// What to check: this machine and/or Arc machines in Azure.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub machines: Vec<MachineId>,
+    /// Fleet mode: every machine of a subscription, or of one of its resource groups.
+    pub fleet: Option<(String, Option<String>)>,
+    pub port: u16,
+    pub login: Login,
+    pub ssh_client_folder: Option<PathBuf>,
+    /// Explicit `--checks`; `None` means the default (client, azure, plus server on an Arc server).
+    pub sides: Option<Vec<Side>>,
+    pub grant_roles: bool,
+}
+
+impl Target {
+    pub fn has_azure_target(&self) -> bool {
+        !self.machines.is_empty() || self.fleet.is_some()
+    }
+}
+
+impl Config {
+    pub fn from_cli(cli: Cli, env_no_color: bool, stdout_is_terminal: bool) -> Result<Config> {
+        let g = cli.global;
+        let command = match cli.command {
+            cli::Command::Check(t) => Cmd::Check(target(t)?),
+            cli::Command::Plan { target: t, out } => Cmd::Plan { target: target(t)?, out },
+            cli::Command::Apply { target: t, yes, dry_run, plan } => {
+                Cmd::Apply { target: target(t)?, yes, dry_run, plan }
+            }
+            cli::Command::Explain { text } => {
+                let text = if text.is_empty() || text == ["-"] { None } else { Some(text.join(" ")) };
+                Cmd::Explain { text }
+            }
+            cli::Command::Rules => Cmd::Rules,
+            cli::Command::Demo => Cmd::Demo,
+            cli::Command::Completions { shell } => Cmd::Completions(shell),
+            cli::Command::Man => Cmd::Man,
+        };
+        Ok(Config {
+            command,
+            output: g.output,
+            color: !g.no_color && !env_no_color && stdout_is_terminal && g.output == Output::Text,
+            verbosity: if g.quiet { -1 } else { g.verbose.min(2) as i8 },
+            azure: AzureSettings { endpoint: endpoint(g.arm_endpoint.as_deref(), g.cloud)?, cloud: g.cloud, auth: g.auth },
+        })
+    }
+}
+
+fn target(t: cli::TargetArgs) -> Result<Target> {
+    let mut machines = Vec::new();
+    for id in &t.ids {
+        machines.push(MachineId::parse(id)?);
+    }
+    let mut fleet = None;
+    if let Some(name) = &t.machine {
+        if !t.ids.is_empty() {
+            return Err(Error::Usage("--machine and --id cannot be used together".into()));
+        }
+        let (Some(sub), Some(rg)) = (&t.subscription, &t.resource_group) else {
+            return Err(Error::Usage(
+                "--machine needs --subscription (or AZURE_SUBSCRIPTION_ID) and --resource-group".into(),
+            ));
+        };
+        machines.push(MachineId::new(sub, rg, name)?);
+    } else if t.ids.is_empty() {
+        match (&t.subscription, &t.resource_group) {
+            (Some(sub), rg) => {
+                validate_subscription(sub)?;
+                if let Some(rg) = rg {
+                    validate_resource_group(rg)?;
+                }
+                fleet = Some((sub.to_ascii_lowercase(), rg.clone()));
+            }
+            (None, Some(_)) => {
+                return Err(Error::Usage("--resource-group needs --subscription (or AZURE_SUBSCRIPTION_ID)".into()));
+            }
+            (None, None) => {}
+        }
+    }
+    let mut sides = t.checks.clone();
+    if let Some(s) = sides.as_mut() {
+        s.sort();
+        s.dedup();
+    }
+    Ok(Target {
+        machines,
+        fleet,
+        port: t.port,
+        login: t.login,
+        ssh_client_folder: t.ssh_client_folder,
+        sides,
+        grant_roles: t.grant_roles,
+    })
+}
+
+/// The ARM base URL: `--arm-endpoint` (https, or http to a loopback address), else the cloud's.
+pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
+    let raw = match given {
+        Some(s) => s.to_string(),
+        None => match cloud {
+            Cloud::AzureCloud => "https://management.azure.com/",
+            Cloud::AzureUsGovernment => "https://management.usgovcloudapi.net/",
+            Cloud::AzureChinaCloud => "https://management.chinacloudapi.cn/",
+        }
+        .to_string(),
+    };
+    let mut url = url::Url::parse(&raw)
+        .map_err(|e| Error::input(format!("invalid --arm-endpoint '{}': {e}", crate::render::sanitize(&raw))))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(Error::input(format!(
+                "refusing plain http to '{}': ARM endpoints must use https (http is allowed only for loopback)",
+                crate::render::sanitize(&raw)
+            )));
+        }
+        other => return Err(Error::input(format!("invalid --arm-endpoint scheme '{other}': use https"))),
+    }
+    if !url.path().ends_with('/') {
+        let p = format!("{}/", url.path());
+        url.set_path(&p);
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    const SUB: &str = "11111111-2222-3333-4444-555555555555";
+
+    fn parse(args: &[&str]) -> Result<Config> {
+        let cli = Cli::try_parse_from(std::iter::once("arcfix").chain(args.iter().copied()))
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        Config::from_cli(cli, false, true)
+    }
+
+    #[test]
+    fn arguments_become_commands() {
+        let c = parse(&["check", "--subscription", SUB, "--resource-group", "rg", "--machine", "m"]).unwrap();
+        let Cmd::Check(t) = c.command else { panic!() };
+        assert_eq!(t.machines[0].to_string(), format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"));
+        assert!(t.fleet.is_none());
+
+        let c = parse(&["plan", "--subscription", SUB, "--resource-group", "rg", "--out", "p.json"]).unwrap();
+        let Cmd::Plan { target, out } = c.command else { panic!() };
+        assert_eq!(target.fleet, Some((SUB.to_string(), Some("rg".to_string()))));
+        assert_eq!(out, Some(PathBuf::from("p.json")));
+
+        let c = parse(&["apply", "--yes", "--checks", "client,client", "--port", "2222"]).unwrap();
+        let Cmd::Apply { target, yes, dry_run, plan } = c.command else { panic!() };
+        assert!(yes && !dry_run && plan.is_none());
+        assert_eq!(target.sides, Some(vec![Side::Client]));
+        assert_eq!(target.port, 2222);
+
+        let c = parse(&["explain", "-"]).unwrap();
+        assert!(matches!(c.command, Cmd::Explain { text: None }));
+        let c = parse(&["explain", "a", "b"]).unwrap();
+        assert!(matches!(c.command, Cmd::Explain { text: Some(ref t) } if t == "a b"));
+    }
+
+    #[test]
+    fn bad_combinations_are_usage_or_input_errors() {
+        let cases: &[(&[&str], i32, &str)] = &[
+            (&["check", "--machine", "m"], 64, "--machine needs"),
+            (&["check", "--resource-group", "rg"], 64, "--resource-group needs"),
+            (&["check", "--subscription", "nope", "--resource-group", "rg", "--machine", "m"], 1, "invalid subscription id"),
+            (&["check", "--id", "/subscriptions/x"], 1, "invalid machine id"),
+            (&["check", "--port", "0"], 64, "0"),
+            (&["check", "--checks", "moon"], 64, "moon"),
+            (&["check", "--arm-endpoint", "http://example.com"], 1, "http is allowed only for loopback"),
+            (&["frobnicate"], 64, "frobnicate"),
+        ];
+        for (args, code, text) in cases {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.exit_code().code(), *code, "{args:?}: {e}");
+            assert!(e.to_string().contains(text), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn endpoints_per_cloud_and_loopback_http() {
+        assert_eq!(endpoint(None, Cloud::AzureUsGovernment).unwrap().as_str(), "https://management.usgovcloudapi.net/");
+        assert_eq!(endpoint(None, Cloud::AzureChinaCloud).unwrap().as_str(), "https://management.chinacloudapi.cn/");
+        assert_eq!(endpoint(Some("http://127.0.0.1:8080"), Cloud::AzureCloud).unwrap().as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(endpoint(Some("http://localhost:1/arm"), Cloud::AzureCloud).unwrap().as_str(), "http://localhost:1/arm/");
+        assert!(endpoint(Some("ftp://127.0.0.1"), Cloud::AzureCloud).is_err());
+        assert!(endpoint(Some("not a url"), Cloud::AzureCloud).is_err());
+    }
+
+    #[test]
+    fn colour_is_decided_once() {
+        let cli = Cli::try_parse_from(["arcfix", "rules"]).unwrap();
+        assert!(Config::from_cli(cli, false, true).unwrap().color);
+        let cli = Cli::try_parse_from(["arcfix", "rules"]).unwrap();
+        assert!(!Config::from_cli(cli, true, true).unwrap().color);
+        let cli = Cli::try_parse_from(["arcfix", "--no-color", "rules"]).unwrap();
+        assert!(!Config::from_cli(cli, false, true).unwrap().color);
+        let cli = Cli::try_parse_from(["arcfix", "rules"]).unwrap();
+        assert!(!Config::from_cli(cli, false, false).unwrap().color);
+    }
+}

@@ -1,0 +1,5 @@
+//! What arcfix can observe on this machine. Probes only read.
+
+pub mod binaries;
+pub mod modules;
+pub mod proxy;

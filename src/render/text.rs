@@ -1,0 +1,135 @@
+//! Human output of findings, plans and apply summaries.
+
+use console::Style;
+
+use crate::plan::{FixKind, Plan, Status};
+use crate::render::sanitize;
+
+pub struct Paint {
+    pub color: bool,
+}
+
+impl Paint {
+    fn s(&self, style: Style, text: &str) -> String {
+        if self.color { style.apply_to(text).to_string() } else { text.to_string() }
+    }
+    pub fn red(&self, t: &str) -> String {
+        self.s(Style::new().red().bold(), t)
+    }
+    pub fn green(&self, t: &str) -> String {
+        self.s(Style::new().green().bold(), t)
+    }
+    pub fn yellow(&self, t: &str) -> String {
+        self.s(Style::new().yellow().bold(), t)
+    }
+    pub fn bold(&self, t: &str) -> String {
+        self.s(Style::new().bold(), t)
+    }
+    pub fn dim(&self, t: &str) -> String {
+        self.s(Style::new().dim(), t)
+    }
+}
+
+/// Targets in first-seen order.
+fn targets<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in items {
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(t)) {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
+pub fn findings(plan: &Plan, p: &Paint) -> String {
+    let mut out = String::new();
+    if plan.findings.is_empty() {
+        out.push_str(&format!("{} no problems found ({})\n", p.green("✓"), sanitize(&plan.target)));
+    } else {
+        out.push_str(&format!("{} ({})\n", p.bold("Findings"), plan.findings.len()));
+        for t in targets(plan.findings.iter().map(|f| f.target.as_str())) {
+            out.push_str(&format!("  {}\n", p.bold(&sanitize(&t))));
+            for f in plan.findings.iter().filter(|f| f.target.eq_ignore_ascii_case(&t)) {
+                let fix = match f.fix {
+                    FixKind::Auto => p.green("auto"),
+                    FixKind::Manual => p.yellow("manual"),
+                };
+                out.push_str(&format!("    {} {} [{}] {}\n", p.red("✗"), p.bold(&f.id), fix, sanitize(&f.title)));
+                out.push_str(&format!("        {}\n", p.dim(&sanitize(&f.evidence))));
+            }
+        }
+    }
+    for n in &plan.notes {
+        out.push_str(&format!("  note: {}\n", sanitize(n)));
+    }
+    out
+}
+
+pub fn plan(plan: &Plan, p: &Paint) -> String {
+    let mut out = findings(plan, p);
+    if plan.steps.is_empty() {
+        out.push_str(&format!("{} nothing to fix\n", p.green("✓")));
+        return out;
+    }
+    let auto = plan.automatic_steps();
+    out.push_str(&format!(
+        "\n{} ({} steps: {} automatic, {} manual)\n",
+        p.bold("Plan"),
+        plan.steps.len(),
+        auto,
+        plan.steps.len() - auto
+    ));
+    out.push_str(&steps(plan, p, false));
+    out
+}
+
+fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
+    let mut out = String::new();
+    let mut n = 0;
+    for t in targets(plan.steps.iter().map(|s| s.target.as_str())) {
+        out.push_str(&format!("  {}\n", p.bold(&sanitize(&t))));
+        for s in plan.steps.iter().filter(|s| s.target.eq_ignore_ascii_case(&t)) {
+            n += 1;
+            let mark = if with_status {
+                match s.status {
+                    Status::Applied => p.green("✓ applied"),
+                    Status::AlreadySatisfied => p.green("= already satisfied"),
+                    Status::Failed => p.red("✗ failed"),
+                    Status::Manual => p.yellow("! manual"),
+                    Status::Skipped => p.yellow("- skipped"),
+                    Status::Planned => "planned".to_string(),
+                }
+            } else if s.automatic {
+                p.green("auto")
+            } else {
+                p.yellow("manual")
+            };
+            out.push_str(&format!("    {n}. [{mark}] {} — {}\n", p.bold(&s.id), sanitize(&s.description)));
+            if !s.needs.is_empty() {
+                out.push_str(&format!("       needs: {}\n", sanitize(&s.needs.join(", "))));
+            }
+            if !with_status || matches!(s.status, Status::Manual | Status::Failed | Status::Skipped) {
+                out.push_str(&format!("       $ {}\n", sanitize(&s.command)));
+            }
+            if let Some(e) = &s.error {
+                out.push_str(&format!("       {}\n", p.red(&sanitize(e))));
+            }
+        }
+    }
+    out
+}
+
+pub fn summary(plan: &Plan, p: &Paint) -> String {
+    let count = |st: Status| plan.steps.iter().filter(|s| s.status == st).count();
+    let mut out = format!("\n{}\n", p.bold("Summary"));
+    out.push_str(&steps(plan, p, true));
+    out.push_str(&format!(
+        "  {} applied, {} already satisfied, {} failed, {} manual, {} skipped\n",
+        count(Status::Applied),
+        count(Status::AlreadySatisfied),
+        count(Status::Failed),
+        count(Status::Manual),
+        count(Status::Skipped)
+    ));
+    out
+}

@@ -1,0 +1,249 @@
+//! `run`: parses arguments, runs the command, prints every error once, and
+//! returns the exit code. `main` is a single call to it.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{CommandFactory, Parser};
+
+use crate::azure::auth::{self, Tokens};
+use crate::azure::client::{Arm, RetryPolicy};
+use crate::checks::{self, Context};
+use crate::cli::{Cli, Output};
+use crate::config::{AzureSettings, Cmd, Config, Target};
+use crate::error::{Error, ExitCode, Result};
+use crate::os::Host;
+use crate::plan::Plan;
+use crate::render::text::{self, Paint};
+
+pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::Usage } else { ExitCode::Ok }
+                }
+                _ => ExitCode::Usage,
+            };
+            let _ = e.print();
+            return code.code();
+        }
+    };
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let config = match Config::from_cli(cli, no_color_env, std::io::stdout().is_terminal()) {
+        Ok(c) => c,
+        Err(e) => return report(&e),
+    };
+    init_logging(config.verbosity);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return report(&Error::io("cannot start the runtime", e)),
+    };
+    match runtime.block_on(execute(config)) {
+        Ok(code) => code.code(),
+        Err(e) => report(&e),
+    }
+}
+
+fn report(e: &Error) -> i32 {
+    let message = crate::render::one_line(&e.to_string());
+    let _ = writeln!(std::io::stderr(), "arcfix: error: {message}");
+    e.exit_code().code()
+}
+
+fn init_logging(verbosity: i8) {
+    let level = match verbosity {
+        -1 => "error",
+        0 => "warn",
+        1 => "warn,arcfix=info",
+        _ => "warn,arcfix=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ARCFIX_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Prints to stdout; a closed pipe (`arcfix rules | head`) is not an error.
+pub fn out(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("cannot write to standard output", e)),
+    }
+}
+
+fn out_json(v: &serde_json::Value) -> Result<()> {
+    out(&format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default()))
+}
+
+/// Human progress lines go to stderr, so stdout stays one document.
+fn progress(config_quiet: bool) -> impl Fn(&str) {
+    move |line: &str| {
+        if !config_quiet {
+            let _ = writeln!(std::io::stderr(), "→ {}", crate::render::sanitize(line));
+        }
+    }
+}
+
+async fn execute(config: Config) -> Result<ExitCode> {
+    let paint = Paint { color: config.color };
+    match &config.command {
+        Cmd::Check(target) => {
+            let ctx = context(&config.azure, target.clone(), None)?;
+            let plan = checks::detect(&ctx).await?;
+            show(&config, &plan, text::findings(&plan, &paint))?;
+            Ok(if plan.findings.is_empty() { ExitCode::Ok } else { ExitCode::Found })
+        }
+        Cmd::Plan { target, out: file } => {
+            let ctx = context(&config.azure, target.clone(), None)?;
+            let plan = checks::detect(&ctx).await?;
+            if let Some(f) = file {
+                plan.save(f)?;
+            }
+            show(&config, &plan, text::plan(&plan, &paint))?;
+            Ok(if plan.steps.is_empty() { ExitCode::Ok } else { ExitCode::Found })
+        }
+        Cmd::Apply { target, yes, dry_run, plan } => {
+            let ctx = context(&config.azure, target.clone(), None)?;
+            apply(&config, &ctx, *yes, *dry_run, plan.as_deref(), &paint).await
+        }
+        Cmd::Explain { text: given } => explain(&config, given.clone(), &paint),
+        Cmd::Rules => {
+            if config.output == Output::Json {
+                out_json(&crate::explain::rules_json())?;
+            } else {
+                out(&crate::explain::render_rules(paint.color))?;
+            }
+            Ok(ExitCode::Ok)
+        }
+        Cmd::Demo => crate::demo::run(&config, &paint).await,
+        Cmd::Completions(shell) => {
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "arcfix", &mut buf);
+            out(&String::from_utf8_lossy(&buf))?;
+            Ok(ExitCode::Ok)
+        }
+        Cmd::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut buf).map_err(|e| Error::io("man page", e))?;
+            out(&String::from_utf8_lossy(&buf))?;
+            Ok(ExitCode::Ok)
+        }
+    }
+}
+
+fn show(config: &Config, plan: &Plan, text: String) -> Result<()> {
+    if config.output == Output::Json { out_json(&crate::render::plan_json(plan)) } else { out(&text) }
+}
+
+/// The detection context; `tokens` replaces the configured credential (demo).
+pub fn context(azure: &AzureSettings, target: Target, tokens: Option<Box<dyn auth::TokenSource>>) -> Result<Context> {
+    let mut ctx = Context { host: Host::detect(), target, arm: None };
+    if ctx.sides()?.contains(&crate::cli::Side::Azure) {
+        let source = match tokens {
+            Some(t) => t,
+            None => auth::source(azure.auth)?,
+        };
+        ctx.arm = Some(Arm::new(azure.endpoint.clone(), Tokens::new(source, azure.scope()), retry_policy())?);
+    }
+    Ok(ctx)
+}
+
+/// `ARCFIX_RETRY_SCALE` shrinks every wait (tests of retry storms); 1 by default.
+fn retry_policy() -> RetryPolicy {
+    let mut p = RetryPolicy::default();
+    if let Some(scale) = std::env::var("ARCFIX_RETRY_SCALE").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| *s > 0.0 && *s <= 1.0) {
+        p.base_delay = p.base_delay.mul_f64(scale);
+        p.max_delay = p.max_delay.mul_f64(scale);
+        p.default_retry_after = p.default_retry_after.mul_f64(scale);
+    }
+    p
+}
+
+pub async fn apply(config: &Config, ctx: &Context, yes: bool, dry_run: bool, saved: Option<&std::path::Path>, paint: &Paint) -> Result<ExitCode> {
+    let saved = saved.map(Plan::load).transpose()?;
+    let fresh = checks::detect(ctx).await?;
+    let mut plan = match saved {
+        Some(s) => {
+            crate::apply::check_saved(&s, &fresh)?;
+            s
+        }
+        None => fresh,
+    };
+    let json = config.output == Output::Json;
+    if dry_run {
+        show(config, &plan, text::plan(&plan, paint))?;
+        return Ok(if plan.steps.is_empty() { ExitCode::Ok } else { ExitCode::Found });
+    }
+    if !json {
+        out(&text::plan(&plan, paint))?;
+    }
+    if plan.steps.is_empty() {
+        if json {
+            out_json(&crate::render::plan_json(&plan))?;
+        }
+        return Ok(ExitCode::Ok);
+    }
+    if plan.automatic_steps() > 0 && !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::Declined(
+                "standard input is not a terminal, so arcfix cannot ask for confirmation: nothing was changed; use --yes to apply without asking".into(),
+            ));
+        }
+        let question = format!("Apply the {} automatic step(s) above?", plan.automatic_steps());
+        let approved = dialoguer::Confirm::new().with_prompt(question).default(false).interact().unwrap_or(false);
+        if !approved {
+            return Err(Error::Declined("not confirmed: nothing was changed".into()));
+        }
+    }
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            let _ = writeln!(std::io::stderr(), "arcfix: interrupted: finishing the current step, then stopping");
+        }
+    });
+    let code = crate::apply::apply(ctx, &mut plan, &interrupted, &progress(config.verbosity < 0 || json)).await;
+    watcher.abort();
+    if json {
+        out_json(&crate::render::plan_json(&plan))?;
+    } else {
+        out(&text::summary(&plan, paint))?;
+        if interrupted.load(Ordering::SeqCst) {
+            out("Stopped by Ctrl-C: the steps marked skipped were not attempted.\n")?;
+        }
+    }
+    Ok(code)
+}
+
+fn explain(config: &Config, given: Option<String>, paint: &Paint) -> Result<ExitCode> {
+    let input = match given {
+        Some(t) => t,
+        None => {
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).map_err(|e| Error::io("cannot read standard input", e))?;
+            String::from_utf8(bytes).map_err(|e| {
+                Error::input(format!("standard input is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+            })?
+        }
+    };
+    let matches = crate::explain::explain(&input);
+    if config.output == Output::Json {
+        out_json(&crate::explain::render_json(&matches))?;
+    } else if matches.is_empty() {
+        out("No known problem matches this text. Run `arcfix check` to look at this machine and Azure directly.\n")?;
+    } else {
+        out(&crate::explain::render_text(&matches, paint.color))?;
+    }
+    Ok(if matches.is_empty() { ExitCode::Found } else { ExitCode::Ok })
+}
