@@ -12,7 +12,12 @@ use crate::probe::proxy;
 
 /// Applies every automatic step of `plan` in order, updating statuses.
 /// `interrupted` is set by Ctrl-C: the current step finishes, the rest are skipped.
-pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>, progress: &dyn Fn(&str)) -> ExitCode {
+pub async fn apply(
+    ctx: &Context,
+    plan: &mut Plan,
+    interrupted: &Arc<AtomicBool>,
+    progress: &dyn Fn(&str),
+) -> ExitCode {
     for i in 0..plan.steps.len() {
         let (done, rest) = plan.steps.split_at_mut(i);
         let step = &mut rest[0];
@@ -25,11 +30,10 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
             step.status = Status::Manual;
             continue;
         }
-        if let Some(dep) = step
-            .depends_on
-            .iter()
-            .find(|d| done.iter().any(|s| &&s.id == d && matches!(s.status, Status::Failed | Status::Skipped)))
-        {
+        if let Some(dep) = step.depends_on.iter().find(|d| {
+            done.iter()
+                .any(|s| &&s.id == d && matches!(s.status, Status::Failed | Status::Skipped))
+        }) {
             step.status = Status::Skipped;
             step.error = Some(format!("not attempted: step {dep} did not succeed"));
             continue;
@@ -48,7 +52,11 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
 }
 
 pub fn outcome(plan: &Plan) -> ExitCode {
-    if plan.steps.iter().all(|s| matches!(s.status, Status::Applied | Status::AlreadySatisfied)) {
+    if plan
+        .steps
+        .iter()
+        .all(|s| matches!(s.status, Status::Applied | Status::AlreadySatisfied))
+    {
         ExitCode::Ok
     } else {
         ExitCode::Incomplete
@@ -75,6 +83,15 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 .map(|_| ())
                 .map_err(|e| Error::io(format!("chmod {}", path.display()), e))
         }
+        Action::AddExecuteBitsToModuleProxies => {
+            for file in checks::client::module_proxies_not_executable(&ctx.host)? {
+                if let proxy::ProxyState::NotExecutable { owned: true, .. } = file.state {
+                    proxy::add_execute_bits(&file.path)
+                        .map_err(|e| Error::io(format!("chmod {}", file.path.display()), e))?;
+                }
+            }
+            Ok(())
+        }
         Action::Exec { program, args } => {
             let run = tokio::process::Command::new(program)
                 .args(args)
@@ -89,12 +106,30 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 Ok(())
             } else {
                 let err = String::from_utf8_lossy(&out.stderr);
-                let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-                Err(Error::Other(format!("{program} exited with {}: {}", out.status, crate::render::one_line(last))))
+                let last = err
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                Err(Error::Other(format!(
+                    "{program} exited with {}: {}",
+                    out.status,
+                    crate::render::one_line(last)
+                )))
             }
         }
-        Action::Arm { method, path, api_version, body, satisfied_by } => {
-            match ctx.arm()?.send(method, path, api_version, body.as_ref()).await {
+        Action::Arm {
+            method,
+            path,
+            api_version,
+            body,
+            satisfied_by,
+        } => {
+            match ctx
+                .arm()?
+                .send(method, path, api_version, body.as_ref())
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(e) if satisfied_by.iter().any(|c| c.eq_ignore_ascii_case(&e.code)) => Ok(()),
                 Err(e) => Err(e.into()),
@@ -124,7 +159,12 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
                 tokio::time::sleep(interval).await;
                 interval = (interval * 2).min(Duration::from_secs(10));
             }
-            _ => break Err(Error::Other(format!("verification failed: {}", step.verification))),
+            _ => {
+                break Err(Error::Other(format!(
+                    "verification failed: {}",
+                    step.verification
+                )));
+            }
         }
     };
     if let Some(pb) = spinner {
@@ -144,7 +184,11 @@ pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<()> {
             saved.target, fresh.target
         )));
     }
-    if let Some(s) = fresh.steps.iter().find(|f| !saved.steps.iter().any(|s| s.same_work(f))) {
+    if let Some(s) = fresh
+        .steps
+        .iter()
+        .find(|f| !saved.steps.iter().any(|s| s.same_work(f)))
+    {
         return Err(Error::input(format!(
             "the saved plan is stale: what arcfix observes changed since it was made (step {} is new or different); run arcfix plan again",
             s.id

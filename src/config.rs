@@ -38,9 +38,19 @@ impl AzureSettings {
 #[derive(Debug)]
 pub enum Cmd {
     Check(Target),
-    Plan { target: Target, out: Option<PathBuf> },
-    Apply { target: Target, yes: bool, dry_run: bool, plan: Option<PathBuf> },
-    Explain { text: Option<String> },
+    Plan {
+        target: Target,
+        out: Option<PathBuf>,
+    },
+    Apply {
+        target: Target,
+        yes: bool,
+        dry_run: bool,
+        plan: Option<PathBuf>,
+    },
+    Explain {
+        text: Option<String>,
+    },
     Rules,
     Demo,
     Completions(clap_complete::Shell),
@@ -72,12 +82,27 @@ impl Config {
         let g = cli.global;
         let command = match cli.command {
             cli::Command::Check(t) => Cmd::Check(target(t)?),
-            cli::Command::Plan { target: t, out } => Cmd::Plan { target: target(t)?, out },
-            cli::Command::Apply { target: t, yes, dry_run, plan } => {
-                Cmd::Apply { target: target(t)?, yes, dry_run, plan }
-            }
+            cli::Command::Plan { target: t, out } => Cmd::Plan {
+                target: target(t)?,
+                out,
+            },
+            cli::Command::Apply {
+                target: t,
+                yes,
+                dry_run,
+                plan,
+            } => Cmd::Apply {
+                target: target(t)?,
+                yes,
+                dry_run,
+                plan,
+            },
             cli::Command::Explain { text } => {
-                let text = if text.is_empty() || text == ["-"] { None } else { Some(text.join(" ")) };
+                let text = if text.is_empty() || text == ["-"] {
+                    None
+                } else {
+                    Some(text.join(" "))
+                };
                 Cmd::Explain { text }
             }
             cli::Command::Rules => Cmd::Rules,
@@ -90,7 +115,11 @@ impl Config {
             output: g.output,
             color: !g.no_color && !env_no_color && stdout_is_terminal && g.output == Output::Text,
             verbosity: if g.quiet { -1 } else { g.verbose.min(2) as i8 },
-            azure: AzureSettings { endpoint: endpoint(g.arm_endpoint.as_deref(), g.cloud)?, cloud: g.cloud, auth: g.auth },
+            azure: AzureSettings {
+                endpoint: endpoint(g.arm_endpoint.as_deref(), g.cloud)?,
+                cloud: g.cloud,
+                auth: g.auth,
+            },
         })
     }
 }
@@ -103,11 +132,14 @@ fn target(t: cli::TargetArgs) -> Result<Target> {
     let mut fleet = None;
     if let Some(name) = &t.machine {
         if !t.ids.is_empty() {
-            return Err(Error::Usage("--machine and --id cannot be used together".into()));
+            return Err(Error::Usage(
+                "--machine and --id cannot be used together".into(),
+            ));
         }
         let (Some(sub), Some(rg)) = (&t.subscription, &t.resource_group) else {
             return Err(Error::Usage(
-                "--machine needs --subscription (or AZURE_SUBSCRIPTION_ID) and --resource-group".into(),
+                "--machine needs --subscription (or AZURE_SUBSCRIPTION_ID) and --resource-group"
+                    .into(),
             ));
         };
         machines.push(MachineId::new(sub, rg, name)?);
@@ -121,7 +153,9 @@ fn target(t: cli::TargetArgs) -> Result<Target> {
                 fleet = Some((sub.to_ascii_lowercase(), rg.clone()));
             }
             (None, Some(_)) => {
-                return Err(Error::Usage("--resource-group needs --subscription (or AZURE_SUBSCRIPTION_ID)".into()));
+                return Err(Error::Usage(
+                    "--resource-group needs --subscription (or AZURE_SUBSCRIPTION_ID)".into(),
+                ));
             }
             (None, None) => {}
         }
@@ -153,8 +187,12 @@ pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
         }
         .to_string(),
     };
-    let mut url = url::Url::parse(&raw)
-        .map_err(|e| Error::input(format!("invalid --arm-endpoint '{}': {e}", crate::render::sanitize(&raw))))?;
+    let mut url = url::Url::parse(&raw).map_err(|e| {
+        Error::input(format!(
+            "invalid --arm-endpoint '{}': {e}",
+            crate::render::sanitize(&raw)
+        ))
+    })?;
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -170,7 +208,11 @@ pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
                 crate::render::sanitize(&raw)
             )));
         }
-        other => return Err(Error::input(format!("invalid --arm-endpoint scheme '{other}': use https"))),
+        other => {
+            return Err(Error::input(format!(
+                "invalid --arm-endpoint scheme '{other}': use https"
+            )));
+        }
     }
     if !url.path().ends_with('/') {
         let p = format!("{}/", url.path());
@@ -194,18 +236,62 @@ mod tests {
 
     #[test]
     fn arguments_become_commands() {
-        let c = parse(&["check", "--subscription", SUB, "--resource-group", "rg", "--machine", "m"]).unwrap();
+        let c = parse(&[
+            "check",
+            "--subscription",
+            SUB,
+            "--resource-group",
+            "rg",
+            "--machine",
+            "m",
+        ])
+        .unwrap();
         let Cmd::Check(t) = c.command else { panic!() };
-        assert_eq!(t.machines[0].to_string(), format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"));
+        assert_eq!(
+            t.machines[0].to_string(),
+            format!(
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"
+            )
+        );
         assert!(t.fleet.is_none());
 
-        let c = parse(&["plan", "--subscription", SUB, "--resource-group", "rg", "--out", "p.json"]).unwrap();
-        let Cmd::Plan { target, out } = c.command else { panic!() };
-        assert_eq!(target.fleet, Some((SUB.to_string(), Some("rg".to_string()))));
+        let c = parse(&[
+            "plan",
+            "--subscription",
+            SUB,
+            "--resource-group",
+            "rg",
+            "--out",
+            "p.json",
+        ])
+        .unwrap();
+        let Cmd::Plan { target, out } = c.command else {
+            panic!()
+        };
+        assert_eq!(
+            target.fleet,
+            Some((SUB.to_string(), Some("rg".to_string())))
+        );
         assert_eq!(out, Some(PathBuf::from("p.json")));
 
-        let c = parse(&["apply", "--yes", "--checks", "client,client", "--port", "2222"]).unwrap();
-        let Cmd::Apply { target, yes, dry_run, plan } = c.command else { panic!() };
+        let c = parse(&[
+            "apply",
+            "--yes",
+            "--checks",
+            "client,client",
+            "--port",
+            "2222",
+        ])
+        .unwrap();
+        let Cmd::Apply {
+            target,
+            yes,
+            dry_run,
+            plan,
+        } = c.command
+        else {
+            panic!()
+        };
         assert!(yes && !dry_run && plan.is_none());
         assert_eq!(target.sides, Some(vec![Side::Client]));
         assert_eq!(target.port, 2222);
@@ -220,12 +306,36 @@ mod tests {
     fn bad_combinations_are_usage_or_input_errors() {
         let cases: &[(&[&str], i32, &str)] = &[
             (&["check", "--machine", "m"], 64, "--machine needs"),
-            (&["check", "--resource-group", "rg"], 64, "--resource-group needs"),
-            (&["check", "--subscription", "nope", "--resource-group", "rg", "--machine", "m"], 1, "invalid subscription id"),
-            (&["check", "--id", "/subscriptions/x"], 1, "invalid machine id"),
+            (
+                &["check", "--resource-group", "rg"],
+                64,
+                "--resource-group needs",
+            ),
+            (
+                &[
+                    "check",
+                    "--subscription",
+                    "nope",
+                    "--resource-group",
+                    "rg",
+                    "--machine",
+                    "m",
+                ],
+                1,
+                "invalid subscription id",
+            ),
+            (
+                &["check", "--id", "/subscriptions/x"],
+                1,
+                "invalid machine id",
+            ),
             (&["check", "--port", "0"], 64, "0"),
             (&["check", "--checks", "moon"], 64, "moon"),
-            (&["check", "--arm-endpoint", "http://example.com"], 1, "http is allowed only for loopback"),
+            (
+                &["check", "--arm-endpoint", "http://example.com"],
+                1,
+                "http is allowed only for loopback",
+            ),
             (&["frobnicate"], 64, "frobnicate"),
         ];
         for (args, code, text) in cases {
@@ -237,10 +347,26 @@ mod tests {
 
     #[test]
     fn endpoints_per_cloud_and_loopback_http() {
-        assert_eq!(endpoint(None, Cloud::AzureUsGovernment).unwrap().as_str(), "https://management.usgovcloudapi.net/");
-        assert_eq!(endpoint(None, Cloud::AzureChinaCloud).unwrap().as_str(), "https://management.chinacloudapi.cn/");
-        assert_eq!(endpoint(Some("http://127.0.0.1:8080"), Cloud::AzureCloud).unwrap().as_str(), "http://127.0.0.1:8080/");
-        assert_eq!(endpoint(Some("http://localhost:1/arm"), Cloud::AzureCloud).unwrap().as_str(), "http://localhost:1/arm/");
+        assert_eq!(
+            endpoint(None, Cloud::AzureUsGovernment).unwrap().as_str(),
+            "https://management.usgovcloudapi.net/"
+        );
+        assert_eq!(
+            endpoint(None, Cloud::AzureChinaCloud).unwrap().as_str(),
+            "https://management.chinacloudapi.cn/"
+        );
+        assert_eq!(
+            endpoint(Some("http://127.0.0.1:8080"), Cloud::AzureCloud)
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(
+            endpoint(Some("http://localhost:1/arm"), Cloud::AzureCloud)
+                .unwrap()
+                .as_str(),
+            "http://localhost:1/arm/"
+        );
         assert!(endpoint(Some("ftp://127.0.0.1"), Cloud::AzureCloud).is_err());
         assert!(endpoint(Some("not a url"), Cloud::AzureCloud).is_err());
     }

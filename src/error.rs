@@ -80,8 +80,14 @@ mod tests {
     #[test]
     fn merge_keeps_the_worse_outcome() {
         assert_eq!(ExitCode::Ok.merge(ExitCode::Found), ExitCode::Found);
-        assert_eq!(ExitCode::Incomplete.merge(ExitCode::Found), ExitCode::Incomplete);
+        assert_eq!(
+            ExitCode::Incomplete.merge(ExitCode::Found),
+            ExitCode::Incomplete
+        );
         assert_eq!(ExitCode::Ok.merge(ExitCode::Ok), ExitCode::Ok);
-        assert_eq!(ExitCode::Error.merge(ExitCode::Incomplete), ExitCode::Incomplete);
+        assert_eq!(
+            ExitCode::Error.merge(ExitCode::Incomplete),
+            ExitCode::Incomplete
+        );
     }
 }

@@ -38,7 +38,11 @@ impl Os {
     }
 
     pub fn exe(self, name: &str) -> String {
-        if self == Os::Windows { format!("{name}.exe") } else { name.to_string() }
+        if self == Os::Windows {
+            format!("{name}.exe")
+        } else {
+            name.to_string()
+        }
     }
 
     /// Joins path pieces with this OS's separator, whatever OS we run on.
@@ -111,7 +115,11 @@ impl PackageManager {
             PackageManager::Zypper => &["--non-interactive", "install"],
             PackageManager::Apk => &["add"],
         };
-        words.iter().map(|s| s.to_string()).chain([package.to_string()]).collect()
+        words
+            .iter()
+            .map(|s| s.to_string())
+            .chain([package.to_string()])
+            .collect()
     }
     pub fn ssh_client_package(self) -> &'static str {
         match self {
@@ -144,7 +152,11 @@ impl Host {
         let vars: BTreeMap<String, String> = std::env::vars().collect();
         let os = Os::current();
         let home = vars
-            .get(if os == Os::Windows { "USERPROFILE" } else { "HOME" })
+            .get(if os == Os::Windows {
+                "USERPROFILE"
+            } else {
+                "HOME"
+            })
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("."));
         let privileged = match vars.get("ARCFIX_PRIVILEGE").map(String::as_str) {
@@ -165,7 +177,10 @@ impl Host {
     pub fn var(&self, name: &str) -> Option<&str> {
         // Windows variable names are case-insensitive.
         if self.os == Os::Windows {
-            self.vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+            self.vars
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
         } else {
             self.vars.get(name).map(String::as_str)
         }
@@ -185,13 +200,21 @@ impl Host {
     /// Finds a program on PATH (`name` without `.exe`).
     pub fn which(&self, name: &str) -> Option<PathBuf> {
         let exe = self.os.exe(name);
-        self.path_dirs().into_iter().map(|d| d.join(&exe)).find(|p| p.is_file())
+        self.path_dirs()
+            .into_iter()
+            .map(|d| d.join(&exe))
+            .find(|p| p.is_file())
     }
 
     pub fn package_manager(&self) -> Option<PackageManager> {
-        [PackageManager::Apt, PackageManager::Dnf, PackageManager::Zypper, PackageManager::Apk]
-            .into_iter()
-            .find(|pm| self.which(pm.program()).is_some())
+        [
+            PackageManager::Apt,
+            PackageManager::Dnf,
+            PackageManager::Zypper,
+            PackageManager::Apk,
+        ]
+        .into_iter()
+        .find(|pm| self.which(pm.program()).is_some())
     }
 
     /// The command a person types for a privileged command: prefixed with sudo
@@ -250,8 +273,14 @@ mod tests {
 
     #[test]
     fn paths_and_names_for_every_os() {
-        assert_eq!(Os::Windows.join("C:\\Windows\\", &["System32", "OpenSSH"]), "C:\\Windows\\System32\\OpenSSH");
-        assert_eq!(Os::Linux.join("/home/u", &[".local", "share"]), "/home/u/.local/share");
+        assert_eq!(
+            Os::Windows.join("C:\\Windows\\", &["System32", "OpenSSH"]),
+            "C:\\Windows\\System32\\OpenSSH"
+        );
+        assert_eq!(
+            Os::Linux.join("/home/u", &[".local", "share"]),
+            "/home/u/.local/share"
+        );
         assert_eq!(Os::Windows.exe("ssh"), "ssh.exe");
         assert_eq!(Os::Macos.exe("ssh"), "ssh");
         assert_eq!(Os::Macos.proxy_word(), "darwin");
@@ -267,8 +296,18 @@ mod tests {
     fn windows_variables_are_case_insensitive() {
         let mut vars = BTreeMap::new();
         vars.insert("Path".to_string(), "C:\\a;C:\\b".to_string());
-        let h = Host { os: Os::Windows, arch: Arch::Amd64, home: PathBuf::from("C:\\Users\\u"), vars, privileged: false, uid: 0 };
-        assert_eq!(h.path_dirs(), [PathBuf::from("C:\\a"), PathBuf::from("C:\\b")]);
+        let h = Host {
+            os: Os::Windows,
+            arch: Arch::Amd64,
+            home: PathBuf::from("C:\\Users\\u"),
+            vars,
+            privileged: false,
+            uid: 0,
+        };
+        assert_eq!(
+            h.path_dirs(),
+            [PathBuf::from("C:\\a"), PathBuf::from("C:\\b")]
+        );
         assert_eq!(h.as_admin("Add-WindowsCapability"), "Add-WindowsCapability");
     }
 }

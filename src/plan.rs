@@ -53,14 +53,23 @@ pub enum Check {
     ArcProxyInstalled,
     /// The proxy file is executable by this user.
     ProxyExecutable { path: PathBuf },
+    /// Every proxy file of the installed Az.Ssh.ArcProxy 1.x versions is executable.
+    ModuleProxiesExecutable,
     /// The resource provider is registered in the subscription.
-    ProviderRegistered { subscription: String, namespace: String },
+    ProviderRegistered {
+        subscription: String,
+        namespace: String,
+    },
     /// The machine's default connectivity endpoint exists.
     EndpointExists { machine: String },
     /// The SSH service configuration exists with this port.
     ServiceConfigPort { machine: String, port: u16 },
     /// A role assignment of this role for this principal exists at this scope.
-    RoleAssigned { scope: String, role: String, principal: String },
+    RoleAssigned {
+        scope: String,
+        role: String,
+        principal: String,
+    },
     /// The machine extension exists and provisioned successfully.
     ExtensionSucceeded { machine: String, name: String },
 }
@@ -73,6 +82,9 @@ pub enum Action {
     Manual,
     /// Add the execute bits where read is allowed, without following links.
     AddExecuteBits { path: PathBuf },
+    /// Add the execute bits to this user's proxy files of the installed
+    /// Az.Ssh.ArcProxy 1.x versions (found when the step runs).
+    AddExecuteBitsToModuleProxies,
     /// Run a program with these arguments (never through a shell).
     Exec { program: String, args: Vec<String> },
     /// One ARM write. Error codes in `satisfied_by` mean the state is already there.
@@ -141,7 +153,13 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(target: String, findings: Vec<Finding>, steps: Vec<Step>, observations: &[String], notes: Vec<String>) -> Plan {
+    pub fn new(
+        target: String,
+        findings: Vec<Finding>,
+        steps: Vec<Step>,
+        observations: &[String],
+        notes: Vec<String>,
+    ) -> Plan {
         let created = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -164,18 +182,25 @@ impl Plan {
     /// Saves the plan as JSON, readable by the owner only.
     pub fn save(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self).map_err(|e| Error::Other(e.to_string()))?;
-        write_private(path, json.as_bytes()).map_err(|e| Error::io(format!("cannot write plan {}", path.display()), e))
+        write_private(path, json.as_bytes())
+            .map_err(|e| Error::io(format!("cannot write plan {}", path.display()), e))
     }
 
     /// Reads a saved plan; every defect is a one-line error.
     pub fn load(path: &Path) -> Result<Plan> {
-        let text = std::fs::read(path).map_err(|e| Error::io(format!("cannot read plan {}", path.display()), e))?;
+        let text = std::fs::read(path)
+            .map_err(|e| Error::io(format!("cannot read plan {}", path.display()), e))?;
         let value: serde_json::Value = serde_json::from_slice(&text)
             .map_err(|e| Error::input(format!("plan {} is not valid JSON: {e}", path.display())))?;
         let schema = value
             .get("schema_version")
             .and_then(|v| v.as_u64())
-            .ok_or_else(|| Error::input(format!("plan {} has no schema_version: not an arcfix plan", path.display())))?;
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "plan {} has no schema_version: not an arcfix plan",
+                    path.display()
+                ))
+            })?;
         if schema > SCHEMA_VERSION as u64 {
             return Err(Error::input(format!(
                 "plan {} was made with plan schema {schema}, newer than this arcfix understands ({SCHEMA_VERSION}); upgrade arcfix or make a new plan",
@@ -183,10 +208,17 @@ impl Plan {
             )));
         }
         if schema < 1 {
-            return Err(Error::input(format!("plan {} has unknown schema {schema}", path.display())));
+            return Err(Error::input(format!(
+                "plan {} has unknown schema {schema}",
+                path.display()
+            )));
         }
-        serde_json::from_value(value)
-            .map_err(|e| Error::input(format!("plan {} is not a valid arcfix plan: {e}", path.display())))
+        serde_json::from_value(value).map_err(|e| {
+            Error::input(format!(
+                "plan {} is not a valid arcfix plan: {e}",
+                path.display()
+            ))
+        })
     }
 }
 
@@ -210,14 +242,26 @@ pub fn stable_guid(parts: &[&str]) -> String {
     let a = fingerprint(&[parts.join("\u{1}").to_ascii_lowercase()]);
     let b = fingerprint(&[format!("{}\u{2}", parts.join("\u{1}").to_ascii_lowercase())]);
     let s = format!("{a}{b}");
-    format!("{}-{}-4{}-8{}-{}", &s[0..8], &s[8..12], &s[13..16], &s[17..20], &s[20..32])
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &s[0..8],
+        &s[8..12],
+        &s[13..16],
+        &s[17..20],
+        &s[20..32]
+    )
 }
 
 #[cfg(unix)]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     // An existing file keeps its mode on open: tighten it.
     f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(bytes)?;
@@ -238,7 +282,10 @@ mod tests {
         let a = fingerprint(&["x=1".into(), "y=2".into()]);
         assert_eq!(a, fingerprint(&["y=2".into(), "x=1".into()]));
         assert_ne!(a, fingerprint(&["x=1".into(), "y=3".into()]));
-        assert_ne!(fingerprint(&["ab".into(), "c".into()]), fingerprint(&["a".into(), "bc".into()]));
+        assert_ne!(
+            fingerprint(&["ab".into(), "c".into()]),
+            fingerprint(&["a".into(), "bc".into()])
+        );
     }
 
     #[test]

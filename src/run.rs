@@ -24,8 +24,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(e) => {
             use clap::error::ErrorKind;
             let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::Usage } else { ExitCode::Ok }
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        ExitCode::Usage
+                    } else {
+                        ExitCode::Ok
+                    }
                 }
                 _ => ExitCode::Usage,
             };
@@ -39,7 +45,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(e) => return report(&e),
     };
     init_logging(config.verbosity);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => return report(&Error::io("cannot start the runtime", e)),
     };
@@ -62,7 +71,8 @@ fn init_logging(verbosity: i8) {
         1 => "warn,arcfix=info",
         _ => "warn,arcfix=debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ARCFIX_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ARCFIX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -74,7 +84,10 @@ fn init_logging(verbosity: i8) {
 /// Prints to stdout; a closed pipe (`arcfix rules | head`) is not an error.
 pub fn out(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::io("cannot write to standard output", e)),
@@ -82,7 +95,10 @@ pub fn out(text: &str) -> Result<()> {
 }
 
 fn out_json(v: &serde_json::Value) -> Result<()> {
-    out(&format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default()))
+    out(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(v).unwrap_or_default()
+    ))
 }
 
 /// Human progress lines go to stderr, so stdout stays one document.
@@ -95,13 +111,19 @@ fn progress(config_quiet: bool) -> impl Fn(&str) {
 }
 
 async fn execute(config: Config) -> Result<ExitCode> {
-    let paint = Paint { color: config.color };
+    let paint = Paint {
+        color: config.color,
+    };
     match &config.command {
         Cmd::Check(target) => {
             let ctx = context(&config.azure, target.clone(), None)?;
             let plan = checks::detect(&ctx).await?;
             show(&config, &plan, text::findings(&plan, &paint))?;
-            Ok(if plan.findings.is_empty() { ExitCode::Ok } else { ExitCode::Found })
+            Ok(if plan.findings.is_empty() {
+                ExitCode::Ok
+            } else {
+                ExitCode::Found
+            })
         }
         Cmd::Plan { target, out: file } => {
             let ctx = context(&config.azure, target.clone(), None)?;
@@ -110,9 +132,18 @@ async fn execute(config: Config) -> Result<ExitCode> {
                 plan.save(f)?;
             }
             show(&config, &plan, text::plan(&plan, &paint))?;
-            Ok(if plan.steps.is_empty() { ExitCode::Ok } else { ExitCode::Found })
+            Ok(if plan.steps.is_empty() {
+                ExitCode::Ok
+            } else {
+                ExitCode::Found
+            })
         }
-        Cmd::Apply { target, yes, dry_run, plan } => {
+        Cmd::Apply {
+            target,
+            yes,
+            dry_run,
+            plan,
+        } => {
             let ctx = context(&config.azure, target.clone(), None)?;
             apply(&config, &ctx, *yes, *dry_run, plan.as_deref(), &paint).await
         }
@@ -134,7 +165,9 @@ async fn execute(config: Config) -> Result<ExitCode> {
         }
         Cmd::Man => {
             let mut buf = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut buf).map_err(|e| Error::io("man page", e))?;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .map_err(|e| Error::io("man page", e))?;
             out(&String::from_utf8_lossy(&buf))?;
             Ok(ExitCode::Ok)
         }
@@ -142,18 +175,34 @@ async fn execute(config: Config) -> Result<ExitCode> {
 }
 
 fn show(config: &Config, plan: &Plan, text: String) -> Result<()> {
-    if config.output == Output::Json { out_json(&crate::render::plan_json(plan)) } else { out(&text) }
+    if config.output == Output::Json {
+        out_json(&crate::render::plan_json(plan))
+    } else {
+        out(&text)
+    }
 }
 
 /// The detection context; `tokens` replaces the configured credential (demo).
-pub fn context(azure: &AzureSettings, target: Target, tokens: Option<Box<dyn auth::TokenSource>>) -> Result<Context> {
-    let mut ctx = Context { host: Host::detect(), target, arm: None };
+pub fn context(
+    azure: &AzureSettings,
+    target: Target,
+    tokens: Option<Box<dyn auth::TokenSource>>,
+) -> Result<Context> {
+    let mut ctx = Context {
+        host: Host::detect(),
+        target,
+        arm: None,
+    };
     if ctx.sides()?.contains(&crate::cli::Side::Azure) {
         let source = match tokens {
             Some(t) => t,
             None => auth::source(azure.auth)?,
         };
-        ctx.arm = Some(Arm::new(azure.endpoint.clone(), Tokens::new(source, azure.scope()), retry_policy())?);
+        ctx.arm = Some(Arm::new(
+            azure.endpoint.clone(),
+            Tokens::new(source, azure.scope()),
+            retry_policy(),
+        )?);
     }
     Ok(ctx)
 }
@@ -161,7 +210,11 @@ pub fn context(azure: &AzureSettings, target: Target, tokens: Option<Box<dyn aut
 /// `ARCFIX_RETRY_SCALE` shrinks every wait (tests of retry storms); 1 by default.
 fn retry_policy() -> RetryPolicy {
     let mut p = RetryPolicy::default();
-    if let Some(scale) = std::env::var("ARCFIX_RETRY_SCALE").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| *s > 0.0 && *s <= 1.0) {
+    if let Some(scale) = std::env::var("ARCFIX_RETRY_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s > 0.0 && *s <= 1.0)
+    {
         p.base_delay = p.base_delay.mul_f64(scale);
         p.max_delay = p.max_delay.mul_f64(scale);
         p.default_retry_after = p.default_retry_after.mul_f64(scale);
@@ -169,7 +222,14 @@ fn retry_policy() -> RetryPolicy {
     p
 }
 
-pub async fn apply(config: &Config, ctx: &Context, yes: bool, dry_run: bool, saved: Option<&std::path::Path>, paint: &Paint) -> Result<ExitCode> {
+pub async fn apply(
+    config: &Config,
+    ctx: &Context,
+    yes: bool,
+    dry_run: bool,
+    saved: Option<&std::path::Path>,
+    paint: &Paint,
+) -> Result<ExitCode> {
     let saved = saved.map(Plan::load).transpose()?;
     let fresh = checks::detect(ctx).await?;
     let mut plan = match saved {
@@ -182,7 +242,11 @@ pub async fn apply(config: &Config, ctx: &Context, yes: bool, dry_run: bool, sav
     let json = config.output == Output::Json;
     if dry_run {
         show(config, &plan, text::plan(&plan, paint))?;
-        return Ok(if plan.steps.is_empty() { ExitCode::Ok } else { ExitCode::Found });
+        return Ok(if plan.steps.is_empty() {
+            ExitCode::Ok
+        } else {
+            ExitCode::Found
+        });
     }
     if !json {
         out(&text::plan(&plan, paint))?;
@@ -199,8 +263,15 @@ pub async fn apply(config: &Config, ctx: &Context, yes: bool, dry_run: bool, sav
                 "standard input is not a terminal, so arcfix cannot ask for confirmation: nothing was changed; use --yes to apply without asking".into(),
             ));
         }
-        let question = format!("Apply the {} automatic step(s) above?", plan.automatic_steps());
-        let approved = dialoguer::Confirm::new().with_prompt(question).default(false).interact().unwrap_or(false);
+        let question = format!(
+            "Apply the {} automatic step(s) above?",
+            plan.automatic_steps()
+        );
+        let approved = dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact()
+            .unwrap_or(false);
         if !approved {
             return Err(Error::Declined("not confirmed: nothing was changed".into()));
         }
@@ -210,10 +281,19 @@ pub async fn apply(config: &Config, ctx: &Context, yes: bool, dry_run: bool, sav
     let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             flag.store(true, Ordering::SeqCst);
-            let _ = writeln!(std::io::stderr(), "arcfix: interrupted: finishing the current step, then stopping");
+            let _ = writeln!(
+                std::io::stderr(),
+                "arcfix: interrupted: finishing the current step, then stopping"
+            );
         }
     });
-    let code = crate::apply::apply(ctx, &mut plan, &interrupted, &progress(config.verbosity < 0 || json)).await;
+    let code = crate::apply::apply(
+        ctx,
+        &mut plan,
+        &interrupted,
+        &progress(config.verbosity < 0 || json),
+    )
+    .await;
     watcher.abort();
     if json {
         out_json(&crate::render::plan_json(&plan))?;
@@ -231,9 +311,14 @@ fn explain(config: &Config, given: Option<String>, paint: &Paint) -> Result<Exit
         Some(t) => t,
         None => {
             let mut bytes = Vec::new();
-            std::io::stdin().read_to_end(&mut bytes).map_err(|e| Error::io("cannot read standard input", e))?;
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io("cannot read standard input", e))?;
             String::from_utf8(bytes).map_err(|e| {
-                Error::input(format!("standard input is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+                Error::input(format!(
+                    "standard input is not UTF-8 text (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ))
             })?
         }
     };
@@ -241,9 +326,15 @@ fn explain(config: &Config, given: Option<String>, paint: &Paint) -> Result<Exit
     if config.output == Output::Json {
         out_json(&crate::explain::render_json(&matches))?;
     } else if matches.is_empty() {
-        out("No known problem matches this text. Run `arcfix check` to look at this machine and Azure directly.\n")?;
+        out(
+            "No known problem matches this text. Run `arcfix check` to look at this machine and Azure directly.\n",
+        )?;
     } else {
         out(&crate::explain::render_text(&matches, paint.color))?;
     }
-    Ok(if matches.is_empty() { ExitCode::Found } else { ExitCode::Ok })
+    Ok(if matches.is_empty() {
+        ExitCode::Found
+    } else {
+        ExitCode::Ok
+    })
 }

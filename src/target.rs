@@ -56,7 +56,9 @@ impl MachineId {
         expect(1, "subscriptions")?;
         expect(3, "resourceGroups")?;
         expect(5, "providers")?;
-        if !parts[6].eq_ignore_ascii_case("Microsoft.HybridCompute") || !parts[7].eq_ignore_ascii_case("machines") {
+        if !parts[6].eq_ignore_ascii_case("Microsoft.HybridCompute")
+            || !parts[7].eq_ignore_ascii_case("machines")
+        {
             return Err(bad("not a Microsoft.HybridCompute/machines resource"));
         }
         MachineId::new(parts[2], parts[4], parts[8])
@@ -68,7 +70,10 @@ impl MachineId {
     }
 
     pub fn resource_group_id(&self) -> String {
-        format!("/subscriptions/{}/resourceGroups/{}", self.subscription, self.resource_group)
+        format!(
+            "/subscriptions/{}/resourceGroups/{}",
+            self.subscription, self.resource_group
+        )
     }
 
     pub fn subscription_id(&self) -> String {
@@ -101,7 +106,10 @@ pub fn validate_subscription(s: &str) -> Result<()> {
 pub fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// ARM's resource-group rule: 1-90 characters, letters, digits, `_`, `-`, `.`, `(`, `)`, not ending in `.`.
@@ -131,7 +139,8 @@ pub fn validate_resource_group(s: &str) -> Result<()> {
 pub fn validate_machine_name(s: &str) -> Result<()> {
     let ok = !s.is_empty()
         && s.len() <= 54
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
@@ -167,21 +176,32 @@ mod tests {
     fn rejects_malformed_ids_naming_the_problem() {
         let cases = [
             ("", "wrong number of segments"),
-            ("/subscriptions/x/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m", "invalid subscription id 'x'"),
             (
-                &format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/m"),
+                "/subscriptions/x/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m",
+                "invalid subscription id 'x'",
+            ),
+            (
+                &format!(
+                    "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/m"
+                ),
                 "not a Microsoft.HybridCompute/machines",
             ),
             (
-                &format!("/subscriptions/{SUB}/groups/rg/providers/Microsoft.HybridCompute/machines/m"),
+                &format!(
+                    "/subscriptions/{SUB}/groups/rg/providers/Microsoft.HybridCompute/machines/m"
+                ),
                 "segment 3 should be 'resourceGroups'",
             ),
             (
-                &format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/bad name"),
+                &format!(
+                    "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/bad name"
+                ),
                 "invalid machine name",
             ),
             (
-                &format!("/subscriptions/{SUB}/resourceGroups/rg./providers/Microsoft.HybridCompute/machines/m"),
+                &format!(
+                    "/subscriptions/{SUB}/resourceGroups/rg./providers/Microsoft.HybridCompute/machines/m"
+                ),
                 "must not end with '.'",
             ),
         ];

@@ -1,1 +1,8 @@
-//! The one integration-test binary.
+//! The one integration-test binary: runs the real `arcfix` in a sandbox with
+//! its own HOME, PATH and PSModulePath, fake programs that record their calls,
+//! and (for Azure) the simulator on loopback.
+
+mod harness;
+
+mod cli;
+mod client;

@@ -22,7 +22,11 @@ struct Credential(Arc<dyn TokenCredential>);
 impl TokenSource for Credential {
     fn fetch<'a>(&'a self, scope: &'a str) -> BoxFuture<'a, Result<(String, OffsetDateTime)>> {
         Box::pin(async move {
-            let t = self.0.get_token(&[scope], None).await.map_err(|e| Error::Auth(crate::render::one_line(&e.to_string())))?;
+            let t = self
+                .0
+                .get_token(&[scope], None)
+                .await
+                .map_err(|e| Error::Auth(crate::render::one_line(&e.to_string())))?;
             Ok((t.token.secret().to_string(), t.expires_on))
         })
     }
@@ -33,7 +37,12 @@ pub struct StaticToken(pub String);
 
 impl TokenSource for StaticToken {
     fn fetch<'a>(&'a self, _scope: &'a str) -> BoxFuture<'a, Result<(String, OffsetDateTime)>> {
-        Box::pin(async move { Ok((self.0.clone(), OffsetDateTime::now_utc() + time::Duration::hours(1))) })
+        Box::pin(async move {
+            Ok((
+                self.0.clone(),
+                OffsetDateTime::now_utc() + time::Duration::hours(1),
+            ))
+        })
     }
 }
 
@@ -45,11 +54,24 @@ pub fn source(auth: Auth) -> Result<Box<dyn TokenSource>> {
         Auth::Cli => azure_identity::AzureCliCredential::new(None).map_err(auth_err)?,
         Auth::Env => {
             let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-            match (var("AZURE_TENANT_ID"), var("AZURE_CLIENT_ID"), var("AZURE_CLIENT_SECRET"), var("AZURE_FEDERATED_TOKEN_FILE")) {
+            match (
+                var("AZURE_TENANT_ID"),
+                var("AZURE_CLIENT_ID"),
+                var("AZURE_CLIENT_SECRET"),
+                var("AZURE_FEDERATED_TOKEN_FILE"),
+            ) {
                 (Some(tenant), Some(client), Some(secret), _) => {
-                    azure_identity::ClientSecretCredential::new(&tenant, client, Secret::new(secret), None).map_err(auth_err)?
+                    azure_identity::ClientSecretCredential::new(
+                        &tenant,
+                        client,
+                        Secret::new(secret),
+                        None,
+                    )
+                    .map_err(auth_err)?
                 }
-                (Some(_), Some(_), None, Some(_)) => azure_identity::WorkloadIdentityCredential::new(None).map_err(auth_err)?,
+                (Some(_), Some(_), None, Some(_)) => {
+                    azure_identity::WorkloadIdentityCredential::new(None).map_err(auth_err)?
+                }
                 _ => {
                     return Err(Error::Auth(
                         "--auth env needs AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET (service principal) or AZURE_FEDERATED_TOKEN_FILE (workload identity)".into(),
@@ -58,12 +80,13 @@ pub fn source(auth: Auth) -> Result<Box<dyn TokenSource>> {
             }
         }
         Auth::ManagedIdentity => {
-            let options = std::env::var("AZURE_CLIENT_ID").ok().filter(|v| !v.is_empty()).map(|id| {
-                azure_identity::ManagedIdentityCredentialOptions {
+            let options = std::env::var("AZURE_CLIENT_ID")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|id| azure_identity::ManagedIdentityCredentialOptions {
                     user_assigned_id: Some(azure_identity::UserAssignedId::ClientId(id)),
                     ..Default::default()
-                }
-            });
+                });
             azure_identity::ManagedIdentityCredential::new(options).map_err(auth_err)?
         }
     };
@@ -79,7 +102,11 @@ pub struct Tokens {
 
 impl Tokens {
     pub fn new(source: Box<dyn TokenSource>, scope: &str) -> Tokens {
-        Tokens { source, scope: scope.to_string(), cache: tokio::sync::Mutex::new(None) }
+        Tokens {
+            source,
+            scope: scope.to_string(),
+            cache: tokio::sync::Mutex::new(None),
+        }
     }
 
     pub async fn token(&self) -> Result<String> {
@@ -119,14 +146,20 @@ impl Claims {
     }
     /// `User`, or `ServicePrincipal` for app tokens.
     pub fn principal_type(&self) -> &'static str {
-        if self.idtyp.as_deref() == Some("app") || (self.upn.is_none() && self.unique_name.is_none() && self.appid.is_some()) {
+        if self.idtyp.as_deref() == Some("app")
+            || (self.upn.is_none() && self.unique_name.is_none() && self.appid.is_some())
+        {
             "ServicePrincipal"
         } else {
             "User"
         }
     }
     pub fn display_name(&self) -> String {
-        self.upn.clone().or_else(|| self.unique_name.clone()).or_else(|| self.oid.clone()).unwrap_or_else(|| "<you>".into())
+        self.upn
+            .clone()
+            .or_else(|| self.unique_name.clone())
+            .or_else(|| self.oid.clone())
+            .unwrap_or_else(|| "<you>".into())
     }
 }
 
@@ -163,7 +196,12 @@ mod tests {
         fn fetch<'a>(&'a self, _scope: &'a str) -> BoxFuture<'a, Result<(String, OffsetDateTime)>> {
             let n = self.0.fetch_add(1, Ordering::SeqCst);
             let life = self.1;
-            Box::pin(async move { Ok((format!("t{n}"), OffsetDateTime::now_utc() + time::Duration::seconds(life))) })
+            Box::pin(async move {
+                Ok((
+                    format!("t{n}"),
+                    OffsetDateTime::now_utc() + time::Duration::seconds(life),
+                ))
+            })
         }
     }
 

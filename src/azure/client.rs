@@ -108,8 +108,16 @@ impl Arm {
     /// Sends one request, retrying what is worth retrying. `path` starts with
     /// `/` and may carry its own query (`?$filter=…`), or be a full URL that
     /// ARM handed out (an `Azure-AsyncOperation` or `nextLink`).
-    pub async fn send(&self, method: &str, path: &str, api_version: &str, body: Option<&Value>) -> Result<Answer, ArmError> {
-        let url = self.url(path, api_version).map_err(|m| ArmError::from_response(0, "", method, path, None).with_message("InvalidUrl", &m))?;
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, ArmError> {
+        let url = self.url(path, api_version).map_err(|m| {
+            ArmError::from_response(0, "", method, path, None).with_message("InvalidUrl", &m)
+        })?;
         let shown_path = url.path().to_string();
         let started = Instant::now();
         let mut attempt = 0u32;
@@ -152,15 +160,31 @@ impl Arm {
                     let text = resp.text().await.unwrap_or_default();
                     tracing::debug!(method, path = %shown_path, status, "ARM response");
                     if (200..300).contains(&status) {
-                        let body = if text.trim().is_empty() { Value::Null } else {
+                        let body = if text.trim().is_empty() {
+                            Value::Null
+                        } else {
                             serde_json::from_str(&text).map_err(|e| {
-                                ArmError::from_response(status, "", method, &shown_path, correlation.clone())
-                                    .with_message("InvalidResponse", &format!("the response is not JSON: {e}"))
+                                ArmError::from_response(
+                                    status,
+                                    "",
+                                    method,
+                                    &shown_path,
+                                    correlation.clone(),
+                                )
+                                .with_message(
+                                    "InvalidResponse",
+                                    &format!("the response is not JSON: {e}"),
+                                )
                             })?
                         };
-                        return Ok(Answer { status, body, headers });
+                        return Ok(Answer {
+                            status,
+                            body,
+                            headers,
+                        });
                     }
-                    let err = ArmError::from_response(status, &text, method, &shown_path, correlation);
+                    let err =
+                        ArmError::from_response(status, &text, method, &shown_path, correlation);
                     if status == 429 {
                         retry_after(&headers).unwrap_or(self.retry.default_retry_after)
                     } else if status >= 500 {
@@ -173,8 +197,17 @@ impl Arm {
                 Err(e) => {
                     let err = ArmError {
                         status: 0,
-                        code: if e.is_timeout() { "Timeout" } else { "ConnectionFailed" }.into(),
-                        message: format!("cannot reach {}: {}", self.base, crate::render::one_line(&error_chain(&e))),
+                        code: if e.is_timeout() {
+                            "Timeout"
+                        } else {
+                            "ConnectionFailed"
+                        }
+                        .into(),
+                        message: format!(
+                            "cannot reach {}: {}",
+                            self.base,
+                            crate::render::one_line(&error_chain(&e))
+                        ),
                         method: method.to_string(),
                         path: shown_path.clone(),
                         correlation_id: None,
@@ -187,7 +220,13 @@ impl Arm {
         }
     }
 
-    fn give_up_or_wait(&self, attempt: u32, started: Instant, wait: Duration, err: ArmError) -> Result<Duration, ArmError> {
+    fn give_up_or_wait(
+        &self,
+        attempt: u32,
+        started: Instant,
+        wait: Duration,
+        err: ArmError,
+    ) -> Result<Duration, ArmError> {
         if attempt >= self.retry.max_attempts || started.elapsed() + wait > self.retry.max_total {
             Err(err)
         } else {
@@ -197,7 +236,10 @@ impl Arm {
 
     /// Exponential backoff with full jitter in its upper half, capped.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.retry.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(10));
+        let exp = self
+            .retry
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(10));
         let capped = exp.min(self.retry.max_delay);
         let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as u32;
         capped / 2 + capped / 2 * jitter / 1000
@@ -208,14 +250,20 @@ impl Arm {
             let u = url::Url::parse(path).map_err(|e| e.to_string())?;
             // Only follow links to the endpoint we were given.
             if u.origin() != self.base.origin() {
-                return Err(format!("refusing to follow a link to another host: {}", u.origin().ascii_serialization()));
+                return Err(format!(
+                    "refusing to follow a link to another host: {}",
+                    u.origin().ascii_serialization()
+                ));
             }
             u
         } else {
-            self.base.join(path.trim_start_matches('/')).map_err(|e| e.to_string())?
+            self.base
+                .join(path.trim_start_matches('/'))
+                .map_err(|e| e.to_string())?
         };
         if !api_version.is_empty() && !url.query_pairs().any(|(k, _)| k == "api-version") {
-            url.query_pairs_mut().append_pair("api-version", api_version);
+            url.query_pairs_mut()
+                .append_pair("api-version", api_version);
         }
         Ok(url)
     }
@@ -254,7 +302,11 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs.min(3600)));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO).min(Duration::from_secs(3600)))
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .min(Duration::from_secs(3600)),
+    )
 }
 
 #[cfg(test)]
@@ -271,8 +323,14 @@ mod tests {
         let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
         h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
         let d = retry_after(&h).unwrap();
-        assert!(d <= Duration::from_secs(30) && d >= Duration::from_secs(28), "{d:?}");
-        h.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert!(
+            d <= Duration::from_secs(30) && d >= Duration::from_secs(28),
+            "{d:?}"
+        );
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
@@ -286,12 +344,24 @@ mod tests {
             RetryPolicy::default(),
         )
         .unwrap();
-        assert_eq!(arm.url("/subscriptions/s/providers/X", "2021-04-01").unwrap().as_str(), "http://127.0.0.1:9/subscriptions/s/providers/X?api-version=2021-04-01");
         assert_eq!(
-            arm.url("/a?$filter=atScope()", "2022-04-01").unwrap().as_str(),
+            arm.url("/subscriptions/s/providers/X", "2021-04-01")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/subscriptions/s/providers/X?api-version=2021-04-01"
+        );
+        assert_eq!(
+            arm.url("/a?$filter=atScope()", "2022-04-01")
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:9/a?$filter=atScope()&api-version=2022-04-01"
         );
-        assert_eq!(arm.url("http://127.0.0.1:9/op/1?api-version=x", "y").unwrap().as_str(), "http://127.0.0.1:9/op/1?api-version=x");
+        assert_eq!(
+            arm.url("http://127.0.0.1:9/op/1?api-version=x", "y")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/op/1?api-version=x"
+        );
         assert!(arm.url("http://169.254.169.254/metadata", "y").is_err());
         for attempt in 1..12 {
             let d = arm.backoff(attempt);

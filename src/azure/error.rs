@@ -29,18 +29,30 @@ struct Wrapped {
 
 impl ArmError {
     /// Builds the error from a response's status and body text.
-    pub fn from_response(status: u16, body: &str, method: &str, path: &str, correlation_id: Option<String>) -> ArmError {
+    pub fn from_response(
+        status: u16,
+        body: &str,
+        method: &str,
+        path: &str,
+        correlation_id: Option<String>,
+    ) -> ArmError {
         let parsed = serde_json::from_str::<Wrapped>(body)
             .map(|w| w.error)
             .or_else(|_| serde_json::from_str::<Body>(body));
         let (code, message) = match parsed {
-            Ok(Body { code: Some(code), message }) => (code, message.unwrap_or_default()),
+            Ok(Body {
+                code: Some(code),
+                message,
+            }) => (code, message.unwrap_or_default()),
             _ => (
                 default_code(status).to_string(),
                 if body.trim().is_empty() {
                     format!("HTTP {status} with no body")
                 } else {
-                    format!("HTTP {status}: {}", body.chars().take(200).collect::<String>())
+                    format!(
+                        "HTTP {status}: {}",
+                        body.chars().take(200).collect::<String>()
+                    )
                 },
             ),
         };
@@ -76,7 +88,11 @@ fn default_code(status: u16) -> &'static str {
 impl fmt::Display for ArmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let message = crate::render::one_line(&self.message);
-        write!(f, "Azure answered {} {} with {} ({}): {}", self.method, self.path, self.status, self.code, message)?;
+        write!(
+            f,
+            "Azure answered {} {} with {} ({}): {}",
+            self.method, self.path, self.status, self.code, message
+        )?;
         if let Some(c) = &self.correlation_id {
             write!(f, " [correlation id {c}]")?;
         }
@@ -101,7 +117,13 @@ mod tests {
         );
         assert_eq!(w.code, "AuthorizationFailed");
         assert!(w.to_string().contains("[correlation id c-1]"));
-        let b = ArmError::from_response(400, r#"{"code":"HCRP400","message":"bad","target":"t"}"#, "GET", "/x", None);
+        let b = ArmError::from_response(
+            400,
+            r#"{"code":"HCRP400","message":"bad","target":"t"}"#,
+            "GET",
+            "/x",
+            None,
+        );
         assert_eq!((b.code.as_str(), b.message.as_str()), ("HCRP400", "bad"));
         let junk = ArmError::from_response(502, "<html>\nbad gateway</html>", "GET", "/x", None);
         assert_eq!(junk.code, "ServerError");

@@ -1,9 +1,9 @@
 //! Azure Resource Manager: the client, its errors, and RBAC evaluation.
 
-pub mod error;
-pub mod rbac;
 pub mod auth;
 pub mod client;
+pub mod error;
+pub mod rbac;
 
 /// api-versions, from the reference (`shared/reference/arm.md` §0).
 pub mod api {

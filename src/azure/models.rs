@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Deserializer};
 
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Machine {
@@ -41,7 +40,10 @@ pub struct AgentConfiguration {
 
 impl Machine {
     pub fn is_windows(&self) -> bool {
-        self.properties.os_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("windows"))
+        self.properties
+            .os_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("windows"))
     }
 }
 
@@ -107,7 +109,6 @@ pub struct Page<T> {
     pub next_link: Option<String>,
 }
 
-
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RoleAssignment {
     #[serde(default)]
@@ -131,10 +132,16 @@ mod tests {
 
     #[test]
     fn ports_as_integers_or_strings() {
-        let a: ServiceConfiguration = serde_json::from_str(r#"{"properties":{"serviceName":"SSH","port":22}}"#).unwrap();
-        let b: ServiceConfiguration = serde_json::from_str(r#"{"properties":{"serviceName":"SSH","port":"2222"}}"#).unwrap();
-        let c: ServiceConfiguration = serde_json::from_str(r#"{"properties":{"port":null}}"#).unwrap();
-        assert_eq!((a.properties.port, b.properties.port, c.properties.port), (Some(22), Some(2222), None));
+        let a: ServiceConfiguration =
+            serde_json::from_str(r#"{"properties":{"serviceName":"SSH","port":22}}"#).unwrap();
+        let b: ServiceConfiguration =
+            serde_json::from_str(r#"{"properties":{"serviceName":"SSH","port":"2222"}}"#).unwrap();
+        let c: ServiceConfiguration =
+            serde_json::from_str(r#"{"properties":{"port":null}}"#).unwrap();
+        assert_eq!(
+            (a.properties.port, b.properties.port, c.properties.port),
+            (Some(22), Some(2222), None)
+        );
     }
 
     #[test]

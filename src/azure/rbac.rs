@@ -22,9 +22,10 @@ pub struct Permission {
 
 /// Whether `action` (a control-plane action) is allowed by any entry.
 pub fn allows(perms: &[Permission], action: &str) -> bool {
-    perms
-        .iter()
-        .any(|p| p.actions.iter().any(|a| matches(a, action)) && !p.not_actions.iter().any(|a| matches(a, action)))
+    perms.iter().any(|p| {
+        p.actions.iter().any(|a| matches(a, action))
+            && !p.not_actions.iter().any(|a| matches(a, action))
+    })
 }
 
 /// Whether `data_action` is allowed by any entry.
@@ -152,7 +153,10 @@ pub const VM_USER_LOGIN: BuiltInRole = BuiltInRole {
         "Microsoft.HybridConnectivity/endpoints/listCredentials/action",
     ],
     not_actions: &[],
-    data_actions: &["Microsoft.Compute/virtualMachines/login/action", "Microsoft.HybridCompute/machines/login/action"],
+    data_actions: &[
+        "Microsoft.Compute/virtualMachines/login/action",
+        "Microsoft.HybridCompute/machines/login/action",
+    ],
 };
 pub const VM_ADMINISTRATOR_LOGIN: BuiltInRole = BuiltInRole {
     name: "Virtual Machine Administrator Login",
@@ -195,9 +199,18 @@ mod tests {
         assert!(matches("*", "Microsoft.HybridConnectivity/endpoints/write"));
         assert!(matches("*/read", "Microsoft.HybridCompute/machines/read"));
         assert!(!matches("*/read", "Microsoft.HybridCompute/machines/write"));
-        assert!(matches("Microsoft.HybridCompute/machines/*/read", "microsoft.hybridcompute/machines/extensions/read"));
-        assert!(matches("Microsoft.Authorization/*/Write", "Microsoft.Authorization/roleAssignments/write"));
-        assert!(!matches("Microsoft.Authorization/*/Write", "Microsoft.Authorization/roleAssignments/read"));
+        assert!(matches(
+            "Microsoft.HybridCompute/machines/*/read",
+            "microsoft.hybridcompute/machines/extensions/read"
+        ));
+        assert!(matches(
+            "Microsoft.Authorization/*/Write",
+            "Microsoft.Authorization/roleAssignments/write"
+        ));
+        assert!(!matches(
+            "Microsoft.Authorization/*/Write",
+            "Microsoft.Authorization/roleAssignments/read"
+        ));
         assert!(matches("a*b*c", "aXXbYYc"));
         assert!(!matches("a*b*c", "aXXbYY"));
         assert!(matches("", "") && !matches("", "x"));
@@ -206,21 +219,45 @@ mod tests {
     #[test]
     fn not_actions_subtract_within_the_same_entry_only() {
         let contributor = [CONTRIBUTOR.permission()];
-        assert!(allows(&contributor, "Microsoft.HybridConnectivity/endpoints/write"));
-        assert!(!allows(&contributor, "Microsoft.Authorization/roleAssignments/write"));
+        assert!(allows(
+            &contributor,
+            "Microsoft.HybridConnectivity/endpoints/write"
+        ));
+        assert!(!allows(
+            &contributor,
+            "Microsoft.Authorization/roleAssignments/write"
+        ));
         // A second role granting it puts it back.
-        let both = [CONTRIBUTOR.permission(), USER_ACCESS_ADMINISTRATOR.permission()];
-        assert!(allows(&both, "Microsoft.Authorization/roleAssignments/write"));
+        let both = [
+            CONTRIBUTOR.permission(),
+            USER_ACCESS_ADMINISTRATOR.permission(),
+        ];
+        assert!(allows(
+            &both,
+            "Microsoft.Authorization/roleAssignments/write"
+        ));
     }
 
     #[test]
     fn data_actions_are_apart_from_actions() {
         let owner = [OWNER.permission()];
-        assert!(!allows_data(&owner, "Microsoft.HybridCompute/machines/login/action"));
+        assert!(!allows_data(
+            &owner,
+            "Microsoft.HybridCompute/machines/login/action"
+        ));
         let login = [VM_USER_LOGIN.permission()];
-        assert!(allows_data(&login, "Microsoft.HybridCompute/machines/login/action"));
-        assert!(!allows(&login, "Microsoft.HybridCompute/machines/login/action"));
-        assert!(allows(&[VM_LOCAL_USER_LOGIN.permission()], "Microsoft.HybridCompute/machines/read"));
+        assert!(allows_data(
+            &login,
+            "Microsoft.HybridCompute/machines/login/action"
+        ));
+        assert!(!allows(
+            &login,
+            "Microsoft.HybridCompute/machines/login/action"
+        ));
+        assert!(allows(
+            &[VM_LOCAL_USER_LOGIN.permission()],
+            "Microsoft.HybridCompute/machines/read"
+        ));
     }
 
     #[test]

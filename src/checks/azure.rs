@@ -19,12 +19,14 @@ use crate::plan::{Action, Check, FixKind};
 use crate::target::MachineId;
 
 pub const ENDPOINT: &str = "/providers/Microsoft.HybridConnectivity/endpoints/default";
-pub const SERVICE_CONFIG: &str = "/providers/Microsoft.HybridConnectivity/endpoints/default/serviceConfigurations/SSH";
+pub const SERVICE_CONFIG: &str =
+    "/providers/Microsoft.HybridConnectivity/endpoints/default/serviceConfigurations/SSH";
 pub const ENTRA_EXTENSION_TYPE: &str = "AADSSHLoginForLinux";
 pub const ENTRA_EXTENSION_PUBLISHER: &str = "Microsoft.Azure.ActiveDirectory";
 
 const ENDPOINT_WRITE: &str = "Microsoft.HybridConnectivity/endpoints/write";
-const SERVICE_CONFIG_WRITE: &str = "Microsoft.HybridConnectivity/endpoints/serviceConfigurations/write";
+const SERVICE_CONFIG_WRITE: &str =
+    "Microsoft.HybridConnectivity/endpoints/serviceConfigurations/write";
 const LIST_CREDENTIALS: &str = "Microsoft.HybridConnectivity/endpoints/listCredentials/action";
 const MACHINE_READ: &str = "Microsoft.HybridCompute/machines/read";
 const LOGIN: &str = "Microsoft.HybridCompute/machines/login/action";
@@ -67,42 +69,67 @@ pub async fn observe(arm: &Arc<Arm>, id: &MachineId, wanted: &Wanted) -> Result<
         arm.get_opt(&endpoint_path, api::HYBRID_CONNECTIVITY),
         arm.get_opt(&config_path, api::HYBRID_CONNECTIVITY),
         async {
-            if want_extensions { Some(list_all::<Extension>(arm, &extensions_path, api::HYBRID_COMPUTE).await) } else { None }
+            if want_extensions {
+                Some(list_all::<Extension>(arm, &extensions_path, api::HYBRID_COMPUTE).await)
+            } else {
+                None
+            }
         },
     );
     let machine = match machine {
         Ok(a) => parse::<Machine>(a.body, &machine_path)?,
         Err(e) if e.status == 404 => {
-            return Err(Error::input(format!("Arc machine not found: {id} ({}: {})", e.code, crate::render::one_line(&e.message))));
+            return Err(Error::input(format!(
+                "Arc machine not found: {id} ({}: {})",
+                e.code,
+                crate::render::one_line(&e.message)
+            )));
         }
         Err(e) => return Err(e.into()),
     };
     Ok(Observed {
         machine,
-        provider: provider.and_then(|a| parse(a.body, &provider_path).map_err(|e| bad_json(&provider_path, e))),
+        provider: provider
+            .and_then(|a| parse(a.body, &provider_path).map_err(|e| bad_json(&provider_path, e))),
         permissions,
         endpoint,
-        service_config: config.and_then(|o| o.map(|v| parse(v, &config_path).map_err(|e| bad_json(&config_path, e))).transpose()),
+        service_config: config.and_then(|o| {
+            o.map(|v| parse(v, &config_path).map_err(|e| bad_json(&config_path, e)))
+                .transpose()
+        }),
         extensions,
     })
 }
 
 fn bad_json(path: &str, e: Error) -> ArmError {
-    ArmError { status: 200, code: "InvalidResponse".into(), message: e.to_string(), method: "GET".into(), path: path.into(), correlation_id: None }
+    ArmError {
+        status: 200,
+        code: "InvalidResponse".into(),
+        message: e.to_string(),
+        method: "GET".into(),
+        path: path.into(),
+        correlation_id: None,
+    }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(v: Value, path: &str) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| Error::input(format!("unexpected answer from ARM for {path}: {e}")))
+    serde_json::from_value(v)
+        .map_err(|e| Error::input(format!("unexpected answer from ARM for {path}: {e}")))
 }
 
 /// GETs a pageable list, following `nextLink`.
-pub async fn list_all<T: serde::de::DeserializeOwned>(arm: &Arm, path: &str, api_version: &str) -> std::result::Result<Vec<T>, ArmError> {
+pub async fn list_all<T: serde::de::DeserializeOwned>(
+    arm: &Arm,
+    path: &str,
+    api_version: &str,
+) -> std::result::Result<Vec<T>, ArmError> {
     let mut out = Vec::new();
     let mut next = Some(path.to_string());
     let mut pages = 0;
     while let Some(p) = next.take() {
         let a = arm.get(&p, api_version).await?;
-        let page: Page<T> = serde_json::from_value(a.body).map_err(|e| bad_json(path, Error::input(e)))?;
+        let page: Page<T> =
+            serde_json::from_value(a.body).map_err(|e| bad_json(path, Error::input(e)))?;
         out.extend(page.value);
         pages += 1;
         next = page.next_link.filter(|l| !l.is_empty() && pages < 100);
@@ -111,23 +138,43 @@ pub async fn list_all<T: serde::de::DeserializeOwned>(arm: &Arm, path: &str, api
 }
 
 /// Turns what was read into findings and steps.
-pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azure::auth::Claims) -> Report {
+pub fn assess(
+    id: &MachineId,
+    o: &Observed,
+    wanted: &Wanted,
+    caller: &crate::azure::auth::Claims,
+) -> Report {
     let mut r = Report::default();
     let target = id.to_string();
     let base = "https://management.azure.com";
-    let status = o.machine.properties.status.clone().unwrap_or_else(|| "Unknown".into());
-    let os = if o.machine.is_windows() { "windows" } else { "linux" };
+    let status = o
+        .machine
+        .properties
+        .status
+        .clone()
+        .unwrap_or_else(|| "Unknown".into());
+    let os = if o.machine.is_windows() {
+        "windows"
+    } else {
+        "linux"
+    };
     r.observe(format!("{target} status={status} os={os}"));
 
     // What the caller may do here; when the permissions cannot be read, writes are
     // attempted and ARM's answer decides.
     let perms = o.permissions.as_ref().ok();
     if let Err(e) = &o.permissions {
-        r.note(format!("could not read your permissions on {}: {e}", id.name));
+        r.note(format!(
+            "could not read your permissions on {}: {e}",
+            id.name
+        ));
     }
     let may = |action: &str| perms.is_none_or(|p| rbac::allows(p, action));
     if let Some(p) = perms {
-        r.observe(format!("{target} permissions={}", serde_json::to_string(p).unwrap_or_default()));
+        r.observe(format!(
+            "{target} permissions={}",
+            serde_json::to_string(p).unwrap_or_default()
+        ));
     }
     let assignee = caller.oid.clone().unwrap_or_else(|| caller.display_name());
 
@@ -135,7 +182,15 @@ pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azu
         r.finding(finding(
             "agent-disconnected",
             &target,
-            format!("the Arc agent of {} is {status} (last change {})", id.name, o.machine.properties.last_status_change.as_deref().unwrap_or("unknown")),
+            format!(
+                "the Arc agent of {} is {status} (last change {})",
+                id.name,
+                o.machine
+                    .properties
+                    .last_status_change
+                    .as_deref()
+                    .unwrap_or("unknown")
+            ),
             FixKind::Manual,
         ));
         r.step(StepSpec {
@@ -153,24 +208,41 @@ pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azu
     let mut after_register = Vec::new();
     let registered = match &o.provider {
         Ok(p) => {
-            let state = p.registration_state.clone().unwrap_or_else(|| "Unknown".into());
+            let state = p
+                .registration_state
+                .clone()
+                .unwrap_or_else(|| "Unknown".into());
             r.observe(format!("{} provider={state}", id.subscription_id()));
             state.eq_ignore_ascii_case("Registered")
         }
         Err(e) => {
-            r.note(format!("could not read the {HYBRID_CONNECTIVITY} provider: {e}"));
+            r.note(format!(
+                "could not read the {HYBRID_CONNECTIVITY} provider: {e}"
+            ));
             true
         }
     };
     if !registered {
-        let state = o.provider.as_ref().ok().and_then(|p| p.registration_state.clone()).unwrap_or_default();
+        let state = o
+            .provider
+            .as_ref()
+            .ok()
+            .and_then(|p| p.registration_state.clone())
+            .unwrap_or_default();
         let sub = id.subscription_id();
         let allowed = may(REGISTER);
         r.finding(finding(
             "rp-not-registered",
             &sub,
-            format!("{HYBRID_CONNECTIVITY} is {state} in subscription {}", id.subscription),
-            if allowed { FixKind::Auto } else { FixKind::Manual },
+            format!(
+                "{HYBRID_CONNECTIVITY} is {state} in subscription {}",
+                id.subscription
+            ),
+            if allowed {
+                FixKind::Auto
+            } else {
+                FixKind::Manual
+            },
         ));
         r.step(StepSpec {
             id: "register-hybridconnectivity".into(),
@@ -209,7 +281,10 @@ pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azu
         // Unregistered provider: nothing can exist yet; re-checked before acting.
         Err(e) if !registered && is_unregistered(e) => false,
         Err(e) => {
-            r.note(format!("could not read the default endpoint of {}: {e}", id.name));
+            r.note(format!(
+                "could not read the default endpoint of {}: {e}",
+                id.name
+            ));
             true
         }
     };
@@ -217,37 +292,78 @@ pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azu
         Ok(c) => c.clone(),
         Err(e) if !registered && is_unregistered(e) => None,
         Err(e) => {
-            r.note(format!("could not read the SSH service configuration of {}: {e}", id.name));
+            r.note(format!(
+                "could not read the SSH service configuration of {}: {e}",
+                id.name
+            ));
             Some(ServiceConfiguration::default())
         }
     };
     r.observe(format!("{target} endpoint={endpoint_exists}"));
     let config_port = config.as_ref().and_then(|c| c.properties.port);
-    let config_state = config.as_ref().and_then(|c| c.properties.provisioning_state.clone());
-    r.observe(format!("{target} ssh-config={config_port:?} {config_state:?}"));
+    let config_state = config
+        .as_ref()
+        .and_then(|c| c.properties.provisioning_state.clone());
+    r.observe(format!(
+        "{target} ssh-config={config_port:?} {config_state:?}"
+    ));
     let config_ok = config.is_some()
         && (config_port == Some(wanted.port as u64) || o.service_config.is_err())
-        && config_state.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"));
+        && config_state
+            .as_deref()
+            .is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"));
     if !endpoint_exists || !config_ok {
         let evidence = if !endpoint_exists {
             format!("{} has no default connectivity endpoint", id.name)
         } else if config.is_none() {
-            format!("the default endpoint of {} has no SSH service configuration", id.name)
+            format!(
+                "the default endpoint of {} has no SSH service configuration",
+                id.name
+            )
         } else if config_port != Some(wanted.port as u64) {
-            format!("SSH is enabled on port {} of {}, not on {}", config_port.map(|p| p.to_string()).unwrap_or("?".into()), id.name, wanted.port)
+            format!(
+                "SSH is enabled on port {} of {}, not on {}",
+                config_port.map(|p| p.to_string()).unwrap_or("?".into()),
+                id.name,
+                wanted.port
+            )
         } else {
-            format!("the SSH service configuration of {} is {}", id.name, config_state.clone().unwrap_or_default())
+            format!(
+                "the SSH service configuration of {} is {}",
+                id.name,
+                config_state.clone().unwrap_or_default()
+            )
         };
         let can_endpoint = endpoint_exists || may(ENDPOINT_WRITE);
         let can_config = may(SERVICE_CONFIG_WRITE);
         let automatic = can_endpoint && can_config;
-        r.finding(finding("ssh-port-not-enabled", &target, evidence, if automatic { FixKind::Auto } else { FixKind::Manual }));
+        r.finding(finding(
+            "ssh-port-not-enabled",
+            &target,
+            evidence,
+            if automatic {
+                FixKind::Auto
+            } else {
+                FixKind::Manual
+            },
+        ));
         if !automatic {
-            let missing: Vec<&str> = [(!can_endpoint).then_some(ENDPOINT_WRITE), (!can_config).then_some(SERVICE_CONFIG_WRITE)].into_iter().flatten().collect();
+            let missing: Vec<&str> = [
+                (!can_endpoint).then_some(ENDPOINT_WRITE),
+                (!can_config).then_some(SERVICE_CONFIG_WRITE),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             r.finding(finding(
                 "endpoint-permission-missing",
                 &target,
-                format!("{} may not {} on {} (needs Owner or Contributor)", caller.display_name(), missing.join(" or "), id.name),
+                format!(
+                    "{} may not {} on {} (needs Owner or Contributor)",
+                    caller.display_name(),
+                    missing.join(" or "),
+                    id.name
+                ),
                 FixKind::Manual,
             ));
             r.step(StepSpec {
@@ -326,10 +442,16 @@ pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azu
         let (role, lacking): (&rbac::BuiltInRole, Vec<&str>) = match wanted.login {
             Login::Local => (
                 &rbac::VM_LOCAL_USER_LOGIN,
-                [MACHINE_READ, LIST_CREDENTIALS].into_iter().filter(|a| !rbac::allows(p, a)).collect(),
+                [MACHINE_READ, LIST_CREDENTIALS]
+                    .into_iter()
+                    .filter(|a| !rbac::allows(p, a))
+                    .collect(),
             ),
             Login::Entra => {
-                let mut l: Vec<&str> = [MACHINE_READ, LIST_CREDENTIALS].into_iter().filter(|a| !rbac::allows(p, a)).collect();
+                let mut l: Vec<&str> = [MACHINE_READ, LIST_CREDENTIALS]
+                    .into_iter()
+                    .filter(|a| !rbac::allows(p, a))
+                    .collect();
                 if !rbac::allows_data(p, LOGIN) && !rbac::allows_data(p, LOGIN_ADMIN) {
                     l.push(LOGIN);
                 }
@@ -341,10 +463,23 @@ pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azu
             r.finding(finding(
                 "login-role-missing",
                 &target,
-                format!("{} lacks {} on {}", caller.display_name(), lacking.join(", "), id.name),
-                if automatic { FixKind::Auto } else { FixKind::Manual },
+                format!(
+                    "{} lacks {} on {}",
+                    caller.display_name(),
+                    lacking.join(", "),
+                    id.name
+                ),
+                if automatic {
+                    FixKind::Auto
+                } else {
+                    FixKind::Manual
+                },
             ));
-            let role_id = format!("{}/providers/Microsoft.Authorization/roleDefinitions/{}", id.subscription_id(), role.guid);
+            let role_id = format!(
+                "{}/providers/Microsoft.Authorization/roleDefinitions/{}",
+                id.subscription_id(),
+                role.guid
+            );
             let principal = caller.oid.clone().unwrap_or_default();
             let name = crate::plan::stable_guid(&[&target, role.guid, &principal]);
             let why_manual = if automatic {
@@ -387,7 +522,10 @@ pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azu
             r.finding(finding(
                 "entra-unsupported-on-windows",
                 &target,
-                format!("{} runs Windows: SSH login with Microsoft Entra ID is not supported there", id.name),
+                format!(
+                    "{} runs Windows: SSH login with Microsoft Entra ID is not supported there",
+                    id.name
+                ),
                 FixKind::Manual,
             ));
             r.step(StepSpec {
@@ -400,17 +538,33 @@ pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azu
             });
         } else {
             let found = match &o.extensions {
-                Some(Ok(list)) => list.iter().find(|e| e.properties.kind.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(ENTRA_EXTENSION_TYPE))).cloned(),
+                Some(Ok(list)) => list
+                    .iter()
+                    .find(|e| {
+                        e.properties
+                            .kind
+                            .as_deref()
+                            .is_some_and(|t| t.eq_ignore_ascii_case(ENTRA_EXTENSION_TYPE))
+                    })
+                    .cloned(),
                 Some(Err(e)) => {
                     r.note(format!("could not list the extensions of {}: {e}", id.name));
                     None
                 }
                 None => None,
             };
-            let state = found.as_ref().and_then(|e| e.properties.provisioning_state.clone());
+            let state = found
+                .as_ref()
+                .and_then(|e| e.properties.provisioning_state.clone());
             r.observe(format!("{target} entra-extension={state:?}"));
-            if !state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("Succeeded")) {
-                let name = found.as_ref().and_then(|e| e.name.clone()).unwrap_or_else(|| ENTRA_EXTENSION_TYPE.into());
+            if !state
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("Succeeded"))
+            {
+                let name = found
+                    .as_ref()
+                    .and_then(|e| e.name.clone())
+                    .unwrap_or_else(|| ENTRA_EXTENSION_TYPE.into());
                 let allowed = may(EXTENSION_WRITE);
                 let location = o.machine.location.clone().unwrap_or_default();
                 r.finding(finding(
@@ -418,9 +572,15 @@ pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azu
                     &target,
                     match &state {
                         None => format!("{} has no {ENTRA_EXTENSION_TYPE} extension", id.name),
-                        Some(s) => format!("the {ENTRA_EXTENSION_TYPE} extension of {} is {s}", id.name),
+                        Some(s) => {
+                            format!("the {ENTRA_EXTENSION_TYPE} extension of {} is {s}", id.name)
+                        }
                     },
-                    if allowed { FixKind::Auto } else { FixKind::Manual },
+                    if allowed {
+                        FixKind::Auto
+                    } else {
+                        FixKind::Manual
+                    },
                 ));
                 r.step(StepSpec {
                     id: format!("install-entra-extension-{}", id.name.to_ascii_lowercase()),
@@ -457,57 +617,111 @@ pub fn assess(id: &MachineId, o: &Observed, wanted: &Wanted, caller: &crate::azu
 
 /// HybridConnectivity answers these while the provider is not registered.
 pub fn is_unregistered(e: &ArmError) -> bool {
-    matches!(e.code.as_str(), "MissingSubscriptionRegistration" | "NoRegisteredProviderFound" | "SubscriptionNotRegistered")
+    matches!(
+        e.code.as_str(),
+        "MissingSubscriptionRegistration"
+            | "NoRegisteredProviderFound"
+            | "SubscriptionNotRegistered"
+    )
 }
 
 /// Lists the machines of a subscription or resource group (fleet mode).
-pub async fn list_machines(arm: &Arm, subscription: &str, resource_group: Option<&str>) -> Result<Vec<MachineId>> {
+pub async fn list_machines(
+    arm: &Arm,
+    subscription: &str,
+    resource_group: Option<&str>,
+) -> Result<Vec<MachineId>> {
     let path = match resource_group {
-        Some(rg) => format!("/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines"),
+        Some(rg) => format!(
+            "/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines"
+        ),
         None => format!("/subscriptions/{subscription}/providers/Microsoft.HybridCompute/machines"),
     };
     let machines = list_all::<Machine>(arm, &path, api::HYBRID_COMPUTE).await?;
-    machines.iter().filter_map(|m| m.id.as_deref()).map(MachineId::parse).collect()
+    machines
+        .iter()
+        .filter_map(|m| m.id.as_deref())
+        .map(MachineId::parse)
+        .collect()
 }
 
 /// Re-reads one check's state (the precondition and the verification).
 pub async fn satisfied(arm: &Arm, check: &Check) -> Result<bool> {
     Ok(match check {
-        Check::ProviderRegistered { subscription, namespace } => {
-            let a = arm.get(&format!("/subscriptions/{subscription}/providers/{namespace}"), api::RESOURCES).await?;
+        Check::ProviderRegistered {
+            subscription,
+            namespace,
+        } => {
+            let a = arm
+                .get(
+                    &format!("/subscriptions/{subscription}/providers/{namespace}"),
+                    api::RESOURCES,
+                )
+                .await?;
             let p: Provider = parse(a.body, namespace)?;
-            p.registration_state.is_some_and(|s| s.eq_ignore_ascii_case("Registered"))
+            p.registration_state
+                .is_some_and(|s| s.eq_ignore_ascii_case("Registered"))
         }
-        Check::EndpointExists { machine } => match arm.get_opt(&format!("{machine}{ENDPOINT}"), api::HYBRID_CONNECTIVITY).await {
+        Check::EndpointExists { machine } => match arm
+            .get_opt(&format!("{machine}{ENDPOINT}"), api::HYBRID_CONNECTIVITY)
+            .await
+        {
             Ok(v) => v.is_some(),
             Err(e) if is_unregistered(&e) => false,
             Err(e) => return Err(e.into()),
         },
         Check::ServiceConfigPort { machine, port } => {
-            match arm.get_opt(&format!("{machine}{SERVICE_CONFIG}"), api::HYBRID_CONNECTIVITY).await {
+            match arm
+                .get_opt(
+                    &format!("{machine}{SERVICE_CONFIG}"),
+                    api::HYBRID_CONNECTIVITY,
+                )
+                .await
+            {
                 Ok(Some(v)) => {
                     let c: ServiceConfiguration = parse(v, "serviceConfigurations/SSH")?;
                     c.properties.port == Some(*port as u64)
-                        && c.properties.provisioning_state.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"))
+                        && c.properties
+                            .provisioning_state
+                            .as_deref()
+                            .is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"))
                 }
                 Ok(None) => false,
                 Err(e) if is_unregistered(&e) => false,
                 Err(e) => return Err(e.into()),
             }
         }
-        Check::RoleAssigned { scope, role, principal } => {
-            let path = format!("{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{principal}'");
-            let list = list_all::<crate::azure::models::RoleAssignment>(arm, &path, api::AUTHORIZATION).await?;
+        Check::RoleAssigned {
+            scope,
+            role,
+            principal,
+        } => {
+            let path = format!(
+                "{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{principal}'"
+            );
+            let list =
+                list_all::<crate::azure::models::RoleAssignment>(arm, &path, api::AUTHORIZATION)
+                    .await?;
             list.iter().any(|a| {
-                a.properties.principal_id.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(principal))
-                    && a.properties.role_definition_id.as_deref().is_some_and(|d| d.to_ascii_lowercase().ends_with(&role.to_ascii_lowercase()))
+                a.properties
+                    .principal_id
+                    .as_deref()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(principal))
+                    && a.properties.role_definition_id.as_deref().is_some_and(|d| {
+                        d.to_ascii_lowercase().ends_with(&role.to_ascii_lowercase())
+                    })
             })
         }
         Check::ExtensionSucceeded { machine, name } => {
-            match arm.get_opt(&format!("{machine}/extensions/{name}"), api::HYBRID_COMPUTE).await? {
+            match arm
+                .get_opt(&format!("{machine}/extensions/{name}"), api::HYBRID_COMPUTE)
+                .await?
+            {
                 Some(v) => {
                     let e: Extension = parse(v, name)?;
-                    e.properties.provisioning_state.is_some_and(|s| s.eq_ignore_ascii_case("Succeeded"))
+                    e.properties
+                        .provisioning_state
+                        .is_some_and(|s| s.eq_ignore_ascii_case("Succeeded"))
                 }
                 None => false,
             }

@@ -7,8 +7,7 @@ use crate::os::{Host, Os};
 use crate::plan::{Action, Check, FixKind, LOCAL};
 use crate::probe::{binaries, modules, proxy};
 
-pub const ARCPROXY_INSTALL: &str =
-    "Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
+pub const ARCPROXY_INSTALL: &str = "Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
 pub const ARCPROXY_UPDATE: &str = "Update-Module -Name Az.Ssh -Force; Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
 
 pub fn detect(host: &Host, ssh_client_folder: Option<&std::path::Path>) -> Result<Report> {
@@ -21,14 +20,24 @@ pub fn detect(host: &Host, ssh_client_folder: Option<&std::path::Path>) -> Resul
 fn binaries_check(host: &Host, folder: Option<&std::path::Path>, r: &mut Report) {
     let l = binaries::lookup(host, folder);
     for (name, path) in &l.found {
-        r.observe(format!("binary {name}={}", path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()));
+        r.observe(format!(
+            "binary {name}={}",
+            path.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ));
     }
     let missing = l.missing();
     if !l.folder_lacks.is_empty() {
         let f = folder.map(|f| f.display().to_string()).unwrap_or_default();
         let fix_folder = if missing.is_empty() {
             // Found elsewhere: the folder option is what is wrong.
-            let at = l.found[0].1.as_ref().and_then(|p| p.parent()).map(|p| p.display().to_string()).unwrap_or_default();
+            let at = l.found[0]
+                .1
+                .as_ref()
+                .and_then(|p| p.parent())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             Some(at)
         } else {
             l.elsewhere.as_ref().map(|p| p.display().to_string())
@@ -36,7 +45,10 @@ fn binaries_check(host: &Host, folder: Option<&std::path::Path>, r: &mut Report)
         r.finding(finding(
             "client-binaries-missing",
             LOCAL,
-            format!("--ssh-client-folder {f} has no {}", l.folder_lacks.join(" or ")),
+            format!(
+                "--ssh-client-folder {f} has no {}",
+                l.folder_lacks.join(" or ")
+            ),
             FixKind::Manual,
         ));
         if missing.is_empty() {
@@ -59,8 +71,16 @@ fn binaries_check(host: &Host, folder: Option<&std::path::Path>, r: &mut Report)
         r.finding(finding(
             "client-binaries-missing",
             LOCAL,
-            format!("{} not found (looked in {})", missing.join(" and "), l.searched.join(", ")),
-            if l.elsewhere.is_none() && install_command(host).is_some() && host.privileged { FixKind::Auto } else { FixKind::Manual },
+            format!(
+                "{} not found (looked in {})",
+                missing.join(" and "),
+                l.searched.join(", ")
+            ),
+            if l.elsewhere.is_none() && install_command(host).is_some() && host.privileged {
+                FixKind::Auto
+            } else {
+                FixKind::Manual
+            },
         ));
     }
     if let Some(dir) = &l.elsewhere {
@@ -92,11 +112,24 @@ fn binaries_check(host: &Host, folder: Option<&std::path::Path>, r: &mut Report)
                 description: "Install the OpenSSH client with the system's package manager".into(),
                 command: typed,
                 automatic,
-                needs: vec![if host.os == Os::Windows { "administrator" } else { "root" }.into()],
+                needs: vec![
+                    if host.os == Os::Windows {
+                        "administrator"
+                    } else {
+                        "root"
+                    }
+                    .into(),
+                ],
                 precondition: "ssh or ssh-keygen is still missing".into(),
                 verification: "ssh and ssh-keygen are found".into(),
-                check: Check::ClientBinaries { folder: folder.map(|f| f.to_path_buf()) },
-                action: if automatic { Action::Exec { program, args } } else { Action::Manual },
+                check: Check::ClientBinaries {
+                    folder: folder.map(|f| f.to_path_buf()),
+                },
+                action: if automatic {
+                    Action::Exec { program, args }
+                } else {
+                    Action::Manual
+                },
                 ..StepSpec::manual()
             });
         }
@@ -109,7 +142,8 @@ fn binaries_check(host: &Host, folder: Option<&std::path::Path>, r: &mut Report)
                 id: "install-openssh-client".into(),
                 fixes: vec!["client-binaries-missing".into()],
                 target: LOCAL.into(),
-                description: "Install the OpenSSH client (no known package manager was found)".into(),
+                description: "Install the OpenSSH client (no known package manager was found)"
+                    .into(),
                 command: cmd,
                 ..StepSpec::manual()
             });
@@ -122,28 +156,44 @@ pub fn install_command(host: &Host) -> Option<(String, Vec<String>)> {
     match host.os {
         Os::Windows => Some((
             "powershell".to_string(),
-            ["-NoProfile", "-NonInteractive", "-Command", "Add-WindowsCapability -Online -Name OpenSSH.Client~~~~0.0.1.0"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            [
+                "-NoProfile",
+                "-NonInteractive",
+                "-Command",
+                "Add-WindowsCapability -Online -Name OpenSSH.Client~~~~0.0.1.0",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         )),
         Os::Macos => None,
         Os::Linux => {
             let pm = host.package_manager()?;
-            Some((pm.program().to_string(), pm.install_args(pm.ssh_client_package())))
+            Some((
+                pm.program().to_string(),
+                pm.install_args(pm.ssh_client_package()),
+            ))
         }
     }
 }
 
 fn pwsh_args(command: &str) -> Vec<String> {
-    ["-NoProfile", "-NonInteractive", "-Command", command].iter().map(|s| s.to_string()).collect()
+    ["-NoProfile", "-NonInteractive", "-Command", command]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
     let az_ssh = modules::find(host, modules::AZ_SSH)?;
     let arcproxy = modules::find(host, modules::ARC_PROXY)?;
     for m in az_ssh.iter().chain(&arcproxy) {
-        r.observe(format!("module {} {} {}", m.name, m.version, m.folder.display()));
+        r.observe(format!(
+            "module {} {} {}",
+            m.name,
+            m.version,
+            m.folder.display()
+        ));
     }
     // Proxy files are checked wherever they are, PowerShell user or not.
     proxy_check(host, &arcproxy, r);
@@ -152,13 +202,22 @@ fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
         return Ok(());
     }
     let shell = modules::powershell(host);
-    r.observe(format!("pwsh={}", shell.as_ref().map(|p| p.display().to_string()).unwrap_or_default()));
+    r.observe(format!(
+        "pwsh={}",
+        shell
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    ));
     let mut needs_pwsh = Vec::new();
     if shell.is_none() {
         r.finding(finding(
             "pwsh-missing",
             LOCAL,
-            format!("Az.Ssh {} is installed but PowerShell 7 (pwsh) is not on PATH", az_ssh[0].version),
+            format!(
+                "Az.Ssh {} is installed but PowerShell 7 (pwsh) is not on PATH",
+                az_ssh[0].version
+            ),
             FixKind::Manual,
         ));
         r.step(StepSpec {
@@ -175,21 +234,33 @@ fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
         });
         needs_pwsh.push("install-pwsh".to_string());
     }
-    let program = shell.map(|p| p.display().to_string()).unwrap_or_else(|| "pwsh".into());
+    let program = shell
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "pwsh".into());
     let supported = arcproxy.iter().any(|m| m.version.0 == 1);
     let (id, evidence, step_id, command, description) = if arcproxy.is_empty() {
         (
             "arcproxy-not-installed",
-            format!("Az.Ssh {} is installed but no Az.Ssh.ArcProxy module is in {}", az_ssh[0].version, dirs(host)),
+            format!(
+                "Az.Ssh {} is installed but no Az.Ssh.ArcProxy module is in {}",
+                az_ssh[0].version,
+                dirs(host)
+            ),
             "install-arcproxy",
             ARCPROXY_INSTALL,
             "Install the Az.Ssh.ArcProxy module (1.x) for the current user from the PowerShell Gallery",
         )
     } else if !supported {
-        let found: Vec<String> = arcproxy.iter().map(|m| format!("{} in {}", m.version, m.folder.display())).collect();
+        let found: Vec<String> = arcproxy
+            .iter()
+            .map(|m| format!("{} in {}", m.version, m.folder.display()))
+            .collect();
         (
             "ps-module-version-mismatch",
-            format!("Az.Ssh supports Az.Ssh.ArcProxy 1.x only; installed: {}", found.join(", ")),
+            format!(
+                "Az.Ssh supports Az.Ssh.ArcProxy 1.x only; installed: {}",
+                found.join(", ")
+            ),
             "update-arcproxy",
             ARCPROXY_UPDATE,
             "Update Az.Ssh and install an Az.Ssh.ArcProxy 1.x beside the unsupported version",
@@ -198,7 +269,16 @@ fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
         return Ok(());
     };
     let automatic = needs_pwsh.is_empty();
-    r.finding(finding(id, LOCAL, evidence, if automatic { FixKind::Auto } else { FixKind::Manual }));
+    r.finding(finding(
+        id,
+        LOCAL,
+        evidence,
+        if automatic {
+            FixKind::Auto
+        } else {
+            FixKind::Manual
+        },
+    ));
     r.step(StepSpec {
         id: step_id.into(),
         fixes: vec![id.into()],
@@ -211,17 +291,66 @@ fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
         verification: "the module folders hold an Az.Ssh.ArcProxy 1.x".into(),
         depends_on: needs_pwsh,
         check: Check::ArcProxyInstalled,
-        action: if automatic { Action::Exec { program, args: pwsh_args(command) } } else { Action::Manual },
+        action: if automatic {
+            Action::Exec {
+                program,
+                args: pwsh_args(command),
+            }
+        } else {
+            Action::Manual
+        },
     });
+    if host.os != Os::Windows {
+        // The gallery's package does not keep the execute bit (Az.Ssh adds it
+        // only on Linux, and only when it may): make the new proxy runnable.
+        r.step(StepSpec {
+            id: "chmod-installed-proxy".into(),
+            fixes: vec![id.into(), "proxy-not-executable".into()],
+            target: LOCAL.into(),
+            description: "Add the execute permission to the proxy file of the newly installed Az.Ssh.ArcProxy".into(),
+            command: "chmod +x <module folder>/Az.Ssh.ArcProxy/1.*/sshProxy_*".into(),
+            automatic,
+            needs: vec![],
+            precondition: "a proxy file of the installed Az.Ssh.ArcProxy 1.x is not executable".into(),
+            verification: "every such proxy file is executable by this user".into(),
+            depends_on: vec![step_id.into()],
+            check: Check::ModuleProxiesExecutable,
+            action: if automatic { Action::AddExecuteBitsToModuleProxies } else { Action::Manual },
+        });
+    }
     Ok(())
 }
 
+/// Proxy files of the installed Az.Ssh.ArcProxy 1.x versions that this user may not run.
+pub fn module_proxies_not_executable(host: &Host) -> Result<Vec<proxy::ProxyFile>> {
+    let folders: Vec<_> = modules::find(host, modules::ARC_PROXY)?
+        .into_iter()
+        .filter(|m| m.version.0 == 1)
+        .map(|m| m.folder)
+        .collect();
+    let (prefix, _) = proxy::prefixes(host);
+    Ok(folders
+        .iter()
+        .flat_map(|f| proxy::scan(host, f, &prefix))
+        .filter(|p| matches!(p.state, proxy::ProxyState::NotExecutable { .. }))
+        .collect())
+}
+
 fn dirs(host: &Host) -> String {
-    modules::module_dirs(host).iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    modules::module_dirs(host)
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn proxy_check(host: &Host, arcproxy: &[modules::Installed], r: &mut Report) {
-    let folders: Vec<_> = arcproxy.iter().map(|m| m.folder.clone()).collect();
+    // Az.Ssh runs the proxy of a 1.x version only; other versions' files are never executed.
+    let folders: Vec<_> = arcproxy
+        .iter()
+        .filter(|m| m.version.0 == 1)
+        .map(|m| m.folder.clone())
+        .collect();
     for (folder, prefix) in proxy::folders(host, &folders) {
         for file in proxy::scan(host, &folder, &prefix) {
             let path = file.path.display().to_string();
@@ -232,7 +361,10 @@ fn proxy_check(host: &Host, arcproxy: &[modules::Installed], r: &mut Report) {
                     r.finding(finding(
                         "proxy-not-executable",
                         LOCAL,
-                        format!("{path} is a link out of its folder, to {}; arcfix does not change it", target.display()),
+                        format!(
+                            "{path} is a link out of its folder, to {}; arcfix does not change it",
+                            target.display()
+                        ),
                         FixKind::Manual,
                     ));
                     r.step(StepSpec {
@@ -250,9 +382,17 @@ fn proxy_check(host: &Host, arcproxy: &[modules::Installed], r: &mut Report) {
                         "proxy-not-executable",
                         LOCAL,
                         format!("{path} has mode {mode:o}: this user may not execute it"),
-                        if automatic { FixKind::Auto } else { FixKind::Manual },
+                        if automatic {
+                            FixKind::Auto
+                        } else {
+                            FixKind::Manual
+                        },
                     ));
-                    let typed = if owned { format!("chmod +x \"{path}\"") } else { format!("sudo chmod +x \"{path}\"") };
+                    let typed = if owned {
+                        format!("chmod +x \"{path}\"")
+                    } else {
+                        format!("sudo chmod +x \"{path}\"")
+                    };
                     r.step(StepSpec {
                         id: step_id("chmod-proxy", &path),
                         fixes: vec!["proxy-not-executable".into()],
@@ -275,5 +415,8 @@ fn proxy_check(host: &Host, arcproxy: &[modules::Installed], r: &mut Report) {
 
 /// Step ids stay unique when several files need the same fix.
 fn step_id(base: &str, path: &str) -> String {
-    format!("{base}-{}", &crate::plan::fingerprint(&[path.to_string()])[..8])
+    format!(
+        "{base}-{}",
+        &crate::plan::fingerprint(&[path.to_string()])[..8]
+    )
 }

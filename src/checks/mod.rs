@@ -28,14 +28,20 @@ pub struct Report {
 
 impl Report {
     pub fn finding(&mut self, f: Finding) {
-        if !self.findings.iter().any(|x| x.id == f.id && x.target.eq_ignore_ascii_case(&f.target) && x.evidence == f.evidence) {
+        if !self.findings.iter().any(|x| {
+            x.id == f.id && x.target.eq_ignore_ascii_case(&f.target) && x.evidence == f.evidence
+        }) {
             self.findings.push(f);
         }
     }
     pub fn step(&mut self, s: StepSpec) {
         let step = s.build();
         // A subscription-wide step (provider registration) is planned once for many machines.
-        if !self.steps.iter().any(|x| x.id == step.id && x.target.eq_ignore_ascii_case(&step.target)) {
+        if !self
+            .steps
+            .iter()
+            .any(|x| x.id == step.id && x.target.eq_ignore_ascii_case(&step.target))
+        {
             self.steps.push(step);
         }
     }
@@ -50,7 +56,11 @@ impl Report {
             self.finding(f);
         }
         for s in other.steps {
-            if !self.steps.iter().any(|x| x.id == s.id && x.target.eq_ignore_ascii_case(&s.target)) {
+            if !self
+                .steps
+                .iter()
+                .any(|x| x.id == s.id && x.target.eq_ignore_ascii_case(&s.target))
+            {
                 self.steps.push(s);
             }
         }
@@ -107,7 +117,11 @@ impl StepSpec {
             verification: self.verification,
             depends_on: self.depends_on,
             check: self.check,
-            action: if automatic { self.action } else { Action::Manual },
+            action: if automatic {
+                self.action
+            } else {
+                Action::Manual
+            },
             status: Status::Planned,
             error: None,
         }
@@ -118,7 +132,9 @@ pub fn finding(id: &str, target: &str, evidence: impl Into<String>, fix: FixKind
     Finding {
         id: id.to_string(),
         target: target.to_string(),
-        title: crate::catalogue::get(id).map(|p| p.title.clone()).unwrap_or_else(|| id.replace('-', " ")),
+        title: crate::catalogue::get(id)
+            .map(|p| p.title.clone())
+            .unwrap_or_else(|| id.replace('-', " ")),
         evidence: evidence.into(),
         fix,
     }
@@ -150,13 +166,19 @@ impl Context {
     }
 
     pub fn arm(&self) -> Result<&Arc<Arm>> {
-        self.arm.as_ref().ok_or_else(|| Error::Other("no Azure connection was set up".into()))
+        self.arm
+            .as_ref()
+            .ok_or_else(|| Error::Other("no Azure connection was set up".into()))
     }
 
     /// A short name for what is checked.
     pub fn target_label(&self, machines: &[MachineId]) -> String {
         let mut parts = Vec::new();
-        if self.sides().map(|s| s.contains(&Side::Client)).unwrap_or(false) {
+        if self
+            .sides()
+            .map(|s| s.contains(&Side::Client))
+            .unwrap_or(false)
+        {
             parts.push(crate::plan::LOCAL.to_string());
         }
         parts.extend(machines.iter().map(|m| m.to_string().to_ascii_lowercase()));
@@ -179,7 +201,11 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
         }
     };
     let azure = async {
-        if sides.contains(&Side::Azure) { azure_side(ctx).await } else { Ok((Report::default(), vec![])) }
+        if sides.contains(&Side::Azure) {
+            azure_side(ctx).await
+        } else {
+            Ok((Report::default(), vec![]))
+        }
     };
     let (client, azure) = tokio::join!(client, azure);
     let (azure, machines) = azure?;
@@ -190,7 +216,13 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     } else if !sides.contains(&Side::Azure) {
         report.note("Azure checks skipped: name a machine with --id or --subscription/--resource-group/--machine");
     }
-    Ok(Plan::new(ctx.target_label(&machines), report.findings, order(report.steps), &report.observations, report.notes))
+    Ok(Plan::new(
+        ctx.target_label(&machines),
+        report.findings,
+        order(report.steps),
+        &report.observations,
+        report.notes,
+    ))
 }
 
 async fn azure_side(ctx: &Context) -> Result<(Report, Vec<MachineId>)> {
@@ -201,12 +233,18 @@ async fn azure_side(ctx: &Context) -> Result<(Report, Vec<MachineId>)> {
         if machines.is_empty() {
             return Err(Error::input(format!(
                 "no Arc machines found in {}",
-                rg.as_ref().map(|r| format!("resource group {r}")).unwrap_or_else(|| format!("subscription {sub}"))
+                rg.as_ref()
+                    .map(|r| format!("resource group {r}"))
+                    .unwrap_or_else(|| format!("subscription {sub}"))
             )));
         }
     }
     let caller = arm.caller().await?;
-    let wanted = azure::Wanted { port: ctx.target.port, login: ctx.target.login, grant_roles: ctx.target.grant_roles };
+    let wanted = azure::Wanted {
+        port: ctx.target.port,
+        login: ctx.target.login,
+        grant_roles: ctx.target.grant_roles,
+    };
     // Machines are diagnosed side by side, a bounded number at a time.
     let results: Vec<Result<Report>> = futures::stream::iter(machines.iter().cloned())
         .map(|id| {
@@ -231,7 +269,11 @@ fn order(steps: Vec<Step>) -> Vec<Step> {
     let mut out: Vec<Step> = Vec::with_capacity(steps.len());
     let mut pending = steps;
     while !pending.is_empty() {
-        let ready = pending.iter().position(|s| s.depends_on.iter().all(|d| out.iter().any(|o| &o.id == d) || !pending.iter().any(|p| &p.id == d)));
+        let ready = pending.iter().position(|s| {
+            s.depends_on
+                .iter()
+                .all(|d| out.iter().any(|o| &o.id == d) || !pending.iter().any(|p| &p.id == d))
+        });
         let i = ready.unwrap_or(0);
         out.push(pending.remove(i));
     }
@@ -246,11 +288,21 @@ pub async fn satisfied(ctx: &Context, check: &Check) -> Result<bool> {
         Check::None => false,
         Check::ClientBinaries { folder } => {
             // A fresh look at PATH: the install may have put the binaries there.
-            let host = Host { vars: ctx.host.vars.clone(), ..ctx.host.clone() };
-            binaries::lookup(&host, folder.as_deref()).missing().is_empty()
+            let host = Host {
+                vars: ctx.host.vars.clone(),
+                ..ctx.host.clone()
+            };
+            binaries::lookup(&host, folder.as_deref())
+                .missing()
+                .is_empty()
         }
-        Check::ArcProxyInstalled => modules::find(&ctx.host, modules::ARC_PROXY)?.iter().any(|m| m.version.0 == 1),
+        Check::ArcProxyInstalled => modules::find(&ctx.host, modules::ARC_PROXY)?
+            .iter()
+            .any(|m| m.version.0 == 1),
         Check::ProxyExecutable { path } => proxy::executable(path),
+        Check::ModuleProxiesExecutable => {
+            client::module_proxies_not_executable(&ctx.host)?.is_empty()
+        }
         other => azure::satisfied(ctx.arm()?, other).await?,
     })
 }

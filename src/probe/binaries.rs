@@ -22,7 +22,11 @@ pub struct Lookup {
 
 impl Lookup {
     pub fn missing(&self) -> Vec<&str> {
-        self.found.iter().filter(|(_, p)| p.is_none()).map(|(n, _)| n.as_str()).collect()
+        self.found
+            .iter()
+            .filter(|(_, p)| p.is_none())
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 }
 
@@ -39,14 +43,26 @@ pub fn windows_system_dirs(host: &Host) -> Vec<PathBuf> {
 /// replaces the list (packagers and tests).
 pub fn known_dirs(host: &Host) -> Vec<PathBuf> {
     if let Some(list) = host.var("ARCFIX_SSH_SEARCH_PATH") {
-        return list.split(host.os.path_list_separator()).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+        return list
+            .split(host.os.path_list_separator())
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect();
     }
     match host.os {
-        Os::Linux => ["/usr/bin", "/bin", "/usr/local/bin", "/home/linuxbrew/.linuxbrew/bin"]
+        Os::Linux => [
+            "/usr/bin",
+            "/bin",
+            "/usr/local/bin",
+            "/home/linuxbrew/.linuxbrew/bin",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect(),
+        Os::Macos => ["/usr/bin", "/opt/homebrew/bin", "/usr/local/bin"]
             .iter()
             .map(PathBuf::from)
             .collect(),
-        Os::Macos => ["/usr/bin", "/opt/homebrew/bin", "/usr/local/bin"].iter().map(PathBuf::from).collect(),
         Os::Windows => {
             let pf = host.var("ProgramFiles").unwrap_or("C:\\Program Files");
             vec![
@@ -68,7 +84,11 @@ pub fn lookup(host: &Host, folder: Option<&Path>) -> Lookup {
         searched.push(format!("--ssh-client-folder {}", f.display()));
     }
     searched.push("PATH".to_string());
-    let system_dirs = if host.os == Os::Windows { windows_system_dirs(host) } else { vec![] };
+    let system_dirs = if host.os == Os::Windows {
+        windows_system_dirs(host)
+    } else {
+        vec![]
+    };
     for d in &system_dirs {
         searched.push(d.display().to_string());
     }
@@ -89,7 +109,12 @@ pub fn lookup(host: &Host, folder: Option<&Path>) -> Lookup {
         .into_iter()
         .filter(|d| !on_path.contains(d) && Some(d.as_path()) != folder)
         .find(|d| PROGRAMS.iter().all(|p| has(d, host, p).is_some()));
-    Lookup { found, folder_lacks, elsewhere, searched }
+    Lookup {
+        found,
+        folder_lacks,
+        elsewhere,
+        searched,
+    }
 }
 
 #[cfg(test)]
@@ -103,7 +128,10 @@ mod tests {
             os,
             arch: Arch::Amd64,
             home: PathBuf::from("/nonexistent"),
-            vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
             privileged: false,
             uid: 1000,
         }
@@ -112,7 +140,11 @@ mod tests {
     #[test]
     fn folder_then_path_then_known_places() {
         let t = tempfile::tempdir().unwrap();
-        let (bin, folder, other) = (t.path().join("bin"), t.path().join("folder"), t.path().join("other"));
+        let (bin, folder, other) = (
+            t.path().join("bin"),
+            t.path().join("folder"),
+            t.path().join("other"),
+        );
         for d in [&bin, &folder, &other] {
             std::fs::create_dir(d).unwrap();
         }
@@ -122,11 +154,20 @@ mod tests {
         std::fs::write(other.join("ssh-keygen"), "").unwrap();
         let h = host(
             Os::Linux,
-            &[("PATH", bin.to_str().unwrap()), ("ARCFIX_SSH_SEARCH_PATH", &format!("{}:{}", bin.display(), other.display()))],
+            &[
+                ("PATH", bin.to_str().unwrap()),
+                (
+                    "ARCFIX_SSH_SEARCH_PATH",
+                    &format!("{}:{}", bin.display(), other.display()),
+                ),
+            ],
         );
         let l = lookup(&h, Some(&folder));
         assert_eq!(l.found[0].1.as_deref(), Some(bin.join("ssh").as_path()));
-        assert_eq!(l.found[1].1.as_deref(), Some(folder.join("ssh-keygen").as_path()));
+        assert_eq!(
+            l.found[1].1.as_deref(),
+            Some(folder.join("ssh-keygen").as_path())
+        );
         assert_eq!(l.folder_lacks, ["ssh"]);
         assert_eq!(l.elsewhere.as_deref(), Some(other.as_path()));
         assert!(l.missing().is_empty());
@@ -140,7 +181,10 @@ mod tests {
         assert_eq!(dirs[1], PathBuf::from("D:\\Win\\Sysnative\\OpenSSH"));
         let l = lookup(&h, None);
         assert_eq!(l.missing(), ["ssh", "ssh-keygen"]);
-        assert!(l.searched.contains(&"D:\\Win\\System32\\OpenSSH".to_string()));
+        assert!(
+            l.searched
+                .contains(&"D:\\Win\\System32\\OpenSSH".to_string())
+        );
         let known = known_dirs(&host(Os::Windows, &[("ProgramFiles", "E:\\PF")]));
         assert_eq!(known[0], PathBuf::from("E:\\PF\\Git\\usr\\bin"));
     }

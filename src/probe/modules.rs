@@ -44,16 +44,25 @@ impl std::fmt::Display for Version {
 /// The folders PowerShell searches for modules.
 pub fn module_dirs(host: &Host) -> Vec<PathBuf> {
     if let Some(p) = host.var("PSModulePath") {
-        return p.split(host.os.path_list_separator()).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+        return p
+            .split(host.os.path_list_separator())
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect();
     }
     let home = host.home.to_string_lossy().to_string();
     match host.os {
         Os::Windows => {
-            let pf = host.var("ProgramFiles").unwrap_or("C:\\Program Files").to_string();
+            let pf = host
+                .var("ProgramFiles")
+                .unwrap_or("C:\\Program Files")
+                .to_string();
             vec![
                 PathBuf::from(Os::Windows.join(&home, &["Documents", "PowerShell", "Modules"])),
                 PathBuf::from(Os::Windows.join(&pf, &["PowerShell", "Modules"])),
-                PathBuf::from(Os::Windows.join(&home, &["Documents", "WindowsPowerShell", "Modules"])),
+                PathBuf::from(
+                    Os::Windows.join(&home, &["Documents", "WindowsPowerShell", "Modules"]),
+                ),
                 PathBuf::from(Os::Windows.join(&pf, &["WindowsPowerShell", "Modules"])),
             ]
         }
@@ -69,31 +78,46 @@ pub fn module_dirs(host: &Host) -> Vec<PathBuf> {
 pub fn current_user_dir(host: &Host) -> PathBuf {
     let home = host.home.to_string_lossy().to_string();
     match host.os {
-        Os::Windows => PathBuf::from(Os::Windows.join(&home, &["Documents", "PowerShell", "Modules"])),
+        Os::Windows => {
+            PathBuf::from(Os::Windows.join(&home, &["Documents", "PowerShell", "Modules"]))
+        }
         _ => PathBuf::from(Os::Linux.join(&home, &[".local", "share", "powershell", "Modules"])),
     }
 }
 
 fn version_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r#"(?im)^\s*ModuleVersion\s*=\s*['"]\s*([0-9][0-9.]*)\s*['"]"#).expect("valid regex"))
+    RE.get_or_init(|| {
+        Regex::new(r#"(?im)^\s*ModuleVersion\s*=\s*['"]\s*([0-9][0-9.]*)\s*['"]"#)
+            .expect("valid regex")
+    })
 }
 
 /// Reads `ModuleVersion` from a manifest; a manifest that cannot be read or has
 /// none is an error naming the file.
 pub fn manifest_version(psd1: &Path) -> Result<Version> {
-    let bytes = std::fs::read(psd1).map_err(|e| Error::io(format!("cannot read module manifest {}", psd1.display()), e))?;
+    let bytes = std::fs::read(psd1)
+        .map_err(|e| Error::io(format!("cannot read module manifest {}", psd1.display()), e))?;
     // PowerShellGet writes UTF-8 with a BOM; Windows PowerShell may write UTF-16.
     let text = if bytes.starts_with(&[0xff, 0xfe]) {
-        let units: Vec<u16> = bytes[2..].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let units: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         String::from_utf16_lossy(&units)
     } else {
-        String::from_utf8_lossy(bytes.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(&bytes)).into_owned()
+        String::from_utf8_lossy(bytes.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(&bytes))
+            .into_owned()
     };
     version_re()
         .captures(&text)
         .and_then(|c| Version::parse(&c[1]))
-        .ok_or_else(|| Error::input(format!("module manifest {} has no readable ModuleVersion", psd1.display())))
+        .ok_or_else(|| {
+            Error::input(format!(
+                "module manifest {} has no readable ModuleVersion",
+                psd1.display()
+            ))
+        })
 }
 
 /// Every installed version of `name` in the module folders: `<dir>/<name>/<version>/<name>.psd1`
@@ -101,18 +125,27 @@ pub fn manifest_version(psd1: &Path) -> Result<Version> {
 pub fn find(host: &Host, name: &str) -> Result<Vec<Installed>> {
     let mut out = Vec::new();
     for dir in module_dirs(host) {
-        let Some(module_dir) = child_ignoring_case(&dir, name) else { continue };
+        let Some(module_dir) = child_ignoring_case(&dir, name) else {
+            continue;
+        };
         let mut candidates = vec![module_dir.clone()];
         if let Ok(entries) = std::fs::read_dir(&module_dir) {
-            let mut subs: Vec<PathBuf> =
-                entries.flatten().map(|e| e.path()).filter(|p| p.is_dir() && Version::parse(&file_name(p)).is_some()).collect();
+            let mut subs: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir() && Version::parse(&file_name(p)).is_some())
+                .collect();
             subs.sort();
             candidates.extend(subs);
         }
         for folder in candidates {
             let psd1 = folder.join(format!("{name}.psd1"));
             if psd1.is_file() {
-                out.push(Installed { name: name.to_string(), version: manifest_version(&psd1)?, folder });
+                out.push(Installed {
+                    name: name.to_string(),
+                    version: manifest_version(&psd1)?,
+                    folder,
+                });
             }
         }
     }
@@ -120,7 +153,9 @@ pub fn find(host: &Host, name: &str) -> Result<Vec<Installed>> {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Module folder names are case-insensitive on Windows and macOS; PowerShell
@@ -139,7 +174,13 @@ fn child_ignoring_case(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// The PowerShell to run fixes with: `pwsh`, or Windows PowerShell on Windows.
 pub fn powershell(host: &Host) -> Option<PathBuf> {
-    host.which("pwsh").or_else(|| if host.os == Os::Windows { host.which("powershell") } else { None })
+    host.which("pwsh").or_else(|| {
+        if host.os == Os::Windows {
+            host.which("powershell")
+        } else {
+            None
+        }
+    })
 }
 
 #[cfg(test)]
@@ -152,7 +193,12 @@ mod tests {
             os: Os::Linux,
             arch: Arch::Amd64,
             home: PathBuf::from("/nonexistent"),
-            vars: [("PSModulePath".to_string(), psmodulepath.display().to_string())].into_iter().collect(),
+            vars: [(
+                "PSModulePath".to_string(),
+                psmodulepath.display().to_string(),
+            )]
+            .into_iter()
+            .collect(),
             privileged: false,
             uid: 1000,
         }
@@ -165,8 +211,16 @@ mod tests {
         let v2 = t.path().join("Az.Ssh.ArcProxy/2.1.0");
         std::fs::create_dir_all(&v1).unwrap();
         std::fs::create_dir_all(&v2).unwrap();
-        std::fs::write(v1.join("Az.Ssh.ArcProxy.psd1"), "\u{feff}@{\n  ModuleVersion = '1.0.0'\n}").unwrap();
-        std::fs::write(v2.join("Az.Ssh.ArcProxy.psd1"), "@{ RootModule = 'x'\nModuleVersion=\"2.1\" }").unwrap();
+        std::fs::write(
+            v1.join("Az.Ssh.ArcProxy.psd1"),
+            "\u{feff}@{\n  ModuleVersion = '1.0.0'\n}",
+        )
+        .unwrap();
+        std::fs::write(
+            v2.join("Az.Ssh.ArcProxy.psd1"),
+            "@{ RootModule = 'x'\nModuleVersion=\"2.1\" }",
+        )
+        .unwrap();
         let found = find(&host_with(t.path()), ARC_PROXY).unwrap();
         let versions: Vec<String> = found.iter().map(|i| i.version.to_string()).collect();
         assert_eq!(versions, ["1.0.0", "2.1.0"]);
@@ -180,7 +234,10 @@ mod tests {
         std::fs::create_dir_all(&v).unwrap();
         std::fs::write(v.join("Az.Ssh.psd1"), [0xff, 0x00, 0x41]).unwrap();
         let e = find(&host_with(t.path()), AZ_SSH).unwrap_err().to_string();
-        assert!(e.contains("Az.Ssh.psd1") && e.contains("ModuleVersion"), "{e}");
+        assert!(
+            e.contains("Az.Ssh.psd1") && e.contains("ModuleVersion"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -188,11 +245,20 @@ mod tests {
         let mut h = host_with(Path::new("/x"));
         h.vars.clear();
         h.home = PathBuf::from("/home/ann");
-        assert_eq!(module_dirs(&h)[0], PathBuf::from("/home/ann/.local/share/powershell/Modules"));
+        assert_eq!(
+            module_dirs(&h)[0],
+            PathBuf::from("/home/ann/.local/share/powershell/Modules")
+        );
         h.os = Os::Windows;
         h.home = PathBuf::from("C:\\Users\\ann");
-        assert_eq!(module_dirs(&h)[0], PathBuf::from("C:\\Users\\ann\\Documents\\PowerShell\\Modules"));
-        assert_eq!(module_dirs(&h)[1], PathBuf::from("C:\\Program Files\\PowerShell\\Modules"));
+        assert_eq!(
+            module_dirs(&h)[0],
+            PathBuf::from("C:\\Users\\ann\\Documents\\PowerShell\\Modules")
+        );
+        assert_eq!(
+            module_dirs(&h)[1],
+            PathBuf::from("C:\\Program Files\\PowerShell\\Modules")
+        );
         assert_eq!(Version::parse("1.9.9"), Some(Version(1, 9, 9)));
         assert_eq!(Version::parse("x"), None);
     }

@@ -10,9 +10,14 @@ use crate::os::{Host, Os};
 pub enum ProxyState {
     Executable,
     /// Not executable; `owned` says whether this user owns it (may chmod it).
-    NotExecutable { mode: u32, owned: bool },
+    NotExecutable {
+        mode: u32,
+        owned: bool,
+    },
     /// A symbolic link pointing out of its folder: reported, never changed.
-    LinkOutside { target: PathBuf },
+    LinkOutside {
+        target: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,24 +37,38 @@ pub fn prefixes(host: &Host) -> (String, String) {
 
 /// Lists the proxy files in `folder` whose name starts with `prefix`.
 pub fn scan(host: &Host, folder: &Path, prefix: &str) -> Vec<ProxyFile> {
-    let Ok(entries) = std::fs::read_dir(folder) else { return vec![] };
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return vec![];
+    };
     let mut paths: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().map(|n| n.to_string_lossy().starts_with(prefix)).unwrap_or(false))
+        .filter(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().starts_with(prefix))
+                .unwrap_or(false)
+        })
         .collect();
     paths.sort();
-    paths.into_iter().filter_map(|p| inspect(host, folder, &p).map(|state| ProxyFile { path: p, state })).collect()
+    paths
+        .into_iter()
+        .filter_map(|p| inspect(host, folder, &p).map(|state| ProxyFile { path: p, state }))
+        .collect()
 }
 
 /// `None` for things that are not proxy candidates (folders, links inside the folder).
 fn inspect(host: &Host, folder: &Path, path: &Path) -> Option<ProxyState> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if meta.file_type().is_symlink() {
-        let target = std::fs::canonicalize(path).unwrap_or_else(|_| std::fs::read_link(path).unwrap_or_default());
+        let target = std::fs::canonicalize(path)
+            .unwrap_or_else(|_| std::fs::read_link(path).unwrap_or_default());
         let home = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
         // A link to a file in the same folder is checked through that file itself.
-        return if target.parent() == Some(home.as_path()) { None } else { Some(ProxyState::LinkOutside { target }) };
+        return if target.parent() == Some(home.as_path()) {
+            None
+        } else {
+            Some(ProxyState::LinkOutside { target })
+        };
     }
     if !meta.is_file() {
         return None;
@@ -68,7 +87,10 @@ fn unix_state(host: &Host, path: &Path, meta: &std::fs::Metadata) -> ProxyState 
     if executable(path) {
         ProxyState::Executable
     } else {
-        ProxyState::NotExecutable { mode, owned: meta.uid() == host.uid || host.privileged }
+        ProxyState::NotExecutable {
+            mode,
+            owned: meta.uid() == host.uid || host.privileged,
+        }
     }
 }
 
@@ -81,7 +103,9 @@ fn unix_state(_host: &Host, _path: &Path, _meta: &std::fs::Metadata) -> ProxySta
 #[cfg(unix)]
 pub fn executable(path: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return false };
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
     // SAFETY: c is a valid NUL-terminated string for the duration of the call.
     unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
 }
@@ -101,7 +125,10 @@ pub fn with_execute_bits(mode: u32) -> u32 {
 #[cfg(unix)]
 pub fn add_execute_bits(path: &Path) -> std::io::Result<u32> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
     let meta = f.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
@@ -113,14 +140,19 @@ pub fn add_execute_bits(path: &Path) -> std::io::Result<u32> {
 
 #[cfg(not(unix))]
 pub fn add_execute_bits(_path: &Path) -> std::io::Result<u32> {
-    Err(std::io::Error::other("execute bits are a Unix notion; on Windows grant ReadAndExecute with icacls"))
+    Err(std::io::Error::other(
+        "execute bits are a Unix notion; on Windows grant ReadAndExecute with icacls",
+    ))
 }
 
 /// The folders proxy files live in: every installed Az.Ssh.ArcProxy version
 /// folder, and the Azure CLI's `~/.clientsshproxy`.
 pub fn folders(host: &Host, arcproxy_folders: &[PathBuf]) -> Vec<(PathBuf, String)> {
     let (ps, az) = prefixes(host);
-    let mut out: Vec<(PathBuf, String)> = arcproxy_folders.iter().map(|f| (f.clone(), ps.clone())).collect();
+    let mut out: Vec<(PathBuf, String)> = arcproxy_folders
+        .iter()
+        .map(|f| (f.clone(), ps.clone()))
+        .collect();
     out.push((host.home_path(&[".clientsshproxy"]), az));
     out
 }
@@ -132,7 +164,14 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn host() -> Host {
-        Host { os: Os::Linux, arch: Arch::Amd64, home: PathBuf::from("/nonexistent"), vars: Default::default(), privileged: false, uid: unsafe { libc::geteuid() } }
+        Host {
+            os: Os::Linux,
+            arch: Arch::Amd64,
+            home: PathBuf::from("/nonexistent"),
+            vars: Default::default(),
+            privileged: false,
+            uid: unsafe { libc::geteuid() },
+        }
     }
 
     #[test]
@@ -157,13 +196,22 @@ mod tests {
 
         let found = scan(&host(), t.path(), "sshProxy_linux_amd64_");
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(matches!(found[0].state, ProxyState::NotExecutable { mode: 0o644, owned: true }));
+        assert!(matches!(
+            found[0].state,
+            ProxyState::NotExecutable {
+                mode: 0o644,
+                owned: true
+            }
+        ));
         assert!(matches!(found[1].state, ProxyState::LinkOutside { .. }));
 
         assert_eq!(add_execute_bits(&proxy).unwrap(), 0o755);
         assert!(add_execute_bits(&t.path().join("sshProxy_linux_amd64_9")).is_err());
         let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644, "the link's target must not change");
-        assert_eq!(scan(&host(), t.path(), "sshProxy_linux_amd64_1")[0].state, ProxyState::Executable);
+        assert_eq!(
+            scan(&host(), t.path(), "sshProxy_linux_amd64_1")[0].state,
+            ProxyState::Executable
+        );
     }
 }

@@ -11,7 +11,11 @@ pub struct Paint {
 
 impl Paint {
     fn s(&self, style: Style, text: &str) -> String {
-        if self.color { style.apply_to(text).to_string() } else { text.to_string() }
+        if self.color {
+            style.apply_to(text).to_string()
+        } else {
+            text.to_string()
+        }
     }
     pub fn red(&self, t: &str) -> String {
         self.s(Style::new().red().bold(), t)
@@ -44,17 +48,35 @@ fn targets<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
 pub fn findings(plan: &Plan, p: &Paint) -> String {
     let mut out = String::new();
     if plan.findings.is_empty() {
-        out.push_str(&format!("{} no problems found ({})\n", p.green("✓"), sanitize(&plan.target)));
+        out.push_str(&format!(
+            "{} no problems found ({})\n",
+            p.green("✓"),
+            sanitize(&plan.target)
+        ));
     } else {
-        out.push_str(&format!("{} ({})\n", p.bold("Findings"), plan.findings.len()));
+        out.push_str(&format!(
+            "{} ({})\n",
+            p.bold("Findings"),
+            plan.findings.len()
+        ));
         for t in targets(plan.findings.iter().map(|f| f.target.as_str())) {
             out.push_str(&format!("  {}\n", p.bold(&sanitize(&t))));
-            for f in plan.findings.iter().filter(|f| f.target.eq_ignore_ascii_case(&t)) {
+            for f in plan
+                .findings
+                .iter()
+                .filter(|f| f.target.eq_ignore_ascii_case(&t))
+            {
                 let fix = match f.fix {
                     FixKind::Auto => p.green("auto"),
                     FixKind::Manual => p.yellow("manual"),
                 };
-                out.push_str(&format!("    {} {} [{}] {}\n", p.red("✗"), p.bold(&f.id), fix, sanitize(&f.title)));
+                out.push_str(&format!(
+                    "    {} {} [{}] {}\n",
+                    p.red("✗"),
+                    p.bold(&f.id),
+                    fix,
+                    sanitize(&f.title)
+                ));
                 out.push_str(&format!("        {}\n", p.dim(&sanitize(&f.evidence))));
             }
         }
@@ -88,7 +110,11 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
     let mut n = 0;
     for t in targets(plan.steps.iter().map(|s| s.target.as_str())) {
         out.push_str(&format!("  {}\n", p.bold(&sanitize(&t))));
-        for s in plan.steps.iter().filter(|s| s.target.eq_ignore_ascii_case(&t)) {
+        for s in plan
+            .steps
+            .iter()
+            .filter(|s| s.target.eq_ignore_ascii_case(&t))
+        {
             n += 1;
             let mark = if with_status {
                 match s.status {
@@ -104,11 +130,19 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
             } else {
                 p.yellow("manual")
             };
-            out.push_str(&format!("    {n}. [{mark}] {} — {}\n", p.bold(&s.id), sanitize(&s.description)));
+            out.push_str(&format!(
+                "    {n}. [{mark}] {} — {}\n",
+                p.bold(&s.id),
+                sanitize(&s.description)
+            ));
             if !s.needs.is_empty() {
-                out.push_str(&format!("       needs: {}\n", sanitize(&s.needs.join(", "))));
+                out.push_str(&format!(
+                    "       needs: {}\n",
+                    sanitize(&s.needs.join(", "))
+                ));
             }
-            if !with_status || matches!(s.status, Status::Manual | Status::Failed | Status::Skipped) {
+            if !with_status || matches!(s.status, Status::Manual | Status::Failed | Status::Skipped)
+            {
                 out.push_str(&format!("       $ {}\n", sanitize(&s.command)));
             }
             if let Some(e) = &s.error {

@@ -1,0 +1,553 @@
+//! The client-side problems: detected, fixed, verified, and left alone when
+//! arcfix must not write.
+
+use crate::harness::Sandbox;
+
+const APT_INSTALLS_SSH: &str = r#"case "$*" in *openssh-client*) for p in ssh ssh-keygen; do printf '#!/bin/sh\n' > "$(dirname "$0")/$p"; chmod 755 "$(dirname "$0")/$p"; done;; esac"#;
+
+fn powershell_user() -> Sandbox {
+    let s = Sandbox::new();
+    s.ssh_client("bin");
+    s.module("all", "Az.Ssh", "0.2.3");
+    s.fake_pwsh();
+    s
+}
+
+#[test]
+fn a_healthy_client_has_no_findings() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    s.chmod(&proxy, 0o755);
+    let out = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(out.finding_ids().is_empty(), "{out:?}");
+    let text = s.cmd().args(&["check", "--checks", "client"]).run();
+    assert!(text.stdout.contains("✓ no problems found"), "{text:?}");
+}
+
+#[test]
+fn missing_ssh_client_is_installed_by_root_and_verified() {
+    let s = Sandbox::new();
+    s.fake("apt-get", APT_INSTALLS_SSH);
+    let check = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .env("ARCFIX_PRIVILEGE", "admin")
+        .run();
+    assert_eq!(check.status, 2, "{check:?}");
+    assert_eq!(check.finding_ids(), ["client-binaries-missing"]);
+    assert_eq!(s.calls(), "", "check must not run anything");
+
+    let apply = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes"])
+        .env("ARCFIX_PRIVILEGE", "admin")
+        .run();
+    assert_eq!(apply.status, 0, "{apply:?}");
+    assert_eq!(s.calls(), "apt-get install -y openssh-client\n");
+    assert!(
+        apply.stdout.contains("✓ applied] install-openssh-client"),
+        "{apply:?}"
+    );
+
+    let again = s
+        .cmd()
+        .args(&["check", "--checks", "client"])
+        .env("ARCFIX_PRIVILEGE", "admin")
+        .run();
+    assert_eq!(again.status, 0, "{again:?}");
+}
+
+#[test]
+fn missing_ssh_client_without_root_is_a_manual_sudo_step() {
+    let s = Sandbox::new();
+    s.fake("apt-get", APT_INSTALLS_SSH);
+    s.fake("sudo", "exit 1");
+    let out = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes", "-o", "json"])
+        .run();
+    assert_eq!(out.status, 3, "{out:?}");
+    let step = &out.json()["steps"][0];
+    assert_eq!(step["id"], "install-openssh-client");
+    assert_eq!(step["command"], "sudo apt-get install -y openssh-client");
+    assert_eq!(step["automatic"], false);
+    assert_eq!(step["status"], "manual");
+    assert_eq!(s.calls(), "", "neither sudo nor apt-get may run");
+}
+
+#[test]
+fn ssh_off_path_in_a_known_folder_proposes_ssh_client_folder() {
+    let s = Sandbox::new();
+    s.ssh_client("known");
+    let out = s
+        .cmd()
+        .args(&["plan", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(out.status, 2, "{out:?}");
+    let step = &out.json()["steps"][0];
+    assert_eq!(step["id"], "use-ssh-client-folder");
+    assert_eq!(
+        step["command"],
+        format!(
+            "az ssh arc ... --ssh-client-folder \"{}\"",
+            s.path("known").display()
+        )
+    );
+}
+
+#[test]
+fn an_ssh_client_folder_without_the_binaries_is_a_finding() {
+    let s = Sandbox::new();
+    s.ssh_client("bin");
+    std::fs::create_dir_all(s.path("empty")).unwrap();
+    let folder = s.path("empty").display().to_string();
+    let out = s
+        .cmd()
+        .args(&[
+            "check",
+            "--checks",
+            "client",
+            "--ssh-client-folder",
+            &folder,
+            "-o",
+            "json",
+        ])
+        .run();
+    assert_eq!(out.status, 2, "{out:?}");
+    let f = &out.json()["findings"][0];
+    assert_eq!(f["id"], "client-binaries-missing");
+    assert_eq!(
+        f["evidence"],
+        format!("--ssh-client-folder {folder} has no ssh or ssh-keygen")
+    );
+    let ok = s
+        .cmd()
+        .args(&[
+            "check",
+            "--checks",
+            "client",
+            "--ssh-client-folder",
+            &s.path("bin").display().to_string(),
+        ])
+        .run();
+    assert_eq!(ok.status, 0, "{ok:?}");
+}
+
+#[test]
+fn arcproxy_not_installed_is_installed_with_pwsh_and_made_executable() {
+    let s = powershell_user();
+    let check = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(check.finding_ids(), ["arcproxy-not-installed"], "{check:?}");
+    let plan = s.cmd().args(&["plan", "--checks", "client"]).run();
+    assert!(plan.stdout.contains("Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force"), "{plan:?}");
+    assert_eq!(s.calls(), "");
+
+    let apply = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes"])
+        .run();
+    assert_eq!(apply.status, 0, "{apply:?}");
+    assert_eq!(
+        s.calls(),
+        "pwsh -NoProfile -NonInteractive -Command Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force\n"
+    );
+    assert_eq!(
+        s.mode("modules/user/Az.Ssh.ArcProxy/1.0.0/sshProxy_linux_amd64_1.3.022941"),
+        0o755
+    );
+    assert_eq!(
+        s.mode("modules/user/Az.Ssh.ArcProxy/1.0.0/sshProxy_windows_amd64_1.3.022941.exe"),
+        0o644,
+        "other platforms' files are left alone"
+    );
+
+    let again = s
+        .cmd()
+        .args(&["plan", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(again.status, 0, "{again:?}");
+    let second = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes"])
+        .run();
+    assert_eq!(second.status, 0);
+    assert!(second.stdout.contains("nothing to fix"), "{second:?}");
+    assert_eq!(
+        s.calls().lines().count(),
+        1,
+        "the second apply runs nothing"
+    );
+}
+
+#[test]
+fn an_unsupported_arcproxy_version_is_a_version_mismatch() {
+    let s = powershell_user();
+    s.arcproxy("all", "2.0.0");
+    let check = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(
+        check.finding_ids(),
+        ["ps-module-version-mismatch"],
+        "{check:?}"
+    );
+    assert!(
+        check.json()["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("2.0.0")
+    );
+    let apply = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes"])
+        .run();
+    assert_eq!(apply.status, 0, "{apply:?}");
+    assert!(
+        s.calls()
+            .contains("Update-Module -Name Az.Ssh -Force; Install-Module -Name Az.Ssh.ArcProxy"),
+        "{}",
+        s.calls()
+    );
+    assert_eq!(
+        s.cmd().args(&["check", "--checks", "client"]).run().status,
+        0
+    );
+}
+
+#[test]
+fn pwsh_missing_while_az_ssh_is_installed_is_said() {
+    let s = Sandbox::new();
+    s.ssh_client("bin");
+    s.module("user", "Az.Ssh", "0.2.3");
+    let out = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes", "-o", "json"])
+        .run();
+    assert_eq!(out.status, 3, "{out:?}");
+    assert_eq!(
+        out.finding_ids(),
+        ["arcproxy-not-installed", "pwsh-missing"]
+    );
+    let steps = out.json()["steps"].as_array().unwrap().clone();
+    assert!(steps.iter().all(|s| s["status"] == "manual"), "{steps:?}");
+}
+
+#[test]
+fn a_proxy_without_execute_permission_gets_it() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    s.write(".keep", "");
+    s.write(
+        "home/.clientsshproxy/sshProxy_linux_amd64_1_3_026973",
+        "#!/bin/sh\n",
+    );
+    s.chmod(
+        "home/.clientsshproxy/sshProxy_linux_amd64_1_3_026973",
+        0o600,
+    );
+    let check = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(check.status, 2);
+    assert_eq!(
+        check.json()["findings"].as_array().unwrap().len(),
+        2,
+        "{check:?}"
+    );
+    assert_eq!(check.finding_ids(), ["proxy-not-executable"]);
+    assert_eq!(s.mode(&proxy), 0o644, "check changes nothing");
+
+    let apply = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes"])
+        .run();
+    assert_eq!(apply.status, 0, "{apply:?}");
+    assert_eq!(s.mode(&proxy), 0o755);
+    assert_eq!(
+        s.mode("home/.clientsshproxy/sshProxy_linux_amd64_1_3_026973"),
+        0o700,
+        "execute only where read is allowed"
+    );
+    assert_eq!(
+        s.cmd().args(&["check", "--checks", "client"]).run().status,
+        0
+    );
+}
+
+#[test]
+fn a_proxy_link_out_of_its_folder_is_reported_not_changed() {
+    let s = powershell_user();
+    s.arcproxy("user", "1.0.0");
+    let dir = "modules/user/Az.Ssh.ArcProxy/1.0.0";
+    std::fs::remove_file(s.path(&format!("{dir}/sshProxy_linux_amd64_1.3.022941"))).unwrap();
+    s.write("elsewhere/real-proxy", "#!/bin/sh\n");
+    s.chmod("elsewhere/real-proxy", 0o644);
+    std::os::unix::fs::symlink(
+        s.path("elsewhere/real-proxy"),
+        s.path(&format!("{dir}/sshProxy_linux_amd64_1.3.022941")),
+    )
+    .unwrap();
+    let out = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes", "-o", "json"])
+        .run();
+    assert_eq!(out.status, 3, "{out:?}");
+    let f = &out.json()["findings"][0];
+    assert_eq!(f["id"], "proxy-not-executable");
+    assert!(
+        f["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("is a link out of its folder"),
+        "{f}"
+    );
+    assert_eq!(
+        s.mode("elsewhere/real-proxy"),
+        0o644,
+        "the link's target must not change"
+    );
+}
+
+#[test]
+fn nothing_is_written_by_check_plan_dry_run_or_a_refused_apply() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    s.module("user", "Az.Ssh", "0.2.3");
+    let runs: &[(&[&str], i32)] = &[
+        (&["check", "--checks", "client"], 2),
+        (&["plan", "--checks", "client"], 2),
+        (&["apply", "--checks", "client", "--dry-run"], 2),
+        (&["apply", "--checks", "client"], 1),
+    ];
+    for (args, code) in runs {
+        let out = s.cmd().args(args).run();
+        assert_eq!(out.status, *code, "{args:?}: {out:?}");
+        assert_eq!(s.mode(&proxy), 0o644, "{args:?} changed a file mode");
+        assert_eq!(s.calls(), "", "{args:?} ran a program");
+    }
+    let refused = s.cmd().args(&["apply", "--checks", "client"]).run();
+    assert_eq!(
+        refused.stderr,
+        "arcfix: error: standard input is not a terminal, so arcfix cannot ask for confirmation: nothing was changed; use --yes to apply without asking\n"
+    );
+}
+
+#[test]
+fn a_declined_confirmation_changes_nothing() {
+    // dialoguer reads the answer from a terminal: give it one with script(1).
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("script(1) not installed: skipped");
+        return;
+    }
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    let cmd = format!(
+        "env HOME={} PATH={}:{} PSModulePath={} ARCFIX_PRIVILEGE=user {} apply --checks client",
+        s.home().display(),
+        s.path("bin").display(),
+        s.path("sys").display(),
+        s.path("modules/user").display(),
+        crate::harness::BIN
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf 'n' | script -qec '{cmd}' /dev/null"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("not confirmed: nothing was changed"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(s.mode(&proxy), 0o644);
+    assert_eq!(s.calls(), "");
+}
+
+#[test]
+fn a_saved_plan_round_trips_and_applies() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    let out = s
+        .cmd()
+        .args(&["plan", "--checks", "client", "--out", "plan.json"])
+        .run();
+    assert_eq!(out.status, 2, "{out:?}");
+    assert_eq!(s.mode("plan.json"), 0o600);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("plan.json")).unwrap()).unwrap();
+    assert_eq!(saved["schema_version"], 1);
+    assert_eq!(saved["target"], "local");
+    assert!(saved["fingerprint"].as_str().unwrap().len() == 16);
+    assert!(saved["created"].as_str().unwrap().starts_with("20"));
+    assert_eq!(s.mode(&proxy), 0o644);
+
+    let apply = s
+        .cmd()
+        .args(&[
+            "apply",
+            "--checks",
+            "client",
+            "--plan",
+            "plan.json",
+            "--yes",
+        ])
+        .run();
+    assert_eq!(apply.status, 0, "{apply:?}");
+    assert_eq!(s.mode(&proxy), 0o755);
+
+    // Applying it again: every step is already satisfied.
+    let again = s
+        .cmd()
+        .args(&[
+            "apply",
+            "--checks",
+            "client",
+            "--plan",
+            "plan.json",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .run();
+    assert_eq!(again.status, 0, "{again:?}");
+    assert_eq!(again.json()["steps"][0]["status"], "already-satisfied");
+}
+
+#[test]
+fn saved_plans_that_do_not_fit_are_refused_without_change() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    s.cmd()
+        .args(&["plan", "--checks", "client", "--out", "plan.json"])
+        .run();
+    let good = std::fs::read_to_string(s.path("plan.json")).unwrap();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        f(&mut v);
+        v.to_string()
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (
+            edit(&|v| v["target"] = "/subscriptions/x".into()),
+            "was made for '/subscriptions/x', not for 'local'",
+        ),
+        (
+            edit(&|v| v["schema_version"] = 2.into()),
+            "plan schema 2, newer than this arcfix understands (1)",
+        ),
+        (
+            edit(&|v| v["schema_version"] = 0.into()),
+            "unknown schema 0",
+        ),
+        (
+            edit(&|v| {
+                v.as_object_mut()
+                    .unwrap()
+                    .remove("schema_version")
+                    .map(|_| ())
+                    .unwrap()
+            }),
+            "has no schema_version",
+        ),
+        (
+            edit(&|v| v["steps"] = serde_json::json!([])),
+            "the saved plan is stale",
+        ),
+        (good[..good.len() / 2].to_string(), "is not valid JSON"),
+        (
+            "{\"schema_version\": 1}".to_string(),
+            "is not a valid arcfix plan",
+        ),
+        ("\u{0}\u{1}garbage".to_string(), "is not valid JSON"),
+    ];
+    for (text, want) in cases {
+        s.write("bad.json", &text);
+        let out = s
+            .cmd()
+            .args(&["apply", "--checks", "client", "--plan", "bad.json", "--yes"])
+            .run();
+        assert_eq!(out.status, 1, "{want}: {out:?}");
+        assert!(out.stderr.contains(want), "{want}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+        assert_eq!(
+            s.mode(&proxy),
+            0o644,
+            "{want}: a refused plan changed something"
+        );
+    }
+    let missing = s
+        .cmd()
+        .args(&[
+            "apply",
+            "--checks",
+            "client",
+            "--plan",
+            "nope.json",
+            "--yes",
+        ])
+        .run();
+    assert_eq!(missing.status, 1);
+    assert!(
+        missing
+            .stderr
+            .starts_with("arcfix: error: cannot read plan nope.json"),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn a_plan_goes_stale_when_the_machine_changes() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    s.chmod(&proxy, 0o755);
+    s.cmd()
+        .args(&["plan", "--checks", "client", "--out", "plan.json"])
+        .run();
+    s.chmod(&proxy, 0o644);
+    let out = s
+        .cmd()
+        .args(&[
+            "apply",
+            "--checks",
+            "client",
+            "--plan",
+            "plan.json",
+            "--yes",
+        ])
+        .run();
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(out.stderr.contains("stale"), "{out:?}");
+    assert_eq!(s.mode(&proxy), 0o644);
+}
+
+#[test]
+fn an_unreadable_module_manifest_is_a_one_line_error() {
+    let s = powershell_user();
+    s.write(
+        "modules/user/Az.Ssh.ArcProxy/1.0.0/Az.Ssh.ArcProxy.psd1",
+        "@{ Author = 'nobody' }",
+    );
+    let out = s.cmd().args(&["check", "--checks", "client"]).run();
+    assert_eq!(out.status, 1, "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr.lines().count(), 1);
+    assert!(
+        out.stderr
+            .contains("Az.Ssh.ArcProxy.psd1 has no readable ModuleVersion"),
+        "{out:?}"
+    );
+}

@@ -1,0 +1,261 @@
+//! A fluent builder that runs the real binary in a temporary sandbox.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_arcfix");
+
+/// System tools the fake scripts may use; nothing else of the host's PATH
+/// (in particular not its ssh) is visible to arcfix.
+const SYSTEM_TOOLS: &[&str] = &[
+    "sh", "mkdir", "cat", "chmod", "touch", "date", "cp", "rm", "ln", "env", "printf", "sleep",
+    "dirname",
+];
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["home", "bin", "sys", "known", "modules/user", "modules/all"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        for tool in SYSTEM_TOOLS {
+            let found = ["/bin", "/usr/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(tool))
+                .find(|p| p.exists());
+            if let Some(p) = found {
+                std::os::unix::fs::symlink(p, dir.path().join("sys").join(tool)).unwrap();
+            }
+        }
+        Sandbox { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+
+    /// Writes an executable script into the sandbox's PATH.
+    pub fn fake(&self, name: &str, body: &str) -> &Self {
+        self.write_exec(
+            &format!("bin/{name}"),
+            &format!(
+                "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> \"{}\"\n{body}\n",
+                self.path("calls.log").display()
+            ),
+        );
+        self
+    }
+
+    pub fn write_exec(&self, rel: &str, text: &str) {
+        self.write(rel, text);
+        std::fs::set_permissions(self.path(rel), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn mode(&self, rel: &str) -> u32 {
+        std::fs::metadata(self.path(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    }
+
+    pub fn chmod(&self, rel: &str, mode: u32) {
+        std::fs::set_permissions(self.path(rel), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Every call the fake programs recorded.
+    pub fn calls(&self) -> String {
+        std::fs::read_to_string(self.path("calls.log")).unwrap_or_default()
+    }
+
+    /// Lays out an installed module the way PowerShellGet does.
+    pub fn module(&self, scope: &str, name: &str, version: &str) {
+        self.write(
+            &format!("modules/{scope}/{name}/{version}/{name}.psd1"),
+            &format!("\u{feff}@{{\n    RootModule = '{name}.psm1'\n    ModuleVersion = '{version}'\n    GUID = '00000000-0000-0000-0000-000000000000'\n}}\n"),
+        );
+    }
+
+    /// An Az.Ssh.ArcProxy version with its proxy files, not executable (as the gallery extracts them).
+    pub fn arcproxy(&self, scope: &str, version: &str) -> String {
+        self.module(scope, "Az.Ssh.ArcProxy", version);
+        let mut linux = String::new();
+        for f in [
+            "sshProxy_linux_amd64_1.3.022941",
+            "sshProxy_linux_386_1.3.022941",
+            "sshProxy_darwin_amd64_1.3.022941",
+            "sshProxy_windows_amd64_1.3.022941.exe",
+        ] {
+            let rel = format!("modules/{scope}/Az.Ssh.ArcProxy/{version}/{f}");
+            self.write(&rel, "#!/bin/sh\nexit 0\n");
+            self.chmod(&rel, 0o644);
+            if f.starts_with("sshProxy_linux_amd64") {
+                linux = rel;
+            }
+        }
+        linux
+    }
+
+    /// ssh and ssh-keygen in a folder of the sandbox.
+    pub fn ssh_client(&self, rel_dir: &str) {
+        for p in ["ssh", "ssh-keygen"] {
+            self.write_exec(&format!("{rel_dir}/{p}"), "#!/bin/sh\nexit 0\n");
+        }
+    }
+
+    /// A fake pwsh that records its calls and, for Install-Module/Update-Module,
+    /// lays out Az.Ssh.ArcProxy 1.0.0 in the CurrentUser folder like the real one.
+    pub fn fake_pwsh(&self) {
+        let dest = self.path("modules/user/Az.Ssh.ArcProxy/1.0.0");
+        let body = format!(
+            r#"case "$*" in
+  *Install-Module*Az.Ssh.ArcProxy*)
+    mkdir -p "{d}"
+    printf "@{{\n  ModuleVersion = '1.0.0'\n}}\n" > "{d}/Az.Ssh.ArcProxy.psd1"
+    for f in sshProxy_linux_amd64_1.3.022941 sshProxy_windows_amd64_1.3.022941.exe; do printf '#!/bin/sh\n' > "{d}/$f"; chmod 644 "{d}/$f"; done
+    ;;
+esac
+exit 0"#,
+            d = dest.display()
+        );
+        self.fake("pwsh", &body);
+    }
+
+    pub fn cmd(&self) -> Run<'_> {
+        Run {
+            sandbox: self,
+            args: vec![],
+            env: vec![],
+            stdin: None,
+        }
+    }
+}
+
+pub struct Run<'a> {
+    sandbox: &'a Sandbox,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: Option<Vec<u8>>,
+}
+
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+    /// Ids of the findings in a JSON document.
+    pub fn finding_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "status {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+impl<'a> Run<'a> {
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|s| s.to_string()));
+        self
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+    #[allow(dead_code)]
+    pub fn stdin(mut self, bytes: &[u8]) -> Self {
+        self.stdin = Some(bytes.to_vec());
+        self
+    }
+    pub fn run(self) -> Output {
+        let s = self.sandbox;
+        let mut c = Command::new(BIN);
+        c.env_clear()
+            .current_dir(s.dir.path())
+            .env("HOME", s.home())
+            .env(
+                "PATH",
+                format!("{}:{}", s.path("bin").display(), s.path("sys").display()),
+            )
+            .env(
+                "PSModulePath",
+                format!(
+                    "{}:{}",
+                    s.path("modules/user").display(),
+                    s.path("modules/all").display()
+                ),
+            )
+            .env("ARCFIX_SSH_SEARCH_PATH", s.path("known"))
+            .env("ARCFIX_PRIVILEGE", "user")
+            .env("NO_COLOR", "1")
+            .args(&self.args)
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().expect("arcfix runs");
+        if let Some(input) = self.stdin {
+            let mut stdin = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&input);
+            });
+        }
+        let out = child.wait_with_output().unwrap();
+        let output = Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(
+            !output.stderr.contains("panicked"),
+            "arcfix panicked: {output:?}"
+        );
+        output
+    }
+}
