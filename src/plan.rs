@@ -72,6 +72,25 @@ pub enum Check {
     },
     /// The machine extension exists and provisioned successfully.
     ExtensionSucceeded { machine: String, name: String },
+    /// A fact of the Arc-enabled server: this machine (`machine` None) or a
+    /// remote one observed through Run Command.
+    Server {
+        machine: Option<String>,
+        fact: ServerFact,
+        port: u16,
+    },
+    /// A restart: never satisfied beforehand, verified by the command's success.
+    Restarted,
+}
+
+/// What `Check::Server` looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerFact {
+    SshdInstalled,
+    SshAnswers,
+    AgentIncomingEnabled,
+    AgentPortAllowed,
 }
 
 /// What a step does. Data only: `apply` performs it behind one gate.

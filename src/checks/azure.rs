@@ -737,6 +737,11 @@ pub fn settles_slowly(check: &Check) -> Option<std::time::Duration> {
         Check::ProviderRegistered { .. } => Some(std::time::Duration::from_secs(300)),
         Check::ExtensionSucceeded { .. } => Some(std::time::Duration::from_secs(600)),
         Check::RoleAssigned { .. } => Some(std::time::Duration::from_secs(60)),
+        // A service needs a moment to start listening.
+        Check::Server {
+            fact: crate::plan::ServerFact::SshAnswers,
+            ..
+        } => Some(std::time::Duration::from_secs(15)),
         _ => None,
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod azure;
 pub mod client;
+pub mod server;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -151,18 +152,23 @@ impl Context {
     /// The sides to check: `--checks`, or client and azure by default (azure
     /// only when a machine is named).
     pub fn sides(&self) -> Result<Vec<Side>> {
-        match &self.target.sides {
+        let on_server = crate::probe::server::agent_installed(&self.host);
+        let mut sides = match &self.target.sides {
             Some(s) => {
                 if s.contains(&Side::Azure) && !self.target.has_azure_target() {
                     return Err(Error::Usage(
                         "--checks azure needs a machine: --id, or --subscription with --resource-group and --machine".into(),
                     ));
                 }
-                Ok(s.clone())
+                return Ok(s.clone());
             }
-            None if self.target.has_azure_target() => Ok(vec![Side::Client, Side::Azure]),
-            None => Ok(vec![Side::Client]),
+            None if self.target.has_azure_target() => vec![Side::Client, Side::Azure],
+            None => vec![Side::Client],
+        };
+        if on_server {
+            sides.push(Side::Server);
         }
+        Ok(sides)
     }
 
     pub fn arm(&self) -> Result<&Arc<Arm>> {
@@ -207,10 +213,22 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
             Ok((Report::default(), vec![]))
         }
     };
-    let (client, azure) = tokio::join!(client, azure);
+    let server = async {
+        if sides.contains(&Side::Server) {
+            let facts = crate::probe::server::local(&ctx.host, ctx.target.port).await;
+            server::assess(&ctx.host, &facts, ctx.target.port)
+        } else {
+            Report::default()
+        }
+    };
+    let (client, azure, server_report) = tokio::join!(client, azure, server);
     let (azure, machines) = azure?;
     let mut report = client?;
     report.merge(azure);
+    report.merge(server_report);
+    if sides.contains(&Side::Server) {
+        server::automate_agent_restart(&ctx.host, &mut report);
+    }
     if !sides.contains(&Side::Azure) && ctx.target.has_azure_target() {
         report.note("Azure checks skipped (--checks)");
     } else if !sides.contains(&Side::Azure) {
@@ -300,9 +318,33 @@ pub async fn satisfied(ctx: &Context, check: &Check) -> Result<bool> {
             .iter()
             .any(|m| m.version.0 == 1),
         Check::ProxyExecutable { path } => proxy::executable(path),
+        Check::Restarted => false,
+        Check::Server {
+            machine: None,
+            fact,
+            port,
+        } => {
+            let f = crate::probe::server::local(&ctx.host, *port).await;
+            server_fact(&f, *fact, *port)
+        }
         Check::ModuleProxiesExecutable => {
             client::module_proxies_not_executable(&ctx.host)?.is_empty()
         }
         other => azure::satisfied(ctx.arm()?, other).await?,
     })
+}
+
+/// Whether a server fact holds.
+pub fn server_fact(
+    f: &crate::probe::server::ServerFacts,
+    fact: crate::plan::ServerFact,
+    port: u16,
+) -> bool {
+    use crate::plan::ServerFact;
+    match fact {
+        ServerFact::SshdInstalled => f.sshd_installed,
+        ServerFact::SshAnswers => f.banner_ok(),
+        ServerFact::AgentIncomingEnabled => f.incoming_enabled != Some(false),
+        ServerFact::AgentPortAllowed => f.port_allowed(port),
+    }
 }

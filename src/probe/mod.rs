@@ -3,3 +3,4 @@
 pub mod binaries;
 pub mod modules;
 pub mod proxy;
+pub mod server;

@@ -1,0 +1,270 @@
+//! The server-side problems, on the Arc-enabled server itself: sshd not
+//! installed, not running or not answering on the port, and the Connected
+//! Machine agent not allowing incoming connections on it.
+
+use crate::checks::{Report, StepSpec, finding};
+use crate::os::{Host, Os};
+use crate::plan::{Action, Check, FixKind, LOCAL, ServerFact};
+use crate::probe::server::ServerFacts;
+
+/// The program and arguments of a server fix here, and how a person types it.
+fn exec(host: &Host, program: &str, args: &[&str]) -> (Action, String) {
+    let typed = host.as_admin(&format!("{program} {}", args.join(" ")));
+    let action = Action::Exec {
+        program: program.to_string(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+    };
+    (
+        if host.privileged {
+            action
+        } else {
+            Action::Manual
+        },
+        typed,
+    )
+}
+
+fn powershell(host: &Host, command: &str) -> (Action, String) {
+    let (action, _) = exec(
+        host,
+        "powershell",
+        &["-NoProfile", "-NonInteractive", "-Command", command],
+    );
+    (action, command.to_string())
+}
+
+pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
+    let mut r = Report::default();
+    r.observe(format!("server {f:?}"));
+    let admin = if host.os == Os::Windows {
+        "administrator"
+    } else {
+        "root"
+    };
+    let auto = host.privileged;
+    let fix = if auto { FixKind::Auto } else { FixKind::Manual };
+    let mut deps = Vec::new();
+    if !f.banner_ok() {
+        let why = if !f.sshd_installed {
+            "the OpenSSH server is not installed".to_string()
+        } else if !f.sshd_active {
+            format!("the {} service is not active", f.sshd_unit)
+        } else {
+            format!("the {} service is active but does not answer", f.sshd_unit)
+        };
+        r.finding(finding(
+            "sshd-not-running",
+            LOCAL,
+            format!(
+                "nothing answers SSH on 127.0.0.1:{port} ({why}{})",
+                f.banner
+                    .as_ref()
+                    .map(|b| format!("; it sent '{b}'"))
+                    .unwrap_or_default()
+            ),
+            fix,
+        ));
+        if !f.sshd_installed {
+            let (action, command) = match host.os {
+                Os::Windows => powershell(
+                    host,
+                    "Add-WindowsCapability -Online -Name OpenSSH.Server~~~~0.0.1.0",
+                ),
+                _ => match host.package_manager() {
+                    Some(pm) => {
+                        let args = pm.install_args(pm.ssh_server_package());
+                        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                        exec(host, pm.program(), &refs)
+                    }
+                    None => (
+                        Action::Manual,
+                        "install the openssh-server package".to_string(),
+                    ),
+                },
+            };
+            r.step(StepSpec {
+                id: "install-openssh-server".into(),
+                fixes: vec!["sshd-not-running".into()],
+                target: LOCAL.into(),
+                description: "Install the OpenSSH server".into(),
+                command,
+                automatic: auto,
+                needs: vec![admin.into()],
+                precondition: "the OpenSSH server is not installed".into(),
+                verification: "sshd is installed".into(),
+                depends_on: vec![],
+                check: Check::Server {
+                    machine: None,
+                    fact: ServerFact::SshdInstalled,
+                    port,
+                },
+                action,
+            });
+            deps.push("install-openssh-server".to_string());
+        }
+        let (action, command) = match host.os {
+            Os::Windows => powershell(
+                host,
+                "Set-Service -Name sshd -StartupType Automatic; Start-Service sshd",
+            ),
+            _ => exec(
+                host,
+                "systemctl",
+                &["enable", "--now", &format!("{}.service", f.sshd_unit)],
+            ),
+        };
+        r.step(StepSpec {
+            id: "start-sshd".into(),
+            fixes: vec!["sshd-not-running".into()],
+            target: LOCAL.into(),
+            description: format!(
+                "Enable and start the {} service so it answers on port {port}",
+                f.sshd_unit
+            ),
+            command,
+            automatic: auto,
+            needs: vec![admin.into()],
+            precondition: format!("nothing answers SSH on 127.0.0.1:{port}"),
+            verification: format!("127.0.0.1:{port} sends an SSH-2.0 banner"),
+            depends_on: deps.clone(),
+            check: Check::Server {
+                machine: None,
+                fact: ServerFact::SshAnswers,
+                port,
+            },
+            action,
+        });
+    }
+    if f.agent_installed {
+        if let Some(status) = &f.agent_status
+            && !status.eq_ignore_ascii_case("Connected")
+        {
+            r.finding(finding(
+                "agent-disconnected",
+                LOCAL,
+                format!("azcmagent show reports the agent {status}"),
+                FixKind::Manual,
+            ));
+            r.step(StepSpec {
+                id: "restart-agent-here".into(),
+                fixes: vec!["agent-disconnected".into()],
+                target: LOCAL.into(),
+                description: "Restart the Connected Machine agent; if it stays disconnected, reconnect it (azcmagent connect)".into(),
+                command: if host.os == Os::Windows { "Restart-Service himds".into() } else { host.as_admin("systemctl restart himdsd") },
+                ..StepSpec::manual()
+            });
+        }
+        if f.incoming_enabled == Some(false) {
+            let (action, command) = exec(
+                host,
+                "azcmagent",
+                &["config", "set", "incomingconnections.enabled", "true"],
+            );
+            r.finding(finding(
+                "sshd-not-running",
+                LOCAL,
+                "the Arc agent refuses incoming connections (incomingconnections.enabled is false)",
+                fix,
+            ));
+            r.step(StepSpec {
+                id: "agent-allow-incoming".into(),
+                fixes: vec!["sshd-not-running".into()],
+                target: LOCAL.into(),
+                description: "Let the Arc agent accept incoming connections".into(),
+                command,
+                automatic: auto,
+                needs: vec![admin.into()],
+                precondition: "incomingconnections.enabled is false".into(),
+                verification: "azcmagent config get incomingconnections.enabled is true".into(),
+                depends_on: vec![],
+                check: Check::Server {
+                    machine: None,
+                    fact: ServerFact::AgentIncomingEnabled,
+                    port,
+                },
+                action,
+            });
+        }
+        if !f.port_allowed(port) {
+            let mut ports = f.incoming_ports.clone();
+            ports.push(port);
+            let list = ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let (action, command) = exec(
+                host,
+                "azcmagent",
+                &["config", "set", "incomingconnections.ports", &list],
+            );
+            r.finding(finding(
+                "sshd-not-running",
+                LOCAL,
+                format!(
+                    "the Arc agent allows incoming connections on ports {:?} only, not {port}",
+                    f.incoming_ports
+                ),
+                fix,
+            ));
+            r.step(StepSpec {
+                id: "agent-allow-port".into(),
+                fixes: vec!["sshd-not-running".into()],
+                target: LOCAL.into(),
+                description: format!(
+                    "Add port {port} to the Arc agent's incoming ports, keeping {:?}",
+                    f.incoming_ports
+                ),
+                command,
+                automatic: auto,
+                needs: vec![admin.into()],
+                precondition: format!("incomingconnections.ports lacks {port}"),
+                verification: format!(
+                    "azcmagent config get incomingconnections.ports includes {port}"
+                ),
+                depends_on: vec![],
+                check: Check::Server {
+                    machine: None,
+                    fact: ServerFact::AgentPortAllowed,
+                    port,
+                },
+                action,
+            });
+        }
+    }
+    r
+}
+
+/// On the server as root/administrator, the article's "restart the hybrid
+/// agent" after registering the provider becomes an automatic step.
+pub fn automate_agent_restart(host: &Host, r: &mut crate::checks::Report) {
+    if !host.privileged {
+        return;
+    }
+    for s in r
+        .steps
+        .iter_mut()
+        .filter(|s| s.id.starts_with("restart-hybrid-agent-"))
+    {
+        let (program, args): (&str, Vec<&str>) = match host.os {
+            Os::Windows => (
+                "powershell",
+                vec![
+                    "-NoProfile",
+                    "-NonInteractive",
+                    "-Command",
+                    "Restart-Service himds",
+                ],
+            ),
+            _ => ("systemctl", vec!["restart", "himdsd.service"]),
+        };
+        s.automatic = true;
+        s.action = Action::Exec {
+            program: program.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        s.check = Check::Restarted;
+        s.precondition = "the provider registration step succeeded".into();
+        s.verification = "the restart command succeeded".into();
+    }
+}

@@ -1,0 +1,280 @@
+//! What can be observed of SSH on an Arc-enabled server: the SSH banner on the
+//! port, the sshd service, and the Connected Machine agent's settings. Gathered
+//! locally by running the programs, or remotely by a probe script whose output
+//! (`key=value` lines) parses into the same facts.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::os::{Host, Os};
+
+/// The facts the server-side checks decide on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerFacts {
+    pub os: Option<Os>,
+    pub sshd_installed: bool,
+    /// The service unit (`ssh` on Debian/Ubuntu, `sshd` elsewhere and on Windows).
+    pub sshd_unit: String,
+    pub sshd_active: bool,
+    /// The first line read from 127.0.0.1:port, when something answered.
+    pub banner: Option<String>,
+    pub agent_installed: bool,
+    pub agent_status: Option<String>,
+    pub agent_version: Option<String>,
+    pub incoming_enabled: Option<bool>,
+    /// `incomingconnections.ports`; empty means "not restricted".
+    pub incoming_ports: Vec<u16>,
+    pub package_manager: Option<String>,
+}
+
+impl ServerFacts {
+    pub fn banner_ok(&self) -> bool {
+        self.banner
+            .as_deref()
+            .is_some_and(|b| b.starts_with("SSH-2.0-") || b.starts_with("SSH-1.99-"))
+    }
+    pub fn port_allowed(&self, port: u16) -> bool {
+        self.incoming_ports.is_empty() || self.incoming_ports.contains(&port)
+    }
+
+    /// Parses the probe script's `key=value` lines; unknown keys are ignored.
+    pub fn parse(output: &str) -> ServerFacts {
+        let mut f = ServerFacts::default();
+        for line in output.lines() {
+            let Some((k, v)) = line.trim().split_once('=') else {
+                continue;
+            };
+            let v = v.trim();
+            let yes = v.eq_ignore_ascii_case("true") || v == "1" || v.eq_ignore_ascii_case("yes");
+            match k.trim() {
+                "os" => {
+                    f.os = Some(if v.eq_ignore_ascii_case("windows") {
+                        Os::Windows
+                    } else {
+                        Os::Linux
+                    })
+                }
+                "sshd_installed" => f.sshd_installed = yes,
+                "sshd_unit" => f.sshd_unit = v.to_string(),
+                "sshd_active" => f.sshd_active = yes,
+                "banner" => f.banner = (!v.is_empty()).then(|| v.to_string()),
+                "agent_installed" => f.agent_installed = yes,
+                "agent_status" => f.agent_status = (!v.is_empty()).then(|| v.to_string()),
+                "agent_version" => f.agent_version = (!v.is_empty()).then(|| v.to_string()),
+                "incoming_enabled" => f.incoming_enabled = parse_bool(v),
+                "incoming_ports" => f.incoming_ports = parse_ports(v),
+                "package_manager" => f.package_manager = (!v.is_empty()).then(|| v.to_string()),
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+pub fn parse_bool(v: &str) -> Option<bool> {
+    let v = v.trim().to_ascii_lowercase();
+    if v.contains("false") {
+        Some(false)
+    } else if v.contains("true") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// Every number in `azcmagent config get incomingconnections.ports` output
+/// (`22`, `22,23`, `[22 23]`, `["22","23"]`).
+pub fn parse_ports(v: &str) -> Vec<u16> {
+    let mut ports: Vec<u16> = v
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .filter(|p| *p > 0)
+        .collect();
+    ports.dedup();
+    ports
+}
+
+/// Whether this machine is an Arc-enabled server: `azcmagent` on PATH or its service installed.
+pub fn agent_installed(host: &Host) -> bool {
+    host.which("azcmagent").is_some()
+        || match host.os {
+            Os::Linux => {
+                Path::new("/lib/systemd/system/himdsd.service").exists()
+                    || Path::new("/etc/systemd/system/himdsd.service").exists()
+            }
+            Os::Windows => Path::new(&Os::Windows.join(
+                host.var("ProgramFiles").unwrap_or("C:\\Program Files"),
+                &["AzureConnectedMachineAgent", "azcmagent.exe"],
+            ))
+            .exists(),
+            Os::Macos => false,
+        }
+}
+
+/// Reads the first line a server sends on 127.0.0.1:port.
+pub async fn banner(port: u16) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
+    let mut stream = tokio::time::timeout(Duration::from_secs(3), connect)
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = vec![0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]);
+    text.lines()
+        .next()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+}
+
+/// Runs a program (no shell) and returns its exit code and standard output.
+pub async fn run(program: &str, args: &[&str]) -> Option<(i32, String)> {
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), child)
+        .await
+        .ok()?
+        .ok()?;
+    Some((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
+}
+
+/// The sshd unit name for this Linux distribution.
+pub fn linux_sshd_unit(host: &Host) -> &'static str {
+    if host.which("apt-get").is_some() || Path::new("/etc/debian_version").exists() {
+        "ssh"
+    } else {
+        "sshd"
+    }
+}
+
+/// Gathers the facts on this machine (as the server).
+pub async fn local(host: &Host, port: u16) -> ServerFacts {
+    let mut f = ServerFacts {
+        os: Some(host.os),
+        ..Default::default()
+    };
+    f.package_manager = host.package_manager().map(|p| p.program().to_string());
+    let banner_probe = banner(port);
+    let facts = async {
+        let mut f = ServerFacts::default();
+        match host.os {
+            Os::Windows => {
+                f.sshd_unit = "sshd".into();
+                let root = host.var("SystemRoot").unwrap_or("C:\\Windows");
+                f.sshd_installed =
+                    Path::new(&Os::Windows.join(root, &["System32", "OpenSSH", "sshd.exe"]))
+                        .exists();
+                if let Some((_, out)) = run(
+                    "powershell",
+                    &[
+                        "-NoProfile",
+                        "-NonInteractive",
+                        "-Command",
+                        "(Get-Service -Name sshd).Status",
+                    ],
+                )
+                .await
+                {
+                    f.sshd_active = out.trim().eq_ignore_ascii_case("Running");
+                }
+            }
+            _ => {
+                f.sshd_unit = linux_sshd_unit(host).into();
+                f.sshd_installed = ["/usr/sbin/sshd", "/usr/bin/sshd", "/usr/local/sbin/sshd"]
+                    .iter()
+                    .any(|p| Path::new(p).exists())
+                    || host.which("sshd").is_some();
+                if let Some((code, out)) = run(
+                    "systemctl",
+                    &["is-active", &format!("{}.service", f.sshd_unit)],
+                )
+                .await
+                {
+                    f.sshd_active = code == 0 && out.trim() == "active";
+                }
+            }
+        }
+        f.agent_installed = agent_installed(host);
+        if host.which("azcmagent").is_some() {
+            let (show, enabled, ports) = tokio::join!(
+                run("azcmagent", &["show", "--json"]),
+                run(
+                    "azcmagent",
+                    &["config", "get", "incomingconnections.enabled"]
+                ),
+                run("azcmagent", &["config", "get", "incomingconnections.ports"]),
+            );
+            if let Some((0, out)) = show {
+                let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+                let field = |names: &[&str]| {
+                    names
+                        .iter()
+                        .find_map(|n| v.get(*n).and_then(|x| x.as_str()).map(String::from))
+                };
+                f.agent_status = field(&["status", "Status", "agentStatus"]);
+                f.agent_version = field(&["agentVersion", "AgentVersion"]);
+            }
+            if let Some((0, out)) = enabled {
+                f.incoming_enabled = parse_bool(&out);
+            }
+            if let Some((0, out)) = ports {
+                f.incoming_ports = parse_ports(&out);
+            }
+        }
+        f
+    };
+    let (b, mut g) = tokio::join!(banner_probe, facts);
+    g.banner = b;
+    g.os = f.os;
+    g.package_manager = f.package_manager;
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_probe_output() {
+        let f = ServerFacts::parse(
+            "os=linux\nsshd_installed=true\nsshd_unit=ssh\nsshd_active=false\nbanner=\nagent_installed=true\nagent_status=Connected\nincoming_enabled=true\nincoming_ports=[22 2222]\njunk\n",
+        );
+        assert!(f.sshd_installed && !f.sshd_active && !f.banner_ok());
+        assert_eq!(f.sshd_unit, "ssh");
+        assert_eq!(f.incoming_ports, [22, 2222]);
+        assert!(f.port_allowed(2222) && !f.port_allowed(23));
+        assert_eq!(f.incoming_enabled, Some(true));
+        assert!(ServerFacts::default().port_allowed(22));
+    }
+
+    #[test]
+    fn ports_and_booleans_in_any_form() {
+        assert_eq!(parse_ports("22"), [22]);
+        assert_eq!(parse_ports("[\"22\",\"6516\"]"), [22, 6516]);
+        assert_eq!(parse_ports("[]"), Vec::<u16>::new());
+        assert_eq!(
+            parse_bool("incomingconnections.enabled : false\n"),
+            Some(false)
+        );
+        assert_eq!(parse_bool("true"), Some(true));
+        assert_eq!(parse_bool(""), None);
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_has_no_banner() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        assert_eq!(banner(port).await, None);
+    }
+}
