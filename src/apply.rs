@@ -92,6 +92,44 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
             }
             Ok(())
         }
+        Action::RunCommand {
+            machine,
+            verb,
+            script,
+        } => {
+            let result = crate::remote::run(
+                ctx.arm()?,
+                &machine.id,
+                &machine.location,
+                verb,
+                script,
+                Duration::from_secs(900),
+            )
+            .await;
+            // Whatever happened, the server changed or may have: probe again.
+            ctx.server_cache
+                .lock()
+                .await
+                .remove(&machine.id.to_ascii_lowercase());
+            let result = result?;
+            if result.succeeded() {
+                Ok(())
+            } else {
+                Err(Error::Other(format!(
+                    "the '{verb}' script {} with exit code {}: {}",
+                    result.state.to_ascii_lowercase(),
+                    result
+                        .exit_code
+                        .map(|c| c.to_string())
+                        .unwrap_or("none".into()),
+                    crate::render::one_line(if result.error.is_empty() {
+                        &result.output
+                    } else {
+                        &result.error
+                    })
+                )))
+            }
+        }
         Action::Exec { program, args } => {
             let run = tokio::process::Command::new(program)
                 .args(args)

@@ -149,6 +149,9 @@ pub struct TargetArgs {
     /// Let the plan assign missing login roles when the caller may write role assignments
     #[arg(long)]
     pub grant_roles: bool,
+    /// Check and fix the server side of each machine through Arc Run Command
+    #[arg(long)]
+    pub remote: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]

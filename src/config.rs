@@ -69,6 +69,8 @@ pub struct Target {
     /// Explicit `--checks`; `None` means the default (client, azure, plus server on an Arc server).
     pub sides: Option<Vec<Side>>,
     pub grant_roles: bool,
+    /// The server side through Arc Run Command.
+    pub remote: bool,
 }
 
 impl Target {
@@ -173,6 +175,7 @@ fn target(t: cli::TargetArgs) -> Result<Target> {
         ssh_client_folder: t.ssh_client_folder,
         sides,
         grant_roles: t.grant_roles,
+        remote: t.remote,
     })
 }
 

@@ -19,6 +19,7 @@ pub mod explain;
 pub mod os;
 pub mod plan;
 pub mod probe;
+pub mod remote;
 pub mod render;
 pub mod run;
 pub mod sim;

@@ -75,12 +75,20 @@ pub enum Check {
     /// A fact of the Arc-enabled server: this machine (`machine` None) or a
     /// remote one observed through Run Command.
     Server {
-        machine: Option<String>,
+        machine: Option<Remote>,
         fact: ServerFact,
         port: u16,
     },
     /// A restart: never satisfied beforehand, verified by the command's success.
     Restarted,
+}
+
+/// An Arc machine reached through Run Command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remote {
+    pub id: String,
+    pub location: String,
+    pub windows: bool,
 }
 
 /// What `Check::Server` looks at.
@@ -104,6 +112,12 @@ pub enum Action {
     /// Add the execute bits to this user's proxy files of the installed
     /// Az.Ssh.ArcProxy 1.x versions (found when the step runs).
     AddExecuteBitsToModuleProxies,
+    /// Run this script on the machine through Arc Run Command.
+    RunCommand {
+        machine: Remote,
+        verb: String,
+        script: String,
+    },
     /// Run a program with these arguments (never through a shell).
     Exec { program: String, args: Vec<String> },
     /// One ARM write. Error codes in `satisfied_by` mean the state is already there.

@@ -188,12 +188,8 @@ pub fn context(
     target: Target,
     tokens: Option<Box<dyn auth::TokenSource>>,
 ) -> Result<Context> {
-    let mut ctx = Context {
-        host: Host::detect(),
-        target,
-        arm: None,
-    };
-    if ctx.sides()?.contains(&crate::cli::Side::Azure) {
+    let mut ctx = Context::new(Host::detect(), target, None);
+    if ctx.sides()?.contains(&crate::cli::Side::Azure) || ctx.target.remote {
         let source = match tokens {
             Some(t) => t,
             None => auth::source(azure.auth)?,

@@ -3,6 +3,7 @@
 
 pub mod azure;
 pub mod client;
+pub mod remote;
 pub mod server;
 
 use std::path::PathBuf;
@@ -146,13 +147,32 @@ pub struct Context {
     pub host: Host,
     pub target: Target,
     pub arm: Option<Arc<Arm>>,
+    /// What the probe script last reported per remote machine (id, lower case);
+    /// dropped when a fix runs there.
+    pub server_cache:
+        tokio::sync::Mutex<std::collections::HashMap<String, crate::probe::server::ServerFacts>>,
+}
+
+impl Context {
+    pub fn new(host: Host, target: Target, arm: Option<Arc<Arm>>) -> Context {
+        Context {
+            host,
+            target,
+            arm,
+            server_cache: Default::default(),
+        }
+    }
 }
 
 impl Context {
     /// The sides to check: `--checks`, or client and azure by default (azure
     /// only when a machine is named).
     pub fn sides(&self) -> Result<Vec<Side>> {
-        let on_server = crate::probe::server::agent_installed(&self.host);
+        if self.target.remote && !self.target.has_azure_target() {
+            return Err(Error::Usage("--remote needs a machine: --id, or --subscription with --resource-group and --machine".into()));
+        }
+        // With --remote the server side is the target machines', not this one's.
+        let on_server = self.target.remote || crate::probe::server::agent_installed(&self.host);
         let mut sides = match &self.target.sides {
             Some(s) => {
                 if s.contains(&Side::Azure) && !self.target.has_azure_target() {
@@ -206,15 +226,16 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
             Ok(Report::default())
         }
     };
+    let remote_server = ctx.target.remote && sides.contains(&Side::Server);
     let azure = async {
-        if sides.contains(&Side::Azure) {
-            azure_side(ctx).await
+        if sides.contains(&Side::Azure) || remote_server {
+            azure_side(ctx, sides.contains(&Side::Azure), remote_server).await
         } else {
             Ok((Report::default(), vec![]))
         }
     };
     let server = async {
-        if sides.contains(&Side::Server) {
+        if sides.contains(&Side::Server) && !ctx.target.remote {
             let facts = crate::probe::server::local(&ctx.host, ctx.target.port).await;
             server::assess(&ctx.host, &facts, ctx.target.port)
         } else {
@@ -226,7 +247,7 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     let mut report = client?;
     report.merge(azure);
     report.merge(server_report);
-    if sides.contains(&Side::Server) {
+    if sides.contains(&Side::Server) && !ctx.target.remote {
         server::automate_agent_restart(&ctx.host, &mut report);
     }
     if !sides.contains(&Side::Azure) && ctx.target.has_azure_target() {
@@ -243,7 +264,11 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     ))
 }
 
-async fn azure_side(ctx: &Context) -> Result<(Report, Vec<MachineId>)> {
+async fn azure_side(
+    ctx: &Context,
+    azure_checks: bool,
+    remote_server: bool,
+) -> Result<(Report, Vec<MachineId>)> {
     let arm = ctx.arm()?.clone();
     let mut machines = ctx.target.machines.clone();
     if let Some((sub, rg)) = &ctx.target.fleet {
@@ -269,7 +294,42 @@ async fn azure_side(ctx: &Context) -> Result<(Report, Vec<MachineId>)> {
             let (arm, wanted, caller) = (arm.clone(), wanted.clone(), caller.clone());
             async move {
                 let observed = azure::observe(&arm, &id, &wanted).await?;
-                Ok(azure::assess(&id, &observed, &wanted, &caller))
+                let mut report = azure::assess(&id, &observed, &wanted, &caller);
+                if !azure_checks {
+                    report = Report {
+                        observations: report.observations,
+                        ..Report::default()
+                    };
+                }
+                if remote_server {
+                    let restart_id =
+                        format!("restart-hybrid-agent-{}", id.name.to_ascii_lowercase());
+                    let restart = report.steps.iter().any(|s| s.id == restart_id);
+                    let target = crate::plan::Remote {
+                        id: id.to_string(),
+                        location: observed.machine.location.clone().unwrap_or_default(),
+                        windows: observed.machine.is_windows(),
+                    };
+                    let connected = observed
+                        .machine
+                        .properties
+                        .status
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("Connected"));
+                    let remote = remote::plan(
+                        &id,
+                        &target,
+                        connected,
+                        observed.permissions.as_ref().ok().map(|p| p.as_slice()),
+                        wanted.port,
+                        restart,
+                    );
+                    if remote.steps.iter().any(|s| s.id == restart_id) {
+                        report.steps.retain(|s| s.id != restart_id);
+                    }
+                    report.merge(remote);
+                }
+                Ok(report)
             }
         })
         .buffered(16)
@@ -347,4 +407,42 @@ pub fn server_fact(
         ServerFact::AgentIncomingEnabled => f.incoming_enabled != Some(false),
         ServerFact::AgentPortAllowed => f.port_allowed(port),
     }
+}
+
+/// The server facts of a remote machine: the probe script's report, run once
+/// and reused until a fix runs there.
+pub async fn remote_facts(
+    ctx: &Context,
+    m: &crate::plan::Remote,
+    port: u16,
+) -> Result<crate::probe::server::ServerFacts> {
+    let key = m.id.to_ascii_lowercase();
+    if let Some(f) = ctx.server_cache.lock().await.get(&key) {
+        return Ok(f.clone());
+    }
+    let script = crate::remote::PROBE.render(m.windows, port);
+    let result = crate::remote::run(
+        ctx.arm()?,
+        &m.id,
+        &m.location,
+        crate::remote::PROBE.verb,
+        &script,
+        std::time::Duration::from_secs(300),
+    )
+    .await?;
+    if !result.succeeded() {
+        return Err(Error::Other(format!(
+            "the probe script failed on {} ({}, exit code {}): {}",
+            m.id.rsplit('/').next().unwrap_or(&m.id),
+            result.state,
+            result
+                .exit_code
+                .map(|c| c.to_string())
+                .unwrap_or("none".into()),
+            crate::render::one_line(&result.error)
+        )));
+    }
+    let facts = crate::probe::server::ServerFacts::parse(&result.output);
+    ctx.server_cache.lock().await.insert(key, facts.clone());
+    Ok(facts)
 }

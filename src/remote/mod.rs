@@ -1,0 +1,197 @@
+//! The server side fixed from anywhere, through Arc Run Command: small reviewed
+//! scripts (bash on Linux, PowerShell on Windows) per check and per fix, whose
+//! text the plan shows; each run is PUT, followed to its end through
+//! `Azure-AsyncOperation`, read from `instanceView`, then deleted.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::azure::api;
+use crate::azure::client::Arm;
+use crate::error::{Error, Result};
+
+/// A script verb and its text for each OS.
+pub struct Script {
+    pub verb: &'static str,
+    pub linux: &'static str,
+    pub windows: &'static str,
+}
+
+pub const PROBE: Script = Script {
+    verb: "probe",
+    linux: include_str!("scripts/linux/probe.sh"),
+    windows: include_str!("scripts/windows/probe.ps1"),
+};
+pub const INSTALL_SSHD: Script = Script {
+    verb: "install-sshd",
+    linux: include_str!("scripts/linux/install-sshd.sh"),
+    windows: include_str!("scripts/windows/install-sshd.ps1"),
+};
+pub const START_SSHD: Script = Script {
+    verb: "start-sshd",
+    linux: include_str!("scripts/linux/start-sshd.sh"),
+    windows: include_str!("scripts/windows/start-sshd.ps1"),
+};
+pub const AGENT_ENABLE: Script = Script {
+    verb: "agent-enable",
+    linux: include_str!("scripts/linux/agent-enable.sh"),
+    windows: include_str!("scripts/windows/agent-enable.ps1"),
+};
+pub const AGENT_PORT: Script = Script {
+    verb: "agent-port",
+    linux: include_str!("scripts/linux/agent-port.sh"),
+    windows: include_str!("scripts/windows/agent-port.ps1"),
+};
+pub const RESTART_HIMDS: Script = Script {
+    verb: "restart-himds",
+    linux: include_str!("scripts/linux/restart-himds.sh"),
+    windows: include_str!("scripts/windows/restart-himds.ps1"),
+};
+
+pub const ALL: [&Script; 6] = [
+    &PROBE,
+    &INSTALL_SSHD,
+    &START_SSHD,
+    &AGENT_ENABLE,
+    &AGENT_PORT,
+    &RESTART_HIMDS,
+];
+
+impl Script {
+    /// The script text for this OS with its parameters filled in.
+    pub fn render(&self, windows: bool, port: u16) -> String {
+        let text = if windows { self.windows } else { self.linux };
+        text.replace("{{PORT}}", &port.to_string())
+    }
+}
+
+/// What a run command reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunResult {
+    pub state: String,
+    pub exit_code: Option<i64>,
+    pub output: String,
+    pub error: String,
+}
+
+impl RunResult {
+    pub fn succeeded(&self) -> bool {
+        self.state.eq_ignore_ascii_case("Succeeded") && self.exit_code.unwrap_or(0) == 0
+    }
+}
+
+/// Runs `script` on the machine and returns what it reported. Bounded by `limit`.
+pub async fn run(
+    arm: &Arm,
+    machine: &str,
+    location: &str,
+    verb: &str,
+    script: &str,
+    limit: Duration,
+) -> Result<RunResult> {
+    let name = format!(
+        "arcfix-{verb}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let path = format!("{machine}/runCommands/{name}");
+    let body = json!({
+        "location": location,
+        "properties": {
+            "source": {"script": script},
+            "asyncExecution": false,
+            "timeoutInSeconds": limit.as_secs(),
+        }
+    });
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message(format!(
+        "running '{verb}' on {} through Run Command",
+        machine.rsplit('/').next().unwrap_or(machine)
+    ));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let result = follow(arm, &path, &body, limit).await;
+    spinner.finish_and_clear();
+    // The run command resource is removed whatever happened; a failed delete is only logged.
+    if let Err(e) = arm.send("DELETE", &path, api::HYBRID_COMPUTE, None).await {
+        tracing::warn!("could not delete run command {name}: {e}");
+    }
+    result
+}
+
+async fn follow(
+    arm: &Arm,
+    path: &str,
+    body: &serde_json::Value,
+    limit: Duration,
+) -> Result<RunResult> {
+    let started = Instant::now();
+    let created = arm
+        .send("PUT", path, api::HYBRID_COMPUTE, Some(body))
+        .await?;
+    if let Some(op) = created.header("azure-asyncoperation").map(String::from) {
+        let mut wait = Duration::from_millis(500);
+        loop {
+            let status = arm.get(&op, "").await?;
+            let state = status.body["status"]
+                .as_str()
+                .unwrap_or("InProgress")
+                .to_string();
+            if ["Succeeded", "Failed", "Canceled"]
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&state))
+            {
+                break;
+            }
+            if started.elapsed() + wait > limit {
+                return Err(Error::Other(format!(
+                    "the run command did not finish within {} s",
+                    limit.as_secs()
+                )));
+            }
+            let hint = crate::azure::client::retry_after(&status.headers).unwrap_or(wait);
+            tokio::time::sleep(hint.min(Duration::from_secs(10))).await;
+            wait = (wait * 2).min(Duration::from_secs(10));
+        }
+    }
+    let got = arm.get(path, api::HYBRID_COMPUTE).await?;
+    let view = &got.body["properties"]["instanceView"];
+    Ok(RunResult {
+        state: view["executionState"]
+            .as_str()
+            .unwrap_or("Unknown")
+            .to_string(),
+        exit_code: view["exitCode"].as_i64(),
+        output: view["output"].as_str().unwrap_or_default().to_string(),
+        error: view["error"].as_str().unwrap_or_default().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_script_names_its_verb_and_fills_the_port() {
+        for s in ALL {
+            for windows in [false, true] {
+                let text = s.render(windows, 2222);
+                assert!(
+                    text.contains(&format!("# arcfix: {}", s.verb)),
+                    "{} {windows}",
+                    s.verb
+                );
+                assert!(
+                    !text.contains("{{"),
+                    "{} {windows}: unfilled parameter",
+                    s.verb
+                );
+            }
+        }
+        assert!(PROBE.render(false, 2222).contains("PORT=2222"));
+        assert!(
+            AGENT_PORT
+                .render(true, 2222)
+                .contains("# arcfix: agent-port 2222")
+        );
+    }
+}

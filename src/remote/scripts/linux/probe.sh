@@ -1,0 +1,23 @@
+#!/bin/bash
+# arcfix: probe
+# Read-only: reports sshd and the Arc agent's settings as key=value lines.
+PORT={{PORT}}
+echo "os=linux"
+unit=sshd
+if [ -f /etc/debian_version ]; then unit=ssh; fi
+echo "sshd_unit=$unit"
+if [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1; then echo "sshd_installed=true"; else echo "sshd_installed=false"; fi
+if systemctl is-active --quiet "$unit.service"; then echo "sshd_active=true"; else echo "sshd_active=false"; fi
+banner=$(timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT && head -n 1 <&3" 2>/dev/null | tr -d '\r')
+echo "banner=$banner"
+for pm in apt-get dnf zypper apk; do
+  if command -v "$pm" >/dev/null 2>&1; then echo "package_manager=$pm"; break; fi
+done
+if command -v azcmagent >/dev/null 2>&1; then
+  echo "agent_installed=true"
+  echo "agent_status=$(azcmagent show --json 2>/dev/null | sed -n 's/.*"status": *"\([^"]*\)".*/\1/p' | head -n 1)"
+  echo "incoming_enabled=$(azcmagent config get incomingconnections.enabled 2>/dev/null | tr -d '\n')"
+  echo "incoming_ports=$(azcmagent config get incomingconnections.ports 2>/dev/null | tr '\n' ' ')"
+else
+  echo "agent_installed=false"
+fi
