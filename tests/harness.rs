@@ -202,7 +202,7 @@ impl<'a> Run<'a> {
         self.env.push((k.into(), v.into()));
         self
     }
-    #[allow(dead_code)]
+
     pub fn stdin(mut self, bytes: &[u8]) -> Self {
         self.stdin = Some(bytes.to_vec());
         self

@@ -6,4 +6,5 @@ mod harness;
 
 mod cli;
 mod client;
+mod explain;
 mod server;

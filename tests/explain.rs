@@ -1,0 +1,129 @@
+//! `arcfix explain` and `arcfix rules` as a user runs them.
+
+use crate::harness::Sandbox;
+
+#[test]
+fn a_pasted_log_on_stdin_finds_each_problem_most_specific_first() {
+    let log = "\x1b[33mWARNING\x1b[0m: something\r\n\
+               OpenSSH_9.2p1 Debian, OpenSSL 3.0.11\r\n\
+               {\"level\":\"fatal\",\"msg\":\"sshproxy: error connecting to the address: 503 connection to localhost:22 failed: dial tcp [::1]:22: connectex: No connection could be made because the target machine actively refused it.. websocket: bad handshake\",\"proxyVersion\":\"1.3.022941\"}\r\n\
+               Request for Azure Relay Information Failed: (NoRegisteredProviderFound) Code: NoRegisteredProviderFound\r\n";
+    let out = Sandbox::new()
+        .cmd()
+        .args(&["explain", "-o", "json"])
+        .stdin(log.as_bytes())
+        .run();
+    assert_eq!(out.status, 0, "{out:?}");
+    let v = out.json();
+    assert_eq!(v["schema_version"], 1);
+    let ids: Vec<&str> = v["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"sshd-not-running") && ids.contains(&"rp-not-registered"),
+        "{ids:?}"
+    );
+    let first = &v["matches"][0];
+    for key in ["id", "title", "fix", "commands"] {
+        assert!(!first[key].is_null(), "{key} missing: {first}");
+    }
+}
+
+#[test]
+fn text_from_arguments_prints_the_fix_and_commands() {
+    let out = Sandbox::new()
+        .cmd()
+        .args(&["explain", "Failed to create ssh key file with error: [Errno 2] No such file or directory: 'ssh-keygen'."])
+        .run();
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(out.stdout.contains("client-binaries-missing"), "{out:?}");
+    assert!(out.stdout.contains("--ssh-client-folder"), "{out:?}");
+}
+
+#[test]
+fn nothing_known_exits_2_with_an_empty_list() {
+    let s = Sandbox::new();
+    let out = s
+        .cmd()
+        .args(&["explain", "-o", "json", "all is well"])
+        .run();
+    assert_eq!(out.status, 2, "{out:?}");
+    assert_eq!(out.json()["matches"], serde_json::json!([]));
+    let text = s.cmd().args(&["explain", "all is well"]).run();
+    assert_eq!(text.status, 2);
+    assert!(text.stdout.contains("No known problem matches"), "{text:?}");
+}
+
+#[test]
+fn non_utf8_input_is_a_one_line_error() {
+    let out = Sandbox::new()
+        .cmd()
+        .args(&["explain"])
+        .stdin(&[b'o', b'k', 0xff, 0xfe, b'\n'])
+        .run();
+    assert_eq!(out.status, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "arcfix: error: standard input is not UTF-8 text (invalid byte at offset 2)\n"
+    );
+}
+
+#[test]
+fn a_known_failure_that_is_none_of_the_ten_is_named_as_such() {
+    let out = Sandbox::new()
+        .cmd()
+        .args(&[
+            "explain",
+            "-o",
+            "json",
+            "ssh: connect to host 10.0.0.5 port 22: Connection timed out",
+        ])
+        .run();
+    assert_eq!(out.status, 0, "{out:?}");
+    let m = &out.json()["matches"][0];
+    assert_eq!(m["known"], false, "{m}");
+    let ten = [
+        "client-binaries-missing",
+        "ps-module-version-mismatch",
+        "arcproxy-not-installed",
+        "proxy-not-executable",
+        "ssh-port-not-enabled",
+        "sshd-not-running",
+        "endpoint-permission-missing",
+        "login-role-missing",
+        "entra-extension-missing",
+        "rp-not-registered",
+    ];
+    assert!(!ten.contains(&m["id"].as_str().unwrap()), "{m}");
+}
+
+#[test]
+fn rules_lists_every_contract_id() {
+    let out = Sandbox::new().cmd().args(&["rules", "-o", "json"]).run();
+    assert_eq!(out.status, 0);
+    let ids: Vec<String> = out.json()["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in [
+        "client-binaries-missing",
+        "ps-module-version-mismatch",
+        "arcproxy-not-installed",
+        "proxy-not-executable",
+        "ssh-port-not-enabled",
+        "sshd-not-running",
+        "endpoint-permission-missing",
+        "login-role-missing",
+        "entra-extension-missing",
+        "rp-not-registered",
+    ] {
+        assert!(ids.iter().any(|i| i == id), "{id} missing from rules");
+    }
+    let text = Sandbox::new().cmd().args(&["rules"]).run();
+    assert!(text.stdout.contains("rp-not-registered"));
+}
