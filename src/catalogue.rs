@@ -158,11 +158,22 @@ pub struct Problem {
 pub struct Pattern {
     /// What is matched: `source`, case-insensitive, with every literal space
     /// optional (see [`loosen`]).
-    pub regex: Regex,
+    pub matcher: String,
+    /// `matcher` compiled on first use: most runs need only the few that hit,
+    /// and compiling all of them costs ~20 ms at start-up.
+    compiled: OnceLock<Regex>,
     /// The pattern as written in the plan file.
     pub source: String,
     /// How specific it is: an exact article text scores high, a generic phrase low.
     pub weight: u32,
+}
+
+impl Pattern {
+    pub fn regex(&self) -> &Regex {
+        self.compiled.get_or_init(|| {
+            Regex::new(&self.matcher).expect("pattern syntax was checked when loading")
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -212,10 +223,14 @@ fn parse(name: &str, text: &str) -> Result<Problem, String> {
         .patterns
         .into_iter()
         .map(|p| {
-            let regex = Regex::new(&format!("(?i){}", loosen(&p.regex)))
+            let matcher = format!("(?i){}", loosen(&p.regex));
+            // Syntax is checked here, cheaply; the full compile waits for a hit.
+            regex_syntax::Parser::new()
+                .parse(&matcher)
                 .map_err(|e| format!("pattern {:?}: {e}", p.regex))?;
             Ok(Pattern {
-                regex,
+                matcher,
+                compiled: OnceLock::new(),
                 source: p.regex,
                 weight: p.weight,
             })
@@ -306,6 +321,10 @@ mod tests {
         for (name, text) in FILES {
             let p = parse(name, text).unwrap_or_else(|e| panic!("plans/{name}: {e}"));
             assert!(!p.patterns.is_empty(), "{name}: no patterns");
+            for pattern in &p.patterns {
+                // Compiles in full (loading only checks the syntax).
+                assert!(!pattern.regex().as_str().is_empty());
+            }
         }
         let ids: BTreeSet<&str> = all().iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids.len(), all().len(), "ids are not unique");

@@ -72,7 +72,7 @@ pub fn explain(text: &str) -> Vec<Match> {
         .map(|(problem, n, best)| {
             let pattern = &problem.patterns[best];
             let evidence = pattern
-                .regex
+                .regex()
                 .find(&hay.text)
                 .map(|m| hay.evidence(m.start()))
                 .unwrap_or_default();
@@ -106,7 +106,7 @@ fn matcher() -> &'static Matcher {
         for (p, problem) in catalogue::all().iter().enumerate() {
             for (q, pattern) in problem.patterns.iter().enumerate() {
                 // The compiled pattern already carries `(?i)` and the loosened spaces.
-                sources.push(pattern.regex.as_str().to_string());
+                sources.push(pattern.matcher.clone());
                 owners.push((p, q));
             }
         }
