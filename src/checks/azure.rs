@@ -437,6 +437,41 @@ pub fn assess(
         }
     }
 
+    // A service configuration set up for an agent too old for the current flow
+    // ("Connection closed by UNKNOWN port 65535").
+    if let (Some(_), Some(version)) = (&config, o.machine.properties.agent_version.as_deref())
+        && older_than(version, (1, 31))
+    {
+        r.finding(finding(
+            "service-config-outdated",
+            &target,
+            format!("the agent of {} is {version}, older than 1.31: its SSH service configuration may close connections (Connection closed by UNKNOWN port 65535)", id.name),
+            FixKind::Manual,
+        ));
+        r.step(StepSpec {
+            id: format!("upgrade-agent-{}", id.name.to_ascii_lowercase()),
+            fixes: vec!["service-config-outdated".into()],
+            target: target.clone(),
+            description: format!("Upgrade the Connected Machine agent on {} (1.31 or newer)", id.name),
+            command: if os == "windows" { "azcmagent check; then install the latest agent from https://aka.ms/AzureConnectedMachineAgent".into() } else { "sudo apt-get install --only-upgrade -y azcmagent  (or: sudo dnf update -y azcmagent)".into() },
+            ..StepSpec::manual()
+        });
+        r.step(StepSpec {
+            id: format!("recreate-ssh-config-{}", id.name.to_ascii_lowercase()),
+            fixes: vec!["service-config-outdated".into()],
+            target: target.clone(),
+            description: "Then delete the SSH service configuration and create it again".into(),
+            command: format!(
+                "az rest --method delete --uri {base}{path}?api-version={v} && az rest --method put --uri {base}{path}?api-version={v} --body '{{\"properties\": {{\"serviceName\": \"SSH\", \"port\": {port}}}}}'",
+                path = id.child(SERVICE_CONFIG),
+                v = api::HYBRID_CONNECTIVITY,
+                port = wanted.port
+            ),
+            depends_on: vec![format!("upgrade-agent-{}", id.name.to_ascii_lowercase())],
+            ..StepSpec::manual()
+        });
+    }
+
     // Login rights.
     if let Some(p) = perms {
         let (role, lacking): (&rbac::BuiltInRole, Vec<&str>) = match wanted.login {
@@ -743,5 +778,29 @@ pub fn settles_slowly(check: &Check) -> Option<std::time::Duration> {
             ..
         } => Some(std::time::Duration::from_secs(15)),
         _ => None,
+    }
+}
+
+/// Compares the leading numbers of an agent version such as `1.30.02430.1234`.
+pub fn older_than(version: &str, (major, minor): (u64, u64)) -> bool {
+    let mut it = version.split('.').map(|p| p.parse::<u64>().ok());
+    match (it.next().flatten(), it.next().flatten()) {
+        (Some(a), Some(b)) => (a, b) < (major, minor),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::older_than;
+
+    #[test]
+    fn agent_versions_compare_numerically() {
+        assert!(older_than("1.30.02430.1234", (1, 31)));
+        assert!(older_than("0.99", (1, 31)));
+        assert!(!older_than("1.31.0", (1, 31)));
+        assert!(!older_than("1.100.1", (1, 31)));
+        assert!(!older_than("2.0", (1, 31)));
+        assert!(!older_than("garbage", (1, 31)));
     }
 }
