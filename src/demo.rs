@@ -1,7 +1,158 @@
-//! `arcfix demo` (placeholder until the simulator lands).
-use crate::config::Config;
-use crate::error::{ExitCode, Result};
-use crate::render::text::Paint;
-pub async fn run(_c: &Config, _p: &Paint) -> Result<ExitCode> {
+//! `arcfix demo`: the whole product against a simulated Arc environment. It
+//! starts the simulator on 127.0.0.1 with machines that have every Azure-side
+//! and server-side problem, lays out a throw-away client sandbox with the
+//! client-side ones, and runs check -> plan -> apply --yes -> check, labelled
+//! as simulated. Nothing leaves loopback; no Azure account is needed.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::apply;
+use crate::azure::auth::{StaticToken, Tokens};
+use crate::azure::client::{Arm, RetryPolicy};
+use crate::checks::{self, Context};
+use crate::cli::{Login, Output};
+use crate::config::{Config, Target};
+use crate::error::{Error, ExitCode, Result};
+use crate::os::{Host, Os};
+use crate::render::text::{self, Paint};
+use crate::sim::{Scenario, Sim};
+use crate::target::MachineId;
+
+pub async fn run(config: &Config, paint: &Paint) -> Result<ExitCode> {
+    let scenario = Scenario::builtin("demo").ok_or_else(|| Error::Other("the demo scenario is missing".into()))?;
+    let sim = Sim::start(scenario).await.map_err(|e| Error::io("cannot start the simulated Azure on 127.0.0.1", e))?;
+    let result = run_with(config, paint, &sim).await;
+    sim.shutdown().await;
+    result
+}
+
+async fn run_with(config: &Config, paint: &Paint, sim: &Sim) -> Result<ExitCode> {
+    let sandbox = tempfile::Builder::new().prefix("arcfix-demo-").tempdir().map_err(|e| Error::io("cannot make the demo sandbox", e))?;
+    let host = client_sandbox(sandbox.path())?;
+    let machines = sim.scenario().machine_ids().iter().map(|id| MachineId::parse(id)).collect::<Result<Vec<_>>>()?;
+    let target = Target {
+        machines: machines.clone(),
+        fleet: None,
+        port: 22,
+        login: Login::Entra,
+        ssh_client_folder: None,
+        sides: None,
+        grant_roles: true,
+        remote: true,
+    };
+    let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Other(e.to_string()))?;
+    let arm = Arm::new(base, Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"), RetryPolicy::default())?;
+    let ctx = Context::new(host, target, Some(arm.clone()));
+    let json = config.output == Output::Json;
+
+    let say = |s: &str| -> Result<()> { if json { Ok(()) } else { crate::run::out(s) } };
+    say(&format!(
+        "{}\n  Simulated Azure Resource Manager on {} (scenario '{}'), a throw-away client sandbox in {}.\n  Nothing here touches Azure or this machine's own settings.\n  Target: {} (--login entra --grant-roles --remote)\n",
+        paint.bold("arcfix demo — SIMULATED environment"),
+        sim.base_url(),
+        sim.scenario().name,
+        sandbox.path().display(),
+        machines.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+    ))?;
+
+    say(&format!("\n{}\n", paint.bold("== 1. arcfix check (simulated)")))?;
+    let before = checks::detect(&ctx).await?;
+    say(&text::findings(&before, paint))?;
+
+    say(&format!("\n{}\n", paint.bold("== 2. arcfix plan (simulated)")))?;
+    let mut plan = before.clone();
+    say(&text::plan(&plan, paint))?;
+
+    say(&format!("\n{}\n", paint.bold("== 3. arcfix apply --yes (simulated)")))?;
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let quiet = json || config.verbosity < 0;
+    let progress = |line: &str| {
+        if !quiet {
+            let _ = writeln!(std::io::stderr(), "→ {}", crate::render::sanitize(line));
+        }
+    };
+    apply::apply(&ctx, &mut plan, &interrupted, &progress).await;
+    say(&text::summary(&plan, paint))?;
+
+    say(&format!("\n{}\n", paint.bold("== 4. arcfix check again (simulated)")))?;
+    let after = checks::detect(&ctx).await?;
+    say(&text::findings(&after, paint))?;
+
+    let requests = sim.requests();
+    let writes = requests.iter().filter(|r| r.is_write()).count();
+    say(&format!(
+        "\n{} requests reached the simulated ARM ({writes} of them writes); nothing was sent beyond 127.0.0.1.\nWhat remains is what no program may do for you: each manual step above says who runs what.\n",
+        requests.len()
+    ))?;
+    if json {
+        crate::run::out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "schema_version": 1,
+                "simulated": true,
+                "before": crate::render::plan_json(&before),
+                "applied": crate::render::plan_json(&plan),
+                "after": crate::render::plan_json(&after),
+                "requests": requests.len(),
+            }))
+            .unwrap_or_default()
+        ))?;
+    }
     Ok(ExitCode::Ok)
+}
+
+/// A client with the client-side problems: Az.Ssh without Az.Ssh.ArcProxy, a
+/// stand-in `pwsh` that installs it the way the gallery lays it out, and an
+/// Azure CLI proxy file without its execute bit.
+fn client_sandbox(dir: &Path) -> Result<Host> {
+    let io = |e| Error::io("cannot lay out the demo sandbox", e);
+    let home = dir.join("home");
+    let bin = dir.join("bin");
+    let modules = dir.join("modules");
+    let az_ssh = modules.join("Az.Ssh").join("0.2.3");
+    for d in [&home, &bin, &az_ssh] {
+        std::fs::create_dir_all(d).map_err(io)?;
+    }
+    std::fs::write(az_ssh.join("Az.Ssh.psd1"), "@{\n    ModuleVersion = '0.2.3'\n}\n").map_err(io)?;
+    let real = Host::detect();
+    let mut vars = std::collections::BTreeMap::new();
+    vars.insert("PATH".to_string(), bin.display().to_string());
+    vars.insert("PSModulePath".to_string(), modules.display().to_string());
+    vars.insert("ARCFIX_SSH_SEARCH_PATH".to_string(), String::new());
+    let host = Host { home: home.clone(), vars, privileged: false, ..real };
+    for p in ["ssh", "ssh-keygen"] {
+        write_exec(&bin.join(host.os.exe(p)), "#!/bin/sh\nexit 0\n").map_err(io)?;
+    }
+    if host.os != Os::Windows {
+        let arcproxy = modules.join("Az.Ssh.ArcProxy").join("1.0.0");
+        let proxy = format!("sshProxy_{}_{}_1.3.022941", host.os.proxy_word(), host.arch.powershell_word());
+        let pwsh = format!(
+            "#!/bin/sh\n# Stands in for PowerShell in the demo: Install-Module lays out Az.Ssh.ArcProxy 1.0.0.\ncase \"$*\" in\n  *Install-Module*) mkdir -p '{d}' && printf \"@{{\\n  ModuleVersion = '1.0.0'\\n}}\\n\" > '{d}/Az.Ssh.ArcProxy.psd1' && printf '#!/bin/sh\\n' > '{d}/{proxy}' && chmod 644 '{d}/{proxy}';;\nesac\n",
+            d = arcproxy.display()
+        );
+        write_exec(&bin.join("pwsh"), &pwsh).map_err(io)?;
+        let cli_proxy = home.join(".clientsshproxy");
+        std::fs::create_dir_all(&cli_proxy).map_err(io)?;
+        let file = cli_proxy.join(format!("sshProxy_{}_{}_1_3_026973", host.os.proxy_word(), host.arch.word()));
+        std::fs::write(&file, "#!/bin/sh\n").map_err(io)?;
+        set_mode(&file, 0o644).map_err(io)?;
+    }
+    Ok(host)
+}
+
+fn write_exec(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)?;
+    set_mode(path, 0o755)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod azure;
 mod cli;
 mod client;
 mod explain;
