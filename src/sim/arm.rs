@@ -255,14 +255,16 @@ fn authenticate(world: &World, inc: &Incoming) -> Result<Caller, ArmError> {
         )
         .header("WWW-Authenticate", www("The access token is invalid.")));
     };
-    let upn = text("upn");
-    let display = if !upn.is_empty() {
-        upn
-    } else if !principal.upn.is_empty() {
-        principal.upn.clone()
-    } else {
-        principal.oid.clone()
-    };
+    // ARM names a user by UPN and an application by its app id.
+    let display = [
+        text("upn"),
+        text("appid"),
+        principal.upn.clone(),
+        principal.oid.clone(),
+    ]
+    .into_iter()
+    .find(|s| !s.is_empty())
+    .unwrap_or_default();
     Ok(Caller {
         oid: principal.oid.clone(),
         display,

@@ -93,7 +93,7 @@ pub(crate) fn token(world: &World, tenant: &str, inc: &Incoming) -> ArmResult {
              value, not the client secret ID.",
         );
     }
-    let access_token = crate::sim::fake_token(&sp.oid, client_id, &world.tenant);
+    let access_token = crate::sim::token::fake_app_token(&sp.oid, client_id, &world.tenant);
     Ok(Reply::ok(json!({
         "token_type": "Bearer",
         "expires_in": 3599,

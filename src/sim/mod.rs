@@ -39,8 +39,8 @@ pub use crate::sim::scenario::{
     EndpointSpec, ExtensionSpec, Machine, Principal, ResourceGroup, RoleAssignmentSpec, Scenario,
     ServerSpec, Subscription, UnregisteredError,
 };
-pub use crate::sim::server::MARKER as SCRIPT_MARKER;
-pub use crate::sim::token::{claims as token_claims, fake_token, fake_token_with};
+pub use crate::sim::server::{CLIENT_MARKER, MARKER as SCRIPT_MARKER};
+pub use crate::sim::token::{claims as token_claims, fake_app_token, fake_token, fake_token_with};
 
 /// Faults and slowness, changeable while the simulator runs. Counting for
 /// `throttle_every` and `fail_every` restarts whenever the knobs are set.

@@ -1,5 +1,19 @@
 //! Scenarios: the simulated Azure described as data (one JSON file each under
 //! `src/sim/scenarios/`), parsed and checked before a simulator starts.
+//!
+//! A small one (every key but `name`, `tenant`, `caller`, `principals` and
+//! `subscriptions` has a default; see the built-ins for all of them):
+//!
+//! ```json
+//! {"name": "mine", "tenant": "5c1e3f2d-4b8a-4d6c-8e9f-6f5e4d3c2b1a", "caller": "0a1b…",
+//!  "principals": [{"oid": "0a1b…", "upn": "alex@contoso.example"}],
+//!  "subscriptions": [{"id": "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f",
+//!    "providers": {"Microsoft.HybridConnectivity": "NotRegistered"}, "register_polls": 2,
+//!    "resource_groups": [{"name": "arc-demo", "location": "eastus", "machines": [
+//!      {"name": "web-01", "endpoint": {"ssh_port": 22}, "server": {"sshd_running": false}}]}]}],
+//!  "role_assignments": [{"scope": "/subscriptions/3f2d…/resourceGroups/arc-demo",
+//!    "role": "Owner", "principal": "0a1b…"}]}
+//! ```
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -483,6 +497,12 @@ fn validate_machine(m: &Machine) -> Result<(), String> {
                 m.name
             ));
         }
+    }
+    if m.endpoint.as_ref().and_then(|e| e.ssh_port) == Some(0) {
+        return Err(format!(
+            "machine {}: endpoint ssh_port 0 is not a port",
+            m.name
+        ));
     }
     let mut names = HashSet::new();
     for e in &m.extensions {

@@ -13,23 +13,41 @@ pub fn fake_token(oid: &str, upn: &str, tenant: &str) -> String {
 
 /// [`fake_token`] with a chosen expiry (unix seconds), to test expired tokens.
 pub fn fake_token_with(oid: &str, upn: &str, tenant: &str, exp: i64) -> String {
+    let mut claims = base_claims(oid, tenant, exp);
+    claims["upn"] = json!(upn);
+    encode(&claims)
+}
+
+/// An app-only token for a service principal: `appid` and `idtyp: app`
+/// instead of `upn`, as Entra issues for client credentials.
+pub fn fake_app_token(oid: &str, app_id: &str, tenant: &str) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let header = json!({"typ": "JWT", "alg": "none", "kid": "arcfix-sim"});
-    let payload = json!({
+    let mut claims = base_claims(oid, tenant, now + 3600);
+    claims["appid"] = json!(app_id);
+    claims["idtyp"] = json!("app");
+    encode(&claims)
+}
+
+fn base_claims(oid: &str, tenant: &str, exp: i64) -> Value {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    json!({
         "aud": "https://management.core.windows.net/",
         "iss": format!("https://sts.windows.net/{tenant}/"),
         "iat": now.min(exp) - 60,
         "nbf": now.min(exp) - 60,
         "exp": exp,
         "oid": oid,
-        "upn": upn,
         "tid": tenant,
         "ver": "1.0",
-    });
+    })
+}
+
+fn encode(claims: &Value) -> String {
+    let header = json!({"typ": "JWT", "alg": "none", "kid": "arcfix-sim"});
     format!(
         "{}.{}.{}",
         base64url_encode(header.to_string().as_bytes()),
-        base64url_encode(payload.to_string().as_bytes()),
+        base64url_encode(claims.to_string().as_bytes()),
         base64url_encode(b"arcfix-sim-unsigned")
     )
 }
@@ -126,6 +144,12 @@ mod tests {
         assert_eq!(c["upn"], "a@b.example");
         assert_eq!(c["tid"], "tid-1");
         assert!(c["exp"].as_i64().unwrap() > time::OffsetDateTime::now_utc().unix_timestamp());
+        let app = claims(&super::fake_app_token("oid-2", "app-2", "tid-1")).unwrap();
+        assert_eq!(
+            (app["appid"].as_str(), app["idtyp"].as_str()),
+            (Some("app-2"), Some("app"))
+        );
+        assert!(app.get("upn").is_none());
         assert!(claims("not.a-token").is_none());
         assert!(claims("a.b.c.d").is_none());
     }

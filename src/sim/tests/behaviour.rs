@@ -733,9 +733,21 @@ async fn token_endpoint_issues_tokens_for_service_principals() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["token_type"], "Bearer");
     let token = v["access_token"].as_str().unwrap().to_string();
+    let claims = crate::sim::token_claims(&token).unwrap();
+    assert_eq!(
+        (claims["appid"].as_str(), claims["idtyp"].as_str()),
+        (Some("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"), Some("app"))
+    );
+    assert!(claims.get("upn").is_none(), "app tokens name no user");
     // The token works against ARM as the service principal (Reader of the subscription).
     let r = t.send_as(Some(&token), "GET", &format!("/subscriptions/{SUB}/resourceGroups/arc-web/providers/Microsoft.HybridCompute/machines/web-01?{COMPUTE}"), None).await;
     assert_eq!(r.status, 200);
+    // ARM names an application by its app id.
+    let r = t
+        .send_as(Some(&token), "PUT", &format!("/subscriptions/{SUB}/resourceGroups/arc-web/providers/Microsoft.HybridCompute/machines/web-01/providers/Microsoft.HybridConnectivity/endpoints/default?{HC}"), Some(json!({"properties": {"type": "default"}})))
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.message().starts_with("The client '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' with object id '2c3d4e5f-6a7b-4c8d-8e9f-1a2b3c4d5e6f'"), "{}", r.message());
     let r = send(form("wrong")).await.unwrap();
     assert_eq!(r.status(), 401);
     let v: serde_json::Value = r.json().await.unwrap();
@@ -745,5 +757,22 @@ async fn token_endpoint_issues_tokens_for_service_principals() {
             .as_str()
             .unwrap()
             .starts_with("AADSTS7000215")
+    );
+}
+
+#[tokio::test]
+async fn shutdown_stops_serving() {
+    let t = T::builtin("healthy").await;
+    assert_eq!(t.get(&format!("{MACHINE}?{COMPUTE}")).await.status, 200);
+    let base = t.sim.base_url();
+    let T { sim, http, .. } = t;
+    tokio::time::timeout(std::time::Duration::from_secs(5), sim.shutdown())
+        .await
+        .expect("shutdown is prompt");
+    assert!(
+        http.get(format!("{base}subscriptions?{RESOURCES}"))
+            .send()
+            .await
+            .is_err()
     );
 }

@@ -109,6 +109,59 @@ async fn run_commands_change_the_server_model() {
     );
 }
 
+/// arcfix's own scripts start with `# arcfix: <verb>`; their probe prints `key=value` lines.
+#[tokio::test]
+async fn arcfix_scripts_run_in_their_own_dialect() {
+    let mut s = Scenario::builtin("wrong-port").unwrap();
+    s.run_command_polls = Some(0);
+    let t = T::start(s).await;
+    let url = format!("{MACHINE}/runCommands/arcfix-probe-1?{COMPUTE}");
+    t.put(
+        &url,
+        run("#!/bin/bash\n# arcfix: probe\n# Read-only\nPORT=2222\necho \"os=linux\"\n"),
+    )
+    .await;
+    let output = t.get(&url).await.body["properties"]["instanceView"]["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        output.starts_with(
+            "os=linux\nsshd_unit=ssh\nsshd_installed=true\nsshd_active=true\nbanner=\n"
+        ),
+        "{output}"
+    );
+    assert!(
+        output.contains("agent_status=Connected\nincoming_enabled=true\nincoming_ports=22"),
+        "{output}"
+    );
+    t.put(&url, run("#!/bin/bash\n# arcfix: probe\nPORT=22\n"))
+        .await;
+    let output = t.get(&url).await.body["properties"]["instanceView"]["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        output.contains("banner=SSH-2.0-OpenSSH"),
+        "sshd listens on 22: {output}"
+    );
+    let add = format!("{MACHINE}/runCommands/arcfix-agent-port-1?{COMPUTE}");
+    t.put(
+        &add,
+        run("#!/bin/bash\n# arcfix: agent-port 2222\nset -e\nPORT=2222\n"),
+    )
+    .await;
+    assert_eq!(
+        t.get(&add).await.body["properties"]["instanceView"]["exitCode"],
+        0
+    );
+    let m = t.get(&format!("{MACHINE}?{COMPUTE}")).await;
+    assert_eq!(
+        m.body["properties"]["agentConfiguration"]["incomingConnectionsPorts"],
+        json!(["22", "2222"])
+    );
+}
+
 #[tokio::test]
 async fn failing_and_unknown_scripts_fail() {
     let mut s = Scenario::builtin("healthy").unwrap();
