@@ -1,1 +1,461 @@
-//! The simulated Azure behind `arcfix demo` and the tests.
+//! The simulated Azure behind `arcfix demo` and the tests: a stateful fake of
+//! the ARM endpoints arcfix uses (HybridCompute, HybridConnectivity, provider
+//! registration, RBAC, Resource Graph, an Entra token endpoint), served on
+//! 127.0.0.1 only, with injectable latency, throttling and server errors.
+
+mod arm;
+mod authz;
+mod compute;
+mod connectivity;
+mod entra;
+mod graph;
+mod reply;
+mod resources;
+mod route;
+mod scenario;
+mod server;
+mod token;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::sim::arm::Incoming;
+use crate::sim::reply::{ArmError, Reply};
+use crate::sim::world::World;
+
+pub use crate::sim::scenario::{
+    EndpointSpec, ExtensionSpec, Machine, Principal, ResourceGroup, RoleAssignmentSpec, Scenario,
+    ServerSpec, Subscription, UnregisteredError,
+};
+pub use crate::sim::server::{CLIENT_MARKER, MARKER as SCRIPT_MARKER};
+pub use crate::sim::token::{claims as token_claims, fake_app_token, fake_token, fake_token_with};
+
+/// Faults and slowness, changeable while the simulator runs. Counting for
+/// `throttle_every` and `fail_every` restarts whenever the knobs are set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Knobs {
+    /// Delay before answering each request.
+    pub latency_ms: u64,
+    /// Every Nth request answers 429 `SubscriptionRequestsThrottled` (0: never).
+    pub throttle_every: u32,
+    /// `Retry-After` on 429 and 503: seconds, an HTTP date, or absent (no header).
+    pub retry_after: Option<String>,
+    /// Every Nth request answers 500, then 503, alternately (0: never).
+    pub fail_every: u32,
+}
+
+/// One request the simulator received, with the status it answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoggedRequest {
+    pub method: String,
+    /// As sent, without the query.
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+    /// The request body when it was JSON.
+    pub body: Option<Value>,
+    pub authorization_present: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Read,
+    Write,
+    Delete,
+}
+
+/// Reads, writes and deletes as ARM counts them. POSTs write unless they only
+/// read (`list*` actions, Resource Graph queries, token requests).
+fn classify(method: &str, path: &str) -> Kind {
+    match method.to_ascii_uppercase().as_str() {
+        "GET" | "HEAD" | "OPTIONS" => Kind::Read,
+        "DELETE" => Kind::Delete,
+        "POST" => {
+            let last = path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let reads = last.starts_with("list")
+                || matches!(
+                    route::parse(path),
+                    route::Route::Graph | route::Route::Token { .. }
+                );
+            if reads { Kind::Read } else { Kind::Write }
+        }
+        _ => Kind::Write,
+    }
+}
+
+impl LoggedRequest {
+    /// Whether the request could change state: PUT, PATCH, DELETE, and POSTs
+    /// such as `register` (but not `listCredentials` or a Resource Graph query).
+    pub fn is_write(&self) -> bool {
+        classify(&self.method, &self.path) != Kind::Read
+    }
+}
+
+/// ARM's remaining-quota counters: token buckets per kind (sizes and refill
+/// rates of ARM's per-subscription limits).
+struct Quota {
+    left: [f64; 3],
+    at: Instant,
+}
+
+impl Quota {
+    const SIZE: [f64; 3] = [250.0, 200.0, 200.0];
+    const REFILL: [f64; 3] = [25.0, 10.0, 10.0];
+
+    fn take(&mut self, kind: Kind) -> u64 {
+        let elapsed = self.at.elapsed().as_secs_f64();
+        self.at = Instant::now();
+        for i in 0..3 {
+            self.left[i] = (self.left[i] + elapsed * Quota::REFILL[i]).min(Quota::SIZE[i]);
+        }
+        let i = kind as usize;
+        self.left[i] = (self.left[i] - 1.0).max(0.0);
+        self.left[i] as u64
+    }
+}
+
+struct Faults {
+    count: u64,
+    failures: u64,
+}
+
+struct Shared {
+    base: String,
+    world: Mutex<World>,
+    knobs: Mutex<Knobs>,
+    faults: Mutex<Faults>,
+    quota: Mutex<Quota>,
+    log: Mutex<Vec<(u64, LoggedRequest)>>,
+    seq: Mutex<u64>,
+}
+
+/// Locks, carrying on after a panic elsewhere: the simulator's state stays usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running simulator. Dropping it stops the server too.
+pub struct Sim {
+    base: String,
+    scenario: Scenario,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Sim {
+    /// Binds 127.0.0.1 on an ephemeral port and serves `scenario` in a tokio task.
+    pub async fn start(scenario: Scenario) -> std::io::Result<Sim> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let addr = listener.local_addr()?;
+        let base = format!("http://{addr}");
+        let shared = Arc::new(Shared {
+            base: base.clone(),
+            world: Mutex::new(World::new(&scenario)),
+            knobs: Mutex::new(scenario.knobs.clone()),
+            faults: Mutex::new(Faults {
+                count: 0,
+                failures: 0,
+            }),
+            quota: Mutex::new(Quota {
+                left: Quota::SIZE,
+                at: Instant::now(),
+            }),
+            log: Mutex::new(Vec::new()),
+            seq: Mutex::new(0),
+        });
+        let app = axum::Router::new()
+            .fallback(serve_one)
+            .with_state(shared.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::warn!("arcfix-sim server stopped: {e}");
+            }
+        });
+        tracing::debug!("arcfix-sim serving scenario '{}' on {base}", scenario.name);
+        Ok(Sim {
+            base,
+            scenario,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/`
+    pub fn base_url(&self) -> String {
+        format!("{}/", self.base)
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// A bearer token for the scenario's caller.
+    pub fn caller_token(&self) -> String {
+        self.scenario.caller_token()
+    }
+
+    /// Every request received, in order of arrival, faulted ones included.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.shared.log)
+            .iter()
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
+    pub fn clear_log(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    pub fn set_knobs(&self, knobs: Knobs) {
+        *lock(&self.shared.knobs) = knobs;
+        *lock(&self.shared.faults) = Faults {
+            count: 0,
+            failures: 0,
+        };
+    }
+
+    /// The current resources, role assignments and server states (for asserts).
+    pub fn state_json(&self) -> Value {
+        lock(&self.shared.world).state_json()
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn serve_one(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let raw_body = axum::body::to_bytes(body, 16 << 20)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    let header = |h: &HeaderMap, name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let incoming = Incoming {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        authorization: header(&parts.headers, "authorization"),
+        body: if raw_body.is_empty() {
+            None
+        } else {
+            serde_json::from_slice(&raw_body).ok()
+        },
+        raw_body,
+        base: shared.base.clone(),
+    };
+    let correlation = header(&parts.headers, "x-ms-correlation-request-id")
+        .or_else(|| header(&parts.headers, "x-ms-client-request-id"))
+        .unwrap_or_else(world::new_guid);
+
+    let seq = {
+        let mut seq = lock(&shared.seq);
+        *seq += 1;
+        *seq
+    };
+    lock(&shared.log).push((
+        seq,
+        LoggedRequest {
+            method: incoming.method.clone(),
+            path: incoming.path.clone(),
+            query: incoming.query.clone(),
+            status: 0,
+            body: incoming.body.clone(),
+            authorization_present: incoming.authorization.is_some(),
+        },
+    ));
+
+    let knobs = lock(&shared.knobs).clone();
+    if knobs.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
+    }
+    let kind = classify(&incoming.method, &incoming.path);
+    let is_token = matches!(route::parse(&incoming.path), route::Route::Token { .. });
+    let fault = if is_token {
+        None
+    } else {
+        fault(&shared, &knobs, &incoming, kind, &correlation)
+    };
+    let reply = match fault {
+        Some(reply) => reply,
+        None => arm::handle(&mut lock(&shared.world), &incoming),
+    };
+
+    if let Some((_, entry)) = lock(&shared.log).iter_mut().find(|(s, _)| *s == seq) {
+        entry.status = reply.status;
+    }
+    let remaining = lock(&shared.quota).take(kind);
+    respond(reply, kind, remaining, &correlation)
+}
+
+/// The injected fault for this request, if the knobs call for one.
+fn fault(
+    shared: &Shared,
+    knobs: &Knobs,
+    inc: &Incoming,
+    kind: Kind,
+    correlation: &str,
+) -> Option<Reply> {
+    let mut f = lock(&shared.faults);
+    f.count += 1;
+    let hits = |every: u32| every > 0 && f.count.is_multiple_of(every as u64);
+    let sub = route::segments(&inc.path)
+        .windows(2)
+        .find(|w| w[0].eq_ignore_ascii_case("subscriptions"))
+        .map(|w| w[1].clone())
+        .unwrap_or_default();
+    let retry_after = |e: ArmError| match &knobs.retry_after {
+        Some(v) => e.header("Retry-After", v.clone()),
+        None => e,
+    };
+    if hits(knobs.throttle_every) {
+        let actor = inc
+            .authorization
+            .as_deref()
+            .and_then(|h| h.split_whitespace().nth(1))
+            .and_then(token::claims)
+            .and_then(|c| c.get("oid").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default();
+        let seconds = knobs
+            .retry_after
+            .as_deref()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(1);
+        let what = match kind {
+            Kind::Read => "read",
+            Kind::Write => "write",
+            Kind::Delete => "delete",
+        };
+        let e = ArmError::new(
+            429,
+            "SubscriptionRequestsThrottled",
+            format!(
+                "Number of '{what}' requests for subscription '{sub}' actor '{actor}' exceeded. Please try again \
+                 after '{seconds}' seconds after additional tokens are available. Refer to \
+                 https://aka.ms/arm-throttling for additional information."
+            ),
+        )
+        .header("x-ms-failure-cause", "gateway");
+        return Some(retry_after(e).into_reply());
+    }
+    if hits(knobs.fail_every) {
+        f.failures += 1;
+        let e = if f.failures % 2 == 1 {
+            let stamp = routing_stamp();
+            ArmError::new(
+                500,
+                "InternalServerError",
+                format!(
+                    "Encountered internal server error. Diagnostic information: timestamp '{stamp}', subscription id \
+                     '{sub}', tracking id '{}', request correlation id '{correlation}'.",
+                    world::new_guid()
+                ),
+            )
+        } else {
+            retry_after(ArmError::new(
+                503,
+                "ServiceUnavailable",
+                "The server is currently unable to handle the request. Please try again later.",
+            ))
+        };
+        return Some(e.header("x-ms-failure-cause", "gateway").into_reply());
+    }
+    None
+}
+
+fn routing_stamp() -> String {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_default()
+}
+
+fn respond(reply: Reply, kind: Kind, remaining: u64, correlation: &str) -> Response {
+    let body = reply
+        .body
+        .as_ref()
+        .map(|b| b.to_string())
+        .unwrap_or_default();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = axum::http::StatusCode::from_u16(reply.status)
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let quota_header = match kind {
+        Kind::Read => "x-ms-ratelimit-remaining-subscription-reads",
+        Kind::Write => "x-ms-ratelimit-remaining-subscription-writes",
+        Kind::Delete => "x-ms-ratelimit-remaining-subscription-deletes",
+    };
+    let request_id = world::new_guid();
+    let common = [
+        (
+            "content-type",
+            "application/json; charset=utf-8".to_string(),
+        ),
+        ("cache-control", "no-cache".to_string()),
+        ("pragma", "no-cache".to_string()),
+        ("expires", "-1".to_string()),
+        ("x-ms-request-id", request_id),
+        ("x-ms-correlation-request-id", correlation.to_string()),
+        (
+            "x-ms-routing-request-id",
+            format!("EASTUS:{}:{}", routing_stamp(), world::new_guid()),
+        ),
+        (quota_header, remaining.to_string()),
+    ];
+    let headers = response.headers_mut();
+    for (name, value) in common
+        .into_iter()
+        .chain(reply.headers.iter().map(|(n, v)| (n.as_str(), v.clone())))
+    {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}

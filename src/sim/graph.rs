@@ -1,0 +1,465 @@
+//! Azure Resource Graph over the simulated machines. Not KQL: the few query
+//! forms a client sends (`where` on columns, `project`, `extend`, `order by`,
+//! `limit`) are pattern-matched; anything else is refused with 400 so a client
+//! learns at once that the simulator cannot answer it.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value, json};
+
+use crate::sim::arm::{Ctx, method_not_allowed};
+use crate::sim::reply::{ArmError, ArmResult, Reply};
+use crate::sim::token::{base64url_decode, base64url_encode};
+use crate::sim::world::World;
+
+enum Stage {
+    Where(Vec<Condition>),
+    Project(Vec<(String, String)>),
+    Extend(Vec<(String, String)>),
+    Limit(usize),
+    Order { expr: String, descending: bool },
+}
+
+struct Condition {
+    expr: String,
+    op: String,
+    values: Vec<String>,
+}
+
+fn bad_query(detail: impl Into<String>) -> ArmError {
+    ArmError::bad_request("BadRequest", "Please provide below info when asking for support: timestamp, correlation id.")
+        .detail(json!({
+            "code": "InvalidQuery",
+            "message": "Query is invalid. Please refer to the documentation for the Azure Resource Graph service and fix the error before retrying."
+        }))
+        .detail(json!({"code": "ParserFailure", "message": detail.into()}))
+}
+
+pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
+    if ctx.method() != "POST" {
+        return Err(method_not_allowed(ctx.method()));
+    }
+    let body = ctx.body().cloned().unwrap_or(Value::Null);
+    let text = body.get("query").and_then(Value::as_str).ok_or_else(|| {
+        ArmError::bad_request("BadRequest", "The request body must have a 'query' string.")
+    })?;
+    let stages = parse(text)?;
+    let options = body.get("options").cloned().unwrap_or(Value::Null);
+    let top = match options.get("$top") {
+        None | Some(Value::Null) => 100,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                ArmError::bad_request("BadRequest", "options.$top must be between 1 and 1000.")
+            })? as usize,
+    };
+    let skip = options.get("$skip").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let start = match options.get("$skipToken").and_then(Value::as_str) {
+        Some(t) => decode_token(t)
+            .ok_or_else(|| ArmError::bad_request("BadRequest", "The $skipToken is not valid."))?,
+        None => skip,
+    };
+    let wanted_subs: Option<Vec<String>> =
+        body.get("subscriptions")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .collect()
+            });
+
+    let mut rows: Vec<Map<String, Value>> = Vec::new();
+    for at in world.all_machines() {
+        let id = world.machine_id(at);
+        let sub = &world.subs[at.0];
+        if wanted_subs
+            .as_ref()
+            .is_some_and(|w| !w.contains(&sub.id.to_ascii_lowercase()))
+        {
+            continue;
+        }
+        // Resource Graph shows only what the caller may read.
+        if ctx
+            .require(world, "Microsoft.HybridCompute/machines/read", &id)
+            .is_err()
+        {
+            continue;
+        }
+        let m = world.machine_json(at, false);
+        let mut row = Map::new();
+        row.insert("id".into(), json!(id));
+        row.insert("name".into(), m["name"].clone());
+        row.insert("type".into(), json!("microsoft.hybridcompute/machines"));
+        row.insert("tenantId".into(), json!(world.tenant));
+        row.insert("kind".into(), json!(""));
+        row.insert("location".into(), m["location"].clone());
+        row.insert(
+            "resourceGroup".into(),
+            json!(sub.rgs[at.1].name.to_ascii_lowercase()),
+        );
+        row.insert("subscriptionId".into(), json!(sub.id));
+        row.insert("managedBy".into(), json!(""));
+        row.insert("sku".into(), Value::Null);
+        row.insert("plan".into(), Value::Null);
+        row.insert("properties".into(), m["properties"].clone());
+        row.insert("tags".into(), m["tags"].clone());
+        row.insert("identity".into(), m["identity"].clone());
+        row.insert("zones".into(), Value::Null);
+        row.insert("extendedLocation".into(), Value::Null);
+        rows.push(row);
+    }
+    let mut has_id = true;
+    for stage in &stages {
+        rows = match stage {
+            Stage::Where(conds) => rows
+                .into_iter()
+                .filter(|r| conds.iter().all(|c| holds(c, r)))
+                .collect(),
+            Stage::Project(items) => {
+                has_id = items.iter().any(|(name, _)| name == "id");
+                rows.iter()
+                    .map(|r| items.iter().map(|(n, e)| (n.clone(), eval(e, r))).collect())
+                    .collect()
+            }
+            Stage::Extend(items) => rows
+                .into_iter()
+                .map(|mut r| {
+                    for (n, e) in items {
+                        let v = eval(e, &r);
+                        r.insert(n.clone(), v);
+                    }
+                    r
+                })
+                .collect(),
+            Stage::Limit(n) => rows.into_iter().take(*n).collect(),
+            Stage::Order { expr, descending } => {
+                let mut rows = rows;
+                rows.sort_by_key(|r| text_of(&eval(expr, r)).to_ascii_lowercase());
+                if *descending {
+                    rows.reverse();
+                }
+                rows
+            }
+        };
+    }
+    let total = rows.len();
+    let end = (start + top).min(total);
+    let page: Vec<Value> = rows
+        .get(start..end)
+        .unwrap_or_default()
+        .iter()
+        .cloned()
+        .map(Value::Object)
+        .collect();
+    let more = end < total;
+    let format = options
+        .get("resultFormat")
+        .and_then(Value::as_str)
+        .unwrap_or("objectArray");
+    let data = if format.eq_ignore_ascii_case("table") {
+        as_table(&page)
+    } else {
+        Value::Array(page.clone())
+    };
+    let mut out = json!({
+        "totalRecords": total,
+        "count": page.len(),
+        // Without `id` in the projection Resource Graph cannot page: it truncates.
+        "resultTruncated": if more && !has_id { "true" } else { "false" },
+        "data": data,
+        "facets": [],
+    });
+    if more && has_id {
+        out["$skipToken"] = json!(encode_token(end));
+    }
+    let remaining = world.graph_quota_take();
+    Ok(Reply::ok(out)
+        .header("x-ms-user-quota-remaining", remaining.to_string())
+        .header("x-ms-user-quota-resets-after", "00:00:05"))
+}
+
+fn encode_token(offset: usize) -> String {
+    base64url_encode(
+        json!({"arcfix-sim": "resourcegraph", "offset": offset})
+            .to_string()
+            .as_bytes(),
+    )
+}
+
+fn decode_token(token: &str) -> Option<usize> {
+    let v: Value = serde_json::from_slice(&base64url_decode(token)?).ok()?;
+    v.get("offset")?.as_u64().map(|n| n as usize)
+}
+
+fn as_table(rows: &[Value]) -> Value {
+    let columns: Vec<String> = rows
+        .first()
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let kind = |v: &Value| match v {
+        Value::String(_) => "string",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        _ => "object",
+    };
+    let first = rows.first().cloned().unwrap_or(Value::Null);
+    json!({
+        "columns": columns.iter().map(|c| json!({"name": c, "type": kind(&first[c])})).collect::<Vec<_>>(),
+        "rows": rows.iter().map(|r| columns.iter().map(|c| r[c].clone()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+    })
+}
+
+/// Splits on `sep` outside quotes and parentheses.
+fn split_top(text: &str, sep: char) -> Vec<String> {
+    let (mut out, mut cur) = (Vec::new(), String::new());
+    let (mut depth, mut quote) = (0i32, None::<char>);
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth -= 1,
+            (None, c) if c == sep && depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out
+}
+
+fn parse(text: &str) -> Result<Vec<Stage>, ArmError> {
+    let parts = split_top(text, '|');
+    let table = parts[0].trim();
+    if !table.eq_ignore_ascii_case("resources") {
+        return Err(bad_query(format!(
+            "arcfix-sim serves the 'resources' table only (query starts with '{table}')"
+        )));
+    }
+    static KEYWORD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?is)^\s*(where|project|extend|limit|take|order\s+by|sort\s+by)\b\s*(.*?)\s*$")
+            .unwrap()
+    });
+    parts[1..]
+        .iter()
+        .map(|part| {
+            let caps = KEYWORD
+                .captures(part)
+                .ok_or_else(|| bad_query(format!("arcfix-sim cannot run '{}'", part.trim())))?;
+            let rest = caps[2].to_string();
+            Ok(
+                match caps[1]
+                    .to_ascii_lowercase()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                {
+                    "where" => Stage::Where(conditions(&rest)?),
+                    "project" => Stage::Project(columns(&rest)?),
+                    "extend" => Stage::Extend(columns(&rest)?),
+                    "limit" | "take" => Stage::Limit(
+                        rest.trim()
+                            .parse()
+                            .map_err(|_| bad_query(format!("'{rest}' is not a row count")))?,
+                    ),
+                    _ => {
+                        let mut words = rest.split_whitespace();
+                        let expr = words
+                            .next()
+                            .ok_or_else(|| bad_query("order by needs a column"))?
+                            .to_string();
+                        // KQL sorts descending unless told otherwise.
+                        let descending =
+                            !words.next().is_some_and(|w| w.eq_ignore_ascii_case("asc"));
+                        Stage::Order { expr, descending }
+                    }
+                },
+            )
+        })
+        .collect()
+}
+
+fn columns(text: &str) -> Result<Vec<(String, String)>, ArmError> {
+    split_top(text, ',')
+        .iter()
+        .map(|item| {
+            let item = item.trim();
+            if item.is_empty() {
+                return Err(bad_query("empty column in project"));
+            }
+            Ok(match item.split_once('=') {
+                Some((name, expr)) => (name.trim().to_string(), expr.trim().to_string()),
+                None => {
+                    let inner = unwrap_calls(item);
+                    let name = inner.rsplit('.').next().unwrap_or(inner).to_string();
+                    (name, item.to_string())
+                }
+            })
+        })
+        .collect()
+}
+
+fn conditions(text: &str) -> Result<Vec<Condition>, ArmError> {
+    static AND: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\s+and\s+").unwrap());
+    static OR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\s+or\s+").unwrap());
+    static COND: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?is)^\s*(.+?)\s*(=~|==|!=|!~|\s!?contains(?:_cs)?\s|\sstartswith\s|\s!?has\s|\s!?in~?\s)\s*(.+?)\s*$")
+            .unwrap()
+    });
+    static LITERAL: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"'([^']*)'|"([^"]*)""#).unwrap());
+    if OR.is_match(text) {
+        return Err(bad_query("arcfix-sim cannot run 'or' in where"));
+    }
+    AND.split(text)
+        .map(|cond| {
+            let caps = COND
+                .captures(cond)
+                .ok_or_else(|| bad_query(format!("arcfix-sim cannot run 'where {cond}'")))?;
+            let values: Vec<String> = LITERAL
+                .captures_iter(&caps[3])
+                .map(|c| {
+                    c.get(1)
+                        .or_else(|| c.get(2))
+                        .map(|m| m.as_str().to_string())
+                        .unwrap_or_default()
+                })
+                .collect();
+            if values.is_empty() {
+                return Err(bad_query(format!(
+                    "arcfix-sim compares with quoted strings only: '{cond}'"
+                )));
+            }
+            Ok(Condition {
+                expr: caps[1].to_string(),
+                op: caps[2].trim().to_ascii_lowercase(),
+                values,
+            })
+        })
+        .collect()
+}
+
+fn unwrap_calls(expr: &str) -> &str {
+    let mut e = expr.trim();
+    while let Some(open) = e.find('(')
+        && e.ends_with(')')
+    {
+        e = e[open + 1..e.len() - 1].trim();
+    }
+    e
+}
+
+fn eval(expr: &str, row: &Map<String, Value>) -> Value {
+    let e = expr.trim();
+    let lower = e.to_ascii_lowercase();
+    for (f, apply) in [
+        (
+            "tostring(",
+            (|v: Value| json!(text_of(&v))) as fn(Value) -> Value,
+        ),
+        ("tolower(", |v| json!(text_of(&v).to_lowercase())),
+        ("toupper(", |v| json!(text_of(&v).to_uppercase())),
+    ] {
+        if lower.starts_with(f) && e.ends_with(')') {
+            return apply(eval(&e[f.len()..e.len() - 1], row));
+        }
+    }
+    if let Some(s) = e.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+        return json!(s);
+    }
+    let mut cur = Value::Object(row.clone());
+    for key in e.split('.') {
+        let next = match &cur {
+            Value::Object(o) => o
+                .get(key)
+                .or_else(|| {
+                    o.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                        .map(|(_, v)| v)
+                })
+                .cloned(),
+            _ => None,
+        };
+        cur = next.unwrap_or(Value::Null);
+    }
+    cur
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn holds(c: &Condition, row: &Map<String, Value>) -> bool {
+    let v = text_of(&eval(&c.expr, row));
+    let (vl, first) = (v.to_lowercase(), c.values[0].as_str());
+    match c.op.as_str() {
+        "==" => v == first,
+        "!=" => v != first,
+        "=~" => vl == first.to_lowercase(),
+        "!~" => vl != first.to_lowercase(),
+        "contains" | "has" => vl.contains(&first.to_lowercase()),
+        "!contains" | "!has" => !vl.contains(&first.to_lowercase()),
+        "contains_cs" => v.contains(first),
+        "!contains_cs" => !v.contains(first),
+        "startswith" => vl.starts_with(&first.to_lowercase()),
+        "in" => c.values.contains(&v),
+        "in~" => c.values.iter().any(|x| x.to_lowercase() == vl),
+        "!in" => !c.values.contains(&v),
+        "!in~" => !c.values.iter().any(|x| x.to_lowercase() == vl),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Stage, parse, split_top};
+
+    #[test]
+    fn queries_the_client_sends_parse() {
+        let q = "resources | where type =~ 'microsoft.hybridcompute/machines' and resourceGroup in~ ('a', \"b\") \
+                 | project id, name, status=tostring(properties.status), tolower(location) | order by name asc | limit 5";
+        let stages = parse(q).ok().unwrap();
+        assert_eq!(stages.len(), 4);
+        match &stages[0] {
+            Stage::Where(c) => {
+                assert_eq!(c.len(), 2);
+                assert_eq!(c[1].op, "in~");
+                assert_eq!(c[1].values, ["a", "b"]);
+            }
+            _ => panic!("where first"),
+        }
+        match &stages[1] {
+            Stage::Project(items) => {
+                assert_eq!(
+                    items[2],
+                    (
+                        "status".to_string(),
+                        "tostring(properties.status)".to_string()
+                    )
+                );
+                assert_eq!(items[3].0, "location");
+            }
+            _ => panic!("project second"),
+        }
+        assert!(parse("authorizationresources | limit 1").is_err());
+        assert!(parse("resources | summarize count()").is_err());
+        assert!(parse("resources | where name == 'a' or name == 'b'").is_err());
+        assert_eq!(
+            split_top("a, f(b, c), 'd,e'", ','),
+            ["a", " f(b, c)", " 'd,e'"]
+        );
+    }
+}

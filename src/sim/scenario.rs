@@ -1,0 +1,523 @@
+//! Scenarios: the simulated Azure described as data (one JSON file each under
+//! `src/sim/scenarios/`), parsed and checked before a simulator starts.
+//!
+//! A small one (every key but `name`, `tenant`, `caller`, `principals` and
+//! `subscriptions` has a default; see the built-ins for all of them):
+//!
+//! ```json
+//! {"name": "mine", "tenant": "5c1e3f2d-4b8a-4d6c-8e9f-6f5e4d3c2b1a", "caller": "0a1b…",
+//!  "principals": [{"oid": "0a1b…", "upn": "alex@contoso.example"}],
+//!  "subscriptions": [{"id": "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f",
+//!    "providers": {"Microsoft.HybridConnectivity": "NotRegistered"}, "register_polls": 2,
+//!    "resource_groups": [{"name": "arc-demo", "location": "eastus", "machines": [
+//!      {"name": "web-01", "endpoint": {"ssh_port": 22}, "server": {"sshd_running": false}}]}]}],
+//!  "role_assignments": [{"scope": "/subscriptions/3f2d…/resourceGroups/arc-demo",
+//!    "role": "Owner", "principal": "0a1b…"}]}
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::azure::rbac;
+use crate::sim::Knobs;
+use crate::target::{is_guid, validate_machine_name, validate_resource_group};
+
+/// A whole simulated environment: tenant, principals, subscriptions with their
+/// resource groups and machines, role assignments, and how slow or faulty
+/// things are. Keys are snake_case; the ARM spellings of machine fields
+/// (`osType`, `incomingConnectionsPorts`, …) are accepted too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The Entra tenant (GUID); tokens must carry it as `tid`.
+    pub tenant: String,
+    /// Object id of the principal the demo and tests act as.
+    pub caller: String,
+    pub principals: Vec<Principal>,
+    pub subscriptions: Vec<Subscription>,
+    #[serde(default)]
+    pub role_assignments: Vec<RoleAssignmentSpec>,
+    /// Polls (operation status or GET) a run command stays `InProgress`; null: never finishes.
+    #[serde(default = "one")]
+    pub run_command_polls: Option<u32>,
+    /// Every run command ends `Failed` with exit code 1 and changes nothing.
+    #[serde(default)]
+    pub run_command_fail: bool,
+    /// GETs a newly put extension stays `Creating`; null: never finishes.
+    #[serde(default = "one")]
+    pub extension_polls: Option<u32>,
+    /// HybridCompute errors use the unwrapped `{"code","message"}` shape seen in the wild.
+    #[serde(default)]
+    pub bare_hybridcompute_errors: bool,
+    /// Items per page of list answers (then `nextLink`).
+    #[serde(default = "page_size")]
+    pub page_size: usize,
+    #[serde(default)]
+    pub knobs: Knobs,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Principal {
+    pub oid: String,
+    #[serde(default)]
+    pub upn: String,
+    /// `User`, `Group` or `ServicePrincipal`.
+    #[serde(default = "user", alias = "principalType", alias = "type")]
+    pub principal_type: String,
+    /// For service principals: the application id and secret the token endpoint accepts.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    pub id: String,
+    #[serde(default = "subscription_name")]
+    pub display_name: String,
+    /// Namespace → `Registered` | `NotRegistered` | `Registering` | `Unregistered`.
+    /// Microsoft.HybridCompute and Microsoft.HybridConnectivity default to `Registered`.
+    #[serde(default)]
+    pub providers: BTreeMap<String, String>,
+    /// Provider GETs after `register` that still say `Registering`; 0: registered
+    /// at once; null: never.
+    #[serde(default = "one")]
+    pub register_polls: Option<u32>,
+    /// How calls to an unregistered provider fail.
+    #[serde(default)]
+    pub unregistered_error: UnregisteredError,
+    #[serde(default)]
+    pub resource_groups: Vec<ResourceGroup>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnregisteredError {
+    /// 409 with `details[].target` = the namespace.
+    #[default]
+    MissingSubscriptionRegistration,
+    /// 400, as the SSH troubleshooting article shows.
+    NoRegisteredProviderFound,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceGroup {
+    pub name: String,
+    #[serde(default = "eastus")]
+    pub location: String,
+    #[serde(default)]
+    pub machines: Vec<Machine>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Machine {
+    pub name: String,
+    /// Defaults to the resource group's location.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// `Connected`, `Disconnected`, `Error` (or `Expired`).
+    #[serde(default = "connected")]
+    pub status: String,
+    /// `linux` or `windows`.
+    #[serde(default = "linux", alias = "osType")]
+    pub os_type: String,
+    #[serde(default, alias = "osName")]
+    pub os_name: Option<String>,
+    #[serde(default, alias = "osVersion")]
+    pub os_version: Option<String>,
+    #[serde(default, alias = "osSku")]
+    pub os_sku: Option<String>,
+    #[serde(default = "agent_version", alias = "agentVersion")]
+    pub agent_version: String,
+    #[serde(default = "last_status_change", alias = "lastStatusChange")]
+    pub last_status_change: String,
+    /// `azcmagent config incomingconnections.ports`, as ARM shows it.
+    #[serde(default = "ports_22", alias = "incomingConnectionsPorts")]
+    pub incoming_connections_ports: Vec<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The HybridConnectivity `default` endpoint; absent or null: none.
+    #[serde(default)]
+    pub endpoint: Option<EndpointSpec>,
+    #[serde(default)]
+    pub extensions: Vec<ExtensionSpec>,
+    /// What is true on the server itself (seen only through run commands).
+    #[serde(default)]
+    pub server: ServerSpec,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    /// Port of the `SSH` service configuration; absent or null: no SSH configuration.
+    #[serde(default)]
+    pub ssh_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionSpec {
+    pub name: String,
+    pub publisher: String,
+    #[serde(rename = "type")]
+    pub extension_type: String,
+    #[serde(default = "handler_version", alias = "typeHandlerVersion")]
+    pub type_handler_version: String,
+    /// `Succeeded`, `Creating`, `Failed`, …
+    #[serde(default = "succeeded", alias = "provisioningState")]
+    pub provisioning_state: String,
+    /// For `Creating`: GETs until `Succeeded`; null: never.
+    #[serde(default = "one")]
+    pub polls: Option<u32>,
+}
+
+/// The server's own state, changed only by run commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    #[serde(default = "yes")]
+    pub sshd_installed: bool,
+    #[serde(default = "yes")]
+    pub sshd_running: bool,
+    #[serde(default = "port_22")]
+    pub ssh_port: u16,
+    #[serde(default = "yes")]
+    pub agent_incoming_enabled: bool,
+    /// Same as the machine's `incoming_connections_ports` (one of the two is enough).
+    #[serde(default)]
+    pub agent_ports: Option<Vec<String>>,
+    #[serde(default)]
+    pub himds_restarts: u32,
+}
+
+impl Default for ServerSpec {
+    fn default() -> Self {
+        ServerSpec {
+            sshd_installed: true,
+            sshd_running: true,
+            ssh_port: 22,
+            agent_incoming_enabled: true,
+            agent_ports: None,
+            himds_restarts: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleAssignmentSpec {
+    /// `/`, a subscription, resource group or resource id, in canonical casing.
+    pub scope: String,
+    /// Built-in role name or GUID (see `azure::rbac::BUILT_IN_ROLES`).
+    pub role: String,
+    /// Object id of one of the principals.
+    pub principal: String,
+    /// Assignment name (a GUID); made up when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+fn page_size() -> usize {
+    100
+}
+fn one() -> Option<u32> {
+    Some(1)
+}
+fn user() -> String {
+    "User".into()
+}
+fn subscription_name() -> String {
+    "Simulated subscription".into()
+}
+fn eastus() -> String {
+    "eastus".into()
+}
+fn connected() -> String {
+    "Connected".into()
+}
+fn linux() -> String {
+    "linux".into()
+}
+fn agent_version() -> String {
+    "1.47.02904.1890".into()
+}
+fn last_status_change() -> String {
+    "2025-06-02T08:15:42.1234567Z".into()
+}
+fn ports_22() -> Vec<String> {
+    vec!["22".into()]
+}
+fn handler_version() -> String {
+    "1.0".into()
+}
+fn succeeded() -> String {
+    "Succeeded".into()
+}
+fn yes() -> bool {
+    true
+}
+fn port_22() -> u16 {
+    22
+}
+
+const BUILTINS: &[(&str, &str)] = &[
+    ("demo", include_str!("scenarios/demo.json")),
+    ("healthy", include_str!("scenarios/healthy.json")),
+    ("reader", include_str!("scenarios/reader.json")),
+    ("wrong-port", include_str!("scenarios/wrong-port.json")),
+    ("disconnected", include_str!("scenarios/disconnected.json")),
+    ("windows", include_str!("scenarios/windows.json")),
+    ("fleet", include_str!("scenarios/fleet.json")),
+];
+
+const BUILTIN_NAMES: &[&str] = &[
+    "demo",
+    "healthy",
+    "reader",
+    "wrong-port",
+    "disconnected",
+    "windows",
+    "fleet",
+];
+
+pub(crate) const PROVIDER_STATES: &[&str] =
+    &["Registered", "NotRegistered", "Registering", "Unregistered"];
+const MACHINE_STATES: &[&str] = &["Connected", "Disconnected", "Error", "Expired"];
+const EXTENSION_STATES: &[&str] = &["Succeeded", "Creating", "Updating", "Failed", "Deleting"];
+
+impl Scenario {
+    /// A scenario shipped inside the binary, by name (see [`Scenario::builtin_names`]).
+    pub fn builtin(name: &str) -> Option<Scenario> {
+        let (_, text) = BUILTINS.iter().find(|(n, _)| *n == name)?;
+        // The built-ins are checked by the tests; a broken one is a bug, not input.
+        Some(Scenario::from_json(text).unwrap_or_else(|e| panic!("built-in scenario {name}: {e}")))
+    }
+
+    pub fn builtin_names() -> &'static [&'static str] {
+        BUILTIN_NAMES
+    }
+
+    /// Parses and validates a scenario; the error names the first problem found.
+    pub fn from_json(text: &str) -> Result<Scenario, String> {
+        let scenario: Scenario =
+            serde_json::from_str(text).map_err(|e| format!("invalid scenario: {e}"))?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// The principal the demo acts as.
+    pub fn caller_principal(&self) -> &Principal {
+        self.principal(&self.caller)
+            .expect("validated: the caller is a principal")
+    }
+
+    /// A bearer token for the scenario's caller.
+    pub fn caller_token(&self) -> String {
+        let p = self.caller_principal();
+        crate::sim::fake_token(&p.oid, &p.upn, &self.tenant)
+    }
+
+    pub fn principal(&self, oid: &str) -> Option<&Principal> {
+        self.principals
+            .iter()
+            .find(|p| p.oid.eq_ignore_ascii_case(oid))
+    }
+
+    /// Every machine's resource id, in scenario order.
+    pub fn machine_ids(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        for s in &self.subscriptions {
+            for rg in &s.resource_groups {
+                for m in &rg.machines {
+                    ids.push(format!(
+                        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.HybridCompute/machines/{}",
+                        s.id, rg.name, m.name
+                    ));
+                }
+            }
+        }
+        ids
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.page_size == 0 {
+            return Err("page_size must be at least 1".into());
+        }
+        if !is_guid(&self.tenant) {
+            return Err(format!("tenant '{}' is not a GUID", self.tenant));
+        }
+        let mut oids = HashSet::new();
+        for p in &self.principals {
+            if p.oid.trim().is_empty() {
+                return Err("a principal has an empty oid".into());
+            }
+            if !oids.insert(p.oid.to_ascii_lowercase()) {
+                return Err(format!("principal '{}' is listed twice", p.oid));
+            }
+            if !["User", "Group", "ServicePrincipal"].contains(&p.principal_type.as_str()) {
+                return Err(format!(
+                    "principal '{}': type '{}' is not User, Group or ServicePrincipal",
+                    p.oid, p.principal_type
+                ));
+            }
+        }
+        if self.principal(&self.caller).is_none() {
+            return Err(format!(
+                "caller '{}' is not one of the principals",
+                self.caller
+            ));
+        }
+        let mut subs = HashSet::new();
+        for s in &self.subscriptions {
+            if !is_guid(&s.id) {
+                return Err(format!("subscription '{}' is not a GUID", s.id));
+            }
+            if !subs.insert(s.id.to_ascii_lowercase()) {
+                return Err(format!("subscription '{}' is listed twice", s.id));
+            }
+            for (ns, state) in &s.providers {
+                if !PROVIDER_STATES.contains(&state.as_str()) {
+                    return Err(format!(
+                        "subscription {}: provider {ns} state '{state}' is not one of {PROVIDER_STATES:?}",
+                        s.id
+                    ));
+                }
+            }
+            let mut rgs = HashSet::new();
+            for rg in &s.resource_groups {
+                validate_resource_group(&rg.name).map_err(|e| e.to_string())?;
+                if !rgs.insert(rg.name.to_ascii_lowercase()) {
+                    return Err(format!("resource group '{}' is listed twice", rg.name));
+                }
+                let mut names = HashSet::new();
+                for m in &rg.machines {
+                    validate_machine(m)?;
+                    if !names.insert(m.name.to_ascii_lowercase()) {
+                        return Err(format!(
+                            "machine '{}' is listed twice in '{}'",
+                            m.name, rg.name
+                        ));
+                    }
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        for a in &self.role_assignments {
+            let role = rbac::role(&a.role)
+                .ok_or_else(|| format!("role assignment: unknown role '{}'", a.role))?;
+            if self.principal(&a.principal).is_none() {
+                return Err(format!(
+                    "role assignment: principal '{}' is not one of the principals",
+                    a.principal
+                ));
+            }
+            if a.scope != "/" && !a.scope.to_ascii_lowercase().starts_with("/subscriptions/") {
+                return Err(format!(
+                    "role assignment: scope '{}' is not '/' or a subscription-based id",
+                    a.scope
+                ));
+            }
+            if a.scope.len() > 1 && a.scope.ends_with('/') {
+                return Err(format!(
+                    "role assignment: scope '{}' ends with '/'",
+                    a.scope
+                ));
+            }
+            if let Some(n) = &a.name
+                && !is_guid(n)
+            {
+                return Err(format!("role assignment: name '{n}' is not a GUID"));
+            }
+            let key = (
+                a.scope.to_ascii_lowercase(),
+                role.guid,
+                a.principal.to_ascii_lowercase(),
+            );
+            if !seen.insert(key) {
+                return Err(format!(
+                    "role assignment of '{}' to '{}' at '{}' is listed twice",
+                    role.name, a.principal, a.scope
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_machine(m: &Machine) -> Result<(), String> {
+    validate_machine_name(&m.name).map_err(|e| e.to_string())?;
+    if !MACHINE_STATES.contains(&m.status.as_str()) {
+        return Err(format!(
+            "machine {}: status '{}' is not one of {MACHINE_STATES:?}",
+            m.name, m.status
+        ));
+    }
+    if !["linux", "windows"].contains(&m.os_type.as_str()) {
+        return Err(format!(
+            "machine {}: os_type '{}' is not linux or windows",
+            m.name, m.os_type
+        ));
+    }
+    if time::OffsetDateTime::parse(
+        &m.last_status_change,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .is_err()
+    {
+        return Err(format!(
+            "machine {}: last_status_change '{}' is not an RFC 3339 time",
+            m.name, m.last_status_change
+        ));
+    }
+    let bad_port = |p: &String| p.parse::<u16>().map_or(true, |n| n == 0);
+    if let Some(p) = m.incoming_connections_ports.iter().find(|p| bad_port(p)) {
+        return Err(format!(
+            "machine {}: incoming port '{p}' is not a port number",
+            m.name
+        ));
+    }
+    if let Some(ports) = &m.server.agent_ports {
+        if let Some(p) = ports.iter().find(|p| bad_port(p)) {
+            return Err(format!(
+                "machine {}: agent port '{p}' is not a port number",
+                m.name
+            ));
+        }
+        if *ports != m.incoming_connections_ports && m.incoming_connections_ports != ports_22() {
+            return Err(format!(
+                "machine {}: server.agent_ports and incoming_connections_ports disagree (they are the same setting)",
+                m.name
+            ));
+        }
+    }
+    if m.endpoint.as_ref().and_then(|e| e.ssh_port) == Some(0) {
+        return Err(format!(
+            "machine {}: endpoint ssh_port 0 is not a port",
+            m.name
+        ));
+    }
+    let mut names = HashSet::new();
+    for e in &m.extensions {
+        if !EXTENSION_STATES.contains(&e.provisioning_state.as_str()) {
+            return Err(format!(
+                "machine {}: extension {} state '{}' is not one of {EXTENSION_STATES:?}",
+                m.name, e.name, e.provisioning_state
+            ));
+        }
+        if !names.insert(e.name.to_ascii_lowercase()) {
+            return Err(format!(
+                "machine {}: extension '{}' is listed twice",
+                m.name, e.name
+            ));
+        }
+    }
+    Ok(())
+}
