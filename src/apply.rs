@@ -103,7 +103,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 &machine.location,
                 verb,
                 script,
-                Duration::from_secs(900),
+                crate::remote::time_limit(),
             )
             .await;
             // Whatever happened, the server changed or may have: probe again.
@@ -193,6 +193,16 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
         pb
     });
     let result = loop {
+        if let crate::plan::Check::Server {
+            machine: Some(m), ..
+        } = &step.check
+        {
+            // Each look at a remote server is a fresh probe.
+            ctx.server_cache
+                .lock()
+                .await
+                .remove(&m.id.to_ascii_lowercase());
+        }
         if checks::satisfied(ctx, &step.check).await? {
             break Ok(());
         }

@@ -53,6 +53,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../plans/rp-not-registered.toml"),
     ),
     (
+        "run-command-permission-missing.toml",
+        include_str!("../plans/run-command-permission-missing.toml"),
+    ),
+    (
         "agent-disconnected.toml",
         include_str!("../plans/agent-disconnected.toml"),
     ),

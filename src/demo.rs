@@ -20,17 +20,28 @@ use crate::sim::{Scenario, Sim};
 use crate::target::MachineId;
 
 pub async fn run(config: &Config, paint: &Paint) -> Result<ExitCode> {
-    let scenario = Scenario::builtin("demo").ok_or_else(|| Error::Other("the demo scenario is missing".into()))?;
-    let sim = Sim::start(scenario).await.map_err(|e| Error::io("cannot start the simulated Azure on 127.0.0.1", e))?;
+    let scenario = Scenario::builtin("demo")
+        .ok_or_else(|| Error::Other("the demo scenario is missing".into()))?;
+    let sim = Sim::start(scenario)
+        .await
+        .map_err(|e| Error::io("cannot start the simulated Azure on 127.0.0.1", e))?;
     let result = run_with(config, paint, &sim).await;
     sim.shutdown().await;
     result
 }
 
 async fn run_with(config: &Config, paint: &Paint, sim: &Sim) -> Result<ExitCode> {
-    let sandbox = tempfile::Builder::new().prefix("arcfix-demo-").tempdir().map_err(|e| Error::io("cannot make the demo sandbox", e))?;
+    let sandbox = tempfile::Builder::new()
+        .prefix("arcfix-demo-")
+        .tempdir()
+        .map_err(|e| Error::io("cannot make the demo sandbox", e))?;
     let host = client_sandbox(sandbox.path())?;
-    let machines = sim.scenario().machine_ids().iter().map(|id| MachineId::parse(id)).collect::<Result<Vec<_>>>()?;
+    let machines = sim
+        .scenario()
+        .machine_ids()
+        .iter()
+        .map(|id| MachineId::parse(id))
+        .collect::<Result<Vec<_>>>()?;
     let target = Target {
         machines: machines.clone(),
         fleet: None,
@@ -42,7 +53,11 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim) -> Result<ExitCode>
         remote: true,
     };
     let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Other(e.to_string()))?;
-    let arm = Arm::new(base, Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"), RetryPolicy::default())?;
+    let arm = Arm::new(
+        base,
+        Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"),
+        RetryPolicy::default(),
+    )?;
     let ctx = Context::new(host, target, Some(arm.clone()));
     let json = config.output == Output::Json;
 
@@ -53,18 +68,31 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim) -> Result<ExitCode>
         sim.base_url(),
         sim.scenario().name,
         sandbox.path().display(),
-        machines.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+        machines
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     ))?;
 
-    say(&format!("\n{}\n", paint.bold("== 1. arcfix check (simulated)")))?;
+    say(&format!(
+        "\n{}\n",
+        paint.bold("== 1. arcfix check (simulated)")
+    ))?;
     let before = checks::detect(&ctx).await?;
     say(&text::findings(&before, paint))?;
 
-    say(&format!("\n{}\n", paint.bold("== 2. arcfix plan (simulated)")))?;
+    say(&format!(
+        "\n{}\n",
+        paint.bold("== 2. arcfix plan (simulated)")
+    ))?;
     let mut plan = before.clone();
     say(&text::plan(&plan, paint))?;
 
-    say(&format!("\n{}\n", paint.bold("== 3. arcfix apply --yes (simulated)")))?;
+    say(&format!(
+        "\n{}\n",
+        paint.bold("== 3. arcfix apply --yes (simulated)")
+    ))?;
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let quiet = json || config.verbosity < 0;
     let progress = |line: &str| {
@@ -75,7 +103,10 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim) -> Result<ExitCode>
     apply::apply(&ctx, &mut plan, &interrupted, &progress).await;
     say(&text::summary(&plan, paint))?;
 
-    say(&format!("\n{}\n", paint.bold("== 4. arcfix check again (simulated)")))?;
+    say(&format!(
+        "\n{}\n",
+        paint.bold("== 4. arcfix check again (simulated)")
+    ))?;
     let after = checks::detect(&ctx).await?;
     say(&text::findings(&after, paint))?;
 
@@ -114,19 +145,32 @@ fn client_sandbox(dir: &Path) -> Result<Host> {
     for d in [&home, &bin, &az_ssh] {
         std::fs::create_dir_all(d).map_err(io)?;
     }
-    std::fs::write(az_ssh.join("Az.Ssh.psd1"), "@{\n    ModuleVersion = '0.2.3'\n}\n").map_err(io)?;
+    std::fs::write(
+        az_ssh.join("Az.Ssh.psd1"),
+        "@{\n    ModuleVersion = '0.2.3'\n}\n",
+    )
+    .map_err(io)?;
     let real = Host::detect();
     let mut vars = std::collections::BTreeMap::new();
     vars.insert("PATH".to_string(), bin.display().to_string());
     vars.insert("PSModulePath".to_string(), modules.display().to_string());
     vars.insert("ARCFIX_SSH_SEARCH_PATH".to_string(), String::new());
-    let host = Host { home: home.clone(), vars, privileged: false, ..real };
+    let host = Host {
+        home: home.clone(),
+        vars,
+        privileged: false,
+        ..real
+    };
     for p in ["ssh", "ssh-keygen"] {
         write_exec(&bin.join(host.os.exe(p)), "#!/bin/sh\nexit 0\n").map_err(io)?;
     }
     if host.os != Os::Windows {
         let arcproxy = modules.join("Az.Ssh.ArcProxy").join("1.0.0");
-        let proxy = format!("sshProxy_{}_{}_1.3.022941", host.os.proxy_word(), host.arch.powershell_word());
+        let proxy = format!(
+            "sshProxy_{}_{}_1.3.022941",
+            host.os.proxy_word(),
+            host.arch.powershell_word()
+        );
         let pwsh = format!(
             "#!/bin/sh\n# Stands in for PowerShell in the demo: Install-Module lays out Az.Ssh.ArcProxy 1.0.0.\ncase \"$*\" in\n  *Install-Module*) mkdir -p '{d}' && printf \"@{{\\n  ModuleVersion = '1.0.0'\\n}}\\n\" > '{d}/Az.Ssh.ArcProxy.psd1' && printf '#!/bin/sh\\n' > '{d}/{proxy}' && chmod 644 '{d}/{proxy}';;\nesac\n",
             d = arcproxy.display()
@@ -134,7 +178,11 @@ fn client_sandbox(dir: &Path) -> Result<Host> {
         write_exec(&bin.join("pwsh"), &pwsh).map_err(io)?;
         let cli_proxy = home.join(".clientsshproxy");
         std::fs::create_dir_all(&cli_proxy).map_err(io)?;
-        let file = cli_proxy.join(format!("sshProxy_{}_{}_1_3_026973", host.os.proxy_word(), host.arch.word()));
+        let file = cli_proxy.join(format!(
+            "sshProxy_{}_{}_1_3_026973",
+            host.os.proxy_word(),
+            host.arch.word()
+        ));
         std::fs::write(&file, "#!/bin/sh\n").map_err(io)?;
         set_mode(&file, 0o644).map_err(io)?;
     }

@@ -20,14 +20,22 @@ impl Azure {
 
     /// A built-in scenario changed by `edit` (on its JSON form).
     pub fn edited(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Azure {
-        let text = std::fs::read_to_string(format!("{}/src/sim/scenarios/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let text = std::fs::read_to_string(format!(
+            "{}/src/sim/scenarios/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
         edit(&mut v);
         Azure::with(Scenario::from_json(&v.to_string()).unwrap())
     }
 
     pub fn with(scenario: Scenario) -> Azure {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let sim = rt.block_on(Sim::start(scenario)).unwrap();
         let token = sim.caller_token();
         let sandbox = Sandbox::new();
@@ -39,7 +47,12 @@ impl Azure {
 printf '{{"accessToken":"{token}","expiresOn":"x","expires_on":%s,"subscription":"s","tenant":"t","tokenType":"Bearer"}}' $exp"#
             ),
         );
-        Azure { rt, sim: Some(sim), sandbox, token }
+        Azure {
+            rt,
+            sim: Some(sim),
+            sandbox,
+            token,
+        }
     }
 
     pub fn sim(&self) -> &Sim {
@@ -52,11 +65,21 @@ printf '{{"accessToken":"{token}","expiresOn":"x","expires_on":%s,"subscription"
 
     /// Runs arcfix against the simulator.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.sandbox.cmd().args(args).env("ARCFIX_ARM_ENDPOINT", &self.sim().base_url()).env("ARCFIX_RETRY_SCALE", "0.02").run()
+        self.sandbox
+            .cmd()
+            .args(args)
+            .env("ARCFIX_ARM_ENDPOINT", &self.sim().base_url())
+            .env("ARCFIX_RETRY_SCALE", "0.02")
+            .run()
     }
 
     pub fn writes(&self) -> Vec<String> {
-        self.sim().requests().iter().filter(|r| r.is_write()).map(|r| format!("{} {} {}", r.method, r.path, r.status)).collect()
+        self.sim()
+            .requests()
+            .iter()
+            .filter(|r| r.is_write())
+            .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+            .collect()
     }
 }
 
@@ -76,9 +99,19 @@ fn ids(out: &Output) -> Vec<String> {
 fn the_demo_machine_shows_every_fixable_azure_problem() {
     let az = Azure::builtin("demo");
     let id = az.machine(0);
-    let out = az.run(&["check", "--checks", "azure", "--id", &id, "--login", "entra", "-o", "json"]);
+    let out = az.run(&[
+        "check", "--checks", "azure", "--id", &id, "--login", "entra", "-o", "json",
+    ]);
     assert_eq!(out.status, 2, "{out:?}");
-    assert_eq!(ids(&out), ["entra-extension-missing", "login-role-missing", "rp-not-registered", "ssh-port-not-enabled"]);
+    assert_eq!(
+        ids(&out),
+        [
+            "entra-extension-missing",
+            "login-role-missing",
+            "rp-not-registered",
+            "ssh-port-not-enabled"
+        ]
+    );
     assert!(az.writes().is_empty(), "check wrote: {:?}", az.writes());
     assert!(az.sim().requests().iter().all(|r| r.authorization_present));
 }
@@ -87,24 +120,56 @@ fn the_demo_machine_shows_every_fixable_azure_problem() {
 fn apply_converges_and_a_second_plan_has_no_automatic_steps() {
     let az = Azure::builtin("demo");
     let id = az.machine(0);
-    let args = ["--checks", "azure", "--id", id.as_str(), "--login", "entra", "--grant-roles"];
+    let args = [
+        "--checks",
+        "azure",
+        "--id",
+        id.as_str(),
+        "--login",
+        "entra",
+        "--grant-roles",
+    ];
     let apply = az.run(&[&["apply", "--yes", "-o", "json"][..], &args].concat());
     // The hybrid agent restart after the registration is manual without --remote.
     assert_eq!(apply.status, 3, "{apply:?}");
     let steps = apply.json()["steps"].as_array().unwrap().clone();
-    let status = |id: &str| steps.iter().find(|s| s["id"].as_str().unwrap().starts_with(id)).map(|s| s["status"].as_str().unwrap().to_string());
-    for step in ["register-hybridconnectivity", "create-default-endpoint", "enable-ssh-port", "assign-login-role", "install-entra-extension"] {
-        assert_eq!(status(step).as_deref(), Some("applied"), "{step}: {steps:#?}");
+    let status = |id: &str| {
+        steps
+            .iter()
+            .find(|s| s["id"].as_str().unwrap().starts_with(id))
+            .map(|s| s["status"].as_str().unwrap().to_string())
+    };
+    for step in [
+        "register-hybridconnectivity",
+        "create-default-endpoint",
+        "enable-ssh-port",
+        "assign-login-role",
+        "install-entra-extension",
+    ] {
+        assert_eq!(
+            status(step).as_deref(),
+            Some("applied"),
+            "{step}: {steps:#?}"
+        );
     }
     assert_eq!(status("restart-hybrid-agent").as_deref(), Some("manual"));
 
     let writes = az.writes();
-    let puts_on_endpoint = writes.iter().filter(|w| w.starts_with("PUT") && w.contains("/endpoints/default ")).count();
+    let puts_on_endpoint = writes
+        .iter()
+        .filter(|w| w.starts_with("PUT") && w.contains("/endpoints/default "))
+        .count();
     assert_eq!(puts_on_endpoint, 1, "{writes:#?}");
 
     az.sim().clear_log();
     let plan = az.run(&[&["plan", "-o", "json"][..], &args].concat());
-    let auto: Vec<serde_json::Value> = plan.json()["steps"].as_array().unwrap().iter().filter(|s| s["automatic"] == true).cloned().collect();
+    let auto: Vec<serde_json::Value> = plan.json()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["automatic"] == true)
+        .cloned()
+        .collect();
     assert!(auto.is_empty(), "{auto:#?}");
     assert!(ids(&plan).is_empty(), "{plan:?}");
     assert!(az.writes().is_empty());
@@ -116,28 +181,74 @@ fn an_existing_endpoint_is_never_put_again() {
     let id = az.machine(0);
     let check = az.run(&["check", "--checks", "azure", "--id", &id, "-o", "json"]);
     assert_eq!(ids(&check), ["ssh-port-not-enabled"], "{check:?}");
-    assert!(check.json()["findings"][0]["evidence"].as_str().unwrap().contains("port 2222"), "{check:?}");
+    assert!(
+        check.json()["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("port 2222"),
+        "{check:?}"
+    );
     let apply = az.run(&["apply", "--checks", "azure", "--id", &id, "--yes"]);
     assert_eq!(apply.status, 0, "{apply:?}");
     let writes = az.writes();
     assert_eq!(writes.len(), 1, "{writes:#?}");
-    assert!(writes[0].starts_with("PUT") && writes[0].contains("/serviceConfigurations/SSH"), "{writes:#?}");
-    assert_eq!(az.run(&["check", "--checks", "azure", "--id", &id]).status, 0);
+    assert!(
+        writes[0].starts_with("PUT") && writes[0].contains("/serviceConfigurations/SSH"),
+        "{writes:#?}"
+    );
+    assert_eq!(
+        az.run(&["check", "--checks", "azure", "--id", &id]).status,
+        0
+    );
 }
 
 #[test]
 fn without_write_rights_steps_are_manual_and_nothing_is_attempted() {
     let az = Azure::builtin("reader");
     let id = az.machine(0);
-    let out = az.run(&["apply", "--checks", "azure", "--id", &id, "--yes", "--grant-roles", "-o", "json"]);
+    let out = az.run(&[
+        "apply",
+        "--checks",
+        "azure",
+        "--id",
+        &id,
+        "--yes",
+        "--grant-roles",
+        "-o",
+        "json",
+    ]);
     assert_eq!(out.status, 3, "{out:?}");
     let found = ids(&out);
-    assert!(found.contains(&"endpoint-permission-missing".to_string()), "{found:?}");
+    assert!(
+        found.contains(&"endpoint-permission-missing".to_string()),
+        "{found:?}"
+    );
     let steps = out.json()["steps"].as_array().unwrap().clone();
     assert!(steps.iter().all(|s| s["status"] == "manual"), "{steps:#?}");
-    let grant = steps.iter().find(|s| s["fixes"].as_array().unwrap().iter().any(|f| f == "endpoint-permission-missing")).unwrap();
-    assert!(grant["command"].as_str().unwrap().starts_with("az role assignment create --assignee "), "{grant}");
-    assert!(grant["command"].as_str().unwrap().contains("--role \"Contributor\""), "{grant}");
+    let grant = steps
+        .iter()
+        .find(|s| {
+            s["fixes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "endpoint-permission-missing")
+        })
+        .unwrap();
+    assert!(
+        grant["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("az role assignment create --assignee "),
+        "{grant}"
+    );
+    assert!(
+        grant["command"]
+            .as_str()
+            .unwrap()
+            .contains("--role \"Contributor\""),
+        "{grant}"
+    );
     assert!(az.writes().is_empty(), "{:?}", az.writes());
 }
 
@@ -147,8 +258,14 @@ fn nothing_is_written_by_check_plan_dry_run_or_a_refused_apply() {
     let id = az.machine(0);
     for (args, code) in [
         (vec!["check", "--checks", "azure", "--id", &id], 2),
-        (vec!["plan", "--checks", "azure", "--id", &id, "--grant-roles"], 2),
-        (vec!["apply", "--checks", "azure", "--id", &id, "--dry-run"], 2),
+        (
+            vec!["plan", "--checks", "azure", "--id", &id, "--grant-roles"],
+            2,
+        ),
+        (
+            vec!["apply", "--checks", "azure", "--id", &id, "--dry-run"],
+            2,
+        ),
         (vec!["apply", "--checks", "azure", "--id", &id], 1),
     ] {
         let out = az.run(&args);
@@ -160,12 +277,39 @@ fn nothing_is_written_by_check_plan_dry_run_or_a_refused_apply() {
 #[test]
 fn agent_disconnected_and_windows_entra_are_reported() {
     let az = Azure::builtin("disconnected");
-    let out = az.run(&["check", "--checks", "azure", "--id", &az.machine(0), "-o", "json"]);
-    assert!(ids(&out).contains(&"agent-disconnected".to_string()), "{out:?}");
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--id",
+        &az.machine(0),
+        "-o",
+        "json",
+    ]);
+    assert!(
+        ids(&out).contains(&"agent-disconnected".to_string()),
+        "{out:?}"
+    );
     let az = Azure::builtin("windows");
-    let out = az.run(&["check", "--checks", "azure", "--id", &az.machine(0), "--login", "entra", "-o", "json"]);
-    assert!(ids(&out).contains(&"entra-unsupported-on-windows".to_string()), "{out:?}");
-    assert!(!ids(&out).contains(&"entra-extension-missing".to_string()), "{out:?}");
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--id",
+        &az.machine(0),
+        "--login",
+        "entra",
+        "-o",
+        "json",
+    ]);
+    assert!(
+        ids(&out).contains(&"entra-unsupported-on-windows".to_string()),
+        "{out:?}"
+    );
+    assert!(
+        !ids(&out).contains(&"entra-extension-missing".to_string()),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -174,7 +318,10 @@ fn a_missing_machine_is_a_one_line_error_naming_it() {
     let id = az.machine(0).replace("/machines/", "/machines/nope-");
     let out = az.run(&["check", "--checks", "azure", "--id", &id]);
     assert_eq!(out.status, 1, "{out:?}");
-    assert!(out.stderr.contains("Arc machine not found") && out.stderr.contains("nope-"), "{out:?}");
+    assert!(
+        out.stderr.contains("Arc machine not found") && out.stderr.contains("nope-"),
+        "{out:?}"
+    );
     assert_eq!(out.stderr.lines().count(), 1);
 }
 
@@ -182,7 +329,9 @@ fn a_missing_machine_is_a_one_line_error_naming_it() {
 fn ids_typed_in_other_casing_work() {
     let az = Azure::builtin("healthy");
     let id = az.machine(0);
-    let shouted = id.to_uppercase().replace("/SUBSCRIPTIONS/", "/subscriptions/");
+    let shouted = id
+        .to_uppercase()
+        .replace("/SUBSCRIPTIONS/", "/subscriptions/");
     let out = az.run(&["check", "--checks", "azure", "--id", &shouted, "-o", "json"]);
     assert_eq!(out.status, 0, "{out:?}");
 }
@@ -191,23 +340,57 @@ fn ids_typed_in_other_casing_work() {
 fn throttling_and_server_errors_end_in_the_same_result() {
     let calm = Azure::builtin("demo");
     let id = calm.machine(0);
-    let args = ["apply", "--checks", "azure", "--id", id.as_str(), "--login", "entra", "--grant-roles", "--yes", "-o", "json"];
+    let args = [
+        "apply",
+        "--checks",
+        "azure",
+        "--id",
+        id.as_str(),
+        "--login",
+        "entra",
+        "--grant-roles",
+        "--yes",
+        "-o",
+        "json",
+    ];
     let expected = calm.run(&args);
     let storm = Azure::builtin("demo");
-    storm.sim().set_knobs(Knobs { throttle_every: 3, retry_after: Some("0".into()), fail_every: 5, ..Default::default() });
+    storm.sim().set_knobs(Knobs {
+        throttle_every: 3,
+        retry_after: Some("0".into()),
+        fail_every: 5,
+        ..Default::default()
+    });
     let got = storm.run(&args);
     assert_eq!(got.status, expected.status, "{got:?}");
-    let summary = |o: &Output| o.json()["steps"].as_array().unwrap().iter().map(|s| format!("{} {}", s["id"], s["status"])).collect::<Vec<_>>();
+    let summary = |o: &Output| {
+        o.json()["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| format!("{} {}", s["id"], s["status"]))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(summary(&got), summary(&expected));
     let statuses: Vec<u16> = storm.sim().requests().iter().map(|r| r.status).collect();
-    assert!(statuses.contains(&429) && statuses.iter().any(|s| *s >= 500), "the storm happened: {statuses:?}");
+    assert!(
+        statuses.contains(&429) && statuses.iter().any(|s| *s >= 500),
+        "the storm happened: {statuses:?}"
+    );
 }
 
 #[test]
 fn retry_after_as_an_http_date_or_missing_is_honoured() {
-    for retry_after in [None, Some(httpdate::fmt_http_date(std::time::SystemTime::now()))] {
+    for retry_after in [
+        None,
+        Some(httpdate::fmt_http_date(std::time::SystemTime::now())),
+    ] {
         let az = Azure::builtin("healthy");
-        az.sim().set_knobs(Knobs { throttle_every: 2, retry_after: retry_after.clone(), ..Default::default() });
+        az.sim().set_knobs(Knobs {
+            throttle_every: 2,
+            retry_after: retry_after.clone(),
+            ..Default::default()
+        });
         let out = az.run(&["check", "--checks", "azure", "--id", &az.machine(0)]);
         assert_eq!(out.status, 0, "{retry_after:?}: {out:?}");
     }
@@ -216,17 +399,33 @@ fn retry_after_as_an_http_date_or_missing_is_honoured() {
 #[test]
 fn an_endless_storm_gives_up_with_the_arm_error() {
     let az = Azure::builtin("healthy");
-    az.sim().set_knobs(Knobs { fail_every: 1, ..Default::default() });
+    az.sim().set_knobs(Knobs {
+        fail_every: 1,
+        ..Default::default()
+    });
     let out = az.run(&["check", "--checks", "azure", "--id", &az.machine(0)]);
     assert_eq!(out.status, 1, "{out:?}");
-    assert!(out.stderr.contains("InternalServerError") || out.stderr.contains("ServiceUnavailable") || out.stderr.contains("50"), "{out:?}");
+    assert!(
+        out.stderr.contains("InternalServerError")
+            || out.stderr.contains("ServiceUnavailable")
+            || out.stderr.contains("50"),
+        "{out:?}"
+    );
     assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
 }
 
 #[test]
 fn json_output_has_the_contract_shape() {
     let az = Azure::builtin("demo");
-    let out = az.run(&["plan", "--checks", "azure", "--id", &az.machine(0), "-o", "json"]);
+    let out = az.run(&[
+        "plan",
+        "--checks",
+        "azure",
+        "--id",
+        &az.machine(0),
+        "-o",
+        "json",
+    ]);
     let v = out.json();
     assert_eq!(v["schema_version"], 1);
     for f in v["findings"].as_array().unwrap() {
@@ -243,23 +442,59 @@ fn json_output_has_the_contract_shape() {
         assert!(s["fixes"].is_array() && s["automatic"].is_boolean());
         assert_eq!(s["status"], "planned");
     }
-    let register = v["steps"].as_array().unwrap().iter().find(|s| s["id"] == "register-hybridconnectivity").unwrap();
-    assert!(register["command"].as_str().unwrap().starts_with("az provider register -n Microsoft.HybridConnectivity"));
+    let register = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "register-hybridconnectivity")
+        .unwrap();
+    assert!(
+        register["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("az provider register -n Microsoft.HybridConnectivity")
+    );
 }
 
 #[test]
 fn no_token_or_relay_key_reaches_output_or_logs() {
     let az = Azure::builtin("demo");
     let id = az.machine(0);
-    let out = az.run(&["apply", "-vv", "--checks", "azure", "--id", &id, "--login", "entra", "--grant-roles", "--yes"]);
-    let plan = az.run(&["plan", "-vv", "--checks", "azure", "--id", &id, "--out", "saved.json"]);
+    let out = az.run(&[
+        "apply",
+        "-vv",
+        "--checks",
+        "azure",
+        "--id",
+        &id,
+        "--login",
+        "entra",
+        "--grant-roles",
+        "--yes",
+    ]);
+    let plan = az.run(&[
+        "plan",
+        "-vv",
+        "--checks",
+        "azure",
+        "--id",
+        &id,
+        "--out",
+        "saved.json",
+    ]);
     let saved = std::fs::read_to_string(az.sandbox.path("saved.json")).unwrap();
     let payload = az.token.split('.').nth(1).unwrap().to_string();
     for text in [&out.stdout, &out.stderr, &plan.stdout, &plan.stderr, &saved] {
-        assert!(!text.contains(&az.token) && !text.contains(&payload), "token leaked");
+        assert!(
+            !text.contains(&az.token) && !text.contains(&payload),
+            "token leaked"
+        );
         assert!(!text.contains("SIM-SECRET"), "relay key leaked");
     }
-    assert!(out.stderr.contains("ARM request"), "-vv logs requests: {out:?}");
+    assert!(
+        out.stderr.contains("ARM request"),
+        "-vv logs requests: {out:?}"
+    );
 }
 
 #[test]
@@ -268,9 +503,31 @@ fn a_resource_group_is_checked_machine_by_machine() {
     let ids_all = az.sim().scenario().machine_ids();
     let sub = ids_all[0].split('/').nth(2).unwrap().to_string();
     let rg = ids_all[0].split('/').nth(4).unwrap().to_string();
-    let out = az.run(&["check", "--checks", "azure", "--subscription", &sub, "--resource-group", &rg, "-o", "json"]);
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        &sub,
+        "--resource-group",
+        &rg,
+        "-o",
+        "json",
+    ]);
     assert!(out.status == 0 || out.status == 2, "{out:?}");
-    let in_rg = ids_all.iter().filter(|i| i.split('/').nth(4) == Some(rg.as_str())).count();
-    let machines_read = az.sim().requests().iter().filter(|r| r.method == "GET" && r.path.to_ascii_lowercase().contains("/machines/") && r.path.matches('/').count() == 8).count();
+    let in_rg = ids_all
+        .iter()
+        .filter(|i| i.split('/').nth(4) == Some(rg.as_str()))
+        .count();
+    let machines_read = az
+        .sim()
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path.to_ascii_lowercase().contains("/machines/")
+                && r.path.matches('/').count() == 8
+        })
+        .count();
     assert_eq!(machines_read, in_rg, "each machine read once");
 }

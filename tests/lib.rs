@@ -8,4 +8,5 @@ mod azure;
 mod cli;
 mod client;
 mod explain;
+mod remote;
 mod server;

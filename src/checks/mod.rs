@@ -387,6 +387,11 @@ pub async fn satisfied(ctx: &Context, check: &Check) -> Result<bool> {
             let f = crate::probe::server::local(&ctx.host, *port).await;
             server_fact(&f, *fact, *port)
         }
+        Check::Server {
+            machine: Some(m),
+            fact,
+            port,
+        } => server_fact(&remote_facts(ctx, m, *port).await?, *fact, *port),
         Check::ModuleProxiesExecutable => {
             client::module_proxies_not_executable(&ctx.host)?.is_empty()
         }
@@ -427,7 +432,7 @@ pub async fn remote_facts(
         &m.location,
         crate::remote::PROBE.verb,
         &script,
-        std::time::Duration::from_secs(300),
+        crate::remote::time_limit(),
     )
     .await?;
     if !result.succeeded() {
@@ -443,6 +448,7 @@ pub async fn remote_facts(
         )));
     }
     let facts = crate::probe::server::ServerFacts::parse(&result.output);
+    tracing::debug!(machine = %m.id, ?facts, "probe result");
     ctx.server_cache.lock().await.insert(key, facts.clone());
     Ok(facts)
 }

@@ -66,6 +66,17 @@ impl Script {
     }
 }
 
+/// How long one run command may take: 10 minutes, or
+/// `ARCFIX_RUN_COMMAND_TIMEOUT` seconds.
+pub fn time_limit() -> Duration {
+    std::env::var("ARCFIX_RUN_COMMAND_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(600))
+}
+
 /// What a run command reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunResult {
@@ -193,5 +204,47 @@ mod tests {
                 .render(true, 2222)
                 .contains("# arcfix: agent-port 2222")
         );
+    }
+}
+
+#[cfg(test)]
+mod sim_tests {
+    use super::*;
+    use crate::azure::auth::{StaticToken, Tokens};
+    use crate::azure::client::{Arm, RetryPolicy};
+    use crate::sim::{Scenario, Sim};
+
+    #[tokio::test]
+    async fn the_probe_runs_through_the_simulated_run_command() {
+        let sim = Sim::start(Scenario::builtin("healthy").unwrap())
+            .await
+            .unwrap();
+        let arm = Arm::new(
+            url::Url::parse(&sim.base_url()).unwrap(),
+            Tokens::new(Box::new(StaticToken(sim.caller_token())), "s"),
+            RetryPolicy::default(),
+        )
+        .unwrap();
+        let id = sim.scenario().machine_ids()[0].clone();
+        let r = run(
+            &arm,
+            &id,
+            "westeurope",
+            "probe",
+            &PROBE.render(false, 22),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        eprintln!("{r:?}");
+        let f = crate::probe::server::ServerFacts::parse(&r.output);
+        assert!(r.succeeded(), "{r:?}");
+        assert!(f.sshd_installed && f.banner_ok(), "{f:?}");
+        let log = sim.requests();
+        assert!(
+            log.iter().any(|q| q.method == "DELETE"),
+            "the run command is deleted"
+        );
+        sim.shutdown().await;
     }
 }
