@@ -196,12 +196,7 @@ pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
             crate::render::sanitize(&raw)
         ))
     })?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
+    let loopback = is_loopback(&url);
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
@@ -222,6 +217,16 @@ pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
         url.set_path(&p);
     }
     Ok(url)
+}
+
+/// Whether a URL names this machine (127.0.0.0/8, ::1, localhost).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 #[cfg(test)]

@@ -62,9 +62,15 @@ pub struct Arm {
 
 impl Arm {
     pub fn new(base: url::Url, tokens: Tokens, retry: RetryPolicy) -> Result<Arc<Arm>> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(retry.request_timeout)
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(10));
+        // A loopback endpoint (the simulator) is never reached through a proxy
+        // from HTTP(S)_PROXY: the traffic must stay on this machine.
+        if crate::config::is_loopback(&base) {
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::Other(format!("cannot build the HTTP client: {e}")))?;
         Ok(Arc::new(Arm {
