@@ -26,16 +26,25 @@ pub async fn apply(
             step.error = Some("interrupted (Ctrl-C) before this step".into());
             continue;
         }
+        if step.status == Status::AlreadySatisfied {
+            continue;
+        }
         if !step.automatic {
             step.status = Status::Manual;
             continue;
         }
-        if let Some(dep) = step.depends_on.iter().find(|d| {
-            done.iter()
-                .any(|s| &&s.id == d && matches!(s.status, Status::Failed | Status::Skipped))
-        }) {
+        let blocking = step.depends_on.iter().find_map(|d| {
+            done.iter().find(|s| {
+                &s.id == d && matches!(s.status, Status::Failed | Status::Skipped | Status::Manual)
+            })
+        });
+        if let Some(dep) = blocking {
             step.status = Status::Skipped;
-            step.error = Some(format!("not attempted: step {dep} did not succeed"));
+            step.error = Some(if dep.status == Status::Manual {
+                format!("not attempted: it waits for the manual step {}", dep.id)
+            } else {
+                format!("not attempted: step {} did not succeed", dep.id)
+            });
             continue;
         }
         progress(&format!("{}: {}", step.id, step.description));
@@ -229,7 +238,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
 /// detection plans must be in the saved plan doing the same work. Saved steps
 /// the fresh plan no longer needs are kept: their re-check reports them
 /// already satisfied.
-pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<()> {
+pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<Plan> {
     if !saved.target.eq_ignore_ascii_case(&fresh.target) {
         return Err(Error::input(format!(
             "the saved plan was made for '{}', not for '{}': make a new plan for this target",
@@ -246,5 +255,25 @@ pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<()> {
             s.id
         )));
     }
-    Ok(())
+    // What runs is what arcfix plans now: the saved file only says which of
+    // those steps were approved. A saved step the fresh detection no longer
+    // needs is reported already satisfied and never acted on, whatever it says.
+    let mut plan = fresh.clone();
+    plan.created = saved.created.clone();
+    for s in &saved.steps {
+        if !fresh.steps.iter().any(|f| f.same_work(s)) {
+            let mut done = s.clone();
+            done.status = Status::AlreadySatisfied;
+            done.automatic = false;
+            done.action = Action::Manual;
+            plan.steps.push(done);
+        }
+    }
+    if saved.fingerprint != fresh.fingerprint {
+        plan.notes.push(format!(
+            "what arcfix observes changed since the plan was saved (fingerprint {} -> {}), but not in a way that changes its steps",
+            saved.fingerprint, fresh.fingerprint
+        ));
+    }
+    Ok(plan)
 }

@@ -26,11 +26,13 @@ pub struct AzureSettings {
 
 impl AzureSettings {
     /// The token scope for ARM in this cloud.
+    /// The token scope: the cloud's Resource Manager audience (azure-cli's
+    /// `active_directory_resource_id`) with `.default`.
     pub fn scope(&self) -> &'static str {
         match self.cloud {
-            Cloud::AzureCloud => "https://management.azure.com/.default",
-            Cloud::AzureUsGovernment => "https://management.usgovcloudapi.net/.default",
-            Cloud::AzureChinaCloud => "https://management.chinacloudapi.cn/.default",
+            Cloud::AzureCloud => "https://management.core.windows.net//.default",
+            Cloud::AzureUsGovernment => "https://management.core.usgovcloudapi.net//.default",
+            Cloud::AzureChinaCloud => "https://management.core.chinacloudapi.cn//.default",
         }
     }
 }

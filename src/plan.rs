@@ -294,6 +294,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .create(true)
         .truncate(true)
         .mode(0o600)
+        // A link at the plan's path is refused, not followed.
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
     // An existing file keeps its mode on open: tighten it.
     f.set_permissions(std::fs::Permissions::from_mode(0o600))?;

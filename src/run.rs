@@ -229,10 +229,7 @@ pub async fn apply(
     let saved = saved.map(Plan::load).transpose()?;
     let fresh = checks::detect(ctx).await?;
     let mut plan = match saved {
-        Some(s) => {
-            crate::apply::check_saved(&s, &fresh)?;
-            s
-        }
+        Some(s) => crate::apply::check_saved(&s, &fresh)?,
         None => fresh,
     };
     let json = config.output == Output::Json;

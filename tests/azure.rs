@@ -531,3 +531,92 @@ fn a_resource_group_is_checked_machine_by_machine() {
         .count();
     assert_eq!(machines_read, in_rg, "each machine read once");
 }
+
+#[test]
+fn one_token_is_fetched_per_run() {
+    let az = Azure::builtin("demo");
+    let id = az.machine(0);
+    let out = az.run(&[
+        "apply",
+        "--checks",
+        "azure",
+        "--id",
+        &id,
+        "--login",
+        "entra",
+        "--grant-roles",
+        "--yes",
+    ]);
+    assert_eq!(out.status, 3, "{out:?}");
+    let fetches = az
+        .sandbox
+        .calls()
+        .lines()
+        .filter(|l| l.starts_with("az account get-access-token"))
+        .count();
+    assert_eq!(fetches, 1, "{}", az.sandbox.calls());
+    assert!(az.sim().requests().len() > 10);
+}
+
+#[test]
+fn auth_env_without_its_variables_is_a_clear_error() {
+    let az = Azure::builtin("healthy");
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--auth",
+        "env",
+        "--id",
+        &az.machine(0),
+    ]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--auth env needs AZURE_TENANT_ID and AZURE_CLIENT_ID"),
+        "{out:?}"
+    );
+    assert!(az.sim().requests().is_empty());
+}
+
+#[test]
+fn az_not_logged_in_is_an_authentication_error() {
+    let az = Azure::builtin("healthy");
+    az.sandbox.fake(
+        "az",
+        "echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1",
+    );
+    let out = az.run(&["check", "--checks", "azure", "--id", &az.machine(0)]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(out.stderr.contains("az login"), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+}
+
+#[test]
+fn registering_needs_rights_at_the_subscription_and_what_waits_for_it_is_not_attempted() {
+    // Owner of the resource group only: the permissions on the machine show `*`,
+    // but registering a provider is a subscription-scope action.
+    let az = Azure::edited("demo", |v| {
+        let ras = v["role_assignments"].as_array_mut().unwrap();
+        ras.retain(|r| r["scope"].as_str().unwrap().contains("/resourceGroups/"));
+    });
+    let id = az.machine(0);
+    let out = az.run(&[
+        "apply", "--checks", "azure", "--id", &id, "--yes", "-o", "json",
+    ]);
+    assert_eq!(out.status, 3, "{out:?}");
+    let steps = out.json()["steps"].as_array().unwrap().clone();
+    let status = |prefix: &str| {
+        steps
+            .iter()
+            .find(|s| s["id"].as_str().unwrap().starts_with(prefix))
+            .unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status("register-hybridconnectivity"), "manual");
+    assert_eq!(status("create-default-endpoint"), "skipped");
+    assert_eq!(status("enable-ssh-port"), "skipped");
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
+}

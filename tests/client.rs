@@ -551,3 +551,171 @@ fn an_unreadable_module_manifest_is_a_one_line_error() {
         "{out:?}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_after_the_current_step_and_reports() {
+    let s = Sandbox::new();
+    s.ssh_client("bin");
+    s.module("all", "Az.Ssh", "0.2.3");
+    // pwsh takes a while, so the interrupt lands during the first step.
+    s.fake_pwsh_after("sleep 2");
+    let proxy = "home/.clientsshproxy/sshProxy_linux_amd64_1_3_026973";
+    s.write(proxy, "#!/bin/sh\n");
+    s.chmod(proxy, 0o644);
+    let mut child = std::process::Command::new(crate::harness::BIN)
+        .args(["apply", "--checks", "client", "--yes"])
+        .env_clear()
+        .env("HOME", s.home())
+        .env(
+            "PATH",
+            format!("{}:{}", s.path("bin").display(), s.path("sys").display()),
+        )
+        .env(
+            "PSModulePath",
+            format!(
+                "{}:{}",
+                s.path("modules/user").display(),
+                s.path("modules/all").display()
+            ),
+        )
+        .env("ARCFIX_SSH_SEARCH_PATH", s.path("known"))
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first step (pwsh) is running, then interrupt arcfix alone.
+    for _ in 0..100 {
+        if s.calls().contains("pwsh") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let _ = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("Stopped by Ctrl-C"), "{stdout}");
+    assert!(
+        stdout.contains("[✓ applied] install-arcproxy"),
+        "the current step finished: {stdout}"
+    );
+    assert!(
+        stdout.contains("[- skipped] chmod-installed-proxy"),
+        "the next one did not run: {stdout}"
+    );
+}
+
+#[test]
+fn a_saved_plan_cannot_smuggle_in_a_step_or_an_action() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    s.cmd()
+        .args(&["plan", "--checks", "client", "--out", "plan.json"])
+        .run();
+    let good: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("plan.json")).unwrap()).unwrap();
+    let marker = s.path("smuggled");
+
+    // An extra step: reported as not needed, never run.
+    let mut extra = good.clone();
+    let mut step = extra["steps"][0].clone();
+    step["id"] = "innocent-looking".into();
+    step["command"] = "echo hi".into();
+    step["check"] = serde_json::json!({"kind": "none"});
+    step["action"] = serde_json::json!({"kind": "exec", "program": "/usr/bin/touch", "args": [marker.display().to_string()]});
+    extra["steps"].as_array_mut().unwrap().push(step);
+    s.write("extra.json", &extra.to_string());
+    let out = s
+        .cmd()
+        .args(&[
+            "apply",
+            "--checks",
+            "client",
+            "--plan",
+            "extra.json",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .run();
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(!marker.exists(), "a step that arcfix did not plan was run");
+    let smuggled = out.json()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "innocent-looking")
+        .cloned()
+        .unwrap();
+    assert_eq!(smuggled["status"], "already-satisfied");
+    assert_eq!(s.mode(&proxy), 0o755, "the real steps ran");
+
+    // A changed action on a planned step: the plan no longer matches, refused.
+    s.chmod(&proxy, 0o644);
+    let mut changed = good.clone();
+    changed["steps"][0]["action"] = serde_json::json!({"kind": "exec", "program": "/usr/bin/touch", "args": [marker.display().to_string()]});
+    s.write("changed.json", &changed.to_string());
+    let out = s
+        .cmd()
+        .args(&[
+            "apply",
+            "--checks",
+            "client",
+            "--plan",
+            "changed.json",
+            "--yes",
+        ])
+        .run();
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(out.stderr.contains("stale"), "{out:?}");
+    assert!(!marker.exists());
+    assert_eq!(s.mode(&proxy), 0o644);
+}
+
+#[test]
+fn plan_out_does_not_follow_a_link() {
+    let s = powershell_user();
+    s.arcproxy("user", "1.0.0");
+    s.write("precious", "keep me");
+    s.chmod("precious", 0o644);
+    std::os::unix::fs::symlink(s.path("precious"), s.path("plan.json")).unwrap();
+    let out = s
+        .cmd()
+        .args(&["plan", "--checks", "client", "--out", "plan.json"])
+        .run();
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("cannot write plan plan.json"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.path("precious")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(s.mode("precious"), 0o644);
+}
+
+#[test]
+fn a_proxy_folder_that_is_a_link_is_not_entered() {
+    let s = powershell_user();
+    s.arcproxy("user", "1.0.0");
+    s.write("elsewhere/sshProxy_linux_amd64_1_3_026973", "#!/bin/sh\n");
+    s.chmod("elsewhere/sshProxy_linux_amd64_1_3_026973", 0o644);
+    std::os::unix::fs::symlink(s.path("elsewhere"), s.home().join(".clientsshproxy")).unwrap();
+    let out = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes", "-o", "json"])
+        .run();
+    assert_eq!(
+        s.mode("elsewhere/sshProxy_linux_amd64_1_3_026973"),
+        0o644,
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("is a link out of its folder"),
+        "{out:?}"
+    );
+}

@@ -122,9 +122,15 @@ impl Sandbox {
     /// A fake pwsh that records its calls and, for Install-Module/Update-Module,
     /// lays out Az.Ssh.ArcProxy 1.0.0 in the CurrentUser folder like the real one.
     pub fn fake_pwsh(&self) {
+        self.fake_pwsh_after("");
+    }
+
+    /// As `fake_pwsh`, running `first` (e.g. a `sleep`) before it acts.
+    pub fn fake_pwsh_after(&self, first: &str) {
         let dest = self.path("modules/user/Az.Ssh.ArcProxy/1.0.0");
         let body = format!(
-            r#"case "$*" in
+            r#"{first}
+case "$*" in
   *Install-Module*Az.Ssh.ArcProxy*)
     mkdir -p "{d}"
     printf "@{{\n  ModuleVersion = '1.0.0'\n}}\n" > "{d}/Az.Ssh.ArcProxy.psd1"
@@ -132,7 +138,8 @@ impl Sandbox {
     ;;
 esac
 exit 0"#,
-            d = dest.display()
+            d = dest.display(),
+            first = first
         );
         self.fake("pwsh", &body);
     }

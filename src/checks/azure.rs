@@ -51,10 +51,18 @@ pub struct Observed {
     pub endpoint: std::result::Result<Option<Value>, ArmError>,
     pub service_config: std::result::Result<Option<ServiceConfiguration>, ArmError>,
     pub extensions: Option<std::result::Result<Vec<Extension>, ArmError>>,
+    /// Whether the caller may register providers in the subscription (read
+    /// only when the provider needs it; `None` when it could not be told).
+    pub may_register: Option<bool>,
 }
 
 /// Reads everything about one machine at once (one round trip of latency).
-pub async fn observe(arm: &Arc<Arm>, id: &MachineId, wanted: &Wanted) -> Result<Observed> {
+pub async fn observe(
+    arm: &Arc<Arm>,
+    id: &MachineId,
+    wanted: &Wanted,
+    caller: &crate::azure::auth::Claims,
+) -> Result<Observed> {
     let machine_path = id.to_string();
     let provider_path = format!("{}/providers/{HYBRID_CONNECTIVITY}", id.subscription_id());
     let permissions_path = id.child("/providers/Microsoft.Authorization/permissions");
@@ -87,10 +95,24 @@ pub async fn observe(arm: &Arc<Arm>, id: &MachineId, wanted: &Wanted) -> Result<
         }
         Err(e) => return Err(e.into()),
     };
+    let provider: std::result::Result<Provider, ArmError> = provider
+        .and_then(|a| parse(a.body, &provider_path).map_err(|e| bad_json(&provider_path, e)));
+    let registered = provider
+        .as_ref()
+        .map(|p| {
+            p.registration_state
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("Registered"))
+        })
+        .unwrap_or(true);
+    let may_register = match (&caller.oid, registered) {
+        (Some(oid), false) => may_register(arm, &id.subscription, oid).await,
+        _ => None,
+    };
     Ok(Observed {
+        may_register,
         machine,
-        provider: provider
-            .and_then(|a| parse(a.body, &provider_path).map_err(|e| bad_json(&provider_path, e))),
+        provider,
         permissions,
         endpoint,
         service_config: config.and_then(|o| {
@@ -143,10 +165,12 @@ pub fn assess(
     o: &Observed,
     wanted: &Wanted,
     caller: &crate::azure::auth::Claims,
+    base: &str,
 ) -> Report {
     let mut r = Report::default();
     let target = id.to_string();
-    let base = "https://management.azure.com";
+    // The endpoint the commands for people use: the one arcfix talks to.
+    let base = base.trim_end_matches('/');
     let status = o
         .machine
         .properties
@@ -169,7 +193,8 @@ pub fn assess(
             id.name
         ));
     }
-    let may = |action: &str| perms.is_none_or(|p| rbac::allows(p, action));
+    // Unknown permissions make a step manual: a write is never attempted on a guess.
+    let may = |action: &str| perms.is_some_and(|p| rbac::allows(p, action));
     if let Some(p) = perms {
         r.observe(format!(
             "{target} permissions={}",
@@ -178,7 +203,8 @@ pub fn assess(
     }
     let assignee = caller.oid.clone().unwrap_or_else(|| caller.display_name());
 
-    if !status.eq_ignore_ascii_case("Connected") {
+    let connected = status.eq_ignore_ascii_case("Connected");
+    if !connected {
         r.finding(finding(
             "agent-disconnected",
             &target,
@@ -230,7 +256,7 @@ pub fn assess(
             .and_then(|p| p.registration_state.clone())
             .unwrap_or_default();
         let sub = id.subscription_id();
-        let allowed = may(REGISTER);
+        let allowed = o.may_register == Some(true);
         r.finding(finding(
             "rp-not-registered",
             &sub,
@@ -600,7 +626,8 @@ pub fn assess(
                     .as_ref()
                     .and_then(|e| e.name.clone())
                     .unwrap_or_else(|| ENTRA_EXTENSION_TYPE.into());
-                let allowed = may(EXTENSION_WRITE);
+                // The agent installs extensions: with it disconnected the PUT would only fail.
+                let allowed = may(EXTENSION_WRITE) && connected;
                 let location = o.machine.location.clone().unwrap_or_default();
                 r.finding(finding(
                     "entra-extension-missing",
@@ -648,6 +675,40 @@ pub fn assess(
         }
     }
     r
+}
+
+/// Registering a provider is a subscription-scope action, and the permissions
+/// API answers only at resource-group and resource scope. So the caller's own
+/// role assignments at the subscription (or above) are read and their roles
+/// evaluated. Roles held through a group are not seen: then the step is
+/// manual, never a write that would be refused.
+pub async fn may_register(arm: &Arm, subscription: &str, oid: &str) -> Option<bool> {
+    let sub = format!("/subscriptions/{subscription}");
+    let path = format!(
+        "{sub}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{oid}'"
+    );
+    let assignments =
+        list_all::<crate::azure::models::RoleAssignment>(arm, &path, api::AUTHORIZATION)
+            .await
+            .ok()?;
+    let mut perms = Vec::new();
+    for a in assignments {
+        let scope = a.properties.scope.unwrap_or_default();
+        if !(scope == "/" || scope.eq_ignore_ascii_case(&sub)) {
+            continue;
+        }
+        let role_id = a.properties.role_definition_id.unwrap_or_default();
+        match rbac::role(&role_id) {
+            Some(r) => perms.push(r.permission()),
+            None => {
+                let def = arm.get(&role_id, api::AUTHORIZATION).await.ok()?;
+                let list: Vec<Permission> =
+                    serde_json::from_value(def.body["properties"]["permissions"].clone()).ok()?;
+                perms.extend(list);
+            }
+        }
+    }
+    Some(rbac::allows(&perms, REGISTER))
 }
 
 /// HybridConnectivity answers these while the provider is not registered.

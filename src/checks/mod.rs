@@ -237,18 +237,19 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     let server = async {
         if sides.contains(&Side::Server) && !ctx.target.remote {
             let facts = crate::probe::server::local(&ctx.host, ctx.target.port).await;
-            server::assess(&ctx.host, &facts, ctx.target.port)
+            let report = server::assess(&ctx.host, &facts, ctx.target.port);
+            (report, Some(facts))
         } else {
-            Report::default()
+            (Report::default(), None)
         }
     };
-    let (client, azure, server_report) = tokio::join!(client, azure, server);
+    let (client, azure, (server_report, facts)) = tokio::join!(client, azure, server);
     let (azure, machines) = azure?;
     let mut report = client?;
     report.merge(azure);
     report.merge(server_report);
-    if sides.contains(&Side::Server) && !ctx.target.remote {
-        server::automate_agent_restart(&ctx.host, &mut report);
+    if let Some(facts) = &facts {
+        server::automate_agent_restart(&ctx.host, facts, &mut report);
     }
     if !sides.contains(&Side::Azure) && ctx.target.has_azure_target() {
         report.note("Azure checks skipped (--checks)");
@@ -293,8 +294,9 @@ async fn azure_side(
         .map(|id| {
             let (arm, wanted, caller) = (arm.clone(), wanted.clone(), caller.clone());
             async move {
-                let observed = azure::observe(&arm, &id, &wanted).await?;
-                let mut report = azure::assess(&id, &observed, &wanted, &caller);
+                let observed = azure::observe(&arm, &id, &wanted, &caller).await?;
+                let mut report =
+                    azure::assess(&id, &observed, &wanted, &caller, arm.base().as_str());
                 if !azure_checks {
                     report = Report {
                         observations: report.observations,

@@ -21,7 +21,7 @@ pub fn plan(
     let mut r = Report::default();
     let target = id.to_string();
     let name = id.name.to_ascii_lowercase();
-    let allowed = perms.is_none_or(|p| rbac::allows(p, RUN_COMMAND_WRITE));
+    let allowed = perms.is_some_and(|p| rbac::allows(p, RUN_COMMAND_WRITE));
     if !connected {
         r.note(format!("{}: the server side cannot be reached through Run Command while the agent is disconnected", id.name));
         return r;

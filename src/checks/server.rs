@@ -237,15 +237,21 @@ pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
 
 /// On the server as root/administrator, the article's "restart the hybrid
 /// agent" after registering the provider becomes an automatic step.
-pub fn automate_agent_restart(host: &Host, r: &mut crate::checks::Report) {
+pub fn automate_agent_restart(host: &Host, facts: &ServerFacts, r: &mut crate::checks::Report) {
+    // Only this machine's own agent, and only as root/administrator.
+    let Some(me) = facts.agent_resource_name.as_deref() else {
+        return;
+    };
     if !host.privileged {
         return;
     }
-    for s in r
-        .steps
-        .iter_mut()
-        .filter(|s| s.id.starts_with("restart-hybrid-agent-"))
-    {
+    for s in r.steps.iter_mut().filter(|s| {
+        s.id.starts_with("restart-hybrid-agent-")
+            && s.target
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.eq_ignore_ascii_case(me))
+    }) {
         let (program, args): (&str, Vec<&str>) = match host.os {
             Os::Windows => (
                 "powershell",

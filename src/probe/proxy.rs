@@ -37,6 +37,14 @@ pub fn prefixes(host: &Host) -> (String, String) {
 
 /// Lists the proxy files in `folder` whose name starts with `prefix`.
 pub fn scan(host: &Host, folder: &Path, prefix: &str) -> Vec<ProxyFile> {
+    // A folder that is itself a link is not entered: its files are elsewhere.
+    if std::fs::symlink_metadata(folder).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = std::fs::read_link(folder).unwrap_or_default();
+        return vec![ProxyFile {
+            path: folder.to_path_buf(),
+            state: ProxyState::LinkOutside { target },
+        }];
+    }
     let Ok(entries) = std::fs::read_dir(folder) else {
         return vec![];
     };

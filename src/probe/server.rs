@@ -21,6 +21,8 @@ pub struct ServerFacts {
     pub agent_installed: bool,
     pub agent_status: Option<String>,
     pub agent_version: Option<String>,
+    /// The Arc resource this agent is connected as (`azcmagent show`'s resourceName).
+    pub agent_resource_name: Option<String>,
     pub incoming_enabled: Option<bool>,
     /// `incomingconnections.ports`; empty means "not restricted".
     pub incoming_ports: Vec<u16>,
@@ -223,6 +225,7 @@ pub async fn local(host: &Host, port: u16) -> ServerFacts {
                 };
                 f.agent_status = field(&["status", "Status", "agentStatus"]);
                 f.agent_version = field(&["agentVersion", "AgentVersion"]);
+                f.agent_resource_name = field(&["resourceName", "ResourceName"]);
             }
             if let Some((0, out)) = enabled {
                 f.incoming_enabled = parse_bool(&out);

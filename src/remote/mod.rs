@@ -164,7 +164,36 @@ async fn follow(
             wait = (wait * 2).min(Duration::from_secs(10));
         }
     }
-    let got = arm.get(path, api::HYBRID_COMPUTE).await?;
+    // Without an operation to follow (a 200, or only `Location`), the run
+    // command itself is polled until its execution ends.
+    let mut wait = Duration::from_millis(500);
+    let got = loop {
+        let got = arm.get(path, api::HYBRID_COMPUTE).await?;
+        let state = got.body["properties"]["instanceView"]["executionState"]
+            .as_str()
+            .unwrap_or("Unknown");
+        let provisioning = got.body["properties"]["provisioningState"]
+            .as_str()
+            .unwrap_or("");
+        let provisioning_done = ["Succeeded", "Failed", "Canceled"]
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(provisioning));
+        let running = ["Pending", "Running"]
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(state))
+            || (state.eq_ignore_ascii_case("Unknown") && !provisioning_done);
+        if !running {
+            break got;
+        }
+        if started.elapsed() + wait > limit {
+            return Err(Error::Other(format!(
+                "the run command did not finish within {} s",
+                limit.as_secs()
+            )));
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(10));
+    };
     let view = &got.body["properties"]["instanceView"];
     Ok(RunResult {
         state: view["executionState"]

@@ -145,6 +145,15 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
             {
                 out.push_str(&format!("       $ {}\n", sanitize(&s.command)));
             }
+            if let (false, crate::plan::Action::RunCommand { script, verb, .. }) =
+                (with_status, &s.action)
+            {
+                // The exact script Run Command will receive, for review before confirming.
+                out.push_str(&format!("       script '{verb}' sent to the server:\n"));
+                for line in script.lines() {
+                    out.push_str(&format!("       {} {}\n", p.dim("│"), sanitize(line)));
+                }
+            }
             if let Some(e) = &s.error {
                 out.push_str(&format!("       {}\n", p.red(&sanitize(e))));
             }
