@@ -192,7 +192,7 @@ pub fn context(
     if ctx.sides()?.contains(&crate::cli::Side::Azure) || ctx.target.remote {
         let source = match tokens {
             Some(t) => t,
-            None => auth::source(azure.auth)?,
+            None => auth::source(azure.auth, azure.cloud)?,
         };
         ctx.arm = Some(Arm::new(
             azure.endpoint.clone(),

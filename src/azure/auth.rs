@@ -8,7 +8,9 @@ use azure_core::credentials::{Secret, TokenCredential};
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
 
-use crate::cli::Auth;
+use azure_core::cloud::CloudConfiguration;
+
+use crate::cli::{Auth, Cloud};
 use crate::error::{Error, Result};
 
 /// Anything that can hand out an ARM token for a scope.
@@ -48,8 +50,17 @@ impl TokenSource for StaticToken {
 
 /// The credential the user chose. Only `ManagedIdentity` ever talks to a
 /// metadata address, and only when a token is first needed.
-pub fn source(auth: Auth) -> Result<Box<dyn TokenSource>> {
+pub fn source(auth: Auth, cloud: Cloud) -> Result<Box<dyn TokenSource>> {
     let auth_err = |e: azure_core::Error| Error::Auth(crate::render::one_line(&e.to_string()));
+    // Entra's authority host follows the cloud.
+    let client_options = || azure_core::http::ClientOptions {
+        cloud: Some(Arc::new(match cloud {
+            Cloud::AzureCloud => CloudConfiguration::AzurePublic,
+            Cloud::AzureUsGovernment => CloudConfiguration::AzureGovernment,
+            Cloud::AzureChinaCloud => CloudConfiguration::AzureChina,
+        })),
+        ..Default::default()
+    };
     let cred: Arc<dyn TokenCredential> = match auth {
         Auth::Cli => azure_identity::AzureCliCredential::new(None).map_err(auth_err)?,
         Auth::Env => {
@@ -65,12 +76,22 @@ pub fn source(auth: Auth) -> Result<Box<dyn TokenSource>> {
                         &tenant,
                         client,
                         Secret::new(secret),
-                        None,
+                        Some(azure_identity::ClientSecretCredentialOptions {
+                            client_options: client_options(),
+                        }),
                     )
                     .map_err(auth_err)?
                 }
                 (Some(_), Some(_), None, Some(_)) => {
-                    azure_identity::WorkloadIdentityCredential::new(None).map_err(auth_err)?
+                    azure_identity::WorkloadIdentityCredential::new(Some(
+                        azure_identity::WorkloadIdentityCredentialOptions {
+                            credential_options: azure_identity::ClientAssertionCredentialOptions {
+                                client_options: client_options(),
+                            },
+                            ..Default::default()
+                        },
+                    ))
+                    .map_err(auth_err)?
                 }
                 _ => {
                     return Err(Error::Auth(
