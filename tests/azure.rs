@@ -620,3 +620,62 @@ fn registering_needs_rights_at_the_subscription_and_what_waits_for_it_is_not_att
     assert_eq!(status("enable-ssh-port"), "skipped");
     assert!(az.writes().is_empty(), "{:?}", az.writes());
 }
+
+#[test]
+fn an_ssh_configuration_on_an_old_agent_is_flagged_as_outdated() {
+    let az = Azure::edited("wrong-port", |v| {
+        let m = &mut v["subscriptions"][0]["resource_groups"][0]["machines"][0];
+        m["agent_version"] = "1.28.02260.736".into();
+    });
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--id",
+        &az.machine(0),
+        "--port",
+        "2222",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.finding_ids(), ["service-config-outdated"], "{out:?}");
+    let plan = az.run(&[
+        "plan",
+        "--checks",
+        "azure",
+        "--id",
+        &az.machine(0),
+        "--port",
+        "2222",
+        "-o",
+        "json",
+    ]);
+    let recreate = plan.json()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"].as_str().unwrap().starts_with("recreate-ssh-config"))
+        .cloned()
+        .unwrap();
+    assert!(
+        recreate["command"]
+            .as_str()
+            .unwrap()
+            .contains("--method delete"),
+        "{recreate}"
+    );
+    let explain = az
+        .sandbox
+        .cmd()
+        .args(&[
+            "explain",
+            "-o",
+            "json",
+            "Connection closed by UNKNOWN port 65535",
+        ])
+        .run();
+    assert_eq!(
+        explain.json()["matches"][0]["id"],
+        "service-config-outdated"
+    );
+}

@@ -4,7 +4,7 @@
 
 mod harness;
 
-mod azure;
+pub mod azure;
 mod cli;
 mod client;
 mod explain;

@@ -269,3 +269,75 @@ fn without_root_every_server_step_is_a_manual_sudo_command() {
         s.calls()
     );
 }
+
+#[test]
+fn root_on_the_server_starts_sshd_and_restarts_its_own_agent_after_registering() {
+    let az = crate::azure::Azure::builtin("demo");
+    let s = &az.sandbox;
+    let id = az.machine(0);
+    let port = free_port();
+    arc_server(s, "[]", "true");
+    // This server is web-01: azcmagent show names it.
+    s.fake(
+        "azcmagent",
+        &format!(
+            r#"case "$1 $2 $3" in
+  "show --json "*) printf '{{"status": "Connected", "resourceName": "web-01"}}\n';;
+  "config get incomingconnections.enabled") echo true;;
+  "config get incomingconnections.ports") echo '[{port}]';;
+esac"#
+        ),
+    );
+    let start = if sshd_path().is_some() {
+        sshd_command(s, port)
+    } else {
+        "true".into()
+    };
+    s.fake(
+        "systemctl",
+        &format!(
+            r#"case "$1" in
+  is-active) if [ -f "{pid}" ]; then echo active; else echo inactive; exit 3; fi;;
+  enable) {start};;
+esac"#,
+            pid = s.path("sshd.pid").display()
+        ),
+    );
+    let p = port.to_string();
+    let out = az.run(&["plan", "--id", &id, "--port", &p, "-o", "json"]);
+    let steps = out.json()["steps"].as_array().unwrap().clone();
+    let restart = steps
+        .iter()
+        .find(|s| s["id"] == "restart-hybrid-agent-web-01")
+        .unwrap();
+    assert_eq!(restart["automatic"], false, "not root: manual {restart}");
+
+    let out = az
+        .sandbox
+        .cmd()
+        .args(&["apply", "--yes", "--id", &id, "--port", &p, "-o", "json"])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("ARCFIX_PRIVILEGE", "admin")
+        .run();
+    let _cleanup = KillPid(s.path("sshd.pid"));
+    let steps = out.json()["steps"].as_array().unwrap().clone();
+    let status = |id: &str| {
+        steps
+            .iter()
+            .find(|s| s["id"] == id)
+            .map(|s| s["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        status("restart-hybrid-agent-web-01").as_deref(),
+        Some("applied"),
+        "{out:?}"
+    );
+    assert!(
+        s.calls().contains("systemctl restart himdsd.service"),
+        "{}",
+        s.calls()
+    );
+    if sshd_path().is_some() {
+        assert_eq!(status("start-sshd").as_deref(), Some("applied"), "{out:?}");
+    }
+}

@@ -274,3 +274,91 @@ pub fn automate_agent_restart(host: &Host, facts: &ServerFacts, r: &mut crate::c
         s.verification = "the restart command succeeded".into();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::os::Arch;
+    use std::path::PathBuf;
+
+    fn host(os: Os, privileged: bool, path: &std::path::Path) -> Host {
+        Host {
+            os,
+            arch: Arch::Amd64,
+            home: PathBuf::from("/nonexistent"),
+            vars: [("PATH".to_string(), path.display().to_string())]
+                .into_iter()
+                .collect(),
+            privileged,
+            uid: 0,
+        }
+    }
+
+    fn missing_sshd(unit: &str) -> ServerFacts {
+        ServerFacts {
+            sshd_unit: unit.into(),
+            agent_installed: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_missing_server_is_installed_then_started_per_os() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("dnf"), "").unwrap();
+        let r = assess(&host(Os::Linux, true, t.path()), &missing_sshd("sshd"), 22);
+        let ids: Vec<&str> = r.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["install-openssh-server", "start-sshd"]);
+        assert_eq!(
+            r.steps[0].action,
+            Action::Exec {
+                program: "dnf".into(),
+                args: vec!["install".into(), "-y".into(), "openssh-server".into()]
+            }
+        );
+        assert_eq!(r.steps[1].command, "systemctl enable --now sshd.service");
+        assert_eq!(r.steps[1].depends_on, ["install-openssh-server"]);
+
+        let r = assess(&host(Os::Linux, false, t.path()), &missing_sshd("ssh"), 22);
+        assert!(
+            r.steps
+                .iter()
+                .all(|s| !s.automatic && s.command.starts_with("sudo ")),
+            "{:?}",
+            r.steps
+        );
+
+        let r = assess(
+            &host(Os::Windows, true, t.path()),
+            &missing_sshd("sshd"),
+            22,
+        );
+        assert_eq!(
+            r.steps[0].command,
+            "Add-WindowsCapability -Online -Name OpenSSH.Server~~~~0.0.1.0"
+        );
+        assert_eq!(
+            r.steps[1].command,
+            "Set-Service -Name sshd -StartupType Automatic; Start-Service sshd"
+        );
+        assert!(
+            matches!(&r.steps[0].action, Action::Exec { program, .. } if program == "powershell")
+        );
+    }
+
+    #[test]
+    fn a_disconnected_agent_is_reported() {
+        let t = tempfile::tempdir().unwrap();
+        let f = ServerFacts {
+            banner: Some("SSH-2.0-OpenSSH_9.2".into()),
+            agent_installed: true,
+            agent_status: Some("Disconnected".into()),
+            ..Default::default()
+        };
+        let r = assess(&host(Os::Linux, true, t.path()), &f, 22);
+        assert_eq!(
+            r.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+            ["agent-disconnected"]
+        );
+    }
+}
