@@ -562,26 +562,10 @@ fn ctrl_c_stops_after_the_current_step_and_reports() {
     let proxy = "home/.clientsshproxy/sshProxy_linux_amd64_1_3_026973";
     s.write(proxy, "#!/bin/sh\n");
     s.chmod(proxy, 0o644);
-    let mut child = std::process::Command::new(crate::harness::BIN)
-        .args(["apply", "--checks", "client", "--yes"])
-        .env_clear()
-        .env("HOME", s.home())
-        .env(
-            "PATH",
-            format!("{}:{}", s.path("bin").display(), s.path("sys").display()),
-        )
-        .env(
-            "PSModulePath",
-            format!(
-                "{}:{}",
-                s.path("modules/user").display(),
-                s.path("modules/all").display()
-            ),
-        )
-        .env("ARCFIX_SSH_SEARCH_PATH", s.path("known"))
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+    let mut child = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes"])
+        .command()
         .spawn()
         .unwrap();
     // Wait until the first step (pwsh) is running, then interrupt arcfix alone.

@@ -2,6 +2,20 @@
 
 use crate::harness::Sandbox;
 
+/// The ten ids of the contract, whose meaning never changes.
+const CONTRACT_IDS: [&str; 10] = [
+    "client-binaries-missing",
+    "ps-module-version-mismatch",
+    "arcproxy-not-installed",
+    "proxy-not-executable",
+    "ssh-port-not-enabled",
+    "sshd-not-running",
+    "endpoint-permission-missing",
+    "login-role-missing",
+    "entra-extension-missing",
+    "rp-not-registered",
+];
+
 #[test]
 fn a_pasted_log_on_stdin_finds_each_problem_most_specific_first() {
     let log = "\x1b[33mWARNING\x1b[0m: something\r\n\
@@ -85,19 +99,7 @@ fn a_known_failure_that_is_none_of_the_ten_is_named_as_such() {
     assert_eq!(out.status, 0, "{out:?}");
     let m = &out.json()["matches"][0];
     assert_eq!(m["known"], false, "{m}");
-    let ten = [
-        "client-binaries-missing",
-        "ps-module-version-mismatch",
-        "arcproxy-not-installed",
-        "proxy-not-executable",
-        "ssh-port-not-enabled",
-        "sshd-not-running",
-        "endpoint-permission-missing",
-        "login-role-missing",
-        "entra-extension-missing",
-        "rp-not-registered",
-    ];
-    assert!(!ten.contains(&m["id"].as_str().unwrap()), "{m}");
+    assert!(!CONTRACT_IDS.contains(&m["id"].as_str().unwrap()), "{m}");
 }
 
 #[test]
@@ -110,18 +112,7 @@ fn rules_lists_every_contract_id() {
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_string())
         .collect();
-    for id in [
-        "client-binaries-missing",
-        "ps-module-version-mismatch",
-        "arcproxy-not-installed",
-        "proxy-not-executable",
-        "ssh-port-not-enabled",
-        "sshd-not-running",
-        "endpoint-permission-missing",
-        "login-role-missing",
-        "entra-extension-missing",
-        "rp-not-registered",
-    ] {
+    for id in CONTRACT_IDS {
         assert!(ids.iter().any(|i| i == id), "{id} missing from rules");
     }
     let text = Sandbox::new().cmd().args(&["rules"]).run();

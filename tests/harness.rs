@@ -214,7 +214,8 @@ impl<'a> Run<'a> {
         self.stdin = Some(bytes.to_vec());
         self
     }
-    pub fn run(self) -> Output {
+    /// The command, with the sandbox's environment, not yet started.
+    pub fn command(&self) -> Command {
         let s = self.sandbox;
         let mut c = Command::new(BIN);
         c.env_clear()
@@ -246,7 +247,11 @@ impl<'a> Run<'a> {
         for (k, v) in &self.env {
             c.env(k, v);
         }
-        let mut child = c.spawn().expect("arcfix runs");
+        c
+    }
+
+    pub fn run(self) -> Output {
+        let mut child = self.command().spawn().expect("arcfix runs");
         if let Some(input) = self.stdin {
             let mut stdin = child.stdin.take().unwrap();
             std::thread::spawn(move || {
