@@ -375,3 +375,107 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback server that drops the first `drops` connections without an
+    /// answer, then answers 200 and hands back the request it read.
+    async fn flaky_server(drops: usize) -> (url::Url, tokio::sync::mpsc::Receiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            let mut n = 0;
+            while let Ok((mut sock, _)) = listener.accept().await {
+                n += 1;
+                if n <= drops {
+                    drop(sock);
+                    continue;
+                }
+                let mut buf = vec![0u8; 8192];
+                let len = sock.read(&mut buf).await.unwrap_or(0);
+                let _ = tx
+                    .send(String::from_utf8_lossy(&buf[..len]).into_owned())
+                    .await;
+                let body = r#"{"registrationState":"Registered"}"#;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            }
+        });
+        (url, rx)
+    }
+
+    fn quick() -> RetryPolicy {
+        RetryPolicy {
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            ..RetryPolicy::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn sends_user_agent_request_id_and_bearer_token() {
+        let (url, mut seen) = flaky_server(0).await;
+        let arm = Arm::new(
+            url,
+            Tokens::new(
+                Box::new(crate::azure::auth::StaticToken("tok-123".into())),
+                "s",
+            ),
+            quick(),
+        )
+        .unwrap();
+        let a = arm
+            .get(
+                "/subscriptions/s/providers/Microsoft.HybridConnectivity",
+                "2021-04-01",
+            )
+            .await
+            .unwrap();
+        assert_eq!(a.body["registrationState"], "Registered");
+        let request = seen.recv().await.unwrap().to_ascii_lowercase();
+        assert!(request.starts_with("get /subscriptions/s/providers/microsoft.hybridconnectivity?api-version=2021-04-01 "), "{request}");
+        assert!(
+            request.contains(&format!("user-agent: arcfix/{}", env!("CARGO_PKG_VERSION"))),
+            "{request}"
+        );
+        assert!(request.contains("x-ms-client-request-id: "), "{request}");
+        assert!(
+            request.contains("authorization: bearer tok-123"),
+            "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn dropped_connections_are_retried_then_given_up_on() {
+        let (url, _seen) = flaky_server(2).await;
+        let arm = Arm::new(
+            url,
+            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
+            quick(),
+        )
+        .unwrap();
+        assert!(arm.get("/x", "1").await.is_ok());
+        assert_eq!(arm.request_count(), 3);
+
+        let (url, _seen) = flaky_server(100).await;
+        let arm = Arm::new(
+            url,
+            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
+            quick(),
+        )
+        .unwrap();
+        let e = arm.get("/x", "1").await.unwrap_err();
+        assert_eq!(e.code, "ConnectionFailed", "{e}");
+        assert_eq!(
+            arm.request_count(),
+            RetryPolicy::default().max_attempts as u64
+        );
+    }
+}
