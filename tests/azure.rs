@@ -679,3 +679,26 @@ fn an_ssh_configuration_on_an_old_agent_is_flagged_as_outdated() {
         "service-config-outdated"
     );
 }
+
+#[test]
+fn a_declined_prompt_writes_nothing_to_azure() {
+    let az = Azure::builtin("demo");
+    let id = az.machine(0);
+    let Some(out) = az
+        .sandbox
+        .cmd()
+        .args(&["apply", "--checks", "azure", "--id", &id])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .in_terminal("n")
+    else {
+        eprintln!("script(1) not installed: skipped");
+        return;
+    };
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stdout.contains("not confirmed: nothing was changed"),
+        "{out:?}"
+    );
+    assert!(!az.sim().requests().is_empty(), "it did read");
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
+}

@@ -343,38 +343,43 @@ fn nothing_is_written_by_check_plan_dry_run_or_a_refused_apply() {
 
 #[test]
 fn a_declined_confirmation_changes_nothing() {
-    // dialoguer reads the answer from a terminal: give it one with script(1).
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("script(1) not installed: skipped");
-        return;
-    }
     let s = powershell_user();
     let proxy = s.arcproxy("user", "1.0.0");
-    let cmd = format!(
-        "env HOME={} PATH={}:{} PSModulePath={} ARCFIX_PRIVILEGE=user {} apply --checks client",
-        s.home().display(),
-        s.path("bin").display(),
-        s.path("sys").display(),
-        s.path("modules/user").display(),
-        crate::harness::BIN
-    );
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("printf 'n' | script -qec '{cmd}' /dev/null"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(out) = s
+        .cmd()
+        .args(&["apply", "--checks", "client"])
+        .in_terminal("n")
+    else {
+        eprintln!("script(1) not installed: skipped");
+        return;
+    };
     assert!(
-        text.contains("not confirmed: nothing was changed"),
-        "{text}"
+        out.stdout.contains("Apply the 1 automatic step(s) above?"),
+        "{out:?}"
     );
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        out.stdout.contains("not confirmed: nothing was changed"),
+        "{out:?}"
+    );
+    assert_eq!(out.status, 1, "{out:?}");
     assert_eq!(s.mode(&proxy), 0o644);
     assert_eq!(s.calls(), "");
+}
+
+#[test]
+fn an_explicit_yes_at_the_prompt_applies() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    let Some(out) = s
+        .cmd()
+        .args(&["apply", "--checks", "client"])
+        .in_terminal("y")
+    else {
+        eprintln!("script(1) not installed: skipped");
+        return;
+    };
+    assert_eq!(out.status, 0, "{out:?}");
+    assert_eq!(s.mode(&proxy), 0o755);
 }
 
 #[test]

@@ -250,6 +250,45 @@ impl<'a> Run<'a> {
         c
     }
 
+    /// Runs arcfix on a terminal (script(1)) and types `keys` into it, for the
+    /// confirmation prompt. `None` when script(1) is not installed.
+    pub fn in_terminal(self, keys: &str) -> Option<Output> {
+        let script = ["/usr/bin/script", "/bin/script"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())?;
+        let inner = std::iter::once(BIN.to_string())
+            .chain(self.args.iter().map(|a| format!("'{a}'")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut shown = Command::new(script);
+        shown.args(["-qec", &inner, "/dev/null"]).env_clear();
+        // The same environment as `command()` gives arcfix.
+        for (k, v) in self.command().get_envs() {
+            if let Some(v) = v {
+                shown.env(k, v);
+            }
+        }
+        shown
+            .current_dir(self.sandbox.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = shown.spawn().ok()?;
+        let mut stdin = child.stdin.take().unwrap();
+        let keys = keys.to_string();
+        std::thread::spawn(move || {
+            // Give the prompt time to appear, then answer it.
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            let _ = stdin.write_all(keys.as_bytes());
+        });
+        let out = child.wait_with_output().unwrap();
+        Some(Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
     pub fn run(self) -> Output {
         let mut child = self.command().spawn().expect("arcfix runs");
         if let Some(input) = self.stdin {
