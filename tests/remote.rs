@@ -213,6 +213,21 @@ fn without_run_command_rights_or_a_connected_agent_nothing_is_attempted() {
             .iter()
             .all(|s| s["status"] == "manual")
     );
+    // What to type on the server itself, since Run Command is not allowed.
+    let start = out.json()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"].as_str().unwrap().starts_with("remote-start-sshd"))
+        .cloned()
+        .unwrap();
+    assert!(
+        start["command"]
+            .as_str()
+            .unwrap()
+            .contains(": sudo systemctl enable --now ssh"),
+        "{start}"
+    );
     assert!(run_command_puts(&az).is_empty());
 
     let az = Azure::builtin("disconnected");

@@ -76,14 +76,19 @@ pub fn plan(
             fixes: vec!["sshd-not-running".into()],
             target: target.clone(),
             description: format!("{description} (port {port}), on {} through Run Command", id.name),
-            command: format!(
-                "az connectedmachine run-command create --machine-name {} --resource-group {} --name arcfix-{} --location {} --script @{}",
-                id.name,
-                id.resource_group,
-                script.verb,
-                remote.location,
-                if remote.windows { format!("{}.ps1", script.verb) } else { format!("{}.sh", script.verb) }
-            ),
+            command: if allowed {
+                format!(
+                    "az connectedmachine run-command create --machine-name {} --resource-group {} --name arcfix-{} --location {} --script @{}",
+                    id.name,
+                    id.resource_group,
+                    script.verb,
+                    remote.location,
+                    if remote.windows { format!("{}.ps1", script.verb) } else { format!("{}.sh", script.verb) }
+                )
+            } else {
+                // Without Run Command rights, what to type on the server itself.
+                format!("on {}: {}", id.name, by_hand(fact, remote.windows, port))
+            },
             automatic: allowed,
             needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
             precondition: format!("the probe script reports {}", fact_failing(fact, port)),
@@ -110,6 +115,34 @@ pub fn plan(
         });
     }
     r
+}
+
+/// The command a person runs on the server for each fix.
+fn by_hand(fact: ServerFact, windows: bool, port: u16) -> String {
+    match (fact, windows) {
+        (ServerFact::SshdInstalled, false) => {
+            "sudo apt-get install -y openssh-server  (dnf/zypper: openssh-server)".into()
+        }
+        (ServerFact::SshdInstalled, true) => {
+            "Add-WindowsCapability -Online -Name OpenSSH.Server~~~~0.0.1.0".into()
+        }
+        (ServerFact::SshAnswers, false) => {
+            "sudo systemctl enable --now ssh  (sshd outside Debian/Ubuntu)".into()
+        }
+        (ServerFact::SshAnswers, true) => {
+            "Set-Service -Name sshd -StartupType Automatic; Start-Service sshd".into()
+        }
+        (ServerFact::AgentIncomingEnabled, false) => {
+            "sudo azcmagent config set incomingconnections.enabled true".into()
+        }
+        (ServerFact::AgentIncomingEnabled, true) => {
+            "azcmagent config set incomingconnections.enabled true".into()
+        }
+        (ServerFact::AgentPortAllowed, w) => format!(
+            "{}azcmagent config set incomingconnections.ports <ports already set>,{port}",
+            if w { "" } else { "sudo " }
+        ),
+    }
 }
 
 fn fact_failing(fact: ServerFact, port: u16) -> String {
