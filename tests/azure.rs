@@ -702,3 +702,58 @@ fn a_declined_prompt_writes_nothing_to_azure() {
     assert!(!az.sim().requests().is_empty(), "it did read");
     assert!(az.writes().is_empty(), "{:?}", az.writes());
 }
+
+/// A loopback server answering every request with `status` and `body`.
+fn junk_server(status: &'static str, body: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut stream = stream;
+            let mut buf = [0u8; 8192];
+            let _ = stream.read(&mut buf);
+            let reply = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn malformed_answers_from_arm_are_one_line_errors() {
+    let az = Azure::builtin("healthy");
+    let id = az.machine(0);
+    for (status, body, want) in [
+        (
+            "200 OK",
+            "<html>surprise</html>",
+            "the response is not JSON",
+        ),
+        (
+            "200 OK",
+            r#"{"properties": "not an object"}"#,
+            "unexpected answer from ARM",
+        ),
+        (
+            "400 Bad Request",
+            r#"{"code":"HCRP400","message":"bare error shape"}"#,
+            "(HCRP400): bare error shape",
+        ),
+        ("404 Not Found", "", "Arc machine not found"),
+    ] {
+        let url = junk_server(status, body);
+        let out = az
+            .sandbox
+            .cmd()
+            .args(&["check", "--checks", "azure", "--id", &id])
+            .env("ARCFIX_ARM_ENDPOINT", &url)
+            .run();
+        assert_eq!(out.status, 1, "{body}: {out:?}");
+        assert!(out.stderr.contains(want), "{body}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    }
+}
