@@ -103,7 +103,8 @@ pub enum Command {
     /// Match an error message or a whole log to the known problems
     Explain {
         /// The error text; standard input when none or `-`
-        text: Vec<String>,
+        #[arg(value_parser = clap::value_parser!(std::ffi::OsString))]
+        text: Vec<std::ffi::OsString>,
     },
     /// List the known problems and how each is fixed
     Rules,

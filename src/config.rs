@@ -102,6 +102,14 @@ impl Config {
                 plan,
             },
             cli::Command::Explain { text } => {
+                // Bad text is bad input (exit 1), not a usage error.
+                let text = text
+                    .into_iter()
+                    .map(|t| {
+                        t.into_string()
+                            .map_err(|_| Error::input("the text to explain is not UTF-8"))
+                    })
+                    .collect::<Result<Vec<String>>>()?;
                 let text = if text.is_empty() || text == ["-"] {
                     None
                 } else {

@@ -118,3 +118,18 @@ fn rules_lists_every_contract_id() {
     let text = Sandbox::new().cmd().args(&["rules"]).run();
     assert!(text.stdout.contains("rp-not-registered"));
 }
+
+#[test]
+fn a_non_utf8_argument_is_bad_input() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Sandbox::new();
+    let mut c = s.cmd().command();
+    c.arg("explain")
+        .arg(std::ffi::OsStr::from_bytes(&[b'x', 0xff]));
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "arcfix: error: the text to explain is not UTF-8\n"
+    );
+}
