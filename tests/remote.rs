@@ -248,3 +248,46 @@ fn without_run_command_rights_or_a_connected_agent_nothing_is_attempted() {
     );
     assert!(run_command_puts(&az).is_empty());
 }
+
+#[test]
+fn the_agents_ports_are_read_from_azure_without_running_anything() {
+    let az = broken_server();
+    let id = az.machine(0);
+    let out = az.run(&[
+        "check", "--checks", "server", "--remote", "--id", &id, "-o", "json",
+    ]);
+    assert_eq!(out.status, 2, "{out:?}");
+    let f = &out.json()["findings"][0];
+    assert_eq!(f["id"], "sshd-not-running");
+    assert!(
+        f["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("[2222] only, not 22"),
+        "{f}"
+    );
+    assert!(run_command_puts(&az).is_empty());
+
+    // With the port allowed in Azure's view, no agent-port step is planned.
+    let az = Azure::builtin("demo");
+    let plan = az.run(&[
+        "plan",
+        "--checks",
+        "server",
+        "--remote",
+        "--id",
+        &az.machine(0),
+        "-o",
+        "json",
+    ]);
+    let ids: Vec<String> = plan.json()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !ids.iter().any(|i| i.starts_with("remote-agent-allow-port")),
+        "{ids:?}"
+    );
+}

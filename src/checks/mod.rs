@@ -325,6 +325,12 @@ async fn azure_side(
                         observed.permissions.as_ref().ok().map(|p| p.as_slice()),
                         wanted.port,
                         restart,
+                        observed
+                            .machine
+                            .properties
+                            .agent_configuration
+                            .as_ref()
+                            .and_then(|c| c.incoming_connections_ports.as_deref()),
                     );
                     if remote.steps.iter().any(|s| s.id == restart_id) {
                         report.steps.retain(|s| s.id != restart_id);

@@ -17,6 +17,7 @@ pub fn plan(
     perms: Option<&[Permission]>,
     port: u16,
     restart_agent: bool,
+    agent_ports: Option<&[String]>,
 ) -> Report {
     let mut r = Report::default();
     let target = id.to_string();
@@ -69,7 +70,28 @@ pub fn plan(
             vec![],
         ),
     ];
+    // ARM shows the agent's incomingconnections.ports (agentConfiguration): that
+    // part needs no probe. Unrestricted or including the port: nothing to do.
+    let ports: Option<Vec<u16>> =
+        agent_ports.map(|p| p.iter().filter_map(|s| s.trim().parse().ok()).collect());
+    if let Some(ports) = &ports
+        && !ports.is_empty()
+        && !ports.contains(&port)
+    {
+        r.finding(finding(
+            "sshd-not-running",
+            &target,
+            format!("the Arc agent of {} allows incoming connections on ports {ports:?} only, not {port} (agentConfiguration in Azure)", id.name),
+            if allowed { FixKind::Auto } else { FixKind::Manual },
+        ));
+    }
+    let port_known_fine = ports
+        .as_ref()
+        .is_some_and(|p| p.is_empty() || p.contains(&port));
     for (step, script, fact, description, depends_on) in steps {
+        if fact == ServerFact::AgentPortAllowed && port_known_fine {
+            continue;
+        }
         let text = script.render(remote.windows, port);
         r.step(StepSpec {
             id: format!("remote-{step}-{name}"),
