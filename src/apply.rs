@@ -241,7 +241,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
 pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<Plan> {
     if !saved.target.eq_ignore_ascii_case(&fresh.target) {
         return Err(Error::input(format!(
-            "the saved plan was made for '{}', not for '{}': make a new plan for this target",
+            "the saved plan was made for '{}', not for '{}': give apply the same target options as the plan, or make a new plan",
             saved.target, fresh.target
         )));
     }
