@@ -4,7 +4,6 @@
 //! client-side ones, and runs check -> plan -> apply --yes -> check, labelled
 //! as simulated. Nothing leaves loopback; no Azure account is needed.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::apply;
@@ -95,12 +94,7 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim) -> Result<ExitCode>
     ))?;
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let quiet = json || config.verbosity < 0;
-    let progress = |line: &str| {
-        if !quiet {
-            let _ = writeln!(std::io::stderr(), "→ {}", crate::render::sanitize(line));
-        }
-    };
-    apply::apply(&ctx, &mut plan, &interrupted, &progress).await;
+    apply::apply(&ctx, &mut plan, &interrupted, &crate::run::progress(quiet)).await;
     say(&text::summary(&plan, paint))?;
 
     say(&format!(

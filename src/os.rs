@@ -3,7 +3,7 @@
 //! The only `cfg` code is in `Host::detect` and the privilege check.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -233,10 +233,6 @@ impl Host {
             p.push(r);
         }
         p
-    }
-
-    pub fn exists(&self, p: &Path) -> bool {
-        p.exists()
     }
 }
 

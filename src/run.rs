@@ -102,7 +102,7 @@ fn out_json(v: &serde_json::Value) -> Result<()> {
 }
 
 /// Human progress lines go to stderr, so stdout stays one document.
-fn progress(config_quiet: bool) -> impl Fn(&str) {
+pub fn progress(config_quiet: bool) -> impl Fn(&str) {
     move |line: &str| {
         if !config_quiet {
             let _ = writeln!(std::io::stderr(), "→ {}", crate::render::sanitize(line));

@@ -405,13 +405,49 @@ fn an_endless_storm_gives_up_with_the_arm_error() {
     });
     let out = az.run(&["check", "--checks", "azure", "--id", &az.machine(0)]);
     assert_eq!(out.status, 1, "{out:?}");
+    // The last answer ARM gave, with its code and correlation id.
     assert!(
-        out.stderr.contains("InternalServerError")
-            || out.stderr.contains("ServiceUnavailable")
-            || out.stderr.contains("50"),
+        out.stderr.contains("with 500 (InternalServerError)")
+            || out.stderr.contains("with 503 (ServiceUnavailable)"),
         "{out:?}"
     );
+    assert!(out.stderr.contains("[correlation id "), "{out:?}");
     assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    // Bounded: six attempts for each of the reads that ran at once, no more.
+    let requests = az.sim().requests().len();
+    assert!((6..=6 * 6).contains(&requests), "{requests} requests");
+}
+
+#[test]
+fn provider_rights_are_read_once_per_subscription() {
+    let az = Azure::edited("demo", |v| {
+        let machines = v["subscriptions"][0]["resource_groups"][0]["machines"]
+            .as_array_mut()
+            .unwrap();
+        let mut twin = machines[0].clone();
+        twin["name"] = "web-02".into();
+        machines.push(twin);
+    });
+    let sub = az.machine(0).split('/').nth(2).unwrap().to_string();
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        &sub,
+        "--resource-group",
+        "arc-demo",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status, 2, "{out:?}");
+    let reads = az
+        .sim()
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/roleAssignments"))
+        .count();
+    assert_eq!(reads, 1, "{:#?}", az.sim().requests());
 }
 
 #[test]

@@ -64,3 +64,61 @@ fn completions_and_man_page_render() {
     let m = s.cmd().args(&["man"]).run();
     assert!(m.stdout.contains(".TH arcfix"), "{m:?}");
 }
+
+#[test]
+fn the_demo_fixes_what_it_can_and_says_what_remains() {
+    let s = Sandbox::new();
+    let out = s.cmd().args(&["demo"]).run();
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .starts_with("arcfix demo — SIMULATED environment"),
+        "{out:?}"
+    );
+    for section in [
+        "== 1. arcfix check (simulated)",
+        "== 2. arcfix plan (simulated)",
+        "== 3. arcfix apply --yes (simulated)",
+        "== 4. arcfix check again (simulated)",
+    ] {
+        assert!(out.stdout.contains(section), "{section}");
+    }
+    assert!(out.stdout.contains("nothing was sent beyond 127.0.0.1"));
+
+    let json = s.cmd().args(&["demo", "-o", "json"]).run().json();
+    assert_eq!(json["simulated"], true);
+    let ids = |v: &serde_json::Value, machine: &str| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["target"].as_str().unwrap().ends_with(machine))
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Before: every fixable problem on web-01, the client's too.
+    let before = ids(&json["before"], "web-01");
+    for id in [
+        "ssh-port-not-enabled",
+        "login-role-missing",
+        "entra-extension-missing",
+    ] {
+        assert!(before.contains(&id.to_string()), "{before:?}");
+    }
+    assert!(ids(&json["before"], "local").contains(&"arcproxy-not-installed".to_string()));
+    // After: web-01 and the client are clean, db-01 keeps what only a person may fix.
+    assert_eq!(ids(&json["after"], "web-01"), Vec::<String>::new());
+    assert_eq!(ids(&json["after"], "local"), Vec::<String>::new());
+    assert!(ids(&json["after"], "db-01").contains(&"endpoint-permission-missing".to_string()));
+    let applied = json["applied"]["steps"].as_array().unwrap();
+    assert!(
+        applied
+            .iter()
+            .any(|s| s["id"] == "remote-start-sshd-web-01" && s["status"] == "applied"),
+        "the remote fix ran"
+    );
+    assert!(
+        applied.iter().all(|s| s["status"] != "failed"),
+        "{applied:#?}"
+    );
+}

@@ -191,14 +191,14 @@ impl Arm {
                     }
                     let err =
                         ArmError::from_response(status, &text, method, &shown_path, correlation);
-                    if status == 429 {
+                    let wait = if status == 429 {
                         retry_after(&headers).unwrap_or(self.retry.default_retry_after)
                     } else if status >= 500 {
                         retry_after(&headers).unwrap_or_else(|| self.backoff(attempt))
                     } else {
                         return Err(err);
-                    }
-                    .pipe(|wait| self.give_up_or_wait(attempt, started, wait, err))?
+                    };
+                    self.give_up_or_wait(attempt, started, wait, err)?
                 }
                 Err(e) => {
                     let err = ArmError {
@@ -274,13 +274,6 @@ impl Arm {
         Ok(url)
     }
 }
-
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl Pipe for Duration {}
 
 impl ArmError {
     fn with_message(mut self, code: &str, message: &str) -> ArmError {

@@ -62,6 +62,7 @@ pub async fn observe(
     id: &MachineId,
     wanted: &Wanted,
     caller: &crate::azure::auth::Claims,
+    register_cache: &RegisterCache,
 ) -> Result<Observed> {
     let machine_path = id.to_string();
     let provider_path = format!("{}/providers/{HYBRID_CONNECTIVITY}", id.subscription_id());
@@ -106,7 +107,18 @@ pub async fn observe(
         })
         .unwrap_or(true);
     let may_register = match (&caller.oid, registered) {
-        (Some(oid), false) => may_register(arm, &id.subscription, oid).await,
+        (Some(oid), false) => {
+            // Held across the read, so machines of one subscription ask once.
+            let mut cache = register_cache.lock().await;
+            match cache.get(&id.subscription) {
+                Some(known) => *known,
+                None => {
+                    let answer = may_register(arm, &id.subscription, oid).await;
+                    cache.insert(id.subscription.clone(), answer);
+                    answer
+                }
+            }
+        }
         _ => None,
     };
     Ok(Observed {
@@ -677,6 +689,8 @@ pub fn assess(
     r
 }
 
+pub type RegisterCache = tokio::sync::Mutex<std::collections::HashMap<String, Option<bool>>>;
+
 /// Registering a provider is a subscription-scope action, and the permissions
 /// API answers only at resource-group and resource scope. So the caller's own
 /// role assignments at the subscription (or above) are read and their roles
@@ -822,7 +836,12 @@ pub async fn satisfied(arm: &Arm, check: &Check) -> Result<bool> {
                 None => false,
             }
         }
-        _ => false,
+        // A silent `false` here once hid a missing remote-probe arm: refuse instead.
+        other => {
+            return Err(Error::Other(format!(
+                "internal: {other:?} is not an Azure check"
+            )));
+        }
     })
 }
 

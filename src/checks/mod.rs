@@ -37,8 +37,10 @@ impl Report {
         }
     }
     pub fn step(&mut self, s: StepSpec) {
-        let step = s.build();
-        // A subscription-wide step (provider registration) is planned once for many machines.
+        self.push_step(s.build());
+    }
+    /// A subscription-wide step (provider registration) is planned once for many machines.
+    fn push_step(&mut self, step: Step) {
         if !self
             .steps
             .iter()
@@ -58,13 +60,7 @@ impl Report {
             self.finding(f);
         }
         for s in other.steps {
-            if !self
-                .steps
-                .iter()
-                .any(|x| x.id == s.id && x.target.eq_ignore_ascii_case(&s.target))
-            {
-                self.steps.push(s);
-            }
+            self.push_step(s);
         }
         self.observations.extend(other.observations);
         self.notes.extend(other.notes);
@@ -151,6 +147,9 @@ pub struct Context {
     /// dropped when a fix runs there.
     pub server_cache:
         tokio::sync::Mutex<std::collections::HashMap<String, crate::probe::server::ServerFacts>>,
+    /// Whether the caller may register providers, per subscription: read once
+    /// per run however many of its machines are checked.
+    pub register_cache: azure::RegisterCache,
 }
 
 impl Context {
@@ -160,6 +159,7 @@ impl Context {
             target,
             arm,
             server_cache: Default::default(),
+            register_cache: Default::default(),
         }
     }
 }
@@ -198,13 +198,9 @@ impl Context {
     }
 
     /// A short name for what is checked.
-    pub fn target_label(&self, machines: &[MachineId]) -> String {
+    pub fn target_label(sides: &[Side], machines: &[MachineId]) -> String {
         let mut parts = Vec::new();
-        if self
-            .sides()
-            .map(|s| s.contains(&Side::Client))
-            .unwrap_or(false)
-        {
+        if sides.contains(&Side::Client) {
             parts.push(crate::plan::LOCAL.to_string());
         }
         parts.extend(machines.iter().map(|m| m.to_string().to_ascii_lowercase()));
@@ -257,7 +253,7 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
         report.note("Azure checks skipped: name a machine with --id or --subscription/--resource-group/--machine");
     }
     Ok(Plan::new(
-        ctx.target_label(&machines),
+        Context::target_label(&sides, &machines),
         report.findings,
         order(report.steps),
         &report.observations,
@@ -294,7 +290,8 @@ async fn azure_side(
         .map(|id| {
             let (arm, wanted, caller) = (arm.clone(), wanted.clone(), caller.clone());
             async move {
-                let observed = azure::observe(&arm, &id, &wanted, &caller).await?;
+                let observed =
+                    azure::observe(&arm, &id, &wanted, &caller, &ctx.register_cache).await?;
                 let mut report =
                     azure::assess(&id, &observed, &wanted, &caller, arm.base().as_str());
                 if !azure_checks {
@@ -372,16 +369,10 @@ pub async fn satisfied(ctx: &Context, check: &Check) -> Result<bool> {
     use crate::probe::{binaries, modules, proxy};
     Ok(match check {
         Check::None => false,
-        Check::ClientBinaries { folder } => {
-            // A fresh look at PATH: the install may have put the binaries there.
-            let host = Host {
-                vars: ctx.host.vars.clone(),
-                ..ctx.host.clone()
-            };
-            binaries::lookup(&host, folder.as_deref())
-                .missing()
-                .is_empty()
-        }
+        // The lookup reads the folders again, so an install just made is seen.
+        Check::ClientBinaries { folder } => binaries::lookup(&ctx.host, folder.as_deref())
+            .missing()
+            .is_empty(),
         Check::ArcProxyInstalled => modules::find(&ctx.host, modules::ARC_PROXY)?
             .iter()
             .any(|m| m.version.0 == 1),
