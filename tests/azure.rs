@@ -132,7 +132,7 @@ fn apply_converges_and_a_second_plan_has_no_automatic_steps() {
     let apply = az.run(&[&["apply", "--yes", "-o", "json"][..], &args].concat());
     // The hybrid agent restart after the registration is manual without --remote.
     assert_eq!(apply.status, 3, "{apply:?}");
-    let steps = apply.json()["steps"].as_array().unwrap().clone();
+    let steps = apply.steps();
     let status = |id: &str| {
         steps
             .iter()
@@ -163,9 +163,8 @@ fn apply_converges_and_a_second_plan_has_no_automatic_steps() {
 
     az.sim().clear_log();
     let plan = az.run(&[&["plan", "-o", "json"][..], &args].concat());
-    let auto: Vec<serde_json::Value> = plan.json()["steps"]
-        .as_array()
-        .unwrap()
+    let auto: Vec<serde_json::Value> = plan
+        .steps()
         .iter()
         .filter(|s| s["automatic"] == true)
         .cloned()
@@ -223,7 +222,7 @@ fn without_write_rights_steps_are_manual_and_nothing_is_attempted() {
         found.contains(&"endpoint-permission-missing".to_string()),
         "{found:?}"
     );
-    let steps = out.json()["steps"].as_array().unwrap().clone();
+    let steps = out.steps();
     assert!(steps.iter().all(|s| s["status"] == "manual"), "{steps:#?}");
     let grant = steps
         .iter()
@@ -364,9 +363,7 @@ fn throttling_and_server_errors_end_in_the_same_result() {
     let got = storm.run(&args);
     assert_eq!(got.status, expected.status, "{got:?}");
     let summary = |o: &Output| {
-        o.json()["steps"]
-            .as_array()
-            .unwrap()
+        o.steps()
             .iter()
             .map(|s| format!("{} {}", s["id"], s["status"]))
             .collect::<Vec<_>>()
@@ -641,7 +638,7 @@ fn registering_needs_rights_at_the_subscription_and_what_waits_for_it_is_not_att
         "apply", "--checks", "azure", "--id", &id, "--yes", "-o", "json",
     ]);
     assert_eq!(out.status, 3, "{out:?}");
-    let steps = out.json()["steps"].as_array().unwrap().clone();
+    let steps = out.steps();
     let status = |prefix: &str| {
         steps
             .iter()
@@ -686,9 +683,8 @@ fn an_ssh_configuration_on_an_old_agent_is_flagged_as_outdated() {
         "-o",
         "json",
     ]);
-    let recreate = plan.json()["steps"]
-        .as_array()
-        .unwrap()
+    let recreate = plan
+        .steps()
         .iter()
         .find(|s| s["id"].as_str().unwrap().starts_with("recreate-ssh-config"))
         .cloned()

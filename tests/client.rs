@@ -236,7 +236,7 @@ fn pwsh_missing_while_az_ssh_is_installed_is_said() {
         out.finding_ids(),
         ["arcproxy-not-installed", "pwsh-missing"]
     );
-    let steps = out.json()["steps"].as_array().unwrap().clone();
+    let steps = out.steps();
     assert!(steps.iter().all(|s| s["status"] == "manual"), "{steps:?}");
 }
 
@@ -632,9 +632,8 @@ fn a_saved_plan_cannot_smuggle_in_a_step_or_an_action() {
         .run();
     assert_eq!(out.status, 0, "{out:?}");
     assert!(!marker.exists(), "a step that arcfix did not plan was run");
-    let smuggled = out.json()["steps"]
-        .as_array()
-        .unwrap()
+    let smuggled = out
+        .steps()
         .iter()
         .find(|s| s["id"] == "innocent-looking")
         .cloned()

@@ -176,6 +176,13 @@ impl Output {
             )
         })
     }
+    /// The steps of a JSON plan.
+    pub fn steps(&self) -> Vec<serde_json::Value> {
+        self.json()["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("no steps: {self:?}"))
+    }
     /// Ids of the findings in a JSON document.
     pub fn finding_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.json()["findings"]

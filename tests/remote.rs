@@ -36,9 +36,8 @@ fn the_server_is_fixed_through_run_command_with_the_scripts_the_plan_showed() {
         "plan ran something: {:?}",
         az.writes()
     );
-    let shown: Vec<String> = plan.json()["steps"]
-        .as_array()
-        .unwrap()
+    let shown: Vec<String> = plan
+        .steps()
         .iter()
         .filter_map(|s| s["action"]["script"].as_str().map(String::from))
         .collect();
@@ -46,9 +45,8 @@ fn the_server_is_fixed_through_run_command_with_the_scripts_the_plan_showed() {
 
     let apply = az.run(&[&["apply", "--yes", "-o", "json"][..], &args].concat());
     assert_eq!(apply.status, 0, "{apply:?}");
-    let statuses: Vec<String> = apply.json()["steps"]
-        .as_array()
-        .unwrap()
+    let statuses: Vec<String> = apply
+        .steps()
         .iter()
         .map(|s| {
             format!(
@@ -112,9 +110,8 @@ fn the_server_is_fixed_through_run_command_with_the_scripts_the_plan_showed() {
     let again = az.run(&[&["apply", "--yes", "-o", "json"][..], &args].concat());
     assert_eq!(again.status, 0, "{again:?}");
     assert!(
-        again.json()["steps"]
-            .as_array()
-            .unwrap()
+        again
+            .steps()
             .iter()
             .all(|s| s["status"] == "already-satisfied"),
         "{again:?}"
@@ -149,7 +146,7 @@ fn a_failing_script_fails_its_step_and_skips_what_needs_it() {
         "apply", "--yes", "--checks", "server", "--remote", "--id", &id, "-o", "json",
     ]);
     assert_eq!(out.status, 3, "{out:?}");
-    let steps = out.json()["steps"].as_array().unwrap().clone();
+    let steps = out.steps();
     assert_eq!(steps[0]["status"], "failed", "{steps:#?}");
     assert!(
         steps[0]["error"]
@@ -206,17 +203,10 @@ fn without_run_command_rights_or_a_connected_agent_nothing_is_attempted() {
             .contains(&"run-command-permission-missing".to_string()),
         "{out:?}"
     );
-    assert!(
-        out.json()["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["status"] == "manual")
-    );
+    assert!(out.steps().iter().all(|s| s["status"] == "manual"));
     // What to type on the server itself, since Run Command is not allowed.
-    let start = out.json()["steps"]
-        .as_array()
-        .unwrap()
+    let start = out
+        .steps()
         .iter()
         .find(|s| s["id"].as_str().unwrap().starts_with("remote-start-sshd"))
         .cloned()
@@ -280,9 +270,8 @@ fn the_agents_ports_are_read_from_azure_without_running_anything() {
         "-o",
         "json",
     ]);
-    let ids: Vec<String> = plan.json()["steps"]
-        .as_array()
-        .unwrap()
+    let ids: Vec<String> = plan
+        .steps()
         .iter()
         .map(|s| s["id"].as_str().unwrap().to_string())
         .collect();

@@ -195,9 +195,8 @@ fn the_agent_gets_the_port_added_keeping_the_others() {
         .env("ARCFIX_PRIVILEGE", "admin")
         .run();
     assert_eq!(plan.status, 2, "{plan:?}");
-    let ids: Vec<String> = plan.json()["steps"]
-        .as_array()
-        .unwrap()
+    let ids: Vec<String> = plan
+        .steps()
         .iter()
         .map(|s| s["id"].as_str().unwrap().to_string())
         .collect();
@@ -254,7 +253,7 @@ fn without_root_every_server_step_is_a_manual_sudo_command() {
         ])
         .run();
     assert_eq!(out.status, 3, "{out:?}");
-    let steps = out.json()["steps"].as_array().unwrap().clone();
+    let steps = out.steps();
     assert!(!steps.is_empty());
     for step in &steps {
         assert_eq!(step["status"], "manual", "{step}");
@@ -305,7 +304,7 @@ esac"#,
     );
     let p = port.to_string();
     let out = az.run(&["plan", "--id", &id, "--port", &p, "-o", "json"]);
-    let steps = out.json()["steps"].as_array().unwrap().clone();
+    let steps = out.steps();
     let restart = steps
         .iter()
         .find(|s| s["id"] == "restart-hybrid-agent-web-01")
@@ -320,7 +319,7 @@ esac"#,
         .env("ARCFIX_PRIVILEGE", "admin")
         .run();
     let _cleanup = KillPid(s.path("sshd.pid"));
-    let steps = out.json()["steps"].as_array().unwrap().clone();
+    let steps = out.steps();
     let status = |id: &str| {
         steps
             .iter()

@@ -18,36 +18,24 @@ pub struct Script {
     pub windows: &'static str,
 }
 
-pub const PROBE: Script = Script {
-    verb: "probe",
-    linux: include_str!("scripts/linux/probe.sh"),
-    windows: include_str!("scripts/windows/probe.ps1"),
-};
-pub const INSTALL_SSHD: Script = Script {
-    verb: "install-sshd",
-    linux: include_str!("scripts/linux/install-sshd.sh"),
-    windows: include_str!("scripts/windows/install-sshd.ps1"),
-};
-pub const START_SSHD: Script = Script {
-    verb: "start-sshd",
-    linux: include_str!("scripts/linux/start-sshd.sh"),
-    windows: include_str!("scripts/windows/start-sshd.ps1"),
-};
-pub const AGENT_ENABLE: Script = Script {
-    verb: "agent-enable",
-    linux: include_str!("scripts/linux/agent-enable.sh"),
-    windows: include_str!("scripts/windows/agent-enable.ps1"),
-};
-pub const AGENT_PORT: Script = Script {
-    verb: "agent-port",
-    linux: include_str!("scripts/linux/agent-port.sh"),
-    windows: include_str!("scripts/windows/agent-port.ps1"),
-};
-pub const RESTART_HIMDS: Script = Script {
-    verb: "restart-himds",
-    linux: include_str!("scripts/linux/restart-himds.sh"),
-    windows: include_str!("scripts/windows/restart-himds.ps1"),
-};
+/// A script of `scripts/linux/<verb>.sh` and `scripts/windows/<verb>.ps1`:
+/// the file names are the verb, so the two can never drift apart.
+macro_rules! script {
+    ($verb:literal) => {
+        Script {
+            verb: $verb,
+            linux: include_str!(concat!("scripts/linux/", $verb, ".sh")),
+            windows: include_str!(concat!("scripts/windows/", $verb, ".ps1")),
+        }
+    };
+}
+
+pub const PROBE: Script = script!("probe");
+pub const INSTALL_SSHD: Script = script!("install-sshd");
+pub const START_SSHD: Script = script!("start-sshd");
+pub const AGENT_ENABLE: Script = script!("agent-enable");
+pub const AGENT_PORT: Script = script!("agent-port");
+pub const RESTART_HIMDS: Script = script!("restart-himds");
 
 pub const ALL: [&Script; 6] = [
     &PROBE,
