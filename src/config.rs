@@ -193,12 +193,7 @@ fn target(t: cli::TargetArgs) -> Result<Target> {
 pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
     let raw = match given {
         Some(s) => s.to_string(),
-        None => match cloud {
-            Cloud::AzureCloud => "https://management.azure.com/",
-            Cloud::AzureUsGovernment => "https://management.usgovcloudapi.net/",
-            Cloud::AzureChinaCloud => "https://management.chinacloudapi.cn/",
-        }
-        .to_string(),
+        None => format!("https://{}/", cloud_host(cloud)),
     };
     let mut url = url::Url::parse(&raw).map_err(|e| {
         Error::input(format!(
@@ -206,6 +201,12 @@ pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
             crate::render::sanitize(&raw)
         ))
     })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // Never sent as Basic auth, never echoed in messages or plan commands.
+        return Err(Error::input(
+            "invalid --arm-endpoint: it must not carry a user name or password",
+        ));
+    }
     let loopback = is_loopback(&url);
     match url.scheme() {
         "https" => {}
@@ -227,6 +228,33 @@ pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
         url.set_path(&p);
     }
     Ok(url)
+}
+
+/// The Resource Manager host of each cloud.
+pub fn cloud_host(cloud: Cloud) -> &'static str {
+    match cloud {
+        Cloud::AzureCloud => "management.azure.com",
+        Cloud::AzureUsGovernment => "management.usgovcloudapi.net",
+        Cloud::AzureChinaCloud => "management.chinacloudapi.cn",
+    }
+}
+
+impl AzureSettings {
+    /// A warning when the token would go somewhere other than the cloud's own
+    /// Resource Manager (a mistyped or planted `--arm-endpoint`).
+    pub fn endpoint_warning(&self) -> Option<String> {
+        let own = cloud_host(self.cloud);
+        let host = self.endpoint.host_str().unwrap_or_default();
+        // Loopback (the simulator, a local test double) keeps the token on this machine.
+        let elsewhere = !host.eq_ignore_ascii_case(own) && !is_loopback(&self.endpoint);
+        elsewhere.then(|| {
+            format!(
+                "arcfix: warning: the ARM endpoint {} is not {own}, the Resource Manager of {:?}: your Azure token is sent there",
+                self.endpoint.origin().ascii_serialization(),
+                self.cloud
+            )
+        })
+    }
 }
 
 /// Whether a URL names this machine (127.0.0.0/8, ::1, localhost).
@@ -386,6 +414,42 @@ mod tests {
             "http://localhost:1/arm/"
         );
         assert!(endpoint(Some("ftp://127.0.0.1"), Cloud::AzureCloud).is_err());
+        for with_user in [
+            "https://me:secret@management.azure.com/",
+            "https://me@management.azure.com/",
+            "http://u:p@127.0.0.1:1/",
+        ] {
+            let e = endpoint(Some(with_user), Cloud::AzureCloud)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("user name or password"), "{e}");
+            assert!(!e.contains("secret"), "{e}");
+        }
+        let settings = |url: &str, cloud| AzureSettings {
+            endpoint: endpoint(Some(url), cloud).unwrap(),
+            cloud,
+            auth: Auth::Cli,
+        };
+        assert_eq!(
+            settings("https://management.azure.com", Cloud::AzureCloud).endpoint_warning(),
+            None
+        );
+        assert!(
+            settings("https://management.azure.com", Cloud::AzureChinaCloud)
+                .endpoint_warning()
+                .is_some()
+        );
+        assert_eq!(
+            settings("http://127.0.0.1:9", Cloud::AzureCloud).endpoint_warning(),
+            None
+        );
+        let w = settings("https://arm.example.net/x", Cloud::AzureCloud)
+            .endpoint_warning()
+            .unwrap();
+        assert!(
+            w.contains("https://arm.example.net") && w.contains("token"),
+            "{w}"
+        );
         assert!(endpoint(Some("not a url"), Cloud::AzureCloud).is_err());
     }
 

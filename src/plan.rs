@@ -183,6 +183,37 @@ pub struct Plan {
     /// Things worth saying that are not findings (skipped checks, hints).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The sides whose every fact was read in this run (`client`, `azure`,
+    /// `server`, `connection`): a "no problems" verdict is only about these.
+    #[serde(default)]
+    pub checked: Vec<String>,
+    /// What was not looked at, and why; `error` when a read failed.
+    #[serde(default)]
+    pub not_checked: Vec<NotChecked>,
+    /// One verdict per targeted Arc machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machines: Vec<MachineVerdict>,
+}
+
+/// A side that was not looked at, or not completely.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotChecked {
+    pub side: String,
+    pub reason: String,
+    /// A read failed (the run exits 1), rather than the side not being chosen.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub error: bool,
+}
+
+/// The verdict on one targeted machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineVerdict {
+    pub id: String,
+    /// `healthy`, `problems` or `error`.
+    pub status: String,
+    pub findings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Plan {
@@ -205,7 +236,16 @@ impl Plan {
             findings,
             steps,
             notes,
+            checked: vec![],
+            not_checked: vec![],
+            machines: vec![],
         }
+    }
+
+    /// Whether some fact could not be read: no verdict may claim that side.
+    pub fn incomplete(&self) -> bool {
+        self.not_checked.iter().any(|n| n.error)
+            || self.machines.iter().any(|m| m.status == "error")
     }
 
     pub fn automatic_steps(&self) -> usize {

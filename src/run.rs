@@ -119,7 +119,9 @@ async fn execute(config: Config) -> Result<ExitCode> {
             let ctx = context(&config.azure, target.clone(), None)?;
             let plan = checks::detect(&ctx).await?;
             show(&config, &plan, text::findings(&plan, &paint))?;
-            Ok(if plan.findings.is_empty() {
+            Ok(if plan.incomplete() {
+                ExitCode::Error
+            } else if plan.findings.is_empty() {
                 ExitCode::Ok
             } else {
                 ExitCode::Found
@@ -132,7 +134,9 @@ async fn execute(config: Config) -> Result<ExitCode> {
                 plan.save(f)?;
             }
             show(&config, &plan, text::plan(&plan, &paint))?;
-            Ok(if plan.steps.is_empty() {
+            Ok(if plan.incomplete() {
+                ExitCode::Error
+            } else if plan.steps.is_empty() {
                 ExitCode::Ok
             } else {
                 ExitCode::Found
@@ -192,7 +196,12 @@ pub fn context(
     if ctx.sides()?.contains(&crate::cli::Side::Azure) || ctx.target.remote {
         let source = match tokens {
             Some(t) => t,
-            None => auth::source(azure.auth, azure.cloud)?,
+            None => {
+                if let Some(w) = azure.endpoint_warning() {
+                    let _ = writeln!(std::io::stderr(), "{w}");
+                }
+                auth::source(azure.auth, azure.cloud)?
+            }
         };
         ctx.arm = Some(Arm::new(
             azure.endpoint.clone(),
@@ -233,9 +242,16 @@ pub async fn apply(
         None => fresh,
     };
     let json = config.output == Output::Json;
+    let unread = if plan.incomplete() {
+        ExitCode::Error
+    } else {
+        ExitCode::Ok
+    };
     if dry_run {
         show(config, &plan, text::plan(&plan, paint))?;
-        return Ok(if plan.steps.is_empty() {
+        return Ok(if plan.incomplete() {
+            ExitCode::Error
+        } else if plan.steps.is_empty() {
             ExitCode::Ok
         } else {
             ExitCode::Found
@@ -248,7 +264,7 @@ pub async fn apply(
         if json {
             out_json(&crate::render::plan_json(&plan))?;
         }
-        return Ok(ExitCode::Ok);
+        return Ok(unread);
     }
     if plan.automatic_steps() > 0 && !yes {
         if !std::io::stdin().is_terminal() {
@@ -296,7 +312,7 @@ pub async fn apply(
             out("Stopped by Ctrl-C: the steps marked skipped were not attempted.\n")?;
         }
     }
-    Ok(code)
+    Ok(code.merge(unread))
 }
 
 fn explain(config: &Config, given: Option<String>, paint: &Paint) -> Result<ExitCode> {

@@ -135,19 +135,26 @@ pub fn validate_resource_group(s: &str) -> Result<()> {
     }
 }
 
-/// The HybridCompute machine name pattern `^[a-zA-Z0-9-_\.]{1,54}$`.
+/// The HybridCompute machine name pattern `^[a-zA-Z0-9-_\.]{1,54}$`, not
+/// ending in `.` (ARM's rule for resource names; it also keeps `.` and `..`
+/// from walking up the request path).
 pub fn validate_machine_name(s: &str) -> Result<()> {
     let ok = !s.is_empty()
         && s.len() <= 54
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
+    if !ok {
         Err(Error::input(format!(
             "invalid machine name '{}': 1-54 characters of letters, digits, '-', '_' and '.'",
             crate::render::sanitize(s)
         )))
+    } else if s.ends_with('.') {
+        Err(Error::input(format!(
+            "invalid machine name '{}': it must not end with '.'",
+            crate::render::sanitize(s)
+        )))
+    } else {
+        Ok(())
     }
 }
 
@@ -218,5 +225,17 @@ mod tests {
         assert!(validate_machine_name(&"a".repeat(55)).is_err());
         assert!(validate_machine_name("web-01.contoso_x").is_ok());
         assert!(validate_machine_name("web/01").is_err());
+        for bad in [".", "..", "web-01."] {
+            let e = validate_machine_name(bad).unwrap_err().to_string();
+            assert!(e.contains("must not end with '.'"), "{bad}: {e}");
+        }
+        for bad in [".", ".."] {
+            assert!(validate_resource_group(bad).is_err(), "{bad}");
+        }
+        // Ids that ARM lists are held to the same rules.
+        let id = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/.."
+        );
+        assert!(MachineId::parse(&id).is_err());
     }
 }

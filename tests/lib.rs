@@ -8,5 +8,6 @@ pub mod azure;
 mod cli;
 mod client;
 mod explain;
+mod hostile;
 mod remote;
 mod server;

@@ -63,6 +63,9 @@ pub struct Arm {
 impl Arm {
     pub fn new(base: url::Url, tokens: Tokens, retry: RetryPolicy) -> Result<Arc<Arm>> {
         let mut builder = reqwest::Client::builder()
+            // A redirect is never followed: the token would go with it, and a
+            // foreign answer would be taken for ARM's. A 3xx is an error.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(retry.request_timeout)
             .connect_timeout(Duration::from_secs(10));
         // A loopback endpoint (the simulator) is never reached through a proxy
@@ -122,7 +125,8 @@ impl Arm {
         body: Option<&Value>,
     ) -> Result<Answer, ArmError> {
         let url = self.url(path, api_version).map_err(|m| {
-            ArmError::from_response(0, "", method, path, None).with_message("InvalidUrl", &m)
+            let shown = crate::render::sanitize(path);
+            ArmError::from_response(0, "", method, &shown, None).with_message("InvalidUrl", &m)
         })?;
         let shown_path = url.path().to_string();
         let started = Instant::now();
@@ -163,8 +167,64 @@ impl Arm {
                         .or_else(|| headers.get("x-ms-request-id"))
                         .and_then(|v| v.to_str().ok())
                         .map(String::from);
-                    let text = resp.text().await.unwrap_or_default();
+                    let text = match read_body(resp).await {
+                        Ok(t) => t,
+                        Err(BodyError::TooLarge) => {
+                            return Err(ArmError::from_response(
+                                status,
+                                "",
+                                method,
+                                &shown_path,
+                                correlation,
+                            )
+                            .with_message(
+                                "ResponseTooLarge",
+                                &format!(
+                                    "the answer is larger than {} MiB: refusing to read it",
+                                    MAX_BODY >> 20
+                                ),
+                            ));
+                        }
+                        Err(BodyError::Broken(e)) => {
+                            // A body that fails to arrive is a failed attempt, never an empty answer.
+                            let err = ArmError {
+                                status: 0,
+                                code: "IncompleteResponse".into(),
+                                message: format!(
+                                    "the answer from {} broke off: {}",
+                                    self.base,
+                                    crate::render::one_line(&error_chain(&e))
+                                ),
+                                method: method.to_string(),
+                                path: shown_path.clone(),
+                                correlation_id: correlation,
+                            };
+                            let wait =
+                                self.give_up_or_wait(attempt, started, self.backoff(attempt), err)?;
+                            tracing::info!(method, path = %shown_path, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                    };
                     tracing::debug!(method, path = %shown_path, status, "ARM response");
+                    if (300..400).contains(&status) {
+                        let to = headers
+                            .get("location")
+                            .and_then(|v| v.to_str().ok())
+                            .map(|l| format!(" to {}", crate::render::sanitize(l)))
+                            .unwrap_or_default();
+                        return Err(ArmError::from_response(
+                            status,
+                            "",
+                            method,
+                            &shown_path,
+                            correlation,
+                        )
+                        .with_message(
+                            "UnexpectedRedirect",
+                            &format!("ARM answered with a redirect ({status}){to}; arcfix does not follow redirects"),
+                        ));
+                    }
                     if (200..300).contains(&status) {
                         let body = if text.trim().is_empty() {
                             Value::Null
@@ -251,28 +311,68 @@ impl Arm {
         capped / 2 + capped / 2 * jitter / 1000
     }
 
+    /// The URL of a request: a path arcfix built, or a link ARM handed out
+    /// (`nextLink`, `Azure-AsyncOperation`, a role definition id). Whatever its
+    /// spelling, it is resolved against the endpoint and must stay on it (same
+    /// scheme, host and port) before any request carries the token.
     fn url(&self, path: &str, api_version: &str) -> std::result::Result<url::Url, String> {
-        let mut url = if path.starts_with("http://") || path.starts_with("https://") {
-            let u = url::Url::parse(path).map_err(|e| e.to_string())?;
-            // Only follow links to the endpoint we were given.
-            if u.origin() != self.base.origin() {
-                return Err(format!(
-                    "refusing to follow a link to another host: {}",
-                    u.origin().ascii_serialization()
-                ));
-            }
-            u
-        } else {
-            self.base
-                .join(path.trim_start_matches('/'))
-                .map_err(|e| e.to_string())?
-        };
+        // Paths arcfix builds start with one `/`; the endpoint may have a path
+        // of its own, which they go under.
+        let relative = path
+            .strip_prefix('/')
+            .filter(|rest| !rest.starts_with('/') && !rest.starts_with('\\'))
+            .unwrap_or(path);
+        let mut url = self.base.join(relative).map_err(|e| {
+            format!(
+                "Azure returned a link that is not a URL ({e}): {}",
+                crate::render::sanitize(path)
+            )
+        })?;
+        if !same_origin(&url, &self.base) {
+            return Err(format!(
+                "Azure returned a link to another host ({}); arcfix sends its token only to {}",
+                url.origin().ascii_serialization(),
+                self.base.origin().ascii_serialization()
+            ));
+        }
         if !api_version.is_empty() && !url.query_pairs().any(|(k, _)| k == "api-version") {
             url.query_pairs_mut()
                 .append_pair("api-version", api_version);
         }
         Ok(url)
     }
+}
+
+/// The largest answer arcfix reads from ARM.
+pub const MAX_BODY: usize = 16 << 20;
+
+enum BodyError {
+    TooLarge,
+    Broken(reqwest::Error),
+}
+
+/// Reads a response body, at most `MAX_BODY` bytes.
+async fn read_body(mut resp: reqwest::Response) -> std::result::Result<String, BodyError> {
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut bytes: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Broken)? {
+        if bytes.len() + chunk.len() > MAX_BODY {
+            return Err(BodyError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Same scheme, host and port (the default port of the scheme counts).
+fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && a.username().is_empty()
+        && a.password().is_none()
 }
 
 impl ArmError {
@@ -362,6 +462,26 @@ mod tests {
             "http://127.0.0.1:9/op/1?api-version=x"
         );
         assert!(arm.url("http://169.254.169.254/metadata", "y").is_err());
+        // Every spelling of a foreign link is refused, whatever its case or padding.
+        for link in [
+            "HTTP://127.0.0.2:9/x",
+            "Http://127.0.0.2:9/x",
+            " http://127.0.0.2:9/x",
+            "\thttp://127.0.0.2:9/x",
+            "//127.0.0.2:9/x",
+            "/\\127.0.0.2:9/x",
+            "https://127.0.0.1:9/x",
+            "http://127.0.0.1:10/x",
+            "http://user:pw@127.0.0.1:9/x",
+        ] {
+            let e = arm.url(link, "y").unwrap_err();
+            assert!(e.contains("another host"), "{link}: {e}");
+        }
+        // A same-origin link in another spelling is fine.
+        assert_eq!(
+            arm.url("HTTP://127.0.0.1:9/op/2", "").unwrap().as_str(),
+            "http://127.0.0.1:9/op/2"
+        );
         for attempt in 1..12 {
             let d = arm.backoff(attempt);
             assert!(d <= Duration::from_secs(10), "{d:?}");
@@ -404,6 +524,116 @@ mod wire_tests {
         (url, rx)
     }
 
+    /// A loopback server that answers the nth connection with `reply(n)`
+    /// (raw HTTP) and counts the requests that carried a bearer token.
+    async fn raw_server(
+        reply: impl Fn(usize) -> Vec<u8> + Send + 'static,
+    ) -> (url::Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while let Ok((mut sock, _)) = listener.accept().await {
+                n += 1;
+                let mut buf = vec![0u8; 8192];
+                let len = sock.read(&mut buf).await.unwrap_or(0);
+                if String::from_utf8_lossy(&buf[..len])
+                    .to_ascii_lowercase()
+                    .contains("authorization: bearer")
+                {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                let _ = sock.write_all(&reply(n)).await;
+                let _ = sock.shutdown().await;
+            }
+        });
+        (url, seen)
+    }
+
+    fn arm_at(url: url::Url) -> Arc<Arm> {
+        Arm::new(
+            url,
+            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
+            quick(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_error_and_is_not_followed() {
+        let (elsewhere, foreign_hits) = raw_server(|_| {
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".to_vec()
+        })
+        .await;
+        let to = format!("{elsewhere}x");
+        let (url, _) = raw_server(move |_| {
+            format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").into_bytes()
+        })
+        .await;
+        let e = arm_at(url).get("/m", "1").await.unwrap_err();
+        assert_eq!(e.code, "UnexpectedRedirect", "{e}");
+        assert!(e.to_string().contains("307"), "{e}");
+        assert_eq!(foreign_hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_breaks_off_is_retried_never_read_as_empty() {
+        // The first two answers promise 100 bytes and send 2; the third is whole.
+        let (url, _) = raw_server(|n| {
+            if n <= 2 {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{}".to_vec()
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\n{\"a\":1}"
+                    .to_vec()
+            }
+        })
+        .await;
+        let arm = arm_at(url);
+        let a = arm.get("/m", "1").await.unwrap();
+        assert_eq!(a.body["a"], 1);
+        assert_eq!(arm.request_count(), 3);
+
+        let (url, _) = raw_server(|_| {
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{}".to_vec()
+        })
+        .await;
+        let arm = arm_at(url);
+        let e = arm.get_opt("/m", "1").await.unwrap_err();
+        assert_eq!(e.code, "IncompleteResponse", "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_is_refused_without_reading_it_all() {
+        let big = MAX_BODY + 1;
+        // Announced size.
+        let (url, _) = raw_server(move |_| {
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {big}\r\nconnection: close\r\n\r\n")
+                .into_bytes()
+        })
+        .await;
+        let e = arm_at(url).get("/m", "1").await.unwrap_err();
+        assert_eq!(e.code, "ResponseTooLarge", "{e}");
+        // Chunked, no size announced.
+        let (url, _) = raw_server(move |_| {
+            let mut r =
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+                    .to_vec();
+            let chunk = vec![b' '; 1 << 20];
+            for _ in 0..17 {
+                r.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                r.extend_from_slice(&chunk);
+                r.extend_from_slice(b"\r\n");
+            }
+            r.extend_from_slice(b"0\r\n\r\n");
+            r
+        })
+        .await;
+        let e = arm_at(url).get("/m", "1").await.unwrap_err();
+        assert_eq!(e.code, "ResponseTooLarge", "{e}");
+    }
+
     fn quick() -> RetryPolicy {
         RetryPolicy {
             base_delay: Duration::from_millis(10),
@@ -442,6 +672,35 @@ mod wire_tests {
         assert!(
             request.contains("authorization: bearer tok-123"),
             "{request}"
+        );
+    }
+
+    #[test]
+    fn an_https_endpoint_never_follows_a_link_to_plain_http() {
+        let arm = Arm::new(
+            url::Url::parse("https://management.azure.com/").unwrap(),
+            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
+            RetryPolicy::default(),
+        )
+        .unwrap();
+        for link in [
+            "http:127.0.0.2:9/x",
+            "http://management.azure.com/x",
+            "HTTP:management.azure.com/x",
+            "https://management.azure.com.evil.example/x",
+            "https://management.azure.com:444/x",
+        ] {
+            let e = arm.url(link, "y").unwrap_err();
+            assert!(e.contains("another host"), "{link}: {e}");
+        }
+        assert_eq!(
+            arm.url(
+                "https://MANAGEMENT.azure.com:443/subscriptions?$skiptoken=a",
+                ""
+            )
+            .unwrap()
+            .as_str(),
+            "https://management.azure.com/subscriptions?$skiptoken=a"
         );
     }
 

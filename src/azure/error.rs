@@ -88,11 +88,20 @@ fn default_code(status: u16) -> &'static str {
 impl fmt::Display for ArmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let message = crate::render::one_line(&self.message);
-        write!(
-            f,
-            "Azure answered {} {} with {} ({}): {}",
-            self.method, self.path, self.status, self.code, message
-        )?;
+        if self.status == 0 {
+            // No answer from Azure: the request failed or was never sent.
+            write!(
+                f,
+                "{} {} failed ({}): {}",
+                self.method, self.path, self.code, message
+            )?;
+        } else {
+            write!(
+                f,
+                "Azure answered {} {} with {} ({}): {}",
+                self.method, self.path, self.status, self.code, message
+            )?;
+        }
         if let Some(c) = &self.correlation_id {
             write!(f, " [correlation id {c}]")?;
         }

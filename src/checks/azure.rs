@@ -13,7 +13,7 @@ use crate::azure::models::{Extension, Machine, Page, Provider, ServiceConfigurat
 use crate::azure::rbac::{self, Permission};
 use crate::azure::{HYBRID_CONNECTIVITY, api};
 use crate::checks::{Report, StepSpec, finding};
-use crate::cli::Login;
+use crate::cli::{Login, Side};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Check, FixKind};
 use crate::target::MachineId;
@@ -200,10 +200,10 @@ pub fn assess(
     // attempted and ARM's answer decides.
     let perms = o.permissions.as_ref().ok();
     if let Err(e) = &o.permissions {
-        r.note(format!(
-            "could not read your permissions on {}: {e}",
-            id.name
-        ));
+        r.unread(
+            Side::Azure,
+            format!("could not read your permissions on {}: {e}", id.name),
+        );
     }
     // Unknown permissions make a step manual: a write is never attempted on a guess.
     let may = |action: &str| perms.is_some_and(|p| rbac::allows(p, action));
@@ -254,9 +254,10 @@ pub fn assess(
             state.eq_ignore_ascii_case("Registered")
         }
         Err(e) => {
-            r.note(format!(
-                "could not read the {HYBRID_CONNECTIVITY} provider: {e}"
-            ));
+            r.unread(
+                Side::Azure,
+                format!("could not read the {HYBRID_CONNECTIVITY} provider: {e}"),
+            );
             true
         }
     };
@@ -319,10 +320,10 @@ pub fn assess(
         // Unregistered provider: nothing can exist yet; re-checked before acting.
         Err(e) if !registered && is_unregistered(e) => false,
         Err(e) => {
-            r.note(format!(
-                "could not read the default endpoint of {}: {e}",
-                id.name
-            ));
+            r.unread(
+                Side::Azure,
+                format!("could not read the default endpoint of {}: {e}", id.name),
+            );
             true
         }
     };
@@ -330,10 +331,13 @@ pub fn assess(
         Ok(c) => c.clone(),
         Err(e) if !registered && is_unregistered(e) => None,
         Err(e) => {
-            r.note(format!(
-                "could not read the SSH service configuration of {}: {e}",
-                id.name
-            ));
+            r.unread(
+                Side::Azure,
+                format!(
+                    "could not read the SSH service configuration of {}: {e}",
+                    id.name
+                ),
+            );
             Some(ServiceConfiguration::default())
         }
     };
@@ -621,7 +625,10 @@ pub fn assess(
                     })
                     .cloned(),
                 Some(Err(e)) => {
-                    r.note(format!("could not list the extensions of {}: {e}", id.name));
+                    r.unread(
+                        Side::Azure,
+                        format!("could not list the extensions of {}: {e}", id.name),
+                    );
                     None
                 }
                 None => None,

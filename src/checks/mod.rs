@@ -16,7 +16,9 @@ use crate::cli::Side;
 use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::os::Host;
-use crate::plan::{Action, Check, Finding, FixKind, Plan, Status, Step};
+use crate::plan::{
+    Action, Check, Finding, FixKind, MachineVerdict, NotChecked, Plan, Status, Step,
+};
 use crate::target::MachineId;
 
 /// Findings, steps and what was observed, from one or more checks.
@@ -26,6 +28,9 @@ pub struct Report {
     pub steps: Vec<Step>,
     pub observations: Vec<String>,
     pub notes: Vec<String>,
+    /// Reads that failed: the side they belong to is not checked.
+    pub unread: Vec<NotChecked>,
+    pub machines: Vec<MachineVerdict>,
 }
 
 impl Report {
@@ -55,6 +60,14 @@ impl Report {
     pub fn note(&mut self, n: impl Into<String>) {
         self.notes.push(n.into());
     }
+    /// A fact of `side` that could not be read: that side gets no verdict.
+    pub fn unread(&mut self, side: Side, reason: impl Into<String>) {
+        self.unread.push(NotChecked {
+            side: side_name(side).into(),
+            reason: reason.into(),
+            error: true,
+        });
+    }
     pub fn merge(&mut self, other: Report) {
         for f in other.findings {
             self.finding(f);
@@ -64,6 +77,8 @@ impl Report {
         }
         self.observations.extend(other.observations);
         self.notes.extend(other.notes);
+        self.unread.extend(other.unread);
+        self.machines.extend(other.machines);
     }
 }
 
@@ -247,18 +262,72 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     if let Some(facts) = &facts {
         server::automate_agent_restart(&ctx.host, facts, &mut report);
     }
-    if !sides.contains(&Side::Azure) && ctx.target.has_azure_target() {
-        report.note("Azure checks skipped (--checks)");
-    } else if !sides.contains(&Side::Azure) {
-        report.note("Azure checks skipped: name a machine with --id or --subscription/--resource-group/--machine");
-    }
-    Ok(Plan::new(
+    let mut not_checked = not_chosen(ctx, &sides);
+    let unread = std::mem::take(&mut report.unread);
+    let checked = [Side::Client, Side::Azure, Side::Server]
+        .into_iter()
+        .filter(|s| sides.contains(s) && !unread.iter().any(|u| u.side == side_name(*s)))
+        .map(|s| side_name(s).to_string())
+        .collect();
+    not_checked.extend(unread);
+    let mut plan = Plan::new(
         Context::target_label(&sides, &machines),
         report.findings,
         order(report.steps),
         &report.observations,
         report.notes,
-    ))
+    );
+    plan.checked = checked;
+    plan.not_checked = not_checked;
+    plan.machines = report.machines;
+    Ok(plan)
+}
+
+pub fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Client => "client",
+        Side::Azure => "azure",
+        Side::Server => "server",
+    }
+}
+
+/// The sides not looked at because they were not chosen, and how to choose them.
+fn not_chosen(ctx: &Context, sides: &[Side]) -> Vec<NotChecked> {
+    let explicit = ctx.target.sides.is_some();
+    let mut out = Vec::new();
+    let mut add = |side: &str, reason: String| {
+        out.push(NotChecked {
+            side: side.into(),
+            reason,
+            error: false,
+        })
+    };
+    if !sides.contains(&Side::Client) {
+        add("client", "not chosen (--checks)".into());
+    }
+    if !sides.contains(&Side::Azure) {
+        add(
+            "azure",
+            if ctx.target.has_azure_target() {
+                "not chosen (--checks)".into()
+            } else {
+                "no machine named: use --id, or --subscription with --resource-group and --machine"
+                    .into()
+            },
+        );
+    }
+    if !sides.contains(&Side::Server) {
+        add(
+            "server",
+            if explicit {
+                "not chosen (--checks); run arcfix on the server, or use --remote".into()
+            } else {
+                "run arcfix on the server, or use --remote".into()
+            },
+        );
+    }
+    add("connection", "not tried: use --connect".into());
+    out
 }
 
 async fn azure_side(
@@ -286,65 +355,121 @@ async fn azure_side(
         grant_roles: ctx.target.grant_roles,
     };
     // Machines are diagnosed side by side, a bounded number at a time.
-    let results: Vec<Result<Report>> = futures::stream::iter(machines.iter().cloned())
+    let results: Vec<(MachineId, Result<Report>)> = futures::stream::iter(machines.iter().cloned())
         .map(|id| {
             let (arm, wanted, caller) = (arm.clone(), wanted.clone(), caller.clone());
             async move {
-                let observed =
-                    azure::observe(&arm, &id, &wanted, &caller, &ctx.register_cache).await?;
-                let mut report =
-                    azure::assess(&id, &observed, &wanted, &caller, arm.base().as_str());
-                if !azure_checks {
-                    report = Report {
-                        observations: report.observations,
-                        ..Report::default()
-                    };
-                }
-                if remote_server {
-                    let restart_id =
-                        format!("restart-hybrid-agent-{}", id.name.to_ascii_lowercase());
-                    let restart = report.steps.iter().any(|s| s.id == restart_id);
-                    let target = crate::plan::Remote {
-                        id: id.to_string(),
-                        location: observed.machine.location.clone().unwrap_or_default(),
-                        windows: observed.machine.is_windows(),
-                    };
-                    let connected = observed
-                        .machine
-                        .properties
-                        .status
-                        .as_deref()
-                        .is_some_and(|s| s.eq_ignore_ascii_case("Connected"));
-                    let remote = remote::plan(
-                        &id,
-                        &target,
-                        connected,
-                        observed.permissions.as_ref().ok().map(|p| p.as_slice()),
-                        wanted.port,
-                        restart,
-                        observed
+                let result = async {
+                    let observed =
+                        azure::observe(&arm, &id, &wanted, &caller, &ctx.register_cache).await?;
+                    let mut report =
+                        azure::assess(&id, &observed, &wanted, &caller, arm.base().as_str());
+                    if !azure_checks {
+                        report = Report {
+                            observations: report.observations,
+                            ..Report::default()
+                        };
+                    }
+                    if remote_server {
+                        let restart_id =
+                            format!("restart-hybrid-agent-{}", id.name.to_ascii_lowercase());
+                        let restart = report.steps.iter().any(|s| s.id == restart_id);
+                        let target = crate::plan::Remote {
+                            id: id.to_string(),
+                            location: observed.machine.location.clone().unwrap_or_default(),
+                            windows: observed.machine.is_windows(),
+                        };
+                        let connected = observed
                             .machine
                             .properties
-                            .agent_configuration
-                            .as_ref()
-                            .and_then(|c| c.incoming_connections_ports.as_deref()),
-                    );
-                    if remote.steps.iter().any(|s| s.id == restart_id) {
-                        report.steps.retain(|s| s.id != restart_id);
+                            .status
+                            .as_deref()
+                            .is_some_and(|s| s.eq_ignore_ascii_case("Connected"));
+                        let remote = remote::plan(
+                            &id,
+                            &target,
+                            connected,
+                            observed.permissions.as_ref().ok().map(|p| p.as_slice()),
+                            wanted.port,
+                            restart,
+                            observed
+                                .machine
+                                .properties
+                                .agent_configuration
+                                .as_ref()
+                                .and_then(|c| c.incoming_connections_ports.as_deref()),
+                        );
+                        if remote.steps.iter().any(|s| s.id == restart_id) {
+                            report.steps.retain(|s| s.id != restart_id);
+                        }
+                        report.merge(remote);
                     }
-                    report.merge(remote);
+                    Ok(report)
                 }
-                Ok(report)
+                .await;
+                (id, result)
             }
         })
         .buffered(16)
         .collect()
         .await;
+    let single = results.len() == 1;
     let mut report = Report::default();
-    for r in results {
-        report.merge(r?);
+    for (id, r) in results {
+        let target = id.to_string();
+        match r {
+            Ok(mut r) => {
+                r.machines.push(verdict(&target, &r));
+                report.merge(r);
+            }
+            // One machine named: its failure is the run's error.
+            Err(e) if single => return Err(e),
+            // In a fleet the others go on; the run exits 1 after the report.
+            Err(e) => {
+                let message = crate::render::one_line(&e.to_string());
+                report.unread(Side::Azure, format!("{}: {message}", id.name));
+                report.machines.push(MachineVerdict {
+                    id: target,
+                    status: "error".into(),
+                    findings: vec![],
+                    error: Some(message),
+                });
+            }
+        }
     }
     Ok((report, machines))
+}
+
+/// A machine's verdict from its own report: findings on it or on its subscription.
+fn verdict(target: &str, r: &Report) -> MachineVerdict {
+    let lower = target.to_ascii_lowercase();
+    let mut findings: Vec<String> = r
+        .findings
+        .iter()
+        .filter(|f| lower.starts_with(&f.target.to_ascii_lowercase()))
+        .map(|f| f.id.clone())
+        .collect();
+    findings.dedup();
+    let error = (!r.unread.is_empty()).then(|| {
+        r.unread
+            .iter()
+            .map(|u| u.reason.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    MachineVerdict {
+        id: target.to_string(),
+        status: if error.is_some() {
+            "error"
+        } else if findings.is_empty() {
+            "healthy"
+        } else {
+            "problems"
+        }
+        .into(),
+        findings,
+        error,
+    }
 }
 
 /// Steps in dependency order, stable otherwise.

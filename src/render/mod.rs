@@ -42,5 +42,8 @@ pub fn plan_json(plan: &crate::plan::Plan) -> serde_json::Value {
         "findings": plan.findings,
         "steps": plan.steps,
         "notes": plan.notes,
+        "checked": plan.checked,
+        "not_checked": plan.not_checked,
+        "machines": plan.machines,
     })
 }

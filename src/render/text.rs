@@ -2,7 +2,7 @@
 
 use console::Style;
 
-use crate::plan::{FixKind, Plan, Status};
+use crate::plan::{FixKind, NotChecked, Plan, Status};
 use crate::render::sanitize;
 
 pub struct Paint {
@@ -47,11 +47,35 @@ fn targets<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
 
 pub fn findings(plan: &Plan, p: &Paint) -> String {
     let mut out = String::new();
-    if plan.findings.is_empty() {
+    let failed: Vec<&NotChecked> = plan.not_checked.iter().filter(|n| n.error).collect();
+    let unchosen: Vec<&NotChecked> = plan.not_checked.iter().filter(|n| !n.error).collect();
+    let mut sides: Vec<&str> = Vec::new();
+    for n in &plan.not_checked {
+        if !sides.contains(&n.side.as_str()) {
+            sides.push(&n.side);
+        }
+    }
+    if plan.findings.is_empty() && failed.is_empty() && !plan.checked.is_empty() {
         out.push_str(&format!(
-            "{} no problems found ({})\n",
+            "{} no problems found in {}{}\n",
             p.green("✓"),
-            sanitize(&plan.target)
+            plan.checked.join(", "),
+            if sides.is_empty() {
+                String::new()
+            } else {
+                format!("; not checked: {}", sides.join(", "))
+            }
+        ));
+    } else if plan.findings.is_empty() && failed.is_empty() {
+        out.push_str(&format!(
+            "{} nothing was checked; not checked: {}\n",
+            p.yellow("!"),
+            sides.join(", ")
+        ));
+    } else if plan.findings.is_empty() {
+        out.push_str(&format!(
+            "{} no verdict: some facts could not be read\n",
+            p.red("✗")
         ));
     } else {
         out.push_str(&format!(
@@ -84,11 +108,33 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
     for n in &plan.notes {
         out.push_str(&format!("  note: {}\n", sanitize(n)));
     }
+    for n in &failed {
+        out.push_str(&format!(
+            "  {} {} not checked — {}\n",
+            p.red("✗"),
+            n.side,
+            sanitize(&n.reason)
+        ));
+    }
+    for n in &unchosen {
+        out.push_str(&format!(
+            "  {} not checked — {}\n",
+            n.side,
+            p.dim(&sanitize(&n.reason))
+        ));
+    }
     out
 }
 
 pub fn plan(plan: &Plan, p: &Paint) -> String {
     let mut out = findings(plan, p);
+    if plan.steps.is_empty() && plan.incomplete() {
+        out.push_str(&format!(
+            "{} nothing to fix in what could be read\n",
+            p.yellow("!")
+        ));
+        return out;
+    }
     if plan.steps.is_empty() {
         out.push_str(&format!("{} nothing to fix\n", p.green("✓")));
         return out;
