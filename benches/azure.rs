@@ -38,6 +38,7 @@ async fn diagnose(
         sides: Some(vec![Side::Azure]),
         grant_roles: true,
         remote: false,
+        connect: false,
     };
     let ctx = Context::new(Host::detect(), target, Some(arm));
     sim.clear_log();

@@ -153,6 +153,10 @@ pub struct TargetArgs {
     /// Check and fix the server side of each machine through Arc Run Command
     #[arg(long)]
     pub remote: bool,
+    /// Try the real SSH path to each machine (ssh through the Arc proxy on this
+    /// machine; no login is attempted); apply tries it again at the end
+    #[arg(long)]
+    pub connect: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]

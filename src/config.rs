@@ -73,6 +73,8 @@ pub struct Target {
     pub grant_roles: bool,
     /// The server side through Arc Run Command.
     pub remote: bool,
+    /// Try the SSH path end to end (`--connect`).
+    pub connect: bool,
 }
 
 impl Target {
@@ -172,6 +174,12 @@ fn target(t: cli::TargetArgs) -> Result<Target> {
             (None, None) => {}
         }
     }
+    if t.connect && machines.is_empty() && fleet.is_none() {
+        return Err(Error::Usage(
+            "--connect needs a machine: --id, or --subscription with --resource-group and --machine"
+                .into(),
+        ));
+    }
     let mut sides = t.checks.clone();
     if let Some(s) = sides.as_mut() {
         s.sort();
@@ -186,6 +194,7 @@ fn target(t: cli::TargetArgs) -> Result<Target> {
         sides,
         grant_roles: t.grant_roles,
         remote: t.remote,
+        connect: t.connect,
     })
 }
 

@@ -50,6 +50,7 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim) -> Result<ExitCode>
         sides: None,
         grant_roles: true,
         remote: true,
+        connect: false,
     };
     let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Other(e.to_string()))?;
     let arm = Arm::new(

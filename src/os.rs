@@ -263,6 +263,27 @@ fn current_uid() -> u32 {
     0
 }
 
+/// Starts a child in a process group of its own, so that it and its children
+/// (ssh and its ProxyCommand) can be stopped together.
+pub fn own_process_group(cmd: &mut tokio::process::Command) {
+    #[cfg(unix)]
+    cmd.process_group(0);
+    #[cfg(not(unix))]
+    let _ = cmd;
+}
+
+/// Kills a process group started with `own_process_group` (on Windows, the
+/// child alone is killed when its handle drops).
+pub fn kill_process_group(pid: u32) {
+    #[cfg(unix)]
+    // SAFETY: kill(2) with a negative pid signals that process group only.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

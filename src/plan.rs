@@ -193,6 +193,24 @@ pub struct Plan {
     /// One verdict per targeted Arc machine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub machines: Vec<MachineVerdict>,
+    /// The connection probes of this run (`--connect`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<Connection>,
+}
+
+/// One machine's connection verdict (`--connect`), as the JSON `connections`
+/// list carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub target: String,
+    /// The server's SSH banner was seen: the path works end to end.
+    pub ok: bool,
+    pub banner: Option<String>,
+    pub stage: crate::probe::connect::Stage,
+    pub evidence: String,
+    /// The known problem the failure points to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A side that was not looked at, or not completely.
@@ -239,6 +257,7 @@ impl Plan {
             checked: vec![],
             not_checked: vec![],
             machines: vec![],
+            connections: vec![],
         }
     }
 

@@ -215,15 +215,10 @@ pub fn context(
 /// `ARCFIX_RETRY_SCALE` shrinks every wait (tests of retry storms); 1 by default.
 fn retry_policy() -> RetryPolicy {
     let mut p = RetryPolicy::default();
-    if let Some(scale) = std::env::var("ARCFIX_RETRY_SCALE")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| *s > 0.0 && *s <= 1.0)
-    {
-        p.base_delay = p.base_delay.mul_f64(scale);
-        p.max_delay = p.max_delay.mul_f64(scale);
-        p.default_retry_after = p.default_retry_after.mul_f64(scale);
-    }
+    let scale = crate::azure::client::retry_scale();
+    p.base_delay = p.base_delay.mul_f64(scale);
+    p.max_delay = p.max_delay.mul_f64(scale);
+    p.default_retry_after = p.default_retry_after.mul_f64(scale);
     p
 }
 

@@ -394,6 +394,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// `ARCFIX_RETRY_SCALE` (0 < s <= 1) shrinks every wait, for tests of retry
+/// storms and settling; 1 by default.
+pub fn retry_scale() -> f64 {
+    std::env::var("ARCFIX_RETRY_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s > 0.0 && *s <= 1.0)
+        .unwrap_or(1.0)
+}
+
 /// `Retry-After` in seconds or as an HTTP date.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers.get("retry-after")?.to_str().ok()?.trim();

@@ -3,6 +3,7 @@
 
 pub mod azure;
 pub mod client;
+pub mod connect;
 pub mod remote;
 pub mod server;
 
@@ -17,7 +18,7 @@ use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::os::Host;
 use crate::plan::{
-    Action, Check, Finding, FixKind, MachineVerdict, NotChecked, Plan, Status, Step,
+    Action, Check, Connection, Finding, FixKind, MachineVerdict, NotChecked, Plan, Status, Step,
 };
 use crate::target::MachineId;
 
@@ -28,9 +29,11 @@ pub struct Report {
     pub steps: Vec<Step>,
     pub observations: Vec<String>,
     pub notes: Vec<String>,
-    /// Reads that failed: the side they belong to is not checked.
+    /// Reads that failed, or checks that could not be made: the side they
+    /// belong to is not checked.
     pub unread: Vec<NotChecked>,
     pub machines: Vec<MachineVerdict>,
+    pub connections: Vec<Connection>,
 }
 
 impl Report {
@@ -68,6 +71,44 @@ impl Report {
             error: true,
         });
     }
+    /// The connection probe of one machine, and what it points to.
+    pub fn probed(&mut self, id: &MachineId, probe: connect::Probe) {
+        let c = match probe {
+            connect::Probe::NotPossible { reason, error } => {
+                self.unread.push(NotChecked {
+                    side: CONNECTION.into(),
+                    reason: format!("{}: {reason}", id.name),
+                    error,
+                });
+                return;
+            }
+            connect::Probe::Tried(c) => c,
+        };
+        if let (false, Some(problem)) = (c.ok, c.problem.clone()) {
+            let target = c.target.to_ascii_lowercase();
+            let covers = |t: &str| target.starts_with(&t.to_ascii_lowercase());
+            if !self
+                .findings
+                .iter()
+                .any(|f| f.id == problem && covers(&f.target))
+            {
+                self.finding(finding(
+                    &problem,
+                    &c.target,
+                    format!("connection probe [{}]: {}", stage_name(c.stage), c.evidence),
+                    FixKind::Manual,
+                ));
+            }
+            if !self
+                .steps
+                .iter()
+                .any(|s| s.fixes.contains(&problem) && covers(&s.target))
+            {
+                self.step(connect::manual_step(id, &problem));
+            }
+        }
+        self.connections.push(c);
+    }
     pub fn merge(&mut self, other: Report) {
         for f in other.findings {
             self.finding(f);
@@ -79,6 +120,7 @@ impl Report {
         self.notes.extend(other.notes);
         self.unread.extend(other.unread);
         self.machines.extend(other.machines);
+        self.connections.extend(other.connections);
     }
 }
 
@@ -264,10 +306,18 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     }
     let mut not_checked = not_chosen(ctx, &sides);
     let unread = std::mem::take(&mut report.unread);
-    let checked = [Side::Client, Side::Azure, Side::Server]
+    let mut chosen: Vec<&str> = [Side::Client, Side::Azure, Side::Server]
         .into_iter()
-        .filter(|s| sides.contains(s) && !unread.iter().any(|u| u.side == side_name(*s)))
-        .map(|s| side_name(s).to_string())
+        .filter(|s| sides.contains(s))
+        .map(side_name)
+        .collect();
+    if ctx.target.connect {
+        chosen.push(CONNECTION);
+    }
+    let checked = chosen
+        .into_iter()
+        .filter(|s| !unread.iter().any(|u| u.side == *s))
+        .map(String::from)
         .collect();
     not_checked.extend(unread);
     let mut plan = Plan::new(
@@ -280,7 +330,28 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     plan.checked = checked;
     plan.not_checked = not_checked;
     plan.machines = report.machines;
+    plan.connections = report.connections;
+    if ctx.target.connect {
+        plan.notes.push(
+            "the connection probe leaves an \"Invalid user arcfix-probe\" line in each server's sshd log"
+                .into(),
+        );
+    }
     Ok(plan)
+}
+
+/// The side name of the connection probe.
+pub const CONNECTION: &str = "connection";
+
+pub fn stage_name(stage: crate::probe::connect::Stage) -> &'static str {
+    use crate::probe::connect::Stage;
+    match stage {
+        Stage::Credentials => "credentials",
+        Stage::Proxy => "proxy",
+        Stage::Relay => "relay",
+        Stage::Server => "server",
+        Stage::Auth => "auth",
+    }
 }
 
 pub fn side_name(side: Side) -> &'static str {
@@ -326,7 +397,9 @@ fn not_chosen(ctx: &Context, sides: &[Side]) -> Vec<NotChecked> {
             },
         );
     }
-    add("connection", "not tried: use --connect".into());
+    if !ctx.target.connect {
+        add(CONNECTION, "not tried: use --connect".into());
+    }
     out
 }
 
@@ -403,6 +476,24 @@ async fn azure_side(
                             report.steps.retain(|s| s.id != restart_id);
                         }
                         report.merge(remote);
+                    }
+                    if ctx.target.connect {
+                        let may = observed
+                            .permissions
+                            .as_ref()
+                            .ok()
+                            .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS));
+                        let quiet = |_: &str| {};
+                        let args = connect::ProbeArgs {
+                            host: &ctx.host,
+                            ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
+                            port: wanted.port,
+                            may_list_credentials: may,
+                            settle: std::time::Duration::ZERO,
+                            progress: &quiet,
+                        };
+                        let probe = connect::probe(&arm, &id, &args).await;
+                        report.probed(&id, probe);
                     }
                     Ok(report)
                 }

@@ -45,5 +45,6 @@ pub fn plan_json(plan: &crate::plan::Plan) -> serde_json::Value {
         "checked": plan.checked,
         "not_checked": plan.not_checked,
         "machines": plan.machines,
+        "connections": plan.connections,
     })
 }

@@ -1,0 +1,255 @@
+//! `--connect`: relay credentials from `listCredentials` (the shortest
+//! validity, only with the right to call it), then the real ssh through the
+//! proxy on this machine. Never creates the endpoint or service configuration.
+
+use std::time::{Duration, Instant};
+
+use crate::azure::client::Arm;
+use crate::azure::{HYBRID_CONNECTIVITY, api};
+use crate::error::Error;
+use crate::os::Host;
+use crate::plan::Connection;
+use crate::probe::binaries;
+use crate::probe::connect::{self, ProxyChoice, Relay, Stage};
+use crate::target::MachineId;
+
+pub const LIST_CREDENTIALS: &str = "Microsoft.HybridConnectivity/endpoints/listCredentials/action";
+
+/// What the probe of one machine came to.
+#[derive(Debug)]
+pub enum Probe {
+    Tried(Connection),
+    /// It could not be tried; `error` when a read failed rather than a
+    /// prerequisite being absent.
+    NotPossible {
+        reason: String,
+        error: bool,
+    },
+}
+
+/// What the probe needs to know.
+pub struct ProbeArgs<'a> {
+    pub host: &'a Host,
+    pub ssh_client_folder: Option<&'a std::path::Path>,
+    pub port: u16,
+    /// Whether the caller may call listCredentials (`None`: unknown).
+    pub may_list_credentials: Option<bool>,
+    /// How long to keep retrying "404 Endpoint does not exist" (a new service
+    /// configuration takes up to about two minutes to reach the relay).
+    pub settle: Duration,
+    pub progress: &'a (dyn Fn(&str) + Sync),
+}
+
+/// The probe's time limit: `ARCFIX_CONNECT_TIMEOUT` seconds, 20 by default.
+pub fn time_limit() -> Duration {
+    std::env::var("ARCFIX_CONNECT_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| (1..=600).contains(s))
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(20))
+}
+
+/// Tries the SSH path to one machine.
+pub async fn probe(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
+    let not_possible = |reason: String| Probe::NotPossible {
+        reason,
+        error: false,
+    };
+    match a.may_list_credentials {
+        Some(true) => {}
+        Some(false) => {
+            return not_possible(format!(
+                "you may not get relay credentials for {} ({LIST_CREDENTIALS}; see login-role-missing)",
+                id.name
+            ));
+        }
+        None => {
+            return Probe::NotPossible {
+                reason: format!(
+                    "your permissions on {} could not be read, so relay credentials were not asked for",
+                    id.name
+                ),
+                error: true,
+            };
+        }
+    }
+    let lookup = binaries::lookup(a.host, a.ssh_client_folder);
+    let Some(ssh) = lookup
+        .found
+        .iter()
+        .find(|(n, _)| n == "ssh")
+        .and_then(|(_, p)| p.clone())
+    else {
+        return not_possible("ssh is not installed here (see client-binaries-missing)".into());
+    };
+    let proxy = match connect::find_proxy(a.host) {
+        ProxyChoice::Ready(p) => p,
+        ProxyChoice::NotExecutable(p) => {
+            return Probe::Tried(Connection {
+                target: id.to_string(),
+                ok: false,
+                banner: None,
+                stage: Stage::Proxy,
+                evidence: format!("the proxy {} is not executable by you", p.display()),
+                problem: Some("proxy-not-executable".into()),
+            });
+        }
+        ProxyChoice::Missing => {
+            return not_possible(
+                "no Arc SSH proxy on this machine, and arcfix never downloads one: run `az ssh arc` once, or `Install-Module Az.Ssh.ArcProxy -Scope CurrentUser`".into(),
+            );
+        }
+    };
+    let command = match connect::proxy_command(&proxy, a.port) {
+        Ok(c) => c,
+        Err(why) => return not_possible(why),
+    };
+    let started = Instant::now();
+    let mut wait = Duration::from_secs(5).mul_f64(crate::azure::client::retry_scale());
+    loop {
+        let outcome = attempt(arm, id, &ssh, &command, a).await;
+        let propagating = matches!(&outcome, Probe::Tried(c)
+            if !c.ok && c.evidence.contains("404 Endpoint does not exist"));
+        if !propagating || started.elapsed() + wait > a.settle {
+            return outcome;
+        }
+        (a.progress)(&format!(
+            "{}: the SSH service configuration has not reached the relay yet; trying again in {} s",
+            id.name,
+            wait.as_secs_f64().round()
+        ));
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn attempt(
+    arm: &Arm,
+    id: &MachineId,
+    ssh: &std::path::Path,
+    proxy_command: &str,
+    a: &ProbeArgs<'_>,
+) -> Probe {
+    let fail = |stage: Stage, evidence: String, problem: &str| {
+        Probe::Tried(Connection {
+            target: id.to_string(),
+            ok: false,
+            banner: None,
+            stage,
+            evidence,
+            problem: Some(problem.into()),
+        })
+    };
+    // The shortest validity the API allows; nothing is created on the way.
+    let path = id.child(&format!(
+        "/providers/{HYBRID_CONNECTIVITY}/endpoints/default/listCredentials?expiresin=600"
+    ));
+    let body = serde_json::json!({"serviceName": "SSH"});
+    let relay = match arm
+        .send("POST", &path, api::HYBRID_CONNECTIVITY, Some(&body))
+        .await
+    {
+        Ok(answer) => match Relay::from_answer(&answer.body) {
+            Ok(r) => r,
+            Err(e) => {
+                return Probe::NotPossible {
+                    reason: e.to_string(),
+                    error: true,
+                };
+            }
+        },
+        Err(e) if e.status == 404 => {
+            return fail(
+                Stage::Credentials,
+                format!("{} has no default connectivity endpoint: {e}", id.name),
+                "ssh-port-not-enabled",
+            );
+        }
+        Err(e) if e.status == 403 => {
+            return fail(Stage::Credentials, e.to_string(), "login-role-missing");
+        }
+        Err(e) if crate::checks::azure::is_unregistered(&e) => {
+            return fail(Stage::Credentials, e.to_string(), "rp-not-registered");
+        }
+        Err(e) => {
+            return Probe::NotPossible {
+                reason: format!("could not get relay credentials: {e}"),
+                error: true,
+            };
+        }
+    };
+    let folder = match tempfile::Builder::new().prefix("arcfix-probe-").tempdir() {
+        Ok(f) => f,
+        Err(e) => {
+            return Probe::NotPossible {
+                reason: Error::io("cannot make a private temporary folder", e).to_string(),
+                error: true,
+            };
+        }
+    };
+    let args = connect::ssh_args(
+        &folder.path().join("known_hosts"),
+        proxy_command,
+        time_limit(),
+        &id.name.to_ascii_lowercase(),
+    );
+    let limit = time_limit() + Duration::from_secs(5);
+    let ran = connect::run_ssh(a.host, ssh, &args, &relay.encoded(), limit).await;
+    drop(folder);
+    let ran = match ran {
+        Ok(r) => r,
+        Err(e) => {
+            return Probe::NotPossible {
+                reason: e.to_string(),
+                error: true,
+            };
+        }
+    };
+    let secrets = relay.secrets();
+    let mut outcome = connect::classify(&connect::redact(&ran.output, &secrets), ran.timed_out);
+    outcome.evidence = crate::render::one_line(&connect::redact(&outcome.evidence, &secrets));
+    Probe::Tried(Connection {
+        target: id.to_string(),
+        ok: outcome.ok,
+        banner: outcome.banner,
+        stage: outcome.stage,
+        evidence: outcome.evidence,
+        problem: outcome.problem,
+    })
+}
+
+/// A manual step for a problem only the probe saw: what the catalogue says to do.
+pub fn manual_step(id: &MachineId, problem: &str) -> crate::checks::StepSpec {
+    let entry = crate::catalogue::get(problem);
+    let (command, description) = match problem {
+        "sshd-not-running" => (
+            format!("arcfix apply --checks server --remote --id {id}"),
+            format!(
+                "Start sshd on {} and let the Arc agent accept the port (on the server as root, or from here with --remote)",
+                id.name
+            ),
+        ),
+        _ => (
+            entry
+                .and_then(|p| p.commands.first().cloned())
+                .unwrap_or_else(|| format!("arcfix explain {problem}")),
+            entry
+                .map(|p| format!("{} ({})", p.title, id.name))
+                .unwrap_or_else(|| {
+                    format!(
+                        "Read the probe's evidence and run `arcfix explain` on the full ssh output for {}",
+                        id.name
+                    )
+                }),
+        ),
+    };
+    crate::checks::StepSpec {
+        id: format!("connection-{problem}-{}", id.name.to_ascii_lowercase()),
+        fixes: vec![problem.to_string()],
+        target: id.to_string(),
+        description,
+        command,
+        ..crate::checks::StepSpec::manual()
+    }
+}
