@@ -85,19 +85,19 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
     match action {
         Action::Manual => Err(Error::Other("a manual step cannot be performed".into())),
         Action::AddExecuteBits { path } => {
-            let p = path.clone();
-            tokio::task::spawn_blocking(move || proxy::add_execute_bits(&p))
+            let (host, p) = (ctx.host.clone(), path.clone());
+            tokio::task::spawn_blocking(move || proxy::add_execute_bits(&host, &p))
                 .await
                 .map_err(|e| Error::Other(e.to_string()))?
                 .map(|_| ())
                 .map_err(|e| Error::io(format!("chmod {}", path.display()), e))
         }
         Action::AddExecuteBitsToModuleProxies => {
+            // Each file is checked on its own descriptor: one that is not this
+            // user's, or has more than one link, fails the step with its command.
             for file in checks::client::module_proxies_not_executable(&ctx.host)? {
-                if let proxy::ProxyState::NotExecutable { owned: true, .. } = file.state {
-                    proxy::add_execute_bits(&file.path)
-                        .map_err(|e| Error::io(format!("chmod {}", file.path.display()), e))?;
-                }
+                proxy::add_execute_bits(&ctx.host, &file.path)
+                    .map_err(|e| Error::io(format!("chmod {}", file.path.display()), e))?;
             }
             Ok(())
         }
@@ -140,7 +140,19 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
             }
         }
         Action::Exec { program, args } => {
-            let run = tokio::process::Command::new(program)
+            // By the absolute path the PATH lookup finds, never a relative one.
+            let run = ctx
+                .host
+                .command(program)
+                .ok_or_else(|| {
+                    Error::io(
+                        format!("cannot run {program}"),
+                        std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "not found on PATH (relative PATH entries are ignored)",
+                        ),
+                    )
+                })?
                 .args(args)
                 .stdin(std::process::Stdio::null())
                 .kill_on_drop(true)

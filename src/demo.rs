@@ -24,17 +24,41 @@ pub async fn run(config: &Config, paint: &Paint) -> Result<ExitCode> {
     let sim = Sim::start(scenario)
         .await
         .map_err(|e| Error::io("cannot start the simulated Azure on 127.0.0.1", e))?;
-    let result = run_with(config, paint, &sim).await;
-    sim.shutdown().await;
-    result
-}
-
-async fn run_with(config: &Config, paint: &Paint, sim: &Sim) -> Result<ExitCode> {
-    let sandbox = tempfile::Builder::new()
-        .prefix("arcfix-demo-")
+    // The sandbox is this user's alone (0700), and goes away on every way
+    // out: the end, an error, or Ctrl-C (the demo stops at once: it has
+    // nothing of the user's to finish). Ctrl-C is caught before it exists.
+    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+    let _ = futures::poll!(&mut interrupt);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("arcfix-demo-");
+    private(&mut builder);
+    let sandbox = builder
         .tempdir()
         .map_err(|e| Error::io("cannot make the demo sandbox", e))?;
-    let host = client_sandbox(sandbox.path())?;
+    let result = tokio::select! {
+        r = run_with(config, paint, &sim, sandbox.path()) => r,
+        _ = &mut interrupt => Err(Error::Other(
+            "interrupted (Ctrl-C): the demo stopped and removed its sandbox".into(),
+        )),
+    };
+    sim.shutdown().await;
+    let closed = sandbox.close();
+    let code = result?;
+    closed.map_err(|e| Error::io("cannot remove the demo sandbox", e))?;
+    Ok(code)
+}
+
+#[cfg(unix)]
+fn private(builder: &mut tempfile::Builder) {
+    use std::os::unix::fs::PermissionsExt;
+    builder.permissions(std::fs::Permissions::from_mode(0o700));
+}
+
+#[cfg(not(unix))]
+fn private(_builder: &mut tempfile::Builder) {}
+
+async fn run_with(config: &Config, paint: &Paint, sim: &Sim, sandbox: &Path) -> Result<ExitCode> {
+    let host = client_sandbox(sandbox)?;
     let machines = sim
         .scenario()
         .machine_ids()
@@ -67,7 +91,7 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim) -> Result<ExitCode>
         paint.bold("arcfix demo — SIMULATED environment"),
         sim.base_url(),
         sim.scenario().name,
-        sandbox.path().display(),
+        sandbox.display(),
         machines
             .iter()
             .map(|m| m.name.as_str())

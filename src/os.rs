@@ -37,6 +37,31 @@ impl Os {
         if self == Os::Windows { ';' } else { ':' }
     }
 
+    /// Whether `p` is an absolute path on this OS (`/x`; `C:\x`, `C:/x` or `\\server\x`).
+    pub fn is_absolute(self, p: &str) -> bool {
+        match self {
+            Os::Windows => {
+                let b = p.as_bytes();
+                (b.len() >= 3
+                    && b[0].is_ascii_alphabetic()
+                    && b[1] == b':'
+                    && matches!(b[2], b'\\' | b'/'))
+                    || p.starts_with("\\\\")
+            }
+            _ => p.starts_with('/'),
+        }
+    }
+
+    /// The absolute entries of a PATH value. An empty or relative entry would
+    /// name a folder relative to wherever arcfix was started (the system's own
+    /// search reads an empty entry as the current folder): it is ignored.
+    pub fn absolute_entries(self, path: &str) -> Vec<PathBuf> {
+        path.split(self.path_list_separator())
+            .filter(|s| self.is_absolute(s))
+            .map(PathBuf::from)
+            .collect()
+    }
+
     pub fn exe(self, name: &str) -> String {
         if self == Os::Windows {
             format!("{name}.exe")
@@ -186,24 +211,49 @@ impl Host {
         }
     }
 
+    /// The folders of PATH, absolute ones only (see `Os::absolute_entries`).
     pub fn path_dirs(&self) -> Vec<PathBuf> {
         self.var("PATH")
-            .map(|p| {
-                p.split(self.os.path_list_separator())
-                    .filter(|s| !s.is_empty())
-                    .map(PathBuf::from)
-                    .collect()
-            })
+            .map(|p| self.os.absolute_entries(p))
             .unwrap_or_default()
     }
 
-    /// Finds a program on PATH (`name` without `.exe`).
+    /// Finds a program on PATH (`name` without `.exe`): always an absolute path.
     pub fn which(&self, name: &str) -> Option<PathBuf> {
         let exe = self.os.exe(name);
         self.path_dirs()
             .into_iter()
             .map(|d| d.join(&exe))
             .find(|p| p.is_file())
+    }
+
+    /// The one lookup of a program arcfix runs: an absolute path is taken as
+    /// it is, a bare name is looked up on PATH (`which`), anything else (a
+    /// relative path) is never run. `None` means not installed.
+    pub fn program(&self, program: &str) -> Option<PathBuf> {
+        if self.os.is_absolute(program) {
+            let p = PathBuf::from(program);
+            return p.is_file().then_some(p);
+        }
+        if program.contains(['/', '\\']) {
+            return None;
+        }
+        self.which(program)
+    }
+
+    /// A command that runs the program `program()` found, by its absolute path,
+    /// and hands the child only the absolute PATH entries of its environment.
+    /// `None` when the program is not installed.
+    pub fn command(&self, program: &str) -> Option<tokio::process::Command> {
+        let path = self.program(program)?;
+        let mut c = tokio::process::Command::new(path);
+        if let Ok(inherited) = std::env::var("PATH") {
+            let clean = self.os.absolute_entries(&inherited);
+            let sep = self.os.path_list_separator().to_string();
+            let clean: Vec<String> = clean.iter().map(|p| p.display().to_string()).collect();
+            c.env("PATH", clean.join(&sep));
+        }
+        Some(c)
     }
 
     pub fn package_manager(&self) -> Option<PackageManager> {
@@ -250,12 +300,18 @@ fn current_uid() -> u32 {
 
 #[cfg(windows)]
 fn is_privileged() -> bool {
-    // An elevated token carries the High Mandatory Level SID.
-    std::process::Command::new("whoami")
-        .arg("/groups")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("S-1-16-12288"))
-        .unwrap_or(false)
+    // An elevated token carries the High Mandatory Level SID. whoami by its
+    // full path: never one found in the current folder.
+    let root = std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
+    std::process::Command::new(
+        std::path::Path::new(&root)
+            .join("System32")
+            .join("whoami.exe"),
+    )
+    .arg("/groups")
+    .output()
+    .map(|o| String::from_utf8_lossy(&o.stdout).contains("S-1-16-12288"))
+    .unwrap_or(false)
 }
 
 #[cfg(windows)]
@@ -307,6 +363,45 @@ mod tests {
             ["--non-interactive", "install", "openssh-clients"]
         );
         assert_eq!(PackageManager::Dnf.ssh_client_package(), "openssh-clients");
+    }
+
+    #[test]
+    fn relative_path_entries_are_ignored_and_programs_found_by_absolute_path() {
+        assert_eq!(
+            Os::Linux.absolute_entries(":.:bin:/usr/bin::~/x:/bin"),
+            [PathBuf::from("/usr/bin"), PathBuf::from("/bin")]
+        );
+        assert_eq!(
+            Os::Windows.absolute_entries(";.;C:\\a;bin;\\\\srv\\s;D:/b;C:rel"),
+            [
+                PathBuf::from("C:\\a"),
+                PathBuf::from("\\\\srv\\s"),
+                PathBuf::from("D:/b")
+            ]
+        );
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("bin")).unwrap();
+        std::fs::write(t.path().join("bin/tool"), "").unwrap();
+        std::fs::write(t.path().join("tool"), "").unwrap();
+        let h = Host {
+            os: Os::Linux,
+            arch: Arch::Amd64,
+            home: t.path().to_path_buf(),
+            vars: [(
+                "PATH".to_string(),
+                format!(":.:{}", t.path().join("bin").display()),
+            )]
+            .into_iter()
+            .collect(),
+            privileged: false,
+            uid: 1000,
+        };
+        assert_eq!(h.program("tool"), Some(t.path().join("bin/tool")));
+        assert_eq!(h.program("./tool"), None, "a relative path is never run");
+        assert_eq!(h.program("bin/tool"), None);
+        let abs = t.path().join("tool").display().to_string();
+        assert_eq!(h.program(&abs), Some(t.path().join("tool")));
+        assert_eq!(h.program("missing"), None);
     }
 
     #[test]

@@ -122,3 +122,48 @@ fn the_demo_fixes_what_it_can_and_says_what_remains() {
         "{applied:#?}"
     );
 }
+
+#[test]
+fn the_demo_keeps_its_sandbox_private_and_removes_it_on_ctrl_c() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sandbox::new();
+    std::fs::create_dir(s.path("tmp")).unwrap();
+    let child = s
+        .cmd()
+        .args(&["demo"])
+        .env("TMPDIR", s.path("tmp").to_str().unwrap())
+        .command()
+        .spawn()
+        .unwrap();
+    let sandbox = (0..200).find_map(|_| {
+        let found = std::fs::read_dir(s.path("tmp"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("arcfix-demo-")
+            });
+        if found.is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        found
+    });
+    let sandbox = sandbox.expect("the demo makes its sandbox in TMPDIR");
+    let mode = std::fs::metadata(&sandbox).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700, "{}", sandbox.display());
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted (Ctrl-C)"), "{stderr}");
+    assert!(!sandbox.exists(), "{} was left behind", sandbox.display());
+    assert_eq!(
+        std::fs::read_dir(s.path("tmp")).unwrap().count(),
+        0,
+        "nothing is left in TMPDIR"
+    );
+}

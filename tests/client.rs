@@ -707,3 +707,211 @@ fn a_proxy_folder_that_is_a_link_is_not_entered() {
         "{out:?}"
     );
 }
+
+/// Whether the tests run as root (the chmod-as-root attacks need it).
+fn root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn making_a_setuid_proxy_executable_drops_its_special_bits() {
+    let s = powershell_user();
+    let module = s.arcproxy("user", "1.0.0");
+    let cli = "home/.clientsshproxy/sshProxy_linux_amd64_1_3_026973";
+    s.write(cli, "#!/bin/sh\n");
+    s.chmod(cli, 0o4644);
+    s.chmod(&module, 0o6644);
+    // As root (the case that made `-rwsr-x---`) and as whoever runs the tests.
+    let privilege = if root() { "admin" } else { "user" };
+    let plan = s
+        .cmd()
+        .args(&["plan", "--checks", "client", "-o", "json"])
+        .env("ARCFIX_PRIVILEGE", privilege)
+        .run();
+    let commands: Vec<String> = plan
+        .steps()
+        .iter()
+        .map(|st| st["command"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        commands.contains(&format!("chmod 755 \"{}\"", s.path(cli).display())),
+        "the command a person would type keeps no set-user-id bit: {commands:?}"
+    );
+    let out = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes"])
+        .env("ARCFIX_PRIVILEGE", privilege)
+        .run();
+    assert_eq!(out.status, 0, "{out:?}");
+    assert_eq!(s.mode(cli), 0o755, "{out:?}");
+    assert_eq!(s.mode(&module), 0o755, "{out:?}");
+}
+
+#[test]
+fn a_proxy_with_a_second_hard_link_is_left_to_a_person() {
+    let s = powershell_user();
+    let module = s.arcproxy("user", "1.0.0");
+    s.chmod(&module, 0o755);
+    let cli = "home/.clientsshproxy/sshProxy_linux_amd64_1_3_026973";
+    s.write(cli, "#!/bin/sh\n");
+    s.chmod(cli, 0o644);
+    // The same file under another name, e.g. something the user never meant to make runnable.
+    std::fs::hard_link(s.path(cli), s.path("precious")).unwrap();
+    let out = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes", "-o", "json"])
+        .env("ARCFIX_PRIVILEGE", if root() { "admin" } else { "user" })
+        .run();
+    assert_eq!(out.status, 3, "{out:?}");
+    let step = &out.steps()[0];
+    assert_eq!(step["status"], "manual", "{step}");
+    assert_eq!(step["automatic"], false, "{step}");
+    assert_eq!(
+        step["command"],
+        format!("chmod 755 \"{}\"", s.path(cli).display())
+    );
+    assert!(
+        out.json()["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("more than one hard link"),
+        "{out:?}"
+    );
+    assert_eq!(s.mode("precious"), 0o644, "neither name changed");
+}
+
+#[test]
+fn root_leaves_another_users_proxy_to_a_person() {
+    if !root() {
+        eprintln!("skipped: only root can give a file to another user");
+        return;
+    }
+    let s = powershell_user();
+    let module = s.arcproxy("user", "1.0.0");
+    s.chmod(&module, 0o755);
+    let cli = "home/.clientsshproxy/sshProxy_linux_amd64_1_3_026973";
+    s.write(cli, "#!/bin/sh\n");
+    s.chmod(cli, 0o644);
+    std::os::unix::fs::chown(s.path(cli), Some(65534), None).unwrap();
+    let out = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes", "-o", "json"])
+        .env("ARCFIX_PRIVILEGE", "admin")
+        .run();
+    assert_eq!(out.status, 3, "{out:?}");
+    let step = &out.steps()[0];
+    assert_eq!(step["status"], "manual", "{step}");
+    assert_eq!(
+        step["command"],
+        format!("chmod 755 \"{}\"", s.path(cli).display())
+    );
+    assert!(
+        out.json()["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to another user"),
+        "{out:?}"
+    );
+    assert_eq!(s.mode(cli), 0o644);
+}
+
+#[test]
+fn a_linked_arcproxy_module_or_version_folder_is_not_followed() {
+    for linked in ["Az.Ssh.ArcProxy", "Az.Ssh.ArcProxy/1.0.0"] {
+        let s = powershell_user();
+        // The real files live elsewhere, 0644; the module folder (or its
+        // version folder) is a link to them.
+        let outside = if linked == "Az.Ssh.ArcProxy" {
+            "elsewhere"
+        } else {
+            "elsewhere/1.0.0"
+        };
+        s.write(
+            "elsewhere/1.0.0/Az.Ssh.ArcProxy.psd1",
+            "@{\n  ModuleVersion = '1.0.0'\n}\n",
+        );
+        let target = "elsewhere/1.0.0/sshProxy_linux_amd64_1.3.022941";
+        s.write(target, "#!/bin/sh\n");
+        s.chmod(target, 0o644);
+        std::fs::create_dir_all(s.path("modules/user/Az.Ssh.ArcProxy")).unwrap();
+        if linked == "Az.Ssh.ArcProxy" {
+            std::fs::remove_dir(s.path("modules/user/Az.Ssh.ArcProxy")).unwrap();
+        }
+        std::os::unix::fs::symlink(s.path(outside), s.path(&format!("modules/user/{linked}")))
+            .unwrap();
+        let out = s
+            .cmd()
+            .args(&["apply", "--checks", "client", "--yes", "-o", "json"])
+            .env("ARCFIX_PRIVILEGE", if root() { "admin" } else { "user" })
+            .run();
+        assert_eq!(s.mode(target), 0o644, "{linked}: {out:?}");
+        assert_eq!(out.status, 3, "{linked}: {out:?}");
+        assert!(
+            out.stdout.contains(&format!(
+                "{} is a link out of its folder",
+                s.path(&format!("modules/user/{linked}")).display()
+            )),
+            "{linked}: {out:?}"
+        );
+    }
+}
+
+/// A program of the same name in the folder arcfix is started from (the
+/// sandbox): it leaves a marker when it runs.
+fn planted(s: &Sandbox, rel: &str) -> std::path::PathBuf {
+    let marker = s.path(&format!("{}.ran", rel.replace('/', "_")));
+    s.write_exec(rel, &format!("#!/bin/sh\n: > \"{}\"\n", marker.display()));
+    marker
+}
+
+#[test]
+fn a_relative_path_entry_never_runs_a_program_from_the_current_folder() {
+    for entry in ["", ".", "rel"] {
+        let s = Sandbox::new();
+        s.fake("apt-get", APT_INSTALLS_SSH);
+        let here = planted(&s, "apt-get");
+        let rel = planted(&s, "rel/apt-get");
+        let path = format!(
+            "{entry}:{}:{}",
+            s.path("bin").display(),
+            s.path("sys").display()
+        );
+        let out = s
+            .cmd()
+            .args(&["apply", "--checks", "client", "--yes"])
+            .env("ARCFIX_PRIVILEGE", "admin")
+            .env("PATH", &path)
+            .run();
+        assert!(!here.exists(), "PATH={path} ran ./apt-get");
+        assert!(!rel.exists(), "PATH={path} ran rel/apt-get");
+        assert_eq!(out.status, 0, "PATH={path}: {out:?}");
+        assert_eq!(
+            s.calls(),
+            "apt-get install -y openssh-client\n",
+            "the apt-get found on PATH ran"
+        );
+    }
+}
+
+#[test]
+fn a_pwsh_in_the_current_folder_is_not_powershell() {
+    let s = Sandbox::new();
+    s.ssh_client("bin");
+    s.module("all", "Az.Ssh", "0.2.3");
+    let marker = planted(&s, "pwsh");
+    let out = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes", "-o", "json"])
+        .env(
+            "PATH",
+            &format!(".:{}:{}", s.path("bin").display(), s.path("sys").display()),
+        )
+        .run();
+    assert!(!marker.exists(), "./pwsh ran: {out:?}");
+    assert_eq!(out.status, 3, "{out:?}");
+    assert!(
+        out.finding_ids().contains(&"pwsh-missing".to_string()),
+        "{out:?}"
+    );
+}

@@ -340,3 +340,44 @@ esac"#,
         assert_eq!(status("start-sshd").as_deref(), Some("applied"), "{out:?}");
     }
 }
+
+#[test]
+fn the_server_probe_runs_no_program_from_the_current_folder() {
+    for entry in ["", "."] {
+        let s = Sandbox::new();
+        let port = free_port();
+        let markers: Vec<_> = ["systemctl", "azcmagent", "apt-get", "dnf"]
+            .iter()
+            .map(|p| {
+                let marker = s.path(&format!("{p}.ran"));
+                s.write_exec(p, &format!("#!/bin/sh\n: > \"{}\"\n", marker.display()));
+                marker
+            })
+            .collect();
+        let path = format!(
+            "{entry}:{}:{}",
+            s.path("bin").display(),
+            s.path("sys").display()
+        );
+        for args in [
+            vec!["check", "--checks", "server"],
+            vec!["apply", "--checks", "server", "--yes"],
+        ] {
+            let port = port.to_string();
+            let out = s
+                .cmd()
+                .args(&args)
+                .args(&["--port", &port])
+                .env("ARCFIX_PRIVILEGE", "admin")
+                .env("PATH", &path)
+                .run();
+            for m in &markers {
+                assert!(
+                    !m.exists(),
+                    "PATH={path} {args:?} ran {}: {out:?}",
+                    m.display()
+                );
+            }
+        }
+    }
+}

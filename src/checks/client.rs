@@ -371,28 +371,33 @@ fn proxy_check(host: &Host, arcproxy: &[modules::Installed], r: &mut Report) {
                         id: step_id("check-proxy-link", &path),
                         fixes: vec!["proxy-not-executable".into()],
                         target: LOCAL.into(),
-                        description: format!("Replace the link {path} with the real proxy file (reinstall the module or delete it so az downloads it again)"),
+                        description: format!("Replace the link {path} with the real proxy file or folder (reinstall the module or delete it so az downloads it again)"),
                         command: format!("rm \"{path}\""),
                         ..StepSpec::manual()
                     });
                 }
-                proxy::ProxyState::NotExecutable { mode, owned } => {
-                    let automatic = owned;
+                proxy::ProxyState::NotExecutable { mode, owned, links } => {
+                    // Only this user's own file with one link: root changes no
+                    // other user's file, and no file that is also elsewhere.
+                    let automatic = owned && links == 1;
+                    let why = if !owned {
+                        "; it belongs to another user, so arcfix leaves it to you"
+                    } else if links != 1 {
+                        "; it has more than one hard link, so arcfix leaves it to you"
+                    } else {
+                        ""
+                    };
                     r.finding(finding(
                         "proxy-not-executable",
                         LOCAL,
-                        format!("{path} has mode {mode:o}: this user may not execute it"),
+                        format!("{path} has mode {mode:o}: this user may not execute it{why}"),
                         if automatic {
                             FixKind::Auto
                         } else {
                             FixKind::Manual
                         },
                     ));
-                    let typed = if owned {
-                        format!("chmod +x \"{path}\"")
-                    } else {
-                        format!("sudo chmod +x \"{path}\"")
-                    };
+                    let typed = proxy::manual_command(host, &file.path, mode, owned);
                     r.step(StepSpec {
                         id: step_id("chmod-proxy", &path),
                         fixes: vec!["proxy-not-executable".into()],

@@ -9,10 +9,12 @@ use crate::os::{Host, Os};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProxyState {
     Executable,
-    /// Not executable; `owned` says whether this user owns it (may chmod it).
+    /// Not executable; `owned` says whether this user owns it, `links` how
+    /// many hard links it has. arcfix changes it only when both say it may.
     NotExecutable {
         mode: u32,
         owned: bool,
+        links: u64,
     },
     /// A symbolic link pointing out of its folder: reported, never changed.
     LinkOutside {
@@ -35,13 +37,44 @@ pub fn prefixes(host: &Host) -> (String, String) {
     )
 }
 
+/// The folder a proxy path is reached from: the longest module folder
+/// (`PSModulePath`) or the home folder it lies in. These are the user's own
+/// settings; every folder below one is opened without following links.
+pub fn base_of(host: &Host, path: &Path) -> Option<PathBuf> {
+    crate::probe::modules::module_dirs(host)
+        .into_iter()
+        .chain([host.home.clone()])
+        .filter(|b| path.starts_with(b))
+        .max_by_key(|b| b.components().count())
+}
+
+/// The first folder from the base down to `folder` (itself included) that is
+/// a symbolic link.
+fn linked_folder(host: &Host, folder: &Path) -> Option<PathBuf> {
+    let base = base_of(host, folder).unwrap_or_else(|| folder.parent().unwrap_or(folder).into());
+    let rel = folder.strip_prefix(&base).ok()?;
+    if rel.as_os_str().is_empty() {
+        let link = std::fs::symlink_metadata(folder).is_ok_and(|m| m.file_type().is_symlink());
+        return link.then(|| folder.to_path_buf());
+    }
+    let mut at = base;
+    for c in rel.components() {
+        at.push(c);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(at);
+        }
+    }
+    None
+}
+
 /// Lists the proxy files in `folder` whose name starts with `prefix`.
 pub fn scan(host: &Host, folder: &Path, prefix: &str) -> Vec<ProxyFile> {
-    // A folder that is itself a link is not entered: its files are elsewhere.
-    if std::fs::symlink_metadata(folder).is_ok_and(|m| m.file_type().is_symlink()) {
-        let target = std::fs::read_link(folder).unwrap_or_default();
+    // A folder that is a link, or lies in one (`Az.Ssh.ArcProxy` or a version
+    // folder), is not entered: its files are elsewhere.
+    if let Some(link) = linked_folder(host, folder) {
+        let target = std::fs::read_link(&link).unwrap_or_default();
         return vec![ProxyFile {
-            path: folder.to_path_buf(),
+            path: link,
             state: ProxyState::LinkOutside { target },
         }];
     }
@@ -97,7 +130,8 @@ fn unix_state(host: &Host, path: &Path, meta: &std::fs::Metadata) -> ProxyState 
     } else {
         ProxyState::NotExecutable {
             mode,
-            owned: meta.uid() == host.uid || host.privileged,
+            owned: meta.uid() == host.uid,
+            links: meta.nlink(),
         }
     }
 }
@@ -123,31 +157,145 @@ pub fn executable(path: &Path) -> bool {
     path.is_file()
 }
 
-/// The mode with execute bits added wherever read is allowed.
+/// The mode with execute bits added wherever read is allowed, and the
+/// set-user-id, set-group-id and sticky bits cleared.
 pub fn with_execute_bits(mode: u32) -> u32 {
-    mode | ((mode & 0o444) >> 2)
+    (mode & 0o777) | ((mode & 0o444) >> 2)
 }
 
-/// Adds the execute bits to a regular file without following a link: the file
-/// is opened with O_NOFOLLOW and changed through its descriptor.
-#[cfg(unix)]
-pub fn add_execute_bits(path: &Path) -> std::io::Result<u32> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
+/// What the chmod policy reads of the opened file (fstat on its descriptor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileFacts {
+    pub mode: u32,
+    pub uid: u32,
+    pub links: u64,
+    pub regular: bool,
+}
+
+/// Why arcfix must leave this file to a person, or `None` when it may add the
+/// execute bits itself (as user `uid`).
+pub fn refusal(f: &FileFacts, uid: u32) -> Option<String> {
+    if !f.regular {
+        Some("the file is not a regular file".into())
+    } else if f.uid != uid {
+        Some(format!("the file belongs to another user (uid {})", f.uid))
+    } else if f.links != 1 {
+        Some(format!(
+            "the file has {} hard links, and its mode is the mode of every one of them",
+            f.links
+        ))
+    } else {
+        None
     }
-    let mode = with_execute_bits(meta.mode() & 0o7777);
+}
+
+/// The command a person types to make `path` executable (mode `mode` now):
+/// the exact new mode, so no set-user-id bit survives, with sudo when the
+/// file is not this user's.
+pub fn manual_command(host: &Host, path: &Path, mode: u32, owned: bool) -> String {
+    let c = format!("chmod {:o} \"{}\"", with_execute_bits(mode), path.display());
+    if owned { c } else { host.as_admin(&c) }
+}
+
+/// Adds the execute bits to a proxy file. The folders below its base
+/// (`base_of`) and the file are opened one by one without following links,
+/// and the file is checked (regular, this user's, one link) and changed
+/// through the same descriptor.
+pub fn add_execute_bits(host: &Host, path: &Path) -> std::io::Result<u32> {
+    let refuse = |why: &str| std::io::Error::other(why.to_string());
+    let base = base_of(host, path)
+        .ok_or_else(|| refuse("it is neither in a module folder nor in the home folder"))?;
+    let mut names = Vec::new();
+    for c in path.strip_prefix(&base).unwrap_or(path).components() {
+        match c {
+            std::path::Component::Normal(n) => names.push(n),
+            _ => return Err(refuse("it is not a plain path below its folder")),
+        }
+    }
+    if names.is_empty() {
+        return Err(refuse("it is not a file below its folder"));
+    }
+    chmod_beneath(&base, &names, |f| match refusal(f, host.uid) {
+        Some(why) => Err(refuse(&format!(
+            "{why}; arcfix does not change it (by hand: {})",
+            manual_command(host, path, f.mode, f.uid == host.uid)
+        ))),
+        None => Ok(with_execute_bits(f.mode)),
+    })
+}
+
+/// Opens `base`, then each of `names` below it with O_NOFOLLOW (the folders
+/// with O_DIRECTORY), reads the file's facts with fstat and sets the mode
+/// `decide` returns with fchmod, all on the one descriptor.
+#[cfg(unix)]
+fn chmod_beneath(
+    base: &Path,
+    names: &[&std::ffi::OsStr],
+    decide: impl FnOnce(&FileFacts) -> std::io::Result<u32>,
+) -> std::io::Result<u32> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let open = |dir: Option<&OwnedFd>, name: &std::ffi::OsStr, flags: libc::c_int| {
+        let c = std::ffi::CString::new(name.as_bytes())?;
+        // SAFETY: c is NUL-terminated and dir (when given) an open descriptor.
+        let fd = unsafe {
+            match dir {
+                Some(d) => libc::openat(d.as_raw_fd(), c.as_ptr(), flags),
+                None => libc::open(c.as_ptr(), flags),
+            }
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd was just opened and is owned by nothing else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let folder = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    let (file, folders) = names.split_last().expect("at least the file name");
+    // O_NOFOLLOW refuses a link with ELOOP, or ENOTDIR with O_DIRECTORY;
+    // the message says which (read by path, for the message only).
+    let mut at = base.to_path_buf();
+    let refused = |at: &Path, e: std::io::Error| {
+        if std::fs::symlink_metadata(at).is_ok_and(|m| m.file_type().is_symlink()) {
+            std::io::Error::other(format!(
+                "{} is a symbolic link: arcfix does not follow it",
+                at.display()
+            ))
+        } else {
+            e
+        }
+    };
+    let mut dir = open(None, base.as_os_str(), folder)?;
+    for name in folders {
+        at.push(name);
+        dir = open(Some(&dir), name, folder | libc::O_NOFOLLOW).map_err(|e| refused(&at, e))?;
+    }
+    at.push(file);
+    let fd = open(
+        Some(&dir),
+        file,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC,
+    )
+    .map_err(|e| refused(&at, e))?;
+    let f = std::fs::File::from(fd);
+    let meta = f.metadata()?;
+    let mode = decide(&FileFacts {
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        links: meta.nlink(),
+        regular: meta.is_file(),
+    })?;
     f.set_permissions(std::fs::Permissions::from_mode(mode))?;
     Ok(mode)
 }
 
 #[cfg(not(unix))]
-pub fn add_execute_bits(_path: &Path) -> std::io::Result<u32> {
+fn chmod_beneath(
+    _base: &Path,
+    _names: &[&std::ffi::OsStr],
+    _decide: impl FnOnce(&FileFacts) -> std::io::Result<u32>,
+) -> std::io::Result<u32> {
     Err(std::io::Error::other(
         "execute bits are a Unix notion; on Windows grant ReadAndExecute with icacls",
     ))
@@ -171,55 +319,143 @@ mod tests {
     use crate::os::Arch;
     use std::os::unix::fs::PermissionsExt;
 
-    fn host() -> Host {
+    fn host(home: &Path) -> Host {
         Host {
             os: Os::Linux,
             arch: Arch::Amd64,
-            home: PathBuf::from("/nonexistent"),
-            vars: Default::default(),
+            home: home.to_path_buf(),
+            vars: [(
+                "PSModulePath".to_string(),
+                home.join("modules").display().to_string(),
+            )]
+            .into_iter()
+            .collect(),
             privileged: false,
             uid: unsafe { libc::geteuid() },
         }
     }
 
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    fn file(p: &Path, m: u32) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    }
+
     #[test]
-    fn execute_bits_follow_read_bits() {
+    fn execute_bits_follow_read_bits_and_drop_the_special_bits() {
         assert_eq!(with_execute_bits(0o644), 0o755);
         assert_eq!(with_execute_bits(0o600), 0o700);
         assert_eq!(with_execute_bits(0o640), 0o750);
+        assert_eq!(with_execute_bits(0o4644), 0o755);
+        assert_eq!(with_execute_bits(0o7640), 0o750);
+    }
+
+    #[test]
+    fn only_this_users_regular_file_with_one_link_is_changed() {
+        let mine = FileFacts {
+            mode: 0o644,
+            uid: 1000,
+            links: 1,
+            regular: true,
+        };
+        assert_eq!(refusal(&mine, 1000), None);
+        assert!(
+            refusal(&mine, 0)
+                .unwrap()
+                .contains("another user (uid 1000)")
+        );
+        let linked = FileFacts { links: 2, ..mine };
+        assert!(refusal(&linked, 1000).unwrap().contains("2 hard links"));
+        let dir = FileFacts {
+            regular: false,
+            ..mine
+        };
+        assert!(refusal(&dir, 1000).is_some());
     }
 
     #[test]
     fn finds_non_executable_proxies_and_fixes_them_without_following_links() {
         let t = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
-        let proxy = t.path().join("sshProxy_linux_amd64_1.3.022941");
-        std::fs::write(&proxy, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&proxy, std::fs::Permissions::from_mode(0o644)).unwrap();
-        std::fs::write(t.path().join("sshProxy_windows_amd64_1.3.022941.exe"), "").unwrap();
+        let h = host(t.path());
+        let dir = t.path().join(".clientsshproxy");
+        let proxy = dir.join("sshProxy_linux_amd64_1.3.022941");
+        file(&proxy, 0o644);
+        file(&dir.join("sshProxy_windows_amd64_1.3.022941.exe"), 0o644);
         let target = outside.path().join("evil");
-        std::fs::write(&target, "").unwrap();
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
-        std::os::unix::fs::symlink(&target, t.path().join("sshProxy_linux_amd64_9")).unwrap();
+        file(&target, 0o644);
+        std::os::unix::fs::symlink(&target, dir.join("sshProxy_linux_amd64_9")).unwrap();
 
-        let found = scan(&host(), t.path(), "sshProxy_linux_amd64_");
+        let found = scan(&h, &dir, "sshProxy_linux_amd64_");
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(matches!(
             found[0].state,
             ProxyState::NotExecutable {
                 mode: 0o644,
-                owned: true
+                owned: true,
+                links: 1
             }
         ));
         assert!(matches!(found[1].state, ProxyState::LinkOutside { .. }));
 
-        assert_eq!(add_execute_bits(&proxy).unwrap(), 0o755);
-        assert!(add_execute_bits(&t.path().join("sshProxy_linux_amd64_9")).is_err());
-        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644, "the link's target must not change");
+        assert_eq!(add_execute_bits(&h, &proxy).unwrap(), 0o755);
+        let e = add_execute_bits(&h, &dir.join("sshProxy_linux_amd64_9")).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(mode(&target), 0o644, "the link's target must not change");
         assert_eq!(
-            scan(&host(), t.path(), "sshProxy_linux_amd64_1")[0].state,
+            scan(&h, &dir, "sshProxy_linux_amd64_1")[0].state,
             ProxyState::Executable
         );
+    }
+
+    #[test]
+    fn no_folder_below_the_base_is_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let h = host(t.path());
+        let name = "sshProxy_linux_amd64_1.3.022941";
+        file(&outside.path().join("1.0.0").join(name), 0o644);
+        std::fs::create_dir_all(t.path().join("modules")).unwrap();
+        // The module folder is a link: so is everything reached through it.
+        let module = t.path().join("modules/Az.Ssh.ArcProxy");
+        std::os::unix::fs::symlink(outside.path(), &module).unwrap();
+        let through = module.join("1.0.0").join(name);
+        let e = add_execute_bits(&h, &through).unwrap_err();
+        assert!(
+            e.to_string().contains("Az.Ssh.ArcProxy is a symbolic link"),
+            "{e}"
+        );
+        let found = scan(&h, &module.join("1.0.0"), "sshProxy_linux_amd64_");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].path, module);
+        assert!(matches!(found[0].state, ProxyState::LinkOutside { .. }));
+        // A version folder that is a link, likewise.
+        std::fs::remove_file(&module).unwrap();
+        std::fs::create_dir(&module).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("1.0.0"), module.join("1.0.0")).unwrap();
+        assert!(add_execute_bits(&h, &through).is_err());
+        assert_eq!(mode(&outside.path().join("1.0.0").join(name)), 0o644);
+        // Outside every base: refused.
+        assert!(add_execute_bits(&h, &outside.path().join("1.0.0").join(name)).is_err());
+    }
+
+    #[test]
+    fn a_file_with_two_links_is_refused_with_the_command_to_type() {
+        let t = tempfile::tempdir().unwrap();
+        let h = host(t.path());
+        let proxy = t.path().join(".clientsshproxy/sshProxy_linux_amd64_1");
+        file(&proxy, 0o4644);
+        std::fs::hard_link(&proxy, t.path().join("other")).unwrap();
+        let e = add_execute_bits(&h, &proxy).unwrap_err().to_string();
+        assert!(e.contains("2 hard links"), "{e}");
+        assert!(
+            e.contains(&format!("chmod 755 \"{}\"", proxy.display())),
+            "{e}"
+        );
+        assert_eq!(mode(&proxy), 0o4644);
     }
 }

@@ -133,9 +133,11 @@ pub async fn banner(port: u16) -> Option<String> {
         .filter(|l| !l.is_empty())
 }
 
-/// Runs a program (no shell) and returns its exit code and standard output.
-pub async fn run(program: &str, args: &[&str]) -> Option<(i32, String)> {
-    let child = tokio::process::Command::new(program)
+/// Runs a program (no shell) by the absolute path `Host::program` finds and
+/// returns its exit code and standard output; `None` when it is not installed.
+pub async fn run(host: &Host, program: &str, args: &[&str]) -> Option<(i32, String)> {
+    let child = host
+        .command(program)?
         .args(args)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -177,6 +179,7 @@ pub async fn local(host: &Host, port: u16) -> ServerFacts {
                     Path::new(&Os::Windows.join(root, &["System32", "OpenSSH", "sshd.exe"]))
                         .exists();
                 if let Some((_, out)) = run(
+                    host,
                     "powershell",
                     &[
                         "-NoProfile",
@@ -197,6 +200,7 @@ pub async fn local(host: &Host, port: u16) -> ServerFacts {
                     .any(|p| Path::new(p).exists())
                     || host.which("sshd").is_some();
                 if let Some((code, out)) = run(
+                    host,
                     "systemctl",
                     &["is-active", &format!("{}.service", f.sshd_unit)],
                 )
@@ -209,12 +213,17 @@ pub async fn local(host: &Host, port: u16) -> ServerFacts {
         f.agent_installed = agent_installed(host);
         if host.which("azcmagent").is_some() {
             let (show, enabled, ports) = tokio::join!(
-                run("azcmagent", &["show", "--json"]),
+                run(host, "azcmagent", &["show", "--json"]),
                 run(
+                    host,
                     "azcmagent",
                     &["config", "get", "incomingconnections.enabled"]
                 ),
-                run("azcmagent", &["config", "get", "incomingconnections.ports"]),
+                run(
+                    host,
+                    "azcmagent",
+                    &["config", "get", "incomingconnections.ports"]
+                ),
             );
             if let Some((0, out)) = show {
                 let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
