@@ -76,6 +76,11 @@ async fn run_step(ctx: &Context, step: &Step) -> Result<Status> {
     if checks::satisfied(ctx, &step.check).await? {
         return Ok(Status::AlreadySatisfied);
     }
+    if let (crate::plan::Check::Restarted, Action::RunCommand { machine, .. }) =
+        (&step.check, &step.action)
+    {
+        return restart_remote_agent(ctx, step, machine).await;
+    }
     perform(ctx, &step.action).await?;
     verify(ctx, step).await?;
     Ok(Status::Applied)
@@ -177,6 +182,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 )))
             }
         }
+        Action::AddAgentPort { port } => add_agent_port(ctx, *port).await,
         Action::Arm {
             method,
             path,
@@ -193,6 +199,122 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 Err(e) if satisfied_by.iter().any(|c| c.eq_ignore_ascii_case(&e.code)) => Ok(()),
                 Err(e) => Err(e.into()),
             }
+        }
+    }
+}
+
+/// Adds `port` to this server's agent ports. The list is read again right
+/// before the write (a failed or unexpected read changes nothing), and once
+/// more afterwards: every port allowed before must still be.
+async fn add_agent_port(ctx: &Context, port: u16) -> Result<()> {
+    use crate::probe::server::PortRange;
+    let before = read_agent_ports(&ctx.host)
+        .await
+        .map_err(|e| Error::Other(format!("{e}: nothing changed")))?;
+    if before.is_empty() || before.iter().any(|r| r.contains(port.into())) {
+        return Ok(());
+    }
+    let list = before
+        .iter()
+        .map(|r| r.to_string())
+        .chain([port.to_string()])
+        .collect::<Vec<_>>()
+        .join(",");
+    let set = Action::Exec {
+        program: "azcmagent".into(),
+        args: ["config", "set", "incomingconnections.ports", &list]
+            .map(String::from)
+            .to_vec(),
+    };
+    Box::pin(perform(ctx, &set)).await?;
+    let after = read_agent_ports(&ctx.host)
+        .await
+        .map_err(|e| Error::Other(format!("{e} after setting it to {list}")))?;
+    let missing: Vec<PortRange> = before
+        .iter()
+        .copied()
+        .chain([port.into()])
+        .filter(|r| !after.iter().any(|a| a.contains(*r)))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Other(format!(
+            "after azcmagent config set incomingconnections.ports {list}, the agent allows {after:?}: {missing:?} no longer allowed (set them back by hand)"
+        )))
+    }
+}
+
+/// `azcmagent config get incomingconnections.ports`, strictly parsed.
+async fn read_agent_ports(host: &crate::os::Host) -> Result<Vec<crate::probe::server::PortRange>> {
+    const GET: &str = "azcmagent config get incomingconnections.ports";
+    match crate::probe::server::run(
+        host,
+        "azcmagent",
+        &["config", "get", "incomingconnections.ports"],
+    )
+    .await
+    {
+        Some((0, out)) => crate::probe::server::parse_port_list(&out).ok_or_else(|| {
+            Error::Other(format!(
+                "{GET} printed '{}', not a list of ports",
+                crate::render::one_line(out.trim())
+            ))
+        }),
+        Some((code, _)) => Err(Error::Other(format!("{GET} failed (exit code {code})"))),
+        None => Err(Error::Other(format!("{GET} could not be run"))),
+    }
+}
+
+/// The hybrid agent restarted through Run Command: the script only schedules
+/// the restart (outside the run command), so it is applied only once a later
+/// probe reports a new start time of the agent; otherwise it is unconfirmed.
+async fn restart_remote_agent(
+    ctx: &Context,
+    step: &Step,
+    machine: &crate::plan::Remote,
+) -> Result<Status> {
+    let port = ctx.target.port;
+    let name = machine.id.rsplit('/').next().unwrap_or(&machine.id);
+    let key = machine.id.to_ascii_lowercase();
+    ctx.server_cache.lock().await.remove(&key);
+    let before = checks::remote_facts(ctx, machine, port)
+        .await
+        .map_err(|e| {
+            Error::Other(format!(
+                "cannot read the agent's start time before restarting it: {e}"
+            ))
+        })?
+        .agent_started;
+    perform(ctx, &step.action).await?;
+    let Some(before) = before else {
+        return Err(Error::Other(format!(
+            "unconfirmed: the agent restart was scheduled on {name}, but the probe script does not report the agent's start time, so it cannot be confirmed"
+        )));
+    };
+    // The restart happens about 5 seconds after the script; each look is a
+    // fresh probe, and one that fails while the agent restarts is looked past.
+    let limit = crate::remote::time_limit().min(Duration::from_secs(120));
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_secs(5).min(limit / 4);
+    let mut last = format!("its start time is still {before}");
+    loop {
+        tokio::time::sleep(wait).await;
+        ctx.server_cache.lock().await.remove(&key);
+        match checks::remote_facts(ctx, machine, port).await {
+            Ok(f) => match f.agent_started {
+                Some(now) if now != before => return Ok(Status::Applied),
+                Some(_) => last = format!("its start time is still {before}"),
+                None => last = "the probe no longer reports its start time".into(),
+            },
+            Err(e) => last = crate::render::one_line(&e.to_string()),
+        }
+        wait = (wait * 2).min(Duration::from_secs(10));
+        if started.elapsed() + wait > limit {
+            return Err(Error::Other(format!(
+                "unconfirmed: the agent restart was scheduled on {name}, but no restart was seen within {} s ({last}); check the agent on the server",
+                limit.as_secs()
+            )));
         }
     }
 }

@@ -120,6 +120,10 @@ pub enum Action {
     },
     /// Run a program with these arguments (never through a shell).
     Exec { program: String, args: Vec<String> },
+    /// Add `port` to this server's agent `incomingconnections.ports`: the list
+    /// is read again right before the write and once more afterwards, when
+    /// every port allowed before must still be.
+    AddAgentPort { port: u16 },
     /// One ARM write. Error codes in `satisfied_by` mean the state is already there.
     Arm {
         method: String,

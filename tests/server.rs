@@ -381,3 +381,132 @@ fn the_server_probe_runs_no_program_from_the_current_folder() {
         }
     }
 }
+
+/// A connected agent whose ports live in `agent/ports`. `get` is the shell
+/// line answering `config get incomingconnections.ports` (`$P` is the file),
+/// `set` the one for `config set incomingconnections.ports` (`$4` the list).
+fn agent_with_ports(s: &Sandbox, ports: &str, get: &str, set: &str) {
+    s.write("agent/ports", ports);
+    s.fake(
+        "azcmagent",
+        &format!(
+            r#"P="{}"
+case "$1 $2 $3" in
+  "show --json "*) printf '{{"status": "Connected"}}\n';;
+  "config get incomingconnections.enabled") echo true;;
+  "config get incomingconnections.ports") {get};;
+  "config set incomingconnections.ports") {set};;
+  *) exit 2;;
+esac"#,
+            s.path("agent/ports").display()
+        ),
+    );
+    s.fake("systemctl", "echo active");
+}
+
+/// Something answering SSH on a free port (so only the agent's ports are wrong).
+fn ssh_answers() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            use std::io::Write;
+            let mut c = c;
+            let _ = c.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n");
+        }
+    });
+    port.to_string()
+}
+
+fn apply_as_root(s: &Sandbox, port: &str) -> crate::harness::Output {
+    s.cmd()
+        .args(&[
+            "apply", "--checks", "server", "--port", port, "--yes", "-o", "json",
+        ])
+        .env("ARCFIX_PRIVILEGE", "admin")
+        .run()
+}
+
+#[test]
+fn the_agents_ports_are_read_again_right_before_the_write() {
+    let s = Sandbox::new();
+    let p = ssh_answers();
+    // RDP is allowed by someone else after arcfix first looked.
+    agent_with_ports(
+        &s,
+        "[2222]",
+        r#"cat "$P"; if [ ! -f "$P.seen" ]; then touch "$P.seen"; printf '[2222,3389]' > "$P"; fi"#,
+        r#"printf '[%s]' "$4" > "$P""#,
+    );
+    let out = apply_as_root(&s, &p);
+    assert_eq!(out.status, 0, "{out:?}\n{}", s.calls());
+    assert_eq!(
+        std::fs::read_to_string(s.path("agent/ports")).unwrap(),
+        format!("[2222,3389,{p}]"),
+        "{}",
+        s.calls()
+    );
+}
+
+#[test]
+fn a_failed_read_of_the_agents_ports_writes_nothing_and_fails_the_step() {
+    let s = Sandbox::new();
+    let p = ssh_answers();
+    agent_with_ports(
+        &s,
+        "[2222,3389]",
+        "echo 'Error: cannot read the configuration' >&2; exit 1",
+        r#"printf '[%s]' "$4" > "$P""#,
+    );
+    let check = s
+        .cmd()
+        .args(&["check", "--checks", "server", "--port", &p, "-o", "json"])
+        .env("ARCFIX_PRIVILEGE", "admin")
+        .run();
+    assert_eq!(check.status, 2, "{check:?}");
+    assert!(
+        check.json()["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("config get incomingconnections.ports failed"),
+        "{check:?}"
+    );
+    let out = apply_as_root(&s, &p);
+    assert_eq!(out.status, 3, "{out:?}");
+    let step = &out.steps()[0];
+    assert_eq!(step["status"], "failed", "{out:?}");
+    assert!(
+        step["error"].as_str().unwrap().contains("nothing changed"),
+        "{step}"
+    );
+    assert!(!s.calls().contains("config set"), "{}", s.calls());
+    assert_eq!(
+        std::fs::read_to_string(s.path("agent/ports")).unwrap(),
+        "[2222,3389]"
+    );
+}
+
+#[test]
+fn a_port_the_agent_drops_on_the_write_fails_the_step() {
+    let s = Sandbox::new();
+    let p = ssh_answers();
+    // This agent keeps only the last port it is given.
+    agent_with_ports(
+        &s,
+        "[2222,3389]",
+        r#"cat "$P""#,
+        r#"printf '[%s]' "${4##*,}" > "$P""#,
+    );
+    let out = apply_as_root(&s, &p);
+    assert_eq!(out.status, 3, "{out:?}");
+    let step = &out.steps()[0];
+    assert_eq!(step["id"], "agent-allow-port");
+    assert_eq!(step["status"], "failed", "{out:?}");
+    assert!(
+        step["error"]
+            .as_str()
+            .unwrap()
+            .contains("[2222, 3389] no longer allowed"),
+        "{step}"
+    );
+}

@@ -130,7 +130,7 @@ pub fn plan(
             automatic: true,
             needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
             precondition: "the provider registration step succeeded".into(),
-            verification: "the restart was scheduled on the server".into(),
+            verification: "a probe afterwards reports a new start time of the agent (else the step is unconfirmed)".into(),
             depends_on: vec!["register-hybridconnectivity".into()],
             check: Check::Restarted,
             action: Action::RunCommand { machine: remote.clone(), verb: remote::RESTART_HIMDS.verb.into(), script: remote::RESTART_HIMDS.render(remote.windows, port) },

@@ -186,41 +186,57 @@ pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
             });
         }
         if !f.port_allowed(port) {
-            let mut ports = f.incoming_ports.clone();
-            ports.push(port);
-            let list = ports
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
+            // What a person types; the step itself reads the list again right
+            // before writing it (Action::AddAgentPort).
+            let list = if f.incoming_ports_unreadable {
+                format!("<ports already set>,{port}")
+            } else {
+                let ports = f.incoming_ports.iter().map(|p| p.to_string());
+                ports
+                    .chain([port.to_string()])
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
             let (action, command) = exec(
                 host,
                 "azcmagent",
                 &["config", "set", "incomingconnections.ports", &list],
             );
-            r.finding(finding(
-                "sshd-not-running",
-                LOCAL,
-                format!(
-                    "the Arc agent allows incoming connections on ports {:?} only, not {port}",
-                    f.incoming_ports
-                ),
-                fix,
-            ));
+            let action = if action == Action::Manual {
+                action
+            } else {
+                Action::AddAgentPort { port }
+            };
+            let (evidence, keeping) = if f.incoming_ports_unreadable {
+                (
+                    format!(
+                        "azcmagent config get incomingconnections.ports failed or printed something other than ports: port {port} is not known to be allowed"
+                    ),
+                    "the ports already set".to_string(),
+                )
+            } else {
+                (
+                    format!(
+                        "the Arc agent allows incoming connections on ports {:?} only, not {port}",
+                        f.incoming_ports
+                    ),
+                    format!("{:?}", f.incoming_ports),
+                )
+            };
+            r.finding(finding("sshd-not-running", LOCAL, evidence, fix));
             r.step(StepSpec {
                 id: "agent-allow-port".into(),
                 fixes: vec!["sshd-not-running".into()],
                 target: LOCAL.into(),
                 description: format!(
-                    "Add port {port} to the Arc agent's incoming ports, keeping {:?}",
-                    f.incoming_ports
+                    "Add port {port} to the Arc agent's incoming ports, keeping {keeping} (read again right before the change, and checked after it)"
                 ),
                 command,
                 automatic: auto,
                 needs: vec![admin.into()],
                 precondition: format!("incomingconnections.ports lacks {port}"),
                 verification: format!(
-                    "azcmagent config get incomingconnections.ports includes {port}"
+                    "azcmagent config get incomingconnections.ports includes {port} and every port allowed before"
                 ),
                 depends_on: vec![],
                 check: Check::Server {

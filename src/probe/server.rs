@@ -25,7 +25,13 @@ pub struct ServerFacts {
     pub agent_resource_name: Option<String>,
     pub incoming_enabled: Option<bool>,
     /// `incomingconnections.ports`; empty means "not restricted".
-    pub incoming_ports: Vec<u16>,
+    pub incoming_ports: Vec<PortRange>,
+    /// `azcmagent config get incomingconnections.ports` failed or printed
+    /// something other than ports: whether a port is allowed is unknown.
+    pub incoming_ports_unreadable: bool,
+    /// When the agent service (himdsd/himds) last started, as the probe script
+    /// reports it; a restart is confirmed by a change.
+    pub agent_started: Option<String>,
     pub package_manager: Option<String>,
 }
 
@@ -36,7 +42,9 @@ impl ServerFacts {
             .is_some_and(|b| b.starts_with("SSH-2.0-") || b.starts_with("SSH-1.99-"))
     }
     pub fn port_allowed(&self, port: u16) -> bool {
-        self.incoming_ports.is_empty() || self.incoming_ports.contains(&port)
+        !self.incoming_ports_unreadable
+            && (self.incoming_ports.is_empty()
+                || self.incoming_ports.iter().any(|r| r.contains(port.into())))
     }
 
     /// Parses the probe script's `key=value` lines; unknown keys are ignored.
@@ -64,7 +72,12 @@ impl ServerFacts {
                 "agent_status" => f.agent_status = (!v.is_empty()).then(|| v.to_string()),
                 "agent_version" => f.agent_version = (!v.is_empty()).then(|| v.to_string()),
                 "incoming_enabled" => f.incoming_enabled = parse_bool(v),
-                "incoming_ports" => f.incoming_ports = parse_ports(v),
+                "incoming_ports" => match parse_port_list(v) {
+                    Some(ports) => f.incoming_ports = ports,
+                    None => f.incoming_ports_unreadable = true,
+                },
+                "incoming_ports_unreadable" => f.incoming_ports_unreadable = yes,
+                "agent_started" => f.agent_started = (!v.is_empty()).then(|| v.to_string()),
                 "package_manager" => f.package_manager = (!v.is_empty()).then(|| v.to_string()),
                 _ => {}
             }
@@ -84,16 +97,82 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// Every number in `azcmagent config get incomingconnections.ports` output
-/// (`22`, `22,23`, `[22 23]`, `["22","23"]`).
-pub fn parse_ports(v: &str) -> Vec<u16> {
-    let mut ports: Vec<u16> = v
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse().ok())
-        .filter(|p| *p > 0)
-        .collect();
-    ports.dedup();
-    ports
+/// One entry of the agent's `incomingconnections.ports`: a port, or a range
+/// `low-high`. Shown as the agent writes it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl PortRange {
+    /// Whether every port of `other` is in this entry.
+    pub fn contains(&self, other: PortRange) -> bool {
+        self.low <= other.low && other.high <= self.high
+    }
+}
+
+impl From<u16> for PortRange {
+    fn from(port: u16) -> PortRange {
+        PortRange {
+            low: port,
+            high: port,
+        }
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else {
+            write!(f, "{}-{}", self.low, self.high)
+        }
+    }
+}
+
+impl std::fmt::Debug for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// `azcmagent config get incomingconnections.ports` output read strictly:
+/// ports and ranges separated by commas or spaces, optionally quoted and in
+/// brackets (`22`, `22,8000-8100`, `[22 23]`, `["22","23"]`; nothing: not
+/// restricted). `None` for anything else, which must never be written back.
+pub fn parse_port_list(v: &str) -> Option<Vec<PortRange>> {
+    fn port(s: &str) -> Option<u16> {
+        let ok = !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| s.parse().ok()).flatten().filter(|p| *p > 0)
+    }
+    let v = v.trim();
+    let inner = match v.strip_prefix('[') {
+        Some(rest) => rest.strip_suffix(']')?,
+        None => v,
+    };
+    let mut ports: Vec<PortRange> = Vec::new();
+    for item in inner
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+    {
+        let item = item
+            .strip_prefix('"')
+            .and_then(|i| i.strip_suffix('"'))
+            .unwrap_or(item);
+        let (low, high) = item.split_once('-').unwrap_or((item, item));
+        let range = PortRange {
+            low: port(low)?,
+            high: port(high)?,
+        };
+        if range.low > range.high {
+            return None;
+        }
+        if !ports.contains(&range) {
+            ports.push(range);
+        }
+    }
+    Some(ports)
 }
 
 /// Whether this machine is an Arc-enabled server: `azcmagent` on PATH or its service installed.
@@ -239,8 +318,10 @@ pub async fn local(host: &Host, port: u16) -> ServerFacts {
             if let Some((0, out)) = enabled {
                 f.incoming_enabled = parse_bool(&out);
             }
-            if let Some((0, out)) = ports {
-                f.incoming_ports = parse_ports(&out);
+            match ports.and_then(|(code, out)| (code == 0).then(|| parse_port_list(&out)).flatten())
+            {
+                Some(ports) => f.incoming_ports = ports,
+                None => f.incoming_ports_unreadable = true,
             }
         }
         f
@@ -263,17 +344,50 @@ mod tests {
         );
         assert!(f.sshd_installed && !f.sshd_active && !f.banner_ok());
         assert_eq!(f.sshd_unit, "ssh");
-        assert_eq!(f.incoming_ports, [22, 2222]);
+        assert_eq!(f.incoming_ports, [22.into(), 2222.into()]);
         assert!(f.port_allowed(2222) && !f.port_allowed(23));
         assert_eq!(f.incoming_enabled, Some(true));
         assert!(ServerFacts::default().port_allowed(22));
+        // A failed or garbled read allows nothing: the port is not known to be allowed.
+        for unknown in ["incoming_ports_unreadable=true", "incoming_ports=Error: 22"] {
+            let f = ServerFacts::parse(unknown);
+            assert!(
+                f.incoming_ports_unreadable && !f.port_allowed(22),
+                "{unknown}"
+            );
+        }
+        let f = ServerFacts::parse("incoming_ports=8000-8100\nagent_started=123456\n");
+        assert!(f.port_allowed(8022) && !f.port_allowed(22));
+        assert_eq!(f.agent_started.as_deref(), Some("123456"));
     }
 
     #[test]
     fn ports_and_booleans_in_any_form() {
-        assert_eq!(parse_ports("22"), [22]);
-        assert_eq!(parse_ports("[\"22\",\"6516\"]"), [22, 6516]);
-        assert_eq!(parse_ports("[]"), Vec::<u16>::new());
+        let list = |v: &str| parse_port_list(v).map(|p| format!("{p:?}"));
+        assert_eq!(list("22").as_deref(), Some("[22]"));
+        assert_eq!(list("[\"22\",\"6516\"]").as_deref(), Some("[22, 6516]"));
+        assert_eq!(
+            list(" [22 2222, 8000-8100]\n").as_deref(),
+            Some("[22, 2222, 8000-8100]")
+        );
+        assert_eq!(list("[]").as_deref(), Some("[]"));
+        assert_eq!(list("").as_deref(), Some("[]"));
+        for junk in [
+            "Error: config file not found",
+            "null",
+            "[22",
+            "22;23",
+            "0",
+            "65536",
+            "22-",
+            "-22",
+            "100-20",
+            "1-2-3",
+            "\"22",
+            "022222",
+        ] {
+            assert_eq!(list(junk), None, "{junk}");
+        }
         assert_eq!(
             parse_bool("incomingconnections.enabled : false\n"),
             Some(false)

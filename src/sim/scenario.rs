@@ -196,6 +196,12 @@ pub struct ServerSpec {
     pub agent_ports: Option<Vec<String>>,
     #[serde(default)]
     pub himds_restarts: u32,
+    /// `azcmagent config get incomingconnections.ports` fails on the server.
+    #[serde(default)]
+    pub agent_ports_unreadable: bool,
+    /// A scheduled agent restart never happens (the handler killed it).
+    #[serde(default)]
+    pub himds_restart_lost: bool,
 }
 
 impl Default for ServerSpec {
@@ -207,6 +213,8 @@ impl Default for ServerSpec {
             agent_incoming_enabled: true,
             agent_ports: None,
             himds_restarts: 0,
+            agent_ports_unreadable: false,
+            himds_restart_lost: false,
         }
     }
 }

@@ -27,6 +27,10 @@ pub(crate) struct Server {
     /// The agent's `incomingconnections.ports`; ARM shows them on the machine.
     pub agent_ports: Vec<String>,
     pub himds_restarts: u32,
+    /// `azcmagent config get incomingconnections.ports` fails.
+    pub agent_ports_unreadable: bool,
+    /// A restart the agent is asked for never happens.
+    pub himds_restart_lost: bool,
 }
 
 /// What the server is, beyond its mutable state.
@@ -61,6 +65,8 @@ impl Server {
                 .clone()
                 .unwrap_or_else(|| machine_ports.to_vec()),
             himds_restarts: spec.himds_restarts,
+            agent_ports_unreadable: spec.agent_ports_unreadable,
+            himds_restart_lost: spec.himds_restart_lost,
         }
     }
 
@@ -73,6 +79,8 @@ impl Server {
             "agent_incoming_enabled": self.agent_incoming_enabled,
             "agent_ports": self.agent_ports,
             "himds_restarts": self.himds_restarts,
+            "agent_ports_unreadable": self.agent_ports_unreadable,
+            "himds_restart_lost": self.himds_restart_lost,
         })
     }
 
@@ -84,6 +92,20 @@ impl Server {
             "SSH-2.0-OpenSSH_for_Windows_9.5".into()
         } else {
             "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10".into()
+        }
+    }
+
+    /// When the agent service last started, as the probe script prints it:
+    /// systemd's monotonic microseconds, or the process start time on Windows.
+    fn agent_started(&self, host: &Host) -> String {
+        if host.windows() {
+            format!(
+                "2026-11-30T08:{:02}:{:02}.0000000Z",
+                self.himds_restarts / 60 % 60,
+                self.himds_restarts % 60
+            )
+        } else {
+            (4_200_000 + 1_000_000 * u64::from(self.himds_restarts)).to_string()
         }
     }
 
@@ -108,7 +130,12 @@ impl Server {
         lines.push("agent_installed=true".into());
         lines.push(format!("agent_status={}", host.agent_status));
         lines.push(format!("incoming_enabled={}", self.agent_incoming_enabled));
-        lines.push(format!("incoming_ports={}", self.agent_ports.join(" ")));
+        if self.agent_ports_unreadable {
+            lines.push("incoming_ports_unreadable=true".into());
+        } else {
+            lines.push(format!("incoming_ports={}", self.agent_ports.join(" ")));
+        }
+        lines.push(format!("agent_started={}", self.agent_started(host)));
         lines.join("\n")
     }
 }
@@ -246,6 +273,11 @@ fn act(
         // Adds one port, keeping the others (arcfix's `agent-port` script).
         "agent-port" => {
             let port = parse_port(args)?.to_string();
+            if server.agent_ports_unreadable {
+                return Err(
+                    "azcmagent config get incomingconnections.ports failed\nnothing changed".into(),
+                );
+            }
             if server.agent_ports.contains(&port) {
                 return Ok(format!("port {port} already allowed"));
             }
@@ -259,9 +291,12 @@ fn act(
             server.agent_incoming_enabled = true;
             Ok("incomingconnections.enabled = true".into())
         }
+        // Scheduled; it happens before the next run command, unless lost.
         "restart-himds" => {
-            server.himds_restarts += 1;
-            Ok("himds restart scheduled".into())
+            if !server.himds_restart_lost {
+                server.himds_restarts += 1;
+            }
+            Ok("himds restart scheduled in 5 seconds".into())
         }
         _ => Err(format!("arcfix-sim: unknown verb '{verb}'")),
     }
@@ -358,6 +393,43 @@ mod tests {
         assert!(
             out.output.contains("os=windows\nsshd_unit=sshd") && out.output.contains("banner=\n")
         );
+    }
+
+    #[test]
+    fn an_unreadable_port_list_and_a_lost_restart_can_be_modelled() {
+        let mut s = server();
+        let probe = "# arcfix: probe\nPORT=22\n";
+        let started = |s: &mut Server| {
+            let out = run_script(s, &LINUX, probe).output;
+            out.lines()
+                .find_map(|l| l.strip_prefix("agent_started=").map(String::from))
+                .unwrap()
+        };
+        let first = started(&mut s);
+        run_script(&mut s, &LINUX, "# arcfix: restart-himds\n");
+        assert_ne!(started(&mut s), first, "a restart changes the start time");
+
+        s.himds_restart_lost = true;
+        let second = started(&mut s);
+        let out = run_script(&mut s, &LINUX, "# arcfix: restart-himds\n");
+        assert_eq!(out.exit_code, 0, "the script itself succeeds");
+        assert_eq!(started(&mut s), second, "but the agent never restarts");
+
+        s.agent_ports_unreadable = true;
+        let out = run_script(&mut s, &LINUX, probe);
+        assert!(
+            out.output.contains("\nincoming_ports_unreadable=true\n"),
+            "{}",
+            out.output
+        );
+        assert!(!out.output.contains("incoming_ports="), "{}", out.output);
+        let out = run_script(&mut s, &LINUX, "# arcfix: agent-port 2222\n");
+        assert_eq!(out.exit_code, 1);
+        assert!(
+            out.error
+                .contains("config get incomingconnections.ports failed")
+        );
+        assert_eq!(s.agent_ports, ["22"], "nothing changed");
     }
 
     #[test]

@@ -17,7 +17,12 @@ if command -v azcmagent >/dev/null 2>&1; then
   echo "agent_installed=true"
   echo "agent_status=$(azcmagent show --json 2>/dev/null | sed -n 's/.*"status": *"\([^"]*\)".*/\1/p' | head -n 1)"
   echo "incoming_enabled=$(azcmagent config get incomingconnections.enabled 2>/dev/null | tr -d '\n')"
-  echo "incoming_ports=$(azcmagent config get incomingconnections.ports 2>/dev/null | tr '\n' ' ')"
+  if ports=$(azcmagent config get incomingconnections.ports 2>/dev/null); then
+    echo "incoming_ports=$(printf '%s' "$ports" | tr '\n' ' ')"
+  else
+    echo "incoming_ports_unreadable=true"
+  fi
+  echo "agent_started=$(systemctl show himdsd.service -p ActiveEnterTimestampMonotonic 2>/dev/null | sed -n 's/^ActiveEnterTimestampMonotonic=//p')"
 else
   echo "agent_installed=false"
 fi

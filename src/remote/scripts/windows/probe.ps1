@@ -20,7 +20,10 @@ if (Test-Path $agent) {
   $show = & $agent show --json 2>$null | ConvertFrom-Json
   "agent_status=$($show.status)"
   "incoming_enabled=$((& $agent config get incomingconnections.enabled 2>$null) -join '')"
-  "incoming_ports=$((& $agent config get incomingconnections.ports 2>$null) -join ' ')"
+  $ports = & $agent config get incomingconnections.ports 2>$null
+  if ($LASTEXITCODE -eq 0) { "incoming_ports=$($ports -join ' ')" } else { "incoming_ports_unreadable=true" }
+  $himds = Get-Process -Name himds -ErrorAction SilentlyContinue | Select-Object -First 1
+  "agent_started=$(if ($himds) { $himds.StartTime.ToUniversalTime().ToString('o') })"
 } else {
   "agent_installed=false"
 }
