@@ -3,13 +3,12 @@
 
 use serde_json::Value;
 
-use crate::azure::rbac;
 use crate::sim::reply::{ArmError, ArmResult, Reply};
 use crate::sim::route::{MachineRef, Route};
 use crate::sim::scenario::UnregisteredError;
 use crate::sim::token::claims;
 use crate::sim::world::{HYBRID_COMPUTE, HYBRID_CONNECTIVITY, MachineAt, World};
-use crate::sim::{authz, compute, connectivity, entra, graph, resources};
+use crate::sim::{authz, compute, connectivity, entra, graph, rbac, resources};
 
 /// A request as the simulator sees it, already read off the wire.
 #[derive(Debug, Clone)]
@@ -60,7 +59,7 @@ impl Ctx<'_> {
     }
 
     /// Refuses with ARM's `AuthorizationFailed` unless the caller's
-    /// permissions at `scope` allow `action`.
+    /// permissions at `scope` (its own roles and its groups') allow `action`.
     pub fn require(&self, world: &World, action: &str, scope: &str) -> Result<(), ArmError> {
         let perms = authz::permissions_at(world, &self.caller.oid, scope);
         if rbac::allows(&perms, action) {

@@ -1,11 +1,11 @@
 //! Microsoft.Authorization: the permissions a caller has at a scope (computed
-//! from role assignments with the client's own RBAC code), role assignments,
-//! and the built-in role definitions.
+//! from role assignments, direct or through groups, with the simulator's own
+//! RBAC in `sim::rbac`), role assignments, and the built-in role definitions.
 
 use serde_json::{Value, json};
 
-use crate::azure::rbac::{self, BuiltInRole, Permission};
 use crate::sim::arm::{Ctx, canonical_scope, method_not_allowed, paged};
+use crate::sim::rbac::{self, Permission, RoleDefinition, is_guid};
 use crate::sim::reply::{ArmError, ArmResult, Reply};
 use crate::sim::route::Route;
 use crate::sim::world::{Assignment, World, now};
@@ -22,21 +22,24 @@ pub(crate) fn covers(outer: &str, inner: &str) -> bool {
     i == o || i.starts_with(&format!("{o}/"))
 }
 
-/// One permission entry per role the principal holds at or above `scope`.
+/// The permission blocks of every role the principal holds at or above
+/// `scope`, directly or through the groups it is a member of (each role once).
 pub(crate) fn permissions_at(world: &World, oid: &str, scope: &str) -> Vec<Permission> {
-    let mut roles: Vec<&'static BuiltInRole> = Vec::new();
-    for a in world
-        .assignments
-        .iter()
-        .filter(|a| a.principal.eq_ignore_ascii_case(oid) && covers(&a.scope, scope))
-    {
+    let holders = world.identities(oid);
+    let mut roles: Vec<&'static RoleDefinition> = Vec::new();
+    for a in world.assignments.iter().filter(|a| {
+        holders.iter().any(|h| a.principal.eq_ignore_ascii_case(h)) && covers(&a.scope, scope)
+    }) {
         if let Some(r) = rbac::role(&a.role_guid)
-            && !roles.iter().any(|x| x.guid == r.guid)
+            && !roles.iter().any(|x| x.name == r.name)
         {
             roles.push(r);
         }
     }
-    roles.iter().map(|r| r.permission()).collect()
+    roles
+        .iter()
+        .flat_map(|r| r.permissions.iter().cloned())
+        .collect()
 }
 
 pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
@@ -70,12 +73,12 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
                 })?),
             };
             let scope = canonical_scope(world, scope);
-            let items = rbac::BUILT_IN_ROLES
+            let items = rbac::roles()
                 .iter()
                 .filter(|r| {
                     wanted
                         .as_deref()
-                        .is_none_or(|w| r.name.eq_ignore_ascii_case(w))
+                        .is_none_or(|w| r.role_name.eq_ignore_ascii_case(w))
                 })
                 .map(|r| role_definition_json(&scope, r))
                 .collect();
@@ -85,7 +88,7 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
             if ctx.method() != "GET" {
                 return Err(method_not_allowed(ctx.method()));
             }
-            let role = crate::target::is_guid(id)
+            let role = is_guid(id)
                 .then(|| rbac::role(id))
                 .flatten()
                 .ok_or_else(|| {
@@ -104,15 +107,19 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
     }
 }
 
-/// The permissions API exists at resource-group and resource scope only.
+/// The permissions API: published for resource-group and resource scope, and
+/// also served by ARM at subscription scope (not in the spec, used by the
+/// portal: Azure/azure-rest-api-specs issue #19473). Not at the root.
 fn permissions(world: &World, ctx: &Ctx, scope: &str) -> ArmResult {
     let segs = crate::sim::route::segments(scope);
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
-    let at_rg_or_below =
-        segs.len() >= 4 && lower[0] == "subscriptions" && lower[2] == "resourcegroups";
+    let in_sub = segs.len() >= 2 && lower[0] == "subscriptions";
+    let at_sub = in_sub && segs.len() == 2;
+    let at_rg_or_below = in_sub && segs.len() >= 4 && lower[2] == "resourcegroups";
     let resource_shaped = segs.len() == 4
         || (segs.len() >= 8 && lower[4] == "providers" && segs.len().is_multiple_of(2));
-    if !at_rg_or_below || !resource_shaped {
+    let served = at_sub || (at_rg_or_below && resource_shaped);
+    if !served {
         return Err(ArmError::new(
             404,
             "InvalidResourceType",
@@ -123,7 +130,17 @@ fn permissions(world: &World, ctx: &Ctx, scope: &str) -> ArmResult {
             ),
         ));
     }
-    crate::sim::arm::find_rg(world, &segs[1], &segs[3])?;
+    if at_sub {
+        world.sub_index(&segs[1]).ok_or_else(|| {
+            ArmError::new(
+                404,
+                "SubscriptionNotFound",
+                format!("The subscription '{}' could not be found.", segs[1]),
+            )
+        })?;
+    } else {
+        crate::sim::arm::find_rg(world, &segs[1], &segs[3])?;
+    }
     let canonical = canonical_scope(world, scope);
     let items = permissions_at(world, &ctx.caller.oid, &canonical)
         .into_iter()
@@ -144,9 +161,18 @@ fn quoted_after(filter: &str, key: &str) -> Option<String> {
     Some(value.trim_end_matches(')').to_string())
 }
 
+/// Whose assignments a list asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Whose {
+    /// `principalId eq '…'`: made to that principal itself only.
+    Direct(String),
+    /// `assignedTo('…')`: made to it or to any group it is in, transitively.
+    AssignedTo(String),
+}
+
 struct Filter {
     at_scope: bool,
-    principal: Option<String>,
+    principal: Option<Whose>,
 }
 
 fn parse_filter(filter: Option<&str>) -> Result<Filter, ArmError> {
@@ -171,14 +197,20 @@ fn parse_filter(filter: Option<&str>) -> Result<Filter, ArmError> {
         if term == "atscope()" {
             f.at_scope = true;
         } else if term.starts_with("principalid eq") || term.starts_with("assignedto(") {
-            let key = if term.starts_with("principalid") {
+            let direct = term.starts_with("principalid");
+            let key = if direct {
                 "principalid eq"
             } else {
                 "assignedto("
             };
             let start = lower.find(term).unwrap_or(0);
             let original = &text[start..start + term.len()];
-            f.principal = Some(quoted_after(original, key).ok_or_else(unsupported)?);
+            let id = quoted_after(original, key).ok_or_else(unsupported)?;
+            f.principal = Some(if direct {
+                Whose::Direct(id)
+            } else {
+                Whose::AssignedTo(id)
+            });
         } else {
             return Err(unsupported());
         }
@@ -189,15 +221,18 @@ fn parse_filter(filter: Option<&str>) -> Result<Filter, ArmError> {
 fn list_assignments(world: &World, ctx: &Ctx, scope: &str) -> ArmResult {
     ctx.require(world, ASSIGNMENTS_READ, scope)?;
     let filter = parse_filter(ctx.q("$filter"))?;
+    let holders: Option<Vec<String>> = filter.principal.as_ref().map(|w| match w {
+        Whose::Direct(id) => vec![id.clone()],
+        Whose::AssignedTo(id) => world.identities(id),
+    });
     let items = world
         .assignments
         .iter()
         .filter(|a| covers(&a.scope, scope) || (!filter.at_scope && covers(scope, &a.scope)))
         .filter(|a| {
-            filter
-                .principal
-                .as_deref()
-                .is_none_or(|p| a.principal.eq_ignore_ascii_case(p))
+            holders
+                .as_ref()
+                .is_none_or(|h| h.iter().any(|p| a.principal.eq_ignore_ascii_case(p)))
         })
         .map(|a| world.assignment_json(a))
         .collect();
@@ -258,7 +293,7 @@ fn create_assignment(
     name: &str,
     existing: Option<usize>,
 ) -> ArmResult {
-    if !crate::target::is_guid(name) {
+    if !is_guid(name) {
         return Err(ArmError::bad_request(
             "InvalidRoleAssignmentId",
             format!(
@@ -284,7 +319,7 @@ fn create_assignment(
     let role_def = text("roleDefinitionId").ok_or_else(|| invalid("roleDefinitionId"))?;
     let principal_id = text("principalId").ok_or_else(|| invalid("principalId"))?;
     let guid = role_def.rsplit('/').next().unwrap_or_default();
-    let role = crate::target::is_guid(guid)
+    let role = is_guid(guid)
         .then(|| rbac::role(guid))
         .flatten()
         .ok_or_else(|| {
@@ -320,7 +355,7 @@ fn create_assignment(
     }
     if let Some(i) = existing {
         let a = &world.assignments[i];
-        if a.role_guid.eq_ignore_ascii_case(role.guid)
+        if a.role_guid.eq_ignore_ascii_case(&role.name)
             && a.principal.eq_ignore_ascii_case(&principal.oid)
         {
             return Ok(Reply::ok(world.assignment_json(a)));
@@ -332,7 +367,7 @@ fn create_assignment(
     }
     let duplicate = world.assignments.iter().any(|a| {
         a.scope.eq_ignore_ascii_case(scope)
-            && a.role_guid.eq_ignore_ascii_case(role.guid)
+            && a.role_guid.eq_ignore_ascii_case(&role.name)
             && a.principal.eq_ignore_ascii_case(&principal.oid)
     });
     if duplicate {
@@ -345,7 +380,7 @@ fn create_assignment(
     let a = Assignment {
         name: name.to_string(),
         scope: scope.to_string(),
-        role_guid: role.guid.to_string(),
+        role_guid: role.name.clone(),
         principal: principal.oid.clone(),
         principal_type: principal.principal_type.clone(),
         created_on: now(),
@@ -374,53 +409,31 @@ fn check_scope_exists(world: &World, scope: &str) -> Result<(), ArmError> {
     }
 }
 
-fn description(role: &BuiltInRole) -> &'static str {
-    match role.name {
-        "Owner" => {
-            "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC."
-        }
-        "Contributor" => {
-            "Grants full access to manage all resources, but does not allow you to assign roles in Azure RBAC, \
-             manage assignments in Azure Blueprints, or share image galleries."
-        }
-        "Reader" => "View all resources, but does not allow you to make any changes.",
-        "User Access Administrator" => "Lets you manage user access to Azure resources.",
-        "Virtual Machine Local User Login" => {
-            "View Virtual Machines in the portal and login as a local user configured on the arc server"
-        }
-        "Virtual Machine User Login" => {
-            "View Virtual Machines in the portal and login as a regular user."
-        }
-        "Virtual Machine Administrator Login" => {
-            "View Virtual Machines in the portal and login as administrator"
-        }
-        _ => "",
-    }
-}
-
-fn role_definition_json(scope: &str, role: &BuiltInRole) -> Value {
+/// A role definition as the REST API answers it (the docs' flattened form
+/// nests under `properties` there, with `type` for `roleType`).
+fn role_definition_json(scope: &str, role: &RoleDefinition) -> Value {
     let prefix = if scope == "/" { "" } else { scope };
     json!({
         "properties": {
-            "roleName": role.name,
-            "type": "BuiltInRole",
-            "description": description(role),
-            "assignableScopes": ["/"],
-            "permissions": [role.permission()],
+            "roleName": role.role_name,
+            "type": role.role_type,
+            "description": role.description,
+            "assignableScopes": role.assignable_scopes,
+            "permissions": role.permissions,
             "createdOn": "2015-02-02T21:55:09.8806423Z",
             "updatedOn": "2024-04-01T00:00:00.0000000Z",
             "createdBy": null,
             "updatedBy": null,
         },
-        "id": format!("{prefix}/providers/Microsoft.Authorization/roleDefinitions/{}", role.guid),
+        "id": format!("{prefix}/providers/Microsoft.Authorization/roleDefinitions/{}", role.name),
         "type": "Microsoft.Authorization/roleDefinitions",
-        "name": role.guid,
+        "name": role.name,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{covers, parse_filter, quoted_after};
+    use super::{Whose, covers, parse_filter, quoted_after};
 
     #[test]
     fn scopes_cover_their_descendants_only() {
@@ -445,9 +458,14 @@ mod tests {
             .ok()
             .unwrap();
         assert!(f.at_scope);
-        assert_eq!(f.principal.as_deref(), Some("AbC-1"));
+        assert_eq!(f.principal, Some(Whose::Direct("AbC-1".into())));
         let f = parse_filter(Some("assignedTo('x-2')")).ok().unwrap();
-        assert_eq!(f.principal.as_deref(), Some("x-2"));
+        assert_eq!(f.principal, Some(Whose::AssignedTo("x-2".into())));
+        let f = parse_filter(Some("atScope() and assignedTo('x-3')"))
+            .ok()
+            .unwrap();
+        assert!(f.at_scope);
+        assert_eq!(f.principal, Some(Whose::AssignedTo("x-3".into())));
         assert!(parse_filter(Some("roleName eq 'x'")).is_err());
         assert_eq!(
             quoted_after("roleName eq 'Owner'", "rolename eq").as_deref(),

@@ -1,9 +1,12 @@
 //! Microsoft.HybridConnectivity on a machine: the `default` endpoint, its
 //! service configurations, and the credential actions `az ssh arc` calls.
-//! None of these is long-running; endpoint PUT answers 200 only.
+//! None of these is long-running; endpoint PUT answers 200 only. Credential
+//! actions need their own RBAC action, answer 404 for a missing endpoint and
+//! never create one; what they hand out is recorded (`Sim::issued_credentials`).
 
 use serde_json::{Value, json};
 
+use crate::sim::IssuedCredential;
 use crate::sim::arm::{Ctx, find_parent_machine, machine_id, method_not_allowed, paged};
 use crate::sim::reply::{ArmError, ArmResult, Reply, parent_not_found, resource_not_found};
 use crate::sim::route::{EndpointAction, MachineRef, Route};
@@ -259,11 +262,25 @@ fn endpoint_action(
             ),
         ));
     }
+    // The shape of the official example: a Service Bus relay namespace, a
+    // hybrid connection named after the machine, and a SAS access key.
+    let namespace = format!("azgnrelay-{}-l1", machine.location.to_ascii_lowercase());
+    let suffix = "servicebus.windows.net";
+    let connection = format!(
+        "microsoft.hybridcompute/machines/{}/{}",
+        machine.vm_id.replace('-', ""),
+        now
+    );
+    let resource = format!("http://{namespace}.{suffix}/{connection}/");
+    let encoded: String = url::form_urlencoded::byte_serialize(resource.as_bytes()).collect();
     let mut relay = json!({
-        "namespaceName": format!("sim-relay-{}", machine.location),
-        "namespaceNameSuffix": "servicebus.windows.net",
-        "hybridConnectionName": format!("microsoft.hybridcompute/machines/{}/{}", machine.vm_id.replace('-', ""), now),
-        "accessKey": format!("SIM-SECRET-accessKey-{}", new_guid()),
+        "namespaceName": namespace,
+        "namespaceNameSuffix": suffix,
+        "hybridConnectionName": connection,
+        "accessKey": format!(
+            "SharedAccessSignature sr={encoded}&sig=SIM-SECRET-{}",
+            new_guid().replace('-', "")
+        ),
         "expiresOn": now + expires_in,
     });
     if service.is_some() {
@@ -272,6 +289,13 @@ fn endpoint_action(
             new_guid()
         ));
     }
+    let issued = IssuedCredential {
+        endpoint: world.endpoint_id(at, endpoint),
+        action: action.name().to_string(),
+        service_name: service.map(str::to_string),
+        caller: ctx.caller.oid.clone(),
+        relay: relay.clone(),
+    };
     let mut out = json!({ "relay": relay });
     if action == EndpointAction::IngressGatewayCredentials {
         out["ingress"] = json!({
@@ -279,6 +303,7 @@ fn endpoint_action(
             "aadProfile": {"serverId": "6256c85f-0aad-4d50-b960-e6e9b21efe35", "tenantId": world.tenant},
         });
     }
+    world.issued.push(issued);
     Ok(Reply::ok(out))
 }
 

@@ -9,6 +9,7 @@ mod compute;
 mod connectivity;
 mod entra;
 mod graph;
+mod rbac;
 mod reply;
 mod resources;
 mod route;
@@ -55,6 +56,38 @@ pub struct Knobs {
     pub retry_after: Option<String>,
     /// Every Nth request answers 500, then 503, alternately (0: never).
     pub fail_every: u32,
+}
+
+/// Relay credentials the simulator handed out (`listCredentials`, or
+/// `listIngressGatewayCredentials`), so a test can check that a proxy was
+/// given exactly these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuedCredential {
+    /// The endpoint's id, in canonical casing.
+    pub endpoint: String,
+    /// `listCredentials` or `listIngressGatewayCredentials`.
+    pub action: String,
+    /// The request's `serviceName`, when it had one.
+    pub service_name: Option<String>,
+    /// Object id of the caller it was issued to.
+    pub caller: String,
+    /// The answer's `relay` object, as sent.
+    pub relay: Value,
+}
+
+impl IssuedCredential {
+    /// The relay `accessKey` (a secret).
+    pub fn access_key(&self) -> &str {
+        self.relay["accessKey"].as_str().unwrap_or_default()
+    }
+
+    /// Whether `info`, the value a client puts in `SSHPROXY_RELAY_INFO`
+    /// (base64 of the JSON `{"relay": {…}}`), carries exactly this relay.
+    pub fn matches_relay_info(&self, info: &str) -> bool {
+        token::base64url_decode(info.trim())
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .is_some_and(|v| v.get("relay") == Some(&self.relay))
+    }
 }
 
 /// One request the simulator received, with the status it answered.
@@ -239,6 +272,11 @@ impl Sim {
             count: 0,
             failures: 0,
         };
+    }
+
+    /// Every relay credential handed out so far, in order.
+    pub fn issued_credentials(&self) -> Vec<IssuedCredential> {
+        lock(&self.shared.world).issued.clone()
     }
 
     /// The current resources, role assignments and server states (for asserts).

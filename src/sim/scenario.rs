@@ -14,14 +14,18 @@
 //!  "role_assignments": [{"scope": "/subscriptions/3f2d…/resourceGroups/arc-demo",
 //!    "role": "Owner", "principal": "0a1b…"}]}
 //! ```
+//!
+//! Rights can be held through groups: a principal of type `Group` is given
+//! members in `"groups": {"<group oid>": ["<member oid>", …]}` (or a member
+//! lists it in its `member_of`); groups may be members of groups. Assignments
+//! to a group apply to its members, transitively.
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::azure::rbac;
 use crate::sim::Knobs;
-use crate::target::{is_guid, validate_machine_name, validate_resource_group};
+use crate::sim::rbac::{self, is_guid};
 
 /// A whole simulated environment: tenant, principals, subscriptions with their
 /// resource groups and machines, role assignments, and how slow or faulty
@@ -38,6 +42,10 @@ pub struct Scenario {
     /// Object id of the principal the demo and tests act as.
     pub caller: String,
     pub principals: Vec<Principal>,
+    /// Group object id → the object ids of its members (users, service
+    /// principals or groups).
+    #[serde(default)]
+    pub groups: BTreeMap<String, Vec<String>>,
     pub subscriptions: Vec<Subscription>,
     #[serde(default)]
     pub role_assignments: Vec<RoleAssignmentSpec>,
@@ -74,6 +82,10 @@ pub struct Principal {
     pub client_id: Option<String>,
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// Object ids of the groups this principal is a direct member of (the
+    /// same as listing it under the scenario's `groups`).
+    #[serde(default, alias = "memberOf")]
+    pub member_of: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,7 +236,7 @@ impl Default for ServerSpec {
 pub struct RoleAssignmentSpec {
     /// `/`, a subscription, resource group or resource id, in canonical casing.
     pub scope: String,
-    /// Built-in role name or GUID (see `azure::rbac::BUILT_IN_ROLES`).
+    /// Built-in role name or GUID (the roles under `tests/data/roles`).
     pub role: String,
     /// Object id of one of the principals.
     pub principal: String,
@@ -284,6 +296,10 @@ const BUILTINS: &[(&str, &str)] = &[
     ("disconnected", include_str!("scenarios/disconnected.json")),
     ("windows", include_str!("scenarios/windows.json")),
     ("fleet", include_str!("scenarios/fleet.json")),
+    (
+        "group-contributor",
+        include_str!("scenarios/group-contributor.json"),
+    ),
 ];
 
 const BUILTIN_NAMES: &[&str] = &[
@@ -294,6 +310,7 @@ const BUILTIN_NAMES: &[&str] = &[
     "disconnected",
     "windows",
     "fleet",
+    "group-contributor",
 ];
 
 pub(crate) const PROVIDER_STATES: &[&str] =
@@ -339,6 +356,28 @@ impl Scenario {
             .find(|p| p.oid.eq_ignore_ascii_case(oid))
     }
 
+    /// Every (group, direct member) pair, from `groups` and from `member_of`.
+    pub fn memberships(&self) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let listed = self
+            .groups
+            .iter()
+            .flat_map(|(g, members)| members.iter().map(move |m| (g.clone(), m.clone())));
+        let declared = self
+            .principals
+            .iter()
+            .flat_map(|p| p.member_of.iter().map(move |g| (g.clone(), p.oid.clone())));
+        for (g, m) in listed.chain(declared) {
+            if !pairs
+                .iter()
+                .any(|(a, b)| a.eq_ignore_ascii_case(&g) && b.eq_ignore_ascii_case(&m))
+            {
+                pairs.push((g, m));
+            }
+        }
+        pairs
+    }
+
     /// Every machine's resource id, in scenario order.
     pub fn machine_ids(&self) -> Vec<String> {
         let mut ids = Vec::new();
@@ -377,6 +416,26 @@ impl Scenario {
                 ));
             }
         }
+        for (group, member) in self.memberships() {
+            match self.principal(&group) {
+                Some(p) if p.principal_type == "Group" => {}
+                Some(p) => {
+                    return Err(format!(
+                        "'{}' has members but is a {}, not a Group",
+                        p.oid, p.principal_type
+                    ));
+                }
+                None => return Err(format!("group '{group}' is not one of the principals")),
+            }
+            if self.principal(&member).is_none() {
+                return Err(format!(
+                    "member '{member}' of group '{group}' is not one of the principals"
+                ));
+            }
+            if group.eq_ignore_ascii_case(&member) {
+                return Err(format!("group '{group}' is listed as its own member"));
+            }
+        }
         if self.principal(&self.caller).is_none() {
             return Err(format!(
                 "caller '{}' is not one of the principals",
@@ -401,7 +460,7 @@ impl Scenario {
             }
             let mut rgs = HashSet::new();
             for rg in &s.resource_groups {
-                validate_resource_group(&rg.name).map_err(|e| e.to_string())?;
+                validate_resource_group(&rg.name)?;
                 if !rgs.insert(rg.name.to_ascii_lowercase()) {
                     return Err(format!("resource group '{}' is listed twice", rg.name));
                 }
@@ -446,13 +505,13 @@ impl Scenario {
             }
             let key = (
                 a.scope.to_ascii_lowercase(),
-                role.guid,
+                role.name.as_str(),
                 a.principal.to_ascii_lowercase(),
             );
             if !seen.insert(key) {
                 return Err(format!(
                     "role assignment of '{}' to '{}' at '{}' is listed twice",
-                    role.name, a.principal, a.scope
+                    role.role_name, a.principal, a.scope
                 ));
             }
         }
@@ -460,8 +519,35 @@ impl Scenario {
     }
 }
 
+/// ARM's resource-group name rule: 1-90 letters, digits, `_`, `-`, `.`, `(`,
+/// `)`, not ending in `.`.
+fn validate_resource_group(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_alphanumeric() || "_-.()".contains(c);
+    let length = name.chars().count();
+    if (1..=90).contains(&length) && name.chars().all(allowed) && !name.ends_with('.') {
+        Ok(())
+    } else {
+        Err(format!(
+            "resource group name '{name}' is not 1-90 letters, digits, '_', '-', '.', '(' or ')' \
+             (and must not end with '.')"
+        ))
+    }
+}
+
+/// The HybridCompute machine name pattern `^[a-zA-Z0-9-_\.]{1,54}$`.
+fn validate_machine_name(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if (1..=54).contains(&name.len()) && name.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(format!(
+            "machine name '{name}' is not 1-54 letters, digits, '-', '_' or '.'"
+        ))
+    }
+}
+
 fn validate_machine(m: &Machine) -> Result<(), String> {
-    validate_machine_name(&m.name).map_err(|e| e.to_string())?;
+    validate_machine_name(&m.name)?;
     if !MACHINE_STATES.contains(&m.status.as_str()) {
         return Err(format!(
             "machine {}: status '{}' is not one of {MACHINE_STATES:?}",

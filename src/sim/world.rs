@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::azure::rbac;
+use crate::sim::IssuedCredential;
+use crate::sim::rbac;
 use crate::sim::scenario::{Principal, Scenario, UnregisteredError};
 use crate::sim::server::{Host, Outcome, Server, run_script};
 
@@ -15,8 +16,13 @@ const GRAPH_QUOTA: u32 = 15;
 pub(crate) struct World {
     pub tenant: String,
     pub principals: Vec<Principal>,
+    /// (group, direct member) pairs.
+    pub memberships: Vec<(String, String)>,
     pub subs: Vec<Sub>,
     pub assignments: Vec<Assignment>,
+    /// Relay credentials handed out, in order (for tests to compare with
+    /// what a proxy received).
+    pub issued: Vec<IssuedCredential>,
     pub ops: Vec<Operation>,
     pub run_command_polls: Option<u32>,
     pub run_command_fail: bool,
@@ -270,7 +276,7 @@ impl World {
                 Assignment {
                     name: a.name.clone().unwrap_or_else(new_guid),
                     scope: a.scope.clone(),
-                    role_guid: rbac::role(&a.role).expect("validated").guid.to_string(),
+                    role_guid: rbac::role(&a.role).expect("validated").name.clone(),
                     principal: principal.oid.clone(),
                     principal_type: principal.principal_type.clone(),
                     created_on: "2025-05-20T10:00:00Z".into(),
@@ -281,8 +287,10 @@ impl World {
         World {
             tenant: s.tenant.clone(),
             principals: s.principals.clone(),
+            memberships: s.memberships(),
             subs,
             assignments,
+            issued: Vec::new(),
             ops: Vec::new(),
             run_command_polls: s.run_command_polls,
             run_command_fail: s.run_command_fail,
@@ -307,6 +315,25 @@ impl World {
         self.principals
             .iter()
             .find(|p| p.oid.eq_ignore_ascii_case(oid))
+    }
+
+    /// The principal itself and every group it is in, directly or through
+    /// other groups: whose role assignments apply to it.
+    pub fn identities(&self, oid: &str) -> Vec<String> {
+        let mut found = vec![oid.to_string()];
+        let mut i = 0;
+        while i < found.len() {
+            let member = found[i].clone();
+            for (group, m) in &self.memberships {
+                if m.eq_ignore_ascii_case(&member)
+                    && !found.iter().any(|f| f.eq_ignore_ascii_case(group))
+                {
+                    found.push(group.clone());
+                }
+            }
+            i += 1;
+        }
+        found
     }
 
     pub fn sub_index(&self, sub: &str) -> Option<usize> {

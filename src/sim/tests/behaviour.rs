@@ -257,11 +257,14 @@ async fn connectivity_state_machine_as_az_ssh_arc_sees_it() {
     let r = t.post(&creds, Some(ssh)).await;
     assert_eq!(r.status, 200);
     let relay = &r.body["relay"];
+    assert!(relay["accessKey"].as_str().unwrap().starts_with(
+        "SharedAccessSignature sr=http%3A%2F%2Fazgnrelay-eastus-l1.servicebus.windows.net%2F"
+    ));
     assert!(
         relay["accessKey"]
             .as_str()
             .unwrap()
-            .starts_with("SIM-SECRET-accessKey-")
+            .contains("&sig=SIM-SECRET-")
     );
     assert!(
         relay["serviceConfigurationToken"]

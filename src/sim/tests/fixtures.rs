@@ -12,7 +12,7 @@ fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/arm")
 }
 
-fn fixture(rel: &str) -> Value {
+pub(super) fn fixture(rel: &str) -> Value {
     let text =
         std::fs::read_to_string(data_dir().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
     serde_json::from_str(&text).unwrap()
@@ -63,7 +63,7 @@ fn missing_keys(expected: &Value, actual: &Value, at: &str, out: &mut Vec<String
 }
 
 #[track_caller]
-fn assert_shape(rel: &str, status: &str, actual: &Value) {
+pub(super) fn assert_shape(rel: &str, status: &str, actual: &Value) {
     let expected = &fixture(rel)["responses"][status]["body"];
     assert!(!expected.is_null(), "{rel} has no {status} body");
     let mut missing = Vec::new();

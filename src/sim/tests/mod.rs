@@ -4,6 +4,8 @@
 mod behaviour;
 mod compute;
 mod fixtures;
+mod groups;
+mod oracle;
 mod rbac;
 
 use reqwest::header::HeaderMap;

@@ -248,7 +248,7 @@ async fn granting_a_role_lets_the_grantee_act_at_once() {
 }
 
 #[tokio::test]
-async fn permissions_exist_at_resource_group_and_resource_scope_only() {
+async fn permissions_exist_at_subscription_resource_group_and_resource_scope() {
     let t = T::builtin("healthy").await;
     let rg = format!("/subscriptions/{SUB}/resourceGroups/arc-demo");
     let r = t
@@ -269,12 +269,26 @@ async fn permissions_exist_at_resource_group_and_resource_scope_only() {
         &perms,
         "Microsoft.HybridCompute/machines/login/action"
     ));
+    // Served at subscription scope too, as ARM does (not in the spec): the
+    // caller's roles there are those assigned at the subscription or above.
     let r = t
         .get(&format!(
             "/subscriptions/{SUB}/providers/Microsoft.Authorization/permissions?{AUTHZ}"
         ))
         .await;
-    assert_eq!(r.status, 404);
+    assert_eq!((r.status, r.body["value"].clone()), (200, json!([])));
+    let r = t
+        .get(&format!(
+            "/subscriptions/00000000-1111-4222-8333-444444444444/providers/Microsoft.Authorization/permissions?{AUTHZ}"
+        ))
+        .await;
+    assert_eq!((r.status, r.code()), (404, "SubscriptionNotFound"));
+    let r = t
+        .get(&format!(
+            "/providers/Microsoft.Authorization/permissions?{AUTHZ}"
+        ))
+        .await;
+    assert_eq!((r.status, r.code()), (404, "InvalidResourceType"));
     let r = t.get(&format!("/subscriptions/{SUB}/resourceGroups/nope/providers/Microsoft.Authorization/permissions?{AUTHZ}")).await;
     assert_eq!((r.status, r.code()), (404, "ResourceGroupNotFound"));
 
