@@ -789,3 +789,109 @@ fn malformed_answers_from_arm_are_one_line_errors() {
         assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
     }
 }
+
+#[test]
+fn contributor_through_a_group_registers_the_provider_itself() {
+    let az = Azure::builtin("group-contributor");
+    let id = az.machine(0);
+    let plan = az.run(&["plan", "--checks", "azure", "--id", &id, "-o", "json"]);
+    assert_eq!(plan.status, 2, "{plan:?}");
+    let register = plan
+        .steps()
+        .into_iter()
+        .find(|s| s["id"] == "register-hybridconnectivity")
+        .unwrap_or_else(|| panic!("{plan:?}"));
+    assert_eq!(register["automatic"], true, "{register}");
+    // The rights were read from the effective permissions at the subscription.
+    let reads: Vec<String> = az
+        .sim()
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        reads.iter().any(|r| r.ends_with(
+            "/subscriptions/3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/providers/Microsoft.Authorization/permissions"
+        )),
+        "{reads:#?}"
+    );
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
+
+    let out = az.run(&[
+        "apply", "--checks", "azure", "--id", &id, "--yes", "-o", "json",
+    ]);
+    let status = |id: &str| {
+        out.steps()
+            .into_iter()
+            .find(|s| s["id"] == id)
+            .map(|s| s["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        status("register-hybridconnectivity").as_deref(),
+        Some("applied"),
+        "{out:?}"
+    );
+    assert_eq!(
+        az.writes(),
+        [format!(
+            "POST /subscriptions/3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/providers/Microsoft.HybridConnectivity/register 200"
+        )]
+    );
+}
+
+#[test]
+fn a_group_held_right_is_found_through_assigned_to_when_permissions_cannot_be_read() {
+    let az = Azure::builtin("group-contributor");
+    let id = az.machine(0);
+    // A proxy that refuses the subscription-scope permissions API.
+    let endpoint = crate::hostile::hostile(&az, |a| {
+        if a.path.ends_with(
+            "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/providers/Microsoft.Authorization/permissions",
+        ) {
+            a.status = 404;
+            a.body = Some(serde_json::json!({"error": {"code": "NotFound", "message": "no"}}));
+        }
+    });
+    let out = az
+        .sandbox
+        .cmd()
+        .args(&["plan", "--checks", "azure", "--id", &id, "-o", "json"])
+        .env("ARCFIX_ARM_ENDPOINT", &endpoint)
+        .env("ARCFIX_RETRY_SCALE", "0.02")
+        .run();
+    let register = out
+        .steps()
+        .into_iter()
+        .find(|s| s["id"] == "register-hybridconnectivity")
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(register["automatic"], true, "{register}");
+    assert!(
+        az.sim()
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/roleAssignments") && r.query.contains("assignedTo")),
+        "{:?}",
+        az.sim().requests()
+    );
+}
+
+#[test]
+fn a_reader_gets_a_manual_registration_and_no_write_is_attempted() {
+    // db-01's subscription, where the caller is Reader, made unregistered too.
+    let az = Azure::edited("demo", |v| {
+        v["subscriptions"][1]["providers"]["Microsoft.HybridConnectivity"] = "NotRegistered".into();
+    });
+    let id = az.machine(1);
+    let out = az.run(&[
+        "apply", "--checks", "azure", "--id", &id, "--yes", "-o", "json",
+    ]);
+    assert_eq!(out.status, 3, "{out:?}");
+    let register = out
+        .steps()
+        .into_iter()
+        .find(|s| s["id"] == "register-hybridconnectivity")
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(register["automatic"], false, "{register}");
+    assert_eq!(register["status"], "manual", "{register}");
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
+}

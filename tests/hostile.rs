@@ -226,6 +226,14 @@ fn a_role_definition_id_on_another_host_never_gets_the_token() {
     for link in spellings(thief.port) {
         let l = link.clone();
         let endpoint = hostile(&az, move |a| {
+            // The subscription's permissions refused, so the assignments are read.
+            if a.path
+                .ends_with("/providers/Microsoft.Authorization/permissions")
+                && a.path.split('/').count() == 6
+            {
+                a.status = 404;
+                a.body = Some(serde_json::json!({"error": {"code": "NotFound", "message": "no"}}));
+            }
             if a.path
                 .ends_with("/providers/Microsoft.Authorization/roleAssignments")
                 && let Some(list) = a.body.as_mut().and_then(|b| b["value"].as_array_mut())
@@ -235,6 +243,7 @@ fn a_role_definition_id_on_another_host_never_gets_the_token() {
                 }
             }
         });
+        az.sim().clear_log();
         let out = run_at(&az, &endpoint, &["plan", "--checks", "azure", "--id", &id]);
         assert_eq!(
             thief.connections(),
@@ -242,6 +251,18 @@ fn a_role_definition_id_on_another_host_never_gets_the_token() {
             "{link}: a request reached 127.0.0.2"
         );
         no_secret(&az, &out);
+        // The tampered list was read, and its foreign id never followed.
+        assert!(
+            az.sim()
+                .requests()
+                .iter()
+                .any(|r| r.path.ends_with("/roleAssignments") && r.query.contains("assignedTo")),
+            "{link}: {out:?}"
+        );
+        assert!(
+            out.stdout.contains("register-hybridconnectivity"),
+            "{out:?}"
+        );
     }
 }
 

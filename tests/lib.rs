@@ -8,6 +8,6 @@ pub mod azure;
 mod cli;
 mod client;
 mod explain;
-mod hostile;
+pub mod hostile;
 mod remote;
 mod server;

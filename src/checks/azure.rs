@@ -106,20 +106,19 @@ pub async fn observe(
                 .is_some_and(|s| s.eq_ignore_ascii_case("Registered"))
         })
         .unwrap_or(true);
-    let may_register = match (&caller.oid, registered) {
-        (Some(oid), false) => {
-            // Held across the read, so machines of one subscription ask once.
-            let mut cache = register_cache.lock().await;
-            match cache.get(&id.subscription) {
-                Some(known) => *known,
-                None => {
-                    let answer = may_register(arm, &id.subscription, oid).await;
-                    cache.insert(id.subscription.clone(), answer);
-                    answer
-                }
+    let may_register = if registered {
+        None
+    } else {
+        // Held across the read, so machines of one subscription ask once.
+        let mut cache = register_cache.lock().await;
+        match cache.get(&id.subscription) {
+            Some(known) => *known,
+            None => {
+                let answer = may_register(arm, &id.subscription, caller.oid.as_deref()).await;
+                cache.insert(id.subscription.clone(), answer);
+                answer
             }
         }
-        _ => None,
     };
     Ok(Observed {
         may_register,
@@ -698,15 +697,25 @@ pub fn assess(
 
 pub type RegisterCache = tokio::sync::Mutex<std::collections::HashMap<String, Option<bool>>>;
 
-/// Registering a provider is a subscription-scope action, and the permissions
-/// API answers only at resource-group and resource scope. So the caller's own
-/// role assignments at the subscription (or above) are read and their roles
-/// evaluated. Roles held through a group are not seen: then the step is
-/// manual, never a write that would be refused.
-pub async fn may_register(arm: &Arm, subscription: &str, oid: &str) -> Option<bool> {
+/// Whether the caller may register providers in the subscription: first the
+/// caller's effective permissions there (ARM serves the permissions API at
+/// subscription scope, though the published spec lists it only below:
+/// azure-rest-api-specs issue #19473; roles held through groups count), else
+/// the role assignments `assignedTo()` the caller (transitive group
+/// memberships included, as `az role assignment list --include-groups`).
+/// `None` when neither can be read: the step is then manual.
+pub async fn may_register(arm: &Arm, subscription: &str, oid: Option<&str>) -> Option<bool> {
     let sub = format!("/subscriptions/{subscription}");
+    let permissions = format!("{sub}/providers/Microsoft.Authorization/permissions");
+    match list_all::<Permission>(arm, &permissions, api::AUTHORIZATION).await {
+        Ok(perms) => return Some(rbac::allows(&perms, REGISTER)),
+        Err(e) => {
+            tracing::info!("subscription permissions unreadable, trying role assignments: {e}")
+        }
+    }
+    let oid = oid?;
     let path = format!(
-        "{sub}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{oid}'"
+        "{sub}/providers/Microsoft.Authorization/roleAssignments?$filter=assignedTo('{oid}')"
     );
     let assignments =
         list_all::<crate::azure::models::RoleAssignment>(arm, &path, api::AUTHORIZATION)
