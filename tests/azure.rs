@@ -833,9 +833,7 @@ fn contributor_through_a_group_registers_the_provider_itself() {
     );
     assert_eq!(
         az.writes(),
-        [format!(
-            "POST /subscriptions/3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/providers/Microsoft.HybridConnectivity/register 200"
-        )]
+        ["POST /subscriptions/3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/providers/Microsoft.HybridConnectivity/register 200".to_string()]
     );
 }
 
