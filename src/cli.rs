@@ -119,6 +119,16 @@ pub enum Command {
     /// Print the man page
     #[command(hide = true)]
     Man,
+    /// Stands in for the Arc SSH proxy in front of the simulator (demo and tests)
+    #[command(name = "sim-proxy", hide = true)]
+    SimProxy {
+        /// The simulator's base URL (loopback only)
+        #[arg(long)]
+        sim: String,
+        /// The SSH port on the server
+        #[arg(short = 'p', default_value_t = 22)]
+        port: u16,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -57,6 +57,10 @@ pub enum Cmd {
     Demo,
     Completions(clap_complete::Shell),
     Man,
+    SimProxy {
+        sim: String,
+        port: u16,
+    },
 }
 
 /// What to check: this machine and/or Arc machines in Azure.
@@ -123,6 +127,7 @@ impl Config {
             cli::Command::Demo => Cmd::Demo,
             cli::Command::Completions { shell } => Cmd::Completions(shell),
             cli::Command::Man => Cmd::Man,
+            cli::Command::SimProxy { sim, port } => Cmd::SimProxy { sim, port },
         };
         Ok(Config {
             command,

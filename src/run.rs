@@ -167,6 +167,10 @@ async fn execute(config: Config) -> Result<ExitCode> {
             out(&String::from_utf8_lossy(&buf))?;
             Ok(ExitCode::Ok)
         }
+        Cmd::SimProxy { sim, port } => Ok(match crate::sim::stand_in_proxy(sim, *port).await {
+            0 => ExitCode::Ok,
+            _ => ExitCode::Error,
+        }),
         Cmd::Man => {
             let mut buf = Vec::new();
             clap_mangen::Man::new(Cli::command())
@@ -298,11 +302,22 @@ pub async fn apply(
         &progress(config.verbosity < 0 || json),
     )
     .await;
+    let mut code = code;
+    if ctx.target.connect && !interrupted.load(Ordering::SeqCst) {
+        // The last verification: the real SSH path, end to end.
+        checks::probe_again(ctx, &mut plan, &progress(config.verbosity < 0 || json)).await;
+        if !checks::connections_ok(&plan) {
+            code = code.merge(ExitCode::Incomplete);
+        }
+    }
     watcher.abort();
     if json {
         out_json(&crate::render::plan_json(&plan))?;
     } else {
         out(&text::summary(&plan, paint))?;
+        if ctx.target.connect {
+            out(&text::connections(&plan, paint))?;
+        }
         if interrupted.load(Ordering::SeqCst) {
             out("Stopped by Ctrl-C: the steps marked skipped were not attempted.\n")?;
         }

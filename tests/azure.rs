@@ -438,11 +438,14 @@ fn provider_rights_are_read_once_per_subscription() {
         "json",
     ]);
     assert_eq!(out.status, 2, "{out:?}");
+    // The subscription's effective permissions, read once for both machines.
+    let sub_permissions =
+        format!("/subscriptions/{sub}/providers/Microsoft.Authorization/permissions");
     let reads = az
         .sim()
         .requests()
         .iter()
-        .filter(|r| r.path.ends_with("/roleAssignments"))
+        .filter(|r| r.path.eq_ignore_ascii_case(&sub_permissions))
         .count();
     assert_eq!(reads, 1, "{:#?}", az.sim().requests());
 }

@@ -6,7 +6,7 @@ use std::process::{Child, Command};
 use crate::harness::Sandbox;
 
 /// A free loopback port (bound, then released).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -14,14 +14,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn sshd_path() -> Option<&'static str> {
+pub fn sshd_path() -> Option<&'static str> {
     ["/usr/sbin/sshd", "/usr/bin/sshd"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
 }
 
 /// The command line that starts a real sshd on `port` with a throw-away host key.
-fn sshd_command(s: &Sandbox, port: u16) -> String {
+pub fn sshd_command(s: &Sandbox, port: u16) -> String {
     let key = s.path("hostkey");
     if !key.exists() {
         let ok = Command::new("ssh-keygen")
@@ -48,7 +48,7 @@ fn sshd_command(s: &Sandbox, port: u16) -> String {
     )
 }
 
-struct Sshd(Child);
+pub struct Sshd(pub Child);
 impl Drop for Sshd {
     fn drop(&mut self) {
         let _ = self.0.kill();

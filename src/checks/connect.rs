@@ -34,6 +34,8 @@ pub struct ProbeArgs<'a> {
     pub port: u16,
     /// Whether the caller may call listCredentials (`None`: unknown).
     pub may_list_credentials: Option<bool>,
+    /// The SSH service configuration was read in this run and is on the port.
+    pub config_verified: bool,
     /// How long to keep retrying "404 Endpoint does not exist" (a new service
     /// configuration takes up to about two minutes to reach the relay).
     pub settle: Duration,
@@ -159,6 +161,15 @@ async fn attempt(
                 };
             }
         },
+        // 412: the endpoint has no SSH service configuration (az ssh arc would
+        // create one here; arcfix only reports it).
+        Err(e) if e.status == 412 => {
+            return fail(
+                Stage::Credentials,
+                format!("{} has no SSH service configuration: {e}", id.name),
+                "ssh-port-not-enabled",
+            );
+        }
         Err(e) if e.status == 404 => {
             return fail(
                 Stage::Credentials,
@@ -207,7 +218,16 @@ async fn attempt(
         }
     };
     let secrets = relay.secrets();
-    let mut outcome = connect::classify(&connect::redact(&ran.output, &secrets), ran.timed_out);
+    let ruled_out: &[&str] = if a.config_verified {
+        &["ssh-port-not-enabled"]
+    } else {
+        &[]
+    };
+    let mut outcome = connect::classify(
+        &connect::redact(&ran.output, &secrets),
+        ran.timed_out,
+        ruled_out,
+    );
     outcome.evidence = crate::render::one_line(&connect::redact(&outcome.evidence, &secrets));
     Probe::Tried(Connection {
         target: id.to_string(),

@@ -340,6 +340,69 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     Ok(plan)
 }
 
+/// The final verification of `apply --connect`: every machine of the plan
+/// probed again, waiting (bounded) for a new service configuration to reach
+/// the relay. The plan's connections and verdict are replaced.
+pub async fn probe_again(ctx: &Context, plan: &mut Plan, progress: &(dyn Fn(&str) + Sync)) {
+    let Ok(arm) = ctx.arm() else { return };
+    let settle = std::time::Duration::from_secs(150).mul_f64(crate::azure::client::retry_scale());
+    // Every machine of the run (fleet members included), as detection saw them.
+    let mut machines: Vec<MachineId> = plan
+        .machines
+        .iter()
+        .filter_map(|m| MachineId::parse(&m.id).ok())
+        .collect();
+    if machines.is_empty() {
+        machines = ctx.target.machines.clone();
+    }
+    let mut report = Report::default();
+    for id in machines {
+        let perms = azure::list_all::<crate::azure::rbac::Permission>(
+            arm,
+            &id.child("/providers/Microsoft.Authorization/permissions"),
+            crate::azure::api::AUTHORIZATION,
+        )
+        .await
+        .ok();
+        let args = connect::ProbeArgs {
+            host: &ctx.host,
+            ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
+            port: ctx.target.port,
+            may_list_credentials: perms
+                .as_ref()
+                .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS)),
+            config_verified: false,
+            settle,
+            progress,
+        };
+        progress(&format!("trying the SSH path to {} again", id.name));
+        let probe = connect::probe(arm, &id, &args).await;
+        match probe {
+            connect::Probe::Tried(c) => report.connections.push(c),
+            connect::Probe::NotPossible { reason, error } => report.unread.push(NotChecked {
+                side: CONNECTION.into(),
+                reason: format!("{}: {reason}", id.name),
+                error,
+            }),
+        }
+    }
+    plan.connections = report.connections;
+    plan.not_checked.retain(|n| n.side != CONNECTION);
+    plan.not_checked.extend(report.unread);
+    let tried_all = !plan.not_checked.iter().any(|n| n.side == CONNECTION);
+    plan.checked.retain(|s| s != CONNECTION);
+    if tried_all {
+        plan.checked.push(CONNECTION.into());
+    }
+}
+
+/// Whether every connection probe of the plan saw the server's banner.
+pub fn connections_ok(plan: &Plan) -> bool {
+    !plan.connections.is_empty()
+        && plan.connections.iter().all(|c| c.ok)
+        && !plan.not_checked.iter().any(|n| n.side == CONNECTION)
+}
+
 /// The side name of the connection probe.
 pub const CONNECTION: &str = "connection";
 
@@ -489,6 +552,10 @@ async fn azure_side(
                             ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
                             port: wanted.port,
                             may_list_credentials: may,
+                            config_verified: matches!(
+                                &observed.service_config,
+                                Ok(Some(c)) if c.properties.port == Some(wanted.port as u64)
+                            ),
                             settle: std::time::Duration::ZERO,
                             progress: &quiet,
                         };
@@ -541,8 +608,15 @@ fn verdict(target: &str, r: &Report) -> MachineVerdict {
         .map(|f| f.id.clone())
         .collect();
     findings.dedup();
-    let error = (!r.unread.is_empty()).then(|| {
-        r.unread
+    // The connection probe has its own verdict (`connections`); a machine's is
+    // about what was read of it.
+    let failed: Vec<&NotChecked> = r
+        .unread
+        .iter()
+        .filter(|u| u.error && u.side != CONNECTION)
+        .collect();
+    let error = (!failed.is_empty()).then(|| {
+        failed
             .iter()
             .map(|u| u.reason.clone())
             .collect::<Vec<_>>()

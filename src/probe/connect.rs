@@ -216,18 +216,22 @@ pub struct Outcome {
 }
 
 /// The problems a connection failure can point to, as the catalogue names them.
-const PROBE_PROBLEMS: [&str; 7] = [
+/// (`service-config-outdated` is left to the Azure side, which reads the
+/// agent's version: ssh's "Connection closed by UNKNOWN port 65535" alone
+/// follows every proxy failure.)
+const PROBE_PROBLEMS: [&str; 6] = [
     "ssh-port-not-enabled",
     "agent-disconnected",
     "sshd-not-running",
     "proxy-not-executable",
-    "service-config-outdated",
     "relay-blocked",
     "login-role-missing",
 ];
 
-/// Reads ssh's `-v` output and the proxy's lines.
-pub fn classify(output: &str, timed_out: bool) -> Outcome {
+/// Reads ssh's `-v` output and the proxy's lines. `ruled_out`: problems this
+/// run has already seen are absent (e.g. the service configuration was read
+/// and is on the port), so an ambiguous message points to the next one.
+pub fn classify(output: &str, timed_out: bool, ruled_out: &[&str]) -> Outcome {
     let banner = output.lines().find_map(|l| {
         let rest = l.split("Remote protocol version ").nth(1)?;
         let (proto, software) = rest.split_once(", remote software version ")?;
@@ -250,6 +254,7 @@ pub fn classify(output: &str, timed_out: bool) -> Outcome {
         };
     }
     let evidence = fatal.clone().unwrap_or_else(|| last.clone());
+    let timed_out = timed_out || output.contains("timed out during banner exchange");
     let evidence = if timed_out {
         format!("no answer within the time limit; {evidence}")
     } else {
@@ -269,7 +274,9 @@ pub fn classify(output: &str, timed_out: bool) -> Outcome {
     let known_in = |text: &str| {
         crate::explain::explain(text)
             .into_iter()
-            .find(|m| PROBE_PROBLEMS.contains(&m.id.as_str()))
+            .find(|m| {
+                PROBE_PROBLEMS.contains(&m.id.as_str()) && !ruled_out.contains(&m.id.as_str())
+            })
             .map(|m| m.id)
     };
     let known = fatal.as_deref().and_then(known_in).or_else(|| {
@@ -381,6 +388,11 @@ pub async fn run_ssh(
     let pid = child.id();
     match tokio::time::timeout(limit, child.wait_with_output()).await {
         Ok(out) => {
+            // ssh only sends its proxy SIGHUP on the way out: whatever of the
+            // group is left (a proxy that ignores it) goes too.
+            if let Some(pid) = pid {
+                crate::os::kill_process_group(pid);
+            }
             let out = out.map_err(|e| Error::io("ssh", e))?;
             let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stdout));
@@ -470,7 +482,7 @@ mod tests {
 
     #[test]
     fn classifies_the_banner_and_the_proxys_failures() {
-        let ok = classify(OK, false);
+        let ok = classify(OK, false, &[]);
         assert!(ok.ok);
         assert_eq!(
             ok.banner.as_deref(),
@@ -509,13 +521,23 @@ mod tests {
             let text = format!(
                 "debug1: Executing proxy command: exec \"/p\" -p 22\n{line}\nkex_exchange_identification: Connection closed by remote host\nConnection closed by UNKNOWN port 65535\n"
             );
-            let o = classify(&text, false);
+            let o = classify(&text, false, &[]);
             assert!(!o.ok, "{line}");
             assert_eq!(o.problem.as_deref(), Some(id), "{line}: {o:?}");
             assert_eq!(o.stage, stage, "{line}");
             assert!(!o.evidence.is_empty());
         }
-        let hung = classify("debug1: Executing proxy command\n", true);
+        // Dropped by the agent: the port is not enabled, or sshd is down; once
+        // the service configuration was seen on the port, it is the server.
+        let dropped = r#"{"level":"fatal","msg":"sshproxy: error copying information from the connection: read tcp: wsarecv: An existing connection was forcibly closed by the remote host.","proxyVersion":"1.3.026973"}"#;
+        assert_eq!(
+            classify(dropped, false, &[]).problem.as_deref(),
+            Some("ssh-port-not-enabled")
+        );
+        let o = classify(dropped, false, &["ssh-port-not-enabled"]);
+        assert_eq!(o.problem.as_deref(), Some("sshd-not-running"));
+        assert_eq!(o.stage, Stage::Server);
+        let hung = classify("debug1: Executing proxy command\n", true, &[]);
         assert!(!hung.ok && hung.evidence.contains("time limit"), "{hung:?}");
     }
 

@@ -105,6 +105,7 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
             }
         }
     }
+    out.push_str(&connections(plan, p));
     for n in &plan.notes {
         out.push_str(&format!("  note: {}\n", sanitize(n)));
     }
@@ -122,6 +123,42 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
             n.side,
             p.dim(&sanitize(&n.reason))
         ));
+    }
+    out
+}
+
+/// The connection probes: banner seen, or where and why it broke.
+pub fn connections(plan: &Plan, p: &Paint) -> String {
+    let mut out = String::new();
+    if plan.connections.is_empty() {
+        return out;
+    }
+    out.push_str(&format!(
+        "{}\n",
+        p.bold("Connection probe (ssh through the Arc proxy)")
+    ));
+    for c in &plan.connections {
+        let name = c.target.rsplit('/').next().unwrap_or(&c.target);
+        if c.ok {
+            out.push_str(&format!(
+                "  {} {} — {}\n",
+                p.green("✓"),
+                sanitize(name),
+                sanitize(&c.evidence)
+            ));
+        } else {
+            out.push_str(&format!(
+                "  {} {} [{}] {}{}\n",
+                p.red("✗"),
+                sanitize(name),
+                crate::checks::stage_name(c.stage),
+                sanitize(&c.evidence),
+                c.problem
+                    .as_deref()
+                    .map(|id| format!(" → {id}"))
+                    .unwrap_or_default()
+            ));
+        }
     }
     out
 }

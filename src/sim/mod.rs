@@ -10,6 +10,7 @@ mod connectivity;
 mod entra;
 mod graph;
 mod rbac;
+mod relay;
 mod reply;
 mod resources;
 mod route;
@@ -36,6 +37,7 @@ use crate::sim::arm::Incoming;
 use crate::sim::reply::{ArmError, Reply};
 use crate::sim::world::World;
 
+pub use crate::sim::relay::stand_in_proxy;
 pub use crate::sim::scenario::{
     EndpointSpec, ExtensionSpec, Machine, Principal, ResourceGroup, RoleAssignmentSpec, Scenario,
     ServerSpec, Subscription, UnregisteredError,
@@ -56,6 +58,9 @@ pub struct Knobs {
     pub retry_after: Option<String>,
     /// Every Nth request answers 500, then 503, alternately (0: never).
     pub fail_every: u32,
+    /// How long a newly written SSH service configuration takes to reach the
+    /// relay ("404 Endpoint does not exist" meanwhile).
+    pub relay_propagation_ms: u64,
 }
 
 /// Relay credentials the simulator handed out (`listCredentials`, or
@@ -178,6 +183,10 @@ struct Shared {
     quota: Mutex<Quota>,
     log: Mutex<Vec<(u64, LoggedRequest)>>,
     seq: Mutex<u64>,
+    /// Throw-away sshd ports the relay splices to, per machine id (lower case).
+    sshd: Mutex<std::collections::HashMap<String, u16>>,
+    /// When each machine's SSH service configuration was last written.
+    config_written: Mutex<std::collections::HashMap<String, Instant>>,
 }
 
 /// Locks, carrying on after a panic elsewhere: the simulator's state stays usable.
@@ -214,6 +223,8 @@ impl Sim {
             }),
             log: Mutex::new(Vec::new()),
             seq: Mutex::new(0),
+            sshd: Mutex::new(Default::default()),
+            config_written: Mutex::new(Default::default()),
         });
         let app = axum::Router::new()
             .fallback(serve_one)
@@ -262,6 +273,17 @@ impl Sim {
             .collect()
     }
 
+    /// Relay credentials handed out so far.
+    pub fn issued(&self) -> Vec<IssuedCredential> {
+        lock(&self.shared.world).issued.clone()
+    }
+
+    /// Lets the simulated relay splice connections to `machine_id` to a real
+    /// sshd on 127.0.0.1:`port` (when everything on the path allows it).
+    pub fn attach_sshd(&self, machine_id: &str, port: u16) {
+        lock(&self.shared.sshd).insert(machine_id.to_ascii_lowercase(), port);
+    }
+
     pub fn clear_log(&self) {
         lock(&self.shared.log).clear();
     }
@@ -308,6 +330,9 @@ async fn serve_one(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         .await
         .map(|b| b.to_vec())
         .unwrap_or_default();
+    if parts.method == axum::http::Method::POST && parts.uri.path() == relay::ROUTE {
+        return relay_connect(&shared, &raw_body);
+    }
     let header = |h: &HeaderMap, name: &str| {
         h.get(name)
             .and_then(|v| v.to_str().ok())
@@ -366,8 +391,46 @@ async fn serve_one(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     if let Some((_, entry)) = lock(&shared.log).iter_mut().find(|(s, _)| *s == seq) {
         entry.status = reply.status;
     }
+    if incoming.method == "PUT"
+        && (200..300).contains(&reply.status)
+        && let Some(i) = incoming.path.to_ascii_lowercase().find(
+            "/providers/microsoft.hybridconnectivity/endpoints/default/serviceconfigurations/",
+        )
+    {
+        lock(&shared.config_written)
+            .insert(incoming.path[..i].to_ascii_lowercase(), Instant::now());
+    }
     let remaining = lock(&shared.quota).take(kind);
     respond(reply, kind, remaining, &correlation)
+}
+
+/// The simulated relay: a stand-in proxy asks where its connection goes.
+fn relay_connect(shared: &Shared, body: &[u8]) -> Response {
+    let req: Value = serde_json::from_slice(body).unwrap_or_default();
+    let info = req["relay_info"].as_str().unwrap_or_default();
+    let port = req["port"].as_u64().unwrap_or(22) as u16;
+    let world = lock(&shared.world);
+    // The machine whose credentials these are, to find its sshd and config age.
+    let machine = world
+        .issued
+        .iter()
+        .rev()
+        .find(|c| c.matches_relay_info(info.trim()))
+        .and_then(|c| {
+            let lower = c.endpoint.to_ascii_lowercase();
+            lower
+                .find("/providers/microsoft.hybridconnectivity/")
+                .map(|i| lower[..i].to_string())
+        })
+        .unwrap_or_default();
+    let sshd = lock(&shared.sshd).get(&machine).copied();
+    let since = lock(&shared.config_written).get(&machine).copied();
+    let delay = Duration::from_millis(lock(&shared.knobs).relay_propagation_ms);
+    let answer = relay::decide(&world, info, port, sshd, since, delay);
+    let mut r = Response::new(Body::from(answer.to_string()));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
 }
 
 /// The injected fault for this request, if the knobs call for one.
