@@ -10,4 +10,5 @@ mod client;
 mod explain;
 mod hostile;
 mod remote;
+mod saved_plan;
 mod server;
