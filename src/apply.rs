@@ -26,7 +26,7 @@ pub async fn apply(
             step.error = Some("interrupted (Ctrl-C) before this step".into());
             continue;
         }
-        if step.status == Status::AlreadySatisfied {
+        if matches!(step.status, Status::AlreadySatisfied | Status::NotNeeded) {
             continue;
         }
         if !step.automatic {
@@ -61,11 +61,12 @@ pub async fn apply(
 }
 
 pub fn outcome(plan: &Plan) -> ExitCode {
-    if plan
-        .steps
-        .iter()
-        .all(|s| matches!(s.status, Status::Applied | Status::AlreadySatisfied))
-    {
+    if plan.steps.iter().all(|s| {
+        matches!(
+            s.status,
+            Status::Applied | Status::AlreadySatisfied | Status::NotNeeded
+        )
+    }) {
         ExitCode::Ok
     } else {
         ExitCode::Incomplete
@@ -368,10 +369,37 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
     result
 }
 
+/// A saved plan is applied only with the target options it was made with:
+/// other options plan other steps, and the approval was for these. A plan
+/// that does not record them (saved before arcfix recorded them) is refused
+/// too: treating it as made with the defaults could apply it with options
+/// nobody approved, and refusing costs only a new `arcfix plan`.
+pub fn check_options(saved: &Plan, target: &crate::config::Target) -> Result<()> {
+    let Some(made) = &saved.options else {
+        return Err(Error::input(format!(
+            "the saved plan does not record the options it was made with (it was made by arcfix {}, before they were recorded), so it cannot be told whether this apply has the same: make a new plan",
+            saved.arcfix_version
+        )));
+    };
+    let now = crate::plan::Options::of(target);
+    let differences = made.differences(&now);
+    if differences.is_empty() {
+        return Ok(());
+    }
+    let said: Vec<String> = differences
+        .iter()
+        .map(|(made, now)| format!("the saved plan was made {made}, this apply has {now}"))
+        .collect();
+    Err(Error::input(format!(
+        "{}: give apply the same options as the plan, or make a new plan",
+        said.join("; ")
+    )))
+}
+
 /// The Terraform rule for a saved plan: same target, and every step a fresh
 /// detection plans must be in the saved plan doing the same work. Saved steps
-/// the fresh plan no longer needs are kept: their re-check reports them
-/// already satisfied.
+/// the fresh plan no longer has are kept, reported `not-needed`: the fresh
+/// detection saw no need for them; they are neither re-checked nor acted on.
 pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<Plan> {
     if !saved.target.eq_ignore_ascii_case(&fresh.target) {
         return Err(Error::input(format!(
@@ -391,16 +419,24 @@ pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<Plan> {
     }
     // What runs is what arcfix plans now: the saved file only says which of
     // those steps were approved. A saved step the fresh detection no longer
-    // needs is reported already satisfied and never acted on, whatever it says.
+    // plans is never acted on, whatever it says, and not re-checked either
+    // (its check comes from the file): it is reported as not needed, which is
+    // what the fresh detection found, never as already satisfied.
     let mut plan = fresh.clone();
     plan.created = saved.created.clone();
+    plan.options = saved.options.clone();
     for s in &saved.steps {
         if !fresh.steps.iter().any(|f| f.same_work(s)) {
-            let mut done = s.clone();
-            done.status = Status::AlreadySatisfied;
-            done.automatic = false;
-            done.action = Action::Manual;
-            plan.steps.push(done);
+            let mut gone = s.clone();
+            gone.status = Status::NotNeeded;
+            gone.automatic = false;
+            gone.action = Action::Manual;
+            gone.error = None;
+            plan.notes.push(format!(
+                "step {} of the saved plan is not needed any more: the detection just made does not plan it (not re-checked, not acted on)",
+                gone.id
+            ));
+            plan.steps.push(gone);
         }
     }
     if saved.fingerprint != fresh.fingerprint {

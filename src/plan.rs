@@ -38,6 +38,9 @@ pub enum Status {
     Failed,
     Manual,
     Skipped,
+    /// A saved-plan step the fresh detection no longer plans: not re-checked
+    /// and never acted on (the detection just made saw no need for it).
+    NotNeeded,
 }
 
 /// What a step's precondition re-check and its verification look at. `true`
@@ -200,6 +203,112 @@ pub struct Plan {
     /// The connection probes of this run (`--connect`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<Connection>,
+    /// The target options the plan was made with: `apply --plan` must be given
+    /// the same. A plan saved before they were recorded has none, and is
+    /// refused (its options are unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Options>,
+}
+
+/// The target options that change what is detected and planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    /// `local` or `entra`.
+    pub login: String,
+    pub port: u16,
+    pub grant_roles: bool,
+    /// `--checks` as given (sorted, without repeats); `None` for the default sides.
+    pub checks: Option<Vec<String>>,
+    pub remote: bool,
+    pub connect: bool,
+    pub ssh_client_folder: Option<PathBuf>,
+}
+
+impl Options {
+    pub fn of(t: &crate::config::Target) -> Options {
+        Options {
+            login: match t.login {
+                crate::cli::Login::Local => "local",
+                crate::cli::Login::Entra => "entra",
+            }
+            .into(),
+            port: t.port,
+            grant_roles: t.grant_roles,
+            checks: t.sides.as_ref().map(|s| {
+                s.iter()
+                    .map(|s| crate::checks::side_name(*s).to_string())
+                    .collect()
+            }),
+            remote: t.remote,
+            connect: t.connect,
+            ssh_client_folder: t.ssh_client_folder.clone(),
+        }
+    }
+
+    /// Each option that differs, as `(made with, this run has)` in the words
+    /// of the command line.
+    pub fn differences(&self, now: &Options) -> Vec<(String, String)> {
+        fn flag(name: &str, on: bool) -> (String, String) {
+            if on {
+                (format!("with {name}"), name.to_string())
+            } else {
+                (format!("without {name}"), format!("no {name}"))
+            }
+        }
+        fn valued(name: &str, value: Option<String>) -> (String, String) {
+            match value {
+                Some(v) => (format!("with {name} {v}"), format!("{name} {v}")),
+                None => flag(name, false),
+            }
+        }
+        let pair = |a: (String, String), b: (String, String)| (a.0, b.1);
+        let mut out = Vec::new();
+        if self.login != now.login {
+            out.push(pair(
+                valued("--login", Some(self.login.clone())),
+                valued("--login", Some(now.login.clone())),
+            ));
+        }
+        if self.port != now.port {
+            out.push(pair(
+                valued("--port", Some(self.port.to_string())),
+                valued("--port", Some(now.port.to_string())),
+            ));
+        }
+        if self.grant_roles != now.grant_roles {
+            out.push(pair(
+                flag("--grant-roles", self.grant_roles),
+                flag("--grant-roles", now.grant_roles),
+            ));
+        }
+        if self.checks != now.checks {
+            let list = |c: &Option<Vec<String>>| c.as_ref().map(|c| c.join(","));
+            out.push(pair(
+                valued("--checks", list(&self.checks)),
+                valued("--checks", list(&now.checks)),
+            ));
+        }
+        if self.remote != now.remote {
+            out.push(pair(
+                flag("--remote", self.remote),
+                flag("--remote", now.remote),
+            ));
+        }
+        if self.connect != now.connect {
+            out.push(pair(
+                flag("--connect", self.connect),
+                flag("--connect", now.connect),
+            ));
+        }
+        if self.ssh_client_folder != now.ssh_client_folder {
+            let folder = |f: &Option<PathBuf>| f.as_ref().map(|f| format!("\"{}\"", f.display()));
+            out.push(pair(
+                valued("--ssh-client-folder", folder(&self.ssh_client_folder)),
+                valued("--ssh-client-folder", folder(&now.ssh_client_folder)),
+            ));
+        }
+        out
+    }
 }
 
 /// One machine's connection verdict (`--connect`), as the JSON `connections`
@@ -262,6 +371,7 @@ impl Plan {
             not_checked: vec![],
             machines: vec![],
             connections: vec![],
+            options: None,
         }
     }
 

@@ -117,7 +117,7 @@ async fn execute(config: Config) -> Result<ExitCode> {
     match &config.command {
         Cmd::Check(target) => {
             let ctx = context(&config.azure, target.clone(), None)?;
-            let plan = checks::detect(&ctx).await?;
+            let plan = detect(&ctx).await?;
             show(&config, &plan, text::findings(&plan, &paint))?;
             Ok(if plan.incomplete() {
                 ExitCode::Error
@@ -129,7 +129,7 @@ async fn execute(config: Config) -> Result<ExitCode> {
         }
         Cmd::Plan { target, out: file } => {
             let ctx = context(&config.azure, target.clone(), None)?;
-            let plan = checks::detect(&ctx).await?;
+            let plan = detect(&ctx).await?;
             if let Some(f) = file {
                 plan.save(f)?;
             }
@@ -180,6 +180,13 @@ async fn execute(config: Config) -> Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
     }
+}
+
+/// Detection, with the target options the plan is made with recorded in it.
+async fn detect(ctx: &Context) -> Result<Plan> {
+    let mut plan = checks::detect(ctx).await?;
+    plan.options = Some(crate::plan::Options::of(&ctx.target));
+    Ok(plan)
 }
 
 fn show(config: &Config, plan: &Plan, text: String) -> Result<()> {
@@ -235,7 +242,12 @@ pub async fn apply(
     paint: &Paint,
 ) -> Result<ExitCode> {
     let saved = saved.map(Plan::load).transpose()?;
-    let fresh = checks::detect(ctx).await?;
+    if let Some(s) = &saved {
+        // Before detecting: another option could even make detection run
+        // something (--remote, --connect) the plan's approval did not cover.
+        crate::apply::check_options(s, &ctx.target)?;
+    }
+    let fresh = detect(ctx).await?;
     let mut plan = match saved {
         Some(s) => crate::apply::check_saved(&s, &fresh)?,
         None => fresh,
@@ -250,7 +262,11 @@ pub async fn apply(
         show(config, &plan, text::plan(&plan, paint))?;
         return Ok(if plan.incomplete() {
             ExitCode::Error
-        } else if plan.steps.is_empty() {
+        } else if plan
+            .steps
+            .iter()
+            .all(|s| s.status == crate::plan::Status::NotNeeded)
+        {
             ExitCode::Ok
         } else {
             ExitCode::Found

@@ -238,7 +238,7 @@ fn without_write_rights_steps_are_manual_and_nothing_is_attempted() {
         grant["command"]
             .as_str()
             .unwrap()
-            .starts_with("az role assignment create --assignee "),
+            .starts_with("az role assignment create --assignee-object-id "),
         "{grant}"
     );
     assert!(

@@ -414,7 +414,8 @@ fn a_saved_plan_round_trips_and_applies() {
     assert_eq!(apply.status, 0, "{apply:?}");
     assert_eq!(s.mode(&proxy), 0o755);
 
-    // Applying it again: every step is already satisfied.
+    // Applying it again: the fresh detection plans nothing, so the saved step
+    // is reported as not needed any more (not re-checked, not acted on).
     let again = s
         .cmd()
         .args(&[
@@ -429,7 +430,7 @@ fn a_saved_plan_round_trips_and_applies() {
         ])
         .run();
     assert_eq!(again.status, 0, "{again:?}");
-    assert_eq!(again.json()["steps"][0]["status"], "already-satisfied");
+    assert_eq!(again.json()["steps"][0]["status"], "not-needed");
 }
 
 #[test]
@@ -638,7 +639,7 @@ fn a_saved_plan_cannot_smuggle_in_a_step_or_an_action() {
         .find(|s| s["id"] == "innocent-looking")
         .cloned()
         .unwrap();
-    assert_eq!(smuggled["status"], "already-satisfied");
+    assert_eq!(smuggled["status"], "not-needed");
     assert_eq!(s.mode(&proxy), 0o755, "the real steps ran");
 
     // A changed action on a planned step: the plan no longer matches, refused.

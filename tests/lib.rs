@@ -11,4 +11,5 @@ mod connect;
 mod explain;
 pub mod hostile;
 mod remote;
+mod saved_plan;
 pub mod server;

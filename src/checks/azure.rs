@@ -212,7 +212,7 @@ pub fn assess(
             serde_json::to_string(p).unwrap_or_default()
         ));
     }
-    let assignee = caller.oid.clone().unwrap_or_else(|| caller.display_name());
+    let assignee = assignee_args(caller);
 
     let connected = status.eq_ignore_ascii_case("Connected");
     if !connected {
@@ -407,15 +407,34 @@ pub fn assess(
                 ),
                 FixKind::Manual,
             ));
+            // What the administrator would run instead: only what is missing,
+            // the endpoint before its service configuration.
+            let mut setup = Vec::new();
+            if !endpoint_exists {
+                setup.push(az_rest(
+                    "put",
+                    base,
+                    &id.child(ENDPOINT),
+                    Some(&endpoint_body()),
+                ));
+            }
+            setup.push(az_rest(
+                "put",
+                base,
+                &id.child(SERVICE_CONFIG),
+                Some(&config_body(wanted.port)),
+            ));
             r.step(StepSpec {
                 id: format!("grant-endpoint-rights-{}", id.name.to_ascii_lowercase()),
                 fixes: vec!["endpoint-permission-missing".into(), "ssh-port-not-enabled".into()],
                 target: target.clone(),
                 description: format!(
-                    "An administrator must give you Owner or Contributor on {} (or run the SSH setup once for you: az rest --method put --uri {base}{}?api-version={} --body '{{\"properties\": {{\"serviceName\": \"SSH\", \"port\": {}}}}}')",
-                    id.name, id.child(SERVICE_CONFIG), api::HYBRID_CONNECTIVITY, wanted.port
+                    "An administrator must give you Contributor on {} (the command below), or set SSH up once for you{}: {}",
+                    id.name,
+                    if endpoint_exists { "" } else { " (the endpoint, then its SSH service configuration)" },
+                    setup.join(" && ")
                 ),
-                command: format!("az role assignment create --assignee {assignee} --role \"Contributor\" --scope {target}"),
+                command: format!("az role assignment create {assignee} --role \"Contributor\" --scope {target}"),
                 needs: vec!["role: Owner or User Access Administrator (for the administrator)".into()],
                 depends_on: after_register.clone(),
                 ..StepSpec::manual()
@@ -429,11 +448,7 @@ pub fn assess(
                     fixes: vec!["ssh-port-not-enabled".into()],
                     target: target.clone(),
                     description: format!("Create the default connectivity endpoint of {} (only because it does not exist: re-creating one disrupts the agent's relay)", id.name),
-                    command: format!(
-                        "az rest --method put --uri {base}{}?api-version={} --body '{{\"properties\": {{\"type\": \"default\"}}}}'",
-                        id.child(ENDPOINT),
-                        api::HYBRID_CONNECTIVITY
-                    ),
+                    command: az_rest("put", base, &id.child(ENDPOINT), Some(&endpoint_body())),
                     automatic: true,
                     needs: vec![ENDPOINT_WRITE.into()],
                     precondition: "the endpoint still does not exist (GET answers 404)".into(),
@@ -444,7 +459,7 @@ pub fn assess(
                         method: "PUT".into(),
                         path: id.child(ENDPOINT),
                         api_version: api::HYBRID_CONNECTIVITY.into(),
-                        body: Some(json!({"properties": {"type": "default"}})),
+                        body: Some(endpoint_body()),
                         satisfied_by: vec![],
                     },
                 });
@@ -454,24 +469,36 @@ pub fn assess(
                 id: format!("enable-ssh-port-{}", id.name.to_ascii_lowercase()),
                 fixes: vec!["ssh-port-not-enabled".into()],
                 target: target.clone(),
-                description: format!("Allow SSH on port {} of {} (the endpoint's SSH service configuration)", wanted.port, id.name),
-                command: format!(
-                    "az rest --method put --uri {base}{}?api-version={} --body '{{\"properties\": {{\"serviceName\": \"SSH\", \"port\": {}}}}}'",
-                    id.child(SERVICE_CONFIG),
-                    api::HYBRID_CONNECTIVITY,
-                    wanted.port
+                description: format!(
+                    "Allow SSH on port {} of {} (the endpoint's SSH service configuration)",
+                    wanted.port, id.name
+                ),
+                command: az_rest(
+                    "put",
+                    base,
+                    &id.child(SERVICE_CONFIG),
+                    Some(&config_body(wanted.port)),
                 ),
                 automatic: true,
                 needs: vec![SERVICE_CONFIG_WRITE.into()],
-                precondition: format!("the SSH service configuration is missing or not on port {}", wanted.port),
-                verification: format!("GET of the service configuration shows port {}", wanted.port),
+                precondition: format!(
+                    "the SSH service configuration is missing or not on port {}",
+                    wanted.port
+                ),
+                verification: format!(
+                    "GET of the service configuration shows port {}",
+                    wanted.port
+                ),
                 depends_on: deps,
-                check: Check::ServiceConfigPort { machine: target.clone(), port: wanted.port },
+                check: Check::ServiceConfigPort {
+                    machine: target.clone(),
+                    port: wanted.port,
+                },
                 action: Action::Arm {
                     method: "PUT".into(),
                     path: id.child(SERVICE_CONFIG),
                     api_version: api::HYBRID_CONNECTIVITY.into(),
-                    body: Some(json!({"properties": {"serviceName": "SSH", "port": wanted.port}})),
+                    body: Some(config_body(wanted.port)),
                     satisfied_by: vec![],
                 },
             });
@@ -494,7 +521,11 @@ pub fn assess(
             fixes: vec!["service-config-outdated".into()],
             target: target.clone(),
             description: format!("Upgrade the Connected Machine agent on {} (1.31 or newer)", id.name),
-            command: if os == "windows" { "azcmagent check; then install the latest agent from https://aka.ms/AzureConnectedMachineAgent".into() } else { "sudo apt-get install --only-upgrade -y azcmagent  (or: sudo dnf update -y azcmagent)".into() },
+            command: if os == "windows" {
+                "Invoke-WebRequest -Uri https://aka.ms/AzureConnectedMachineAgent -OutFile AzureConnectedMachineAgent.msi; Start-Process msiexec.exe -Wait -ArgumentList '/i AzureConnectedMachineAgent.msi /qn /l*v azcmagent-upgrade.log'".into()
+            } else {
+                "if command -v apt-get >/dev/null; then sudo apt-get update && sudo apt-get install --only-upgrade -y azcmagent; elif command -v dnf >/dev/null; then sudo dnf upgrade -y azcmagent; else sudo zypper --non-interactive update azcmagent; fi".into()
+            },
             ..StepSpec::manual()
         });
         r.step(StepSpec {
@@ -503,10 +534,14 @@ pub fn assess(
             target: target.clone(),
             description: "Then delete the SSH service configuration and create it again".into(),
             command: format!(
-                "az rest --method delete --uri {base}{path}?api-version={v} && az rest --method put --uri {base}{path}?api-version={v} --body '{{\"properties\": {{\"serviceName\": \"SSH\", \"port\": {port}}}}}'",
-                path = id.child(SERVICE_CONFIG),
-                v = api::HYBRID_CONNECTIVITY,
-                port = wanted.port
+                "{} && {}",
+                az_rest("delete", base, &id.child(SERVICE_CONFIG), None),
+                az_rest(
+                    "put",
+                    base,
+                    &id.child(SERVICE_CONFIG),
+                    Some(&config_body(wanted.port))
+                )
             ),
             depends_on: vec![format!("upgrade-agent-{}", id.name.to_ascii_lowercase())],
             ..StepSpec::manual()
@@ -570,7 +605,7 @@ pub fn assess(
                 fixes: vec!["login-role-missing".into()],
                 target: target.clone(),
                 description: format!("Assign yourself the {} role on {}{why_manual}; sign in again afterwards (az login) so the token carries it", role.name, id.name),
-                command: format!("az role assignment create --assignee {assignee} --role \"{}\" --scope {target}", role.name),
+                command: format!("az role assignment create {assignee} --role \"{}\" --scope {target}", role.name),
                 automatic,
                 needs: vec![ROLE_WRITE.into()],
                 precondition: format!("no {} assignment for you on the machine", role.name),
@@ -693,6 +728,42 @@ pub fn assess(
         }
     }
     r
+}
+
+/// The body of the default endpoint's PUT.
+fn endpoint_body() -> Value {
+    json!({"properties": {"type": "default"}})
+}
+
+/// The body of the SSH service configuration's PUT.
+fn config_body(port: u16) -> Value {
+    json!({"properties": {"serviceName": "SSH", "port": port}})
+}
+
+/// `az rest` as a person types it: the URI in double quotes (its `?` is a
+/// glob character in the shell, an error in zsh), the JSON body in single ones.
+fn az_rest(method: &str, base: &str, path: &str, body: Option<&Value>) -> String {
+    let mut c = format!(
+        "az rest --method {method} --uri \"{base}{path}?api-version={}\"",
+        api::HYBRID_CONNECTIVITY
+    );
+    if let Some(b) = body {
+        c.push_str(&format!(" --body '{b}'"));
+    }
+    c
+}
+
+/// Who `az role assignment create` assigns: the object id with its principal
+/// type when the token has one (no directory lookup, which an administrator
+/// may lack and which fails for a new principal), else the sign-in name.
+fn assignee_args(caller: &crate::azure::auth::Claims) -> String {
+    match &caller.oid {
+        Some(oid) => format!(
+            "--assignee-object-id {oid} --assignee-principal-type {}",
+            caller.principal_type()
+        ),
+        None => format!("--assignee {}", caller.display_name()),
+    }
 }
 
 pub type RegisterCache = tokio::sync::Mutex<std::collections::HashMap<String, Option<bool>>>;

@@ -46,5 +46,6 @@ pub fn plan_json(plan: &crate::plan::Plan) -> serde_json::Value {
         "not_checked": plan.not_checked,
         "machines": plan.machines,
         "connections": plan.connections,
+        "options": plan.options,
     })
 }

@@ -177,12 +177,22 @@ pub fn plan(plan: &Plan, p: &Paint) -> String {
         return out;
     }
     let auto = plan.automatic_steps();
+    let gone = plan
+        .steps
+        .iter()
+        .filter(|s| s.status == Status::NotNeeded)
+        .count();
     out.push_str(&format!(
-        "\n{} ({} steps: {} automatic, {} manual)\n",
+        "\n{} ({} steps: {} automatic, {} manual{})\n",
         p.bold("Plan"),
         plan.steps.len(),
         auto,
-        plan.steps.len() - auto
+        plan.steps.len() - auto - gone,
+        if gone > 0 {
+            format!(", {gone} not needed any more")
+        } else {
+            String::new()
+        }
     ));
     out.push_str(&steps(plan, p, false));
     out
@@ -206,8 +216,11 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
                     Status::Failed => p.red("✗ failed"),
                     Status::Manual => p.yellow("! manual"),
                     Status::Skipped => p.yellow("- skipped"),
+                    Status::NotNeeded => p.dim("= not needed any more"),
                     Status::Planned => "planned".to_string(),
                 }
+            } else if s.status == Status::NotNeeded {
+                p.dim("not needed any more")
             } else if s.automatic {
                 p.green("auto")
             } else {
@@ -224,7 +237,13 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
                     sanitize(&s.needs.join(", "))
                 ));
             }
-            if !with_status || matches!(s.status, Status::Manual | Status::Failed | Status::Skipped)
+            if s.status == Status::NotNeeded {
+                out.push_str(&format!(
+                    "       {}\n",
+                    p.dim("the detection just made does not plan it: not re-checked, not acted on")
+                ));
+            } else if !with_status
+                || matches!(s.status, Status::Manual | Status::Failed | Status::Skipped)
             {
                 out.push_str(&format!("       $ {}\n", sanitize(&s.command)));
             }
@@ -250,12 +269,16 @@ pub fn summary(plan: &Plan, p: &Paint) -> String {
     let mut out = format!("\n{}\n", p.bold("Summary"));
     out.push_str(&steps(plan, p, true));
     out.push_str(&format!(
-        "  {} applied, {} already satisfied, {} failed, {} manual, {} skipped\n",
+        "  {} applied, {} already satisfied, {} failed, {} manual, {} skipped{}\n",
         count(Status::Applied),
         count(Status::AlreadySatisfied),
         count(Status::Failed),
         count(Status::Manual),
-        count(Status::Skipped)
+        count(Status::Skipped),
+        match count(Status::NotNeeded) {
+            0 => String::new(),
+            n => format!(", {n} not needed any more"),
+        }
     ));
     out
 }
