@@ -240,11 +240,15 @@ async fn attempt(
 }
 
 /// A manual step for a problem only the probe saw: what the catalogue says to do.
-pub fn manual_step(id: &MachineId, problem: &str) -> crate::checks::StepSpec {
+pub fn manual_step(id: &MachineId, problem: &str, port: u16) -> crate::checks::StepSpec {
     let entry = crate::catalogue::get(problem);
     let (command, description) = match problem {
         "sshd-not-running" => (
-            format!("arcfix apply --checks server --remote --id {id}"),
+            if port == 22 {
+                format!("arcfix apply --checks server --remote --id \"{id}\"")
+            } else {
+                format!("arcfix apply --checks server --remote --port {port} --id \"{id}\"")
+            },
             format!(
                 "Start sshd on {} and let the Arc agent accept the port (on the server as root, or from here with --remote)",
                 id.name

@@ -72,7 +72,7 @@ impl Report {
         });
     }
     /// The connection probe of one machine, and what it points to.
-    pub fn probed(&mut self, id: &MachineId, probe: connect::Probe) {
+    pub fn probed(&mut self, id: &MachineId, port: u16, probe: connect::Probe) {
         let c = match probe {
             connect::Probe::NotPossible { reason, error } => {
                 self.unread.push(NotChecked {
@@ -104,7 +104,7 @@ impl Report {
                 .iter()
                 .any(|s| s.fixes.contains(&problem) && covers(&s.target))
             {
-                self.step(connect::manual_step(id, &problem));
+                self.step(connect::manual_step(id, &problem, port));
             }
         }
         self.connections.push(c);
@@ -560,7 +560,7 @@ async fn azure_side(
                             progress: &quiet,
                         };
                         let probe = connect::probe(&arm, &id, &args).await;
-                        report.probed(&id, probe);
+                        report.probed(&id, wanted.port, probe);
                     }
                     Ok(report)
                 }
