@@ -65,6 +65,10 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim, sandbox: &Path) -> 
         .iter()
         .map(|id| MachineId::parse(id))
         .collect::<Result<Vec<_>>>()?;
+    // The connection probe, where this machine has OpenSSH: the real ssh, a
+    // stand-in proxy that asks the simulated relay, and a throw-away sshd on
+    // loopback behind web-01.
+    let probe = connection_probe(&host, sandbox, sim, &machines[0]).await;
     let target = Target {
         machines: machines.clone(),
         fleet: None,
@@ -74,7 +78,7 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim, sandbox: &Path) -> 
         sides: None,
         grant_roles: true,
         remote: true,
-        connect: false,
+        connect: probe.is_ok(),
     };
     let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Other(e.to_string()))?;
     let arm = Arm::new(
@@ -99,6 +103,10 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim, sandbox: &Path) -> 
             .join(", ")
     ))?;
 
+    match &probe {
+        Ok(_) => say("  The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and a throw-away sshd on 127.0.0.1 standing in for web-01.\n")?,
+        Err(why) => say(&format!("  Connection probe skipped: {why}.\n"))?,
+    }
     say(&format!(
         "\n{}\n",
         paint.bold("== 1. arcfix check (simulated)")
@@ -206,6 +214,114 @@ fn client_sandbox(dir: &Path) -> Result<Host> {
         set_mode(&file, 0o644).map_err(io)?;
     }
     Ok(host)
+}
+
+/// A throw-away sshd for `machine`, the real ssh in the sandbox and the
+/// stand-in proxy as the Azure CLI's proxy file (still without its execute
+/// bit: that is one of the client's problems). `Err` says why not.
+async fn connection_probe(
+    host: &Host,
+    sandbox: &Path,
+    sim: &Sim,
+    machine: &MachineId,
+) -> std::result::Result<tokio::process::Child, String> {
+    if host.os == Os::Windows {
+        return Err("the stand-in proxy and sshd run on Linux and macOS only".into());
+    }
+    let real = Host::detect();
+    let ssh = real.which("ssh").ok_or("no OpenSSH client (ssh) on PATH")?;
+    let keygen = real
+        .which("ssh-keygen")
+        .ok_or("no ssh-keygen on PATH")?;
+    let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd", "/usr/local/sbin/sshd"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or("no OpenSSH server (sshd) installed")?;
+    if real.privileged && !Path::new("/run/sshd").is_dir() {
+        return Err("sshd as root needs /run/sshd, which does not exist (the demo creates nothing outside its sandbox)".into());
+    }
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = sandbox.join("sshd");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let key = dir.join("hostkey");
+    let made = tokio::process::Command::new(&keygen)
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !made.success() {
+        return Err("ssh-keygen could not make a host key".into());
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let config = dir.join("sshd_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\nStrictModes no\n",
+            key.display(),
+            dir.join("sshd.pid").display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let child = tokio::process::Command::new(&sshd)
+        .arg("-D")
+        .arg("-f")
+        .arg(&config)
+        .arg("-E")
+        .arg(dir.join("sshd.log"))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("sshd does not start: {e}"))?;
+    let mut up = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    if !up {
+        return Err("the throw-away sshd did not start listening".into());
+    }
+    sim.attach_sshd(&machine.to_string(), port);
+    let bin = sandbox.join("bin");
+    for (name, real) in [("ssh", &ssh), ("ssh-keygen", &keygen)] {
+        let at = bin.join(name);
+        let _ = std::fs::remove_file(&at);
+        link(real, &at).map_err(|e| e.to_string())?;
+    }
+    let proxy = host.home.join(".clientsshproxy").join(format!(
+        "sshProxy_{}_{}_1_3_026973",
+        host.os.proxy_word(),
+        host.arch.word()
+    ));
+    std::fs::write(
+        &proxy,
+        format!(
+            "#!/bin/sh\n# Stands in for the Arc SSH proxy: asks the simulated relay, then splices to the throw-away sshd.\nexec '{}' sim-proxy --sim '{}' \"$@\"\n",
+            me.display(),
+            sim.base_url()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(child)
+}
+
+#[cfg(unix)]
+fn link(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(from, to)
+}
+
+#[cfg(not(unix))]
+fn link(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::copy(from, to).map(|_| ())
 }
 
 fn write_exec(path: &Path, text: &str) -> std::io::Result<()> {
