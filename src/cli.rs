@@ -160,7 +160,9 @@ pub struct TargetArgs {
     /// Let the plan assign missing login roles when the caller may write role assignments
     #[arg(long)]
     pub grant_roles: bool,
-    /// Check and fix the server side of each machine through Arc Run Command
+    /// Check the server side of each machine through Arc Run Command (a
+    /// read-only probe script, run in check and plan too) and fix it there in
+    /// an approved apply
     #[arg(long)]
     pub remote: bool,
     /// Try the real SSH path to each machine (ssh through the Arc proxy on this

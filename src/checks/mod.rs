@@ -207,6 +207,9 @@ pub struct Context {
     /// Whether the caller may register providers, per subscription: read once
     /// per run however many of its machines are checked.
     pub register_cache: azure::RegisterCache,
+    /// Machines (id, lower case) whose agent restart arcfix saw happen in
+    /// this run: the restart after a provider registration is no longer owed.
+    pub restarted: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Context {
@@ -217,6 +220,7 @@ impl Context {
             arm,
             server_cache: Default::default(),
             register_cache: Default::default(),
+            restarted: Default::default(),
         }
     }
 }
@@ -506,35 +510,33 @@ async fn azure_side(
                             ..Report::default()
                         };
                     }
+                    let restart_id =
+                        format!("restart-hybrid-agent-{}", id.name.to_ascii_lowercase());
+                    let restart = report.steps.iter().any(|s| s.id == restart_id);
                     if remote_server {
-                        let restart_id =
-                            format!("restart-hybrid-agent-{}", id.name.to_ascii_lowercase());
-                        let restart = report.steps.iter().any(|s| s.id == restart_id);
-                        let target = crate::plan::Remote {
-                            id: id.to_string(),
-                            location: observed.machine.location.clone().unwrap_or_default(),
-                            windows: observed.machine.is_windows(),
-                        };
-                        let connected = observed
-                            .machine
-                            .properties
-                            .status
-                            .as_deref()
-                            .is_some_and(|s| s.eq_ignore_ascii_case("Connected"));
-                        let remote = remote::plan(
-                            &id,
-                            &target,
-                            connected,
-                            observed.permissions.as_ref().ok().map(|p| p.as_slice()),
-                            wanted.port,
-                            restart,
-                            observed
+                        let machine = remote::Machine {
+                            id: &id,
+                            remote: crate::plan::Remote {
+                                id: id.to_string(),
+                                location: observed.machine.location.clone().unwrap_or_default(),
+                                windows: observed.machine.is_windows(),
+                            },
+                            status: observed
+                                .machine
+                                .properties
+                                .status
+                                .as_deref()
+                                .unwrap_or("Unknown"),
+                            perms: observed.permissions.as_ref().ok().map(|p| p.as_slice()),
+                            agent_ports: observed
                                 .machine
                                 .properties
                                 .agent_configuration
                                 .as_ref()
                                 .and_then(|c| c.incoming_connections_ports.as_deref()),
-                        );
+                            restart_agent: restart,
+                        };
+                        let remote = remote::check(ctx, &machine, wanted.port).await;
                         if remote.steps.iter().any(|s| s.id == restart_id) {
                             report.steps.retain(|s| s.id != restart_id);
                         }
@@ -561,6 +563,9 @@ async fn azure_side(
                         };
                         let probe = connect::probe(&arm, &id, &args).await;
                         report.probed(&id, wanted.port, probe);
+                    }
+                    if azure_checks && !restart {
+                        restart_unseen(ctx, &id, &observed, &mut report);
                     }
                     Ok(report)
                 }
@@ -595,7 +600,76 @@ async fn azure_side(
             }
         }
     }
+    report.notes = group_notes(std::mem::take(&mut report.notes), &machines);
     Ok((report, machines))
+}
+
+/// Notes that say the same of several machines (`<name>: <text>`) become one
+/// (`web-01, web-02: <text>`), in first-seen order, so a fleet reads short.
+fn group_notes(notes: Vec<String>, machines: &[MachineId]) -> Vec<String> {
+    let mut out: Vec<(Vec<String>, String)> = Vec::new();
+    for note in notes {
+        let split = note
+            .split_once(": ")
+            .filter(|(name, _)| machines.iter().any(|m| m.name == *name));
+        match split {
+            Some((name, text)) => {
+                match out
+                    .iter_mut()
+                    .find(|(names, t)| !names.is_empty() && t == text)
+                {
+                    Some((names, _)) => names.push(name.to_string()),
+                    None => out.push((vec![name.to_string()], text.to_string())),
+                }
+            }
+            None => out.push((vec![], note)),
+        }
+    }
+    out.into_iter()
+        .map(|(names, text)| {
+            if names.is_empty() {
+                text
+            } else {
+                format!("{}: {text}", names.join(", "))
+            }
+        })
+        .collect()
+}
+
+/// The agent restart after a provider registration stays visible until
+/// something observes it. Azure keeps no registration time, and the probe's
+/// start time of the agent is systemd's monotonic clock on Linux, so with the
+/// provider Registered nothing read here tells whether the agent restarted
+/// since. What does: a restart arcfix saw happen in this run, or a connection
+/// probe (`--connect`) that reached sshd through the relay. Otherwise a note.
+fn restart_unseen(ctx: &Context, id: &MachineId, o: &azure::Observed, r: &mut Report) {
+    let registered = o.provider.as_ref().is_ok_and(|p| {
+        p.registration_state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("Registered"))
+    });
+    let connected = o
+        .machine
+        .properties
+        .status
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("Connected"));
+    let target = id.to_string().to_ascii_lowercase();
+    let seen = ctx
+        .restarted
+        .lock()
+        .map(|s| s.contains(&target))
+        .unwrap_or(false)
+        || r.connections
+            .iter()
+            .any(|c| c.ok && c.target.eq_ignore_ascii_case(&target));
+    if registered && connected && !seen {
+        r.note(format!(
+            "{}: if {} was registered after the agent last started, the agent must still be restarted (sudo systemctl restart himdsd; Windows: Restart-Service himds); Azure keeps no registration time, so arcfix cannot see it: a --connect probe that reaches sshd shows it is not needed",
+            id.name,
+            crate::azure::HYBRID_CONNECTIVITY,
+        ));
+    }
 }
 
 /// A machine's verdict from its own report: findings on it or on its subscription.

@@ -1,80 +1,132 @@
-//! The server side of a machine reached through Arc Run Command. Nothing runs
-//! on the server during check or plan: each step's precondition is the probe
-//! script, run when applying (its result is reused until a fix runs there).
+//! The server side of a machine reached through Arc Run Command (`--remote`).
+//! `--remote` is the user's opt-in to the read-only `probe` script: check,
+//! plan and apply run it once per machine (its answer is cached in the
+//! `Context` and reused by every server-side check and step of the run; a
+//! fix script drops it) and report what it saw. Fix scripts run only in an
+//! approved apply.
 
 use crate::azure::rbac::{self, Permission};
-use crate::checks::{Report, StepSpec, finding};
-use crate::plan::{Action, Check, FixKind, Remote, ServerFact};
+use crate::checks::{Context, Report, StepSpec, finding, server};
+use crate::cli::Side;
+use crate::plan::{Action, Check, FixKind, NotChecked, Remote, ServerFact};
+use crate::probe::server::ServerFacts;
 use crate::remote::{self, Script};
 use crate::target::MachineId;
 
 const RUN_COMMAND_WRITE: &str = "Microsoft.HybridCompute/machines/runCommands/write";
 
-pub fn plan(
-    id: &MachineId,
-    remote: &Remote,
-    connected: bool,
-    perms: Option<&[Permission]>,
-    port: u16,
-    restart_agent: bool,
-    agent_ports: Option<&[String]>,
-) -> Report {
+/// What Azure told about the machine, for its remote server check.
+pub struct Machine<'a> {
+    pub id: &'a MachineId,
+    pub remote: Remote,
+    /// The agent's status in Azure (`Connected`, `Disconnected`, `Expired`).
+    pub status: &'a str,
+    /// The caller's permissions on the machine, when they could be read.
+    pub perms: Option<&'a [Permission]>,
+    /// The agent's `incomingconnections.ports` as Azure shows them (agentConfiguration).
+    pub agent_ports: Option<&'a [String]>,
+    /// Whether the agent must be restarted after the provider registration.
+    pub restart_agent: bool,
+}
+
+/// Probes the server through Run Command, when that is possible, and turns
+/// what the probe saw into findings and steps. When it is not possible the
+/// server side is not checked, saying why.
+pub async fn check(ctx: &Context, m: &Machine<'_>, port: u16) -> Report {
     let mut r = Report::default();
+    let id = m.id;
     let target = id.to_string();
-    let name = id.name.to_ascii_lowercase();
-    let allowed = perms.is_some_and(|p| rbac::allows(p, RUN_COMMAND_WRITE));
-    if !connected {
-        r.note(format!("{}: the server side cannot be reached through Run Command while the agent is disconnected", id.name));
+    if !m.status.eq_ignore_ascii_case("Connected") {
+        // Not an error: the azure side reports the disconnected agent.
+        r.unread.push(NotChecked {
+            side: "server".into(),
+            reason: format!(
+                "{}: the agent is {}, so the probe cannot run there through Run Command",
+                id.name, m.status
+            ),
+            error: false,
+        });
         return r;
     }
-    if !allowed {
-        r.finding(finding(
-            "run-command-permission-missing",
-            &target,
-            format!("you may not {RUN_COMMAND_WRITE} on {}: the server side cannot be checked or fixed remotely", id.name),
-            FixKind::Manual,
-        ));
+    if m.perms.is_some_and(|p| !rbac::allows(p, RUN_COMMAND_WRITE)) {
+        not_allowed(&mut r, m, port);
+        return r;
     }
+    // With unknown permissions the probe is tried: ARM's answer decides.
     r.note(format!(
-        "{}: the server side is probed through Run Command only when applying (script '{}'); check and plan run nothing there",
+        "{}: the server side was read by the '{}' script through Run Command (a run command resource arcfix-{}-… per machine, deleted right afterwards); fix scripts run there only in an approved apply",
         id.name,
+        remote::PROBE.verb,
         remote::PROBE.verb
     ));
-    let steps: [(&str, &Script, ServerFact, &str, Vec<String>); 4] = [
-        (
-            "install-openssh-server",
-            &remote::INSTALL_SSHD,
-            ServerFact::SshdInstalled,
-            "Install the OpenSSH server, if the probe finds it missing",
-            vec![],
+    match crate::checks::remote_facts(ctx, &m.remote, port).await {
+        Ok(facts) => {
+            r.observe(format!("{target} server {facts:?}"));
+            r.merge(assess(m, &facts, port));
+        }
+        Err(e) => r.unread(
+            Side::Server,
+            format!("{}: {}", id.name, crate::render::one_line(&e.to_string())),
         ),
-        (
-            "start-sshd",
-            &remote::START_SSHD,
-            ServerFact::SshAnswers,
-            "Enable and start the SSH service, if nothing answers SSH on the port",
-            vec![format!("remote-install-openssh-server-{name}")],
+    }
+    r
+}
+
+/// Without the right to run commands there: a finding, a manual step, and
+/// the server side not checked. What Azure itself shows of the agent's ports
+/// is still reported.
+fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
+    let id = m.id;
+    let target = id.to_string();
+    let name = id.name.to_ascii_lowercase();
+    r.finding(finding(
+        "run-command-permission-missing",
+        &target,
+        format!(
+            "you may not {RUN_COMMAND_WRITE} on {}: the server side cannot be checked or fixed remotely",
+            id.name
         ),
-        (
-            "agent-allow-incoming",
-            &remote::AGENT_ENABLE,
-            ServerFact::AgentIncomingEnabled,
-            "Let the Arc agent accept incoming connections, if it refuses them",
-            vec![],
+        FixKind::Manual,
+    ));
+    r.step(StepSpec {
+        id: format!("check-server-{name}"),
+        fixes: vec!["run-command-permission-missing".into()],
+        target: target.clone(),
+        description: format!(
+            "Check sshd and the Arc agent on {} yourself, or get the right to run commands there (Azure Connected Machine Resource Administrator) and use --remote again",
+            id.name
         ),
-        (
-            "agent-allow-port",
-            &remote::AGENT_PORT,
-            ServerFact::AgentPortAllowed,
-            "Add the port to the Arc agent's incoming ports (keeping the others), if they are restricted without it",
-            vec![],
+        command: format!(
+            "on {}: {}; azcmagent config list",
+            id.name,
+            if m.remote.windows {
+                "Get-Service sshd"
+            } else {
+                "systemctl status ssh sshd"
+            }
         ),
-    ];
-    // ARM shows the agent's incomingconnections.ports (agentConfiguration): that
-    // part needs no probe. Unrestricted or including the port: nothing to do.
-    let ports: Option<Vec<u16>> =
-        agent_ports.map(|p| p.iter().filter_map(|s| s.trim().parse().ok()).collect());
-    if let Some(ports) = &ports
+        needs: vec![if m.remote.windows {
+            "administrator on the server"
+        } else {
+            "a shell on the server"
+        }
+        .into()],
+        ..StepSpec::manual()
+    });
+    r.unread.push(NotChecked {
+        side: "server".into(),
+        reason: format!(
+            "{}: you may not run commands there (runCommands/write), so the probe cannot run: run arcfix check on the server itself",
+            id.name
+        ),
+        error: false,
+    });
+    // Azure shows the agent's incomingconnections.ports (agentConfiguration):
+    // that part needs no probe.
+    let ports: Option<Vec<u16>> = m
+        .agent_ports
+        .map(|p| p.iter().filter_map(|s| s.trim().parse().ok()).collect());
+    if let Some(ports) = ports
         && !ports.is_empty()
         && !ports.contains(&port)
     {
@@ -82,45 +134,124 @@ pub fn plan(
             "sshd-not-running",
             &target,
             format!("the Arc agent of {} allows incoming connections on ports {ports:?} only, not {port} (agentConfiguration in Azure)", id.name),
-            if allowed { FixKind::Auto } else { FixKind::Manual },
+            FixKind::Manual,
+        ));
+        r.step(StepSpec {
+            id: format!("remote-agent-allow-port-{name}"),
+            fixes: vec!["sshd-not-running".into()],
+            target,
+            description: format!(
+                "Add port {port} to the Arc agent's incoming ports on {}, keeping the others",
+                id.name
+            ),
+            command: format!(
+                "on {}: {}azcmagent config set incomingconnections.ports <ports already set>,{port}",
+                id.name,
+                if m.remote.windows { "" } else { "sudo " }
+            ),
+            needs: vec![if m.remote.windows { "administrator on the server" } else { "root on the server" }.into()],
+            ..StepSpec::manual()
+        });
+    }
+}
+
+/// Findings and steps from what the probe saw: a step only for what is wrong.
+/// The probe ran through Run Command, so the fixes can too.
+fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
+    let mut r = Report::default();
+    let id = m.id;
+    let target = id.to_string();
+    let name = id.name.to_ascii_lowercase();
+    let seen = |evidence: &str| format!("probe on {} through Run Command: {evidence}", id.name);
+    let mut wrong: Vec<(&str, &Script, ServerFact, String, Vec<String>)> = Vec::new();
+    if let Some(evidence) = server::sshd_problem(f, port) {
+        r.finding(finding(
+            "sshd-not-running",
+            &target,
+            seen(&evidence),
+            FixKind::Auto,
+        ));
+        let mut after = vec![];
+        if !f.sshd_installed {
+            wrong.push((
+                "install-openssh-server",
+                &remote::INSTALL_SSHD,
+                ServerFact::SshdInstalled,
+                "Install the OpenSSH server".into(),
+                vec![],
+            ));
+            after.push(format!("remote-install-openssh-server-{name}"));
+        }
+        wrong.push((
+            "start-sshd",
+            &remote::START_SSHD,
+            ServerFact::SshAnswers,
+            "Enable and start the SSH service".into(),
+            after,
         ));
     }
-    let port_known_fine = ports
-        .as_ref()
-        .is_some_and(|p| p.is_empty() || p.contains(&port));
-    for (step, script, fact, description, depends_on) in steps {
-        if fact == ServerFact::AgentPortAllowed && port_known_fine {
-            continue;
-        }
-        let text = script.render(remote.windows, port);
+    if f.incoming_enabled == Some(false) {
+        r.finding(finding(
+            "sshd-not-running",
+            &target,
+            seen(server::INCOMING_DISABLED),
+            FixKind::Auto,
+        ));
+        wrong.push((
+            "agent-allow-incoming",
+            &remote::AGENT_ENABLE,
+            ServerFact::AgentIncomingEnabled,
+            "Let the Arc agent accept incoming connections".into(),
+            vec![],
+        ));
+    }
+    if let Some(evidence) = server::port_problem(f, port) {
+        r.finding(finding(
+            "sshd-not-running",
+            &target,
+            seen(&evidence),
+            FixKind::Auto,
+        ));
+        wrong.push((
+            "agent-allow-port",
+            &remote::AGENT_PORT,
+            ServerFact::AgentPortAllowed,
+            "Add the port to the Arc agent's incoming ports, keeping the others (read again right before the change)".into(),
+            vec![],
+        ));
+    }
+    let remote = &m.remote;
+    for (step, script, fact, description, depends_on) in wrong {
         r.step(StepSpec {
             id: format!("remote-{step}-{name}"),
             fixes: vec!["sshd-not-running".into()],
             target: target.clone(),
-            description: format!("{description} (port {port}), on {} through Run Command", id.name),
-            command: if allowed {
-                format!(
-                    "az connectedmachine run-command create --machine-name {} --resource-group {} --name arcfix-{} --location {} --script @{}",
-                    id.name,
-                    id.resource_group,
-                    script.verb,
-                    remote.location,
-                    if remote.windows { format!("{}.ps1", script.verb) } else { format!("{}.sh", script.verb) }
-                )
-            } else {
-                // Without Run Command rights, what to type on the server itself.
-                format!("on {}: {}", id.name, by_hand(fact, remote.windows, port))
-            },
-            automatic: allowed,
+            description: format!(
+                "{description} (port {port}), on {} through Run Command",
+                id.name
+            ),
+            command: run_command_line(id, remote, script),
+            automatic: true,
             needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
             precondition: format!("the probe script reports {}", fact_failing(fact, port)),
-            verification: format!("the probe script no longer reports {}", fact_failing(fact, port)),
+            verification: format!(
+                "the probe script no longer reports {}",
+                fact_failing(fact, port)
+            ),
             depends_on,
-            check: Check::Server { machine: Some(remote.clone()), fact, port },
-            action: if allowed { Action::RunCommand { machine: remote.clone(), verb: script.verb.into(), script: text } } else { Action::Manual },
+            check: Check::Server {
+                machine: Some(remote.clone()),
+                fact,
+                port,
+            },
+            action: Action::RunCommand {
+                machine: remote.clone(),
+                verb: script.verb.into(),
+                script: script.render(remote.windows, port),
+            },
         });
     }
-    if restart_agent && allowed {
+    if m.restart_agent {
         r.step(StepSpec {
             id: format!("restart-hybrid-agent-{name}"),
             fixes: vec!["rp-not-registered".into()],
@@ -139,32 +270,20 @@ pub fn plan(
     r
 }
 
-/// The command a person runs on the server for each fix.
-fn by_hand(fact: ServerFact, windows: bool, port: u16) -> String {
-    match (fact, windows) {
-        (ServerFact::SshdInstalled, false) => {
-            "sudo apt-get install -y openssh-server  (dnf/zypper: openssh-server)".into()
+/// How a person runs the same script with the Azure CLI.
+fn run_command_line(id: &MachineId, remote: &Remote, script: &Script) -> String {
+    format!(
+        "az connectedmachine run-command create --machine-name {} --resource-group {} --name arcfix-{} --location {} --script @{}",
+        id.name,
+        id.resource_group,
+        script.verb,
+        remote.location,
+        if remote.windows {
+            format!("{}.ps1", script.verb)
+        } else {
+            format!("{}.sh", script.verb)
         }
-        (ServerFact::SshdInstalled, true) => {
-            "Add-WindowsCapability -Online -Name OpenSSH.Server~~~~0.0.1.0".into()
-        }
-        (ServerFact::SshAnswers, false) => {
-            "sudo systemctl enable --now ssh  (sshd outside Debian/Ubuntu)".into()
-        }
-        (ServerFact::SshAnswers, true) => {
-            "Set-Service -Name sshd -StartupType Automatic; Start-Service sshd".into()
-        }
-        (ServerFact::AgentIncomingEnabled, false) => {
-            "sudo azcmagent config set incomingconnections.enabled true".into()
-        }
-        (ServerFact::AgentIncomingEnabled, true) => {
-            "azcmagent config set incomingconnections.enabled true".into()
-        }
-        (ServerFact::AgentPortAllowed, w) => format!(
-            "{}azcmagent config set incomingconnections.ports <ports already set>,{port}",
-            if w { "" } else { "sudo " }
-        ),
-    }
+    )
 }
 
 fn fact_failing(fact: ServerFact, port: u16) -> String {

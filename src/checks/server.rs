@@ -33,6 +33,48 @@ fn powershell(host: &Host, command: &str) -> (Action, String) {
     (action, command.to_string())
 }
 
+/// What the agent's `incomingconnections.enabled` false shows.
+pub const INCOMING_DISABLED: &str =
+    "the Arc agent refuses incoming connections (incomingconnections.enabled is false)";
+
+/// Why nothing answers SSH on the port, when nothing does: the evidence of
+/// `sshd-not-running`, here or through the remote probe.
+pub fn sshd_problem(f: &ServerFacts, port: u16) -> Option<String> {
+    if f.banner_ok() {
+        return None;
+    }
+    let why = if !f.sshd_installed {
+        "the OpenSSH server is not installed".to_string()
+    } else if !f.sshd_active {
+        format!("the {} service is not active", f.sshd_unit)
+    } else {
+        format!("the {} service is active but does not answer", f.sshd_unit)
+    };
+    Some(format!(
+        "nothing answers SSH on 127.0.0.1:{port} ({why}{})",
+        f.banner
+            .as_ref()
+            .map(|b| format!("; it sent '{b}'"))
+            .unwrap_or_default()
+    ))
+}
+
+/// Why the agent's ports are not known to allow `port`, when they are not.
+pub fn port_problem(f: &ServerFacts, port: u16) -> Option<String> {
+    if f.port_allowed(port) {
+        None
+    } else if f.incoming_ports_unreadable {
+        Some(format!(
+            "azcmagent config get incomingconnections.ports failed or printed something other than ports: port {port} is not known to be allowed"
+        ))
+    } else {
+        Some(format!(
+            "the Arc agent allows incoming connections on ports {:?} only, not {port}",
+            f.incoming_ports
+        ))
+    }
+}
+
 pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
     let mut r = Report::default();
     r.observe(format!("server {f:?}"));
@@ -44,26 +86,8 @@ pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
     let auto = host.privileged;
     let fix = if auto { FixKind::Auto } else { FixKind::Manual };
     let mut deps = Vec::new();
-    if !f.banner_ok() {
-        let why = if !f.sshd_installed {
-            "the OpenSSH server is not installed".to_string()
-        } else if !f.sshd_active {
-            format!("the {} service is not active", f.sshd_unit)
-        } else {
-            format!("the {} service is active but does not answer", f.sshd_unit)
-        };
-        r.finding(finding(
-            "sshd-not-running",
-            LOCAL,
-            format!(
-                "nothing answers SSH on 127.0.0.1:{port} ({why}{})",
-                f.banner
-                    .as_ref()
-                    .map(|b| format!("; it sent '{b}'"))
-                    .unwrap_or_default()
-            ),
-            fix,
-        ));
+    if let Some(evidence) = sshd_problem(f, port) {
+        r.finding(finding("sshd-not-running", LOCAL, evidence, fix));
         if !f.sshd_installed {
             let (action, command) = match host.os {
                 Os::Windows => powershell(
@@ -160,12 +184,7 @@ pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
                 "azcmagent",
                 &["config", "set", "incomingconnections.enabled", "true"],
             );
-            r.finding(finding(
-                "sshd-not-running",
-                LOCAL,
-                "the Arc agent refuses incoming connections (incomingconnections.enabled is false)",
-                fix,
-            ));
+            r.finding(finding("sshd-not-running", LOCAL, INCOMING_DISABLED, fix));
             r.step(StepSpec {
                 id: "agent-allow-incoming".into(),
                 fixes: vec!["sshd-not-running".into()],
@@ -207,22 +226,12 @@ pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
             } else {
                 Action::AddAgentPort { port }
             };
-            let (evidence, keeping) = if f.incoming_ports_unreadable {
-                (
-                    format!(
-                        "azcmagent config get incomingconnections.ports failed or printed something other than ports: port {port} is not known to be allowed"
-                    ),
-                    "the ports already set".to_string(),
-                )
+            let keeping = if f.incoming_ports_unreadable {
+                "the ports already set".to_string()
             } else {
-                (
-                    format!(
-                        "the Arc agent allows incoming connections on ports {:?} only, not {port}",
-                        f.incoming_ports
-                    ),
-                    format!("{:?}", f.incoming_ports),
-                )
+                format!("{:?}", f.incoming_ports)
             };
+            let evidence = port_problem(f, port).unwrap_or_default();
             r.finding(finding("sshd-not-running", LOCAL, evidence, fix));
             r.step(StepSpec {
                 id: "agent-allow-port".into(),
