@@ -104,7 +104,9 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim, sandbox: &Path) -> 
     ))?;
 
     match &probe {
-        Ok(_) => say("  The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and a throw-away sshd on 127.0.0.1 standing in for web-01.\n")?,
+        Ok(_) => say(
+            "  The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and a throw-away sshd on 127.0.0.1 standing in for web-01.\n",
+        )?,
         Err(why) => say(&format!("  Connection probe skipped: {why}.\n"))?,
     }
     say(&format!(
@@ -230,9 +232,7 @@ async fn connection_probe(
     }
     let real = Host::detect();
     let ssh = real.which("ssh").ok_or("no OpenSSH client (ssh) on PATH")?;
-    let keygen = real
-        .which("ssh-keygen")
-        .ok_or("no ssh-keygen on PATH")?;
+    let keygen = real.which("ssh-keygen").ok_or("no ssh-keygen on PATH")?;
     let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd", "/usr/local/sbin/sshd"]
         .into_iter()
         .map(std::path::PathBuf::from)
@@ -281,7 +281,10 @@ async fn connection_probe(
         .map_err(|e| format!("sshd does not start: {e}"))?;
     let mut up = false;
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             up = true;
             break;
         }

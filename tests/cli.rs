@@ -167,3 +167,48 @@ fn the_demo_keeps_its_sandbox_private_and_removes_it_on_ctrl_c() {
         "nothing is left in TMPDIR"
     );
 }
+
+#[test]
+fn the_demo_tries_the_ssh_path_before_and_after_the_fixes() {
+    let s = Sandbox::new();
+    // Without OpenSSH on PATH the demo says why there is no probe.
+    let out = s.cmd().args(&["demo"]).run();
+    assert!(
+        out.stdout
+            .contains("Connection probe skipped: no OpenSSH client (ssh) on PATH"),
+        "{out:?}"
+    );
+    let has_openssh = std::path::Path::new("/usr/bin/ssh").exists()
+        && ["/usr/sbin/sshd", "/usr/bin/sshd"]
+            .iter()
+            .any(|p| std::path::Path::new(p).exists());
+    if !has_openssh {
+        eprintln!("no OpenSSH client and server: skipped");
+        return;
+    }
+    std::fs::create_dir_all("/run/sshd").ok();
+    let json = s
+        .cmd()
+        .args(&["demo", "-o", "json"])
+        .env("PATH", "/usr/bin:/bin")
+        .run()
+        .json();
+    let web = |phase: &str| {
+        json[phase]["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["target"].as_str().unwrap().ends_with("/web-01"))
+            .cloned()
+            .unwrap_or_else(|| panic!("{phase}: {json}"))
+    };
+    let before = web("before");
+    assert_eq!(before["ok"], false, "{before}");
+    assert_eq!(before["problem"], "proxy-not-executable", "{before}");
+    let after = web("after");
+    assert_eq!(after["ok"], true, "{after}");
+    assert!(
+        after["banner"].as_str().unwrap().starts_with("SSH-2.0-"),
+        "{after}"
+    );
+}

@@ -305,6 +305,7 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     let mut report = client?;
     report.merge(azure);
     report.merge(server_report);
+    fold_client_problems_of_the_probe(&mut report);
     if let Some(facts) = &facts {
         server::automate_agent_restart(&ctx.host, facts, &mut report);
     }
@@ -405,6 +406,25 @@ pub fn connections_ok(plan: &Plan) -> bool {
     !plan.connections.is_empty()
         && plan.connections.iter().all(|c| c.ok)
         && !plan.not_checked.iter().any(|n| n.side == CONNECTION)
+}
+
+/// A probe that broke on this machine (the proxy not executable) points to a
+/// problem the client side already reports with its own fix: say it once.
+fn fold_client_problems_of_the_probe(report: &mut Report) {
+    let local: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.target == crate::plan::LOCAL)
+        .map(|f| f.id.clone())
+        .collect();
+    report.findings.retain(|f| {
+        !(f.target != crate::plan::LOCAL
+            && local.contains(&f.id)
+            && f.evidence.starts_with("connection probe"))
+    });
+    report.steps.retain(|s| {
+        !(s.id.starts_with("connection-") && s.fixes.iter().all(|f| local.contains(f)))
+    });
 }
 
 /// The side name of the connection probe.
