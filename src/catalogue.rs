@@ -100,6 +100,18 @@ const FILES: &[(&str, &str)] = &[
         "entra-unsupported-on-windows.toml",
         include_str!("../plans/entra-unsupported-on-windows.toml"),
     ),
+    (
+        "az-ssh-extension-not-installed.toml",
+        include_str!("../plans/az-ssh-extension-not-installed.toml"),
+    ),
+    (
+        "relay-information-unavailable.toml",
+        include_str!("../plans/relay-information-unavailable.toml"),
+    ),
+    (
+        "ssh-key-not-accepted.toml",
+        include_str!("../plans/ssh-key-not-accepted.toml"),
+    ),
 ];
 
 /// The contract's finding ids; their meaning never changes.

@@ -45,6 +45,46 @@ pub struct Match {
     pub evidence: String,
 }
 
+/// Text from standard input as administrators save it: UTF-8 (with or without
+/// a byte-order mark), or UTF-16 with its byte-order mark (what Windows
+/// PowerShell 5.1 writes with `>`). Anything else is a one-line error.
+pub fn decode_input(bytes: &[u8]) -> crate::error::Result<String> {
+    let utf16 = |rest: &[u8], le: bool| -> crate::error::Result<String> {
+        if rest.len() % 2 != 0 {
+            return Err(crate::error::Error::input(
+                "standard input looks like UTF-16 but has an odd number of bytes",
+            ));
+        }
+        let units = rest.chunks_exact(2).map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        });
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|e| {
+                crate::error::Error::input(format!("standard input is not valid UTF-16 text ({e})"))
+            })
+    };
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, true),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, false),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => decode_utf8(rest, 3),
+        _ => decode_utf8(bytes, 0),
+    }
+}
+
+fn decode_utf8(bytes: &[u8], offset: usize) -> crate::error::Result<String> {
+    String::from_utf8(bytes.to_vec()).map_err(|e| {
+        crate::error::Error::input(format!(
+            "standard input is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to() + offset
+        ))
+    })
+}
+
 /// Explains a whole pasted log: the known problems it shows, most specific first.
 pub fn explain(text: &str) -> Vec<Match> {
     let matcher = matcher();
@@ -558,10 +598,13 @@ mod tests {
             [
                 "rp-not-registered",
                 "login-role-missing",
-                "entra-extension-missing"
+                "entra-extension-missing",
+                // The causes outside Azure, named without a fix.
+                "ssh-key-not-accepted"
             ]
         );
         assert!(matches[0].score > matches[1].score && matches[1].score > matches[2].score);
+        assert!(!matches[3].known);
         assert_eq!(
             matches[1].evidence,
             "admin@vm1: Permission denied (publickey)."

@@ -345,16 +345,23 @@ fn explain(config: &Config, given: Option<String>, paint: &Paint) -> Result<Exit
     let input = match given {
         Some(t) => t,
         None => {
+            if std::io::stdin().is_terminal() {
+                // Never wait silently: say how to give the text.
+                let end = if cfg!(windows) {
+                    "Ctrl-Z, then Enter"
+                } else {
+                    "Ctrl-D"
+                };
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "Paste the error message or log to explain, then press {end} on a new line (or pass the text as arguments, or pipe a file in)."
+                );
+            }
             let mut bytes = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::io("cannot read standard input", e))?;
-            String::from_utf8(bytes).map_err(|e| {
-                Error::input(format!(
-                    "standard input is not UTF-8 text (invalid byte at offset {})",
-                    e.utf8_error().valid_up_to()
-                ))
-            })?
+            crate::explain::decode_input(&bytes)?
         }
     };
     let matches = crate::explain::explain(&input);

@@ -133,3 +133,94 @@ fn a_non_utf8_argument_is_bad_input() {
         "arcfix: error: the text to explain is not UTF-8\n"
     );
 }
+
+/// UTF-16 with a byte-order mark, as Windows PowerShell 5.1's `>` writes it.
+fn utf16(text: &str, little_endian: bool) -> Vec<u8> {
+    let mut out = if little_endian {
+        vec![0xFF, 0xFE]
+    } else {
+        vec![0xFE, 0xFF]
+    };
+    for u in text.encode_utf16() {
+        out.extend_from_slice(&if little_endian {
+            u.to_le_bytes()
+        } else {
+            u.to_be_bytes()
+        });
+    }
+    out
+}
+
+#[test]
+fn what_administrators_paste_is_understood() {
+    let s = Sandbox::new();
+    let ids = |input: &[u8]| -> Vec<String> {
+        let out = s.cmd().args(&["explain", "-o", "json"]).stdin(input).run();
+        out.json()["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let log = "ssh_exchange_identification: Connection closed by remote host\r\n";
+    for bytes in [
+        utf16(log, true),
+        utf16(log, false),
+        [&[0xEF, 0xBB, 0xBF][..], log.as_bytes()].concat(),
+    ] {
+        assert_eq!(
+            ids(&bytes).first().map(String::as_str),
+            Some("sshd-not-running")
+        );
+    }
+    // The old and the new wording of the same failure.
+    assert!(
+        ids(b"kex_exchange_identification: Connection closed by remote host")
+            .contains(&"sshd-not-running".into())
+    );
+    // The relay wrappers without their code, and the CLI's dynamic install.
+    assert_eq!(
+        ids(b"Failed to get Arc relay information")[0],
+        "relay-information-unavailable"
+    );
+    assert_eq!(
+        ids(b"Unable to retrieve relay information. Failed with error: (AuthorizationFailed) x")[0],
+        "login-role-missing"
+    );
+    assert_eq!(
+        ids(b"The command requires the extension ssh. Do you want to install it now?")[0],
+        "az-ssh-extension-not-installed"
+    );
+    // Permission denied (publickey) also names the causes outside Azure, without a fix.
+    let out = s
+        .cmd()
+        .args(&[
+            "explain",
+            "-o",
+            "json",
+            "arcfix-probe@web-01: Permission denied (publickey).",
+        ])
+        .run();
+    let m = out.json()["matches"].as_array().unwrap().clone();
+    let key = m
+        .iter()
+        .find(|x| x["id"] == "ssh-key-not-accepted")
+        .unwrap_or_else(|| panic!("{m:?}"));
+    assert_eq!(key["known"], false);
+    assert!(m.iter().any(|x| x["id"] == "login-role-missing"));
+    // A broken UTF-16 text is a one-line error.
+    let out = s.cmd().args(&["explain"]).stdin(&[0xFF, 0xFE, 0x41]).run();
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(out.stderr.contains("UTF-16"), "{out:?}");
+}
+
+#[test]
+fn explain_on_a_terminal_says_how_to_paste() {
+    let s = Sandbox::new();
+    let Some(out) = s.cmd().args(&["explain"]).in_terminal("\u{4}") else {
+        eprintln!("script(1) not installed: skipped");
+        return;
+    };
+    assert!(out.stdout.contains("then press Ctrl-D"), "{out:?}");
+}
