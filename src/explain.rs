@@ -50,7 +50,7 @@ pub struct Match {
 /// PowerShell 5.1 writes with `>`). Anything else is a one-line error.
 pub fn decode_input(bytes: &[u8]) -> crate::error::Result<String> {
     let utf16 = |rest: &[u8], le: bool| -> crate::error::Result<String> {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(crate::error::Error::input(
                 "standard input looks like UTF-16 but has an odd number of bytes",
             ));
