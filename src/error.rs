@@ -41,7 +41,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("authentication failed: {0}")]
+    /// No token could be had; the message says what to do.
+    #[error("{0}")]
     Auth(String),
     #[error("{0}")]
     Azure(#[from] crate::azure::error::ArmError),

@@ -211,7 +211,13 @@ pub fn context(
                 if let Some(w) = azure.endpoint_warning() {
                     let _ = writeln!(std::io::stderr(), "{w}");
                 }
-                auth::source(azure.auth, azure.cloud)?
+                // A credential that cannot even be set up is reported like one
+                // that gives no token: the other sides still run.
+                match auth::source(azure.auth, azure.cloud) {
+                    Ok(s) => s,
+                    Err(Error::Auth(why)) => Box::new(auth::NoToken(why)),
+                    Err(e) => return Err(e),
+                }
             }
         };
         ctx.arm = Some(Arm::new(

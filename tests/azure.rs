@@ -896,3 +896,44 @@ fn a_reader_gets_a_manual_registration_and_no_write_is_attempted() {
     assert_eq!(register["status"], "manual", "{register}");
     assert!(az.writes().is_empty(), "{:?}", az.writes());
 }
+
+#[test]
+fn without_a_token_the_client_side_is_still_reported_and_azure_is_not_checked() {
+    let az = Azure::builtin("healthy");
+    let id = az.machine(0);
+    // No az at all.
+    std::fs::remove_file(az.sandbox.path("bin/az")).unwrap();
+    let out = az.run(&["check", "--id", &id]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("azure not checked — the Azure CLI (`az`) is not installed or not on PATH"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("client"), "{out:?}");
+    assert!(!out.stdout.contains("Azure answered") && !out.stderr.contains("Azure answered"));
+    assert!(!out.stdout.contains("aka.ms") && !out.stderr.contains("aka.ms"));
+    let v = az.run(&["check", "--id", &id, "-o", "json"]).json();
+    assert_eq!(v["checked"], serde_json::json!(["client"]), "{v}");
+    // az present but not signed in.
+    az.sandbox.fake(
+        "az",
+        "echo \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1",
+    );
+    let out = az.run(&["check", "--id", &id]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("could not get a token from the Azure CLI: run `az login` (or choose --auth env / managed-identity)"),
+        "{out:?}"
+    );
+    // --auth env without its variables: said the same way, client still checked.
+    let out = az.run(&["check", "--id", &id, "--auth", "env"]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("azure not checked — --auth env needs AZURE_TENANT_ID"),
+        "{out:?}"
+    );
+    assert!(az.sim().requests().is_empty(), "{:?}", az.sim().requests());
+}

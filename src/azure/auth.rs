@@ -19,18 +19,59 @@ pub trait TokenSource: Send + Sync {
 }
 
 /// An azure_identity credential as a token source.
-struct Credential(Arc<dyn TokenCredential>);
+struct Credential(Arc<dyn TokenCredential>, Auth);
 
 impl TokenSource for Credential {
     fn fetch<'a>(&'a self, scope: &'a str) -> BoxFuture<'a, Result<(String, OffsetDateTime)>> {
         Box::pin(async move {
-            let t = self
-                .0
-                .get_token(&[scope], None)
-                .await
-                .map_err(|e| Error::Auth(crate::render::one_line(&e.to_string())))?;
+            let t =
+                self.0.get_token(&[scope], None).await.map_err(|e| {
+                    Error::Auth(sign_in_advice(self.1, &e.to_string(), az_on_path()))
+                })?;
             Ok((t.token.secret().to_string(), t.expires_on))
         })
+    }
+}
+
+fn az_on_path() -> bool {
+    crate::os::Host::detect().which("az").is_some()
+}
+
+/// What to do when no token can be had, in arcfix's words: never as an answer
+/// from Azure (no request was sent), never the SDK's troubleshooting page.
+pub fn sign_in_advice(auth: Auth, detail: &str, az_installed: bool) -> String {
+    // The credential's own words, without links and boilerplate.
+    let detail: String = crate::render::one_line(detail)
+        .split_whitespace()
+        .filter(|w| !w.contains("://") && !w.contains("aka.ms"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let detail = detail.chars().take(200).collect::<String>();
+    let others = "or choose --auth env / managed-identity";
+    match auth {
+        Auth::Cli if !az_installed => {
+            format!(
+                "the Azure CLI (`az`) is not installed or not on PATH: install it and run `az login` ({others})"
+            )
+        }
+        Auth::Cli => format!(
+            "could not get a token from the Azure CLI: run `az login` ({others}); the CLI said: {detail}"
+        ),
+        Auth::Env => format!(
+            "could not get a token with the service principal or workload identity from the environment (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE): {detail}"
+        ),
+        Auth::ManagedIdentity => format!(
+            "could not get a token from this machine's managed identity (is it an Azure VM or Arc server with an identity?): {detail}"
+        ),
+    }
+}
+
+/// A credential that could not be set up: every fetch says why.
+pub struct NoToken(pub String);
+
+impl TokenSource for NoToken {
+    fn fetch<'a>(&'a self, _scope: &'a str) -> BoxFuture<'a, Result<(String, OffsetDateTime)>> {
+        Box::pin(async move { Err(Error::Auth(self.0.clone())) })
     }
 }
 
@@ -111,7 +152,7 @@ pub fn source(auth: Auth, cloud: Cloud) -> Result<Box<dyn TokenSource>> {
             azure_identity::ManagedIdentityCredential::new(options).map_err(auth_err)?
         }
     };
-    Ok(Box::new(Credential(cred)))
+    Ok(Box::new(Credential(cred, auth)))
 }
 
 /// One token per run, fetched on first use and again only when it expires.

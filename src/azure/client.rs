@@ -134,9 +134,13 @@ impl Arm {
         loop {
             attempt += 1;
             let token = self.tokens.token().await.map_err(|e| ArmError {
-                status: 401,
-                code: "CredentialUnavailable".into(),
-                message: e.to_string(),
+                // Nothing was sent: not an answer from Azure.
+                status: 0,
+                code: "SignInRequired".into(),
+                message: match e {
+                    Error::Auth(m) => m,
+                    other => other.to_string(),
+                },
                 method: method.to_string(),
                 path: shown_path.clone(),
                 correlation_id: None,

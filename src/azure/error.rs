@@ -88,7 +88,10 @@ fn default_code(status: u16) -> &'static str {
 impl fmt::Display for ArmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let message = crate::render::one_line(&self.message);
-        if self.status == 0 {
+        if self.code == "SignInRequired" {
+            // No request was sent: the sign-in advice alone.
+            write!(f, "{message}")?;
+        } else if self.status == 0 {
             // No answer from Azure: the request failed or was never sent.
             write!(
                 f,

@@ -301,7 +301,16 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
         }
     };
     let (client, azure, (server_report, facts)) = tokio::join!(client, azure, server);
-    let (azure, machines) = azure?;
+    let (azure, machines) = match azure {
+        Ok(a) => a,
+        // No token: the other sides are still reported; Azure is not checked, saying why.
+        Err(Error::Auth(why)) => {
+            let mut r = Report::default();
+            r.unread(Side::Azure, why);
+            (r, ctx.target.machines.clone())
+        }
+        Err(e) => return Err(e),
+    };
     let mut report = client?;
     report.merge(azure);
     report.merge(server_report);
@@ -496,6 +505,8 @@ async fn azure_side(
     remote_server: bool,
 ) -> Result<(Report, Vec<MachineId>)> {
     let arm = ctx.arm()?.clone();
+    // The token first: without one nothing is sent, and the Azure side is not checked.
+    let caller = arm.caller().await?;
     let mut machines = ctx.target.machines.clone();
     if let Some((sub, rg)) = &ctx.target.fleet {
         machines.extend(azure::list_machines(&arm, sub, rg.as_deref()).await?);
@@ -508,7 +519,6 @@ async fn azure_side(
             )));
         }
     }
-    let caller = arm.caller().await?;
     let wanted = azure::Wanted {
         port: ctx.target.port,
         login: ctx.target.login,

@@ -72,6 +72,14 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
             p.yellow("!"),
             sides.join(", ")
         ));
+    } else if plan.findings.is_empty() && !plan.checked.is_empty() {
+        // Some sides were read and are fine; others could not be read.
+        out.push_str(&format!(
+            "{} no problems found in {}; not checked: {} (see below)\n",
+            p.yellow("!"),
+            plan.checked.join(", "),
+            sides.join(", ")
+        ));
     } else if plan.findings.is_empty() {
         out.push_str(&format!(
             "{} no verdict: some facts could not be read\n",
