@@ -72,8 +72,11 @@ pub fn plan(
     ];
     // ARM shows the agent's incomingconnections.ports (agentConfiguration): that
     // part needs no probe. Unrestricted or including the port: nothing to do.
-    let ports: Option<Vec<u16>> =
-        agent_ports.map(|p| p.iter().filter_map(|s| s.trim().parse().ok()).collect());
+    let ports: Option<Vec<u16>> = agent_ports.map(|p| {
+        p.iter()
+            .filter_map(|s| s.trim().parse::<u16>().ok())
+            .collect()
+    });
     if let Some(ports) = &ports
         && !ports.is_empty()
         && !ports.contains(&port)
