@@ -132,6 +132,17 @@ impl PackageManager {
             PackageManager::Apk => "apk",
         }
     }
+    /// The package manager a probe named by its program (`ServerFacts::package_manager`).
+    pub fn from_program(program: &str) -> Option<PackageManager> {
+        [
+            PackageManager::Apt,
+            PackageManager::Dnf,
+            PackageManager::Zypper,
+            PackageManager::Apk,
+        ]
+        .into_iter()
+        .find(|pm| pm.program() == program)
+    }
     /// Arguments that install `package` without asking.
     pub fn install_args(self, package: &str) -> Vec<String> {
         let words: &[&str] = match self {
@@ -363,10 +374,15 @@ mod tests {
             ["--non-interactive", "install", "openssh-clients"]
         );
         assert_eq!(PackageManager::Dnf.ssh_client_package(), "openssh-clients");
+        assert_eq!(
+            PackageManager::from_program("apt-get"),
+            Some(PackageManager::Apt)
+        );
+        assert_eq!(PackageManager::from_program("yum"), None);
     }
 
     #[test]
-    fn relative_path_entries_are_ignored_and_programs_found_by_absolute_path() {
+    fn relative_path_entries_are_ignored() {
         assert_eq!(
             Os::Linux.absolute_entries(":.:bin:/usr/bin::~/x:/bin"),
             [PathBuf::from("/usr/bin"), PathBuf::from("/bin")]
@@ -379,28 +395,41 @@ mod tests {
                 PathBuf::from("D:/b")
             ]
         );
+    }
+
+    /// Real files: the host's own OS and PATH separator.
+    #[test]
+    fn programs_are_found_by_absolute_path_only() {
+        let os = Os::current();
         let t = tempfile::tempdir().unwrap();
+        let tool = os.exe("tool");
         std::fs::create_dir(t.path().join("bin")).unwrap();
-        std::fs::write(t.path().join("bin/tool"), "").unwrap();
-        std::fs::write(t.path().join("tool"), "").unwrap();
+        std::fs::write(t.path().join("bin").join(&tool), "").unwrap();
+        std::fs::write(t.path().join(&tool), "").unwrap();
+        let sep = os.path_list_separator();
         let h = Host {
-            os: Os::Linux,
+            os,
             arch: Arch::Amd64,
             home: t.path().to_path_buf(),
             vars: [(
                 "PATH".to_string(),
-                format!(":.:{}", t.path().join("bin").display()),
+                format!("{sep}.{sep}{}", t.path().join("bin").display()),
             )]
             .into_iter()
             .collect(),
             privileged: false,
             uid: 1000,
         };
-        assert_eq!(h.program("tool"), Some(t.path().join("bin/tool")));
-        assert_eq!(h.program("./tool"), None, "a relative path is never run");
-        assert_eq!(h.program("bin/tool"), None);
-        let abs = t.path().join("tool").display().to_string();
-        assert_eq!(h.program(&abs), Some(t.path().join("tool")));
+        assert_eq!(h.program("tool"), Some(t.path().join("bin").join(&tool)));
+        assert_eq!(
+            h.program(&format!(".{}{tool}", std::path::MAIN_SEPARATOR)),
+            None,
+            "a relative path is never run"
+        );
+        assert_eq!(h.program(&format!("bin/{tool}")), None);
+        assert_eq!(h.program(&format!("bin\\{tool}")), None);
+        let abs = t.path().join(&tool).display().to_string();
+        assert_eq!(h.program(&abs), Some(t.path().join(&tool)));
         assert_eq!(h.program("missing"), None);
     }
 

@@ -1,6 +1,11 @@
 //! The one integration-test binary: runs the real `arcfix` in a sandbox with
 //! its own HOME, PATH and PSModulePath, fake programs that record their calls,
 //! and (for Azure) the simulator on loopback.
+//!
+//! Unix only: the fake programs are shell scripts, and the server tests start
+//! a real sshd. On Windows the unit tests run, and `.ci/windows-smoke` runs the
+//! real `arcfix.exe` (under Wine in CI).
+#![cfg(unix)]
 
 mod harness;
 

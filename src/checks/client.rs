@@ -376,6 +376,9 @@ fn proxy_check(host: &Host, arcproxy: &[modules::Installed], r: &mut Report) {
                         ..StepSpec::manual()
                     });
                 }
+                proxy::ProxyState::WindowsBlocked { acl_denies, zone } => {
+                    windows_blocked(host, &file.path, acl_denies, zone, r);
+                }
                 proxy::ProxyState::NotExecutable { mode, owned, links } => {
                     // Only this user's own file with one link: root changes no
                     // other user's file, and no file that is also elsewhere.
@@ -418,10 +421,120 @@ fn proxy_check(host: &Host, arcproxy: &[modules::Installed], r: &mut Report) {
     }
 }
 
+/// A Windows proxy file this user may not run: its ACL (icacls) and its
+/// download mark (Unblock-File), as steps a person takes.
+fn windows_blocked(
+    host: &Host,
+    file: &std::path::Path,
+    acl_denies: bool,
+    zone: Option<u32>,
+    r: &mut Report,
+) {
+    let path = file.display().to_string();
+    let mut why = Vec::new();
+    if acl_denies {
+        why.push("its ACL does not let this user read and execute it".to_string());
+    }
+    if let Some(z) = zone {
+        why.push(format!(
+            "its Zone.Identifier stream marks it as downloaded (zone {z})"
+        ));
+    }
+    r.finding(finding(
+        "proxy-not-executable",
+        LOCAL,
+        format!("{path}: {}; arcfix leaves it to you", why.join(", and ")),
+        FixKind::Manual,
+    ));
+    for command in proxy::windows_commands(file, acl_denies, zone, host.var("USERNAME")) {
+        let (base, description) = if command.starts_with("icacls") {
+            (
+                "grant-proxy",
+                format!("Grant this user read and execute on {path}"),
+            )
+        } else {
+            (
+                "unblock-proxy",
+                format!("Remove the download mark (Zone.Identifier) from {path}"),
+            )
+        };
+        r.step(StepSpec {
+            id: step_id(base, &path),
+            fixes: vec!["proxy-not-executable".into()],
+            target: LOCAL.into(),
+            description,
+            command,
+            precondition: "the file is still blocked or not executable for this user".into(),
+            verification:
+                "this user may read and execute the file and no Zone.Identifier blocks it".into(),
+            check: Check::ProxyExecutable {
+                path: file.to_path_buf(),
+            },
+            ..StepSpec::manual()
+        });
+    }
+}
+
 /// Step ids stay unique when several files need the same fix.
 fn step_id(base: &str, path: &str) -> String {
     format!(
         "{base}-{}",
         &crate::plan::fingerprint(&[path.to_string()])[..8]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::os::Arch;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_blocked_windows_proxy_gets_icacls_and_unblock_file_steps() {
+        let h = Host {
+            os: Os::Windows,
+            arch: Arch::Amd64,
+            home: PathBuf::from("C:\\Users\\ann"),
+            vars: [("USERNAME".to_string(), "ann".to_string())]
+                .into_iter()
+                .collect(),
+            privileged: false,
+            uid: 0,
+        };
+        let file =
+            PathBuf::from("C:\\Users\\ann\\.clientsshproxy\\sshProxy_windows_amd64_1_3_026973.exe");
+        let mut r = Report::default();
+        windows_blocked(&h, &file, true, Some(3), &mut r);
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.findings[0].id, "proxy-not-executable");
+        assert!(
+            r.findings[0].evidence.contains("ACL"),
+            "{:?}",
+            r.findings[0]
+        );
+        assert!(
+            r.findings[0].evidence.contains("zone 3"),
+            "{:?}",
+            r.findings[0]
+        );
+        let commands: Vec<&str> = r.steps.iter().map(|s| s.command.as_str()).collect();
+        assert_eq!(
+            commands,
+            [
+                "icacls \"C:\\Users\\ann\\.clientsshproxy\\sshProxy_windows_amd64_1_3_026973.exe\" /grant \"ann:(RX)\"",
+                "Unblock-File -LiteralPath 'C:\\Users\\ann\\.clientsshproxy\\sshProxy_windows_amd64_1_3_026973.exe'",
+            ]
+        );
+        assert!(
+            r.steps
+                .iter()
+                .all(|s| !s.automatic && s.action == Action::Manual)
+        );
+
+        let mut r = Report::default();
+        windows_blocked(&h, &file, false, Some(4), &mut r);
+        assert_eq!(r.steps.len(), 1);
+        assert!(r.steps[0].command.starts_with("Unblock-File "));
+        assert!(!r.findings[0].evidence.contains("ACL"));
+    }
 }

@@ -3,7 +3,7 @@
 //! Machine agent not allowing incoming connections on it.
 
 use crate::checks::{Report, StepSpec, finding};
-use crate::os::{Host, Os};
+use crate::os::{Host, Os, PackageManager};
 use crate::plan::{Action, Check, FixKind, LOCAL, ServerFact};
 use crate::probe::server::ServerFacts;
 
@@ -94,7 +94,12 @@ pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
                     host,
                     "Add-WindowsCapability -Online -Name OpenSSH.Server~~~~0.0.1.0",
                 ),
-                _ => match host.package_manager() {
+                // The package manager the probe saw (no second look at this machine).
+                _ => match f
+                    .package_manager
+                    .as_deref()
+                    .and_then(PackageManager::from_program)
+                {
                     Some(pm) => {
                         let args = pm.install_args(pm.ssh_server_package());
                         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -322,6 +327,7 @@ mod tests {
     fn missing_sshd(unit: &str) -> ServerFacts {
         ServerFacts {
             sshd_unit: unit.into(),
+            package_manager: Some("dnf".into()),
             agent_installed: true,
             ..Default::default()
         }
@@ -330,7 +336,6 @@ mod tests {
     #[test]
     fn a_missing_server_is_installed_then_started_per_os() {
         let t = tempfile::tempdir().unwrap();
-        std::fs::write(t.path().join("dnf"), "").unwrap();
         let r = assess(&host(Os::Linux, true, t.path()), &missing_sshd("sshd"), 22);
         let ids: Vec<&str> = r.steps.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["install-openssh-server", "start-sshd"]);
@@ -343,6 +348,13 @@ mod tests {
         );
         assert_eq!(r.steps[1].command, "systemctl enable --now sshd.service");
         assert_eq!(r.steps[1].depends_on, ["install-openssh-server"]);
+        let none_seen = ServerFacts {
+            package_manager: None,
+            ..missing_sshd("sshd")
+        };
+        let r = assess(&host(Os::Linux, true, t.path()), &none_seen, 22);
+        assert_eq!(r.steps[0].action, Action::Manual);
+        assert_eq!(r.steps[0].command, "install the openssh-server package");
 
         let r = assess(&host(Os::Linux, false, t.path()), &missing_sshd("ssh"), 22);
         assert!(

@@ -137,8 +137,10 @@ mod tests {
         }
     }
 
+    /// Real folders: the host's own OS, its program names and its PATH separator.
     #[test]
     fn folder_then_path_then_known_places() {
+        let os = Os::current();
         let t = tempfile::tempdir().unwrap();
         let (bin, folder, other) = (
             t.path().join("bin"),
@@ -148,25 +150,27 @@ mod tests {
         for d in [&bin, &folder, &other] {
             std::fs::create_dir(d).unwrap();
         }
-        std::fs::write(bin.join("ssh"), "").unwrap();
-        std::fs::write(folder.join("ssh-keygen"), "").unwrap();
-        std::fs::write(other.join("ssh"), "").unwrap();
-        std::fs::write(other.join("ssh-keygen"), "").unwrap();
+        let (ssh, keygen) = (os.exe("ssh"), os.exe("ssh-keygen"));
+        std::fs::write(bin.join(&ssh), "").unwrap();
+        std::fs::write(folder.join(&keygen), "").unwrap();
+        std::fs::write(other.join(&ssh), "").unwrap();
+        std::fs::write(other.join(&keygen), "").unwrap();
+        let sep = os.path_list_separator();
         let h = host(
-            Os::Linux,
+            os,
             &[
                 ("PATH", bin.to_str().unwrap()),
                 (
                     "ARCFIX_SSH_SEARCH_PATH",
-                    &format!("{}:{}", bin.display(), other.display()),
+                    &format!("{}{sep}{}", bin.display(), other.display()),
                 ),
             ],
         );
         let l = lookup(&h, Some(&folder));
-        assert_eq!(l.found[0].1.as_deref(), Some(bin.join("ssh").as_path()));
+        assert_eq!(l.found[0].1.as_deref(), Some(bin.join(&ssh).as_path()));
         assert_eq!(
             l.found[1].1.as_deref(),
-            Some(folder.join("ssh-keygen").as_path())
+            Some(folder.join(&keygen).as_path())
         );
         assert_eq!(l.folder_lacks, ["ssh"]);
         assert_eq!(l.elsewhere.as_deref(), Some(other.as_path()));

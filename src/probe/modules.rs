@@ -41,37 +41,61 @@ impl std::fmt::Display for Version {
     }
 }
 
-/// The folders PowerShell searches for modules.
+/// The folders PowerShell searches for modules: `PSModulePath` (`;`-separated
+/// on Windows, `:` elsewhere), or the OS defaults when it is unset. On Windows
+/// the variable a program started from cmd.exe or Explorer sees is the
+/// machine's (Windows PowerShell's folders only): PowerShell itself adds the
+/// user's `Documents\PowerShell\Modules` and `Program Files\PowerShell\Modules`
+/// in front and the Windows PowerShell folders after, so they are added here too.
 pub fn module_dirs(host: &Host) -> Vec<PathBuf> {
-    if let Some(p) = host.var("PSModulePath") {
-        return p
-            .split(host.os.path_list_separator())
+    let set: Option<Vec<PathBuf>> = host.var("PSModulePath").map(|p| {
+        p.split(host.os.path_list_separator())
             .filter(|s| !s.is_empty())
             .map(PathBuf::from)
-            .collect();
-    }
-    let home = host.home.to_string_lossy().to_string();
+            .collect()
+    });
     match host.os {
         Os::Windows => {
-            let pf = host
-                .var("ProgramFiles")
-                .unwrap_or("C:\\Program Files")
-                .to_string();
-            vec![
-                PathBuf::from(Os::Windows.join(&home, &["Documents", "PowerShell", "Modules"])),
-                PathBuf::from(Os::Windows.join(&pf, &["PowerShell", "Modules"])),
-                PathBuf::from(
-                    Os::Windows.join(&home, &["Documents", "WindowsPowerShell", "Modules"]),
-                ),
-                PathBuf::from(Os::Windows.join(&pf, &["WindowsPowerShell", "Modules"])),
-            ]
+            let [user, shared, user_windows, shared_windows] = windows_default_dirs(host);
+            let mut out: Vec<PathBuf> = Vec::new();
+            let chain = [user, shared]
+                .into_iter()
+                .chain(set.unwrap_or_default())
+                .chain([user_windows, shared_windows]);
+            for d in chain {
+                // Windows paths are case-insensitive and may end with a separator.
+                let key = |p: &Path| {
+                    p.to_string_lossy()
+                        .trim_end_matches(['\\', '/'])
+                        .to_ascii_lowercase()
+                };
+                if !out.iter().any(|o| key(o) == key(&d)) {
+                    out.push(d);
+                }
+            }
+            out
         }
-        Os::Linux | Os::Macos => vec![
-            PathBuf::from(Os::Linux.join(&home, &[".local", "share", "powershell", "Modules"])),
-            PathBuf::from("/usr/local/share/powershell/Modules"),
-            PathBuf::from("/opt/microsoft/powershell/7/Modules"),
-        ],
+        Os::Linux | Os::Macos => set.unwrap_or_else(|| {
+            let home = host.home.to_string_lossy().to_string();
+            vec![
+                PathBuf::from(Os::Linux.join(&home, &[".local", "share", "powershell", "Modules"])),
+                PathBuf::from("/usr/local/share/powershell/Modules"),
+                PathBuf::from("/opt/microsoft/powershell/7/Modules"),
+            ]
+        }),
     }
+}
+
+/// PowerShell 7's CurrentUser and AllUsers folders, then Windows PowerShell's.
+fn windows_default_dirs(host: &Host) -> [PathBuf; 4] {
+    let home = host.home.to_string_lossy().to_string();
+    let pf = host.var("ProgramFiles").unwrap_or("C:\\Program Files");
+    [
+        PathBuf::from(Os::Windows.join(&home, &["Documents", "PowerShell", "Modules"])),
+        PathBuf::from(Os::Windows.join(pf, &["PowerShell", "Modules"])),
+        PathBuf::from(Os::Windows.join(&home, &["Documents", "WindowsPowerShell", "Modules"])),
+        PathBuf::from(Os::Windows.join(pf, &["WindowsPowerShell", "Modules"])),
+    ]
 }
 
 /// The CurrentUser folder where `Install-Module -Scope CurrentUser` puts modules.
@@ -188,9 +212,10 @@ mod tests {
     use super::*;
     use crate::os::Arch;
 
+    /// A host of the OS the test runs on: these tests read real folders.
     fn host_with(psmodulepath: &Path) -> Host {
         Host {
-            os: Os::Linux,
+            os: Os::current(),
             arch: Arch::Amd64,
             home: PathBuf::from("/nonexistent"),
             vars: [(
@@ -243,6 +268,7 @@ mod tests {
     #[test]
     fn default_folders_per_os() {
         let mut h = host_with(Path::new("/x"));
+        h.os = Os::Linux;
         h.vars.clear();
         h.home = PathBuf::from("/home/ann");
         assert_eq!(
@@ -259,7 +285,61 @@ mod tests {
             module_dirs(&h)[1],
             PathBuf::from("C:\\Program Files\\PowerShell\\Modules")
         );
+        assert_eq!(module_dirs(&h).len(), 4);
         assert_eq!(Version::parse("1.9.9"), Some(Version(1, 9, 9)));
         assert_eq!(Version::parse("x"), None);
+    }
+
+    #[test]
+    fn windows_psmodulepath_is_split_on_semicolons_and_keeps_powershells_own_folders() {
+        let mut h = host_with(Path::new("/x"));
+        h.os = Os::Windows;
+        h.home = PathBuf::from("C:\\Users\\ann");
+        // What cmd.exe shows: the machine value, without the user's folders.
+        h.vars = [
+            (
+                "PSMODULEPATH".to_string(),
+                "C:\\Program Files\\WindowsPowerShell\\Modules\\;C:\\WINDOWS\\system32\\WindowsPowerShell\\v1.0\\Modules;D:\\mods"
+                    .to_string(),
+            ),
+            ("ProgramFiles".to_string(), "C:\\Program Files".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            module_dirs(&h),
+            [
+                "C:\\Users\\ann\\Documents\\PowerShell\\Modules",
+                "C:\\Program Files\\PowerShell\\Modules",
+                "C:\\Program Files\\WindowsPowerShell\\Modules\\",
+                "C:\\WINDOWS\\system32\\WindowsPowerShell\\v1.0\\Modules",
+                "D:\\mods",
+                "C:\\Users\\ann\\Documents\\WindowsPowerShell\\Modules",
+            ]
+            .map(PathBuf::from)
+        );
+        assert_eq!(
+            current_user_dir(&h),
+            PathBuf::from("C:\\Users\\ann\\Documents\\PowerShell\\Modules")
+        );
+    }
+
+    #[test]
+    fn crlf_and_utf16_manifests_are_read() {
+        let t = tempfile::tempdir().unwrap();
+        let crlf = t.path().join("crlf.psd1");
+        std::fs::write(
+            &crlf,
+            "\u{feff}@{\r\n    RootModule = 'Az.Ssh.psm1'\r\n    ModuleVersion = '0.2.3'\r\n}\r\n",
+        )
+        .unwrap();
+        assert_eq!(manifest_version(&crlf).unwrap(), Version(0, 2, 3));
+        let utf16 = t.path().join("utf16.psd1");
+        let mut bytes = vec![0xff, 0xfe];
+        for u in "@{\r\nModuleVersion = \"1.9.9\"\r\n}\r\n".encode_utf16() {
+            bytes.extend(u.to_le_bytes());
+        }
+        std::fs::write(&utf16, bytes).unwrap();
+        assert_eq!(manifest_version(&utf16).unwrap(), Version(1, 9, 9));
     }
 }
