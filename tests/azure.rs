@@ -846,14 +846,7 @@ fn a_group_held_right_is_found_through_assigned_to_when_permissions_cannot_be_re
     let az = Azure::builtin("group-contributor");
     let id = az.machine(0);
     // A proxy that refuses the subscription-scope permissions API.
-    let endpoint = crate::hostile::hostile(&az, |a| {
-        if a.path.ends_with(
-            "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/providers/Microsoft.Authorization/permissions",
-        ) {
-            a.status = 404;
-            a.body = Some(serde_json::json!({"error": {"code": "NotFound", "message": "no"}}));
-        }
-    });
+    let endpoint = crate::hostile::hostile(&az, crate::hostile::refuse_subscription_permissions);
     let out = az
         .sandbox
         .cmd()

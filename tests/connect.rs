@@ -122,6 +122,16 @@ fn watching_cmdlines<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
     (out, seen)
 }
 
+/// `arcfix <cmd> [--yes] --checks azure --connect --id <id> -o json`.
+fn probe_json(az: &Azure, cmd: &str, yes: bool, id: &str) -> Output {
+    let mut args = vec![cmd];
+    if yes {
+        args.push("--yes");
+    }
+    args.extend(["--checks", "azure", "--connect", "--id", id, "-o", "json"]);
+    run(az, &args)
+}
+
 fn connection(out: &Output) -> serde_json::Value {
     out.json()["connections"][0].clone()
 }
@@ -133,21 +143,7 @@ fn a_working_path_is_proven_by_the_banner_and_no_secret_leaks() {
     // The proxy lingers a moment so the command-line watcher sees it.
     stand_in_proxy(&az, "sleep 0.5");
     let id = az.machine(0);
-    let (out, cmdlines) = watching_cmdlines(|| {
-        run(
-            &az,
-            &[
-                "check",
-                "--checks",
-                "azure",
-                "--connect",
-                "--id",
-                &id,
-                "-o",
-                "json",
-            ],
-        )
-    });
+    let (out, cmdlines) = watching_cmdlines(|| probe_json(&az, "check", false, &id));
     assert_eq!(out.status, 0, "{out:?}");
     let c = connection(&out);
     assert_eq!(c["ok"], true, "{c}");
@@ -297,19 +293,7 @@ fn an_unknown_failure_keeps_its_evidence_and_a_hung_proxy_is_killed() {
         PROXY,
         "#!/bin/sh\nprintf '%s\\n' '{\"level\":\"fatal\",\"msg\":\"sshproxy: a failure nobody has seen\",\"proxyVersion\":\"1.3.026973\"}' >&2\nexit 1\n",
     );
-    let out = run(
-        &az,
-        &[
-            "check",
-            "--checks",
-            "azure",
-            "--connect",
-            "--id",
-            &id,
-            "-o",
-            "json",
-        ],
-    );
+    let out = probe_json(&az, "check", false, &id);
     let c = connection(&out);
     assert_eq!(c["problem"], "ssh-connection-failed", "{c}");
     assert!(
@@ -371,19 +355,7 @@ fn without_a_proxy_or_the_right_the_probe_says_why_it_was_not_tried() {
         return;
     }
     let id = az.machine(0);
-    let out = run(
-        &az,
-        &[
-            "check",
-            "--checks",
-            "azure",
-            "--connect",
-            "--id",
-            &id,
-            "-o",
-            "json",
-        ],
-    );
+    let out = probe_json(&az, "check", false, &id);
     assert_eq!(out.status, 0, "{out:?}");
     let v = out.json();
     let why = v["not_checked"]
@@ -418,19 +390,7 @@ fn without_a_proxy_or_the_right_the_probe_says_why_it_was_not_tried() {
         return;
     }
     let id = az.machine(0);
-    let out = run(
-        &az,
-        &[
-            "check",
-            "--checks",
-            "azure",
-            "--connect",
-            "--id",
-            &id,
-            "-o",
-            "json",
-        ],
-    );
+    let out = probe_json(&az, "check", false, &id);
     let v = out.json();
     assert!(
         v["not_checked"]
@@ -463,20 +423,7 @@ fn apply_connect_ends_with_the_probe_and_waits_for_the_relay() {
         ..Default::default()
     });
     let id = az.machine(0);
-    let out = run(
-        &az,
-        &[
-            "apply",
-            "--yes",
-            "--checks",
-            "azure",
-            "--connect",
-            "--id",
-            &id,
-            "-o",
-            "json",
-        ],
-    );
+    let out = probe_json(&az, "apply", true, &id);
     assert_eq!(out.status, 0, "{out:?}");
     let v = out.json();
     assert_eq!(v["connections"][0]["ok"], true, "{v}");

@@ -103,6 +103,18 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     r
 }
 
+/// Answers 404 to the subscription-scope permissions API (which the published
+/// spec does not list), so that arcfix falls back to the role assignments.
+pub fn refuse_subscription_permissions(a: &mut Answer) {
+    if a.path
+        .ends_with("/providers/Microsoft.Authorization/permissions")
+        && a.path.split('/').count() == 6
+    {
+        a.status = 404;
+        a.body = Some(serde_json::json!({"error": {"code": "NotFound", "message": "no"}}));
+    }
+}
+
 /// A listener on 127.0.0.2 that records every request it receives.
 pub struct Thief {
     pub port: u16,
@@ -227,13 +239,7 @@ fn a_role_definition_id_on_another_host_never_gets_the_token() {
         let l = link.clone();
         let endpoint = hostile(&az, move |a| {
             // The subscription's permissions refused, so the assignments are read.
-            if a.path
-                .ends_with("/providers/Microsoft.Authorization/permissions")
-                && a.path.split('/').count() == 6
-            {
-                a.status = 404;
-                a.body = Some(serde_json::json!({"error": {"code": "NotFound", "message": "no"}}));
-            }
+            refuse_subscription_permissions(a);
             if a.path
                 .ends_with("/providers/Microsoft.Authorization/roleAssignments")
                 && let Some(list) = a.body.as_mut().and_then(|b| b["value"].as_array_mut())

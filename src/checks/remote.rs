@@ -123,9 +123,11 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
     });
     // Azure shows the agent's incomingconnections.ports (agentConfiguration):
     // that part needs no probe.
-    let ports: Option<Vec<u16>> = m
-        .agent_ports
-        .map(|p| p.iter().filter_map(|s| s.trim().parse::<u16>().ok()).collect());
+    let ports: Option<Vec<u16>> = m.agent_ports.map(|p| {
+        p.iter()
+            .filter_map(|s| s.trim().parse::<u16>().ok())
+            .collect()
+    });
     if let Some(ports) = ports
         && !ports.is_empty()
         && !ports.contains(&port)
