@@ -13,3 +13,4 @@ pub mod hostile;
 mod remote;
 mod saved_plan;
 pub mod server;
+pub mod specs;
