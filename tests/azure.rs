@@ -11,6 +11,9 @@ pub struct Azure {
     pub sim: Option<Sim>,
     pub sandbox: Sandbox,
     pub token: String,
+    /// Path prefixes of links a test injected itself (tests/hostile.rs), not
+    /// held to the REST specs.
+    pub foreign: std::sync::Mutex<Vec<String>>,
 }
 
 impl Azure {
@@ -52,6 +55,7 @@ printf '{{"accessToken":"{token}","expiresOn":"x","expires_on":%s,"subscription"
             sim: Some(sim),
             sandbox,
             token,
+            foreign: Default::default(),
         }
     }
 
@@ -83,10 +87,23 @@ printf '{{"accessToken":"{token}","expiresOn":"x","expires_on":%s,"subscription"
     }
 }
 
+/// Every request the simulator received is checked against the REST specs
+/// (tests/specs.rs); a test whose requests do not conform fails.
 impl Drop for Azure {
     fn drop(&mut self) {
         if let Some(sim) = self.sim.take() {
+            let bad = if std::thread::panicking() {
+                Vec::new()
+            } else {
+                let foreign = self.foreign.lock().unwrap_or_else(|e| e.into_inner());
+                crate::specs::violations(&sim.all_requests(), &foreign)
+            };
             self.rt.block_on(sim.shutdown());
+            assert!(
+                bad.is_empty(),
+                "requests the REST specs refuse (tests/specs.rs):\n{}",
+                bad.join("\n")
+            );
         }
     }
 }

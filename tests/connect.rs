@@ -36,7 +36,7 @@ fn which(p: &str) -> Option<String> {
 }
 
 /// The stand-in proxy: `first` runs before it hands over to the simulated relay.
-fn stand_in_proxy(az: &Azure, first: &str) {
+pub(crate) fn stand_in_proxy(az: &Azure, first: &str) {
     az.sandbox.write_exec(
         PROXY,
         &format!(
@@ -83,7 +83,7 @@ fn setup(az: &Azure) -> Option<Sshd> {
     sshd
 }
 
-fn run(az: &Azure, args: &[&str]) -> Output {
+pub(crate) fn run(az: &Azure, args: &[&str]) -> Output {
     az.sandbox
         .cmd()
         .args(args)

@@ -147,6 +147,12 @@ impl Thief {
             });
             port
         });
+        // A link to the thief that resolves onto the endpoint itself
+        // (`http:127.0.0.2:PORT/x`) reaches the simulator as this path.
+        az.foreign
+            .lock()
+            .unwrap()
+            .push(format!("/127.0.0.2:{port}/"));
         Thief { port, got }
     }
 

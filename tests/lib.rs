@@ -18,3 +18,4 @@ pub mod hostile;
 mod remote;
 mod saved_plan;
 pub mod server;
+pub mod specs;

@@ -182,6 +182,9 @@ struct Shared {
     faults: Mutex<Faults>,
     quota: Mutex<Quota>,
     log: Mutex<Vec<(u64, LoggedRequest)>>,
+    /// `requests()` starts after this sequence number (`clear_log`); the whole
+    /// history stays for `all_requests()`.
+    cleared: Mutex<u64>,
     seq: Mutex<u64>,
     /// Throw-away sshd ports the relay splices to, per machine id (lower case).
     sshd: Mutex<std::collections::HashMap<String, u16>>,
@@ -222,6 +225,7 @@ impl Sim {
                 at: Instant::now(),
             }),
             log: Mutex::new(Vec::new()),
+            cleared: Mutex::new(0),
             seq: Mutex::new(0),
             sshd: Mutex::new(Default::default()),
             config_written: Mutex::new(Default::default()),
@@ -265,8 +269,19 @@ impl Sim {
         self.scenario.caller_token()
     }
 
-    /// Every request received, in order of arrival, faulted ones included.
+    /// Every request received since the last `clear_log`, in order of
+    /// arrival, faulted ones included.
     pub fn requests(&self) -> Vec<LoggedRequest> {
+        let cleared = *lock(&self.shared.cleared);
+        lock(&self.shared.log)
+            .iter()
+            .filter(|(seq, _)| *seq > cleared)
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
+    /// Every request received since the simulator started, `clear_log` or not.
+    pub fn all_requests(&self) -> Vec<LoggedRequest> {
         lock(&self.shared.log)
             .iter()
             .map(|(_, r)| r.clone())
@@ -284,8 +299,9 @@ impl Sim {
         lock(&self.shared.sshd).insert(machine_id.to_ascii_lowercase(), port);
     }
 
+    /// Starts `requests()` afresh (`all_requests()` still has them all).
     pub fn clear_log(&self) {
-        lock(&self.shared.log).clear();
+        *lock(&self.shared.cleared) = *lock(&self.shared.seq);
     }
 
     pub fn set_knobs(&self, knobs: Knobs) {

@@ -656,6 +656,11 @@ async fn the_log_records_every_request_and_knows_writes() {
     assert_eq!(log[3].method, "PUT");
     t.sim.clear_log();
     assert!(t.sim.requests().is_empty());
+    // The whole history stays, for the REST spec check of everything sent.
+    assert_eq!(t.sim.all_requests(), log);
+    t.get(&format!("{MACHINE}?{COMPUTE}")).await;
+    assert_eq!(t.sim.requests().len(), 1);
+    assert_eq!(t.sim.all_requests().len(), 6);
 }
 
 #[tokio::test]
