@@ -64,8 +64,45 @@ pub async fn apply(
             }
         }
         tracing::info!(step = %step.id, status = ?step.status, "step done");
+        journal(ctx, step).await;
     }
     outcome(plan)
+}
+
+/// Appends a performed step to the journal; a journal that cannot be written
+/// is a warning, never a lost apply.
+async fn journal(ctx: &Context, step: &Step) {
+    let Some(j) = &ctx.journal else { return };
+    let who = match &ctx.arm {
+        Some(arm) => match arm.caller().await {
+            Ok(c) => crate::journal::Who {
+                name: c.display_name(),
+                object_id: c.oid.clone(),
+            },
+            Err(_) => local_user(ctx),
+        },
+        None => local_user(ctx),
+    };
+    let base = ctx
+        .arm
+        .as_ref()
+        .map(|a| a.base().to_string())
+        .unwrap_or_default();
+    if let Err(e) = j.record(step, &who, &base) {
+        tracing::warn!("could not write the journal {}: {e}", j.path.display());
+    }
+}
+
+fn local_user(ctx: &Context) -> crate::journal::Who {
+    crate::journal::Who {
+        name: ctx
+            .host
+            .var("USER")
+            .or_else(|| ctx.host.var("USERNAME"))
+            .unwrap_or("unknown")
+            .to_string(),
+        object_id: None,
+    }
 }
 
 pub fn outcome(plan: &Plan) -> ExitCode {

@@ -43,6 +43,17 @@ pub struct GlobalArgs {
     /// No colour (also when NO_COLOR is set)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Where apply appends its journal of changes (default: the state folder)
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "no_journal"
+    )]
+    pub journal: Option<PathBuf>,
+    /// Keep no journal of the changes apply makes
+    #[arg(long, global = true)]
+    pub no_journal: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -13,7 +13,17 @@ pub struct Config {
     pub color: bool,
     /// -1 quiet, 0 default, 1 -v, 2 -vv
     pub verbosity: i8,
+    /// `--journal FILE`, or `None` with `--no-journal`; the default path otherwise.
+    pub journal: JournalChoice,
     pub azure: AzureSettings,
+}
+
+/// Where apply's journal of changes goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalChoice {
+    Default,
+    File(PathBuf),
+    Off,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +144,11 @@ impl Config {
             output: g.output,
             color: !g.no_color && !env_no_color && stdout_is_terminal && g.output == Output::Text,
             verbosity: if g.quiet { -1 } else { g.verbose.min(2) as i8 },
+            journal: match (g.journal, g.no_journal) {
+                (_, true) => JournalChoice::Off,
+                (Some(f), false) => JournalChoice::File(f),
+                (None, false) => JournalChoice::Default,
+            },
             azure: AzureSettings {
                 endpoint: endpoint(g.arm_endpoint.as_deref(), g.cloud)?,
                 cloud: g.cloud,

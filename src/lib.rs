@@ -16,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod explain;
+pub mod journal;
 pub mod os;
 pub mod plan;
 pub mod probe;

@@ -148,7 +148,15 @@ async fn execute(config: Config) -> Result<ExitCode> {
             dry_run,
             plan,
         } => {
-            let ctx = context(&config.azure, target.clone(), None)?;
+            let mut ctx = context(&config.azure, target.clone(), None)?;
+            ctx.journal = match &config.journal {
+                crate::config::JournalChoice::Off => None,
+                crate::config::JournalChoice::File(f) => {
+                    Some(crate::journal::Journal { path: f.clone() })
+                }
+                crate::config::JournalChoice::Default => crate::journal::default_path(&ctx.host)
+                    .map(|path| crate::journal::Journal { path }),
+            };
             apply(&config, &ctx, *yes, *dry_run, plan.as_deref(), &paint).await
         }
         Cmd::Explain { text: given } => explain(&config, given.clone(), &paint),

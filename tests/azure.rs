@@ -948,3 +948,92 @@ fn without_a_token_the_client_side_is_still_reported_and_azure_is_not_checked() 
     );
     assert!(az.sim().requests().is_empty(), "{:?}", az.sim().requests());
 }
+
+#[test]
+fn apply_keeps_a_journal_of_what_it_changed_with_how_to_undo_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let az = Azure::builtin("demo");
+    let id = az.machine(0);
+    let state = az.sandbox.path("state");
+    let out = az
+        .sandbox
+        .cmd()
+        .args(&[
+            "apply",
+            "--yes",
+            "--checks",
+            "azure",
+            "--id",
+            &id,
+            "--login",
+            "entra",
+            "--grant-roles",
+        ])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("ARCFIX_RETRY_SCALE", "0.02")
+        .env("XDG_STATE_HOME", state.to_str().unwrap())
+        .run();
+    assert!(out.status == 0 || out.status == 3, "{out:?}");
+    let path = state.join("arcfix/journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(!text.contains(&az.token), "a token in the journal");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // One line per write the simulator saw (register, endpoint, configuration, role, extension).
+    assert_eq!(lines.len(), az.writes().len(), "{text}\n{:?}", az.writes());
+    let role = lines
+        .iter()
+        .find(|l| l["step"].as_str().unwrap().starts_with("assign-login-role"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(role["result"], "applied");
+    assert_eq!(role["who"]["name"], "alex@contoso.example");
+    assert!(role["who"]["object_id"].is_string());
+    assert!(
+        role["undo"]
+            .as_str()
+            .unwrap()
+            .starts_with("az role assignment delete --ids /subscriptions/"),
+        "{role}"
+    );
+    for l in &lines {
+        for k in ["time", "arcfix_version", "target", "action", "undo"] {
+            assert!(l[k].is_string(), "{k}: {l}");
+        }
+    }
+
+    // --journal FILE; --no-journal; a journal that cannot be written is a warning.
+    let run = |extra: &[&str]| {
+        let az = Azure::builtin("demo");
+        let id = az.machine(0);
+        let out = az
+            .sandbox
+            .cmd()
+            .args(&["apply", "--yes", "--checks", "azure", "--id", &id])
+            .args(extra)
+            .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+            .env("ARCFIX_RETRY_SCALE", "0.02")
+            .env("XDG_STATE_HOME", state.join("other").to_str().unwrap())
+            .run();
+        assert!(!az.writes().is_empty(), "{out:?}");
+        out
+    };
+    let custom = az.sandbox.path("my.jsonl");
+    let out = run(&["--journal", custom.to_str().unwrap()]);
+    assert!(custom.exists(), "{out:?}");
+    assert!(!state.join("other").exists());
+    std::fs::create_dir_all(az.sandbox.path("a-folder")).unwrap();
+    let out = run(&["--journal", az.sandbox.path("a-folder").to_str().unwrap()]);
+    assert!(
+        out.stderr.contains("could not write the journal"),
+        "{out:?}"
+    );
+    assert!(out.status == 0 || out.status == 3, "{out:?}");
+    let out = run(&["--no-journal"]);
+    assert!(!state.join("other").exists(), "{out:?}");
+}

@@ -210,6 +210,8 @@ pub struct Context {
     /// Machines (id, lower case) whose agent restart arcfix saw happen in
     /// this run: the restart after a provider registration is no longer owed.
     pub restarted: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Where apply records what it changed (`None`: no journal).
+    pub journal: Option<crate::journal::Journal>,
 }
 
 impl Context {
@@ -221,6 +223,7 @@ impl Context {
             server_cache: Default::default(),
             register_cache: Default::default(),
             restarted: Default::default(),
+            journal: None,
         }
     }
 }

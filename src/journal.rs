@@ -1,0 +1,202 @@
+//! The journal of changes: every step `apply` performs (applied or failed) is
+//! appended as one JSON line, with who did it and what undoing it would take.
+//! No secrets; mode 0600; a journal that cannot be written is a warning,
+//! never a lost apply.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::os::{Host, Os};
+use crate::plan::{Action, Status, Step};
+
+/// Where the journal goes: `$XDG_STATE_HOME/arcfix/journal.jsonl` (else
+/// `~/.local/state/…`); on Windows `%LOCALAPPDATA%\arcfix\journal.jsonl`.
+pub fn default_path(host: &Host) -> Option<PathBuf> {
+    let base = match host.os {
+        Os::Windows => PathBuf::from(host.var("LOCALAPPDATA").filter(|v| !v.is_empty())?),
+        _ => match host
+            .var("XDG_STATE_HOME")
+            .filter(|v| Path::new(v).is_absolute())
+        {
+            Some(v) => PathBuf::from(v),
+            None => host.home_path(&[".local", "state"]),
+        },
+    };
+    Some(base.join("arcfix").join("journal.jsonl"))
+}
+
+/// Who made the change.
+#[derive(Debug, Clone, Default)]
+pub struct Who {
+    pub name: String,
+    pub object_id: Option<String>,
+}
+
+/// The journal file of this run.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    pub path: PathBuf,
+}
+
+impl Journal {
+    /// Appends one line for a performed step; a failure is returned for a warning.
+    pub fn record(&self, step: &Step, who: &Who, base: &str) -> std::result::Result<(), String> {
+        if !matches!(step.status, Status::Applied | Status::Failed) {
+            return Ok(());
+        }
+        let time = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let line = json!({
+            "time": time,
+            "arcfix_version": env!("CARGO_PKG_VERSION"),
+            "who": {"name": who.name, "object_id": who.object_id},
+            "target": step.target,
+            "step": step.id,
+            "action": step.description,
+            "result": match step.status { Status::Applied => "applied", _ => "failed" },
+            "error": step.error,
+            "undo": undo(step, base),
+        });
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        append_private(&self.path, format!("{line}\n").as_bytes()).map_err(|e| e.to_string())
+    }
+}
+
+/// What undoing a step would take, as a person would type it.
+pub fn undo(step: &Step, base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    match &step.action {
+        Action::Arm {
+            method,
+            path,
+            api_version,
+            ..
+        } => {
+            let lower = path.to_ascii_lowercase();
+            if lower.contains("/providers/microsoft.authorization/roleassignments/") {
+                format!("az role assignment delete --ids {path}")
+            } else if method.eq_ignore_ascii_case("POST") && lower.ends_with("/register") {
+                let ns = path.rsplit('/').nth(1).unwrap_or_default();
+                format!(
+                    "az provider unregister --namespace {ns} (only if nothing else in the subscription uses it)"
+                )
+            } else if lower.contains("/serviceconfigurations/") {
+                format!(
+                    "az rest --method delete --uri \"{base}{path}?api-version={api_version}\" (or put back the previous port)"
+                )
+            } else if method.eq_ignore_ascii_case("PUT") {
+                format!("az rest --method delete --uri \"{base}{path}?api-version={api_version}\"")
+            } else {
+                "none known: the change is not reversible by a single command".into()
+            }
+        }
+        Action::AddExecuteBits { path } => format!("chmod a-x \"{}\"", path.display()),
+        Action::AddExecuteBitsToModuleProxies => {
+            "chmod a-x on the proxy files of the Az.Ssh.ArcProxy version installed".into()
+        }
+        Action::RunCommand { verb, .. } => match verb.as_str() {
+            "install-sshd" => "remove the openssh-server package on the server".into(),
+            "start-sshd" => {
+                "on the server: systemctl disable --now ssh (or sshd); Windows: Stop-Service sshd"
+                    .into()
+            }
+            "agent-enable" => {
+                "on the server: azcmagent config set incomingconnections.enabled false".into()
+            }
+            "agent-port" => {
+                "on the server: azcmagent config set incomingconnections.ports <the previous list>"
+                    .into()
+            }
+            "restart-himds" => "none needed: a restart changes no setting".into(),
+            other => format!("see the '{other}' script: undo what it changed on the server"),
+        },
+        Action::Exec { program, args } => {
+            let joined = args.join(" ");
+            if joined.contains("Install-Module") || joined.contains("Update-Module") {
+                "pwsh -NoProfile -Command \"Uninstall-Module -Name Az.Ssh.ArcProxy\"".into()
+            } else if joined.contains("install") {
+                format!("{program} remove the package it installed")
+            } else {
+                format!("reverse: {program} {joined}")
+            }
+        }
+        _ => "nothing was changed by arcfix".into(),
+    }
+}
+
+#[cfg(unix)]
+fn append_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        // A link at the journal's path is refused, not followed.
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn append_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?
+        .write_all(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::os::Arch;
+
+    fn host(os: Os, vars: &[(&str, &str)]) -> Host {
+        Host {
+            os,
+            arch: Arch::Amd64,
+            home: PathBuf::from(if os == Os::Windows {
+                "C:\\Users\\a"
+            } else {
+                "/home/a"
+            }),
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            privileged: false,
+            uid: 1000,
+        }
+    }
+
+    #[test]
+    fn the_journal_lives_in_the_state_folder_of_each_os() {
+        assert_eq!(
+            default_path(&host(Os::Linux, &[])).unwrap(),
+            PathBuf::from("/home/a/.local/state/arcfix/journal.jsonl")
+        );
+        assert_eq!(
+            default_path(&host(Os::Linux, &[("XDG_STATE_HOME", "/s")])).unwrap(),
+            PathBuf::from("/s/arcfix/journal.jsonl")
+        );
+        // A relative XDG path is ignored, as the spec says.
+        assert_eq!(
+            default_path(&host(Os::MacOs, &[("XDG_STATE_HOME", "rel")])).unwrap(),
+            PathBuf::from("/home/a/.local/state/arcfix/journal.jsonl")
+        );
+        let w = default_path(&host(
+            Os::Windows,
+            &[("LOCALAPPDATA", "C:\\Users\\a\\AppData\\Local")],
+        ))
+        .unwrap();
+        assert!(w.starts_with("C:\\Users\\a\\AppData\\Local"), "{w:?}");
+        assert!(default_path(&host(Os::Windows, &[])).is_none());
+    }
+}
