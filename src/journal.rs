@@ -188,7 +188,7 @@ mod tests {
         );
         // A relative XDG path is ignored, as the spec says.
         assert_eq!(
-            default_path(&host(Os::MacOs, &[("XDG_STATE_HOME", "rel")])).unwrap(),
+            default_path(&host(Os::Macos, &[("XDG_STATE_HOME", "rel")])).unwrap(),
             PathBuf::from("/home/a/.local/state/arcfix/journal.jsonl")
         );
         let w = default_path(&host(
