@@ -60,7 +60,7 @@ pub async fn apply(
             }
             Err(e) => {
                 step.status = Status::Failed;
-                step.error = Some(crate::render::one_line(&e.to_string()));
+                step.error = Some(crate::text::one_line(&e.to_string()));
             }
         }
         tracing::info!(step = %step.id, status = ?step.status, "step done");
@@ -145,7 +145,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                         .exit_code
                         .map(|c| c.to_string())
                         .unwrap_or("none".into()),
-                    crate::render::one_line(if result.error.is_empty() {
+                    crate::text::one_line(if result.error.is_empty() {
                         &result.output
                     } else {
                         &result.error
@@ -187,7 +187,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 Err(Error::Other(format!(
                     "{program} exited with {}: {}",
                     out.status,
-                    crate::render::one_line(last)
+                    crate::text::one_line(last)
                 )))
             }
         }
@@ -267,7 +267,7 @@ async fn read_agent_ports(host: &crate::os::Host) -> Result<Vec<crate::probe::se
         Some((0, out)) => crate::probe::server::parse_port_list(&out).ok_or_else(|| {
             Error::Other(format!(
                 "{GET} printed '{}', not a list of ports",
-                crate::render::one_line(out.trim())
+                crate::text::one_line(out.trim())
             ))
         }),
         Some((code, _)) => Err(Error::Other(format!("{GET} failed (exit code {code})"))),
@@ -317,7 +317,7 @@ async fn restart_remote_agent(
                 Some(_) => last = format!("its start time is still {before}"),
                 None => last = "the probe no longer reports its start time".into(),
             },
-            Err(e) => last = crate::render::one_line(&e.to_string()),
+            Err(e) => last = crate::text::one_line(&e.to_string()),
         }
         wait = (wait * 2).min(Duration::from_secs(10));
         if started.elapsed() + wait > limit {
@@ -383,7 +383,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
 /// that does not record them (saved before arcfix recorded them) is refused
 /// too: treating it as made with the defaults could apply it with options
 /// nobody approved, and refusing costs only a new `arcfix plan`.
-pub fn check_options(saved: &Plan, target: &crate::config::Target) -> Result<()> {
+pub fn check_options(saved: &Plan, target: &crate::target::Target) -> Result<()> {
     let Some(made) = &saved.options else {
         return Err(Error::input(format!(
             "the saved plan does not record the options it was made with (it was made by arcfix {}, before they were recorded), so it cannot be told whether this apply has the same: make a new plan",

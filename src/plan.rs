@@ -225,13 +225,9 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn of(t: &crate::config::Target) -> Options {
+    pub fn of(t: &crate::target::Target) -> Options {
         Options {
-            login: match t.login {
-                crate::cli::Login::Local => "local",
-                crate::cli::Login::Entra => "entra",
-            }
-            .into(),
+            login: t.login.as_str().into(),
             port: t.port,
             grant_roles: t.grant_roles,
             checks: t.sides.as_ref().map(|s| {

@@ -87,7 +87,7 @@ fn default_code(status: u16) -> &'static str {
 
 impl fmt::Display for ArmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let message = crate::render::one_line(&self.message);
+        let message = crate::text::one_line(&self.message);
         if self.status == 0 {
             // No answer from Azure: the request failed or was never sent.
             write!(

@@ -12,11 +12,11 @@ use crate::azure::error::ArmError;
 use crate::azure::models::{Extension, Machine, Page, Provider, ServiceConfiguration};
 use crate::azure::rbac::{self, Permission};
 use crate::azure::{HYBRID_CONNECTIVITY, api};
+use crate::checks::Side;
 use crate::checks::{Report, StepSpec, finding};
-use crate::cli::{Login, Side};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Check, FixKind};
-use crate::target::MachineId;
+use crate::target::{Login, MachineId};
 
 pub const ENDPOINT: &str = "/providers/Microsoft.HybridConnectivity/endpoints/default";
 pub const SERVICE_CONFIG: &str =
@@ -91,7 +91,7 @@ pub async fn observe(
             return Err(Error::input(format!(
                 "Arc machine not found: {id} ({}: {})",
                 e.code,
-                crate::render::one_line(&e.message)
+                crate::text::one_line(&e.message)
             )));
         }
         Err(e) => return Err(e.into()),

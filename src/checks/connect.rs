@@ -228,7 +228,7 @@ async fn attempt(
         ran.timed_out,
         ruled_out,
     );
-    outcome.evidence = crate::render::one_line(&connect::redact(&outcome.evidence, &secrets));
+    outcome.evidence = crate::text::one_line(&connect::redact(&outcome.evidence, &secrets));
     Probe::Tried(Connection {
         target: id.to_string(),
         ok: outcome.ok,

@@ -13,14 +13,20 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use crate::azure::client::Arm;
-use crate::cli::Side;
-use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::os::Host;
 use crate::plan::{
     Action, Check, Connection, Finding, FixKind, MachineVerdict, NotChecked, Plan, Status, Step,
 };
-use crate::target::MachineId;
+use crate::target::{MachineId, Target};
+
+/// A part of the SSH path that is checked on its own (`--checks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Side {
+    Client,
+    Azure,
+    Server,
+}
 
 /// Findings, steps and what was observed, from one or more checks.
 #[derive(Debug, Default)]
@@ -227,29 +233,20 @@ impl Context {
 
 impl Context {
     /// The sides to check: `--checks`, or client and azure by default (azure
-    /// only when a machine is named).
-    pub fn sides(&self) -> Result<Vec<Side>> {
-        if self.target.remote && !self.target.has_azure_target() {
-            return Err(Error::Usage("--remote needs a machine: --id, or --subscription with --resource-group and --machine".into()));
-        }
+    /// only when a machine is named). The command line was checked when the
+    /// `Config` was made: `--checks azure` and `--remote` come with a machine.
+    pub fn sides(&self) -> Vec<Side> {
         // With --remote the server side is the target machines', not this one's.
         let on_server = self.target.remote || crate::probe::server::agent_installed(&self.host);
         let mut sides = match &self.target.sides {
-            Some(s) => {
-                if s.contains(&Side::Azure) && !self.target.has_azure_target() {
-                    return Err(Error::Usage(
-                        "--checks azure needs a machine: --id, or --subscription with --resource-group and --machine".into(),
-                    ));
-                }
-                return Ok(s.clone());
-            }
+            Some(s) => return s.clone(),
             None if self.target.has_azure_target() => vec![Side::Client, Side::Azure],
             None => vec![Side::Client],
         };
         if on_server {
             sides.push(Side::Server);
         }
-        Ok(sides)
+        sides
     }
 
     pub fn arm(&self) -> Result<&Arc<Arm>> {
@@ -271,7 +268,7 @@ impl Context {
 
 /// Runs every check of the chosen sides concurrently and makes the plan.
 pub async fn detect(ctx: &Context) -> Result<Plan> {
-    let sides = ctx.sides()?;
+    let sides = ctx.sides();
     let client = async {
         if sides.contains(&Side::Client) {
             let host = ctx.host.clone();
@@ -609,7 +606,7 @@ async fn azure_side(
             Err(e) if single => return Err(e),
             // In a fleet the others go on; the run exits 1 after the report.
             Err(e) => {
-                let message = crate::render::one_line(&e.to_string());
+                let message = crate::text::one_line(&e.to_string());
                 report.unread(Side::Azure, format!("{}: {message}", id.name));
                 report.machines.push(MachineVerdict {
                     id: target,
@@ -827,7 +824,7 @@ pub async fn remote_facts(
                 .exit_code
                 .map(|c| c.to_string())
                 .unwrap_or("none".into()),
-            crate::render::one_line(&result.error)
+            crate::text::one_line(&result.error)
         )));
     }
     let facts = crate::probe::server::ServerFacts::parse(&result.output);

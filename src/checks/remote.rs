@@ -6,8 +6,7 @@
 //! approved apply.
 
 use crate::azure::rbac::{self, Permission};
-use crate::checks::{Context, Report, StepSpec, finding, server};
-use crate::cli::Side;
+use crate::checks::{Context, Report, Side, StepSpec, finding, server};
 use crate::plan::{Action, Check, FixKind, NotChecked, Remote, ServerFact};
 use crate::probe::server::ServerFacts;
 use crate::remote::{self, Script};
@@ -66,7 +65,7 @@ pub async fn check(ctx: &Context, m: &Machine<'_>, port: u16) -> Report {
         }
         Err(e) => r.unread(
             Side::Server,
-            format!("{}: {}", id.name, crate::render::one_line(&e.to_string())),
+            format!("{}: {}", id.name, crate::text::one_line(&e.to_string())),
         ),
     }
     r

@@ -74,17 +74,6 @@ pub fn module_dirs(host: &Host) -> Vec<PathBuf> {
     }
 }
 
-/// The CurrentUser folder where `Install-Module -Scope CurrentUser` puts modules.
-pub fn current_user_dir(host: &Host) -> PathBuf {
-    let home = host.home.to_string_lossy().to_string();
-    match host.os {
-        Os::Windows => {
-            PathBuf::from(Os::Windows.join(&home, &["Documents", "PowerShell", "Modules"]))
-        }
-        _ => PathBuf::from(Os::Linux.join(&home, &[".local", "share", "powershell", "Modules"])),
-    }
-}
-
 fn version_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
