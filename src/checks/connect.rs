@@ -269,7 +269,7 @@ pub fn manual_step(id: &MachineId, problem: &str, port: u16) -> crate::checks::S
         ),
     };
     crate::checks::StepSpec {
-        id: format!("connection-{problem}-{}", id.name.to_ascii_lowercase()),
+        id: crate::checks::step_id::connection(problem, id),
         fixes: vec![problem.to_string()],
         target: id.to_string(),
         description,
