@@ -8,12 +8,11 @@ use std::time::{Duration, Instant};
 
 use arcfix::azure::auth::{StaticToken, Tokens};
 use arcfix::azure::client::{Arm, RetryPolicy};
+use arcfix::checks::Side;
 use arcfix::checks::{self, Context};
-use arcfix::cli::{Login, Side};
-use arcfix::config::Target;
 use arcfix::os::Host;
 use arcfix::sim::{Knobs, Scenario, Sim};
-use arcfix::target::MachineId;
+use arcfix::target::{Login, MachineId, Target};
 
 const LATENCY_MS: u64 = 100;
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::checks::{self, Context};
 use crate::error::{Error, ExitCode, Result};
 use crate::plan::{Action, Plan, Status, Step};
-use crate::probe::proxy;
+
+pub(crate) mod chmod;
 
 /// Applies every automatic step of `plan` in order, updating statuses.
 /// `interrupted` is set by Ctrl-C: the current step finishes, the rest are skipped.
@@ -50,7 +51,7 @@ pub async fn apply(
         progress(&format!("{}: {}", step.id, step.description));
         match run_step(ctx, step).await {
             Ok(status) => {
-                if status == Status::Applied && step.check == crate::plan::Check::Restarted {
+                if status == Status::Applied && step.goal == crate::plan::Goal::Restarted {
                     // Seen happen: the restart after a registration is no longer owed.
                     if let Ok(mut seen) = ctx.restarted.lock() {
                         seen.insert(step.target.to_ascii_lowercase());
@@ -60,7 +61,7 @@ pub async fn apply(
             }
             Err(e) => {
                 step.status = Status::Failed;
-                step.error = Some(crate::render::one_line(&e.to_string()));
+                step.error = Some(crate::text::one_line(&e.to_string()));
             }
         }
         tracing::info!(step = %step.id, status = ?step.status, "step done");
@@ -119,11 +120,11 @@ pub fn outcome(plan: &Plan) -> ExitCode {
 }
 
 async fn run_step(ctx: &Context, step: &Step) -> Result<Status> {
-    if checks::satisfied(ctx, &step.check).await? {
+    if checks::satisfied(ctx, &step.goal).await? {
         return Ok(Status::AlreadySatisfied);
     }
-    if let (crate::plan::Check::Restarted, Action::RunCommand { machine, .. }) =
-        (&step.check, &step.action)
+    if let (crate::plan::Goal::Restarted, Action::RunCommand { machine, .. }) =
+        (&step.goal, &step.action)
     {
         return restart_remote_agent(ctx, step, machine).await;
     }
@@ -137,7 +138,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
         Action::Manual => Err(Error::Other("a manual step cannot be performed".into())),
         Action::AddExecuteBits { path } => {
             let (host, p) = (ctx.host.clone(), path.clone());
-            tokio::task::spawn_blocking(move || proxy::add_execute_bits(&host, &p))
+            tokio::task::spawn_blocking(move || chmod::add_execute_bits(&host, &p))
                 .await
                 .map_err(|e| Error::Other(e.to_string()))?
                 .map(|_| ())
@@ -147,7 +148,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
             // Each file is checked on its own descriptor: one that is not this
             // user's, or has more than one link, fails the step with its command.
             for file in checks::client::module_proxies_not_executable(&ctx.host)? {
-                proxy::add_execute_bits(&ctx.host, &file.path)
+                chmod::add_execute_bits(&ctx.host, &file.path)
                     .map_err(|e| Error::io(format!("chmod {}", file.path.display()), e))?;
             }
             Ok(())
@@ -182,7 +183,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                         .exit_code
                         .map(|c| c.to_string())
                         .unwrap_or("none".into()),
-                    crate::render::one_line(if result.error.is_empty() {
+                    crate::text::one_line(if result.error.is_empty() {
                         &result.output
                     } else {
                         &result.error
@@ -224,7 +225,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 Err(Error::Other(format!(
                     "{program} exited with {}: {}",
                     out.status,
-                    crate::render::one_line(last)
+                    crate::text::one_line(last)
                 )))
             }
         }
@@ -304,7 +305,7 @@ async fn read_agent_ports(host: &crate::os::Host) -> Result<Vec<crate::probe::se
         Some((0, out)) => crate::probe::server::parse_port_list(&out).ok_or_else(|| {
             Error::Other(format!(
                 "{GET} printed '{}', not a list of ports",
-                crate::render::one_line(out.trim())
+                crate::text::one_line(out.trim())
             ))
         }),
         Some((code, _)) => Err(Error::Other(format!("{GET} failed (exit code {code})"))),
@@ -354,7 +355,7 @@ async fn restart_remote_agent(
                 Some(_) => last = format!("its start time is still {before}"),
                 None => last = "the probe no longer reports its start time".into(),
             },
-            Err(e) => last = crate::render::one_line(&e.to_string()),
+            Err(e) => last = crate::text::one_line(&e.to_string()),
         }
         wait = (wait * 2).min(Duration::from_secs(10));
         if started.elapsed() + wait > limit {
@@ -369,11 +370,11 @@ async fn restart_remote_agent(
 /// Verification: the check must hold now, or (for states ARM settles by itself)
 /// within a bounded wait, polled with growing intervals.
 async fn verify(ctx: &Context, step: &Step) -> Result<()> {
-    if step.check == crate::plan::Check::Restarted {
+    if step.goal == crate::plan::Goal::Restarted {
         // The command's success is all a restart can show.
         return Ok(());
     }
-    let limit = checks::azure::settles_slowly(&step.check);
+    let limit = checks::azure::settles_slowly(&step.goal);
     let started = std::time::Instant::now();
     let mut interval = Duration::from_millis(250);
     let spinner = limit.map(|_| {
@@ -383,9 +384,9 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
         pb
     });
     let result = loop {
-        if let crate::plan::Check::Server {
+        if let crate::plan::Goal::Server {
             machine: Some(m), ..
-        } = &step.check
+        } = &step.goal
         {
             // Each look at a remote server is a fresh probe.
             ctx.server_cache
@@ -393,7 +394,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
                 .await
                 .remove(&m.id.to_ascii_lowercase());
         }
-        if checks::satisfied(ctx, &step.check).await? {
+        if checks::satisfied(ctx, &step.goal).await? {
             break Ok(());
         }
         match limit {
@@ -420,7 +421,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
 /// that does not record them (saved before arcfix recorded them) is refused
 /// too: treating it as made with the defaults could apply it with options
 /// nobody approved, and refusing costs only a new `arcfix plan`.
-pub fn check_options(saved: &Plan, target: &crate::config::Target) -> Result<()> {
+pub fn check_options(saved: &Plan, target: &crate::target::Target) -> Result<()> {
     let Some(made) = &saved.options else {
         return Err(Error::input(format!(
             "the saved plan does not record the options it was made with (it was made by arcfix {}, before they were recorded), so it cannot be told whether this apply has the same: make a new plan",

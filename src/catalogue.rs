@@ -128,23 +128,24 @@ pub const CONTRACT_IDS: [&str; 10] = [
     "rp-not-registered",
 ];
 
-/// Where a problem lives, which is also which `--checks` side detects it.
+/// Where a problem lives, which is also which `--checks` side detects it
+/// (the plan files call it `side`; `checks::Side` is the option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Side {
+pub enum Area {
     Client,
     Azure,
     Server,
     Other,
 }
 
-impl Side {
+impl Area {
     pub fn as_str(self) -> &'static str {
         match self {
-            Side::Client => "client",
-            Side::Azure => "azure",
-            Side::Server => "server",
-            Side::Other => "other",
+            Area::Client => "client",
+            Area::Azure => "azure",
+            Area::Server => "server",
+            Area::Other => "other",
         }
     }
 }
@@ -156,7 +157,7 @@ pub struct Problem {
     pub title: String,
     /// The article's section heading; empty for problems the article does not cover.
     pub section: String,
-    pub side: Side,
+    pub side: Area,
     /// False for known failures that are none of arcfix's own problems: `explain`
     /// recognises them, `check` and `apply` do not handle them.
     pub known: bool,
@@ -198,7 +199,7 @@ struct RawProblem {
     id: String,
     title: String,
     section: String,
-    side: Side,
+    side: Area,
     known: bool,
     automatic: bool,
     fix: String,
@@ -309,7 +310,7 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
     use std::path::Path;
 
-    use super::{CONTRACT_IDS, FILES, Side, all, get, loosen, parse};
+    use super::{Area, CONTRACT_IDS, FILES, all, get, loosen, parse};
     use crate::explain::explain;
 
     fn crate_root() -> &'static Path {
@@ -352,7 +353,7 @@ mod tests {
             let p = get(id).unwrap_or_else(|| panic!("{id} missing"));
             assert!(p.known, "{id}");
             assert!(!p.section.is_empty(), "{id} has no article section");
-            assert_ne!(p.side, Side::Other, "{id}");
+            assert_ne!(p.side, Area::Other, "{id}");
         }
         assert!(get("no-such-problem").is_none());
     }
@@ -378,7 +379,7 @@ mod tests {
             );
             // Unknown failures are not handled by check/apply; say so.
             if !p.known {
-                assert_eq!(p.side, Side::Other, "{}", p.id);
+                assert_eq!(p.side, Area::Other, "{}", p.id);
                 assert!(!p.automatic, "{}", p.id);
                 assert!(p.section.is_empty(), "{}", p.id);
             }

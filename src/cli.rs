@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::azure::cloud::{Auth, Cloud};
+use crate::checks::Side;
+use crate::target::Login;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "arcfix",
@@ -60,29 +64,6 @@ pub struct GlobalArgs {
 pub enum Output {
     Text,
     Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Cloud {
-    #[value(name = "AzureCloud")]
-    AzureCloud,
-    #[value(name = "AzureUSGovernment")]
-    AzureUsGovernment,
-    #[value(name = "AzureChinaCloud")]
-    AzureChinaCloud,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Auth {
-    Cli,
-    Env,
-    ManagedIdentity,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Login {
-    Local,
-    Entra,
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,11 +161,4 @@ pub struct TargetArgs {
     /// machine; no login is attempted); apply tries it again at the end
     #[arg(long)]
     pub connect: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
-pub enum Side {
-    Client,
-    Azure,
-    Server,
 }

@@ -2,9 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{self, Auth, Cli, Cloud, Login, Output, Side};
+use crate::azure::client::is_loopback;
+use crate::azure::cloud::{Auth, Cloud};
+use crate::checks::Side;
+use crate::cli::{self, Cli, Output};
 use crate::error::{Error, Result};
-use crate::target::{MachineId, validate_resource_group, validate_subscription};
+use crate::target::{MachineId, Target, validate_resource_group, validate_subscription};
 
 #[derive(Debug)]
 pub struct Config {
@@ -34,19 +37,6 @@ pub struct AzureSettings {
     pub auth: Auth,
 }
 
-impl AzureSettings {
-    /// The token scope for ARM in this cloud.
-    /// The token scope: the cloud's Resource Manager audience (azure-cli's
-    /// `active_directory_resource_id`) with `.default`.
-    pub fn scope(&self) -> &'static str {
-        match self.cloud {
-            Cloud::AzureCloud => "https://management.core.windows.net//.default",
-            Cloud::AzureUsGovernment => "https://management.core.usgovcloudapi.net//.default",
-            Cloud::AzureChinaCloud => "https://management.core.chinacloudapi.cn//.default",
-        }
-    }
-}
-
 #[derive(Debug)]
 pub enum Cmd {
     Check(Target),
@@ -71,30 +61,6 @@ pub enum Cmd {
         sim: String,
         port: u16,
     },
-}
-
-/// What to check: this machine and/or Arc machines in Azure.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub machines: Vec<MachineId>,
-    /// Fleet mode: every machine of a subscription, or of one of its resource groups.
-    pub fleet: Option<(String, Option<String>)>,
-    pub port: u16,
-    pub login: Login,
-    pub ssh_client_folder: Option<PathBuf>,
-    /// Explicit `--checks`; `None` means the default (client, azure, plus server on an Arc server).
-    pub sides: Option<Vec<Side>>,
-    pub grant_roles: bool,
-    /// The server side through Arc Run Command.
-    pub remote: bool,
-    /// Try the SSH path end to end (`--connect`).
-    pub connect: bool,
-}
-
-impl Target {
-    pub fn has_azure_target(&self) -> bool {
-        !self.machines.is_empty() || self.fleet.is_some()
-    }
 }
 
 impl Config {
@@ -194,16 +160,24 @@ fn target(t: cli::TargetArgs) -> Result<Target> {
             (None, None) => {}
         }
     }
-    if t.connect && machines.is_empty() && fleet.is_none() {
-        return Err(Error::Usage(
-            "--connect needs a machine: --id, or --subscription with --resource-group and --machine"
-                .into(),
-        ));
-    }
     let mut sides = t.checks.clone();
     if let Some(s) = sides.as_mut() {
         s.sort();
         s.dedup();
+    }
+    let has_machine = !machines.is_empty() || fleet.is_some();
+    let needs_machine = [
+        (t.connect, "--connect"),
+        (t.remote, "--remote"),
+        (
+            sides.as_ref().is_some_and(|s| s.contains(&Side::Azure)),
+            "--checks azure",
+        ),
+    ];
+    if let Some((_, option)) = needs_machine.iter().find(|(on, _)| *on && !has_machine) {
+        return Err(Error::Usage(format!(
+            "{option} needs a machine: --id, or --subscription with --resource-group and --machine"
+        )));
     }
     Ok(Target {
         machines,
@@ -222,12 +196,12 @@ fn target(t: cli::TargetArgs) -> Result<Target> {
 pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
     let raw = match given {
         Some(s) => s.to_string(),
-        None => format!("https://{}/", cloud_host(cloud)),
+        None => format!("https://{}/", cloud.arm_host()),
     };
     let mut url = url::Url::parse(&raw).map_err(|e| {
         Error::input(format!(
             "invalid --arm-endpoint '{}': {e}",
-            crate::render::sanitize(&raw)
+            crate::text::sanitize(&raw)
         ))
     })?;
     if !url.username().is_empty() || url.password().is_some() {
@@ -243,7 +217,7 @@ pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
         "http" => {
             return Err(Error::input(format!(
                 "refusing plain http to '{}': ARM endpoints must use https (http is allowed only for loopback)",
-                crate::render::sanitize(&raw)
+                crate::text::sanitize(&raw)
             )));
         }
         other => {
@@ -259,20 +233,11 @@ pub fn endpoint(given: Option<&str>, cloud: Cloud) -> Result<url::Url> {
     Ok(url)
 }
 
-/// The Resource Manager host of each cloud.
-pub fn cloud_host(cloud: Cloud) -> &'static str {
-    match cloud {
-        Cloud::AzureCloud => "management.azure.com",
-        Cloud::AzureUsGovernment => "management.usgovcloudapi.net",
-        Cloud::AzureChinaCloud => "management.chinacloudapi.cn",
-    }
-}
-
 impl AzureSettings {
     /// A warning when the token would go somewhere other than the cloud's own
     /// Resource Manager (a mistyped or planted `--arm-endpoint`).
     pub fn endpoint_warning(&self) -> Option<String> {
-        let own = cloud_host(self.cloud);
+        let own = self.cloud.arm_host();
         let host = self.endpoint.host_str().unwrap_or_default();
         // Loopback (the simulator, a local test double) keeps the token on this machine.
         let elsewhere = !host.eq_ignore_ascii_case(own) && !is_loopback(&self.endpoint);
@@ -283,16 +248,6 @@ impl AzureSettings {
                 self.cloud
             )
         })
-    }
-}
-
-/// Whether a URL names this machine (127.0.0.0/8, ::1, localhost).
-pub fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 
@@ -412,6 +367,18 @@ mod tests {
                 "http is allowed only for loopback",
             ),
             (&["frobnicate"], 64, "frobnicate"),
+            (&["check", "--connect"], 64, "--connect needs a machine"),
+            (&["plan", "--remote"], 64, "--remote needs a machine"),
+            (
+                &["check", "--checks", "client,azure"],
+                64,
+                "--checks azure needs a machine",
+            ),
+            (
+                &["apply", "--remote", "--checks", "azure"],
+                64,
+                "--remote needs a machine",
+            ),
         ];
         for (args, code, text) in cases {
             let e = parse(args).unwrap_err();

@@ -10,13 +10,14 @@ use crate::apply;
 use crate::azure::auth::{StaticToken, Tokens};
 use crate::azure::client::{Arm, RetryPolicy};
 use crate::checks::{self, Context};
-use crate::cli::{Login, Output};
-use crate::config::{Config, Target};
+use crate::cli::Output;
+use crate::config::Config;
 use crate::error::{Error, ExitCode, Result};
 use crate::os::{Host, Os};
 use crate::render::text::{self, Paint};
 use crate::sim::{Scenario, Sim};
 use crate::target::MachineId;
+use crate::target::{Login, Target};
 
 pub async fn run(config: &Config, paint: &Paint) -> Result<ExitCode> {
     let scenario = Scenario::builtin("demo")

@@ -50,6 +50,9 @@ pub enum Error {
     Declined(String),
     #[error("{0}")]
     Other(String),
+    /// A bug in arcfix: something its own code should never produce.
+    #[error("internal error (a bug in arcfix, please report it): {0}")]
+    Internal(String),
 }
 
 impl Error {

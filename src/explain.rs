@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::catalogue;
-use crate::render::sanitize;
+use crate::text::sanitize;
 
 /// The schema of `explain -o json` and `rules -o json`.
 const SCHEMA_VERSION: u32 = 1;

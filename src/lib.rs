@@ -7,23 +7,24 @@
 // on the cold path only, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
-pub mod apply;
+pub(crate) mod apply;
 pub mod azure;
 pub mod catalogue;
 pub mod checks;
-pub mod cli;
-pub mod config;
-pub mod demo;
+pub(crate) mod cli;
+pub(crate) mod config;
+pub(crate) mod demo;
 pub mod error;
 pub mod explain;
 pub mod journal;
 pub mod os;
 pub mod plan;
-pub mod probe;
-pub mod remote;
-pub mod render;
+pub(crate) mod probe;
+pub(crate) mod remote;
+pub(crate) mod render;
 pub mod run;
 pub mod sim;
 pub mod target;
+pub(crate) mod text;
 
 pub use run::run;

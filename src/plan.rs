@@ -43,11 +43,12 @@ pub enum Status {
     NotNeeded,
 }
 
-/// What a step's precondition re-check and its verification look at. `true`
-/// from `satisfied` means the step has nothing (more) to do.
+/// A step's goal: the state its precondition re-check and its verification
+/// look at. `true` from `satisfied` means the step has nothing (more) to do.
+/// (Saved plans and the JSON output call it `check`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Check {
+pub enum Goal {
     /// Nothing a program can observe (manual steps).
     None,
     /// ssh and ssh-keygen are found (in `folder` when given, else as the clients look).
@@ -94,7 +95,7 @@ pub struct Remote {
     pub windows: bool,
 }
 
-/// What `Check::Server` looks at.
+/// What `Goal::Server` looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServerFact {
@@ -157,7 +158,8 @@ pub struct Step {
     pub verification: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
-    pub check: Check,
+    #[serde(rename = "check")]
+    pub goal: Goal,
     pub action: Action,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,7 +172,7 @@ impl Step {
         self.id == other.id
             && self.target.eq_ignore_ascii_case(&other.target)
             && self.automatic == other.automatic
-            && self.check == other.check
+            && self.goal == other.goal
             && self.action == other.action
     }
 }
@@ -225,13 +227,9 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn of(t: &crate::config::Target) -> Options {
+    pub fn of(t: &crate::target::Target) -> Options {
         Options {
-            login: match t.login {
-                crate::cli::Login::Local => "local",
-                crate::cli::Login::Entra => "entra",
-            }
-            .into(),
+            login: t.login.as_str().into(),
             port: t.port,
             grant_roles: t.grant_roles,
             checks: t.sides.as_ref().map(|s| {

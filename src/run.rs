@@ -12,11 +12,12 @@ use crate::azure::auth::{self, Tokens};
 use crate::azure::client::{Arm, RetryPolicy};
 use crate::checks::{self, Context};
 use crate::cli::{Cli, Output};
-use crate::config::{AzureSettings, Cmd, Config, Target};
+use crate::config::{AzureSettings, Cmd, Config};
 use crate::error::{Error, ExitCode, Result};
 use crate::os::Host;
 use crate::plan::Plan;
 use crate::render::text::{self, Paint};
+use crate::target::Target;
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
@@ -59,7 +60,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 fn report(e: &Error) -> i32 {
-    let message = crate::render::one_line(&e.to_string());
+    let message = crate::text::one_line(&e.to_string());
     let _ = writeln!(std::io::stderr(), "arcfix: error: {message}");
     e.exit_code().code()
 }
@@ -105,7 +106,7 @@ fn out_json(v: &serde_json::Value) -> Result<()> {
 pub fn progress(config_quiet: bool) -> impl Fn(&str) {
     move |line: &str| {
         if !config_quiet {
-            let _ = writeln!(std::io::stderr(), "→ {}", crate::render::sanitize(line));
+            let _ = writeln!(std::io::stderr(), "→ {}", crate::text::sanitize(line));
         }
     }
 }
@@ -212,7 +213,7 @@ pub fn context(
     tokens: Option<Box<dyn auth::TokenSource>>,
 ) -> Result<Context> {
     let mut ctx = Context::new(Host::detect(), target, None);
-    if ctx.sides()?.contains(&crate::cli::Side::Azure) || ctx.target.remote {
+    if ctx.sides().contains(&checks::Side::Azure) || ctx.target.remote {
         let source = match tokens {
             Some(t) => t,
             None => {
@@ -230,7 +231,7 @@ pub fn context(
         };
         ctx.arm = Some(Arm::new(
             azure.endpoint.clone(),
-            Tokens::new(source, azure.scope()),
+            Tokens::new(source, azure.cloud.scope()),
             retry_policy(),
         )?);
     }

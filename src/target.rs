@@ -1,8 +1,52 @@
-//! Resource ids of Arc-enabled machines: parsing, validation, display.
+//! What arcfix is pointed at: the target of a run, and the resource ids of
+//! Arc-enabled machines (parsing, validation, display).
 
 use std::fmt;
+use std::path::PathBuf;
 
+use crate::checks::Side;
 use crate::error::{Error, Result};
+
+/// How the user logs in to the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Login {
+    Local,
+    Entra,
+}
+
+impl Login {
+    /// The name on the command line (`--login`), as saved plans record it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Login::Local => "local",
+            Login::Entra => "entra",
+        }
+    }
+}
+
+/// What to check: this machine and/or Arc machines in Azure.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub machines: Vec<MachineId>,
+    /// Fleet mode: every machine of a subscription, or of one of its resource groups.
+    pub fleet: Option<(String, Option<String>)>,
+    pub port: u16,
+    pub login: Login,
+    pub ssh_client_folder: Option<PathBuf>,
+    /// Explicit `--checks`; `None` means the default (client, azure, plus server on an Arc server).
+    pub sides: Option<Vec<Side>>,
+    pub grant_roles: bool,
+    /// The server side through Arc Run Command.
+    pub remote: bool,
+    /// Try the SSH path end to end (`--connect`).
+    pub connect: bool,
+}
+
+impl Target {
+    pub fn has_azure_target(&self) -> bool {
+        !self.machines.is_empty() || self.fleet.is_some()
+    }
+}
 
 /// One Arc-enabled server, `Microsoft.HybridCompute/machines`, named the way ARM names it.
 #[derive(Debug, Clone)]
@@ -38,7 +82,7 @@ impl MachineId {
         let bad = |why: &str| {
             Error::input(format!(
                 "invalid machine id '{}': {why} (expected /subscriptions/<guid>/resourceGroups/<name>/providers/Microsoft.HybridCompute/machines/<name>)",
-                crate::render::sanitize(id)
+                crate::text::sanitize(id)
             ))
         };
         let trimmed = id.trim().trim_end_matches('/');
@@ -98,7 +142,7 @@ pub fn validate_subscription(s: &str) -> Result<()> {
     } else {
         Err(Error::input(format!(
             "invalid subscription id '{}': expected a GUID such as 00000000-0000-0000-0000-000000000000",
-            crate::render::sanitize(s)
+            crate::text::sanitize(s)
         )))
     }
 }
@@ -130,7 +174,7 @@ pub fn validate_resource_group(s: &str) -> Result<()> {
         None => Ok(()),
         Some(why) => Err(Error::input(format!(
             "invalid resource group name '{}': {why}",
-            crate::render::sanitize(s)
+            crate::text::sanitize(s)
         ))),
     }
 }
@@ -146,12 +190,12 @@ pub fn validate_machine_name(s: &str) -> Result<()> {
     if !ok {
         Err(Error::input(format!(
             "invalid machine name '{}': 1-54 characters of letters, digits, '-', '_' and '.'",
-            crate::render::sanitize(s)
+            crate::text::sanitize(s)
         )))
     } else if s.ends_with('.') {
         Err(Error::input(format!(
             "invalid machine name '{}': it must not end with '.'",
-            crate::render::sanitize(s)
+            crate::text::sanitize(s)
         )))
     } else {
         Ok(())

@@ -8,9 +8,7 @@ use azure_core::credentials::{Secret, TokenCredential};
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
 
-use azure_core::cloud::CloudConfiguration;
-
-use crate::cli::{Auth, Cloud};
+use crate::azure::cloud::{Auth, Cloud};
 use crate::error::{Error, Result};
 
 /// Anything that can hand out an ARM token for a scope.
@@ -41,7 +39,7 @@ fn az_on_path() -> bool {
 /// from Azure (no request was sent), never the SDK's troubleshooting page.
 pub fn sign_in_advice(auth: Auth, detail: &str, az_installed: bool) -> String {
     // The credential's own words, without links and boilerplate.
-    let detail: String = crate::render::one_line(detail)
+    let detail: String = crate::text::one_line(detail)
         .split_whitespace()
         .filter(|w| !w.contains("://") && !w.contains("aka.ms"))
         .collect::<Vec<_>>()
@@ -92,14 +90,10 @@ impl TokenSource for StaticToken {
 /// The credential the user chose. Only `ManagedIdentity` ever talks to a
 /// metadata address, and only when a token is first needed.
 pub fn source(auth: Auth, cloud: Cloud) -> Result<Box<dyn TokenSource>> {
-    let auth_err = |e: azure_core::Error| Error::Auth(crate::render::one_line(&e.to_string()));
+    let auth_err = |e: azure_core::Error| Error::Auth(crate::text::one_line(&e.to_string()));
     // Entra's authority host follows the cloud.
     let client_options = || azure_core::http::ClientOptions {
-        cloud: Some(Arc::new(match cloud {
-            Cloud::AzureCloud => CloudConfiguration::AzurePublic,
-            Cloud::AzureUsGovernment => CloudConfiguration::AzureGovernment,
-            Cloud::AzureChinaCloud => CloudConfiguration::AzureChina,
-        })),
+        cloud: Some(Arc::new(cloud.authority())),
         ..Default::default()
     };
     let cred: Arc<dyn TokenCredential> = match auth {

@@ -70,7 +70,7 @@ impl Arm {
             .connect_timeout(Duration::from_secs(10));
         // A loopback endpoint (the simulator) is never reached through a proxy
         // from HTTP(S)_PROXY: the traffic must stay on this machine.
-        if crate::config::is_loopback(&base) {
+        if is_loopback(&base) {
             builder = builder.no_proxy();
         }
         let http = builder
@@ -125,7 +125,7 @@ impl Arm {
         body: Option<&Value>,
     ) -> Result<Answer, ArmError> {
         let url = self.url(path, api_version).map_err(|m| {
-            let shown = crate::render::sanitize(path);
+            let shown = crate::text::sanitize(path);
             ArmError::from_response(0, "", method, &shown, None).with_message("InvalidUrl", &m)
         })?;
         let shown_path = url.path().to_string();
@@ -197,7 +197,7 @@ impl Arm {
                                 message: format!(
                                     "the answer from {} broke off: {}",
                                     self.base,
-                                    crate::render::one_line(&error_chain(&e))
+                                    crate::text::one_line(&error_chain(&e))
                                 ),
                                 method: method.to_string(),
                                 path: shown_path.clone(),
@@ -215,7 +215,7 @@ impl Arm {
                         let to = headers
                             .get("location")
                             .and_then(|v| v.to_str().ok())
-                            .map(|l| format!(" to {}", crate::render::sanitize(l)))
+                            .map(|l| format!(" to {}", crate::text::sanitize(l)))
                             .unwrap_or_default();
                         return Err(ArmError::from_response(
                             status,
@@ -276,7 +276,7 @@ impl Arm {
                         message: format!(
                             "cannot reach {}: {}",
                             self.base,
-                            crate::render::one_line(&error_chain(&e))
+                            crate::text::one_line(&error_chain(&e))
                         ),
                         method: method.to_string(),
                         path: shown_path.clone(),
@@ -329,7 +329,7 @@ impl Arm {
         let mut url = self.base.join(relative).map_err(|e| {
             format!(
                 "Azure returned a link that is not a URL ({e}): {}",
-                crate::render::sanitize(path)
+                crate::text::sanitize(path)
             )
         })?;
         if !same_origin(&url, &self.base) {
@@ -371,6 +371,16 @@ async fn read_body(mut resp: reqwest::Response) -> std::result::Result<String, B
 }
 
 /// Same scheme, host and port (the default port of the scheme counts).
+/// Whether a URL names this machine (127.0.0.0/8, ::1, localhost).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 fn same_origin(a: &url::Url, b: &url::Url) -> bool {
     a.scheme() == b.scheme()
         && a.host() == b.host()

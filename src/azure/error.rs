@@ -87,7 +87,7 @@ fn default_code(status: u16) -> &'static str {
 
 impl fmt::Display for ArmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let message = crate::render::one_line(&self.message);
+        let message = crate::text::one_line(&self.message);
         if self.code == "SignInRequired" {
             // No request was sent: the sign-in advice alone.
             write!(f, "{message}")?;

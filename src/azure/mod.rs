@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod cloud;
 pub mod error;
 pub mod rbac;
 

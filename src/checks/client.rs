@@ -4,7 +4,7 @@
 use crate::checks::{Report, StepSpec, finding};
 use crate::error::Result;
 use crate::os::{Host, Os};
-use crate::plan::{Action, Check, FixKind, LOCAL};
+use crate::plan::{Action, FixKind, Goal, LOCAL};
 use crate::probe::{binaries, modules, proxy};
 
 pub const ARCPROXY_INSTALL: &str = "Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
@@ -122,7 +122,7 @@ fn binaries_check(host: &Host, folder: Option<&std::path::Path>, r: &mut Report)
                 ],
                 precondition: "ssh or ssh-keygen is still missing".into(),
                 verification: "ssh and ssh-keygen are found".into(),
-                check: Check::ClientBinaries {
+                goal: Goal::ClientBinaries {
                     folder: folder.map(|f| f.to_path_buf()),
                 },
                 action: if automatic {
@@ -290,7 +290,7 @@ fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
         precondition: "no Az.Ssh.ArcProxy 1.x is in the module folders".into(),
         verification: "the module folders hold an Az.Ssh.ArcProxy 1.x".into(),
         depends_on: needs_pwsh,
-        check: Check::ArcProxyInstalled,
+        goal: Goal::ArcProxyInstalled,
         action: if automatic {
             Action::Exec {
                 program,
@@ -314,7 +314,7 @@ fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
             precondition: "a proxy file of the installed Az.Ssh.ArcProxy 1.x is not executable".into(),
             verification: "every such proxy file is executable by this user".into(),
             depends_on: vec![step_id.into()],
-            check: Check::ModuleProxiesExecutable,
+            goal: Goal::ModuleProxiesExecutable,
             action: if automatic { Action::AddExecuteBitsToModuleProxies } else { Action::Manual },
         });
     }
@@ -412,7 +412,7 @@ fn proxy_check(host: &Host, arcproxy: &[modules::Installed], r: &mut Report) {
                         precondition: "the file is still not executable and is a regular file, not a link".into(),
                         verification: "the file is executable by this user".into(),
                         depends_on: vec![],
-                        check: Check::ProxyExecutable { path: file.path.clone() },
+                        goal: Goal::ProxyExecutable { path: file.path.clone() },
                         action: if automatic { Action::AddExecuteBits { path: file.path.clone() } } else { Action::Manual },
                     });
                 }
@@ -467,7 +467,7 @@ fn windows_blocked(
             precondition: "the file is still blocked or not executable for this user".into(),
             verification:
                 "this user may read and execute the file and no Zone.Identifier blocks it".into(),
-            check: Check::ProxyExecutable {
+            goal: Goal::ProxyExecutable {
                 path: file.to_path_buf(),
             },
             ..StepSpec::manual()

@@ -228,7 +228,7 @@ async fn attempt(
         ran.timed_out,
         ruled_out,
     );
-    outcome.evidence = crate::render::one_line(&connect::redact(&outcome.evidence, &secrets));
+    outcome.evidence = crate::text::one_line(&connect::redact(&outcome.evidence, &secrets));
     Probe::Tried(Connection {
         target: id.to_string(),
         ok: outcome.ok,
@@ -269,7 +269,7 @@ pub fn manual_step(id: &MachineId, problem: &str, port: u16) -> crate::checks::S
         ),
     };
     crate::checks::StepSpec {
-        id: format!("connection-{problem}-{}", id.name.to_ascii_lowercase()),
+        id: crate::checks::step_id::connection(problem, id),
         fixes: vec![problem.to_string()],
         target: id.to_string(),
         description,

@@ -13,14 +13,74 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use crate::azure::client::Arm;
-use crate::cli::Side;
-use crate::config::Target;
 use crate::error::{Error, Result};
 use crate::os::Host;
 use crate::plan::{
-    Action, Check, Connection, Finding, FixKind, MachineVerdict, NotChecked, Plan, Status, Step,
+    Action, Connection, Finding, FixKind, Goal, MachineVerdict, NotChecked, Plan, Status, Step,
 };
-use crate::target::MachineId;
+use crate::target::{MachineId, Target};
+
+/// A part of the SSH path that is checked on its own (`--checks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Side {
+    Client,
+    Azure,
+    Server,
+}
+
+/// Step ids, built in one place: the checks that plan a step and the code
+/// that looks for it (the restart after a registration, the probe's manual
+/// steps) name it the same way.
+pub mod step_id {
+    use crate::target::MachineId;
+
+    pub const RECONNECT_AGENT: &str = "reconnect-agent";
+    pub const REGISTER_PROVIDER: &str = "register-hybridconnectivity";
+
+    fn per_machine(what: &str, id: &MachineId) -> String {
+        format!("{what}-{}", id.name.to_ascii_lowercase())
+    }
+    /// The hybrid agent's restart after the provider registration, wherever it runs.
+    pub fn restart_agent(id: &MachineId) -> String {
+        per_machine("restart-hybrid-agent", id)
+    }
+    pub fn create_endpoint(id: &MachineId) -> String {
+        per_machine("create-default-endpoint", id)
+    }
+    pub fn enable_ssh_port(id: &MachineId) -> String {
+        per_machine("enable-ssh-port", id)
+    }
+    pub fn grant_endpoint_rights(id: &MachineId) -> String {
+        per_machine("grant-endpoint-rights", id)
+    }
+    pub fn upgrade_agent(id: &MachineId) -> String {
+        per_machine("upgrade-agent", id)
+    }
+    pub fn recreate_ssh_config(id: &MachineId) -> String {
+        per_machine("recreate-ssh-config", id)
+    }
+    pub fn assign_login_role(id: &MachineId) -> String {
+        per_machine("assign-login-role", id)
+    }
+    pub fn use_local_login(id: &MachineId) -> String {
+        per_machine("use-local-login", id)
+    }
+    pub fn install_entra_extension(id: &MachineId) -> String {
+        per_machine("install-entra-extension", id)
+    }
+    /// A server fix (`install-openssh-server`, `start-sshd`, …) through Run Command.
+    pub fn remote(fix: &str, id: &MachineId) -> String {
+        per_machine(&format!("remote-{fix}"), id)
+    }
+    pub fn check_server(id: &MachineId) -> String {
+        per_machine("check-server", id)
+    }
+    /// The manual step a failed connection probe points to.
+    pub fn connection(problem: &str, id: &MachineId) -> String {
+        per_machine(&format!("{CONNECTION_PREFIX}{problem}"), id)
+    }
+    pub const CONNECTION_PREFIX: &str = "connection-";
+}
 
 /// Findings, steps and what was observed, from one or more checks.
 #[derive(Debug, Default)]
@@ -136,7 +196,7 @@ pub struct StepSpec {
     pub precondition: String,
     pub verification: String,
     pub depends_on: Vec<String>,
-    pub check: Check,
+    pub goal: Goal,
     pub action: Action,
 }
 
@@ -154,7 +214,7 @@ impl StepSpec {
             precondition: "none (a person decides)".into(),
             verification: "run arcfix check again".into(),
             depends_on: vec![],
-            check: Check::None,
+            goal: Goal::None,
             action: Action::Manual,
         }
     }
@@ -171,7 +231,7 @@ impl StepSpec {
             precondition: self.precondition,
             verification: self.verification,
             depends_on: self.depends_on,
-            check: self.check,
+            goal: self.goal,
             action: if automatic {
                 self.action
             } else {
@@ -230,29 +290,20 @@ impl Context {
 
 impl Context {
     /// The sides to check: `--checks`, or client and azure by default (azure
-    /// only when a machine is named).
-    pub fn sides(&self) -> Result<Vec<Side>> {
-        if self.target.remote && !self.target.has_azure_target() {
-            return Err(Error::Usage("--remote needs a machine: --id, or --subscription with --resource-group and --machine".into()));
-        }
+    /// only when a machine is named). The command line was checked when the
+    /// `Config` was made: `--checks azure` and `--remote` come with a machine.
+    pub fn sides(&self) -> Vec<Side> {
         // With --remote the server side is the target machines', not this one's.
         let on_server = self.target.remote || crate::probe::server::agent_installed(&self.host);
         let mut sides = match &self.target.sides {
-            Some(s) => {
-                if s.contains(&Side::Azure) && !self.target.has_azure_target() {
-                    return Err(Error::Usage(
-                        "--checks azure needs a machine: --id, or --subscription with --resource-group and --machine".into(),
-                    ));
-                }
-                return Ok(s.clone());
-            }
+            Some(s) => return s.clone(),
             None if self.target.has_azure_target() => vec![Side::Client, Side::Azure],
             None => vec![Side::Client],
         };
         if on_server {
             sides.push(Side::Server);
         }
-        Ok(sides)
+        sides
     }
 
     pub fn arm(&self) -> Result<&Arc<Arm>> {
@@ -274,7 +325,7 @@ impl Context {
 
 /// Runs every check of the chosen sides concurrently and makes the plan.
 pub async fn detect(ctx: &Context) -> Result<Plan> {
-    let sides = ctx.sides()?;
+    let sides = ctx.sides();
     let client = async {
         if sides.contains(&Side::Client) {
             let host = ctx.host.clone();
@@ -340,7 +391,7 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     let mut plan = Plan::new(
         Context::target_label(&sides, &machines),
         report.findings,
-        order(report.steps),
+        order(report.steps)?,
         &report.observations,
         report.notes,
     );
@@ -435,7 +486,7 @@ fn fold_client_problems_of_the_probe(report: &mut Report) {
             && f.evidence.starts_with("connection probe"))
     });
     report.steps.retain(|s| {
-        !(s.id.starts_with("connection-") && s.fixes.iter().all(|f| local.contains(f)))
+        !(s.id.starts_with(step_id::CONNECTION_PREFIX) && s.fixes.iter().all(|f| local.contains(f)))
     });
 }
 
@@ -543,8 +594,7 @@ async fn azure_side(
                             ..Report::default()
                         };
                     }
-                    let restart_id =
-                        format!("restart-hybrid-agent-{}", id.name.to_ascii_lowercase());
+                    let restart_id = step_id::restart_agent(&id);
                     let restart = report.steps.iter().any(|s| s.id == restart_id);
                     if remote_server {
                         let machine = remote::Machine {
@@ -622,7 +672,7 @@ async fn azure_side(
             Err(e) if single => return Err(e),
             // In a fleet the others go on; the run exits 1 after the report.
             Err(e) => {
-                let message = crate::render::one_line(&e.to_string());
+                let message = crate::text::one_line(&e.to_string());
                 report.unread(Side::Azure, format!("{}: {message}", id.name));
                 report.machines.push(MachineVerdict {
                     id: target,
@@ -744,8 +794,20 @@ fn verdict(target: &str, r: &Report) -> MachineVerdict {
     }
 }
 
-/// Steps in dependency order, stable otherwise.
-fn order(steps: Vec<Step>) -> Vec<Step> {
+/// Steps in dependency order, stable otherwise. A step that depends on one
+/// the plan does not have is a bug of the check that planned it.
+fn order(steps: Vec<Step>) -> Result<Vec<Step>> {
+    if let Some((s, d)) = steps.iter().find_map(|s| {
+        s.depends_on
+            .iter()
+            .find(|d| !steps.iter().any(|o| &o.id == *d))
+            .map(|d| (s, d))
+    }) {
+        return Err(Error::Internal(format!(
+            "step {} of {} depends on {d}, which the plan does not have",
+            s.id, s.target
+        )));
+    }
     let mut out: Vec<Step> = Vec::with_capacity(steps.len());
     let mut pending = steps;
     while !pending.is_empty() {
@@ -757,25 +819,25 @@ fn order(steps: Vec<Step>) -> Vec<Step> {
         let i = ready.unwrap_or(0);
         out.push(pending.remove(i));
     }
-    out
+    Ok(out)
 }
 
 /// Re-reads whether a step's goal holds (the precondition before acting, the
 /// verification after).
-pub async fn satisfied(ctx: &Context, check: &Check) -> Result<bool> {
+pub async fn satisfied(ctx: &Context, goal: &Goal) -> Result<bool> {
     use crate::probe::{binaries, modules, proxy};
-    Ok(match check {
-        Check::None => false,
+    Ok(match goal {
+        Goal::None => false,
         // The lookup reads the folders again, so an install just made is seen.
-        Check::ClientBinaries { folder } => binaries::lookup(&ctx.host, folder.as_deref())
+        Goal::ClientBinaries { folder } => binaries::lookup(&ctx.host, folder.as_deref())
             .missing()
             .is_empty(),
-        Check::ArcProxyInstalled => modules::find(&ctx.host, modules::ARC_PROXY)?
+        Goal::ArcProxyInstalled => modules::find(&ctx.host, modules::ARC_PROXY)?
             .iter()
             .any(|m| m.version.0 == 1),
-        Check::ProxyExecutable { path } => proxy::executable(path),
-        Check::Restarted => false,
-        Check::Server {
+        Goal::ProxyExecutable { path } => proxy::executable(path),
+        Goal::Restarted => false,
+        Goal::Server {
             machine: None,
             fact,
             port,
@@ -783,15 +845,19 @@ pub async fn satisfied(ctx: &Context, check: &Check) -> Result<bool> {
             let f = crate::probe::server::local(&ctx.host, *port).await;
             server_fact(&f, *fact, *port)
         }
-        Check::Server {
+        Goal::Server {
             machine: Some(m),
             fact,
             port,
         } => server_fact(&remote_facts(ctx, m, *port).await?, *fact, *port),
-        Check::ModuleProxiesExecutable => {
+        Goal::ModuleProxiesExecutable => {
             client::module_proxies_not_executable(&ctx.host)?.is_empty()
         }
-        other => azure::satisfied(ctx.arm()?, other).await?,
+        Goal::ProviderRegistered { .. }
+        | Goal::EndpointExists { .. }
+        | Goal::ServiceConfigPort { .. }
+        | Goal::RoleAssigned { .. }
+        | Goal::ExtensionSucceeded { .. } => azure::satisfied(ctx.arm()?, goal).await?,
     })
 }
 
@@ -840,11 +906,46 @@ pub async fn remote_facts(
                 .exit_code
                 .map(|c| c.to_string())
                 .unwrap_or("none".into()),
-            crate::render::one_line(&result.error)
+            crate::text::one_line(&result.error)
         )));
     }
     let facts = crate::probe::server::ServerFacts::parse(&result.output);
     tracing::debug!(machine = %m.id, ?facts, "probe result");
     ctx.server_cache.lock().await.insert(key, facts.clone());
     Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(id: &str, depends_on: &[&str]) -> Step {
+        StepSpec {
+            id: id.into(),
+            target: LOCAL_TARGET.into(),
+            depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+            ..StepSpec::manual()
+        }
+        .build()
+    }
+
+    const LOCAL_TARGET: &str = crate::plan::LOCAL;
+
+    #[test]
+    fn steps_come_after_what_they_depend_on() {
+        let ordered = order(vec![step("b", &["a"]), step("c", &[]), step("a", &[])]).unwrap();
+        let ids: Vec<&str> = ordered.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["c", "a", "b"]);
+    }
+
+    #[test]
+    fn a_step_depending_on_an_unknown_step_is_a_bug() {
+        let e = order(vec![step("start-sshd", &["install-openssh-server"])]).unwrap_err();
+        assert!(matches!(e, Error::Internal(_)), "{e:?}");
+        assert!(
+            e.to_string()
+                .contains("start-sshd of local depends on install-openssh-server"),
+            "{e}"
+        );
+    }
 }

@@ -6,9 +6,8 @@
 //! approved apply.
 
 use crate::azure::rbac::{self, Permission};
-use crate::checks::{Context, Report, StepSpec, finding, server};
-use crate::cli::Side;
-use crate::plan::{Action, Check, FixKind, NotChecked, Remote, ServerFact};
+use crate::checks::{Context, Report, Side, StepSpec, finding, server, step_id};
+use crate::plan::{Action, FixKind, Goal, NotChecked, Remote, ServerFact};
 use crate::probe::server::ServerFacts;
 use crate::remote::{self, Script};
 use crate::target::MachineId;
@@ -66,7 +65,7 @@ pub async fn check(ctx: &Context, m: &Machine<'_>, port: u16) -> Report {
         }
         Err(e) => r.unread(
             Side::Server,
-            format!("{}: {}", id.name, crate::render::one_line(&e.to_string())),
+            format!("{}: {}", id.name, crate::text::one_line(&e.to_string())),
         ),
     }
     r
@@ -78,7 +77,6 @@ pub async fn check(ctx: &Context, m: &Machine<'_>, port: u16) -> Report {
 fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
     let id = m.id;
     let target = id.to_string();
-    let name = id.name.to_ascii_lowercase();
     r.finding(finding(
         "run-command-permission-missing",
         &target,
@@ -89,7 +87,7 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
         FixKind::Manual,
     ));
     r.step(StepSpec {
-        id: format!("check-server-{name}"),
+        id: step_id::check_server(id),
         fixes: vec!["run-command-permission-missing".into()],
         target: target.clone(),
         description: format!(
@@ -139,7 +137,7 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
             FixKind::Manual,
         ));
         r.step(StepSpec {
-            id: format!("remote-agent-allow-port-{name}"),
+            id: step_id::remote("agent-allow-port", id),
             fixes: vec!["sshd-not-running".into()],
             target,
             description: format!(
@@ -163,7 +161,6 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     let mut r = Report::default();
     let id = m.id;
     let target = id.to_string();
-    let name = id.name.to_ascii_lowercase();
     let seen = |evidence: &str| format!("probe on {} through Run Command: {evidence}", id.name);
     let mut wrong: Vec<(&str, &Script, ServerFact, String, Vec<String>)> = Vec::new();
     if let Some(evidence) = server::sshd_problem(f, port) {
@@ -182,7 +179,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
                 "Install the OpenSSH server".into(),
                 vec![],
             ));
-            after.push(format!("remote-install-openssh-server-{name}"));
+            after.push(step_id::remote("install-openssh-server", id));
         }
         wrong.push((
             "start-sshd",
@@ -225,7 +222,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     let remote = &m.remote;
     for (step, script, fact, description, depends_on) in wrong {
         r.step(StepSpec {
-            id: format!("remote-{step}-{name}"),
+            id: step_id::remote(step, id),
             fixes: vec!["sshd-not-running".into()],
             target: target.clone(),
             description: format!(
@@ -241,7 +238,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
                 fact_failing(fact, port)
             ),
             depends_on,
-            check: Check::Server {
+            goal: Goal::Server {
                 machine: Some(remote.clone()),
                 fact,
                 port,
@@ -255,7 +252,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     }
     if m.restart_agent {
         r.step(StepSpec {
-            id: format!("restart-hybrid-agent-{name}"),
+            id: step_id::restart_agent(id),
             fixes: vec!["rp-not-registered".into()],
             target: target.clone(),
             description: format!("Restart the hybrid agent on {} through Run Command so it picks up the registration", id.name),
@@ -264,8 +261,8 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
             needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
             precondition: "the provider registration step succeeded".into(),
             verification: "a probe afterwards reports a new start time of the agent (else the step is unconfirmed)".into(),
-            depends_on: vec!["register-hybridconnectivity".into()],
-            check: Check::Restarted,
+            depends_on: vec![step_id::REGISTER_PROVIDER.into()],
+            goal: Goal::Restarted,
             action: Action::RunCommand { machine: remote.clone(), verb: remote::RESTART_HIMDS.verb.into(), script: remote::RESTART_HIMDS.render(remote.windows, port) },
         });
     }

@@ -2,9 +2,9 @@
 //! installed, not running or not answering on the port, and the Connected
 //! Machine agent not allowing incoming connections on it.
 
-use crate::checks::{Report, StepSpec, finding};
+use crate::checks::{Report, StepSpec, finding, step_id};
 use crate::os::{Host, Os, PackageManager};
-use crate::plan::{Action, Check, FixKind, LOCAL, ServerFact};
+use crate::plan::{Action, FixKind, Goal, LOCAL, ServerFact};
 use crate::probe::server::ServerFacts;
 
 /// The program and arguments of a server fix here, and how a person types it.
@@ -122,7 +122,7 @@ pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
                 precondition: "the OpenSSH server is not installed".into(),
                 verification: "sshd is installed".into(),
                 depends_on: vec![],
-                check: Check::Server {
+                goal: Goal::Server {
                     machine: None,
                     fact: ServerFact::SshdInstalled,
                     port,
@@ -156,7 +156,7 @@ pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
             precondition: format!("nothing answers SSH on 127.0.0.1:{port}"),
             verification: format!("127.0.0.1:{port} sends an SSH-2.0 banner"),
             depends_on: deps.clone(),
-            check: Check::Server {
+            goal: Goal::Server {
                 machine: None,
                 fact: ServerFact::SshAnswers,
                 port,
@@ -201,7 +201,7 @@ pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
                 precondition: "incomingconnections.enabled is false".into(),
                 verification: "azcmagent config get incomingconnections.enabled is true".into(),
                 depends_on: vec![],
-                check: Check::Server {
+                goal: Goal::Server {
                     machine: None,
                     fact: ServerFact::AgentIncomingEnabled,
                     port,
@@ -253,7 +253,7 @@ pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
                     "azcmagent config get incomingconnections.ports includes {port} and every port allowed before"
                 ),
                 depends_on: vec![],
-                check: Check::Server {
+                goal: Goal::Server {
                     machine: None,
                     fact: ServerFact::AgentPortAllowed,
                     port,
@@ -276,11 +276,8 @@ pub fn automate_agent_restart(host: &Host, facts: &ServerFacts, r: &mut crate::c
         return;
     }
     for s in r.steps.iter_mut().filter(|s| {
-        s.id.starts_with("restart-hybrid-agent-")
-            && s.target
-                .rsplit('/')
-                .next()
-                .is_some_and(|n| n.eq_ignore_ascii_case(me))
+        crate::target::MachineId::parse(&s.target)
+            .is_ok_and(|m| m.name.eq_ignore_ascii_case(me) && s.id == step_id::restart_agent(&m))
     }) {
         let (program, args): (&str, Vec<&str>) = match host.os {
             Os::Windows => (
@@ -299,7 +296,7 @@ pub fn automate_agent_restart(host: &Host, facts: &ServerFacts, r: &mut crate::c
             program: program.into(),
             args: args.iter().map(|a| a.to_string()).collect(),
         };
-        s.check = Check::Restarted;
+        s.goal = Goal::Restarted;
         s.precondition = "the provider registration step succeeded".into();
         s.verification = "the restart command succeeded".into();
     }

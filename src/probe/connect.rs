@@ -148,7 +148,7 @@ pub fn proxy_command(proxy: &Path, port: u16) -> std::result::Result<String, Str
     {
         return Err(format!(
             "the proxy path {} contains {c:?}, which a ProxyCommand cannot carry safely",
-            crate::render::sanitize(&p)
+            crate::text::sanitize(&p)
         ));
     }
     Ok(format!("\"{}\" -p {port}", p.replace('%', "%%")))

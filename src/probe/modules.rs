@@ -98,17 +98,6 @@ fn windows_default_dirs(host: &Host) -> [PathBuf; 4] {
     ]
 }
 
-/// The CurrentUser folder where `Install-Module -Scope CurrentUser` puts modules.
-pub fn current_user_dir(host: &Host) -> PathBuf {
-    let home = host.home.to_string_lossy().to_string();
-    match host.os {
-        Os::Windows => {
-            PathBuf::from(Os::Windows.join(&home, &["Documents", "PowerShell", "Modules"]))
-        }
-        _ => PathBuf::from(Os::Linux.join(&home, &[".local", "share", "powershell", "Modules"])),
-    }
-}
-
 fn version_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -317,10 +306,6 @@ mod tests {
                 "C:\\Users\\ann\\Documents\\WindowsPowerShell\\Modules",
             ]
             .map(PathBuf::from)
-        );
-        assert_eq!(
-            current_user_dir(&h),
-            PathBuf::from("C:\\Users\\ann\\Documents\\PowerShell\\Modules")
         );
     }
 

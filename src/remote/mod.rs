@@ -37,7 +37,8 @@ pub const AGENT_ENABLE: Script = script!("agent-enable");
 pub const AGENT_PORT: Script = script!("agent-port");
 pub const RESTART_HIMDS: Script = script!("restart-himds");
 
-pub const ALL: [&Script; 6] = [
+#[cfg(test)]
+const ALL: [&Script; 6] = [
     &PROBE,
     &INSTALL_SSHD,
     &START_SSHD,

@@ -3,7 +3,7 @@
 use console::Style;
 
 use crate::plan::{FixKind, NotChecked, Plan, Status};
-use crate::render::sanitize;
+use crate::text::sanitize;
 
 pub struct Paint {
     pub color: bool,

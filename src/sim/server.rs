@@ -33,8 +33,9 @@ pub(crate) struct Server {
     pub himds_restart_lost: bool,
 }
 
-/// What the server is, beyond its mutable state.
-pub(crate) struct Host<'a> {
+/// What the simulated server is, beyond its mutable state (not `os::Host`,
+/// the machine arcfix runs on).
+pub(crate) struct ServerKind<'a> {
     pub os_type: &'a str,
     /// The machine's `osSku` (tells Debian-like systems, whose unit is `ssh`).
     pub os_sku: &'a str,
@@ -42,7 +43,7 @@ pub(crate) struct Host<'a> {
     pub agent_status: &'a str,
 }
 
-impl Host<'_> {
+impl ServerKind<'_> {
     fn windows(&self) -> bool {
         self.os_type.eq_ignore_ascii_case("windows")
     }
@@ -85,7 +86,7 @@ impl Server {
     }
 
     /// The first line sshd sends, when it listens on `port`.
-    fn banner(&self, host: &Host, port: u16) -> String {
+    fn banner(&self, host: &ServerKind, port: u16) -> String {
         if !(self.sshd_running && self.ssh_port == port) {
             String::new()
         } else if host.windows() {
@@ -97,7 +98,7 @@ impl Server {
 
     /// When the agent service last started, as the probe script prints it:
     /// systemd's monotonic microseconds, or the process start time on Windows.
-    fn agent_started(&self, host: &Host) -> String {
+    fn agent_started(&self, host: &ServerKind) -> String {
         if host.windows() {
             format!(
                 "2026-11-30T08:{:02}:{:02}.0000000Z",
@@ -110,7 +111,7 @@ impl Server {
     }
 
     /// What arcfix's `probe` script prints, `key=value` per line.
-    fn probe_lines(&self, host: &Host, port: u16) -> String {
+    fn probe_lines(&self, host: &ServerKind, port: u16) -> String {
         let unit = if host.windows() || !host.debian_like() {
             "sshd"
         } else {
@@ -173,7 +174,7 @@ fn script_port(script: &str) -> Option<u16> {
 
 /// Acts out every marker line of `script` in order, stopping at the first
 /// failure (like `set -e`); effects of the steps before it stay.
-pub(crate) fn run_script(server: &mut Server, host: &Host, script: &str) -> Outcome {
+pub(crate) fn run_script(server: &mut Server, host: &ServerKind, script: &str) -> Outcome {
     let steps: Vec<(Dialect, &str)> = script
         .lines()
         .filter_map(|l| {
@@ -215,7 +216,7 @@ pub(crate) fn run_script(server: &mut Server, host: &Host, script: &str) -> Outc
 
 fn act(
     server: &mut Server,
-    host: &Host,
+    host: &ServerKind,
     dialect: Dialect,
     port: u16,
     step: &str,
@@ -311,10 +312,10 @@ fn parse_port(text: &str) -> Result<u16, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Host, Server, run_script};
+    use super::{Server, ServerKind, run_script};
     use crate::sim::scenario::ServerSpec;
 
-    const LINUX: Host = Host {
+    const LINUX: ServerKind = ServerKind {
         os_type: "linux",
         os_sku: "Ubuntu 22.04.4 LTS",
         agent_status: "Connected",
@@ -380,7 +381,7 @@ mod tests {
         let out = run_script(&mut s, &LINUX, probe);
         assert!(out.output.contains("banner=SSH-2.0-"), "{}", out.output);
         assert!(out.output.contains("incoming_ports=22 2222"));
-        let windows = Host {
+        let windows = ServerKind {
             os_type: "windows",
             os_sku: "",
             agent_status: "Connected",

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::sim::IssuedCredential;
 use crate::sim::rbac;
 use crate::sim::scenario::{Principal, Scenario, UnregisteredError};
-use crate::sim::server::{Host, Outcome, Server, run_script};
+use crate::sim::server::{Outcome, Server, ServerKind, run_script};
 
 pub(crate) const HYBRID_COMPUTE: &str = "Microsoft.HybridCompute";
 pub(crate) const HYBRID_CONNECTIVITY: &str = "Microsoft.HybridConnectivity";
@@ -444,7 +444,7 @@ impl World {
         } else if fail {
             Outcome::failed("arcfix-sim: this scenario makes every run command fail")
         } else if let Some(script) = script {
-            let host = Host {
+            let host = ServerKind {
                 os_type: &os_type,
                 os_sku: &os_sku,
                 agent_status: &status,

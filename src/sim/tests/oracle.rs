@@ -18,7 +18,7 @@ fn actions_arcfix_asks_about() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let literal = regex::Regex::new(r#""(Microsoft\.[A-Za-z]+(?:/[A-Za-z*]+)+)""#).unwrap();
     let mut found: Vec<String> = Vec::new();
-    for dir in ["checks", "azure"] {
+    for dir in ["checks", "checks/azure", "azure"] {
         let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
             .unwrap()
             .map(|e| e.unwrap().path())
