@@ -44,8 +44,11 @@ pub struct GlobalArgs {
     /// Only errors on stderr
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// No colour (also when NO_COLOR is set)
-    #[arg(long, global = true)]
+    /// Colour: auto (on a terminal, unless NO_COLOR is set and not empty), always, never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Same as --color never
+    #[arg(long, global = true, hide = true)]
     pub no_color: bool,
     /// Where apply appends its journal of changes (default: the state folder)
     #[arg(
@@ -61,6 +64,13 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Text,
     Json,
@@ -69,8 +79,14 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Detect problems and print the findings; changes nothing
+    #[command(
+        after_help = "Examples:\n  arcfix check --checks client\n  arcfix check --subscription $SUB -g rg1 -n web-01 --connect\n  arcfix check --subscription $SUB --resource-group rg1 -o json"
+    )]
     Check(TargetArgs),
     /// Detect problems and print the ordered fix plan (the dry run)
+    #[command(
+        after_help = "Examples:\n  arcfix plan --id /subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.HybridCompute/machines/web-01\n  arcfix plan --id $ID --remote --out plan.json"
+    )]
     Plan {
         #[command(flatten)]
         target: TargetArgs,
@@ -79,6 +95,9 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Detect, show the plan, confirm once, apply and verify each step
+    #[command(
+        after_help = "Examples:\n  arcfix apply --id $ID --login entra --grant-roles\n  arcfix apply --id $ID --plan plan.json --remote\n  arcfix apply --id $ID --remote --connect --yes"
+    )]
     Apply {
         #[command(flatten)]
         target: TargetArgs,
@@ -93,23 +112,32 @@ pub enum Command {
         plan: Option<PathBuf>,
     },
     /// Match an error message or a whole log to the known problems
+    #[command(
+        after_help = "Examples:\n  arcfix explain 'Permission denied (publickey).'\n  az ssh arc -g rg1 -n web-01 2>&1 | arcfix explain\n  arcfix explain -o json < ssh-debug.log"
+    )]
     Explain {
         /// The error text; standard input when none or `-`
         #[arg(value_parser = clap::value_parser!(std::ffi::OsString))]
         text: Vec<std::ffi::OsString>,
     },
     /// List the known problems and how each is fixed
+    #[command(after_help = "Examples:\n  arcfix rules\n  arcfix rules -o json")]
     Rules,
     /// Run check -> plan -> apply --yes -> check against a simulated Arc environment
+    #[command(after_help = "Examples:\n  arcfix demo\n  arcfix demo -o json")]
     Demo,
-    /// Print shell completions
-    #[command(hide = true)]
+    /// Print shell completions (bash, zsh, fish, powershell, elvish)
+    #[command(
+        after_help = "Examples:\n  arcfix completions bash > ~/.local/share/bash-completion/completions/arcfix\n  arcfix completions zsh > \"${fpath[1]}/_arcfix\"\n  arcfix completions powershell >> $PROFILE"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page
-    #[command(hide = true)]
+    /// Print the man page (roff)
+    #[command(
+        after_help = "Examples:\n  arcfix man > ~/.local/share/man/man1/arcfix.1\n  arcfix man | man -l -"
+    )]
     Man,
     /// Stands in for the Arc SSH proxy in front of the simulator (demo and tests)
     #[command(name = "sim-proxy", hide = true)]
@@ -129,10 +157,10 @@ pub struct TargetArgs {
     #[arg(long, env = "AZURE_SUBSCRIPTION_ID", value_name = "ID")]
     pub subscription: Option<String>,
     /// Resource group
-    #[arg(long, value_name = "NAME")]
+    #[arg(short = 'g', long, value_name = "NAME")]
     pub resource_group: Option<String>,
     /// Arc-enabled server name (Microsoft.HybridCompute/machines)
-    #[arg(long, value_name = "NAME")]
+    #[arg(short = 'n', long, visible_alias = "name", value_name = "NAME")]
     pub machine: Option<String>,
     /// The machine's full ARM resource id (repeatable), instead of the three above
     #[arg(long = "id", value_name = "RESOURCE_ID")]

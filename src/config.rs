@@ -108,7 +108,12 @@ impl Config {
         Ok(Config {
             command,
             output: g.output,
-            color: !g.no_color && !env_no_color && stdout_is_terminal && g.output == Output::Text,
+            color: g.output == Output::Text
+                && match (g.color, g.no_color) {
+                    (_, true) | (cli::ColorChoice::Never, _) => false,
+                    (cli::ColorChoice::Always, _) => true,
+                    (cli::ColorChoice::Auto, _) => !env_no_color && stdout_is_terminal,
+                },
             verbosity: if g.quiet { -1 } else { g.verbose.min(2) as i8 },
             journal: match (g.journal, g.no_journal) {
                 (_, true) => JournalChoice::Off,

@@ -185,6 +185,7 @@ async fn execute(config: Config) -> Result<ExitCode> {
             clap_mangen::Man::new(Cli::command())
                 .render(&mut buf)
                 .map_err(|e| Error::io("man page", e))?;
+            buf.extend_from_slice(crate::render::MAN_SECTIONS.as_bytes());
             out(&String::from_utf8_lossy(&buf))?;
             Ok(ExitCode::Ok)
         }

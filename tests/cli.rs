@@ -212,3 +212,72 @@ fn the_demo_tries_the_ssh_path_before_and_after_the_fixes() {
         "{after}"
     );
 }
+
+#[test]
+fn completions_man_page_help_examples_and_colour() {
+    let s = Sandbox::new();
+    let out = s.cmd().args(&["completions", "bash"]).run();
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("arcfix") && out.stdout.contains("complete"),
+        "{out:?}"
+    );
+    let man = s.cmd().args(&["man"]).run();
+    assert_eq!(man.status, 0);
+    for section in [
+        ".SH EXAMPLES",
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+    ] {
+        assert!(man.stdout.contains(section), "{section}");
+    }
+    // Only pages that exist everywhere OpenSSH does are referenced.
+    let see_also = man.stdout.split(".SH \"SEE ALSO\"").nth(1).unwrap();
+    assert_eq!(see_also.trim(), "\\fBssh\\fR(1)");
+    let help = s.cmd().args(&["--help"]).run();
+    assert!(
+        help.stdout.contains("completions") && help.stdout.contains("man"),
+        "{help:?}"
+    );
+    for cmd in [
+        "check",
+        "plan",
+        "apply",
+        "explain",
+        "rules",
+        "demo",
+        "completions",
+        "man",
+    ] {
+        let h = s.cmd().args(&[cmd, "--help"]).run();
+        let tail: Vec<&str> = h.stdout.trim_end().lines().rev().take(4).collect();
+        assert!(
+            h.stdout.contains("Examples:\n  arcfix") || h.stdout.contains("Examples:\n  az "),
+            "{cmd}: {h:?}"
+        );
+        assert!(tail.iter().any(|l| l.contains("arcfix")), "{cmd}: {tail:?}");
+    }
+    // -g and -n / --name as in az.
+    let short = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-n", "web-01", "-g", "rg1"])
+        .run();
+    assert!(
+        short.stderr.contains("--machine needs --subscription"),
+        "{short:?}"
+    );
+    let name = s.cmd().args(&["check", "--name", "web-01"]).run();
+    assert_eq!(name.status, 64, "{name:?}");
+    // --color always colours even into a pipe; never and NO_COLOR do not.
+    let always = s.cmd().args(&["--color", "always", "rules"]).run();
+    assert!(always.stdout.contains("\u{1b}["), "{always:?}");
+    let never = s.cmd().args(&["--color", "never", "rules"]).run();
+    assert!(!never.stdout.contains("\u{1b}["));
+    let empty_no_color = s
+        .cmd()
+        .args(&["--color", "always", "rules"])
+        .env("NO_COLOR", "")
+        .run();
+    assert!(empty_no_color.stdout.contains("\u{1b}["));
+}

@@ -21,3 +21,66 @@ pub fn plan_json(plan: &crate::plan::Plan) -> serde_json::Value {
         "options": plan.options,
     })
 }
+
+/// The man page's own sections after clap's (roff).
+pub const MAN_SECTIONS: &str = r#".SH EXAMPLES
+.TP
+\fBarcfix check \-\-checks client\fR
+Check this machine only.
+.TP
+\fBarcfix check \-\-subscription\fR \fISUB\fR \fB\-\-resource\-group\fR \fIrg1\fR \fB\-\-machine\fR \fIweb\-01\fR \fB\-\-connect\fR
+Check this machine and the machine in Azure, and try the SSH path end to end.
+.TP
+\fBarcfix apply \-\-id\fR \fIID\fR \fB\-\-remote \-\-login entra \-\-grant\-roles\fR
+Apply every fix after one confirmation, the server side through Arc Run Command.
+.TP
+\fBaz ssh arc \-g rg1 \-n web\-01 2>&1 | arcfix explain\fR
+Say which known problem an error message shows.
+.SH "EXIT STATUS"
+.TP
+\fB0\fR
+Nothing found, no steps, or everything fixed and verified; explain: a match.
+.TP
+\fB1\fR
+A runtime error: bad input, sign\-in failed, Azure unreachable, a resource not found, a side whose facts could not be read, a declined confirmation.
+.TP
+\fB2\fR
+check found problems; plan has steps; explain matched nothing.
+.TP
+\fB3\fR
+apply: a step failed or manual steps remain (or the final connection probe failed).
+.TP
+\fB64\fR
+A command\-line usage error.
+.SH ENVIRONMENT
+.TP
+\fBAZURE_SUBSCRIPTION_ID\fR
+The default for \-\-subscription.
+.TP
+\fBARCFIX_ARM_ENDPOINT\fR
+The Resource Manager base URL (as \-\-arm\-endpoint).
+.TP
+\fBAZURE_TENANT_ID\fR, \fBAZURE_CLIENT_ID\fR, \fBAZURE_CLIENT_SECRET\fR, \fBAZURE_FEDERATED_TOKEN_FILE\fR
+The credential of \-\-auth env (and the user\-assigned identity of \-\-auth managed\-identity).
+.TP
+\fBPSModulePath\fR
+Where the PowerShell modules are looked for.
+.TP
+\fBNO_COLOR\fR
+When set and not empty, no colour (with \-\-color auto).
+.TP
+\fBARCFIX_LOG\fR, \fBARCFIX_PRIVILEGE\fR, \fBARCFIX_SSH_SEARCH_PATH\fR, \fBARCFIX_RUN_COMMAND_TIMEOUT\fR, \fBARCFIX_CONNECT_TIMEOUT\fR, \fBARCFIX_RETRY_SCALE\fR
+See the README.
+.SH FILES
+.TP
+\fI$XDG_STATE_HOME/arcfix/journal.jsonl\fR (\fI~/.local/state/arcfix/journal.jsonl\fR; Windows \fI%LOCALAPPDATA%\\arcfix\\journal.jsonl\fR)
+The journal of the changes apply made, one JSON line each, with how to undo it.
+.TP
+\fI~/.clientsshproxy/sshProxy_*\fR
+The Azure CLI's SSH proxy, used by \-\-connect.
+.TP
+\fIplan.json\fR
+A plan saved with plan \-\-out (mode 0600), applied with apply \-\-plan.
+.SH "SEE ALSO"
+\fBssh\fR(1)
+"#;
