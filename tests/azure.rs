@@ -1037,3 +1037,49 @@ fn apply_keeps_a_journal_of_what_it_changed_with_how_to_undo_it() {
     let out = run(&["--no-journal"]);
     assert!(!state.join("other").exists(), "{out:?}");
 }
+
+#[test]
+fn small_truths_in_the_plan_text() {
+    // A port change is a change of the one configured port, not an addition.
+    let az = Azure::builtin("healthy");
+    let id = az.machine(0);
+    let out = az.run(&["plan", "--checks", "azure", "--id", &id, "--port", "2222"]);
+    assert!(
+        out.stdout
+            .contains("Change the port of web-01's SSH service configuration from 22 to 2222"),
+        "{out:?}"
+    );
+    // One step is "1 step".
+    assert!(
+        out.stdout.contains("(1 step: 1 automatic, 0 manual)"),
+        "{out:?}"
+    );
+    // rules and the plan agree that the agent restart can be automatic.
+    let rules = az.sandbox.cmd().args(&["rules", "-o", "json"]).run().json();
+    let rp = rules["rules"]
+        .as_array()
+        .or_else(|| rules["problems"].as_array())
+        .unwrap_or_else(|| panic!("{rules}"))
+        .iter()
+        .find(|r| r["id"] == "rp-not-registered")
+        .cloned()
+        .unwrap();
+    assert!(
+        rp.to_string().contains("automatic through --remote"),
+        "{rp}"
+    );
+    // explain's advice on the agent's ports keeps the ports already allowed.
+    let ex = az
+        .sandbox
+        .cmd()
+        .args(&[
+            "explain",
+            "-o",
+            "json",
+            "Connection closed by UNKNOWN port 65535",
+        ])
+        .run()
+        .json();
+    let text = ex.to_string();
+    assert!(!text.contains("incomingconnections.ports 22\""), "{text}");
+}

@@ -191,9 +191,14 @@ pub fn plan(plan: &Plan, p: &Paint) -> String {
         .filter(|s| s.status == Status::NotNeeded)
         .count();
     out.push_str(&format!(
-        "\n{} ({} steps: {} automatic, {} manual{})\n",
+        "\n{} ({} {}: {} automatic, {} manual{})\n",
         p.bold("Plan"),
         plan.steps.len(),
+        if plan.steps.len() == 1 {
+            "step"
+        } else {
+            "steps"
+        },
         auto,
         plan.steps.len() - auto - gone,
         if gone > 0 {

@@ -411,10 +411,17 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
         id: step_id::enable_ssh_port(id),
         fixes: vec!["ssh-port-not-enabled".into()],
         target: target.clone(),
-        description: format!(
-            "Allow SSH on port {} of {} (the endpoint's SSH service configuration)",
-            w.port, id.name
-        ),
+        description: match f.config.as_ref().and_then(|c| c.properties.port) {
+            // A service configuration holds one port: this replaces it.
+            Some(old) if old != w.port as u64 => format!(
+                "Change the port of {}'s SSH service configuration from {old} to {} (it holds one port: {old} stops working through Arc)",
+                id.name, w.port
+            ),
+            _ => format!(
+                "Allow SSH on port {} of {} (the endpoint's SSH service configuration)",
+                w.port, id.name
+            ),
+        },
         command: az_rest(
             "put",
             base,
