@@ -49,7 +49,7 @@ pub async fn apply(
             continue;
         }
         progress(&format!("{}: {}", step.id, step.description));
-        match run_step(ctx, step).await {
+        match run_step(ctx, step, interrupted).await {
             Ok(status) => {
                 if status == Status::Applied && step.goal == crate::plan::Goal::Restarted {
                     // Seen happen: the restart after a registration is no longer owed.
@@ -119,7 +119,7 @@ pub fn outcome(plan: &Plan) -> ExitCode {
     }
 }
 
-async fn run_step(ctx: &Context, step: &Step) -> Result<Status> {
+async fn run_step(ctx: &Context, step: &Step, interrupted: &AtomicBool) -> Result<Status> {
     if checks::satisfied(ctx, &step.goal).await? {
         return Ok(Status::AlreadySatisfied);
     }
@@ -128,8 +128,21 @@ async fn run_step(ctx: &Context, step: &Step) -> Result<Status> {
     {
         return restart_remote_agent(ctx, step, machine).await;
     }
+    // The action itself runs to its end (a half-made change helps nobody)...
     perform(ctx, &step.action).await?;
-    verify(ctx, step).await?;
+    // ...but Ctrl-C abandons the wait for its verification at once: the
+    // write is done, and a re-run picks the state up.
+    let stopped = async {
+        while !interrupted.load(Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        r = verify(ctx, step) => r?,
+        _ = stopped => return Err(crate::error::Error::Other(
+            "interrupted (Ctrl-C) while waiting to verify this step: the change was made; run arcfix again to see whether it took".into(),
+        )),
+    }
     Ok(Status::Applied)
 }
 

@@ -77,6 +77,17 @@ impl Config {
                 yes,
                 dry_run,
                 plan,
+            } if g.output == Output::Json && !yes && !dry_run => {
+                let _ = (t, plan);
+                return Err(Error::Usage(
+                    "apply -o json needs --yes: nothing can be asked while the output is one JSON document (add --yes, or use --dry-run to see the plan)".into(),
+                ));
+            }
+            cli::Command::Apply {
+                target: t,
+                yes,
+                dry_run,
+                plan,
             } => Cmd::Apply {
                 target: target(t)?,
                 yes,

@@ -15,6 +15,8 @@ pub enum ExitCode {
     Incomplete = 3,
     /// Command-line usage error.
     Usage = 64,
+    /// Stopped by Ctrl-C, after the report.
+    Interrupted = 130,
 }
 
 impl ExitCode {

@@ -303,17 +303,20 @@ pub async fn apply(
                 "standard input is not a terminal, so arcfix cannot ask for confirmation: nothing was changed; use --yes to apply without asking".into(),
             ));
         }
+        let n = plan.automatic_steps();
         let question = format!(
-            "Apply the {} automatic step(s) above?",
-            plan.automatic_steps()
+            "Apply the {n} automatic {} above?",
+            if n == 1 { "step" } else { "steps" }
         );
         let approved = dialoguer::Confirm::new()
             .with_prompt(question)
             .default(false)
-            .interact()
+            .interact_on(&prompt_terminal())
             .unwrap_or(false);
         if !approved {
-            return Err(Error::Declined("not confirmed: nothing was changed".into()));
+            // Not an error: the answer was no.
+            let _ = writeln!(std::io::stderr(), "Apply cancelled; nothing was changed.");
+            return Ok(ExitCode::Error);
         }
     }
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -323,7 +326,7 @@ pub async fn apply(
             flag.store(true, Ordering::SeqCst);
             let _ = writeln!(
                 std::io::stderr(),
-                "arcfix: interrupted: finishing the current step, then stopping"
+                "arcfix: interrupted: stopping (a wait in progress is abandoned; the report follows)"
             );
         }
     });
@@ -354,7 +357,25 @@ pub async fn apply(
             out("Stopped by Ctrl-C: the steps marked skipped were not attempted.\n")?;
         }
     }
+    if interrupted.load(Ordering::SeqCst) {
+        return Ok(ExitCode::Interrupted);
+    }
     Ok(code.merge(unread))
+}
+
+/// Where the confirmation is asked: the terminal itself, so that it works
+/// when stdout and stderr go to a pipe (`arcfix apply 2>&1 | tee log`).
+fn prompt_terminal() -> console::Term {
+    #[cfg(unix)]
+    if !std::io::stderr().is_terminal()
+        && let (Ok(r), Ok(w)) = (
+            std::fs::File::open("/dev/tty"),
+            std::fs::OpenOptions::new().write(true).open("/dev/tty"),
+        )
+    {
+        return console::Term::read_write_pair(r, w);
+    }
+    console::Term::stderr()
 }
 
 fn explain(config: &Config, given: Option<String>, paint: &Paint) -> Result<ExitCode> {

@@ -749,7 +749,7 @@ fn a_declined_prompt_writes_nothing_to_azure() {
     };
     assert_eq!(out.status, 1, "{out:?}");
     assert!(
-        out.stdout.contains("not confirmed: nothing was changed"),
+        out.stdout.contains("Apply cancelled; nothing was changed."),
         "{out:?}"
     );
     assert!(!az.sim().requests().is_empty(), "it did read");
@@ -1082,4 +1082,41 @@ fn small_truths_in_the_plan_text() {
         .json();
     let text = ex.to_string();
     assert!(!text.contains("incomingconnections.ports 22\""), "{text}");
+}
+
+#[test]
+fn ctrl_c_abandons_a_wait_at_once_and_exits_130_after_the_report() {
+    // The provider never finishes registering: apply waits after the POST.
+    let az = Azure::edited("demo", |v| {
+        v["subscriptions"][0]["register_polls"] = 100000.into();
+    });
+    let id = az.machine(0);
+    let child = az
+        .sandbox
+        .cmd()
+        .args(&["apply", "--yes", "--checks", "azure", "--id", &id])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("ARCFIX_RETRY_SCALE", "0.02")
+        .command()
+        .spawn()
+        .unwrap();
+    let registered = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        az.writes().iter().any(|w| w.contains("/register"))
+    });
+    assert!(registered, "{:?}", az.writes());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let sent = std::time::Instant::now();
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed().as_secs() < 10, "the wait was not abandoned");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("Summary"), "{stdout}");
+    assert!(
+        stdout.contains("interrupted (Ctrl-C) while waiting to verify this step"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Stopped by Ctrl-C"), "{stdout}");
 }

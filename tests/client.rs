@@ -354,16 +354,57 @@ fn a_declined_confirmation_changes_nothing() {
         return;
     };
     assert!(
-        out.stdout.contains("Apply the 1 automatic step(s) above?"),
+        out.stdout.contains("Apply the 1 automatic step above?"),
         "{out:?}"
     );
     assert!(
-        out.stdout.contains("not confirmed: nothing was changed"),
+        out.stdout.contains("Apply cancelled; nothing was changed."),
         "{out:?}"
     );
     assert_eq!(out.status, 1, "{out:?}");
     assert_eq!(s.mode(&proxy), 0o644);
     assert_eq!(s.calls(), "");
+}
+
+#[test]
+fn the_prompt_is_asked_on_the_terminal_when_the_output_is_piped() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    let log = s.path("apply.log");
+    let Some(out) = s
+        .cmd()
+        .args(&["apply", "--checks", "client"])
+        .in_terminal_then("y", &format!("2>&1 | cat > '{}'", log.display()))
+    else {
+        eprintln!("script(1) not installed: skipped");
+        return;
+    };
+    // The question went to the terminal; the report to the pipe.
+    assert!(
+        out.stdout.contains("Apply the 1 automatic step above?"),
+        "{out:?}"
+    );
+    let piped = std::fs::read_to_string(&log).unwrap();
+    assert!(piped.contains("Summary"), "{piped}");
+    assert_eq!(s.mode(&proxy), 0o755, "{out:?}\n{piped}");
+}
+
+#[test]
+fn apply_with_json_output_needs_yes() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    let out = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(out.status, 64, "{out:?}");
+    assert!(out.stderr.contains("apply -o json needs --yes"), "{out:?}");
+    assert_eq!(s.mode(&proxy), 0o644);
+    let ok = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "-o", "json", "--yes"])
+        .run();
+    assert_eq!(ok.status, 0, "{ok:?}");
 }
 
 #[test]
@@ -586,7 +627,8 @@ fn ctrl_c_stops_after_the_current_step_and_reports() {
     let _ = child.stdin.take();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    // Interrupted: exit 130 after the report.
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
     assert!(stdout.contains("Stopped by Ctrl-C"), "{stdout}");
     assert!(
         stdout.contains("[✓ applied] install-arcproxy"),

@@ -260,11 +260,18 @@ impl<'a> Run<'a> {
     /// Runs arcfix on a terminal (script(1)) and types `keys` into it, for the
     /// confirmation prompt. `None` when script(1) is not installed.
     pub fn in_terminal(self, keys: &str) -> Option<Output> {
+        self.in_terminal_then(keys, "")
+    }
+
+    /// As `in_terminal`, with `redirect` after the command inside the terminal
+    /// (e.g. `2>&1 | cat > log`: output piped, input still the terminal).
+    pub fn in_terminal_then(self, keys: &str, redirect: &str) -> Option<Output> {
         let script = ["/usr/bin/script", "/bin/script"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())?;
         let inner = std::iter::once(BIN.to_string())
             .chain(self.args.iter().map(|a| format!("'{a}'")))
+            .chain((!redirect.is_empty()).then(|| redirect.to_string()))
             .collect::<Vec<_>>()
             .join(" ");
         let mut shown = Command::new(script);
