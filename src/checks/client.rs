@@ -591,7 +591,13 @@ mod tests {
             },
         };
         // facts, findings, steps, the automatic ones
-        let cases: Vec<(Facts, &[&str], &[&str], &[&str])> = vec![
+        type Case = (
+            Facts,
+            &'static [&'static str],
+            &'static [&'static str],
+            &'static [&'static str],
+        );
+        let cases: Vec<Case> = vec![
             (healthy(), &[], &[], &[]),
             (
                 without_ssh(healthy()),

@@ -617,8 +617,8 @@ async fn machine(
     (azure_checks, remote_server): (bool, bool),
 ) -> Result<Report> {
     let (arm, id) = (arm.clone(), id.clone());
-    let observed = azure::observe(&arm, &id, &wanted, &caller, &ctx.register_cache).await?;
-    let mut report = azure::assess(&id, &observed, &wanted, &caller, arm.base().as_str());
+    let observed = azure::observe(&arm, &id, wanted, caller, &ctx.register_cache).await?;
+    let mut report = azure::assess(&id, &observed, wanted, caller, arm.base().as_str());
     if !azure_checks {
         report = Report {
             observations: report.observations,
