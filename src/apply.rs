@@ -13,12 +13,7 @@ pub(crate) mod chmod;
 
 /// Applies every automatic step of `plan` in order, updating statuses.
 /// `interrupted` is set by Ctrl-C: the current step finishes, the rest are skipped.
-pub async fn apply(
-    ctx: &Context,
-    plan: &mut Plan,
-    interrupted: &Arc<AtomicBool>,
-    progress: &dyn Fn(&str),
-) -> ExitCode {
+pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>) -> ExitCode {
     for i in 0..plan.steps.len() {
         let (done, rest) = plan.steps.split_at_mut(i);
         let step = &mut rest[0];
@@ -48,7 +43,7 @@ pub async fn apply(
             });
             continue;
         }
-        progress(&format!("{}: {}", step.id, step.description));
+        ctx.view.step_started(step);
         match run_step(ctx, step).await {
             Ok(status) => {
                 if status == Status::Applied && step.goal == crate::plan::Goal::Restarted {
@@ -65,6 +60,7 @@ pub async fn apply(
             }
         }
         tracing::info!(step = %step.id, status = ?step.status, "step done");
+        ctx.view.step_done(step);
     }
     outcome(plan)
 }
@@ -122,6 +118,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
             script,
         } => {
             let result = crate::remote::run(
+                ctx.view.as_ref(),
                 ctx.arm()?,
                 &machine.id,
                 &machine.location,
@@ -340,11 +337,9 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
     let limit = checks::azure::settles_slowly(&step.goal);
     let started = std::time::Instant::now();
     let mut interval = Duration::from_millis(250);
-    let spinner = limit.map(|_| {
-        let pb = indicatif::ProgressBar::new_spinner();
-        pb.set_message(format!("waiting for {}", step.verification));
-        pb.enable_steady_tick(Duration::from_millis(120));
-        pb
+    let waiting = limit.map(|_| {
+        ctx.view
+            .waiting(&format!("waiting for {}", step.verification))
     });
     let result = loop {
         if let crate::plan::Goal::Server {
@@ -373,9 +368,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
             }
         }
     };
-    if let Some(pb) = spinner {
-        pb.finish_and_clear();
-    }
+    drop(waiting);
     result
 }
 

@@ -25,5 +25,6 @@ pub mod run;
 pub mod sim;
 pub mod target;
 pub(crate) mod text;
+pub mod view;
 
 pub use run::run;

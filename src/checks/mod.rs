@@ -270,6 +270,8 @@ pub struct Context {
     /// Machines (id, lower case) whose agent restart arcfix saw happen in
     /// this run: the restart after a provider registration is no longer owed.
     pub restarted: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// What the run shows while it works (progress, spinners).
+    pub view: Arc<dyn crate::view::View>,
 }
 
 impl Context {
@@ -281,6 +283,7 @@ impl Context {
             server_cache: Default::default(),
             register_cache: Default::default(),
             restarted: Default::default(),
+            view: Arc::new(crate::view::Silent),
         }
     }
 }
@@ -886,6 +889,7 @@ pub async fn remote_facts(
     }
     let script = crate::remote::PROBE.render(m.windows, port);
     let result = crate::remote::run(
+        ctx.view.as_ref(),
         ctx.arm()?,
         &m.id,
         &m.location,
