@@ -13,12 +13,7 @@ pub(crate) mod chmod;
 
 /// Applies every automatic step of `plan` in order, updating statuses.
 /// `interrupted` is set by Ctrl-C: the current step finishes, the rest are skipped.
-pub async fn apply(
-    ctx: &Context,
-    plan: &mut Plan,
-    interrupted: &Arc<AtomicBool>,
-    progress: &dyn Fn(&str),
-) -> ExitCode {
+pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>) -> ExitCode {
     for i in 0..plan.steps.len() {
         let (done, rest) = plan.steps.split_at_mut(i);
         let step = &mut rest[0];
@@ -48,7 +43,7 @@ pub async fn apply(
             });
             continue;
         }
-        progress(&format!("{}: {}", step.id, step.description));
+        ctx.view.step_started(step);
         match run_step(ctx, step, interrupted).await {
             Ok(status) => {
                 if status == Status::Applied && step.goal == crate::plan::Goal::Restarted {
@@ -66,6 +61,7 @@ pub async fn apply(
         }
         tracing::info!(step = %step.id, status = ?step.status, "step done");
         journal(ctx, step).await;
+        ctx.view.step_done(step);
     }
     outcome(plan)
 }
@@ -137,7 +133,13 @@ async fn run_step(ctx: &Context, step: &Step, interrupted: &AtomicBool) -> Resul
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     };
+    if crate::checks::azure::settles_slowly(&step.goal).is_none() {
+        // A verification that does not wait is simply made.
+        verify(ctx, step).await?;
+        return Ok(Status::Applied);
+    }
     tokio::select! {
+        biased;
         r = verify(ctx, step) => r?,
         _ = stopped => return Err(crate::error::Error::Other(
             "interrupted (Ctrl-C) while waiting to verify this step: the change was made; run arcfix again to see whether it took".into(),
@@ -172,6 +174,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
             script,
         } => {
             let result = crate::remote::run(
+                ctx.view.as_ref(),
                 ctx.arm()?,
                 &machine.id,
                 &machine.location,
@@ -390,11 +393,9 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
     let limit = checks::azure::settles_slowly(&step.goal);
     let started = std::time::Instant::now();
     let mut interval = Duration::from_millis(250);
-    let spinner = limit.map(|_| {
-        let pb = indicatif::ProgressBar::new_spinner();
-        pb.set_message(format!("waiting for {}", step.verification));
-        pb.enable_steady_tick(Duration::from_millis(120));
-        pb
+    let waiting = limit.map(|_| {
+        ctx.view
+            .waiting(&format!("waiting for {}", step.verification))
     });
     let result = loop {
         if let crate::plan::Goal::Server {
@@ -423,9 +424,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
             }
         }
     };
-    if let Some(pb) = spinner {
-        pb.finish_and_clear();
-    }
+    drop(waiting);
     result
 }
 

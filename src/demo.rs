@@ -10,16 +10,16 @@ use crate::apply;
 use crate::azure::auth::{StaticToken, Tokens};
 use crate::azure::client::{Arm, RetryPolicy};
 use crate::checks::{self, Context};
-use crate::cli::Output;
 use crate::config::Config;
 use crate::error::{Error, ExitCode, Result};
 use crate::os::{Host, Os};
-use crate::render::text::{self, Paint};
 use crate::sim::{Scenario, Sim};
 use crate::target::MachineId;
 use crate::target::{Login, Target};
+use crate::view::{Ending, View};
 
-pub async fn run(config: &Config, paint: &Paint) -> Result<ExitCode> {
+pub async fn run(config: &Config) -> Result<ExitCode> {
+    let view = crate::render::view(config, true);
     let scenario = Scenario::builtin("demo")
         .ok_or_else(|| Error::Other("the demo scenario is missing".into()))?;
     let sim = Sim::start(scenario)
@@ -37,7 +37,7 @@ pub async fn run(config: &Config, paint: &Paint) -> Result<ExitCode> {
         .tempdir()
         .map_err(|e| Error::io("cannot make the demo sandbox", e))?;
     let result = tokio::select! {
-        r = run_with(config, paint, &sim, sandbox.path()) => r,
+        r = run_with(view, &sim, sandbox.path()) => r,
         _ = &mut interrupt => Err(Error::Other(
             "interrupted (Ctrl-C): the demo stopped and removed its sandbox".into(),
         )),
@@ -58,7 +58,7 @@ fn private(builder: &mut tempfile::Builder) {
 #[cfg(not(unix))]
 fn private(_builder: &mut tempfile::Builder) {}
 
-async fn run_with(config: &Config, paint: &Paint, sim: &Sim, sandbox: &Path) -> Result<ExitCode> {
+async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> Result<ExitCode> {
     let host = client_sandbox(sandbox)?;
     let machines = sim
         .scenario()
@@ -87,13 +87,12 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim, sandbox: &Path) -> 
         Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"),
         RetryPolicy::default(),
     )?;
-    let ctx = Context::new(host, target, Some(arm.clone()));
-    let json = config.output == Output::Json;
-
-    let say = |s: &str| -> Result<()> { if json { Ok(()) } else { crate::run::out(s) } };
+    let mut ctx = Context::new(host, target, Some(arm.clone()));
+    ctx.view = view.clone();
+    let say = |s: &str| view.say(s);
+    view.heading("arcfix demo — SIMULATED environment")?;
     say(&format!(
-        "{}\n  Simulated Azure Resource Manager on {} (scenario '{}'), a throw-away client sandbox in {}.\n  Nothing here touches Azure or this machine's own settings.\n  Target: {} (--login entra --grant-roles --remote)\n",
-        paint.bold("arcfix demo — SIMULATED environment"),
+        "  Simulated Azure Resource Manager on {} (scenario '{}'), a throw-away client sandbox in {}.\n  Nothing here touches Azure or this machine's own settings.\n  Target: {} (--login entra --grant-roles --remote)\n",
         sim.base_url(),
         sim.scenario().name,
         sandbox.display(),
@@ -110,35 +109,26 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim, sandbox: &Path) -> 
         )?,
         Err(why) => say(&format!("  Connection probe skipped: {why}.\n"))?,
     }
-    say(&format!(
-        "\n{}\n",
-        paint.bold("== 1. arcfix check (simulated)")
-    ))?;
+    say("\n")?;
+    view.heading("== 1. arcfix check (simulated)")?;
     let before = checks::detect(&ctx).await?;
-    say(&text::findings(&before, paint))?;
+    view.findings(&before)?;
 
-    say(&format!(
-        "\n{}\n",
-        paint.bold("== 2. arcfix plan (simulated)")
-    ))?;
+    say("\n")?;
+    view.heading("== 2. arcfix plan (simulated)")?;
     let mut plan = before.clone();
-    say(&text::plan(&plan, paint))?;
+    view.plan(&plan)?;
 
-    say(&format!(
-        "\n{}\n",
-        paint.bold("== 3. arcfix apply --yes (simulated)")
-    ))?;
+    say("\n")?;
+    view.heading("== 3. arcfix apply --yes (simulated)")?;
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let quiet = json || config.verbosity < 0;
-    apply::apply(&ctx, &mut plan, &interrupted, &crate::run::progress(quiet)).await;
-    say(&text::summary(&plan, paint))?;
+    apply::apply(&ctx, &mut plan, &interrupted).await;
+    view.summary(&plan, Ending::default())?;
 
-    say(&format!(
-        "\n{}\n",
-        paint.bold("== 4. arcfix check again (simulated)")
-    ))?;
+    say("\n")?;
+    view.heading("== 4. arcfix check again (simulated)")?;
     let after = checks::detect(&ctx).await?;
-    say(&text::findings(&after, paint))?;
+    view.findings(&after)?;
 
     let requests = sim.requests();
     let writes = requests.iter().filter(|r| r.is_write()).count();
@@ -146,20 +136,7 @@ async fn run_with(config: &Config, paint: &Paint, sim: &Sim, sandbox: &Path) -> 
         "\n{} requests reached the simulated ARM ({writes} of them writes); nothing was sent beyond 127.0.0.1.\nWhat remains is what no program may do for you: each manual step above says who runs what.\n",
         requests.len()
     ))?;
-    if json {
-        crate::run::out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "schema_version": 1,
-                "simulated": true,
-                "before": crate::render::plan_json(&before),
-                "applied": crate::render::plan_json(&plan),
-                "after": crate::render::plan_json(&after),
-                "requests": requests.len(),
-            }))
-            .unwrap_or_default()
-        ))?;
-    }
+    view.demo(&before, &plan, &after, requests.len())?;
     Ok(ExitCode::Ok)
 }
 

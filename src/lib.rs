@@ -26,5 +26,6 @@ pub mod run;
 pub mod sim;
 pub mod target;
 pub(crate) mod text;
+pub mod view;
 
 pub use run::run;

@@ -11,13 +11,13 @@ use clap::{CommandFactory, Parser};
 use crate::azure::auth::{self, Tokens};
 use crate::azure::client::{Arm, RetryPolicy};
 use crate::checks::{self, Context};
-use crate::cli::{Cli, Output};
+use crate::cli::Cli;
 use crate::config::{AzureSettings, Cmd, Config};
 use crate::error::{Error, ExitCode, Result};
 use crate::os::Host;
 use crate::plan::Plan;
-use crate::render::text::{self, Paint};
 use crate::target::Target;
+use crate::view::{Ending, View};
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
@@ -82,44 +82,15 @@ fn init_logging(verbosity: i8) {
         .try_init();
 }
 
-/// Prints to stdout; a closed pipe (`arcfix rules | head`) is not an error.
-pub fn out(text: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::io("cannot write to standard output", e)),
-    }
-}
-
-fn out_json(v: &serde_json::Value) -> Result<()> {
-    out(&format!(
-        "{}\n",
-        serde_json::to_string_pretty(v).unwrap_or_default()
-    ))
-}
-
-/// Human progress lines go to stderr, so stdout stays one document.
-pub fn progress(config_quiet: bool) -> impl Fn(&str) {
-    move |line: &str| {
-        if !config_quiet {
-            let _ = writeln!(std::io::stderr(), "→ {}", crate::text::sanitize(line));
-        }
-    }
-}
+pub use crate::render::view::out;
 
 async fn execute(config: Config) -> Result<ExitCode> {
-    let paint = Paint {
-        color: config.color,
-    };
+    let view = crate::render::view(&config, false);
     match &config.command {
         Cmd::Check(target) => {
-            let ctx = context(&config.azure, target.clone(), None)?;
+            let ctx = context(&config.azure, target.clone(), None, view.clone())?;
             let plan = detect(&ctx).await?;
-            show(&config, &plan, text::findings(&plan, &paint))?;
+            view.findings(&plan)?;
             Ok(if plan.incomplete() {
                 ExitCode::Error
             } else if plan.findings.is_empty() {
@@ -129,12 +100,12 @@ async fn execute(config: Config) -> Result<ExitCode> {
             })
         }
         Cmd::Plan { target, out: file } => {
-            let ctx = context(&config.azure, target.clone(), None)?;
+            let ctx = context(&config.azure, target.clone(), None, view.clone())?;
             let plan = detect(&ctx).await?;
             if let Some(f) = file {
                 plan.save(f)?;
             }
-            show(&config, &plan, text::plan(&plan, &paint))?;
+            view.plan(&plan)?;
             Ok(if plan.incomplete() {
                 ExitCode::Error
             } else if plan.steps.is_empty() {
@@ -149,7 +120,7 @@ async fn execute(config: Config) -> Result<ExitCode> {
             dry_run,
             plan,
         } => {
-            let mut ctx = context(&config.azure, target.clone(), None)?;
+            let mut ctx = context(&config.azure, target.clone(), None, view.clone())?;
             ctx.journal = match &config.journal {
                 crate::config::JournalChoice::Off => None,
                 crate::config::JournalChoice::File(f) => {
@@ -158,18 +129,14 @@ async fn execute(config: Config) -> Result<ExitCode> {
                 crate::config::JournalChoice::Default => crate::journal::default_path(&ctx.host)
                     .map(|path| crate::journal::Journal { path }),
             };
-            apply(&config, &ctx, *yes, *dry_run, plan.as_deref(), &paint).await
+            apply(&ctx, *yes, *dry_run, plan.as_deref()).await
         }
-        Cmd::Explain { text: given } => explain(&config, given.clone(), &paint),
+        Cmd::Explain { text: given } => explain(view.as_ref(), given.clone()),
         Cmd::Rules => {
-            if config.output == Output::Json {
-                out_json(&crate::explain::rules_json())?;
-            } else {
-                out(&crate::explain::render_rules(paint.color))?;
-            }
+            view.rules()?;
             Ok(ExitCode::Ok)
         }
-        Cmd::Demo => crate::demo::run(&config, &paint).await,
+        Cmd::Demo => crate::demo::run(&config).await,
         Cmd::Completions(shell) => {
             let mut buf = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "arcfix", &mut buf);
@@ -199,21 +166,15 @@ async fn detect(ctx: &Context) -> Result<Plan> {
     Ok(plan)
 }
 
-fn show(config: &Config, plan: &Plan, text: String) -> Result<()> {
-    if config.output == Output::Json {
-        out_json(&crate::render::plan_json(plan))
-    } else {
-        out(&text)
-    }
-}
-
 /// The detection context; `tokens` replaces the configured credential (demo).
 pub fn context(
     azure: &AzureSettings,
     target: Target,
     tokens: Option<Box<dyn auth::TokenSource>>,
+    view: Arc<dyn View>,
 ) -> Result<Context> {
     let mut ctx = Context::new(Host::detect(), target, None);
+    ctx.view = view;
     if ctx.sides().contains(&checks::Side::Azure) || ctx.target.remote {
         let source = match tokens {
             Some(t) => t,
@@ -250,13 +211,12 @@ fn retry_policy() -> RetryPolicy {
 }
 
 pub async fn apply(
-    config: &Config,
     ctx: &Context,
     yes: bool,
     dry_run: bool,
     saved: Option<&std::path::Path>,
-    paint: &Paint,
 ) -> Result<ExitCode> {
+    let view = ctx.view.as_ref();
     let saved = saved.map(Plan::load).transpose()?;
     if let Some(s) = &saved {
         // Before detecting: another option could even make detection run
@@ -268,14 +228,13 @@ pub async fn apply(
         Some(s) => crate::apply::check_saved(&s, &fresh)?,
         None => fresh,
     };
-    let json = config.output == Output::Json;
     let unread = if plan.incomplete() {
         ExitCode::Error
     } else {
         ExitCode::Ok
     };
     if dry_run {
-        show(config, &plan, text::plan(&plan, paint))?;
+        view.plan(&plan)?;
         return Ok(if plan.incomplete() {
             ExitCode::Error
         } else if plan
@@ -288,13 +247,9 @@ pub async fn apply(
             ExitCode::Found
         });
     }
-    if !json {
-        out(&text::plan(&plan, paint))?;
-    }
+    view.before_apply(&plan)?;
     if plan.steps.is_empty() {
-        if json {
-            out_json(&crate::render::plan_json(&plan))?;
-        }
+        view.nothing_to_apply(&plan)?;
         return Ok(unread);
     }
     if plan.automatic_steps() > 0 && !yes {
@@ -330,33 +285,22 @@ pub async fn apply(
             );
         }
     });
-    let code = crate::apply::apply(
-        ctx,
-        &mut plan,
-        &interrupted,
-        &progress(config.verbosity < 0 || json),
-    )
-    .await;
-    let mut code = code;
+    let mut code = crate::apply::apply(ctx, &mut plan, &interrupted).await;
     if ctx.target.connect && !interrupted.load(Ordering::SeqCst) {
         // The last verification: the real SSH path, end to end.
-        checks::probe_again(ctx, &mut plan, &progress(config.verbosity < 0 || json)).await;
+        checks::probe_again(ctx, &mut plan, &|line: &str| view.progress(line)).await;
         if !checks::connections_ok(&plan) {
             code = code.merge(ExitCode::Incomplete);
         }
     }
     watcher.abort();
-    if json {
-        out_json(&crate::render::plan_json(&plan))?;
-    } else {
-        out(&text::summary(&plan, paint))?;
-        if ctx.target.connect {
-            out(&text::connections(&plan, paint))?;
-        }
-        if interrupted.load(Ordering::SeqCst) {
-            out("Stopped by Ctrl-C: the steps marked skipped were not attempted.\n")?;
-        }
-    }
+    view.summary(
+        &plan,
+        Ending {
+            connect: ctx.target.connect,
+            interrupted: interrupted.load(Ordering::SeqCst),
+        },
+    )?;
     if interrupted.load(Ordering::SeqCst) {
         return Ok(ExitCode::Interrupted);
     }
@@ -378,7 +322,7 @@ fn prompt_terminal() -> console::Term {
     console::Term::stderr()
 }
 
-fn explain(config: &Config, given: Option<String>, paint: &Paint) -> Result<ExitCode> {
+fn explain(view: &dyn View, given: Option<String>) -> Result<ExitCode> {
     let input = match given {
         Some(t) => t,
         None => {
@@ -402,15 +346,7 @@ fn explain(config: &Config, given: Option<String>, paint: &Paint) -> Result<Exit
         }
     };
     let matches = crate::explain::explain(&input);
-    if config.output == Output::Json {
-        out_json(&crate::explain::render_json(&matches))?;
-    } else if matches.is_empty() {
-        out(
-            "No known problem matches this text. Run `arcfix check` to look at this machine and Azure directly.\n",
-        )?;
-    } else {
-        out(&crate::explain::render_text(&matches, paint.color))?;
-    }
+    view.explained(&matches)?;
     Ok(if matches.is_empty() {
         ExitCode::Found
     } else {

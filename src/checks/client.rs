@@ -1,6 +1,8 @@
 //! The client-side problems: ssh binaries, the PowerShell modules, and the
 //! proxy's execute permission.
 
+use std::path::{Path, PathBuf};
+
 use crate::checks::{Report, StepSpec, finding};
 use crate::error::Result;
 use crate::os::{Host, Os};
@@ -10,49 +12,142 @@ use crate::probe::{binaries, modules, proxy};
 pub const ARCPROXY_INSTALL: &str = "Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
 pub const ARCPROXY_UPDATE: &str = "Update-Module -Name Az.Ssh -Force; Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
 
-pub fn detect(host: &Host, ssh_client_folder: Option<&std::path::Path>) -> Result<Report> {
+/// What the client side decides from: everything read on this machine.
+pub struct Facts {
+    pub host: Host,
+    /// `--ssh-client-folder`.
+    pub folder: Option<PathBuf>,
+    pub binaries: binaries::Lookup,
+    /// The program and arguments that install the OpenSSH client here.
+    pub install: Option<(String, Vec<String>)>,
+    pub az_ssh: Vec<modules::Installed>,
+    pub arcproxy: Vec<modules::Installed>,
+    /// pwsh, when Az.Ssh is installed and pwsh is on PATH.
+    pub pwsh: Option<PathBuf>,
+    /// The module folders, for the evidence.
+    pub module_dirs: String,
+    /// The proxy files of the Az.Ssh.ArcProxy 1.x versions and of `~/.clientsshproxy`.
+    pub proxies: Vec<proxy::ProxyFile>,
+}
+
+impl Facts {
+    /// Reads everything the client checks look at, recording what was seen.
+    pub fn read(host: &Host, folder: Option<&Path>, r: &mut Report) -> Result<Facts> {
+        let lookup = binaries::lookup(host, folder);
+        for (name, path) in &lookup.found {
+            r.observe(format!(
+                "binary {name}={}",
+                path.as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        let az_ssh = modules::find(host, modules::AZ_SSH)?;
+        let arcproxy = modules::find(host, modules::ARC_PROXY)?;
+        for m in az_ssh.iter().chain(&arcproxy) {
+            r.observe(format!(
+                "module {} {} {}",
+                m.name,
+                m.version,
+                m.folder.display()
+            ));
+        }
+        // Proxy files are checked wherever they are, PowerShell user or not;
+        // Az.Ssh runs the proxy of a 1.x version only, so only those count.
+        let folders: Vec<_> = arcproxy
+            .iter()
+            .filter(|m| m.version.0 == 1)
+            .map(|m| m.folder.clone())
+            .collect();
+        let mut proxies = Vec::new();
+        for (folder, prefix) in proxy::folders(host, &folders) {
+            for file in proxy::scan(host, &folder, &prefix) {
+                r.observe(format!("proxy {} {:?}", file.path.display(), file.state));
+                proxies.push(file);
+            }
+        }
+        let mut pwsh = None;
+        if az_ssh.is_empty() {
+            r.note("Az.Ssh is not installed: the PowerShell module checks do not apply (az ssh arc users need none)");
+        } else {
+            pwsh = modules::powershell(host);
+            r.observe(format!(
+                "pwsh={}",
+                pwsh.as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(Facts {
+            host: host.clone(),
+            folder: folder.map(Path::to_path_buf),
+            binaries: lookup,
+            install: install_command(host),
+            az_ssh,
+            arcproxy,
+            pwsh,
+            module_dirs: dirs(host),
+            proxies,
+        })
+    }
+
+    fn admin(&self) -> &'static str {
+        if self.host.os == Os::Windows {
+            "administrator"
+        } else {
+            "root"
+        }
+    }
+}
+
+/// One known problem of this machine: its catalogue id and the function that looks for it.
+pub type Check = fn(&Facts, &mut Report);
+
+/// Every client-side problem, in the order findings and steps are reported.
+pub const CHECKS: &[(&str, Check)] = &[
+    ("client-binaries-missing", client_binaries_missing),
+    ("proxy-not-executable", proxy_not_executable),
+    ("pwsh-missing", pwsh_missing),
+    ("arcproxy-not-installed", arcproxy_not_installed),
+    ("ps-module-version-mismatch", ps_module_version_mismatch),
+];
+
+pub fn detect(host: &Host, ssh_client_folder: Option<&Path>) -> Result<Report> {
     let mut r = Report::default();
-    binaries_check(host, ssh_client_folder, &mut r);
-    modules_check(host, &mut r)?;
+    let facts = Facts::read(host, ssh_client_folder, &mut r)?;
+    for (_, check) in CHECKS {
+        check(&facts, &mut r);
+    }
     Ok(r)
 }
 
-fn binaries_check(host: &Host, folder: Option<&std::path::Path>, r: &mut Report) {
-    let l = binaries::lookup(host, folder);
-    for (name, path) in &l.found {
-        r.observe(format!(
-            "binary {name}={}",
-            path.as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        ));
-    }
+/// ssh or ssh-keygen is not found (or not in `--ssh-client-folder`).
+fn client_binaries_missing(f: &Facts, r: &mut Report) {
+    let l = &f.binaries;
     let missing = l.missing();
     if !l.folder_lacks.is_empty() {
-        let f = folder.map(|f| f.display().to_string()).unwrap_or_default();
-        let fix_folder = if missing.is_empty() {
-            // Found elsewhere: the folder option is what is wrong.
-            let at = l.found[0]
-                .1
-                .as_ref()
-                .and_then(|p| p.parent())
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            Some(at)
-        } else {
-            l.elsewhere.as_ref().map(|p| p.display().to_string())
-        };
+        let folder = f
+            .folder
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
         r.finding(finding(
             "client-binaries-missing",
             LOCAL,
             format!(
-                "--ssh-client-folder {f} has no {}",
+                "--ssh-client-folder {folder} has no {}",
                 l.folder_lacks.join(" or ")
             ),
             FixKind::Manual,
         ));
         if missing.is_empty() {
-            let to = fix_folder.unwrap_or_default();
+            // Found elsewhere: the folder option is what is wrong.
+            let to = l.found[0]
+                .1
+                .as_ref()
+                .and_then(|p| p.parent())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             r.step(StepSpec {
                 id: "fix-ssh-client-folder".into(),
                 fixes: vec!["client-binaries-missing".into()],
@@ -67,7 +162,7 @@ fn binaries_check(host: &Host, folder: Option<&std::path::Path>, r: &mut Report)
     if missing.is_empty() {
         return;
     }
-    if folder.is_none() || l.folder_lacks.is_empty() {
+    if f.folder.is_none() || l.folder_lacks.is_empty() {
         r.finding(finding(
             "client-binaries-missing",
             LOCAL,
@@ -76,78 +171,75 @@ fn binaries_check(host: &Host, folder: Option<&std::path::Path>, r: &mut Report)
                 missing.join(" and "),
                 l.searched.join(", ")
             ),
-            if l.elsewhere.is_none() && install_command(host).is_some() && host.privileged {
+            if l.elsewhere.is_none() && f.install.is_some() && f.host.privileged {
                 FixKind::Auto
             } else {
                 FixKind::Manual
             },
         ));
     }
-    if let Some(dir) = &l.elsewhere {
-        let dir = dir.display().to_string();
-        let path_cmd = match host.os {
-            Os::Windows => format!("$env:PATH = \"{dir};$env:PATH\""),
-            _ => format!("export PATH=\"{dir}:$PATH\""),
+    match &l.elsewhere {
+        Some(dir) => r.step(use_folder_step(f, dir)),
+        None => r.step(install_client_step(f)),
+    }
+}
+
+/// The binaries are in a known folder off PATH: say to use it.
+fn use_folder_step(f: &Facts, dir: &Path) -> StepSpec {
+    let dir = dir.display().to_string();
+    let path_cmd = match f.host.os {
+        Os::Windows => format!("$env:PATH = \"{dir};$env:PATH\""),
+        _ => format!("export PATH=\"{dir}:$PATH\""),
+    };
+    StepSpec {
+        id: "use-ssh-client-folder".into(),
+        fixes: vec!["client-binaries-missing".into()],
+        target: LOCAL.into(),
+        description: format!(
+            "ssh and ssh-keygen are in {dir}, which is not on PATH: pass --ssh-client-folder \"{dir}\" to az ssh arc, or add it to PATH for Azure PowerShell ({path_cmd})"
+        ),
+        command: format!("az ssh arc ... --ssh-client-folder \"{dir}\""),
+        ..StepSpec::manual()
+    }
+}
+
+/// Install the OpenSSH client with the package manager, when there is one.
+fn install_client_step(f: &Facts) -> StepSpec {
+    let Some((program, args)) = f.install.clone() else {
+        let cmd = match f.host.os {
+            Os::Macos => "brew install openssh".to_string(),
+            _ => "install the OpenSSH client package of your distribution".to_string(),
         };
-        r.step(StepSpec {
-            id: "use-ssh-client-folder".into(),
+        return StepSpec {
+            id: "install-openssh-client".into(),
             fixes: vec!["client-binaries-missing".into()],
             target: LOCAL.into(),
-            description: format!(
-                "ssh and ssh-keygen are in {dir}, which is not on PATH: pass --ssh-client-folder \"{dir}\" to az ssh arc, or add it to PATH for Azure PowerShell ({path_cmd})"
-            ),
-            command: format!("az ssh arc ... --ssh-client-folder \"{dir}\""),
+            description: "Install the OpenSSH client (no known package manager was found)".into(),
+            command: cmd,
             ..StepSpec::manual()
-        });
-        return;
-    }
-    match install_command(host) {
-        Some((program, args)) => {
-            let typed = host.as_admin(&format!("{} {}", program, args.join(" ")));
-            let automatic = host.privileged;
-            r.step(StepSpec {
-                id: "install-openssh-client".into(),
-                fixes: vec!["client-binaries-missing".into()],
-                target: LOCAL.into(),
-                description: "Install the OpenSSH client with the system's package manager".into(),
-                command: typed,
-                automatic,
-                needs: vec![
-                    if host.os == Os::Windows {
-                        "administrator"
-                    } else {
-                        "root"
-                    }
-                    .into(),
-                ],
-                precondition: "ssh or ssh-keygen is still missing".into(),
-                verification: "ssh and ssh-keygen are found".into(),
-                goal: Goal::ClientBinaries {
-                    folder: folder.map(|f| f.to_path_buf()),
-                },
-                action: if automatic {
-                    Action::Exec { program, args }
-                } else {
-                    Action::Manual
-                },
-                ..StepSpec::manual()
-            });
-        }
-        None => {
-            let cmd = match host.os {
-                Os::Macos => "brew install openssh".to_string(),
-                _ => "install the OpenSSH client package of your distribution".to_string(),
-            };
-            r.step(StepSpec {
-                id: "install-openssh-client".into(),
-                fixes: vec!["client-binaries-missing".into()],
-                target: LOCAL.into(),
-                description: "Install the OpenSSH client (no known package manager was found)"
-                    .into(),
-                command: cmd,
-                ..StepSpec::manual()
-            });
-        }
+        };
+    };
+    let typed = f.host.as_admin(&format!("{} {}", program, args.join(" ")));
+    let automatic = f.host.privileged;
+    StepSpec {
+        id: "install-openssh-client".into(),
+        fixes: vec!["client-binaries-missing".into()],
+        target: LOCAL.into(),
+        description: "Install the OpenSSH client with the system's package manager".into(),
+        command: typed,
+        automatic,
+        needs: vec![f.admin().into()],
+        precondition: "ssh or ssh-keygen is still missing".into(),
+        verification: "ssh and ssh-keygen are found".into(),
+        goal: Goal::ClientBinaries {
+            folder: f.folder.clone(),
+        },
+        action: if automatic {
+            Action::Exec { program, args }
+        } else {
+            Action::Manual
+        },
+        ..StepSpec::manual()
     }
 }
 
@@ -184,90 +276,94 @@ fn pwsh_args(command: &str) -> Vec<String> {
         .collect()
 }
 
-fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
-    let az_ssh = modules::find(host, modules::AZ_SSH)?;
-    let arcproxy = modules::find(host, modules::ARC_PROXY)?;
-    for m in az_ssh.iter().chain(&arcproxy) {
-        r.observe(format!(
-            "module {} {} {}",
-            m.name,
-            m.version,
-            m.folder.display()
-        ));
+/// Az.Ssh is installed but PowerShell 7, which runs it, is not.
+fn pwsh_missing(f: &Facts, r: &mut Report) {
+    if f.az_ssh.is_empty() || f.pwsh.is_some() {
+        return;
     }
-    // Proxy files are checked wherever they are, PowerShell user or not.
-    proxy_check(host, &arcproxy, r);
-    if az_ssh.is_empty() {
-        r.note("Az.Ssh is not installed: the PowerShell module checks do not apply (az ssh arc users need none)");
-        return Ok(());
-    }
-    let shell = modules::powershell(host);
-    r.observe(format!(
-        "pwsh={}",
-        shell
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
+    r.finding(finding(
+        "pwsh-missing",
+        LOCAL,
+        format!(
+            "Az.Ssh {} is installed but PowerShell 7 (pwsh) is not on PATH",
+            f.az_ssh[0].version
+        ),
+        FixKind::Manual,
     ));
-    let mut needs_pwsh = Vec::new();
-    if shell.is_none() {
-        r.finding(finding(
-            "pwsh-missing",
-            LOCAL,
-            format!(
-                "Az.Ssh {} is installed but PowerShell 7 (pwsh) is not on PATH",
-                az_ssh[0].version
-            ),
-            FixKind::Manual,
-        ));
-        r.step(StepSpec {
-            id: "install-pwsh".into(),
-            fixes: vec!["pwsh-missing".into()],
-            target: LOCAL.into(),
-            description: "Install PowerShell 7, which runs Az.Ssh and the module fixes".into(),
-            command: match host.os {
-                Os::Windows => "winget install --id Microsoft.PowerShell --source winget".into(),
-                Os::Macos => "brew install --cask powershell".into(),
-                Os::Linux => host.as_admin("snap install powershell --classic"),
-            },
-            ..StepSpec::manual()
-        });
-        needs_pwsh.push("install-pwsh".to_string());
+    r.step(StepSpec {
+        id: "install-pwsh".into(),
+        fixes: vec!["pwsh-missing".into()],
+        target: LOCAL.into(),
+        description: "Install PowerShell 7, which runs Az.Ssh and the module fixes".into(),
+        command: match f.host.os {
+            Os::Windows => "winget install --id Microsoft.PowerShell --source winget".into(),
+            Os::Macos => "brew install --cask powershell".into(),
+            Os::Linux => f.host.as_admin("snap install powershell --classic"),
+        },
+        ..StepSpec::manual()
+    });
+}
+
+/// Az.Ssh is installed but no Az.Ssh.ArcProxy is.
+fn arcproxy_not_installed(f: &Facts, r: &mut Report) {
+    if f.az_ssh.is_empty() || !f.arcproxy.is_empty() {
+        return;
     }
-    let program = shell
+    let evidence = format!(
+        "Az.Ssh {} is installed but no Az.Ssh.ArcProxy module is in {}",
+        f.az_ssh[0].version, f.module_dirs
+    );
+    install_arcproxy(
+        f,
+        r,
+        ("arcproxy-not-installed", evidence),
+        ("install-arcproxy", ARCPROXY_INSTALL),
+        "Install the Az.Ssh.ArcProxy module (1.x) for the current user from the PowerShell Gallery",
+    );
+}
+
+/// Only Az.Ssh.ArcProxy versions other than the 1.x Az.Ssh supports are installed.
+fn ps_module_version_mismatch(f: &Facts, r: &mut Report) {
+    if f.az_ssh.is_empty() || f.arcproxy.is_empty() || f.arcproxy.iter().any(|m| m.version.0 == 1) {
+        return;
+    }
+    let found: Vec<String> = f
+        .arcproxy
+        .iter()
+        .map(|m| format!("{} in {}", m.version, m.folder.display()))
+        .collect();
+    let evidence = format!(
+        "Az.Ssh supports Az.Ssh.ArcProxy 1.x only; installed: {}",
+        found.join(", ")
+    );
+    install_arcproxy(
+        f,
+        r,
+        ("ps-module-version-mismatch", evidence),
+        ("update-arcproxy", ARCPROXY_UPDATE),
+        "Update Az.Ssh and install an Az.Ssh.ArcProxy 1.x beside the unsupported version",
+    );
+}
+
+/// The finding and the steps that put an Az.Ssh.ArcProxy 1.x in place
+/// (after pwsh, when it must be installed first), then make its proxy runnable.
+fn install_arcproxy(
+    f: &Facts,
+    r: &mut Report,
+    (id, evidence): (&str, String),
+    (step_id, command): (&str, &str),
+    description: &str,
+) {
+    let needs_pwsh: Vec<String> = if f.pwsh.is_none() {
+        vec!["install-pwsh".into()]
+    } else {
+        vec![]
+    };
+    let program = f
+        .pwsh
+        .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "pwsh".into());
-    let supported = arcproxy.iter().any(|m| m.version.0 == 1);
-    let (id, evidence, step_id, command, description) = if arcproxy.is_empty() {
-        (
-            "arcproxy-not-installed",
-            format!(
-                "Az.Ssh {} is installed but no Az.Ssh.ArcProxy module is in {}",
-                az_ssh[0].version,
-                dirs(host)
-            ),
-            "install-arcproxy",
-            ARCPROXY_INSTALL,
-            "Install the Az.Ssh.ArcProxy module (1.x) for the current user from the PowerShell Gallery",
-        )
-    } else if !supported {
-        let found: Vec<String> = arcproxy
-            .iter()
-            .map(|m| format!("{} in {}", m.version, m.folder.display()))
-            .collect();
-        (
-            "ps-module-version-mismatch",
-            format!(
-                "Az.Ssh supports Az.Ssh.ArcProxy 1.x only; installed: {}",
-                found.join(", ")
-            ),
-            "update-arcproxy",
-            ARCPROXY_UPDATE,
-            "Update Az.Ssh and install an Az.Ssh.ArcProxy 1.x beside the unsupported version",
-        )
-    } else {
-        return Ok(());
-    };
     let automatic = needs_pwsh.is_empty();
     r.finding(finding(
         id,
@@ -300,7 +396,7 @@ fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
             Action::Manual
         },
     });
-    if host.os != Os::Windows {
+    if f.host.os != Os::Windows {
         // The gallery's package does not keep the execute bit (Az.Ssh adds it
         // only on Linux, and only when it may): make the new proxy runnable.
         r.step(StepSpec {
@@ -318,7 +414,6 @@ fn modules_check(host: &Host, r: &mut Report) -> Result<()> {
             action: if automatic { Action::AddExecuteBitsToModuleProxies } else { Action::Manual },
         });
     }
-    Ok(())
 }
 
 /// Proxy files of the installed Az.Ssh.ArcProxy 1.x versions that this user may not run.
@@ -344,78 +439,71 @@ fn dirs(host: &Host) -> String {
         .join(", ")
 }
 
-fn proxy_check(host: &Host, arcproxy: &[modules::Installed], r: &mut Report) {
-    // Az.Ssh runs the proxy of a 1.x version only; other versions' files are never executed.
-    let folders: Vec<_> = arcproxy
-        .iter()
-        .filter(|m| m.version.0 == 1)
-        .map(|m| m.folder.clone())
-        .collect();
-    for (folder, prefix) in proxy::folders(host, &folders) {
-        for file in proxy::scan(host, &folder, &prefix) {
-            let path = file.path.display().to_string();
-            r.observe(format!("proxy {path} {:?}", file.state));
-            match file.state {
-                proxy::ProxyState::Executable => {}
-                proxy::ProxyState::LinkOutside { target } => {
-                    r.finding(finding(
-                        "proxy-not-executable",
-                        LOCAL,
-                        format!(
-                            "{path} is a link out of its folder, to {}; arcfix does not change it",
-                            target.display()
-                        ),
-                        FixKind::Manual,
-                    ));
-                    r.step(StepSpec {
-                        id: step_id("check-proxy-link", &path),
-                        fixes: vec!["proxy-not-executable".into()],
-                        target: LOCAL.into(),
-                        description: format!("Replace the link {path} with the real proxy file or folder (reinstall the module or delete it so az downloads it again)"),
-                        command: format!("rm \"{path}\""),
-                        ..StepSpec::manual()
-                    });
-                }
-                proxy::ProxyState::WindowsBlocked { acl_denies, zone } => {
-                    windows_blocked(host, &file.path, acl_denies, zone, r);
-                }
-                proxy::ProxyState::NotExecutable { mode, owned, links } => {
-                    // Only this user's own file with one link: root changes no
-                    // other user's file, and no file that is also elsewhere.
-                    let automatic = owned && links == 1;
-                    let why = if !owned {
-                        "; it belongs to another user, so arcfix leaves it to you"
-                    } else if links != 1 {
-                        "; it has more than one hard link, so arcfix leaves it to you"
+/// A proxy file this user may not execute (or a link out of its folder).
+fn proxy_not_executable(f: &Facts, r: &mut Report) {
+    for file in &f.proxies {
+        let path = file.path.display().to_string();
+        match &file.state {
+            proxy::ProxyState::Executable => {}
+            proxy::ProxyState::LinkOutside { target } => {
+                r.finding(finding(
+                    "proxy-not-executable",
+                    LOCAL,
+                    format!(
+                        "{path} is a link out of its folder, to {}; arcfix does not change it",
+                        target.display()
+                    ),
+                    FixKind::Manual,
+                ));
+                r.step(StepSpec {
+                id: step_id("check-proxy-link", &path),
+                fixes: vec!["proxy-not-executable".into()],
+                target: LOCAL.into(),
+                description: format!("Replace the link {path} with the real proxy file or folder (reinstall the module or delete it so az downloads it again)"),
+                command: format!("rm \"{path}\""),
+                ..StepSpec::manual()
+            });
+            }
+            proxy::ProxyState::WindowsBlocked { acl_denies, zone } => {
+                windows_blocked(&f.host, &file.path, *acl_denies, *zone, r);
+            }
+            proxy::ProxyState::NotExecutable { mode, owned, links } => {
+                let (mode, owned, links) = (*mode, *owned, *links);
+                // Only this user's own file with one link: root changes no
+                // other user's file, and no file that is also elsewhere.
+                let automatic = owned && links == 1;
+                let why = if !owned {
+                    "; it belongs to another user, so arcfix leaves it to you"
+                } else if links != 1 {
+                    "; it has more than one hard link, so arcfix leaves it to you"
+                } else {
+                    ""
+                };
+                r.finding(finding(
+                    "proxy-not-executable",
+                    LOCAL,
+                    format!("{path} has mode {mode:o}: this user may not execute it{why}"),
+                    if automatic {
+                        FixKind::Auto
                     } else {
-                        ""
-                    };
-                    r.finding(finding(
-                        "proxy-not-executable",
-                        LOCAL,
-                        format!("{path} has mode {mode:o}: this user may not execute it{why}"),
-                        if automatic {
-                            FixKind::Auto
-                        } else {
-                            FixKind::Manual
-                        },
-                    ));
-                    let typed = proxy::manual_command(host, &file.path, mode, owned);
-                    r.step(StepSpec {
-                        id: step_id("chmod-proxy", &path),
-                        fixes: vec!["proxy-not-executable".into()],
-                        target: LOCAL.into(),
-                        description: format!("Add the execute permission to {path} where read is allowed ({mode:o} -> {:o})", proxy::with_execute_bits(mode)),
-                        command: typed,
-                        automatic,
-                        needs: if owned { vec![] } else { vec!["root".into()] },
-                        precondition: "the file is still not executable and is a regular file, not a link".into(),
-                        verification: "the file is executable by this user".into(),
-                        depends_on: vec![],
-                        goal: Goal::ProxyExecutable { path: file.path.clone() },
-                        action: if automatic { Action::AddExecuteBits { path: file.path.clone() } } else { Action::Manual },
-                    });
-                }
+                        FixKind::Manual
+                    },
+                ));
+                let typed = proxy::manual_command(&f.host, &file.path, mode, owned);
+                r.step(StepSpec {
+                id: step_id("chmod-proxy", &path),
+                fixes: vec!["proxy-not-executable".into()],
+                target: LOCAL.into(),
+                description: format!("Add the execute permission to {path} where read is allowed ({mode:o} -> {:o})", proxy::with_execute_bits(mode)),
+                command: typed,
+                automatic,
+                needs: if owned { vec![] } else { vec!["root".into()] },
+                precondition: "the file is still not executable and is a regular file, not a link".into(),
+                verification: "the file is executable by this user".into(),
+                depends_on: vec![],
+                goal: Goal::ProxyExecutable { path: file.path.clone() },
+                action: if automatic { Action::AddExecuteBits { path: file.path.clone() } } else { Action::Manual },
+            });
             }
         }
     }
@@ -487,7 +575,204 @@ fn step_id(base: &str, path: &str) -> String {
 mod tests {
     use super::*;
     use crate::os::Arch;
-    use std::path::PathBuf;
+    use crate::plan::Step;
+    use crate::probe::modules::{Installed, Version};
+    use crate::probe::proxy::{ProxyFile, ProxyState};
+
+    fn host(os: Os, privileged: bool) -> Host {
+        Host {
+            os,
+            arch: Arch::Amd64,
+            home: PathBuf::from("/home/ada"),
+            vars: Default::default(),
+            privileged,
+            uid: 1000,
+        }
+    }
+
+    fn module(name: &str, version: Version) -> Installed {
+        Installed {
+            name: name.into(),
+            version,
+            folder: PathBuf::from(format!("/m/{name}/{version}")),
+        }
+    }
+
+    /// A Linux client with everything in place.
+    fn healthy() -> Facts {
+        Facts {
+            host: host(Os::Linux, false),
+            folder: None,
+            binaries: binaries::Lookup {
+                found: vec![
+                    ("ssh".into(), Some("/usr/bin/ssh".into())),
+                    ("ssh-keygen".into(), Some("/usr/bin/ssh-keygen".into())),
+                ],
+                folder_lacks: vec![],
+                elsewhere: None,
+                searched: vec!["/usr/bin".into()],
+            },
+            install: Some((
+                "apt-get".into(),
+                vec!["install".into(), "-y".into(), "openssh-client".into()],
+            )),
+            az_ssh: vec![module("Az.Ssh", Version(0, 2, 3))],
+            arcproxy: vec![module("Az.Ssh.ArcProxy", Version(1, 0, 0))],
+            pwsh: Some("/usr/bin/pwsh".into()),
+            module_dirs: "/m".into(),
+            proxies: vec![],
+        }
+    }
+
+    fn without_ssh(mut f: Facts) -> Facts {
+        f.binaries.found[0].1 = None;
+        f
+    }
+
+    fn run(f: &Facts) -> Report {
+        let mut r = Report::default();
+        for (_, check) in CHECKS {
+            check(f, &mut r);
+        }
+        r
+    }
+
+    #[test]
+    fn each_client_problem_from_hand_made_facts() {
+        let not_exec = |owned, links| ProxyFile {
+            path: "/home/ada/.clientsshproxy/sshProxy_linux_amd64_1".into(),
+            state: ProxyState::NotExecutable {
+                mode: 0o644,
+                owned,
+                links,
+            },
+        };
+        // facts, findings, steps, the automatic ones
+        type Case = (
+            Facts,
+            &'static [&'static str],
+            &'static [&'static str],
+            &'static [&'static str],
+        );
+        let cases: Vec<Case> = vec![
+            (healthy(), &[], &[], &[]),
+            (
+                without_ssh(healthy()),
+                &["client-binaries-missing"],
+                &["install-openssh-client"],
+                &[],
+            ),
+            (
+                Facts {
+                    host: host(Os::Linux, true),
+                    ..without_ssh(healthy())
+                },
+                &["client-binaries-missing"],
+                &["install-openssh-client"],
+                &["install-openssh-client"],
+            ),
+            (
+                Facts {
+                    install: None,
+                    ..without_ssh(healthy())
+                },
+                &["client-binaries-missing"],
+                &["install-openssh-client"],
+                &[],
+            ),
+            (
+                Facts {
+                    pwsh: None,
+                    arcproxy: vec![],
+                    ..healthy()
+                },
+                &["pwsh-missing", "arcproxy-not-installed"],
+                &["install-pwsh", "install-arcproxy", "chmod-installed-proxy"],
+                &[],
+            ),
+            (
+                Facts {
+                    arcproxy: vec![],
+                    ..healthy()
+                },
+                &["arcproxy-not-installed"],
+                &["install-arcproxy", "chmod-installed-proxy"],
+                &["install-arcproxy", "chmod-installed-proxy"],
+            ),
+            (
+                Facts {
+                    arcproxy: vec![module("Az.Ssh.ArcProxy", Version(2, 0, 0))],
+                    host: host(Os::Windows, false),
+                    ..healthy()
+                },
+                &["ps-module-version-mismatch"],
+                &["update-arcproxy"],
+                &["update-arcproxy"],
+            ),
+            (
+                Facts {
+                    az_ssh: vec![],
+                    arcproxy: vec![],
+                    pwsh: None,
+                    ..healthy()
+                },
+                &[],
+                &[],
+                &[],
+            ),
+            (
+                Facts {
+                    proxies: vec![not_exec(true, 1)],
+                    ..healthy()
+                },
+                &["proxy-not-executable"],
+                &["chmod-proxy-"],
+                &["chmod-proxy-"],
+            ),
+            (
+                Facts {
+                    proxies: vec![not_exec(false, 1)],
+                    ..healthy()
+                },
+                &["proxy-not-executable"],
+                &["chmod-proxy-"],
+                &[],
+            ),
+            (
+                Facts {
+                    proxies: vec![not_exec(true, 2)],
+                    ..healthy()
+                },
+                &["proxy-not-executable"],
+                &["chmod-proxy-"],
+                &[],
+            ),
+        ];
+        for (f, findings, steps, automatic) in cases {
+            let r = run(&f);
+            let got: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+            assert_eq!(got, findings);
+            let got: Vec<&Step> = r.steps.iter().collect();
+            assert_eq!(got.len(), steps.len(), "{got:?}");
+            for (s, want) in got.iter().zip(steps) {
+                assert!(s.id.starts_with(want), "{} {want}", s.id);
+                assert_eq!(
+                    s.automatic,
+                    automatic.iter().any(|a| s.id.starts_with(a)),
+                    "{}",
+                    s.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_client_problem_is_in_the_catalogue_on_the_client_side() {
+        for (name, _) in CHECKS {
+            let p = crate::catalogue::get(name).unwrap();
+            assert_eq!(p.side, crate::catalogue::Area::Client, "{name}");
+        }
+    }
 
     #[test]
     fn a_blocked_windows_proxy_gets_icacls_and_unblock_file_steps() {

@@ -272,6 +272,8 @@ pub struct Context {
     pub restarted: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Where apply records what it changed (`None`: no journal).
     pub journal: Option<crate::journal::Journal>,
+    /// What the run shows while it works (progress, spinners).
+    pub view: Arc<dyn crate::view::View>,
 }
 
 impl Context {
@@ -284,6 +286,7 @@ impl Context {
             register_cache: Default::default(),
             restarted: Default::default(),
             journal: None,
+            view: Arc::new(crate::view::Silent),
         }
     }
 }
@@ -583,76 +586,8 @@ async fn azure_side(
         .map(|id| {
             let (arm, wanted, caller) = (arm.clone(), wanted.clone(), caller.clone());
             async move {
-                let result = async {
-                    let observed =
-                        azure::observe(&arm, &id, &wanted, &caller, &ctx.register_cache).await?;
-                    let mut report =
-                        azure::assess(&id, &observed, &wanted, &caller, arm.base().as_str());
-                    if !azure_checks {
-                        report = Report {
-                            observations: report.observations,
-                            ..Report::default()
-                        };
-                    }
-                    let restart_id = step_id::restart_agent(&id);
-                    let restart = report.steps.iter().any(|s| s.id == restart_id);
-                    if remote_server {
-                        let machine = remote::Machine {
-                            id: &id,
-                            remote: crate::plan::Remote {
-                                id: id.to_string(),
-                                location: observed.machine.location.clone().unwrap_or_default(),
-                                windows: observed.machine.is_windows(),
-                            },
-                            status: observed
-                                .machine
-                                .properties
-                                .status
-                                .as_deref()
-                                .unwrap_or("Unknown"),
-                            perms: observed.permissions.as_ref().ok().map(|p| p.as_slice()),
-                            agent_ports: observed
-                                .machine
-                                .properties
-                                .agent_configuration
-                                .as_ref()
-                                .and_then(|c| c.incoming_connections_ports.as_deref()),
-                            restart_agent: restart,
-                        };
-                        let remote = remote::check(ctx, &machine, wanted.port).await;
-                        if remote.steps.iter().any(|s| s.id == restart_id) {
-                            report.steps.retain(|s| s.id != restart_id);
-                        }
-                        report.merge(remote);
-                    }
-                    if ctx.target.connect {
-                        let may = observed
-                            .permissions
-                            .as_ref()
-                            .ok()
-                            .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS));
-                        let quiet = |_: &str| {};
-                        let args = connect::ProbeArgs {
-                            host: &ctx.host,
-                            ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
-                            port: wanted.port,
-                            may_list_credentials: may,
-                            config_verified: matches!(
-                                &observed.service_config,
-                                Ok(Some(c)) if c.properties.port == Some(wanted.port as u64)
-                            ),
-                            settle: std::time::Duration::ZERO,
-                            progress: &quiet,
-                        };
-                        let probe = connect::probe(&arm, &id, &args).await;
-                        report.probed(&id, wanted.port, probe);
-                    }
-                    if azure_checks && !restart {
-                        restart_unseen(ctx, &id, &observed, &mut report);
-                    }
-                    Ok(report)
-                }
-                .await;
+                let sides = (azure_checks, remote_server);
+                let result = machine(ctx, &arm, &id, &wanted, &caller, sides).await;
                 (id, result)
             }
         })
@@ -685,6 +620,84 @@ async fn azure_side(
     }
     report.notes = group_notes(std::mem::take(&mut report.notes), &machines);
     Ok((report, machines))
+}
+
+/// One machine's Azure side (`azure_checks`), its server through Run Command
+/// (`remote_server`) and, with `--connect`, the SSH path to it.
+async fn machine(
+    ctx: &Context,
+    arm: &Arc<Arm>,
+    id: &MachineId,
+    wanted: &azure::Wanted,
+    caller: &crate::azure::auth::Claims,
+    (azure_checks, remote_server): (bool, bool),
+) -> Result<Report> {
+    let (arm, id) = (arm.clone(), id.clone());
+    let observed = azure::observe(&arm, &id, wanted, caller, &ctx.register_cache).await?;
+    let mut report = azure::assess(&id, &observed, wanted, caller, arm.base().as_str());
+    if !azure_checks {
+        report = Report {
+            observations: report.observations,
+            ..Report::default()
+        };
+    }
+    let restart_id = step_id::restart_agent(&id);
+    let restart = report.steps.iter().any(|s| s.id == restart_id);
+    if remote_server {
+        let machine = remote::Machine {
+            id: &id,
+            remote: crate::plan::Remote {
+                id: id.to_string(),
+                location: observed.machine.location.clone().unwrap_or_default(),
+                windows: observed.machine.is_windows(),
+            },
+            status: observed
+                .machine
+                .properties
+                .status
+                .as_deref()
+                .unwrap_or("Unknown"),
+            perms: observed.permissions.as_ref().ok().map(|p| p.as_slice()),
+            agent_ports: observed
+                .machine
+                .properties
+                .agent_configuration
+                .as_ref()
+                .and_then(|c| c.incoming_connections_ports.as_deref()),
+            restart_agent: restart,
+        };
+        let remote = remote::check(ctx, &machine, wanted.port).await;
+        if remote.steps.iter().any(|s| s.id == restart_id) {
+            report.steps.retain(|s| s.id != restart_id);
+        }
+        report.merge(remote);
+    }
+    if ctx.target.connect {
+        let may = observed
+            .permissions
+            .as_ref()
+            .ok()
+            .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS));
+        let quiet = |_: &str| {};
+        let args = connect::ProbeArgs {
+            host: &ctx.host,
+            ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
+            port: wanted.port,
+            may_list_credentials: may,
+            config_verified: matches!(
+                &observed.service_config,
+                Ok(Some(c)) if c.properties.port == Some(wanted.port as u64)
+            ),
+            settle: std::time::Duration::ZERO,
+            progress: &quiet,
+        };
+        let probe = connect::probe(&arm, &id, &args).await;
+        report.probed(&id, wanted.port, probe);
+    }
+    if azure_checks && !restart {
+        restart_unseen(ctx, &id, &observed, &mut report);
+    }
+    Ok(report)
 }
 
 /// Notes that say the same of several machines (`<name>: <text>`) become one
@@ -889,6 +902,7 @@ pub async fn remote_facts(
     }
     let script = crate::remote::PROBE.render(m.windows, port);
     let result = crate::remote::run(
+        ctx.view.as_ref(),
         ctx.arm()?,
         &m.id,
         &m.location,

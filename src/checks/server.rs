@@ -75,194 +75,255 @@ pub fn port_problem(f: &ServerFacts, port: u16) -> Option<String> {
     }
 }
 
+/// What the server side decides from: this machine and what its probe saw.
+pub struct Here<'a> {
+    pub host: &'a Host,
+    pub facts: &'a ServerFacts,
+}
+
+impl Here<'_> {
+    fn admin(&self) -> &'static str {
+        if self.host.os == Os::Windows {
+            "administrator"
+        } else {
+            "root"
+        }
+    }
+    fn fix(&self) -> FixKind {
+        if self.host.privileged {
+            FixKind::Auto
+        } else {
+            FixKind::Manual
+        }
+    }
+}
+
+/// One known problem of the server: its catalogue id and the function that
+/// looks for it (several look at different causes of `sshd-not-running`).
+pub type Check = fn(&Here, u16, &mut Report);
+
+/// Every server-side check, in the order findings and steps are reported.
+pub const CHECKS: &[(&str, Check)] = &[
+    ("sshd-not-running", sshd_not_answering),
+    ("agent-disconnected", agent_disconnected),
+    ("sshd-not-running", agent_incoming_disabled),
+    ("sshd-not-running", agent_port_not_allowed),
+];
+
 pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
     let mut r = Report::default();
     r.observe(format!("server {f:?}"));
-    let admin = if host.os == Os::Windows {
-        "administrator"
-    } else {
-        "root"
+    let here = Here { host, facts: f };
+    for (_, check) in CHECKS {
+        check(&here, port, &mut r);
+    }
+    r
+}
+
+/// Nothing answers SSH on the port: install the server when it is missing, then start it.
+fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
+    let (host, f) = (h.host, h.facts);
+    let Some(evidence) = sshd_problem(f, port) else {
+        return;
     };
     let auto = host.privileged;
-    let fix = if auto { FixKind::Auto } else { FixKind::Manual };
     let mut deps = Vec::new();
-    if let Some(evidence) = sshd_problem(f, port) {
-        r.finding(finding("sshd-not-running", LOCAL, evidence, fix));
-        if !f.sshd_installed {
-            let (action, command) = match host.os {
-                Os::Windows => powershell(
-                    host,
-                    "Add-WindowsCapability -Online -Name OpenSSH.Server~~~~0.0.1.0",
-                ),
-                // The package manager the probe saw (no second look at this machine).
-                _ => match f
-                    .package_manager
-                    .as_deref()
-                    .and_then(PackageManager::from_program)
-                {
-                    Some(pm) => {
-                        let args = pm.install_args(pm.ssh_server_package());
-                        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                        exec(host, pm.program(), &refs)
-                    }
-                    None => (
-                        Action::Manual,
-                        "install the openssh-server package".to_string(),
-                    ),
-                },
-            };
-            r.step(StepSpec {
-                id: "install-openssh-server".into(),
-                fixes: vec!["sshd-not-running".into()],
-                target: LOCAL.into(),
-                description: "Install the OpenSSH server".into(),
-                command,
-                automatic: auto,
-                needs: vec![admin.into()],
-                precondition: "the OpenSSH server is not installed".into(),
-                verification: "sshd is installed".into(),
-                depends_on: vec![],
-                goal: Goal::Server {
-                    machine: None,
-                    fact: ServerFact::SshdInstalled,
-                    port,
-                },
-                action,
-            });
-            deps.push("install-openssh-server".to_string());
-        }
+    r.finding(finding("sshd-not-running", LOCAL, evidence, h.fix()));
+    if !f.sshd_installed {
         let (action, command) = match host.os {
             Os::Windows => powershell(
                 host,
-                "Set-Service -Name sshd -StartupType Automatic; Start-Service sshd",
+                "Add-WindowsCapability -Online -Name OpenSSH.Server~~~~0.0.1.0",
             ),
-            _ => exec(
-                host,
-                "systemctl",
-                &["enable", "--now", &format!("{}.service", f.sshd_unit)],
-            ),
+            // The package manager the probe saw (no second look at this machine).
+            _ => match f
+                .package_manager
+                .as_deref()
+                .and_then(PackageManager::from_program)
+            {
+                Some(pm) => {
+                    let args = pm.install_args(pm.ssh_server_package());
+                    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                    exec(host, pm.program(), &refs)
+                }
+                None => (
+                    Action::Manual,
+                    "install the openssh-server package".to_string(),
+                ),
+            },
         };
         r.step(StepSpec {
-            id: "start-sshd".into(),
+            id: "install-openssh-server".into(),
             fixes: vec!["sshd-not-running".into()],
             target: LOCAL.into(),
-            description: format!(
-                "Enable and start the {} service so it answers on port {port}",
-                f.sshd_unit
-            ),
+            description: "Install the OpenSSH server".into(),
             command,
             automatic: auto,
-            needs: vec![admin.into()],
-            precondition: format!("nothing answers SSH on 127.0.0.1:{port}"),
-            verification: format!("127.0.0.1:{port} sends an SSH-2.0 banner"),
-            depends_on: deps.clone(),
+            needs: vec![h.admin().into()],
+            precondition: "the OpenSSH server is not installed".into(),
+            verification: "sshd is installed".into(),
+            depends_on: vec![],
             goal: Goal::Server {
                 machine: None,
-                fact: ServerFact::SshAnswers,
+                fact: ServerFact::SshdInstalled,
                 port,
             },
             action,
         });
+        deps.push("install-openssh-server".to_string());
     }
-    if f.agent_installed {
-        if let Some(status) = &f.agent_status
-            && !status.eq_ignore_ascii_case("Connected")
-        {
-            r.finding(finding(
-                "agent-disconnected",
-                LOCAL,
-                format!("azcmagent show reports the agent {status}"),
-                FixKind::Manual,
-            ));
-            r.step(StepSpec {
-                id: "restart-agent-here".into(),
-                fixes: vec!["agent-disconnected".into()],
-                target: LOCAL.into(),
-                description: "Restart the Connected Machine agent; if it stays disconnected, reconnect it (azcmagent connect)".into(),
-                command: if host.os == Os::Windows { "Restart-Service himds".into() } else { host.as_admin("systemctl restart himdsd") },
-                ..StepSpec::manual()
-            });
-        }
-        if f.incoming_enabled == Some(false) {
-            let (action, command) = exec(
-                host,
-                "azcmagent",
-                &["config", "set", "incomingconnections.enabled", "true"],
-            );
-            r.finding(finding("sshd-not-running", LOCAL, INCOMING_DISABLED, fix));
-            r.step(StepSpec {
-                id: "agent-allow-incoming".into(),
-                fixes: vec!["sshd-not-running".into()],
-                target: LOCAL.into(),
-                description: "Let the Arc agent accept incoming connections".into(),
-                command,
-                automatic: auto,
-                needs: vec![admin.into()],
-                precondition: "incomingconnections.enabled is false".into(),
-                verification: "azcmagent config get incomingconnections.enabled is true".into(),
-                depends_on: vec![],
-                goal: Goal::Server {
-                    machine: None,
-                    fact: ServerFact::AgentIncomingEnabled,
-                    port,
-                },
-                action,
-            });
-        }
-        if !f.port_allowed(port) {
-            // What a person types; the step itself reads the list again right
-            // before writing it (Action::AddAgentPort).
-            let list = if f.incoming_ports_unreadable {
-                format!("<ports already set>,{port}")
-            } else {
-                let ports = f.incoming_ports.iter().map(|p| p.to_string());
-                ports
-                    .chain([port.to_string()])
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
-            let (action, command) = exec(
-                host,
-                "azcmagent",
-                &["config", "set", "incomingconnections.ports", &list],
-            );
-            let action = if action == Action::Manual {
-                action
-            } else {
-                Action::AddAgentPort { port }
-            };
-            let keeping = if f.incoming_ports_unreadable {
-                "the ports already set".to_string()
-            } else {
-                format!("{:?}", f.incoming_ports)
-            };
-            let evidence = port_problem(f, port).unwrap_or_default();
-            r.finding(finding("sshd-not-running", LOCAL, evidence, fix));
-            r.step(StepSpec {
-                id: "agent-allow-port".into(),
-                fixes: vec!["sshd-not-running".into()],
-                target: LOCAL.into(),
-                description: format!(
-                    "Add port {port} to the Arc agent's incoming ports, keeping {keeping} (read again right before the change, and checked after it)"
-                ),
-                command,
-                automatic: auto,
-                needs: vec![admin.into()],
-                precondition: format!("incomingconnections.ports lacks {port}"),
-                verification: format!(
-                    "azcmagent config get incomingconnections.ports includes {port} and every port allowed before"
-                ),
-                depends_on: vec![],
-                goal: Goal::Server {
-                    machine: None,
-                    fact: ServerFact::AgentPortAllowed,
-                    port,
-                },
-                action,
-            });
-        }
+    let (action, command) = match host.os {
+        Os::Windows => powershell(
+            host,
+            "Set-Service -Name sshd -StartupType Automatic; Start-Service sshd",
+        ),
+        _ => exec(
+            host,
+            "systemctl",
+            &["enable", "--now", &format!("{}.service", f.sshd_unit)],
+        ),
+    };
+    r.step(StepSpec {
+        id: "start-sshd".into(),
+        fixes: vec!["sshd-not-running".into()],
+        target: LOCAL.into(),
+        description: format!(
+            "Enable and start the {} service so it answers on port {port}",
+            f.sshd_unit
+        ),
+        command,
+        automatic: auto,
+        needs: vec![h.admin().into()],
+        precondition: format!("nothing answers SSH on 127.0.0.1:{port}"),
+        verification: format!("127.0.0.1:{port} sends an SSH-2.0 banner"),
+        depends_on: deps,
+        goal: Goal::Server {
+            machine: None,
+            fact: ServerFact::SshAnswers,
+            port,
+        },
+        action,
+    });
+}
+
+/// `azcmagent show` reports the agent other than Connected.
+fn agent_disconnected(h: &Here, _port: u16, r: &mut Report) {
+    let (host, f) = (h.host, h.facts);
+    let Some(status) = f.agent_status.as_ref().filter(|_| f.agent_installed) else {
+        return;
+    };
+    if status.eq_ignore_ascii_case("Connected") {
+        return;
     }
-    r
+    r.finding(finding(
+        "agent-disconnected",
+        LOCAL,
+        format!("azcmagent show reports the agent {status}"),
+        FixKind::Manual,
+    ));
+    r.step(StepSpec {
+        id: "restart-agent-here".into(),
+        fixes: vec!["agent-disconnected".into()],
+        target: LOCAL.into(),
+        description: "Restart the Connected Machine agent; if it stays disconnected, reconnect it (azcmagent connect)".into(),
+        command: if host.os == Os::Windows { "Restart-Service himds".into() } else { host.as_admin("systemctl restart himdsd") },
+        ..StepSpec::manual()
+    });
+}
+
+/// The agent refuses incoming connections altogether.
+fn agent_incoming_disabled(h: &Here, port: u16, r: &mut Report) {
+    let (host, f) = (h.host, h.facts);
+    if !f.agent_installed || f.incoming_enabled != Some(false) {
+        return;
+    }
+    let (action, command) = exec(
+        host,
+        "azcmagent",
+        &["config", "set", "incomingconnections.enabled", "true"],
+    );
+    r.finding(finding(
+        "sshd-not-running",
+        LOCAL,
+        INCOMING_DISABLED,
+        h.fix(),
+    ));
+    r.step(StepSpec {
+        id: "agent-allow-incoming".into(),
+        fixes: vec!["sshd-not-running".into()],
+        target: LOCAL.into(),
+        description: "Let the Arc agent accept incoming connections".into(),
+        command,
+        automatic: host.privileged,
+        needs: vec![h.admin().into()],
+        precondition: "incomingconnections.enabled is false".into(),
+        verification: "azcmagent config get incomingconnections.enabled is true".into(),
+        depends_on: vec![],
+        goal: Goal::Server {
+            machine: None,
+            fact: ServerFact::AgentIncomingEnabled,
+            port,
+        },
+        action,
+    });
+}
+
+/// The agent's incoming ports are not known to include the SSH port.
+fn agent_port_not_allowed(h: &Here, port: u16, r: &mut Report) {
+    let (host, f) = (h.host, h.facts);
+    if !f.agent_installed || f.port_allowed(port) {
+        return;
+    }
+    // What a person types; the step itself reads the list again right
+    // before writing it (Action::AddAgentPort).
+    let list = if f.incoming_ports_unreadable {
+        format!("<ports already set>,{port}")
+    } else {
+        let ports = f.incoming_ports.iter().map(|p| p.to_string());
+        ports
+            .chain([port.to_string()])
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (action, command) = exec(
+        host,
+        "azcmagent",
+        &["config", "set", "incomingconnections.ports", &list],
+    );
+    let action = if action == Action::Manual {
+        action
+    } else {
+        Action::AddAgentPort { port }
+    };
+    let keeping = if f.incoming_ports_unreadable {
+        "the ports already set".to_string()
+    } else {
+        format!("{:?}", f.incoming_ports)
+    };
+    let evidence = port_problem(f, port).unwrap_or_default();
+    r.finding(finding("sshd-not-running", LOCAL, evidence, h.fix()));
+    r.step(StepSpec {
+        id: "agent-allow-port".into(),
+        fixes: vec!["sshd-not-running".into()],
+        target: LOCAL.into(),
+        description: format!(
+            "Add port {port} to the Arc agent's incoming ports, keeping {keeping} (read again right before the change, and checked after it)"
+        ),
+        command,
+        automatic: host.privileged,
+        needs: vec![h.admin().into()],
+        precondition: format!("incomingconnections.ports lacks {port}"),
+        verification: format!(
+            "azcmagent config get incomingconnections.ports includes {port} and every port allowed before"
+        ),
+        depends_on: vec![],
+        goal: Goal::Server {
+            machine: None,
+            fact: ServerFact::AgentPortAllowed,
+            port,
+        },
+        action,
+    });
 }
 
 /// On the server as root/administrator, the article's "restart the hybrid
@@ -394,5 +455,119 @@ mod tests {
             r.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
             ["agent-disconnected"]
         );
+    }
+
+    fn healthy() -> ServerFacts {
+        ServerFacts {
+            sshd_installed: true,
+            sshd_unit: "ssh".into(),
+            sshd_active: true,
+            banner: Some("SSH-2.0-OpenSSH_9.2".into()),
+            agent_installed: true,
+            agent_status: Some("Connected".into()),
+            incoming_enabled: Some(true),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_agent_setting_is_its_own_check() {
+        let t = tempfile::tempdir().unwrap();
+        let ports = ServerFacts::parse("incoming_ports=443,8080-8090\n").incoming_ports;
+        // facts, port, the check that fires (None: none), its step, automatic as root
+        type Case = (ServerFacts, u16, Option<Check>, &'static str);
+        let cases: Vec<Case> = vec![
+            (healthy(), 22, None, ""),
+            (
+                ServerFacts {
+                    incoming_enabled: Some(false),
+                    ..healthy()
+                },
+                22,
+                Some(agent_incoming_disabled),
+                "agent-allow-incoming",
+            ),
+            (
+                ServerFacts {
+                    incoming_ports: ports.clone(),
+                    ..healthy()
+                },
+                22,
+                Some(agent_port_not_allowed),
+                "agent-allow-port",
+            ),
+            (
+                ServerFacts {
+                    incoming_ports: ports.clone(),
+                    ..healthy()
+                },
+                8085,
+                None,
+                "",
+            ),
+            (
+                ServerFacts {
+                    incoming_ports_unreadable: true,
+                    ..healthy()
+                },
+                22,
+                Some(agent_port_not_allowed),
+                "agent-allow-port",
+            ),
+            (
+                ServerFacts {
+                    agent_installed: false,
+                    incoming_enabled: Some(false),
+                    ..healthy()
+                },
+                22,
+                None,
+                "",
+            ),
+            (
+                ServerFacts {
+                    sshd_active: false,
+                    banner: None,
+                    ..healthy()
+                },
+                22,
+                Some(sshd_not_answering),
+                "start-sshd",
+            ),
+        ];
+        for (facts, port, fires, step) in cases {
+            for privileged in [false, true] {
+                let host = host(Os::Linux, privileged, t.path());
+                let here = Here {
+                    host: &host,
+                    facts: &facts,
+                };
+                for (name, check) in CHECKS {
+                    let mut r = Report::default();
+                    check(&here, port, &mut r);
+                    let this = fires.is_some_and(|c| c as usize == *check as usize);
+                    assert_eq!(!r.findings.is_empty(), this, "{name} {facts:?} {port}");
+                    if this {
+                        assert_eq!(r.findings[0].id, *name);
+                        assert_eq!(r.steps[0].id, step);
+                        assert_eq!(r.steps[0].automatic, privileged, "{step}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_server_problem_is_in_the_catalogue_on_the_server_side() {
+        for (name, _) in CHECKS {
+            let p = crate::catalogue::get(name).unwrap();
+            assert!(
+                matches!(
+                    p.side,
+                    crate::catalogue::Area::Server | crate::catalogue::Area::Azure
+                ),
+                "{name}"
+            );
+        }
     }
 }

@@ -83,6 +83,7 @@ impl RunResult {
 
 /// Runs `script` on the machine and returns what it reported. Bounded by `limit`.
 pub async fn run(
+    view: &dyn crate::view::View,
     arm: &Arm,
     machine: &str,
     location: &str,
@@ -103,14 +104,12 @@ pub async fn run(
             "timeoutInSeconds": limit.as_secs(),
         }
     });
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.set_message(format!(
+    let waiting = view.waiting(&format!(
         "running '{verb}' on {} through Run Command",
         machine.rsplit('/').next().unwrap_or(machine)
     ));
-    spinner.enable_steady_tick(Duration::from_millis(120));
     let result = follow(arm, &path, &body, limit).await;
-    spinner.finish_and_clear();
+    drop(waiting);
     // The run command resource is removed whatever happened; a failed delete is only logged.
     if let Err(e) = arm.send("DELETE", &path, api::HYBRID_COMPUTE, None).await {
         tracing::warn!("could not delete run command {name}: {e}");
@@ -245,6 +244,7 @@ mod sim_tests {
         .unwrap();
         let id = sim.scenario().machine_ids()[0].clone();
         let r = run(
+            &crate::view::Silent,
             &arm,
             &id,
             "westeurope",

@@ -2,6 +2,21 @@
 //! is escaped through `crate::text` before it reaches a terminal).
 
 pub mod text;
+pub mod view;
+
+/// The view of a run: the one decision between text and JSON output.
+pub fn view(config: &crate::config::Config, demo: bool) -> std::sync::Arc<dyn crate::view::View> {
+    let quiet = config.verbosity < 0;
+    match config.output {
+        crate::cli::Output::Json => std::sync::Arc::new(view::Json { quiet, demo }),
+        crate::cli::Output::Text => std::sync::Arc::new(view::Human {
+            paint: text::Paint {
+                color: config.color,
+            },
+            quiet,
+        }),
+    }
+}
 
 /// The JSON document of `check`, `plan` and `apply` (contract, schema 1).
 pub fn plan_json(plan: &crate::plan::Plan) -> serde_json::Value {

@@ -152,32 +152,11 @@ impl<'a> Facts<'a> {
             .as_ref()
             .and_then(|c| c.properties.provisioning_state.clone());
         r.observe(format!("{target} ssh-config={port:?} {state:?}"));
-        let mut entra_extension = None;
-        if wanted.login == Login::Entra && !windows {
-            entra_extension = match &o.extensions {
-                Some(Ok(list)) => list
-                    .iter()
-                    .find(|e| {
-                        e.properties
-                            .kind
-                            .as_deref()
-                            .is_some_and(|t| t.eq_ignore_ascii_case(ENTRA_EXTENSION_TYPE))
-                    })
-                    .cloned(),
-                Some(Err(e)) => {
-                    r.unread(
-                        Side::Azure,
-                        format!("could not list the extensions of {}: {e}", id.name),
-                    );
-                    None
-                }
-                None => None,
-            };
-            let state = entra_extension
-                .as_ref()
-                .and_then(|e| e.properties.provisioning_state.clone());
-            r.observe(format!("{target} entra-extension={state:?}"));
-        }
+        let entra_extension = if wanted.login == Login::Entra && !windows {
+            entra_extension(id, o, r)
+        } else {
+            None
+        };
         Facts {
             id,
             caller,
@@ -269,6 +248,35 @@ impl<'a> Facts<'a> {
             self.may(SERVICE_CONFIG_WRITE),
         )
     }
+}
+
+/// The Entra login extension among the machine's, recording what was seen.
+fn entra_extension(id: &MachineId, o: &Observed, r: &mut Report) -> Option<Extension> {
+    let target = id.to_string();
+    let found = match &o.extensions {
+        Some(Ok(list)) => list
+            .iter()
+            .find(|e| {
+                e.properties
+                    .kind
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(ENTRA_EXTENSION_TYPE))
+            })
+            .cloned(),
+        Some(Err(e)) => {
+            r.unread(
+                Side::Azure,
+                format!("could not list the extensions of {}: {e}", id.name),
+            );
+            None
+        }
+        None => None,
+    };
+    let state = found
+        .as_ref()
+        .and_then(|e| e.properties.provisioning_state.clone());
+    r.observe(format!("{target} entra-extension={state:?}"));
+    found
 }
 
 fn auto_if(automatic: bool) -> FixKind {

@@ -1,0 +1,207 @@
+//! The two views: text for people, one JSON document for programs. The one
+//! place spinners are made.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::plan_json;
+use super::text::{self, Paint};
+use crate::error::{Error, Result};
+use crate::explain::Match;
+use crate::plan::{Plan, Step};
+use crate::view::{Ending, View, Waiting};
+
+/// Prints to stdout; a closed pipe (`arcfix rules | head`) is not an error.
+pub fn out(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("cannot write to standard output", e)),
+    }
+}
+
+fn out_json(v: &Value) -> Result<()> {
+    out(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(v).unwrap_or_default()
+    ))
+}
+
+/// Human progress lines go to stderr, so stdout stays one document.
+fn progress_line(line: &str) {
+    let _ = writeln!(std::io::stderr(), "→ {}", crate::text::sanitize(line));
+}
+
+/// A spinner on stderr, only when someone can see it.
+fn spinner(quiet: bool, what: &str) -> Waiting {
+    if quiet || !std::io::stderr().is_terminal() {
+        return Waiting(None);
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(crate::text::one_line(what));
+    pb.enable_steady_tick(Duration::from_millis(120));
+    Waiting(Some(pb))
+}
+
+/// Text for people: plans and summaries on stdout, progress on stderr.
+pub struct Human {
+    pub paint: Paint,
+    /// `-q`: no progress lines, no spinners.
+    pub quiet: bool,
+}
+
+impl View for Human {
+    fn findings(&self, plan: &Plan) -> Result<()> {
+        out(&text::findings(plan, &self.paint))
+    }
+    fn plan(&self, plan: &Plan) -> Result<()> {
+        out(&text::plan(plan, &self.paint))
+    }
+    fn before_apply(&self, plan: &Plan) -> Result<()> {
+        out(&text::plan(plan, &self.paint))
+    }
+    fn nothing_to_apply(&self, _: &Plan) -> Result<()> {
+        Ok(())
+    }
+    fn step_started(&self, step: &Step) {
+        self.progress(&format!("{}: {}", step.id, step.description));
+    }
+    fn step_done(&self, _: &Step) {}
+    fn progress(&self, line: &str) {
+        if !self.quiet {
+            progress_line(line);
+        }
+    }
+    fn waiting(&self, what: &str) -> Waiting {
+        spinner(self.quiet, what)
+    }
+    fn summary(&self, plan: &Plan, ending: Ending) -> Result<()> {
+        out(&text::summary(plan, &self.paint))?;
+        if ending.connect {
+            out(&text::connections(plan, &self.paint))?;
+        }
+        if ending.interrupted {
+            out("Stopped by Ctrl-C: the steps marked skipped were not attempted.\n")?;
+        }
+        Ok(())
+    }
+    fn explained(&self, matches: &[Match]) -> Result<()> {
+        if matches.is_empty() {
+            out(
+                "No known problem matches this text. Run `arcfix check` to look at this machine and Azure directly.\n",
+            )
+        } else {
+            out(&crate::explain::render_text(matches, self.paint.color))
+        }
+    }
+    fn rules(&self) -> Result<()> {
+        out(&crate::explain::render_rules(self.paint.color))
+    }
+    fn say(&self, text: &str) -> Result<()> {
+        out(text)
+    }
+    fn heading(&self, text: &str) -> Result<()> {
+        out(&format!("{}\n", self.paint.bold(text)))
+    }
+    fn demo(&self, _: &Plan, _: &Plan, _: &Plan, _: usize) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// One JSON document on stdout (contract, schema 1); nothing else there.
+pub struct Json {
+    /// `-q`: no spinners either.
+    pub quiet: bool,
+    /// The demo: its plans go into its one document, not one each.
+    pub demo: bool,
+}
+
+impl Json {
+    fn document(&self, plan: &Plan) -> Result<()> {
+        if self.demo {
+            Ok(())
+        } else {
+            out_json(&plan_json(plan))
+        }
+    }
+}
+
+impl View for Json {
+    fn findings(&self, plan: &Plan) -> Result<()> {
+        self.document(plan)
+    }
+    fn plan(&self, plan: &Plan) -> Result<()> {
+        self.document(plan)
+    }
+    fn before_apply(&self, _: &Plan) -> Result<()> {
+        Ok(())
+    }
+    fn nothing_to_apply(&self, plan: &Plan) -> Result<()> {
+        self.document(plan)
+    }
+    fn step_started(&self, _: &Step) {}
+    fn step_done(&self, _: &Step) {}
+    fn progress(&self, _: &str) {}
+    fn waiting(&self, what: &str) -> Waiting {
+        spinner(self.quiet, what)
+    }
+    fn summary(&self, plan: &Plan, _: Ending) -> Result<()> {
+        self.document(plan)
+    }
+    fn explained(&self, matches: &[Match]) -> Result<()> {
+        out_json(&crate::explain::render_json(matches))
+    }
+    fn rules(&self) -> Result<()> {
+        out_json(&crate::explain::rules_json())
+    }
+    fn say(&self, _: &str) -> Result<()> {
+        Ok(())
+    }
+    fn heading(&self, _: &str) -> Result<()> {
+        Ok(())
+    }
+    fn demo(&self, before: &Plan, applied: &Plan, after: &Plan, requests: usize) -> Result<()> {
+        out_json(&json!({
+            "schema_version": 1,
+            "simulated": true,
+            "before": plan_json(before),
+            "applied": plan_json(applied),
+            "after": plan_json(after),
+            "requests": requests,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_spinner_when_quiet_or_unseen() {
+        // -q: never; without a terminal on stderr (as under cargo test): never.
+        assert!(spinner(true, "waiting").0.is_none());
+        if !std::io::stderr().is_terminal() {
+            assert!(spinner(false, "waiting").0.is_none());
+        }
+        let quiet = Human {
+            paint: Paint { color: false },
+            quiet: true,
+        };
+        assert!(quiet.waiting("waiting").0.is_none());
+        assert!(
+            Json {
+                quiet: true,
+                demo: false
+            }
+            .waiting("w")
+            .0
+            .is_none()
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! What a run shows, as one trait (Terraform's `views/apply.go`: one view per
+//! output format). Commands, `apply`, the remote runner and the demo say what
+//! happened through a `View`; `render/` decides how it looks: text or JSON,
+//! quiet or not, spinners only on a terminal.
+
+use crate::error::Result;
+use crate::explain::Match;
+use crate::plan::{Plan, Step};
+
+/// How an apply ended, for its summary.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ending {
+    /// `--connect`: the connection verdicts follow the steps.
+    pub connect: bool,
+    /// Ctrl-C stopped it.
+    pub interrupted: bool,
+}
+
+pub trait View: Send + Sync {
+    /// `check`: what was found.
+    fn findings(&self, plan: &Plan) -> Result<()>;
+    /// `plan` and `apply --dry-run`: the plan.
+    fn plan(&self, plan: &Plan) -> Result<()>;
+    /// `apply`: the plan about to be confirmed and applied.
+    fn before_apply(&self, plan: &Plan) -> Result<()>;
+    /// `apply` with nothing to do.
+    fn nothing_to_apply(&self, plan: &Plan) -> Result<()>;
+    fn step_started(&self, step: &Step);
+    fn step_done(&self, step: &Step);
+    /// A line about what is going on (stderr, never in the document).
+    fn progress(&self, line: &str);
+    /// Something slow is awaited: a spinner while the guard lives, where one
+    /// can be seen.
+    fn waiting(&self, what: &str) -> Waiting;
+    /// `apply`: how each step ended.
+    fn summary(&self, plan: &Plan, ending: Ending) -> Result<()>;
+    /// `explain`: the known problems the text points to.
+    fn explained(&self, matches: &[Match]) -> Result<()>;
+    /// `rules`: the catalogue.
+    fn rules(&self) -> Result<()>;
+    /// Narration for people (the demo's story); no part of a document.
+    fn say(&self, text: &str) -> Result<()>;
+    /// A heading of that narration, on a line of its own.
+    fn heading(&self, text: &str) -> Result<()>;
+    /// The demo's one document: before, after applying, and after again.
+    fn demo(&self, before: &Plan, applied: &Plan, after: &Plan, requests: usize) -> Result<()>;
+}
+
+/// A spinner shown while it lives (or nothing).
+pub struct Waiting(pub(crate) Option<indicatif::ProgressBar>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(pb) = self.0.take() {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+/// Shows nothing: detection run outside a command (benches, tests).
+pub struct Silent;
+
+impl View for Silent {
+    fn findings(&self, _: &Plan) -> Result<()> {
+        Ok(())
+    }
+    fn plan(&self, _: &Plan) -> Result<()> {
+        Ok(())
+    }
+    fn before_apply(&self, _: &Plan) -> Result<()> {
+        Ok(())
+    }
+    fn nothing_to_apply(&self, _: &Plan) -> Result<()> {
+        Ok(())
+    }
+    fn step_started(&self, _: &Step) {}
+    fn step_done(&self, _: &Step) {}
+    fn progress(&self, _: &str) {}
+    fn waiting(&self, _: &str) -> Waiting {
+        Waiting(None)
+    }
+    fn summary(&self, _: &Plan, _: Ending) -> Result<()> {
+        Ok(())
+    }
+    fn explained(&self, _: &[Match]) -> Result<()> {
+        Ok(())
+    }
+    fn rules(&self) -> Result<()> {
+        Ok(())
+    }
+    fn say(&self, _: &str) -> Result<()> {
+        Ok(())
+    }
+    fn heading(&self, _: &str) -> Result<()> {
+        Ok(())
+    }
+    fn demo(&self, _: &Plan, _: &Plan, _: &Plan, _: usize) -> Result<()> {
+        Ok(())
+    }
+}
