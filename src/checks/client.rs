@@ -14,6 +14,7 @@ pub fn detect(host: &Host, ssh_client_folder: Option<&std::path::Path>) -> Resul
     let mut r = Report::default();
     binaries_check(host, ssh_client_folder, &mut r);
     modules_check(host, &mut r)?;
+    crate::checks::az_ssh::check(host, &mut r);
     Ok(r)
 }
 
