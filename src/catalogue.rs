@@ -69,6 +69,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../plans/service-config-outdated.toml"),
     ),
     (
+        "az-ssh-extension-outdated.toml",
+        include_str!("../plans/az-ssh-extension-outdated.toml"),
+    ),
+    (
         "az-ssh-extension-broken.toml",
         include_str!("../plans/az-ssh-extension-broken.toml"),
     ),

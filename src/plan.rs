@@ -85,6 +85,9 @@ pub enum Goal {
     },
     /// A restart: never satisfied beforehand, verified by the command's success.
     Restarted,
+    /// The Azure CLI's ssh extension is 2.0.4 or later, or not installed
+    /// (read from its folder).
+    AzSshExtensionCurrent,
 }
 
 /// An Arc machine reached through Run Command.

@@ -958,3 +958,154 @@ fn a_pwsh_in_the_current_folder_is_not_powershell() {
         "{out:?}"
     );
 }
+
+// The Azure CLI's ssh extension (issue 10, point 3).
+
+/// A fake `az` that records its calls; `extension update --name ssh` lays
+/// out version 2.0.6 where the CLI keeps its extensions.
+const AZ_UPDATES_SSH: &str = r#"case "$*" in "extension update --name ssh") d="${AZURE_EXTENSION_DIR:-$HOME/.azure/cliextensions}/ssh"; rm -r "$d"; mkdir -p "$d/ssh-2.0.6.dist-info"; printf 'Metadata-Version: 2.1\nName: ssh\nVersion: 2.0.6\n' > "$d/ssh-2.0.6.dist-info/METADATA";; *) exit 9;; esac"#;
+
+/// A client with nothing else wrong, `az` on PATH and the ssh extension
+/// `version` in `extensions` (relative to the sandbox).
+fn az_user(extensions: &str, version: &str) -> Sandbox {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    s.chmod(&proxy, 0o755);
+    s.fake("az", AZ_UPDATES_SSH);
+    s.write(
+        &format!("{extensions}/ssh/ssh-{version}.dist-info/METADATA"),
+        &format!(
+            "Metadata-Version: 2.1\nName: ssh\nVersion: {version}\nSummary: SSH into Azure VMs\n"
+        ),
+    );
+    s.write(&format!("{extensions}/ssh/azext_ssh/__init__.py"), "");
+    s
+}
+
+#[test]
+fn an_az_ssh_extension_before_2_0_4_is_updated_as_the_user_and_verified() {
+    let s = az_user("home/.azure/cliextensions", "1.1.6");
+    let check = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(check.status, 2, "{check:?}");
+    assert_eq!(check.finding_ids(), ["az-ssh-extension-outdated"]);
+    let f = &check.json()["findings"][0];
+    let evidence = f["evidence"].as_str().unwrap();
+    assert!(evidence.contains("1.1.6"), "{evidence}");
+    assert!(evidence.contains("2025-05-21"), "{evidence}");
+    let step = &check.steps()[0];
+    assert_eq!(step["id"], "update-az-ssh-extension");
+    assert_eq!(step["command"], "az extension update --name ssh");
+    assert_eq!(step["automatic"], true);
+    assert_eq!(s.calls(), "", "check must not start az");
+
+    let apply = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes"])
+        .run();
+    assert_eq!(apply.status, 0, "{apply:?}");
+    assert_eq!(s.calls(), "az extension update --name ssh\n");
+    assert!(
+        apply.stdout.contains("✓ applied] update-az-ssh-extension"),
+        "{apply:?}"
+    );
+    let metadata = std::fs::read_to_string(
+        s.path("home/.azure/cliextensions/ssh/ssh-2.0.6.dist-info/METADATA"),
+    )
+    .unwrap();
+    assert!(metadata.contains("Version: 2.0.6"));
+
+    let again = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(again.status, 0, "{again:?}");
+    assert!(again.finding_ids().is_empty(), "{again:?}");
+}
+
+#[test]
+fn an_update_that_leaves_the_old_version_fails_verification() {
+    let s = az_user("home/.azure/cliextensions", "2.0.3");
+    s.fake("az", "exit 0");
+    let apply = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes", "-o", "json"])
+        .run();
+    assert_ne!(apply.status, 0, "{apply:?}");
+    assert_eq!(s.calls(), "az extension update --name ssh\n");
+    let step = &apply.steps()[0];
+    assert_eq!(step["id"], "update-az-ssh-extension");
+    assert_eq!(step["status"], "failed", "{apply:?}");
+}
+
+#[test]
+fn a_current_az_ssh_extension_is_no_finding() {
+    let s = az_user("home/.azure/cliextensions", "2.0.6");
+    let out = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(out.finding_ids().is_empty(), "{out:?}");
+    assert_eq!(s.calls(), "");
+}
+
+#[test]
+fn azure_extension_dir_is_where_the_extension_is_read_and_updated() {
+    let s = az_user("ext", "1.1.6");
+    // A current copy in the default folder must not hide the old one in use.
+    s.write(
+        "home/.azure/cliextensions/ssh/ssh-2.0.6.dist-info/METADATA",
+        "Version: 2.0.6\n",
+    );
+    let dir = s.path("ext").display().to_string();
+    let check = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .env("AZURE_EXTENSION_DIR", &dir)
+        .run();
+    assert_eq!(check.status, 2, "{check:?}");
+    assert_eq!(check.finding_ids(), ["az-ssh-extension-outdated"]);
+    let apply = s
+        .cmd()
+        .args(&["apply", "--checks", "client", "--yes"])
+        .env("AZURE_EXTENSION_DIR", &dir)
+        .run();
+    assert_eq!(apply.status, 0, "{apply:?}");
+    assert!(s.path("ext/ssh/ssh-2.0.6.dist-info/METADATA").is_file());
+    // Without the variable the default folder (2.0.6) is read: no finding.
+    let default = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .run();
+    assert!(default.finding_ids().is_empty(), "{default:?}");
+}
+
+#[test]
+fn without_az_on_path_an_old_extension_folder_is_no_finding() {
+    let s = az_user("home/.azure/cliextensions", "1.1.6");
+    std::fs::remove_file(s.path("bin/az")).unwrap();
+    let out = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(out.finding_ids().is_empty(), "{out:?}");
+}
+
+#[test]
+fn an_extension_not_yet_installed_is_a_note_not_a_finding() {
+    let s = az_user("home/.azure/cliextensions", "1.1.6");
+    std::fs::remove_dir_all(s.path("home/.azure/cliextensions/ssh")).unwrap();
+    let out = s
+        .cmd()
+        .args(&["check", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(out.finding_ids().is_empty(), "{out:?}");
+    let notes = out.json()["notes"].to_string();
+    assert!(notes.contains("ssh extension is not installed"), "{notes}");
+    assert_eq!(s.calls(), "");
+}

@@ -344,6 +344,7 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
         | Goal::ProxyExecutable { .. }
         | Goal::ModuleProxiesExecutable
         | Goal::Server { .. }
+        | Goal::AzSshExtensionCurrent
         | Goal::Restarted => {
             return Err(Error::Internal(format!("{goal:?} is not an Azure goal")));
         }
@@ -371,6 +372,7 @@ pub fn settles_slowly(goal: &Goal) -> Option<std::time::Duration> {
         | Goal::ModuleProxiesExecutable
         | Goal::EndpointExists { .. }
         | Goal::ServiceConfigPort { .. }
+        | Goal::AzSshExtensionCurrent
         | Goal::Restarted => None,
     }
 }

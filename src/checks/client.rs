@@ -118,6 +118,7 @@ pub fn detect(host: &Host, ssh_client_folder: Option<&Path>) -> Result<Report> {
     for (_, check) in CHECKS {
         check(&facts, &mut r);
     }
+    crate::checks::az_ssh::check(host, &mut r);
     Ok(r)
 }
 

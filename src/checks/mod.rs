@@ -1,6 +1,7 @@
 //! Detection: runs the probes of every side concurrently and turns what they
 //! saw into findings and steps. Each side lives in its own module.
 
+pub mod az_ssh;
 pub mod azure;
 pub mod client;
 pub mod connect;
@@ -849,6 +850,8 @@ pub async fn satisfied(ctx: &Context, goal: &Goal) -> Result<bool> {
             .iter()
             .any(|m| m.version.0 == 1),
         Goal::ProxyExecutable { path } => proxy::executable(path),
+        // The extension's folder is read again.
+        Goal::AzSshExtensionCurrent => az_ssh::current(&ctx.host),
         Goal::Restarted => false,
         Goal::Server {
             machine: None,
