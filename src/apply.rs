@@ -150,12 +150,12 @@ async fn run_step(ctx: &Context, step: &Step, interrupted: &AtomicBool) -> Resul
 
 async fn perform(ctx: &Context, action: &Action) -> Result<()> {
     match action {
-        Action::Manual => Err(Error::Other("a manual step cannot be performed".into())),
+        Action::Manual => Err(Error::Internal("a manual step cannot be performed".into())),
         Action::AddExecuteBits { path } => {
             let (host, p) = (ctx.host.clone(), path.clone());
             tokio::task::spawn_blocking(move || chmod::add_execute_bits(&host, &p))
                 .await
-                .map_err(|e| Error::Other(e.to_string()))?
+                .map_err(|e| Error::Internal(e.to_string()))?
                 .map(|_| ())
                 .map_err(|e| Error::io(format!("chmod {}", path.display()), e))
         }
@@ -227,7 +227,10 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 .output();
             let out = tokio::time::timeout(Duration::from_secs(900), run)
                 .await
-                .map_err(|_| Error::Other(format!("{program} did not finish within 15 minutes")))?
+                .map_err(|_| Error::TimedOut {
+                    what: program.clone(),
+                    limit: Duration::from_secs(900),
+                })?
                 .map_err(|e| Error::io(format!("cannot run {program}"), e))?;
             if out.status.success() {
                 Ok(())

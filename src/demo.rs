@@ -21,7 +21,7 @@ use crate::view::{Ending, View};
 pub async fn run(config: &Config) -> Result<ExitCode> {
     let view = crate::render::view(config, true);
     let scenario = Scenario::builtin("demo")
-        .ok_or_else(|| Error::Other("the demo scenario is missing".into()))?;
+        .ok_or_else(|| Error::Internal("the demo scenario is missing".into()))?;
     let sim = Sim::start(scenario)
         .await
         .map_err(|e| Error::io("cannot start the simulated Azure on 127.0.0.1", e))?;
@@ -81,7 +81,7 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
         remote: true,
         connect: probe.is_ok(),
     };
-    let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Other(e.to_string()))?;
+    let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Internal(e.to_string()))?;
     let arm = Arm::new(
         base,
         Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"),

@@ -50,6 +50,18 @@ pub enum Error {
     Azure(#[from] crate::azure::error::ArmError),
     #[error("{0}")]
     Declined(String),
+    /// The machine named is not in Azure (ARM answered 404).
+    #[error("Arc machine not found: {id} ({}: {})", cause.code, crate::text::one_line(&cause.message))]
+    MachineNotFound {
+        id: String,
+        cause: crate::azure::error::ArmError,
+    },
+    /// Something awaited did not end in time.
+    #[error("{what} did not finish within {}", seconds(*limit))]
+    TimedOut {
+        what: String,
+        limit: std::time::Duration,
+    },
     #[error("{0}")]
     Other(String),
     /// A bug in arcfix: something its own code should never produce.
@@ -77,6 +89,14 @@ impl Error {
     }
 }
 
+/// `600 s`; long limits (a quarter of an hour or more) in whole minutes.
+fn seconds(d: std::time::Duration) -> String {
+    match d.as_secs() {
+        s if s >= 900 && s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
@@ -95,5 +115,64 @@ mod tests {
             ExitCode::Error.merge(ExitCode::Incomplete),
             ExitCode::Incomplete
         );
+    }
+
+    #[test]
+    fn errors_carry_their_data_and_say_it_once() {
+        use super::Error;
+        use crate::azure::error::ArmError;
+        let not_json =
+            ArmError::invalid_answer(200, "GET", "/x", None, "the response is not JSON: eof");
+        let wrong_shape = ArmError::invalid_answer(200, "GET", "/x", None, "invalid type");
+        for e in [&not_json, &wrong_shape] {
+            assert!(e.is_invalid_answer());
+            assert!(
+                e.to_string()
+                    .starts_with("unexpected answer from ARM to GET /x (200): "),
+                "{e}"
+            );
+        }
+        let cases = [
+            (
+                Error::TimedOut {
+                    what: "the run command".into(),
+                    limit: std::time::Duration::from_secs(2),
+                },
+                "the run command did not finish within 2 s",
+                ExitCode::Error,
+            ),
+            (
+                Error::TimedOut {
+                    what: "dnf".into(),
+                    limit: std::time::Duration::from_secs(900),
+                },
+                "dnf did not finish within 15 minutes",
+                ExitCode::Error,
+            ),
+            (
+                Error::MachineNotFound {
+                    id: "/subscriptions/s/m".into(),
+                    cause: ArmError::from_response(
+                        404,
+                        r#"{"code":"ResourceNotFound","message":"gone\nnow"}"#,
+                        "GET",
+                        "/m",
+                        None,
+                    ),
+                },
+                "Arc machine not found: /subscriptions/s/m (ResourceNotFound: gone now)",
+                ExitCode::Error,
+            ),
+            (
+                Error::Internal("x".into()),
+                "internal error (a bug in arcfix, please report it): x",
+                ExitCode::Error,
+            ),
+            (Error::Usage("u".into()), "u", ExitCode::Usage),
+        ];
+        for (e, text, code) in cases {
+            assert_eq!(e.to_string(), text);
+            assert_eq!(e.exit_code(), code);
+        }
     }
 }

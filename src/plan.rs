@@ -388,7 +388,8 @@ impl Plan {
 
     /// Saves the plan as JSON, readable by the owner only.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_string_pretty(self).map_err(|e| Error::Other(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(self).map_err(|e| Error::Internal(e.to_string()))?;
         write_private(path, json.as_bytes())
             .map_err(|e| Error::io(format!("cannot write plan {}", path.display()), e))
     }

@@ -234,16 +234,12 @@ impl Arm {
                             Value::Null
                         } else {
                             serde_json::from_str(&text).map_err(|e| {
-                                ArmError::from_response(
+                                ArmError::invalid_answer(
                                     status,
-                                    "",
                                     method,
                                     &shown_path,
                                     correlation.clone(),
-                                )
-                                .with_message(
-                                    "InvalidResponse",
-                                    &format!("the response is not JSON: {e}"),
+                                    format!("the response is not JSON: {e}"),
                                 )
                             })?
                         };

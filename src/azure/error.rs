@@ -66,10 +66,36 @@ impl ArmError {
         }
     }
 
+    /// An answer that is not what ARM's API describes (not JSON, or not the
+    /// resource's shape): reported this one way, whoever noticed it.
+    pub fn invalid_answer(
+        status: u16,
+        method: &str,
+        path: &str,
+        correlation_id: Option<String>,
+        why: impl fmt::Display,
+    ) -> ArmError {
+        ArmError {
+            status,
+            code: INVALID_ANSWER.into(),
+            message: why.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+            correlation_id,
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.status == 404
     }
+
+    pub fn is_invalid_answer(&self) -> bool {
+        self.code == INVALID_ANSWER
+    }
 }
+
+/// The code of an answer that is not what the API describes.
+const INVALID_ANSWER: &str = "InvalidResponse";
 
 fn default_code(status: u16) -> &'static str {
     match status {
@@ -91,6 +117,12 @@ impl fmt::Display for ArmError {
         if self.code == "SignInRequired" {
             // No request was sent: the sign-in advice alone.
             write!(f, "{message}")?;
+        } else if self.is_invalid_answer() {
+            write!(
+                f,
+                "unexpected answer from ARM to {} {} ({}): {}",
+                self.method, self.path, self.status, message
+            )?;
         } else if self.status == 0 {
             // No answer from Azure: the request failed or was never sent.
             write!(

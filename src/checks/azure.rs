@@ -81,16 +81,15 @@ pub async fn observe(
     let machine = match machine {
         Ok(a) => parse::<Machine>(a.body, &machine_path)?,
         Err(e) if e.status == 404 => {
-            return Err(Error::input(format!(
-                "Arc machine not found: {id} ({}: {})",
-                e.code,
-                crate::text::one_line(&e.message)
-            )));
+            return Err(Error::MachineNotFound {
+                id: id.to_string(),
+                cause: e,
+            });
         }
         Err(e) => return Err(e.into()),
     };
-    let provider: std::result::Result<Provider, ArmError> = provider
-        .and_then(|a| parse(a.body, &provider_path).map_err(|e| bad_json(&provider_path, e)));
+    let provider: std::result::Result<Provider, ArmError> =
+        provider.and_then(|a| parse(a.body, &provider_path));
     let registered = provider
         .as_ref()
         .map(|p| {
@@ -119,28 +118,15 @@ pub async fn observe(
         provider,
         permissions,
         endpoint,
-        service_config: config.and_then(|o| {
-            o.map(|v| parse(v, &config_path).map_err(|e| bad_json(&config_path, e)))
-                .transpose()
-        }),
+        service_config: config.and_then(|o| o.map(|v| parse(v, &config_path)).transpose()),
         extensions,
     })
 }
 
-fn bad_json(path: &str, e: Error) -> ArmError {
-    ArmError {
-        status: 200,
-        code: "InvalidResponse".into(),
-        message: e.to_string(),
-        method: "GET".into(),
-        path: path.into(),
-        correlation_id: None,
-    }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(v: Value, path: &str) -> Result<T> {
-    serde_json::from_value(v)
-        .map_err(|e| Error::input(format!("unexpected answer from ARM for {path}: {e}")))
+/// A GET's answer as the resource it should be; anything else is an
+/// invalid answer (`ArmError::invalid_answer`), like one that is not JSON.
+fn parse<T: serde::de::DeserializeOwned>(v: Value, path: &str) -> std::result::Result<T, ArmError> {
+    serde_json::from_value(v).map_err(|e| ArmError::invalid_answer(200, "GET", path, None, e))
 }
 
 /// GETs a pageable list, following `nextLink`.
@@ -154,8 +140,7 @@ pub async fn list_all<T: serde::de::DeserializeOwned>(
     let mut pages = 0;
     while let Some(p) = next.take() {
         let a = arm.get(&p, api_version).await?;
-        let page: Page<T> =
-            serde_json::from_value(a.body).map_err(|e| bad_json(path, Error::input(e)))?;
+        let page: Page<T> = parse(a.body, &p)?;
         out.extend(page.value);
         pages += 1;
         next = page.next_link.filter(|l| !l.is_empty() && pages < 100);

@@ -313,7 +313,7 @@ impl Context {
     pub fn arm(&self) -> Result<&Arc<Arm>> {
         self.arm
             .as_ref()
-            .ok_or_else(|| Error::Other("no Azure connection was set up".into()))
+            .ok_or_else(|| Error::Internal("no Azure connection was set up".into()))
     }
 
     /// A short name for what is checked.
@@ -336,7 +336,7 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
             let folder: Option<PathBuf> = ctx.target.ssh_client_folder.clone();
             tokio::task::spawn_blocking(move || client::detect(&host, folder.as_deref()))
                 .await
-                .map_err(|e| Error::Other(e.to_string()))?
+                .map_err(|e| Error::Internal(e.to_string()))?
         } else {
             Ok(Report::default())
         }

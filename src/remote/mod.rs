@@ -142,10 +142,10 @@ async fn follow(
                 break;
             }
             if started.elapsed() + wait > limit {
-                return Err(Error::Other(format!(
-                    "the run command did not finish within {} s",
-                    limit.as_secs()
-                )));
+                return Err(Error::TimedOut {
+                    what: "the run command".into(),
+                    limit,
+                });
             }
             let hint = crate::azure::client::retry_after(&status.headers).unwrap_or(wait);
             tokio::time::sleep(hint.min(Duration::from_secs(10))).await;
@@ -174,10 +174,10 @@ async fn follow(
             break got;
         }
         if started.elapsed() + wait > limit {
-            return Err(Error::Other(format!(
-                "the run command did not finish within {} s",
-                limit.as_secs()
-            )));
+            return Err(Error::TimedOut {
+                what: "the run command".into(),
+                limit,
+            });
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(10));
