@@ -638,8 +638,15 @@ mod tests {
         r
     }
 
-    #[test]
-    fn each_client_problem_from_hand_made_facts() {
+    // facts, findings, steps, the automatic ones
+    type Case = (
+        Facts,
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+
+    fn cases() -> Vec<Case> {
         let not_exec = |owned, links| ProxyFile {
             path: "/home/ada/.clientsshproxy/sshProxy_linux_amd64_1".into(),
             state: ProxyState::NotExecutable {
@@ -648,14 +655,7 @@ mod tests {
                 links,
             },
         };
-        // facts, findings, steps, the automatic ones
-        type Case = (
-            Facts,
-            &'static [&'static str],
-            &'static [&'static str],
-            &'static [&'static str],
-        );
-        let cases: Vec<Case> = vec![
+        vec![
             (healthy(), &[], &[], &[]),
             (
                 without_ssh(healthy()),
@@ -748,8 +748,12 @@ mod tests {
                 &["chmod-proxy-"],
                 &[],
             ),
-        ];
-        for (f, findings, steps, automatic) in cases {
+        ]
+    }
+
+    #[test]
+    fn each_client_problem_from_hand_made_facts() {
+        for (f, findings, steps, automatic) in cases() {
             let r = run(&f);
             let got: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
             assert_eq!(got, findings);

@@ -219,7 +219,7 @@ pub struct Outcome {
 /// (`service-config-outdated` is left to the Azure side, which reads the
 /// agent's version: ssh's "Connection closed by UNKNOWN port 65535" alone
 /// follows every proxy failure.)
-const PROBE_PROBLEMS: [&str; 6] = [
+pub(crate) const PROBE_PROBLEMS: [&str; 6] = [
     "ssh-port-not-enabled",
     "agent-disconnected",
     "sshd-not-running",
