@@ -105,6 +105,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../plans/entra-unsupported-on-windows.toml"),
     ),
     (
+        "ssh-connection-failed.toml",
+        include_str!("../plans/ssh-connection-failed.toml"),
+    ),
+    (
         "az-ssh-extension-not-installed.toml",
         include_str!("../plans/az-ssh-extension-not-installed.toml"),
     ),

@@ -1001,13 +1001,7 @@ mod tests {
             assert!(ids.contains(*id), "{id}");
         }
         assert!(ids.contains("run-command-permission-missing"), "{ids:?}");
-        // The connection probe's verdict when ssh got no further and the text
-        // names no known problem: not in plans/ yet (issue 9 found it).
-        let not_yet = ["ssh-connection-failed"];
         for id in &ids {
-            if not_yet.contains(&id.as_str()) {
-                continue;
-            }
             assert!(crate::catalogue::get(id).is_some(), "{id} is not in plans/");
         }
     }
