@@ -5,6 +5,10 @@ pub mod client;
 pub mod cloud;
 pub mod error;
 pub mod rbac;
+// The differential test of `rbac` against the simulator's own matcher: it
+// lives with the client, so that the simulator imports no product code at all.
+#[cfg(test)]
+mod rbac_oracle;
 
 /// api-versions, from the reference (`shared/reference/arm.md` §0).
 pub mod api {

@@ -9,7 +9,7 @@ mod compute;
 mod connectivity;
 mod entra;
 mod graph;
-mod rbac;
+pub(crate) mod rbac;
 mod relay;
 mod reply;
 mod resources;

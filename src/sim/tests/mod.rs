@@ -5,7 +5,6 @@ mod behaviour;
 mod compute;
 mod fixtures;
 mod groups;
-mod oracle;
 mod rbac;
 
 use reqwest::header::HeaderMap;

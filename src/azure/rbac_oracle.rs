@@ -4,7 +4,7 @@
 //! uses to predict what the caller may do) agrees with it: on a table of cases
 //! with known answers, on every built-in role × every action arcfix asks
 //! about, on pairs of roles, and on wildcard patterns made from those actions.
-//! Test code may import both; the simulator's decision code imports neither.
+//! It lives with the client: the simulator, tests included, imports no product code.
 
 use std::path::Path;
 
