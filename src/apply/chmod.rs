@@ -238,4 +238,40 @@ mod tests {
         );
         assert_eq!(mode(&proxy), 0o4644);
     }
+
+    #[test]
+    fn finds_non_executable_proxies_and_fixes_them_without_following_links() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let h = host(t.path());
+        let dir = t.path().join(".clientsshproxy");
+        let proxy = dir.join("sshProxy_linux_amd64_1.3.022941");
+        file(&proxy, 0o644);
+        file(&dir.join("sshProxy_windows_amd64_1.3.022941.exe"), 0o644);
+        let target = outside.path().join("evil");
+        file(&target, 0o644);
+        std::os::unix::fs::symlink(&target, dir.join("sshProxy_linux_amd64_9")).unwrap();
+
+        let found = scan(&h, &dir, "sshProxy_linux_amd64_");
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(matches!(
+            found[0].state,
+            ProxyState::NotExecutable {
+                mode: 0o644,
+                owned: true,
+                links: 1
+            }
+        ));
+        assert!(matches!(found[1].state, ProxyState::LinkOutside { .. }));
+
+        // Fixed the way apply fixes it, then scanned again.
+        assert_eq!(add_execute_bits(&h, &proxy).unwrap(), 0o755);
+        let e = add_execute_bits(&h, &dir.join("sshProxy_linux_amd64_9")).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(mode(&target), 0o644, "the link's target must not change");
+        assert_eq!(
+            scan(&h, &dir, "sshProxy_linux_amd64_1")[0].state,
+            ProxyState::Executable
+        );
+    }
 }

@@ -295,37 +295,9 @@ pub fn folders(host: &Host, arcproxy_folders: &[PathBuf]) -> Vec<(PathBuf, Strin
     out
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::os::Arch;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn host(home: &Path) -> Host {
-        Host {
-            os: Os::Linux,
-            arch: Arch::Amd64,
-            home: home.to_path_buf(),
-            vars: [(
-                "PSModulePath".to_string(),
-                home.join("modules").display().to_string(),
-            )]
-            .into_iter()
-            .collect(),
-            privileged: false,
-            uid: unsafe { libc::geteuid() },
-        }
-    }
-
-    fn mode(p: &Path) -> u32 {
-        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
-    }
-
-    fn file(p: &Path, m: u32) {
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
-    }
 
     #[test]
     fn execute_bits_follow_read_bits_and_drop_the_special_bits() {
@@ -334,46 +306,6 @@ mod tests {
         assert_eq!(with_execute_bits(0o640), 0o750);
         assert_eq!(with_execute_bits(0o4644), 0o755);
         assert_eq!(with_execute_bits(0o7640), 0o750);
-    }
-
-    #[test]
-    fn finds_non_executable_proxies_and_fixes_them_without_following_links() {
-        let t = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        let h = host(t.path());
-        let dir = t.path().join(".clientsshproxy");
-        let proxy = dir.join("sshProxy_linux_amd64_1.3.022941");
-        file(&proxy, 0o644);
-        file(&dir.join("sshProxy_windows_amd64_1.3.022941.exe"), 0o644);
-        let target = outside.path().join("evil");
-        file(&target, 0o644);
-        std::os::unix::fs::symlink(&target, dir.join("sshProxy_linux_amd64_9")).unwrap();
-
-        let found = scan(&h, &dir, "sshProxy_linux_amd64_");
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(matches!(
-            found[0].state,
-            ProxyState::NotExecutable {
-                mode: 0o644,
-                owned: true,
-                links: 1
-            }
-        ));
-        assert!(matches!(found[1].state, ProxyState::LinkOutside { .. }));
-
-        // Fixed the way apply fixes it, then scanned again.
-        assert_eq!(
-            crate::apply::chmod::add_execute_bits(&h, &proxy).unwrap(),
-            0o755
-        );
-        let e = crate::apply::chmod::add_execute_bits(&h, &dir.join("sshProxy_linux_amd64_9"))
-            .unwrap_err();
-        assert!(e.to_string().contains("symbolic link"), "{e}");
-        assert_eq!(mode(&target), 0o644, "the link's target must not change");
-        assert_eq!(
-            scan(&h, &dir, "sshProxy_linux_amd64_1")[0].state,
-            ProxyState::Executable
-        );
     }
 }
 
