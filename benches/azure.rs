@@ -19,7 +19,7 @@ const LATENCY_MS: u64 = 100;
 async fn diagnose(
     sim: &Sim,
     machines: Vec<MachineId>,
-    fleet: Option<(String, Option<String>)>,
+    scope: Option<arcfix::target::Scope>,
     login: Login,
 ) -> (Duration, usize, usize) {
     let arm = Arm::new(
@@ -29,15 +29,11 @@ async fn diagnose(
     )
     .unwrap();
     let target = Target {
-        machines,
-        fleet,
-        port: 22,
+        scope,
         login,
-        ssh_client_folder: None,
         sides: Some(vec![Side::Azure]),
         grant_roles: true,
-        remote: false,
-        connect: false,
+        ..Target::machines(machines)
     };
     let ctx = Context::new(Host::detect(), target, Some(arm));
     sim.clear_log();
@@ -107,10 +103,13 @@ fn main() {
         let (wall, requests, findings) = diagnose(
             &sim,
             vec![],
-            Some((
-                first.subscription.clone(),
-                Some(first.resource_group.clone()),
-            )),
+            Some(arcfix::target::Scope {
+                subscriptions: vec![arcfix::target::SubscriptionRef::Id(
+                    first.subscription.clone(),
+                )],
+                resource_group: Some(first.resource_group.clone()),
+                tags: vec![],
+            }),
             Login::Local,
         )
         .await;

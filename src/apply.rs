@@ -1,6 +1,7 @@
 //! The one gate for effects: for each step, re-check its precondition, act,
 //! verify, record. Nothing else in arcfix changes anything.
 
+use futures::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -11,59 +12,122 @@ use crate::plan::{Action, Plan, Status, Step};
 
 pub(crate) mod chmod;
 
-/// Applies every automatic step of `plan` in order, updating statuses.
-/// `interrupted` is set by Ctrl-C: the current step finishes, the rest are skipped.
+/// Applies the plan: first, in order, the steps that are not on one machine
+/// (this machine's, a subscription's); then each machine's steps in order,
+/// machines side by side (the client's pacing holds the writes to ARM's
+/// rate). A step whose prerequisite failed is skipped; one machine's failure
+/// never stops another's. `interrupted` is set by Ctrl-C: the steps under
+/// way finish, the rest are skipped.
 pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>) -> ExitCode {
-    for i in 0..plan.steps.len() {
-        let (done, rest) = plan.steps.split_at_mut(i);
-        let step = &mut rest[0];
-        if interrupted.load(Ordering::SeqCst) {
-            step.status = Status::Skipped;
-            step.error = Some("interrupted (Ctrl-C) before this step".into());
-            continue;
+    let mut steps: Vec<Option<Step>> = std::mem::take(&mut plan.steps)
+        .into_iter()
+        .map(Some)
+        .collect();
+    let lane_of = |s: &Step| {
+        crate::target::MachineId::parse(&s.target)
+            .ok()
+            .map(|m| m.to_string().to_ascii_lowercase())
+    };
+    let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut first = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        let s = s.as_ref().expect("every step is in place");
+        match lane_of(s) {
+            Some(m) => match lanes.iter_mut().find(|(k, _)| *k == m) {
+                Some((_, v)) => v.push(i),
+                None => lanes.push((m, vec![i])),
+            },
+            None => first.push(i),
         }
-        if matches!(step.status, Status::AlreadySatisfied | Status::NotNeeded) {
-            continue;
-        }
-        if !step.automatic {
-            step.status = Status::Manual;
-            continue;
-        }
-        let blocking = step.depends_on.iter().find_map(|d| {
-            done.iter().find(|s| {
-                &s.id == d && matches!(s.status, Status::Failed | Status::Skipped | Status::Manual)
-            })
-        });
-        if let Some(dep) = blocking {
-            step.status = Status::Skipped;
-            step.error = Some(if dep.status == Status::Manual {
-                format!("not attempted: it waits for the manual step {}", dep.id)
-            } else {
-                format!("not attempted: step {} did not succeed", dep.id)
-            });
-            continue;
-        }
-        ctx.view.step_started(step);
-        match run_step(ctx, step, interrupted).await {
-            Ok(status) => {
-                if status == Status::Applied && step.goal == crate::plan::Goal::Restarted {
-                    // Seen happen: the restart after a registration is no longer owed.
-                    if let Ok(mut seen) = ctx.restarted.lock() {
-                        seen.insert(step.target.to_ascii_lowercase());
-                    }
-                }
-                step.status = status
-            }
-            Err(e) => {
-                step.status = Status::Failed;
-                step.error = Some(crate::text::one_line(&e.to_string()));
-            }
-        }
-        tracing::info!(step = %step.id, status = ?step.status, "step done");
-        journal(ctx, step).await;
-        ctx.view.step_done(step);
     }
+    let mut settled: std::collections::HashMap<String, Status> = Default::default();
+    for i in first {
+        let mut step = steps[i].take().expect("taken once");
+        run_one(ctx, &mut step, &settled, interrupted).await;
+        settled.insert(step.id.clone(), step.status);
+        steps[i] = Some(step);
+    }
+    let before = &settled;
+    let done: Vec<Vec<(usize, Step)>> = futures::stream::iter(lanes.into_iter().map(|(_, idx)| {
+        let lane: Vec<(usize, Step)> = idx
+            .into_iter()
+            .map(|i| (i, steps[i].take().expect("taken once")))
+            .collect();
+        async move {
+            let mut seen = before.clone();
+            let mut out = Vec::with_capacity(lane.len());
+            for (i, mut step) in lane {
+                run_one(ctx, &mut step, &seen, interrupted).await;
+                seen.insert(step.id.clone(), step.status);
+                out.push((i, step));
+            }
+            out
+        }
+    }))
+    .buffer_unordered(16)
+    .collect()
+    .await;
+    for (i, step) in done.into_iter().flatten() {
+        steps[i] = Some(step);
+    }
+    plan.steps = steps.into_iter().flatten().collect();
     outcome(plan)
+}
+
+/// One step: skipped, manual, or performed and verified; `settled` holds how
+/// the steps before it ended.
+async fn run_one(
+    ctx: &Context,
+    step: &mut Step,
+    settled: &std::collections::HashMap<String, Status>,
+    interrupted: &AtomicBool,
+) {
+    if interrupted.load(Ordering::SeqCst) {
+        step.status = Status::Skipped;
+        step.error = Some("interrupted (Ctrl-C) before this step".into());
+        return;
+    }
+    if matches!(step.status, Status::AlreadySatisfied | Status::NotNeeded) {
+        return;
+    }
+    if !step.automatic {
+        step.status = Status::Manual;
+        return;
+    }
+    let blocking = step.depends_on.iter().find_map(|d| {
+        settled
+            .get(d)
+            .filter(|st| matches!(st, Status::Failed | Status::Skipped | Status::Manual))
+            .map(|st| (d.clone(), *st))
+    });
+    if let Some((dep, status)) = blocking {
+        step.status = Status::Skipped;
+        step.error = Some(if status == Status::Manual {
+            format!("not attempted: it waits for the manual step {dep}")
+        } else {
+            format!("not attempted: step {dep} did not succeed")
+        });
+        return;
+    }
+    ctx.view.step_started(step);
+    match run_step(ctx, step, interrupted).await {
+        Ok(status) => {
+            if status == Status::Applied && step.goal == crate::plan::Goal::Restarted {
+                // Seen happen: the restart after a registration is no longer owed.
+                if let Ok(mut seen) = ctx.restarted.lock() {
+                    seen.insert(step.target.to_ascii_lowercase());
+                }
+            }
+            step.status = status
+        }
+        Err(e) => {
+            step.status = Status::Failed;
+            step.error = Some(crate::text::one_line(&e.to_string()));
+        }
+    }
+    tracing::info!(step = %step.id, status = ?step.status, "step done");
+    journal(ctx, step).await;
+    ctx.view.step_done(step);
 }
 
 /// Appends a performed step to the journal; a journal that cannot be written

@@ -153,9 +153,12 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
-    /// Subscription id (GUID)
-    #[arg(long, env = "AZURE_SUBSCRIPTION_ID", value_name = "ID")]
-    pub subscription: Option<String>,
+    /// Subscription id (GUID) or name (repeatable). Alone, or with
+    /// --resource-group or --tag, every Arc machine found there (fleet mode).
+    /// AZURE_SUBSCRIPTION_ID is used for --machine, --resource-group and --tag
+    /// only: it never starts a fleet run by itself
+    #[arg(long, value_name = "ID|NAME")]
+    pub subscription: Vec<String>,
     /// Resource group
     #[arg(short = 'g', long, value_name = "NAME")]
     pub resource_group: Option<String>,
@@ -165,6 +168,13 @@ pub struct TargetArgs {
     /// The machine's full ARM resource id (repeatable), instead of the three above
     #[arg(long = "id", value_name = "RESOURCE_ID")]
     pub ids: Vec<String>,
+    /// Machine resource ids from a file, one a line (`-`: standard input;
+    /// blank lines and `#` comments are skipped)
+    #[arg(long, value_name = "FILE")]
+    pub ids_from: Option<PathBuf>,
+    /// Fleet mode: only machines with this tag (repeatable, all must match)
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
     /// The SSH port that must work
     #[arg(long, default_value_t = 22, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,

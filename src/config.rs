@@ -7,7 +7,10 @@ use crate::azure::cloud::{Auth, Cloud};
 use crate::checks::Side;
 use crate::cli::{self, Cli, Output};
 use crate::error::{Error, Result};
-use crate::target::{MachineId, Target, validate_resource_group, validate_subscription};
+use crate::target::{
+    ByName, MachineId, Scope, SubscriptionRef, Target, validate_machine_name,
+    validate_resource_group,
+};
 
 #[derive(Debug)]
 pub struct Config {
@@ -64,12 +67,18 @@ pub enum Cmd {
 }
 
 impl Config {
-    pub fn from_cli(cli: Cli, env_no_color: bool, stdout_is_terminal: bool) -> Result<Config> {
+    /// `env_subscription` is `AZURE_SUBSCRIPTION_ID`.
+    pub fn from_cli(
+        cli: Cli,
+        env_no_color: bool,
+        stdout_is_terminal: bool,
+        env_subscription: Option<String>,
+    ) -> Result<Config> {
         let g = cli.global;
         let command = match cli.command {
-            cli::Command::Check(t) => Cmd::Check(target(t)?),
+            cli::Command::Check(t) => Cmd::Check(target(t, env_subscription)?),
             cli::Command::Plan { target: t, out } => Cmd::Plan {
-                target: target(t)?,
+                target: target(t, env_subscription)?,
                 out,
             },
             cli::Command::Apply {
@@ -89,7 +98,7 @@ impl Config {
                 dry_run,
                 plan,
             } => Cmd::Apply {
-                target: target(t)?,
+                target: target(t, env_subscription)?,
                 yes,
                 dry_run,
                 plan,
@@ -140,48 +149,160 @@ impl Config {
     }
 }
 
-fn target(t: cli::TargetArgs) -> Result<Target> {
+/// A malformed value on the command line is a usage error (64), whatever
+/// the validator calls it.
+fn usage(e: Error) -> Error {
+    match e {
+        Error::Input(m) => Error::Usage(m),
+        e => e,
+    }
+}
+
+/// The machine ids of `--ids-from`: one a line, blank lines and `#` comments
+/// skipped; `-` reads standard input.
+fn ids_from(file: &std::path::Path) -> Result<Vec<MachineId>> {
+    let (name, text) = if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Error::io("cannot read machine ids from standard input", e))?;
+        ("standard input".to_string(), text)
+    } else {
+        let text = std::fs::read(file)
+            .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?;
+        let text = String::from_utf8(text)
+            .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", file.display())))?;
+        (file.display().to_string(), text)
+    };
+    let mut ids = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim().trim_start_matches('\u{feff}');
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let id = MachineId::parse(line)
+            .map_err(|e| Error::Usage(format!("{name} line {}: {e}", n + 1)))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Err(Error::Usage(format!("{name} has no machine ids")));
+    }
+    Ok(ids)
+}
+
+fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Target> {
     let mut machines = Vec::new();
     for id in &t.ids {
-        machines.push(MachineId::parse(id)?);
+        let id = MachineId::parse(id).map_err(usage)?;
+        if !machines.contains(&id) {
+            machines.push(id);
+        }
     }
-    let mut fleet = None;
+    if let Some(file) = &t.ids_from {
+        for id in ids_from(file)? {
+            if !machines.contains(&id) {
+                machines.push(id);
+            }
+        }
+    }
+    let tags = t
+        .tags
+        .iter()
+        .map(|s| crate::target::parse_tag(s))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(rg) = &t.resource_group {
+        validate_resource_group(rg).map_err(usage)?;
+    }
+    let explicit = !t.subscription.is_empty();
+    let mut subscriptions = Vec::new();
+    for s in &t.subscription {
+        let s = SubscriptionRef::parse(s)?;
+        if !subscriptions.contains(&s) {
+            subscriptions.push(s);
+        }
+    }
+    // AZURE_SUBSCRIPTION_ID completes --machine, --resource-group and --tag;
+    // it never starts a fleet run by itself.
+    if subscriptions.is_empty()
+        && (t.machine.is_some() || t.resource_group.is_some() || !tags.is_empty())
+        && let Some(env) = env_subscription.filter(|s| !s.trim().is_empty())
+    {
+        subscriptions.push(
+            SubscriptionRef::parse(&env)
+                .map_err(|e| Error::Usage(format!("AZURE_SUBSCRIPTION_ID: {e}")))?,
+        );
+    }
+    let mut by_name = None;
+    let mut scope = None;
     if let Some(name) = &t.machine {
-        if !t.ids.is_empty() {
+        if !machines.is_empty() {
             return Err(Error::Usage(
-                "--machine and --id cannot be used together".into(),
+                "--machine and --id (or --ids-from) cannot be used together".into(),
             ));
         }
-        let (Some(sub), Some(rg)) = (&t.subscription, &t.resource_group) else {
+        if !tags.is_empty() {
             return Err(Error::Usage(
-                "--machine needs --subscription (or AZURE_SUBSCRIPTION_ID) and --resource-group"
-                    .into(),
+                "--tag selects machines of a fleet; with --machine it has nothing to select".into(),
             ));
-        };
-        machines.push(MachineId::new(sub, rg, name)?);
-    } else if t.ids.is_empty() {
-        match (&t.subscription, &t.resource_group) {
-            (Some(sub), rg) => {
-                validate_subscription(sub)?;
-                if let Some(rg) = rg {
-                    validate_resource_group(rg)?;
-                }
-                fleet = Some((sub.to_ascii_lowercase(), rg.clone()));
-            }
-            (None, Some(_)) => {
+        }
+        let rg = match (&subscriptions[..], &t.resource_group) {
+            ([_], Some(rg)) => rg,
+            ([_, _, ..], Some(_)) => {
                 return Err(Error::Usage(
-                    "--resource-group needs --subscription (or AZURE_SUBSCRIPTION_ID)".into(),
+                    "--machine names one machine: give one --subscription".into(),
                 ));
             }
-            (None, None) => {}
+            _ => {
+                return Err(Error::Usage(
+                    "--machine needs --subscription (or AZURE_SUBSCRIPTION_ID) and --resource-group"
+                        .into(),
+                ));
+            }
+        };
+        validate_machine_name(name).map_err(usage)?;
+        match &subscriptions[0] {
+            SubscriptionRef::Id(sub) => {
+                machines.push(MachineId::new(sub, rg, name).map_err(usage)?)
+            }
+            SubscriptionRef::Name(sub) => {
+                by_name = Some(ByName {
+                    subscription: sub.clone(),
+                    resource_group: rg.clone(),
+                    name: name.clone(),
+                })
+            }
         }
+    } else if !subscriptions.is_empty()
+        && (explicit || t.resource_group.is_some() || !tags.is_empty())
+    {
+        if t.resource_group.is_some() && subscriptions.len() > 1 {
+            return Err(Error::Usage(
+                "--resource-group names a group of one subscription: give one --subscription"
+                    .into(),
+            ));
+        }
+        scope = Some(Scope {
+            subscriptions,
+            resource_group: t.resource_group.clone(),
+            tags,
+        });
+    } else if t.resource_group.is_some() {
+        return Err(Error::Usage(
+            "--resource-group needs --subscription (or AZURE_SUBSCRIPTION_ID)".into(),
+        ));
+    } else if !tags.is_empty() {
+        return Err(Error::Usage(
+            "--tag needs --subscription (or AZURE_SUBSCRIPTION_ID): it selects machines of a fleet"
+                .into(),
+        ));
     }
     let mut sides = t.checks.clone();
     if let Some(s) = sides.as_mut() {
         s.sort();
         s.dedup();
     }
-    let has_machine = !machines.is_empty() || fleet.is_some();
+    let has_machine = !machines.is_empty() || by_name.is_some() || scope.is_some();
     let needs_machine = [
         (t.connect, "--connect"),
         (t.remote, "--remote"),
@@ -197,7 +318,8 @@ fn target(t: cli::TargetArgs) -> Result<Target> {
     }
     Ok(Target {
         machines,
-        fleet,
+        by_name,
+        scope,
         port: t.port,
         login: t.login,
         ssh_client_folder: t.ssh_client_folder,
@@ -277,7 +399,7 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Config> {
         let cli = Cli::try_parse_from(std::iter::once("arcfix").chain(args.iter().copied()))
             .map_err(|e| Error::Usage(e.to_string()))?;
-        Config::from_cli(cli, false, true)
+        Config::from_cli(cli, false, true, None)
     }
 
     #[test]
@@ -299,7 +421,7 @@ mod tests {
                 "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"
             )
         );
-        assert!(t.fleet.is_none());
+        assert!(t.scope.is_none() && t.by_name.is_none());
 
         let c = parse(&[
             "plan",
@@ -315,8 +437,12 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            target.fleet,
-            Some((SUB.to_string(), Some("rg".to_string())))
+            target.scope,
+            Some(Scope {
+                subscriptions: vec![SubscriptionRef::Id(SUB.to_string())],
+                resource_group: Some("rg".to_string()),
+                tags: vec![],
+            })
         );
         assert_eq!(out, Some(PathBuf::from("p.json")));
 
@@ -361,19 +487,35 @@ mod tests {
                 &[
                     "check",
                     "--subscription",
-                    "nope",
+                    "a/b",
                     "--resource-group",
                     "rg",
                     "--machine",
                     "m",
                 ],
-                1,
-                "invalid subscription id",
+                64,
+                "invalid subscription 'a/b'",
             ),
             (
                 &["check", "--id", "/subscriptions/x"],
-                1,
+                64,
                 "invalid machine id",
+            ),
+            (&["check", "--tag", "a=b"], 64, "--tag needs --subscription"),
+            (
+                &[
+                    "check",
+                    "--subscription",
+                    "s",
+                    "-g",
+                    "rg",
+                    "-n",
+                    "m",
+                    "--tag",
+                    "a=b",
+                ],
+                64,
+                "--tag selects machines of a fleet",
             ),
             (&["check", "--port", "0"], 64, "0"),
             (&["check", "--checks", "moon"], 64, "moon"),
@@ -468,12 +610,12 @@ mod tests {
     #[test]
     fn colour_is_decided_once() {
         let cli = Cli::try_parse_from(["arcfix", "rules"]).unwrap();
-        assert!(Config::from_cli(cli, false, true).unwrap().color);
+        assert!(Config::from_cli(cli, false, true, None).unwrap().color);
         let cli = Cli::try_parse_from(["arcfix", "rules"]).unwrap();
-        assert!(!Config::from_cli(cli, true, true).unwrap().color);
+        assert!(!Config::from_cli(cli, true, true, None).unwrap().color);
         let cli = Cli::try_parse_from(["arcfix", "--no-color", "rules"]).unwrap();
-        assert!(!Config::from_cli(cli, false, true).unwrap().color);
+        assert!(!Config::from_cli(cli, false, true, None).unwrap().color);
         let cli = Cli::try_parse_from(["arcfix", "rules"]).unwrap();
-        assert!(!Config::from_cli(cli, false, false).unwrap().color);
+        assert!(!Config::from_cli(cli, false, false, None).unwrap().color);
     }
 }

@@ -72,7 +72,8 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
     let probe = connection_probe(&host, sandbox, sim, &machines[0]).await;
     let target = Target {
         machines: machines.clone(),
-        fleet: None,
+        by_name: None,
+        scope: None,
         port: 22,
         login: Login::Entra,
         ssh_client_folder: None,

@@ -208,6 +208,10 @@ pub struct Plan {
     /// The connection probes of this run (`--connect`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<Connection>,
+    /// Fleet mode: how many machines were in scope and where they came from
+    /// ("1,284 Arc machines in 3 subscriptions (Resource Graph)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// The target options the plan was made with: `apply --plan` must be given
     /// the same. A plan saved before they were recorded has none, and is
     /// refused (its options are unknown).
@@ -372,6 +376,7 @@ impl Plan {
             not_checked: vec![],
             machines: vec![],
             connections: vec![],
+            scope: None,
             options: None,
         }
     }

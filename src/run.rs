@@ -41,7 +41,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let config = match Config::from_cli(cli, no_color_env, std::io::stdout().is_terminal()) {
+    let config = match Config::from_cli(
+        cli,
+        no_color_env,
+        std::io::stdout().is_terminal(),
+        std::env::var("AZURE_SUBSCRIPTION_ID").ok(),
+    ) {
         Ok(c) => c,
         Err(e) => return report(&e),
     };
@@ -259,9 +264,15 @@ pub async fn apply(
             ));
         }
         let n = plan.automatic_steps();
+        let machines = crate::render::text::machines_touched(&plan);
         let question = format!(
-            "Apply the {n} automatic {} above?",
-            if n == 1 { "step" } else { "steps" }
+            "Apply the {} automatic {} above{}?",
+            crate::checks::fleet::thousands(n),
+            if n == 1 { "step" } else { "steps" },
+            match machines {
+                0 | 1 => String::new(),
+                m => format!(" on {} machines", crate::checks::fleet::thousands(m)),
+            }
         );
         let approved = dialoguer::Confirm::new()
             .with_prompt(question)

@@ -27,9 +27,12 @@ impl Login {
 /// What to check: this machine and/or Arc machines in Azure.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// Machines named one by one (`--id`, `--ids-from`, `--machine`).
     pub machines: Vec<MachineId>,
-    /// Fleet mode: every machine of a subscription, or of one of its resource groups.
-    pub fleet: Option<(String, Option<String>)>,
+    /// `--machine` in a subscription given by name: resolved once Azure is reached.
+    pub by_name: Option<ByName>,
+    /// Fleet mode: every machine found in subscriptions or a resource group.
+    pub scope: Option<Scope>,
     pub port: u16,
     pub login: Login,
     pub ssh_client_folder: Option<PathBuf>,
@@ -44,7 +47,103 @@ pub struct Target {
 
 impl Target {
     pub fn has_azure_target(&self) -> bool {
-        !self.machines.is_empty() || self.fleet.is_some()
+        !self.machines.is_empty() || self.by_name.is_some() || self.scope.is_some()
+    }
+
+    /// A target of machines only, as tests and benchmarks make it.
+    pub fn machines(machines: Vec<MachineId>) -> Target {
+        Target {
+            machines,
+            by_name: None,
+            scope: None,
+            port: 22,
+            login: Login::Local,
+            ssh_client_folder: None,
+            sides: None,
+            grant_roles: false,
+            remote: false,
+            connect: false,
+        }
+    }
+}
+
+/// A subscription as the user gave it: its id, or its display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscriptionRef {
+    /// A GUID, lower case.
+    Id(String),
+    Name(String),
+}
+
+impl SubscriptionRef {
+    /// A GUID is an id; anything else is a display name, resolved with
+    /// `GET /subscriptions`. Empty, over-long or control characters: refused.
+    pub fn parse(s: &str) -> Result<SubscriptionRef> {
+        let t = s.trim();
+        if is_guid(t) {
+            return Ok(SubscriptionRef::Id(t.to_ascii_lowercase()));
+        }
+        if t.is_empty()
+            || t.chars().count() > 128
+            || t.chars().any(char::is_control)
+            || t.contains('/')
+        {
+            return Err(Error::Usage(format!(
+                "invalid subscription '{}': give its id (a GUID such as 00000000-0000-0000-0000-000000000000) or its name",
+                crate::text::sanitize(s)
+            )));
+        }
+        Ok(SubscriptionRef::Name(t.to_string()))
+    }
+}
+
+impl fmt::Display for SubscriptionRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubscriptionRef::Id(id) => f.write_str(id),
+            SubscriptionRef::Name(n) => write!(f, "'{n}'"),
+        }
+    }
+}
+
+/// One machine named by subscription name, resource group and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByName {
+    pub subscription: String,
+    pub resource_group: String,
+    pub name: String,
+}
+
+/// Where a fleet is enumerated: subscriptions (all of them, or one resource
+/// group), machines with every one of `tags`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub subscriptions: Vec<SubscriptionRef>,
+    pub resource_group: Option<String>,
+    /// `KEY=VALUE`: tag names compare without case (as ARM's), values exactly.
+    pub tags: Vec<(String, String)>,
+}
+
+impl Scope {
+    /// Whether a machine's tags carry every wanted one.
+    pub fn tags_match(&self, tags: &std::collections::BTreeMap<String, String>) -> bool {
+        self.tags.iter().all(|(k, v)| {
+            tags.iter()
+                .any(|(tk, tv)| tk.eq_ignore_ascii_case(k) && tv == v)
+        })
+    }
+}
+
+/// `KEY=VALUE` of `--tag`.
+pub fn parse_tag(s: &str) -> Result<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() && !s.chars().any(char::is_control) => {
+            Ok((k.trim().to_string(), v.to_string()))
+        }
+        _ => Err(Error::Usage(format!(
+            "invalid --tag '{}': expected KEY=VALUE, such as env=prod",
+            crate::text::sanitize(s)
+        ))),
     }
 }
 

@@ -44,6 +44,33 @@ pub trait View: Send + Sync {
     fn heading(&self, text: &str) -> Result<()>;
     /// The demo's one document: before, after applying, and after again.
     fn demo(&self, before: &Plan, applied: &Plan, after: &Plan, requests: usize) -> Result<()>;
+    /// Fleet mode: how many machines are in scope and where they came from,
+    /// said before any of them is read.
+    fn scope(&self, _line: &str) {}
+    /// Machines being diagnosed: a progress bar (done / total, ETA) where
+    /// one can be seen, while the tally lives.
+    fn machines(&self, _total: usize) -> Tally {
+        Tally(None)
+    }
+}
+
+/// Machines done of a total: a progress bar while it lives (or nothing).
+pub struct Tally(pub(crate) Option<indicatif::ProgressBar>);
+
+impl Tally {
+    pub fn done(&self) {
+        if let Some(pb) = &self.0 {
+            pb.inc(1);
+        }
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        if let Some(pb) = self.0.take() {
+            pb.finish_and_clear();
+        }
+    }
 }
 
 /// A spinner shown while it lives (or nothing).

@@ -39,7 +39,8 @@ fn bad_ids_are_one_line_errors() {
         ),
     ] {
         let out = s.cmd().args(&["check", "--id", id]).run();
-        assert_eq!(out.status, 1, "{out:?}");
+        // A malformed option value is a usage error.
+        assert_eq!(out.status, 64, "{out:?}");
         assert!(out.stderr.contains(want), "{out:?}");
         assert_eq!(out.stderr.lines().count(), 1);
     }

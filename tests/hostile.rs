@@ -433,12 +433,13 @@ fn dot_names_and_endpoints_with_credentials_send_nothing() {
             "--machine",
             name,
         ]);
-        assert_eq!(out.status, 1, "{rg}/{name}: {out:?}");
+        // A malformed option value: a usage error.
+        assert_eq!(out.status, 64, "{rg}/{name}: {out:?}");
         assert!(out.stderr.contains("must not end with '.'"), "{out:?}");
     }
     let id = az.machine(0).replace("/machines/web-01", "/machines/..");
     let out = az.run(&["check", "--checks", "azure", "--id", &id]);
-    assert_eq!(out.status, 1, "{out:?}");
+    assert_eq!(out.status, 64, "{out:?}");
     assert!(az.sim().requests().is_empty(), "{:?}", az.sim().requests());
 
     let base = az.sim().base_url().replace("http://", "http://me:hunter2@");

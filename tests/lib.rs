@@ -14,6 +14,7 @@ mod cli;
 mod client;
 mod connect;
 mod explain;
+mod fleet;
 pub mod hostile;
 mod remote;
 mod saved_plan;

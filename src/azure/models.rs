@@ -12,8 +12,23 @@ pub struct Machine {
     pub name: Option<String>,
     #[serde(default)]
     pub location: Option<String>,
+    /// Tag names and values (a null value reads as empty).
+    #[serde(default, deserialize_with = "tags")]
+    pub tags: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub properties: MachineProperties,
+}
+
+fn tags<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    let raw: Option<std::collections::BTreeMap<String, Option<String>>> =
+        Deserialize::deserialize(d)?;
+    Ok(raw
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -152,5 +167,75 @@ mod tests {
         assert_eq!(m.name.as_deref(), Some("myMachine"));
         assert_eq!(m.location.as_deref(), Some("eastus2euap"));
         assert!(m.properties.status.is_none());
+    }
+}
+
+/// One subscription of `GET /subscriptions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionInfo {
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+/// A Resource Graph answer (`QueryResponse`), rows as objects.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GraphPage<T> {
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
+    #[serde(default, rename = "$skipToken")]
+    pub skip_token: Option<String>,
+    /// The string `"true"` when the answer was cut short.
+    #[serde(default, rename = "resultTruncated")]
+    pub result_truncated: Option<String>,
+}
+
+/// A machine as arcfix's Resource Graph query projects it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphMachine {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default, deserialize_with = "tags")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub os_type: Option<String>,
+    #[serde(default)]
+    pub agent_version: Option<String>,
+    #[serde(default)]
+    pub last_status_change: Option<String>,
+    #[serde(default)]
+    pub ports: Option<Vec<String>>,
+}
+
+impl GraphMachine {
+    /// The machine as a GET would have shown the fields arcfix reads.
+    pub fn into_machine(self) -> Machine {
+        let blank = |s: Option<String>| s.filter(|s| !s.is_empty());
+        Machine {
+            id: self.id,
+            name: self.name,
+            location: blank(self.location),
+            tags: self.tags,
+            properties: MachineProperties {
+                status: blank(self.status),
+                os_type: blank(self.os_type),
+                agent_version: blank(self.agent_version),
+                last_status_change: blank(self.last_status_change),
+                agent_configuration: self.ports.map(|p| AgentConfiguration {
+                    incoming_connections_ports: Some(p),
+                }),
+            },
+        }
     }
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::azure::api;
 use crate::azure::client::Arm;
 use crate::azure::error::ArmError;
 use crate::azure::models::{Extension, Machine, Page, Provider, ServiceConfiguration};
 use crate::azure::rbac::{self, Permission};
-use crate::azure::{HYBRID_CONNECTIVITY, api};
 use crate::checks::Report;
 use crate::error::{Error, Result};
 use crate::plan::{Goal, ServerFact};
@@ -50,26 +50,44 @@ pub struct Observed {
 }
 
 /// Reads everything about one machine at once (one round trip of latency).
+/// `listed` is the machine as a fleet listing returned it (not read again);
+/// what machines share (the subscription's provider, a resource group's
+/// rights) comes from `shared`, read once.
 pub async fn observe(
     arm: &Arc<Arm>,
     id: &MachineId,
+    listed: Option<Machine>,
     wanted: &Wanted,
     caller: &crate::azure::auth::Claims,
+    shared: &crate::checks::fleet::Shared,
     register_cache: &RegisterCache,
 ) -> Result<Observed> {
     let machine_path = id.to_string();
-    let provider_path = format!("{}/providers/{HYBRID_CONNECTIVITY}", id.subscription_id());
     let permissions_path = id.child("/providers/Microsoft.Authorization/permissions");
     let endpoint_path = id.child(ENDPOINT);
     let config_path = id.child(SERVICE_CONFIG);
     let extensions_path = id.child("/extensions");
     let want_extensions = wanted.login == Login::Entra;
+    let was_listed = listed.is_some();
     let (machine, provider, permissions, endpoint, config, extensions) = tokio::join!(
-        arm.get(&machine_path, api::HYBRID_COMPUTE),
-        arm.get(&provider_path, api::RESOURCES),
-        list_all::<Permission>(arm, &permissions_path, api::AUTHORIZATION),
-        arm.get_opt(&endpoint_path, api::HYBRID_CONNECTIVITY),
-        arm.get_opt(&config_path, api::HYBRID_CONNECTIVITY),
+        async {
+            match listed {
+                Some(m) => Ok(m),
+                None => arm
+                    .get(&machine_path, api::HYBRID_COMPUTE)
+                    .await
+                    .and_then(|a| parse::<Machine>(a.body, &machine_path)),
+            }
+        },
+        shared.provider(arm, &id.subscription),
+        async {
+            match shared.group_permissions(arm, id).await {
+                Some(p) => p,
+                None => list_all::<Permission>(arm, &permissions_path, api::AUTHORIZATION).await,
+            }
+        },
+        arm.get(&endpoint_path, api::HYBRID_CONNECTIVITY),
+        arm.get(&config_path, api::HYBRID_CONNECTIVITY),
         async {
             if want_extensions {
                 Some(list_all::<Extension>(arm, &extensions_path, api::HYBRID_COMPUTE).await)
@@ -78,18 +96,31 @@ pub async fn observe(
             }
         },
     );
+    let gone = |cause: ArmError| Error::MachineNotFound {
+        id: id.to_string(),
+        cause,
+    };
     let machine = match machine {
-        Ok(a) => parse::<Machine>(a.body, &machine_path)?,
-        Err(e) if e.status == 404 => {
-            return Err(Error::MachineNotFound {
-                id: id.to_string(),
-                cause: e,
-            });
-        }
+        Ok(m) => m,
+        Err(e) if e.status == 404 => return Err(gone(e)),
         Err(e) => return Err(e.into()),
     };
-    let provider: std::result::Result<Provider, ArmError> =
-        provider.and_then(|a| parse(a.body, &provider_path));
+    // A listed machine deleted since: the endpoint, its child, answers
+    // ParentResourceNotFound (the SSH configuration does too when only the
+    // endpoint is missing, so it tells nothing about the machine).
+    if was_listed
+        && let Err(e) = &endpoint
+        && e.status == 404
+        && e.code.eq_ignore_ascii_case("ParentResourceNotFound")
+    {
+        return Err(gone(e.clone()));
+    }
+    let absent = |r: std::result::Result<crate::azure::client::Answer, ArmError>| match r {
+        Ok(a) => Ok(Some(a.body)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    };
+    let (endpoint, config) = (absent(endpoint), absent(config));
     let registered = provider
         .as_ref()
         .map(|p| {
@@ -219,26 +250,6 @@ pub fn is_unregistered(e: &ArmError) -> bool {
             | "NoRegisteredProviderFound"
             | "SubscriptionNotRegistered"
     )
-}
-
-/// Lists the machines of a subscription or resource group (fleet mode).
-pub async fn list_machines(
-    arm: &Arm,
-    subscription: &str,
-    resource_group: Option<&str>,
-) -> Result<Vec<MachineId>> {
-    let path = match resource_group {
-        Some(rg) => format!(
-            "/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines"
-        ),
-        None => format!("/subscriptions/{subscription}/providers/Microsoft.HybridCompute/machines"),
-    };
-    let machines = list_all::<Machine>(arm, &path, api::HYBRID_COMPUTE).await?;
-    machines
-        .iter()
-        .filter_map(|m| m.id.as_deref())
-        .map(MachineId::parse)
-        .collect()
 }
 
 /// Re-reads one check's state (the precondition and the verification).

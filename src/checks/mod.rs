@@ -5,6 +5,7 @@ pub mod az_ssh;
 pub mod azure;
 pub mod client;
 pub mod connect;
+pub mod fleet;
 pub mod remote;
 pub mod server;
 
@@ -95,6 +96,8 @@ pub struct Report {
     pub unread: Vec<NotChecked>,
     pub machines: Vec<MachineVerdict>,
     pub connections: Vec<Connection>,
+    /// Fleet mode: how many machines were in scope and where they came from.
+    pub scope: Option<String>,
 }
 
 impl Report {
@@ -182,6 +185,9 @@ impl Report {
         self.unread.extend(other.unread);
         self.machines.extend(other.machines);
         self.connections.extend(other.connections);
+        if other.scope.is_some() {
+            self.scope = other.scope;
+        }
     }
 }
 
@@ -268,6 +274,8 @@ pub struct Context {
     /// Whether the caller may register providers, per subscription: read once
     /// per run however many of its machines are checked.
     pub register_cache: azure::RegisterCache,
+    /// Reads the machines of one subscription or resource group share.
+    pub shared: fleet::Shared,
     /// Machines (id, lower case) whose agent restart arcfix saw happen in
     /// this run: the restart after a provider registration is no longer owed.
     pub restarted: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -285,6 +293,7 @@ impl Context {
             arm,
             server_cache: Default::default(),
             register_cache: Default::default(),
+            shared: Default::default(),
             restarted: Default::default(),
             journal: None,
             view: Arc::new(crate::view::Silent),
@@ -403,6 +412,7 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     plan.not_checked = not_checked;
     plan.machines = report.machines;
     plan.connections = report.connections;
+    plan.scope = report.scope;
     if ctx.target.connect {
         plan.notes.push(
             "the connection probe leaves an \"Invalid user arcfix-probe\" line in each server's sshd log"
@@ -565,37 +575,58 @@ async fn azure_side(
     let arm = ctx.arm()?.clone();
     // The token first: without one nothing is sent, and the Azure side is not checked.
     let caller = arm.caller().await?;
-    let mut machines = ctx.target.machines.clone();
-    if let Some((sub, rg)) = &ctx.target.fleet {
-        machines.extend(azure::list_machines(&arm, sub, rg.as_deref()).await?);
-        if machines.is_empty() {
-            return Err(Error::input(format!(
-                "no Arc machines found in {}",
-                rg.as_ref()
-                    .map(|r| format!("resource group {r}"))
-                    .unwrap_or_else(|| format!("subscription {sub}"))
-            )));
-        }
+    let mut machines: Vec<(MachineId, Option<crate::azure::models::Machine>)> = ctx
+        .target
+        .machines
+        .iter()
+        .map(|m| (m.clone(), None))
+        .collect();
+    if let Some(named) = &ctx.target.by_name {
+        machines.push((fleet::resolve_named(&arm, named).await?, None));
     }
+    let mut scope_line = None;
+    if let Some(scope) = &ctx.target.scope {
+        let subscriptions = fleet::resolve(&arm, &scope.subscriptions).await?;
+        let found = fleet::enumerate(&arm, scope, &subscriptions).await?;
+        let line = found.scope_line(scope);
+        // Said before any machine is read.
+        ctx.view.scope(&line);
+        if found.machines.is_empty() && machines.is_empty() {
+            return Err(Error::input(format!("no Arc machines found: {line}")));
+        }
+        for (id, m) in found.machines {
+            if !machines.iter().any(|(known, _)| *known == id) {
+                machines.push((id, Some(m)));
+            }
+        }
+        scope_line = Some(line);
+    }
+    let ids: Vec<MachineId> = machines.iter().map(|(id, _)| id.clone()).collect();
+    ctx.shared.count(&ids);
     let wanted = azure::Wanted {
         port: ctx.target.port,
         login: ctx.target.login,
         grant_roles: ctx.target.grant_roles,
     };
-    // Machines are diagnosed side by side, a bounded number at a time.
-    let results: Vec<(MachineId, Result<Report>)> = futures::stream::iter(machines.iter().cloned())
-        .map(|id| {
-            let (arm, wanted, caller) = (arm.clone(), wanted.clone(), caller.clone());
+    // Machines are diagnosed side by side, a bounded number at a time (the
+    // client's pacing, not this bound, holds the requests to ARM's rate).
+    let tally = ctx.view.machines(machines.len());
+    let single = machines.len() == 1 && ctx.target.scope.is_none();
+    let results: Vec<(MachineId, Result<Report>)> = futures::stream::iter(machines)
+        .map(|(id, listed)| {
+            let (arm, wanted, caller, tally) =
+                (arm.clone(), wanted.clone(), caller.clone(), &tally);
             async move {
                 let sides = (azure_checks, remote_server);
-                let result = machine(ctx, &arm, &id, &wanted, &caller, sides).await;
+                let result = machine(ctx, &arm, &id, listed, &wanted, &caller, sides).await;
+                tally.done();
                 (id, result)
             }
         })
-        .buffered(16)
+        .buffered(64)
         .collect()
         .await;
-    let single = results.len() == 1;
+    drop(tally);
     let mut report = Report::default();
     for (id, r) in results {
         let target = id.to_string();
@@ -619,8 +650,9 @@ async fn azure_side(
             }
         }
     }
-    report.notes = group_notes(std::mem::take(&mut report.notes), &machines);
-    Ok((report, machines))
+    report.notes = group_notes(std::mem::take(&mut report.notes), &ids);
+    report.scope = scope_line;
+    Ok((report, ids))
 }
 
 /// One machine's Azure side (`azure_checks`), its server through Run Command
@@ -629,12 +661,22 @@ async fn machine(
     ctx: &Context,
     arm: &Arc<Arm>,
     id: &MachineId,
+    listed: Option<crate::azure::models::Machine>,
     wanted: &azure::Wanted,
     caller: &crate::azure::auth::Claims,
     (azure_checks, remote_server): (bool, bool),
 ) -> Result<Report> {
     let (arm, id) = (arm.clone(), id.clone());
-    let observed = azure::observe(&arm, &id, wanted, caller, &ctx.register_cache).await?;
+    let observed = azure::observe(
+        &arm,
+        &id,
+        listed,
+        wanted,
+        caller,
+        &ctx.shared,
+        &ctx.register_cache,
+    )
+    .await?;
     let mut report = azure::assess(&id, &observed, wanted, caller, arm.base().as_str());
     if !azure_checks {
         report = Report {

@@ -14,6 +14,7 @@ pub fn view(config: &crate::config::Config, demo: bool) -> std::sync::Arc<dyn cr
                 color: config.color,
             },
             quiet,
+            verbose: config.verbosity > 0,
         }),
     }
 }
@@ -33,6 +34,7 @@ pub fn plan_json(plan: &crate::plan::Plan) -> serde_json::Value {
         "not_checked": plan.not_checked,
         "machines": plan.machines,
         "connections": plan.connections,
+        "scope": plan.scope,
         "options": plan.options,
     })
 }

@@ -295,3 +295,314 @@ pub fn summary(plan: &Plan, p: &Paint) -> String {
     ));
     out
 }
+
+// ---- fleets: several machines read short ----
+
+/// Whether the plan is about several machines: then it is summarised, not
+/// listed (`-v` lists everything).
+pub fn is_fleet(plan: &Plan) -> bool {
+    plan.machines.len() > 1
+}
+
+/// `web-01 (rg-web)` for a machine id, the id itself otherwise.
+fn short(target: &str) -> String {
+    match crate::target::MachineId::parse(target) {
+        Ok(m) => format!("{} ({})", m.name, m.resource_group),
+        Err(_) => target.to_string(),
+    }
+}
+
+/// `n` things, with the first few named.
+fn some_of(names: &[String], n_shown: usize) -> String {
+    let shown: Vec<&str> = names.iter().take(n_shown).map(String::as_str).collect();
+    format!(
+        "{}{}",
+        sanitize(&shown.join(", ")),
+        if names.len() > n_shown { ", …" } else { "" }
+    )
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        crate::checks::fleet::thousands(n),
+        if n == 1 { one } else { many }
+    )
+}
+
+/// The kind of a step: its id without the machine's name.
+pub fn step_kind(step: &crate::plan::Step) -> String {
+    match crate::target::MachineId::parse(&step.target) {
+        Ok(m) => step
+            .id
+            .strip_suffix(&format!("-{}", m.name.to_ascii_lowercase()))
+            .unwrap_or(&step.id)
+            .to_string(),
+        Err(_) => step.id.clone(),
+    }
+}
+
+/// A fleet's findings: a summary by problem, one line per machine with
+/// problems, the ones that could not be checked, the healthy count; this
+/// machine's own findings in full.
+pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
+    let by = |status: &str| plan.machines.iter().filter(|m| m.status == status).count();
+    let (healthy, problems, errors) = (by("healthy"), by("problems"), by("error"));
+    let mut out = format!(
+        "{} {}: {} healthy, {} with problems, {} could not be checked\n",
+        p.bold("Fleet"),
+        count(plan.machines.len(), "machine", "machines"),
+        crate::checks::fleet::thousands(healthy),
+        crate::checks::fleet::thousands(problems),
+        crate::checks::fleet::thousands(errors),
+    );
+    // Problems, most machines first; a subscription's counts as itself.
+    let mut ids: Vec<(&str, FixKind, Vec<String>)> = Vec::new();
+    for f in plan
+        .findings
+        .iter()
+        .filter(|f| f.target != crate::plan::LOCAL)
+    {
+        match ids.iter_mut().find(|(id, _, _)| *id == f.id) {
+            Some((_, _, targets)) => {
+                if !targets.iter().any(|t| t.eq_ignore_ascii_case(&f.target)) {
+                    targets.push(f.target.clone());
+                }
+            }
+            None => ids.push((&f.id, f.fix, vec![f.target.clone()])),
+        }
+    }
+    ids.sort_by_key(|b| std::cmp::Reverse(b.2.len()));
+    if !ids.is_empty() {
+        out.push_str(&format!("{}\n", p.bold("Problems")));
+        for (id, fix, targets) in &ids {
+            let subs = targets
+                .iter()
+                .filter(|t| crate::target::MachineId::parse(t).is_err())
+                .count();
+            let what = if subs == targets.len() {
+                count(targets.len(), "subscription", "subscriptions")
+            } else {
+                count(targets.len(), "machine", "machines")
+            };
+            let names: Vec<String> = targets
+                .iter()
+                .map(|t| match crate::target::MachineId::parse(t) {
+                    Ok(m) => m.name,
+                    Err(_) => t.clone(),
+                })
+                .collect();
+            out.push_str(&format!(
+                "  {} {} [{}] {what}: {}\n",
+                p.red("✗"),
+                p.bold(id),
+                match fix {
+                    FixKind::Auto => p.green("auto"),
+                    FixKind::Manual => p.yellow("manual"),
+                },
+                some_of(&names, 3)
+            ));
+        }
+        out.push_str(&format!("{}\n", p.bold("Machines with problems")));
+        for m in plan.machines.iter().filter(|m| m.status == "problems") {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                sanitize(&short(&m.id)),
+                sanitize(&m.findings.join(", "))
+            ));
+        }
+    }
+    if errors > 0 {
+        out.push_str(&format!("{}\n", p.bold("Could not be checked")));
+        for m in plan.machines.iter().filter(|m| m.status == "error") {
+            out.push_str(&format!(
+                "  {} {}: {}\n",
+                p.red("✗"),
+                sanitize(&short(&m.id)),
+                sanitize(m.error.as_deref().unwrap_or("unknown error"))
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "{} {} (-v lists every finding)\n",
+        p.green("✓"),
+        count(healthy, "healthy machine", "healthy machines")
+    ));
+    // This machine's findings, in full.
+    let local: Vec<&crate::plan::Finding> = plan
+        .findings
+        .iter()
+        .filter(|f| f.target == crate::plan::LOCAL)
+        .collect();
+    if !local.is_empty() {
+        out.push_str(&format!("{}\n", p.bold("This machine")));
+        for f in local {
+            out.push_str(&format!(
+                "    {} {} [{}] {}\n        {}\n",
+                p.red("✗"),
+                p.bold(&f.id),
+                match f.fix {
+                    FixKind::Auto => p.green("auto"),
+                    FixKind::Manual => p.yellow("manual"),
+                },
+                sanitize(&f.title),
+                p.dim(&sanitize(&f.evidence))
+            ));
+        }
+    }
+    out.push_str(&connections(plan, p));
+    for n in &plan.notes {
+        out.push_str(&format!("  note: {}\n", sanitize(n)));
+    }
+    // Machines that could not be read are listed above; other sides' gaps here.
+    let machine_errors: Vec<String> = plan
+        .machines
+        .iter()
+        .filter(|m| m.status == "error")
+        .filter_map(|m| crate::target::MachineId::parse(&m.id).ok())
+        .map(|m| format!("{}: ", m.name))
+        .collect();
+    for n in &plan.not_checked {
+        if n.error && n.side == "azure" && machine_errors.iter().any(|e| n.reason.starts_with(e)) {
+            continue;
+        }
+        if n.error {
+            out.push_str(&format!(
+                "  {} {} not checked — {}\n",
+                p.red("✗"),
+                n.side,
+                sanitize(&n.reason)
+            ));
+        } else {
+            out.push_str(&format!(
+                "  {} not checked — {}\n",
+                n.side,
+                p.dim(&sanitize(&n.reason))
+            ));
+        }
+    }
+    out
+}
+
+/// Steps grouped by kind: how many, on which machines, one example command.
+fn kinds(plan: &Plan) -> Vec<(String, Vec<&crate::plan::Step>)> {
+    let mut out: Vec<(String, Vec<&crate::plan::Step>)> = Vec::new();
+    for s in &plan.steps {
+        let k = step_kind(s);
+        match out.iter_mut().find(|(kind, _)| *kind == k) {
+            Some((_, v)) => v.push(s),
+            None => out.push((k, vec![s])),
+        }
+    }
+    out
+}
+
+/// Machines (ids, lower case) that automatic steps would change.
+pub fn machines_touched(plan: &Plan) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    for s in plan
+        .steps
+        .iter()
+        .filter(|s| s.automatic && s.status != Status::NotNeeded)
+    {
+        if let Ok(m) = crate::target::MachineId::parse(&s.target) {
+            seen.insert(m.to_string().to_ascii_lowercase());
+        }
+    }
+    seen.len()
+}
+
+/// A fleet's plan: its findings, then its steps by kind.
+pub fn fleet_plan(plan: &Plan, p: &Paint) -> String {
+    let mut out = fleet_findings(plan, p);
+    if plan.steps.is_empty() {
+        out.push_str(&if plan.incomplete() {
+            format!("{} nothing to fix in what could be read\n", p.yellow("!"))
+        } else {
+            format!("{} nothing to fix\n", p.green("✓"))
+        });
+        return out;
+    }
+    let auto = plan.automatic_steps();
+    out.push_str(&format!(
+        "\n{} ({}: {} automatic, {} manual; {} to change)\n",
+        p.bold("Plan"),
+        count(plan.steps.len(), "step", "steps"),
+        crate::checks::fleet::thousands(auto),
+        crate::checks::fleet::thousands(plan.steps.len() - auto),
+        count(machines_touched(plan), "machine", "machines"),
+    ));
+    for (kind, steps) in kinds(plan) {
+        let first = steps[0];
+        let names: Vec<String> = steps
+            .iter()
+            .map(|s| match crate::target::MachineId::parse(&s.target) {
+                Ok(m) => m.name,
+                Err(_) => s.target.clone(),
+            })
+            .collect();
+        out.push_str(&format!(
+            "  [{}] {} × {} — {}\n",
+            if first.automatic {
+                p.green("auto")
+            } else {
+                p.yellow("manual")
+            },
+            p.bold(&kind),
+            crate::checks::fleet::thousands(steps.len()),
+            some_of(&names, 3)
+        ));
+        out.push_str(&format!(
+            "       {}\n       $ {}\n",
+            sanitize(&first.description),
+            sanitize(&first.command)
+        ));
+    }
+    out.push_str(&format!(
+        "  {}\n",
+        p.dim("plan --out FILE saves every step; -v lists them all here")
+    ));
+    out
+}
+
+/// How a fleet's apply ended, by kind of step; failed steps in full.
+pub fn fleet_summary(plan: &Plan, p: &Paint) -> String {
+    let mut out = format!("\n{}\n", p.bold("Summary"));
+    for (kind, steps) in kinds(plan) {
+        let n = |st: Status| steps.iter().filter(|s| s.status == st).count();
+        let parts: Vec<String> = [
+            (Status::Applied, "applied"),
+            (Status::AlreadySatisfied, "already satisfied"),
+            (Status::Failed, "failed"),
+            (Status::Manual, "manual"),
+            (Status::Skipped, "skipped"),
+            (Status::NotNeeded, "not needed any more"),
+        ]
+        .iter()
+        .filter(|(st, _)| n(*st) > 0)
+        .map(|(st, word)| format!("{} {word}", crate::checks::fleet::thousands(n(*st))))
+        .collect();
+        out.push_str(&format!("  {}: {}\n", p.bold(&kind), parts.join(", ")));
+        for s in steps
+            .iter()
+            .filter(|s| matches!(s.status, Status::Failed | Status::Skipped))
+        {
+            out.push_str(&format!(
+                "    {} {}: {}\n",
+                p.red("✗"),
+                sanitize(&short(&s.target)),
+                sanitize(s.error.as_deref().unwrap_or(""))
+            ));
+        }
+    }
+    let count_of = |st: Status| plan.steps.iter().filter(|s| s.status == st).count();
+    out.push_str(&format!(
+        "  {} applied, {} already satisfied, {} failed, {} manual, {} skipped\n",
+        count_of(Status::Applied),
+        count_of(Status::AlreadySatisfied),
+        count_of(Status::Failed),
+        count_of(Status::Manual),
+        count_of(Status::Skipped),
+    ));
+    out
+}

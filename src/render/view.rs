@@ -11,7 +11,7 @@ use super::text::{self, Paint};
 use crate::error::{Error, Result};
 use crate::explain::Match;
 use crate::plan::{Plan, Step};
-use crate::view::{Ending, View, Waiting};
+use crate::view::{Ending, Tally, View, Waiting};
 
 /// Prints to stdout; a closed pipe (`arcfix rules | head`) is not an error.
 pub fn out(text: &str) -> Result<()> {
@@ -54,17 +54,31 @@ pub struct Human {
     pub paint: Paint,
     /// `-q`: no progress lines, no spinners.
     pub quiet: bool,
+    /// `-v`: a fleet's every finding and step, not its summary.
+    pub verbose: bool,
+}
+
+impl Human {
+    fn fleet(&self, plan: &Plan) -> bool {
+        !self.verbose && text::is_fleet(plan)
+    }
 }
 
 impl View for Human {
     fn findings(&self, plan: &Plan) -> Result<()> {
+        if self.fleet(plan) {
+            return out(&text::fleet_findings(plan, &self.paint));
+        }
         out(&text::findings(plan, &self.paint))
     }
     fn plan(&self, plan: &Plan) -> Result<()> {
+        if self.fleet(plan) {
+            return out(&text::fleet_plan(plan, &self.paint));
+        }
         out(&text::plan(plan, &self.paint))
     }
     fn before_apply(&self, plan: &Plan) -> Result<()> {
-        out(&text::plan(plan, &self.paint))
+        self.plan(plan)
     }
     fn nothing_to_apply(&self, _: &Plan) -> Result<()> {
         Ok(())
@@ -82,7 +96,11 @@ impl View for Human {
         spinner(self.quiet, what)
     }
     fn summary(&self, plan: &Plan, ending: Ending) -> Result<()> {
-        out(&text::summary(plan, &self.paint))?;
+        if self.fleet(plan) {
+            out(&text::fleet_summary(plan, &self.paint))?;
+        } else {
+            out(&text::summary(plan, &self.paint))?;
+        }
         if ending.connect {
             out(&text::connections(plan, &self.paint))?;
         }
@@ -111,6 +129,25 @@ impl View for Human {
     }
     fn demo(&self, _: &Plan, _: &Plan, _: &Plan, _: usize) -> Result<()> {
         Ok(())
+    }
+    fn scope(&self, line: &str) {
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr(), "{}", crate::text::sanitize(line));
+        }
+    }
+    fn machines(&self, total: usize) -> Tally {
+        if self.quiet || total < 2 || !std::io::stderr().is_terminal() {
+            return Tally(None);
+        }
+        let pb = indicatif::ProgressBar::new(total as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} machines  {elapsed} elapsed, ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb.enable_steady_tick(Duration::from_millis(200));
+        Tally(Some(pb))
     }
 }
 
@@ -192,6 +229,7 @@ mod tests {
         let quiet = Human {
             paint: Paint { color: false },
             quiet: true,
+            verbose: false,
         };
         assert!(quiet.waiting("waiting").0.is_none());
         assert!(

@@ -40,6 +40,13 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
     if ctx.method() != "POST" {
         return Err(method_not_allowed(ctx.method()));
     }
+    if world.graph_refused {
+        return Err(ArmError::new(
+            403,
+            "AuthorizationFailed",
+            "The client does not have authorization to perform action 'Microsoft.ResourceGraph/resources/read' over scope '/providers/Microsoft.ResourceGraph' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+        ));
+    }
     let body = ctx.body().cloned().unwrap_or(Value::Null);
     let text = body.get("query").and_then(Value::as_str).ok_or_else(|| {
         ArmError::bad_request("BadRequest", "The request body must have a 'query' string.")
@@ -111,6 +118,31 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
         row.insert("extendedLocation".into(), Value::Null);
         rows.push(row);
     }
+    // Rows of machines ARM deleted a moment ago, still in Resource Graph's index.
+    for id in &world.graph_ghosts {
+        let parts: Vec<&str> = id.split('/').collect();
+        let (Some(sub), Some(rg), Some(name)) = (parts.get(2), parts.get(4), parts.get(8)) else {
+            continue;
+        };
+        if wanted_subs
+            .as_ref()
+            .is_some_and(|w| !w.contains(&sub.to_ascii_lowercase()))
+        {
+            continue;
+        }
+        let row = json!({
+            "id": id, "name": name, "type": "microsoft.hybridcompute/machines",
+            "tenantId": world.tenant, "kind": "", "location": "eastus",
+            "resourceGroup": rg.to_ascii_lowercase(), "subscriptionId": sub,
+            "managedBy": "", "sku": null, "plan": null,
+            "properties": {"status": "Connected", "osType": "linux", "agentVersion": "1.50.02880.1760",
+                           "agentConfiguration": {"incomingConnectionsPorts": ["22"]}},
+            "tags": {}, "identity": null, "zones": null, "extendedLocation": null,
+        });
+        if let Value::Object(row) = row {
+            rows.push(row);
+        }
+    }
     let mut has_id = true;
     for stage in &stages {
         rows = match stage {
@@ -146,6 +178,7 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
         };
     }
     let total = rows.len();
+    let top = world.graph_page_size.map_or(top, |n| top.min(n.max(1)));
     let end = (start + top).min(total);
     let page: Vec<Value> = rows
         .get(start..end)

@@ -64,6 +64,16 @@ pub struct Scenario {
     /// Items per page of list answers (then `nextLink`).
     #[serde(default = "page_size")]
     pub page_size: usize,
+    /// Rows per Resource Graph page, at most (`$top` otherwise; then `$skipToken`).
+    #[serde(default)]
+    pub graph_page_size: Option<usize>,
+    /// Machine ids Resource Graph still lists though ARM no longer has them
+    /// (its index lags ARM: a machine deleted a moment ago).
+    #[serde(default)]
+    pub graph_ghosts: Vec<String>,
+    /// Resource Graph answers 403 (a tenant that blocks it): clients must list with ARM.
+    #[serde(default)]
+    pub graph_refused: bool,
     #[serde(default)]
     pub knobs: Knobs,
 }

@@ -29,6 +29,9 @@ pub(crate) struct World {
     pub extension_polls: Option<u32>,
     pub bare_hybridcompute_errors: bool,
     pub page_size: usize,
+    pub graph_page_size: Option<usize>,
+    pub graph_ghosts: Vec<String>,
+    pub graph_refused: bool,
     /// Resource Graph's per-user quota: window start and queries left in it.
     pub graph_quota: (std::time::Instant, u32),
 }
@@ -297,6 +300,9 @@ impl World {
             extension_polls: s.extension_polls,
             bare_hybridcompute_errors: s.bare_hybridcompute_errors,
             page_size: s.page_size,
+            graph_page_size: s.graph_page_size,
+            graph_ghosts: s.graph_ghosts.clone(),
+            graph_refused: s.graph_refused,
             graph_quota: (std::time::Instant::now(), GRAPH_QUOTA),
         }
     }

@@ -445,7 +445,10 @@ async fn resources_shapes() {
 
 #[tokio::test]
 async fn resourcegraph_shapes_and_paging() {
-    let t = T::builtin("fleet").await;
+    // Pages as the requests' `$top` asks, not the scenario's two rows.
+    let mut s = Scenario::builtin("fleet").unwrap();
+    s.graph_page_size = None;
+    let t = T::start(s).await;
     let dir = "resourcegraph/2024-04-01";
     let subs = json!([SUB, "4a3e6d2f-9b5c-4d7e-8f1a-2b3c4d5e6f7a"]);
     let url = "/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01";

@@ -1,0 +1,473 @@
+//! Fleet mode: which machines are in scope (subscriptions by id or name, a
+//! resource group, tags), enumerated with one Resource Graph query per 1,000
+//! machines, or ARM's list API when Resource Graph is refused; and the reads
+//! machines of one subscription or resource group share.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::azure::client::Arm;
+use crate::azure::error::ArmError;
+use crate::azure::models::{
+    GraphMachine, GraphPage, Machine, Provider, RoleAssignment, SubscriptionInfo,
+};
+use crate::azure::rbac::Permission;
+use crate::azure::{HYBRID_CONNECTIVITY, api};
+use crate::checks::azure::list_all;
+use crate::error::{Error, Result};
+use crate::target::{ByName, MachineId, Scope, SubscriptionRef};
+
+/// The Resource Graph api-version (arm.md §5).
+pub const GRAPH_API: &str = "2024-04-01";
+/// `GET /subscriptions` (Microsoft.Resources subscriptions.json).
+pub const SUBSCRIPTIONS_API: &str = "2022-12-01";
+const GRAPH_PATH: &str = "/providers/Microsoft.ResourceGraph/resources";
+/// Resource Graph takes at most 1,000 subscriptions and returns at most 1,000 rows a page.
+const GRAPH_MAX: usize = 1000;
+
+/// Where the machines in scope were found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    ResourceGraph,
+    /// ARM's list API; why Resource Graph was not used.
+    ArmList(String),
+}
+
+/// The machines in scope, with what the listing already said of each.
+#[derive(Debug, Default)]
+pub struct Enumeration {
+    pub machines: Vec<(MachineId, Machine)>,
+    pub subscriptions: usize,
+    pub source: Option<Source>,
+}
+
+impl Enumeration {
+    /// "1,284 Arc machines in 3 subscriptions (Resource Graph)".
+    pub fn scope_line(&self, scope: &Scope) -> String {
+        let n = self.machines.len();
+        let mut line = format!(
+            "{} Arc machine{} in {}",
+            thousands(n),
+            if n == 1 { "" } else { "s" },
+            match &scope.resource_group {
+                Some(rg) => format!("resource group {rg}"),
+                None => format!(
+                    "{} subscription{}",
+                    thousands(self.subscriptions),
+                    if self.subscriptions == 1 { "" } else { "s" }
+                ),
+            }
+        );
+        if !scope.tags.is_empty() {
+            let tags: Vec<String> = scope.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            line.push_str(&format!(" with tag {}", tags.join(", ")));
+        }
+        line.push_str(match &self.source {
+            Some(Source::ResourceGraph) => " (Resource Graph)",
+            Some(Source::ArmList(_)) => " (ARM list)",
+            None => "",
+        });
+        if let Some(Source::ArmList(why)) = &self.source {
+            line.push_str(&format!("; Resource Graph was not used: {why}"));
+        }
+        line
+    }
+}
+
+/// `1284` as `1,284`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Subscription names become ids (one `GET /subscriptions` for all of them).
+/// A name that matches none, or several, is a usage error naming the choices.
+pub async fn resolve(arm: &Arm, refs: &[SubscriptionRef]) -> Result<Vec<String>> {
+    let mut listed: Option<Vec<SubscriptionInfo>> = None;
+    let mut out = Vec::new();
+    for r in refs {
+        let id = match r {
+            SubscriptionRef::Id(id) => id.clone(),
+            SubscriptionRef::Name(name) => {
+                if listed.is_none() {
+                    listed = Some(list_all(arm, "/subscriptions", SUBSCRIPTIONS_API).await?);
+                }
+                let all = listed.as_deref().unwrap_or_default();
+                let hits: Vec<&SubscriptionInfo> = all
+                    .iter()
+                    .filter(|s| {
+                        s.display_name
+                            .as_deref()
+                            .is_some_and(|d| d.trim().eq_ignore_ascii_case(name))
+                    })
+                    .collect();
+                match hits.as_slice() {
+                    [one] => one
+                        .subscription_id
+                        .clone()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase(),
+                    [] => {
+                        return Err(Error::Usage(format!(
+                            "no subscription named '{}' among the {} you can see{}",
+                            crate::text::sanitize(name),
+                            all.len(),
+                            names_hint(all)
+                        )));
+                    }
+                    several => {
+                        let ids: Vec<String> = several
+                            .iter()
+                            .filter_map(|s| s.subscription_id.clone())
+                            .collect();
+                        return Err(Error::Usage(format!(
+                            "'{}' names {} subscriptions ({}): give the id",
+                            crate::text::sanitize(name),
+                            several.len(),
+                            ids.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+fn names_hint(all: &[SubscriptionInfo]) -> String {
+    let names: Vec<String> = all
+        .iter()
+        .filter_map(|s| s.display_name.as_deref())
+        .take(5)
+        .map(crate::text::sanitize)
+        .collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({}{})",
+            names.join(", "),
+            if all.len() > names.len() { ", …" } else { "" }
+        )
+    }
+}
+
+/// `--machine` in a subscription given by name.
+pub async fn resolve_named(arm: &Arm, b: &ByName) -> Result<MachineId> {
+    let sub = resolve(arm, &[SubscriptionRef::Name(b.subscription.clone())]).await?;
+    MachineId::new(&sub[0], &b.resource_group, &b.name)
+}
+
+/// Every Arc machine in scope: Resource Graph first, ARM's list API when it
+/// is refused. Tags are matched here (names without case, values exactly).
+pub async fn enumerate(arm: &Arm, scope: &Scope, subscriptions: &[String]) -> Result<Enumeration> {
+    let listed = match graph(arm, subscriptions, scope.resource_group.as_deref()).await {
+        Ok(m) => Ok((m, Source::ResourceGraph)),
+        Err(e) => {
+            tracing::info!("Resource Graph refused, listing with ARM: {e}");
+            let why = format!("{} {}", e.status, e.code);
+            let mut all = Vec::new();
+            for sub in subscriptions {
+                all.extend(arm_list(arm, sub, scope.resource_group.as_deref()).await?);
+            }
+            Ok::<_, Error>((all, Source::ArmList(why)))
+        }
+    }?;
+    let (machines, source) = listed;
+    let mut seen = std::collections::HashSet::new();
+    let machines = machines
+        .into_iter()
+        .filter(|(id, m)| {
+            scope.tags_match(&m.tags) && seen.insert(id.to_string().to_ascii_lowercase())
+        })
+        .collect();
+    Ok(Enumeration {
+        machines,
+        subscriptions: subscriptions.len(),
+        source: Some(source),
+    })
+}
+
+/// The query: machines with the fields the checks read, `id` projected so
+/// that Resource Graph can page.
+fn query(resource_group: Option<&str>) -> String {
+    let mut q = String::from("resources | where type =~ 'microsoft.hybridcompute/machines'");
+    if let Some(rg) = resource_group {
+        // A resource group name has no quote (validated), so it cannot end the literal.
+        q.push_str(&format!(" and resourceGroup =~ '{rg}'"));
+    }
+    q.push_str(
+        " | project id, name, location, tags, status=tostring(properties.status), \
+         osType=tostring(properties.osType), agentVersion=tostring(properties.agentVersion), \
+         lastStatusChange=tostring(properties.lastStatusChange), \
+         ports=properties.agentConfiguration.incomingConnectionsPorts",
+    );
+    q
+}
+
+async fn graph(
+    arm: &Arm,
+    subscriptions: &[String],
+    resource_group: Option<&str>,
+) -> std::result::Result<Vec<(MachineId, Machine)>, ArmError> {
+    let mut out = Vec::new();
+    for chunk in subscriptions.chunks(GRAPH_MAX) {
+        let mut skip_token: Option<String> = None;
+        for _page in 0..10_000 {
+            let mut options = json!({"$top": GRAPH_MAX, "resultFormat": "objectArray"});
+            if let Some(t) = &skip_token {
+                options["$skipToken"] = json!(t);
+            }
+            let body = json!({
+                "subscriptions": chunk,
+                "query": query(resource_group),
+                "options": options,
+            });
+            let a = arm.send("POST", GRAPH_PATH, GRAPH_API, Some(&body)).await?;
+            let page: GraphPage<GraphMachine> = serde_json::from_value(a.body)
+                .map_err(|e| ArmError::invalid_answer(200, "POST", GRAPH_PATH, None, e))?;
+            if page.result_truncated.as_deref() == Some("true") && page.skip_token.is_none() {
+                return Err(ArmError::invalid_answer(
+                    200,
+                    "POST",
+                    GRAPH_PATH,
+                    None,
+                    "Resource Graph truncated the answer without a $skipToken",
+                ));
+            }
+            for row in page.data {
+                let Some(id) = row.id.as_deref() else {
+                    continue;
+                };
+                let id = MachineId::parse(id)
+                    .map_err(|e| ArmError::invalid_answer(200, "POST", GRAPH_PATH, None, e))?;
+                out.push((id, row.into_machine()));
+            }
+            skip_token = page.skip_token.filter(|t| !t.is_empty());
+            if skip_token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// ARM's list of machines of a subscription or resource group (`nextLink`).
+pub async fn arm_list(
+    arm: &Arm,
+    subscription: &str,
+    resource_group: Option<&str>,
+) -> Result<Vec<(MachineId, Machine)>> {
+    let path = match resource_group {
+        Some(rg) => format!(
+            "/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines"
+        ),
+        None => format!("/subscriptions/{subscription}/providers/Microsoft.HybridCompute/machines"),
+    };
+    let machines = list_all::<Machine>(arm, &path, api::HYBRID_COMPUTE).await?;
+    machines
+        .into_iter()
+        .filter_map(|m| m.id.clone().map(|id| (id, m)))
+        .map(|(id, m)| Ok((MachineId::parse(&id)?, m)))
+        .collect()
+}
+
+/// What the caller may do in one resource group, read once for its machines.
+pub struct GroupRights {
+    pub permissions: std::result::Result<Vec<Permission>, ArmError>,
+    /// Machines (ids, lower case) with role assignments of their own, at or
+    /// below them: their rights can differ from the group's, so they are read
+    /// on their own. `None` when the assignments could not be read.
+    pub own: Option<std::collections::HashSet<String>>,
+}
+
+impl GroupRights {
+    /// The group's permissions, when they are also this machine's.
+    pub fn for_machine(
+        &self,
+        id: &MachineId,
+    ) -> Option<&std::result::Result<Vec<Permission>, ArmError>> {
+        let lower = id.to_string().to_ascii_lowercase();
+        let own = self.own.as_ref()?;
+        let mine = own
+            .iter()
+            .any(|scope| scope == &lower || scope.starts_with(&format!("{lower}/")));
+        (!mine).then_some(&self.permissions)
+    }
+}
+
+type Cell<T> = Arc<OnceCell<T>>;
+
+/// Reads shared by the machines of one subscription or resource group, each
+/// made once however many machines ask at the same time.
+#[derive(Default)]
+pub struct Shared {
+    providers: Mutex<HashMap<String, Cell<std::result::Result<Provider, ArmError>>>>,
+    groups: Mutex<HashMap<String, Cell<Arc<GroupRights>>>>,
+    /// Resource groups (ids, lower case) with two or more machines in scope:
+    /// there one read of the group's rights serves them all.
+    pub crowded: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Shared {
+    async fn cell<T>(map: &Mutex<HashMap<String, Cell<T>>>, key: &str) -> Cell<T> {
+        map.lock()
+            .await
+            .entry(key.to_ascii_lowercase())
+            .or_default()
+            .clone()
+    }
+
+    /// The HybridConnectivity provider of a subscription.
+    pub async fn provider(
+        &self,
+        arm: &Arm,
+        subscription: &str,
+    ) -> std::result::Result<Provider, ArmError> {
+        let cell = Self::cell(&self.providers, subscription).await;
+        cell.get_or_init(|| async {
+            let path = format!("/subscriptions/{subscription}/providers/{HYBRID_CONNECTIVITY}");
+            let a = arm.get(&path, api::RESOURCES).await?;
+            serde_json::from_value(a.body)
+                .map_err(|e| ArmError::invalid_answer(200, "GET", &path, None, e))
+        })
+        .await
+        .clone()
+    }
+
+    /// Notes which resource groups hold several machines of the run.
+    pub fn count(&self, machines: &[MachineId]) {
+        let mut per: HashMap<String, usize> = HashMap::new();
+        for m in machines {
+            *per.entry(m.resource_group_id().to_ascii_lowercase())
+                .or_default() += 1;
+        }
+        if let Ok(mut crowded) = self.crowded.lock() {
+            crowded.extend(per.into_iter().filter(|(_, n)| *n > 1).map(|(g, _)| g));
+        }
+    }
+
+    /// The caller's permissions on a machine, from its resource group's when
+    /// they are the same (several machines there, none with assignments of
+    /// its own); `None` means: read them at the machine.
+    pub async fn group_permissions(
+        &self,
+        arm: &Arm,
+        id: &MachineId,
+    ) -> Option<std::result::Result<Vec<Permission>, ArmError>> {
+        let group = id.resource_group_id();
+        let crowded = self
+            .crowded
+            .lock()
+            .map(|c| c.contains(&group.to_ascii_lowercase()))
+            .unwrap_or(false);
+        if !crowded {
+            return None;
+        }
+        let cell = Self::cell(&self.groups, &group).await;
+        let rights = cell
+            .get_or_init(|| async { Arc::new(group_rights(arm, &group).await) })
+            .await
+            .clone();
+        rights.for_machine(id).cloned()
+    }
+}
+
+/// One resource group's permissions and the scopes below it that have role
+/// assignments of their own (ARM lists assignments at, above and below the
+/// scope asked: one read finds them all).
+async fn group_rights(arm: &Arm, group: &str) -> GroupRights {
+    let permissions_path = format!("{group}/providers/Microsoft.Authorization/permissions");
+    let assignments_path = format!("{group}/providers/Microsoft.Authorization/roleAssignments");
+    let (permissions, assignments) = tokio::join!(
+        list_all::<Permission>(arm, &permissions_path, api::AUTHORIZATION),
+        list_all::<RoleAssignment>(arm, &assignments_path, api::AUTHORIZATION),
+    );
+    let group_lower = group.to_ascii_lowercase();
+    let own = assignments.ok().map(|list| {
+        list.into_iter()
+            .filter_map(|a| a.properties.scope)
+            .map(|s| s.to_ascii_lowercase())
+            .filter(|s| s.starts_with(&format!("{group_lower}/")))
+            .collect()
+    });
+    GroupRights { permissions, own }
+}
+
+/// The Resource Graph request body for tests and the spec check.
+pub fn graph_body(subscriptions: &[String], resource_group: Option<&str>) -> Value {
+    json!({"subscriptions": subscriptions, "query": query(resource_group)})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_with_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1284), "1,284");
+        assert_eq!(thousands(10_000), "10,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn group_rights_serve_machines_without_assignments_of_their_own() {
+        let m = |n: &str| {
+            MachineId::parse(&format!(
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/{n}"
+            ))
+            .unwrap()
+        };
+        let own = [m("web-1").to_string().to_ascii_lowercase()
+            + "/providers/microsoft.hybridconnectivity/endpoints/default"]
+        .into_iter()
+        .collect();
+        let rights = GroupRights {
+            permissions: Ok(vec![]),
+            own: Some(own),
+        };
+        assert!(rights.for_machine(&m("web-1")).is_none());
+        assert!(
+            rights.for_machine(&m("web-10")).is_some(),
+            "a name prefix is not a scope below"
+        );
+        let unknown = GroupRights {
+            permissions: Ok(vec![]),
+            own: None,
+        };
+        assert!(unknown.for_machine(&m("web-10")).is_none());
+    }
+
+    #[test]
+    fn tags_match_names_without_case_and_values_exactly() {
+        let scope = Scope {
+            subscriptions: vec![],
+            resource_group: None,
+            tags: vec![("Env".into(), "prod".into()), ("team".into(), "ops".into())],
+        };
+        let tags = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(scope.tags_match(&tags(&[("env", "prod"), ("TEAM", "ops"), ("x", "y")])));
+        assert!(!scope.tags_match(&tags(&[("env", "Prod"), ("team", "ops")])));
+        assert!(!scope.tags_match(&tags(&[("env", "prod")])));
+    }
+}

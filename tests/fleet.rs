@@ -1,0 +1,567 @@
+//! Fleet mode: what is in scope (subscriptions by id or name, a resource
+//! group, tags, ids from a file) and where it came from, said first; few reads
+//! per machine; a fleet that reads short; one confirmation; a saved fleet plan.
+
+use serde_json::Value;
+
+use crate::azure::Azure;
+use crate::harness::Output;
+
+/// The `fleet` scenario's subscriptions: the caller is Owner of the first,
+/// Reader of the second.
+const OWNED: &str = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f";
+const READ_ONLY: &str = "4a3e6d2f-9b5c-4d7e-8f1a-2b3c4d5e6f7a";
+
+fn machines(out: &Output) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = out.json()["machines"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no machines: {out:?}"))
+        .iter()
+        .map(|m| {
+            (
+                m["id"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                m["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn names(out: &Output) -> Vec<String> {
+    machines(out).into_iter().map(|(n, _)| n).collect()
+}
+
+fn graph_queries(az: &Azure) -> Vec<Value> {
+    az.sim()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("Microsoft.ResourceGraph"))
+        .map(|r| r.body.clone().unwrap_or(Value::Null))
+        .collect()
+}
+
+#[test]
+fn a_fleet_says_its_scope_first_and_reads_each_machine_little() {
+    let az = Azure::builtin("fleet");
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--subscription",
+        READ_ONLY,
+    ]);
+    assert_eq!(out.status, 2, "{out:?}");
+    assert_eq!(
+        out.stderr.lines().next(),
+        Some("6 Arc machines in 2 subscriptions (Resource Graph)"),
+        "{out:?}"
+    );
+    // Short: a summary by problem, a line per machine with problems, the healthy count.
+    assert!(out.stdout.starts_with("Fleet 6 machines: "), "{out:?}");
+    assert!(out.stdout.contains("Machines with problems"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("  web-02 (arc-web): ssh-port-not-enabled"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("agent-disconnected"), "{out:?}");
+    assert!(out.stdout.contains("healthy machine"), "{out:?}");
+
+    // Three Resource Graph pages of two, each after the first with the token.
+    let queries = graph_queries(&az);
+    assert_eq!(queries.len(), 3, "{queries:#?}");
+    assert!(queries[0]["options"].get("$skipToken").is_none());
+    for q in &queries[1..] {
+        assert!(q["options"]["$skipToken"].is_string(), "{q}");
+        assert_eq!(q["query"], queries[0]["query"], "the same query resent");
+    }
+    let requests = az.sim().requests();
+    let gets: Vec<&arcfix::sim::LoggedRequest> =
+        requests.iter().filter(|r| r.method == "GET").collect();
+    // Listed machines are not read again; the provider once per subscription.
+    assert!(
+        !gets
+            .iter()
+            .any(|r| r.path.to_ascii_lowercase().ends_with("/machines/web-01")),
+        "a listed machine read again"
+    );
+    let providers = gets
+        .iter()
+        .filter(|r| r.path.ends_with("/providers/Microsoft.HybridConnectivity"))
+        .count();
+    assert_eq!(providers, 2, "once per subscription");
+    // At most three reads a machine, plus a constant per subscription.
+    let reads = requests.iter().filter(|r| !r.is_write()).count();
+    assert!(reads <= 3 * 6 + 2 * 4, "{reads} reads for 6 machines");
+}
+
+#[test]
+fn json_has_every_machine_in_scope_and_the_scope() {
+    let az = Azure::builtin("fleet");
+    let out = az.run(&[
+        "plan",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--subscription",
+        READ_ONLY,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status, 2, "{out:?}");
+    let doc = out.json();
+    assert_eq!(
+        doc["scope"],
+        "6 Arc machines in 2 subscriptions (Resource Graph)"
+    );
+    assert_eq!(
+        machines(&out),
+        [
+            ("db-01", "problems"),
+            ("db-win-01", "problems"),
+            ("edge-01", "problems"),
+            ("web-01", "healthy"),
+            ("web-02", "problems"),
+            ("web-03", "problems"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // The Reader's machine: steps planned, none automatic.
+    let edge: Vec<Value> = out
+        .steps()
+        .into_iter()
+        .filter(|s| s["target"].as_str().unwrap().ends_with("/edge-01"))
+        .collect();
+    assert!(!edge.is_empty());
+    assert!(edge.iter().all(|s| s["automatic"] == false), "{edge:#?}");
+    // The progress bar never reaches a document.
+    assert!(!out.stderr.contains("machines  "), "{out:?}");
+}
+
+#[test]
+fn resource_graph_refused_the_arm_list_pages_and_finds_the_same() {
+    let az = Azure::edited("fleet", |v| v["graph_refused"] = true.into());
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status, 2, "{out:?}");
+    assert!(
+        out.json()["scope"]
+            .as_str()
+            .unwrap()
+            .starts_with("5 Arc machines in 1 subscription (ARM list); Resource Graph was not used: 403 AuthorizationFailed"),
+        "{out:?}"
+    );
+    assert_eq!(
+        names(&out),
+        ["db-01", "db-win-01", "web-01", "web-02", "web-03"]
+    );
+    // Five machines, two to a page: three pages, the later ones by nextLink.
+    let lists: Vec<String> = az
+        .sim()
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path
+                    .ends_with("/providers/Microsoft.HybridCompute/machines")
+        })
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(lists.len(), 3, "{lists:?}");
+    assert!(
+        lists[1].contains("skiptoken") && lists[2].contains("skiptoken"),
+        "{lists:?}"
+    );
+}
+
+#[test]
+fn tags_select_machines_names_without_case_values_exactly() {
+    let az = Azure::builtin("fleet");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "check",
+            "--checks",
+            "azure",
+            "--subscription",
+            OWNED,
+            "-o",
+            "json",
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        az.run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let prod = run(&["--tag", "env=prod"]);
+    assert_eq!(names(&prod), ["db-01", "web-01", "web-02"], "{prod:?}");
+    assert!(
+        prod.json()["scope"]
+            .as_str()
+            .unwrap()
+            .contains("with tag env=prod")
+    );
+    let both = run(&["--tag", "env=prod", "--tag", "team=web"]);
+    assert_eq!(names(&both), ["web-01"], "{both:?}");
+    let none = run(&["--tag", "env=Prod"]);
+    assert_eq!(none.status, 1, "{none:?}");
+    assert!(
+        none.stderr
+            .contains("no Arc machines found: 0 Arc machines in 1 subscription with tag env=Prod"),
+        "{none:?}"
+    );
+    let bad = run(&["--tag", "env"]);
+    assert_eq!(bad.status, 64, "{bad:?}");
+    assert!(
+        bad.stderr
+            .contains("invalid --tag 'env': expected KEY=VALUE"),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn a_machine_gone_mid_run_and_a_missing_id_are_reported_and_the_others_go_on() {
+    let ghost = format!(
+        "/subscriptions/{OWNED}/resourceGroups/arc-web/providers/Microsoft.HybridCompute/machines/web-99"
+    );
+    let az = Azure::edited("fleet", |v| v["graph_ghosts"] = serde_json::json!([ghost]));
+    let missing = format!(
+        "/subscriptions/{OWNED}/resourceGroups/arc-db/providers/Microsoft.HybridCompute/machines/db-77"
+    );
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--subscription",
+        READ_ONLY,
+        "--id",
+        &missing,
+    ]);
+    // Exit 1 after the full report.
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .starts_with("Fleet 8 machines: 1 healthy, 5 with problems, 2 could not be checked"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("Could not be checked"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("web-99 (arc-web): Arc machine not found"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("db-77 (arc-db): Arc machine not found"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout
+            .contains("web-02 (arc-web): ssh-port-not-enabled"),
+        "{out:?}"
+    );
+
+    let json = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--id",
+        &missing,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(json.status, 1);
+    let gone: Vec<(String, String)> = machines(&json)
+        .into_iter()
+        .filter(|(_, s)| s == "error")
+        .collect();
+    assert_eq!(
+        gone,
+        [("db-77", "error"), ("web-99", "error")].map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+}
+
+#[test]
+fn a_subscription_is_named_by_id_or_name_and_bad_values_are_usage_errors() {
+    let az = Azure::builtin("fleet");
+    let by_name = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        "contoso arc (SIMULATED)",
+        "-g",
+        "arc-web",
+        "-n",
+        "web-02",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(by_name.status, 2, "{by_name:?}");
+    assert_eq!(names(&by_name), ["web-02"]);
+    let fleet_by_name = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        "Fabrikam Arc (simulated)",
+    ]);
+    assert!(
+        fleet_by_name
+            .stderr
+            .starts_with("1 Arc machine in 1 subscription (Resource Graph)"),
+        "{fleet_by_name:?}"
+    );
+
+    let unknown = az.run(&["check", "--checks", "azure", "--subscription", "Northwind"]);
+    assert_eq!(unknown.status, 64, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("no subscription named 'Northwind' among the 2 you can see (Contoso Arc (simulated), Fabrikam Arc (simulated))"),
+        "{unknown:?}"
+    );
+    for (args, text) in [
+        (
+            vec![
+                "check",
+                "--id",
+                "/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m",
+            ],
+            "invalid",
+        ),
+        (vec!["check", "--id", "nonsense"], "invalid machine id"),
+        (
+            vec!["check", "--subscription", "", "--checks", "azure"],
+            "invalid subscription",
+        ),
+        (
+            vec!["check", "--subscription", OWNED, "-g", "bad/rg"],
+            "invalid resource group",
+        ),
+        (
+            vec![
+                "check",
+                "--subscription",
+                OWNED,
+                "-g",
+                "rg",
+                "-n",
+                "bad name",
+            ],
+            "invalid machine name",
+        ),
+        (
+            vec![
+                "check",
+                "--subscription",
+                OWNED,
+                "--subscription",
+                READ_ONLY,
+                "-g",
+                "rg",
+            ],
+            "one --subscription",
+        ),
+    ] {
+        let out = az.run(&args);
+        assert_eq!(out.status, 64, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(text), "{args:?}: {out:?}");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "one line: {out:?}");
+    }
+}
+
+#[test]
+fn azure_subscription_id_alone_never_starts_a_fleet_run() {
+    let az = Azure::builtin("fleet");
+    let run = |args: &[&str]| {
+        az.sandbox
+            .cmd()
+            .args(args)
+            .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+            .env("ARCFIX_RETRY_SCALE", "0.02")
+            .env("AZURE_SUBSCRIPTION_ID", OWNED)
+            .run()
+    };
+    let bare = run(&["check", "--checks", "client", "-o", "json"]);
+    assert_ne!(bare.status, 64, "{bare:?}");
+    assert!(
+        bare.json()["machines"]
+            .as_array()
+            .is_none_or(|m| m.is_empty())
+    );
+    assert!(az.sim().requests().is_empty(), "a bare check read Azure");
+    // It completes -g: the resource group's machines.
+    let group = run(&["check", "--checks", "azure", "-g", "arc-db", "-o", "json"]);
+    assert_eq!(names(&group), ["db-01", "db-win-01"], "{group:?}");
+    assert!(
+        group.json()["scope"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 Arc machines in resource group arc-db"),
+        "{group:?}"
+    );
+}
+
+#[test]
+fn ids_come_from_a_file_or_standard_input() {
+    let az = Azure::builtin("fleet");
+    let ids = az.sim().scenario().machine_ids();
+    az.sandbox.write(
+        "ids.txt",
+        &format!("# web servers\n{}\n\n  {}  \n{}\n", ids[0], ids[1], ids[0]),
+    );
+    let file = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--ids-from",
+        "ids.txt",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(names(&file), ["web-01", "web-02"], "{file:?}");
+    let stdin = az
+        .sandbox
+        .cmd()
+        .args(&[
+            "check",
+            "--checks",
+            "azure",
+            "--ids-from",
+            "-",
+            "-o",
+            "json",
+        ])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .stdin(format!("{}\n{}\n", ids[2], ids[3]).as_bytes())
+        .run();
+    assert_eq!(names(&stdin).len(), 2, "{stdin:?}");
+
+    az.sandbox
+        .write("bad.txt", &format!("{}\n/subscriptions/x\n", ids[0]));
+    let bad = az.run(&["check", "--checks", "azure", "--ids-from", "bad.txt"]);
+    assert_eq!(bad.status, 64, "{bad:?}");
+    assert!(
+        bad.stderr.contains("bad.txt line 2: invalid machine id"),
+        "{bad:?}"
+    );
+    let empty = az
+        .sandbox
+        .cmd()
+        .args(&["check", "--ids-from", "-"])
+        .stdin(b"# nothing\n")
+        .run();
+    assert_eq!(empty.status, 64, "{empty:?}");
+    assert!(
+        empty.stderr.contains("standard input has no machine ids"),
+        "{empty:?}"
+    );
+}
+
+#[test]
+fn a_fleet_is_applied_after_one_confirmation() {
+    let az = Azure::builtin("fleet");
+    let Some(out) = az
+        .sandbox
+        .cmd()
+        .args(&["apply", "--checks", "azure", "--subscription", OWNED])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("ARCFIX_RETRY_SCALE", "0.02")
+        .in_terminal("y\n")
+    else {
+        eprintln!("script(1) is not installed: skipped");
+        return;
+    };
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(text.matches("[y/N]").count(), 1, "one question: {out:?}");
+    assert!(
+        text.contains("Apply the 6 automatic steps above on 4 machines?"),
+        "{out:?}"
+    );
+    // A summary by kind of step; the manual step keeps the exit at 3.
+    assert!(
+        text.contains("create-default-endpoint: 2 applied"),
+        "{out:?}"
+    );
+    assert!(text.contains("reconnect-agent: 1 manual"), "{out:?}");
+    assert_eq!(out.status, 3, "{out:?}");
+    assert!(!az.writes().is_empty());
+}
+
+#[test]
+fn a_saved_fleet_plan_applies_what_is_still_needed() {
+    let az = Azure::builtin("fleet");
+    let plan = az.run(&[
+        "plan",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--out",
+        "fleet.json",
+    ]);
+    assert_eq!(plan.status, 2, "{plan:?}");
+    // Meanwhile web-02 is fixed on its own.
+    let web02 = az.machine(1);
+    assert!(web02.ends_with("/web-02"));
+    let one = az.run(&["apply", "--checks", "azure", "--id", &web02, "--yes"]);
+    assert_eq!(one.status, 0, "{one:?}");
+    az.sim().clear_log();
+    let out = az.run(&[
+        "apply",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--plan",
+        "fleet.json",
+        "--yes",
+        "-o",
+        "json",
+    ]);
+    let steps = out.steps();
+    let status_of = |machine: &str| -> Vec<String> {
+        steps
+            .iter()
+            .filter(|s| s["target"].as_str().unwrap().ends_with(machine))
+            .map(|s| s["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // web-02's steps: re-checked and not done again; the rest applied.
+    assert!(!status_of("/web-02").is_empty());
+    assert!(
+        status_of("/web-02")
+            .iter()
+            .all(|s| s == "not-needed" || s == "already-satisfied"),
+        "{steps:#?}"
+    );
+    assert!(
+        status_of("/db-win-01").iter().any(|s| s == "applied"),
+        "{steps:#?}"
+    );
+    assert!(
+        !az.writes().iter().any(|w| w.contains("/web-02/")),
+        "web-02 written again: {:?}",
+        az.writes()
+    );
+}
