@@ -173,6 +173,50 @@ impl Report {
         }
         self.connections.push(c);
     }
+    /// Merges many reports (a fleet's machines) in time proportional to their size.
+    pub fn merge_many(&mut self, others: Vec<Report>) {
+        let mut findings: std::collections::HashSet<(String, String, String)> = self
+            .findings
+            .iter()
+            .map(|f| {
+                (
+                    f.id.clone(),
+                    f.target.to_ascii_lowercase(),
+                    f.evidence.clone(),
+                )
+            })
+            .collect();
+        let mut steps: std::collections::HashSet<(String, String)> = self
+            .steps
+            .iter()
+            .map(|s| (s.id.clone(), s.target.to_ascii_lowercase()))
+            .collect();
+        for other in others {
+            for f in other.findings {
+                if findings.insert((
+                    f.id.clone(),
+                    f.target.to_ascii_lowercase(),
+                    f.evidence.clone(),
+                )) {
+                    self.findings.push(f);
+                }
+            }
+            for s in other.steps {
+                if steps.insert((s.id.clone(), s.target.to_ascii_lowercase())) {
+                    self.steps.push(s);
+                }
+            }
+            self.observations.extend(other.observations);
+            self.notes.extend(other.notes);
+            self.unread.extend(other.unread);
+            self.machines.extend(other.machines);
+            self.connections.extend(other.connections);
+            if other.scope.is_some() {
+                self.scope = other.scope;
+            }
+        }
+    }
+
     pub fn merge(&mut self, other: Report) {
         for f in other.findings {
             self.finding(f);
@@ -628,28 +672,32 @@ async fn azure_side(
         .await;
     drop(tally);
     let mut report = Report::default();
+    let mut each = Vec::with_capacity(results.len());
     for (id, r) in results {
         let target = id.to_string();
         match r {
             Ok(mut r) => {
                 r.machines.push(verdict(&target, &r));
-                report.merge(r);
+                each.push(r);
             }
             // One machine named: its failure is the run's error.
             Err(e) if single => return Err(e),
             // In a fleet the others go on; the run exits 1 after the report.
             Err(e) => {
                 let message = crate::text::one_line(&e.to_string());
-                report.unread(Side::Azure, format!("{}: {message}", id.name));
-                report.machines.push(MachineVerdict {
+                let mut r = Report::default();
+                r.unread(Side::Azure, format!("{}: {message}", id.name));
+                r.machines.push(MachineVerdict {
                     id: target,
                     status: "error".into(),
                     findings: vec![],
                     error: Some(message),
                 });
+                each.push(r);
             }
         }
     }
+    report.merge_many(each);
     report.notes = group_notes(std::mem::take(&mut report.notes), &ids);
     report.scope = scope_line;
     Ok((report, ids))
@@ -745,32 +793,36 @@ async fn machine(
 
 /// Notes that say the same of several machines (`<name>: <text>`) become one
 /// (`web-01, web-02: <text>`), in first-seen order, so a fleet reads short.
+/// A fleet's note names its first machines and counts the rest.
 fn group_notes(notes: Vec<String>, machines: &[MachineId]) -> Vec<String> {
+    const SHOWN: usize = 5;
+    let known: std::collections::HashSet<&str> = machines.iter().map(|m| m.name.as_str()).collect();
     let mut out: Vec<(Vec<String>, String)> = Vec::new();
+    let mut by_text: std::collections::HashMap<String, usize> = Default::default();
     for note in notes {
         let split = note
             .split_once(": ")
-            .filter(|(name, _)| machines.iter().any(|m| m.name == *name));
+            .filter(|(name, _)| known.contains(name));
         match split {
-            Some((name, text)) => {
-                match out
-                    .iter_mut()
-                    .find(|(names, t)| !names.is_empty() && t == text)
-                {
-                    Some((names, _)) => names.push(name.to_string()),
-                    None => out.push((vec![name.to_string()], text.to_string())),
+            Some((name, text)) => match by_text.get(text) {
+                Some(&i) => out[i].0.push(name.to_string()),
+                None => {
+                    by_text.insert(text.to_string(), out.len());
+                    out.push((vec![name.to_string()], text.to_string()));
                 }
-            }
+            },
             None => out.push((vec![], note)),
         }
     }
     out.into_iter()
-        .map(|(names, text)| {
-            if names.is_empty() {
-                text
-            } else {
-                format!("{}: {text}", names.join(", "))
-            }
+        .map(|(names, text)| match names.len() {
+            0 => text,
+            n if n <= SHOWN => format!("{}: {text}", names.join(", ")),
+            n => format!(
+                "{}, … ({} machines): {text}",
+                names[..SHOWN].join(", "),
+                fleet::thousands(n)
+            ),
         })
         .collect()
 }
