@@ -289,8 +289,13 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 .stdin(std::process::Stdio::null())
                 .kill_on_drop(true)
                 .output();
-            let out = tokio::time::timeout(Duration::from_secs(900), run)
-                .await
+            // Installing a module or a package can take minutes.
+            let waiting = ctx
+                .view
+                .waiting(&format!("running {}", shown_command(program, args)));
+            let out = tokio::time::timeout(Duration::from_secs(900), run).await;
+            drop(waiting);
+            let out = out
                 .map_err(|_| Error::TimedOut {
                     what: program.clone(),
                     limit: Duration::from_secs(900),
@@ -330,6 +335,26 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 Err(e) => Err(e.into()),
             }
         }
+    }
+}
+
+/// A program (by its name) and its arguments for a spinner: one line, at
+/// most 60 characters.
+fn shown_command(program: &str, args: &[String]) -> String {
+    let name = std::path::Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(program);
+    let line = crate::text::one_line(
+        &std::iter::once(name)
+            .chain(args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    if line.chars().count() <= 60 {
+        line
+    } else {
+        format!("{}…", line.chars().take(59).collect::<String>())
     }
 }
 
@@ -429,6 +454,9 @@ async fn restart_remote_agent(
     let started = std::time::Instant::now();
     let mut wait = Duration::from_secs(5).min(limit / 4);
     let mut last = format!("its start time is still {before}");
+    let _waiting = ctx
+        .view
+        .waiting(&format!("waiting for the agent on {name} to restart"));
     loop {
         tokio::time::sleep(wait).await;
         ctx.server_cache.lock().await.remove(&key);

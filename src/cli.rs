@@ -36,7 +36,7 @@ pub struct GlobalArgs {
     #[arg(long, value_enum, default_value_t = Cloud::AzureCloud, global = true)]
     pub cloud: Cloud,
     /// Credential: the Azure CLI (default), AZURE_* environment variables, or managed identity
-    #[arg(long, value_enum, default_value_t = Auth::Cli, global = true)]
+    #[arg(long, value_enum, env = "ARCFIX_AUTH", default_value_t = Auth::Cli, global = true)]
     pub auth: Auth,
     /// More logging on stderr (-v, -vv)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -124,8 +124,21 @@ pub enum Command {
     #[command(after_help = "Examples:\n  arcfix rules\n  arcfix rules -o json")]
     Rules,
     /// Run check -> plan -> apply --yes -> check against a simulated Arc environment
-    #[command(after_help = "Examples:\n  arcfix demo\n  arcfix demo -o json")]
-    Demo,
+    #[command(
+        after_help = "Examples:\n  arcfix demo --list\n  arcfix demo --scenario reader\n  arcfix demo --serve --scenario wrong-port"
+    )]
+    Demo {
+        /// The built-in scenario to run or serve (see --list)
+        #[arg(long, value_name = "NAME", default_value = "demo")]
+        scenario: String,
+        /// List the built-in scenarios
+        #[arg(long, conflicts_with_all = ["serve", "scenario"])]
+        list: bool,
+        /// Keep the simulated Azure running on loopback and print how to point
+        /// arcfix at it, until Ctrl-C
+        #[arg(long)]
+        serve: bool,
+    },
     /// Print shell completions (bash, zsh, fish, powershell, elvish)
     #[command(
         after_help = "Examples:\n  arcfix completions bash > ~/.local/share/bash-completion/completions/arcfix\n  arcfix completions zsh > \"${fpath[1]}/_arcfix\"\n  arcfix completions powershell >> $PROFILE"

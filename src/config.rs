@@ -32,6 +32,17 @@ pub enum JournalChoice {
     Off,
 }
 
+/// What `arcfix demo` does with its scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoMode {
+    /// check -> plan -> apply --yes -> check, then stop.
+    Run,
+    /// Only list the built-in scenarios.
+    List,
+    /// Keep the simulator running until Ctrl-C.
+    Serve,
+}
+
 #[derive(Debug, Clone)]
 pub struct AzureSettings {
     /// ARM base URL, ending in `/`.
@@ -57,7 +68,11 @@ pub enum Cmd {
         text: Option<String>,
     },
     Rules,
-    Demo,
+    Demo {
+        /// A built-in scenario's name (checked).
+        scenario: String,
+        mode: DemoMode,
+    },
     Completions(clap_complete::Shell),
     Man,
     SimProxy {
@@ -120,11 +135,38 @@ impl Config {
                 Cmd::Explain { text }
             }
             cli::Command::Rules => Cmd::Rules,
-            cli::Command::Demo => Cmd::Demo,
+            cli::Command::Demo {
+                scenario,
+                list,
+                serve,
+            } => {
+                let names = crate::sim::Scenario::builtin_names();
+                if !names.contains(&scenario.as_str()) {
+                    return Err(Error::Usage(format!(
+                        "unknown scenario '{}': the built-in scenarios are {} (see `arcfix demo --list`)",
+                        crate::text::sanitize(&scenario),
+                        names.join(", ")
+                    )));
+                }
+                let mode = match (list, serve) {
+                    (true, _) => DemoMode::List,
+                    (false, true) => DemoMode::Serve,
+                    (false, false) => DemoMode::Run,
+                };
+                Cmd::Demo { scenario, mode }
+            }
             cli::Command::Completions { shell } => Cmd::Completions(shell),
             cli::Command::Man => Cmd::Man,
             cli::Command::SimProxy { sim, port } => Cmd::SimProxy { sim, port },
         };
+        let endpoint = endpoint(g.arm_endpoint.as_deref(), g.cloud)?;
+        if g.auth == Auth::Static && !is_loopback(&endpoint) {
+            // The stand-in token is for the simulator: it never leaves this machine.
+            return Err(Error::Usage(format!(
+                "--auth static is only for a loopback --arm-endpoint (such as the one `arcfix demo --serve` prints), not {}",
+                endpoint.origin().ascii_serialization()
+            )));
+        }
         Ok(Config {
             command,
             output: g.output,
@@ -141,7 +183,7 @@ impl Config {
                 (None, false) => JournalChoice::Default,
             },
             azure: AzureSettings {
-                endpoint: endpoint(g.arm_endpoint.as_deref(), g.cloud)?,
+                endpoint,
                 cloud: g.cloud,
                 auth: g.auth,
             },

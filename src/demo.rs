@@ -1,35 +1,49 @@
 //! `arcfix demo`: the whole product against a simulated Arc environment. It
-//! starts the simulator on 127.0.0.1 with machines that have every Azure-side
-//! and server-side problem, lays out a throw-away client sandbox with the
-//! client-side ones, and runs check -> plan -> apply --yes -> check, labelled
-//! as simulated. Nothing leaves loopback; no Azure account is needed.
+//! starts the simulator on 127.0.0.1 with a built-in scenario (by default
+//! machines that have every Azure-side and server-side problem), lays out a
+//! throw-away client sandbox with the client-side ones, and runs check -> plan
+//! -> apply --yes -> check, labelled as simulated. `--serve` instead keeps the
+//! simulator running and says how to point arcfix at it; `--list` names the
+//! scenarios. Nothing leaves loopback; no Azure account is needed.
 
 use std::path::Path;
 
 use crate::apply;
-use crate::azure::auth::{StaticToken, Tokens};
+use crate::azure::auth::{STATIC_TOKEN_VAR, StaticToken, Tokens};
 use crate::azure::client::{Arm, RetryPolicy};
 use crate::checks::{self, Context};
-use crate::config::Config;
+use crate::config::{Config, DemoMode};
 use crate::error::{Error, ExitCode, Result};
 use crate::os::{Host, Os};
 use crate::sim::{Scenario, Sim};
 use crate::target::MachineId;
 use crate::target::{Login, Target};
-use crate::view::{Ending, View};
+use crate::view::{Ending, ScenarioInfo, Serving, View};
 
-pub async fn run(config: &Config) -> Result<ExitCode> {
+/// How long the token `--serve` prints stays valid.
+const SERVE_TOKEN_HOURS: i64 = 24;
+
+pub async fn run(config: &Config, name: &str, mode: DemoMode) -> Result<ExitCode> {
     let view = crate::render::view(config, true);
-    let scenario = Scenario::builtin("demo")
-        .ok_or_else(|| Error::Internal("the demo scenario is missing".into()))?;
+    if mode == DemoMode::List {
+        view.scenarios(&scenarios())?;
+        return Ok(ExitCode::Ok);
+    }
+    // The name was checked against the built-ins with the other options.
+    let scenario = Scenario::builtin(name)
+        .ok_or_else(|| Error::Internal(format!("the scenario '{name}' is missing")))?;
+    // Ctrl-C is caught before anything exists, so nothing outlives it.
+    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+    let _ = futures::poll!(&mut interrupt);
     let sim = Sim::start(scenario)
         .await
         .map_err(|e| Error::io("cannot start the simulated Azure on 127.0.0.1", e))?;
+    if mode == DemoMode::Serve {
+        return serve(view.as_ref(), sim, interrupt).await;
+    }
     // The sandbox is this user's alone (0700), and goes away on every way
     // out: the end, an error, or Ctrl-C (the demo stops at once: it has
-    // nothing of the user's to finish). Ctrl-C is caught before it exists.
-    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
-    let _ = futures::poll!(&mut interrupt);
+    // nothing of the user's to finish).
     let mut builder = tempfile::Builder::new();
     builder.prefix("arcfix-demo-");
     private(&mut builder);
@@ -37,16 +51,68 @@ pub async fn run(config: &Config) -> Result<ExitCode> {
         .tempdir()
         .map_err(|e| Error::io("cannot make the demo sandbox", e))?;
     let result = tokio::select! {
-        r = run_with(view, &sim, sandbox.path()) => r,
-        _ = &mut interrupt => Err(Error::Other(
-            "interrupted (Ctrl-C): the demo stopped and removed its sandbox".into(),
-        )),
+        r = run_with(view.clone(), &sim, sandbox.path()) => r,
+        _ = &mut interrupt => {
+            view.stopped("interrupted (Ctrl-C): the demo stopped and removed its sandbox");
+            Ok(ExitCode::Interrupted)
+        }
     };
     sim.shutdown().await;
     let closed = sandbox.close();
     let code = result?;
     closed.map_err(|e| Error::io("cannot remove the demo sandbox", e))?;
     Ok(code)
+}
+
+/// The built-in scenarios, in their order.
+fn scenarios() -> Vec<ScenarioInfo> {
+    Scenario::builtin_names()
+        .iter()
+        .filter_map(|n| Scenario::builtin(n))
+        .map(|s| ScenarioInfo {
+            machines: s.machine_ids(),
+            name: s.name,
+            description: s.description,
+        })
+        .collect()
+}
+
+/// `--serve`: the simulator on loopback until Ctrl-C, and what to type to use
+/// it. Ctrl-C is how a server is meant to stop, not an interruption of work
+/// in progress: it ends with exit 0 once the simulator has shut down.
+async fn serve(
+    view: &dyn View,
+    sim: Sim,
+    interrupt: std::pin::Pin<&mut impl std::future::Future<Output = std::io::Result<()>>>,
+) -> Result<ExitCode> {
+    let scenario = sim.scenario().clone();
+    let caller = scenario.caller_principal();
+    // The simulator's own unsigned token for the scenario's caller: it opens
+    // nothing but this simulator, so it may be shown.
+    let token = crate::sim::fake_token_with(
+        &caller.oid,
+        &caller.upn,
+        &scenario.tenant,
+        time::OffsetDateTime::now_utc().unix_timestamp() + SERVE_TOKEN_HOURS * 3600,
+    );
+    view.serving(&Serving {
+        scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
+        endpoint: sim.base_url(),
+        token_var: STATIC_TOKEN_VAR,
+        token,
+        token_hours: SERVE_TOKEN_HOURS,
+        caller: caller.upn.clone(),
+        machines: scenario.machine_ids(),
+        windows: Host::detect().os == Os::Windows,
+    })?;
+    let _ = interrupt.await;
+    let served = sim.all_requests().len();
+    sim.shutdown().await;
+    view.stopped(&format!(
+        "stopped the simulated Azure ({served} requests served)"
+    ));
+    Ok(ExitCode::Ok)
 }
 
 #[cfg(unix)]
@@ -66,10 +132,16 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
         .iter()
         .map(|id| MachineId::parse(id))
         .collect::<Result<Vec<_>>>()?;
+    let Some(first) = machines.first() else {
+        return Err(Error::Internal(format!(
+            "the scenario '{}' has no machine",
+            sim.scenario().name
+        )));
+    };
     // The connection probe, where this machine has OpenSSH: the real ssh, a
     // stand-in proxy that asks the simulated relay, and a throw-away sshd on
-    // loopback behind web-01.
-    let probe = connection_probe(&host, sandbox, sim, &machines[0]).await;
+    // loopback behind the first machine.
+    let probe = connection_probe(&host, sandbox, sim, first).await;
     let target = Target {
         machines: machines.clone(),
         by_name: None,
@@ -88,55 +160,79 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
         Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"),
         RetryPolicy::default(),
     )?;
+    arm.report_to(view.clone());
     let mut ctx = Context::new(host, target, Some(arm.clone()));
     ctx.view = view.clone();
-    let say = |s: &str| view.say(s);
-    view.heading("arcfix demo — SIMULATED environment")?;
-    say(&format!(
-        "  Simulated Azure Resource Manager on {} (scenario '{}'), a throw-away client sandbox in {}.\n  Nothing here touches Azure or this machine's own settings.\n  Target: {} (--login entra --grant-roles --remote)\n",
-        sim.base_url(),
-        sim.scenario().name,
-        sandbox.display(),
-        machines
-            .iter()
-            .map(|m| m.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+    let names = machines
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    view.heading(&format!(
+        "arcfix demo — SIMULATED environment, scenario '{}'",
+        sim.scenario().name
     ))?;
+    let width = crate::render::text::DEMO_WIDTH;
+    let para = |t: &str| crate::render::text::wrap(t, "  ", width);
+    let mut intro = para(&sim.scenario().description);
+    intro.push_str(&para(&format!(
+        "Simulated Azure Resource Manager on {}, a throw-away client sandbox in {}. Nothing here touches Azure or this machine's own settings.",
+        sim.base_url(),
+        sandbox.display()
+    )));
+    intro.push_str(&para(&format!(
+        "Target: {names} (--login entra --grant-roles --remote)"
+    )));
+    intro.push_str(&para(&match &probe {
+        Ok(_) => format!(
+            "The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and a throw-away sshd on 127.0.0.1 standing in for {}.",
+            first.name
+        ),
+        Err(why) => format!("Connection probe skipped: {why}."),
+    }));
+    view.say(&intro)?;
 
-    match &probe {
-        Ok(_) => say(
-            "  The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and a throw-away sshd on 127.0.0.1 standing in for web-01.\n",
-        )?,
-        Err(why) => say(&format!("  Connection probe skipped: {why}.\n"))?,
-    }
-    say("\n")?;
+    view.say("\n")?;
     view.heading("== 1. arcfix check (simulated)")?;
-    let before = checks::detect(&ctx).await?;
+    let waiting = view.waiting(&crate::run::checking(&ctx));
+    let before = checks::detect(&ctx).await;
+    drop(waiting);
+    let before = before?;
     view.findings(&before)?;
 
-    say("\n")?;
+    // The findings were just shown: the plan alone.
+    view.say("\n")?;
     view.heading("== 2. arcfix plan (simulated)")?;
     let mut plan = before.clone();
-    view.plan(&plan)?;
+    view.plan_steps(&plan)?;
 
-    say("\n")?;
+    view.say("\n")?;
     view.heading("== 3. arcfix apply --yes (simulated)")?;
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     apply::apply(&ctx, &mut plan, &interrupted).await;
     view.summary(&plan, Ending::default())?;
 
-    say("\n")?;
+    view.say("\n")?;
     view.heading("== 4. arcfix check again (simulated)")?;
-    let after = checks::detect(&ctx).await?;
+    let waiting = view.waiting(&crate::run::checking(&ctx));
+    let after = checks::detect(&ctx).await;
+    drop(waiting);
+    let after = after?;
     view.findings(&after)?;
 
     let requests = sim.requests();
     let writes = requests.iter().filter(|r| r.is_write()).count();
-    say(&format!(
-        "\n{} requests reached the simulated ARM ({writes} of them writes); nothing was sent beyond 127.0.0.1.\nWhat remains is what no program may do for you: each manual step above says who runs what.\n",
+    view.say(&format!(
+        "\n{} requests reached the simulated ARM ({writes} of them writes);\nnothing was sent beyond 127.0.0.1.\n",
         requests.len()
     ))?;
+    if plan
+        .steps
+        .iter()
+        .any(|s| s.status == crate::plan::Status::Manual)
+    {
+        view.say("What remains is what no program may do for you: each manual step above says who runs what.\n")?;
+    }
     view.demo(&before, &plan, &after, requests.len())?;
     Ok(ExitCode::Ok)
 }

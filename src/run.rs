@@ -141,7 +141,7 @@ async fn execute(config: Config) -> Result<ExitCode> {
             view.rules()?;
             Ok(ExitCode::Ok)
         }
-        Cmd::Demo => crate::demo::run(&config).await,
+        Cmd::Demo { scenario, mode } => crate::demo::run(&config, scenario, *mode).await,
         Cmd::Completions(shell) => {
             let mut buf = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "arcfix", &mut buf);
@@ -166,9 +166,35 @@ async fn execute(config: Config) -> Result<ExitCode> {
 
 /// Detection, with the target options the plan is made with recorded in it.
 async fn detect(ctx: &Context) -> Result<Plan> {
-    let mut plan = checks::detect(ctx).await?;
+    // A fleet has its scope line and progress bar instead (two bars would tear).
+    let waiting = ctx
+        .target
+        .scope
+        .is_none()
+        .then(|| ctx.view.waiting(&checking(ctx)));
+    let plan = checks::detect(ctx).await;
+    drop(waiting);
+    let mut plan = plan?;
     plan.options = Some(crate::plan::Options::of(&ctx.target));
     Ok(plan)
+}
+
+/// What detection is about to look at, for its spinner.
+pub fn checking(ctx: &Context) -> String {
+    let sides: Vec<&str> = ctx.sides().into_iter().map(checks::side_name).collect();
+    let machines = ctx.target.machines.len() + usize::from(ctx.target.by_name.is_some());
+    let fleet = ctx.target.scope.is_some();
+    format!(
+        "checking {}{}",
+        sides.join(", "),
+        match (fleet, machines, &ctx.target.by_name) {
+            (true, _, _) => " of every machine in scope".to_string(),
+            (false, 0, _) => String::new(),
+            (false, 1, Some(b)) => format!(" of {}", b.name),
+            (false, 1, None) => format!(" of {}", ctx.target.machines[0].name),
+            (false, n, _) => format!(" of {n} machines"),
+        }
+    )
 }
 
 /// The detection context; `tokens` replaces the configured credential (demo).
@@ -196,11 +222,13 @@ pub fn context(
                 }
             }
         };
-        ctx.arm = Some(Arm::new(
+        let arm = Arm::new(
             azure.endpoint.clone(),
             Tokens::new(source, azure.cloud.scope()),
             retry_policy(),
-        )?);
+        )?;
+        arm.report_to(ctx.view.clone());
+        ctx.arm = Some(arm);
     }
     Ok(ctx)
 }

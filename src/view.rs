@@ -52,6 +52,15 @@ pub trait View: Send + Sync {
     fn machines(&self, _total: usize) -> Tally {
         Tally(None)
     }
+    /// The demo's plan, right after its findings: the steps without the
+    /// findings again.
+    fn plan_steps(&self, plan: &Plan) -> Result<()>;
+    /// `demo --list`: the built-in scenarios.
+    fn scenarios(&self, list: &[ScenarioInfo]) -> Result<()>;
+    /// `demo --serve`: the simulator is up; how to point arcfix at it.
+    fn serving(&self, serving: &Serving) -> Result<()>;
+    /// A last line on stderr when a run stops (Ctrl-C), unless `-q`.
+    fn stopped(&self, line: &str);
 }
 
 /// Machines done of a total: a progress bar while it lives (or nothing).
@@ -71,6 +80,34 @@ impl Drop for Tally {
             pb.finish_and_clear();
         }
     }
+}
+
+/// One built-in simulator scenario, for `demo --list`.
+#[derive(Debug, Clone)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+    pub machines: Vec<String>,
+}
+
+/// What `demo --serve` tells its user: where the simulated Resource Manager
+/// is and the environment that points arcfix at it.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    pub scenario: String,
+    pub description: String,
+    /// The simulator's base URL (`http://127.0.0.1:PORT/`).
+    pub endpoint: String,
+    /// The variable `--auth static` reads.
+    pub token_var: &'static str,
+    /// The simulator's own token for its caller: it opens nothing else.
+    pub token: String,
+    pub token_hours: i64,
+    /// The caller's user name in the simulator.
+    pub caller: String,
+    pub machines: Vec<String>,
+    /// Show PowerShell's `$env:` syntax instead of `export`.
+    pub windows: bool,
 }
 
 /// A spinner shown while it lives (or nothing).
@@ -124,4 +161,14 @@ impl View for Silent {
     fn demo(&self, _: &Plan, _: &Plan, _: &Plan, _: usize) -> Result<()> {
         Ok(())
     }
+    fn plan_steps(&self, _: &Plan) -> Result<()> {
+        Ok(())
+    }
+    fn scenarios(&self, _: &[ScenarioInfo]) -> Result<()> {
+        Ok(())
+    }
+    fn serving(&self, _: &Serving) -> Result<()> {
+        Ok(())
+    }
+    fn stopped(&self, _: &str) {}
 }

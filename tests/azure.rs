@@ -426,7 +426,18 @@ fn an_endless_storm_gives_up_with_the_arm_error() {
         "{out:?}"
     );
     assert!(out.stderr.contains("[correlation id "), "{out:?}");
-    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    // One error line, after the retries it announced.
+    let (retries, rest): (Vec<&str>, Vec<&str>) =
+        out.stderr.lines().partition(|l| l.starts_with("→ "));
+    assert_eq!(rest.len(), 1, "{out:?}");
+    assert!(
+        retries.iter().all(|l| l.contains("; retrying GET …/")),
+        "{out:?}"
+    );
+    assert!(
+        retries.iter().any(|l| l.ends_with("(attempt 6 of 6)")),
+        "{out:?}"
+    );
     // Bounded: six attempts for each of the reads that ran at once, no more.
     let requests = az.sim().requests().len();
     assert!((6..=6 * 6).contains(&requests), "{requests} requests");

@@ -159,7 +159,7 @@ fn the_demo_keeps_its_sandbox_private_and_removes_it_on_ctrl_c() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted (Ctrl-C)"), "{stderr}");
     assert!(!sandbox.exists(), "{} was left behind", sandbox.display());
     assert_eq!(
@@ -281,4 +281,231 @@ fn completions_man_page_help_examples_and_colour() {
         .env("NO_COLOR", "")
         .run();
     assert!(empty_no_color.stdout.contains("\u{1b}["));
+}
+
+/// Lines over 80 columns that are not commands, scripts or one unbreakable word.
+fn too_wide(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.chars().count() > 80)
+        .filter(|l| {
+            let t = l.trim_start();
+            !(t.starts_with("$ ") || t.starts_with('│') || !t.contains(' '))
+        })
+        .collect()
+}
+
+#[test]
+fn demo_lists_its_scenarios_and_runs_any_of_them() {
+    let s = Sandbox::new();
+    let list = s.cmd().args(&["demo", "--list"]).run();
+    assert_eq!(list.status, 0, "{list:?}");
+    for name in [
+        "demo",
+        "healthy",
+        "reader",
+        "wrong-port",
+        "disconnected",
+        "windows",
+        "fleet",
+        "group-contributor",
+    ] {
+        assert!(
+            list.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{name} "))),
+            "{name}: {list:?}"
+        );
+    }
+    assert!(
+        list.stdout.contains("Two Linux Arc-enabled servers."),
+        "{list:?}"
+    );
+    assert!(
+        list.stdout.lines().all(|l| l.chars().count() <= 80),
+        "{list:?}"
+    );
+
+    let reader = s.cmd().args(&["demo", "--scenario", "reader"]).run();
+    assert_eq!(reader.status, 0, "{reader:?}");
+    assert!(reader.stdout.contains("scenario 'reader'"), "{reader:?}");
+    assert!(
+        reader.stdout.contains("endpoint-permission-missing") && !reader.stdout.contains("db-01"),
+        "the reader scenario's machine, not the demo's: {reader:?}"
+    );
+
+    let unknown = s.cmd().args(&["demo", "--scenario", "nope"]).run();
+    assert_eq!(unknown.status, 64, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("unknown scenario 'nope'")
+            && unknown.stderr.contains("healthy")
+            && unknown.stderr.contains("group-contributor"),
+        "{unknown:?}"
+    );
+    assert!(unknown.stdout.is_empty());
+}
+
+#[test]
+fn the_demo_plan_shows_the_plan_once_in_80_columns() {
+    let out = Sandbox::new().cmd().args(&["demo"]).run();
+    assert_eq!(out.status, 0, "{out:?}");
+    let plan = out
+        .stdout
+        .split("== 2. arcfix plan (simulated)")
+        .nth(1)
+        .and_then(|rest| rest.split("== 3.").next())
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert!(plan.contains("Plan ("), "{plan}");
+    assert!(!plan.contains("Findings"), "{plan}");
+    // Each finding is printed in steps 1 and 4 only.
+    assert_eq!(
+        out.stdout.matches("✗ rp-not-registered").count(),
+        1,
+        "{out:?}"
+    );
+    assert_eq!(too_wide(&out.stdout), Vec::<&str>::new());
+}
+
+/// A server the test started, killed if the test fails before stopping it.
+struct Server(Option<std::process::Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn demo_serve_is_a_simulated_azure_for_arcfix_until_ctrl_c() {
+    use std::io::BufRead;
+    let s = Sandbox::new();
+    let mut server = Server(Some(
+        s.cmd()
+            .args(&["demo", "--serve", "--scenario", "healthy"])
+            .command()
+            .spawn()
+            .unwrap(),
+    ));
+    let child = server.0.as_mut().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{e}: {printed:#?}"));
+        let done = line.contains("Serving until Ctrl-C");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let var = |name: &str| -> String {
+        printed
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(&format!("export {name}=")))
+            .unwrap_or_else(|| panic!("{name}: {printed:#?}"))
+            .to_string()
+    };
+    let (endpoint, auth, token) = (
+        var("ARCFIX_ARM_ENDPOINT"),
+        var("ARCFIX_AUTH"),
+        var("ARCFIX_TOKEN"),
+    );
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    assert_eq!(auth, "static");
+    // 80 columns, but for the lines to copy whole.
+    assert!(
+        printed.iter().all(|l| l.chars().count() <= 80
+            || l.trim_start().starts_with("export ")
+            || l.trim_start().starts_with("arcfix ")),
+        "{printed:#?}"
+    );
+    let command: Vec<String> = printed
+        .iter()
+        .find(|l| l.trim_start().starts_with("arcfix check"))
+        .unwrap_or_else(|| panic!("{printed:#?}"))
+        .split_whitespace()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    // The printed command, with the printed environment; no `az` anywhere on PATH.
+    let args: Vec<&str> = command.iter().map(String::as_str).collect();
+    let check = s
+        .cmd()
+        .args(&args)
+        .args(&["--checks", "azure,server"])
+        .env("ARCFIX_ARM_ENDPOINT", &endpoint)
+        .env("ARCFIX_AUTH", &auth)
+        .env("ARCFIX_TOKEN", &token)
+        .run();
+    assert_eq!(check.status, 0, "{check:?}");
+    assert!(
+        check.stdout.contains("no problems found in azure, server"),
+        "{check:?}"
+    );
+    assert!(!check.stdout.contains(&token) && !check.stderr.contains(&token));
+    // Ctrl-C is how a server stops: exit 0, and the port is closed.
+    let child = server.0.take().unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopped the simulated Azure"), "{stderr}");
+    let addr = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "{addr} still open"
+    );
+}
+
+#[test]
+fn the_static_token_goes_to_loopback_only() {
+    let s = Sandbox::new();
+    let id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m";
+    for endpoint in [
+        Some("https://management.azure.com/"),
+        Some("https://arm.example.net/"),
+        None,
+    ] {
+        let mut run = s
+            .cmd()
+            .args(&["--auth", "static", "check", "--id", id])
+            .env("ARCFIX_TOKEN", "secret-token-xyz");
+        if let Some(e) = endpoint {
+            run = run.env("ARCFIX_ARM_ENDPOINT", e);
+        }
+        let out = run.run();
+        assert_eq!(out.status, 64, "{endpoint:?}: {out:?}");
+        assert!(
+            out.stderr
+                .contains("--auth static is only for a loopback --arm-endpoint"),
+            "{out:?}"
+        );
+        assert!(!out.stderr.contains("secret-token-xyz") && out.stdout.is_empty());
+    }
+    // On loopback without a token: the Azure side is not checked, and says why.
+    let out = s
+        .cmd()
+        .args(&["--auth", "static", "check", "--checks", "azure", "--id", id])
+        .env("ARCFIX_ARM_ENDPOINT", "http://127.0.0.1:9/")
+        .run();
+    assert!(
+        out.stdout.contains("needs the token in ARCFIX_TOKEN"),
+        "{out:?}"
+    );
 }

@@ -441,3 +441,38 @@ fn apply_connect_ends_with_the_probe_and_waits_for_the_relay() {
         "{writes:?}"
     );
 }
+
+#[test]
+fn dash_vv_logs_the_list_credentials_request_but_never_its_answer() {
+    let az = Azure::builtin("healthy");
+    let Some(_sshd) = setup(&az) else { return };
+    stand_in_proxy(&az, "");
+    let id = az.machine(0);
+    let out = run(
+        &az,
+        &[
+            "-vv",
+            "check",
+            "--checks",
+            "azure",
+            "--connect",
+            "--id",
+            &id,
+        ],
+    );
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains("POST ") && l.contains("/listCredentials 200 (")),
+        "{out:?}"
+    );
+    let issued = az.sim().issued();
+    assert_eq!(issued.len(), 1);
+    let key = issued[0].access_key().to_string();
+    let sig = key.split("sig=").nth(1).unwrap();
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains(sig), "the relay key was logged");
+        assert!(!text.contains(&az.token), "the token was logged");
+    }
+}

@@ -61,6 +61,7 @@ pub fn sign_in_advice(auth: Auth, detail: &str, az_installed: bool) -> String {
         Auth::ManagedIdentity => format!(
             "could not get a token from this machine's managed identity (is it an Azure VM or Arc server with an identity?): {detail}"
         ),
+        Auth::Static => format!("could not use the token in ARCFIX_TOKEN: {detail}"),
     }
 }
 
@@ -72,6 +73,9 @@ impl TokenSource for NoToken {
         Box::pin(async move { Err(Error::Auth(self.0.clone())) })
     }
 }
+
+/// Where `--auth static` reads its token.
+pub const STATIC_TOKEN_VAR: &str = "ARCFIX_TOKEN";
 
 /// A fixed token (the simulator's), valid for an hour.
 pub struct StaticToken(pub String);
@@ -144,6 +148,18 @@ pub fn source(auth: Auth, cloud: Cloud) -> Result<Box<dyn TokenSource>> {
                     ..Default::default()
                 });
             azure_identity::ManagedIdentityCredential::new(options).map_err(auth_err)?
+        }
+        // Only ever for a loopback endpoint: `Config` refuses any other.
+        Auth::Static => {
+            return match std::env::var(STATIC_TOKEN_VAR)
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+            {
+                Some(token) => Ok(Box::new(StaticToken(token.trim().to_string()))),
+                None => Err(Error::Auth(format!(
+                    "--auth static needs the token in {STATIC_TOKEN_VAR} (`arcfix demo --serve` prints it)"
+                ))),
+            };
         }
     };
     Ok(Box::new(Credential(cred, auth)))

@@ -58,6 +58,8 @@ pub struct Arm {
     retry: RetryPolicy,
     requests: AtomicU64,
     user_agent: String,
+    /// Where retries are announced (the run's view); none until told.
+    view: std::sync::OnceLock<Arc<dyn crate::view::View>>,
 }
 
 impl Arm {
@@ -83,7 +85,34 @@ impl Arm {
             retry,
             requests: AtomicU64::new(0),
             user_agent: format!("arcfix/{}", env!("CARGO_PKG_VERSION")),
+            view: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Retries are announced on `view` from now on (the first view told wins).
+    pub fn report_to(&self, view: Arc<dyn crate::view::View>) {
+        let _ = self.view.set(view);
+    }
+
+    /// Says what is retried, why, and when: every wait before a retry.
+    fn announce_retry(&self, why: &str, method: &str, path: &str, wait: Duration, attempt: u32) {
+        tracing::debug!(
+            method,
+            path,
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "retry decided: {why}"
+        );
+        if let Some(view) = self.view.get() {
+            view.progress(&retry_notice(
+                why,
+                method,
+                path,
+                wait,
+                attempt + 1,
+                self.retry.max_attempts,
+            ));
+        }
     }
 
     /// How many HTTP requests went out (retries included).
@@ -160,12 +189,29 @@ impl Arm {
                 req = req.header("Content-Length", "0");
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(method, path = %shown_path, attempt, request_id, "ARM request");
-            let outcome = req.send().await;
+            let sent = Instant::now();
+            let outcome = match req.build() {
+                Ok(request) => {
+                    tracing::debug!(
+                        "ARM request {method} {shown_path} attempt {attempt}, request id {request_id}, headers: {}",
+                        shown_headers(request.headers())
+                    );
+                    self.http.execute(request).await
+                }
+                Err(e) => Err(e),
+            };
             let wait = match outcome {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
+                    tracing::info!(
+                        "{method} {shown_path} {status} ({} ms)",
+                        sent.elapsed().as_millis()
+                    );
+                    tracing::debug!(
+                        "{method} {shown_path} answer headers: {}",
+                        shown_headers(&headers)
+                    );
                     let correlation = headers
                         .get("x-ms-correlation-request-id")
                         .or_else(|| headers.get("x-ms-request-id"))
@@ -205,12 +251,17 @@ impl Arm {
                             };
                             let wait =
                                 self.give_up_or_wait(attempt, started, self.backoff(attempt), err)?;
-                            tracing::info!(method, path = %shown_path, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                            self.announce_retry(
+                                &format!("ARM's answer ({status}) broke off"),
+                                method,
+                                &shown_path,
+                                wait,
+                                attempt,
+                            );
                             tokio::time::sleep(wait).await;
                             continue;
                         }
                     };
-                    tracing::debug!(method, path = %shown_path, status, "ARM response");
                     if (300..400).contains(&status) {
                         let to = headers
                             .get("location")
@@ -251,16 +302,27 @@ impl Arm {
                     }
                     let err =
                         ArmError::from_response(status, &text, method, &shown_path, correlation);
-                    let wait = if status == 429 {
-                        retry_after(&headers).unwrap_or(self.retry.default_retry_after)
+                    let (wait, why) = if status == 429 {
+                        (
+                            retry_after(&headers).unwrap_or(self.retry.default_retry_after),
+                            "ARM is throttling (429 Too Many Requests)".to_string(),
+                        )
                     } else if status >= 500 {
-                        retry_after(&headers).unwrap_or_else(|| self.backoff(attempt))
+                        (
+                            retry_after(&headers).unwrap_or_else(|| self.backoff(attempt)),
+                            format!("ARM answered {status} ({})", err.code),
+                        )
                     } else {
                         return Err(err);
                     };
-                    self.give_up_or_wait(attempt, started, wait, err)?
+                    (self.give_up_or_wait(attempt, started, wait, err)?, why)
                 }
                 Err(e) => {
+                    tracing::info!(
+                        "{method} {shown_path} no answer: {} ({} ms)",
+                        no_answer(&e),
+                        sent.elapsed().as_millis()
+                    );
                     let err = ArmError {
                         status: 0,
                         code: if e.is_timeout() {
@@ -278,10 +340,14 @@ impl Arm {
                         path: shown_path.clone(),
                         correlation_id: None,
                     };
-                    self.give_up_or_wait(attempt, started, self.backoff(attempt), err)?
+                    (
+                        self.give_up_or_wait(attempt, started, self.backoff(attempt), err)?,
+                        format!("ARM did not answer ({})", no_answer(&e)),
+                    )
                 }
             };
-            tracing::info!(method, path = %shown_path, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+            let (wait, why) = wait;
+            self.announce_retry(&why, method, &shown_path, wait, attempt);
             tokio::time::sleep(wait).await;
         }
     }
@@ -402,6 +468,76 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// Why a request got no answer, in a few words ("connection refused").
+fn no_answer(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            return match io.kind() {
+                K::ConnectionRefused => "connection refused".into(),
+                K::ConnectionReset => "connection reset".into(),
+                K::ConnectionAborted => "connection aborted".into(),
+                K::TimedOut => "timed out".into(),
+                K::UnexpectedEof => "connection closed".into(),
+                _ => crate::text::one_line(&io.to_string()),
+            };
+        }
+        cur = c.source();
+    }
+    if e.is_connect() {
+        "cannot connect".into()
+    } else {
+        "connection closed".into()
+    }
+}
+
+/// Headers as `name: value` pairs for `-vv`, without the token
+/// (`Authorization`) or cookies.
+fn shown_headers(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+            )
+        })
+        .map(|(k, v)| {
+            format!(
+                "{k}: {}",
+                crate::text::sanitize(v.to_str().unwrap_or("(not text)"))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "ARM did not answer (connection refused); retrying GET …/machines/web-01
+/// in 4 s (attempt 2 of 6)".
+pub fn retry_notice(
+    why: &str,
+    method: &str,
+    path: &str,
+    wait: Duration,
+    next: u32,
+    max: u32,
+) -> String {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let short = if segments.len() > 2 {
+        format!("…/{}", segments[segments.len() - 2..].join("/"))
+    } else {
+        path.to_string()
+    };
+    format!(
+        "{why}; retrying {method} {short} in {} (attempt {next} of {max})",
+        crate::text::seconds(wait)
+    )
 }
 
 /// `ARCFIX_RETRY_SCALE` (0 < s <= 1) shrinks every wait, for tests of retry

@@ -44,12 +44,16 @@ impl Cloud {
     }
 }
 
-/// The credential: the Azure CLI, AZURE_* environment variables, or managed identity.
+/// The credential: the Azure CLI, AZURE_* environment variables, or managed
+/// identity; or, for a loopback ARM endpoint only (the simulator of `arcfix
+/// demo --serve`), a fixed bearer token from ARCFIX_TOKEN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Auth {
     Cli,
     Env,
     ManagedIdentity,
+    /// The token in ARCFIX_TOKEN, for a loopback --arm-endpoint only (`arcfix demo --serve`)
+    Static,
 }
 
 #[cfg(test)]

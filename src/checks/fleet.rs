@@ -323,6 +323,16 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Forgets what was read: each detection reads afresh (the demo and
+    /// `apply` detect again after changing things).
+    pub async fn reset(&self) {
+        self.providers.lock().await.clear();
+        self.groups.lock().await.clear();
+        if let Ok(mut c) = self.crowded.lock() {
+            c.clear();
+        }
+    }
+
     async fn cell<T>(map: &Mutex<HashMap<String, Cell<T>>>, key: &str) -> Cell<T> {
         map.lock()
             .await

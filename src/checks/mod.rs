@@ -382,6 +382,7 @@ impl Context {
 
 /// Runs every check of the chosen sides concurrently and makes the plan.
 pub async fn detect(ctx: &Context) -> Result<Plan> {
+    ctx.shared.reset().await;
     let sides = ctx.sides();
     let client = async {
         if sides.contains(&Side::Client) {

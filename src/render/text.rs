@@ -172,7 +172,12 @@ pub fn connections(plan: &Plan, p: &Paint) -> String {
 }
 
 pub fn plan(plan: &Plan, p: &Paint) -> String {
-    let mut out = findings(plan, p);
+    findings(plan, p) + &plan_only(plan, p)
+}
+
+/// The plan without the findings above it (the demo has just shown them).
+pub fn plan_only(plan: &Plan, p: &Paint) -> String {
+    let mut out = String::new();
     if plan.steps.is_empty() && plan.incomplete() {
         out.push_str(&format!(
             "{} nothing to fix in what could be read\n",
@@ -298,10 +303,10 @@ pub fn summary(plan: &Plan, p: &Paint) -> String {
 
 // ---- fleets: several machines read short ----
 
-/// Whether the plan is about several machines: then it is summarised, not
-/// listed (`-v` lists everything).
+/// Whether the plan is about a fleet (machines enumerated in a scope, or more
+/// than a few named): then it is summarised, not listed (`-v` lists everything).
 pub fn is_fleet(plan: &Plan) -> bool {
-    plan.machines.len() > 1
+    plan.machines.len() > 1 && (plan.scope.is_some() || plan.machines.len() > 3)
 }
 
 /// `web-01 (rg-web)` for a machine id, the id itself otherwise.
@@ -604,5 +609,164 @@ pub fn fleet_summary(plan: &Plan, p: &Paint) -> String {
         count_of(Status::Manual),
         count_of(Status::Skipped),
     ));
+    out
+}
+
+/// The demo's lines fit an 80-column terminal.
+pub const DEMO_WIDTH: usize = 80;
+
+/// Rendered text folded to `width` columns, each long line continuing under
+/// its own indentation plus four; commands (`$ …`), scripts (`│ …`) and single
+/// long words (resource ids, paths) stay whole to be copied.
+pub fn fit(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let plain = console::strip_ansi_codes(body);
+        let rest = plain.trim_start();
+        if console::measure_text_width(body) <= width
+            || rest.starts_with("$ ")
+            || rest.starts_with('│')
+        {
+            out.push_str(line);
+            continue;
+        }
+        let indent = " ".repeat(plain.len() - rest.len());
+        let hanging = format!("{indent}    ");
+        let mut current = indent.clone();
+        let mut empty = true;
+        for word in body.split_whitespace() {
+            let wide =
+                console::measure_text_width(&current) + 1 + console::measure_text_width(word);
+            if !empty && wide > width {
+                out.push_str(&current);
+                out.push('\n');
+                current = hanging.clone();
+                empty = true;
+            }
+            if !empty {
+                current.push(' ');
+            }
+            current.push_str(word);
+            empty = false;
+        }
+        out.push_str(&current);
+        out.push_str(end);
+    }
+    out
+}
+
+/// The first sentence of a description (up to ". ").
+fn first_sentence(s: &str) -> &str {
+    match s.find(". ") {
+        Some(i) => &s[..=i],
+        None => s,
+    }
+}
+
+/// `s` in at most `room` characters, cut at a word with "…".
+fn shorten(s: &str, room: usize) -> String {
+    if s.chars().count() <= room {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for word in s.split_whitespace() {
+        let next = if out.is_empty() {
+            word.to_string()
+        } else {
+            format!("{out} {word}")
+        };
+        if next.chars().count() + 1 > room {
+            break;
+        }
+        out = next;
+    }
+    let out = out.trim_end_matches([',', ';', ':']);
+    format!("{out}…")
+}
+
+/// `text` folded into lines of at most `width` characters, each starting
+/// with `indent`. A word longer than a line (a path, a URL) stays whole.
+pub fn wrap(text: &str, indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in sanitize(text).split_whitespace() {
+        if !line.is_empty()
+            && indent.len() + line.chars().count() + 1 + word.chars().count() > width
+        {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+    out
+}
+
+/// `demo --list`: one line per scenario, its first sentence shortened to fit.
+pub fn scenarios(list: &[crate::view::ScenarioInfo], width: usize) -> String {
+    let name_width = list.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let room = width.saturating_sub(name_width + 5);
+    let mut out =
+        String::from("Built-in scenarios for `arcfix demo --scenario NAME` (and --serve):\n");
+    for s in list {
+        out.push_str(&format!(
+            "  {:name_width$}  {}\n",
+            sanitize(&s.name),
+            shorten(&sanitize(first_sentence(&s.description)), room)
+        ));
+    }
+    out
+}
+
+/// `demo --serve`: where the simulated Resource Manager is, the environment
+/// that points arcfix at it, and what to type.
+pub fn serving(s: &crate::view::Serving, p: &Paint, width: usize) -> String {
+    let set = |k: &str, v: &str| {
+        if s.windows {
+            format!("  $env:{k} = '{v}'\n")
+        } else {
+            format!("  export {k}={v}\n")
+        }
+    };
+    let mut out = format!(
+        "{}\n",
+        p.bold(&format!(
+            "arcfix demo --serve — SIMULATED Azure, scenario '{}'",
+            sanitize(&s.scenario)
+        ))
+    );
+    out.push_str(&wrap(&s.description, "  ", width));
+    out.push_str(&wrap(
+        &format!(
+            "Resource Manager on {}, signed in as {}. The token below is the simulator's own: it opens nothing else and is valid {} hours; --auth static accepts it for a loopback endpoint only.",
+            s.endpoint, s.caller, s.token_hours
+        ),
+        "  ",
+        width,
+    ));
+    out.push_str("\nIn another terminal, set:\n");
+    out.push_str(&set("ARCFIX_ARM_ENDPOINT", &s.endpoint));
+    out.push_str(&set("ARCFIX_AUTH", "static"));
+    out.push_str(&set(s.token_var, &s.token));
+    out.push_str("then check each machine (reads only):\n");
+    for id in &s.machines {
+        out.push_str(&format!("  arcfix check --remote --id {}\n", sanitize(id)));
+    }
+    out.push('\n');
+    out.push_str(&wrap(
+        "and fix them in the simulator with `arcfix apply --checks azure,server --remote --no-journal --id …` (--checks azure,server keeps apply away from this machine's own settings).",
+        "",
+        width,
+    ));
+    out.push_str("\nServing until Ctrl-C (which stops it and exits 0).\n");
     out
 }

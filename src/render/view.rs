@@ -11,7 +11,7 @@ use super::text::{self, Paint};
 use crate::error::{Error, Result};
 use crate::explain::Match;
 use crate::plan::{Plan, Step};
-use crate::view::{Ending, Tally, View, Waiting};
+use crate::view::{Ending, ScenarioInfo, Serving, Tally, View, Waiting};
 
 /// Prints to stdout; a closed pipe (`arcfix rules | head`) is not an error.
 pub fn out(text: &str) -> Result<()> {
@@ -35,15 +35,34 @@ fn out_json(v: &Value) -> Result<()> {
 
 /// Human progress lines go to stderr, so stdout stays one document.
 fn progress_line(line: &str) {
-    let _ = writeln!(std::io::stderr(), "→ {}", crate::text::sanitize(line));
+    BARS.suspend(|| {
+        let _ = writeln!(std::io::stderr(), "→ {}", crate::text::sanitize(line));
+    });
 }
 
-/// A spinner on stderr, only when someone can see it.
-fn spinner(quiet: bool, what: &str) -> Waiting {
-    if quiet || !std::io::stderr().is_terminal() {
+/// The last line of a run that was stopped, on stderr.
+fn stopped_line(line: &str) {
+    BARS.suspend(|| {
+        let _ = writeln!(std::io::stderr(), "arcfix: {}", crate::text::sanitize(line));
+    });
+}
+
+/// Every spinner of the run: progress lines are printed above them, never
+/// through them.
+static BARS: std::sync::LazyLock<indicatif::MultiProgress> = std::sync::LazyLock::new(|| {
+    indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+});
+
+/// A spinner on stderr, only when someone can see it (`spin`: not `-q`, and
+/// not `-v`, whose log lines say what is going on).
+fn spinner(spin: bool, what: &str) -> Waiting {
+    if !spin || !std::io::stderr().is_terminal() {
         return Waiting(None);
     }
-    let pb = indicatif::ProgressBar::new_spinner();
+    let pb = BARS.add(indicatif::ProgressBar::new_spinner());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        pb.set_style(style);
+    }
     pb.set_message(crate::text::one_line(what));
     pb.enable_steady_tick(Duration::from_millis(120));
     Waiting(Some(pb))
@@ -56,26 +75,36 @@ pub struct Human {
     pub quiet: bool,
     /// `-v`: a fleet's every finding and step, not its summary.
     pub verbose: bool,
+    /// The demo: every line folded to fit this many columns.
+    pub width: Option<usize>,
+    /// Spinners on a terminal (not with `-q` or `-v`).
+    pub spin: bool,
 }
 
 impl Human {
     fn fleet(&self, plan: &Plan) -> bool {
         !self.verbose && text::is_fleet(plan)
     }
+    fn out(&self, s: &str) -> Result<()> {
+        match self.width {
+            Some(w) => out(&text::fit(s, w)),
+            None => out(s),
+        }
+    }
 }
 
 impl View for Human {
     fn findings(&self, plan: &Plan) -> Result<()> {
         if self.fleet(plan) {
-            return out(&text::fleet_findings(plan, &self.paint));
+            return self.out(&text::fleet_findings(plan, &self.paint));
         }
-        out(&text::findings(plan, &self.paint))
+        self.out(&text::findings(plan, &self.paint))
     }
     fn plan(&self, plan: &Plan) -> Result<()> {
         if self.fleet(plan) {
-            return out(&text::fleet_plan(plan, &self.paint));
+            return self.out(&text::fleet_plan(plan, &self.paint));
         }
-        out(&text::plan(plan, &self.paint))
+        self.out(&text::plan(plan, &self.paint))
     }
     fn before_apply(&self, plan: &Plan) -> Result<()> {
         self.plan(plan)
@@ -93,39 +122,39 @@ impl View for Human {
         }
     }
     fn waiting(&self, what: &str) -> Waiting {
-        spinner(self.quiet, what)
+        spinner(self.spin, what)
     }
     fn summary(&self, plan: &Plan, ending: Ending) -> Result<()> {
         if self.fleet(plan) {
-            out(&text::fleet_summary(plan, &self.paint))?;
+            self.out(&text::fleet_summary(plan, &self.paint))?;
         } else {
-            out(&text::summary(plan, &self.paint))?;
+            self.out(&text::summary(plan, &self.paint))?;
         }
         if ending.connect {
-            out(&text::connections(plan, &self.paint))?;
+            self.out(&text::connections(plan, &self.paint))?;
         }
         if ending.interrupted {
-            out("Stopped by Ctrl-C: the steps marked skipped were not attempted.\n")?;
+            self.out("Stopped by Ctrl-C: the steps marked skipped were not attempted.\n")?;
         }
         Ok(())
     }
     fn explained(&self, matches: &[Match]) -> Result<()> {
         if matches.is_empty() {
-            out(
+            self.out(
                 "No known problem matches this text. Run `arcfix check` to look at this machine and Azure directly.\n",
             )
         } else {
-            out(&crate::explain::render_text(matches, self.paint.color))
+            self.out(&crate::explain::render_text(matches, self.paint.color))
         }
     }
     fn rules(&self) -> Result<()> {
-        out(&crate::explain::render_rules(self.paint.color))
+        self.out(&crate::explain::render_rules(self.paint.color))
     }
     fn say(&self, text: &str) -> Result<()> {
-        out(text)
+        self.out(text)
     }
     fn heading(&self, text: &str) -> Result<()> {
-        out(&format!("{}\n", self.paint.bold(text)))
+        self.out(&format!("{}\n", self.paint.bold(text)))
     }
     fn demo(&self, _: &Plan, _: &Plan, _: &Plan, _: usize) -> Result<()> {
         Ok(())
@@ -136,7 +165,7 @@ impl View for Human {
         }
     }
     fn machines(&self, total: usize) -> Tally {
-        if self.quiet || total < 2 || !std::io::stderr().is_terminal() {
+        if !self.spin || total < 2 || !std::io::stderr().is_terminal() {
             return Tally(None);
         }
         let pb = indicatif::ProgressBar::new(total as u64);
@@ -149,6 +178,20 @@ impl View for Human {
         pb.enable_steady_tick(Duration::from_millis(200));
         Tally(Some(pb))
     }
+    fn plan_steps(&self, plan: &Plan) -> Result<()> {
+        self.out(&text::plan_only(plan, &self.paint))
+    }
+    fn scenarios(&self, list: &[ScenarioInfo]) -> Result<()> {
+        out(&text::scenarios(list, text::DEMO_WIDTH))
+    }
+    fn serving(&self, serving: &Serving) -> Result<()> {
+        out(&text::serving(serving, &self.paint, text::DEMO_WIDTH))
+    }
+    fn stopped(&self, line: &str) {
+        if !self.quiet {
+            stopped_line(line);
+        }
+    }
 }
 
 /// One JSON document on stdout (contract, schema 1); nothing else there.
@@ -157,6 +200,8 @@ pub struct Json {
     pub quiet: bool,
     /// The demo: its plans go into its one document, not one each.
     pub demo: bool,
+    /// Spinners on a terminal (not with `-q` or `-v`).
+    pub spin: bool,
 }
 
 impl Json {
@@ -186,7 +231,7 @@ impl View for Json {
     fn step_done(&self, _: &Step) {}
     fn progress(&self, _: &str) {}
     fn waiting(&self, what: &str) -> Waiting {
-        spinner(self.quiet, what)
+        spinner(self.spin, what)
     }
     fn summary(&self, plan: &Plan, _: Ending) -> Result<()> {
         self.document(plan)
@@ -213,6 +258,37 @@ impl View for Json {
             "requests": requests,
         }))
     }
+    fn plan_steps(&self, plan: &Plan) -> Result<()> {
+        self.document(plan)
+    }
+    fn scenarios(&self, list: &[ScenarioInfo]) -> Result<()> {
+        out_json(&json!({
+            "schema_version": 1,
+            "scenarios": list.iter().map(|s| json!({
+                "name": s.name,
+                "description": s.description,
+                "machines": s.machines,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+    fn serving(&self, s: &Serving) -> Result<()> {
+        out_json(&json!({
+            "schema_version": 1,
+            "simulated": true,
+            "scenario": s.scenario,
+            "environment": {
+                "ARCFIX_ARM_ENDPOINT": s.endpoint,
+                "ARCFIX_AUTH": "static",
+                s.token_var: s.token,
+            },
+            "machines": s.machines,
+        }))
+    }
+    fn stopped(&self, line: &str) {
+        if !self.quiet {
+            stopped_line(line);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -222,20 +298,23 @@ mod tests {
     #[test]
     fn no_spinner_when_quiet_or_unseen() {
         // -q: never; without a terminal on stderr (as under cargo test): never.
-        assert!(spinner(true, "waiting").0.is_none());
+        assert!(spinner(false, "waiting").0.is_none());
         if !std::io::stderr().is_terminal() {
-            assert!(spinner(false, "waiting").0.is_none());
+            assert!(spinner(true, "waiting").0.is_none());
         }
         let quiet = Human {
             paint: Paint { color: false },
             quiet: true,
             verbose: false,
+            width: None,
+            spin: false,
         };
         assert!(quiet.waiting("waiting").0.is_none());
         assert!(
             Json {
                 quiet: true,
-                demo: false
+                demo: false,
+                spin: false,
             }
             .waiting("w")
             .0
