@@ -15,6 +15,7 @@ mod client;
 mod connect;
 mod explain;
 pub mod hostile;
+mod pace;
 mod remote;
 mod saved_plan;
 pub mod server;
