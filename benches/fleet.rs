@@ -90,6 +90,8 @@ mod bench {
             cmd.env(k, v);
         }
         let start = Instant::now();
+        // Reaped by wait4 below, which also reads its peak RSS.
+        #[allow(clippy::zombie_processes)]
         let mut child = cmd.spawn().expect("arcfix starts");
         let pid = child.id() as libc::pid_t;
         let first = Arc::new(Mutex::new(None::<Duration>));

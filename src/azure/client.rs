@@ -141,7 +141,10 @@ impl Arm {
             ArmError::from_response(0, "", method, &shown, None).with_message("InvalidUrl", &m)
         })?;
         let shown_path = url.path().to_string();
-        let (lane, kind) = (pace::lane_of(url.path()), pace::Kind::of(method, url.path()));
+        let (lane, kind) = (
+            pace::lane_of(url.path()),
+            pace::Kind::of(method, url.path()),
+        );
         let started = Instant::now();
         // Waiting for a token or a Retry-After is pacing, not failing.
         let mut paced = Duration::ZERO;
@@ -223,8 +226,12 @@ impl Arm {
                                 path: shown_path.clone(),
                                 correlation_id: correlation,
                             };
-                            let wait =
-                                self.give_up_or_wait(attempt, started + paced, self.backoff(attempt), err)?;
+                            let wait = self.give_up_or_wait(
+                                attempt,
+                                started + paced,
+                                self.backoff(attempt),
+                                err,
+                            )?;
                             tracing::info!(method, path = %shown_path, attempt, wait_ms = wait.as_millis() as u64, "retrying");
                             tokio::time::sleep(wait).await;
                             continue;

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::sim::arm::{
-    Ctx, find_machine, find_parent_machine, find_rg, machine_id, method_not_allowed, paged, paged_with, rg_id,
-    sub_id,
+    Ctx, find_machine, find_parent_machine, find_rg, machine_id, method_not_allowed, paged,
+    paged_with, rg_id, sub_id,
 };
 use crate::sim::reply::{ArmError, ArmResult, Reply, resource_not_found};
 use crate::sim::route::{MachineRef, Route};
@@ -27,7 +27,9 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
                 .into_iter()
                 .filter(|at| at.0 == si)
                 .collect();
-            paged_with(ctx, items, world.page_size, |at| world.machine_json(at, false))
+            paged_with(ctx, items, world.page_size, |at| {
+                world.machine_json(at, false)
+            })
         }
         (Route::MachinesInRg { sub, rg }, "GET") => {
             ctx.require(world, MACHINES_READ, &rg_id(world, sub, rg))?;
@@ -37,7 +39,9 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
                 .into_iter()
                 .filter(|at| at.0 == si && at.1 == ri)
                 .collect();
-            paged_with(ctx, items, world.page_size, |at| world.machine_json(at, false))
+            paged_with(ctx, items, world.page_size, |at| {
+                world.machine_json(at, false)
+            })
         }
         (Route::Machine { m }, "GET") => {
             ctx.require(world, MACHINES_READ, &machine_id(world, m))?;

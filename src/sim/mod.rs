@@ -40,8 +40,8 @@ use crate::sim::world::World;
 
 pub use crate::sim::relay::stand_in_proxy;
 pub use crate::sim::scenario::{
-    EndpointSpec, ExtensionSpec, GENERATED_PER_GROUP, Machine, Principal, ResourceGroup, RoleAssignmentSpec, Scenario,
-    ServerSpec, Subscription, UnregisteredError,
+    EndpointSpec, ExtensionSpec, GENERATED_PER_GROUP, Machine, Principal, ResourceGroup,
+    RoleAssignmentSpec, Scenario, ServerSpec, Subscription, UnregisteredError,
 };
 pub use crate::sim::server::{CLIENT_MARKER, MARKER as SCRIPT_MARKER};
 pub use crate::sim::throttle::{BucketSpec, Rate};
@@ -410,11 +410,7 @@ async fn serve_one(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     };
 
     // The newest entries are at the end.
-    if let Some((_, entry)) = lock(&shared.log)
-        .iter_mut()
-        .rev()
-        .find(|(s, _)| *s == seq)
-    {
+    if let Some((_, entry)) = lock(&shared.log).iter_mut().rev().find(|(s, _)| *s == seq) {
         entry.status = reply.status;
     }
     if incoming.method == "PUT"

@@ -386,7 +386,11 @@ impl Scenario {
             match i % 25 {
                 21 => m.endpoint = None,
                 22 => m.endpoint = Some(EndpointSpec { ssh_port: None }),
-                23 => m.endpoint = Some(EndpointSpec { ssh_port: Some(2222) }),
+                23 => {
+                    m.endpoint = Some(EndpointSpec {
+                        ssh_port: Some(2222),
+                    })
+                }
                 24 => {
                     m.status = "Disconnected".into();
                     m.last_status_change = "2025-04-01T12:00:00Z".into();
