@@ -16,6 +16,7 @@ mod connect;
 mod explain;
 mod fleet;
 pub mod hostile;
+mod pace;
 mod progress;
 mod remote;
 mod saved_plan;

@@ -1,6 +1,8 @@
-//! The ARM client: bearer token, request ids, retries for 429 (after
-//! `Retry-After`), 5xx and dropped connections with capped exponential backoff
-//! and jitter, all bounded in count and total time; typed errors.
+//! The ARM client: bearer token, request ids, pacing within ARM's token
+//! buckets (`pace`), retries for 429 (after `Retry-After`, which holds every
+//! request of the subscription), 5xx and dropped connections with capped
+//! exponential backoff and jitter, all bounded in count and total time (time
+//! spent waiting for a token or a `Retry-After` not counted); typed errors.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +13,7 @@ use serde_json::Value;
 
 use crate::azure::auth::{Claims, Tokens};
 use crate::azure::error::ArmError;
+use crate::azure::pace::{self, Pacer};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -22,6 +25,9 @@ pub struct RetryPolicy {
     /// Wait after a 429 without `Retry-After`.
     pub default_retry_after: Duration,
     pub request_timeout: Duration,
+    /// Throttling 429s one request may meet before it is given up on (they
+    /// are not failed attempts).
+    pub max_throttled: u32,
 }
 
 impl Default for RetryPolicy {
@@ -33,6 +39,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(10),
             default_retry_after: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
+            max_throttled: 30,
         }
     }
 }
@@ -60,6 +67,7 @@ pub struct Arm {
     user_agent: String,
     /// Where retries are announced (the run's view); none until told.
     view: std::sync::OnceLock<Arc<dyn crate::view::View>>,
+    pace: Pacer,
 }
 
 impl Arm {
@@ -86,6 +94,10 @@ impl Arm {
             requests: AtomicU64::new(0),
             user_agent: format!("arcfix/{}", env!("CARGO_PKG_VERSION")),
             view: std::sync::OnceLock::new(),
+            pace: Pacer::new(pace::ARM.map(|s| pace::Shape {
+                burst: s.burst * pace_scale(),
+                per_second: s.per_second * pace_scale(),
+            })),
         }))
     }
 
@@ -158,7 +170,14 @@ impl Arm {
             ArmError::from_response(0, "", method, &shown, None).with_message("InvalidUrl", &m)
         })?;
         let shown_path = url.path().to_string();
+        let (lane, kind) = (
+            pace::lane_of(url.path()),
+            pace::Kind::of(method, url.path()),
+        );
         let started = Instant::now();
+        // Waiting for a token or a Retry-After is pacing, not failing.
+        let mut paced = Duration::ZERO;
+        let mut throttled = 0u32;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -188,6 +207,8 @@ impl Arm {
             } else if method != "GET" && method != "DELETE" {
                 req = req.header("Content-Length", "0");
             }
+            let ticket = self.pace.acquire(&lane, kind).await;
+            paced += ticket.waited;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let sent = Instant::now();
             let outcome = match req.build() {
@@ -212,6 +233,8 @@ impl Arm {
                         "{method} {shown_path} answer headers: {}",
                         shown_headers(&headers)
                     );
+                    self.pace
+                        .observe(&ticket, &pace::remaining(&headers), status != 429);
                     let correlation = headers
                         .get("x-ms-correlation-request-id")
                         .or_else(|| headers.get("x-ms-request-id"))
@@ -249,8 +272,12 @@ impl Arm {
                                 path: shown_path.clone(),
                                 correlation_id: correlation,
                             };
-                            let wait =
-                                self.give_up_or_wait(attempt, started, self.backoff(attempt), err)?;
+                            let wait = self.give_up_or_wait(
+                                attempt,
+                                started + paced,
+                                self.backoff(attempt),
+                                err,
+                            )?;
                             self.announce_retry(
                                 &format!("ARM's answer ({status}) broke off"),
                                 method,
@@ -303,10 +330,22 @@ impl Arm {
                     let err =
                         ArmError::from_response(status, &text, method, &shown_path, correlation);
                     let (wait, why) = if status == 429 {
-                        (
-                            retry_after(&headers).unwrap_or(self.retry.default_retry_after),
-                            "ARM is throttling (429 Too Many Requests)".to_string(),
-                        )
+                        let wait = retry_after(&headers).unwrap_or(self.retry.default_retry_after);
+                        let why = "ARM is throttling (429 Too Many Requests)".to_string();
+                        if is_throttling(&err) {
+                            // ARM's bucket is empty for the whole subscription:
+                            // every request of it waits, and this is no failed attempt.
+                            throttled += 1;
+                            if throttled > self.retry.max_throttled || wait > self.retry.max_total {
+                                return Err(err);
+                            }
+                            tracing::info!(method, path = %shown_path, wait_ms = wait.as_millis() as u64, "throttled: holding the subscription's requests");
+                            self.announce_retry(&why, method, &shown_path, wait, attempt);
+                            self.pace.hold(&lane, wait);
+                            attempt -= 1;
+                            continue;
+                        }
+                        (wait, why)
                     } else if status >= 500 {
                         (
                             retry_after(&headers).unwrap_or_else(|| self.backoff(attempt)),
@@ -315,7 +354,10 @@ impl Arm {
                     } else {
                         return Err(err);
                     };
-                    (self.give_up_or_wait(attempt, started, wait, err)?, why)
+                    (
+                        self.give_up_or_wait(attempt, started + paced, wait, err)?,
+                        why,
+                    )
                 }
                 Err(e) => {
                     tracing::info!(
@@ -341,7 +383,7 @@ impl Arm {
                         correlation_id: None,
                     };
                     (
-                        self.give_up_or_wait(attempt, started, self.backoff(attempt), err)?,
+                        self.give_up_or_wait(attempt, started + paced, self.backoff(attempt), err)?,
                         format!("ARM did not answer ({})", no_answer(&e)),
                     )
                 }
@@ -407,6 +449,13 @@ impl Arm {
         }
         Ok(url)
     }
+}
+
+/// A 429 of ARM's throttling (`SubscriptionRequestsThrottled`,
+/// `TenantRequestsThrottled`, or one without an ARM error code), not a
+/// resource provider's "retry later" conflict.
+fn is_throttling(e: &ArmError) -> bool {
+    e.code.to_ascii_lowercase().contains("throttl") || e.code == "TooManyRequests"
 }
 
 /// The largest answer arcfix reads from ARM.
@@ -547,6 +596,17 @@ pub fn retry_scale() -> f64 {
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
         .filter(|s| *s > 0.0 && *s <= 1.0)
+        .unwrap_or(1.0)
+}
+
+/// `ARCFIX_PACE_SCALE` (>= 1) multiplies the client's token buckets, for
+/// benchmarks of concurrency against a simulator without ARM's limits; 1 by
+/// default (ARM's own buckets).
+pub fn pace_scale() -> f64 {
+    std::env::var("ARCFIX_PACE_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 1.0)
         .unwrap_or(1.0)
 }
 

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod client;
 pub mod cloud;
 pub mod error;
+pub mod pace;
 pub mod rbac;
 // The differential test of `rbac` against the simulator's own matcher: it
 // lives with the client, so that the simulator imports no product code at all.

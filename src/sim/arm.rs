@@ -550,6 +550,17 @@ pub(crate) fn find_parent_machine(world: &World, m: &MachineRef) -> Result<Machi
 /// A paged list answer: `page_size` items from `$skiptoken` on, with an
 /// absolute `nextLink` while more remain.
 pub(crate) fn paged(ctx: &Ctx, items: Vec<Value>, page_size: usize) -> ArmResult {
+    paged_with(ctx, items, page_size, |v| v)
+}
+
+/// `paged`, rendering only the page's items (a list of 10,000 machines
+/// renders 100 of them per page, not all of them for every page).
+pub(crate) fn paged_with<T: Clone>(
+    ctx: &Ctx,
+    items: Vec<T>,
+    page_size: usize,
+    render: impl Fn(T) -> Value,
+) -> ArmResult {
     let start = match ctx.q("$skiptoken") {
         None => 0,
         Some(t) => t.parse::<usize>().map_err(|_| {
@@ -563,7 +574,7 @@ pub(crate) fn paged(ctx: &Ctx, items: Vec<Value>, page_size: usize) -> ArmResult
     let end = (start + page_size).min(items.len());
     let page: Vec<Value> = items
         .get(start..end)
-        .map(<[Value]>::to_vec)
+        .map(|page| page.iter().cloned().map(&render).collect())
         .unwrap_or_default();
     let mut body = serde_json::json!({ "value": page });
     if end < items.len() {

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::sim::arm::{
-    Ctx, find_machine, find_parent_machine, find_rg, machine_id, method_not_allowed, paged, rg_id,
-    sub_id,
+    Ctx, find_machine, find_parent_machine, find_rg, machine_id, method_not_allowed, paged,
+    paged_with, rg_id, sub_id,
 };
 use crate::sim::reply::{ArmError, ArmResult, Reply, resource_not_found};
 use crate::sim::route::{MachineRef, Route};
@@ -26,9 +26,10 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
                 .all_machines()
                 .into_iter()
                 .filter(|at| at.0 == si)
-                .map(|at| world.machine_json(at, false))
                 .collect();
-            paged(ctx, items, world.page_size)
+            paged_with(ctx, items, world.page_size, |at| {
+                world.machine_json(at, false)
+            })
         }
         (Route::MachinesInRg { sub, rg }, "GET") => {
             ctx.require(world, MACHINES_READ, &rg_id(world, sub, rg))?;
@@ -37,9 +38,10 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
                 .all_machines()
                 .into_iter()
                 .filter(|at| at.0 == si && at.1 == ri)
-                .map(|at| world.machine_json(at, false))
                 .collect();
-            paged(ctx, items, world.page_size)
+            paged_with(ctx, items, world.page_size, |at| {
+                world.machine_json(at, false)
+            })
         }
         (Route::Machine { m }, "GET") => {
             ctx.require(world, MACHINES_READ, &machine_id(world, m))?;

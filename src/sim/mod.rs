@@ -16,6 +16,7 @@ mod resources;
 mod route;
 mod scenario;
 mod server;
+mod throttle;
 mod token;
 mod world;
 
@@ -39,10 +40,11 @@ use crate::sim::world::World;
 
 pub use crate::sim::relay::stand_in_proxy;
 pub use crate::sim::scenario::{
-    EndpointSpec, ExtensionSpec, Machine, Principal, ResourceGroup, RoleAssignmentSpec, Scenario,
-    ServerSpec, Subscription, UnregisteredError,
+    EndpointSpec, ExtensionSpec, GENERATED_PER_GROUP, Machine, Principal, ResourceGroup,
+    RoleAssignmentSpec, Scenario, ServerSpec, Subscription, UnregisteredError,
 };
 pub use crate::sim::server::{CLIENT_MARKER, MARKER as SCRIPT_MARKER};
+pub use crate::sim::throttle::{BucketSpec, Rate};
 pub use crate::sim::token::{claims as token_claims, fake_app_token, fake_token, fake_token_with};
 
 /// Faults and slowness, changeable while the simulator runs. Counting for
@@ -61,6 +63,12 @@ pub struct Knobs {
     /// How long a newly written SSH service configuration takes to reach the
     /// relay ("404 Endpoint does not exist" meanwhile).
     pub relay_propagation_ms: u64,
+    /// ARM's token buckets, enforced: a request beyond its bucket answers 429
+    /// `SubscriptionRequestsThrottled` with `Retry-After`. None (the default):
+    /// ARM's buckets (`BucketSpec::ARM`) only count, for the
+    /// `x-ms-ratelimit-remaining-*` headers, and never refuse, so that tests
+    /// stay fast and throttle only where they mean to.
+    pub bucket: Option<BucketSpec>,
 }
 
 /// Relay credentials the simulator handed out (`listCredentials`, or
@@ -109,7 +117,7 @@ pub struct LoggedRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Read,
     Write,
     Delete,
@@ -147,29 +155,6 @@ impl LoggedRequest {
     }
 }
 
-/// ARM's remaining-quota counters: token buckets per kind (sizes and refill
-/// rates of ARM's per-subscription limits).
-struct Quota {
-    left: [f64; 3],
-    at: Instant,
-}
-
-impl Quota {
-    const SIZE: [f64; 3] = [250.0, 200.0, 200.0];
-    const REFILL: [f64; 3] = [25.0, 10.0, 10.0];
-
-    fn take(&mut self, kind: Kind) -> u64 {
-        let elapsed = self.at.elapsed().as_secs_f64();
-        self.at = Instant::now();
-        for i in 0..3 {
-            self.left[i] = (self.left[i] + elapsed * Quota::REFILL[i]).min(Quota::SIZE[i]);
-        }
-        let i = kind as usize;
-        self.left[i] = (self.left[i] - 1.0).max(0.0);
-        self.left[i] as u64
-    }
-}
-
 struct Faults {
     count: u64,
     failures: u64,
@@ -180,7 +165,7 @@ struct Shared {
     world: Mutex<World>,
     knobs: Mutex<Knobs>,
     faults: Mutex<Faults>,
-    quota: Mutex<Quota>,
+    buckets: Mutex<throttle::Buckets>,
     log: Mutex<Vec<(u64, LoggedRequest)>>,
     /// `requests()` starts after this sequence number (`clear_log`); the whole
     /// history stays for `all_requests()`.
@@ -220,10 +205,7 @@ impl Sim {
                 count: 0,
                 failures: 0,
             }),
-            quota: Mutex::new(Quota {
-                left: Quota::SIZE,
-                at: Instant::now(),
-            }),
+            buckets: Mutex::new(Default::default()),
             log: Mutex::new(Vec::new()),
             cleared: Mutex::new(0),
             seq: Mutex::new(0),
@@ -304,8 +286,10 @@ impl Sim {
         *lock(&self.shared.cleared) = *lock(&self.shared.seq);
     }
 
+    /// New knobs; the fault counters and ARM's buckets start afresh (full).
     pub fn set_knobs(&self, knobs: Knobs) {
         *lock(&self.shared.knobs) = knobs;
+        *lock(&self.shared.buckets) = Default::default();
         *lock(&self.shared.faults) = Faults {
             count: 0,
             failures: 0,
@@ -394,17 +378,39 @@ async fn serve_one(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     }
     let kind = classify(&incoming.method, &incoming.path);
     let is_token = matches!(route::parse(&incoming.path), route::Route::Token { .. });
-    let fault = if is_token {
-        None
+    // Entra's token endpoint is not ARM: no bucket, no injected fault.
+    let (reply, quota) = if is_token {
+        (arm::handle(&mut lock(&shared.world), &incoming), None)
     } else {
-        fault(&shared, &knobs, &incoming, kind, &correlation)
-    };
-    let reply = match fault {
-        Some(reply) => reply,
-        None => arm::handle(&mut lock(&shared.world), &incoming),
+        let scope = throttle::Scope::of(&incoming.path);
+        let actor = actor(&incoming);
+        let spec = knobs.bucket.unwrap_or(BucketSpec::ARM);
+        let taken = lock(&shared.buckets).take(
+            &scope,
+            &actor,
+            kind,
+            &spec,
+            knobs.bucket.is_some(),
+            Instant::now(),
+        );
+        let header = scope.header(kind);
+        match taken {
+            Err(wait) => (
+                throttle::throttled(&scope, &actor, kind, wait),
+                Some((header, 0)),
+            ),
+            Ok(left) => {
+                let reply = match fault(&shared, &knobs, &incoming, kind, &correlation) {
+                    Some(reply) => reply,
+                    None => arm::handle(&mut lock(&shared.world), &incoming),
+                };
+                (reply, Some((header, left)))
+            }
+        }
     };
 
-    if let Some((_, entry)) = lock(&shared.log).iter_mut().find(|(s, _)| *s == seq) {
+    // The newest entries are at the end.
+    if let Some((_, entry)) = lock(&shared.log).iter_mut().rev().find(|(s, _)| *s == seq) {
         entry.status = reply.status;
     }
     if incoming.method == "PUT"
@@ -416,8 +422,7 @@ async fn serve_one(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         lock(&shared.config_written)
             .insert(incoming.path[..i].to_ascii_lowercase(), Instant::now());
     }
-    let remaining = lock(&shared.quota).take(kind);
-    respond(reply, kind, remaining, &correlation)
+    respond(reply, quota, &correlation)
 }
 
 /// The simulated relay: a stand-in proxy asks where its connection goes.
@@ -470,13 +475,7 @@ fn fault(
         None => e,
     };
     if hits(knobs.throttle_every) {
-        let actor = inc
-            .authorization
-            .as_deref()
-            .and_then(|h| h.split_whitespace().nth(1))
-            .and_then(token::claims)
-            .and_then(|c| c.get("oid").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_default();
+        let actor = actor(inc);
         let seconds = knobs
             .retry_after
             .as_deref()
@@ -524,6 +523,16 @@ fn fault(
     None
 }
 
+/// The caller's object id, from the bearer token (empty without one).
+fn actor(inc: &Incoming) -> String {
+    inc.authorization
+        .as_deref()
+        .and_then(|h| h.split_whitespace().nth(1))
+        .and_then(token::claims)
+        .and_then(|c| c.get("oid").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default()
+}
+
 fn routing_stamp() -> String {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     time::OffsetDateTime::now_utc()
@@ -531,7 +540,7 @@ fn routing_stamp() -> String {
         .unwrap_or_default()
 }
 
-fn respond(reply: Reply, kind: Kind, remaining: u64, correlation: &str) -> Response {
+fn respond(reply: Reply, quota: Option<(&str, u64)>, correlation: &str) -> Response {
     let body = reply
         .body
         .as_ref()
@@ -540,11 +549,6 @@ fn respond(reply: Reply, kind: Kind, remaining: u64, correlation: &str) -> Respo
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = axum::http::StatusCode::from_u16(reply.status)
         .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-    let quota_header = match kind {
-        Kind::Read => "x-ms-ratelimit-remaining-subscription-reads",
-        Kind::Write => "x-ms-ratelimit-remaining-subscription-writes",
-        Kind::Delete => "x-ms-ratelimit-remaining-subscription-deletes",
-    };
     let request_id = world::new_guid();
     let common = [
         (
@@ -560,11 +564,12 @@ fn respond(reply: Reply, kind: Kind, remaining: u64, correlation: &str) -> Respo
             "x-ms-routing-request-id",
             format!("EASTUS:{}:{}", routing_stamp(), world::new_guid()),
         ),
-        (quota_header, remaining.to_string()),
     ];
+    let quota = quota.map(|(name, left)| (name, left.to_string()));
     let headers = response.headers_mut();
     for (name, value) in common
         .into_iter()
+        .chain(quota)
         .chain(reply.headers.iter().map(|(n, v)| (n.as_str(), v.clone())))
     {
         if let (Ok(name), Ok(value)) = (

@@ -328,7 +328,136 @@ pub(crate) const PROVIDER_STATES: &[&str] =
 const MACHINE_STATES: &[&str] = &["Connected", "Disconnected", "Error", "Expired"];
 const EXTENSION_STATES: &[&str] = &["Succeeded", "Creating", "Updating", "Failed", "Deleting"];
 
+impl Machine {
+    /// A connected Linux machine with every default, no endpoint.
+    pub fn named(name: &str) -> Machine {
+        Machine {
+            name: name.to_string(),
+            location: None,
+            status: connected(),
+            os_type: linux(),
+            os_name: None,
+            os_version: None,
+            os_sku: None,
+            agent_version: agent_version(),
+            last_status_change: last_status_change(),
+            incoming_connections_ports: ports_22(),
+            tags: BTreeMap::new(),
+            endpoint: None,
+            extensions: Vec::new(),
+            server: ServerSpec::default(),
+        }
+    }
+}
+
+/// Machines per resource group in [`Scenario::generated`].
+pub const GENERATED_PER_GROUP: usize = 50;
+
 impl Scenario {
+    /// A fleet made in code for benchmarks and tests: `machines` machines
+    /// (`arc-00000`, `arc-00001`, …) dealt round-robin over `subscriptions`
+    /// subscriptions, 50 to a resource group (`fleet-<s>-<g>`), in three
+    /// locations. The caller is Owner of every subscription and every provider
+    /// is registered. Most machines are healthy (an SSH service configuration on
+    /// port 22); by `i % 25`: 21 has no endpoint, 22 an endpoint without SSH
+    /// configuration, 23 SSH on port 2222 (all `ssh-port-not-enabled` for port
+    /// 22), 24 is disconnected (`agent-disconnected`), 10 is a healthy Windows
+    /// machine; and every machine with `i % 47 == 5` has an agent older than
+    /// 1.31 (`service-config-outdated`). About 18% have a problem.
+    /// Machine `i` is tagged `env=prod` (even `i`) or `env=test`, and
+    /// `team=t<i % 7>`.
+    pub fn generated(machines: usize, subscriptions: usize) -> Scenario {
+        let subscriptions = subscriptions.max(1);
+        const LOCATIONS: [&str; 3] = ["eastus", "westeurope", "westus2"];
+        let caller = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+        let mut subs: Vec<Subscription> = (0..subscriptions)
+            .map(|n| Subscription {
+                id: format!("00000000-0000-4000-8000-{:012x}", n + 1),
+                display_name: format!("Generated fleet {n}"),
+                providers: BTreeMap::new(),
+                register_polls: one(),
+                unregistered_error: UnregisteredError::default(),
+                resource_groups: Vec::new(),
+            })
+            .collect();
+        for i in 0..machines {
+            let (n, k) = (i % subscriptions, i / subscriptions);
+            let sub = &mut subs[n];
+            if k.is_multiple_of(GENERATED_PER_GROUP) {
+                let g = sub.resource_groups.len();
+                sub.resource_groups.push(ResourceGroup {
+                    name: format!("fleet-{n}-{g:03}"),
+                    location: LOCATIONS[(n + g) % LOCATIONS.len()].to_string(),
+                    machines: Vec::with_capacity(GENERATED_PER_GROUP),
+                });
+            }
+            let mut m = Machine::named(&format!("arc-{i:05}"));
+            m.endpoint = Some(EndpointSpec { ssh_port: Some(22) });
+            match i % 25 {
+                21 => m.endpoint = None,
+                22 => m.endpoint = Some(EndpointSpec { ssh_port: None }),
+                23 => {
+                    m.endpoint = Some(EndpointSpec {
+                        ssh_port: Some(2222),
+                    })
+                }
+                24 => {
+                    m.status = "Disconnected".into();
+                    m.last_status_change = "2025-04-01T12:00:00Z".into();
+                }
+                10 => m.os_type = "windows".into(),
+                _ => {}
+            }
+            if i % 47 == 5 {
+                m.agent_version = "1.30.02386.1234".into();
+            }
+            let env = if i % 2 == 0 { "prod" } else { "test" };
+            m.tags.insert("env".into(), env.into());
+            m.tags.insert("team".into(), format!("t{}", i % 7));
+            let rg = sub.resource_groups.last_mut().expect("pushed above");
+            rg.machines.push(m);
+        }
+        let role_assignments = subs
+            .iter()
+            .enumerate()
+            .map(|(n, s)| RoleAssignmentSpec {
+                scope: format!("/subscriptions/{}", s.id),
+                role: "Owner".into(),
+                principal: caller.into(),
+                name: Some(format!("00000000-0000-4000-9000-{:012x}", n + 1)),
+            })
+            .collect();
+        Scenario {
+            name: format!("generated-{machines}"),
+            description: format!(
+                "{machines} generated machines in {subscriptions} subscription(s), mostly healthy"
+            ),
+            tenant: "5c1e3f2d-4b8a-4d6c-8e9f-6f5e4d3c2b1a".into(),
+            caller: caller.into(),
+            principals: vec![Principal {
+                oid: caller.into(),
+                upn: "alex@contoso.example".into(),
+                principal_type: user(),
+                client_id: None,
+                client_secret: None,
+                member_of: Vec::new(),
+            }],
+            groups: BTreeMap::new(),
+            subscriptions: subs,
+            role_assignments,
+            run_command_polls: one(),
+            run_command_fail: false,
+            extension_polls: one(),
+            bare_hybridcompute_errors: false,
+            page_size: page_size(),
+            // Resource Graph pages of 1,000, as ARM serves them.
+            graph_page_size: None,
+            graph_ghosts: vec![],
+            graph_refused: false,
+            knobs: Knobs::default(),
+        }
+    }
+
     /// A scenario shipped inside the binary, by name (see [`Scenario::builtin_names`]).
     pub fn builtin(name: &str) -> Option<Scenario> {
         let (_, text) = BUILTINS.iter().find(|(n, _)| *n == name)?;

@@ -5,7 +5,9 @@
 use serde_json::json;
 
 use crate::sim::tests::{COMPUTE, HC, MACHINE, RESOURCES, SUB, T, endpoint};
-use crate::sim::{Knobs, Scenario, UnregisteredError, fake_token_with};
+use crate::sim::{
+    BucketSpec, GENERATED_PER_GROUP, Knobs, Scenario, UnregisteredError, fake_token_with,
+};
 
 #[test]
 fn every_builtin_scenario_parses_and_names_its_machines() {
@@ -783,4 +785,99 @@ async fn shutdown_stops_serving() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn an_enforced_bucket_counts_down_then_refuses_with_retry_after() {
+    let t = T::builtin("healthy").await;
+    t.sim.set_knobs(Knobs {
+        bucket: Some(BucketSpec::reads(3, 1)),
+        ..Knobs::default()
+    });
+    let url = format!("{MACHINE}?{COMPUTE}");
+    let reads = |r: &crate::sim::tests::Resp| {
+        r.header("x-ms-ratelimit-remaining-subscription-reads")
+            .map(str::to_string)
+    };
+    let mut left = Vec::new();
+    for _ in 0..3 {
+        let r = t.get(&url).await;
+        assert_eq!(r.status, 200);
+        left.push(reads(&r).unwrap());
+    }
+    assert_eq!(left, ["2", "1", "0"]);
+    let r = t.get(&url).await;
+    assert_eq!((r.status, r.code()), (429, "SubscriptionRequestsThrottled"));
+    assert_eq!(r.header("Retry-After"), Some("1"));
+    assert_eq!(reads(&r).as_deref(), Some("0"));
+    let caller = &t.sim.scenario().caller;
+    assert!(
+        r.message().starts_with(&format!(
+            "Number of 'read' requests for subscription '{SUB}' actor '{caller}' exceeded. Please try again after '1' seconds"
+        )),
+        "{}",
+        r.message()
+    );
+    // Writes have their own bucket (ARM's 200), and so has the tenant.
+    let w = t
+        .put(
+            &format!("{}/serviceConfigurations/SSH?{HC}", endpoint()),
+            json!({"properties": {"serviceName": "SSH", "port": 22}}),
+        )
+        .await;
+    assert!(w.status < 300, "{}", w.status);
+    assert_eq!(
+        w.header("x-ms-ratelimit-remaining-subscription-writes"),
+        Some("199")
+    );
+    let s = t.get(&format!("/subscriptions?{RESOURCES}")).await;
+    assert_eq!(s.status, 200);
+    assert_eq!(s.header("x-ms-ratelimit-remaining-tenant-reads"), Some("2"));
+    // A token is back after a second.
+    tokio::time::sleep(std::time::Duration::from_millis(1050)).await;
+    assert_eq!(t.get(&url).await.status, 200);
+    // Not enforced (the default), the same bucket only counts.
+    t.sim.set_knobs(Knobs::default());
+    for _ in 0..260 {
+        assert_eq!(t.get(&url).await.status, 200);
+    }
+    let left: u64 = reads(&t.get(&url).await).unwrap().parse().unwrap();
+    assert!(left < 200, "{left} left after 261 reads");
+}
+
+#[test]
+fn a_generated_fleet_is_valid_spread_out_and_mostly_healthy() {
+    let s = Scenario::generated(10_000, 3);
+    assert_eq!(s.machine_ids().len(), 10_000);
+    assert_eq!(s.subscriptions.len(), 3);
+    // As valid as a scenario file.
+    let again = Scenario::from_json(&serde_json::to_string(&s).unwrap()).unwrap();
+    assert_eq!(again.machine_ids(), s.machine_ids());
+    let groups: Vec<_> = s
+        .subscriptions
+        .iter()
+        .flat_map(|x| &x.resource_groups)
+        .collect();
+    assert!(
+        groups
+            .iter()
+            .all(|g| (1..=GENERATED_PER_GROUP).contains(&g.machines.len()))
+    );
+    assert_eq!(
+        groups.len(),
+        3 * 10_000_usize.div_ceil(3 * GENERATED_PER_GROUP)
+    );
+    let machines: Vec<_> = groups.iter().flat_map(|g| &g.machines).collect();
+    let healthy = machines
+        .iter()
+        .filter(|m| {
+            m.status == "Connected"
+                && m.endpoint.as_ref().and_then(|e| e.ssh_port) == Some(22)
+                && !m.agent_version.starts_with("1.30.")
+        })
+        .count();
+    assert!((7_800..8_600).contains(&healthy), "{healthy} healthy");
+    assert!(machines.iter().any(|m| m.endpoint.is_none()));
+    assert!(machines.iter().any(|m| m.status == "Disconnected"));
+    assert!(machines.iter().any(|m| m.os_type == "windows"));
 }

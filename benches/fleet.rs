@@ -1,0 +1,273 @@
+//! Fleet mode at the speed ARM allows (issue 8, point 5): the real release
+//! binary, as a child process with a fake `az` on PATH handing out the
+//! simulator's token, against the simulator started in-process with a
+//! generated fleet.
+//!
+//! (a) 1,000 machines under ARM's read bucket (250 burst, 25 per second):
+//!     wall time / the bound the bucket sets, `(reads − 250) / 25` s (goal
+//!     ≤ 1.1), reads per machine, 429s received.
+//! (b) the same 1,000 machines, 100 ms latency, no bucket (the client's own
+//!     pacing scaled out of the way, `ARCFIX_PACE_SCALE`): wall time against
+//!     the serial sum of latencies.
+//! (c) 10,000 machines, no bucket: peak RSS of arcfix (goal < 100 MB), time
+//!     to its first output line, wall time.
+//!
+//! Run with `cargo bench --bench fleet` (Linux: peak RSS from wait4).
+//! `ARCFIX_BENCH_ONLY=a,b,c` picks some.
+
+#[cfg(unix)]
+fn main() {
+    bench::main();
+}
+
+#[cfg(not(unix))]
+fn main() {
+    println!("benches/fleet.rs runs on Unix only (a shell-script fake az, wait4)");
+}
+
+#[cfg(unix)]
+mod bench {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use arcfix::sim::{BucketSpec, Knobs, Scenario, Sim};
+
+    const BIN: &str = env!("CARGO_BIN_EXE_arcfix");
+
+    /// The command for a whole fleet: the one place to change when the target
+    /// options change (repeatable `--subscription`, `--tag`, `--ids-from`).
+    fn fleet_args(scenario: &Scenario) -> Vec<String> {
+        let mut args: Vec<String> = vec!["check".into()];
+        for s in &scenario.subscriptions {
+            args.extend(["--subscription".into(), s.id.clone()]);
+        }
+        args.extend(["--checks", "azure", "-o", "json"].map(String::from));
+        args
+    }
+
+    struct Run {
+        wall: Duration,
+        first_line: Option<Duration>,
+        /// Peak resident set, KiB (wait4's ru_maxrss).
+        max_rss_kib: Option<i64>,
+        status: i32,
+        stdout_bytes: usize,
+        stderr_tail: String,
+    }
+
+    /// Runs arcfix against `sim` with a fake `az` first on PATH.
+    fn run_arcfix(sim: &Sim, extra_env: &[(&str, &str)]) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let az = bin.join("az");
+        std::fs::write(
+            &az,
+            format!(
+                "#!/bin/sh\nexp=$(( $(date +%s) + 3600 ))\nprintf '{{\"accessToken\":\"{}\",\"expiresOn\":\"x\",\"expires_on\":%s,\"subscription\":\"s\",\"tenant\":\"t\",\"tokenType\":\"Bearer\"}}' $exp\n",
+                sim.caller_token()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .current_dir(dir.path())
+            .env("HOME", &home)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("ARCFIX_ARM_ENDPOINT", sim.base_url())
+            .env("NO_COLOR", "1")
+            .args(fleet_args(sim.scenario()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let start = Instant::now();
+        // Reaped by wait4 below, which also reads its peak RSS.
+        #[allow(clippy::zombie_processes)]
+        let mut child = cmd.spawn().expect("arcfix starts");
+        let pid = child.id() as libc::pid_t;
+        let first = Arc::new(Mutex::new(None::<Duration>));
+        let reader = |stream: Box<dyn std::io::Read + Send>, keep_tail: bool| {
+            let first = first.clone();
+            std::thread::spawn(move || {
+                let mut bytes = 0usize;
+                let mut tail = String::new();
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    first.lock().unwrap().get_or_insert_with(|| start.elapsed());
+                    bytes += line.len() + 1;
+                    if keep_tail {
+                        tail = line;
+                    }
+                }
+                (bytes, tail)
+            })
+        };
+        let out = reader(Box::new(child.stdout.take().unwrap()), false);
+        let err = reader(Box::new(child.stderr.take().unwrap()), true);
+        let (status, max_rss_kib) = wait4(pid);
+        let wall = start.elapsed();
+        let (stdout_bytes, _) = out.join().unwrap();
+        let (_, stderr_tail) = err.join().unwrap();
+        let first_line = *first.lock().unwrap();
+        Run {
+            wall,
+            first_line,
+            max_rss_kib,
+            status,
+            stdout_bytes,
+            stderr_tail,
+        }
+    }
+
+    /// Reaps the child and reads its peak RSS (Linux and macOS: ru_maxrss).
+    fn wait4(pid: libc::pid_t) -> (i32, Option<i64>) {
+        let mut status: libc::c_int = 0;
+        // SAFETY: a zeroed rusage is a valid out-parameter for wait4.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: pid is our own child, not yet reaped; both pointers are valid.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r != pid {
+            return (-1, None);
+        }
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        let kib = if cfg!(target_os = "macos") {
+            usage.ru_maxrss / 1024
+        } else {
+            usage.ru_maxrss
+        };
+        (code, Some(kib as i64))
+    }
+
+    struct Counts {
+        requests: usize,
+        reads: usize,
+        throttled: usize,
+    }
+
+    fn counts(sim: &Sim) -> Counts {
+        let log = sim.requests();
+        Counts {
+            requests: log.len(),
+            reads: log
+                .iter()
+                .filter(|r| !r.is_write() && r.status != 429)
+                .count(),
+            throttled: log.iter().filter(|r| r.status == 429).count(),
+        }
+    }
+
+    fn checked(name: &str, run: &Run) {
+        // 2: problems found (the generated fleet has some); anything else is a failed run.
+        if run.status != 2 {
+            println!(
+                "{name}: arcfix exited {} (expected 2): {}",
+                run.status, run.stderr_tail
+            );
+        }
+    }
+
+    pub fn main() {
+        let only = std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c".into());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+
+        if only.contains('a') || only.contains('b') {
+            let sim = rt
+                .block_on(Sim::start(Scenario::generated(1_000, 1)))
+                .unwrap();
+            if only.contains('a') {
+                sim.set_knobs(Knobs {
+                    bucket: Some(BucketSpec::ARM),
+                    ..Knobs::default()
+                });
+                sim.clear_log();
+                let run = run_arcfix(&sim, &[]);
+                checked("(a)", &run);
+                let c = counts(&sim);
+                let bound = (c.reads.saturating_sub(250)) as f64 / 25.0;
+                println!(
+                    "(a) 1,000 machines, ARM read bucket 250 + 25/s: wall {:.1} s / bound (reads − 250) / 25 = {:.1} s → ratio {:.2} (goal ≤ 1.1)",
+                    run.wall.as_secs_f64(),
+                    bound,
+                    run.wall.as_secs_f64() / bound.max(f64::MIN_POSITIVE)
+                );
+                println!(
+                    "(a) reads per machine: {:.2} ({} reads, {} requests in all)",
+                    c.reads as f64 / 1_000.0,
+                    c.reads,
+                    c.requests
+                );
+                println!(
+                    "(a) 429s received: {} ({:.2}% of requests)",
+                    c.throttled,
+                    100.0 * c.throttled as f64 / c.requests.max(1) as f64
+                );
+            }
+            if only.contains('b') {
+                sim.set_knobs(Knobs {
+                    bucket: Some(BucketSpec::unlimited()),
+                    latency_ms: 100,
+                    ..Knobs::default()
+                });
+                sim.clear_log();
+                let run = run_arcfix(&sim, &[("ARCFIX_PACE_SCALE", "10000")]);
+                checked("(b)", &run);
+                let c = counts(&sim);
+                let serial = c.requests as f64 * 0.1;
+                println!(
+                    "(b) 1,000 machines, 100 ms latency, no bucket: wall {:.1} s vs serial sum of latencies {:.1} s ({} requests) → ratio {:.3}",
+                    run.wall.as_secs_f64(),
+                    serial,
+                    c.requests,
+                    run.wall.as_secs_f64() / serial
+                );
+            }
+            rt.block_on(sim.shutdown());
+        }
+
+        if only.contains('c') {
+            let sim = rt
+                .block_on(Sim::start(Scenario::generated(10_000, 1)))
+                .unwrap();
+            sim.set_knobs(Knobs {
+                bucket: Some(BucketSpec::unlimited()),
+                ..Knobs::default()
+            });
+            let run = run_arcfix(&sim, &[("ARCFIX_PACE_SCALE", "10000")]);
+            checked("(c)", &run);
+            let c = counts(&sim);
+            match run.max_rss_kib {
+                Some(kib) => println!(
+                    "(c) 10,000 machines: peak RSS of arcfix {:.1} MB (goal < 100 MB)",
+                    kib as f64 / 1024.0
+                ),
+                None => println!("(c) 10,000 machines: peak RSS not available"),
+            }
+            println!(
+                "(c) 10,000 machines: first output line after {}; wall {:.1} s; {} requests; {:.1} MB of JSON",
+                run.first_line
+                    .map(|d| format!("{:.2} s", d.as_secs_f64()))
+                    .unwrap_or_else(|| "never".into()),
+                run.wall.as_secs_f64(),
+                c.requests,
+                run.stdout_bytes as f64 / 1e6
+            );
+            rt.block_on(sim.shutdown());
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! Client-side pacing: ARM's token buckets (arm.md §6.3), kept on this side so
+//! that a fleet run meets almost no 429s. One bucket per subscription and kind
+//! of request (reads 250 burst / 25 per second, writes and deletes 200 / 10),
+//! plus the tenant's for requests outside a subscription (Resource Graph, the
+//! subscription list), shared by every task of the run.
+//!
+//! ARM's `x-ms-ratelimit-remaining-*` headers pull a bucket down when ARM has
+//! fewer tokens left than we think (another client, a smaller bucket), and,
+//! while requests wait for tokens, tell how fast ARM really refills; a
+//! throttling 429's `Retry-After` holds every request of that subscription
+//! until then ("not before"), not one task at a time.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How ARM counts a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Read,
+    Write,
+    Delete,
+}
+
+impl Kind {
+    /// GET reads, DELETE deletes; a POST reads when it only lists (`list*`
+    /// actions) or queries Resource Graph, and writes otherwise.
+    pub fn of(method: &str, path: &str) -> Kind {
+        match method.to_ascii_uppercase().as_str() {
+            "GET" | "HEAD" | "OPTIONS" => Kind::Read,
+            "DELETE" => Kind::Delete,
+            "POST" => {
+                let lower = path.trim_end_matches('/').to_ascii_lowercase();
+                let last = lower.rsplit('/').next().unwrap_or_default();
+                if last.starts_with("list")
+                    || lower.ends_with("/providers/microsoft.resourcegraph/resources")
+                {
+                    Kind::Read
+                } else {
+                    Kind::Write
+                }
+            }
+            _ => Kind::Write,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A bucket's size and refill rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shape {
+    pub burst: f64,
+    pub per_second: f64,
+}
+
+/// ARM's buckets: reads, writes, deletes.
+pub const ARM: [Shape; 3] = [
+    Shape {
+        burst: 250.0,
+        per_second: 25.0,
+    },
+    Shape {
+        burst: 200.0,
+        per_second: 10.0,
+    },
+    Shape {
+        burst: 200.0,
+        per_second: 10.0,
+    },
+];
+
+/// The lane of a request path: its subscription (`/subscriptions/{id}/…`,
+/// lower case) or the tenant.
+pub fn lane_of(path: &str) -> String {
+    let mut parts = path.split('/').filter(|s| !s.is_empty());
+    match (parts.next(), parts.next()) {
+        (Some(s), Some(id)) if s.eq_ignore_ascii_case("subscriptions") => {
+            format!("subscription {}", id.to_ascii_lowercase())
+        }
+        _ => "tenant".into(),
+    }
+}
+
+struct Window {
+    at: Instant,
+    left: f64,
+    charged: u32,
+}
+
+struct Bucket {
+    shape: Shape,
+    tokens: f64,
+    /// The refill rate in use: ARM's, or less when its headers showed less.
+    rate: f64,
+    at: Instant,
+    /// Tokens taken so far (a request's sequence number).
+    taken: u64,
+    /// A request waited for a token since the window began.
+    starved: bool,
+    window: Option<Window>,
+    /// The most ARM ever said was left (about its bucket size).
+    most_left: f64,
+    /// An answer came back: until then only `PROBE` requests go out (ARM's
+    /// bucket may be far emptier than ours), for at most `PROBE_TIME`.
+    heard: bool,
+    created: Instant,
+}
+
+const PROBE: u64 = 4;
+const PROBE_TIME: Duration = Duration::from_secs(2);
+
+impl Bucket {
+    fn new(shape: Shape, now: Instant) -> Bucket {
+        Bucket {
+            shape,
+            tokens: shape.burst,
+            rate: shape.per_second,
+            at: now,
+            taken: 0,
+            starved: false,
+            window: None,
+            most_left: 0.0,
+            heard: false,
+            created: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        if now <= self.at {
+            // Held by a Retry-After: nothing comes back before its end.
+            return;
+        }
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.shape.burst);
+        self.at = now;
+    }
+
+    /// ARM says `left` tokens remain after the request with sequence `seq`.
+    fn observe(&mut self, seq: u64, left: f64, charged: bool, now: Instant) {
+        self.refill(now);
+        // Requests sent after that one are not counted in `left` yet.
+        let after = self.taken.saturating_sub(seq) as f64;
+        self.tokens = self.tokens.min(left - after).max(-self.shape.burst);
+        self.most_left = self.most_left.max(left);
+        let Some(w) = self.window.as_mut() else {
+            self.window = Some(Window {
+                at: now,
+                left,
+                charged: 0,
+            });
+            return;
+        };
+        // A throttled request cost nothing, but its header still says what is left.
+        if charged {
+            w.charged += 1;
+        }
+        let span = now.saturating_duration_since(w.at).as_secs_f64();
+        // Two seconds: long enough that the whole tokens of the headers do not
+        // matter much.
+        if span < 2.0 {
+            return;
+        }
+        // ARM's refill over the window: what it got back = what is left now −
+        // what was left + what it charged. Trusted only while requests waited
+        // for tokens and ARM's bucket was never full (a full bucket stops refilling).
+        if self.starved {
+            let full = self.most_left - 1.0;
+            if left < full {
+                // Less one token: the headers' whole numbers hide up to one.
+                let refill = (left - w.left + w.charged as f64 - 1.0) / span;
+                let floor = self.shape.per_second / 25.0;
+                self.rate = refill.clamp(floor, self.shape.per_second);
+            } else if left >= full {
+                self.rate = (self.rate * 1.25).min(self.shape.per_second);
+            }
+        }
+        self.starved = false;
+        self.window = Some(Window {
+            at: now,
+            left,
+            charged: 0,
+        });
+    }
+}
+
+struct Lane {
+    buckets: [Bucket; 3],
+    /// A throttling 429's `Retry-After`: nothing of this lane is sent before.
+    not_before: Option<Instant>,
+}
+
+/// A token taken: for `Pacer::observe`, and how long it took to get.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    lane: String,
+    kind: Kind,
+    seq: u64,
+    /// Time spent waiting for the token or for a `Retry-After` (it does not
+    /// count against the retry budget).
+    pub waited: Duration,
+}
+
+/// Every lane's buckets, shared by every task of a run.
+pub struct Pacer {
+    shapes: [Shape; 3],
+    lanes: Mutex<HashMap<String, Lane>>,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer::new(ARM)
+    }
+}
+
+impl Pacer {
+    pub fn new(shapes: [Shape; 3]) -> Pacer {
+        Pacer {
+            shapes,
+            lanes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lanes(&self) -> MutexGuard<'_, HashMap<String, Lane>> {
+        self.lanes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_lane<T>(&self, lane: &str, f: impl FnOnce(&mut Lane, Instant) -> T) -> T {
+        let now = Instant::now();
+        let mut lanes = self.lanes();
+        let entry = lanes.entry(lane.to_string()).or_insert_with(|| Lane {
+            buckets: self.shapes.map(|s| Bucket::new(s, now)),
+            not_before: None,
+        });
+        f(entry, now)
+    }
+
+    /// Waits until the lane is not held by a `Retry-After` and its `kind`
+    /// bucket has a token, and takes it.
+    pub async fn acquire(&self, lane: &str, kind: Kind) -> Ticket {
+        let started = Instant::now();
+        loop {
+            let wait = self.with_lane(lane, |l, now| {
+                if let Some(until) = l.not_before.filter(|t| *t > now) {
+                    return Err(until - now);
+                }
+                let b = &mut l.buckets[kind.index()];
+                b.refill(now);
+                if !b.heard && b.taken >= PROBE && now < b.created + PROBE_TIME {
+                    return Err(Duration::from_millis(5));
+                }
+                if b.tokens >= 1.0 {
+                    b.tokens -= 1.0;
+                    b.taken += 1;
+                    Ok(b.taken)
+                } else {
+                    b.starved = true;
+                    Err(Duration::from_secs_f64((1.0 - b.tokens) / b.rate))
+                }
+            });
+            match wait {
+                Ok(seq) => {
+                    return Ticket {
+                        lane: lane.to_string(),
+                        kind,
+                        seq,
+                        waited: started.elapsed(),
+                    };
+                }
+                Err(d) => tokio::time::sleep(d.max(Duration::from_millis(1))).await,
+            }
+        }
+    }
+
+    /// What ARM answered to the request of `ticket`: the remaining-quota
+    /// headers it sent (`kind`, tokens left), and whether ARM charged it (a
+    /// throttled request costs nothing).
+    pub fn observe(&self, ticket: &Ticket, left: &[(Kind, u64)], charged: bool) {
+        self.with_lane(&ticket.lane, |l, now| {
+            l.buckets[ticket.kind.index()].heard = true;
+            for (kind, n) in left {
+                let seq = if *kind == ticket.kind {
+                    ticket.seq
+                } else {
+                    u64::MAX
+                };
+                l.buckets[kind.index()].observe(seq, *n as f64, charged, now);
+            }
+        });
+    }
+
+    /// A throttling `Retry-After`: no request of `lane` goes out for `wait`.
+    pub fn hold(&self, lane: &str, wait: Duration) {
+        self.with_lane(lane, |l, now| {
+            let until = now + wait;
+            let until = l.not_before.map_or(until, |t| t.max(until));
+            l.not_before = Some(until);
+            // ARM's bucket is empty: ours refills from the end of the wait,
+            // so that the release is no burst into another 429.
+            for b in &mut l.buckets {
+                b.refill(now);
+                b.tokens = b.tokens.min(0.0);
+                b.at = b.at.max(until);
+            }
+        });
+    }
+
+    #[cfg(test)]
+    fn tokens(&self, lane: &str, kind: Kind) -> (f64, f64) {
+        self.with_lane(lane, |l, now| {
+            let b = &mut l.buckets[kind.index()];
+            b.refill(now);
+            (b.tokens, b.rate)
+        })
+    }
+}
+
+/// The remaining-quota headers of an answer: `x-ms-ratelimit-remaining-
+/// {subscription|tenant}-{reads|writes|deletes}`.
+pub fn remaining(headers: &reqwest::header::HeaderMap) -> Vec<(Kind, u64)> {
+    let mut out = Vec::new();
+    for (kind, what) in [
+        (Kind::Read, "reads"),
+        (Kind::Write, "writes"),
+        (Kind::Delete, "deletes"),
+    ] {
+        for scope in ["subscription", "tenant"] {
+            let name = format!("x-ms-ratelimit-remaining-{scope}-{what}");
+            if let Some(n) = headers
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                out.push((kind, n));
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "subscription 3f2d";
+
+    #[test]
+    fn requests_are_counted_as_arm_counts_them() {
+        assert_eq!(Kind::of("GET", "/subscriptions/s/x"), Kind::Read);
+        assert_eq!(Kind::of("DELETE", "/subscriptions/s/x"), Kind::Delete);
+        assert_eq!(Kind::of("PUT", "/subscriptions/s/x"), Kind::Write);
+        assert_eq!(
+            Kind::of("POST", "/subscriptions/s/e/default/listCredentials"),
+            Kind::Read
+        );
+        assert_eq!(
+            Kind::of("POST", "/providers/Microsoft.ResourceGraph/resources"),
+            Kind::Read
+        );
+        assert_eq!(
+            Kind::of("POST", "/subscriptions/s/providers/X/register"),
+            Kind::Write
+        );
+        assert_eq!(
+            lane_of("/subscriptions/3F2D/resourceGroups/x"),
+            "subscription 3f2d"
+        );
+        assert_eq!(lane_of("/subscriptions"), "tenant");
+        assert_eq!(
+            lane_of("/providers/Microsoft.ResourceGraph/resources"),
+            "tenant"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_then_arms_refill_rate() {
+        let p = Pacer::default();
+        let start = Instant::now();
+        for i in 0..250 {
+            let t = p.acquire(SUB, Kind::Read).await;
+            assert_eq!(t.waited, Duration::ZERO);
+            if i == 0 {
+                // An answer without remaining-quota headers.
+                p.observe(&t, &[], true);
+            }
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "the burst goes at once");
+        // Then 25 a second: 50 more take two seconds.
+        for _ in 0..50 {
+            p.acquire(SUB, Kind::Read).await;
+        }
+        let took = start.elapsed().as_secs_f64();
+        assert!((1.99..2.05).contains(&took), "{took}");
+        // Writes and other subscriptions have buckets of their own.
+        let before = Instant::now();
+        for _ in 0..200 {
+            let w = p.acquire(SUB, Kind::Write).await;
+            p.observe(&w, &[], true);
+            let r = p.acquire("subscription other", Kind::Read).await;
+            p.observe(&r, &[], true);
+        }
+        assert_eq!(before.elapsed(), Duration::ZERO);
+        p.acquire(SUB, Kind::Write).await;
+        assert!(
+            before.elapsed() >= Duration::from_millis(99),
+            "writes: 10 a second"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tasks_share_the_bucket() {
+        let p = std::sync::Arc::new(Pacer::new(
+            [Shape {
+                burst: 10.0,
+                per_second: 10.0,
+            }; 3],
+        ));
+        let first = p.acquire(SUB, Kind::Read).await;
+        p.observe(&first, &[], true);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let p = p.clone();
+                tokio::spawn(async move {
+                    for _ in 0..5 {
+                        p.acquire(SUB, Kind::Read).await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // 40 more requests through one bucket of 10 + 10/s, 9 left: 3.1 seconds.
+        let took = start.elapsed().as_secs_f64();
+        assert!((3.09..3.2).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn arms_headers_pull_the_bucket_down() {
+        let p = Pacer::default();
+        let t = p.acquire(SUB, Kind::Read).await;
+        assert_eq!(p.tokens(SUB, Kind::Read).0, 249.0);
+        // Another client used most of the subscription's reads.
+        p.observe(&t, &[(Kind::Read, 20)], true);
+        assert_eq!(p.tokens(SUB, Kind::Read).0, 20.0);
+        // A header saying more than we think changes nothing.
+        p.observe(&t, &[(Kind::Read, 240)], true);
+        assert_eq!(p.tokens(SUB, Kind::Read).0, 20.0);
+        // Requests sent after the answered one are not in ARM's count yet.
+        let t1 = p.acquire(SUB, Kind::Read).await;
+        for _ in 0..5 {
+            p.acquire(SUB, Kind::Read).await;
+        }
+        p.observe(&t1, &[(Kind::Read, 10)], true);
+        assert_eq!(p.tokens(SUB, Kind::Read).0, 5.0);
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            "x-ms-ratelimit-remaining-subscription-reads",
+            "17".parse().unwrap(),
+        );
+        h.insert(
+            "x-ms-ratelimit-remaining-tenant-writes",
+            "3".parse().unwrap(),
+        );
+        assert_eq!(remaining(&h), [(Kind::Read, 17), (Kind::Write, 3)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slower_arm_is_learned_from_its_headers() {
+        // ARM here refills 10 a second, not 25: simulate it and follow its headers.
+        let p = Pacer::default();
+        let start = Instant::now();
+        let mut arm_left = 20.0_f64;
+        let mut arm_at = Instant::now();
+        let mut refused = 0;
+        for _ in 0..400 {
+            let t = p.acquire(SUB, Kind::Read).await;
+            let now = Instant::now();
+            arm_left = (arm_left + now.duration_since(arm_at).as_secs_f64() * 10.0).min(20.0);
+            arm_at = now;
+            if arm_left >= 1.0 {
+                arm_left -= 1.0;
+                p.observe(&t, &[(Kind::Read, arm_left as u64)], true);
+            } else {
+                refused += 1;
+                p.observe(&t, &[(Kind::Read, 0)], false);
+                p.hold(SUB, Duration::from_secs(1));
+            }
+        }
+        let (_, rate) = p.tokens(SUB, Kind::Read);
+        // Learned (about 10), or probing a quarter higher once ARM's bucket
+        // filled up again.
+        assert!((9.0..=12.5).contains(&rate), "learned rate {rate}");
+        assert!(refused <= 8, "{refused} of 400 refused");
+        let took = start.elapsed().as_secs_f64();
+        assert!(took < 44.0, "{took} s for 380 tokens at 10/s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn until_arm_answers_only_a_few_requests_go_out() {
+        let p = std::sync::Arc::new(Pacer::default());
+        let mut first = Vec::new();
+        for _ in 0..4 {
+            first.push(p.acquire(SUB, Kind::Read).await);
+        }
+        let fifth = {
+            let p = p.clone();
+            tokio::spawn(async move { p.acquire(SUB, Kind::Read).await.waited })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!fifth.is_finished(), "no answer yet: the fifth waits");
+        p.observe(&first[0], &[(Kind::Read, 100)], true);
+        let waited = fifth.await.unwrap();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_millis(320),
+            "{waited:?}"
+        );
+        // Without any answer (a dead connection), the probe ends after two seconds.
+        let other = "subscription silent";
+        for _ in 0..4 {
+            p.acquire(other, Kind::Read).await;
+        }
+        assert_eq!(
+            p.acquire(other, Kind::Read).await.waited.as_millis() / 100,
+            20
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_holds_every_task_of_the_subscription() {
+        let p = std::sync::Arc::new(Pacer::default());
+        p.hold(SUB, Duration::from_secs(3));
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let p = p.clone();
+                tokio::spawn(async move { p.acquire(SUB, Kind::Read).await.waited })
+            })
+            .collect();
+        // Then ARM's bucket refills from empty: one every 40 ms, no burst.
+        for t in tasks {
+            let waited = t.await.unwrap();
+            assert!(
+                waited >= Duration::from_secs(3) && waited <= Duration::from_millis(3160),
+                "{waited:?}"
+            );
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(3160));
+        // Other subscriptions go on.
+        p.hold(SUB, Duration::from_secs(3));
+        let t = p.acquire("subscription other", Kind::Read).await;
+        assert_eq!(t.waited, Duration::ZERO);
+        // A shorter Retry-After never shortens a longer one.
+        p.hold(SUB, Duration::from_secs(1));
+        assert!(p.acquire(SUB, Kind::Write).await.waited >= Duration::from_secs(3));
+    }
+}
