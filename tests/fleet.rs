@@ -124,6 +124,12 @@ fn json_has_every_machine_in_scope_and_the_scope() {
         doc["scope"],
         "6 Arc machines in 2 subscriptions (Resource Graph)"
     );
+    // Said at once on stderr too, before any machine is read.
+    assert_eq!(
+        out.stderr.lines().next(),
+        Some("6 Arc machines in 2 subscriptions (Resource Graph)"),
+        "{out:?}"
+    );
     assert_eq!(
         machines(&out),
         [

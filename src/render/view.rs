@@ -218,6 +218,12 @@ impl View for Json {
     fn findings(&self, plan: &Plan) -> Result<()> {
         self.document(plan)
     }
+    /// On stderr: the document stays one, and whoever waits sees the scope at once.
+    fn scope(&self, line: &str) {
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr(), "{}", crate::text::sanitize(line));
+        }
+    }
     fn plan(&self, plan: &Plan) -> Result<()> {
         self.document(plan)
     }
