@@ -571,3 +571,29 @@ fn a_saved_fleet_plan_applies_what_is_still_needed() {
         az.writes()
     );
 }
+
+#[test]
+fn a_fleet_has_a_progress_bar_on_a_terminal_and_none_in_a_pipe() {
+    let az = Azure::builtin("fleet");
+    // Slow enough for the bar to be drawn.
+    az.sim().set_knobs(arcfix::sim::Knobs {
+        latency_ms: 150,
+        ..Default::default()
+    });
+    let Some(out) = az
+        .sandbox
+        .cmd()
+        .args(&["check", "--checks", "azure", "--subscription", OWNED])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("TERM", "xterm")
+        .in_terminal("")
+    else {
+        eprintln!("script(1) is not installed: skipped");
+        return;
+    };
+    assert!(out.stdout.contains("/5 machines"), "{out:?}");
+    assert!(out.stdout.contains("ETA"), "{out:?}");
+    let piped = az.run(&["check", "--checks", "azure", "--subscription", OWNED]);
+    assert!(!piped.stderr.contains("/5 machines"), "{piped:?}");
+    assert!(!piped.stdout.contains("/5 machines"), "{piped:?}");
+}

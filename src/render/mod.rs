@@ -23,6 +23,48 @@ pub fn view(config: &crate::config::Config, demo: bool) -> std::sync::Arc<dyn cr
     }
 }
 
+/// The JSON document of `check`, `plan` and `apply` (contract, schema 1),
+/// borrowed from the plan: a fleet's is written out without a copy of it in
+/// memory. Keys in the order `plan_json` gives them.
+#[derive(serde::Serialize)]
+pub struct Document<'a> {
+    arcfix_version: &'a str,
+    checked: &'a [String],
+    connections: &'a [crate::plan::Connection],
+    created: &'a str,
+    findings: &'a [crate::plan::Finding],
+    fingerprint: &'a str,
+    machines: &'a [crate::plan::MachineVerdict],
+    not_checked: &'a [crate::plan::NotChecked],
+    notes: &'a [String],
+    options: &'a Option<crate::plan::Options>,
+    schema_version: u32,
+    scope: &'a Option<String>,
+    steps: &'a [crate::plan::Step],
+    target: &'a str,
+}
+
+impl<'a> Document<'a> {
+    pub fn of(plan: &'a crate::plan::Plan) -> Document<'a> {
+        Document {
+            arcfix_version: &plan.arcfix_version,
+            checked: &plan.checked,
+            connections: &plan.connections,
+            created: &plan.created,
+            findings: &plan.findings,
+            fingerprint: &plan.fingerprint,
+            machines: &plan.machines,
+            not_checked: &plan.not_checked,
+            notes: &plan.notes,
+            options: &plan.options,
+            schema_version: plan.schema_version,
+            scope: &plan.scope,
+            steps: &plan.steps,
+            target: &plan.target,
+        }
+    }
+}
+
 /// The JSON document of `check`, `plan` and `apply` (contract, schema 1).
 pub fn plan_json(plan: &crate::plan::Plan) -> serde_json::Value {
     serde_json::json!({

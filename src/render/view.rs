@@ -209,7 +209,17 @@ impl Json {
         if self.demo {
             Ok(())
         } else {
-            out_json(&plan_json(plan))
+            // Streamed: a fleet's document is never held twice in memory.
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = serde_json::to_writer_pretty(&mut stdout, &super::Document::of(plan))
+                .map_err(std::io::Error::from)
+                .and_then(|_| stdout.write_all(b"\n"))
+                .and_then(|_| stdout.flush());
+            match written {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(Error::io("cannot write to standard output", e)),
+            }
         }
     }
 }

@@ -78,105 +78,123 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
                     .collect()
             });
 
-    let mut rows: Vec<Map<String, Value>> = Vec::new();
-    for at in world.all_machines() {
-        let id = world.machine_id(at);
-        let sub = &world.subs[at.0];
-        if wanted_subs
-            .as_ref()
-            .is_some_and(|w| !w.contains(&sub.id.to_ascii_lowercase()))
-        {
-            continue;
-        }
-        // Resource Graph shows only what the caller may read.
-        if ctx
-            .require(world, "Microsoft.HybridCompute/machines/read", &id)
-            .is_err()
-        {
-            continue;
-        }
-        let m = world.machine_json(at, false);
-        let mut row = Map::new();
-        row.insert("id".into(), json!(id));
-        row.insert("name".into(), m["name"].clone());
-        row.insert("type".into(), json!("microsoft.hybridcompute/machines"));
-        row.insert("tenantId".into(), json!(world.tenant));
-        row.insert("kind".into(), json!(""));
-        row.insert("location".into(), m["location"].clone());
-        row.insert(
-            "resourceGroup".into(),
-            json!(sub.rgs[at.1].name.to_ascii_lowercase()),
-        );
-        row.insert("subscriptionId".into(), json!(sub.id));
-        row.insert("managedBy".into(), json!(""));
-        row.insert("sku".into(), Value::Null);
-        row.insert("plan".into(), Value::Null);
-        row.insert("properties".into(), m["properties"].clone());
-        row.insert("tags".into(), m["tags"].clone());
-        row.insert("identity".into(), m["identity"].clone());
-        row.insert("zones".into(), Value::Null);
-        row.insert("extendedLocation".into(), Value::Null);
-        rows.push(row);
-    }
-    // Rows of machines ARM deleted a moment ago, still in Resource Graph's index.
-    for id in &world.graph_ghosts {
-        let parts: Vec<&str> = id.split('/').collect();
-        let (Some(sub), Some(rg), Some(name)) = (parts.get(2), parts.get(4), parts.get(8)) else {
-            continue;
-        };
-        if wanted_subs
-            .as_ref()
-            .is_some_and(|w| !w.contains(&sub.to_ascii_lowercase()))
-        {
-            continue;
-        }
-        let row = json!({
-            "id": id, "name": name, "type": "microsoft.hybridcompute/machines",
-            "tenantId": world.tenant, "kind": "", "location": "eastus",
-            "resourceGroup": rg.to_ascii_lowercase(), "subscriptionId": sub,
-            "managedBy": "", "sku": null, "plan": null,
-            "properties": {"status": "Connected", "osType": "linux", "agentVersion": "1.50.02880.1760",
-                           "agentConfiguration": {"incomingConnectionsPorts": ["22"]}},
-            "tags": {}, "identity": null, "zones": null, "extendedLocation": null,
-        });
-        if let Value::Object(row) = row {
-            rows.push(row);
-        }
-    }
-    let mut has_id = true;
-    for stage in &stages {
-        rows = match stage {
-            Stage::Where(conds) => rows
-                .into_iter()
-                .filter(|r| conds.iter().all(|c| holds(c, r)))
-                .collect(),
-            Stage::Project(items) => {
-                has_id = items.iter().any(|(name, _)| name == "id");
-                rows.iter()
-                    .map(|r| items.iter().map(|(n, e)| (n.clone(), eval(e, r))).collect())
-                    .collect()
-            }
-            Stage::Extend(items) => rows
-                .into_iter()
-                .map(|mut r| {
-                    for (n, e) in items {
-                        let v = eval(e, &r);
-                        r.insert(n.clone(), v);
-                    }
-                    r
-                })
-                .collect(),
-            Stage::Limit(n) => rows.into_iter().take(*n).collect(),
-            Stage::Order { expr, descending } => {
-                let mut rows = rows;
-                rows.sort_by_key(|r| text_of(&eval(expr, r)).to_ascii_lowercase());
-                if *descending {
-                    rows.reverse();
+    // A continuation reads the snapshot its first page was cut from (as
+    // Resource Graph pages one result set), not the world evaluated again.
+    let key = format!("{}|{text}|{wanted_subs:?}", ctx.caller.oid);
+    let continued = options.get("$skipToken").is_some();
+    let snapshot = world
+        .graph_snapshot
+        .as_ref()
+        .filter(|(k, _, _)| continued && *k == key)
+        .map(|(_, rows, has_id)| (rows.clone(), *has_id));
+    let (rows, has_id) = match snapshot {
+        Some(s) => s,
+        None => {
+            let mut rows: Vec<Map<String, Value>> = Vec::new();
+            for at in world.all_machines() {
+                let id = world.machine_id(at);
+                let sub = &world.subs[at.0];
+                if wanted_subs
+                    .as_ref()
+                    .is_some_and(|w| !w.contains(&sub.id.to_ascii_lowercase()))
+                {
+                    continue;
                 }
-                rows
+                // Resource Graph shows only what the caller may read.
+                if ctx
+                    .require(world, "Microsoft.HybridCompute/machines/read", &id)
+                    .is_err()
+                {
+                    continue;
+                }
+                let m = world.machine_json(at, false);
+                let mut row = Map::new();
+                row.insert("id".into(), json!(id));
+                row.insert("name".into(), m["name"].clone());
+                row.insert("type".into(), json!("microsoft.hybridcompute/machines"));
+                row.insert("tenantId".into(), json!(world.tenant));
+                row.insert("kind".into(), json!(""));
+                row.insert("location".into(), m["location"].clone());
+                row.insert(
+                    "resourceGroup".into(),
+                    json!(sub.rgs[at.1].name.to_ascii_lowercase()),
+                );
+                row.insert("subscriptionId".into(), json!(sub.id));
+                row.insert("managedBy".into(), json!(""));
+                row.insert("sku".into(), Value::Null);
+                row.insert("plan".into(), Value::Null);
+                row.insert("properties".into(), m["properties"].clone());
+                row.insert("tags".into(), m["tags"].clone());
+                row.insert("identity".into(), m["identity"].clone());
+                row.insert("zones".into(), Value::Null);
+                row.insert("extendedLocation".into(), Value::Null);
+                rows.push(row);
             }
-        };
-    }
+            // Rows of machines ARM deleted a moment ago, still in Resource Graph's index.
+            for id in &world.graph_ghosts {
+                let parts: Vec<&str> = id.split('/').collect();
+                let (Some(sub), Some(rg), Some(name)) = (parts.get(2), parts.get(4), parts.get(8))
+                else {
+                    continue;
+                };
+                if wanted_subs
+                    .as_ref()
+                    .is_some_and(|w| !w.contains(&sub.to_ascii_lowercase()))
+                {
+                    continue;
+                }
+                let row = json!({
+                    "id": id, "name": name, "type": "microsoft.hybridcompute/machines",
+                    "tenantId": world.tenant, "kind": "", "location": "eastus",
+                    "resourceGroup": rg.to_ascii_lowercase(), "subscriptionId": sub,
+                    "managedBy": "", "sku": null, "plan": null,
+                    "properties": {"status": "Connected", "osType": "linux", "agentVersion": "1.50.02880.1760",
+                                   "agentConfiguration": {"incomingConnectionsPorts": ["22"]}},
+                    "tags": {}, "identity": null, "zones": null, "extendedLocation": null,
+                });
+                if let Value::Object(row) = row {
+                    rows.push(row);
+                }
+            }
+            let mut has_id = true;
+            for stage in &stages {
+                rows = match stage {
+                    Stage::Where(conds) => rows
+                        .into_iter()
+                        .filter(|r| conds.iter().all(|c| holds(c, r)))
+                        .collect(),
+                    Stage::Project(items) => {
+                        has_id = items.iter().any(|(name, _)| name == "id");
+                        rows.iter()
+                            .map(|r| items.iter().map(|(n, e)| (n.clone(), eval(e, r))).collect())
+                            .collect()
+                    }
+                    Stage::Extend(items) => rows
+                        .into_iter()
+                        .map(|mut r| {
+                            for (n, e) in items {
+                                let v = eval(e, &r);
+                                r.insert(n.clone(), v);
+                            }
+                            r
+                        })
+                        .collect(),
+                    Stage::Limit(n) => rows.into_iter().take(*n).collect(),
+                    Stage::Order { expr, descending } => {
+                        let mut rows = rows;
+                        rows.sort_by_key(|r| text_of(&eval(expr, r)).to_ascii_lowercase());
+                        if *descending {
+                            rows.reverse();
+                        }
+                        rows
+                    }
+                };
+            }
+            let rows = std::sync::Arc::new(rows);
+            world.graph_snapshot = Some((key, rows.clone(), has_id));
+            (rows, has_id)
+        }
+    };
     let total = rows.len();
     let top = world.graph_page_size.map_or(top, |n| top.min(n.max(1)));
     let end = (start + top).min(total);

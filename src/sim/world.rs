@@ -32,6 +32,14 @@ pub(crate) struct World {
     pub graph_page_size: Option<usize>,
     pub graph_ghosts: Vec<String>,
     pub graph_refused: bool,
+    /// The last Resource Graph result set (caller, query, subscriptions), paged
+    /// by `$skipToken` continuations.
+    #[allow(clippy::type_complexity)]
+    pub graph_snapshot: Option<(
+        String,
+        std::sync::Arc<Vec<serde_json::Map<String, serde_json::Value>>>,
+        bool,
+    )>,
     /// Resource Graph's per-user quota: window start and queries left in it.
     pub graph_quota: (std::time::Instant, u32),
 }
@@ -303,6 +311,7 @@ impl World {
             graph_page_size: s.graph_page_size,
             graph_ghosts: s.graph_ghosts.clone(),
             graph_refused: s.graph_refused,
+            graph_snapshot: None,
             graph_quota: (std::time::Instant::now(), GRAPH_QUOTA),
         }
     }
