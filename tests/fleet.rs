@@ -446,6 +446,15 @@ fn ids_come_from_a_file_or_standard_input() {
         "json",
     ]);
     assert_eq!(names(&file), ["web-01", "web-02"], "{file:?}");
+    // Many: said first, and read short.
+    az.sandbox.write("all.txt", &ids.join("\n"));
+    let all = az.run(&["check", "--checks", "azure", "--ids-from", "all.txt"]);
+    assert_eq!(
+        all.stderr.lines().next(),
+        Some("6 Arc machines named (--id, --ids-from)"),
+        "{all:?}"
+    );
+    assert!(all.stdout.starts_with("Fleet 6 machines: "), "{all:?}");
     let stdin = az
         .sandbox
         .cmd()
@@ -596,4 +605,60 @@ fn a_fleet_has_a_progress_bar_on_a_terminal_and_none_in_a_pipe() {
     let piped = az.run(&["check", "--checks", "azure", "--subscription", OWNED]);
     assert!(!piped.stderr.contains("/5 machines"), "{piped:?}");
     assert!(!piped.stdout.contains("/5 machines"), "{piped:?}");
+}
+
+#[test]
+fn a_machine_the_caller_may_not_read_is_reported_and_the_others_go_on() {
+    // The caller loses its Reader role on the second subscription.
+    let az = Azure::edited("fleet", |v| {
+        let list = v["role_assignments"].as_array_mut().unwrap();
+        list.retain(|a| {
+            !(a["scope"].as_str().unwrap().ends_with(READ_ONLY) && a["role"] == "Reader")
+        });
+    });
+    let edge = az
+        .sim()
+        .scenario()
+        .machine_ids()
+        .into_iter()
+        .find(|id| id.ends_with("/edge-01"))
+        .unwrap();
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--id",
+        &edge,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status, 1, "{out:?}");
+    let json = out.json();
+    let verdict = json["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"].as_str().unwrap().ends_with("/edge-01"))
+        .cloned()
+        .unwrap();
+    assert_eq!(verdict["status"], "error", "{verdict}");
+    assert!(
+        verdict["error"]
+            .as_str()
+            .unwrap()
+            .contains("AuthorizationFailed"),
+        "{verdict}"
+    );
+    assert_eq!(json["machines"].as_array().unwrap().len(), 6);
+    assert!(
+        json["machines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["status"] != "error")
+            .count()
+            == 5
+    );
 }

@@ -647,6 +647,13 @@ async fn azure_side(
         scope_line = Some(line);
     }
     let ids: Vec<MachineId> = machines.iter().map(|(id, _)| id.clone()).collect();
+    if scope_line.is_none() && ids.len() > 3 {
+        // Many machines named one by one (`--ids-from`): said first as well.
+        ctx.view.scope(&format!(
+            "{} Arc machines named (--id, --ids-from)",
+            fleet::thousands(ids.len())
+        ));
+    }
     ctx.shared.count(&ids);
     let wanted = azure::Wanted {
         port: ctx.target.port,
@@ -906,10 +913,17 @@ fn verdict(target: &str, r: &Report) -> MachineVerdict {
 /// Steps in dependency order, stable otherwise. A step that depends on one
 /// the plan does not have is a bug of the check that planned it.
 fn order(steps: Vec<Step>) -> Result<Vec<Step>> {
+    use std::collections::HashMap;
+    // How many steps of each id are still to place (a fleet's thousands of
+    // steps: lookups, not scans).
+    let mut waiting: HashMap<String, usize> = HashMap::new();
+    for s in &steps {
+        *waiting.entry(s.id.clone()).or_default() += 1;
+    }
     if let Some((s, d)) = steps.iter().find_map(|s| {
         s.depends_on
             .iter()
-            .find(|d| !steps.iter().any(|o| &o.id == *d))
+            .find(|d| !waiting.contains_key(*d))
             .map(|d| (s, d))
     }) {
         return Err(Error::Internal(format!(
@@ -918,15 +932,22 @@ fn order(steps: Vec<Step>) -> Result<Vec<Step>> {
         )));
     }
     let mut out: Vec<Step> = Vec::with_capacity(steps.len());
-    let mut pending = steps;
+    let mut pending: std::collections::VecDeque<Step> = steps.into();
     while !pending.is_empty() {
-        let ready = pending.iter().position(|s| {
-            s.depends_on
-                .iter()
-                .all(|d| out.iter().any(|o| &o.id == d) || !pending.iter().any(|p| &p.id == d))
-        });
-        let i = ready.unwrap_or(0);
-        out.push(pending.remove(i));
+        // The first step whose prerequisites are all placed (a cycle: the first).
+        let i = pending
+            .iter()
+            .position(|s| {
+                s.depends_on
+                    .iter()
+                    .all(|d| waiting.get(d).is_none_or(|n| *n == 0))
+            })
+            .unwrap_or(0);
+        let step = pending.remove(i).expect("a pending step");
+        if let Some(n) = waiting.get_mut(&step.id) {
+            *n -= 1;
+        }
+        out.push(step);
     }
     Ok(out)
 }
