@@ -482,28 +482,37 @@ pub async fn probe_again(ctx: &Context, plan: &mut Plan, progress: &(dyn Fn(&str
     if machines.is_empty() {
         machines = ctx.target.machines.clone();
     }
+    // Machines side by side (each probe is its own ssh process), a few at a
+    // time, their permissions read once for each, in the order of the plan.
+    let probes: Vec<(MachineId, connect::Probe)> = futures::stream::iter(machines)
+        .map(|id| async move {
+            let perms = azure::list_all::<crate::azure::rbac::Permission>(
+                arm,
+                &id.child("/providers/Microsoft.Authorization/permissions"),
+                crate::azure::api::AUTHORIZATION,
+            )
+            .await
+            .ok();
+            let args = connect::ProbeArgs {
+                host: &ctx.host,
+                ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
+                port: ctx.target.port,
+                may_list_credentials: perms
+                    .as_ref()
+                    .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS)),
+                config_verified: false,
+                settle,
+                progress,
+            };
+            progress(&format!("trying the SSH path to {} again", id.name));
+            let probe = connect::probe(arm, &id, &args).await;
+            (id, probe)
+        })
+        .buffered(8)
+        .collect()
+        .await;
     let mut report = Report::default();
-    for id in machines {
-        let perms = azure::list_all::<crate::azure::rbac::Permission>(
-            arm,
-            &id.child("/providers/Microsoft.Authorization/permissions"),
-            crate::azure::api::AUTHORIZATION,
-        )
-        .await
-        .ok();
-        let args = connect::ProbeArgs {
-            host: &ctx.host,
-            ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
-            port: ctx.target.port,
-            may_list_credentials: perms
-                .as_ref()
-                .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS)),
-            config_verified: false,
-            settle,
-            progress,
-        };
-        progress(&format!("trying the SSH path to {} again", id.name));
-        let probe = connect::probe(arm, &id, &args).await;
+    for (id, probe) in probes {
         match probe {
             connect::Probe::Tried(c) => report.connections.push(c),
             connect::Probe::NotPossible { reason, error } => report.unread.push(NotChecked {
