@@ -48,6 +48,13 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
         steps[i] = Some(step);
     }
     let before = &settled;
+    // A fleet's machines done, on a terminal.
+    let tally = if lanes.len() > 3 {
+        ctx.view.machines(lanes.len())
+    } else {
+        crate::view::Tally(None)
+    };
+    let tally = &tally;
     let done: Vec<Vec<(usize, Step)>> = futures::stream::iter(lanes.into_iter().map(|(_, idx)| {
         let lane: Vec<(usize, Step)> = idx
             .into_iter()
@@ -61,6 +68,7 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
                 seen.insert(step.id.clone(), step.status);
                 out.push((i, step));
             }
+            tally.done();
             out
         }
     }))

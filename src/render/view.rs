@@ -161,14 +161,17 @@ impl View for Human {
     }
     fn scope(&self, line: &str) {
         if !self.quiet {
-            let _ = writeln!(std::io::stderr(), "{}", crate::text::sanitize(line));
+            BARS.suspend(|| {
+                let _ = writeln!(std::io::stderr(), "{}", crate::text::sanitize(line));
+            });
         }
     }
     fn machines(&self, total: usize) -> Tally {
         if !self.spin || total < 2 || !std::io::stderr().is_terminal() {
             return Tally(None);
         }
-        let pb = indicatif::ProgressBar::new(total as u64);
+        // In the run's bars: progress lines are printed above it.
+        let pb = BARS.add(indicatif::ProgressBar::new(total as u64));
         pb.set_style(
             indicatif::ProgressStyle::with_template(
                 "{bar:30} {pos}/{len} machines  {elapsed} elapsed, ETA {eta}",
