@@ -662,3 +662,48 @@ fn a_machine_the_caller_may_not_read_is_reported_and_the_others_go_on() {
             == 5
     );
 }
+
+#[test]
+fn machines_of_the_same_name_in_two_groups_have_steps_of_their_own() {
+    // db-01 of arc-db renamed web-02: two web-02, both without an SSH configuration.
+    let az = Azure::edited("fleet", |v| {
+        let text = v.to_string().replace("\"db-01\"", "\"web-02\"");
+        *v = serde_json::from_str(&text).unwrap();
+    });
+    let plan = az.run(&[
+        "plan",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "-o",
+        "json",
+    ]);
+    let steps = plan.steps();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    assert!(ids.contains(&"enable-ssh-port-arc-web-web-02"), "{ids:?}");
+    assert!(ids.contains(&"enable-ssh-port-arc-db-web-02"), "{ids:?}");
+    // Both are applied, and the text groups them under one kind.
+    let out = az.run(&[
+        "apply",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--yes",
+    ]);
+    assert!(out.stdout.contains("enable-ssh-port: 4 applied"), "{out:?}");
+    let writes = az.writes();
+    for rg in ["arc-web", "arc-db"] {
+        assert!(
+            writes.iter().any(|w| w.contains(&format!(
+                "/{rg}/providers/Microsoft.HybridCompute/machines/web-02/"
+            )) && w.contains("serviceConfigurations/SSH")),
+            "{rg}: {writes:?}"
+        );
+    }
+}

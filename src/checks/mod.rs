@@ -715,9 +715,63 @@ async fn azure_side(
         }
     }
     report.merge_many(each);
+    qualify_same_names(&mut report.steps, &ids);
     report.notes = group_notes(std::mem::take(&mut report.notes), &ids);
     report.scope = scope_line;
     Ok((report, ids))
+}
+
+/// Step ids name the machine (`enable-ssh-port-web-01`). Machines of the same
+/// name in other resource groups or subscriptions get the group in their
+/// steps' ids (`enable-ssh-port-rg-web-web-01`), their dependencies renamed
+/// alike, so that every step of a fleet has an id of its own.
+fn qualify_same_names(steps: &mut [Step], machines: &[MachineId]) {
+    use std::collections::{HashMap, HashSet};
+    let mut homes: HashMap<String, HashSet<String>> = HashMap::new();
+    for m in machines {
+        homes
+            .entry(m.name.to_ascii_lowercase())
+            .or_default()
+            .insert(m.to_string().to_ascii_lowercase());
+    }
+    let shared = |m: &MachineId| {
+        homes
+            .get(&m.name.to_ascii_lowercase())
+            .is_some_and(|h| h.len() > 1)
+    };
+    // (old id, machine) -> new id
+    let mut renamed: HashMap<(String, String), String> = HashMap::new();
+    for s in steps.iter_mut() {
+        let Ok(m) = MachineId::parse(&s.target) else {
+            continue;
+        };
+        let name = m.name.to_ascii_lowercase();
+        if !shared(&m) {
+            continue;
+        }
+        if let Some(kind) = s.id.strip_suffix(&format!("-{name}")) {
+            let new = format!("{kind}-{}-{name}", m.resource_group.to_ascii_lowercase());
+            renamed.insert(
+                (s.id.clone(), m.to_string().to_ascii_lowercase()),
+                new.clone(),
+            );
+            s.id = new;
+        }
+    }
+    if renamed.is_empty() {
+        return;
+    }
+    for s in steps.iter_mut() {
+        let Ok(m) = MachineId::parse(&s.target) else {
+            continue;
+        };
+        let machine = m.to_string().to_ascii_lowercase();
+        for d in s.depends_on.iter_mut() {
+            if let Some(new) = renamed.get(&(d.clone(), machine.clone())) {
+                *d = new.clone();
+            }
+        }
+    }
 }
 
 /// One machine's Azure side (`azure_checks`), its server through Run Command

@@ -338,11 +338,15 @@ fn count(n: usize, one: &str, many: &str) -> String {
 /// The kind of a step: its id without the machine's name.
 pub fn step_kind(step: &crate::plan::Step) -> String {
     match crate::target::MachineId::parse(&step.target) {
-        Ok(m) => step
-            .id
-            .strip_suffix(&format!("-{}", m.name.to_ascii_lowercase()))
-            .unwrap_or(&step.id)
-            .to_string(),
+        Ok(m) => {
+            let name = m.name.to_ascii_lowercase();
+            let group = m.resource_group.to_ascii_lowercase();
+            step.id
+                .strip_suffix(&format!("-{group}-{name}"))
+                .or_else(|| step.id.strip_suffix(&format!("-{name}")))
+                .unwrap_or(&step.id)
+                .to_string()
+        }
         Err(_) => step.id.clone(),
     }
 }
