@@ -38,6 +38,23 @@ fn names(out: &Output) -> Vec<String> {
     machines(out).into_iter().map(|(n, _)| n).collect()
 }
 
+/// arcfix against the simulator on a terminal (script(1)), `keys` typed in;
+/// `None` (and a line saying so) when script(1) is not installed.
+fn on_terminal(az: &Azure, args: &[&str], keys: &str) -> Option<Output> {
+    let out = az
+        .sandbox
+        .cmd()
+        .args(args)
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("ARCFIX_RETRY_SCALE", "0.02")
+        .env("TERM", "xterm")
+        .in_terminal(keys);
+    if out.is_none() {
+        eprintln!("script(1) is not installed: skipped");
+    }
+    out
+}
+
 fn graph_queries(az: &Azure) -> Vec<Value> {
     az.sim()
         .requests()
@@ -496,15 +513,11 @@ fn ids_come_from_a_file_or_standard_input() {
 #[test]
 fn a_fleet_is_applied_after_one_confirmation() {
     let az = Azure::builtin("fleet");
-    let Some(out) = az
-        .sandbox
-        .cmd()
-        .args(&["apply", "--checks", "azure", "--subscription", OWNED])
-        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .in_terminal("y\n")
-    else {
-        eprintln!("script(1) is not installed: skipped");
+    let Some(out) = on_terminal(
+        &az,
+        &["apply", "--checks", "azure", "--subscription", OWNED],
+        "y\n",
+    ) else {
         return;
     };
     let text = format!("{}{}", out.stdout, out.stderr);
@@ -589,15 +602,11 @@ fn a_fleet_has_a_progress_bar_on_a_terminal_and_none_in_a_pipe() {
         latency_ms: 150,
         ..Default::default()
     });
-    let Some(out) = az
-        .sandbox
-        .cmd()
-        .args(&["check", "--checks", "azure", "--subscription", OWNED])
-        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
-        .env("TERM", "xterm")
-        .in_terminal("")
-    else {
-        eprintln!("script(1) is not installed: skipped");
+    let Some(out) = on_terminal(
+        &az,
+        &["check", "--checks", "azure", "--subscription", OWNED],
+        "",
+    ) else {
         return;
     };
     assert!(out.stdout.contains("/5 machines"), "{out:?}");

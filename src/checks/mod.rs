@@ -218,20 +218,7 @@ impl Report {
     }
 
     pub fn merge(&mut self, other: Report) {
-        for f in other.findings {
-            self.finding(f);
-        }
-        for s in other.steps {
-            self.push_step(s);
-        }
-        self.observations.extend(other.observations);
-        self.notes.extend(other.notes);
-        self.unread.extend(other.unread);
-        self.machines.extend(other.machines);
-        self.connections.extend(other.connections);
-        if other.scope.is_some() {
-            self.scope = other.scope;
-        }
+        self.merge_many(vec![other]);
     }
 }
 
