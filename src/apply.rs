@@ -29,22 +29,26 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
             .map(|m| m.to_string().to_ascii_lowercase())
     };
     let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut lane_index: std::collections::HashMap<String, usize> = Default::default();
     let mut first = Vec::new();
     for (i, s) in steps.iter().enumerate() {
         let s = s.as_ref().expect("every step is in place");
         match lane_of(s) {
-            Some(m) => match lanes.iter_mut().find(|(k, _)| *k == m) {
-                Some((_, v)) => v.push(i),
-                None => lanes.push((m, vec![i])),
+            Some(m) => match lane_index.get(&m) {
+                Some(&l) => lanes[l].1.push(i),
+                None => {
+                    lane_index.insert(m.clone(), lanes.len());
+                    lanes.push((m, vec![i]));
+                }
             },
             None => first.push(i),
         }
     }
-    let mut settled: std::collections::HashMap<String, Status> = Default::default();
+    let mut settled = Settled::default();
     for i in first {
         let mut step = steps[i].take().expect("taken once");
         run_one(ctx, &mut step, &settled, interrupted).await;
-        settled.insert(step.id.clone(), step.status);
+        settled.record(&step);
         steps[i] = Some(step);
     }
     let before = &settled;
@@ -65,7 +69,7 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
             let mut out = Vec::with_capacity(lane.len());
             for (i, mut step) in lane {
                 run_one(ctx, &mut step, &seen, interrupted).await;
-                seen.insert(step.id.clone(), step.status);
+                seen.record(&step);
                 out.push((i, step));
             }
             tally.done();
@@ -82,14 +86,35 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
     outcome(plan)
 }
 
+/// How the steps done so far ended, by id and target: steps of one id exist
+/// once per subscription (the provider's registration) or machine.
+#[derive(Default, Clone)]
+struct Settled(std::collections::HashMap<String, Vec<(String, Status)>>);
+
+impl Settled {
+    fn record(&mut self, step: &Step) {
+        self.0
+            .entry(step.id.clone())
+            .or_default()
+            .push((step.target.to_ascii_lowercase(), step.status));
+    }
+
+    /// How the prerequisite `id` of a step on `target` ended: the one whose
+    /// target holds this one (its subscription's, its machine's), else the
+    /// first of that id; `None` when none was done.
+    fn of(&self, id: &str, target: &str) -> Option<Status> {
+        let t = target.to_ascii_lowercase();
+        let all = self.0.get(id)?;
+        all.iter()
+            .find(|(scope, _)| t == *scope || t.starts_with(&format!("{scope}/")))
+            .or_else(|| all.first())
+            .map(|(_, st)| *st)
+    }
+}
+
 /// One step: skipped, manual, or performed and verified; `settled` holds how
 /// the steps before it ended.
-async fn run_one(
-    ctx: &Context,
-    step: &mut Step,
-    settled: &std::collections::HashMap<String, Status>,
-    interrupted: &AtomicBool,
-) {
+async fn run_one(ctx: &Context, step: &mut Step, settled: &Settled, interrupted: &AtomicBool) {
     if interrupted.load(Ordering::SeqCst) {
         step.status = Status::Skipped;
         step.error = Some("interrupted (Ctrl-C) before this step".into());
@@ -104,9 +129,9 @@ async fn run_one(
     }
     let blocking = step.depends_on.iter().find_map(|d| {
         settled
-            .get(d)
+            .of(d, &step.target)
             .filter(|st| matches!(st, Status::Failed | Status::Skipped | Status::Manual))
-            .map(|st| (d.clone(), *st))
+            .map(|st| (d.clone(), st))
     });
     if let Some((dep, status)) = blocking {
         step.status = Status::Skipped;
@@ -608,4 +633,42 @@ pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<Plan> {
         ));
     }
     Ok(plan)
+}
+
+#[cfg(test)]
+mod settled_tests {
+    use super::{Settled, Status};
+
+    const M: &str = "/subscriptions/b/resourceGroups/rg/providers/Microsoft.HybridCompute/machines";
+
+    #[test]
+    fn a_prerequisite_is_the_one_of_the_steps_own_subscription_or_machine() {
+        let mut s = Settled::default();
+        s.0.insert(
+            "register-hybridconnectivity".into(),
+            vec![
+                ("/subscriptions/a".into(), Status::Applied),
+                ("/subscriptions/b".into(), Status::Manual),
+            ],
+        );
+        let register = "register-hybridconnectivity";
+        assert_eq!(s.of(register, &format!("{M}/web-01")), Some(Status::Manual));
+        assert_eq!(
+            s.of(register, "/subscriptions/A/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01"),
+            Some(Status::Applied)
+        );
+        assert_eq!(s.of(register, "local"), Some(Status::Applied));
+        assert_eq!(s.of("another", "local"), None);
+        // A name that begins like another is not below it.
+        let lower = M.to_ascii_lowercase();
+        s.0.insert(
+            "x".into(),
+            vec![
+                (format!("{lower}/web-1"), Status::Failed),
+                (format!("{lower}/web-10"), Status::Applied),
+            ],
+        );
+        assert_eq!(s.of("x", &format!("{M}/web-10")), Some(Status::Applied));
+        assert_eq!(s.of("x", &format!("{M}/web-1")), Some(Status::Failed));
+    }
 }

@@ -275,6 +275,13 @@ fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Target
                 .map_err(|e| Error::Usage(format!("AZURE_SUBSCRIPTION_ID: {e}")))?,
         );
     }
+    // Machines named one by one are the whole target: a fleet selector beside
+    // them would silently widen it (an apply --yes to every machine there).
+    if !machines.is_empty() && (explicit || t.resource_group.is_some() || !tags.is_empty()) {
+        return Err(Error::Usage(
+            "--id and --ids-from name the machines: --subscription, --resource-group and --tag select a fleet instead; use one or the other".into(),
+        ));
+    }
     let mut by_name = None;
     let mut scope = None;
     if let Some(name) = &t.machine {

@@ -266,9 +266,6 @@ fn a_machine_gone_mid_run_and_a_missing_id_are_reported_and_the_others_go_on() {
         "/subscriptions/{OWNED}/resourceGroups/arc-web/providers/Microsoft.HybridCompute/machines/web-99"
     );
     let az = Azure::edited("fleet", |v| v["graph_ghosts"] = serde_json::json!([ghost]));
-    let missing = format!(
-        "/subscriptions/{OWNED}/resourceGroups/arc-db/providers/Microsoft.HybridCompute/machines/db-77"
-    );
     let out = az.run(&[
         "check",
         "--checks",
@@ -277,14 +274,12 @@ fn a_machine_gone_mid_run_and_a_missing_id_are_reported_and_the_others_go_on() {
         OWNED,
         "--subscription",
         READ_ONLY,
-        "--id",
-        &missing,
     ]);
     // Exit 1 after the full report.
     assert_eq!(out.status, 1, "{out:?}");
     assert!(
         out.stdout
-            .starts_with("Fleet 8 machines: 1 healthy, 5 with problems, 2 could not be checked"),
+            .starts_with("Fleet 7 machines: 1 healthy, 5 with problems, 1 could not be checked"),
         "{out:?}"
     );
     assert!(out.stdout.contains("Could not be checked"), "{out:?}");
@@ -294,35 +289,40 @@ fn a_machine_gone_mid_run_and_a_missing_id_are_reported_and_the_others_go_on() {
         "{out:?}"
     );
     assert!(
-        out.stdout.contains("db-77 (arc-db): Arc machine not found"),
-        "{out:?}"
-    );
-    assert!(
         out.stdout
             .contains("web-02 (arc-web): ssh-port-not-enabled"),
         "{out:?}"
     );
 
+    // Named one by one, one of them missing.
+    let missing = format!(
+        "/subscriptions/{OWNED}/resourceGroups/arc-db/providers/Microsoft.HybridCompute/machines/db-77"
+    );
+    let mut ids = az.sim().scenario().machine_ids();
+    ids.push(missing.clone());
+    az.sandbox.write("ids.txt", &ids.join("\n"));
     let json = az.run(&[
         "check",
         "--checks",
         "azure",
-        "--subscription",
-        OWNED,
-        "--id",
-        &missing,
+        "--ids-from",
+        "ids.txt",
         "-o",
         "json",
     ]);
-    assert_eq!(json.status, 1);
+    assert_eq!(json.status, 1, "{json:?}");
     let gone: Vec<(String, String)> = machines(&json)
         .into_iter()
         .filter(|(_, s)| s == "error")
         .collect();
-    assert_eq!(
-        gone,
-        [("db-77", "error"), ("web-99", "error")].map(|(a, b)| (a.to_string(), b.to_string()))
-    );
+    assert_eq!(gone, [("db-77".to_string(), "error".to_string())]);
+    assert_eq!(machines(&json).len(), 7);
+
+    // Machines named and a fleet selector: one or the other, never widened silently.
+    let both = az.run(&["apply", "--yes", "--subscription", OWNED, "--id", &missing]);
+    assert_eq!(both.status, 64, "{both:?}");
+    assert!(both.stderr.contains("use one or the other"), "{both:?}");
+    assert!(az.writes().is_empty());
 }
 
 #[test]
@@ -632,14 +632,15 @@ fn a_machine_the_caller_may_not_read_is_reported_and_the_others_go_on() {
         .into_iter()
         .find(|id| id.ends_with("/edge-01"))
         .unwrap();
+    assert!(az.sim().scenario().machine_ids().contains(&edge));
+    az.sandbox
+        .write("ids.txt", &az.sim().scenario().machine_ids().join("\n"));
     let out = az.run(&[
         "check",
         "--checks",
         "azure",
-        "--subscription",
-        OWNED,
-        "--id",
-        &edge,
+        "--ids-from",
+        "ids.txt",
         "-o",
         "json",
     ]);
