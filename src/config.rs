@@ -203,19 +203,21 @@ fn usage(e: Error) -> Error {
 /// The machine ids of `--ids-from`: one a line, blank lines and `#` comments
 /// skipped; `-` reads standard input.
 fn ids_from(file: &std::path::Path) -> Result<Vec<MachineId>> {
-    let (name, text) = if file.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+    // UTF-8, or UTF-16 with its byte-order mark (what Windows PowerShell 5.1's `>` writes).
+    let (name, bytes) = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
             .map_err(|e| Error::io("cannot read machine ids from standard input", e))?;
-        ("standard input".to_string(), text)
+        ("standard input".to_string(), bytes)
     } else {
-        let text = std::fs::read(file)
+        let bytes = std::fs::read(file)
             .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?;
-        let text = String::from_utf8(text)
-            .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", file.display())))?;
-        (file.display().to_string(), text)
+        (file.display().to_string(), bytes)
     };
+    let text =
+        crate::explain::decode_input(&bytes).map_err(|e| Error::Usage(format!("{name}: {e}")))?;
     let mut ids = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim().trim_start_matches('\u{feff}');
         if line.is_empty() || line.starts_with('#') {
@@ -223,7 +225,7 @@ fn ids_from(file: &std::path::Path) -> Result<Vec<MachineId>> {
         }
         let id = MachineId::parse(line)
             .map_err(|e| Error::Usage(format!("{name} line {}: {e}", n + 1)))?;
-        if !ids.contains(&id) {
+        if seen.insert(id.to_string().to_ascii_lowercase()) {
             ids.push(id);
         }
     }

@@ -158,7 +158,12 @@ pub struct MachineId {
 impl PartialEq for MachineId {
     /// ARM ids are case-insensitive.
     fn eq(&self, other: &Self) -> bool {
-        self.to_string().eq_ignore_ascii_case(&other.to_string())
+        // Field by field, as the id would compare (no allocation: fleets compare many).
+        self.subscription.eq_ignore_ascii_case(&other.subscription)
+            && self
+                .resource_group
+                .eq_ignore_ascii_case(&other.resource_group)
+            && self.name.eq_ignore_ascii_case(&other.name)
     }
 }
 impl Eq for MachineId {}

@@ -463,6 +463,22 @@ fn ids_come_from_a_file_or_standard_input() {
         "json",
     ]);
     assert_eq!(names(&file), ["web-01", "web-02"], "{file:?}");
+    // As Windows PowerShell 5.1's `>` writes it: UTF-16 with a byte-order mark.
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in format!("{}\r\n{}\r\n", ids[0], ids[1]).encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    std::fs::write(az.sandbox.path("ids16.txt"), utf16).unwrap();
+    let wide = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--ids-from",
+        "ids16.txt",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(names(&wide), ["web-01", "web-02"], "{wide:?}");
     // Many: said first, and read short.
     az.sandbox.write("all.txt", &ids.join("\n"));
     let all = az.run(&["check", "--checks", "azure", "--ids-from", "all.txt"]);
@@ -716,4 +732,68 @@ fn machines_of_the_same_name_in_two_groups_have_steps_of_their_own() {
             "{rg}: {writes:?}"
         );
     }
+}
+
+#[test]
+fn the_same_group_and_name_in_two_subscriptions_still_have_steps_of_their_own() {
+    let az = Azure::edited("fleet", |v| {
+        let text = v
+            .to_string()
+            .replace("\"Arc-Edge\"", "\"arc-web\"")
+            .replace("\"edge-01\"", "\"web-02\"");
+        *v = serde_json::from_str(&text).unwrap();
+    });
+    let plan = az.run(&[
+        "plan",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--subscription",
+        READ_ONLY,
+        "-o",
+        "json",
+    ]);
+    let steps = plan.steps();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    assert!(
+        ids.contains(&"enable-ssh-port-3f2d5c1e-arc-web-web-02"),
+        "{ids:?}"
+    );
+    assert!(
+        ids.iter().any(|i| i.ends_with("-4a3e6d2f-arc-web-web-02")),
+        "{ids:?}"
+    );
+}
+
+#[test]
+fn a_subscription_nobody_can_see_is_not_checked_and_said_so() {
+    let az = Azure::builtin("fleet");
+    let typo = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e60";
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--subscription",
+        typo,
+    ]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert_eq!(
+        out.stderr.lines().next(),
+        Some("5 Arc machines in 1 subscription (Resource Graph)"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "azure not checked — subscription {typo}: not among the subscriptions you can see"
+        )),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("✓ no problems"), "{out:?}");
 }

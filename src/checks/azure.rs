@@ -108,10 +108,17 @@ pub async fn observe(
     // A listed machine deleted since: the endpoint, its child, answers
     // ParentResourceNotFound (the SSH configuration does too when only the
     // endpoint is missing, so it tells nothing about the machine).
+    // ARM may also answer ResourceNotFound naming the machine itself.
+    let names_machine = |e: &ArmError| {
+        e.message.to_ascii_lowercase().contains(&format!(
+            "microsoft.hybridcompute/machines/{}'",
+            id.name.to_ascii_lowercase()
+        ))
+    };
     if was_listed
         && let Err(e) = &endpoint
         && e.status == 404
-        && e.code.eq_ignore_ascii_case("ParentResourceNotFound")
+        && (e.code.eq_ignore_ascii_case("ParentResourceNotFound") || names_machine(e))
     {
         return Err(gone(e.clone()));
     }

@@ -42,6 +42,8 @@ pub struct Enumeration {
     pub machines: Vec<(MachineId, Machine)>,
     pub subscriptions: usize,
     pub source: Option<Source>,
+    /// Subscriptions that could not be enumerated, and why: not checked.
+    pub unread: Vec<(String, String)>,
 }
 
 impl Enumeration {
@@ -108,9 +110,24 @@ pub async fn resolve(arm: &Arm, refs: &[SubscriptionRef]) -> Result<Vec<String>>
                     .filter(|s| {
                         s.display_name
                             .as_deref()
-                            .is_some_and(|d| d.trim().eq_ignore_ascii_case(name))
+                            .is_some_and(|d| d.trim().to_lowercase() == name.to_lowercase())
                     })
                     .collect();
+                // Of several of that name, the one that is enabled.
+                let enabled: Vec<&SubscriptionInfo> = hits
+                    .iter()
+                    .copied()
+                    .filter(|s| {
+                        s.state
+                            .as_deref()
+                            .is_none_or(|st| st.eq_ignore_ascii_case("Enabled"))
+                    })
+                    .collect();
+                let hits = if hits.len() > 1 && enabled.len() == 1 {
+                    enabled
+                } else {
+                    hits
+                };
                 match hits.as_slice() {
                     [one] => one
                         .subscription_id
@@ -175,18 +192,54 @@ pub async fn resolve_named(arm: &Arm, b: &ByName) -> Result<MachineId> {
 /// is refused. Tags are matched here (names without case, values exactly).
 pub async fn enumerate(arm: &Arm, scope: &Scope, subscriptions: &[String]) -> Result<Enumeration> {
     let listed = match graph(arm, subscriptions, scope.resource_group.as_deref()).await {
-        Ok(m) => Ok((m, Source::ResourceGraph)),
+        Ok(m) => Ok((m, Source::ResourceGraph, Vec::new())),
         Err(e) => {
             tracing::info!("Resource Graph refused, listing with ARM: {e}");
             let why = format!("{} {}", e.status, e.code);
             let mut all = Vec::new();
+            let mut unread = Vec::new();
             for sub in subscriptions {
-                all.extend(arm_list(arm, sub, scope.resource_group.as_deref()).await?);
+                // One subscription that cannot be listed does not stop the others.
+                match arm_list(arm, sub, scope.resource_group.as_deref()).await {
+                    Ok(m) => all.extend(m),
+                    Err(e) => unread.push((sub.clone(), crate::text::one_line(&e.to_string()))),
+                }
             }
-            Ok::<_, Error>((all, Source::ArmList(why)))
+            Ok::<_, Error>((all, Source::ArmList(why), unread))
         }
     }?;
-    let (machines, source) = listed;
+    let (machines, source, mut unread) = listed;
+    // Resource Graph leaves out, without a word, a subscription the caller
+    // cannot see (a typo, a lost role): one with no machine found is looked
+    // for in the caller's subscriptions, and reported when it is not there.
+    if source == Source::ResourceGraph {
+        let empty: Vec<&String> = subscriptions
+            .iter()
+            .filter(|s| {
+                !machines
+                    .iter()
+                    .any(|(id, _)| id.subscription.eq_ignore_ascii_case(s))
+            })
+            .collect();
+        if !empty.is_empty()
+            && let Ok(visible) =
+                list_all::<SubscriptionInfo>(arm, "/subscriptions", SUBSCRIPTIONS_API).await
+        {
+            for sub in empty {
+                let seen = visible.iter().any(|v| {
+                    v.subscription_id
+                        .as_deref()
+                        .is_some_and(|id| id.eq_ignore_ascii_case(sub))
+                });
+                if !seen {
+                    unread.push((
+                        sub.clone(),
+                        "not among the subscriptions you can see: a typo, or no role there".into(),
+                    ));
+                }
+            }
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     let machines = machines
         .into_iter()
@@ -196,8 +249,9 @@ pub async fn enumerate(arm: &Arm, scope: &Scope, subscriptions: &[String]) -> Re
         .collect();
     Ok(Enumeration {
         machines,
-        subscriptions: subscriptions.len(),
+        subscriptions: subscriptions.len() - unread.len(),
         source: Some(source),
+        unread,
     })
 }
 

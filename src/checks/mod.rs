@@ -626,13 +626,15 @@ async fn azure_side(
         machines.push((fleet::resolve_named(&arm, named).await?, None));
     }
     let mut scope_line = None;
+    let mut unlisted: Vec<(String, String)> = Vec::new();
     if let Some(scope) = &ctx.target.scope {
         let subscriptions = fleet::resolve(&arm, &scope.subscriptions).await?;
-        let found = fleet::enumerate(&arm, scope, &subscriptions).await?;
+        let mut found = fleet::enumerate(&arm, scope, &subscriptions).await?;
+        unlisted = std::mem::take(&mut found.unread);
         let line = found.scope_line(scope);
         // Said before any machine is read.
         ctx.view.scope(&line);
-        if found.machines.is_empty() && machines.is_empty() {
+        if found.machines.is_empty() && machines.is_empty() && unlisted.is_empty() {
             return Err(Error::input(format!("no Arc machines found: {line}")));
         }
         for (id, m) in found.machines {
@@ -702,6 +704,9 @@ async fn azure_side(
         }
     }
     report.merge_many(each);
+    for (sub, why) in unlisted {
+        report.unread(Side::Azure, format!("subscription {sub}: {why}"));
+    }
     qualify_same_names(&mut report.steps, &ids);
     report.notes = group_notes(std::mem::take(&mut report.notes), &ids);
     report.scope = scope_line;
@@ -715,16 +720,36 @@ async fn azure_side(
 fn qualify_same_names(steps: &mut [Step], machines: &[MachineId]) {
     use std::collections::{HashMap, HashSet};
     let mut homes: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut groups: HashMap<(String, String), HashSet<String>> = HashMap::new();
     for m in machines {
+        let name = m.name.to_ascii_lowercase();
         homes
-            .entry(m.name.to_ascii_lowercase())
+            .entry(name.clone())
             .or_default()
             .insert(m.to_string().to_ascii_lowercase());
+        groups
+            .entry((m.resource_group.to_ascii_lowercase(), name))
+            .or_default()
+            .insert(m.subscription.to_ascii_lowercase());
     }
     let shared = |m: &MachineId| {
         homes
             .get(&m.name.to_ascii_lowercase())
             .is_some_and(|h| h.len() > 1)
+    };
+    // The same group and name in two subscriptions: the subscription's first
+    // eight characters too.
+    let qualifier = |m: &MachineId| {
+        let group = m.resource_group.to_ascii_lowercase();
+        let twice = groups
+            .get(&(group.clone(), m.name.to_ascii_lowercase()))
+            .is_some_and(|subs| subs.len() > 1);
+        if twice {
+            let sub = m.subscription.to_ascii_lowercase();
+            format!("{}-{group}", &sub[..8.min(sub.len())])
+        } else {
+            group
+        }
     };
     // (old id, machine) -> new id
     let mut renamed: HashMap<(String, String), String> = HashMap::new();
@@ -737,7 +762,7 @@ fn qualify_same_names(steps: &mut [Step], machines: &[MachineId]) {
             continue;
         }
         if let Some(kind) = s.id.strip_suffix(&format!("-{name}")) {
-            let new = format!("{kind}-{}-{name}", m.resource_group.to_ascii_lowercase());
+            let new = format!("{kind}-{}-{name}", qualifier(&m));
             renamed.insert(
                 (s.id.clone(), m.to_string().to_ascii_lowercase()),
                 new.clone(),

@@ -341,8 +341,11 @@ pub fn step_kind(step: &crate::plan::Step) -> String {
         Ok(m) => {
             let name = m.name.to_ascii_lowercase();
             let group = m.resource_group.to_ascii_lowercase();
+            let sub = m.subscription.to_ascii_lowercase();
+            let sub8 = &sub[..8.min(sub.len())];
             step.id
-                .strip_suffix(&format!("-{group}-{name}"))
+                .strip_suffix(&format!("-{sub8}-{group}-{name}"))
+                .or_else(|| step.id.strip_suffix(&format!("-{group}-{name}")))
                 .or_else(|| step.id.strip_suffix(&format!("-{name}")))
                 .unwrap_or(&step.id)
                 .to_string()
