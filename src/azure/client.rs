@@ -181,6 +181,10 @@ impl Arm {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            // The turn first, then the token: a long wait for the rate limit
+            // never sends a token that expired meanwhile.
+            let ticket = self.pace.acquire(&lane, kind).await;
+            paced += ticket.waited;
             let token = self.tokens.token().await.map_err(|e| ArmError {
                 // Nothing was sent: not an answer from Azure.
                 status: 0,
@@ -207,8 +211,6 @@ impl Arm {
             } else if method != "GET" && method != "DELETE" {
                 req = req.header("Content-Length", "0");
             }
-            let ticket = self.pace.acquire(&lane, kind).await;
-            paced += ticket.waited;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let sent = Instant::now();
             let outcome = match req.build() {
