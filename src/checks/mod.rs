@@ -122,6 +122,15 @@ impl Report {
         }
     }
     pub fn observe(&mut self, o: String) {
+        // Observations only feed the plan's fingerprint: a long one (a
+        // machine's permissions) is kept as its digest, so that a fleet's
+        // thousands stay small.
+        let o = if o.len() > 120 {
+            let head: String = o.chars().take(60).collect();
+            format!("{head}#{}", crate::plan::fingerprint(&[o]))
+        } else {
+            o
+        };
         self.observations.push(o);
     }
     pub fn note(&mut self, n: impl Into<String>) {

@@ -466,16 +466,30 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
     for n in &plan.notes {
         out.push_str(&format!("  note: {}\n", sanitize(n)));
     }
-    // Machines that could not be read are listed above; other sides' gaps here.
-    let machine_errors: Vec<String> = plan
+    // Machines that could not be read are listed above, with their reasons;
+    // other gaps here.
+    let listed: std::collections::HashSet<&str> = plan
         .machines
         .iter()
         .filter(|m| m.status == "error")
-        .filter_map(|m| crate::target::MachineId::parse(&m.id).ok())
-        .map(|m| format!("{}: ", m.name))
+        .filter_map(|m| m.error.as_deref())
+        .flat_map(|e| e.split("; "))
+        .collect();
+    let machine_errors: std::collections::HashSet<String> = plan
+        .machines
+        .iter()
+        .filter(|m| m.status == "error")
+        .filter_map(|m| {
+            crate::target::MachineId::parse(&m.id)
+                .ok()
+                .map(|id| format!("{}: {}", id.name, m.error.as_deref().unwrap_or("")))
+        })
         .collect();
     for n in &plan.not_checked {
-        if n.error && n.side == "azure" && machine_errors.iter().any(|e| n.reason.starts_with(e)) {
+        if n.error
+            && n.side == "azure"
+            && (listed.contains(n.reason.as_str()) || machine_errors.contains(&n.reason))
+        {
             continue;
         }
         if n.error {
