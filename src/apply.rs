@@ -53,7 +53,7 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
     }
     let before = &settled;
     // A fleet's machines done, on a terminal.
-    let tally = if lanes.len() > 3 {
+    let tally = if lanes.len() > crate::checks::fleet::FEW {
         ctx.view.machines(lanes.len())
     } else {
         crate::view::Tally(None)

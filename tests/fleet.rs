@@ -55,6 +55,31 @@ fn on_terminal(az: &Azure, args: &[&str], keys: &str) -> Option<Output> {
     out
 }
 
+/// The `fleet` scenario with every `"from"` name (quoted) replaced by `"to"`.
+fn renamed(pairs: &[(&str, &str)]) -> Azure {
+    Azure::edited("fleet", |v| {
+        let mut text = v.to_string();
+        for (from, to) in pairs {
+            text = text.replace(&format!("\"{from}\""), &format!("\"{to}\""));
+        }
+        *v = serde_json::from_str(&text).unwrap();
+    })
+}
+
+/// A JSON plan's step ids, each asserted to be its own.
+fn unique_step_ids(plan: &Output) -> Vec<String> {
+    let ids: Vec<String> = plan
+        .steps()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    ids
+}
+
 fn graph_queries(az: &Azure) -> Vec<Value> {
     az.sim()
         .requests()
@@ -692,10 +717,7 @@ fn a_machine_the_caller_may_not_read_is_reported_and_the_others_go_on() {
 #[test]
 fn machines_of_the_same_name_in_two_groups_have_steps_of_their_own() {
     // db-01 of arc-db renamed web-02: two web-02, both without an SSH configuration.
-    let az = Azure::edited("fleet", |v| {
-        let text = v.to_string().replace("\"db-01\"", "\"web-02\"");
-        *v = serde_json::from_str(&text).unwrap();
-    });
+    let az = renamed(&[("db-01", "web-02")]);
     let plan = az.run(&[
         "plan",
         "--checks",
@@ -705,14 +727,15 @@ fn machines_of_the_same_name_in_two_groups_have_steps_of_their_own() {
         "-o",
         "json",
     ]);
-    let steps = plan.steps();
-    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    let mut unique = ids.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), ids.len(), "{ids:?}");
-    assert!(ids.contains(&"enable-ssh-port-arc-web-web-02"), "{ids:?}");
-    assert!(ids.contains(&"enable-ssh-port-arc-db-web-02"), "{ids:?}");
+    let ids = unique_step_ids(&plan);
+    assert!(
+        ids.iter().any(|i| i == "enable-ssh-port-arc-web-web-02"),
+        "{ids:?}"
+    );
+    assert!(
+        ids.iter().any(|i| i == "enable-ssh-port-arc-db-web-02"),
+        "{ids:?}"
+    );
     // Both are applied, and the text groups them under one kind.
     let out = az.run(&[
         "apply",
@@ -736,13 +759,7 @@ fn machines_of_the_same_name_in_two_groups_have_steps_of_their_own() {
 
 #[test]
 fn the_same_group_and_name_in_two_subscriptions_still_have_steps_of_their_own() {
-    let az = Azure::edited("fleet", |v| {
-        let text = v
-            .to_string()
-            .replace("\"Arc-Edge\"", "\"arc-web\"")
-            .replace("\"edge-01\"", "\"web-02\"");
-        *v = serde_json::from_str(&text).unwrap();
-    });
+    let az = renamed(&[("Arc-Edge", "arc-web"), ("edge-01", "web-02")]);
     let plan = az.run(&[
         "plan",
         "--checks",
@@ -754,14 +771,10 @@ fn the_same_group_and_name_in_two_subscriptions_still_have_steps_of_their_own() 
         "-o",
         "json",
     ]);
-    let steps = plan.steps();
-    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    let mut unique = ids.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    let ids = unique_step_ids(&plan);
     assert!(
-        ids.contains(&"enable-ssh-port-3f2d5c1e-arc-web-web-02"),
+        ids.iter()
+            .any(|i| i == "enable-ssh-port-3f2d5c1e-arc-web-web-02"),
         "{ids:?}"
     );
     assert!(

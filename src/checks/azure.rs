@@ -60,7 +60,6 @@ pub async fn observe(
     wanted: &Wanted,
     caller: &crate::azure::auth::Claims,
     shared: &crate::checks::fleet::Shared,
-    register_cache: &RegisterCache,
 ) -> Result<Observed> {
     let machine_path = id.to_string();
     let permissions_path = id.child("/providers/Microsoft.Authorization/permissions");
@@ -139,16 +138,9 @@ pub async fn observe(
     let may_register = if registered {
         None
     } else {
-        // Held across the read, so machines of one subscription ask once.
-        let mut cache = register_cache.lock().await;
-        match cache.get(&id.subscription) {
-            Some(known) => *known,
-            None => {
-                let answer = may_register(arm, &id.subscription, caller.oid.as_deref()).await;
-                cache.insert(id.subscription.clone(), answer);
-                answer
-            }
-        }
+        shared
+            .may_register(arm, &id.subscription, caller.oid.as_deref())
+            .await
     };
     Ok(Observed {
         may_register,
@@ -202,8 +194,6 @@ pub fn assess(
     }
     r
 }
-
-pub type RegisterCache = tokio::sync::Mutex<std::collections::HashMap<String, Option<bool>>>;
 
 /// Whether the caller may register providers in the subscription: first the
 /// caller's effective permissions there (ARM serves the permissions API at

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::azure::client::Arm;
@@ -19,6 +19,10 @@ use crate::azure::{HYBRID_CONNECTIVITY, api};
 use crate::checks::azure::list_all;
 use crate::error::{Error, Result};
 use crate::target::{ByName, MachineId, Scope, SubscriptionRef};
+
+/// More machines than this are a fleet: said first, summarised, shown with a
+/// progress bar (fewer read best in full).
+pub const FEW: usize = 3;
 
 /// The Resource Graph api-version (arm.md §5).
 pub const GRAPH_API: &str = "2024-04-01";
@@ -371,6 +375,8 @@ type Cell<T> = Arc<OnceCell<T>>;
 pub struct Shared {
     providers: Mutex<HashMap<String, Cell<std::result::Result<Provider, ArmError>>>>,
     groups: Mutex<HashMap<String, Cell<Arc<GroupRights>>>>,
+    /// Whether the caller may register providers, per subscription.
+    registers: Mutex<HashMap<String, Cell<Option<bool>>>>,
     /// Resource groups (ids, lower case) with two or more machines in scope:
     /// there one read of the group's rights serves them all.
     pub crowded: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -382,6 +388,7 @@ impl Shared {
     pub async fn reset(&self) {
         self.providers.lock().await.clear();
         self.groups.lock().await.clear();
+        self.registers.lock().await.clear();
         if let Ok(mut c) = self.crowded.lock() {
             c.clear();
         }
@@ -410,6 +417,20 @@ impl Shared {
         })
         .await
         .clone()
+    }
+
+    /// Whether the caller may register providers in the subscription
+    /// (`checks::azure::may_register`), asked once per subscription.
+    pub async fn may_register(
+        &self,
+        arm: &Arm,
+        subscription: &str,
+        oid: Option<&str>,
+    ) -> Option<bool> {
+        let cell = Self::cell(&self.registers, subscription).await;
+        *cell
+            .get_or_init(|| crate::checks::azure::may_register(arm, subscription, oid))
+            .await
     }
 
     /// Notes which resource groups hold several machines of the run.
@@ -469,11 +490,6 @@ async fn group_rights(arm: &Arm, group: &str) -> GroupRights {
             .collect()
     });
     GroupRights { permissions, own }
-}
-
-/// The Resource Graph request body for tests and the spec check.
-pub fn graph_body(subscriptions: &[String], resource_group: Option<&str>) -> Value {
-    json!({"subscriptions": subscriptions, "query": query(resource_group)})
 }
 
 #[cfg(test)]

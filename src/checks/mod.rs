@@ -313,7 +313,6 @@ pub struct Context {
         tokio::sync::Mutex<std::collections::HashMap<String, crate::probe::server::ServerFacts>>,
     /// Whether the caller may register providers, per subscription: read once
     /// per run however many of its machines are checked.
-    pub register_cache: azure::RegisterCache,
     /// Reads the machines of one subscription or resource group share.
     pub shared: fleet::Shared,
     /// Machines (id, lower case) whose agent restart arcfix saw happen in
@@ -332,7 +331,6 @@ impl Context {
             target,
             arm,
             server_cache: Default::default(),
-            register_cache: Default::default(),
             shared: Default::default(),
             restarted: Default::default(),
             journal: None,
@@ -654,7 +652,7 @@ async fn azure_side(
         scope_line = Some(line);
     }
     let ids: Vec<MachineId> = machines.iter().map(|(id, _)| id.clone()).collect();
-    if scope_line.is_none() && ids.len() > 3 {
+    if scope_line.is_none() && ids.len() > fleet::FEW {
         // Many machines named one by one (`--ids-from`): said first as well.
         ctx.view.scope(&format!(
             "{} Arc machines named (--id, --ids-from)",
@@ -807,16 +805,7 @@ async fn machine(
     (azure_checks, remote_server): (bool, bool),
 ) -> Result<Report> {
     let (arm, id) = (arm.clone(), id.clone());
-    let observed = azure::observe(
-        &arm,
-        &id,
-        listed,
-        wanted,
-        caller,
-        &ctx.shared,
-        &ctx.register_cache,
-    )
-    .await?;
+    let observed = azure::observe(&arm, &id, listed, wanted, caller, &ctx.shared).await?;
     let mut report = azure::assess(&id, &observed, wanted, caller, arm.base().as_str());
     if !azure_checks {
         report = Report {

@@ -306,7 +306,8 @@ pub fn summary(plan: &Plan, p: &Paint) -> String {
 /// Whether the plan is about a fleet (machines enumerated in a scope, or more
 /// than a few named): then it is summarised, not listed (`-v` lists everything).
 pub fn is_fleet(plan: &Plan) -> bool {
-    plan.machines.len() > 1 && (plan.scope.is_some() || plan.machines.len() > 3)
+    plan.machines.len() > 1
+        && (plan.scope.is_some() || plan.machines.len() > crate::checks::fleet::FEW)
 }
 
 /// `web-01 (rg-web)` for a machine id, the id itself otherwise.
