@@ -156,24 +156,14 @@ fn append_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::os::Arch;
 
     fn host(os: Os, vars: &[(&str, &str)]) -> Host {
-        Host {
-            os,
-            arch: Arch::Amd64,
-            home: PathBuf::from(if os == Os::Windows {
-                "C:\\Users\\a"
-            } else {
-                "/home/a"
-            }),
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            privileged: false,
-            uid: 1000,
-        }
+        let home = if os == Os::Windows {
+            "C:\\Users\\a"
+        } else {
+            "/home/a"
+        };
+        Host::fake(os, home, vars)
     }
 
     #[test]

@@ -184,6 +184,23 @@ pub struct Host {
 }
 
 impl Host {
+    /// A host for tests: an unprivileged user (uid 1000) of `os` on amd64,
+    /// with `home` and exactly these environment variables.
+    #[cfg(test)]
+    pub fn fake(os: Os, home: &str, vars: &[(&str, &str)]) -> Host {
+        Host {
+            os,
+            arch: Arch::Amd64,
+            home: PathBuf::from(home),
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            privileged: false,
+            uid: 1000,
+        }
+    }
+
     pub fn detect() -> Host {
         let vars: BTreeMap<String, String> = std::env::vars().collect();
         let os = Os::current();

@@ -198,21 +198,9 @@ pub fn check(host: &Host, r: &mut Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::os::Arch;
-    use std::collections::BTreeMap;
 
     fn host(os: Os, home: &str, vars: &[(&str, &str)]) -> Host {
-        Host {
-            os,
-            arch: Arch::Amd64,
-            home: PathBuf::from(home),
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            privileged: false,
-            uid: 1000,
-        }
+        Host::fake(os, home, vars)
     }
 
     #[test]

@@ -120,21 +120,9 @@ pub fn lookup(host: &Host, folder: Option<&Path>) -> Lookup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::os::Arch;
-    use std::collections::BTreeMap;
 
     fn host(os: Os, vars: &[(&str, &str)]) -> Host {
-        Host {
-            os,
-            arch: Arch::Amd64,
-            home: PathBuf::from("/nonexistent"),
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            privileged: false,
-            uid: 1000,
-        }
+        Host::fake(os, "/nonexistent", vars)
     }
 
     /// Real folders: the host's own OS, its program names and its PATH separator.

@@ -199,23 +199,11 @@ pub fn powershell(host: &Host) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::os::Arch;
 
     /// A host of the OS the test runs on: these tests read real folders.
     fn host_with(psmodulepath: &Path) -> Host {
-        Host {
-            os: Os::current(),
-            arch: Arch::Amd64,
-            home: PathBuf::from("/nonexistent"),
-            vars: [(
-                "PSModulePath".to_string(),
-                psmodulepath.display().to_string(),
-            )]
-            .into_iter()
-            .collect(),
-            privileged: false,
-            uid: 1000,
-        }
+        let path = psmodulepath.display().to_string();
+        Host::fake(Os::current(), "/nonexistent", &[("PSModulePath", &path)])
     }
 
     #[test]
