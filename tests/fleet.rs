@@ -809,4 +809,25 @@ fn a_subscription_nobody_can_see_is_not_checked_and_said_so() {
         "{out:?}"
     );
     assert!(!out.stdout.contains("✓ no problems"), "{out:?}");
+
+    // By name: the one listing of the caller's subscriptions serves both the
+    // name and the check of the subscription found empty.
+    az.sim().clear_log();
+    let named = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        "Contoso Arc (simulated)",
+        "--subscription",
+        typo,
+    ]);
+    assert_eq!(named.status, 1, "{named:?}");
+    let listings = az
+        .sim()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/subscriptions")
+        .count();
+    assert_eq!(listings, 1, "the caller's subscriptions listed once");
 }

@@ -98,7 +98,12 @@ pub fn thousands(n: usize) -> String {
 
 /// Subscription names become ids (one `GET /subscriptions` for all of them).
 /// A name that matches none, or several, is a usage error naming the choices.
-pub async fn resolve(arm: &Arm, refs: &[SubscriptionRef]) -> Result<Vec<String>> {
+/// Also returns the caller's subscriptions when they were listed (for
+/// `enumerate`, which would otherwise list them again).
+pub async fn resolve(
+    arm: &Arm,
+    refs: &[SubscriptionRef],
+) -> Result<(Vec<String>, Option<Vec<SubscriptionInfo>>)> {
     let mut listed: Option<Vec<SubscriptionInfo>> = None;
     let mut out = Vec::new();
     for r in refs {
@@ -165,7 +170,7 @@ pub async fn resolve(arm: &Arm, refs: &[SubscriptionRef]) -> Result<Vec<String>>
             out.push(id);
         }
     }
-    Ok(out)
+    Ok((out, listed))
 }
 
 fn names_hint(all: &[SubscriptionInfo]) -> String {
@@ -188,13 +193,19 @@ fn names_hint(all: &[SubscriptionInfo]) -> String {
 
 /// `--machine` in a subscription given by name.
 pub async fn resolve_named(arm: &Arm, b: &ByName) -> Result<MachineId> {
-    let sub = resolve(arm, &[SubscriptionRef::Name(b.subscription.clone())]).await?;
+    let (sub, _) = resolve(arm, &[SubscriptionRef::Name(b.subscription.clone())]).await?;
     MachineId::new(&sub[0], &b.resource_group, &b.name)
 }
 
 /// Every Arc machine in scope: Resource Graph first, ARM's list API when it
 /// is refused. Tags are matched here (names without case, values exactly).
-pub async fn enumerate(arm: &Arm, scope: &Scope, subscriptions: &[String]) -> Result<Enumeration> {
+/// `known`: the caller's subscriptions, when `resolve` already listed them.
+pub async fn enumerate(
+    arm: &Arm,
+    scope: &Scope,
+    subscriptions: &[String],
+    known: Option<Vec<SubscriptionInfo>>,
+) -> Result<Enumeration> {
     let listed = match graph(arm, subscriptions, scope.resource_group.as_deref()).await {
         Ok(m) => Ok((m, Source::ResourceGraph, Vec::new())),
         Err(e) => {
@@ -225,9 +236,13 @@ pub async fn enumerate(arm: &Arm, scope: &Scope, subscriptions: &[String]) -> Re
                     .any(|(id, _)| id.subscription.eq_ignore_ascii_case(s))
             })
             .collect();
+        let visible = match known {
+            Some(v) => Ok(v),
+            None if empty.is_empty() => Ok(Vec::new()),
+            None => list_all::<SubscriptionInfo>(arm, "/subscriptions", SUBSCRIPTIONS_API).await,
+        };
         if !empty.is_empty()
-            && let Ok(visible) =
-                list_all::<SubscriptionInfo>(arm, "/subscriptions", SUBSCRIPTIONS_API).await
+            && let Ok(visible) = visible
         {
             for sub in empty {
                 let seen = visible.iter().any(|v| {

@@ -635,8 +635,8 @@ async fn azure_side(
     let mut scope_line = None;
     let mut unlisted: Vec<(String, String)> = Vec::new();
     if let Some(scope) = &ctx.target.scope {
-        let subscriptions = fleet::resolve(&arm, &scope.subscriptions).await?;
-        let mut found = fleet::enumerate(&arm, scope, &subscriptions).await?;
+        let (subscriptions, known) = fleet::resolve(&arm, &scope.subscriptions).await?;
+        let mut found = fleet::enumerate(&arm, scope, &subscriptions, known).await?;
         unlisted = std::mem::take(&mut found.unread);
         let line = found.scope_line(scope);
         // Said before any machine is read.
