@@ -25,7 +25,7 @@ pub fn view(config: &crate::config::Config, demo: bool) -> std::sync::Arc<dyn cr
 
 /// The JSON document of `check`, `plan` and `apply` (contract, schema 1),
 /// borrowed from the plan: a fleet's is written out without a copy of it in
-/// memory. Keys in the order `plan_json` gives them.
+/// memory.
 #[derive(serde::Serialize)]
 pub struct Document<'a> {
     arcfix_version: &'a str,
@@ -65,24 +65,9 @@ impl<'a> Document<'a> {
     }
 }
 
-/// The JSON document of `check`, `plan` and `apply` (contract, schema 1).
+/// The same document as a value (the demo puts three in one).
 pub fn plan_json(plan: &crate::plan::Plan) -> serde_json::Value {
-    serde_json::json!({
-        "schema_version": plan.schema_version,
-        "arcfix_version": plan.arcfix_version,
-        "target": plan.target,
-        "created": plan.created,
-        "fingerprint": plan.fingerprint,
-        "findings": plan.findings,
-        "steps": plan.steps,
-        "notes": plan.notes,
-        "checked": plan.checked,
-        "not_checked": plan.not_checked,
-        "machines": plan.machines,
-        "connections": plan.connections,
-        "scope": plan.scope,
-        "options": plan.options,
-    })
+    serde_json::to_value(Document::of(plan)).unwrap_or_default()
 }
 
 /// The man page's own sections after clap's (roff).
