@@ -831,3 +831,30 @@ fn a_subscription_nobody_can_see_is_not_checked_and_said_so() {
         .count();
     assert_eq!(listings, 1, "the caller's subscriptions listed once");
 }
+
+#[test]
+fn a_subscription_level_step_is_planned_once_for_its_machines() {
+    // The provider never registered in the first subscription: five machines
+    // there, one registration.
+    let az = Azure::edited("fleet", |v| {
+        v["subscriptions"][0]["providers"]["Microsoft.HybridConnectivity"] = "NotRegistered".into();
+    });
+    let plan = az.run(&[
+        "plan",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(plan.status, 2, "{plan:?}");
+    let registrations: Vec<String> = plan
+        .steps()
+        .iter()
+        .filter(|s| s["id"] == "register-hybridconnectivity")
+        .map(|s| s["target"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(registrations, [format!("/subscriptions/{OWNED}")]);
+    assert_eq!(machines(&plan).len(), 5);
+}
