@@ -61,6 +61,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../plans/agent-disconnected.toml"),
     ),
     (
+        "arc-ssh-client-missing.toml",
+        include_str!("../plans/arc-ssh-client-missing.toml"),
+    ),
+    (
         "pwsh-missing.toml",
         include_str!("../plans/pwsh-missing.toml"),
     ),

@@ -78,7 +78,9 @@ pub enum Output {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Detect problems and print the findings; changes nothing
+    /// Detect problems and print the findings; changes nothing (with --remote it
+    /// creates, runs and deletes a Run Command that executes a read-only script
+    /// on each server)
     #[command(
         after_help = "Examples:\n  arcfix check --checks client\n  arcfix check --subscription $SUB -g rg1 -n web-01 --connect\n  arcfix check --subscription $SUB --resource-group rg1 -o json"
     )]
@@ -188,9 +190,10 @@ pub struct TargetArgs {
     /// Fleet mode: only machines with this tag (repeatable, all must match)
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     pub tags: Vec<String>,
-    /// The SSH port that must work
-    #[arg(long, default_value_t = 22, value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: u16,
+    /// The SSH port that must work (default 22, as az ssh arc without --port);
+    /// without it, a port already set up in Azure is reported, never changed
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
     /// How the user logs in: local user or Microsoft Entra ID
     #[arg(long, value_enum, default_value_t = Login::Local)]
     pub login: Login,
@@ -203,9 +206,10 @@ pub struct TargetArgs {
     /// Let the plan assign missing login roles when the caller may write role assignments
     #[arg(long)]
     pub grant_roles: bool,
-    /// Check the server side of each machine through Arc Run Command (a
-    /// read-only probe script, run in check and plan too) and fix it there in
-    /// an approved apply
+    /// Check the server side of each machine through Arc Run Command: check and
+    /// plan create a Run Command resource per machine that executes a read-only
+    /// probe script on the server, then delete it; an approved apply runs the
+    /// fix scripts the same way
     #[arg(long)]
     pub remote: bool,
     /// Try the real SSH path to each machine (ssh through the Arc proxy on this

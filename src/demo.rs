@@ -147,6 +147,8 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
         by_name: None,
         scope: None,
         port: 22,
+        // The demo chooses its port, as `--port 22` would.
+        port_given: true,
         login: Login::Entra,
         ssh_client_folder: None,
         sides: None,
@@ -181,7 +183,7 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
         sandbox.display()
     )));
     intro.push_str(&para(&format!(
-        "Target: {names} (--login entra --grant-roles --remote)"
+        "Target: {names} (--port 22 --login entra --grant-roles --remote)"
     )));
     intro.push_str(&para(&match &probe {
         Ok(_) => format!(

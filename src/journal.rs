@@ -84,10 +84,9 @@ pub fn undo(step: &Step, base: &str) -> String {
                 format!(
                     "az provider unregister --namespace {ns} (only if nothing else in the subscription uses it)"
                 )
-            } else if lower.contains("/serviceconfigurations/") {
-                format!(
-                    "az rest --method delete --uri \"{base}{path}?api-version={api_version}\" (or put back the previous port)"
-                )
+            } else if let Some(undo) = &step.undo {
+                // The check knew what was there before (a service configuration's previous port).
+                undo.clone()
             } else if method.eq_ignore_ascii_case("PUT") {
                 format!("az rest --method delete --uri \"{base}{path}?api-version={api_version}\"")
             } else {

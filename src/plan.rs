@@ -66,8 +66,14 @@ pub enum Goal {
     },
     /// The machine's default connectivity endpoint exists.
     EndpointExists { machine: String },
-    /// The SSH service configuration exists with this port.
-    ServiceConfigPort { machine: String, port: u16 },
+    /// The SSH service configuration exists with this port. `any_port`: no
+    /// port was chosen (`--port`), so one on another port is left as it is.
+    ServiceConfigPort {
+        machine: String,
+        port: u16,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        any_port: bool,
+    },
     /// A role assignment of this role for this principal exists at this scope.
     RoleAssigned {
         scope: String,
@@ -167,6 +173,9 @@ pub struct Step {
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How to undo the step, when its check knew what was there before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<String>,
 }
 
 impl Step {
@@ -225,6 +234,9 @@ pub struct Options {
     /// `local` or `entra`.
     pub login: String,
     pub port: u16,
+    /// `--port` was given (a plan made without it changes no port seen in Azure).
+    #[serde(default)]
+    pub port_given: bool,
     pub grant_roles: bool,
     /// `--checks` as given (sorted, without repeats); `None` for the default sides.
     pub checks: Option<Vec<String>>,
@@ -238,6 +250,7 @@ impl Options {
         Options {
             login: t.login.as_str().into(),
             port: t.port,
+            port_given: t.port_given,
             grant_roles: t.grant_roles,
             checks: t.sides.as_ref().map(|s| {
                 s.iter()
@@ -274,10 +287,11 @@ impl Options {
                 valued("--login", Some(now.login.clone())),
             ));
         }
-        if self.port != now.port {
+        if (self.port, self.port_given) != (now.port, now.port_given) {
+            let port = |o: &Options| o.port_given.then(|| o.port.to_string());
             out.push(pair(
-                valued("--port", Some(self.port.to_string())),
-                valued("--port", Some(now.port.to_string())),
+                valued("--port", port(self)),
+                valued("--port", port(now)),
             ));
         }
         if self.grant_roles != now.grant_roles {

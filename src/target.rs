@@ -34,6 +34,8 @@ pub struct Target {
     /// Fleet mode: every machine found in subscriptions or a resource group.
     pub scope: Option<Scope>,
     pub port: u16,
+    /// `--port` was given: only then may a port seen in Azure be changed.
+    pub port_given: bool,
     pub login: Login,
     pub ssh_client_folder: Option<PathBuf>,
     /// Explicit `--checks`; `None` means the default (client, azure, plus server on an Arc server).
@@ -57,6 +59,7 @@ impl Target {
             by_name: None,
             scope: None,
             port: 22,
+            port_given: false,
             login: Login::Local,
             ssh_client_folder: None,
             sides: None,

@@ -120,14 +120,25 @@ fn the_demo_machine_shows_every_fixable_azure_problem() {
         "check", "--checks", "azure", "--id", &id, "--login", "entra", "-o", "json",
     ]);
     assert_eq!(out.status, 2, "{out:?}");
+    // The endpoint cannot be read before the registration (409): it is not
+    // claimed missing, it is said not to be looked at.
     assert_eq!(
         ids(&out),
         [
             "entra-extension-missing",
             "login-role-missing",
             "rp-not-registered",
-            "ssh-port-not-enabled"
         ]
+    );
+    let unknown = &out.json()["not_checked"];
+    assert!(
+        unknown.as_array().unwrap().iter().any(|n| n["side"] == "azure"
+            && n["reason"]
+                .as_str()
+                .unwrap()
+                .contains("web-01: its default endpoint and SSH service configuration cannot be read until Microsoft.HybridConnectivity is registered")
+            && n.get("error").is_none()),
+        "{unknown:#}"
     );
     assert!(az.writes().is_empty(), "check wrote: {:?}", az.writes());
     assert!(az.sim().requests().iter().all(|r| r.authorization_present));
@@ -191,11 +202,48 @@ fn apply_converges_and_a_second_plan_has_no_automatic_steps() {
     assert!(az.writes().is_empty());
 }
 
+/// SSH through Arc set up on 2222 and no --port: what was seen and the
+/// choices are said; no port is changed that the user did not choose.
+#[test]
+fn a_port_seen_in_azure_is_not_changed_without_port() {
+    let az = Azure::builtin("wrong-port");
+    let id = az.machine(0);
+    let out = az.run(&[
+        "apply", "--checks", "azure", "--id", &id, "--yes", "-o", "json",
+    ]);
+    assert_eq!(out.status, 3, "{out:?}");
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
+    let f = &out.json()["findings"][0];
+    assert_eq!(f["id"], "ssh-port-not-enabled");
+    assert_eq!(f["fix"], "manual");
+    assert!(
+        f["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("SSH is enabled through Arc on port 2222 of web-01, not on 22"),
+        "{f}"
+    );
+    let steps = out.steps();
+    assert_eq!(steps.len(), 1, "{steps:#?}");
+    assert_eq!(steps[0]["id"], "choose-ssh-port-web-01");
+    assert_eq!(steps[0]["status"], "manual");
+    let said = format!("{} {}", steps[0]["description"], steps[0]["command"]);
+    for choice in [
+        "arcfix with --port 2222",
+        "arcfix apply --port 22",
+        "--tags SSHPort=2222",
+    ] {
+        assert!(said.contains(choice), "{choice}: {said}");
+    }
+}
+
 #[test]
 fn an_existing_endpoint_is_never_put_again() {
     let az = Azure::builtin("wrong-port");
     let id = az.machine(0);
-    let check = az.run(&["check", "--checks", "azure", "--id", &id, "-o", "json"]);
+    let check = az.run(&[
+        "check", "--checks", "azure", "--id", &id, "--port", "22", "-o", "json",
+    ]);
     assert_eq!(ids(&check), ["ssh-port-not-enabled"], "{check:?}");
     assert!(
         check.json()["findings"][0]["evidence"]
@@ -204,7 +252,9 @@ fn an_existing_endpoint_is_never_put_again() {
             .contains("port 2222"),
         "{check:?}"
     );
-    let apply = az.run(&["apply", "--checks", "azure", "--id", &id, "--yes"]);
+    let apply = az.run(&[
+        "apply", "--checks", "azure", "--id", &id, "--port", "22", "--yes",
+    ]);
     assert_eq!(apply.status, 0, "{apply:?}");
     let writes = az.writes();
     assert_eq!(writes.len(), 1, "{writes:#?}");
@@ -830,6 +880,26 @@ fn contributor_through_a_group_registers_the_provider_itself() {
     let id = az.machine(0);
     let plan = az.run(&["plan", "--checks", "azure", "--id", &id, "-o", "json"]);
     assert_eq!(plan.status, 2, "{plan:?}");
+    // web-01 has its endpoint: the 409 before the registration is no ground
+    // to claim it missing; its creation is conditional, decided by the re-check.
+    assert_eq!(ids(&plan), ["rp-not-registered"], "{plan:?}");
+    let create = plan
+        .steps()
+        .into_iter()
+        .find(|s| s["id"] == "create-default-endpoint-web-01")
+        .unwrap_or_else(|| panic!("{plan:?}"));
+    assert!(
+        create["description"]
+            .as_str()
+            .unwrap()
+            .contains("if it is missing once Microsoft.HybridConnectivity is registered"),
+        "{create}"
+    );
+    let text = az.run(&["check", "--checks", "azure", "--id", &id]);
+    assert!(
+        !text.stdout.contains("has no default connectivity endpoint"),
+        "{text:?}"
+    );
     let register = plan
         .steps()
         .into_iter()
@@ -865,6 +935,13 @@ fn contributor_through_a_group_registers_the_provider_itself() {
         Some("applied"),
         "{out:?}"
     );
+    for decided in ["create-default-endpoint-web-01", "enable-ssh-port-web-01"] {
+        assert_eq!(
+            status(decided).as_deref(),
+            Some("already-satisfied"),
+            "{out:?}"
+        );
+    }
     assert_eq!(
         az.writes(),
         ["POST /subscriptions/3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/providers/Microsoft.HybridConnectivity/register 200".to_string()]
@@ -960,6 +1037,38 @@ fn without_a_token_the_client_side_is_still_reported_and_azure_is_not_checked() 
         "{out:?}"
     );
     assert!(az.sim().requests().is_empty(), "{:?}", az.sim().requests());
+}
+
+/// A port change is undone by putting the previous port back, never by
+/// deleting the service configuration.
+#[test]
+fn the_journal_undoes_a_port_change_with_the_previous_port() {
+    let az = Azure::builtin("wrong-port");
+    let id = az.machine(0);
+    let journal = az.sandbox.path("journal.jsonl");
+    let out = az.run(&[
+        "apply",
+        "--yes",
+        "--checks",
+        "azure",
+        "--id",
+        &id,
+        "--port",
+        "22",
+        "--journal",
+        journal.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status, 0, "{out:?}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let undo = line["undo"].as_str().unwrap();
+    assert!(undo.starts_with("az rest --method put --uri "), "{undo}");
+    assert!(
+        undo.contains(r#"--body '{"properties":{"port":2222,"serviceName":"SSH"}}'"#)
+            || undo.contains(r#""port":2222"#),
+        "{undo}"
+    );
+    assert!(!undo.contains("delete"), "{undo}");
 }
 
 #[test]
@@ -1132,4 +1241,38 @@ fn ctrl_c_abandons_a_wait_at_once_and_exits_130_after_the_report() {
         "{stdout}"
     );
     assert!(stdout.contains("Stopped by Ctrl-C"), "{stdout}");
+}
+
+/// Entra login does not exist on Windows: with --login entra --grant-roles,
+/// no Entra login role is assigned there (a real RBAC write for a login that
+/// cannot work); the local login role, which the caller holds, is enough.
+#[test]
+fn no_entra_login_role_is_assigned_on_windows() {
+    let az = Azure::builtin("windows");
+    let id = az.machine(0);
+    let out = az.run(&[
+        "apply",
+        "--checks",
+        "azure",
+        "--id",
+        &id,
+        "--login",
+        "entra",
+        "--grant-roles",
+        "--yes",
+        "-o",
+        "json",
+    ]);
+    let ids = ids(&out);
+    assert!(
+        ids.contains(&"entra-unsupported-on-windows".to_string()),
+        "{out:?}"
+    );
+    assert!(!ids.contains(&"login-role-missing".to_string()), "{out:?}");
+    let assignments: Vec<String> = az
+        .writes()
+        .into_iter()
+        .filter(|w| w.contains("roleAssignments"))
+        .collect();
+    assert!(assignments.is_empty(), "{assignments:?}");
 }

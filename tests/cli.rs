@@ -97,15 +97,31 @@ fn the_demo_fixes_what_it_can_and_says_what_remains() {
             .map(|f| f["id"].as_str().unwrap().to_string())
             .collect()
     };
-    // Before: every fixable problem on web-01, the client's too.
+    // Before: every fixable problem on web-01 that can be seen, the client's
+    // too; its endpoint cannot be read before the registration, and says so.
     let before = ids(&json["before"], "web-01");
-    for id in [
-        "ssh-port-not-enabled",
-        "login-role-missing",
-        "entra-extension-missing",
-    ] {
+    for id in ["login-role-missing", "entra-extension-missing"] {
         assert!(before.contains(&id.to_string()), "{before:?}");
     }
+    assert!(!before.contains(&"ssh-port-not-enabled".to_string()));
+    assert!(
+        json["before"]["not_checked"].to_string().contains(
+            "web-01: its default endpoint and SSH service configuration cannot be read until"
+        ),
+        "{}",
+        json["before"]["not_checked"]
+    );
+    let planned: Vec<&str> = json["applied"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "applied")
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        planned.contains(&"create-default-endpoint-web-01"),
+        "{planned:?}"
+    );
     assert!(ids(&json["before"], "local").contains(&"arcproxy-not-installed".to_string()));
     // After: web-01 and the client are clean, db-01 keeps what only a person may fix.
     assert_eq!(ids(&json["after"], "web-01"), Vec::<String>::new());

@@ -31,6 +31,7 @@ fn a_healthy_client_has_no_findings() {
 #[test]
 fn missing_ssh_client_is_installed_by_root_and_verified() {
     let s = Sandbox::new();
+    s.az_ssh_extension("2.0.6");
     s.fake("apt-get", APT_INSTALLS_SSH);
     let check = s
         .cmd()
@@ -99,9 +100,60 @@ fn ssh_off_path_in_a_known_folder_proposes_ssh_client_folder() {
     );
 }
 
+/// Neither the Azure CLI's ssh extension nor Az.Ssh, and no proxy: no SSH
+/// path through Arc starts here, which is a finding, never "no problems".
+#[test]
+fn a_client_with_no_way_through_arc_is_a_finding_not_a_tick() {
+    let s = Sandbox::new();
+    s.ssh_client("bin");
+    let text = s.cmd().args(&["check", "--checks", "client"]).run();
+    assert_eq!(text.status, 2, "{text:?}");
+    assert!(!text.stdout.contains("no problems found"), "{text:?}");
+    assert!(
+        text.stdout.contains("✗ arc-ssh-client-missing [manual]"),
+        "{text:?}"
+    );
+    let out = s
+        .cmd()
+        .args(&["plan", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(out.finding_ids(), ["arc-ssh-client-missing"], "{out:?}");
+    let step = &out.steps()[0];
+    assert_eq!(step["automatic"], false, "{step}");
+    // Both routes, the Azure CLI's first, told to someone without az.
+    let said = format!("{} {}", step["description"], step["command"]);
+    for route in [
+        "az extension add --name ssh",
+        "install-azure-cli",
+        "Install-Module -Name Az.Ssh ",
+    ] {
+        assert!(said.contains(route), "{route}: {said}");
+    }
+    // With az on PATH, the command is the extension's install as az runs it.
+    s.fake("az", "exit 0");
+    let out = s
+        .cmd()
+        .args(&["plan", "--checks", "client", "-o", "json"])
+        .run();
+    assert_eq!(out.steps()[0]["command"], "az extension add --name ssh");
+    assert!(
+        out.json()["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("az is installed but"),
+        "{out:?}"
+    );
+    // The extension, Az.Ssh or a proxy is a way: no finding.
+    s.az_ssh_extension("2.0.6");
+    let out = s.cmd().args(&["check", "--checks", "client"]).run();
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(s.calls().is_empty(), "check ran {}", s.calls());
+}
+
 #[test]
 fn an_ssh_client_folder_without_the_binaries_is_a_finding() {
     let s = Sandbox::new();
+    s.az_ssh_extension("2.0.6");
     s.ssh_client("bin");
     std::fs::create_dir_all(s.path("empty")).unwrap();
     let folder = s.path("empty").display().to_string();
@@ -912,6 +964,7 @@ fn planted(s: &Sandbox, rel: &str) -> std::path::PathBuf {
 fn a_relative_path_entry_never_runs_a_program_from_the_current_folder() {
     for entry in ["", ".", "rel"] {
         let s = Sandbox::new();
+        s.az_ssh_extension("2.0.6");
         s.fake("apt-get", APT_INSTALLS_SSH);
         let here = planted(&s, "apt-get");
         let rel = planted(&s, "rel/apt-get");

@@ -356,8 +356,14 @@ fn without_a_proxy_or_the_right_the_probe_says_why_it_was_not_tried() {
     }
     let id = az.machine(0);
     let out = probe_json(&az, "check", false, &id);
-    assert_eq!(out.status, 0, "{out:?}");
+    // Asked for and not possible: not a success (exit 1 after the report).
+    assert_eq!(out.status, 1, "{out:?}");
     let v = out.json();
+    assert!(
+        !v["checked"].to_string().contains("connection"),
+        "{}",
+        v["checked"]
+    );
     let why = v["not_checked"]
         .as_array()
         .unwrap()
@@ -383,6 +389,13 @@ fn without_a_proxy_or_the_right_the_probe_says_why_it_was_not_tried() {
         text.stdout.contains("not checked: ") && text.stdout.contains("connection"),
         "{text:?}"
     );
+    assert_eq!(text.status, 1, "{text:?}");
+    assert!(!text.stdout.contains('✓'), "{text:?}");
+    // No probe reached sshd: no word of its log line.
+    assert!(
+        !text.stdout.contains("Invalid user arcfix-probe"),
+        "{text:?}"
+    );
 
     // A Reader lacks listCredentials: never asked.
     let az = Azure::builtin("reader");
@@ -391,6 +404,7 @@ fn without_a_proxy_or_the_right_the_probe_says_why_it_was_not_tried() {
     }
     let id = az.machine(0);
     let out = probe_json(&az, "check", false, &id);
+    assert_eq!(out.status, 1, "{out:?}");
     let v = out.json();
     assert!(
         v["not_checked"]

@@ -112,6 +112,15 @@ impl Sandbox {
         linux
     }
 
+    /// The Azure CLI's ssh extension `version`, where the CLI keeps it in HOME
+    /// (a client that can reach Arc machines, as most users have).
+    pub fn az_ssh_extension(&self, version: &str) {
+        self.write(
+            &format!("home/.azure/cliextensions/ssh/ssh-{version}.dist-info/METADATA"),
+            &format!("Metadata-Version: 2.1\nName: ssh\nVersion: {version}\n"),
+        );
+    }
+
     /// ssh and ssh-keygen in a folder of the sandbox.
     pub fn ssh_client(&self, rel_dir: &str) {
         for p in ["ssh", "ssh-keygen"] {

@@ -254,7 +254,9 @@ fn check_remote_reports_what_the_probe_saw() {
     assert!(
         text.stdout.contains("sshd-not-running")
             && text.stdout.contains("probe on web-01 through Run Command")
-            && text.stdout.contains("deleted right afterwards"),
+            && text.stdout.contains(
+                "runs there through a Run Command resource it creates (arcfix-probe-…) and deletes right afterwards"
+            ),
         "{text:?}"
     );
 }
@@ -323,7 +325,7 @@ fn a_fleet_is_probed_once_per_connected_machine() {
     // One note for the machines probed, not one each.
     let probed: Vec<String> = notes(&out.json())
         .into_iter()
-        .filter(|n| n.contains("the server side was read by the 'probe' script"))
+        .filter(|n| n.contains("the server side was read by the read-only 'probe' script"))
         .collect();
     assert_eq!(probed.len(), 1, "{probed:?}");
     assert!(probed[0].starts_with("web-01, web-02: "), "{probed:?}");

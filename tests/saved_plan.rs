@@ -339,14 +339,22 @@ fn the_commands_of_automatic_steps_work_by_hand_too() {
             json!("1.28.02260.736");
     });
     let id = az.machine(0);
-    let plan = az.run(&["plan", "--checks", "azure", "--id", &id, "-o", "json"]);
+    let plan = az.run(&[
+        "plan", "--checks", "azure", "--id", &id, "--port", "22", "-o", "json",
+    ]);
     let caller = az.sim().caller_token();
-    run_as(
-        &az,
-        &caller,
-        text(&step(&plan, "enable-ssh-port-")["command"]),
-    )
-    .unwrap();
+    let change = step(&plan, "enable-ssh-port-");
+    run_as(&az, &caller, text(&change["command"])).unwrap();
+    assert_eq!(
+        machine_state(&az)["serviceConfigurations"][0]["properties"]["port"],
+        22
+    );
+    // Its undo, as the journal records it, puts the previous port back.
+    run_as(&az, &caller, text(&change["undo"])).unwrap();
+    assert_eq!(
+        machine_state(&az)["serviceConfigurations"][0]["properties"]["port"],
+        2222
+    );
     let recreate = step(&plan, "recreate-ssh-config-");
     assert_eq!(shell_commands(text(&recreate["command"])).len(), 2);
     run_as(&az, &caller, text(&recreate["command"])).unwrap();
@@ -395,7 +403,7 @@ fn apply_refuses_a_plan_made_with_other_target_options_naming_the_option() {
         ),
         (
             &["--checks", "azure", "--login", "entra", "--port", "2222"],
-            "the saved plan was made with --port 22, this apply has --port 2222",
+            "the saved plan was made without --port, this apply has --port 2222",
         ),
         (
             &["--checks", "azure", "--login", "entra", "--grant-roles"],
@@ -511,7 +519,7 @@ fn a_saved_step_no_longer_planned_is_reported_not_needed_not_already_satisfied()
     let id = az.machine(0);
     let file = az.sandbox.path("plan.json");
     let file = file.to_str().unwrap();
-    let args = ["--checks", "azure", "--id", id.as_str()];
+    let args = ["--checks", "azure", "--id", id.as_str(), "--port", "22"];
     az.run(&[&["plan", "--out", file][..], &args].concat());
     // Fixed meanwhile, without the plan.
     assert_eq!(az.run(&[&["apply", "--yes"][..], &args].concat()).status, 0);

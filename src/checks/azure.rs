@@ -32,6 +32,8 @@ const REGISTER: &str = "Microsoft.HybridConnectivity/register/action";
 #[derive(Debug, Clone)]
 pub struct Wanted {
     pub port: u16,
+    /// The port was chosen (`--port`); otherwise a port seen in Azure is not changed.
+    pub port_given: bool,
     pub login: Login,
     pub grant_roles: bool,
 }
@@ -266,15 +268,17 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             p.registration_state
                 .is_some_and(|s| s.eq_ignore_ascii_case("Registered"))
         }
-        Goal::EndpointExists { machine } => match arm
+        // A read that fails (the provider still not registered) decides
+        // nothing: the step stops there rather than write on a guess.
+        Goal::EndpointExists { machine } => arm
             .get_opt(&format!("{machine}{ENDPOINT}"), api::HYBRID_CONNECTIVITY)
-            .await
-        {
-            Ok(v) => v.is_some(),
-            Err(e) if is_unregistered(&e) => false,
-            Err(e) => return Err(e.into()),
-        },
-        Goal::ServiceConfigPort { machine, port } => {
+            .await?
+            .is_some(),
+        Goal::ServiceConfigPort {
+            machine,
+            port,
+            any_port,
+        } => {
             match arm
                 .get_opt(
                     &format!("{machine}{SERVICE_CONFIG}"),
@@ -284,14 +288,15 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             {
                 Ok(Some(v)) => {
                     let c: ServiceConfiguration = parse(v, "serviceConfigurations/SSH")?;
-                    c.properties.port == Some(*port as u64)
-                        && c.properties
-                            .provisioning_state
-                            .as_deref()
-                            .is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"))
+                    let on_port = c.properties.port == Some(*port as u64);
+                    let succeeded = c
+                        .properties
+                        .provisioning_state
+                        .as_deref()
+                        .is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"));
+                    (on_port && succeeded) || (*any_port && !on_port)
                 }
                 Ok(None) => false,
-                Err(e) if is_unregistered(&e) => false,
                 Err(e) => return Err(e.into()),
             }
         }

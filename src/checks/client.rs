@@ -28,6 +28,10 @@ pub struct Facts {
     pub module_dirs: String,
     /// The proxy files of the Az.Ssh.ArcProxy 1.x versions and of `~/.clientsshproxy`.
     pub proxies: Vec<proxy::ProxyFile>,
+    /// The Azure CLI's ssh extension, as its folder shows it.
+    pub az_extension: crate::checks::az_ssh::Installed,
+    /// How `az` is run here, when it is installed.
+    pub az: Option<String>,
 }
 
 impl Facts {
@@ -88,6 +92,8 @@ impl Facts {
             pwsh,
             module_dirs: dirs(host),
             proxies,
+            az_extension: crate::checks::az_ssh::installed(&crate::checks::az_ssh::ssh_dir(host)),
+            az: crate::checks::az_ssh::az_program(host),
         })
     }
 
@@ -106,6 +112,7 @@ pub type Check = fn(&Facts, &mut Report);
 /// Every client-side problem, in the order findings and steps are reported.
 pub const CHECKS: &[(&str, Check)] = &[
     ("client-binaries-missing", client_binaries_missing),
+    ("arc-ssh-client-missing", arc_ssh_client_missing),
     ("proxy-not-executable", proxy_not_executable),
     ("pwsh-missing", pwsh_missing),
     ("arcproxy-not-installed", arcproxy_not_installed),
@@ -301,6 +308,54 @@ fn pwsh_missing(f: &Facts, r: &mut Report) {
             Os::Macos => "brew install --cask powershell".into(),
             Os::Linux => f.host.as_admin("snap install powershell --classic"),
         },
+        ..StepSpec::manual()
+    });
+}
+
+/// Neither client that reaches Arc servers is here (the Azure CLI's ssh
+/// extension, Az.Ssh) and no proxy either: no SSH path through Arc starts on
+/// this machine, whatever Azure and the server say.
+fn arc_ssh_client_missing(f: &Facts, r: &mut Report) {
+    use crate::checks::az_ssh::Installed;
+    if f.az_extension != Installed::No || !f.az_ssh.is_empty() || !f.proxies.is_empty() {
+        return;
+    }
+    let extensions = crate::checks::az_ssh::ssh_dir(&f.host);
+    r.finding(finding(
+        "arc-ssh-client-missing",
+        LOCAL,
+        format!(
+            "no Azure CLI ssh extension ({} {}), no Az.Ssh module in {} and no Arc SSH proxy: nothing here can reach a server through Arc",
+            match &f.az {
+                Some(_) => "az is installed but",
+                None => "az is not installed and",
+            },
+            format_args!("{} does not exist", extensions.display()),
+            f.module_dirs
+        ),
+        FixKind::Manual,
+    ));
+    let powershell = "Install-Module -Name Az.Ssh -Repository PSGallery -Scope CurrentUser -Force; Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
+    let (description, command) = match &f.az {
+        Some(az) => (
+            format!(
+                "Add the Azure CLI's ssh extension (az ssh arc); or, for Azure PowerShell, install PowerShell 7 and run: {powershell}"
+            ),
+            format!("{az} extension add --name ssh"),
+        ),
+        None => (
+            format!(
+                "Install the Azure CLI (https://learn.microsoft.com/cli/azure/install-azure-cli), then add its ssh extension with the command below; or install PowerShell 7 and run: {powershell}"
+            ),
+            "az extension add --name ssh".into(),
+        ),
+    };
+    r.step(StepSpec {
+        id: "install-arc-ssh-client".into(),
+        fixes: vec!["arc-ssh-client-missing".into()],
+        target: LOCAL.into(),
+        description,
+        command,
         ..StepSpec::manual()
     });
 }
@@ -622,6 +677,8 @@ mod tests {
             pwsh: Some("/usr/bin/pwsh".into()),
             module_dirs: "/m".into(),
             proxies: vec![],
+            az_extension: crate::checks::az_ssh::Installed::No,
+            az: None,
         }
     }
 
@@ -710,11 +767,26 @@ mod tests {
                 &["update-arcproxy"],
                 &["update-arcproxy"],
             ),
+            // Neither client nor a proxy: no path through Arc starts here.
             (
                 Facts {
                     az_ssh: vec![],
                     arcproxy: vec![],
                     pwsh: None,
+                    ..healthy()
+                },
+                &["arc-ssh-client-missing"],
+                &["install-arc-ssh-client"],
+                &[],
+            ),
+            // The Azure CLI's ssh extension is one.
+            (
+                Facts {
+                    az_ssh: vec![],
+                    arcproxy: vec![],
+                    pwsh: None,
+                    az_extension: crate::checks::az_ssh::Installed::Version("2.0.6".into()),
+                    az: Some("az".into()),
                     ..healthy()
                 },
                 &[],

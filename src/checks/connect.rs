@@ -54,9 +54,11 @@ pub fn time_limit() -> Duration {
 
 /// Tries the SSH path to one machine.
 pub async fn probe(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
+    // The user asked for the probe: one that could not run is not a verdict
+    // (the run exits 1 after the report), whatever the reason.
     let not_possible = |reason: String| Probe::NotPossible {
         reason,
-        error: false,
+        error: true,
     };
     match a.may_list_credentials {
         Some(true) => {}

@@ -52,6 +52,10 @@ pub mod step_id {
     pub fn enable_ssh_port(id: &MachineId) -> String {
         per_machine("enable-ssh-port", id)
     }
+    /// SSH through Arc is on another port than the one `az ssh arc` uses, and none was chosen.
+    pub fn choose_ssh_port(id: &MachineId) -> String {
+        per_machine("choose-ssh-port", id)
+    }
     pub fn grant_endpoint_rights(id: &MachineId) -> String {
         per_machine("grant-endpoint-rights", id)
     }
@@ -110,6 +114,12 @@ impl Report {
     }
     pub fn step(&mut self, s: StepSpec) {
         self.push_step(s.build());
+    }
+    /// A step whose undo its check knows (what was there before), as a person types it.
+    pub fn step_undone_by(&mut self, s: StepSpec, undo: String) {
+        let mut step = s.build();
+        step.undo = Some(undo);
+        self.push_step(step);
     }
     /// A subscription-wide step (provider registration) is planned once for many machines.
     fn push_step(&mut self, step: Step) {
@@ -286,6 +296,7 @@ impl StepSpec {
             },
             status: Status::Planned,
             error: None,
+            undo: None,
         }
     }
 }
@@ -452,12 +463,7 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     plan.machines = report.machines;
     plan.connections = report.connections;
     plan.scope = report.scope;
-    if ctx.target.connect {
-        plan.notes.push(
-            "the connection probe leaves an \"Invalid user arcfix-probe\" line in each server's sshd log"
-                .into(),
-        );
-    }
+    note_probe_log_lines(&mut plan);
     Ok(plan)
 }
 
@@ -523,6 +529,16 @@ pub async fn probe_again(ctx: &Context, plan: &mut Plan, progress: &(dyn Fn(&str
     plan.checked.retain(|s| s != CONNECTION);
     if tried_all {
         plan.checked.push(CONNECTION.into());
+    }
+    note_probe_log_lines(plan);
+}
+
+/// Only a probe that reached sshd (its banner seen) leaves a line in its log.
+fn note_probe_log_lines(plan: &mut Plan) {
+    const NOTE: &str = "the connection probe leaves an \"Invalid user arcfix-probe\" line in the sshd log of each server it reached";
+    plan.notes.retain(|n| n != NOTE);
+    if plan.connections.iter().any(|c| c.banner.is_some()) {
+        plan.notes.push(NOTE.into());
     }
 }
 
@@ -662,6 +678,7 @@ async fn azure_side(
     ctx.shared.count(&ids);
     let wanted = azure::Wanted {
         port: ctx.target.port,
+        port_given: ctx.target.port_given,
         login: ctx.target.login,
         grant_roles: ctx.target.grant_roles,
     };

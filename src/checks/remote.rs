@@ -53,7 +53,7 @@ pub async fn check(ctx: &Context, m: &Machine<'_>, port: u16) -> Report {
     }
     // With unknown permissions the probe is tried: ARM's answer decides.
     r.note(format!(
-        "{}: the server side was read by the '{}' script through Run Command (a run command resource arcfix-{}-… per machine, deleted right afterwards); fix scripts run there only in an approved apply",
+        "{}: the server side was read by the read-only '{}' script, which arcfix runs there through a Run Command resource it creates (arcfix-{}-…) and deletes right afterwards; fix scripts run there only in an approved apply",
         id.name,
         remote::PROBE.verb,
         remote::PROBE.verb

@@ -84,13 +84,22 @@ Apply every fix after one confirmation, the server side through Arc Run Command.
 .TP
 \fBaz ssh arc \-g rg1 \-n web\-01 2>&1 | arcfix explain\fR
 Say which known problem an error message shows.
+.SH "WHAT CHECK AND PLAN WRITE"
+Without \-\-remote, check and plan only read.
+With \-\-remote they write to Azure: for each machine they create a Run Command
+resource (arcfix\-probe\-\&...) that executes a read\-only script on the server,
+read its output and delete the resource. Nothing on the server is changed; the
+fix scripts run the same way only in an approved apply.
+With \-\-connect, check asks for short\-lived relay credentials (listCredentials)
+and runs ssh through the Arc proxy; the server's sshd logs an
+"Invalid user arcfix\-probe" line.
 .SH "EXIT STATUS"
 .TP
 \fB0\fR
 Nothing found, no steps, or everything fixed and verified; explain: a match.
 .TP
 \fB1\fR
-A runtime error: bad input, sign\-in failed, Azure unreachable, a resource not found, a side whose facts could not be read, a declined confirmation.
+A runtime error: bad input, sign\-in failed, Azure unreachable, a resource not found, a side whose facts could not be read, a side you asked for (\-\-checks, \-\-remote, \-\-connect) that could not be checked, a declined confirmation.
 .TP
 \fB2\fR
 check found problems; plan has steps; explain matched nothing.

@@ -10,6 +10,7 @@ use super::{
     is_unregistered, older_than,
 };
 use crate::azure::auth::Claims;
+use crate::azure::error::ArmError;
 use crate::azure::models::{Extension, ServiceConfiguration};
 use crate::azure::rbac::{self, Permission};
 use crate::azure::{HYBRID_CONNECTIVITY, api};
@@ -42,6 +43,56 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("entra-extension-missing", entra_extension_missing),
 ];
 
+/// A fact as its read left it: there, absent, or not seen. Only the first
+/// two are grounds for a verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen<T> {
+    There(T),
+    Absent,
+    /// The read failed. `pending`: only because the resource provider is not
+    /// registered yet, so the fact can be read once it is (the steps that
+    /// depend on it are then decided by their re-check).
+    Unknown {
+        pending: bool,
+    },
+}
+
+impl<T> Seen<T> {
+    /// How the fact enters the observations (and the plan's fingerprint).
+    fn word(&self) -> &'static str {
+        match self {
+            Seen::There(_) => "there",
+            Seen::Absent => "absent",
+            Seen::Unknown { pending: true } => "unknown-until-registered",
+            Seen::Unknown { pending: false } => "unknown",
+        }
+    }
+
+    fn is_absent(&self) -> bool {
+        matches!(self, Seen::Absent)
+    }
+
+    fn is_pending(&self) -> bool {
+        matches!(self, Seen::Unknown { pending: true })
+    }
+}
+
+/// What the SSH service configuration means for the wanted port.
+#[derive(Debug, Clone, PartialEq)]
+enum SshConfig {
+    /// Enabled on the wanted port, or unknown for a reason already reported
+    /// as not checked: nothing to claim.
+    Fine,
+    /// Unreadable until the provider is registered: what is needed is
+    /// decided by the steps' re-checks after the registration.
+    AfterRegistration,
+    /// Enabled on another port, and the user did not ask for one (`--port`):
+    /// no port is changed that was not chosen.
+    OtherPort(u64),
+    /// Missing or broken, as seen; the evidence.
+    Broken(String),
+}
+
 /// What was read about one machine, digested once for every check.
 #[derive(Debug, Clone)]
 pub struct Facts<'a> {
@@ -62,11 +113,10 @@ pub struct Facts<'a> {
     pub registered: bool,
     pub provider_state: String,
     pub may_register: Option<bool>,
-    /// The default endpoint exists (or could not be read).
-    pub endpoint_exists: bool,
-    /// The SSH service configuration; a default one when it could not be read.
-    pub config: Option<ServiceConfiguration>,
-    pub config_unreadable: bool,
+    /// The default endpoint, as its read left it.
+    pub endpoint: Seen<()>,
+    /// The SSH service configuration, as its read left it.
+    pub config: Seen<ServiceConfiguration>,
     /// The Entra login extension, when it is installed (Entra logins only).
     pub entra_extension: Option<Extension>,
 }
@@ -120,21 +170,29 @@ impl<'a> Facts<'a> {
                 (true, String::new())
             }
         };
-        let endpoint_exists = match &o.endpoint {
-            Ok(e) => e.is_some(),
-            // Unregistered provider: nothing can exist yet; re-checked before acting.
-            Err(e) if !registered && is_unregistered(e) => false,
+        // A read that failed is unknown, never absent: with the provider not
+        // registered yet, HybridConnectivity answers 409 whether or not the
+        // resource exists (it may have been made before an unregistration).
+        let seen = |what: String,
+                    read: std::result::Result<Option<&Value>, &ArmError>,
+                    r: &mut Report| match read {
+            Ok(Some(_)) => Seen::There(()),
+            Ok(None) => Seen::Absent,
+            Err(e) if !registered && is_unregistered(e) => Seen::Unknown { pending: true },
             Err(e) => {
-                r.unread(
-                    Side::Azure,
-                    format!("could not read the default endpoint of {}: {e}", id.name),
-                );
-                true
+                r.unread(Side::Azure, format!("could not read {what}: {e}"));
+                Seen::Unknown { pending: false }
             }
         };
+        let endpoint = seen(
+            format!("the default endpoint of {}", id.name),
+            o.endpoint.as_ref().map(Option::as_ref),
+            r,
+        );
         let config = match &o.service_config {
-            Ok(c) => c.clone(),
-            Err(e) if !registered && is_unregistered(e) => None,
+            Ok(Some(c)) => Seen::There(c.clone()),
+            Ok(None) => Seen::Absent,
+            Err(e) if !registered && is_unregistered(e) => Seen::Unknown { pending: true },
             Err(e) => {
                 r.unread(
                     Side::Azure,
@@ -143,15 +201,18 @@ impl<'a> Facts<'a> {
                         id.name
                     ),
                 );
-                Some(ServiceConfiguration::default())
+                Seen::Unknown { pending: false }
             }
         };
-        r.observe(format!("{target} endpoint={endpoint_exists}"));
-        let port = config.as_ref().and_then(|c| c.properties.port);
-        let state = config
-            .as_ref()
-            .and_then(|c| c.properties.provisioning_state.clone());
-        r.observe(format!("{target} ssh-config={port:?} {state:?}"));
+        r.observe(format!("{target} endpoint={}", endpoint.word()));
+        let (port, state) = match &config {
+            Seen::There(c) => (c.properties.port, c.properties.provisioning_state.clone()),
+            _ => (None, None),
+        };
+        r.observe(format!(
+            "{target} ssh-config={} {port:?} {state:?}",
+            config.word()
+        ));
         let entra_extension = if wanted.login == Login::Entra && !windows {
             entra_extension(id, o, r)
         } else {
@@ -170,9 +231,8 @@ impl<'a> Facts<'a> {
             registered,
             provider_state,
             may_register: o.may_register,
-            endpoint_exists,
+            endpoint,
             config,
-            config_unreadable: o.service_config.is_err(),
             entra_extension,
         }
     }
@@ -207,44 +267,51 @@ impl<'a> Facts<'a> {
         }
     }
 
-    /// Why SSH is not enabled on the wanted port, when it is not.
-    fn ssh_config_problem(&self, port: u16) -> Option<String> {
-        let name = &self.id.name;
-        let config_port = self.config.as_ref().and_then(|c| c.properties.port);
-        let state = self
-            .config
-            .as_ref()
-            .and_then(|c| c.properties.provisioning_state.clone());
-        let config_ok = self.config.is_some()
-            && (config_port == Some(port as u64) || self.config_unreadable)
-            && state
-                .as_deref()
-                .is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"));
-        if self.endpoint_exists && config_ok {
-            None
-        } else if !self.endpoint_exists {
-            Some(format!("{name} has no default connectivity endpoint"))
-        } else if self.config.is_none() {
-            Some(format!(
+    /// What the endpoint and its SSH service configuration mean for `port`,
+    /// from what was seen only.
+    fn ssh_config(&self, w: &Wanted) -> SshConfig {
+        let (name, port) = (&self.id.name, w.port);
+        match (&self.endpoint, &self.config) {
+            (Seen::Unknown { pending: true }, _) => SshConfig::AfterRegistration,
+            (Seen::Unknown { pending: false }, _) => SshConfig::Fine,
+            (Seen::Absent, _) => {
+                SshConfig::Broken(format!("{name} has no default connectivity endpoint"))
+            }
+            (Seen::There(()), Seen::Unknown { pending }) => {
+                if *pending {
+                    SshConfig::AfterRegistration
+                } else {
+                    SshConfig::Fine
+                }
+            }
+            (Seen::There(()), Seen::Absent) => SshConfig::Broken(format!(
                 "the default endpoint of {name} has no SSH service configuration"
-            ))
-        } else if config_port != Some(port as u64) {
-            Some(format!(
-                "SSH is enabled on port {} of {name}, not on {port}",
-                config_port.map(|p| p.to_string()).unwrap_or("?".into()),
-            ))
-        } else {
-            Some(format!(
-                "the SSH service configuration of {name} is {}",
-                state.unwrap_or_default()
-            ))
+            )),
+            (Seen::There(()), Seen::There(c)) => {
+                let state = c.properties.provisioning_state.as_deref();
+                let succeeded = state.is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"));
+                match c.properties.port {
+                    Some(p) if p == port as u64 && succeeded => SshConfig::Fine,
+                    Some(p) if p != port as u64 && !w.port_given => SshConfig::OtherPort(p),
+                    Some(p) if p != port as u64 => SshConfig::Broken(format!(
+                        "SSH is enabled on port {p} of {name}, not on {port}"
+                    )),
+                    None => SshConfig::Broken(format!(
+                        "the SSH service configuration of {name} names no port"
+                    )),
+                    Some(_) => SshConfig::Broken(format!(
+                        "the SSH service configuration of {name} is {}",
+                        state.unwrap_or_default()
+                    )),
+                }
+            }
         }
     }
 
     /// The endpoint (when missing) and the SSH configuration rights, as known.
     fn endpoint_rights(&self) -> (bool, bool) {
         (
-            self.endpoint_exists || self.may(ENDPOINT_WRITE),
+            !self.endpoint.is_absent() && !self.endpoint.is_pending() || self.may(ENDPOINT_WRITE),
             self.may(SERVICE_CONFIG_WRITE),
         )
     }
@@ -372,36 +439,64 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
 
 /// No default endpoint, or no SSH service configuration on the wanted port.
 /// With the rights, arcfix creates what is missing (the endpoint only when
-/// it does not exist: re-creating one disrupts the agent's relay).
+/// it does not exist: re-creating one disrupts the agent's relay). A port the
+/// user did not choose is never changed; what could not be read before the
+/// provider's registration is decided by the steps' re-checks.
 fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
-    let Some(evidence) = f.ssh_config_problem(w.port) else {
-        return;
+    let (id, target) = (f.id, f.target());
+    let evidence = match f.ssh_config(w) {
+        SshConfig::Fine => return,
+        SshConfig::OtherPort(p) => return other_port(f, w, p, r),
+        SshConfig::AfterRegistration => {
+            r.unread.push(crate::plan::NotChecked {
+                side: crate::checks::side_name(Side::Azure).into(),
+                reason: format!(
+                    "{}: its default endpoint and SSH service configuration cannot be read until {HYBRID_CONNECTIVITY} is registered; apply reads them again after the registration, and a second check shows them",
+                    id.name
+                ),
+                error: false,
+            });
+            None
+        }
+        SshConfig::Broken(evidence) => Some(evidence),
     };
     let (can_endpoint, can_config) = f.endpoint_rights();
     let automatic = can_endpoint && can_config;
-    let (id, target, base) = (f.id, f.target(), f.base);
-    r.finding(finding(
-        "ssh-port-not-enabled",
-        &target,
-        evidence,
-        auto_if(automatic),
-    ));
+    if let Some(evidence) = &evidence {
+        r.finding(finding(
+            "ssh-port-not-enabled",
+            &target,
+            evidence.clone(),
+            auto_if(automatic),
+        ));
+    }
     if !automatic {
         // endpoint_permission_missing says what to do instead.
         return;
     }
+    let base = f.base;
+    let unknown = evidence.is_none();
+    let once = if unknown {
+        format!(" once {HYBRID_CONNECTIVITY} is registered")
+    } else {
+        String::new()
+    };
     let mut deps = f.after_register();
-    if !f.endpoint_exists {
+    if !matches!(f.endpoint, Seen::There(())) {
         let step = step_id::create_endpoint(id);
         r.step(StepSpec {
             id: step.clone(),
             fixes: vec!["ssh-port-not-enabled".into()],
             target: target.clone(),
-            description: format!("Create the default connectivity endpoint of {} (only because it does not exist: re-creating one disrupts the agent's relay)", id.name),
+            description: if unknown {
+                format!("Create the default connectivity endpoint of {} if it is missing{once} (it could not be read before; a GET right before decides, and an existing one is left alone: re-creating one disrupts the agent's relay)", id.name)
+            } else {
+                format!("Create the default connectivity endpoint of {} (only because it does not exist: re-creating one disrupts the agent's relay)", id.name)
+            },
             command: az_rest("put", base, &id.child(ENDPOINT), Some(&endpoint_body())),
             automatic: true,
             needs: vec![ENDPOINT_WRITE.into()],
-            precondition: "the endpoint still does not exist (GET answers 404)".into(),
+            precondition: "the endpoint does not exist (GET answers 404), read right before".into(),
             verification: "GET of the endpoint answers 200".into(),
             depends_on: deps.clone(),
             goal: Goal::EndpointExists { machine: target.clone() },
@@ -415,15 +510,37 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
         });
         deps.push(step);
     }
-    r.step(StepSpec {
+    let old = match &f.config {
+        Seen::There(c) => c.properties.port,
+        _ => None,
+    };
+    // Undoing puts back what was there: the previous port, or nothing.
+    let undo = match old {
+        Some(old) => az_rest(
+            "put",
+            base,
+            &id.child(SERVICE_CONFIG),
+            Some(&config_body(old as u16)),
+        ),
+        None => az_rest("delete", base, &id.child(SERVICE_CONFIG), None),
+    };
+    r.step_undone_by(StepSpec {
         id: step_id::enable_ssh_port(id),
         fixes: vec!["ssh-port-not-enabled".into()],
         target: target.clone(),
-        description: match f.config.as_ref().and_then(|c| c.properties.port) {
-            // A service configuration holds one port: this replaces it.
+        description: match old {
+            // A service configuration holds one port: this replaces it (the user chose it).
             Some(old) if old != w.port as u64 => format!(
                 "Change the port of {}'s SSH service configuration from {old} to {} (it holds one port: {old} stops working through Arc)",
                 id.name, w.port
+            ),
+            _ if unknown && !w.port_given => format!(
+                "Allow SSH on port {} of {}{once} unless an SSH service configuration exists already (read right before; no port you did not choose is changed)",
+                w.port, id.name
+            ),
+            _ if unknown => format!(
+                "Allow SSH on port {} of {}{once} unless it is allowed already (read right before)",
+                w.port, id.name
             ),
             _ => format!(
                 "Allow SSH on port {} of {} (the endpoint's SSH service configuration)",
@@ -438,15 +555,23 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
         ),
         automatic: true,
         needs: vec![SERVICE_CONFIG_WRITE.into()],
-        precondition: format!(
-            "the SSH service configuration is missing or not on port {}",
-            w.port
-        ),
+        precondition: if w.port_given {
+            format!(
+                "the SSH service configuration is missing or not on port {}",
+                w.port
+            )
+        } else {
+            format!(
+                "no SSH service configuration, or one on port {} that did not provision",
+                w.port
+            )
+        },
         verification: format!("GET of the service configuration shows port {}", w.port),
         depends_on: deps,
         goal: Goal::ServiceConfigPort {
             machine: target,
             port: w.port,
+            any_port: !w.port_given,
         },
         action: Action::Arm {
             method: "PUT".into(),
@@ -455,13 +580,42 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
             body: Some(config_body(w.port)),
             satisfied_by: vec![],
         },
+    }, undo);
+}
+
+/// SSH is enabled through Arc on another port than 22 and no `--port` was
+/// given: arcfix says what it saw and the choices, and changes nothing.
+fn other_port(f: &Facts, w: &Wanted, seen: u64, r: &mut Report) {
+    let (id, target) = (f.id, f.target());
+    r.finding(finding(
+        "ssh-port-not-enabled",
+        &target,
+        format!(
+            "SSH is enabled through Arc on port {seen} of {}, not on {} (the port az ssh arc uses without --port or an SSHPort tag); arcfix changes no port you did not choose",
+            id.name, w.port
+        ),
+        FixKind::Manual,
+    ));
+    r.step(StepSpec {
+        id: step_id::choose_ssh_port(id),
+        fixes: vec!["ssh-port-not-enabled".into()],
+        target: target.clone(),
+        description: format!(
+            "Choose the port of {name}: if sshd listens on {seen}, keep it (connect with az ssh arc --port {seen}, or tag the machine SSHPort={seen} as below so az ssh arc uses it, and run arcfix with --port {seen}); to move SSH through Arc to {port} instead, run arcfix apply --port {port}",
+            name = id.name,
+            port = w.port
+        ),
+        command: format!(
+            "az tag update --resource-id {target} --operation merge --tags SSHPort={seen}"
+        ),
+        ..StepSpec::manual()
     });
 }
 
 /// SSH must be enabled but the caller may not write the endpoint or its
 /// configuration: an administrator grants Contributor, or sets it up.
 fn endpoint_permission_missing(f: &Facts, w: &Wanted, r: &mut Report) {
-    if f.ssh_config_problem(w.port).is_none() {
+    if !matches!(f.ssh_config(w), SshConfig::Broken(_)) {
         return;
     }
     let (can_endpoint, can_config) = f.endpoint_rights();
@@ -490,7 +644,7 @@ fn endpoint_permission_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     // What the administrator would run instead: only what is missing,
     // the endpoint before its service configuration.
     let mut setup = Vec::new();
-    if !f.endpoint_exists {
+    if f.endpoint.is_absent() {
         setup.push(az_rest(
             "put",
             base,
@@ -511,7 +665,7 @@ fn endpoint_permission_missing(f: &Facts, w: &Wanted, r: &mut Report) {
         description: format!(
             "An administrator must give you Contributor on {} (the command below), or set SSH up once for you{}: {}",
             id.name,
-            if f.endpoint_exists { "" } else { " (the endpoint, then its SSH service configuration)" },
+            if f.endpoint.is_absent() { " (the endpoint, then its SSH service configuration)" } else { "" },
             setup.join(" && ")
         ),
         command: format!("az role assignment create {} --role \"Contributor\" --scope {target}", assignee_args(f.caller)),
@@ -524,7 +678,7 @@ fn endpoint_permission_missing(f: &Facts, w: &Wanted, r: &mut Report) {
 /// A service configuration set up for an agent too old for the current flow
 /// ("Connection closed by UNKNOWN port 65535").
 fn service_config_outdated(f: &Facts, w: &Wanted, r: &mut Report) {
-    let (Some(_), Some(version)) = (&f.config, f.agent_version.as_deref()) else {
+    let (Seen::There(_), Some(version)) = (&f.config, f.agent_version.as_deref()) else {
         return;
     };
     if !older_than(version, (1, 31)) {
@@ -577,7 +731,10 @@ fn login_role_missing(f: &Facts, w: &Wanted, r: &mut Report) {
         .into_iter()
         .filter(|a| !rbac::allows(p, a))
         .collect();
-    let role = match w.login {
+    // Entra login does not exist on Windows (entra_unsupported_on_windows
+    // says so): the role of the login that works there, local, is the one.
+    let login = if f.windows { Login::Local } else { w.login };
+    let role = match login {
         Login::Local => &rbac::VM_LOCAL_USER_LOGIN,
         Login::Entra => {
             if !rbac::allows_data(p, LOGIN) && !rbac::allows_data(p, LOGIN_ADMIN) {
@@ -803,9 +960,8 @@ mod tests {
             registered: true,
             provider_state: "Registered".into(),
             may_register: None,
-            endpoint_exists: true,
-            config: Some(config(Some(22), Some("Succeeded"))),
-            config_unreadable: false,
+            endpoint: Seen::There(()),
+            config: Seen::There(config(Some(22), Some("Succeeded"))),
             entra_extension: Some(extension("Succeeded")),
         }
     }
@@ -828,8 +984,10 @@ mod tests {
     }
 
     fn wanted(login: Login, grant_roles: bool) -> Wanted {
+        // As with --port 22: the older cases chose their port.
         Wanted {
             port: 22,
+            port_given: true,
             login,
             grant_roles,
         }
@@ -874,8 +1032,8 @@ mod tests {
                 status: "Disconnected".into(),
                 agent_version: Some("1.30.0".into()),
                 registered: false,
-                endpoint_exists: false,
-                config: None,
+                endpoint: Seen::Absent,
+                config: Seen::Absent,
                 entra_extension: None,
                 ..h.clone()
             };
@@ -1039,8 +1197,12 @@ mod tests {
         ];
         for (perms, endpoint_exists, config, unregistered, steps, evidence) in cases {
             let f = Facts {
-                endpoint_exists: *endpoint_exists,
-                config: config.clone(),
+                endpoint: if *endpoint_exists {
+                    Seen::There(())
+                } else {
+                    Seen::Absent
+                },
+                config: config.clone().map_or(Seen::Absent, Seen::There),
                 registered: !unregistered,
                 ..healthy(&id, &c, perms)
             };
@@ -1079,6 +1241,138 @@ mod tests {
     }
 
     #[test]
+    fn what_could_not_be_read_before_the_registration_is_never_claimed_missing() {
+        let (id, c, owner) = (machine(), caller(), owner());
+        let f = Facts {
+            registered: false,
+            endpoint: Seen::Unknown { pending: true },
+            config: Seen::Unknown { pending: true },
+            ..healthy(&id, &c, &owner)
+        };
+        for port_given in [false, true] {
+            let w = Wanted {
+                port_given,
+                ..wanted(Login::Local, false)
+            };
+            let r = run(ssh_port_not_enabled, &f, &w);
+            // No finding rests on the 409: what is unknown is said as not checked.
+            assert!(r.findings.is_empty(), "{:?}", r.findings);
+            assert_eq!(r.unread.len(), 1, "{:?}", r.unread);
+            assert!(!r.unread[0].error);
+            assert!(r.unread[0].reason.contains("cannot be read until"));
+            // The steps are conditional, after the registration, and decided by their re-check.
+            assert_eq!(
+                ids(&r).1,
+                ["create-default-endpoint-web-01", "enable-ssh-port-web-01"]
+            );
+            assert!(r.steps[0].description.contains("if it is missing once"));
+            assert_eq!(r.steps[0].depends_on, ["register-hybridconnectivity"]);
+            assert_eq!(
+                r.steps[1].goal,
+                Goal::ServiceConfigPort {
+                    machine: id.to_string(),
+                    port: 22,
+                    any_port: !port_given
+                }
+            );
+            assert!(run(endpoint_permission_missing, &f, &w).findings.is_empty());
+        }
+        // A read that failed for another reason: nothing claimed, nothing planned.
+        let f = Facts {
+            endpoint: Seen::Unknown { pending: false },
+            config: Seen::Unknown { pending: false },
+            ..healthy(&id, &c, &owner)
+        };
+        let r = run(ssh_port_not_enabled, &f, &wanted(Login::Local, false));
+        assert!(r.findings.is_empty() && r.steps.is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn a_port_seen_in_azure_is_changed_only_when_one_was_chosen() {
+        let (id, c, owner) = (machine(), caller(), owner());
+        let f = Facts {
+            config: Seen::There(config(Some(2222), Some("Succeeded"))),
+            ..healthy(&id, &c, &owner)
+        };
+        let unchosen = Wanted {
+            port_given: false,
+            ..wanted(Login::Local, false)
+        };
+        let r = run(ssh_port_not_enabled, &f, &unchosen);
+        assert_eq!(
+            ids(&r),
+            (vec!["ssh-port-not-enabled"], vec!["choose-ssh-port-web-01"])
+        );
+        assert_eq!(r.findings[0].fix, FixKind::Manual);
+        assert!(
+            r.findings[0]
+                .evidence
+                .contains("port 2222 of web-01, not on 22")
+        );
+        assert!(!r.steps[0].automatic);
+        for choice in ["--port 2222", "--port 22", "SSHPort=2222"] {
+            assert!(
+                format!("{} {}", r.steps[0].description, r.steps[0].command).contains(choice),
+                "{choice}: {:?}",
+                r.steps[0]
+            );
+        }
+        assert!(
+            run(endpoint_permission_missing, &f, &unchosen)
+                .steps
+                .is_empty()
+        );
+        // --port 22: the change, and its undo puts 2222 back.
+        let r = run(ssh_port_not_enabled, &f, &wanted(Login::Local, false));
+        let step = &r.steps[0];
+        assert!(step.automatic && step.description.contains("from 2222 to 22"));
+        let undo = step.undo.as_deref().unwrap_or_default();
+        assert!(
+            undo.contains("--method put") && undo.contains(r#""port":2222"#),
+            "{undo}"
+        );
+        // Created from nothing: its undo deletes it.
+        let f = Facts {
+            config: Seen::Absent,
+            ..healthy(&id, &c, &owner)
+        };
+        let r = run(ssh_port_not_enabled, &f, &unchosen);
+        assert!(r.steps[0].automatic);
+        assert!(
+            r.steps[0]
+                .undo
+                .as_deref()
+                .unwrap_or_default()
+                .contains("--method delete")
+        );
+    }
+
+    #[test]
+    fn windows_gets_the_local_login_role_even_when_entra_was_asked_for() {
+        let (id, c) = (machine(), caller());
+        let can_assign = allow(&["*/read", ROLE_WRITE], &[]);
+        let f = Facts {
+            windows: true,
+            ..healthy(&id, &c, &can_assign)
+        };
+        let r = run(login_role_missing, &f, &wanted(Login::Entra, true));
+        assert_eq!(r.steps.len(), 1, "{r:?}");
+        let Action::Arm {
+            body: Some(body), ..
+        } = &r.steps[0].action
+        else {
+            panic!("{:?}", r.steps[0]);
+        };
+        let role = body["properties"]["roleDefinitionId"].as_str().unwrap();
+        assert!(role.ends_with(rbac::VM_LOCAL_USER_LOGIN.guid), "{role}");
+        assert!(
+            r.steps[0]
+                .description
+                .contains(rbac::VM_LOCAL_USER_LOGIN.name)
+        );
+    }
+
+    #[test]
     fn an_old_agent_with_a_service_configuration_is_flagged() {
         let (id, c, p) = (machine(), caller(), owner());
         for (version, config, flagged) in [
@@ -1089,7 +1383,11 @@ mod tests {
         ] {
             let f = Facts {
                 agent_version: version.map(String::from),
-                config: config.then(|| self::config(Some(22), None)),
+                config: if config {
+                    Seen::There(self::config(Some(22), None))
+                } else {
+                    Seen::Absent
+                },
                 ..healthy(&id, &c, &p)
             };
             let r = run(service_config_outdated, &f, &wanted(Login::Local, false));
