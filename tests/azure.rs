@@ -1276,3 +1276,97 @@ fn no_entra_login_role_is_assigned_on_windows() {
         .collect();
     assert!(assignments.is_empty(), "{assignments:?}");
 }
+
+/// A read that fails for any reason but "not there" leaves its fact unknown:
+/// no finding rests on it, and the run exits 1 saying what was not read.
+#[test]
+fn a_fact_that_could_not_be_read_is_never_claimed_missing() {
+    // web-01 of the demo, its provider registered: no endpoint, no extension.
+    let az = Azure::edited("demo", |v| {
+        v["subscriptions"][0]["providers"]["Microsoft.HybridConnectivity"] =
+            serde_json::json!("Registered");
+    });
+    let id = az.machine(0);
+    let args = [
+        "check", "--checks", "azure", "--id", &id, "--login", "entra", "-o", "json",
+    ];
+    let seen = az.run(&args);
+    let ids_seen = ids(&seen);
+    for id in ["entra-extension-missing", "ssh-port-not-enabled"] {
+        assert!(ids_seen.contains(&id.to_string()), "{seen:?}");
+    }
+    type Tamper = fn(&mut crate::hostile::Answer);
+    let cases: [(&str, Tamper, &str); 4] = [
+        (
+            "the endpoint answers 400",
+            |a| {
+                if a.path.ends_with("/endpoints/default") {
+                    a.status = 400;
+                    a.body =
+                        Some(serde_json::json!({"error": {"code": "BadRequest", "message": "no"}}));
+                }
+            },
+            "ssh-port-not-enabled",
+        ),
+        (
+            "the endpoint answers 403",
+            |a| {
+                if a.path.ends_with("/endpoints/default") {
+                    a.status = 403;
+                    a.body = Some(
+                        serde_json::json!({"error": {"code": "AuthorizationFailed", "message": "no"}}),
+                    );
+                }
+            },
+            "ssh-port-not-enabled",
+        ),
+        (
+            "the extension list answers 500",
+            |a| {
+                if a.path.ends_with("/extensions") {
+                    a.status = 500;
+                    a.headers.push(("Retry-After".into(), "0".into()));
+                    a.body = Some(
+                        serde_json::json!({"error": {"code": "InternalServerError", "message": "no"}}),
+                    );
+                }
+            },
+            "entra-extension-missing",
+        ),
+        (
+            "the machine has no status",
+            |a| {
+                if a.path.ends_with("/machines/web-01")
+                    && let Some(b) = a.body.as_mut()
+                {
+                    b["properties"].as_object_mut().unwrap().remove("status");
+                }
+            },
+            "agent-disconnected",
+        ),
+    ];
+    for (what, tamper, not_claimed) in cases {
+        let endpoint = crate::hostile::hostile(&az, tamper);
+        let out = az
+            .sandbox
+            .cmd()
+            .args(&args)
+            .env("ARCFIX_ARM_ENDPOINT", &endpoint)
+            .env("ARCFIX_RETRY_SCALE", "0.02")
+            .run();
+        assert_eq!(out.status, 1, "{what}: {out:?}");
+        assert!(
+            !ids(&out).contains(&not_claimed.to_string()),
+            "{what}: {out:?}"
+        );
+        let v = out.json();
+        assert!(
+            v["not_checked"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["side"] == "azure" && n["error"] == true),
+            "{what}: {v}"
+        );
+    }
+}

@@ -103,6 +103,8 @@ pub struct Facts<'a> {
     pub windows: bool,
     /// The agent's status in Azure (`Unknown` when ARM does not say).
     pub status: String,
+    /// Azure's answer had a status: without one, nothing is judged of the agent.
+    pub status_seen: bool,
     pub last_status_change: Option<String>,
     pub agent_version: Option<String>,
     pub location: String,
@@ -119,6 +121,9 @@ pub struct Facts<'a> {
     pub config: Seen<ServiceConfiguration>,
     /// The Entra login extension, when it is installed (Entra logins only).
     pub entra_extension: Option<Extension>,
+    /// The extensions were listed (Entra logins only): an unread list is no
+    /// ground to claim the extension missing.
+    pub extensions_read: bool,
 }
 
 impl<'a> Facts<'a> {
@@ -133,7 +138,21 @@ impl<'a> Facts<'a> {
     ) -> Facts<'a> {
         let target = id.to_string();
         let m = &o.machine.properties;
-        let status = m.status.clone().unwrap_or_else(|| "Unknown".into());
+        let status_seen = m.status.as_deref().is_some_and(|s| !s.trim().is_empty());
+        if !status_seen {
+            r.unread(
+                Side::Azure,
+                format!(
+                    "Azure's answer for {} has no agent status: whether its agent is connected was not judged",
+                    id.name
+                ),
+            );
+        }
+        let status = m
+            .status
+            .clone()
+            .filter(|_| status_seen)
+            .unwrap_or_else(|| "Unknown".into());
         let windows = o.machine.is_windows();
         let os = if windows { "windows" } else { "linux" };
         r.observe(format!("{target} status={status} os={os}"));
@@ -224,6 +243,7 @@ impl<'a> Facts<'a> {
             base: base.trim_end_matches('/'),
             windows,
             status,
+            status_seen,
             last_status_change: m.last_status_change.clone(),
             agent_version: m.agent_version.clone(),
             location: o.machine.location.clone().unwrap_or_default(),
@@ -234,6 +254,7 @@ impl<'a> Facts<'a> {
             endpoint,
             config,
             entra_extension,
+            extensions_read: matches!(o.extensions, Some(Ok(_))),
         }
     }
 
@@ -356,7 +377,7 @@ fn auto_if(automatic: bool) -> FixKind {
 
 /// The agent is not Connected: nothing on the machine can be reached.
 fn agent_disconnected(f: &Facts, _: &Wanted, r: &mut Report) {
-    if f.connected() {
+    if f.connected() || !f.status_seen {
         return;
     }
     let target = f.target();
@@ -827,7 +848,7 @@ fn entra_unsupported_on_windows(f: &Facts, w: &Wanted, r: &mut Report) {
 
 /// Entra login on Linux without a Succeeded AADSSHLoginForLinux extension.
 fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
-    if w.login != Login::Entra || f.windows {
+    if w.login != Login::Entra || f.windows || !f.extensions_read {
         return;
     }
     let found = f.entra_extension.as_ref();
@@ -953,6 +974,7 @@ mod tests {
             base: "https://management.azure.com",
             windows: false,
             status: "Connected".into(),
+            status_seen: true,
             last_status_change: None,
             agent_version: Some("1.45.0".into()),
             location: "westeurope".into(),
@@ -963,6 +985,7 @@ mod tests {
             endpoint: Seen::There(()),
             config: Seen::There(config(Some(22), Some("Succeeded"))),
             entra_extension: Some(extension("Succeeded")),
+            extensions_read: true,
         }
     }
 
