@@ -879,3 +879,67 @@ fn the_agent_restart_after_a_registration_stays_visible_until_seen() {
         notes(&demo["after"])
     );
 }
+
+/// No --port and --remote: the server's sshd says which port SSH is on (its
+/// probe reads `sshd -T`), and Azure is judged and fixed for that port.
+#[test]
+fn without_port_remote_takes_sshds_own_port() {
+    // Azure's SSH configuration says 2222; sshd listens on 22.
+    let az = Azure::builtin("wrong-port");
+    let id = az.machine(0);
+    let plan = az.run(&[
+        "plan",
+        "--remote",
+        "--checks",
+        "azure,server",
+        "--id",
+        &id,
+        "-o",
+        "json",
+    ]);
+    let v = plan.json();
+    let step = plan
+        .steps()
+        .into_iter()
+        .find(|s| s["id"] == "enable-ssh-port-web-01")
+        .unwrap_or_else(|| panic!("{plan:?}"));
+    assert_eq!(step["automatic"], true, "{step}");
+    assert!(
+        step["description"]
+            .as_str()
+            .unwrap()
+            .contains("from 2222 to 22"),
+        "{step}"
+    );
+    assert!(
+        v["notes"].to_string().contains(
+            "web-01: sshd is configured for port 22 (sshd -T, through Run Command); no --port was given"
+        ),
+        "{}",
+        v["notes"]
+    );
+    // sshd answers on its own port: no sshd finding.
+    assert!(
+        !plan.finding_ids().contains(&"sshd-not-running".to_string()),
+        "{plan:?}"
+    );
+
+    // sshd moved to 2222 as well: Azure already agrees, nothing to change.
+    let az = Azure::edited("wrong-port", |v| {
+        let server = &mut v["subscriptions"][0]["resource_groups"][0]["machines"][0]["server"];
+        server["ssh_port"] = serde_json::json!(2222);
+        server["agent_ports"] = serde_json::json!(["2222"]);
+    });
+    let id = az.machine(0);
+    let out = az.run(&[
+        "check",
+        "--remote",
+        "--checks",
+        "azure,server",
+        "--id",
+        &id,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status, 0, "{out:?}");
+}

@@ -823,39 +823,65 @@ async fn machine(
 ) -> Result<Report> {
     let (arm, id) = (arm.clone(), id.clone());
     let observed = azure::observe(&arm, &id, listed, wanted, caller, &ctx.shared).await?;
-    let mut report = azure::assess(&id, &observed, wanted, caller, arm.base().as_str());
+    let mut wanted = wanted.clone();
+    let mut report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
+    let restart_id = step_id::restart_agent(&id);
+    let mut machine = remote::Machine {
+        id: &id,
+        remote: crate::plan::Remote {
+            id: id.to_string(),
+            location: observed.machine.location.clone().unwrap_or_default(),
+            windows: observed.machine.is_windows(),
+        },
+        status: observed
+            .machine
+            .properties
+            .status
+            .as_deref()
+            .unwrap_or("Unknown"),
+        perms: observed.permissions.as_ref().ok().map(|p| p.as_slice()),
+        agent_ports: observed
+            .machine
+            .properties
+            .agent_configuration
+            .as_ref()
+            .and_then(|c| c.incoming_connections_ports.as_deref()),
+        restart_agent: false,
+    };
+    // No --port: the server's sshd says which port SSH is on (its probe
+    // reads `sshd -T`), and the Azure side is judged for that port.
+    let mut probed = None;
+    if remote_server && !wanted.port_given && remote::can_probe(&machine) {
+        probed = Some(remote_facts(ctx, &machine.remote, 0).await);
+    }
+    if let Some(Ok(facts)) = &probed
+        && let (false, Some(port)) = (facts.sshd_ports.is_empty(), facts.probed_port)
+    {
+        wanted.port = port;
+        wanted.port_given = true;
+        report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
+        report.note(format!(
+            "{}: sshd is configured for port {} (sshd -T, through Run Command); no --port was given, so arcfix checks and fixes SSH through Arc on port {port}",
+            id.name,
+            facts
+                .sshd_ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let wanted = &wanted;
     if !azure_checks {
         report = Report {
             observations: report.observations,
             ..Report::default()
         };
     }
-    let restart_id = step_id::restart_agent(&id);
     let restart = report.steps.iter().any(|s| s.id == restart_id);
+    machine.restart_agent = restart;
     if remote_server {
-        let machine = remote::Machine {
-            id: &id,
-            remote: crate::plan::Remote {
-                id: id.to_string(),
-                location: observed.machine.location.clone().unwrap_or_default(),
-                windows: observed.machine.is_windows(),
-            },
-            status: observed
-                .machine
-                .properties
-                .status
-                .as_deref()
-                .unwrap_or("Unknown"),
-            perms: observed.permissions.as_ref().ok().map(|p| p.as_slice()),
-            agent_ports: observed
-                .machine
-                .properties
-                .agent_configuration
-                .as_ref()
-                .and_then(|c| c.incoming_connections_ports.as_deref()),
-            restart_agent: restart,
-        };
-        let remote = remote::check(ctx, &machine, wanted.port).await;
+        let remote = remote::check(ctx, &machine, wanted.port, probed).await;
         if remote.steps.iter().any(|s| s.id == restart_id) {
             report.steps.retain(|s| s.id != restart_id);
         }

@@ -28,10 +28,23 @@ pub struct Machine<'a> {
     pub restart_agent: bool,
 }
 
+/// Whether the probe can run there: the agent connected, and the right to
+/// run commands not known to be missing (ARM's answer decides otherwise).
+pub fn can_probe(m: &Machine<'_>) -> bool {
+    m.status.eq_ignore_ascii_case("Connected")
+        && m.perms.is_none_or(|p| rbac::allows(p, RUN_COMMAND_WRITE))
+}
+
 /// Probes the server through Run Command, when that is possible, and turns
 /// what the probe saw into findings and steps. When it is not possible the
 /// server side is not checked, saying why.
-pub async fn check(ctx: &Context, m: &Machine<'_>, port: u16) -> Report {
+/// `probed`: the probe's answer when it already ran (to learn sshd's port).
+pub async fn check(
+    ctx: &Context,
+    m: &Machine<'_>,
+    port: u16,
+    probed: Option<crate::error::Result<ServerFacts>>,
+) -> Report {
     let mut r = Report::default();
     let id = m.id;
     let target = id.to_string();
@@ -58,7 +71,11 @@ pub async fn check(ctx: &Context, m: &Machine<'_>, port: u16) -> Report {
         remote::PROBE.verb,
         remote::PROBE.verb
     ));
-    match crate::checks::remote_facts(ctx, &m.remote, port).await {
+    let facts = match probed {
+        Some(facts) => facts,
+        None => crate::checks::remote_facts(ctx, &m.remote, port).await,
+    };
+    match facts {
         Ok(facts) => {
             r.observe(format!("{target} server {facts:?}"));
             r.merge(assess(m, &facts, port));

@@ -33,6 +33,10 @@ pub struct ServerFacts {
     /// reports it; a restart is confirmed by a change.
     pub agent_started: Option<String>,
     pub package_manager: Option<String>,
+    /// The ports sshd is configured to listen on (`sshd -T`), when it said.
+    pub sshd_ports: Vec<u16>,
+    /// The port whose banner the probe read (sshd's own when none was chosen).
+    pub probed_port: Option<u16>,
 }
 
 impl ServerFacts {
@@ -79,6 +83,13 @@ impl ServerFacts {
                 "incoming_ports_unreadable" => f.incoming_ports_unreadable = yes,
                 "agent_started" => f.agent_started = (!v.is_empty()).then(|| v.to_string()),
                 "package_manager" => f.package_manager = (!v.is_empty()).then(|| v.to_string()),
+                "sshd_ports" => {
+                    f.sshd_ports = v
+                        .split_whitespace()
+                        .filter_map(|p| p.parse::<u16>().ok().filter(|p| *p > 0))
+                        .collect()
+                }
+                "probed_port" => f.probed_port = v.parse::<u16>().ok().filter(|p| *p > 0),
                 _ => {}
             }
         }

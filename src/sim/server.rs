@@ -112,6 +112,8 @@ impl Server {
 
     /// What arcfix's `probe` script prints, `key=value` per line.
     fn probe_lines(&self, host: &ServerKind, port: u16) -> String {
+        // Port 0: the script reads sshd's own port (the simulated sshd has one).
+        let port = if port == 0 { self.ssh_port } else { port };
         let unit = if host.windows() || !host.debian_like() {
             "sshd"
         } else {
@@ -123,6 +125,12 @@ impl Server {
             format!("sshd_installed={}", self.sshd_installed),
             format!("sshd_active={}", self.sshd_running),
             format!("banner={}", self.banner(host, port)),
+            if self.sshd_installed {
+                format!("sshd_ports={}", self.ssh_port)
+            } else {
+                "sshd_ports=".into()
+            },
+            format!("probed_port={port}"),
         ];
         if !host.windows() {
             let pm = if host.debian_like() { "apt-get" } else { "dnf" };

@@ -6,6 +6,19 @@ $Port = {{PORT}}
 $svc = Get-Service -Name sshd -ErrorAction SilentlyContinue
 "sshd_installed=$([bool]$svc)".ToLower()
 "sshd_active=$([bool]($svc -and $svc.Status -eq 'Running'))".ToLower()
+# The ports sshd is configured to listen on (sshd -T reads its whole configuration).
+$sshdPorts = @()
+$sshdExe = Join-Path $env:windir 'System32\OpenSSH\sshd.exe'
+if (Test-Path $sshdExe) {
+  $sshdPorts = @(& $sshdExe -T 2>$null | Where-Object { $_ -match '^port\s+(\d+)$' } | ForEach-Object { [int]($_ -split '\s+')[1] })
+}
+"sshd_ports=$($sshdPorts -join ' ')"
+# $Port = 0: no port was chosen; sshd's own decides (22 when it listens there).
+if ($Port -eq 0) {
+  $Port = 22
+  if ($sshdPorts.Count -gt 0 -and -not ($sshdPorts -contains 22)) { $Port = $sshdPorts[0] }
+}
+"probed_port=$Port"
 $banner = ""
 try {
   $c = New-Object System.Net.Sockets.TcpClient('127.0.0.1', $Port)
