@@ -263,7 +263,7 @@ pub async fn enumerate(
     let machines = machines
         .into_iter()
         .filter(|(id, m)| {
-            scope.tags_match(&m.tags) && seen.insert(id.to_string().to_ascii_lowercase())
+            scope.tags_match(&m.tags) && seen.insert(id.key())
         })
         .collect();
     Ok(Enumeration {
