@@ -128,11 +128,13 @@ async fn execute(config: Config) -> Result<ExitCode> {
             let mut ctx = context(&config.azure, target.clone(), None, view.clone())?;
             ctx.journal = match &config.journal {
                 crate::config::JournalChoice::Off => None,
+                // Checked before detection: an odd file stops nothing half-way.
                 crate::config::JournalChoice::File(f) => {
-                    Some(crate::journal::Journal { path: f.clone() })
+                    Some(crate::journal::Journal::checked(f.clone())?)
                 }
                 crate::config::JournalChoice::Default => crate::journal::default_path(&ctx.host)
-                    .map(|path| crate::journal::Journal { path }),
+                    .map(crate::journal::Journal::checked)
+                    .transpose()?,
             };
             apply(&ctx, *yes, *dry_run, plan.as_deref()).await
         }
