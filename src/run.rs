@@ -91,6 +91,14 @@ pub use crate::render::view::out;
 
 async fn execute(config: Config) -> Result<ExitCode> {
     let view = crate::render::view(&config, false);
+    if matches!(
+        config.command,
+        Cmd::Check(_) | Cmd::Plan { .. } | Cmd::Apply { .. }
+    ) {
+        // Ctrl-C stops at once, after killing and removing what a connection
+        // probe holds; while apply works, it lets the report follow.
+        crate::interrupt::watch();
+    }
     match &config.command {
         Cmd::Check(target) => {
             let ctx = context(&config.azure, target.clone(), None, view.clone())?;
@@ -317,14 +325,15 @@ pub async fn apply(
     }
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
+    // Until the report is out, Ctrl-C abandons waits instead of stopping.
+    let _graceful = crate::interrupt::Graceful::new();
     let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-            let _ = writeln!(
-                std::io::stderr(),
-                "arcfix: interrupted: stopping (a wait in progress is abandoned; the report follows)"
-            );
-        }
+        crate::interrupt::raised().await;
+        flag.store(true, Ordering::SeqCst);
+        let _ = writeln!(
+            std::io::stderr(),
+            "arcfix: interrupted: stopping (a wait in progress is abandoned; the report follows)"
+        );
     });
     let mut code = crate::apply::apply(ctx, &mut plan, &interrupted).await;
     if ctx.target.connect && !interrupted.load(Ordering::SeqCst) {
