@@ -214,7 +214,13 @@ fn fold_char(c: char) -> char {
     class
         .iter()
         .flat_map(|r| r.start()..=r.end())
-        .map(|x| if x.is_ascii() { x.to_ascii_lowercase() } else { x })
+        .map(|x| {
+            if x.is_ascii() {
+                x.to_ascii_lowercase()
+            } else {
+                x
+            }
+        })
         .min()
         .unwrap_or(c)
 }
