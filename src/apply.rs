@@ -609,7 +609,7 @@ pub fn check_options(saved: &Plan, target: &crate::target::Target) -> Result<()>
 /// the fresh plan no longer has are kept, reported `not-needed`: the fresh
 /// detection saw no need for them; they are neither re-checked nor acted on.
 pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<Plan> {
-    if !saved.target.eq_ignore_ascii_case(&fresh.target) {
+    if !crate::target::same_folded(&saved.target, &fresh.target) {
         return Err(Error::input(format!(
             "the saved plan was made for '{}', not for '{}': give apply the same target options as the plan, or make a new plan",
             saved.target, fresh.target

@@ -151,3 +151,21 @@ fn stop_now() -> ! {
     );
     std::process::exit(crate::error::ExitCode::Interrupted.code())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hold_is_registered_while_it_lives() {
+        let path = PathBuf::from("/nonexistent/arcfix-probe-test-hold");
+        let held = || lock().contains(&Held::Folder(path.clone()));
+        let hold = Hold::folder(path.clone());
+        assert!(held());
+        drop(hold);
+        assert!(
+            !held(),
+            "dropped: its owner removes it on the ordinary way out"
+        );
+    }
+}
