@@ -54,16 +54,9 @@ impl Journal {
                     )));
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(crate::error::Error::io(
-                    format!(
-                        "cannot look at the journal {}",
-                        crate::text::sanitize(&path.display().to_string())
-                    ),
-                    e,
-                ));
-            }
+            // Not there yet, or not reachable: writing it will say so (a
+            // warning, as for any journal that cannot be written).
+            Err(_) => {}
         }
         Ok(Journal { path })
     }
