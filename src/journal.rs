@@ -43,20 +43,17 @@ impl Journal {
     /// The journal at `path`, refused before anything changes when the path
     /// holds something other than a regular file: a FIFO would stop apply at
     /// its first record until something reads it, a device or a directory
-    /// can never hold one. A path that does not exist yet is fine.
+    /// can never hold one. A path that does not exist yet is fine; one that
+    /// cannot be reached is found so when written (a warning, as for any
+    /// journal that cannot be written).
     pub fn checked(path: PathBuf) -> crate::error::Result<Journal> {
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) => {
-                if let Some(what) = not_a_file(&meta.file_type()) {
-                    return Err(crate::error::Error::input(format!(
-                        "the journal {} is {what}, not a regular file: give --journal a file, or --no-journal",
-                        crate::text::sanitize(&path.display().to_string())
-                    )));
-                }
-            }
-            // Not there yet, or not reachable: writing it will say so (a
-            // warning, as for any journal that cannot be written).
-            Err(_) => {}
+        if let Ok(meta) = std::fs::symlink_metadata(&path)
+            && let Some(what) = not_a_file(&meta.file_type())
+        {
+            return Err(crate::error::Error::input(format!(
+                "the journal {} is {what}, not a regular file: give --journal a file, or --no-journal",
+                crate::text::sanitize(&path.display().to_string())
+            )));
         }
         Ok(Journal { path })
     }
