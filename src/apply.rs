@@ -26,7 +26,7 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
     let lane_of = |s: &Step| {
         crate::target::MachineId::parse(&s.target)
             .ok()
-            .map(|m| m.to_string().to_ascii_lowercase())
+            .map(|m| m.key())
     };
     let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
     let mut lane_index: std::collections::HashMap<String, usize> = Default::default();
@@ -96,14 +96,14 @@ impl Settled {
         self.0
             .entry(step.id.clone())
             .or_default()
-            .push((step.target.to_ascii_lowercase(), step.status));
+            .push((crate::target::fold(&step.target), step.status));
     }
 
     /// How the prerequisite `id` of a step on `target` ended: the one whose
     /// target holds this one (its subscription's, its machine's), else the
     /// first of that id; `None` when none was done.
     fn of(&self, id: &str, target: &str) -> Option<Status> {
-        let t = target.to_ascii_lowercase();
+        let t = crate::target::fold(target);
         let all = self.0.get(id)?;
         all.iter()
             .find(|(scope, _)| t == *scope || t.starts_with(&format!("{scope}/")))
@@ -148,7 +148,7 @@ async fn run_one(ctx: &Context, step: &mut Step, settled: &Settled, interrupted:
             if status == Status::Applied && step.goal == crate::plan::Goal::Restarted {
                 // Seen happen: the restart after a registration is no longer owed.
                 if let Ok(mut seen) = ctx.restarted.lock() {
-                    seen.insert(step.target.to_ascii_lowercase());
+                    seen.insert(crate::target::fold(&step.target));
                 }
             }
             step.status = status
@@ -219,7 +219,7 @@ async fn run_step(ctx: &Context, step: &Step, interrupted: &AtomicBool) -> Resul
     if let (crate::plan::Goal::Restarted, Action::RunCommand { machine, .. }) =
         (&step.goal, &step.action)
     {
-        return restart_remote_agent(ctx, step, machine).await;
+        return restart_remote_agent(ctx, step, machine, interrupted).await;
     }
     // The action itself runs to its end (a half-made change helps nobody)...
     perform(ctx, &step.action).await?;
@@ -284,7 +284,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
             ctx.server_cache
                 .lock()
                 .await
-                .remove(&machine.id.to_ascii_lowercase());
+                .remove(&crate::target::fold(&machine.id));
             let result = result?;
             if result.succeeded() {
                 Ok(())
@@ -461,10 +461,11 @@ async fn restart_remote_agent(
     ctx: &Context,
     step: &Step,
     machine: &crate::plan::Remote,
+    interrupted: &AtomicBool,
 ) -> Result<Status> {
     let port = ctx.target.port;
     let name = machine.id.rsplit('/').next().unwrap_or(&machine.id);
-    let key = machine.id.to_ascii_lowercase();
+    let key = crate::target::fold(&machine.id);
     // Every run command there drops the cached probe answer, so a cached one
     // (the detection's, or the last verification's) is the current state.
     let before = checks::remote_facts(ctx, machine, port)
@@ -490,10 +491,30 @@ async fn restart_remote_agent(
     let _waiting = ctx
         .view
         .waiting(&format!("waiting for the agent on {name} to restart"));
+    // Ctrl-C ends the wait at once (a look under way stops and deletes its
+    // run command): the restart was scheduled, a re-run sees whether it came.
+    let stopped = || async {
+        while !interrupted.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let abandoned = || {
+        Error::Other(format!(
+            "interrupted (Ctrl-C) while waiting for the agent on {name} to restart: the restart was scheduled; run arcfix again to see whether it came"
+        ))
+    };
     loop {
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            biased;
+            _ = stopped() => return Err(abandoned()),
+            _ = tokio::time::sleep(wait) => {}
+        }
         ctx.server_cache.lock().await.remove(&key);
-        match checks::remote_facts(ctx, machine, port).await {
+        let facts = checks::remote_facts(ctx, machine, port).await;
+        if interrupted.load(Ordering::SeqCst) {
+            return Err(abandoned());
+        }
+        match facts {
             Ok(f) => match f.agent_started {
                 Some(now) if now != before => return Ok(Status::Applied),
                 Some(_) => last = format!("its start time is still {before}"),
@@ -534,7 +555,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
             ctx.server_cache
                 .lock()
                 .await
-                .remove(&m.id.to_ascii_lowercase());
+                .remove(&crate::target::fold(&m.id));
         }
         if checks::satisfied(ctx, &step.goal).await? {
             break Ok(());
@@ -588,7 +609,7 @@ pub fn check_options(saved: &Plan, target: &crate::target::Target) -> Result<()>
 /// the fresh plan no longer has are kept, reported `not-needed`: the fresh
 /// detection saw no need for them; they are neither re-checked nor acted on.
 pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<Plan> {
-    if !saved.target.eq_ignore_ascii_case(&fresh.target) {
+    if !crate::target::same_folded(&saved.target, &fresh.target) {
         return Err(Error::input(format!(
             "the saved plan was made for '{}', not for '{}': give apply the same target options as the plan, or make a new plan",
             saved.target, fresh.target
@@ -660,7 +681,7 @@ mod settled_tests {
         assert_eq!(s.of(register, "local"), Some(Status::Applied));
         assert_eq!(s.of("another", "local"), None);
         // A name that begins like another is not below it.
-        let lower = M.to_ascii_lowercase();
+        let lower = crate::target::fold(M);
         s.0.insert(
             "x".into(),
             vec![

@@ -225,7 +225,7 @@ fn ids_from(file: &std::path::Path) -> Result<Vec<MachineId>> {
         }
         let id = MachineId::parse(line)
             .map_err(|e| Error::Usage(format!("{name} line {}: {e}", n + 1)))?;
-        if seen.insert(id.to_string().to_ascii_lowercase()) {
+        if seen.insert(id.key()) {
             ids.push(id);
         }
     }

@@ -132,16 +132,18 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
         .iter()
         .map(|id| MachineId::parse(id))
         .collect::<Result<Vec<_>>>()?;
-    let Some(first) = machines.first() else {
+    if machines.is_empty() {
         return Err(Error::Internal(format!(
             "the scenario '{}' has no machine",
             sim.scenario().name
         )));
-    };
+    }
     // The connection probe, where this machine has OpenSSH: the real ssh, a
     // stand-in proxy that asks the simulated relay, and a throw-away sshd on
-    // loopback behind the first machine.
-    let probe = connection_probe(&host, sandbox, sim, first).await;
+    // loopback behind each machine, labelled in its banner. A machine without
+    // its own stand-in would have nothing to reach: every one gets one, or
+    // none is probed.
+    let probe = connection_probe(&host, sandbox, sim, &machines).await;
     let target = Target {
         machines: machines.clone(),
         by_name: None,
@@ -187,8 +189,13 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
     )));
     intro.push_str(&para(&match &probe {
         Ok(_) => format!(
-            "The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and a throw-away sshd on 127.0.0.1 standing in for {}.",
-            first.name
+            "The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and behind each machine a throw-away sshd of this machine's own on 127.0.0.1, standing in for the server's (simulated: its banner ends with '{}NAME'{}).",
+            STAND_IN,
+            if has_windows(sim.scenario()) {
+                "; a Windows machine's stand-in is this OpenSSH too"
+            } else {
+                ""
+            }
         ),
         Err(why) => format!("Connection probe skipped: {why}."),
     }));
@@ -295,15 +302,30 @@ fn client_sandbox(dir: &Path) -> Result<Host> {
     Ok(host)
 }
 
-/// A throw-away sshd for `machine`, the real ssh in the sandbox and the
-/// stand-in proxy as the Azure CLI's proxy file (still without its execute
-/// bit: that is one of the client's problems). `Err` says why not.
+/// Whether a machine of the scenario runs Windows (its stand-in is not).
+fn has_windows(s: &Scenario) -> bool {
+    s.subscriptions
+        .iter()
+        .flat_map(|s| &s.resource_groups)
+        .flat_map(|g| &g.machines)
+        .any(|m| m.os_type.eq_ignore_ascii_case("windows"))
+}
+
+/// What each stand-in sshd adds to its banner, before the machine's name: a
+/// banner seen in the demo says which stand-in it came from, never the
+/// server's own.
+pub const STAND_IN: &str = "arcfix-demo-stand-in-for-";
+
+/// A throw-away sshd for each machine (its own port, host key and banner),
+/// the real ssh in the sandbox and the stand-in proxy as the Azure CLI's
+/// proxy file (still without its execute bit: that is one of the client's
+/// problems). `Err` says why there is no probe.
 async fn connection_probe(
     host: &Host,
     sandbox: &Path,
     sim: &Sim,
-    machine: &MachineId,
-) -> std::result::Result<tokio::process::Child, String> {
+    machines: &[MachineId],
+) -> std::result::Result<Vec<tokio::process::Child>, String> {
     if host.os == Os::Windows {
         return Err("the stand-in proxy and sshd run on Linux and macOS only".into());
     }
@@ -319,10 +341,49 @@ async fn connection_probe(
         return Err("sshd as root needs /run/sshd, which does not exist (the demo creates nothing outside its sandbox)".into());
     }
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
-    let dir = sandbox.join("sshd");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut children = Vec::with_capacity(machines.len());
+    for machine in machines {
+        let dir = sandbox.join("sshd").join(machine.name.to_ascii_lowercase());
+        let port = stand_in(&keygen, &sshd, &dir, &machine.name)
+            .await
+            .map_err(|why| format!("the stand-in sshd for {}: {why}", machine.name))?;
+        children.push(port.1);
+        sim.attach_sshd(&machine.to_string(), port.0);
+    }
+    let bin = sandbox.join("bin");
+    for (name, real) in [("ssh", &ssh), ("ssh-keygen", &keygen)] {
+        let at = bin.join(name);
+        let _ = std::fs::remove_file(&at);
+        link(real, &at).map_err(|e| e.to_string())?;
+    }
+    let proxy = host.home.join(".clientsshproxy").join(format!(
+        "sshProxy_{}_{}_1_3_026973",
+        host.os.proxy_word(),
+        host.arch.word()
+    ));
+    std::fs::write(
+        &proxy,
+        format!(
+            "#!/bin/sh\n# Stands in for the Arc SSH proxy: asks the simulated relay, then splices to the machine's stand-in sshd.\nexec '{}' sim-proxy --sim '{}' \"$@\"\n",
+            me.display(),
+            sim.base_url()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(children)
+}
+
+/// One stand-in sshd in `dir` on a free loopback port, its banner ending in
+/// `STAND_IN` and `name`; the port and the running sshd.
+async fn stand_in(
+    keygen: &Path,
+    sshd: &Path,
+    dir: &Path,
+    name: &str,
+) -> std::result::Result<(u16, tokio::process::Child), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let key = dir.join("hostkey");
-    let made = tokio::process::Command::new(&keygen)
+    let made = tokio::process::Command::new(keygen)
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(&key)
         .stdin(std::process::Stdio::null())
@@ -340,13 +401,13 @@ async fn connection_probe(
     std::fs::write(
         &config,
         format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\nStrictModes no\n",
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\nStrictModes no\nVersionAddendum {STAND_IN}{name}\n",
             key.display(),
             dir.join("sshd.pid").display()
         ),
     )
     .map_err(|e| e.to_string())?;
-    let child = tokio::process::Command::new(&sshd)
+    let child = tokio::process::Command::new(sshd)
         .arg("-D")
         .arg("-f")
         .arg(&config)
@@ -356,42 +417,16 @@ async fn connection_probe(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("sshd does not start: {e}"))?;
-    let mut up = false;
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
-            up = true;
-            break;
+            return Ok((port, child));
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    if !up {
-        return Err("the throw-away sshd did not start listening".into());
-    }
-    sim.attach_sshd(&machine.to_string(), port);
-    let bin = sandbox.join("bin");
-    for (name, real) in [("ssh", &ssh), ("ssh-keygen", &keygen)] {
-        let at = bin.join(name);
-        let _ = std::fs::remove_file(&at);
-        link(real, &at).map_err(|e| e.to_string())?;
-    }
-    let proxy = host.home.join(".clientsshproxy").join(format!(
-        "sshProxy_{}_{}_1_3_026973",
-        host.os.proxy_word(),
-        host.arch.word()
-    ));
-    std::fs::write(
-        &proxy,
-        format!(
-            "#!/bin/sh\n# Stands in for the Arc SSH proxy: asks the simulated relay, then splices to the throw-away sshd.\nexec '{}' sim-proxy --sim '{}' \"$@\"\n",
-            me.display(),
-            sim.base_url()
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(child)
+    Err("it did not start listening".into())
 }
 
 #[cfg(unix)]

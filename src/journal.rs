@@ -40,6 +40,24 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// The journal at `path`, refused before anything changes when the path
+    /// holds something other than a regular file: a FIFO would stop apply at
+    /// its first record until something reads it, a device or a directory
+    /// can never hold one. A path that does not exist yet is fine; one that
+    /// cannot be reached is found so when written (a warning, as for any
+    /// journal that cannot be written).
+    pub fn checked(path: PathBuf) -> crate::error::Result<Journal> {
+        if let Ok(meta) = std::fs::symlink_metadata(&path)
+            && let Some(what) = not_a_file(&meta.file_type())
+        {
+            return Err(crate::error::Error::input(format!(
+                "the journal {} is {what}, not a regular file: give --journal a file, or --no-journal",
+                crate::text::sanitize(&path.display().to_string())
+            )));
+        }
+        Ok(Journal { path })
+    }
+
     /// Appends one line for a performed step; a failure is returned for a warning.
     pub fn record(&self, step: &Step, who: &Who, base: &str) -> std::result::Result<(), String> {
         if !matches!(step.status, Status::Applied | Status::Failed) {
@@ -127,6 +145,32 @@ pub fn undo(step: &Step, base: &str) -> String {
     }
 }
 
+/// What a file type is, when it is not a regular file.
+fn not_a_file(t: &std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return Some("a device");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+    }
+    if t.is_dir() {
+        Some("a directory")
+    } else if t.is_symlink() {
+        Some("a symbolic link (arcfix does not follow links for its journal)")
+    } else if t.is_file() {
+        None
+    } else {
+        Some("not a regular file")
+    }
+}
+
 #[cfg(unix)]
 fn append_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -135,9 +179,16 @@ fn append_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .append(true)
         .create(true)
         .mode(0o600)
-        // A link at the journal's path is refused, not followed.
-        .custom_flags(libc::O_NOFOLLOW)
+        // A link at the journal's path is refused, not followed; a FIFO put
+        // there since the start never blocks the open.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
+    // Checked on the descriptor itself: whatever is at the path now.
+    if let Some(what) = not_a_file(&f.metadata()?.file_type()) {
+        return Err(std::io::Error::other(format!(
+            "it is {what}, not a regular file"
+        )));
+    }
     f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(bytes)
 }

@@ -16,6 +16,7 @@ pub(crate) mod config;
 pub(crate) mod demo;
 pub mod error;
 pub mod explain;
+pub mod interrupt;
 pub mod journal;
 pub mod os;
 pub mod plan;

@@ -91,6 +91,14 @@ pub use crate::render::view::out;
 
 async fn execute(config: Config) -> Result<ExitCode> {
     let view = crate::render::view(&config, false);
+    if matches!(
+        config.command,
+        Cmd::Check(_) | Cmd::Plan { .. } | Cmd::Apply { .. }
+    ) {
+        // Ctrl-C stops at once, after killing and removing what a connection
+        // probe holds; while apply works, it lets the report follow.
+        crate::interrupt::watch();
+    }
     match &config.command {
         Cmd::Check(target) => {
             let ctx = context(&config.azure, target.clone(), None, view.clone())?;
@@ -128,11 +136,13 @@ async fn execute(config: Config) -> Result<ExitCode> {
             let mut ctx = context(&config.azure, target.clone(), None, view.clone())?;
             ctx.journal = match &config.journal {
                 crate::config::JournalChoice::Off => None,
+                // Checked before detection: an odd file stops nothing half-way.
                 crate::config::JournalChoice::File(f) => {
-                    Some(crate::journal::Journal { path: f.clone() })
+                    Some(crate::journal::Journal::checked(f.clone())?)
                 }
                 crate::config::JournalChoice::Default => crate::journal::default_path(&ctx.host)
-                    .map(|path| crate::journal::Journal { path }),
+                    .map(crate::journal::Journal::checked)
+                    .transpose()?,
             };
             apply(&ctx, *yes, *dry_run, plan.as_deref()).await
         }
@@ -315,14 +325,15 @@ pub async fn apply(
     }
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
+    // Until the report is out, Ctrl-C abandons waits instead of stopping.
+    let _graceful = crate::interrupt::Graceful::new();
     let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-            let _ = writeln!(
-                std::io::stderr(),
-                "arcfix: interrupted: stopping (a wait in progress is abandoned; the report follows)"
-            );
-        }
+        crate::interrupt::raised().await;
+        flag.store(true, Ordering::SeqCst);
+        let _ = writeln!(
+            std::io::stderr(),
+            "arcfix: interrupted: stopping (a wait in progress is abandoned; the report follows)"
+        );
     });
     let mut code = crate::apply::apply(ctx, &mut plan, &interrupted).await;
     if ctx.target.connect && !interrupted.load(Ordering::SeqCst) {

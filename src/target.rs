@@ -159,17 +159,74 @@ pub struct MachineId {
 }
 
 impl PartialEq for MachineId {
-    /// ARM ids are case-insensitive.
+    /// ARM ids are case-insensitive, in every script (a resource group may be
+    /// `Grüppe`): compared by Unicode simple case folding, like `fold`.
     fn eq(&self, other: &Self) -> bool {
         // Field by field, as the id would compare (no allocation: fleets compare many).
-        self.subscription.eq_ignore_ascii_case(&other.subscription)
-            && self
-                .resource_group
-                .eq_ignore_ascii_case(&other.resource_group)
-            && self.name.eq_ignore_ascii_case(&other.name)
+        same_folded(&self.subscription, &other.subscription)
+            && same_folded(&self.resource_group, &other.resource_group)
+            && same_folded(&self.name, &other.name)
     }
 }
 impl Eq for MachineId {}
+
+impl std::hash::Hash for MachineId {
+    /// Equal ids hash alike: the same folded characters, field by field.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for field in [&self.subscription, &self.resource_group, &self.name] {
+            for c in field.chars().map(fold_char) {
+                c.hash(state);
+            }
+            // A separator no name holds: `ab`+`c` is not `a`+`bc`.
+            '/'.hash(state);
+        }
+    }
+}
+
+/// An ARM name or id in the one form in which case does not count: each
+/// character replaced by one representative of its Unicode simple case
+/// folding class (ASCII letters by their lower case). Every comparison or
+/// map key of ids uses this, never `to_ascii_lowercase`, so that `Grüppe`
+/// and `GRÜPPE` are one group everywhere.
+pub fn fold(s: &str) -> String {
+    s.chars().map(fold_char).collect()
+}
+
+/// Whether two names are equal without regard to case (`fold` of each).
+pub fn same_folded(a: &str, b: &str) -> bool {
+    a == b || a.chars().map(fold_char).eq(b.chars().map(fold_char))
+}
+
+/// One character's representative: the smallest of the characters that
+/// simple case folding makes equal to it (ASCII letters: the lower case, so
+/// the common case allocates nothing and reads as before).
+fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
+    let mut class = ClassUnicode::new([ClassUnicodeRange::new(c, c)]);
+    if class.try_case_fold_simple().is_err() {
+        // Without the tables (never in this build): the lower case of one character.
+        let mut lower = c.to_lowercase();
+        return match (lower.next(), lower.next()) {
+            (Some(l), None) => l,
+            _ => c,
+        };
+    }
+    class
+        .iter()
+        .flat_map(|r| r.start()..=r.end())
+        .map(|x| {
+            if x.is_ascii() {
+                x.to_ascii_lowercase()
+            } else {
+                x
+            }
+        })
+        .min()
+        .unwrap_or(c)
+}
 
 impl MachineId {
     pub fn new(subscription: &str, resource_group: &str, name: &str) -> Result<MachineId> {
@@ -213,6 +270,11 @@ impl MachineId {
             return Err(bad("not a Microsoft.HybridCompute/machines resource"));
         }
         MachineId::new(parts[2], parts[4], parts[8])
+    }
+
+    /// The id as a map key: `fold` of the full id (equal ids, equal keys).
+    pub fn key(&self) -> String {
+        fold(&self.to_string())
     }
 
     /// The machine's id with a suffix path appended, e.g. `/providers/Microsoft.HybridConnectivity/endpoints/default`.
@@ -328,6 +390,35 @@ mod tests {
         .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.name, "m1");
+    }
+
+    #[test]
+    fn ids_differing_only_in_non_ascii_case_are_one_machine() {
+        use std::collections::HashSet;
+        let id = |rg: &str, m: &str| {
+            MachineId::parse(&format!(
+                "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{m}"
+            ))
+            .unwrap()
+        };
+        let pairs = [
+            ("Grüppe", "GRÜPPE"),
+            ("ΟΔΥΣΣΕΥΣ", "οδυσσευς"),
+            ("Straße", "STRAẞE"),
+            ("Ǆ-rg", "ǆ-RG"),
+        ];
+        for (a, b) in pairs {
+            let (x, y) = (id(a, "web-01"), id(b, "WEB-01"));
+            assert_eq!(x, y, "{a} / {b}");
+            assert_eq!(x.key(), y.key(), "{a} / {b}");
+            let set: HashSet<MachineId> = [x, y].into_iter().collect();
+            assert_eq!(set.len(), 1, "{a} / {b}");
+            assert!(same_folded(a, b), "{a} / {b}");
+        }
+        assert_ne!(id("Grüppe", "m"), id("Gruppe", "m"));
+        assert_ne!(fold("Grüppe"), fold("Gruppe"));
+        // ASCII reads as before.
+        assert_eq!(fold("RG-Web_01"), "rg-web_01");
     }
 
     #[test]

@@ -1149,8 +1149,13 @@ fn apply_keeps_a_journal_of_what_it_changed_with_how_to_undo_it() {
     let out = run(&["--journal", custom.to_str().unwrap()]);
     assert!(custom.exists(), "{out:?}");
     assert!(!state.join("other").exists());
-    std::fs::create_dir_all(az.sandbox.path("a-folder")).unwrap();
-    let out = run(&["--journal", az.sandbox.path("a-folder").to_str().unwrap()]);
+    // A folder at the path is refused up front (tests/interruptions.rs); a
+    // path below a file is only found unwritable when written.
+    az.sandbox.write("a-file", "");
+    let out = run(&[
+        "--journal",
+        az.sandbox.path("a-file/journal.jsonl").to_str().unwrap(),
+    ]);
     assert!(
         out.stderr.contains("could not write the journal"),
         "{out:?}"

@@ -490,3 +490,123 @@ fn dash_vv_logs_the_list_credentials_request_but_never_its_answer() {
         assert!(!text.contains(&az.token), "the token was logged");
     }
 }
+
+/// The process group of each live process (`/proc/PID/stat`), zombies left out:
+/// a zombie holds nothing.
+fn live_groups() -> Vec<(u32, u32, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.first() == Some(&"Z") {
+            continue;
+        }
+        let cmdline = std::fs::read(e.path().join("cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        if let Some(group) = f.get(2).and_then(|g| g.parse().ok()) {
+            out.push((pid, group, cmdline));
+        }
+    }
+    out
+}
+
+#[test]
+fn ctrl_c_during_the_probe_kills_ssh_and_the_proxy_and_removes_its_private_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let az = Azure::builtin("healthy");
+    let Some(_sshd) = setup(&az) else { return };
+    let id = az.machine(0);
+    // A proxy that hangs and ignores the hang-up ssh sends it.
+    let marker = format!("301.{}", std::process::id());
+    az.sandbox.write_exec(
+        PROXY,
+        &format!("#!/bin/sh\ntrap '' HUP INT TERM\nexec sleep {marker}\n"),
+    );
+    let mut child = az
+        .sandbox
+        .cmd()
+        .args(&["check", "--checks", "azure", "--connect", "--id", &id])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("TMPDIR", az.sandbox.path("tmp").to_str().unwrap())
+        .env("ARCFIX_CONNECT_TIMEOUT", "60")
+        .command()
+        .spawn()
+        .unwrap();
+    // Until the proxy runs: then ssh, the proxy and the folder all exist.
+    let mut ssh_group = None;
+    for _ in 0..400 {
+        let procs = live_groups();
+        if procs.iter().any(|(_, _, c)| c.contains(&marker)) {
+            ssh_group = procs
+                .iter()
+                .find(|(_, _, c)| c.contains(&marker))
+                .map(|(_, g, _)| *g);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let Some(group) = ssh_group else {
+        let _ = child.kill();
+        panic!("the hanging proxy never ran");
+    };
+    let folders: Vec<_> = std::fs::read_dir(az.sandbox.path("tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("arcfix-probe-")
+        })
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let mode = std::fs::metadata(&folders[0]).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700, "the probe's folder is this user's alone");
+    let members: Vec<_> = live_groups()
+        .into_iter()
+        .filter(|(_, g, _)| *g == group)
+        .collect();
+    assert!(
+        members
+            .iter()
+            .any(|(_, _, c)| c.starts_with("ssh ") || c.contains("/ssh ")),
+        "ssh leads the probe's group: {members:?}"
+    );
+
+    let started = std::time::Instant::now();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "Ctrl-C took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted (Ctrl-C)"), "{stderr}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let left: Vec<_> = live_groups()
+        .into_iter()
+        .filter(|(_, g, c)| *g == group || c.contains(&marker))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the probe's group outlived arcfix: {left:?}"
+    );
+    assert!(
+        !folders[0].exists(),
+        "{} was left behind",
+        folders[0].display()
+    );
+}

@@ -123,7 +123,10 @@ pub async fn probe(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
             id.name,
             wait.as_secs_f64().round()
         ));
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = crate::interrupt::raised() => return outcome,
+        }
         wait = (wait * 2).min(Duration::from_secs(30));
     }
 }
@@ -192,7 +195,16 @@ async fn attempt(
             };
         }
     };
-    let folder = match tempfile::Builder::new().prefix("arcfix-probe-").tempdir() {
+    // The known-hosts file of one probe: this user's alone, and removed on
+    // every way out, Ctrl-C included.
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("arcfix-probe-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    let folder = match builder.tempdir() {
         Ok(f) => f,
         Err(e) => {
             return Probe::NotPossible {
@@ -208,7 +220,9 @@ async fn attempt(
         &id.name.to_ascii_lowercase(),
     );
     let limit = time_limit() + Duration::from_secs(5);
+    let held = crate::interrupt::Hold::folder(folder.path().to_path_buf());
     let ran = connect::run_ssh(a.host, ssh, &args, &relay.encoded(), limit).await;
+    drop(held);
     drop(folder);
     let ran = match ran {
         Ok(r) => r,

@@ -262,9 +262,7 @@ pub async fn enumerate(
     let mut seen = std::collections::HashSet::new();
     let machines = machines
         .into_iter()
-        .filter(|(id, m)| {
-            scope.tags_match(&m.tags) && seen.insert(id.to_string().to_ascii_lowercase())
-        })
+        .filter(|(id, m)| scope.tags_match(&m.tags) && seen.insert(id.key()))
         .collect();
     Ok(Enumeration {
         machines,

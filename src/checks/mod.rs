@@ -168,8 +168,8 @@ impl Report {
             connect::Probe::Tried(c) => c,
         };
         if let (false, Some(problem)) = (c.ok, c.problem.clone()) {
-            let target = c.target.to_ascii_lowercase();
-            let covers = |t: &str| target.starts_with(&t.to_ascii_lowercase());
+            let target = crate::target::fold(&c.target);
+            let covers = |t: &str| target.starts_with(&crate::target::fold(t));
             if !self
                 .findings
                 .iter()
@@ -200,7 +200,7 @@ impl Report {
             .map(|f| {
                 (
                     f.id.clone(),
-                    f.target.to_ascii_lowercase(),
+                    crate::target::fold(&f.target),
                     f.evidence.clone(),
                 )
             })
@@ -208,20 +208,20 @@ impl Report {
         let mut steps: std::collections::HashSet<(String, String)> = self
             .steps
             .iter()
-            .map(|s| (s.id.clone(), s.target.to_ascii_lowercase()))
+            .map(|s| (s.id.clone(), crate::target::fold(&s.target)))
             .collect();
         for other in others {
             for f in other.findings {
                 if findings.insert((
                     f.id.clone(),
-                    f.target.to_ascii_lowercase(),
+                    crate::target::fold(&f.target),
                     f.evidence.clone(),
                 )) {
                     self.findings.push(f);
                 }
             }
             for s in other.steps {
-                if steps.insert((s.id.clone(), s.target.to_ascii_lowercase())) {
+                if steps.insert((s.id.clone(), crate::target::fold(&s.target))) {
                     self.steps.push(s);
                 }
             }
@@ -969,7 +969,7 @@ fn restart_unseen(ctx: &Context, id: &MachineId, o: &azure::Observed, r: &mut Re
         .status
         .as_deref()
         .is_some_and(|s| s.eq_ignore_ascii_case("Connected"));
-    let target = id.to_string().to_ascii_lowercase();
+    let target = id.key();
     let seen = ctx
         .restarted
         .lock()
@@ -977,7 +977,7 @@ fn restart_unseen(ctx: &Context, id: &MachineId, o: &azure::Observed, r: &mut Re
         .unwrap_or(false)
         || r.connections
             .iter()
-            .any(|c| c.ok && c.target.eq_ignore_ascii_case(&target));
+            .any(|c| c.ok && crate::target::same_folded(&c.target, &target));
     if registered && connected && !seen {
         r.note(format!(
             "{}: if {} was registered after the agent last started, the agent must still be restarted (sudo systemctl restart himdsd; Windows: Restart-Service himds); Azure keeps no registration time, so arcfix cannot see it: a --connect probe that reaches sshd shows it is not needed",
@@ -989,11 +989,11 @@ fn restart_unseen(ctx: &Context, id: &MachineId, o: &azure::Observed, r: &mut Re
 
 /// A machine's verdict from its own report: findings on it or on its subscription.
 fn verdict(target: &str, r: &Report) -> MachineVerdict {
-    let lower = target.to_ascii_lowercase();
+    let lower = crate::target::fold(target);
     let mut findings: Vec<String> = r
         .findings
         .iter()
-        .filter(|f| lower.starts_with(&f.target.to_ascii_lowercase()))
+        .filter(|f| lower.starts_with(&crate::target::fold(&f.target)))
         .map(|f| f.id.clone())
         .collect();
     findings.dedup();
@@ -1131,7 +1131,7 @@ pub async fn remote_facts(
     m: &crate::plan::Remote,
     port: u16,
 ) -> Result<crate::probe::server::ServerFacts> {
-    let key = m.id.to_ascii_lowercase();
+    let key = crate::target::fold(&m.id);
     if let Some(f) = ctx.server_cache.lock().await.get(&key) {
         return Ok(f.clone());
     }

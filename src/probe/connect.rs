@@ -347,7 +347,9 @@ pub struct Ran {
 }
 
 /// Runs ssh with the relay information in its environment only, in its own
-/// process group (the proxy is its child), killed as a group at `limit`.
+/// process group (the proxy is its child), killed as a group at `limit`, on
+/// Ctrl-C, or when the probe is abandoned (the demo stopping). While it runs
+/// the group is held for `interrupt`: a run stopped by Ctrl-C kills it too.
 pub async fn run_ssh(
     host: &Host,
     ssh: &Path,
@@ -381,18 +383,19 @@ pub async fn run_ssh(
         // OpenSSH runs the ProxyCommand with $SHELL -c "exec …".
         cmd.env("SHELL", "/bin/sh");
     }
-    crate::os::own_process_group(&mut cmd);
-    let child = cmd
-        .spawn()
+    let (child, hold) = crate::interrupt::Hold::spawn(&mut cmd)
         .map_err(|e| Error::io(format!("cannot run {}", ssh.display()), e))?;
-    let pid = child.id();
-    match tokio::time::timeout(limit, child.wait_with_output()).await {
-        Ok(out) => {
-            // ssh only sends its proxy SIGHUP on the way out: whatever of the
-            // group is left (a proxy that ignores it) goes too.
-            if let Some(pid) = pid {
-                crate::os::kill_process_group(pid);
-            }
+    // Whatever ends the wait, the group goes: ssh only sends its proxy SIGHUP
+    // on the way out, and a proxy may ignore it.
+    let group = GroupKill(child.id());
+    let ended = tokio::select! {
+        out = tokio::time::timeout(limit, child.wait_with_output()) => Some(out),
+        _ = crate::interrupt::raised() => None,
+    };
+    drop(group);
+    drop(hold);
+    match ended {
+        Some(Ok(out)) => {
             let out = out.map_err(|e| Error::io("ssh", e))?;
             let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stdout));
@@ -401,14 +404,24 @@ pub async fn run_ssh(
                 timed_out: false,
             })
         }
-        Err(_) => {
-            if let Some(pid) = pid {
-                crate::os::kill_process_group(pid);
-            }
-            Ok(Ran {
-                output: String::new(),
-                timed_out: true,
-            })
+        Some(Err(_)) => Ok(Ran {
+            output: String::new(),
+            timed_out: true,
+        }),
+        None => Err(Error::Other(
+            "interrupted (Ctrl-C): ssh and the proxy were stopped".into(),
+        )),
+    }
+}
+
+/// Kills a probe's process group when dropped: on every way out of the wait,
+/// including the wait itself being abandoned.
+struct GroupKill(Option<u32>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            crate::os::kill_process_group(pid);
         }
     }
 }

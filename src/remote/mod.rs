@@ -108,7 +108,18 @@ pub async fn run(
         "running '{verb}' on {} through Run Command",
         machine.rsplit('/').next().unwrap_or(machine)
     ));
-    let result = follow(arm, &path, &body, limit).await;
+    // The read-only probe stops on Ctrl-C (a fix script runs to its end: a
+    // half-made change helps nobody); its resource is deleted either way.
+    let result = if verb == PROBE.verb {
+        tokio::select! {
+            r = follow(arm, &path, &body, limit) => r,
+            _ = crate::interrupt::raised() => Err(Error::Other(format!(
+                "interrupted (Ctrl-C) while the '{verb}' script ran"
+            ))),
+        }
+    } else {
+        follow(arm, &path, &body, limit).await
+    };
     drop(waiting);
     // The run command resource is removed whatever happened; a failed delete is only logged.
     if let Err(e) = arm.send("DELETE", &path, api::HYBRID_COMPUTE, None).await {

@@ -533,7 +533,7 @@ pub fn machines_touched(plan: &Plan) -> usize {
         .filter(|s| s.automatic && s.status != Status::NotNeeded)
     {
         if let Ok(m) = crate::target::MachineId::parse(&s.target) {
-            seen.insert(m.to_string().to_ascii_lowercase());
+            seen.insert(m.key());
         }
     }
     seen.len()
