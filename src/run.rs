@@ -228,6 +228,7 @@ pub fn context(
             retry_policy(),
         )?;
         arm.report_to(ctx.view.clone());
+        arm.endpoint_from(azure.endpoint_origin.clone());
         ctx.arm = Some(arm);
     }
     Ok(ctx)
@@ -240,6 +241,7 @@ fn retry_policy() -> RetryPolicy {
     p.base_delay = p.base_delay.mul_f64(scale);
     p.max_delay = p.max_delay.mul_f64(scale);
     p.default_retry_after = p.default_retry_after.mul_f64(scale);
+    p.max_throttle_wait = p.max_throttle_wait.mul_f64(scale);
     p
 }
 
