@@ -55,6 +55,19 @@ impl Enumeration {
     /// "1,284 Arc machines in 3 subscriptions (Resource Graph)".
     pub fn scope_line(&self, scope: &Scope) -> String {
         let n = self.machines.len();
+        if self.subscriptions == 0 && !self.unread.is_empty() {
+            // Nothing was listed: no count of machines, which would read as "none there".
+            let u = self.unread.len();
+            let mut line = format!(
+                "no Arc machines listed: {} subscription{} could not be listed (not checked)",
+                thousands(u),
+                if u == 1 { "" } else { "s" }
+            );
+            if let Some(Source::ArmList(why)) = &self.source {
+                line.push_str(&format!("; Resource Graph was not used: {why}"));
+            }
+            return line;
+        }
         let mut line = format!(
             "{} Arc machine{} in {}",
             thousands(n),

@@ -637,8 +637,8 @@ async fn azure_side(
     if let Some(scope) = &ctx.target.scope {
         let (subscriptions, known) = fleet::resolve(&arm, &scope.subscriptions).await?;
         let mut found = fleet::enumerate(&arm, scope, &subscriptions, known).await?;
-        unlisted = std::mem::take(&mut found.unread);
         let line = found.scope_line(scope);
+        unlisted = std::mem::take(&mut found.unread);
         // Said before any machine is read.
         ctx.view.scope(&line);
         if found.machines.is_empty() && machines.is_empty() && unlisted.is_empty() {
