@@ -647,9 +647,18 @@ mod tests {
         );
         assert!(endpoint(Some("ftp://127.0.0.1"), Cloud::AzureCloud).is_err());
         let u = "https://arm.example/";
-        assert_eq!(endpoint_origin(Some(u), Some(u), Cloud::AzureCloud), "ARCFIX_ARM_ENDPOINT");
-        assert_eq!(endpoint_origin(Some(u), Some("x"), Cloud::AzureCloud), "--arm-endpoint");
-        assert_eq!(endpoint_origin(Some(u), None, Cloud::AzureCloud), "--arm-endpoint");
+        assert_eq!(
+            endpoint_origin(Some(u), Some(u), Cloud::AzureCloud),
+            "ARCFIX_ARM_ENDPOINT"
+        );
+        assert_eq!(
+            endpoint_origin(Some(u), Some("x"), Cloud::AzureCloud),
+            "--arm-endpoint"
+        );
+        assert_eq!(
+            endpoint_origin(Some(u), None, Cloud::AzureCloud),
+            "--arm-endpoint"
+        );
         assert_eq!(
             endpoint_origin(None, None, Cloud::AzureUsGovernment),
             "--cloud AzureUSGovernment"

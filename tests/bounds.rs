@@ -37,7 +37,11 @@ fn through_proxy(a: &mut Answer) {
         .filter(|l| l.is_string())
     {
         let url = url::Url::parse(link.as_str().unwrap()).unwrap();
-        *link = Value::String(format!("{}?{}", url.path(), url.query().unwrap_or_default()));
+        *link = Value::String(format!(
+            "{}?{}",
+            url.path(),
+            url.query().unwrap_or_default()
+        ));
     }
 }
 
@@ -108,7 +112,10 @@ fn a_next_link_to_itself_is_an_error_naming_it_not_a_tick() {
         .sim()
         .requests()
         .iter()
-        .filter(|r| r.path.ends_with("/providers/Microsoft.Authorization/permissions"))
+        .filter(|r| {
+            r.path
+                .ends_with("/providers/Microsoft.Authorization/permissions")
+        })
         .count();
     assert_eq!(pages, 2, "{out:?}");
 }
@@ -133,7 +140,8 @@ fn a_next_link_chain_past_the_cap_is_an_error_never_a_whole_list() {
     assert_eq!(out.status, 1, "{out:?}");
     assert!(!out.stdout.contains('✓'), "{out:?}");
     assert!(
-        out.stdout.contains("the list never ends: more than 1000 pages"),
+        out.stdout
+            .contains("the list never ends: more than 1000 pages"),
         "{out:?}"
     );
 }
@@ -185,7 +193,10 @@ fn a_repeated_skip_token_stops_resource_graph_with_an_error_naming_it() {
         "{out:?}"
     );
     // Listed instead by ARM, whole: the five machines of the subscription.
-    assert!(scope.starts_with("5 Arc machines in 1 subscription (ARM list)"), "{scope}");
+    assert!(
+        scope.starts_with("5 Arc machines in 1 subscription (ARM list)"),
+        "{scope}"
+    );
     assert_eq!(statuses(&out).len(), 5, "{out:?}");
     assert_eq!(graph_posts(&az), 2, "the first page and its repeat");
 }
@@ -266,7 +277,9 @@ fn a_row_with_an_empty_status_is_read_from_arm_not_called_disconnected() {
             .sim()
             .requests()
             .iter()
-            .filter(|r| r.method == "GET" && r.path.to_ascii_lowercase().ends_with("/machines/web-01"))
+            .filter(|r| {
+                r.method == "GET" && r.path.to_ascii_lowercase().ends_with("/machines/web-01")
+            })
             .count();
         assert_eq!(read, 1, "the machine is read from ARM once: {blank}");
     }
@@ -298,11 +311,14 @@ fn a_subscription_that_cannot_be_listed_is_not_checked_not_empty() {
         .unwrap_or_default();
     assert!(!first.contains("0 Arc machines"), "{out:?}");
     assert!(
-        first.starts_with("no Arc machines listed: 1 subscription could not be listed (not checked)"),
+        first.starts_with(
+            "no Arc machines listed: 1 subscription could not be listed (not checked)"
+        ),
         "{out:?}"
     );
     assert!(
-        out.stdout.contains(&format!("azure not checked — subscription {OWNED}: "))
+        out.stdout
+            .contains(&format!("azure not checked — subscription {OWNED}: "))
             && out.stdout.contains("500 (InternalServerError)"),
         "{out:?}"
     );
@@ -317,7 +333,9 @@ fn an_endless_throttle_is_said_once_and_given_up_on() {
         if a.method == "GET" && a.path.to_ascii_lowercase().ends_with("/machines/web-01") {
             a.status = 429;
             a.headers.push(("Retry-After".into(), "1".into()));
-            a.body = Some(json!({"error": {"code": "SubscriptionRequestsThrottled", "message": "slow down"}}));
+            a.body = Some(
+                json!({"error": {"code": "SubscriptionRequestsThrottled", "message": "slow down"}}),
+            );
         }
     });
     let out = run_at(&az, &endpoint, &["check", "--checks", "azure", "--id", &id]);
@@ -384,7 +402,10 @@ fn an_endpoint_nobody_listens_at_is_named_with_its_origin_after_one_retry() {
             .lines()
             .filter(|l| l.contains("retrying"))
             .collect();
-        assert!(retries.iter().all(|l| l.ends_with("(attempt 2 of 2)")), "{out:?}");
+        assert!(
+            retries.iter().all(|l| l.ends_with("(attempt 2 of 2)")),
+            "{out:?}"
+        );
         if quiet {
             assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
         } else {
@@ -433,7 +454,10 @@ fn ids_from_a_file_are_deduplicated_whatever_their_number_and_case() {
         if i % 2 == 0 {
             text.push_str(id);
         } else {
-            text.push_str(&id.to_ascii_uppercase().replace("/SUBSCRIPTIONS/", "/subscriptions/"));
+            text.push_str(
+                &id.to_ascii_uppercase()
+                    .replace("/SUBSCRIPTIONS/", "/subscriptions/"),
+            );
         }
         text.push('\n');
     }
@@ -446,7 +470,9 @@ fn ids_from_a_file_are_deduplicated_whatever_their_number_and_case() {
         "--ids-from",
         "many.txt",
         "--id",
-        &ids[0].to_ascii_uppercase().replace("/SUBSCRIPTIONS/", "/subscriptions/"),
+        &ids[0]
+            .to_ascii_uppercase()
+            .replace("/SUBSCRIPTIONS/", "/subscriptions/"),
         "-o",
         "json",
     ]);
@@ -459,7 +485,14 @@ fn ids_from_a_file_are_deduplicated_whatever_their_number_and_case() {
     names.sort();
     assert_eq!(
         names,
-        ["db-01", "db-win-01", "edge-01", "web-01", "web-02", "web-03"],
+        [
+            "db-01",
+            "db-win-01",
+            "edge-01",
+            "web-01",
+            "web-02",
+            "web-03"
+        ],
         "{out:?}"
     );
     assert_eq!(

@@ -1061,6 +1061,28 @@ mod wire_tests {
     }
 
     #[tokio::test]
+    async fn a_refused_connection_is_retried_once_then_every_request_fails_at_once() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let arm = arm_at(url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap());
+        arm.endpoint_from("--arm-endpoint");
+        let e = arm.get("/x", "1").await.unwrap_err();
+        assert!(e.is_unreachable(), "{e}");
+        assert!(
+            e.to_string().contains(&format!(
+                "cannot reach the ARM endpoint http://127.0.0.1:{port}/ (from --arm-endpoint): connection refused"
+            )),
+            "{e}"
+        );
+        assert_eq!(arm.request_count(), 2, "one retry");
+        let again = arm.get("/y", "1").await.unwrap_err();
+        assert!(again.is_unreachable(), "{again}");
+        assert_eq!(arm.request_count(), 2, "nothing more is sent");
+    }
+
+    #[tokio::test]
     async fn dropped_connections_are_retried_then_given_up_on() {
         let (url, _seen) = flaky_server(2).await;
         let arm = Arm::new(

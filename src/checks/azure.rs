@@ -193,7 +193,13 @@ pub async fn list_each<T: serde::de::DeserializeOwned>(
     let mut next = Some(path.to_string());
     let (mut pages, mut items) = (0usize, 0usize);
     let endless = |why: String| {
-        ArmError::invalid_answer(200, "GET", path, None, format!("the list never ends: {why}"))
+        ArmError::invalid_answer(
+            200,
+            "GET",
+            path,
+            None,
+            format!("the list never ends: {why}"),
+        )
     };
     while let Some(p) = next.take() {
         let a = arm.get(&p, api_version).await?;

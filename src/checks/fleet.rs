@@ -242,12 +242,14 @@ impl Collect<'_> {
                 ),
             ));
         }
-        if !self.subscriptions.contains(&id.subscription.to_ascii_lowercase()) {
+        if !self
+            .subscriptions
+            .contains(&id.subscription.to_ascii_lowercase())
+        {
             self.subscriptions
                 .insert(id.subscription.to_ascii_lowercase());
         }
-        if self.scope.tags_match(&m.tags) && self.seen.insert(id.to_string().to_ascii_lowercase())
-        {
+        if self.scope.tags_match(&m.tags) && self.seen.insert(id.to_string().to_ascii_lowercase()) {
             let listed = usable(m);
             self.out.push((id, listed));
         }
@@ -276,9 +278,15 @@ fn usable(mut m: Machine) -> Option<Machine> {
         && present(&m.location)
         && present(&p.os_type)
         && present(&p.agent_version)
-        && [&p.status, &p.os_type, &p.agent_version, &p.last_status_change, &m.location]
-            .into_iter()
-            .all(short)
+        && [
+            &p.status,
+            &p.os_type,
+            &p.agent_version,
+            &p.last_status_change,
+            &m.location,
+        ]
+        .into_iter()
+        .all(short)
         && ports_ok;
     if !whole {
         return None;
@@ -306,7 +314,13 @@ pub async fn enumerate(
         subscriptions: Default::default(),
     };
     let mut found = collect();
-    let listed = match graph(arm, subscriptions, scope.resource_group.as_deref(), &mut found).await
+    let listed = match graph(
+        arm,
+        subscriptions,
+        scope.resource_group.as_deref(),
+        &mut found,
+    )
+    .await
     {
         Ok(()) => (found, Source::ResourceGraph, Vec::new()),
         // Waiting cannot help: the run stops, naming the endpoint.
@@ -663,6 +677,36 @@ async fn group_rights(arm: &Arm, group: &str) -> GroupRights {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_machine_without_what_the_checks_read_is_read_again() {
+        let row = |status: &str, os: &str, agent: &str| {
+            serde_json::from_value::<GraphMachine>(json!({
+                "id": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m",
+                "location": "eastus",
+                "tags": {"env": "prod"},
+                "status": status, "osType": os, "agentVersion": agent,
+            }))
+            .unwrap()
+            .into_machine()
+        };
+        let whole = usable(row("Connected", "linux", "1.50")).unwrap();
+        assert!(whole.tags.is_empty(), "tags were matched, not kept");
+        assert_eq!(whole.properties.status.as_deref(), Some("Connected"));
+        for (status, os, agent) in [
+            ("", "linux", "1.50"),
+            (" ", "linux", "1.50"),
+            ("Connected", "", "1.50"),
+            ("Connected", "linux", ""),
+        ] {
+            assert!(
+                usable(row(status, os, agent)).is_none(),
+                "{status:?} {os:?} {agent:?}"
+            );
+        }
+        let long = "x".repeat(FIELD_MAX + 1);
+        assert!(usable(row(&long, "linux", "1.50")).is_none());
+    }
 
     #[test]
     fn counts_read_with_separators() {
