@@ -2,7 +2,10 @@
 //! buckets (`pace`), retries for 429 (after `Retry-After`, which holds every
 //! request of the subscription), 5xx and dropped connections with capped
 //! exponential backoff and jitter, all bounded in count and total time (time
-//! spent waiting for a token or a `Retry-After` not counted); typed errors.
+//! spent waiting for a token not counted; a request's `Retry-After`s have a
+//! cap of their own, `max_throttle_wait`); an endpoint that refuses the
+//! connection or whose name does not resolve gets one retry, then every
+//! request of the run fails at once naming it; typed errors.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -216,7 +219,15 @@ impl Arm {
             pace::lane_of(url.path()),
             pace::Kind::of(method, url.path()),
         );
-        if let Some(e) = self.unreachable() {
+        // This request's own method and path, with the endpoint's error.
+        let dead = || {
+            self.unreachable().map(|e| ArmError {
+                method: method.to_string(),
+                path: shown_path.clone(),
+                ..e
+            })
+        };
+        if let Some(e) = dead() {
             return Err(e);
         }
         let started = Instant::now();
@@ -233,12 +244,12 @@ impl Arm {
             let gone = self.gone.notified();
             tokio::pin!(gone);
             gone.as_mut().enable();
-            if let Some(e) = self.unreachable() {
+            if let Some(e) = dead() {
                 return Err(e);
             }
             let ticket = tokio::select! {
                 t = self.pace.acquire(&lane, kind) => t,
-                _ = gone => return Err(self.unreachable().unwrap_or_else(|| ArmError {
+                _ = gone => return Err(dead().unwrap_or_else(|| ArmError {
                     status: 0,
                     code: crate::azure::error::UNREACHABLE.into(),
                     message: format!("cannot reach the ARM endpoint {}", self.base),
