@@ -12,8 +12,11 @@
 //! (c) 10,000 machines, no bucket: peak RSS of arcfix (goal < 100 MB), time
 //!     to its first output line, wall time.
 //!
+//! (d) 40,000 distinct ids in `--ids-from`: the time to read and deduplicate
+//!     them (only the client side checked).
+//!
 //! Run with `cargo bench --bench fleet` (Linux: peak RSS from wait4).
-//! `ARCFIX_BENCH_ONLY=a,b,c` picks some.
+//! `ARCFIX_BENCH_ONLY=a,b,c,d` picks some.
 
 #[cfg(unix)]
 fn main() {
@@ -179,7 +182,7 @@ mod bench {
     }
 
     pub fn main() {
-        let only = std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c".into());
+        let only = std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d".into());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -269,5 +272,46 @@ mod bench {
             );
             rt.block_on(sim.shutdown());
         }
+
+        if only.contains('d') {
+            println!("{}", ids_from_40k());
+        }
+    }
+
+    /// (d) 40,000 distinct ids in `--ids-from` (issue 16, point 6): the time
+    /// to read and deduplicate them, with only the client side checked (no
+    /// Azure request), against the same run with one id.
+    fn ids_from_40k() -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::new();
+        for i in 0..40_000 {
+            text.push_str(&format!(
+                "/subscriptions/3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/resourceGroups/rg-{}/providers/Microsoft.HybridCompute/machines/m-{i}\n",
+                i % 50
+            ));
+        }
+        let many = dir.path().join("many.txt");
+        std::fs::write(&many, &text).unwrap();
+        let one = dir.path().join("one.txt");
+        std::fs::write(&one, text.lines().next().unwrap()).unwrap();
+        let time = |file: &std::path::Path| {
+            let start = Instant::now();
+            let status = Command::new(BIN)
+                .env("HOME", dir.path())
+                .args(["check", "--checks", "client", "-o", "json", "--ids-from"])
+                .arg(file)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            (start.elapsed(), status.code())
+        };
+        let (base, _) = time(&one);
+        let (wall, code) = time(&many);
+        format!(
+            "(d) 40,000 distinct ids in --ids-from: wall {:.2} s (one id: {:.2} s; exit {code:?})",
+            wall.as_secs_f64(),
+            base.as_secs_f64()
+        )
     }
 }

@@ -49,6 +49,9 @@ pub struct AzureSettings {
     pub endpoint: url::Url,
     pub cloud: Cloud,
     pub auth: Auth,
+    /// Where `endpoint` came from: `--arm-endpoint`, `ARCFIX_ARM_ENDPOINT`
+    /// or `--cloud AzureCloud` (said when it cannot be reached).
+    pub endpoint_origin: String,
 }
 
 #[derive(Debug)]
@@ -159,6 +162,11 @@ impl Config {
             cli::Command::Man => Cmd::Man,
             cli::Command::SimProxy { sim, port } => Cmd::SimProxy { sim, port },
         };
+        let endpoint_origin = endpoint_origin(
+            g.arm_endpoint.as_deref(),
+            std::env::var("ARCFIX_ARM_ENDPOINT").ok().as_deref(),
+            g.cloud,
+        );
         let endpoint = endpoint(g.arm_endpoint.as_deref(), g.cloud)?;
         if g.auth == Auth::Static && !is_loopback(&endpoint) {
             // The stand-in token is for the simulator: it never leaves this machine.
@@ -186,6 +194,7 @@ impl Config {
                 endpoint,
                 cloud: g.cloud,
                 auth: g.auth,
+                endpoint_origin,
             },
         })
     }
@@ -237,15 +246,18 @@ fn ids_from(file: &std::path::Path) -> Result<Vec<MachineId>> {
 
 fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Target> {
     let mut machines = Vec::new();
+    // The ids seen (case folded, as ARM compares them): linear in the ids, for
+    // tens of thousands of them.
+    let mut seen = std::collections::HashSet::new();
     for id in &t.ids {
         let id = MachineId::parse(id).map_err(usage)?;
-        if !machines.contains(&id) {
+        if seen.insert(id.key()) {
             machines.push(id);
         }
     }
     if let Some(file) = &t.ids_from {
         for id in ids_from(file)? {
-            if !machines.contains(&id) {
+            if seen.insert(id.key()) {
                 machines.push(id);
             }
         }
@@ -380,6 +392,21 @@ fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Target
         remote: t.remote,
         connect: t.connect,
     })
+}
+
+/// Where the ARM endpoint came from: the environment when the value is the
+/// variable's (clap takes the option first), else the option, else the cloud.
+fn endpoint_origin(given: Option<&str>, env: Option<&str>, cloud: Cloud) -> String {
+    match given {
+        Some(v) if env == Some(v) => "ARCFIX_ARM_ENDPOINT".into(),
+        Some(_) => "--arm-endpoint".into(),
+        None => format!(
+            "--cloud {}",
+            clap::ValueEnum::to_possible_value(&cloud)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+        ),
+    }
 }
 
 /// The ARM base URL: `--arm-endpoint` (https, or http to a loopback address), else the cloud's.
@@ -620,6 +647,23 @@ mod tests {
             "http://localhost:1/arm/"
         );
         assert!(endpoint(Some("ftp://127.0.0.1"), Cloud::AzureCloud).is_err());
+        let u = "https://arm.example/";
+        assert_eq!(
+            endpoint_origin(Some(u), Some(u), Cloud::AzureCloud),
+            "ARCFIX_ARM_ENDPOINT"
+        );
+        assert_eq!(
+            endpoint_origin(Some(u), Some("x"), Cloud::AzureCloud),
+            "--arm-endpoint"
+        );
+        assert_eq!(
+            endpoint_origin(Some(u), None, Cloud::AzureCloud),
+            "--arm-endpoint"
+        );
+        assert_eq!(
+            endpoint_origin(None, None, Cloud::AzureUsGovernment),
+            "--cloud AzureUSGovernment"
+        );
         for with_user in [
             "https://me:secret@management.azure.com/",
             "https://me@management.azure.com/",
@@ -635,6 +679,7 @@ mod tests {
             endpoint: endpoint(Some(url), cloud).unwrap(),
             cloud,
             auth: Auth::Cli,
+            endpoint_origin: "--arm-endpoint".into(),
         };
         assert_eq!(
             settings("https://management.azure.com", Cloud::AzureCloud).endpoint_warning(),

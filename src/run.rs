@@ -238,6 +238,7 @@ pub fn context(
             retry_policy(),
         )?;
         arm.report_to(ctx.view.clone());
+        arm.endpoint_from(azure.endpoint_origin.clone());
         ctx.arm = Some(arm);
     }
     Ok(ctx)
@@ -250,6 +251,12 @@ fn retry_policy() -> RetryPolicy {
     p.base_delay = p.base_delay.mul_f64(scale);
     p.max_delay = p.max_delay.mul_f64(scale);
     p.default_retry_after = p.default_retry_after.mul_f64(scale);
+    // Retry-After is ARM's and not scaled: at least 10 s for it, so that a
+    // test's short storm of 1 s waits still ends well.
+    p.max_throttle_wait = p
+        .max_throttle_wait
+        .mul_f64(scale)
+        .max(std::time::Duration::from_secs(10));
     p
 }
 

@@ -18,6 +18,8 @@ use crate::harness::Output;
 pub struct Answer {
     pub method: String,
     pub path: String,
+    /// The request's query string (without `?`).
+    pub query: String,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
@@ -85,6 +87,7 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     let mut answer = Answer {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
         status,
         headers,
         body: serde_json::from_slice(&text).ok(),

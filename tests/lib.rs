@@ -10,6 +10,7 @@
 mod harness;
 
 pub mod azure;
+mod bounds;
 mod cli;
 mod client;
 mod connect;

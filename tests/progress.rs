@@ -93,49 +93,14 @@ fn a_throttled_request_says_what_is_retried_and_when() {
     let line = out
         .stderr
         .lines()
-        .find(|l| l.contains("ARM is throttling (429 Too Many Requests); retrying GET …/"))
+        .find(|l| l.contains("ARM is throttling (429 Too Many Requests); GET …/"))
         .unwrap_or_else(|| panic!("{out:?}"));
-    assert!(line.contains(" in 1 s (attempt 2 of 6)"), "{line}");
+    // How long, and the most it will wait (120 s, scaled by ARCFIX_RETRY_SCALE to no less than 10 s).
+    assert!(line.ends_with(" waits 1 s (at most 10 s in all)"), "{line}");
     // -q: not a word of it.
     let quiet = az.run(&["-q", "check", "--checks", "azure", "--id", &id]);
     assert_eq!(quiet.status, 0, "{quiet:?}");
-    assert!(!quiet.stderr.contains("retrying"), "{quiet:?}");
-}
-
-#[test]
-fn an_unreachable_arm_says_what_is_retried_then_gives_up() {
-    // A loopback port nobody listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let az = Azure::builtin("healthy");
-    let id = az.machine(0);
-    let name = id.rsplit('/').next().unwrap().to_string();
-    let out = az
-        .sandbox
-        .cmd()
-        .args(&["check", "--checks", "azure", "--id", &id])
-        .env("ARCFIX_ARM_ENDPOINT", &format!("http://127.0.0.1:{port}/"))
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .run();
-    assert_eq!(out.status, 1, "{out:?}");
-    let retries: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| l.contains("ARM did not answer (connection refused); retrying GET …/"))
-        .collect();
-    assert!(
-        retries
-            .iter()
-            .any(|l| l.contains(&format!("machines/{name} in ")) && l.ends_with("(attempt 2 of 6)")),
-        "{out:?}"
-    );
-    assert!(
-        retries.iter().any(|l| l.contains("(attempt 6 of 6)")),
-        "every retry is announced: {out:?}"
-    );
-    assert!(az.sim().requests().is_empty());
+    assert!(!quiet.stderr.contains("throttling"), "{quiet:?}");
 }
 
 #[test]

@@ -2,7 +2,10 @@
 //! buckets (`pace`), retries for 429 (after `Retry-After`, which holds every
 //! request of the subscription), 5xx and dropped connections with capped
 //! exponential backoff and jitter, all bounded in count and total time (time
-//! spent waiting for a token or a `Retry-After` not counted); typed errors.
+//! spent waiting for a token not counted; a request's `Retry-After`s have a
+//! cap of their own, `max_throttle_wait`); an endpoint that refuses the
+//! connection or whose name does not resolve gets one retry, then every
+//! request of the run fails at once naming it; typed errors.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +31,9 @@ pub struct RetryPolicy {
     /// Throttling 429s one request may meet before it is given up on (they
     /// are not failed attempts).
     pub max_throttled: u32,
+    /// The most one request waits for ARM's throttling (its `Retry-After`s
+    /// added up) before it is given up on.
+    pub max_throttle_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -40,6 +46,7 @@ impl Default for RetryPolicy {
             default_retry_after: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_throttled: 30,
+            max_throttle_wait: Duration::from_secs(120),
         }
     }
 }
@@ -68,6 +75,15 @@ pub struct Arm {
     /// Where retries are announced (the run's view); none until told.
     view: std::sync::OnceLock<Arc<dyn crate::view::View>>,
     pace: Pacer,
+    /// Where the endpoint came from (`--arm-endpoint`, …), for the error
+    /// when it cannot be reached.
+    origin: std::sync::OnceLock<String>,
+    /// The endpoint refused the connection or its name did not resolve, past
+    /// the one retry: every later request fails at once with this error
+    /// (waiting cannot help).
+    unreachable: std::sync::OnceLock<ArmError>,
+    /// Wakes the requests waiting their turn when `unreachable` is set.
+    gone: tokio::sync::Notify,
 }
 
 impl Arm {
@@ -94,11 +110,21 @@ impl Arm {
             requests: AtomicU64::new(0),
             user_agent: format!("arcfix/{}", env!("CARGO_PKG_VERSION")),
             view: std::sync::OnceLock::new(),
+            origin: std::sync::OnceLock::new(),
+            unreachable: std::sync::OnceLock::new(),
+            gone: tokio::sync::Notify::new(),
             pace: Pacer::new(pace::ARM.map(|s| pace::Shape {
                 burst: s.burst * pace_scale(),
                 per_second: s.per_second * pace_scale(),
             })),
         }))
+    }
+
+    /// Says where the endpoint came from (`--arm-endpoint`,
+    /// `ARCFIX_ARM_ENDPOINT`, `--cloud AzureCloud`) in the error when it
+    /// cannot be reached (the first told wins).
+    pub fn endpoint_from(&self, origin: impl Into<String>) {
+        let _ = self.origin.set(origin.into());
     }
 
     /// Retries are announced on `view` from now on (the first view told wins).
@@ -125,6 +151,25 @@ impl Arm {
                 self.retry.max_attempts,
             ));
         }
+    }
+
+    /// Says once a request that ARM is throttling it, and how long it waits
+    /// at most.
+    fn announce_throttle(&self, method: &str, path: &str, wait: Duration) {
+        if let Some(view) = self.view.get() {
+            view.progress(&format!(
+                "ARM is throttling (429 Too Many Requests); {method} {} waits {} (at most {} in all)",
+                short_path(path),
+                crate::text::seconds(wait),
+                crate::text::seconds(self.retry.max_throttle_wait)
+            ));
+        }
+    }
+
+    /// The error of an endpoint found unreachable (connection refused, a
+    /// name that does not resolve): nothing more is sent to it this run.
+    pub fn unreachable(&self) -> Option<ArmError> {
+        self.unreachable.get().cloned()
     }
 
     /// How many HTTP requests went out (retries included).
@@ -174,16 +219,45 @@ impl Arm {
             pace::lane_of(url.path()),
             pace::Kind::of(method, url.path()),
         );
+        // This request's own method and path, with the endpoint's error.
+        let dead = || {
+            self.unreachable().map(|e| ArmError {
+                method: method.to_string(),
+                path: shown_path.clone(),
+                ..e
+            })
+        };
+        if let Some(e) = dead() {
+            return Err(e);
+        }
         let started = Instant::now();
         // Waiting for a token or a Retry-After is pacing, not failing.
         let mut paced = Duration::ZERO;
         let mut throttled = 0u32;
+        let mut throttle_wait = Duration::ZERO;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             // The turn first, then the token: a long wait for the rate limit
             // never sends a token that expired meanwhile.
-            let ticket = self.pace.acquire(&lane, kind).await;
+            // A request waiting its turn stops when the endpoint is found unreachable.
+            let gone = self.gone.notified();
+            tokio::pin!(gone);
+            gone.as_mut().enable();
+            if let Some(e) = dead() {
+                return Err(e);
+            }
+            let ticket = tokio::select! {
+                t = self.pace.acquire(&lane, kind) => t,
+                _ = gone => return Err(dead().unwrap_or_else(|| ArmError {
+                    status: 0,
+                    code: crate::azure::error::UNREACHABLE.into(),
+                    message: format!("cannot reach the ARM endpoint {}", self.base),
+                    method: method.to_string(),
+                    path: shown_path.clone(),
+                    correlation_id: None,
+                })),
+            };
             paced += ticket.waited;
             let token = self.tokens.token().await.map_err(|e| ArmError {
                 // Nothing was sent: not an answer from Azure.
@@ -338,11 +412,25 @@ impl Arm {
                             // ARM's bucket is empty for the whole subscription:
                             // every request of it waits, and this is no failed attempt.
                             throttled += 1;
-                            if throttled > self.retry.max_throttled || wait > self.retry.max_total {
-                                return Err(err);
+                            throttle_wait += wait;
+                            if throttled > self.retry.max_throttled
+                                || throttle_wait > self.retry.max_throttle_wait
+                            {
+                                let gave_up = format!(
+                                    "{} (arcfix stopped waiting after {} answers 429 and {} of waits; at most {} a request)",
+                                    err.message,
+                                    throttled,
+                                    crate::text::seconds(throttle_wait - wait),
+                                    crate::text::seconds(self.retry.max_throttle_wait),
+                                );
+                                let code = err.code.clone();
+                                return Err(err.with_message(&code, &gave_up));
                             }
                             tracing::info!(method, path = %shown_path, wait_ms = wait.as_millis() as u64, "throttled: holding the subscription's requests");
-                            self.announce_retry(&why, method, &shown_path, wait, attempt);
+                            if throttled == 1 {
+                                // Said once a request: the waits that follow are the same story.
+                                self.announce_throttle(method, &shown_path, wait);
+                            }
                             self.pace.hold(&lane, wait);
                             attempt -= 1;
                             continue;
@@ -367,6 +455,44 @@ impl Arm {
                         no_answer(&e),
                         sent.elapsed().as_millis()
                     );
+                    if let Some(why) = unreachable(&e, &self.base) {
+                        self.pace.unsent(&ticket);
+                        // Nobody listens there, or the name is not known:
+                        // one retry, then the run stops saying where the endpoint came from.
+                        let err = ArmError {
+                            status: 0,
+                            code: crate::azure::error::UNREACHABLE.into(),
+                            message: format!(
+                                "cannot reach the ARM endpoint {}{}: {why}",
+                                self.base,
+                                self.origin
+                                    .get()
+                                    .map(|o| format!(" (from {o})"))
+                                    .unwrap_or_default()
+                            ),
+                            method: method.to_string(),
+                            path: shown_path.clone(),
+                            correlation_id: None,
+                        };
+                        if attempt >= 2 {
+                            let _ = self.unreachable.set(err.clone());
+                            self.gone.notify_waiters();
+                            return Err(err);
+                        }
+                        let wait = self.backoff(1);
+                        if let Some(view) = self.view.get() {
+                            view.progress(&retry_notice(
+                                &format!("ARM did not answer ({why})"),
+                                method,
+                                &shown_path,
+                                wait,
+                                2,
+                                2,
+                            ));
+                        }
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
                     let err = ArmError {
                         status: 0,
                         code: if e.is_timeout() {
@@ -579,16 +705,39 @@ pub fn retry_notice(
     next: u32,
     max: u32,
 ) -> String {
+    format!(
+        "{why}; retrying {method} {} in {} (attempt {next} of {max})",
+        short_path(path),
+        crate::text::seconds(wait)
+    )
+}
+
+/// A path's last two segments: `…/machines/web-01`.
+fn short_path(path: &str) -> String {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let short = if segments.len() > 2 {
+    if segments.len() > 2 {
         format!("…/{}", segments[segments.len() - 2..].join("/"))
     } else {
         path.to_string()
-    };
-    format!(
-        "{why}; retrying {method} {short} in {} (attempt {next} of {max})",
-        crate::text::seconds(wait)
-    )
+    }
+}
+
+/// Why the endpoint cannot be reached at all, when waiting cannot help: the
+/// connection was refused, or the host name does not resolve.
+fn unreachable(e: &reqwest::Error, base: &url::Url) -> Option<String> {
+    if !e.is_connect() {
+        return None;
+    }
+    if no_answer(e) == "connection refused" {
+        return Some("connection refused".into());
+    }
+    let chain = error_chain(e).to_ascii_lowercase();
+    (chain.contains("dns error") || chain.contains("failed to lookup address")).then(|| {
+        format!(
+            "the name {} does not resolve",
+            base.host_str().unwrap_or_default()
+        )
+    })
 }
 
 /// `ARCFIX_RETRY_SCALE` (0 < s <= 1) shrinks every wait, for tests of retry
@@ -920,6 +1069,28 @@ mod wire_tests {
             .as_str(),
             "https://management.azure.com/subscriptions?$skiptoken=a"
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried_once_then_every_request_fails_at_once() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let arm = arm_at(url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap());
+        arm.endpoint_from("--arm-endpoint");
+        let e = arm.get("/x", "1").await.unwrap_err();
+        assert!(e.is_unreachable(), "{e}");
+        assert!(
+            e.to_string().contains(&format!(
+                "cannot reach the ARM endpoint http://127.0.0.1:{port}/ (from --arm-endpoint): connection refused"
+            )),
+            "{e}"
+        );
+        assert_eq!(arm.request_count(), 2, "one retry");
+        let again = arm.get("/y", "1").await.unwrap_err();
+        assert!(again.is_unreachable(), "{again}");
+        assert_eq!(arm.request_count(), 2, "nothing more is sent");
     }
 
     #[tokio::test]

@@ -92,7 +92,16 @@ impl ArmError {
     pub fn is_invalid_answer(&self) -> bool {
         self.code == INVALID_ANSWER
     }
+
+    /// The endpoint refused the connection or its name does not resolve:
+    /// nothing more can be read this run.
+    pub fn is_unreachable(&self) -> bool {
+        self.status == 0 && self.code == UNREACHABLE
+    }
 }
+
+/// The code of an endpoint that cannot be reached at all.
+pub const UNREACHABLE: &str = "EndpointUnreachable";
 
 /// The code of an answer that is not what the API describes.
 const INVALID_ANSWER: &str = "InvalidResponse";

@@ -192,6 +192,9 @@ pub struct GraphPage<T> {
     /// The string `"true"` when the answer was cut short.
     #[serde(default, rename = "resultTruncated")]
     pub result_truncated: Option<String>,
+    /// How many rows the query has in all, over every page.
+    #[serde(default, rename = "totalRecords")]
+    pub total_records: Option<u64>,
 }
 
 /// A machine as arcfix's Resource Graph query projects it.

@@ -109,6 +109,9 @@ struct Bucket {
     /// bucket may be far emptier than ours), for at most `PROBE_TIME`.
     heard: bool,
     created: Instant,
+    /// Requests that reached nobody (connection refused, a name that does
+    /// not resolve): ARM never counted them, so they are no probe either.
+    unsent: u64,
 }
 
 const PROBE: u64 = 4;
@@ -127,6 +130,7 @@ impl Bucket {
             most_left: 0.0,
             heard: false,
             created: now,
+            unsent: 0,
         }
     }
 
@@ -250,7 +254,10 @@ impl Pacer {
                 }
                 let b = &mut l.buckets[kind.index()];
                 b.refill(now);
-                if !b.heard && b.taken >= PROBE && now < b.created + PROBE_TIME {
+                if !b.heard
+                    && b.taken.saturating_sub(b.unsent) >= PROBE
+                    && now < b.created + PROBE_TIME
+                {
                     return Err(Duration::from_millis(5));
                 }
                 if b.tokens >= 1.0 {
@@ -290,6 +297,17 @@ impl Pacer {
                 };
                 l.buckets[kind.index()].observe(seq, *n as f64, charged, now);
             }
+        });
+    }
+
+    /// The request of `ticket` reached nobody (connection refused, a name
+    /// that does not resolve): its token is given back, and it was no probe.
+    pub fn unsent(&self, ticket: &Ticket) {
+        self.with_lane(&ticket.lane, |l, now| {
+            let b = &mut l.buckets[ticket.kind.index()];
+            b.refill(now);
+            b.tokens = (b.tokens + 1.0).min(b.shape.burst);
+            b.unsent += 1;
         });
     }
 

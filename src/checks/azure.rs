@@ -161,6 +161,11 @@ fn parse<T: serde::de::DeserializeOwned>(v: Value, path: &str) -> std::result::R
     serde_json::from_value(v).map_err(|e| ArmError::invalid_answer(200, "GET", path, None, e))
 }
 
+/// The most pages of one list arcfix follows, and the most items it keeps
+/// of it: a list longer than that is an error, never read as complete.
+pub const MAX_LIST_PAGES: usize = 1_000;
+pub const MAX_LIST_ITEMS: usize = 100_000;
+
 /// GETs a pageable list, following `nextLink`.
 pub async fn list_all<T: serde::de::DeserializeOwned>(
     arm: &Arm,
@@ -168,16 +173,85 @@ pub async fn list_all<T: serde::de::DeserializeOwned>(
     api_version: &str,
 ) -> std::result::Result<Vec<T>, ArmError> {
     let mut out = Vec::new();
+    list_each(arm, path, api_version, |item| {
+        out.push(item);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
+}
+
+/// GETs a pageable list, following `nextLink`, handing each item to `each`
+/// as its page arrives (nothing else is kept). A link seen before, more
+/// than `MAX_LIST_PAGES` pages or `MAX_LIST_ITEMS` items: an error naming
+/// the list, never a list cut short and taken for the whole.
+pub async fn list_each<T: serde::de::DeserializeOwned>(
+    arm: &Arm,
+    path: &str,
+    api_version: &str,
+    mut each: impl FnMut(T) -> std::result::Result<(), ArmError>,
+) -> std::result::Result<(), ArmError> {
+    let mut seen = std::collections::HashSet::new();
     let mut next = Some(path.to_string());
-    let mut pages = 0;
+    let (mut pages, mut items) = (0usize, 0usize);
+    let endless = |why: String| {
+        ArmError::invalid_answer(
+            200,
+            "GET",
+            path,
+            None,
+            format!("the list never ends: {why}"),
+        )
+    };
     while let Some(p) = next.take() {
         let a = arm.get(&p, api_version).await?;
         let page: Page<T> = parse(a.body, &p)?;
-        out.extend(page.value);
         pages += 1;
-        next = page.next_link.filter(|l| !l.is_empty() && pages < 100);
+        items += page.value.len();
+        if items > MAX_LIST_ITEMS {
+            return Err(endless(format!(
+                "more than {MAX_LIST_ITEMS} items, arcfix's limit for one list"
+            )));
+        }
+        for item in page.value {
+            each(item)?;
+        }
+        let Some(link) = page.next_link.filter(|l| !l.trim().is_empty()) else {
+            break;
+        };
+        // Their hashes are kept, not the links (which Azure may make large).
+        if link == p || !seen.insert(fingerprint(&link)) {
+            return Err(endless(format!(
+                "ARM returned the same nextLink again ({})",
+                shown_link(&link)
+            )));
+        }
+        if pages >= MAX_LIST_PAGES {
+            return Err(endless(format!(
+                "more than {MAX_LIST_PAGES} pages, arcfix's limit for one list"
+            )));
+        }
+        next = Some(link);
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A link's or token's hash, to tell one seen before.
+pub fn fingerprint(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// A link or token from Azure as an error shows it: sanitized, and cut to
+/// its first 200 characters.
+pub fn shown_link(link: &str) -> String {
+    let mut shown: String = link.chars().take(200).collect();
+    if shown.len() < link.len() {
+        shown.push('…');
+    }
+    crate::text::sanitize(&shown)
 }
 
 /// Turns what was read into findings and steps: every check of [`CHECKS`]

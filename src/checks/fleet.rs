@@ -16,7 +16,7 @@ use crate::azure::models::{
 };
 use crate::azure::rbac::Permission;
 use crate::azure::{HYBRID_CONNECTIVITY, api};
-use crate::checks::azure::list_all;
+use crate::checks::azure::{list_all, list_each};
 use crate::error::{Error, Result};
 use crate::target::{ByName, MachineId, Scope, SubscriptionRef};
 
@@ -43,7 +43,8 @@ pub enum Source {
 /// The machines in scope, with what the listing already said of each.
 #[derive(Debug, Default)]
 pub struct Enumeration {
-    pub machines: Vec<(MachineId, Machine)>,
+    /// `None`: the listing did not tell what the checks need (read it).
+    pub machines: Vec<(MachineId, Option<Machine>)>,
     pub subscriptions: usize,
     pub source: Option<Source>,
     /// Subscriptions that could not be enumerated, and why: not checked.
@@ -54,6 +55,19 @@ impl Enumeration {
     /// "1,284 Arc machines in 3 subscriptions (Resource Graph)".
     pub fn scope_line(&self, scope: &Scope) -> String {
         let n = self.machines.len();
+        if self.subscriptions == 0 && !self.unread.is_empty() {
+            // Nothing was listed: no count of machines, which would read as "none there".
+            let u = self.unread.len();
+            let mut line = format!(
+                "no Arc machines listed: {} subscription{} could not be listed (not checked)",
+                thousands(u),
+                if u == 1 { "" } else { "s" }
+            );
+            if let Some(Source::ArmList(why)) = &self.source {
+                line.push_str(&format!("; Resource Graph was not used: {why}"));
+            }
+            return line;
+        }
         let mut line = format!(
             "{} Arc machine{} in {}",
             thousands(n),
@@ -197,6 +211,92 @@ pub async fn resolve_named(arm: &Arm, b: &ByName) -> Result<MachineId> {
     MachineId::new(&sub[0], &b.resource_group, &b.name)
 }
 
+/// The most machines one run enumerates (Resource Graph rows or ARM list
+/// items, before tags select): a scope with more is an error, never a
+/// fleet read in part. Split it by subscription, resource group or tag.
+pub const MAX_MACHINES: usize = 100_000;
+
+/// The machines in scope as the listing arrives, a page at a time: tags
+/// matched, duplicates dropped, and of each machine only what the checks read.
+struct Collect<'a> {
+    scope: &'a Scope,
+    seen: std::collections::HashSet<String>,
+    out: Vec<(MachineId, Option<Machine>)>,
+    rows: usize,
+    /// Subscriptions (lower case) with a machine listed, matched or not.
+    subscriptions: std::collections::HashSet<String>,
+}
+
+impl Collect<'_> {
+    fn add(&mut self, id: MachineId, m: Machine, path: &str) -> std::result::Result<(), ArmError> {
+        self.rows += 1;
+        if self.rows > MAX_MACHINES {
+            return Err(ArmError::invalid_answer(
+                200,
+                if path == GRAPH_PATH { "POST" } else { "GET" },
+                path,
+                None,
+                format!(
+                    "more than {} machines in scope, arcfix's limit for one run: narrow it with --resource-group or --tag",
+                    thousands(MAX_MACHINES)
+                ),
+            ));
+        }
+        if !self
+            .subscriptions
+            .contains(&id.subscription.to_ascii_lowercase())
+        {
+            self.subscriptions
+                .insert(id.subscription.to_ascii_lowercase());
+        }
+        if self.scope.tags_match(&m.tags) && self.seen.insert(id.key()) {
+            let listed = usable(m);
+            self.out.push((id, listed));
+        }
+        Ok(())
+    }
+}
+
+/// The longest value of a listed field arcfix keeps (a status, an OS type,
+/// an agent version, a date, a location, a port range).
+const FIELD_MAX: usize = 128;
+
+/// A listed machine with what the checks need of it, or `None` when the
+/// listing left out or blanked a field they rely on (its status, OS type,
+/// agent version or location), or sent one too long to be real: the machine is then read
+/// with a GET, never judged from nothing. Tags are dropped (they were matched).
+fn usable(mut m: Machine) -> Option<Machine> {
+    let p = &m.properties;
+    let short = |s: &Option<String>| s.as_deref().is_none_or(|s| s.len() <= FIELD_MAX);
+    let present = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
+    let ports_ok = p
+        .agent_configuration
+        .as_ref()
+        .and_then(|c| c.incoming_connections_ports.as_ref())
+        .is_none_or(|ports| ports.len() <= 64 && ports.iter().all(|p| p.len() <= FIELD_MAX));
+    let whole = present(&p.status)
+        && present(&m.location)
+        && present(&p.os_type)
+        && present(&p.agent_version)
+        && [
+            &p.status,
+            &p.os_type,
+            &p.agent_version,
+            &p.last_status_change,
+            &m.location,
+        ]
+        .into_iter()
+        .all(short)
+        && ports_ok;
+    if !whole {
+        return None;
+    }
+    m.tags = Default::default();
+    m.name = None;
+    m.id = None;
+    Some(m)
+}
+
 /// Every Arc machine in scope: Resource Graph first, ARM's list API when it
 /// is refused. Tags are matched here (names without case, values exactly).
 /// `known`: the caller's subscriptions, when `resolve` already listed them.
@@ -206,35 +306,58 @@ pub async fn enumerate(
     subscriptions: &[String],
     known: Option<Vec<SubscriptionInfo>>,
 ) -> Result<Enumeration> {
-    let listed = match graph(arm, subscriptions, scope.resource_group.as_deref()).await {
-        Ok(m) => Ok((m, Source::ResourceGraph, Vec::new())),
+    let collect = || Collect {
+        scope,
+        seen: Default::default(),
+        out: Vec::new(),
+        rows: 0,
+        subscriptions: Default::default(),
+    };
+    let mut found = collect();
+    let listed = match graph(
+        arm,
+        subscriptions,
+        scope.resource_group.as_deref(),
+        &mut found,
+    )
+    .await
+    {
+        Ok(()) => (found, Source::ResourceGraph, Vec::new()),
+        // Waiting cannot help: the run stops, naming the endpoint.
+        Err(e) if e.is_unreachable() => return Err(e.into()),
         Err(e) => {
             tracing::info!("Resource Graph refused, listing with ARM: {e}");
-            let why = format!("{} {}", e.status, e.code);
-            let mut all = Vec::new();
+            let why = if e.is_invalid_answer() {
+                crate::text::one_line(&e.message)
+            } else {
+                format!("{} {}", e.status, e.code)
+            };
+            let mut found = collect();
             let mut unread = Vec::new();
             for sub in subscriptions {
                 // One subscription that cannot be listed does not stop the others.
-                match arm_list(arm, sub, scope.resource_group.as_deref()).await {
-                    Ok(m) => all.extend(m),
-                    Err(e) => unread.push((sub.clone(), crate::text::one_line(&e.to_string()))),
+                let before = found.out.len();
+                match arm_list(arm, sub, scope.resource_group.as_deref(), &mut found).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_unreachable() => return Err(e.into()),
+                    Err(e) => {
+                        // Nothing of a subscription read in part.
+                        found.out.truncate(before);
+                        unread.push((sub.clone(), crate::text::one_line(&e.to_string())));
+                    }
                 }
             }
-            Ok::<_, Error>((all, Source::ArmList(why), unread))
+            (found, Source::ArmList(why), unread)
         }
-    }?;
-    let (machines, source, mut unread) = listed;
+    };
+    let (found, source, mut unread) = listed;
     // Resource Graph leaves out, without a word, a subscription the caller
     // cannot see (a typo, a lost role): one with no machine found is looked
     // for in the caller's subscriptions, and reported when it is not there.
     if source == Source::ResourceGraph {
         let empty: Vec<&String> = subscriptions
             .iter()
-            .filter(|s| {
-                !machines
-                    .iter()
-                    .any(|(id, _)| id.subscription.eq_ignore_ascii_case(s))
-            })
+            .filter(|s| !found.subscriptions.contains(&s.to_ascii_lowercase()))
             .collect();
         let visible = match known {
             Some(v) => Ok(v),
@@ -259,13 +382,8 @@ pub async fn enumerate(
             }
         }
     }
-    let mut seen = std::collections::HashSet::new();
-    let machines = machines
-        .into_iter()
-        .filter(|(id, m)| scope.tags_match(&m.tags) && seen.insert(id.key()))
-        .collect();
     Ok(Enumeration {
-        machines,
+        machines: found.out,
         subscriptions: subscriptions.len() - unread.len(),
         source: Some(source),
         unread,
@@ -289,15 +407,22 @@ fn query(resource_group: Option<&str>) -> String {
     q
 }
 
+/// Resource Graph's rows, a page at a time into `found`. A `$skipToken` seen
+/// before, a page with no row but a token, more rows than a page may hold or
+/// than `totalRecords` announced: an error, never an endless or partial list.
 async fn graph(
     arm: &Arm,
     subscriptions: &[String],
     resource_group: Option<&str>,
-) -> std::result::Result<Vec<(MachineId, Machine)>, ArmError> {
-    let mut out = Vec::new();
+    found: &mut Collect<'_>,
+) -> std::result::Result<(), ArmError> {
+    let bad = |why: String| ArmError::invalid_answer(200, "POST", GRAPH_PATH, None, why);
     for chunk in subscriptions.chunks(GRAPH_MAX) {
         let mut skip_token: Option<String> = None;
-        for _page in 0..10_000 {
+        let mut tokens = std::collections::HashSet::new();
+        let mut announced: Option<u64> = None;
+        let mut rows = 0u64;
+        loop {
             let mut options = json!({"$top": GRAPH_MAX, "resultFormat": "objectArray"});
             if let Some(t) = &skip_token {
                 options["$skipToken"] = json!(t);
@@ -311,49 +436,93 @@ async fn graph(
             let page: GraphPage<GraphMachine> = serde_json::from_value(a.body)
                 .map_err(|e| ArmError::invalid_answer(200, "POST", GRAPH_PATH, None, e))?;
             if page.result_truncated.as_deref() == Some("true") && page.skip_token.is_none() {
-                return Err(ArmError::invalid_answer(
-                    200,
-                    "POST",
-                    GRAPH_PATH,
-                    None,
-                    "Resource Graph truncated the answer without a $skipToken",
+                return Err(bad(
+                    "Resource Graph truncated the answer without a $skipToken".into(),
                 ));
             }
+            if page.data.len() > GRAPH_MAX {
+                return Err(bad(format!(
+                    "Resource Graph returned {} rows on a page of at most {GRAPH_MAX}",
+                    page.data.len()
+                )));
+            }
+            // The first page's count holds for the query (it pages one result set).
+            let total = *announced.get_or_insert(page.total_records.unwrap_or(u64::MAX));
+            if total != u64::MAX && total > MAX_MACHINES as u64 {
+                return Err(bad(format!(
+                    "Resource Graph counts {total} machines in scope, more than {}, arcfix's limit for one run: narrow it with --resource-group or --tag",
+                    thousands(MAX_MACHINES)
+                )));
+            }
+            rows += page.data.len() as u64;
+            if rows > total {
+                return Err(bad(format!(
+                    "Resource Graph returned more rows than the {total} it announced (totalRecords)"
+                )));
+            }
+            let empty = page.data.is_empty();
             for row in page.data {
-                let Some(id) = row.id.as_deref() else {
-                    continue;
+                let Some(id) = row.id.as_deref().filter(|i| !i.trim().is_empty()) else {
+                    return Err(bad("Resource Graph returned a row without an id".into()));
                 };
-                let id = MachineId::parse(id)
-                    .map_err(|e| ArmError::invalid_answer(200, "POST", GRAPH_PATH, None, e))?;
-                out.push((id, row.into_machine()));
+                let id = MachineId::parse(id).map_err(bad_id(GRAPH_PATH, "POST"))?;
+                found.add(id, row.into_machine(), GRAPH_PATH)?;
             }
-            skip_token = page.skip_token.filter(|t| !t.is_empty());
-            if skip_token.is_none() {
+            let Some(token) = page.skip_token.filter(|t| !t.is_empty()) else {
                 break;
+            };
+            if empty {
+                return Err(bad(format!(
+                    "Resource Graph returned a page without rows and a $skipToken ({})",
+                    crate::checks::azure::shown_link(&token)
+                )));
             }
+            // Their hashes are kept, not the tokens (which Azure may make large).
+            if !tokens.insert(crate::checks::azure::fingerprint(&token)) {
+                return Err(bad(format!(
+                    "Resource Graph returned the same $skipToken again ({})",
+                    crate::checks::azure::shown_link(&token)
+                )));
+            }
+            skip_token = Some(token);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-/// ARM's list of machines of a subscription or resource group (`nextLink`).
-pub async fn arm_list(
+fn bad_id(path: &str, method: &str) -> impl Fn(Error) -> ArmError {
+    let (path, method) = (path.to_string(), method.to_string());
+    move |e| ArmError::invalid_answer(200, &method, &path, None, e)
+}
+
+/// ARM's list of machines of a subscription or resource group (`nextLink`),
+/// a page at a time into `found`.
+async fn arm_list(
     arm: &Arm,
     subscription: &str,
     resource_group: Option<&str>,
-) -> Result<Vec<(MachineId, Machine)>> {
+    found: &mut Collect<'_>,
+) -> std::result::Result<(), ArmError> {
     let path = match resource_group {
         Some(rg) => format!(
             "/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines"
         ),
         None => format!("/subscriptions/{subscription}/providers/Microsoft.HybridCompute/machines"),
     };
-    let machines = list_all::<Machine>(arm, &path, api::HYBRID_COMPUTE).await?;
-    machines
-        .into_iter()
-        .filter_map(|m| m.id.clone().map(|id| (id, m)))
-        .map(|(id, m)| Ok((MachineId::parse(&id)?, m)))
-        .collect()
+    list_each::<Machine>(arm, &path, api::HYBRID_COMPUTE, |m| {
+        let Some(id) = m.id.as_deref().filter(|i| !i.trim().is_empty()) else {
+            return Err(ArmError::invalid_answer(
+                200,
+                "GET",
+                &path,
+                None,
+                "ARM listed a machine without an id",
+            ));
+        };
+        let id = MachineId::parse(id).map_err(bad_id(&path, "GET"))?;
+        found.add(id, m, &path)
+    })
+    .await
 }
 
 /// What the caller may do in one resource group, read once for its machines.
@@ -508,6 +677,36 @@ async fn group_rights(arm: &Arm, group: &str) -> GroupRights {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_machine_without_what_the_checks_read_is_read_again() {
+        let row = |status: &str, os: &str, agent: &str| {
+            serde_json::from_value::<GraphMachine>(json!({
+                "id": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m",
+                "location": "eastus",
+                "tags": {"env": "prod"},
+                "status": status, "osType": os, "agentVersion": agent,
+            }))
+            .unwrap()
+            .into_machine()
+        };
+        let whole = usable(row("Connected", "linux", "1.50")).unwrap();
+        assert!(whole.tags.is_empty(), "tags were matched, not kept");
+        assert_eq!(whole.properties.status.as_deref(), Some("Connected"));
+        for (status, os, agent) in [
+            ("", "linux", "1.50"),
+            (" ", "linux", "1.50"),
+            ("Connected", "", "1.50"),
+            ("Connected", "linux", ""),
+        ] {
+            assert!(
+                usable(row(status, os, agent)).is_none(),
+                "{status:?} {os:?} {agent:?}"
+            );
+        }
+        let long = "x".repeat(FIELD_MAX + 1);
+        assert!(usable(row(&long, "linux", "1.50")).is_none());
+    }
 
     #[test]
     fn counts_read_with_separators() {

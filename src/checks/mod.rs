@@ -653,16 +653,22 @@ async fn azure_side(
     if let Some(scope) = &ctx.target.scope {
         let (subscriptions, known) = fleet::resolve(&arm, &scope.subscriptions).await?;
         let mut found = fleet::enumerate(&arm, scope, &subscriptions, known).await?;
-        unlisted = std::mem::take(&mut found.unread);
         let line = found.scope_line(scope);
+        unlisted = std::mem::take(&mut found.unread);
         // Said before any machine is read.
         ctx.view.scope(&line);
         if found.machines.is_empty() && machines.is_empty() && unlisted.is_empty() {
             return Err(Error::input(format!("no Arc machines found: {line}")));
         }
+        // A set of the ids (case folded) already there: a fleet of tens of
+        // thousands is merged in linear time.
+        let mut have: std::collections::HashSet<String> = machines
+            .iter()
+            .map(|(id, _)| id.key())
+            .collect();
         for (id, m) in found.machines {
-            if !machines.iter().any(|(known, _)| *known == id) {
-                machines.push((id, Some(m)));
+            if have.insert(id.key()) {
+                machines.push((id, m));
             }
         }
         scope_line = Some(line);
@@ -692,7 +698,11 @@ async fn azure_side(
                 (arm.clone(), wanted.clone(), caller.clone(), &tally);
             async move {
                 let sides = (azure_checks, remote_server);
-                let result = machine(ctx, &arm, &id, listed, &wanted, &caller, sides).await;
+                let result = match arm.unreachable() {
+                    // Nothing can be read: the run stops with that error.
+                    Some(e) => Err(e.into()),
+                    None => machine(ctx, &arm, &id, listed, &wanted, &caller, sides).await,
+                };
                 tally.done();
                 (id, result)
             }
@@ -711,7 +721,10 @@ async fn azure_side(
                 each.push(r);
             }
             // One machine named: its failure is the run's error.
-            Err(e) if single => return Err(e),
+            // An endpoint nobody answers at: the run's error, said once.
+            Err(e) if single || matches!(&e, Error::Azure(a) if a.is_unreachable()) => {
+                return Err(e);
+            }
             // In a fleet the others go on; the run exits 1 after the report.
             Err(e) => {
                 let message = crate::text::one_line(&e.to_string());
