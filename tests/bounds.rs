@@ -63,29 +63,6 @@ fn graph_posts(az: &Azure) -> usize {
         .count()
 }
 
-/// Machine names and statuses of a JSON document.
-fn statuses(out: &Output) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = out.json()["machines"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no machines: {out:?}"))
-        .iter()
-        .map(|m| {
-            (
-                m["id"]
-                    .as_str()
-                    .unwrap()
-                    .rsplit('/')
-                    .next()
-                    .unwrap()
-                    .to_string(),
-                m["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn a_next_link_to_itself_is_an_error_naming_it_not_a_tick() {
     let az = Azure::builtin("healthy");
@@ -197,7 +174,7 @@ fn a_repeated_skip_token_stops_resource_graph_with_an_error_naming_it() {
         scope.starts_with("5 Arc machines in 1 subscription (ARM list)"),
         "{scope}"
     );
-    assert_eq!(statuses(&out).len(), 5, "{out:?}");
+    assert_eq!(out.machine_statuses().len(), 5, "{out:?}");
     assert_eq!(graph_posts(&az), 2, "the first page and its repeat");
 }
 
@@ -224,7 +201,7 @@ fn rows_beyond_total_records_stop_resource_graph_with_an_error() {
         scope.contains("Resource Graph returned more rows than the 5 it announced (totalRecords)"),
         "{out:?}"
     );
-    assert_eq!(statuses(&out).len(), 5, "{out:?}");
+    assert_eq!(out.machine_statuses().len(), 5, "{out:?}");
     assert!(graph_posts(&az) <= 3, "{}", graph_posts(&az));
 }
 
@@ -263,7 +240,8 @@ fn a_row_with_an_empty_status_is_read_from_arm_not_called_disconnected() {
             ],
         );
         assert_eq!(out.status, 2, "{blank}: {out:?}");
-        let web01 = statuses(&out)
+        let web01 = out
+            .machine_statuses()
             .into_iter()
             .find(|(n, _)| n == "web-01")
             .unwrap();
@@ -478,7 +456,8 @@ fn ids_from_a_file_are_deduplicated_whatever_their_number_and_case() {
     ]);
     eprintln!("40,000 ids: exit after {:?}", started.elapsed());
     // Each machine once.
-    let mut names: Vec<String> = statuses(&out)
+    let mut names: Vec<String> = out
+        .machine_statuses()
         .into_iter()
         .map(|(n, _)| n.to_ascii_lowercase())
         .collect();

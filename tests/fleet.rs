@@ -12,30 +12,8 @@ use crate::harness::Output;
 const OWNED: &str = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f";
 const READ_ONLY: &str = "4a3e6d2f-9b5c-4d7e-8f1a-2b3c4d5e6f7a";
 
-fn machines(out: &Output) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = out.json()["machines"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no machines: {out:?}"))
-        .iter()
-        .map(|m| {
-            (
-                m["id"]
-                    .as_str()
-                    .unwrap()
-                    .rsplit('/')
-                    .next()
-                    .unwrap()
-                    .to_string(),
-                m["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 fn names(out: &Output) -> Vec<String> {
-    machines(out).into_iter().map(|(n, _)| n).collect()
+    out.machine_statuses().into_iter().map(|(n, _)| n).collect()
 }
 
 /// arcfix against the simulator on a terminal (script(1)), `keys` typed in;
@@ -173,7 +151,7 @@ fn json_has_every_machine_in_scope_and_the_scope() {
         "{out:?}"
     );
     assert_eq!(
-        machines(&out),
+        out.machine_statuses(),
         [
             ("db-01", "problems"),
             ("db-win-01", "problems"),
@@ -336,12 +314,13 @@ fn a_machine_gone_mid_run_and_a_missing_id_are_reported_and_the_others_go_on() {
         "json",
     ]);
     assert_eq!(json.status, 1, "{json:?}");
-    let gone: Vec<(String, String)> = machines(&json)
+    let gone: Vec<(String, String)> = json
+        .machine_statuses()
         .into_iter()
         .filter(|(_, s)| s == "error")
         .collect();
     assert_eq!(gone, [("db-77".to_string(), "error".to_string())]);
-    assert_eq!(machines(&json).len(), 7);
+    assert_eq!(json.machine_statuses().len(), 7);
 
     // Machines named and a fleet selector: one or the other, never widened silently.
     let both = az.run(&["apply", "--yes", "--subscription", OWNED, "--id", &missing]);
@@ -869,5 +848,5 @@ fn a_subscription_level_step_is_planned_once_for_its_machines() {
         .map(|s| s["target"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(registrations, [format!("/subscriptions/{OWNED}")]);
-    assert_eq!(machines(&plan).len(), 5);
+    assert_eq!(plan.machine_statuses().len(), 5);
 }

@@ -192,6 +192,23 @@ impl Output {
             .cloned()
             .unwrap_or_else(|| panic!("no steps: {self:?}"))
     }
+    /// Machine names and statuses of a JSON document, sorted.
+    pub fn machine_statuses(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self.json()["machines"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no machines: {self:?}"))
+            .iter()
+            .map(|m| {
+                let id = m["id"].as_str().unwrap();
+                (
+                    id.rsplit('/').next().unwrap().to_string(),
+                    m["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
     /// Ids of the findings in a JSON document.
     pub fn finding_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.json()["findings"]

@@ -662,10 +662,8 @@ async fn azure_side(
         }
         // A set of the ids (case folded) already there: a fleet of tens of
         // thousands is merged in linear time.
-        let mut have: std::collections::HashSet<String> = machines
-            .iter()
-            .map(|(id, _)| id.key())
-            .collect();
+        let mut have: std::collections::HashSet<String> =
+            machines.iter().map(|(id, _)| id.key()).collect();
         for (id, m) in found.machines {
             if have.insert(id.key()) {
                 machines.push((id, m));
