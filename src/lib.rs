@@ -23,6 +23,7 @@ pub(crate) mod probe;
 pub(crate) mod remote;
 pub(crate) mod render;
 pub mod run;
+pub(crate) mod shell;
 pub mod sim;
 pub mod target;
 pub(crate) mod text;

@@ -211,7 +211,8 @@ pub async fn may_register(arm: &Arm, subscription: &str, oid: Option<&str>) -> O
             tracing::info!("subscription permissions unreadable, trying role assignments: {e}")
         }
     }
-    let oid = oid?;
+    // The token's object id goes into a filter: a GUID or nothing.
+    let oid = oid.filter(|o| crate::target::is_guid(o))?;
     let path = format!(
         "{sub}/providers/Microsoft.Authorization/roleAssignments?$filter=assignedTo('{oid}')"
     );
@@ -226,6 +227,10 @@ pub async fn may_register(arm: &Arm, subscription: &str, oid: Option<&str>) -> O
             continue;
         }
         let role_id = a.properties.role_definition_id.unwrap_or_default();
+        if !rbac::is_role_definition_id(&role_id) {
+            // Not an id ARM gives: neither looked up nor read.
+            return None;
+        }
         match rbac::role(&role_id) {
             Some(r) => perms.push(r.permission()),
             None => {
@@ -249,6 +254,11 @@ pub fn is_unregistered(e: &ArmError) -> bool {
     )
 }
 
+/// A machine id of a goal, checked before it becomes a request path.
+fn checked_machine(id: &str) -> Result<MachineId> {
+    MachineId::parse(id)
+}
+
 /// Re-reads one check's state (the precondition and the verification).
 pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
     Ok(match goal {
@@ -256,6 +266,8 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             subscription,
             namespace,
         } => {
+            crate::target::validate_subscription(subscription)?;
+            crate::target::ArmName::parse(namespace)?;
             let a = arm
                 .get(
                     &format!("/subscriptions/{subscription}/providers/{namespace}"),
@@ -266,15 +278,19 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             p.registration_state
                 .is_some_and(|s| s.eq_ignore_ascii_case("Registered"))
         }
-        Goal::EndpointExists { machine } => match arm
-            .get_opt(&format!("{machine}{ENDPOINT}"), api::HYBRID_CONNECTIVITY)
-            .await
-        {
-            Ok(v) => v.is_some(),
-            Err(e) if is_unregistered(&e) => false,
-            Err(e) => return Err(e.into()),
-        },
+        Goal::EndpointExists { machine } => {
+            checked_machine(machine)?;
+            match arm
+                .get_opt(&format!("{machine}{ENDPOINT}"), api::HYBRID_CONNECTIVITY)
+                .await
+            {
+                Ok(v) => v.is_some(),
+                Err(e) if is_unregistered(&e) => false,
+                Err(e) => return Err(e.into()),
+            }
+        }
         Goal::ServiceConfigPort { machine, port } => {
+            checked_machine(machine)?;
             match arm
                 .get_opt(
                     &format!("{machine}{SERVICE_CONFIG}"),
@@ -300,6 +316,13 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             role,
             principal,
         } => {
+            checked_machine(scope)?;
+            if !crate::target::is_guid(principal) {
+                return Err(Error::input(format!(
+                    "invalid principal id '{}': expected a GUID",
+                    crate::text::sanitize(principal)
+                )));
+            }
             let path = format!(
                 "{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{principal}'"
             );
@@ -317,6 +340,9 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             })
         }
         Goal::ExtensionSucceeded { machine, name } => {
+            // From a plan, maybe a saved one: the path is made of checked parts only.
+            checked_machine(machine)?;
+            crate::target::ArmName::parse(name)?;
             match arm
                 .get_opt(&format!("{machine}/extensions/{name}"), api::HYBRID_COMPUTE)
                 .await?
