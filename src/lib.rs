@@ -20,6 +20,7 @@ pub mod journal;
 pub mod os;
 pub mod plan;
 pub(crate) mod probe;
+pub(crate) mod redact;
 pub(crate) mod remote;
 pub(crate) mod render;
 pub mod run;

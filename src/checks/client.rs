@@ -154,7 +154,7 @@ fn client_binaries_missing(f: &Facts, r: &mut Report) {
                 fixes: vec!["client-binaries-missing".into()],
                 target: LOCAL.into(),
                 description: format!("Point --ssh-client-folder at {to}, where ssh and ssh-keygen are (or leave the option out)"),
-                command: format!("az ssh arc ... --ssh-client-folder \"{to}\""),
+                command: format!("az ssh arc ... --ssh-client-folder {}", crate::shell::quote_for(f.host.os, &to)),
                 ..StepSpec::manual()
             });
             return;
@@ -199,7 +199,10 @@ fn use_folder_step(f: &Facts, dir: &Path) -> StepSpec {
         description: format!(
             "ssh and ssh-keygen are in {dir}, which is not on PATH: pass --ssh-client-folder \"{dir}\" to az ssh arc, or add it to PATH for Azure PowerShell ({path_cmd})"
         ),
-        command: format!("az ssh arc ... --ssh-client-folder \"{dir}\""),
+        command: format!(
+            "az ssh arc ... --ssh-client-folder {}",
+            crate::shell::quote_for(f.host.os, &dir)
+        ),
         ..StepSpec::manual()
     }
 }
@@ -461,7 +464,7 @@ fn proxy_not_executable(f: &Facts, r: &mut Report) {
                 fixes: vec!["proxy-not-executable".into()],
                 target: LOCAL.into(),
                 description: format!("Replace the link {path} with the real proxy file or folder (reinstall the module or delete it so az downloads it again)"),
-                command: format!("rm \"{path}\""),
+                command: format!("rm {}", crate::shell::quote_for(f.host.os, &path)),
                 ..StepSpec::manual()
             });
             }
