@@ -49,29 +49,51 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
     static BASE64: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?:[A-Za-z0-9+/_-]|%2[BbFf]){24,}(?:=|%3[Dd]){0,2}").expect("valid")
     });
-    out = FIELD
-        .replace_all(&out, |c: &Captures| format!("{}{MASK}", &c[1]))
-        .into_owned();
-    out = SAS_WORD
-        .replace_all(&out, |c: &Captures| format!("{}{}{MASK}", &c[1], &c[2]))
-        .into_owned();
-    out = SAS
-        .replace_all(&out, |c: &Captures| format!("{}{}{MASK}", &c[1], &c[2]))
-        .into_owned();
-    out = BEARER
-        .replace_all(&out, |c: &Captures| format!("{}{}{MASK}", &c[1], &c[2]))
-        .into_owned();
-    out = JWT.replace_all(&out, MASK).into_owned();
-    BASE64
-        .replace_all(&out, |c: &Captures| {
-            let run = &c[0];
-            if run.starts_with("eyJ") || holds_credentials(run) {
-                MASK.to_string()
-            } else {
-                run.to_string()
-            }
-        })
-        .into_owned()
+    // Each pattern only where its word is (a pasted log may be megabytes).
+    let lower = out.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    if has(&[
+        "accesskey",
+        "serviceconfigurationtoken",
+        "primarykey",
+        "secondarykey",
+        "saskey",
+        "sharedaccesskey",
+    ]) {
+        out = FIELD
+            .replace_all(&out, |c: &Captures| format!("{}{MASK}", &c[1]))
+            .into_owned();
+    }
+    if has(&["sharedaccesssignature"]) {
+        out = SAS_WORD
+            .replace_all(&out, |c: &Captures| format!("{}{}{MASK}", &c[1], &c[2]))
+            .into_owned();
+    }
+    if has(&["sig=", "sig%3d"]) {
+        out = SAS
+            .replace_all(&out, |c: &Captures| format!("{}{}{MASK}", &c[1], &c[2]))
+            .into_owned();
+    }
+    if has(&["bearer"]) {
+        out = BEARER
+            .replace_all(&out, |c: &Captures| format!("{}{}{MASK}", &c[1], &c[2]))
+            .into_owned();
+    }
+    if out.contains("eyJ") {
+        out = JWT.replace_all(&out, MASK).into_owned();
+    }
+    let mut masked = String::with_capacity(out.len());
+    let mut last = 0;
+    for m in BASE64.find_iter(&out) {
+        let run = m.as_str();
+        if run.starts_with("eyJ") || holds_credentials(run) {
+            masked.push_str(&out[last..m.start()]);
+            masked.push_str(MASK);
+            last = m.end();
+        }
+    }
+    masked.push_str(&out[last..]);
+    masked
 }
 
 /// The spellings of one secret in a log.
@@ -114,39 +136,57 @@ fn lower_percent_hex(s: &str) -> String {
 }
 
 /// Whether a base64 run (standard or URL-safe, percent-encoded or not, cut
-/// anywhere) decodes to relay credentials or a signature.
+/// anywhere) holds relay credentials or a signature: whether it holds the
+/// base64 of a credential's field name at any of its three alignments (no
+/// decoding: a pasted log may hold many runs).
 fn holds_credentials(run: &str) -> bool {
-    let plain: String = run
-        .replace("%2B", "+")
-        .replace("%2b", "+")
-        .replace("%2F", "/")
-        .replace("%2f", "/")
-        .replace("%3D", "")
-        .replace("%3d", "")
-        .replace('=', "")
-        .replace('-', "+")
-        .replace('_', "/");
-    // The run may start anywhere in a blob: try each alignment.
-    (0..4).any(|skip| {
-        let body = plain.get(skip..).unwrap_or_default();
-        let body = &body[..body.len() - body.len() % 4];
-        base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(body)
-            .or_else(|_| base64::engine::general_purpose::STANDARD.decode(body))
-            .is_ok_and(|bytes| {
-                let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
-                [
-                    "accesskey",
-                    "sharedaccess",
-                    "sig=",
-                    "serviceconfigurationtoken",
-                    "namespacename",
-                    "\"relay\"",
-                ]
-                .iter()
-                .any(|k| text.contains(k))
-            })
-    })
+    static SIGNS: LazyLock<Vec<String>> = LazyLock::new(|| {
+        let mut v = Vec::new();
+        for word in [
+            "accessKey",
+            "SharedAccess",
+            "serviceConfigurationToken",
+            "namespaceName",
+            "\"relay\"",
+        ] {
+            for shift in 0..3usize {
+                let mut bytes = vec![0u8; shift];
+                bytes.extend_from_slice(word.as_bytes());
+                let enc = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&bytes);
+                // Only the characters made of the word's bits alone.
+                let first = (8 * shift).div_ceil(6);
+                let end = 8 * (shift + word.len()) / 6;
+                v.push(enc[first..end].to_string());
+            }
+        }
+        v
+    });
+    // The standard alphabet, without padding, in one pass.
+    let bytes = run.as_bytes();
+    let mut plain = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match (
+                    bytes[i + 1].to_ascii_uppercase(),
+                    bytes[i + 2].to_ascii_uppercase(),
+                ) {
+                    (b'2', b'B') => plain.push('+'),
+                    (b'2', b'F') => plain.push('/'),
+                    _ => {}
+                }
+                i += 3;
+                continue;
+            }
+            b'=' | b'%' => {}
+            b'-' => plain.push('+'),
+            b'_' => plain.push('/'),
+            c => plain.push(c as char),
+        }
+        i += 1;
+    }
+    SIGNS.iter().any(|s| plain.contains(s.as_str()))
 }
 
 #[cfg(test)]
