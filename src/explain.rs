@@ -88,7 +88,9 @@ fn decode_utf8(bytes: &[u8], offset: usize) -> crate::error::Result<String> {
 /// Explains a whole pasted log: the known problems it shows, most specific first.
 pub fn explain(text: &str) -> Vec<Match> {
     let matcher = matcher();
-    let hay = Haystack::new(text);
+    // Secrets are masked before anything is matched or quoted: no `seen:`
+    // excerpt and no JSON can hold one.
+    let hay = Haystack::new(&crate::redact::redact(text, &[]));
     let hits = matcher.set.matches(&hay.text);
     if !hits.matched_any() {
         return Vec::new();
@@ -114,7 +116,8 @@ pub fn explain(text: &str) -> Vec<Match> {
             let evidence = pattern
                 .regex()
                 .find(&hay.text)
-                .map(|m| hay.evidence(m.start()))
+                // Again on the excerpt: decoded JSON strings may have shown more.
+                .map(|m| crate::redact::redact(&hay.evidence(m.start()), &[]))
                 .unwrap_or_default();
             Match {
                 id: problem.id.clone(),

@@ -96,7 +96,10 @@ pub fn undo(step: &Step, base: &str) -> String {
         } => {
             let lower = path.to_ascii_lowercase();
             if lower.contains("/providers/microsoft.authorization/roleassignments/") {
-                format!("az role assignment delete --ids {path}")
+                format!(
+                    "az role assignment delete --ids {}",
+                    crate::shell::quote(path)
+                )
             } else if method.eq_ignore_ascii_case("POST") && lower.ends_with("/register") {
                 let ns = path.rsplit('/').nth(1).unwrap_or_default();
                 format!(
@@ -106,7 +109,10 @@ pub fn undo(step: &Step, base: &str) -> String {
                 // The check knew what was there before (a service configuration's previous port).
                 undo.clone()
             } else if method.eq_ignore_ascii_case("PUT") {
-                format!("az rest --method delete --uri \"{base}{path}?api-version={api_version}\"")
+                format!(
+                    "az rest --method delete --uri {}",
+                    crate::shell::quote(&format!("{base}{path}?api-version={api_version}"))
+                )
             } else {
                 "none known: the change is not reversible by a single command".into()
             }

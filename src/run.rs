@@ -79,10 +79,12 @@ fn init_logging(verbosity: i8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ARCFIX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let ansi = std::io::stderr().is_terminal();
+    // Every log line through one filter: a value from outside cannot break it in two.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(move || crate::text::LogLine::new(std::io::stderr(), ansi))
+        .with_ansi(ansi)
         .with_target(false)
         .try_init();
 }

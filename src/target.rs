@@ -304,6 +304,50 @@ impl fmt::Display for MachineId {
     }
 }
 
+/// The name of a resource ARM listed (an extension, a run command) as it
+/// may go into a request path or a command: 1-260 characters of ASCII
+/// letters, digits, `-`, `_` and `.`, not ending in `.` (so never `.`,
+/// `..`, a `/` or anything a shell reads more into).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmName(String);
+
+impl ArmName {
+    pub fn parse(s: &str) -> Result<ArmName> {
+        let ok = !s.is_empty()
+            && s.len() <= 260
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !s.ends_with('.');
+        if ok {
+            Ok(ArmName(s.to_string()))
+        } else {
+            Err(Error::input(format!(
+                "invalid resource name '{}': ARM names are 1-260 letters, digits, '-', '_' and '.', not ending in '.'",
+                crate::text::sanitize(s)
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ArmName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ArmName {
+    /// A name that breaks the rules makes the whole answer invalid: it is
+    /// never used, and never read as "not there".
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        ArmName::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A subscription id is a GUID.
 pub fn validate_subscription(s: &str) -> Result<()> {
     if is_guid(s) {
@@ -459,6 +503,35 @@ mod tests {
             assert!(err.contains(want), "{id}: {err}");
             assert!(!err.contains('\n'));
         }
+    }
+
+    #[test]
+    fn arm_names_from_azure_cannot_walk_a_path_or_reach_a_shell() {
+        for good in ["AADSSHLoginForLinux", "Microsoft.Azure.Monitor", "ext_1-a"] {
+            assert_eq!(ArmName::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../../OTHER/extensions/AADSSHLoginForLinux",
+            "a/b",
+            "a\\b",
+            "x;touch /tmp/p;#",
+            "a b",
+            "a%2e",
+            "ext.",
+            "a\nb",
+            "\u{202e}x",
+        ] {
+            let e = ArmName::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("invalid resource name"), "{bad:?}: {e}");
+            assert!(!e.contains('\n') && !e.contains('\u{202e}'), "{e}");
+        }
+        assert!(ArmName::parse(&"a".repeat(261)).is_err());
+        let listed: std::result::Result<Vec<ArmName>, _> =
+            serde_json::from_str(r#"["ok", "../x"]"#);
+        assert!(listed.is_err());
     }
 
     #[test]

@@ -312,7 +312,7 @@ fn without_write_rights_steps_are_manual_and_nothing_is_attempted() {
         grant["command"]
             .as_str()
             .unwrap()
-            .contains("--role \"Contributor\""),
+            .contains("--role Contributor "),
         "{grant}"
     );
     assert!(az.writes().is_empty(), "{:?}", az.writes());

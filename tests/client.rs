@@ -94,7 +94,7 @@ fn ssh_off_path_in_a_known_folder_proposes_ssh_client_folder() {
     assert_eq!(
         step["command"],
         format!(
-            "az ssh arc ... --ssh-client-folder \"{}\"",
+            "az ssh arc ... --ssh-client-folder {}",
             s.path("known").display()
         )
     );

@@ -224,3 +224,66 @@ fn explain_on_a_terminal_says_how_to_paste() {
     };
     assert!(out.stdout.contains("then press Ctrl-D"), "{out:?}");
 }
+
+#[test]
+fn secrets_in_a_pasted_log_are_masked_in_text_and_json() {
+    use base64::Engine as _;
+    let blob = base64::engine::general_purpose::STANDARD.encode(
+        r#"{"relay":{"namespaceName":"ns","accessKey":"BlobKeySecret0123456789","expiresOn":1}}"#,
+    );
+    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJKd3RTZWNyZXQwMTIzIn0.Snd0U2lnU2VjcmV0MDEyMzQ1";
+    let bearer = "eyJhbGciOiJub25lIn0.eyJvaWQiOiJCZWFyZXJTZWNyZXQifQ.QmVhcmVyU2lnU2VjcmV0";
+    // Each secret beside an error text explain knows, so its line is what `seen:` quotes.
+    let log = format!(
+        "sshproxy: 404 There are no listeners connected for the endpoint {{\"relay\":{{\"accessKey\":\"RelayKeySecret0123456789\",\"namespaceName\":\"ns\"}}}}\n\
+         \n\
+         404 Endpoint does not exist: wss://ns.servicebus.windows.net/$hc/x?sb-hc-token=sr%3Dx%26sig%3DPctSigSecret0123%252B%26se%3D1\n\
+         \n\
+         Failed to run ssh command with error: Authorization: SharedAccessSignature sr=x&sig=PlainSigSecret0123&se=1&skn=k\n\
+         \n\
+         AADSTS50076: sent Authorization: Bearer {bearer}\n\
+         \n\
+         ssh: Could not resolve hostname x; token {jwt}\n\
+         \n\
+         Failed to find the PowerShell module Az.Ssh.ArcProxy installed in this machine; SSHPROXY_RELAY_INFO={blob}\n\
+         \n\
+         Client is not authorized to create a default connectivity endpoint https://x/?sv=1&sig=UrlSigSecret0123&se=1\n"
+    );
+    let secrets = [
+        "RelayKeySecret0123456789",
+        "PctSigSecret0123",
+        "PlainSigSecret0123",
+        "eyJvaWQiOiJCZWFyZXJTZWNyZXQifQ",
+        "QmVhcmVyU2lnU2VjcmV0",
+        "eyJzdWIiOiJKd3RTZWNyZXQwMTIzIn0",
+        &blob[..24],
+        &blob[30..60],
+        "UrlSigSecret0123",
+    ];
+    for json in [false, true] {
+        let args: &[&str] = if json {
+            &["explain", "-o", "json"]
+        } else {
+            &["explain"]
+        };
+        let out = Sandbox::new().cmd().args(args).stdin(log.as_bytes()).run();
+        assert_eq!(out.status, 0, "{out:?}");
+        for s in secrets {
+            assert!(
+                !out.stdout.contains(s) && !out.stderr.contains(s),
+                "{s} shown (json: {json}): {out:?}"
+            );
+        }
+        // Every line was quoted: each is a known error of its own, with its excerpt.
+        assert!(out.stdout.matches("[redacted]").count() >= 7, "{out:?}");
+        if json {
+            let masked = out.json()["matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["evidence"].as_str().unwrap().contains("[redacted]"))
+                .count();
+            assert_eq!(masked, 7, "{out:?}");
+        }
+    }
+}

@@ -471,3 +471,252 @@ fn dot_names_and_endpoints_with_credentials_send_nothing() {
     assert_eq!(warnings, 1, "{out:?}");
     assert!(!out.stderr.contains(&az.token));
 }
+
+/// Whether some line of `text` starts (column 0) with `start`.
+fn line_starting(text: &str, start: &str) -> bool {
+    text.lines().any(|l| l.starts_with(start))
+}
+
+#[test]
+fn an_extension_name_that_walks_up_the_path_aims_no_write_at_another_machine() {
+    // OTHER sits beside web-01, without the extension.
+    let az = Azure::edited("healthy", |v| {
+        let machines = &mut v["subscriptions"][0]["resource_groups"][0]["machines"];
+        let mut other = machines[0].clone();
+        other["name"] = "OTHER".into();
+        other["extensions"] = serde_json::json!([]);
+        machines.as_array_mut().unwrap().push(other);
+    });
+    let id = az.machine(0);
+    assert!(id.ends_with("/web-01"), "{id}");
+    let endpoint = hostile(&az, |a| {
+        if a.method == "GET"
+            && a.path
+                .to_ascii_lowercase()
+                .ends_with("/machines/web-01/extensions")
+            && let Some(list) = a.body.as_mut().and_then(|b| b["value"].as_array_mut())
+        {
+            for e in list {
+                e["name"] = "../../OTHER/extensions/AADSSHLoginForLinux".into();
+                e["properties"]["provisioningState"] = "Failed".into();
+            }
+        }
+    });
+    for args in [
+        &[
+            "apply", "--yes", "--checks", "azure", "--login", "entra", "--id", &id,
+        ][..],
+        &["plan", "--checks", "azure", "--login", "entra", "--id", &id],
+    ] {
+        let out = run_at(&az, &endpoint, args);
+        let elsewhere: Vec<String> = az
+            .writes()
+            .into_iter()
+            .filter(|w| !w.to_ascii_lowercase().contains("/machines/web-01"))
+            .collect();
+        assert!(
+            elsewhere.is_empty(),
+            "{args:?}: wrote {elsewhere:?}: {out:?}"
+        );
+        assert!(
+            !out.stdout.contains('✓'),
+            "{args:?}: a ✓ from an answer that was not valid: {out:?}"
+        );
+        assert_eq!(out.status, 1, "{args:?}: {out:?}");
+        assert!(
+            out.stdout.contains("invalid resource name"),
+            "{args:?}: the answer is reported as invalid: {out:?}"
+        );
+    }
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
+}
+
+#[test]
+fn a_shown_command_quotes_a_hostile_location_for_the_shell() {
+    const HOSTILE: &str = "x;touch arcfix-pwned;#$(touch arcfix-pwned2)";
+    let az = Azure::builtin("demo");
+    let id = az.machine(0);
+    let endpoint = hostile(&az, |a| {
+        if a.method == "GET"
+            && a.path.to_ascii_lowercase().ends_with("/machines/web-01")
+            && let Some(b) = a.body.as_mut()
+        {
+            b["location"] = HOSTILE.into();
+        }
+    });
+    let out = run_at(
+        &az,
+        &endpoint,
+        &[
+            "plan", "--checks", "azure", "--login", "entra", "--id", &id, "-o", "json",
+        ],
+    );
+    assert_eq!(out.status, 2, "{out:?}");
+    let step = out
+        .steps()
+        .into_iter()
+        .find(|s| {
+            s["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("install-entra-extension")
+        })
+        .unwrap_or_else(|| panic!("no extension step: {out:?}"));
+    let command = step["command"].as_str().unwrap().to_string();
+    assert!(
+        command.contains("--location 'x;touch arcfix-pwned;#$(touch arcfix-pwned2)'"),
+        "{command}"
+    );
+    // Typed into sh as shown: one argument, nothing run.
+    let dir = tempfile::tempdir().unwrap();
+    let az_echo = dir.path().join("az");
+    std::fs::write(
+        &az_echo,
+        "#!/bin/sh\nfor a; do printf '%s\\n' \"$a\"; done\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&az_echo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ran = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(dir.path())
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+        .output()
+        .unwrap();
+    let words: Vec<String> = String::from_utf8_lossy(&ran.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    let at = words.iter().position(|w| w == "--location").unwrap();
+    assert_eq!(words[at + 1], HOSTILE, "{words:?}");
+    assert!(!dir.path().join("arcfix-pwned").exists());
+    assert!(!dir.path().join("arcfix-pwned2").exists());
+    // The text view shows the same quoted line.
+    let text = run_at(
+        &az,
+        &endpoint,
+        &["plan", "--checks", "azure", "--login", "entra", "--id", &id],
+    );
+    assert!(
+        text.stdout
+            .contains("--location 'x;touch arcfix-pwned;#$(touch arcfix-pwned2)'"),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn a_subscription_id_that_is_not_a_guid_never_reaches_a_request() {
+    let az = Azure::builtin("healthy");
+    let endpoint = hostile(&az, |a| {
+        if a.method == "GET"
+            && a.path == "/subscriptions"
+            && let Some(list) = a.body.as_mut().and_then(|b| b["value"].as_array_mut())
+        {
+            for s in list {
+                s["subscriptionId"] = "../../evil".into();
+                s["id"] = "/subscriptions/../../evil".into();
+            }
+        }
+        // Resource Graph refused: the machines are listed per subscription, in a path.
+        if a.method == "POST" && a.path.contains("Microsoft.ResourceGraph") {
+            a.status = 403;
+            a.body = Some(
+                serde_json::json!({"error": {"code": "AuthorizationFailed", "message": "no"}}),
+            );
+        }
+    });
+    let out = run_at(
+        &az,
+        &endpoint,
+        &[
+            "check",
+            "--checks",
+            "azure",
+            "--subscription",
+            "Contoso Arc (simulated)",
+        ],
+    );
+    for r in az.sim().requests() {
+        let body = r.body.as_ref().map(|b| b.to_string()).unwrap_or_default();
+        assert!(
+            !r.path.contains("evil") && !body.contains("evil"),
+            "the id reached a request: {r:?}"
+        );
+    }
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(out.stderr.contains("not a GUID"), "{out:?}");
+    assert!(!out.stdout.contains('✓'), "{out:?}");
+}
+
+#[test]
+fn line_breaks_and_bidi_controls_from_azure_cannot_forge_a_line() {
+    const FORGED: &str = "Disconnected\n✓ no problems found in azure\u{202e}";
+    let az = Azure::builtin("healthy");
+    let id = az.machine(0);
+    let endpoint = hostile(&az, |a| {
+        if a.method == "GET"
+            && a.path.to_ascii_lowercase().ends_with("/machines/web-01")
+            && let Some(b) = a.body.as_mut()
+        {
+            b["properties"]["status"] = FORGED.into();
+            b["properties"]["agentVersion"] = "1.47\n✓ no problems found\u{202e}".into();
+        }
+    });
+    for args in [
+        &["check", "--checks", "azure", "--id", &id][..],
+        &["check", "--checks", "azure", "--id", &id, "-v"],
+        &["plan", "--checks", "azure", "--id", &id, "-vv"],
+    ] {
+        let out = run_at(&az, &endpoint, args);
+        assert_eq!(out.status, 2, "{args:?}: {out:?}");
+        for text in [&out.stdout, &out.stderr] {
+            assert!(
+                !line_starting(text, "✓"),
+                "{args:?}: a forged line: {out:?}"
+            );
+            assert!(!text.contains('\u{202e}'), "{args:?}: {out:?}");
+        }
+        // Shown, escaped, where the status is reported.
+        assert!(
+            out.stdout
+                .contains("Disconnected\\n✓ no problems found in azure\\u{202e}"),
+            "{args:?}: {out:?}"
+        );
+    }
+
+    // An error code in a `-v` log line: one line, the forged ones never at column 0.
+    let az = Azure::builtin("demo");
+    let id = az.machine(0);
+    let endpoint = hostile(&az, |a| {
+        refuse_subscription_permissions(a);
+        if a.status == 404
+            && a.path
+                .ends_with("/providers/Microsoft.Authorization/permissions")
+        {
+            a.status = 403;
+            a.body = Some(serde_json::json!({"error": {
+                "code": "Denied\n✓ no problems found in azure\n2026-12-07T00:00:00.000000Z  INFO forged\u{202e}",
+                "message": "no\r\n✓ no problems found"
+            }}));
+        }
+    });
+    let out = run_at(
+        &az,
+        &endpoint,
+        &["check", "--checks", "azure", "--id", &id, "-v"],
+    );
+    assert_eq!(out.status, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("Denied\\n✓ no problems found"),
+        "{out:?}"
+    );
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!line_starting(text, "✓"), "a forged line: {out:?}");
+        assert!(
+            !line_starting(text, "2026-12-07T00:00:00"),
+            "a forged log line: {out:?}"
+        );
+        assert!(!text.contains('\u{202e}'), "{out:?}");
+    }
+}

@@ -556,3 +556,42 @@ fn a_saved_step_no_longer_planned_is_reported_not_needed_not_already_satisfied()
     assert!(!out.stdout.contains("already satisfied]"), "{out:?}");
     assert!(out.stdout.contains("1 not needed any more"), "{out:?}");
 }
+
+#[test]
+fn escape_sequences_in_a_saved_plan_are_printed_escaped() {
+    let az = Azure::builtin("wrong-port");
+    let id = az.machine(0);
+    let file = az.sandbox.path("plan.json");
+    let file = file.to_str().unwrap();
+    let args = ["--checks", "azure", "--id", id.as_str(), "--port", "22"];
+    az.run(&[&["plan", "--out", file][..], &args].concat());
+    // Fixed meanwhile: the saved steps are reported, not needed any more.
+    assert_eq!(az.run(&[&["apply", "--yes"][..], &args].concat()).status, 0);
+    // Someone edits the file: escape sequences (clear the screen, recolour)
+    // and a line of its own in the step's id, description and command.
+    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    for s in saved["steps"].as_array_mut().unwrap() {
+        let forged =
+            |v: &Value| format!("{}\x1b[2J\x1b[32m\n✓ FORGED\u{202e}", v.as_str().unwrap());
+        s["id"] = forged(&s["id"]).into();
+        s["description"] = forged(&s["description"]).into();
+        s["command"] = forged(&s["command"]).into();
+    }
+    std::fs::write(file, saved.to_string()).unwrap();
+    let out = az.run(&[&["apply", "--plan", file, "--yes"][..], &args].concat());
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(out.stdout.contains("= not needed any more"), "{out:?}");
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains('\x1b'), "a raw escape: {out:?}");
+        assert!(!text.contains('\u{202e}'), "{out:?}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("✓ FORGED")),
+            "a forged line: {out:?}"
+        );
+    }
+    assert!(
+        out.stdout
+            .contains("\\u{1b}[2J\\u{1b}[32m\\n✓ FORGED\\u{202e}"),
+        "{out:?}"
+    );
+}

@@ -554,6 +554,12 @@ impl Arm {
     fn url(&self, path: &str, api_version: &str) -> std::result::Result<url::Url, String> {
         // Paths arcfix builds start with one `/`; the endpoint may have a path
         // of its own, which they go under.
+        if walks_up(path) {
+            return Err(format!(
+                "a request path with a '.' or '..' segment is refused: {}",
+                crate::text::sanitize(path)
+            ));
+        }
         let relative = path
             .strip_prefix('/')
             .filter(|rest| !rest.starts_with('/') && !rest.starts_with('\\'))
@@ -577,6 +583,17 @@ impl Arm {
         }
         Ok(url)
     }
+}
+
+/// Whether a path (before its query) has a `.` or `..` segment, in any
+/// spelling a URL parser reads as one (`%2e`, a `\` for a `/`): no request
+/// built from a name is aimed anywhere but where the name says.
+fn walks_up(path: &str) -> bool {
+    let before_query = path.split(['?', '#']).next().unwrap_or_default();
+    before_query.split(['/', '\\']).any(|seg| {
+        let seg = seg.to_ascii_lowercase().replace("%2e", ".");
+        seg == "." || seg == ".."
+    })
 }
 
 /// A 429 of ARM's throttling (`SubscriptionRequestsThrottled`,
@@ -829,6 +846,16 @@ mod tests {
             "http://127.0.0.1:9/op/1?api-version=x"
         );
         assert!(arm.url("http://169.254.169.254/metadata", "y").is_err());
+        for walk in [
+            "/subscriptions/s/m/web-01/extensions/../../OTHER/extensions/x",
+            "/a/%2E%2e/b",
+            "/a/.\\b",
+            "/a/./b",
+        ] {
+            let e = arm.url(walk, "y").unwrap_err();
+            assert!(e.contains("'..' segment is refused"), "{walk}: {e}");
+        }
+        assert!(arm.url("/a/b..c/x?$filter=a/../b", "y").is_ok());
         // Every spelling of a foreign link is refused, whatever its case or padding.
         for link in [
             "HTTP://127.0.0.2:9/x",

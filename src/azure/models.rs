@@ -98,8 +98,9 @@ fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Erro
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Extension {
+    /// Validated: a name against ARM's rules makes the list an invalid answer.
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<crate::target::ArmName>,
     #[serde(default)]
     pub properties: ExtensionProperties,
 }

@@ -190,9 +190,53 @@ pub fn role(name_or_id: &str) -> Option<&'static BuiltInRole> {
         .find(|r| r.name.eq_ignore_ascii_case(name_or_id) || r.guid.eq_ignore_ascii_case(guid))
 }
 
+/// Whether `id` is a role definition id as ARM gives them in role
+/// assignments, `[/subscriptions/{guid}]/providers/Microsoft.Authorization/roleDefinitions/{guid}`:
+/// only such an id is looked up (`role`) or read (it becomes a request path).
+pub fn is_role_definition_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('/').collect();
+    let rest = match parts.as_slice() {
+        ["", sub, guid, rest @ ..]
+            if sub.eq_ignore_ascii_case("subscriptions") && crate::target::is_guid(guid) =>
+        {
+            rest
+        }
+        ["", rest @ ..] => rest,
+        _ => return false,
+    };
+    matches!(rest, [p, ns, defs, guid]
+        if p.eq_ignore_ascii_case("providers")
+            && ns.eq_ignore_ascii_case("Microsoft.Authorization")
+            && defs.eq_ignore_ascii_case("roleDefinitions")
+            && crate::target::is_guid(guid))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_definition_ids_are_checked_before_use() {
+        let g = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+        assert!(is_role_definition_id(&format!(
+            "/subscriptions/00000000-1111-2222-3333-444444444444/providers/Microsoft.Authorization/roleDefinitions/{g}"
+        )));
+        assert!(is_role_definition_id(&format!(
+            "/providers/microsoft.authorization/roledefinitions/{g}"
+        )));
+        for bad in [
+            format!("/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/{g}"),
+            format!(
+                "/subscriptions/00000000-1111-2222-3333-444444444444/../../providers/Microsoft.Authorization/roleDefinitions/{g}"
+            ),
+            format!("/providers/Microsoft.Authorization/roleDefinitions/../../x/{g}"),
+            format!("https://evil/providers/Microsoft.Authorization/roleDefinitions/{g}"),
+            "/providers/Microsoft.Authorization/roleDefinitions/not-a-guid".into(),
+            String::new(),
+        ] {
+            assert!(!is_role_definition_id(&bad), "{bad}");
+        }
+    }
 
     #[test]
     fn wildcards_match_like_arm() {

@@ -287,7 +287,8 @@ pub async fn may_register(arm: &Arm, subscription: &str, oid: Option<&str>) -> O
             tracing::info!("subscription permissions unreadable, trying role assignments: {e}")
         }
     }
-    let oid = oid?;
+    // The token's object id goes into a filter: a GUID or nothing.
+    let oid = oid.filter(|o| crate::target::is_guid(o))?;
     let path = format!(
         "{sub}/providers/Microsoft.Authorization/roleAssignments?$filter=assignedTo('{oid}')"
     );
@@ -302,6 +303,10 @@ pub async fn may_register(arm: &Arm, subscription: &str, oid: Option<&str>) -> O
             continue;
         }
         let role_id = a.properties.role_definition_id.unwrap_or_default();
+        if !rbac::is_role_definition_id(&role_id) {
+            // Not an id ARM gives: neither looked up nor read.
+            return None;
+        }
         match rbac::role(&role_id) {
             Some(r) => perms.push(r.permission()),
             None => {
@@ -325,6 +330,11 @@ pub fn is_unregistered(e: &ArmError) -> bool {
     )
 }
 
+/// A machine id of a goal, checked before it becomes a request path.
+fn checked_machine(id: &str) -> Result<MachineId> {
+    MachineId::parse(id)
+}
+
 /// Re-reads one check's state (the precondition and the verification).
 pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
     Ok(match goal {
@@ -332,6 +342,8 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             subscription,
             namespace,
         } => {
+            crate::target::validate_subscription(subscription)?;
+            crate::target::ArmName::parse(namespace)?;
             let a = arm
                 .get(
                     &format!("/subscriptions/{subscription}/providers/{namespace}"),
@@ -344,15 +356,18 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
         }
         // A read that fails (the provider still not registered) decides
         // nothing: the step stops there rather than write on a guess.
-        Goal::EndpointExists { machine } => arm
-            .get_opt(&format!("{machine}{ENDPOINT}"), api::HYBRID_CONNECTIVITY)
-            .await?
-            .is_some(),
+        Goal::EndpointExists { machine } => {
+            checked_machine(machine)?;
+            arm.get_opt(&format!("{machine}{ENDPOINT}"), api::HYBRID_CONNECTIVITY)
+                .await?
+                .is_some()
+        }
         Goal::ServiceConfigPort {
             machine,
             port,
             any_port,
         } => {
+            checked_machine(machine)?;
             match arm
                 .get_opt(
                     &format!("{machine}{SERVICE_CONFIG}"),
@@ -379,6 +394,13 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             role,
             principal,
         } => {
+            checked_machine(scope)?;
+            if !crate::target::is_guid(principal) {
+                return Err(Error::input(format!(
+                    "invalid principal id '{}': expected a GUID",
+                    crate::text::sanitize(principal)
+                )));
+            }
             let path = format!(
                 "{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{principal}'"
             );
@@ -396,6 +418,9 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             })
         }
         Goal::ExtensionSucceeded { machine, name } => {
+            // From a plan, maybe a saved one: the path is made of checked parts only.
+            checked_machine(machine)?;
+            crate::target::ArmName::parse(name)?;
             match arm
                 .get_opt(&format!("{machine}/extensions/{name}"), api::HYBRID_COMPUTE)
                 .await?

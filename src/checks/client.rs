@@ -161,7 +161,7 @@ fn client_binaries_missing(f: &Facts, r: &mut Report) {
                 fixes: vec!["client-binaries-missing".into()],
                 target: LOCAL.into(),
                 description: format!("Point --ssh-client-folder at {to}, where ssh and ssh-keygen are (or leave the option out)"),
-                command: format!("az ssh arc ... --ssh-client-folder \"{to}\""),
+                command: format!("az ssh arc ... --ssh-client-folder {}", crate::shell::quote_for(f.host.os, &to)),
                 ..StepSpec::manual()
             });
             return;
@@ -206,7 +206,10 @@ fn use_folder_step(f: &Facts, dir: &Path) -> StepSpec {
         description: format!(
             "ssh and ssh-keygen are in {dir}, which is not on PATH: pass --ssh-client-folder \"{dir}\" to az ssh arc, or add it to PATH for Azure PowerShell ({path_cmd})"
         ),
-        command: format!("az ssh arc ... --ssh-client-folder \"{dir}\""),
+        command: format!(
+            "az ssh arc ... --ssh-client-folder {}",
+            crate::shell::quote_for(f.host.os, &dir)
+        ),
         ..StepSpec::manual()
     }
 }
@@ -341,7 +344,10 @@ fn arc_ssh_client_missing(f: &Facts, r: &mut Report) {
             format!(
                 "Add the Azure CLI's ssh extension (az ssh arc); or, for Azure PowerShell, install PowerShell 7 and run: {powershell}"
             ),
-            format!("{az} extension add --name ssh"),
+            format!(
+                "{} extension add --name ssh",
+                crate::shell::quote_for(f.host.os, az)
+            ),
         ),
         None => (
             format!(
@@ -516,7 +522,7 @@ fn proxy_not_executable(f: &Facts, r: &mut Report) {
                 fixes: vec!["proxy-not-executable".into()],
                 target: LOCAL.into(),
                 description: format!("Replace the link {path} with the real proxy file or folder (reinstall the module or delete it so az downloads it again)"),
-                command: format!("rm \"{path}\""),
+                command: format!("rm {}", crate::shell::quote_for(f.host.os, &path)),
                 ..StepSpec::manual()
             });
             }

@@ -152,11 +152,17 @@ pub async fn resolve(
                     hits
                 };
                 match hits.as_slice() {
-                    [one] => one
-                        .subscription_id
-                        .clone()
-                        .unwrap_or_default()
-                        .to_ascii_lowercase(),
+                    // The id goes into every path of the run: a GUID, or nothing.
+                    [one] => match one.subscription_id.as_deref() {
+                        Some(id) if crate::target::is_guid(id) => id.to_ascii_lowercase(),
+                        other => {
+                            return Err(Error::input(format!(
+                                "Azure listed the subscription '{}' with the id '{}', which is not a GUID: it is not used",
+                                crate::text::sanitize(name),
+                                crate::text::sanitize(other.unwrap_or_default())
+                            )));
+                        }
+                    },
                     [] => {
                         return Err(Error::Usage(format!(
                             "no subscription named '{}' among the {} you can see{}",
@@ -174,7 +180,7 @@ pub async fn resolve(
                             "'{}' names {} subscriptions ({}): give the id",
                             crate::text::sanitize(name),
                             several.len(),
-                            ids.join(", ")
+                            crate::text::sanitize(&ids.join(", "))
                         )));
                     }
                 }

@@ -290,10 +290,10 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
 fn run_command_line(id: &MachineId, remote: &Remote, script: &Script) -> String {
     format!(
         "az connectedmachine run-command create --machine-name {} --resource-group {} --name arcfix-{} --location {} --script @{}",
-        id.name,
-        id.resource_group,
+        crate::shell::quote(&id.name),
+        crate::shell::quote(&id.resource_group),
         script.verb,
-        remote.location,
+        crate::shell::quote(&remote.location),
         if remote.windows {
             format!("{}.ps1", script.verb)
         } else {

@@ -59,26 +59,26 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
         out.push_str(&format!(
             "{} no problems found in {}{}\n",
             p.green("✓"),
-            plan.checked.join(", "),
+            sanitize(&plan.checked.join(", ")),
             if sides.is_empty() {
                 String::new()
             } else {
-                format!("; not checked: {}", sides.join(", "))
+                format!("; not checked: {}", sanitize(&sides.join(", ")))
             }
         ));
     } else if plan.findings.is_empty() && failed.is_empty() {
         out.push_str(&format!(
             "{} nothing was checked; not checked: {}\n",
             p.yellow("!"),
-            sides.join(", ")
+            sanitize(&sides.join(", "))
         ));
     } else if plan.findings.is_empty() && !plan.checked.is_empty() {
         // Some sides were read and are fine; others could not be read.
         out.push_str(&format!(
             "{} no problems found in {}; not checked: {} (see below)\n",
             p.yellow("!"),
-            plan.checked.join(", "),
-            sides.join(", ")
+            sanitize(&plan.checked.join(", ")),
+            sanitize(&sides.join(", "))
         ));
     } else if plan.findings.is_empty() {
         out.push_str(&format!(
@@ -105,7 +105,7 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
                 out.push_str(&format!(
                     "    {} {} [{}] {}\n",
                     p.red("✗"),
-                    p.bold(&f.id),
+                    p.bold(&sanitize(&f.id)),
                     fix,
                     sanitize(&f.title)
                 ));
@@ -121,14 +121,14 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
         out.push_str(&format!(
             "  {} {} not checked — {}\n",
             p.red("✗"),
-            n.side,
+            sanitize(&n.side),
             sanitize(&n.reason)
         ));
     }
     for n in &unchosen {
         out.push_str(&format!(
             "  {} not checked — {}\n",
-            n.side,
+            sanitize(&n.side),
             p.dim(&sanitize(&n.reason))
         ));
     }
@@ -163,7 +163,7 @@ pub fn connections(plan: &Plan, p: &Paint) -> String {
                 sanitize(&c.evidence),
                 c.problem
                     .as_deref()
-                    .map(|id| format!(" → {id}"))
+                    .map(|id| format!(" → {}", sanitize(id)))
                     .unwrap_or_default()
             ));
         }
@@ -246,7 +246,7 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
             };
             out.push_str(&format!(
                 "    {n}. [{mark}] {} — {}\n",
-                p.bold(&s.id),
+                p.bold(&sanitize(&s.id)),
                 sanitize(&s.description)
             ));
             if !s.needs.is_empty() {
@@ -408,7 +408,7 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
             out.push_str(&format!(
                 "  {} {} [{}] {what}: {}\n",
                 p.red("✗"),
-                p.bold(id),
+                p.bold(&sanitize(id)),
                 match fix {
                     FixKind::Auto => p.green("auto"),
                     FixKind::Manual => p.yellow("manual"),
@@ -453,7 +453,7 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
             out.push_str(&format!(
                 "    {} {} [{}] {}\n        {}\n",
                 p.red("✗"),
-                p.bold(&f.id),
+                p.bold(&sanitize(&f.id)),
                 match f.fix {
                     FixKind::Auto => p.green("auto"),
                     FixKind::Manual => p.yellow("manual"),
@@ -497,13 +497,13 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
             out.push_str(&format!(
                 "  {} {} not checked — {}\n",
                 p.red("✗"),
-                n.side,
+                sanitize(&n.side),
                 sanitize(&n.reason)
             ));
         } else {
             out.push_str(&format!(
                 "  {} not checked — {}\n",
-                n.side,
+                sanitize(&n.side),
                 p.dim(&sanitize(&n.reason))
             ));
         }
@@ -575,7 +575,7 @@ pub fn fleet_plan(plan: &Plan, p: &Paint) -> String {
             } else {
                 p.yellow("manual")
             },
-            p.bold(&kind),
+            p.bold(&sanitize(&kind)),
             crate::checks::fleet::thousands(steps.len()),
             some_of(&names, 3)
         ));
@@ -609,7 +609,11 @@ pub fn fleet_summary(plan: &Plan, p: &Paint) -> String {
         .filter(|(st, _)| n(*st) > 0)
         .map(|(st, word)| format!("{} {word}", crate::checks::fleet::thousands(n(*st))))
         .collect();
-        out.push_str(&format!("  {}: {}\n", p.bold(&kind), parts.join(", ")));
+        out.push_str(&format!(
+            "  {}: {}\n",
+            p.bold(&sanitize(&kind)),
+            parts.join(", ")
+        ));
         for s in steps
             .iter()
             .filter(|s| matches!(s.status, Status::Failed | Status::Skipped))

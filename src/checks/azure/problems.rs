@@ -16,6 +16,7 @@ use crate::azure::rbac::{self, Permission};
 use crate::azure::{HYBRID_CONNECTIVITY, api};
 use crate::checks::{Report, Side, StepSpec, finding, step_id};
 use crate::plan::{Action, FixKind, Goal};
+use crate::shell::quote as q;
 use crate::target::{Login, MachineId};
 
 const ENDPOINT_WRITE: &str = "Microsoft.HybridConnectivity/endpoints/write";
@@ -627,7 +628,8 @@ fn other_port(f: &Facts, w: &Wanted, seen: u64, r: &mut Report) {
             port = w.port
         ),
         command: format!(
-            "az tag update --resource-id {target} --operation merge --tags SSHPort={seen}"
+            "az tag update --resource-id {} --operation merge --tags SSHPort={seen}",
+            q(&target)
         ),
         ..StepSpec::manual()
     });
@@ -689,7 +691,7 @@ fn endpoint_permission_missing(f: &Facts, w: &Wanted, r: &mut Report) {
             if f.endpoint.is_absent() { " (the endpoint, then its SSH service configuration)" } else { "" },
             setup.join(" && ")
         ),
-        command: format!("az role assignment create {} --role \"Contributor\" --scope {target}", assignee_args(f.caller)),
+        command: format!("az role assignment create {} --role Contributor --scope {}", assignee_args(f.caller), q(&target)),
         needs: vec!["role: Owner or User Access Administrator (for the administrator)".into()],
         depends_on: f.after_register(),
         ..StepSpec::manual()
@@ -800,7 +802,7 @@ fn login_role_missing(f: &Facts, w: &Wanted, r: &mut Report) {
         fixes: vec!["login-role-missing".into()],
         target: target.clone(),
         description: format!("Assign yourself the {} role on {}{why_manual}; sign in again afterwards (az login) so the token carries it", role.name, id.name),
-        command: format!("az role assignment create {} --role \"{}\" --scope {target}", assignee_args(caller), role.name),
+        command: format!("az role assignment create {} --role {} --scope {}", assignee_args(caller), q(role.name), q(&target)),
         automatic,
         needs: vec![ROLE_WRITE.into()],
         precondition: format!("no {} assignment for you on the machine", role.name),
@@ -841,7 +843,7 @@ fn entra_unsupported_on_windows(f: &Facts, w: &Wanted, r: &mut Report) {
         fixes: vec!["entra-unsupported-on-windows".into()],
         target: f.target(),
         description: "Connect with a local user account instead (arcfix --login local; az ssh arc --local-user <user>)".into(),
-        command: format!("az ssh arc --resource-group {} --name {} --local-user <user>", id.resource_group, id.name),
+        command: format!("az ssh arc --resource-group {} --name {} --local-user <user>", q(&id.resource_group), q(&id.name)),
         ..StepSpec::manual()
     });
 }
@@ -861,8 +863,8 @@ fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     }
     let (id, target) = (f.id, f.target());
     let name = found
-        .and_then(|e| e.name.clone())
-        .unwrap_or_else(|| ENTRA_EXTENSION_TYPE.into());
+        .and_then(|e| e.name.as_ref())
+        .map_or_else(|| ENTRA_EXTENSION_TYPE.into(), |n| n.to_string());
     // The agent installs extensions: with it disconnected the PUT would only fail.
     let allowed = f.may(EXTENSION_WRITE) && f.connected();
     let location = &f.location;
@@ -881,8 +883,8 @@ fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
         target: target.clone(),
         description: format!("Install the Microsoft Entra SSH login extension ({ENTRA_EXTENSION_TYPE}) on {} and wait until it is provisioned", id.name),
         command: format!(
-            "az connectedmachine extension create --machine-name {} --resource-group {} --publisher {ENTRA_EXTENSION_PUBLISHER} --name {name} --type {ENTRA_EXTENSION_TYPE} --location {location}",
-            id.name, id.resource_group
+            "az connectedmachine extension create --machine-name {} --resource-group {} --publisher {ENTRA_EXTENSION_PUBLISHER} --name {} --type {ENTRA_EXTENSION_TYPE} --location {}",
+            q(&id.name), q(&id.resource_group), q(&name), q(location)
         ),
         automatic: allowed,
         needs: vec![EXTENSION_WRITE.into(), "connected agent".into()],
@@ -914,15 +916,18 @@ fn config_body(port: u16) -> Value {
     json!({"properties": {"serviceName": "SSH", "port": port}})
 }
 
-/// `az rest` as a person types it: the URI in double quotes (its `?` is a
-/// glob character in the shell, an error in zsh), the JSON body in single ones.
+/// `az rest` as a person types it: the URI and the JSON body quoted for the
+/// shell (the URI's `?` is a glob character in the shell, an error in zsh).
 fn az_rest(method: &str, base: &str, path: &str, body: Option<&Value>) -> String {
     let mut c = format!(
-        "az rest --method {method} --uri \"{base}{path}?api-version={}\"",
-        api::HYBRID_CONNECTIVITY
+        "az rest --method {method} --uri {}",
+        q(&format!(
+            "{base}{path}?api-version={}",
+            api::HYBRID_CONNECTIVITY
+        ))
     );
     if let Some(b) = body {
-        c.push_str(&format!(" --body '{b}'"));
+        c.push_str(&format!(" --body {}", q(&b.to_string())));
     }
     c
 }
@@ -933,10 +938,11 @@ fn az_rest(method: &str, base: &str, path: &str, body: Option<&Value>) -> String
 fn assignee_args(caller: &Claims) -> String {
     match &caller.oid {
         Some(oid) => format!(
-            "--assignee-object-id {oid} --assignee-principal-type {}",
-            caller.principal_type()
+            "--assignee-object-id {} --assignee-principal-type {}",
+            q(oid),
+            q(caller.principal_type())
         ),
-        None => format!("--assignee {}", caller.display_name()),
+        None => format!("--assignee {}", q(&caller.display_name())),
     }
 }
 
@@ -998,7 +1004,7 @@ mod tests {
 
     fn extension(state: &str) -> Extension {
         let mut e = Extension {
-            name: Some("AADSSHLoginForLinux".into()),
+            name: Some(crate::target::ArmName::parse("AADSSHLoginForLinux").unwrap()),
             ..Default::default()
         };
         e.properties.kind = Some(ENTRA_EXTENSION_TYPE.into());
