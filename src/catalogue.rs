@@ -141,7 +141,7 @@ pub const CONTRACT_IDS: [&str; 10] = [
 ];
 
 /// Where a problem lives, which is also which `--checks` side detects it
-/// (the plan files call it `side`; `checks::Side` is the option).
+/// (the plan files call it `side`; `target::Side` is the option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Area {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::azure::cloud::{Auth, Cloud};
-use crate::checks::Side;
+use crate::target::Side;
 use crate::target::Login;
 
 #[derive(Debug, Parser)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::azure::client::is_loopback;
 use crate::azure::cloud::{Auth, Cloud};
-use crate::checks::Side;
+use crate::target::Side;
 use crate::cli::{self, Cli, Output};
 use crate::error::{Error, Result};
 use crate::target::{

@@ -203,7 +203,7 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
 
     view.say("\n")?;
     view.heading("== 1. arcfix check (simulated)")?;
-    let waiting = view.waiting(&crate::run::checking(&ctx));
+    let waiting = view.waiting(&ctx.checking());
     let before = checks::detect(&ctx).await;
     drop(waiting);
     let before = before?;
@@ -223,7 +223,7 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
 
     view.say("\n")?;
     view.heading("== 4. arcfix check again (simulated)")?;
-    let waiting = view.waiting(&crate::run::checking(&ctx));
+    let waiting = view.waiting(&ctx.checking());
     let after = checks::detect(&ctx).await;
     drop(waiting);
     let after = after?;

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+pub mod arm;
+
 /// Process exit codes, as the contract fixes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ExitCode {
@@ -47,14 +49,14 @@ pub enum Error {
     #[error("{0}")]
     Auth(String),
     #[error("{0}")]
-    Azure(#[from] crate::azure::error::ArmError),
+    Azure(#[from] crate::error::arm::ArmError),
     #[error("{0}")]
     Declined(String),
     /// The machine named is not in Azure (ARM answered 404).
     #[error("Arc machine not found: {id} ({}: {})", cause.code, crate::text::one_line(&cause.message))]
     MachineNotFound {
         id: String,
-        cause: crate::azure::error::ArmError,
+        cause: crate::error::arm::ArmError,
     },
     /// Something awaited did not end in time.
     #[error("{what} did not finish within {}", seconds(*limit))]
@@ -120,7 +122,7 @@ mod tests {
     #[test]
     fn errors_carry_their_data_and_say_it_once() {
         use super::Error;
-        use crate::azure::error::ArmError;
+        use crate::error::arm::ArmError;
         let not_json =
             ArmError::invalid_answer(200, "GET", "/x", None, "the response is not JSON: eof");
         let wrong_shape = ArmError::invalid_answer(200, "GET", "/x", None, "invalid type");

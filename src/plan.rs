@@ -148,6 +148,28 @@ pub enum Action {
     },
 }
 
+/// Where on the SSH path a connection probe broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Credentials,
+    Proxy,
+    Relay,
+    Server,
+    Auth,
+}
+
+/// The stage's name, as the JSON document writes it.
+pub fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Credentials => "credentials",
+        Stage::Proxy => "proxy",
+        Stage::Relay => "relay",
+        Stage::Server => "server",
+        Stage::Auth => "auth",
+    }
+}
+
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
@@ -254,7 +276,7 @@ impl Options {
             grant_roles: t.grant_roles,
             checks: t.sides.as_ref().map(|s| {
                 s.iter()
-                    .map(|s| crate::checks::side_name(*s).to_string())
+                    .map(|s| crate::target::side_name(*s).to_string())
                     .collect()
             }),
             remote: t.remote,
@@ -338,7 +360,7 @@ pub struct Connection {
     /// The server's SSH banner was seen: the path works end to end.
     pub ok: bool,
     pub banner: Option<String>,
-    pub stage: crate::probe::connect::Stage,
+    pub stage: Stage,
     pub evidence: String,
     /// The known problem the failure points to.
     #[serde(default, skip_serializing_if = "Option::is_none")]

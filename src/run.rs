@@ -183,30 +183,12 @@ async fn detect(ctx: &Context) -> Result<Plan> {
         .target
         .scope
         .is_none()
-        .then(|| ctx.view.waiting(&checking(ctx)));
+        .then(|| ctx.view.waiting(&ctx.checking()));
     let plan = checks::detect(ctx).await;
     drop(waiting);
     let mut plan = plan?;
     plan.options = Some(crate::plan::Options::of(&ctx.target));
     Ok(plan)
-}
-
-/// What detection is about to look at, for its spinner.
-pub fn checking(ctx: &Context) -> String {
-    let sides: Vec<&str> = ctx.sides().into_iter().map(checks::side_name).collect();
-    let machines = ctx.target.machines.len() + usize::from(ctx.target.by_name.is_some());
-    let fleet = ctx.target.scope.is_some();
-    format!(
-        "checking {}{}",
-        sides.join(", "),
-        match (fleet, machines, &ctx.target.by_name) {
-            (true, _, _) => " of every machine in scope".to_string(),
-            (false, 0, _) => String::new(),
-            (false, 1, Some(b)) => format!(" of {}", b.name),
-            (false, 1, None) => format!(" of {}", ctx.target.machines[0].name),
-            (false, n, _) => format!(" of {n} machines"),
-        }
-    )
 }
 
 /// The detection context; `tokens` replaces the configured credential (demo).

@@ -4,8 +4,24 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::checks::Side;
 use crate::error::{Error, Result};
+
+/// A part of the SSH path that is checked on its own (`--checks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Side {
+    Client,
+    Azure,
+    Server,
+}
+
+/// The side's name, as `--checks` and the JSON document write it.
+pub fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Client => "client",
+        Side::Azure => "azure",
+        Side::Server => "server",
+    }
+}
 
 /// How the user logs in to the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

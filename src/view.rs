@@ -6,6 +6,7 @@
 use crate::error::Result;
 use crate::explain::Match;
 use crate::plan::{Plan, Step};
+pub use crate::progress::{Progress, Waiting};
 
 /// How an apply ended, for its summary.
 #[derive(Debug, Clone, Copy, Default)]
@@ -16,7 +17,7 @@ pub struct Ending {
     pub interrupted: bool,
 }
 
-pub trait View: Send + Sync {
+pub trait View: Progress {
     /// `check`: what was found.
     fn findings(&self, plan: &Plan) -> Result<()>;
     /// `plan` and `apply --dry-run`: the plan.
@@ -27,11 +28,6 @@ pub trait View: Send + Sync {
     fn nothing_to_apply(&self, plan: &Plan) -> Result<()>;
     fn step_started(&self, step: &Step);
     fn step_done(&self, step: &Step);
-    /// A line about what is going on (stderr, never in the document).
-    fn progress(&self, line: &str);
-    /// Something slow is awaited: a spinner while the guard lives, where one
-    /// can be seen.
-    fn waiting(&self, what: &str) -> Waiting;
     /// `apply`: how each step ended.
     fn summary(&self, plan: &Plan, ending: Ending) -> Result<()>;
     /// `explain`: the known problems the text points to.
@@ -110,19 +106,15 @@ pub struct Serving {
     pub windows: bool,
 }
 
-/// A spinner shown while it lives (or nothing).
-pub struct Waiting(pub(crate) Option<indicatif::ProgressBar>);
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if let Some(pb) = self.0.take() {
-            pb.finish_and_clear();
-        }
-    }
-}
-
 /// Shows nothing: detection run outside a command (benches, tests).
 pub struct Silent;
+
+impl Progress for Silent {
+    fn progress(&self, _: &str) {}
+    fn waiting(&self, _: &str) -> Waiting {
+        Waiting(None)
+    }
+}
 
 impl View for Silent {
     fn findings(&self, _: &Plan) -> Result<()> {
@@ -139,10 +131,6 @@ impl View for Silent {
     }
     fn step_started(&self, _: &Step) {}
     fn step_done(&self, _: &Step) {}
-    fn progress(&self, _: &str) {}
-    fn waiting(&self, _: &str) -> Waiting {
-        Waiting(None)
-    }
     fn summary(&self, _: &Plan, _: Ending) -> Result<()> {
         Ok(())
     }

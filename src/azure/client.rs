@@ -15,8 +15,8 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::azure::auth::{Claims, Tokens};
-use crate::azure::error::ArmError;
 use crate::azure::pace::{self, Pacer};
+use crate::error::arm::ArmError;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ pub struct Arm {
     requests: AtomicU64,
     user_agent: String,
     /// Where retries are announced (the run's view); none until told.
-    view: std::sync::OnceLock<Arc<dyn crate::view::View>>,
+    view: std::sync::OnceLock<Arc<dyn crate::progress::Progress>>,
     pace: Pacer,
     /// Where the endpoint came from (`--arm-endpoint`, …), for the error
     /// when it cannot be reached.
@@ -128,7 +128,7 @@ impl Arm {
     }
 
     /// Retries are announced on `view` from now on (the first view told wins).
-    pub fn report_to(&self, view: Arc<dyn crate::view::View>) {
+    pub fn report_to(&self, view: Arc<dyn crate::progress::Progress>) {
         let _ = self.view.set(view);
     }
 
@@ -251,7 +251,7 @@ impl Arm {
                 t = self.pace.acquire(&lane, kind) => t,
                 _ = gone => return Err(dead().unwrap_or_else(|| ArmError {
                     status: 0,
-                    code: crate::azure::error::UNREACHABLE.into(),
+                    code: crate::error::arm::UNREACHABLE.into(),
                     message: format!("cannot reach the ARM endpoint {}", self.base),
                     method: method.to_string(),
                     path: shown_path.clone(),
@@ -461,7 +461,7 @@ impl Arm {
                         // one retry, then the run stops saying where the endpoint came from.
                         let err = ArmError {
                             status: 0,
-                            code: crate::azure::error::UNREACHABLE.into(),
+                            code: crate::error::arm::UNREACHABLE.into(),
                             message: format!(
                                 "cannot reach the ARM endpoint {}{}: {why}",
                                 self.base,

@@ -1,9 +1,9 @@
-//! Azure Resource Manager: the client, its errors, and RBAC evaluation.
+//! Azure Resource Manager: the client and RBAC evaluation (its errors are
+//! `crate::error::arm`, below every module that reports them).
 
 pub mod auth;
 pub mod client;
 pub mod cloud;
-pub mod error;
 pub mod pace;
 pub mod rbac;
 // The differential test of `rbac` against the simulator's own matcher: it

@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use crate::azure::api;
 use crate::azure::client::Arm;
-use crate::azure::error::ArmError;
 use crate::azure::models::{Extension, Machine, Page, Provider, ServiceConfiguration};
 use crate::azure::rbac::{self, Permission};
 use crate::checks::Report;
+use crate::error::arm::ArmError;
 use crate::error::{Error, Result};
 use crate::plan::{Goal, ServerFact};
 use crate::target::{Login, MachineId};

@@ -10,13 +10,13 @@ use serde_json::json;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::azure::client::Arm;
-use crate::azure::error::ArmError;
 use crate::azure::models::{
     GraphMachine, GraphPage, Machine, Provider, RoleAssignment, SubscriptionInfo,
 };
 use crate::azure::rbac::Permission;
 use crate::azure::{HYBRID_CONNECTIVITY, api};
 use crate::checks::azure::{list_all, list_each};
+use crate::error::arm::ArmError;
 use crate::error::{Error, Result};
 use crate::target::{ByName, MachineId, Scope, SubscriptionRef};
 

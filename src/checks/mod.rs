@@ -22,13 +22,8 @@ use crate::plan::{
 };
 use crate::target::{MachineId, Target};
 
-/// A part of the SSH path that is checked on its own (`--checks`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Side {
-    Client,
-    Azure,
-    Server,
-}
+pub use crate::plan::stage_name;
+pub use crate::target::{Side, side_name};
 
 /// Step ids, built in one place: the checks that plan a step and the code
 /// that looks for it (the restart after a registration, the probe's manual
@@ -368,6 +363,24 @@ impl Context {
         sides
     }
 
+    /// What detection is about to look at, for its spinner.
+    pub fn checking(&self) -> String {
+        let sides: Vec<&str> = self.sides().into_iter().map(side_name).collect();
+        let t = &self.target;
+        let machines = t.machines.len() + usize::from(t.by_name.is_some());
+        format!(
+            "checking {}{}",
+            sides.join(", "),
+            match (t.scope.is_some(), machines, &t.by_name) {
+                (true, _, _) => " of every machine in scope".to_string(),
+                (false, 0, _) => String::new(),
+                (false, 1, Some(b)) => format!(" of {}", b.name),
+                (false, 1, None) => format!(" of {}", t.machines[0].name),
+                (false, n, _) => format!(" of {n} machines"),
+            }
+        )
+    }
+
     pub fn arm(&self) -> Result<&Arc<Arm>> {
         self.arm
             .as_ref()
@@ -570,25 +583,6 @@ fn fold_client_problems_of_the_probe(report: &mut Report) {
 
 /// The side name of the connection probe.
 pub const CONNECTION: &str = "connection";
-
-pub fn stage_name(stage: crate::probe::connect::Stage) -> &'static str {
-    use crate::probe::connect::Stage;
-    match stage {
-        Stage::Credentials => "credentials",
-        Stage::Proxy => "proxy",
-        Stage::Relay => "relay",
-        Stage::Server => "server",
-        Stage::Auth => "auth",
-    }
-}
-
-pub fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Client => "client",
-        Side::Azure => "azure",
-        Side::Server => "server",
-    }
-}
 
 /// The sides not looked at because they were not chosen, and how to choose them.
 fn not_chosen(ctx: &Context, sides: &[Side]) -> Vec<NotChecked> {

@@ -191,16 +191,7 @@ pub fn ssh_args(
     args
 }
 
-/// Where on the path it broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    Credentials,
-    Proxy,
-    Relay,
-    Server,
-    Auth,
-}
+pub use crate::plan::Stage;
 
 /// What the probe saw.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -83,7 +83,7 @@ impl RunResult {
 
 /// Runs `script` on the machine and returns what it reported. Bounded by `limit`.
 pub async fn run(
-    view: &dyn crate::view::View,
+    view: &dyn crate::progress::Progress,
     arm: &Arm,
     machine: &str,
     location: &str,
@@ -255,7 +255,7 @@ mod sim_tests {
         .unwrap();
         let id = sim.scenario().machine_ids()[0].clone();
         let r = run(
-            &crate::view::Silent,
+            &crate::progress::Quiet,
             &arm,
             &id,
             "westeurope",

@@ -11,7 +11,7 @@ use super::text::{self, Paint};
 use crate::error::{Error, Result};
 use crate::explain::Match;
 use crate::plan::{Plan, Step};
-use crate::view::{Ending, ScenarioInfo, Serving, Tally, View, Waiting};
+use crate::view::{Ending, Progress, ScenarioInfo, Serving, Tally, View, Waiting};
 
 /// Prints to stdout; a closed pipe (`arcfix rules | head`) is not an error.
 pub fn out(text: &str) -> Result<()> {
@@ -93,6 +93,17 @@ impl Human {
     }
 }
 
+impl Progress for Human {
+    fn progress(&self, line: &str) {
+        if !self.quiet {
+            progress_line(line);
+        }
+    }
+    fn waiting(&self, what: &str) -> Waiting {
+        spinner(self.spin, what)
+    }
+}
+
 impl View for Human {
     fn findings(&self, plan: &Plan) -> Result<()> {
         if self.fleet(plan) {
@@ -116,14 +127,6 @@ impl View for Human {
         self.progress(&format!("{}: {}", step.id, step.description));
     }
     fn step_done(&self, _: &Step) {}
-    fn progress(&self, line: &str) {
-        if !self.quiet {
-            progress_line(line);
-        }
-    }
-    fn waiting(&self, what: &str) -> Waiting {
-        spinner(self.spin, what)
-    }
     fn summary(&self, plan: &Plan, ending: Ending) -> Result<()> {
         if self.fleet(plan) {
             self.out(&text::fleet_summary(plan, &self.paint))?;
@@ -227,6 +230,13 @@ impl Json {
     }
 }
 
+impl Progress for Json {
+    fn progress(&self, _: &str) {}
+    fn waiting(&self, what: &str) -> Waiting {
+        spinner(self.spin, what)
+    }
+}
+
 impl View for Json {
     fn findings(&self, plan: &Plan) -> Result<()> {
         self.document(plan)
@@ -248,10 +258,6 @@ impl View for Json {
     }
     fn step_started(&self, _: &Step) {}
     fn step_done(&self, _: &Step) {}
-    fn progress(&self, _: &str) {}
-    fn waiting(&self, what: &str) -> Waiting {
-        spinner(self.spin, what)
-    }
     fn summary(&self, plan: &Plan, _: Ending) -> Result<()> {
         self.document(plan)
     }

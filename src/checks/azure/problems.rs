@@ -10,11 +10,11 @@ use super::{
     is_unregistered, older_than,
 };
 use crate::azure::auth::Claims;
-use crate::azure::error::ArmError;
 use crate::azure::models::{Extension, ServiceConfiguration};
 use crate::azure::rbac::{self, Permission};
 use crate::azure::{HYBRID_CONNECTIVITY, api};
 use crate::checks::{Report, Side, StepSpec, finding, step_id};
+use crate::error::arm::ArmError;
 use crate::plan::{Action, FixKind, Goal};
 use crate::shell::quote as q;
 use crate::target::{Login, MachineId};
