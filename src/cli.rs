@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::azure::cloud::{Auth, Cloud};
-use crate::target::Side;
 use crate::target::Login;
+use crate::target::Side;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use crate::azure::client::is_loopback;
 use crate::azure::cloud::{Auth, Cloud};
-use crate::target::Side;
 use crate::cli::{self, Cli, Output};
 use crate::error::{Error, Result};
+use crate::target::Side;
 use crate::target::{
     ByName, MachineId, Scope, SubscriptionRef, Target, validate_machine_name,
     validate_resource_group,

@@ -248,13 +248,8 @@ impl Collect<'_> {
                 ),
             ));
         }
-        if !self
-            .subscriptions
-            .contains(&id.subscription.to_ascii_lowercase())
-        {
-            self.subscriptions
-                .insert(id.subscription.to_ascii_lowercase());
-        }
+        self.subscriptions
+            .insert(id.subscription.to_ascii_lowercase());
         if self.scope.tags_match(&m.tags) && self.seen.insert(id.key()) {
             let listed = usable(m);
             self.out.push((id, listed));
