@@ -12,7 +12,7 @@ use arcfix::checks::Side;
 use arcfix::checks::{self, Context};
 use arcfix::os::Host;
 use arcfix::sim::{Knobs, Scenario, Sim};
-use arcfix::target::{Login, MachineId, Target};
+use arcfix::target::{Login, MachineId, Request};
 
 const LATENCY_MS: u64 = 100;
 
@@ -28,12 +28,12 @@ async fn diagnose(
         RetryPolicy::default(),
     )
     .unwrap();
-    let target = Target {
+    let target = Request {
         scope,
         login,
         sides: Some(vec![Side::Azure]),
         grant_roles: true,
-        ..Target::machines(machines)
+        ..Request::machines(machines)
     };
     let ctx = Context::new(Host::detect(), target, Some(arm));
     sim.clear_log();

@@ -582,7 +582,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
 /// that does not record them (saved before arcfix recorded them) is refused
 /// too: treating it as made with the defaults could apply it with options
 /// nobody approved, and refusing costs only a new `arcfix plan`.
-pub fn check_options(saved: &Plan, target: &crate::target::Target) -> Result<()> {
+pub fn check_options(saved: &Plan, target: &crate::target::Request) -> Result<()> {
     let Some(made) = &saved.options else {
         return Err(Error::input(format!(
             "the saved plan does not record the options it was made with (it was made by arcfix {}, before they were recorded), so it cannot be told whether this apply has the same: make a new plan",

@@ -8,7 +8,7 @@ use crate::cli::{self, Cli, Output};
 use crate::error::{Error, Result};
 use crate::target::Side;
 use crate::target::{
-    ByName, MachineId, Scope, SubscriptionRef, Target, validate_machine_name,
+    ByName, MachineId, Request, Scope, SubscriptionRef, validate_machine_name,
     validate_resource_group,
 };
 
@@ -56,13 +56,13 @@ pub struct AzureSettings {
 
 #[derive(Debug)]
 pub enum Cmd {
-    Check(Target),
+    Check(Request),
     Plan {
-        target: Target,
+        target: Request,
         out: Option<PathBuf>,
     },
     Apply {
-        target: Target,
+        target: Request,
         yes: bool,
         dry_run: bool,
         plan: Option<PathBuf>,
@@ -244,7 +244,7 @@ fn ids_from(file: &std::path::Path) -> Result<Vec<MachineId>> {
     Ok(ids)
 }
 
-fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Target> {
+fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Request> {
     let mut machines = Vec::new();
     // The ids seen (case folded, as ARM compares them): linear in the ids, for
     // tens of thousands of them.
@@ -379,7 +379,7 @@ fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Target
             "{option} needs a machine: --id, or --subscription with --resource-group and --machine"
         )));
     }
-    Ok(Target {
+    Ok(Request {
         machines,
         by_name,
         scope,

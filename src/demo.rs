@@ -17,7 +17,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::os::{Host, Os};
 use crate::sim::{Scenario, Sim};
 use crate::target::MachineId;
-use crate::target::{Login, Target};
+use crate::target::{Login, Request};
 use crate::view::{Ending, ScenarioInfo, Serving, View};
 
 /// How long the token `--serve` prints stays valid.
@@ -144,7 +144,7 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
     // its own stand-in would have nothing to reach: every one gets one, or
     // none is probed.
     let probe = connection_probe(&host, sandbox, sim, &machines).await;
-    let target = Target {
+    let target = Request {
         machines: machines.clone(),
         by_name: None,
         scope: None,

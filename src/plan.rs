@@ -268,7 +268,7 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn of(t: &crate::target::Target) -> Options {
+    pub fn of(t: &crate::target::Request) -> Options {
         Options {
             login: t.login.as_str().into(),
             port: t.port,

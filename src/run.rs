@@ -16,7 +16,7 @@ use crate::config::{AzureSettings, Cmd, Config};
 use crate::error::{Error, ExitCode, Result};
 use crate::os::Host;
 use crate::plan::Plan;
-use crate::target::Target;
+use crate::target::Request;
 use crate::view::{Ending, View};
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
@@ -194,7 +194,7 @@ async fn detect(ctx: &Context) -> Result<Plan> {
 /// The detection context; `tokens` replaces the configured credential (demo).
 pub fn context(
     azure: &AzureSettings,
-    target: Target,
+    target: Request,
     tokens: Option<Box<dyn auth::TokenSource>>,
     view: Arc<dyn View>,
 ) -> Result<Context> {

@@ -40,9 +40,9 @@ impl Login {
     }
 }
 
-/// What to check: this machine and/or Arc machines in Azure.
+/// What the user asked to check: this machine and/or Arc machines in Azure.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub struct Request {
     /// Machines named one by one (`--id`, `--ids-from`, `--machine`).
     pub machines: Vec<MachineId>,
     /// `--machine` in a subscription given by name: resolved once Azure is reached.
@@ -63,14 +63,14 @@ pub struct Target {
     pub connect: bool,
 }
 
-impl Target {
+impl Request {
     pub fn has_azure_target(&self) -> bool {
         !self.machines.is_empty() || self.by_name.is_some() || self.scope.is_some()
     }
 
     /// A target of machines only, as tests and benchmarks make it.
-    pub fn machines(machines: Vec<MachineId>) -> Target {
-        Target {
+    pub fn machines(machines: Vec<MachineId>) -> Request {
+        Request {
             machines,
             by_name: None,
             scope: None,

@@ -20,7 +20,7 @@ use crate::os::Host;
 use crate::plan::{
     Action, Connection, Finding, FixKind, Goal, MachineVerdict, NotChecked, Plan, Status, Step,
 };
-use crate::target::{MachineId, Target};
+use crate::target::{MachineId, Request};
 
 pub use crate::plan::stage_name;
 pub use crate::target::{Side, side_name};
@@ -311,7 +311,7 @@ pub fn finding(id: &str, target: &str, evidence: impl Into<String>, fix: FixKind
 /// What detection runs with.
 pub struct Context {
     pub host: Host,
-    pub target: Target,
+    pub target: Request,
     pub arm: Option<Arc<Arm>>,
     /// What the probe script last reported per remote machine (id, lower case);
     /// dropped when a fix runs there.
@@ -331,7 +331,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(host: Host, target: Target, arm: Option<Arc<Arm>>) -> Context {
+    pub fn new(host: Host, target: Request, arm: Option<Arc<Arm>>) -> Context {
         Context {
             host,
             target,
