@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::checks::{self, Context};
 use crate::error::{Error, ExitCode, Result};
-use crate::plan::{Action, Plan, Status, Step};
+use crate::plan::{Action, Plan, Status, Step, StepKind, Target};
 
 pub(crate) mod chmod;
 
@@ -23,11 +23,7 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
         .into_iter()
         .map(Some)
         .collect();
-    let lane_of = |s: &Step| {
-        crate::target::MachineId::parse(&s.target)
-            .ok()
-            .map(|m| m.key())
-    };
+    let lane_of = |s: &Step| s.target.machine().map(|m| m.key());
     let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
     let mut lane_index: std::collections::HashMap<String, usize> = Default::default();
     let mut first = Vec::new();
@@ -86,29 +82,29 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
     outcome(plan)
 }
 
-/// How the steps done so far ended, by id and target: steps of one id exist
-/// once per subscription (the provider's registration) or machine.
+/// How the steps done so far ended, by kind and target: steps of one kind
+/// exist once per subscription (the provider's registration) or machine.
 #[derive(Default, Clone)]
-struct Settled(std::collections::HashMap<String, Vec<(String, Status)>>);
+struct Settled(std::collections::HashMap<StepKind, Vec<(Target, Status, String)>>);
 
 impl Settled {
     fn record(&mut self, step: &Step) {
-        self.0
-            .entry(step.id.clone())
-            .or_default()
-            .push((crate::target::fold(&step.target), step.status));
+        self.0.entry(step.kind.clone()).or_default().push((
+            step.target.clone(),
+            step.status,
+            step.id.clone(),
+        ));
     }
 
-    /// How the prerequisite `id` of a step on `target` ended: the one whose
-    /// target holds this one (its subscription's, its machine's), else the
-    /// first of that id; `None` when none was done.
-    fn of(&self, id: &str, target: &str) -> Option<Status> {
-        let t = crate::target::fold(target);
-        let all = self.0.get(id)?;
+    /// How the prerequisite of `kind` of a step on `target` ended: the one
+    /// whose target holds this one (its subscription's, its machine's), else
+    /// the first of that kind; `None` when none was done. With its id.
+    fn of(&self, kind: &StepKind, target: &Target) -> Option<(Status, &str)> {
+        let all = self.0.get(kind)?;
         all.iter()
-            .find(|(scope, _)| t == *scope || t.starts_with(&format!("{scope}/")))
+            .find(|(scope, ..)| scope.covers(target))
             .or_else(|| all.first())
-            .map(|(_, st)| *st)
+            .map(|(_, st, id)| (*st, id.as_str()))
     }
 }
 
@@ -127,11 +123,11 @@ async fn run_one(ctx: &Context, step: &mut Step, settled: &Settled, interrupted:
         step.status = Status::Manual;
         return;
     }
-    let blocking = step.depends_on.iter().find_map(|d| {
+    let blocking = step.after.iter().find_map(|kind| {
         settled
-            .of(d, &step.target)
-            .filter(|st| matches!(st, Status::Failed | Status::Skipped | Status::Manual))
-            .map(|st| (d.clone(), st))
+            .of(kind, &step.target)
+            .filter(|(st, _)| matches!(st, Status::Failed | Status::Skipped | Status::Manual))
+            .map(|(st, id)| (id.to_string(), st))
     });
     if let Some((dep, status)) = blocking {
         step.status = Status::Skipped;
@@ -147,8 +143,8 @@ async fn run_one(ctx: &Context, step: &mut Step, settled: &Settled, interrupted:
         Ok(status) => {
             if status == Status::Applied && step.goal == crate::plan::Goal::Restarted {
                 // Seen happen: the restart after a registration is no longer owed.
-                if let Ok(mut seen) = ctx.restarted.lock() {
-                    seen.insert(crate::target::fold(&step.target));
+                if let (Ok(mut seen), Some(m)) = (ctx.restarted.lock(), step.target.machine()) {
+                    seen.insert(m.key());
                 }
             }
             step.status = status
@@ -659,37 +655,60 @@ pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<Plan> {
 #[cfg(test)]
 mod settled_tests {
     use super::{Settled, Status};
+    use crate::plan::{StepKind, Target};
+    use crate::target::{MachineId, SubscriptionId};
 
-    const M: &str = "/subscriptions/b/resourceGroups/rg/providers/Microsoft.HybridCompute/machines";
+    const A: &str = "00000000-0000-0000-0000-00000000000a";
+    const B: &str = "00000000-0000-0000-0000-00000000000b";
+
+    fn machine(sub: &str, name: &str) -> Target {
+        Target::Machine(MachineId::new(sub, "rg", name).unwrap())
+    }
+
+    fn sub(id: &str) -> Target {
+        Target::Subscription(SubscriptionId::parse(id).unwrap())
+    }
 
     #[test]
     fn a_prerequisite_is_the_one_of_the_steps_own_subscription_or_machine() {
         let mut s = Settled::default();
+        let register = StepKind::RegisterProvider;
         s.0.insert(
-            "register-hybridconnectivity".into(),
+            register.clone(),
             vec![
-                ("/subscriptions/a".into(), Status::Applied),
-                ("/subscriptions/b".into(), Status::Manual),
+                (sub(A), Status::Applied, "register-a".into()),
+                (sub(B), Status::Manual, "register-b".into()),
             ],
         );
-        let register = "register-hybridconnectivity";
-        assert_eq!(s.of(register, &format!("{M}/web-01")), Some(Status::Manual));
         assert_eq!(
-            s.of(register, "/subscriptions/A/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01"),
-            Some(Status::Applied)
+            s.of(&register, &machine(B, "web-01")),
+            Some((Status::Manual, "register-b"))
         );
-        assert_eq!(s.of(register, "local"), Some(Status::Applied));
-        assert_eq!(s.of("another", "local"), None);
-        // A name that begins like another is not below it.
-        let lower = crate::target::fold(M);
+        assert_eq!(
+            s.of(&register, &machine(&A.to_uppercase(), "web-01")),
+            Some((Status::Applied, "register-a"))
+        );
+        assert_eq!(
+            s.of(&register, &Target::Local),
+            Some((Status::Applied, "register-a"))
+        );
+        assert_eq!(s.of(&StepKind::CreateEndpoint, &Target::Local), None);
+        // A name that begins like another is another machine.
+        let kind = StepKind::EnableSshPort;
         s.0.insert(
-            "x".into(),
+            kind.clone(),
             vec![
-                (format!("{lower}/web-1"), Status::Failed),
-                (format!("{lower}/web-10"), Status::Applied),
+                (machine(B, "web-1"), Status::Failed, "x-web-1".into()),
+                (machine(B, "WEB-10"), Status::Applied, "x-web-10".into()),
             ],
         );
-        assert_eq!(s.of("x", &format!("{M}/web-10")), Some(Status::Applied));
-        assert_eq!(s.of("x", &format!("{M}/web-1")), Some(Status::Failed));
+        assert_eq!(
+            s.of(&kind, &machine(B, "web-10")),
+            Some((Status::Applied, "x-web-10"))
+        );
+        assert_eq!(
+            s.of(&kind, &machine(B, "web-1")),
+            Some((Status::Failed, "x-web-1"))
+        );
     }
 }

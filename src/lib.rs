@@ -21,6 +21,7 @@ pub mod journal;
 pub mod os;
 pub mod plan;
 pub(crate) mod probe;
+pub mod problem;
 pub mod progress;
 pub(crate) mod redact;
 pub(crate) mod remote;

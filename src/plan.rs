@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use crate::target::Target;
 
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// `target` of everything on this machine.
-pub const LOCAL: &str = "local";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -23,7 +21,7 @@ pub enum FixKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub id: String,
-    pub target: String,
+    pub target: Target,
     pub title: String,
     pub evidence: String,
     pub fix: FixKind,
@@ -170,12 +168,216 @@ pub fn stage_name(stage: Stage) -> &'static str {
     }
 }
 
+/// What a step does: with its target, it is the step's identity. The step's
+/// id (`enable-ssh-port-web-01`) is derived from both, for people and saved
+/// plans, and never read back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StepKind {
+    // This machine's SSH client.
+    FixSshClientFolder,
+    UseSshClientFolder,
+    InstallOpensshClient,
+    InstallPwsh,
+    InstallArcSshClient,
+    InstallArcproxy,
+    UpdateArcproxy,
+    ChmodInstalledProxy,
+    /// One proxy file, named by its path.
+    Proxy {
+        fix: ProxyFix,
+        path: String,
+    },
+    UpdateAzSshExtension,
+    // This machine as an Arc-enabled server.
+    Server(ServerFix),
+    RestartAgentHere,
+    // Azure: a subscription's or a machine's.
+    RegisterProvider,
+    ReconnectAgent,
+    RestartAgent,
+    CreateEndpoint,
+    EnableSshPort,
+    ChooseSshPort,
+    GrantEndpointRights,
+    UpgradeAgent,
+    RecreateSshConfig,
+    AssignLoginRole,
+    UseLocalLogin,
+    InstallEntraExtension,
+    // An Arc machine's server, through Run Command.
+    Remote(ServerFix),
+    CheckServer,
+    /// The manual step a failed connection probe points to (the problem's id).
+    Connection(String),
+    /// A step read from a saved plan: only ever compared, by its recorded
+    /// id, with the steps a fresh detection plans.
+    Saved,
+}
+
+/// What a step does to one proxy file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProxyFix {
+    CheckLink,
+    Chmod,
+    Grant,
+    Unblock,
+}
+
+/// A fix of the SSH server, on this machine or through Run Command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerFix {
+    InstallOpensshServer,
+    StartSshd,
+    AgentAllowIncoming,
+    AgentAllowPort,
+}
+
+impl ServerFix {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerFix::InstallOpensshServer => "install-openssh-server",
+            ServerFix::StartSshd => "start-sshd",
+            ServerFix::AgentAllowIncoming => "agent-allow-incoming",
+            ServerFix::AgentAllowPort => "agent-allow-port",
+        }
+    }
+}
+
+impl StepKind {
+    /// The kind's name: the step's id without the machine's name.
+    pub fn name(&self) -> String {
+        let fixed = match self {
+            StepKind::FixSshClientFolder => "fix-ssh-client-folder",
+            StepKind::UseSshClientFolder => "use-ssh-client-folder",
+            StepKind::InstallOpensshClient => "install-openssh-client",
+            StepKind::InstallPwsh => "install-pwsh",
+            StepKind::InstallArcSshClient => "install-arc-ssh-client",
+            StepKind::InstallArcproxy => "install-arcproxy",
+            StepKind::UpdateArcproxy => "update-arcproxy",
+            StepKind::ChmodInstalledProxy => "chmod-installed-proxy",
+            StepKind::UpdateAzSshExtension => "update-az-ssh-extension",
+            StepKind::Server(fix) => fix.name(),
+            StepKind::RestartAgentHere => "restart-agent-here",
+            StepKind::RegisterProvider => "register-hybridconnectivity",
+            StepKind::ReconnectAgent => "reconnect-agent",
+            StepKind::RestartAgent => "restart-hybrid-agent",
+            StepKind::CreateEndpoint => "create-default-endpoint",
+            StepKind::EnableSshPort => "enable-ssh-port",
+            StepKind::ChooseSshPort => "choose-ssh-port",
+            StepKind::GrantEndpointRights => "grant-endpoint-rights",
+            StepKind::UpgradeAgent => "upgrade-agent",
+            StepKind::RecreateSshConfig => "recreate-ssh-config",
+            StepKind::AssignLoginRole => "assign-login-role",
+            StepKind::UseLocalLogin => "use-local-login",
+            StepKind::InstallEntraExtension => "install-entra-extension",
+            StepKind::CheckServer => "check-server",
+            StepKind::Saved => "saved",
+            StepKind::Proxy { fix, path } => {
+                let base = match fix {
+                    ProxyFix::CheckLink => "check-proxy-link",
+                    ProxyFix::Chmod => "chmod-proxy",
+                    ProxyFix::Grant => "grant-proxy",
+                    ProxyFix::Unblock => "unblock-proxy",
+                };
+                // Several proxy files: eight characters of the path's digest tell them apart.
+                return format!("{base}-{}", &fingerprint(std::slice::from_ref(path))[..8]);
+            }
+            StepKind::Remote(fix) => return format!("remote-{}", fix.name()),
+            StepKind::Connection(problem) => return format!("connection-{problem}"),
+        };
+        fixed.to_string()
+    }
+
+    /// Whether the id of a machine's step of this kind ends with the
+    /// machine's name (all but the reconnection, which a person does once).
+    fn names_machine(&self) -> bool {
+        !matches!(self, StepKind::ReconnectAgent | StepKind::RegisterProvider)
+    }
+
+    /// The step's id: the kind's name, then, on a machine, `qualifier`
+    /// (the machine's name, or more where names repeat in a fleet).
+    pub fn id(&self, target: &Target, qualifier: Option<&str>) -> String {
+        match (target, qualifier) {
+            (Target::Machine(m), _) if self.names_machine() => {
+                let q = qualifier
+                    .map(str::to_string)
+                    .unwrap_or_else(|| m.name.to_ascii_lowercase());
+                format!("{}-{q}", self.name())
+            }
+            _ => self.name(),
+        }
+    }
+}
+
+impl std::fmt::Display for StepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Serialize for StepKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A sides of the SSH path as the verdicts name them: a `--checks` side, or
+/// the connection probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    Client,
+    Azure,
+    Server,
+    Connection,
+}
+
+impl Part {
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Client => "client",
+            Part::Azure => "azure",
+            Part::Server => "server",
+            Part::Connection => "connection",
+        }
+    }
+}
+
+impl From<crate::target::Side> for Part {
+    fn from(s: crate::target::Side) -> Part {
+        match s {
+            crate::target::Side::Client => Part::Client,
+            crate::target::Side::Azure => Part::Azure,
+            crate::target::Side::Server => Part::Server,
+        }
+    }
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One targeted machine's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Healthy,
+    Problems,
+    Error,
+}
+
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
+    /// Derived from `kind` and `target` (see `StepKind::id`).
     pub id: String,
+    /// What the step does; a step read from a saved plan is `Saved`.
+    #[serde(skip_deserializing, default = "saved_kind")]
+    pub kind: StepKind,
     pub fixes: Vec<String>,
-    pub target: String,
+    pub target: Target,
     pub description: String,
     /// What a person would type to do the step by hand.
     pub command: String,
@@ -187,8 +389,13 @@ pub struct Step {
     pub precondition: String,
     /// How the result is verified, in words.
     pub verification: String,
+    /// The ids of `after`'s steps, derived with the step's own id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// The kinds of step this one waits for: the one on the same target, or
+    /// on the subscription the machine is in.
+    #[serde(skip)]
+    pub after: Vec<StepKind>,
     #[serde(rename = "check")]
     pub goal: Goal,
     pub action: Action,
@@ -200,11 +407,34 @@ pub struct Step {
     pub undo: Option<String>,
 }
 
+fn saved_kind() -> StepKind {
+    StepKind::Saved
+}
+
 impl Step {
+    /// Names the step and its dependencies: `qualifier` is what follows the
+    /// kind in the id of a machine's step (its name, or more in a fleet
+    /// where names repeat).
+    pub fn name(&mut self, qualifier: Option<&str>) {
+        self.id = self.kind.id(&self.target, qualifier);
+        let target = self.target.clone();
+        self.depends_on = self
+            .after
+            .iter()
+            .map(|k| k.id(&target, qualifier))
+            .collect();
+    }
+
+    /// Whether this step is the `kind` this one waits for: the same kind,
+    /// on its target or on the subscription it is in.
+    pub fn is_prerequisite_of(&self, kind: &StepKind, target: &Target) -> bool {
+        &self.kind == kind && self.target.covers(target)
+    }
+
     /// The part of a step that must match between a saved plan and a fresh one.
     pub fn same_work(&self, other: &Step) -> bool {
         self.id == other.id
-            && self.target.eq_ignore_ascii_case(&other.target)
+            && self.target == other.target
             && self.automatic == other.automatic
             && self.goal == other.goal
             && self.action == other.action
@@ -229,7 +459,7 @@ pub struct Plan {
     /// The sides whose every fact was read in this run (`client`, `azure`,
     /// `server`, `connection`): a "no problems" verdict is only about these.
     #[serde(default)]
-    pub checked: Vec<String>,
+    pub checked: Vec<Part>,
     /// What was not looked at, and why; `error` when a read failed.
     #[serde(default)]
     pub not_checked: Vec<NotChecked>,
@@ -356,7 +586,7 @@ impl Options {
 /// list carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
-    pub target: String,
+    pub target: Target,
     /// The server's SSH banner was seen: the path works end to end.
     pub ok: bool,
     pub banner: Option<String>,
@@ -370,7 +600,7 @@ pub struct Connection {
 /// A side that was not looked at, or not completely.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotChecked {
-    pub side: String,
+    pub side: Part,
     pub reason: String,
     /// A read failed (the run exits 1), rather than the side not being chosen.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -380,9 +610,8 @@ pub struct NotChecked {
 /// The verdict on one targeted machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MachineVerdict {
-    pub id: String,
-    /// `healthy`, `problems` or `error`.
-    pub status: String,
+    pub id: crate::target::MachineId,
+    pub status: Verdict,
     pub findings: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -420,7 +649,7 @@ impl Plan {
     /// Whether some fact could not be read: no verdict may claim that side.
     pub fn incomplete(&self) -> bool {
         self.not_checked.iter().any(|n| n.error)
-            || self.machines.iter().any(|m| m.status == "error")
+            || self.machines.iter().any(|m| m.status == Verdict::Error)
     }
 
     pub fn automatic_steps(&self) -> usize {

@@ -166,6 +166,122 @@ pub fn parse_tag(s: &str) -> Result<(String, String)> {
     }
 }
 
+/// A subscription's id: a GUID, kept in lower case, so equal ids are equal
+/// values.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionId(String);
+
+impl SubscriptionId {
+    pub fn parse(s: &str) -> Result<SubscriptionId> {
+        validate_subscription(s)?;
+        Ok(SubscriptionId(s.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Its ARM path, `/subscriptions/{id}`.
+    pub fn path(&self) -> String {
+        format!("/subscriptions/{}", self.0)
+    }
+}
+
+impl fmt::Display for SubscriptionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a finding or a step is about: this machine, a subscription (the
+/// resource provider's registration) or one Arc machine. Equal as ARM
+/// compares ids (case does not count); written as `local` or the ARM id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    Local,
+    Subscription(SubscriptionId),
+    Machine(MachineId),
+}
+
+impl Target {
+    /// Reads what `Display` writes; anything else is refused.
+    pub fn parse(s: &str) -> Result<Target> {
+        if s == "local" {
+            return Ok(Target::Local);
+        }
+        let trimmed = s.trim().trim_end_matches('/');
+        let parts: Vec<&str> = trimmed.split('/').collect();
+        if parts.len() == 3 && parts[0].is_empty() && parts[1].eq_ignore_ascii_case("subscriptions")
+        {
+            return SubscriptionId::parse(parts[2]).map(Target::Subscription);
+        }
+        MachineId::parse(s).map(Target::Machine)
+    }
+
+    pub fn machine(&self) -> Option<&MachineId> {
+        match self {
+            Target::Machine(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self, Target::Local)
+    }
+
+    /// Whether what is said of this target holds for `other` too: the same
+    /// target, or the subscription a machine is in.
+    pub fn covers(&self, other: &Target) -> bool {
+        match (self, other) {
+            (Target::Subscription(s), Target::Machine(m)) => {
+                same_folded(s.as_str(), &m.subscription)
+            }
+            _ => self == other,
+        }
+    }
+
+    /// The subscription of a subscription's or a machine's target.
+    pub fn subscription(&self) -> Option<SubscriptionId> {
+        match self {
+            Target::Local => None,
+            Target::Subscription(s) => Some(s.clone()),
+            Target::Machine(m) => Some(m.subscription_of()),
+        }
+    }
+
+    /// A short name for people: `this machine`, the subscription's id, the machine's name.
+    pub fn short(&self) -> String {
+        match self {
+            Target::Local => "this machine".into(),
+            Target::Subscription(s) => format!("subscription {s}"),
+            Target::Machine(m) => m.name.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Local => f.write_str("local"),
+            Target::Subscription(s) => write!(f, "/subscriptions/{s}"),
+            Target::Machine(m) => m.fmt(f),
+        }
+    }
+}
+
+impl serde::Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        Target::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// One Arc-enabled server, `Microsoft.HybridCompute/machines`, named the way ARM names it.
 #[derive(Debug, Clone)]
 pub struct MachineId {
@@ -305,6 +421,11 @@ impl MachineId {
         )
     }
 
+    /// The subscription the machine is in, typed.
+    pub fn subscription_of(&self) -> SubscriptionId {
+        SubscriptionId(self.subscription.clone())
+    }
+
     pub fn subscription_id(&self) -> String {
         format!("/subscriptions/{}", self.subscription)
     }
@@ -317,6 +438,19 @@ impl fmt::Display for MachineId {
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.HybridCompute/machines/{}",
             self.subscription, self.resource_group, self.name
         )
+    }
+}
+
+impl serde::Serialize for MachineId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MachineId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        MachineId::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::checks::{Report, StepSpec, finding};
 use crate::os::{Host, Os};
-use crate::plan::{Action, FixKind, Goal, LOCAL};
+use crate::plan::{Action, FixKind, Goal, StepKind, Target};
 
 pub const ID: &str = "az-ssh-extension-outdated";
 /// The first version that works after 2025-05-21.
@@ -165,7 +165,7 @@ pub fn check(host: &Host, r: &mut Report) {
             }
             r.finding(finding(
                 ID,
-                LOCAL,
+                &Target::Local,
                 format!(
                     "the Azure CLI's ssh extension is {v} (in {}); versions before 2.0.4 stopped working for Arc machines on 2025-05-21",
                     dir.display()
@@ -173,9 +173,9 @@ pub fn check(host: &Host, r: &mut Report) {
                 FixKind::Auto,
             ));
             r.step(StepSpec {
-                id: "update-az-ssh-extension".into(),
+                kind: StepKind::UpdateAzSshExtension,
                 fixes: vec![ID.into()],
-                target: LOCAL.into(),
+                target: Target::Local,
                 description: format!(
                     "Update the Azure CLI's ssh extension from {v} (as the current user)"
                 ),

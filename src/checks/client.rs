@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::checks::{Report, StepSpec, finding};
 use crate::error::Result;
 use crate::os::{Host, Os};
-use crate::plan::{Action, FixKind, Goal, LOCAL};
+use crate::plan::{Action, FixKind, Goal, ProxyFix, StepKind, Target};
 use crate::probe::{binaries, modules, proxy};
 
 pub const ARCPROXY_INSTALL: &str = "Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
@@ -141,7 +141,7 @@ fn client_binaries_missing(f: &Facts, r: &mut Report) {
             .unwrap_or_default();
         r.finding(finding(
             "client-binaries-missing",
-            LOCAL,
+            &Target::Local,
             format!(
                 "--ssh-client-folder {folder} has no {}",
                 l.folder_lacks.join(" or ")
@@ -157,9 +157,9 @@ fn client_binaries_missing(f: &Facts, r: &mut Report) {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
             r.step(StepSpec {
-                id: "fix-ssh-client-folder".into(),
+                kind: StepKind::FixSshClientFolder,
                 fixes: vec!["client-binaries-missing".into()],
-                target: LOCAL.into(),
+                target: Target::Local,
                 description: format!("Point --ssh-client-folder at {to}, where ssh and ssh-keygen are (or leave the option out)"),
                 command: format!("az ssh arc ... --ssh-client-folder {}", crate::shell::quote_for(f.host.os, &to)),
                 ..StepSpec::manual()
@@ -173,7 +173,7 @@ fn client_binaries_missing(f: &Facts, r: &mut Report) {
     if f.folder.is_none() || l.folder_lacks.is_empty() {
         r.finding(finding(
             "client-binaries-missing",
-            LOCAL,
+            &Target::Local,
             format!(
                 "{} not found (looked in {})",
                 missing.join(" and "),
@@ -200,9 +200,9 @@ fn use_folder_step(f: &Facts, dir: &Path) -> StepSpec {
         _ => format!("export PATH=\"{dir}:$PATH\""),
     };
     StepSpec {
-        id: "use-ssh-client-folder".into(),
+        kind: StepKind::UseSshClientFolder,
         fixes: vec!["client-binaries-missing".into()],
-        target: LOCAL.into(),
+        target: Target::Local,
         description: format!(
             "ssh and ssh-keygen are in {dir}, which is not on PATH: pass --ssh-client-folder \"{dir}\" to az ssh arc, or add it to PATH for Azure PowerShell ({path_cmd})"
         ),
@@ -222,9 +222,9 @@ fn install_client_step(f: &Facts) -> StepSpec {
             _ => "install the OpenSSH client package of your distribution".to_string(),
         };
         return StepSpec {
-            id: "install-openssh-client".into(),
+            kind: StepKind::InstallOpensshClient,
             fixes: vec!["client-binaries-missing".into()],
-            target: LOCAL.into(),
+            target: Target::Local,
             description: "Install the OpenSSH client (no known package manager was found)".into(),
             command: cmd,
             ..StepSpec::manual()
@@ -233,9 +233,9 @@ fn install_client_step(f: &Facts) -> StepSpec {
     let typed = f.host.as_admin(&format!("{} {}", program, args.join(" ")));
     let automatic = f.host.privileged;
     StepSpec {
-        id: "install-openssh-client".into(),
+        kind: StepKind::InstallOpensshClient,
         fixes: vec!["client-binaries-missing".into()],
-        target: LOCAL.into(),
+        target: Target::Local,
         description: "Install the OpenSSH client with the system's package manager".into(),
         command: typed,
         automatic,
@@ -294,7 +294,7 @@ fn pwsh_missing(f: &Facts, r: &mut Report) {
     }
     r.finding(finding(
         "pwsh-missing",
-        LOCAL,
+        &Target::Local,
         format!(
             "Az.Ssh {} is installed but PowerShell 7 (pwsh) is not on PATH",
             f.az_ssh[0].version
@@ -302,9 +302,9 @@ fn pwsh_missing(f: &Facts, r: &mut Report) {
         FixKind::Manual,
     ));
     r.step(StepSpec {
-        id: "install-pwsh".into(),
+        kind: StepKind::InstallPwsh,
         fixes: vec!["pwsh-missing".into()],
-        target: LOCAL.into(),
+        target: Target::Local,
         description: "Install PowerShell 7, which runs Az.Ssh and the module fixes".into(),
         command: match f.host.os {
             Os::Windows => "winget install --id Microsoft.PowerShell --source winget".into(),
@@ -326,7 +326,7 @@ fn arc_ssh_client_missing(f: &Facts, r: &mut Report) {
     let extensions = crate::checks::az_ssh::ssh_dir(&f.host);
     r.finding(finding(
         "arc-ssh-client-missing",
-        LOCAL,
+        &Target::Local,
         format!(
             "no Azure CLI ssh extension ({} {}), no Az.Ssh module in {} and no Arc SSH proxy: nothing here can reach a server through Arc",
             match &f.az {
@@ -357,9 +357,9 @@ fn arc_ssh_client_missing(f: &Facts, r: &mut Report) {
         ),
     };
     r.step(StepSpec {
-        id: "install-arc-ssh-client".into(),
+        kind: StepKind::InstallArcSshClient,
         fixes: vec!["arc-ssh-client-missing".into()],
-        target: LOCAL.into(),
+        target: Target::Local,
         description,
         command,
         ..StepSpec::manual()
@@ -379,7 +379,7 @@ fn arcproxy_not_installed(f: &Facts, r: &mut Report) {
         f,
         r,
         ("arcproxy-not-installed", evidence),
-        ("install-arcproxy", ARCPROXY_INSTALL),
+        (StepKind::InstallArcproxy, ARCPROXY_INSTALL),
         "Install the Az.Ssh.ArcProxy module (1.x) for the current user from the PowerShell Gallery",
     );
 }
@@ -402,7 +402,7 @@ fn ps_module_version_mismatch(f: &Facts, r: &mut Report) {
         f,
         r,
         ("ps-module-version-mismatch", evidence),
-        ("update-arcproxy", ARCPROXY_UPDATE),
+        (StepKind::UpdateArcproxy, ARCPROXY_UPDATE),
         "Update Az.Ssh and install an Az.Ssh.ArcProxy 1.x beside the unsupported version",
     );
 }
@@ -413,11 +413,11 @@ fn install_arcproxy(
     f: &Facts,
     r: &mut Report,
     (id, evidence): (&str, String),
-    (step_id, command): (&str, &str),
+    (kind, command): (StepKind, &str),
     description: &str,
 ) {
-    let needs_pwsh: Vec<String> = if f.pwsh.is_none() {
-        vec!["install-pwsh".into()]
+    let needs_pwsh: Vec<StepKind> = if f.pwsh.is_none() {
+        vec![StepKind::InstallPwsh]
     } else {
         vec![]
     };
@@ -429,7 +429,7 @@ fn install_arcproxy(
     let automatic = needs_pwsh.is_empty();
     r.finding(finding(
         id,
-        LOCAL,
+        &Target::Local,
         evidence,
         if automatic {
             FixKind::Auto
@@ -438,16 +438,16 @@ fn install_arcproxy(
         },
     ));
     r.step(StepSpec {
-        id: step_id.into(),
+        kind: kind.clone(),
         fixes: vec![id.into()],
-        target: LOCAL.into(),
+        target: Target::Local,
         description: description.into(),
         command: format!("pwsh -NoProfile -NonInteractive -Command \"{command}\""),
         automatic,
         needs: vec!["pwsh".into()],
         precondition: "no Az.Ssh.ArcProxy 1.x is in the module folders".into(),
         verification: "the module folders hold an Az.Ssh.ArcProxy 1.x".into(),
-        depends_on: needs_pwsh,
+        after: needs_pwsh,
         goal: Goal::ArcProxyInstalled,
         action: if automatic {
             Action::Exec {
@@ -462,16 +462,16 @@ fn install_arcproxy(
         // The gallery's package does not keep the execute bit (Az.Ssh adds it
         // only on Linux, and only when it may): make the new proxy runnable.
         r.step(StepSpec {
-            id: "chmod-installed-proxy".into(),
+            kind: StepKind::ChmodInstalledProxy,
             fixes: vec![id.into(), "proxy-not-executable".into()],
-            target: LOCAL.into(),
+            target: Target::Local,
             description: "Add the execute permission to the proxy file of the newly installed Az.Ssh.ArcProxy".into(),
             command: "chmod +x <module folder>/Az.Ssh.ArcProxy/1.*/sshProxy_*".into(),
             automatic,
             needs: vec![],
             precondition: "a proxy file of the installed Az.Ssh.ArcProxy 1.x is not executable".into(),
             verification: "every such proxy file is executable by this user".into(),
-            depends_on: vec![step_id.into()],
+            after: vec![kind],
             goal: Goal::ModuleProxiesExecutable,
             action: if automatic { Action::AddExecuteBitsToModuleProxies } else { Action::Manual },
         });
@@ -510,7 +510,7 @@ fn proxy_not_executable(f: &Facts, r: &mut Report) {
             proxy::ProxyState::LinkOutside { target } => {
                 r.finding(finding(
                     "proxy-not-executable",
-                    LOCAL,
+                    &Target::Local,
                     format!(
                         "{path} is a link out of its folder, to {}; arcfix does not change it",
                         target.display()
@@ -518,9 +518,12 @@ fn proxy_not_executable(f: &Facts, r: &mut Report) {
                     FixKind::Manual,
                 ));
                 r.step(StepSpec {
-                id: step_id("check-proxy-link", &path),
+                kind: StepKind::Proxy {
+                    fix: ProxyFix::CheckLink,
+                    path: path.clone(),
+                },
                 fixes: vec!["proxy-not-executable".into()],
-                target: LOCAL.into(),
+                target: Target::Local,
                 description: format!("Replace the link {path} with the real proxy file or folder (reinstall the module or delete it so az downloads it again)"),
                 command: format!("rm {}", crate::shell::quote_for(f.host.os, &path)),
                 ..StepSpec::manual()
@@ -543,7 +546,7 @@ fn proxy_not_executable(f: &Facts, r: &mut Report) {
                 };
                 r.finding(finding(
                     "proxy-not-executable",
-                    LOCAL,
+                    &Target::Local,
                     format!("{path} has mode {mode:o}: this user may not execute it{why}"),
                     if automatic {
                         FixKind::Auto
@@ -553,16 +556,19 @@ fn proxy_not_executable(f: &Facts, r: &mut Report) {
                 ));
                 let typed = proxy::manual_command(&f.host, &file.path, mode, owned);
                 r.step(StepSpec {
-                id: step_id("chmod-proxy", &path),
+                kind: StepKind::Proxy {
+                    fix: ProxyFix::Chmod,
+                    path: path.clone(),
+                },
                 fixes: vec!["proxy-not-executable".into()],
-                target: LOCAL.into(),
+                target: Target::Local,
                 description: format!("Add the execute permission to {path} where read is allowed ({mode:o} -> {:o})", proxy::with_execute_bits(mode)),
                 command: typed,
                 automatic,
                 needs: if owned { vec![] } else { vec!["root".into()] },
                 precondition: "the file is still not executable and is a regular file, not a link".into(),
                 verification: "the file is executable by this user".into(),
-                depends_on: vec![],
+                after: vec![],
                 goal: Goal::ProxyExecutable { path: file.path.clone() },
                 action: if automatic { Action::AddExecuteBits { path: file.path.clone() } } else { Action::Manual },
             });
@@ -592,26 +598,29 @@ fn windows_blocked(
     }
     r.finding(finding(
         "proxy-not-executable",
-        LOCAL,
+        &Target::Local,
         format!("{path}: {}; arcfix leaves it to you", why.join(", and ")),
         FixKind::Manual,
     ));
     for command in proxy::windows_commands(file, acl_denies, zone, host.var("USERNAME")) {
         let (base, description) = if command.starts_with("icacls") {
             (
-                "grant-proxy",
+                ProxyFix::Grant,
                 format!("Grant this user read and execute on {path}"),
             )
         } else {
             (
-                "unblock-proxy",
+                ProxyFix::Unblock,
                 format!("Remove the download mark (Zone.Identifier) from {path}"),
             )
         };
         r.step(StepSpec {
-            id: step_id(base, &path),
+            kind: StepKind::Proxy {
+                fix: base,
+                path: path.clone(),
+            },
             fixes: vec!["proxy-not-executable".into()],
-            target: LOCAL.into(),
+            target: Target::Local,
             description,
             command,
             precondition: "the file is still blocked or not executable for this user".into(),
@@ -626,12 +635,6 @@ fn windows_blocked(
 }
 
 /// Step ids stay unique when several files need the same fix.
-fn step_id(base: &str, path: &str) -> String {
-    format!(
-        "{base}-{}",
-        &crate::plan::fingerprint(&[path.to_string()])[..8]
-    )
-}
 
 #[cfg(test)]
 mod tests {

@@ -91,7 +91,7 @@ pub async fn probe(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
         ProxyChoice::Ready(p) => p,
         ProxyChoice::NotExecutable(p) => {
             return Probe::Tried(Connection {
-                target: id.to_string(),
+                target: crate::plan::Target::Machine(id.clone()),
                 ok: false,
                 banner: None,
                 stage: Stage::Proxy,
@@ -140,7 +140,7 @@ async fn attempt(
 ) -> Probe {
     let fail = |stage: Stage, evidence: String, problem: &str| {
         Probe::Tried(Connection {
-            target: id.to_string(),
+            target: crate::plan::Target::Machine(id.clone()),
             ok: false,
             banner: None,
             stage,
@@ -246,7 +246,7 @@ async fn attempt(
     );
     outcome.evidence = crate::text::one_line(&connect::redact(&outcome.evidence, &secrets));
     Probe::Tried(Connection {
-        target: id.to_string(),
+        target: crate::plan::Target::Machine(id.clone()),
         ok: outcome.ok,
         banner: outcome.banner,
         stage: outcome.stage,
@@ -285,9 +285,9 @@ pub fn manual_step(id: &MachineId, problem: &str, port: u16) -> crate::checks::S
         ),
     };
     crate::checks::StepSpec {
-        id: crate::checks::step_id::connection(problem, id),
+        kind: crate::plan::StepKind::Connection(problem.to_string()),
         fixes: vec![problem.to_string()],
-        target: id.to_string(),
+        target: crate::plan::Target::Machine(id.clone()),
         description,
         command,
         ..crate::checks::StepSpec::manual()

@@ -18,70 +18,13 @@ use crate::azure::client::Arm;
 use crate::error::{Error, Result};
 use crate::os::Host;
 use crate::plan::{
-    Action, Connection, Finding, FixKind, Goal, MachineVerdict, NotChecked, Plan, Status, Step,
+    Action, Connection, Finding, FixKind, Goal, MachineVerdict, NotChecked, Part, Plan, Status,
+    Step, StepKind, Target, Verdict,
 };
 use crate::target::{MachineId, Request};
 
 pub use crate::plan::stage_name;
 pub use crate::target::{Side, side_name};
-
-/// Step ids, built in one place: the checks that plan a step and the code
-/// that looks for it (the restart after a registration, the probe's manual
-/// steps) name it the same way.
-pub mod step_id {
-    use crate::target::MachineId;
-
-    pub const RECONNECT_AGENT: &str = "reconnect-agent";
-    pub const REGISTER_PROVIDER: &str = "register-hybridconnectivity";
-
-    fn per_machine(what: &str, id: &MachineId) -> String {
-        format!("{what}-{}", id.name.to_ascii_lowercase())
-    }
-    /// The hybrid agent's restart after the provider registration, wherever it runs.
-    pub fn restart_agent(id: &MachineId) -> String {
-        per_machine("restart-hybrid-agent", id)
-    }
-    pub fn create_endpoint(id: &MachineId) -> String {
-        per_machine("create-default-endpoint", id)
-    }
-    pub fn enable_ssh_port(id: &MachineId) -> String {
-        per_machine("enable-ssh-port", id)
-    }
-    /// SSH through Arc is on another port than the one `az ssh arc` uses, and none was chosen.
-    pub fn choose_ssh_port(id: &MachineId) -> String {
-        per_machine("choose-ssh-port", id)
-    }
-    pub fn grant_endpoint_rights(id: &MachineId) -> String {
-        per_machine("grant-endpoint-rights", id)
-    }
-    pub fn upgrade_agent(id: &MachineId) -> String {
-        per_machine("upgrade-agent", id)
-    }
-    pub fn recreate_ssh_config(id: &MachineId) -> String {
-        per_machine("recreate-ssh-config", id)
-    }
-    pub fn assign_login_role(id: &MachineId) -> String {
-        per_machine("assign-login-role", id)
-    }
-    pub fn use_local_login(id: &MachineId) -> String {
-        per_machine("use-local-login", id)
-    }
-    pub fn install_entra_extension(id: &MachineId) -> String {
-        per_machine("install-entra-extension", id)
-    }
-    /// A server fix (`install-openssh-server`, `start-sshd`, …) through Run Command.
-    pub fn remote(fix: &str, id: &MachineId) -> String {
-        per_machine(&format!("remote-{fix}"), id)
-    }
-    pub fn check_server(id: &MachineId) -> String {
-        per_machine("check-server", id)
-    }
-    /// The manual step a failed connection probe points to.
-    pub fn connection(problem: &str, id: &MachineId) -> String {
-        per_machine(&format!("{CONNECTION_PREFIX}{problem}"), id)
-    }
-    pub const CONNECTION_PREFIX: &str = "connection-";
-}
 
 /// Findings, steps and what was observed, from one or more checks.
 #[derive(Debug, Default)]
@@ -101,9 +44,11 @@ pub struct Report {
 
 impl Report {
     pub fn finding(&mut self, f: Finding) {
-        if !self.findings.iter().any(|x| {
-            x.id == f.id && x.target.eq_ignore_ascii_case(&f.target) && x.evidence == f.evidence
-        }) {
+        if !self
+            .findings
+            .iter()
+            .any(|x| x.id == f.id && x.target == f.target && x.evidence == f.evidence)
+        {
             self.findings.push(f);
         }
     }
@@ -121,7 +66,7 @@ impl Report {
         if !self
             .steps
             .iter()
-            .any(|x| x.id == step.id && x.target.eq_ignore_ascii_case(&step.target))
+            .any(|x| x.kind == step.kind && x.target == step.target)
         {
             self.steps.push(step);
         }
@@ -144,7 +89,7 @@ impl Report {
     /// A fact of `side` that could not be read: that side gets no verdict.
     pub fn unread(&mut self, side: Side, reason: impl Into<String>) {
         self.unread.push(NotChecked {
-            side: side_name(side).into(),
+            side: side.into(),
             reason: reason.into(),
             error: true,
         });
@@ -154,7 +99,7 @@ impl Report {
         let c = match probe {
             connect::Probe::NotPossible { reason, error } => {
                 self.unread.push(NotChecked {
-                    side: CONNECTION.into(),
+                    side: Part::Connection,
                     reason: format!("{}: {reason}", id.name),
                     error,
                 });
@@ -163,8 +108,7 @@ impl Report {
             connect::Probe::Tried(c) => c,
         };
         if let (false, Some(problem)) = (c.ok, c.problem.clone()) {
-            let target = crate::target::fold(&c.target);
-            let covers = |t: &str| target.starts_with(&crate::target::fold(t));
+            let covers = |t: &Target| t.covers(&c.target);
             if !self
                 .findings
                 .iter()
@@ -189,34 +133,24 @@ impl Report {
     }
     /// Merges many reports (a fleet's machines) in time proportional to their size.
     pub fn merge_many(&mut self, others: Vec<Report>) {
-        let mut findings: std::collections::HashSet<(String, String, String)> = self
+        let mut findings: std::collections::HashSet<(String, Target, String)> = self
             .findings
             .iter()
-            .map(|f| {
-                (
-                    f.id.clone(),
-                    crate::target::fold(&f.target),
-                    f.evidence.clone(),
-                )
-            })
+            .map(|f| (f.id.clone(), f.target.clone(), f.evidence.clone()))
             .collect();
-        let mut steps: std::collections::HashSet<(String, String)> = self
+        let mut steps: std::collections::HashSet<(StepKind, Target)> = self
             .steps
             .iter()
-            .map(|s| (s.id.clone(), crate::target::fold(&s.target)))
+            .map(|s| (s.kind.clone(), s.target.clone()))
             .collect();
         for other in others {
             for f in other.findings {
-                if findings.insert((
-                    f.id.clone(),
-                    crate::target::fold(&f.target),
-                    f.evidence.clone(),
-                )) {
+                if findings.insert((f.id.clone(), f.target.clone(), f.evidence.clone())) {
                     self.findings.push(f);
                 }
             }
             for s in other.steps {
-                if steps.insert((s.id.clone(), crate::target::fold(&s.target))) {
+                if steps.insert((s.kind.clone(), s.target.clone())) {
                     self.steps.push(s);
                 }
             }
@@ -238,16 +172,17 @@ impl Report {
 
 /// A step as the checks describe it; `build` fills in the status.
 pub struct StepSpec {
-    pub id: String,
+    pub kind: StepKind,
     pub fixes: Vec<String>,
-    pub target: String,
+    pub target: Target,
     pub description: String,
     pub command: String,
     pub automatic: bool,
     pub needs: Vec<String>,
     pub precondition: String,
     pub verification: String,
-    pub depends_on: Vec<String>,
+    /// The kinds of step this one waits for (on its target, or its subscription).
+    pub after: Vec<StepKind>,
     pub goal: Goal,
     pub action: Action,
 }
@@ -256,24 +191,25 @@ impl StepSpec {
     /// The defaults of a manual step: a person runs `command`.
     pub fn manual() -> StepSpec {
         StepSpec {
-            id: String::new(),
+            kind: StepKind::Saved,
             fixes: vec![],
-            target: String::new(),
+            target: Target::Local,
             description: String::new(),
             command: String::new(),
             automatic: false,
             needs: vec![],
             precondition: "none (a person decides)".into(),
             verification: "run arcfix check again".into(),
-            depends_on: vec![],
+            after: vec![],
             goal: Goal::None,
             action: Action::Manual,
         }
     }
     fn build(self) -> Step {
         let automatic = self.automatic && self.action != Action::Manual;
-        Step {
-            id: self.id,
+        let mut step = Step {
+            id: String::new(),
+            kind: self.kind,
             fixes: self.fixes,
             target: self.target,
             description: self.description,
@@ -282,7 +218,8 @@ impl StepSpec {
             needs: self.needs,
             precondition: self.precondition,
             verification: self.verification,
-            depends_on: self.depends_on,
+            depends_on: vec![],
+            after: self.after,
             goal: self.goal,
             action: if automatic {
                 self.action
@@ -292,14 +229,16 @@ impl StepSpec {
             status: Status::Planned,
             error: None,
             undo: None,
-        }
+        };
+        step.name(None);
+        step
     }
 }
 
-pub fn finding(id: &str, target: &str, evidence: impl Into<String>, fix: FixKind) -> Finding {
+pub fn finding(id: &str, target: &Target, evidence: impl Into<String>, fix: FixKind) -> Finding {
     Finding {
         id: id.to_string(),
-        target: target.to_string(),
+        target: target.clone(),
         title: crate::catalogue::get(id)
             .map(|p| p.title.clone())
             .unwrap_or_else(|| id.replace('-', " ")),
@@ -391,7 +330,7 @@ impl Context {
     pub fn target_label(sides: &[Side], machines: &[MachineId]) -> String {
         let mut parts = Vec::new();
         if sides.contains(&Side::Client) {
-            parts.push(crate::plan::LOCAL.to_string());
+            parts.push(Target::Local.to_string());
         }
         parts.extend(machines.iter().map(|m| m.to_string().to_ascii_lowercase()));
         parts.join(",")
@@ -450,18 +389,17 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     }
     let mut not_checked = not_chosen(ctx, &sides);
     let unread = std::mem::take(&mut report.unread);
-    let mut chosen: Vec<&str> = [Side::Client, Side::Azure, Side::Server]
+    let mut chosen: Vec<Part> = [Side::Client, Side::Azure, Side::Server]
         .into_iter()
         .filter(|s| sides.contains(s))
-        .map(side_name)
+        .map(Part::from)
         .collect();
     if ctx.target.connect {
-        chosen.push(CONNECTION);
+        chosen.push(Part::Connection);
     }
     let checked = chosen
         .into_iter()
         .filter(|s| !unread.iter().any(|u| u.side == *s))
-        .map(String::from)
         .collect();
     not_checked.extend(unread);
     let mut plan = Plan::new(
@@ -487,11 +425,7 @@ pub async fn probe_again(ctx: &Context, plan: &mut Plan, progress: &(dyn Fn(&str
     let Ok(arm) = ctx.arm() else { return };
     let settle = std::time::Duration::from_secs(150).mul_f64(crate::azure::client::retry_scale());
     // Every machine of the run (fleet members included), as detection saw them.
-    let mut machines: Vec<MachineId> = plan
-        .machines
-        .iter()
-        .filter_map(|m| MachineId::parse(&m.id).ok())
-        .collect();
+    let mut machines: Vec<MachineId> = plan.machines.iter().map(|m| m.id.clone()).collect();
     if machines.is_empty() {
         machines = ctx.target.machines.clone();
     }
@@ -529,19 +463,19 @@ pub async fn probe_again(ctx: &Context, plan: &mut Plan, progress: &(dyn Fn(&str
         match probe {
             connect::Probe::Tried(c) => report.connections.push(c),
             connect::Probe::NotPossible { reason, error } => report.unread.push(NotChecked {
-                side: CONNECTION.into(),
+                side: Part::Connection,
                 reason: format!("{}: {reason}", id.name),
                 error,
             }),
         }
     }
     plan.connections = report.connections;
-    plan.not_checked.retain(|n| n.side != CONNECTION);
+    plan.not_checked.retain(|n| n.side != Part::Connection);
     plan.not_checked.extend(report.unread);
-    let tried_all = !plan.not_checked.iter().any(|n| n.side == CONNECTION);
-    plan.checked.retain(|s| s != CONNECTION);
+    let tried_all = !plan.not_checked.iter().any(|n| n.side == Part::Connection);
+    plan.checked.retain(|s| *s != Part::Connection);
     if tried_all {
-        plan.checked.push(CONNECTION.into());
+        plan.checked.push(Part::Connection);
     }
     note_probe_log_lines(plan);
 }
@@ -559,7 +493,7 @@ fn note_probe_log_lines(plan: &mut Plan) {
 pub fn connections_ok(plan: &Plan) -> bool {
     !plan.connections.is_empty()
         && plan.connections.iter().all(|c| c.ok)
-        && !plan.not_checked.iter().any(|n| n.side == CONNECTION)
+        && !plan.not_checked.iter().any(|n| n.side == Part::Connection)
 }
 
 /// A probe that broke on this machine (the proxy not executable) points to a
@@ -568,39 +502,36 @@ fn fold_client_problems_of_the_probe(report: &mut Report) {
     let local: Vec<String> = report
         .findings
         .iter()
-        .filter(|f| f.target == crate::plan::LOCAL)
+        .filter(|f| f.target.is_local())
         .map(|f| f.id.clone())
         .collect();
     report.findings.retain(|f| {
-        !(f.target != crate::plan::LOCAL
+        !(!f.target.is_local()
             && local.contains(&f.id)
             && f.evidence.starts_with("connection probe"))
     });
     report.steps.retain(|s| {
-        !(s.id.starts_with(step_id::CONNECTION_PREFIX) && s.fixes.iter().all(|f| local.contains(f)))
+        !(matches!(s.kind, StepKind::Connection(_)) && s.fixes.iter().all(|f| local.contains(f)))
     });
 }
-
-/// The side name of the connection probe.
-pub const CONNECTION: &str = "connection";
 
 /// The sides not looked at because they were not chosen, and how to choose them.
 fn not_chosen(ctx: &Context, sides: &[Side]) -> Vec<NotChecked> {
     let explicit = ctx.target.sides.is_some();
     let mut out = Vec::new();
-    let mut add = |side: &str, reason: String| {
+    let mut add = |side: Part, reason: String| {
         out.push(NotChecked {
-            side: side.into(),
+            side,
             reason,
             error: false,
         })
     };
     if !sides.contains(&Side::Client) {
-        add("client", "not chosen (--checks)".into());
+        add(Part::Client, "not chosen (--checks)".into());
     }
     if !sides.contains(&Side::Azure) {
         add(
-            "azure",
+            Part::Azure,
             if ctx.target.has_azure_target() {
                 "not chosen (--checks)".into()
             } else {
@@ -611,7 +542,7 @@ fn not_chosen(ctx: &Context, sides: &[Side]) -> Vec<NotChecked> {
     }
     if !sides.contains(&Side::Server) {
         add(
-            "server",
+            Part::Server,
             if explicit {
                 "not chosen (--checks); run arcfix on the server, or use --remote".into()
             } else {
@@ -620,7 +551,7 @@ fn not_chosen(ctx: &Context, sides: &[Side]) -> Vec<NotChecked> {
         );
     }
     if !ctx.target.connect {
-        add(CONNECTION, "not tried: use --connect".into());
+        add(Part::Connection, "not tried: use --connect".into());
     }
     out
 }
@@ -706,10 +637,9 @@ async fn azure_side(
     let mut report = Report::default();
     let mut each = Vec::with_capacity(results.len());
     for (id, r) in results {
-        let target = id.to_string();
         match r {
             Ok(mut r) => {
-                r.machines.push(verdict(&target, &r));
+                r.machines.push(verdict(&id, &r));
                 each.push(r);
             }
             // One machine named: its failure is the run's error.
@@ -723,8 +653,8 @@ async fn azure_side(
                 let mut r = Report::default();
                 r.unread(Side::Azure, format!("{}: {message}", id.name));
                 r.machines.push(MachineVerdict {
-                    id: target,
-                    status: "error".into(),
+                    id: id.clone(),
+                    status: Verdict::Error,
                     findings: vec![],
                     error: Some(message),
                 });
@@ -744,73 +674,42 @@ async fn azure_side(
 
 /// Step ids name the machine (`enable-ssh-port-web-01`). Machines of the same
 /// name in other resource groups or subscriptions get the group in their
-/// steps' ids (`enable-ssh-port-rg-web-web-01`), their dependencies renamed
-/// alike, so that every step of a fleet has an id of its own.
+/// steps' ids (`enable-ssh-port-rg-web-web-01`), and the subscription's first
+/// eight characters too where the group repeats, so that every step of a
+/// fleet has an id of its own. Ids are made from the steps' kinds and
+/// targets, never from other ids.
 fn qualify_same_names(steps: &mut [Step], machines: &[MachineId]) {
     use std::collections::{HashMap, HashSet};
-    let mut homes: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut homes: HashMap<String, HashSet<&MachineId>> = HashMap::new();
     let mut groups: HashMap<(String, String), HashSet<String>> = HashMap::new();
     for m in machines {
-        let name = m.name.to_ascii_lowercase();
-        homes
-            .entry(name.clone())
-            .or_default()
-            .insert(m.to_string().to_ascii_lowercase());
+        let name = crate::target::fold(&m.name);
+        homes.entry(name.clone()).or_default().insert(m);
         groups
-            .entry((m.resource_group.to_ascii_lowercase(), name))
+            .entry((crate::target::fold(&m.resource_group), name))
             .or_default()
-            .insert(m.subscription.to_ascii_lowercase());
+            .insert(m.subscription.clone());
     }
-    let shared = |m: &MachineId| {
-        homes
-            .get(&m.name.to_ascii_lowercase())
-            .is_some_and(|h| h.len() > 1)
-    };
-    // The same group and name in two subscriptions: the subscription's first
-    // eight characters too.
     let qualifier = |m: &MachineId| {
-        let group = m.resource_group.to_ascii_lowercase();
+        let name = crate::target::fold(&m.name);
+        if homes.get(&name).is_none_or(|h| h.len() < 2) {
+            return None;
+        }
+        let group = m.resource_group.to_lowercase();
         let twice = groups
-            .get(&(group.clone(), m.name.to_ascii_lowercase()))
+            .get(&(crate::target::fold(&m.resource_group), name))
             .is_some_and(|subs| subs.len() > 1);
-        if twice {
-            let sub = m.subscription.to_ascii_lowercase();
-            format!("{}-{group}", &sub[..8.min(sub.len())])
+        let lower = m.name.to_ascii_lowercase();
+        Some(if twice {
+            let sub = &m.subscription;
+            format!("{}-{group}-{lower}", &sub[..8.min(sub.len())])
         } else {
-            group
-        }
+            format!("{group}-{lower}")
+        })
     };
-    // (old id, machine) -> new id
-    let mut renamed: HashMap<(String, String), String> = HashMap::new();
     for s in steps.iter_mut() {
-        let Ok(m) = MachineId::parse(&s.target) else {
-            continue;
-        };
-        let name = m.name.to_ascii_lowercase();
-        if !shared(&m) {
-            continue;
-        }
-        if let Some(kind) = s.id.strip_suffix(&format!("-{name}")) {
-            let new = format!("{kind}-{}-{name}", qualifier(&m));
-            renamed.insert(
-                (s.id.clone(), m.to_string().to_ascii_lowercase()),
-                new.clone(),
-            );
-            s.id = new;
-        }
-    }
-    if renamed.is_empty() {
-        return;
-    }
-    for s in steps.iter_mut() {
-        let Ok(m) = MachineId::parse(&s.target) else {
-            continue;
-        };
-        let machine = m.to_string().to_ascii_lowercase();
-        for d in s.depends_on.iter_mut() {
-            if let Some(new) = renamed.get(&(d.clone(), machine.clone())) {
-                *d = new.clone();
-            }
+        if let Some(q) = s.target.machine().and_then(qualifier) {
+            s.name(Some(&q));
         }
     }
 }
@@ -830,7 +729,7 @@ async fn machine(
     let observed = azure::observe(&arm, &id, listed, wanted, caller, &ctx.shared).await?;
     let mut wanted = wanted.clone();
     let mut report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
-    let restart_id = step_id::restart_agent(&id);
+    let is_restart = |s: &Step| s.kind == StepKind::RestartAgent;
     let mut machine = remote::Machine {
         id: &id,
         remote: crate::plan::Remote {
@@ -883,12 +782,12 @@ async fn machine(
             ..Report::default()
         };
     }
-    let restart = report.steps.iter().any(|s| s.id == restart_id);
+    let restart = report.steps.iter().any(is_restart);
     machine.restart_agent = restart;
     if remote_server {
         let remote = remote::check(ctx, &machine, wanted.port, probed).await;
-        if remote.steps.iter().any(|s| s.id == restart_id) {
-            report.steps.retain(|s| s.id != restart_id);
+        if remote.steps.iter().any(is_restart) {
+            report.steps.retain(|s| !is_restart(s));
         }
         report.merge(remote);
     }
@@ -982,7 +881,7 @@ fn restart_unseen(ctx: &Context, id: &MachineId, o: &azure::Observed, r: &mut Re
         .unwrap_or(false)
         || r.connections
             .iter()
-            .any(|c| c.ok && crate::target::same_folded(&c.target, &target));
+            .any(|c| c.ok && c.target.machine() == Some(id));
     if registered && connected && !seen {
         r.note(format!(
             "{}: if {} was registered after the agent last started, the agent must still be restarted (sudo systemctl restart himdsd; Windows: Restart-Service himds); Azure keeps no registration time, so arcfix cannot see it: a --connect probe that reaches sshd shows it is not needed",
@@ -993,12 +892,12 @@ fn restart_unseen(ctx: &Context, id: &MachineId, o: &azure::Observed, r: &mut Re
 }
 
 /// A machine's verdict from its own report: findings on it or on its subscription.
-fn verdict(target: &str, r: &Report) -> MachineVerdict {
-    let lower = crate::target::fold(target);
+fn verdict(id: &MachineId, r: &Report) -> MachineVerdict {
+    let target = Target::Machine(id.clone());
     let mut findings: Vec<String> = r
         .findings
         .iter()
-        .filter(|f| lower.starts_with(&crate::target::fold(&f.target)))
+        .filter(|f| f.target.covers(&target))
         .map(|f| f.id.clone())
         .collect();
     findings.dedup();
@@ -1007,7 +906,7 @@ fn verdict(target: &str, r: &Report) -> MachineVerdict {
     let failed: Vec<&NotChecked> = r
         .unread
         .iter()
-        .filter(|u| u.error && u.side != CONNECTION)
+        .filter(|u| u.error && u.side != Part::Connection)
         .collect();
     let error = (!failed.is_empty()).then(|| {
         failed
@@ -1017,38 +916,52 @@ fn verdict(target: &str, r: &Report) -> MachineVerdict {
             .join("; ")
     });
     MachineVerdict {
-        id: target.to_string(),
+        id: id.clone(),
         status: if error.is_some() {
-            "error"
+            Verdict::Error
         } else if findings.is_empty() {
-            "healthy"
+            Verdict::Healthy
         } else {
-            "problems"
-        }
-        .into(),
+            Verdict::Problems
+        },
         findings,
         error,
     }
 }
 
-/// Steps in dependency order, stable otherwise. A step that depends on one
-/// the plan does not have is a bug of the check that planned it.
+/// Steps in dependency order, stable otherwise. A step waits for the steps
+/// of the kinds it names on its own target or on the subscription its
+/// machine is in; one that waits for a kind the plan does not have is a bug
+/// of the check that planned it.
 fn order(steps: Vec<Step>) -> Result<Vec<Step>> {
     use std::collections::HashMap;
-    // How many steps of each id are still to place (a fleet's thousands of
-    // steps: lookups, not scans).
-    let mut waiting: HashMap<String, usize> = HashMap::new();
+    // How many steps of each kind and target are still to place (a fleet's
+    // thousands of steps: lookups, not scans).
+    let mut waiting: HashMap<(StepKind, Target), usize> = HashMap::new();
     for s in &steps {
-        *waiting.entry(s.id.clone()).or_default() += 1;
+        *waiting
+            .entry((s.kind.clone(), s.target.clone()))
+            .or_default() += 1;
     }
-    if let Some((s, d)) = steps.iter().find_map(|s| {
-        s.depends_on
+    let prerequisites = |s: &Step, kind: &StepKind| -> Vec<(StepKind, Target)> {
+        let mut keys = vec![(kind.clone(), s.target.clone())];
+        if let Some(sub) = s.target.subscription() {
+            keys.push((kind.clone(), Target::Subscription(sub)));
+        }
+        keys
+    };
+    if let Some((s, k)) = steps.iter().find_map(|s| {
+        s.after
             .iter()
-            .find(|d| !waiting.contains_key(*d))
-            .map(|d| (s, d))
+            .find(|k| {
+                !prerequisites(s, k)
+                    .iter()
+                    .any(|key| waiting.contains_key(key))
+            })
+            .map(|k| (s, k))
     }) {
         return Err(Error::Internal(format!(
-            "step {} of {} depends on {d}, which the plan does not have",
+            "step {} of {} depends on {k}, which the plan does not have",
             s.id, s.target
         )));
     }
@@ -1059,13 +972,15 @@ fn order(steps: Vec<Step>) -> Result<Vec<Step>> {
         let i = pending
             .iter()
             .position(|s| {
-                s.depends_on
-                    .iter()
-                    .all(|d| waiting.get(d).is_none_or(|n| *n == 0))
+                s.after.iter().all(|k| {
+                    prerequisites(s, k)
+                        .iter()
+                        .all(|key| waiting.get(key).is_none_or(|n| *n == 0))
+                })
             })
             .unwrap_or(0);
         let step = pending.remove(i).expect("a pending step");
-        if let Some(n) = waiting.get_mut(&step.id) {
+        if let Some(n) = waiting.get_mut(&(step.kind.clone(), step.target.clone())) {
             *n -= 1;
         }
         out.push(step);
@@ -1173,28 +1088,85 @@ pub async fn remote_facts(
 mod tests {
     use super::*;
 
-    fn step(id: &str, depends_on: &[&str]) -> Step {
+    fn step(kind: StepKind, after: &[StepKind]) -> Step {
         StepSpec {
-            id: id.into(),
-            target: LOCAL_TARGET.into(),
-            depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+            kind,
+            target: Target::Local,
+            after: after.to_vec(),
             ..StepSpec::manual()
         }
         .build()
     }
 
-    const LOCAL_TARGET: &str = crate::plan::LOCAL;
-
     #[test]
     fn steps_come_after_what_they_depend_on() {
-        let ordered = order(vec![step("b", &["a"]), step("c", &[]), step("a", &[])]).unwrap();
+        let (a, b, c) = (
+            StepKind::InstallPwsh,
+            StepKind::InstallArcproxy,
+            StepKind::InstallOpensshClient,
+        );
+        let ordered = order(vec![
+            step(b.clone(), std::slice::from_ref(&a)),
+            step(c, &[]),
+            step(a, &[]),
+        ])
+        .unwrap();
         let ids: Vec<&str> = ordered.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["c", "a", "b"]);
+        assert_eq!(
+            ids,
+            ["install-openssh-client", "install-pwsh", "install-arcproxy"]
+        );
+        assert_eq!(ordered[2].depends_on, ["install-pwsh"]);
+    }
+
+    #[test]
+    fn a_step_waits_for_the_registration_of_its_own_subscription() {
+        let m = |sub: &str| Target::Machine(MachineId::new(sub, "rg", "web-01").unwrap());
+        let (a, b) = (
+            "00000000-0000-0000-0000-00000000000a",
+            "00000000-0000-0000-0000-00000000000b",
+        );
+        let on = |kind: StepKind, target: Target, after: &[StepKind]| {
+            StepSpec {
+                kind,
+                target,
+                after: after.to_vec(),
+                ..StepSpec::manual()
+            }
+            .build()
+        };
+        let sub = |s: &str| Target::Subscription(crate::target::SubscriptionId::parse(s).unwrap());
+        let ordered = order(vec![
+            on(StepKind::RestartAgent, m(b), &[StepKind::RegisterProvider]),
+            on(StepKind::RegisterProvider, sub(a), &[]),
+            on(StepKind::RestartAgent, m(a), &[StepKind::RegisterProvider]),
+            on(StepKind::RegisterProvider, sub(b), &[]),
+        ])
+        .unwrap();
+        let order: Vec<String> = ordered
+            .iter()
+            .map(|s| format!("{} {}", s.id, s.target))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                format!("register-hybridconnectivity /subscriptions/{a}"),
+                format!("restart-hybrid-agent-web-01 {}", m(a)),
+                format!("register-hybridconnectivity /subscriptions/{b}"),
+                format!("restart-hybrid-agent-web-01 {}", m(b)),
+            ]
+        );
     }
 
     #[test]
     fn a_step_depending_on_an_unknown_step_is_a_bug() {
-        let e = order(vec![step("start-sshd", &["install-openssh-server"])]).unwrap_err();
+        let e = order(vec![step(
+            StepKind::Server(crate::plan::ServerFix::StartSshd),
+            &[StepKind::Server(
+                crate::plan::ServerFix::InstallOpensshServer,
+            )],
+        )])
+        .unwrap_err();
         assert!(matches!(e, Error::Internal(_)), "{e:?}");
         assert!(
             e.to_string()

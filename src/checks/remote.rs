@@ -6,8 +6,10 @@
 //! approved apply.
 
 use crate::azure::rbac::{self, Permission};
-use crate::checks::{Context, Report, Side, StepSpec, finding, server, step_id};
-use crate::plan::{Action, FixKind, Goal, NotChecked, Remote, ServerFact};
+use crate::checks::{Context, Report, Side, StepSpec, finding, server};
+use crate::plan::{
+    Action, FixKind, Goal, NotChecked, Part, Remote, ServerFact, ServerFix, StepKind, Target,
+};
 use crate::probe::server::ServerFacts;
 use crate::remote::{self, Script};
 use crate::target::MachineId;
@@ -51,7 +53,7 @@ pub async fn check(
     if !m.status.eq_ignore_ascii_case("Connected") {
         // Not an error: the azure side reports the disconnected agent.
         r.unread.push(NotChecked {
-            side: "server".into(),
+            side: Part::Server,
             reason: format!(
                 "{}: the agent is {}, so the probe cannot run there through Run Command",
                 id.name, m.status
@@ -93,7 +95,7 @@ pub async fn check(
 /// is still reported.
 fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
     let id = m.id;
-    let target = id.to_string();
+    let target = Target::Machine(id.clone());
     r.finding(finding(
         "run-command-permission-missing",
         &target,
@@ -104,7 +106,7 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
         FixKind::Manual,
     ));
     r.step(StepSpec {
-        id: step_id::check_server(id),
+        kind: StepKind::CheckServer,
         fixes: vec!["run-command-permission-missing".into()],
         target: target.clone(),
         description: format!(
@@ -129,7 +131,7 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
         ..StepSpec::manual()
     });
     r.unread.push(NotChecked {
-        side: "server".into(),
+        side: Part::Server,
         reason: format!(
             "{}: you may not run commands there (runCommands/write), so the probe cannot run: run arcfix check on the server itself",
             id.name
@@ -154,7 +156,7 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
             FixKind::Manual,
         ));
         r.step(StepSpec {
-            id: step_id::remote("agent-allow-port", id),
+            kind: StepKind::Remote(ServerFix::AgentAllowPort),
             fixes: vec!["sshd-not-running".into()],
             target,
             description: format!(
@@ -177,9 +179,9 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
 fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     let mut r = Report::default();
     let id = m.id;
-    let target = id.to_string();
+    let target = Target::Machine(id.clone());
     let seen = |evidence: &str| format!("probe on {} through Run Command: {evidence}", id.name);
-    let mut wrong: Vec<(&str, &Script, ServerFact, String, Vec<String>)> = Vec::new();
+    let mut wrong: Vec<(ServerFix, &Script, ServerFact, String, Vec<StepKind>)> = Vec::new();
     if let Some(evidence) = server::sshd_problem(f, port) {
         r.finding(finding(
             "sshd-not-running",
@@ -190,16 +192,16 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
         let mut after = vec![];
         if !f.sshd_installed {
             wrong.push((
-                "install-openssh-server",
+                ServerFix::InstallOpensshServer,
                 &remote::INSTALL_SSHD,
                 ServerFact::SshdInstalled,
                 "Install the OpenSSH server".into(),
                 vec![],
             ));
-            after.push(step_id::remote("install-openssh-server", id));
+            after.push(StepKind::Remote(ServerFix::InstallOpensshServer));
         }
         wrong.push((
-            "start-sshd",
+            ServerFix::StartSshd,
             &remote::START_SSHD,
             ServerFact::SshAnswers,
             "Enable and start the SSH service".into(),
@@ -214,7 +216,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
             FixKind::Auto,
         ));
         wrong.push((
-            "agent-allow-incoming",
+            ServerFix::AgentAllowIncoming,
             &remote::AGENT_ENABLE,
             ServerFact::AgentIncomingEnabled,
             "Let the Arc agent accept incoming connections".into(),
@@ -229,7 +231,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
             FixKind::Auto,
         ));
         wrong.push((
-            "agent-allow-port",
+            ServerFix::AgentAllowPort,
             &remote::AGENT_PORT,
             ServerFact::AgentPortAllowed,
             "Add the port to the Arc agent's incoming ports, keeping the others (read again right before the change)".into(),
@@ -237,9 +239,9 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
         ));
     }
     let remote = &m.remote;
-    for (step, script, fact, description, depends_on) in wrong {
+    for (fix, script, fact, description, after) in wrong {
         r.step(StepSpec {
-            id: step_id::remote(step, id),
+            kind: StepKind::Remote(fix),
             fixes: vec!["sshd-not-running".into()],
             target: target.clone(),
             description: format!(
@@ -254,7 +256,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
                 "the probe script no longer reports {}",
                 fact_failing(fact, port)
             ),
-            depends_on,
+            after,
             goal: Goal::Server {
                 machine: Some(remote.clone()),
                 fact,
@@ -269,7 +271,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     }
     if m.restart_agent {
         r.step(StepSpec {
-            id: step_id::restart_agent(id),
+            kind: StepKind::RestartAgent,
             fixes: vec!["rp-not-registered".into()],
             target: target.clone(),
             description: format!("Restart the hybrid agent on {} through Run Command so it picks up the registration", id.name),
@@ -278,7 +280,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
             needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
             precondition: "the provider registration step succeeded".into(),
             verification: "a probe afterwards reports a new start time of the agent (else the step is unconfirmed)".into(),
-            depends_on: vec![step_id::REGISTER_PROVIDER.into()],
+            after: vec![StepKind::RegisterProvider],
             goal: Goal::Restarted,
             action: Action::RunCommand { machine: remote.clone(), verb: remote::RESTART_HIMDS.verb.into(), script: remote::RESTART_HIMDS.render(remote.windows, port) },
         });

@@ -2,9 +2,9 @@
 //! installed, not running or not answering on the port, and the Connected
 //! Machine agent not allowing incoming connections on it.
 
-use crate::checks::{Report, StepSpec, finding, step_id};
+use crate::checks::{Report, StepSpec, finding};
 use crate::os::{Host, Os, PackageManager};
-use crate::plan::{Action, FixKind, Goal, LOCAL, ServerFact};
+use crate::plan::{Action, FixKind, Goal, ServerFact, ServerFix, StepKind, Target};
 use crate::probe::server::ServerFacts;
 
 /// The program and arguments of a server fix here, and how a person types it.
@@ -128,7 +128,12 @@ fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
     };
     let auto = host.privileged;
     let mut deps = Vec::new();
-    r.finding(finding("sshd-not-running", LOCAL, evidence, h.fix()));
+    r.finding(finding(
+        "sshd-not-running",
+        &Target::Local,
+        evidence,
+        h.fix(),
+    ));
     if !f.sshd_installed {
         let (action, command) = match host.os {
             Os::Windows => powershell(
@@ -153,16 +158,16 @@ fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
             },
         };
         r.step(StepSpec {
-            id: "install-openssh-server".into(),
+            kind: StepKind::Server(ServerFix::InstallOpensshServer),
             fixes: vec!["sshd-not-running".into()],
-            target: LOCAL.into(),
+            target: Target::Local,
             description: "Install the OpenSSH server".into(),
             command,
             automatic: auto,
             needs: vec![h.admin().into()],
             precondition: "the OpenSSH server is not installed".into(),
             verification: "sshd is installed".into(),
-            depends_on: vec![],
+            after: vec![],
             goal: Goal::Server {
                 machine: None,
                 fact: ServerFact::SshdInstalled,
@@ -170,7 +175,7 @@ fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
             },
             action,
         });
-        deps.push("install-openssh-server".to_string());
+        deps.push(StepKind::Server(ServerFix::InstallOpensshServer));
     }
     let (action, command) = match host.os {
         Os::Windows => powershell(
@@ -184,9 +189,9 @@ fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
         ),
     };
     r.step(StepSpec {
-        id: "start-sshd".into(),
+        kind: StepKind::Server(ServerFix::StartSshd),
         fixes: vec!["sshd-not-running".into()],
-        target: LOCAL.into(),
+        target: Target::Local,
         description: format!(
             "Enable and start the {} service so it answers on port {port}",
             f.sshd_unit
@@ -196,7 +201,7 @@ fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
         needs: vec![h.admin().into()],
         precondition: format!("nothing answers SSH on 127.0.0.1:{port}"),
         verification: format!("127.0.0.1:{port} sends an SSH-2.0 banner"),
-        depends_on: deps,
+        after: deps,
         goal: Goal::Server {
             machine: None,
             fact: ServerFact::SshAnswers,
@@ -217,14 +222,14 @@ fn agent_disconnected(h: &Here, _port: u16, r: &mut Report) {
     }
     r.finding(finding(
         "agent-disconnected",
-        LOCAL,
+        &Target::Local,
         format!("azcmagent show reports the agent {status}"),
         FixKind::Manual,
     ));
     r.step(StepSpec {
-        id: "restart-agent-here".into(),
+        kind: StepKind::RestartAgentHere,
         fixes: vec!["agent-disconnected".into()],
-        target: LOCAL.into(),
+        target: Target::Local,
         description: "Restart the Connected Machine agent; if it stays disconnected, reconnect it (azcmagent connect)".into(),
         command: if host.os == Os::Windows { "Restart-Service himds".into() } else { host.as_admin("systemctl restart himdsd") },
         ..StepSpec::manual()
@@ -244,21 +249,21 @@ fn agent_incoming_disabled(h: &Here, port: u16, r: &mut Report) {
     );
     r.finding(finding(
         "sshd-not-running",
-        LOCAL,
+        &Target::Local,
         INCOMING_DISABLED,
         h.fix(),
     ));
     r.step(StepSpec {
-        id: "agent-allow-incoming".into(),
+        kind: StepKind::Server(ServerFix::AgentAllowIncoming),
         fixes: vec!["sshd-not-running".into()],
-        target: LOCAL.into(),
+        target: Target::Local,
         description: "Let the Arc agent accept incoming connections".into(),
         command,
         automatic: host.privileged,
         needs: vec![h.admin().into()],
         precondition: "incomingconnections.enabled is false".into(),
         verification: "azcmagent config get incomingconnections.enabled is true".into(),
-        depends_on: vec![],
+        after: vec![],
         goal: Goal::Server {
             machine: None,
             fact: ServerFact::AgentIncomingEnabled,
@@ -301,11 +306,16 @@ fn agent_port_not_allowed(h: &Here, port: u16, r: &mut Report) {
         format!("{:?}", f.incoming_ports)
     };
     let evidence = port_problem(f, port).unwrap_or_default();
-    r.finding(finding("sshd-not-running", LOCAL, evidence, h.fix()));
+    r.finding(finding(
+        "sshd-not-running",
+        &Target::Local,
+        evidence,
+        h.fix(),
+    ));
     r.step(StepSpec {
-        id: "agent-allow-port".into(),
+        kind: StepKind::Server(ServerFix::AgentAllowPort),
         fixes: vec!["sshd-not-running".into()],
-        target: LOCAL.into(),
+        target: Target::Local,
         description: format!(
             "Add port {port} to the Arc agent's incoming ports, keeping {keeping} (read again right before the change, and checked after it)"
         ),
@@ -316,7 +326,7 @@ fn agent_port_not_allowed(h: &Here, port: u16, r: &mut Report) {
         verification: format!(
             "azcmagent config get incomingconnections.ports includes {port} and every port allowed before"
         ),
-        depends_on: vec![],
+        after: vec![],
         goal: Goal::Server {
             machine: None,
             fact: ServerFact::AgentPortAllowed,
@@ -337,8 +347,10 @@ pub fn automate_agent_restart(host: &Host, facts: &ServerFacts, r: &mut crate::c
         return;
     }
     for s in r.steps.iter_mut().filter(|s| {
-        crate::target::MachineId::parse(&s.target)
-            .is_ok_and(|m| m.name.eq_ignore_ascii_case(me) && s.id == step_id::restart_agent(&m))
+        s.kind == StepKind::RestartAgent
+            && s.target
+                .machine()
+                .is_some_and(|m| m.name.eq_ignore_ascii_case(me))
     }) {
         let (program, args): (&str, Vec<&str>) = match host.os {
             Os::Windows => (

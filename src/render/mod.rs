@@ -29,7 +29,7 @@ pub fn view(config: &crate::config::Config, demo: bool) -> std::sync::Arc<dyn cr
 #[derive(serde::Serialize)]
 pub struct Document<'a> {
     arcfix_version: &'a str,
-    checked: &'a [String],
+    checked: &'a [crate::plan::Part],
     connections: &'a [crate::plan::Connection],
     created: &'a str,
     findings: &'a [crate::plan::Finding],

@@ -2,7 +2,7 @@
 
 use console::Style;
 
-use crate::plan::{FixKind, NotChecked, Plan, Status};
+use crate::plan::{FixKind, NotChecked, Plan, Status, Target, Verdict};
 use crate::text::sanitize;
 
 pub struct Paint {
@@ -35,11 +35,11 @@ impl Paint {
 }
 
 /// Targets in first-seen order.
-fn targets<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+fn targets<'a>(items: impl Iterator<Item = &'a Target>) -> Vec<&'a Target> {
+    let mut out: Vec<&Target> = Vec::new();
     for t in items {
-        if !out.iter().any(|o| o.eq_ignore_ascii_case(t)) {
-            out.push(t.to_string());
+        if !out.contains(&t) {
+            out.push(t);
         }
     }
     out
@@ -51,15 +51,16 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
     let unchosen: Vec<&NotChecked> = plan.not_checked.iter().filter(|n| !n.error).collect();
     let mut sides: Vec<&str> = Vec::new();
     for n in &plan.not_checked {
-        if !sides.contains(&n.side.as_str()) {
-            sides.push(&n.side);
+        if !sides.contains(&n.side.name()) {
+            sides.push(n.side.name());
         }
     }
+    let checked: Vec<&str> = plan.checked.iter().map(|c| c.name()).collect();
     if plan.findings.is_empty() && failed.is_empty() && !plan.checked.is_empty() {
         out.push_str(&format!(
             "{} no problems found in {}{}\n",
             p.green("✓"),
-            sanitize(&plan.checked.join(", ")),
+            sanitize(&checked.join(", ")),
             if sides.is_empty() {
                 String::new()
             } else {
@@ -77,7 +78,7 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
         out.push_str(&format!(
             "{} no problems found in {}; not checked: {} (see below)\n",
             p.yellow("!"),
-            sanitize(&plan.checked.join(", ")),
+            sanitize(&checked.join(", ")),
             sanitize(&sides.join(", "))
         ));
     } else if plan.findings.is_empty() {
@@ -91,13 +92,9 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
             p.bold("Findings"),
             plan.findings.len()
         ));
-        for t in targets(plan.findings.iter().map(|f| f.target.as_str())) {
-            out.push_str(&format!("  {}\n", p.bold(&sanitize(&t))));
-            for f in plan
-                .findings
-                .iter()
-                .filter(|f| f.target.eq_ignore_ascii_case(&t))
-            {
+        for t in targets(plan.findings.iter().map(|f| &f.target)) {
+            out.push_str(&format!("  {}\n", p.bold(&sanitize(&t.to_string()))));
+            for f in plan.findings.iter().filter(|f| &f.target == t) {
                 let fix = match f.fix {
                     FixKind::Auto => p.green("auto"),
                     FixKind::Manual => p.yellow("manual"),
@@ -121,14 +118,14 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
         out.push_str(&format!(
             "  {} {} not checked — {}\n",
             p.red("✗"),
-            sanitize(&n.side),
+            sanitize(n.side.name()),
             sanitize(&n.reason)
         ));
     }
     for n in &unchosen {
         out.push_str(&format!(
             "  {} not checked — {}\n",
-            sanitize(&n.side),
+            sanitize(n.side.name()),
             p.dim(&sanitize(&n.reason))
         ));
     }
@@ -146,7 +143,11 @@ pub fn connections(plan: &Plan, p: &Paint) -> String {
         p.bold("Connection probe (ssh through the Arc proxy)")
     ));
     for c in &plan.connections {
-        let name = c.target.rsplit('/').next().unwrap_or(&c.target);
+        let name = c
+            .target
+            .machine()
+            .map_or_else(|| c.target.to_string(), |m| m.name.clone());
+        let name = name.as_str();
         if c.ok {
             out.push_str(&format!(
                 "  {} {} — {}\n",
@@ -219,13 +220,9 @@ pub fn plan_only(plan: &Plan, p: &Paint) -> String {
 fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
     let mut out = String::new();
     let mut n = 0;
-    for t in targets(plan.steps.iter().map(|s| s.target.as_str())) {
-        out.push_str(&format!("  {}\n", p.bold(&sanitize(&t))));
-        for s in plan
-            .steps
-            .iter()
-            .filter(|s| s.target.eq_ignore_ascii_case(&t))
-        {
+    for t in targets(plan.steps.iter().map(|s| &s.target)) {
+        out.push_str(&format!("  {}\n", p.bold(&sanitize(&t.to_string()))));
+        for s in plan.steps.iter().filter(|s| &s.target == t) {
             n += 1;
             let mark = if with_status {
                 match s.status {
@@ -310,11 +307,11 @@ pub fn is_fleet(plan: &Plan) -> bool {
         && (plan.scope.is_some() || plan.machines.len() > crate::checks::fleet::FEW)
 }
 
-/// `web-01 (rg-web)` for a machine id, the id itself otherwise.
-fn short(target: &str) -> String {
-    match crate::target::MachineId::parse(target) {
-        Ok(m) => format!("{} ({})", m.name, m.resource_group),
-        Err(_) => target.to_string(),
+/// `web-01 (rg-web)` for a machine, the target itself otherwise.
+fn short(target: &Target) -> String {
+    match target.machine() {
+        Some(m) => format!("{} ({})", m.name, m.resource_group),
+        None => target.to_string(),
     }
 }
 
@@ -336,22 +333,12 @@ fn count(n: usize, one: &str, many: &str) -> String {
     )
 }
 
-/// The kind of a step: its id without the machine's name.
+/// The kind of a step, as a name; a saved plan's step (whose kind was not
+/// recorded) by its id.
 pub fn step_kind(step: &crate::plan::Step) -> String {
-    match crate::target::MachineId::parse(&step.target) {
-        Ok(m) => {
-            let name = m.name.to_ascii_lowercase();
-            let group = m.resource_group.to_ascii_lowercase();
-            let sub = m.subscription.to_ascii_lowercase();
-            let sub8 = &sub[..8.min(sub.len())];
-            step.id
-                .strip_suffix(&format!("-{sub8}-{group}-{name}"))
-                .or_else(|| step.id.strip_suffix(&format!("-{group}-{name}")))
-                .or_else(|| step.id.strip_suffix(&format!("-{name}")))
-                .unwrap_or(&step.id)
-                .to_string()
-        }
-        Err(_) => step.id.clone(),
+    match step.kind {
+        crate::plan::StepKind::Saved => step.id.clone(),
+        ref kind => kind.name(),
     }
 }
 
@@ -359,8 +346,12 @@ pub fn step_kind(step: &crate::plan::Step) -> String {
 /// problems, the ones that could not be checked, the healthy count; this
 /// machine's own findings in full.
 pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
-    let by = |status: &str| plan.machines.iter().filter(|m| m.status == status).count();
-    let (healthy, problems, errors) = (by("healthy"), by("problems"), by("error"));
+    let by = |status: Verdict| plan.machines.iter().filter(|m| m.status == status).count();
+    let (healthy, problems, errors) = (
+        by(Verdict::Healthy),
+        by(Verdict::Problems),
+        by(Verdict::Error),
+    );
     let mut out = format!(
         "{} {}: {} healthy, {} with problems, {} could not be checked\n",
         p.bold("Fleet"),
@@ -370,29 +361,22 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
         crate::checks::fleet::thousands(errors),
     );
     // Problems, most machines first; a subscription's counts as itself.
-    let mut ids: Vec<(&str, FixKind, Vec<String>)> = Vec::new();
-    for f in plan
-        .findings
-        .iter()
-        .filter(|f| f.target != crate::plan::LOCAL)
-    {
+    let mut ids: Vec<(&str, FixKind, Vec<&Target>)> = Vec::new();
+    for f in plan.findings.iter().filter(|f| !f.target.is_local()) {
         match ids.iter_mut().find(|(id, _, _)| *id == f.id) {
             Some((_, _, targets)) => {
-                if !targets.iter().any(|t| t.eq_ignore_ascii_case(&f.target)) {
-                    targets.push(f.target.clone());
+                if !targets.contains(&&f.target) {
+                    targets.push(&f.target);
                 }
             }
-            None => ids.push((&f.id, f.fix, vec![f.target.clone()])),
+            None => ids.push((&f.id, f.fix, vec![&f.target])),
         }
     }
     ids.sort_by_key(|b| std::cmp::Reverse(b.2.len()));
     if !ids.is_empty() {
         out.push_str(&format!("{}\n", p.bold("Problems")));
         for (id, fix, targets) in &ids {
-            let subs = targets
-                .iter()
-                .filter(|t| crate::target::MachineId::parse(t).is_err())
-                .count();
+            let subs = targets.iter().filter(|t| t.machine().is_none()).count();
             let what = if subs == targets.len() {
                 count(targets.len(), "subscription", "subscriptions")
             } else {
@@ -400,9 +384,9 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
             };
             let names: Vec<String> = targets
                 .iter()
-                .map(|t| match crate::target::MachineId::parse(t) {
-                    Ok(m) => m.name,
-                    Err(_) => t.clone(),
+                .map(|t| match t.machine() {
+                    Some(m) => m.name.clone(),
+                    None => t.to_string(),
                 })
                 .collect();
             out.push_str(&format!(
@@ -417,21 +401,25 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
             ));
         }
         out.push_str(&format!("{}\n", p.bold("Machines with problems")));
-        for m in plan.machines.iter().filter(|m| m.status == "problems") {
+        for m in plan
+            .machines
+            .iter()
+            .filter(|m| m.status == Verdict::Problems)
+        {
             out.push_str(&format!(
                 "  {}: {}\n",
-                sanitize(&short(&m.id)),
+                sanitize(&format!("{} ({})", m.id.name, m.id.resource_group)),
                 sanitize(&m.findings.join(", "))
             ));
         }
     }
     if errors > 0 {
         out.push_str(&format!("{}\n", p.bold("Could not be checked")));
-        for m in plan.machines.iter().filter(|m| m.status == "error") {
+        for m in plan.machines.iter().filter(|m| m.status == Verdict::Error) {
             out.push_str(&format!(
                 "  {} {}: {}\n",
                 p.red("✗"),
-                sanitize(&short(&m.id)),
+                sanitize(&format!("{} ({})", m.id.name, m.id.resource_group)),
                 sanitize(m.error.as_deref().unwrap_or("unknown error"))
             ));
         }
@@ -445,7 +433,7 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
     let local: Vec<&crate::plan::Finding> = plan
         .findings
         .iter()
-        .filter(|f| f.target == crate::plan::LOCAL)
+        .filter(|f| f.target.is_local())
         .collect();
     if !local.is_empty() {
         out.push_str(&format!("{}\n", p.bold("This machine")));
@@ -472,23 +460,19 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
     let listed: std::collections::HashSet<&str> = plan
         .machines
         .iter()
-        .filter(|m| m.status == "error")
+        .filter(|m| m.status == Verdict::Error)
         .filter_map(|m| m.error.as_deref())
         .flat_map(|e| e.split("; "))
         .collect();
     let machine_errors: std::collections::HashSet<String> = plan
         .machines
         .iter()
-        .filter(|m| m.status == "error")
-        .filter_map(|m| {
-            crate::target::MachineId::parse(&m.id)
-                .ok()
-                .map(|id| format!("{}: {}", id.name, m.error.as_deref().unwrap_or("")))
-        })
+        .filter(|m| m.status == Verdict::Error)
+        .map(|m| format!("{}: {}", m.id.name, m.error.as_deref().unwrap_or("")))
         .collect();
     for n in &plan.not_checked {
         if n.error
-            && n.side == "azure"
+            && n.side == crate::plan::Part::Azure
             && (listed.contains(n.reason.as_str()) || machine_errors.contains(&n.reason))
         {
             continue;
@@ -497,13 +481,13 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
             out.push_str(&format!(
                 "  {} {} not checked — {}\n",
                 p.red("✗"),
-                sanitize(&n.side),
+                sanitize(n.side.name()),
                 sanitize(&n.reason)
             ));
         } else {
             out.push_str(&format!(
                 "  {} not checked — {}\n",
-                sanitize(&n.side),
+                sanitize(n.side.name()),
                 p.dim(&sanitize(&n.reason))
             ));
         }
@@ -532,7 +516,7 @@ pub fn machines_touched(plan: &Plan) -> usize {
         .iter()
         .filter(|s| s.automatic && s.status != Status::NotNeeded)
     {
-        if let Ok(m) = crate::target::MachineId::parse(&s.target) {
+        if let Some(m) = s.target.machine() {
             seen.insert(m.key());
         }
     }
@@ -563,9 +547,9 @@ pub fn fleet_plan(plan: &Plan, p: &Paint) -> String {
         let first = steps[0];
         let names: Vec<String> = steps
             .iter()
-            .map(|s| match crate::target::MachineId::parse(&s.target) {
-                Ok(m) => m.name,
-                Err(_) => s.target.clone(),
+            .map(|s| match s.target.machine() {
+                Some(m) => m.name.clone(),
+                None => s.target.to_string(),
             })
             .collect();
         out.push_str(&format!(

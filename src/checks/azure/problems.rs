@@ -13,9 +13,9 @@ use crate::azure::auth::Claims;
 use crate::azure::models::{Extension, ServiceConfiguration};
 use crate::azure::rbac::{self, Permission};
 use crate::azure::{HYBRID_CONNECTIVITY, api};
-use crate::checks::{Report, Side, StepSpec, finding, step_id};
+use crate::checks::{Report, Side, StepSpec, finding};
 use crate::error::arm::ArmError;
-use crate::plan::{Action, FixKind, Goal};
+use crate::plan::{Action, FixKind, Goal, Part, StepKind, Target};
 use crate::shell::quote as q;
 use crate::target::{Login, MachineId};
 
@@ -259,7 +259,12 @@ impl<'a> Facts<'a> {
         }
     }
 
-    fn target(&self) -> String {
+    fn target(&self) -> Target {
+        Target::Machine(self.id.clone())
+    }
+
+    /// The machine's ARM id, as commands and requests name it.
+    fn path(&self) -> String {
         self.id.to_string()
     }
 
@@ -273,11 +278,11 @@ impl<'a> Facts<'a> {
     }
 
     /// The steps that must come first: the provider registration, when planned.
-    fn after_register(&self) -> Vec<String> {
+    fn after_register(&self) -> Vec<StepKind> {
         if self.registered {
             vec![]
         } else {
-            vec![step_id::REGISTER_PROVIDER.into()]
+            vec![StepKind::RegisterProvider]
         }
     }
 
@@ -394,7 +399,7 @@ fn agent_disconnected(f: &Facts, _: &Wanted, r: &mut Report) {
         FixKind::Manual,
     ));
     r.step(StepSpec {
-        id: step_id::RECONNECT_AGENT.into(),
+        kind: StepKind::ReconnectAgent,
         fixes: vec!["agent-disconnected".into()],
         target,
         description: format!("On {}, check the Connected Machine agent and restart it; if it stays disconnected, reconnect it with azcmagent connect", f.id.name),
@@ -412,10 +417,11 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
     }
     let id = f.id;
     let sub = id.subscription_id();
+    let on_subscription = Target::Subscription(id.subscription_of());
     let allowed = f.may_register == Some(true);
     r.finding(finding(
         "rp-not-registered",
-        &sub,
+        &on_subscription,
         format!(
             "{HYBRID_CONNECTIVITY} is {} in subscription {}",
             f.provider_state, id.subscription
@@ -423,16 +429,16 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
         auto_if(allowed),
     ));
     r.step(StepSpec {
-        id: step_id::REGISTER_PROVIDER.into(),
+        kind: StepKind::RegisterProvider,
         fixes: vec!["rp-not-registered".into()],
-        target: sub.clone(),
+        target: on_subscription,
         description: format!("Register the {HYBRID_CONNECTIVITY} resource provider in the subscription and wait until it is Registered"),
         command: format!("az provider register -n {HYBRID_CONNECTIVITY} --subscription {} --wait", id.subscription),
         automatic: allowed,
         needs: vec![if allowed { "Microsoft.HybridConnectivity/register/action" } else { "role: Owner or Contributor on the subscription" }.into()],
         precondition: "the provider is not Registered".into(),
         verification: "registrationState is Registered (polled, at most 5 minutes)".into(),
-        depends_on: vec![],
+        after: vec![],
         goal: Goal::ProviderRegistered { subscription: id.subscription.clone(), namespace: HYBRID_CONNECTIVITY.into() },
         action: if allowed {
             Action::Arm { method: "POST".into(), path: format!("{sub}/providers/{HYBRID_CONNECTIVITY}/register"), api_version: api::RESOURCES.into(), body: None, satisfied_by: vec![] }
@@ -441,7 +447,7 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
         },
     });
     r.step(StepSpec {
-        id: step_id::restart_agent(id),
+        kind: StepKind::RestartAgent,
         fixes: vec!["rp-not-registered".into()],
         target: f.target(),
         description: format!(
@@ -454,7 +460,7 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
             "sudo systemctl restart himdsd".into()
         },
         needs: vec!["connected agent".into(), f.admin_on_server().into()],
-        depends_on: f.after_register(),
+        after: f.after_register(),
         ..StepSpec::manual()
     });
 }
@@ -465,13 +471,13 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
 /// user did not choose is never changed; what could not be read before the
 /// provider's registration is decided by the steps' re-checks.
 fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
-    let (id, target) = (f.id, f.target());
+    let (id, target, path) = (f.id, f.target(), f.path());
     let evidence = match f.ssh_config(w) {
         SshConfig::Fine => return,
         SshConfig::OtherPort(p) => return other_port(f, w, p, r),
         SshConfig::AfterRegistration => {
             r.unread.push(crate::plan::NotChecked {
-                side: crate::checks::side_name(Side::Azure).into(),
+                side: Part::Azure,
                 reason: format!(
                     "{}: its default endpoint and SSH service configuration cannot be read until {HYBRID_CONNECTIVITY} is registered; apply reads them again after the registration, and a second check shows them",
                     id.name
@@ -505,9 +511,8 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
     };
     let mut deps = f.after_register();
     if !matches!(f.endpoint, Seen::There(())) {
-        let step = step_id::create_endpoint(id);
         r.step(StepSpec {
-            id: step.clone(),
+            kind: StepKind::CreateEndpoint,
             fixes: vec!["ssh-port-not-enabled".into()],
             target: target.clone(),
             description: if unknown {
@@ -520,8 +525,8 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
             needs: vec![ENDPOINT_WRITE.into()],
             precondition: "the endpoint does not exist (GET answers 404), read right before".into(),
             verification: "GET of the endpoint answers 200".into(),
-            depends_on: deps.clone(),
-            goal: Goal::EndpointExists { machine: target.clone() },
+            after: deps.clone(),
+            goal: Goal::EndpointExists { machine: path.clone() },
             action: Action::Arm {
                 method: "PUT".into(),
                 path: id.child(ENDPOINT),
@@ -530,7 +535,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
                 satisfied_by: vec![],
             },
         });
-        deps.push(step);
+        deps.push(StepKind::CreateEndpoint);
     }
     let old = match &f.config {
         Seen::There(c) => c.properties.port,
@@ -547,7 +552,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
         None => az_rest("delete", base, &id.child(SERVICE_CONFIG), None),
     };
     r.step_undone_by(StepSpec {
-        id: step_id::enable_ssh_port(id),
+        kind: StepKind::EnableSshPort,
         fixes: vec!["ssh-port-not-enabled".into()],
         target: target.clone(),
         description: match old {
@@ -589,9 +594,9 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
             )
         },
         verification: format!("GET of the service configuration shows port {}", w.port),
-        depends_on: deps,
+        after: deps,
         goal: Goal::ServiceConfigPort {
-            machine: target,
+            machine: path,
             port: w.port,
             any_port: !w.port_given,
         },
@@ -608,7 +613,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
 /// SSH is enabled through Arc on another port than 22 and no `--port` was
 /// given: arcfix says what it saw and the choices, and changes nothing.
 fn other_port(f: &Facts, w: &Wanted, seen: u64, r: &mut Report) {
-    let (id, target) = (f.id, f.target());
+    let (id, target, path) = (f.id, f.target(), f.path());
     r.finding(finding(
         "ssh-port-not-enabled",
         &target,
@@ -619,7 +624,7 @@ fn other_port(f: &Facts, w: &Wanted, seen: u64, r: &mut Report) {
         FixKind::Manual,
     ));
     r.step(StepSpec {
-        id: step_id::choose_ssh_port(id),
+        kind: StepKind::ChooseSshPort,
         fixes: vec!["ssh-port-not-enabled".into()],
         target: target.clone(),
         description: format!(
@@ -629,7 +634,7 @@ fn other_port(f: &Facts, w: &Wanted, seen: u64, r: &mut Report) {
         ),
         command: format!(
             "az tag update --resource-id {} --operation merge --tags SSHPort={seen}",
-            q(&target)
+            q(&path)
         ),
         ..StepSpec::manual()
     });
@@ -645,7 +650,7 @@ fn endpoint_permission_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     if can_endpoint && can_config {
         return;
     }
-    let (id, target, base) = (f.id, f.target(), f.base);
+    let (id, target, path, base) = (f.id, f.target(), f.path(), f.base);
     let missing: Vec<&str> = [
         (!can_endpoint).then_some(ENDPOINT_WRITE),
         (!can_config).then_some(SERVICE_CONFIG_WRITE),
@@ -682,7 +687,7 @@ fn endpoint_permission_missing(f: &Facts, w: &Wanted, r: &mut Report) {
         Some(&config_body(w.port)),
     ));
     r.step(StepSpec {
-        id: step_id::grant_endpoint_rights(id),
+        kind: StepKind::GrantEndpointRights,
         fixes: vec!["endpoint-permission-missing".into(), "ssh-port-not-enabled".into()],
         target: target.clone(),
         description: format!(
@@ -691,9 +696,9 @@ fn endpoint_permission_missing(f: &Facts, w: &Wanted, r: &mut Report) {
             if f.endpoint.is_absent() { " (the endpoint, then its SSH service configuration)" } else { "" },
             setup.join(" && ")
         ),
-        command: format!("az role assignment create {} --role Contributor --scope {}", assignee_args(f.caller), q(&target)),
+        command: format!("az role assignment create {} --role Contributor --scope {}", assignee_args(f.caller), q(&path)),
         needs: vec!["role: Owner or User Access Administrator (for the administrator)".into()],
-        depends_on: f.after_register(),
+        after: f.after_register(),
         ..StepSpec::manual()
     });
 }
@@ -715,7 +720,7 @@ fn service_config_outdated(f: &Facts, w: &Wanted, r: &mut Report) {
         FixKind::Manual,
     ));
     r.step(StepSpec {
-        id: step_id::upgrade_agent(id),
+        kind: StepKind::UpgradeAgent,
         fixes: vec!["service-config-outdated".into()],
         target: target.clone(),
         description: format!("Upgrade the Connected Machine agent on {} (1.31 or newer)", id.name),
@@ -727,7 +732,7 @@ fn service_config_outdated(f: &Facts, w: &Wanted, r: &mut Report) {
         ..StepSpec::manual()
     });
     r.step(StepSpec {
-        id: step_id::recreate_ssh_config(id),
+        kind: StepKind::RecreateSshConfig,
         fixes: vec!["service-config-outdated".into()],
         target,
         description: "Then delete the SSH service configuration and create it again".into(),
@@ -741,7 +746,7 @@ fn service_config_outdated(f: &Facts, w: &Wanted, r: &mut Report) {
                 Some(&config_body(w.port))
             )
         ),
-        depends_on: vec![step_id::upgrade_agent(id)],
+        after: vec![StepKind::UpgradeAgent],
         ..StepSpec::manual()
     });
 }
@@ -769,7 +774,7 @@ fn login_role_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     if lacking.is_empty() {
         return;
     }
-    let (id, target, caller) = (f.id, f.target(), f.caller);
+    let (id, target, path, caller) = (f.id, f.target(), f.path(), f.caller);
     let automatic = w.grant_roles && f.may(ROLE_WRITE) && caller.oid.is_some();
     r.finding(finding(
         "login-role-missing",
@@ -788,7 +793,7 @@ fn login_role_missing(f: &Facts, w: &Wanted, r: &mut Report) {
         role.guid
     );
     let principal = caller.oid.clone().unwrap_or_default();
-    let name = crate::plan::stable_guid(&[&target, role.guid, &principal]);
+    let name = crate::plan::stable_guid(&[&path, role.guid, &principal]);
     let why_manual = if automatic {
         String::new()
     } else if !w.grant_roles {
@@ -798,21 +803,21 @@ fn login_role_missing(f: &Facts, w: &Wanted, r: &mut Report) {
             .into()
     };
     r.step(StepSpec {
-        id: step_id::assign_login_role(id),
+        kind: StepKind::AssignLoginRole,
         fixes: vec!["login-role-missing".into()],
         target: target.clone(),
         description: format!("Assign yourself the {} role on {}{why_manual}; sign in again afterwards (az login) so the token carries it", role.name, id.name),
-        command: format!("az role assignment create {} --role {} --scope {}", assignee_args(caller), q(role.name), q(&target)),
+        command: format!("az role assignment create {} --role {} --scope {}", assignee_args(caller), q(role.name), q(&path)),
         automatic,
         needs: vec![ROLE_WRITE.into()],
         precondition: format!("no {} assignment for you on the machine", role.name),
         verification: "the role assignment is listed on the machine".into(),
-        depends_on: vec![],
-        goal: Goal::RoleAssigned { scope: target.clone(), role: role.guid.into(), principal: principal.clone() },
+        after: vec![],
+        goal: Goal::RoleAssigned { scope: path.clone(), role: role.guid.into(), principal: principal.clone() },
         action: if automatic {
             Action::Arm {
                 method: "PUT".into(),
-                path: format!("{target}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+                path: format!("{path}/providers/Microsoft.Authorization/roleAssignments/{name}"),
                 api_version: api::AUTHORIZATION.into(),
                 body: Some(json!({"properties": {"roleDefinitionId": role_id, "principalId": principal, "principalType": caller.principal_type()}})),
                 satisfied_by: vec!["RoleAssignmentExists".into()],
@@ -839,7 +844,7 @@ fn entra_unsupported_on_windows(f: &Facts, w: &Wanted, r: &mut Report) {
         FixKind::Manual,
     ));
     r.step(StepSpec {
-        id: step_id::use_local_login(id),
+        kind: StepKind::UseLocalLogin,
         fixes: vec!["entra-unsupported-on-windows".into()],
         target: f.target(),
         description: "Connect with a local user account instead (arcfix --login local; az ssh arc --local-user <user>)".into(),
@@ -861,7 +866,7 @@ fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     {
         return;
     }
-    let (id, target) = (f.id, f.target());
+    let (id, target, path) = (f.id, f.target(), f.path());
     let name = found
         .and_then(|e| e.name.as_ref())
         .map_or_else(|| ENTRA_EXTENSION_TYPE.into(), |n| n.to_string());
@@ -878,7 +883,7 @@ fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
         auto_if(allowed),
     ));
     r.step(StepSpec {
-        id: step_id::install_entra_extension(id),
+        kind: StepKind::InstallEntraExtension,
         fixes: vec!["entra-extension-missing".into()],
         target: target.clone(),
         description: format!("Install the Microsoft Entra SSH login extension ({ENTRA_EXTENSION_TYPE}) on {} and wait until it is provisioned", id.name),
@@ -890,8 +895,8 @@ fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
         needs: vec![EXTENSION_WRITE.into(), "connected agent".into()],
         precondition: "the extension is missing or not Succeeded".into(),
         verification: "provisioningState is Succeeded (polled, at most 10 minutes)".into(),
-        depends_on: vec![],
-        goal: Goal::ExtensionSucceeded { machine: target, name: name.clone() },
+        after: vec![],
+        goal: Goal::ExtensionSucceeded { machine: path, name: name.clone() },
         action: if allowed {
             Action::Arm {
                 method: "PUT".into(),
@@ -1153,7 +1158,10 @@ mod tests {
                 )
             );
             assert_eq!(r.steps[0].automatic, automatic, "{may:?}");
-            assert_eq!(r.findings[0].target, format!("/subscriptions/{SUB}"));
+            assert_eq!(
+                r.findings[0].target.to_string(),
+                format!("/subscriptions/{SUB}")
+            );
             assert_eq!(r.steps[1].depends_on, ["register-hybridconnectivity"]);
         }
     }
