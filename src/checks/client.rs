@@ -634,8 +634,6 @@ fn windows_blocked(
     }
 }
 
-/// Step ids stay unique when several files need the same fix.
-
 #[cfg(test)]
 mod tests {
     use super::*;
