@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use crate::checks::{Report, StepSpec, finding};
 use crate::os::{Host, Os};
 use crate::plan::{Action, FixKind, Goal, StepKind, Target};
+use crate::problem;
 
-pub const ID: &str = "az-ssh-extension-outdated";
+pub const ID: &str = problem::AZ_SSH_EXTENSION_OUTDATED;
 /// The first version that works after 2025-05-21.
 pub const MINIMUM: (u32, u32, u32) = (2, 0, 4);
 pub const UPDATE_ARGS: [&str; 4] = ["extension", "update", "--name", "ssh"];

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::os::{Host, Os};
 use crate::plan::{Action, FixKind, Goal, ProxyFix, StepKind, Target};
 use crate::probe::{binaries, modules, proxy};
+use crate::problem;
 
 pub const ARCPROXY_INSTALL: &str = "Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
 pub const ARCPROXY_UPDATE: &str = "Update-Module -Name Az.Ssh -Force; Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force";
@@ -111,12 +112,15 @@ pub type Check = fn(&Facts, &mut Report);
 
 /// Every client-side problem, in the order findings and steps are reported.
 pub const CHECKS: &[(&str, Check)] = &[
-    ("client-binaries-missing", client_binaries_missing),
-    ("arc-ssh-client-missing", arc_ssh_client_missing),
-    ("proxy-not-executable", proxy_not_executable),
-    ("pwsh-missing", pwsh_missing),
-    ("arcproxy-not-installed", arcproxy_not_installed),
-    ("ps-module-version-mismatch", ps_module_version_mismatch),
+    (problem::CLIENT_BINARIES_MISSING, client_binaries_missing),
+    (problem::ARC_SSH_CLIENT_MISSING, arc_ssh_client_missing),
+    (problem::PROXY_NOT_EXECUTABLE, proxy_not_executable),
+    (problem::PWSH_MISSING, pwsh_missing),
+    (problem::ARCPROXY_NOT_INSTALLED, arcproxy_not_installed),
+    (
+        problem::PS_MODULE_VERSION_MISMATCH,
+        ps_module_version_mismatch,
+    ),
 ];
 
 pub fn detect(host: &Host, ssh_client_folder: Option<&Path>) -> Result<Report> {
@@ -140,7 +144,7 @@ fn client_binaries_missing(f: &Facts, r: &mut Report) {
             .map(|f| f.display().to_string())
             .unwrap_or_default();
         r.finding(finding(
-            "client-binaries-missing",
+            problem::CLIENT_BINARIES_MISSING,
             &Target::Local,
             format!(
                 "--ssh-client-folder {folder} has no {}",
@@ -158,7 +162,7 @@ fn client_binaries_missing(f: &Facts, r: &mut Report) {
                 .unwrap_or_default();
             r.step(StepSpec {
                 kind: StepKind::FixSshClientFolder,
-                fixes: vec!["client-binaries-missing".into()],
+                fixes: vec![problem::CLIENT_BINARIES_MISSING.into()],
                 target: Target::Local,
                 description: format!("Point --ssh-client-folder at {to}, where ssh and ssh-keygen are (or leave the option out)"),
                 command: format!("az ssh arc ... --ssh-client-folder {}", crate::shell::quote_for(f.host.os, &to)),
@@ -172,7 +176,7 @@ fn client_binaries_missing(f: &Facts, r: &mut Report) {
     }
     if f.folder.is_none() || l.folder_lacks.is_empty() {
         r.finding(finding(
-            "client-binaries-missing",
+            problem::CLIENT_BINARIES_MISSING,
             &Target::Local,
             format!(
                 "{} not found (looked in {})",
@@ -201,7 +205,7 @@ fn use_folder_step(f: &Facts, dir: &Path) -> StepSpec {
     };
     StepSpec {
         kind: StepKind::UseSshClientFolder,
-        fixes: vec!["client-binaries-missing".into()],
+        fixes: vec![problem::CLIENT_BINARIES_MISSING.into()],
         target: Target::Local,
         description: format!(
             "ssh and ssh-keygen are in {dir}, which is not on PATH: pass --ssh-client-folder \"{dir}\" to az ssh arc, or add it to PATH for Azure PowerShell ({path_cmd})"
@@ -223,7 +227,7 @@ fn install_client_step(f: &Facts) -> StepSpec {
         };
         return StepSpec {
             kind: StepKind::InstallOpensshClient,
-            fixes: vec!["client-binaries-missing".into()],
+            fixes: vec![problem::CLIENT_BINARIES_MISSING.into()],
             target: Target::Local,
             description: "Install the OpenSSH client (no known package manager was found)".into(),
             command: cmd,
@@ -234,7 +238,7 @@ fn install_client_step(f: &Facts) -> StepSpec {
     let automatic = f.host.privileged;
     StepSpec {
         kind: StepKind::InstallOpensshClient,
-        fixes: vec!["client-binaries-missing".into()],
+        fixes: vec![problem::CLIENT_BINARIES_MISSING.into()],
         target: Target::Local,
         description: "Install the OpenSSH client with the system's package manager".into(),
         command: typed,
@@ -293,7 +297,7 @@ fn pwsh_missing(f: &Facts, r: &mut Report) {
         return;
     }
     r.finding(finding(
-        "pwsh-missing",
+        problem::PWSH_MISSING,
         &Target::Local,
         format!(
             "Az.Ssh {} is installed but PowerShell 7 (pwsh) is not on PATH",
@@ -303,7 +307,7 @@ fn pwsh_missing(f: &Facts, r: &mut Report) {
     ));
     r.step(StepSpec {
         kind: StepKind::InstallPwsh,
-        fixes: vec!["pwsh-missing".into()],
+        fixes: vec![problem::PWSH_MISSING.into()],
         target: Target::Local,
         description: "Install PowerShell 7, which runs Az.Ssh and the module fixes".into(),
         command: match f.host.os {
@@ -325,7 +329,7 @@ fn arc_ssh_client_missing(f: &Facts, r: &mut Report) {
     }
     let extensions = crate::checks::az_ssh::ssh_dir(&f.host);
     r.finding(finding(
-        "arc-ssh-client-missing",
+        problem::ARC_SSH_CLIENT_MISSING,
         &Target::Local,
         format!(
             "no Azure CLI ssh extension ({} {}), no Az.Ssh module in {} and no Arc SSH proxy: nothing here can reach a server through Arc",
@@ -358,7 +362,7 @@ fn arc_ssh_client_missing(f: &Facts, r: &mut Report) {
     };
     r.step(StepSpec {
         kind: StepKind::InstallArcSshClient,
-        fixes: vec!["arc-ssh-client-missing".into()],
+        fixes: vec![problem::ARC_SSH_CLIENT_MISSING.into()],
         target: Target::Local,
         description,
         command,
@@ -378,7 +382,7 @@ fn arcproxy_not_installed(f: &Facts, r: &mut Report) {
     install_arcproxy(
         f,
         r,
-        ("arcproxy-not-installed", evidence),
+        (problem::ARCPROXY_NOT_INSTALLED, evidence),
         (StepKind::InstallArcproxy, ARCPROXY_INSTALL),
         "Install the Az.Ssh.ArcProxy module (1.x) for the current user from the PowerShell Gallery",
     );
@@ -401,7 +405,7 @@ fn ps_module_version_mismatch(f: &Facts, r: &mut Report) {
     install_arcproxy(
         f,
         r,
-        ("ps-module-version-mismatch", evidence),
+        (problem::PS_MODULE_VERSION_MISMATCH, evidence),
         (StepKind::UpdateArcproxy, ARCPROXY_UPDATE),
         "Update Az.Ssh and install an Az.Ssh.ArcProxy 1.x beside the unsupported version",
     );
@@ -463,7 +467,7 @@ fn install_arcproxy(
         // only on Linux, and only when it may): make the new proxy runnable.
         r.step(StepSpec {
             kind: StepKind::ChmodInstalledProxy,
-            fixes: vec![id.into(), "proxy-not-executable".into()],
+            fixes: vec![id.into(), problem::PROXY_NOT_EXECUTABLE.into()],
             target: Target::Local,
             description: "Add the execute permission to the proxy file of the newly installed Az.Ssh.ArcProxy".into(),
             command: "chmod +x <module folder>/Az.Ssh.ArcProxy/1.*/sshProxy_*".into(),
@@ -509,7 +513,7 @@ fn proxy_not_executable(f: &Facts, r: &mut Report) {
             proxy::ProxyState::Executable => {}
             proxy::ProxyState::LinkOutside { target } => {
                 r.finding(finding(
-                    "proxy-not-executable",
+                    problem::PROXY_NOT_EXECUTABLE,
                     &Target::Local,
                     format!(
                         "{path} is a link out of its folder, to {}; arcfix does not change it",
@@ -522,7 +526,7 @@ fn proxy_not_executable(f: &Facts, r: &mut Report) {
                     fix: ProxyFix::CheckLink,
                     path: path.clone(),
                 },
-                fixes: vec!["proxy-not-executable".into()],
+                fixes: vec![problem::PROXY_NOT_EXECUTABLE.into()],
                 target: Target::Local,
                 description: format!("Replace the link {path} with the real proxy file or folder (reinstall the module or delete it so az downloads it again)"),
                 command: format!("rm {}", crate::shell::quote_for(f.host.os, &path)),
@@ -545,7 +549,7 @@ fn proxy_not_executable(f: &Facts, r: &mut Report) {
                     ""
                 };
                 r.finding(finding(
-                    "proxy-not-executable",
+                    problem::PROXY_NOT_EXECUTABLE,
                     &Target::Local,
                     format!("{path} has mode {mode:o}: this user may not execute it{why}"),
                     if automatic {
@@ -560,7 +564,7 @@ fn proxy_not_executable(f: &Facts, r: &mut Report) {
                     fix: ProxyFix::Chmod,
                     path: path.clone(),
                 },
-                fixes: vec!["proxy-not-executable".into()],
+                fixes: vec![problem::PROXY_NOT_EXECUTABLE.into()],
                 target: Target::Local,
                 description: format!("Add the execute permission to {path} where read is allowed ({mode:o} -> {:o})", proxy::with_execute_bits(mode)),
                 command: typed,
@@ -597,7 +601,7 @@ fn windows_blocked(
         ));
     }
     r.finding(finding(
-        "proxy-not-executable",
+        problem::PROXY_NOT_EXECUTABLE,
         &Target::Local,
         format!("{path}: {}; arcfix leaves it to you", why.join(", and ")),
         FixKind::Manual,
@@ -619,7 +623,7 @@ fn windows_blocked(
                 fix: base,
                 path: path.clone(),
             },
-            fixes: vec!["proxy-not-executable".into()],
+            fixes: vec![problem::PROXY_NOT_EXECUTABLE.into()],
             target: Target::Local,
             description,
             command,

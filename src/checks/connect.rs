@@ -11,6 +11,7 @@ use crate::os::Host;
 use crate::plan::Connection;
 use crate::probe::binaries;
 use crate::probe::connect::{self, ProxyChoice, Relay, Stage};
+use crate::problem;
 use crate::target::MachineId;
 
 pub const LIST_CREDENTIALS: &str = "Microsoft.HybridConnectivity/endpoints/listCredentials/action";
@@ -96,7 +97,7 @@ pub async fn probe(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
                 banner: None,
                 stage: Stage::Proxy,
                 evidence: format!("the proxy {} is not executable by you", p.display()),
-                problem: Some("proxy-not-executable".into()),
+                problem: Some(problem::PROXY_NOT_EXECUTABLE.into()),
             });
         }
         ProxyChoice::Missing => {
@@ -172,21 +173,29 @@ async fn attempt(
             return fail(
                 Stage::Credentials,
                 format!("{} has no SSH service configuration: {e}", id.name),
-                "ssh-port-not-enabled",
+                problem::SSH_PORT_NOT_ENABLED,
             );
         }
         Err(e) if e.status == 404 => {
             return fail(
                 Stage::Credentials,
                 format!("{} has no default connectivity endpoint: {e}", id.name),
-                "ssh-port-not-enabled",
+                problem::SSH_PORT_NOT_ENABLED,
             );
         }
         Err(e) if e.status == 403 => {
-            return fail(Stage::Credentials, e.to_string(), "login-role-missing");
+            return fail(
+                Stage::Credentials,
+                e.to_string(),
+                problem::LOGIN_ROLE_MISSING,
+            );
         }
         Err(e) if crate::checks::azure::is_unregistered(&e) => {
-            return fail(Stage::Credentials, e.to_string(), "rp-not-registered");
+            return fail(
+                Stage::Credentials,
+                e.to_string(),
+                problem::RP_NOT_REGISTERED,
+            );
         }
         Err(e) => {
             return Probe::NotPossible {
@@ -235,7 +244,7 @@ async fn attempt(
     };
     let secrets = relay.secrets();
     let ruled_out: &[&str] = if a.config_verified {
-        &["ssh-port-not-enabled"]
+        &[problem::SSH_PORT_NOT_ENABLED]
     } else {
         &[]
     };
@@ -259,7 +268,7 @@ async fn attempt(
 pub fn manual_step(id: &MachineId, problem: &str, port: u16) -> crate::checks::StepSpec {
     let entry = crate::catalogue::get(problem);
     let (command, description) = match problem {
-        "sshd-not-running" => (
+        problem::SSHD_NOT_RUNNING => (
             if port == 22 {
                 format!("arcfix apply --checks server --remote --id \"{id}\"")
             } else {

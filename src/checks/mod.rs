@@ -1175,43 +1175,54 @@ mod tests {
         );
     }
 
-    /// Every finding id a check can emit, read from the checks' source (a
-    /// `finding("<id>", …)`, a table line `("<id>", check)`, a problem the
-    /// connection probe names): each must be in the catalogue.
+    /// The problems the checks can emit are the ones they name through
+    /// `problem::` (a finding, a table line of `CHECKS`, a problem the
+    /// connection probe points to): each must be in the catalogue, and each
+    /// problem the catalogue says is detected (`known = true`) must be named
+    /// by some check, so a `plans/` file cannot promise what no check finds.
     #[test]
-    fn every_finding_id_a_check_can_emit_is_in_the_catalogue() {
+    fn the_checks_and_the_catalogue_know_the_same_problems() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let emitted = regex::Regex::new(
-            r#"(?m)finding\(\s*"([a-z0-9-]+)",|^\s*\("([a-z0-9-]+)", [a-z_]+\),$|problem: Some\("([a-z0-9-]+)"\.into\(\)\)"#,
-        )
-        .unwrap();
-        let mut ids = std::collections::BTreeSet::new();
+        let named = regex::Regex::new(r"problem::([A-Z0-9_]+)").unwrap();
+        let mut emitted = std::collections::BTreeSet::new();
         for file in [
             "checks/azure/problems.rs",
             "checks/client.rs",
             "checks/server.rs",
             "checks/remote.rs",
             "checks/connect.rs",
+            "checks/az_ssh.rs",
             "probe/connect.rs",
         ] {
             let text = std::fs::read_to_string(root.join(file)).unwrap();
             let text = text.split("#[cfg(test)]").next().unwrap();
-            for c in emitted.captures_iter(text) {
-                let id = c.iter().skip(1).flatten().next().unwrap();
-                ids.insert(id.as_str().to_string());
+            for c in named.captures_iter(text) {
+                emitted.insert(c[1].to_ascii_lowercase().replace('_', "-"));
             }
         }
-        ids.extend(
-            crate::probe::connect::PROBE_PROBLEMS
-                .iter()
-                .map(|s| s.to_string()),
-        );
-        for (id, _) in azure::CHECKS {
-            assert!(ids.contains(*id), "{id}");
+        for id in &emitted {
+            assert!(
+                crate::catalogue::get(id).is_some(),
+                "a check emits {id}, which is not in plans/"
+            );
         }
-        assert!(ids.contains("run-command-permission-missing"), "{ids:?}");
-        for id in &ids {
-            assert!(crate::catalogue::get(id).is_some(), "{id} is not in plans/");
+        for p in crate::catalogue::all() {
+            if p.known {
+                assert!(
+                    emitted.contains(&p.id),
+                    "plans/{}.toml says the problem is detected (known = true), but no check names problem::{}",
+                    p.id,
+                    p.id.to_ascii_uppercase().replace('-', "_")
+                );
+            }
         }
+        let mut catalogue: Vec<&str> = crate::catalogue::all()
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect();
+        catalogue.sort();
+        let mut constants = crate::problem::ALL.to_vec();
+        constants.sort();
+        assert_eq!(constants, catalogue, "problem::ALL and plans/ differ");
     }
 }

@@ -11,6 +11,7 @@ use crate::plan::{
     Action, FixKind, Goal, NotChecked, Part, Remote, ServerFact, ServerFix, StepKind, Target,
 };
 use crate::probe::server::ServerFacts;
+use crate::problem;
 use crate::remote::{self, Script};
 use crate::target::MachineId;
 
@@ -97,7 +98,7 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
     let id = m.id;
     let target = Target::Machine(id.clone());
     r.finding(finding(
-        "run-command-permission-missing",
+        problem::RUN_COMMAND_PERMISSION_MISSING,
         &target,
         format!(
             "you may not {RUN_COMMAND_WRITE} on {}: the server side cannot be checked or fixed remotely",
@@ -107,7 +108,7 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
     ));
     r.step(StepSpec {
         kind: StepKind::CheckServer,
-        fixes: vec!["run-command-permission-missing".into()],
+        fixes: vec![problem::RUN_COMMAND_PERMISSION_MISSING.into()],
         target: target.clone(),
         description: format!(
             "Check sshd and the Arc agent on {} yourself, or get the right to run commands there (Azure Connected Machine Resource Administrator) and use --remote again",
@@ -150,14 +151,14 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
         && !ports.contains(&port)
     {
         r.finding(finding(
-            "sshd-not-running",
+            problem::SSHD_NOT_RUNNING,
             &target,
             format!("the Arc agent of {} allows incoming connections on ports {ports:?} only, not {port} (agentConfiguration in Azure)", id.name),
             FixKind::Manual,
         ));
         r.step(StepSpec {
             kind: StepKind::Remote(ServerFix::AgentAllowPort),
-            fixes: vec!["sshd-not-running".into()],
+            fixes: vec![problem::SSHD_NOT_RUNNING.into()],
             target,
             description: format!(
                 "Add port {port} to the Arc agent's incoming ports on {}, keeping the others",
@@ -184,7 +185,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     let mut wrong: Vec<(ServerFix, &Script, ServerFact, String, Vec<StepKind>)> = Vec::new();
     if let Some(evidence) = server::sshd_problem(f, port) {
         r.finding(finding(
-            "sshd-not-running",
+            problem::SSHD_NOT_RUNNING,
             &target,
             seen(&evidence),
             FixKind::Auto,
@@ -210,7 +211,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     }
     if f.incoming_enabled == Some(false) {
         r.finding(finding(
-            "sshd-not-running",
+            problem::SSHD_NOT_RUNNING,
             &target,
             seen(server::INCOMING_DISABLED),
             FixKind::Auto,
@@ -225,7 +226,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     }
     if let Some(evidence) = server::port_problem(f, port) {
         r.finding(finding(
-            "sshd-not-running",
+            problem::SSHD_NOT_RUNNING,
             &target,
             seen(&evidence),
             FixKind::Auto,
@@ -242,7 +243,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     for (fix, script, fact, description, after) in wrong {
         r.step(StepSpec {
             kind: StepKind::Remote(fix),
-            fixes: vec!["sshd-not-running".into()],
+            fixes: vec![problem::SSHD_NOT_RUNNING.into()],
             target: target.clone(),
             description: format!(
                 "{description} (port {port}), on {} through Run Command",
@@ -272,7 +273,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     if m.restart_agent {
         r.step(StepSpec {
             kind: StepKind::RestartAgent,
-            fixes: vec!["rp-not-registered".into()],
+            fixes: vec![problem::RP_NOT_REGISTERED.into()],
             target: target.clone(),
             description: format!("Restart the hybrid agent on {} through Run Command so it picks up the registration", id.name),
             command: if remote.windows { "Restart-Service himds".into() } else { "sudo systemctl restart himdsd".into() },

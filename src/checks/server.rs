@@ -6,6 +6,7 @@ use crate::checks::{Report, StepSpec, finding};
 use crate::os::{Host, Os, PackageManager};
 use crate::plan::{Action, FixKind, Goal, ServerFact, ServerFix, StepKind, Target};
 use crate::probe::server::ServerFacts;
+use crate::problem;
 
 /// The program and arguments of a server fix here, and how a person types it.
 fn exec(host: &Host, program: &str, args: &[&str]) -> (Action, String) {
@@ -104,10 +105,10 @@ pub type Check = fn(&Here, u16, &mut Report);
 
 /// Every server-side check, in the order findings and steps are reported.
 pub const CHECKS: &[(&str, Check)] = &[
-    ("sshd-not-running", sshd_not_answering),
-    ("agent-disconnected", agent_disconnected),
-    ("sshd-not-running", agent_incoming_disabled),
-    ("sshd-not-running", agent_port_not_allowed),
+    (problem::SSHD_NOT_RUNNING, sshd_not_answering),
+    (problem::AGENT_DISCONNECTED, agent_disconnected),
+    (problem::SSHD_NOT_RUNNING, agent_incoming_disabled),
+    (problem::SSHD_NOT_RUNNING, agent_port_not_allowed),
 ];
 
 pub fn assess(host: &Host, f: &ServerFacts, port: u16) -> Report {
@@ -129,7 +130,7 @@ fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
     let auto = host.privileged;
     let mut deps = Vec::new();
     r.finding(finding(
-        "sshd-not-running",
+        problem::SSHD_NOT_RUNNING,
         &Target::Local,
         evidence,
         h.fix(),
@@ -159,7 +160,7 @@ fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
         };
         r.step(StepSpec {
             kind: StepKind::Server(ServerFix::InstallOpensshServer),
-            fixes: vec!["sshd-not-running".into()],
+            fixes: vec![problem::SSHD_NOT_RUNNING.into()],
             target: Target::Local,
             description: "Install the OpenSSH server".into(),
             command,
@@ -190,7 +191,7 @@ fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
     };
     r.step(StepSpec {
         kind: StepKind::Server(ServerFix::StartSshd),
-        fixes: vec!["sshd-not-running".into()],
+        fixes: vec![problem::SSHD_NOT_RUNNING.into()],
         target: Target::Local,
         description: format!(
             "Enable and start the {} service so it answers on port {port}",
@@ -221,14 +222,14 @@ fn agent_disconnected(h: &Here, _port: u16, r: &mut Report) {
         return;
     }
     r.finding(finding(
-        "agent-disconnected",
+        problem::AGENT_DISCONNECTED,
         &Target::Local,
         format!("azcmagent show reports the agent {status}"),
         FixKind::Manual,
     ));
     r.step(StepSpec {
         kind: StepKind::RestartAgentHere,
-        fixes: vec!["agent-disconnected".into()],
+        fixes: vec![problem::AGENT_DISCONNECTED.into()],
         target: Target::Local,
         description: "Restart the Connected Machine agent; if it stays disconnected, reconnect it (azcmagent connect)".into(),
         command: if host.os == Os::Windows { "Restart-Service himds".into() } else { host.as_admin("systemctl restart himdsd") },
@@ -248,14 +249,14 @@ fn agent_incoming_disabled(h: &Here, port: u16, r: &mut Report) {
         &["config", "set", "incomingconnections.enabled", "true"],
     );
     r.finding(finding(
-        "sshd-not-running",
+        problem::SSHD_NOT_RUNNING,
         &Target::Local,
         INCOMING_DISABLED,
         h.fix(),
     ));
     r.step(StepSpec {
         kind: StepKind::Server(ServerFix::AgentAllowIncoming),
-        fixes: vec!["sshd-not-running".into()],
+        fixes: vec![problem::SSHD_NOT_RUNNING.into()],
         target: Target::Local,
         description: "Let the Arc agent accept incoming connections".into(),
         command,
@@ -307,14 +308,14 @@ fn agent_port_not_allowed(h: &Here, port: u16, r: &mut Report) {
     };
     let evidence = port_problem(f, port).unwrap_or_default();
     r.finding(finding(
-        "sshd-not-running",
+        problem::SSHD_NOT_RUNNING,
         &Target::Local,
         evidence,
         h.fix(),
     ));
     r.step(StepSpec {
         kind: StepKind::Server(ServerFix::AgentAllowPort),
-        fixes: vec!["sshd-not-running".into()],
+        fixes: vec![problem::SSHD_NOT_RUNNING.into()],
         target: Target::Local,
         description: format!(
             "Add port {port} to the Arc agent's incoming ports, keeping {keeping} (read again right before the change, and checked after it)"

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::os::{Host, Os};
 use crate::probe::{modules, proxy};
+use crate::problem;
 
 /// The user the probe names: sshd logs "Invalid user arcfix-probe".
 pub const PROBE_USER: &str = "arcfix-probe";
@@ -211,12 +212,12 @@ pub struct Outcome {
 /// agent's version: ssh's "Connection closed by UNKNOWN port 65535" alone
 /// follows every proxy failure.)
 pub(crate) const PROBE_PROBLEMS: [&str; 6] = [
-    "ssh-port-not-enabled",
-    "agent-disconnected",
-    "sshd-not-running",
-    "proxy-not-executable",
-    "relay-blocked",
-    "login-role-missing",
+    problem::SSH_PORT_NOT_ENABLED,
+    problem::AGENT_DISCONNECTED,
+    problem::SSHD_NOT_RUNNING,
+    problem::PROXY_NOT_EXECUTABLE,
+    problem::RELAY_BLOCKED,
+    problem::LOGIN_ROLE_MISSING,
 ];
 
 /// Reads ssh's `-v` output and the proxy's lines. `ruled_out`: problems this
@@ -257,7 +258,7 @@ pub fn classify(output: &str, timed_out: bool, ruled_out: &[&str]) -> Outcome {
             banner,
             stage: Stage::Server,
             evidence,
-            problem: Some("ssh-connection-failed".into()),
+            problem: Some(problem::SSH_CONNECTION_FAILED.into()),
         };
     }
     // The proxy's own message is the most specific evidence; ssh's closing
@@ -278,9 +279,11 @@ pub fn classify(output: &str, timed_out: bool, ruled_out: &[&str]) -> Outcome {
         }
     });
     let stage = match known.as_deref() {
-        Some("ssh-port-not-enabled" | "agent-disconnected" | "relay-blocked") => Stage::Relay,
-        Some("sshd-not-running" | "service-config-outdated") => Stage::Server,
-        Some("proxy-not-executable") => Stage::Proxy,
+        Some(
+            problem::SSH_PORT_NOT_ENABLED | problem::AGENT_DISCONNECTED | problem::RELAY_BLOCKED,
+        ) => Stage::Relay,
+        Some(problem::SSHD_NOT_RUNNING | problem::SERVICE_CONFIG_OUTDATED) => Stage::Server,
+        Some(problem::PROXY_NOT_EXECUTABLE) => Stage::Proxy,
         _ if fatal.is_some() => Stage::Relay,
         _ => Stage::Proxy,
     };
@@ -289,7 +292,7 @@ pub fn classify(output: &str, timed_out: bool, ruled_out: &[&str]) -> Outcome {
         banner: None,
         stage,
         evidence,
-        problem: Some(known.unwrap_or_else(|| "ssh-connection-failed".into())),
+        problem: Some(known.unwrap_or_else(|| problem::SSH_CONNECTION_FAILED.into())),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::azure::{HYBRID_CONNECTIVITY, api};
 use crate::checks::{Report, Side, StepSpec, finding};
 use crate::error::arm::ArmError;
 use crate::plan::{Action, FixKind, Goal, Part, StepKind, Target};
+use crate::problem;
 use crate::shell::quote as q;
 use crate::target::{Login, MachineId};
 
@@ -34,14 +35,20 @@ pub type Check = fn(&Facts, &Wanted, &mut Report);
 
 /// Every Azure-side problem, in the order findings and steps are reported.
 pub const CHECKS: &[(&str, Check)] = &[
-    ("agent-disconnected", agent_disconnected),
-    ("rp-not-registered", rp_not_registered),
-    ("ssh-port-not-enabled", ssh_port_not_enabled),
-    ("endpoint-permission-missing", endpoint_permission_missing),
-    ("service-config-outdated", service_config_outdated),
-    ("login-role-missing", login_role_missing),
-    ("entra-unsupported-on-windows", entra_unsupported_on_windows),
-    ("entra-extension-missing", entra_extension_missing),
+    (problem::AGENT_DISCONNECTED, agent_disconnected),
+    (problem::RP_NOT_REGISTERED, rp_not_registered),
+    (problem::SSH_PORT_NOT_ENABLED, ssh_port_not_enabled),
+    (
+        problem::ENDPOINT_PERMISSION_MISSING,
+        endpoint_permission_missing,
+    ),
+    (problem::SERVICE_CONFIG_OUTDATED, service_config_outdated),
+    (problem::LOGIN_ROLE_MISSING, login_role_missing),
+    (
+        problem::ENTRA_UNSUPPORTED_ON_WINDOWS,
+        entra_unsupported_on_windows,
+    ),
+    (problem::ENTRA_EXTENSION_MISSING, entra_extension_missing),
 ];
 
 /// A fact as its read left it: there, absent, or not seen. Only the first
@@ -388,7 +395,7 @@ fn agent_disconnected(f: &Facts, _: &Wanted, r: &mut Report) {
     }
     let target = f.target();
     r.finding(finding(
-        "agent-disconnected",
+        problem::AGENT_DISCONNECTED,
         &target,
         format!(
             "the Arc agent of {} is {} (last change {})",
@@ -400,7 +407,7 @@ fn agent_disconnected(f: &Facts, _: &Wanted, r: &mut Report) {
     ));
     r.step(StepSpec {
         kind: StepKind::ReconnectAgent,
-        fixes: vec!["agent-disconnected".into()],
+        fixes: vec![problem::AGENT_DISCONNECTED.into()],
         target,
         description: format!("On {}, check the Connected Machine agent and restart it; if it stays disconnected, reconnect it with azcmagent connect", f.id.name),
         command: if f.windows { "azcmagent show; Restart-Service himds".into() } else { "sudo azcmagent show && sudo systemctl restart himdsd".into() },
@@ -420,7 +427,7 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
     let on_subscription = Target::Subscription(id.subscription_of());
     let allowed = f.may_register == Some(true);
     r.finding(finding(
-        "rp-not-registered",
+        problem::RP_NOT_REGISTERED,
         &on_subscription,
         format!(
             "{HYBRID_CONNECTIVITY} is {} in subscription {}",
@@ -430,7 +437,7 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
     ));
     r.step(StepSpec {
         kind: StepKind::RegisterProvider,
-        fixes: vec!["rp-not-registered".into()],
+        fixes: vec![problem::RP_NOT_REGISTERED.into()],
         target: on_subscription,
         description: format!("Register the {HYBRID_CONNECTIVITY} resource provider in the subscription and wait until it is Registered"),
         command: format!("az provider register -n {HYBRID_CONNECTIVITY} --subscription {} --wait", id.subscription),
@@ -448,7 +455,7 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
     });
     r.step(StepSpec {
         kind: StepKind::RestartAgent,
-        fixes: vec!["rp-not-registered".into()],
+        fixes: vec![problem::RP_NOT_REGISTERED.into()],
         target: f.target(),
         description: format!(
             "Restart the hybrid agent on {} so it picks up the registration (run on the server)",
@@ -492,7 +499,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
     let automatic = can_endpoint && can_config;
     if let Some(evidence) = &evidence {
         r.finding(finding(
-            "ssh-port-not-enabled",
+            problem::SSH_PORT_NOT_ENABLED,
             &target,
             evidence.clone(),
             auto_if(automatic),
@@ -513,7 +520,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
     if !matches!(f.endpoint, Seen::There(())) {
         r.step(StepSpec {
             kind: StepKind::CreateEndpoint,
-            fixes: vec!["ssh-port-not-enabled".into()],
+            fixes: vec![problem::SSH_PORT_NOT_ENABLED.into()],
             target: target.clone(),
             description: if unknown {
                 format!("Create the default connectivity endpoint of {} if it is missing{once} (it could not be read before; a GET right before decides, and an existing one is left alone: re-creating one disrupts the agent's relay)", id.name)
@@ -553,7 +560,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
     };
     r.step_undone_by(StepSpec {
         kind: StepKind::EnableSshPort,
-        fixes: vec!["ssh-port-not-enabled".into()],
+        fixes: vec![problem::SSH_PORT_NOT_ENABLED.into()],
         target: target.clone(),
         description: match old {
             // A service configuration holds one port: this replaces it (the user chose it).
@@ -615,7 +622,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
 fn other_port(f: &Facts, w: &Wanted, seen: u64, r: &mut Report) {
     let (id, target, path) = (f.id, f.target(), f.path());
     r.finding(finding(
-        "ssh-port-not-enabled",
+        problem::SSH_PORT_NOT_ENABLED,
         &target,
         format!(
             "SSH is enabled through Arc on port {seen} of {}, not on {} (the port az ssh arc uses without --port or an SSHPort tag); arcfix changes no port you did not choose",
@@ -625,7 +632,7 @@ fn other_port(f: &Facts, w: &Wanted, seen: u64, r: &mut Report) {
     ));
     r.step(StepSpec {
         kind: StepKind::ChooseSshPort,
-        fixes: vec!["ssh-port-not-enabled".into()],
+        fixes: vec![problem::SSH_PORT_NOT_ENABLED.into()],
         target: target.clone(),
         description: format!(
             "Choose the port of {name}: if sshd listens on {seen}, keep it (connect with az ssh arc --port {seen}, or tag the machine SSHPort={seen} as below so az ssh arc uses it, and run arcfix with --port {seen}); to move SSH through Arc to {port} instead, run arcfix apply --port {port}",
@@ -659,7 +666,7 @@ fn endpoint_permission_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     .flatten()
     .collect();
     r.finding(finding(
-        "endpoint-permission-missing",
+        problem::ENDPOINT_PERMISSION_MISSING,
         &target,
         format!(
             "{} may not {} on {} (needs Owner or Contributor)",
@@ -688,7 +695,7 @@ fn endpoint_permission_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     ));
     r.step(StepSpec {
         kind: StepKind::GrantEndpointRights,
-        fixes: vec!["endpoint-permission-missing".into(), "ssh-port-not-enabled".into()],
+        fixes: vec![problem::ENDPOINT_PERMISSION_MISSING.into(), problem::SSH_PORT_NOT_ENABLED.into()],
         target: target.clone(),
         description: format!(
             "An administrator must give you Contributor on {} (the command below), or set SSH up once for you{}: {}",
@@ -714,14 +721,14 @@ fn service_config_outdated(f: &Facts, w: &Wanted, r: &mut Report) {
     }
     let (id, target, base) = (f.id, f.target(), f.base);
     r.finding(finding(
-        "service-config-outdated",
+        problem::SERVICE_CONFIG_OUTDATED,
         &target,
         format!("the agent of {} is {version}, older than 1.31: its SSH service configuration may close connections (Connection closed by UNKNOWN port 65535)", id.name),
         FixKind::Manual,
     ));
     r.step(StepSpec {
         kind: StepKind::UpgradeAgent,
-        fixes: vec!["service-config-outdated".into()],
+        fixes: vec![problem::SERVICE_CONFIG_OUTDATED.into()],
         target: target.clone(),
         description: format!("Upgrade the Connected Machine agent on {} (1.31 or newer)", id.name),
         command: if f.windows {
@@ -733,7 +740,7 @@ fn service_config_outdated(f: &Facts, w: &Wanted, r: &mut Report) {
     });
     r.step(StepSpec {
         kind: StepKind::RecreateSshConfig,
-        fixes: vec!["service-config-outdated".into()],
+        fixes: vec![problem::SERVICE_CONFIG_OUTDATED.into()],
         target,
         description: "Then delete the SSH service configuration and create it again".into(),
         command: format!(
@@ -777,7 +784,7 @@ fn login_role_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     let (id, target, path, caller) = (f.id, f.target(), f.path(), f.caller);
     let automatic = w.grant_roles && f.may(ROLE_WRITE) && caller.oid.is_some();
     r.finding(finding(
-        "login-role-missing",
+        problem::LOGIN_ROLE_MISSING,
         &target,
         format!(
             "{} lacks {} on {}",
@@ -804,7 +811,7 @@ fn login_role_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     };
     r.step(StepSpec {
         kind: StepKind::AssignLoginRole,
-        fixes: vec!["login-role-missing".into()],
+        fixes: vec![problem::LOGIN_ROLE_MISSING.into()],
         target: target.clone(),
         description: format!("Assign yourself the {} role on {}{why_manual}; sign in again afterwards (az login) so the token carries it", role.name, id.name),
         command: format!("az role assignment create {} --role {} --scope {}", assignee_args(caller), q(role.name), q(&path)),
@@ -835,7 +842,7 @@ fn entra_unsupported_on_windows(f: &Facts, w: &Wanted, r: &mut Report) {
     }
     let id = f.id;
     r.finding(finding(
-        "entra-unsupported-on-windows",
+        problem::ENTRA_UNSUPPORTED_ON_WINDOWS,
         &f.target(),
         format!(
             "{} runs Windows: SSH login with Microsoft Entra ID is not supported there",
@@ -845,7 +852,7 @@ fn entra_unsupported_on_windows(f: &Facts, w: &Wanted, r: &mut Report) {
     ));
     r.step(StepSpec {
         kind: StepKind::UseLocalLogin,
-        fixes: vec!["entra-unsupported-on-windows".into()],
+        fixes: vec![problem::ENTRA_UNSUPPORTED_ON_WINDOWS.into()],
         target: f.target(),
         description: "Connect with a local user account instead (arcfix --login local; az ssh arc --local-user <user>)".into(),
         command: format!("az ssh arc --resource-group {} --name {} --local-user <user>", q(&id.resource_group), q(&id.name)),
@@ -874,7 +881,7 @@ fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     let allowed = f.may(EXTENSION_WRITE) && f.connected();
     let location = &f.location;
     r.finding(finding(
-        "entra-extension-missing",
+        problem::ENTRA_EXTENSION_MISSING,
         &target,
         match &state {
             None => format!("{} has no {ENTRA_EXTENSION_TYPE} extension", id.name),
@@ -884,7 +891,7 @@ fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     ));
     r.step(StepSpec {
         kind: StepKind::InstallEntraExtension,
-        fixes: vec!["entra-extension-missing".into()],
+        fixes: vec![problem::ENTRA_EXTENSION_MISSING.into()],
         target: target.clone(),
         description: format!("Install the Microsoft Entra SSH login extension ({ENTRA_EXTENSION_TYPE}) on {} and wait until it is provisioned", id.name),
         command: format!(
