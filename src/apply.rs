@@ -173,12 +173,7 @@ async fn journal(ctx: &Context, step: &Step) {
         },
         None => local_user(ctx),
     };
-    let base = ctx
-        .arm
-        .as_ref()
-        .map(|a| a.base().to_string())
-        .unwrap_or_default();
-    if let Err(e) = j.record(step, &who, &base) {
+    if let Err(e) = j.record(step, &who) {
         tracing::warn!("could not write the journal {}: {e}", j.path.display());
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use crate::os::{Host, Os};
-use crate::plan::{Action, Status, Step};
+use crate::plan::{Status, Step};
 
 /// Where the journal goes: `$XDG_STATE_HOME/arcfix/journal.jsonl` (else
 /// `~/.local/state/…`); on Windows `%LOCALAPPDATA%\arcfix\journal.jsonl`.
@@ -59,7 +59,7 @@ impl Journal {
     }
 
     /// Appends one line for a performed step; a failure is returned for a warning.
-    pub fn record(&self, step: &Step, who: &Who, base: &str) -> std::result::Result<(), String> {
+    pub fn record(&self, step: &Step, who: &Who) -> std::result::Result<(), String> {
         if !matches!(step.status, Status::Applied | Status::Failed) {
             return Ok(());
         }
@@ -75,79 +75,13 @@ impl Journal {
             "action": step.description,
             "result": match step.status { Status::Applied => "applied", _ => "failed" },
             "error": step.error,
-            "undo": undo(step, base),
+            // Declared by the check that planned the step, with the values it replaced.
+            "undo": step.undo.as_deref().unwrap_or("none recorded"),
         });
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         }
         append_private(&self.path, format!("{line}\n").as_bytes()).map_err(|e| e.to_string())
-    }
-}
-
-/// What undoing a step would take, as a person would type it.
-pub fn undo(step: &Step, base: &str) -> String {
-    let base = base.trim_end_matches('/');
-    match &step.action {
-        Action::Arm {
-            method,
-            path,
-            api_version,
-            ..
-        } => {
-            let lower = path.to_ascii_lowercase();
-            if lower.contains("/providers/microsoft.authorization/roleassignments/") {
-                format!(
-                    "az role assignment delete --ids {}",
-                    crate::shell::quote(path)
-                )
-            } else if method.eq_ignore_ascii_case("POST") && lower.ends_with("/register") {
-                let ns = path.rsplit('/').nth(1).unwrap_or_default();
-                format!(
-                    "az provider unregister --namespace {ns} (only if nothing else in the subscription uses it)"
-                )
-            } else if let Some(undo) = &step.undo {
-                // The check knew what was there before (a service configuration's previous port).
-                undo.clone()
-            } else if method.eq_ignore_ascii_case("PUT") {
-                format!(
-                    "az rest --method delete --uri {}",
-                    crate::shell::quote(&format!("{base}{path}?api-version={api_version}"))
-                )
-            } else {
-                "none known: the change is not reversible by a single command".into()
-            }
-        }
-        Action::AddExecuteBits { path } => format!("chmod a-x \"{}\"", path.display()),
-        Action::AddExecuteBitsToModuleProxies => {
-            "chmod a-x on the proxy files of the Az.Ssh.ArcProxy version installed".into()
-        }
-        Action::RunCommand { verb, .. } => match verb.as_str() {
-            "install-sshd" => "remove the openssh-server package on the server".into(),
-            "start-sshd" => {
-                "on the server: systemctl disable --now ssh (or sshd); Windows: Stop-Service sshd"
-                    .into()
-            }
-            "agent-enable" => {
-                "on the server: azcmagent config set incomingconnections.enabled false".into()
-            }
-            "agent-port" => {
-                "on the server: azcmagent config set incomingconnections.ports <the previous list>"
-                    .into()
-            }
-            "restart-himds" => "none needed: a restart changes no setting".into(),
-            other => format!("see the '{other}' script: undo what it changed on the server"),
-        },
-        Action::Exec { program, args } => {
-            let joined = args.join(" ");
-            if joined.contains("Install-Module") || joined.contains("Update-Module") {
-                "pwsh -NoProfile -Command \"Uninstall-Module -Name Az.Ssh.ArcProxy\"".into()
-            } else if joined.contains("install") {
-                format!("{program} remove the package it installed")
-            } else {
-                format!("reverse: {program} {joined}")
-            }
-        }
-        _ => "nothing was changed by arcfix".into(),
     }
 }
 

@@ -182,6 +182,9 @@ pub fn check(host: &Host, r: &mut Report) {
                 ),
                 command: "az extension update --name ssh".into(),
                 automatic: true,
+                undo: Some(format!(
+                    "az extension remove --name ssh && az extension add --name ssh --version {v}"
+                )),
                 precondition: "the ssh extension's folder still names a version before 2.0.4"
                     .into(),
                 verification: "the ssh extension's folder names version 2.0.4 or later".into(),

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::plan::{Goal, ServerFact};
 use crate::target::{Login, MachineId};
 
+pub(crate) mod met;
 mod problems;
 pub use problems::{CHECKS, Facts};
 
@@ -131,11 +132,7 @@ pub async fn observe(
     let (endpoint, config) = (absent(endpoint), absent(config));
     let registered = provider
         .as_ref()
-        .map(|p| {
-            p.registration_state
-                .as_deref()
-                .is_some_and(|s| s.eq_ignore_ascii_case("Registered"))
-        })
+        .map(met::provider_registered)
         .unwrap_or(true);
     let may_register = if registered {
         None
@@ -350,9 +347,7 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
                     api::RESOURCES,
                 )
                 .await?;
-            let p: Provider = parse(a.body, namespace)?;
-            p.registration_state
-                .is_some_and(|s| s.eq_ignore_ascii_case("Registered"))
+            met::provider_registered(&parse(a.body, namespace)?)
         }
         // A read that fails (the provider still not registered) decides
         // nothing: the step stops there rather than write on a guess.
@@ -377,13 +372,7 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             {
                 Ok(Some(v)) => {
                     let c: ServiceConfiguration = parse(v, "serviceConfigurations/SSH")?;
-                    let on_port = c.properties.port == Some(*port as u64);
-                    let succeeded = c
-                        .properties
-                        .provisioning_state
-                        .as_deref()
-                        .is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"));
-                    (on_port && succeeded) || (*any_port && !on_port)
+                    met::ssh_config(&c, *port, *any_port)
                 }
                 Ok(None) => false,
                 Err(e) => return Err(e.into()),
@@ -425,12 +414,7 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
                 .get_opt(&format!("{machine}/extensions/{name}"), api::HYBRID_COMPUTE)
                 .await?
             {
-                Some(v) => {
-                    let e: Extension = parse(v, name)?;
-                    e.properties
-                        .provisioning_state
-                        .is_some_and(|s| s.eq_ignore_ascii_case("Succeeded"))
-                }
+                Some(v) => met::extension_succeeded(&parse::<Extension>(v, name)?),
                 None => false,
             }
         }

@@ -7,6 +7,7 @@ pub mod client;
 pub mod connect;
 pub mod fleet;
 pub mod remote;
+pub mod seen;
 pub mod server;
 
 use std::path::PathBuf;
@@ -54,12 +55,6 @@ impl Report {
     }
     pub fn step(&mut self, s: StepSpec) {
         self.push_step(s.build());
-    }
-    /// A step whose undo its check knows (what was there before), as a person types it.
-    pub fn step_undone_by(&mut self, s: StepSpec, undo: String) {
-        let mut step = s.build();
-        step.undo = Some(undo);
-        self.push_step(step);
     }
     /// A subscription-wide step (provider registration) is planned once for many machines.
     fn push_step(&mut self, step: Step) {
@@ -185,6 +180,10 @@ pub struct StepSpec {
     pub after: Vec<StepKind>,
     pub goal: Goal,
     pub action: Action,
+    /// How to put back what the step changes, with the values it replaces,
+    /// as a person types it: every automatic step says it when planned (the
+    /// journal records it; nothing is guessed afterwards).
+    pub undo: Option<String>,
 }
 
 impl StepSpec {
@@ -203,6 +202,7 @@ impl StepSpec {
             after: vec![],
             goal: Goal::None,
             action: Action::Manual,
+            undo: None,
         }
     }
     fn build(self) -> Step {
@@ -228,7 +228,7 @@ impl StepSpec {
             },
             status: Status::Planned,
             error: None,
-            undo: None,
+            undo: self.undo.filter(|_| automatic),
         };
         step.name(None);
         step
@@ -862,11 +862,10 @@ fn group_notes(notes: Vec<String>, machines: &[MachineId]) -> Vec<String> {
 /// since. What does: a restart arcfix saw happen in this run, or a connection
 /// probe (`--connect`) that reached sshd through the relay. Otherwise a note.
 fn restart_unseen(ctx: &Context, id: &MachineId, o: &azure::Observed, r: &mut Report) {
-    let registered = o.provider.as_ref().is_ok_and(|p| {
-        p.registration_state
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case("Registered"))
-    });
+    let registered = o
+        .provider
+        .as_ref()
+        .is_ok_and(azure::met::provider_registered);
     let connected = o
         .machine
         .properties
@@ -962,6 +961,12 @@ fn order(steps: Vec<Step>) -> Result<Vec<Step>> {
     }) {
         return Err(Error::Internal(format!(
             "step {} of {} depends on {k}, which the plan does not have",
+            s.id, s.target
+        )));
+    }
+    if let Some(s) = steps.iter().find(|s| s.automatic && s.undo.is_none()) {
+        return Err(Error::Internal(format!(
+            "the automatic step {} of {} does not say how to undo it",
             s.id, s.target
         )));
     }
@@ -1156,6 +1161,27 @@ mod tests {
                 format!("restart-hybrid-agent-web-01 {}", m(b)),
             ]
         );
+    }
+
+    #[test]
+    fn an_automatic_step_that_does_not_say_how_to_undo_it_is_a_bug() {
+        let spec = |undo: Option<&str>| StepSpec {
+            kind: StepKind::ChmodInstalledProxy,
+            target: Target::Local,
+            automatic: true,
+            action: Action::AddExecuteBitsToModuleProxies,
+            undo: undo.map(String::from),
+            ..StepSpec::manual()
+        };
+        let e = order(vec![spec(None).build()]).unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "the automatic step chmod-installed-proxy of local does not say how to undo it"
+            ),
+            "{e}"
+        );
+        let ok = order(vec![spec(Some("chmod a-x x")).build()]).unwrap();
+        assert_eq!(ok[0].undo.as_deref(), Some("chmod a-x x"));
     }
 
     #[test]

@@ -251,6 +251,11 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
             ),
             command: run_command_line(id, remote, script),
             automatic: true,
+            undo: Some(format!(
+                "on {}: {}",
+                id.name,
+                server::undo(fix, f, remote.windows)
+            )),
             needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
             precondition: format!("the probe script reports {}", fact_failing(fact, port)),
             verification: format!(
@@ -278,6 +283,7 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
             description: format!("Restart the hybrid agent on {} through Run Command so it picks up the registration", id.name),
             command: if remote.windows { "Restart-Service himds".into() } else { "sudo systemctl restart himdsd".into() },
             automatic: true,
+            undo: Some(server::NO_UNDO_FOR_A_RESTART.into()),
             needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
             precondition: "the provider registration step succeeded".into(),
             verification: "a probe afterwards reports a new start time of the agent (else the step is unconfirmed)".into(),

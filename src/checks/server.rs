@@ -165,6 +165,11 @@ fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
             description: "Install the OpenSSH server".into(),
             command,
             automatic: auto,
+            undo: Some(undo(
+                ServerFix::InstallOpensshServer,
+                f,
+                host.os == Os::Windows,
+            )),
             needs: vec![h.admin().into()],
             precondition: "the OpenSSH server is not installed".into(),
             verification: "sshd is installed".into(),
@@ -199,6 +204,7 @@ fn sshd_not_answering(h: &Here, port: u16, r: &mut Report) {
         ),
         command,
         automatic: auto,
+        undo: Some(undo(ServerFix::StartSshd, f, host.os == Os::Windows)),
         needs: vec![h.admin().into()],
         precondition: format!("nothing answers SSH on 127.0.0.1:{port}"),
         verification: format!("127.0.0.1:{port} sends an SSH-2.0 banner"),
@@ -261,6 +267,11 @@ fn agent_incoming_disabled(h: &Here, port: u16, r: &mut Report) {
         description: "Let the Arc agent accept incoming connections".into(),
         command,
         automatic: host.privileged,
+        undo: Some(undo(
+            ServerFix::AgentAllowIncoming,
+            f,
+            host.os == Os::Windows,
+        )),
         needs: vec![h.admin().into()],
         precondition: "incomingconnections.enabled is false".into(),
         verification: "azcmagent config get incomingconnections.enabled is true".into(),
@@ -322,6 +333,7 @@ fn agent_port_not_allowed(h: &Here, port: u16, r: &mut Report) {
         ),
         command,
         automatic: host.privileged,
+        undo: Some(undo(ServerFix::AgentAllowPort, f, host.os == Os::Windows)),
         needs: vec![h.admin().into()],
         precondition: format!("incomingconnections.ports lacks {port}"),
         verification: format!(
@@ -335,6 +347,45 @@ fn agent_port_not_allowed(h: &Here, port: u16, r: &mut Report) {
         },
         action,
     });
+}
+
+/// A restart changes no setting.
+pub const NO_UNDO_FOR_A_RESTART: &str = "none needed: a restart changes no setting";
+
+/// How to put back what a server fix changes, with what was there before,
+/// on this machine or through Run Command.
+pub fn undo(fix: ServerFix, f: &ServerFacts, windows: bool) -> String {
+    let admin = if windows { "" } else { "sudo " };
+    match fix {
+        ServerFix::InstallOpensshServer if windows => {
+            "Remove-WindowsCapability -Online -Name OpenSSH.Server~~~~0.0.1.0 (it was not installed before)".into()
+        }
+        ServerFix::InstallOpensshServer => {
+            "remove the openssh-server package with the system's package manager (it was not installed before)".into()
+        }
+        ServerFix::StartSshd if windows => "Stop-Service sshd; Set-Service sshd -StartupType Manual".into(),
+        ServerFix::StartSshd => {
+            let unit = if f.sshd_unit.is_empty() { "ssh" } else { f.sshd_unit.as_str() };
+            format!("sudo systemctl disable --now {}", crate::shell::posix(unit))
+        }
+        ServerFix::AgentAllowIncoming => {
+            format!("{admin}azcmagent config set incomingconnections.enabled false")
+        }
+        ServerFix::AgentAllowPort if f.incoming_ports_unreadable => format!(
+            "{admin}azcmagent config set incomingconnections.ports <the list before, which could not be read>"
+        ),
+        ServerFix::AgentAllowPort if f.incoming_ports.is_empty() => {
+            format!("{admin}azcmagent config clear incomingconnections.ports")
+        }
+        ServerFix::AgentAllowPort => format!(
+            "{admin}azcmagent config set incomingconnections.ports {}",
+            f.incoming_ports
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    }
 }
 
 /// On the server as root/administrator, the article's "restart the hybrid
@@ -371,6 +422,7 @@ pub fn automate_agent_restart(host: &Host, facts: &ServerFacts, r: &mut crate::c
             args: args.iter().map(|a| a.to_string()).collect(),
         };
         s.goal = Goal::Restarted;
+        s.undo = Some(NO_UNDO_FOR_A_RESTART.into());
         s.precondition = "the provider registration step succeeded".into();
         s.verification = "the restart command succeeded".into();
     }

@@ -13,6 +13,7 @@ use crate::azure::auth::Claims;
 use crate::azure::models::{Extension, ServiceConfiguration};
 use crate::azure::rbac::{self, Permission};
 use crate::azure::{HYBRID_CONNECTIVITY, api};
+use crate::checks::seen::{Seen, Why};
 use crate::checks::{Report, Side, StepSpec, finding};
 use crate::error::arm::ArmError;
 use crate::plan::{Action, FixKind, Goal, Part, StepKind, Target};
@@ -51,40 +52,6 @@ pub const CHECKS: &[(&str, Check)] = &[
     (problem::ENTRA_EXTENSION_MISSING, entra_extension_missing),
 ];
 
-/// A fact as its read left it: there, absent, or not seen. Only the first
-/// two are grounds for a verdict.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Seen<T> {
-    There(T),
-    Absent,
-    /// The read failed. `pending`: only because the resource provider is not
-    /// registered yet, so the fact can be read once it is (the steps that
-    /// depend on it are then decided by their re-check).
-    Unknown {
-        pending: bool,
-    },
-}
-
-impl<T> Seen<T> {
-    /// How the fact enters the observations (and the plan's fingerprint).
-    fn word(&self) -> &'static str {
-        match self {
-            Seen::There(_) => "there",
-            Seen::Absent => "absent",
-            Seen::Unknown { pending: true } => "unknown-until-registered",
-            Seen::Unknown { pending: false } => "unknown",
-        }
-    }
-
-    fn is_absent(&self) -> bool {
-        matches!(self, Seen::Absent)
-    }
-
-    fn is_pending(&self) -> bool {
-        matches!(self, Seen::Unknown { pending: true })
-    }
-}
-
 /// What the SSH service configuration means for the wanted port.
 #[derive(Debug, Clone, PartialEq)]
 enum SshConfig {
@@ -109,29 +76,25 @@ pub struct Facts<'a> {
     /// The ARM base the commands for people use (the one arcfix talks to), without a trailing `/`.
     pub base: &'a str,
     pub windows: bool,
-    /// The agent's status in Azure (`Unknown` when ARM does not say).
-    pub status: String,
-    /// Azure's answer had a status: without one, nothing is judged of the agent.
-    pub status_seen: bool,
+    /// The agent's status in Azure: without one, nothing is judged of the agent.
+    pub status: Seen<String>,
     pub last_status_change: Option<String>,
     pub agent_version: Option<String>,
     pub location: String,
     /// The caller's permissions on the machine; `None` when unreadable (then
     /// every write is manual: none is attempted on a guess).
-    pub perms: Option<&'a [Permission]>,
-    /// HybridConnectivity is Registered (or its state could not be read).
-    pub registered: bool,
-    pub provider_state: String,
-    pub may_register: Option<bool>,
+    pub perms: Seen<&'a [Permission]>,
+    /// HybridConnectivity's registration state in the subscription.
+    pub provider: Seen<String>,
+    /// Whether the caller may register it (read only when it is not registered).
+    pub may_register: Seen<bool>,
     /// The default endpoint, as its read left it.
     pub endpoint: Seen<()>,
     /// The SSH service configuration, as its read left it.
     pub config: Seen<ServiceConfiguration>,
-    /// The Entra login extension, when it is installed (Entra logins only).
-    pub entra_extension: Option<Extension>,
-    /// The extensions were listed (Entra logins only): an unread list is no
-    /// ground to claim the extension missing.
-    pub extensions_read: bool,
+    /// The Entra login extension (read for Entra logins on Linux only): an
+    /// unread list is no ground to claim it missing.
+    pub entra_extension: Seen<Extension>,
 }
 
 impl<'a> Facts<'a> {
@@ -146,57 +109,54 @@ impl<'a> Facts<'a> {
     ) -> Facts<'a> {
         let target = id.to_string();
         let m = &o.machine.properties;
-        let status_seen = m.status.as_deref().is_some_and(|s| !s.trim().is_empty());
-        if !status_seen {
-            r.unread(
-                Side::Azure,
-                format!(
+        let status = match m.status.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(s) => Seen::There(s.to_string()),
+            None => {
+                let why = format!(
                     "Azure's answer for {} has no agent status: whether its agent is connected was not judged",
                     id.name
-                ),
-            );
-        }
-        let status = m
-            .status
-            .clone()
-            .filter(|_| status_seen)
-            .unwrap_or_else(|| "Unknown".into());
+                );
+                r.unread(Side::Azure, why.clone());
+                Seen::Unknown(Why::Unread(why))
+            }
+        };
         let windows = o.machine.is_windows();
         let os = if windows { "windows" } else { "linux" };
-        r.observe(format!("{target} status={status} os={os}"));
-        let perms = o.permissions.as_ref().ok().map(|p| p.as_slice());
-        if let Err(e) = &o.permissions {
-            r.unread(
-                Side::Azure,
-                format!("could not read your permissions on {}: {e}", id.name),
-            );
-        }
-        if let Some(p) = perms {
+        r.observe(format!(
+            "{target} status={} os={os}",
+            status.there().map_or("Unknown", String::as_str)
+        ));
+        let perms = match &o.permissions {
+            Ok(p) => Seen::There(p.as_slice()),
+            Err(e) => {
+                let why = format!("could not read your permissions on {}: {e}", id.name);
+                r.unread(Side::Azure, why.clone());
+                Seen::Unknown(Why::Unread(why))
+            }
+        };
+        if let Seen::There(p) = perms {
             r.observe(format!(
                 "{target} permissions={}",
                 serde_json::to_string(p).unwrap_or_default()
             ));
         }
-        let (registered, provider_state) = match &o.provider {
+        let provider = match &o.provider {
             Ok(p) => {
                 let state = p
                     .registration_state
                     .clone()
                     .unwrap_or_else(|| "Unknown".into());
                 r.observe(format!("{} provider={state}", id.subscription_id()));
-                (
-                    state.eq_ignore_ascii_case("Registered"),
-                    p.registration_state.clone().unwrap_or_default(),
-                )
+                Seen::There(state)
             }
             Err(e) => {
-                r.unread(
-                    Side::Azure,
-                    format!("could not read the {HYBRID_CONNECTIVITY} provider: {e}"),
-                );
-                (true, String::new())
+                let why = format!("could not read the {HYBRID_CONNECTIVITY} provider: {e}");
+                r.unread(Side::Azure, why.clone());
+                Seen::Unknown(Why::Unread(why))
             }
         };
+        // Known not to be registered (a failed read claims nothing).
+        let registered = !provider.there().is_some_and(|s| !super::met::registered(s));
         // A read that failed is unknown, never absent: with the provider not
         // registered yet, HybridConnectivity answers 409 whether or not the
         // resource exists (it may have been made before an unregistration).
@@ -205,10 +165,11 @@ impl<'a> Facts<'a> {
                     r: &mut Report| match read {
             Ok(Some(_)) => Seen::There(()),
             Ok(None) => Seen::Absent,
-            Err(e) if !registered && is_unregistered(e) => Seen::Unknown { pending: true },
+            Err(e) if !registered && is_unregistered(e) => Seen::Unknown(Why::UntilRegistered),
             Err(e) => {
-                r.unread(Side::Azure, format!("could not read {what}: {e}"));
-                Seen::Unknown { pending: false }
+                let why = format!("could not read {what}: {e}");
+                r.unread(Side::Azure, why.clone());
+                Seen::Unknown(Why::Unread(why))
             }
         };
         let endpoint = seen(
@@ -219,16 +180,14 @@ impl<'a> Facts<'a> {
         let config = match &o.service_config {
             Ok(Some(c)) => Seen::There(c.clone()),
             Ok(None) => Seen::Absent,
-            Err(e) if !registered && is_unregistered(e) => Seen::Unknown { pending: true },
+            Err(e) if !registered && is_unregistered(e) => Seen::Unknown(Why::UntilRegistered),
             Err(e) => {
-                r.unread(
-                    Side::Azure,
-                    format!(
-                        "could not read the SSH service configuration of {}: {e}",
-                        id.name
-                    ),
+                let why = format!(
+                    "could not read the SSH service configuration of {}: {e}",
+                    id.name
                 );
-                Seen::Unknown { pending: false }
+                r.unread(Side::Azure, why.clone());
+                Seen::Unknown(Why::Unread(why))
             }
         };
         r.observe(format!("{target} endpoint={}", endpoint.word()));
@@ -243,7 +202,7 @@ impl<'a> Facts<'a> {
         let entra_extension = if wanted.login == Login::Entra && !windows {
             entra_extension(id, o, r)
         } else {
-            None
+            Seen::Unknown(Why::NotAsked)
         };
         Facts {
             id,
@@ -251,18 +210,22 @@ impl<'a> Facts<'a> {
             base: base.trim_end_matches('/'),
             windows,
             status,
-            status_seen,
             last_status_change: m.last_status_change.clone(),
             agent_version: m.agent_version.clone(),
             location: o.machine.location.clone().unwrap_or_default(),
             perms,
-            registered,
-            provider_state,
-            may_register: o.may_register,
+            provider,
+            may_register: match o.may_register {
+                Some(may) => Seen::There(may),
+                None if registered => Seen::Unknown(Why::NotAsked),
+                None => Seen::Unknown(Why::Unread(
+                    "your rights to register providers in the subscription could not be read"
+                        .into(),
+                )),
+            },
             endpoint,
             config,
             entra_extension,
-            extensions_read: matches!(o.extensions, Some(Ok(_))),
         }
     }
 
@@ -276,20 +239,29 @@ impl<'a> Facts<'a> {
     }
 
     fn connected(&self) -> bool {
-        self.status.eq_ignore_ascii_case("Connected")
+        self.status
+            .there()
+            .is_some_and(|s| s.eq_ignore_ascii_case("Connected"))
     }
 
     /// Whether the caller may do `action` here, as far as is known.
     fn may(&self, action: &str) -> bool {
-        self.perms.is_some_and(|p| rbac::allows(p, action))
+        self.perms.there().is_some_and(|p| rbac::allows(p, action))
+    }
+
+    /// The provider was seen not registered (an unread state claims nothing).
+    fn unregistered(&self) -> bool {
+        self.provider
+            .there()
+            .is_some_and(|s| !super::met::registered(s))
     }
 
     /// The steps that must come first: the provider registration, when planned.
     fn after_register(&self) -> Vec<StepKind> {
-        if self.registered {
-            vec![]
-        } else {
+        if self.unregistered() {
             vec![StepKind::RegisterProvider]
+        } else {
+            vec![]
         }
     }
 
@@ -306,27 +278,24 @@ impl<'a> Facts<'a> {
     fn ssh_config(&self, w: &Wanted) -> SshConfig {
         let (name, port) = (&self.id.name, w.port);
         match (&self.endpoint, &self.config) {
-            (Seen::Unknown { pending: true }, _) => SshConfig::AfterRegistration,
-            (Seen::Unknown { pending: false }, _) => SshConfig::Fine,
+            (Seen::Unknown(Why::UntilRegistered), _) => SshConfig::AfterRegistration,
+            (Seen::Unknown(_), _) => SshConfig::Fine,
             (Seen::Absent, _) => {
                 SshConfig::Broken(format!("{name} has no default connectivity endpoint"))
             }
-            (Seen::There(()), Seen::Unknown { pending }) => {
-                if *pending {
-                    SshConfig::AfterRegistration
-                } else {
-                    SshConfig::Fine
-                }
-            }
+            (Seen::There(()), Seen::Unknown(why)) => match why {
+                Why::UntilRegistered => SshConfig::AfterRegistration,
+                _ => SshConfig::Fine,
+            },
             (Seen::There(()), Seen::Absent) => SshConfig::Broken(format!(
                 "the default endpoint of {name} has no SSH service configuration"
             )),
             (Seen::There(()), Seen::There(c)) => {
-                let state = c.properties.provisioning_state.as_deref();
-                let succeeded = state.is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"));
+                // The goal of enable-ssh-port, as its re-check reads it.
+                let met = super::met::ssh_config(c, port, !w.port_given);
                 match c.properties.port {
-                    Some(p) if p == port as u64 && succeeded => SshConfig::Fine,
-                    Some(p) if p != port as u64 && !w.port_given => SshConfig::OtherPort(p),
+                    Some(p) if p == port as u64 && met => SshConfig::Fine,
+                    Some(p) if met => SshConfig::OtherPort(p),
                     Some(p) if p != port as u64 => SshConfig::Broken(format!(
                         "SSH is enabled on port {p} of {name}, not on {port}"
                     )),
@@ -335,7 +304,10 @@ impl<'a> Facts<'a> {
                     )),
                     Some(_) => SshConfig::Broken(format!(
                         "the SSH service configuration of {name} is {}",
-                        state.unwrap_or_default()
+                        c.properties
+                            .provisioning_state
+                            .as_deref()
+                            .unwrap_or_default()
                     )),
                 }
             }
@@ -352,7 +324,7 @@ impl<'a> Facts<'a> {
 }
 
 /// The Entra login extension among the machine's, recording what was seen.
-fn entra_extension(id: &MachineId, o: &Observed, r: &mut Report) -> Option<Extension> {
+fn entra_extension(id: &MachineId, o: &Observed, r: &mut Report) -> Seen<Extension> {
     let target = id.to_string();
     let found = match &o.extensions {
         Some(Ok(list)) => list
@@ -363,18 +335,17 @@ fn entra_extension(id: &MachineId, o: &Observed, r: &mut Report) -> Option<Exten
                     .as_deref()
                     .is_some_and(|t| t.eq_ignore_ascii_case(ENTRA_EXTENSION_TYPE))
             })
-            .cloned(),
+            .cloned()
+            .map_or(Seen::Absent, Seen::There),
         Some(Err(e)) => {
-            r.unread(
-                Side::Azure,
-                format!("could not list the extensions of {}: {e}", id.name),
-            );
-            None
+            let why = format!("could not list the extensions of {}: {e}", id.name);
+            r.unread(Side::Azure, why.clone());
+            Seen::Unknown(Why::Unread(why))
         }
-        None => None,
+        None => Seen::Unknown(Why::NotAsked),
     };
     let state = found
-        .as_ref()
+        .there()
         .and_then(|e| e.properties.provisioning_state.clone());
     r.observe(format!("{target} entra-extension={state:?}"));
     found
@@ -390,7 +361,10 @@ fn auto_if(automatic: bool) -> FixKind {
 
 /// The agent is not Connected: nothing on the machine can be reached.
 fn agent_disconnected(f: &Facts, _: &Wanted, r: &mut Report) {
-    if f.connected() || !f.status_seen {
+    let Seen::There(status) = &f.status else {
+        return;
+    };
+    if f.connected() {
         return;
     }
     let target = f.target();
@@ -400,7 +374,7 @@ fn agent_disconnected(f: &Facts, _: &Wanted, r: &mut Report) {
         format!(
             "the Arc agent of {} is {} (last change {})",
             f.id.name,
-            f.status,
+            status,
             f.last_status_change.as_deref().unwrap_or("unknown")
         ),
         FixKind::Manual,
@@ -419,19 +393,22 @@ fn agent_disconnected(f: &Facts, _: &Wanted, r: &mut Report) {
 /// HybridConnectivity is not registered in the subscription: register it,
 /// then restart the agent so it picks the registration up.
 fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
-    if f.registered {
+    let Seen::There(state) = &f.provider else {
+        return;
+    };
+    if super::met::registered(state) {
         return;
     }
     let id = f.id;
     let sub = id.subscription_id();
     let on_subscription = Target::Subscription(id.subscription_of());
-    let allowed = f.may_register == Some(true);
+    let allowed = f.may_register == Seen::There(true);
     r.finding(finding(
         problem::RP_NOT_REGISTERED,
         &on_subscription,
         format!(
             "{HYBRID_CONNECTIVITY} is {} in subscription {}",
-            f.provider_state, id.subscription
+            state, id.subscription
         ),
         auto_if(allowed),
     ));
@@ -442,6 +419,7 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
         description: format!("Register the {HYBRID_CONNECTIVITY} resource provider in the subscription and wait until it is Registered"),
         command: format!("az provider register -n {HYBRID_CONNECTIVITY} --subscription {} --wait", id.subscription),
         automatic: allowed,
+        undo: Some(format!("az provider unregister --namespace {HYBRID_CONNECTIVITY} --subscription {} (only if nothing else in the subscription uses it)", id.subscription)),
         needs: vec![if allowed { "Microsoft.HybridConnectivity/register/action" } else { "role: Owner or Contributor on the subscription" }.into()],
         precondition: "the provider is not Registered".into(),
         verification: "registrationState is Registered (polled, at most 5 minutes)".into(),
@@ -529,6 +507,8 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
             },
             command: az_rest("put", base, &id.child(ENDPOINT), Some(&endpoint_body())),
             automatic: true,
+            // Only made when it did not exist: undoing it deletes it.
+            undo: Some(az_rest("delete", base, &id.child(ENDPOINT), None)),
             needs: vec![ENDPOINT_WRITE.into()],
             precondition: "the endpoint does not exist (GET answers 404), read right before".into(),
             verification: "GET of the endpoint answers 200".into(),
@@ -558,7 +538,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
         ),
         None => az_rest("delete", base, &id.child(SERVICE_CONFIG), None),
     };
-    r.step_undone_by(StepSpec {
+    r.step(StepSpec {
         kind: StepKind::EnableSshPort,
         fixes: vec![problem::SSH_PORT_NOT_ENABLED.into()],
         target: target.clone(),
@@ -588,6 +568,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
             Some(&config_body(w.port)),
         ),
         automatic: true,
+        undo: Some(undo),
         needs: vec![SERVICE_CONFIG_WRITE.into()],
         precondition: if w.port_given {
             format!(
@@ -614,7 +595,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
             body: Some(config_body(w.port)),
             satisfied_by: vec![],
         },
-    }, undo);
+    });
 }
 
 /// SSH is enabled through Arc on another port than 22 and no `--port` was
@@ -761,7 +742,7 @@ fn service_config_outdated(f: &Facts, w: &Wanted, r: &mut Report) {
 /// The caller lacks a right `az ssh arc` needs for this login: the login role
 /// is assigned (automatically with --grant-roles and the right to do so).
 fn login_role_missing(f: &Facts, w: &Wanted, r: &mut Report) {
-    let Some(p) = f.perms else { return };
+    let Seen::There(p) = f.perms else { return };
     let mut lacking: Vec<&str> = [MACHINE_READ, LIST_CREDENTIALS]
         .into_iter()
         .filter(|a| !rbac::allows(p, a))
@@ -816,6 +797,7 @@ fn login_role_missing(f: &Facts, w: &Wanted, r: &mut Report) {
         description: format!("Assign yourself the {} role on {}{why_manual}; sign in again afterwards (az login) so the token carries it", role.name, id.name),
         command: format!("az role assignment create {} --role {} --scope {}", assignee_args(caller), q(role.name), q(&path)),
         automatic,
+        undo: Some(format!("az role assignment delete --ids {}", q(&format!("{path}/providers/Microsoft.Authorization/roleAssignments/{name}")))),
         needs: vec![ROLE_WRITE.into()],
         precondition: format!("no {} assignment for you on the machine", role.name),
         verification: "the role assignment is listed on the machine".into(),
@@ -862,17 +844,18 @@ fn entra_unsupported_on_windows(f: &Facts, w: &Wanted, r: &mut Report) {
 
 /// Entra login on Linux without a Succeeded AADSSHLoginForLinux extension.
 fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
-    if w.login != Login::Entra || f.windows || !f.extensions_read {
+    if w.login != Login::Entra || f.windows {
         return;
     }
-    let found = f.entra_extension.as_ref();
+    let found = match &f.entra_extension {
+        Seen::There(e) => Some(e),
+        Seen::Absent => None,
+        Seen::Unknown(_) => return,
+    };
+    if found.is_some_and(super::met::extension_succeeded) {
+        return;
+    }
     let state = found.and_then(|e| e.properties.provisioning_state.clone());
-    if state
-        .as_deref()
-        .is_some_and(|s| s.eq_ignore_ascii_case("Succeeded"))
-    {
-        return;
-    }
     let (id, target, path) = (f.id, f.target(), f.path());
     let name = found
         .and_then(|e| e.name.as_ref())
@@ -899,6 +882,11 @@ fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
             q(&id.name), q(&id.resource_group), q(&name), q(location)
         ),
         automatic: allowed,
+        undo: Some(format!(
+            "az connectedmachine extension delete --machine-name {} --resource-group {} --name {}{}",
+            q(&id.name), q(&id.resource_group), q(&name),
+            if found.is_some() { " (it was there before, not provisioned)" } else { "" }
+        )),
         needs: vec![EXTENSION_WRITE.into(), "connected agent".into()],
         precondition: "the extension is missing or not Succeeded".into(),
         verification: "provisioningState is Succeeded (polled, at most 10 minutes)".into(),
@@ -991,19 +979,16 @@ mod tests {
             caller,
             base: "https://management.azure.com",
             windows: false,
-            status: "Connected".into(),
-            status_seen: true,
+            status: Seen::There("Connected".into()),
             last_status_change: None,
             agent_version: Some("1.45.0".into()),
             location: "westeurope".into(),
-            perms: Some(perms),
-            registered: true,
-            provider_state: "Registered".into(),
-            may_register: None,
+            perms: Seen::There(perms),
+            provider: Seen::There("Registered".into()),
+            may_register: Seen::Unknown(Why::NotAsked),
             endpoint: Seen::There(()),
             config: Seen::There(config(Some(22), Some("Succeeded"))),
-            entra_extension: Some(extension("Succeeded")),
-            extensions_read: true,
+            entra_extension: Seen::There(extension("Succeeded")),
         }
     }
 
@@ -1070,12 +1055,12 @@ mod tests {
         for perms in [&owner, &none] {
             let h = healthy(&id, &c, perms);
             let broken = Facts {
-                status: "Disconnected".into(),
+                status: Seen::There("Disconnected".into()),
                 agent_version: Some("1.30.0".into()),
-                registered: false,
+                provider: Seen::There("NotRegistered".into()),
                 endpoint: Seen::Absent,
                 config: Seen::Absent,
-                entra_extension: None,
+                entra_extension: Seen::Absent,
                 ..h.clone()
             };
             let windows = Facts {
@@ -1131,7 +1116,7 @@ mod tests {
         for (windows, status, command) in cases {
             let f = Facts {
                 windows,
-                status: status.into(),
+                status: Seen::There(status.into()),
                 ..healthy(&id, &c, &p)
             };
             let r = run(agent_disconnected, &f, &wanted(Login::Local, false));
@@ -1151,9 +1136,9 @@ mod tests {
         let (id, c, p) = (machine(), caller(), owner());
         for (may, automatic) in [(Some(true), true), (Some(false), false), (None, false)] {
             let f = Facts {
-                registered: false,
-                provider_state: "NotRegistered".into(),
-                may_register: may,
+                provider: Seen::There("NotRegistered".into()),
+                may_register: may
+                    .map_or(Seen::Unknown(Why::Unread("unreadable".into())), Seen::There),
                 ..healthy(&id, &c, &p)
             };
             let r = run(rp_not_registered, &f, &wanted(Login::Local, false));
@@ -1247,7 +1232,14 @@ mod tests {
                     Seen::Absent
                 },
                 config: config.clone().map_or(Seen::Absent, Seen::There),
-                registered: !unregistered,
+                provider: Seen::There(
+                    if *unregistered {
+                        "NotRegistered"
+                    } else {
+                        "Registered"
+                    }
+                    .into(),
+                ),
                 ..healthy(&id, &c, perms)
             };
             let w = wanted(Login::Local, false);
@@ -1284,13 +1276,46 @@ mod tests {
         }
     }
 
+    /// Every fact unread, for a reason each: no check claims anything.
+    #[test]
+    fn no_check_claims_a_problem_from_facts_that_could_not_be_read() {
+        let (id, c, owner) = (machine(), caller(), owner());
+        let unread = || Why::Unread("503 ServiceUnavailable".into());
+        let f = Facts {
+            status: Seen::Unknown(unread()),
+            perms: Seen::Unknown(unread()),
+            provider: Seen::Unknown(unread()),
+            may_register: Seen::Unknown(unread()),
+            endpoint: Seen::Unknown(unread()),
+            config: Seen::Unknown(unread()),
+            entra_extension: Seen::Unknown(unread()),
+            agent_version: None,
+            ..healthy(&id, &c, &owner)
+        };
+        for login in [Login::Local, Login::Entra] {
+            for port_given in [false, true] {
+                let w = Wanted {
+                    port_given,
+                    ..wanted(login, true)
+                };
+                for (problem, check) in CHECKS {
+                    let r = run(*check, &f, &w);
+                    assert!(
+                        r.findings.is_empty() && r.steps.is_empty(),
+                        "{problem} claimed from unread facts: {r:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn what_could_not_be_read_before_the_registration_is_never_claimed_missing() {
         let (id, c, owner) = (machine(), caller(), owner());
         let f = Facts {
-            registered: false,
-            endpoint: Seen::Unknown { pending: true },
-            config: Seen::Unknown { pending: true },
+            provider: Seen::There("NotRegistered".into()),
+            endpoint: Seen::Unknown(Why::UntilRegistered),
+            config: Seen::Unknown(Why::UntilRegistered),
             ..healthy(&id, &c, &owner)
         };
         for port_given in [false, true] {
@@ -1323,8 +1348,8 @@ mod tests {
         }
         // A read that failed for another reason: nothing claimed, nothing planned.
         let f = Facts {
-            endpoint: Seen::Unknown { pending: false },
-            config: Seen::Unknown { pending: false },
+            endpoint: Seen::Unknown(Why::Unread("500".into())),
+            config: Seen::Unknown(Why::Unread("500".into())),
             ..healthy(&id, &c, &owner)
         };
         let r = run(ssh_port_not_enabled, &f, &wanted(Login::Local, false));
@@ -1502,7 +1527,7 @@ mod tests {
         }
         // Unreadable permissions: nothing is claimed.
         let f = Facts {
-            perms: None,
+            perms: Seen::Unknown(Why::Unread("403".into())),
             ..healthy(&id, &c, &reader)
         };
         assert!(
@@ -1545,8 +1570,8 @@ mod tests {
         for (windows, state, status, want) in cases {
             let f = Facts {
                 windows,
-                status: status.into(),
-                entra_extension: state.map(extension),
+                status: Seen::There(status.into()),
+                entra_extension: state.map_or(Seen::Absent, |s| Seen::There(extension(s))),
                 ..healthy(&id, &c, &p)
             };
             let mut r = run(
