@@ -156,7 +156,7 @@ impl<'a> Facts<'a> {
             }
         };
         // Known not to be registered (a failed read claims nothing).
-        let registered = !provider.there().is_some_and(|s| !super::met::registered(s));
+        let registered = provider.there().is_none_or(|s| super::met::registered(s));
         // A read that failed is unknown, never absent: with the provider not
         // registered yet, HybridConnectivity answers 409 whether or not the
         // resource exists (it may have been made before an unregistration).
