@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod man;
+
 use crate::azure::cloud::{Auth, Cloud};
 use crate::target::Options;
 
@@ -11,6 +13,7 @@ use crate::target::Options;
 #[command(
     name = "arcfix",
     version,
+    subcommand_value_name = "COMMAND",
     about = "Finds out why SSH to an Azure Arc-enabled server fails, and fixes it",
     long_about = "arcfix checks this machine, Azure and (when run there) the Arc-enabled server for every \
 problem of Microsoft's 'Troubleshoot SSH access to Azure Arc-enabled servers', prints an ordered, \
@@ -145,6 +148,7 @@ pub enum Command {
         after_help = "Examples:\n  arcfix completions bash > ~/.local/share/bash-completion/completions/arcfix\n  arcfix completions zsh > \"${fpath[1]}/_arcfix\"\n  arcfix completions powershell >> $PROFILE"
     )]
     Completions {
+        /// The shell to complete for
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
