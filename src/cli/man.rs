@@ -361,7 +361,13 @@ mod tests {
             }
         }
         assert_eq!((indent, nofill), (0, false));
-        // groff, where installed, reads it without a warning.
+    }
+
+    /// groff, where installed, reads the page without a warning.
+    #[cfg(unix)]
+    #[test]
+    fn groff_reads_the_page_without_a_warning() {
+        let page = page().unwrap();
         match std::process::Command::new("groff")
             .args(["-man", "-Tutf8", "-ww", "-z"])
             .stdin(std::process::Stdio::piped())
