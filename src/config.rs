@@ -789,6 +789,89 @@ mod tests {
         assert!(endpoint(Some("not a url"), Cloud::AzureCloud).is_err());
     }
 
+    /// Each way of selecting machines, and each combination that cannot mean
+    /// one thing, with `AZURE_SUBSCRIPTION_ID` set or not.
+    #[test]
+    fn targets_select_machines_or_a_fleet_never_both() {
+        const ID: &str = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m";
+        // The words of the command line; ID and SUB stand for the two above.
+        let run = |line: &str, env: Option<&str>| -> Result<Request> {
+            let words = line.split_whitespace().map(|w| match w {
+                "ID" => ID,
+                "SUB" => SUB,
+                w => w,
+            });
+            let cli = Cli::try_parse_from(std::iter::once("arcfix").chain(words)).unwrap();
+            match Config::from_cli(cli, false, true, env.map(String::from))?.command {
+                Cmd::Check(t) => Ok(t),
+                c => panic!("{c:?}"),
+            }
+        };
+        let fleet_beside_ids = "--id and --ids-from name the machines";
+        let refused: &[(&str, Option<&str>, &str)] = &[
+            ("check --id ID --subscription SUB", None, fleet_beside_ids),
+            ("check --id ID -g rg", Some(SUB), fleet_beside_ids),
+            (
+                "check --id ID -n m --subscription SUB -g rg",
+                None,
+                fleet_beside_ids,
+            ),
+            (
+                "check --id ID -n m",
+                Some(SUB),
+                "--machine and --id (or --ids-from) cannot be used together",
+            ),
+            (
+                "check -n m -g rg --subscription SUB --subscription other",
+                None,
+                "--machine names one machine: give one --subscription",
+            ),
+            (
+                "check -g rg --subscription SUB --subscription other",
+                None,
+                "--resource-group names a group of one subscription",
+            ),
+            (
+                "check -n m -g rg",
+                Some("a/b"),
+                "AZURE_SUBSCRIPTION_ID: invalid subscription 'a/b'",
+            ),
+            ("check -n m/x -g rg", Some(SUB), "m/x"),
+        ];
+        for (line, env, said) in refused {
+            let e = run(line, *env).unwrap_err();
+            assert_eq!(e.exit_code().code(), 64, "{line}: {e}");
+            assert!(e.to_string().contains(said), "{line}: {e}");
+        }
+        // AZURE_SUBSCRIPTION_ID completes --machine and --resource-group ...
+        let t = run("check -n m -g rg", Some(SUB)).unwrap();
+        assert_eq!(t.machines[0].to_string(), ID);
+        let t = run("check -g rg", Some(SUB)).unwrap();
+        assert_eq!(t.scope.unwrap().resource_group.as_deref(), Some("rg"));
+        // ... never starts a fleet run by itself, nor widens --id.
+        let t = run("check", Some(SUB)).unwrap();
+        assert!(!t.has_azure_target());
+        let upper = format!("check --id ID --id {}", ID.to_uppercase());
+        let t = run(&upper, Some(SUB)).unwrap();
+        assert_eq!(
+            t.machines.len(),
+            1,
+            "the same machine in another case is one"
+        );
+        // A subscription given by name: the machine is found once Azure is reached.
+        let t = run("check -n m -g rg --subscription Prod", None).unwrap();
+        assert!(t.machines.is_empty());
+        assert_eq!(t.by_name.unwrap().subscription, "Prod");
+        let t = run(
+            "check --subscription SUB --subscription SUB --tag env=prod",
+            None,
+        )
+        .unwrap();
+        let scope = t.scope.unwrap();
+        assert_eq!(scope.subscriptions.len(), 1);
+        assert_eq!(scope.tags, [("env".to_string(), "prod".to_string())]);
+    }
+
     #[test]
     fn colour_is_decided_once() {
         let cli = Cli::try_parse_from(["arcfix", "rules"]).unwrap();
