@@ -6,7 +6,7 @@ use std::fmt;
 use crate::error::{Error, Result};
 
 mod options;
-pub use options::{DEFAULT_PORT, Options};
+pub use options::Options;
 
 /// A part of the SSH path that is checked on its own (`--checks`).
 #[derive(

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{Login, Side, side_name};
 
 /// The port `az ssh arc` uses without `--port`.
-pub const DEFAULT_PORT: u16 = 22;
+const DEFAULT_PORT: u16 = 22;
 
 /// The options that change what is detected and planned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
