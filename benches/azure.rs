@@ -12,7 +12,7 @@ use arcfix::checks::Side;
 use arcfix::checks::{self, Context};
 use arcfix::os::Host;
 use arcfix::sim::{Knobs, Scenario, Sim};
-use arcfix::target::{Login, MachineId, Request};
+use arcfix::target::{Login, MachineId, Options, Request};
 
 const LATENCY_MS: u64 = 100;
 
@@ -30,9 +30,12 @@ async fn diagnose(
     .unwrap();
     let target = Request {
         scope,
-        login,
-        sides: Some(vec![Side::Azure]),
-        grant_roles: true,
+        options: Options {
+            login,
+            sides: Some(vec![Side::Azure]),
+            grant_roles: true,
+            ..Options::default()
+        },
         ..Request::machines(machines)
     };
     let ctx = Context::new(Host::detect(), target, Some(arm));

@@ -454,7 +454,7 @@ async fn restart_remote_agent(
     machine: &crate::plan::Remote,
     interrupted: &AtomicBool,
 ) -> Result<Status> {
-    let port = ctx.target.port;
+    let port = ctx.target.ssh_port();
     let name = machine.id.rsplit('/').next().unwrap_or(&machine.id);
     let key = crate::target::fold(&machine.id);
     // Every run command there drops the cached probe answer, so a cached one

@@ -4,14 +4,16 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod man;
+
 use crate::azure::cloud::{Auth, Cloud};
-use crate::target::Login;
-use crate::target::Side;
+use crate::target::Options;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "arcfix",
     version,
+    subcommand_value_name = "COMMAND",
     about = "Finds out why SSH to an Azure Arc-enabled server fails, and fixes it",
     long_about = "arcfix checks this machine, Azure and (when run there) the Arc-enabled server for every \
 problem of Microsoft's 'Troubleshoot SSH access to Azure Arc-enabled servers', prints an ordered, \
@@ -146,6 +148,7 @@ pub enum Command {
         after_help = "Examples:\n  arcfix completions bash > ~/.local/share/bash-completion/completions/arcfix\n  arcfix completions zsh > \"${fpath[1]}/_arcfix\"\n  arcfix completions powershell >> $PROFILE"
     )]
     Completions {
+        /// The shell to complete for
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -166,6 +169,7 @@ pub enum Command {
     },
 }
 
+/// Which machines check, plan and apply look at, and how.
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
     /// Subscription id (GUID) or name (repeatable). Alone, or with
@@ -190,30 +194,8 @@ pub struct TargetArgs {
     /// Fleet mode: only machines with this tag (repeatable, all must match)
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     pub tags: Vec<String>,
-    /// The SSH port that must work (default 22, as az ssh arc without --port);
-    /// without it, a port already set up in Azure is reported, never changed
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: Option<u16>,
-    /// How the user logs in: local user or Microsoft Entra ID
-    #[arg(long, value_enum, default_value_t = Login::Local)]
-    pub login: Login,
-    /// Where ssh and ssh-keygen live, as in `az ssh arc`
-    #[arg(long, value_name = "DIR")]
-    pub ssh_client_folder: Option<PathBuf>,
-    /// Sides to check: client, azure, server (comma-separated)
-    #[arg(long, value_delimiter = ',', value_enum, value_name = "LIST")]
-    pub checks: Option<Vec<Side>>,
-    /// Let the plan assign missing login roles when the caller may write role assignments
-    #[arg(long)]
-    pub grant_roles: bool,
-    /// Check the server side of each machine through Arc Run Command: check and
-    /// plan create a Run Command resource per machine that executes a read-only
-    /// probe script on the server, then delete it; an approved apply runs the
-    /// fix scripts the same way
-    #[arg(long)]
-    pub remote: bool,
-    /// Try the real SSH path to each machine (ssh through the Arc proxy on this
-    /// machine; no login is attempted); apply tries it again at the end
-    #[arg(long)]
-    pub connect: bool,
+    // The options that change what is detected and planned, defined with
+    // their help in `target::Options`.
+    #[command(flatten)]
+    pub options: Options,
 }

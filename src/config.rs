@@ -8,7 +8,7 @@ use crate::cli::{self, Cli, Output};
 use crate::error::{Error, Result};
 use crate::target::Side;
 use crate::target::{
-    ByName, MachineId, Request, Scope, SubscriptionRef, validate_machine_name,
+    ByName, MachineId, Options, Request, Scope, SubscriptionRef, validate_machine_name,
     validate_resource_group,
 };
 
@@ -93,110 +93,127 @@ impl Config {
         env_subscription: Option<String>,
     ) -> Result<Config> {
         let g = cli.global;
-        let command = match cli.command {
-            cli::Command::Check(t) => Cmd::Check(target(t, env_subscription)?),
-            cli::Command::Plan { target: t, out } => Cmd::Plan {
-                target: target(t, env_subscription)?,
-                out,
-            },
-            cli::Command::Apply {
-                target: t,
-                yes,
-                dry_run,
-                plan,
-            } if g.output == Output::Json && !yes && !dry_run => {
-                let _ = (t, plan);
-                return Err(Error::Usage(
-                    "apply -o json needs --yes: nothing can be asked while the output is one JSON document (add --yes, or use --dry-run to see the plan)".into(),
-                ));
-            }
-            cli::Command::Apply {
-                target: t,
-                yes,
-                dry_run,
-                plan,
-            } => Cmd::Apply {
-                target: target(t, env_subscription)?,
-                yes,
-                dry_run,
-                plan,
-            },
-            cli::Command::Explain { text } => {
-                // Bad text is bad input (exit 1), not a usage error.
-                let text = text
-                    .into_iter()
-                    .map(|t| {
-                        t.into_string()
-                            .map_err(|_| Error::input("the text to explain is not UTF-8"))
-                    })
-                    .collect::<Result<Vec<String>>>()?;
-                let text = if text.is_empty() || text == ["-"] {
-                    None
-                } else {
-                    Some(text.join(" "))
-                };
-                Cmd::Explain { text }
-            }
-            cli::Command::Rules => Cmd::Rules,
-            cli::Command::Demo {
-                scenario,
-                list,
-                serve,
-            } => {
-                let names = crate::sim::Scenario::builtin_names();
-                if !names.contains(&scenario.as_str()) {
-                    return Err(Error::Usage(format!(
-                        "unknown scenario '{}': the built-in scenarios are {} (see `arcfix demo --list`)",
-                        crate::text::sanitize(&scenario),
-                        names.join(", ")
-                    )));
-                }
-                let mode = match (list, serve) {
-                    (true, _) => DemoMode::List,
-                    (false, true) => DemoMode::Serve,
-                    (false, false) => DemoMode::Run,
-                };
-                Cmd::Demo { scenario, mode }
-            }
-            cli::Command::Completions { shell } => Cmd::Completions(shell),
-            cli::Command::Man => Cmd::Man,
-            cli::Command::SimProxy { sim, port } => Cmd::SimProxy { sim, port },
-        };
-        let endpoint_origin = endpoint_origin(
-            g.arm_endpoint.as_deref(),
-            std::env::var("ARCFIX_ARM_ENDPOINT").ok().as_deref(),
-            g.cloud,
-        );
-        let endpoint = endpoint(g.arm_endpoint.as_deref(), g.cloud)?;
-        if g.auth == Auth::Static && !is_loopback(&endpoint) {
-            // The stand-in token is for the simulator: it never leaves this machine.
-            return Err(Error::Usage(format!(
-                "--auth static is only for a loopback --arm-endpoint (such as the one `arcfix demo --serve` prints), not {}",
-                endpoint.origin().ascii_serialization()
-            )));
-        }
+        let command = command(cli.command, g.output, env_subscription)?;
+        let azure = azure_settings(&g)?;
         Ok(Config {
             command,
             output: g.output,
-            color: g.output == Output::Text
-                && match (g.color, g.no_color) {
-                    (_, true) | (cli::ColorChoice::Never, _) => false,
-                    (cli::ColorChoice::Always, _) => true,
-                    (cli::ColorChoice::Auto, _) => !env_no_color && stdout_is_terminal,
-                },
+            color: g.output == Output::Text && color(&g, env_no_color, stdout_is_terminal),
             verbosity: if g.quiet { -1 } else { g.verbose.min(2) as i8 },
             journal: match (g.journal, g.no_journal) {
                 (_, true) => JournalChoice::Off,
                 (Some(f), false) => JournalChoice::File(f),
                 (None, false) => JournalChoice::Default,
             },
-            azure: AzureSettings {
-                endpoint,
-                cloud: g.cloud,
-                auth: g.auth,
-                endpoint_origin,
-            },
+            azure,
         })
+    }
+}
+
+/// The command with its data, checked.
+fn command(command: cli::Command, output: Output, env_subscription: Option<String>) -> Result<Cmd> {
+    Ok(match command {
+        cli::Command::Check(t) => Cmd::Check(target(t, env_subscription)?),
+        cli::Command::Plan { target: t, out } => Cmd::Plan {
+            target: target(t, env_subscription)?,
+            out,
+        },
+        cli::Command::Apply { yes, dry_run, .. } if output == Output::Json && !yes && !dry_run => {
+            return Err(Error::Usage(
+                "apply -o json needs --yes: nothing can be asked while the output is one JSON document (add --yes, or use --dry-run to see the plan)".into(),
+            ));
+        }
+        cli::Command::Apply {
+            target: t,
+            yes,
+            dry_run,
+            plan,
+        } => Cmd::Apply {
+            target: target(t, env_subscription)?,
+            yes,
+            dry_run,
+            plan,
+        },
+        cli::Command::Explain { text } => Cmd::Explain {
+            text: explain_text(text)?,
+        },
+        cli::Command::Rules => Cmd::Rules,
+        cli::Command::Demo {
+            scenario,
+            list,
+            serve,
+        } => demo(scenario, list, serve)?,
+        cli::Command::Completions { shell } => Cmd::Completions(shell),
+        cli::Command::Man => Cmd::Man,
+        cli::Command::SimProxy { sim, port } => Cmd::SimProxy { sim, port },
+    })
+}
+
+/// The text to explain: `None` reads standard input (no words, or `-`).
+/// Bad text is bad input (exit 1), not a usage error.
+fn explain_text(words: Vec<std::ffi::OsString>) -> Result<Option<String>> {
+    let words = words
+        .into_iter()
+        .map(|t| {
+            t.into_string()
+                .map_err(|_| Error::input("the text to explain is not UTF-8"))
+        })
+        .collect::<Result<Vec<String>>>()?;
+    Ok(if words.is_empty() || words == ["-"] {
+        None
+    } else {
+        Some(words.join(" "))
+    })
+}
+
+/// `arcfix demo` with a built-in scenario.
+fn demo(scenario: String, list: bool, serve: bool) -> Result<Cmd> {
+    let names = crate::sim::Scenario::builtin_names();
+    if !names.contains(&scenario.as_str()) {
+        return Err(Error::Usage(format!(
+            "unknown scenario '{}': the built-in scenarios are {} (see `arcfix demo --list`)",
+            crate::text::sanitize(&scenario),
+            names.join(", ")
+        )));
+    }
+    let mode = match (list, serve) {
+        (true, _) => DemoMode::List,
+        (false, true) => DemoMode::Serve,
+        (false, false) => DemoMode::Run,
+    };
+    Ok(Cmd::Demo { scenario, mode })
+}
+
+/// Where Resource Manager is and how to sign in to it.
+fn azure_settings(g: &cli::GlobalArgs) -> Result<AzureSettings> {
+    let endpoint_origin = endpoint_origin(
+        g.arm_endpoint.as_deref(),
+        std::env::var("ARCFIX_ARM_ENDPOINT").ok().as_deref(),
+        g.cloud,
+    );
+    let endpoint = endpoint(g.arm_endpoint.as_deref(), g.cloud)?;
+    if g.auth == Auth::Static && !is_loopback(&endpoint) {
+        // The stand-in token is for the simulator: it never leaves this machine.
+        return Err(Error::Usage(format!(
+            "--auth static is only for a loopback --arm-endpoint (such as the one `arcfix demo --serve` prints), not {}",
+            endpoint.origin().ascii_serialization()
+        )));
+    }
+    Ok(AzureSettings {
+        endpoint,
+        cloud: g.cloud,
+        auth: g.auth,
+        endpoint_origin,
+    })
+}
+
+/// Whether text output is coloured: `--no-color` and `--color never` win,
+/// `--color auto` colours a terminal unless `NO_COLOR` is set.
+fn color(g: &cli::GlobalArgs, env_no_color: bool, stdout_is_terminal: bool) -> bool {
+    match (g.color, g.no_color) {
+        (_, true) | (cli::ColorChoice::Never, _) => false,
+        (cli::ColorChoice::Always, _) => true,
+        (cli::ColorChoice::Auto, _) => !env_no_color && stdout_is_terminal,
     }
 }
 
@@ -244,7 +261,91 @@ fn ids_from(file: &std::path::Path) -> Result<Vec<MachineId>> {
     Ok(ids)
 }
 
+/// What check, plan and apply are pointed at, with their target options.
 fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Request> {
+    let Selection {
+        machines,
+        by_name,
+        scope,
+    } = select(&t, env_subscription)?;
+    let options = t.options.normalized();
+    let has_machine = !machines.is_empty() || by_name.is_some() || scope.is_some();
+    needs_machine(&options, has_machine)?;
+    Ok(Request {
+        machines,
+        by_name,
+        scope,
+        options,
+    })
+}
+
+/// The machines a target selects: named one by one, or a fleet.
+struct Selection {
+    machines: Vec<MachineId>,
+    by_name: Option<ByName>,
+    scope: Option<Scope>,
+}
+
+/// The machines of `--id`, `--ids-from`, `--machine`, `--subscription`,
+/// `--resource-group` and `--tag`, with every combination that cannot mean
+/// one thing refused.
+fn select(t: &cli::TargetArgs, env_subscription: Option<String>) -> Result<Selection> {
+    let machines = ids(t)?;
+    let tags = t
+        .tags
+        .iter()
+        .map(|s| crate::target::parse_tag(s))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(rg) = &t.resource_group {
+        validate_resource_group(rg).map_err(usage)?;
+    }
+    let fleet_selector =
+        !t.subscription.is_empty() || t.resource_group.is_some() || !tags.is_empty();
+    let wants_subscription = t.machine.is_some() || t.resource_group.is_some() || !tags.is_empty();
+    let subscriptions = subscriptions(&t.subscription, wants_subscription, env_subscription)?;
+    // Machines named one by one are the whole target: a fleet selector beside
+    // them would silently widen it (an apply --yes to every machine there).
+    if !machines.is_empty() && fleet_selector {
+        return Err(Error::Usage(
+            "--id and --ids-from name the machines: --subscription, --resource-group and --tag select a fleet instead; use one or the other".into(),
+        ));
+    }
+    if let Some(name) = &t.machine {
+        if !machines.is_empty() {
+            return Err(Error::Usage(
+                "--machine and --id (or --ids-from) cannot be used together".into(),
+            ));
+        }
+        if !tags.is_empty() {
+            return Err(Error::Usage(
+                "--tag selects machines of a fleet; with --machine it has nothing to select".into(),
+            ));
+        }
+        return one_machine(&subscriptions, t.resource_group.as_deref(), name);
+    }
+    if !subscriptions.is_empty() && fleet_selector {
+        return fleet(subscriptions, t.resource_group.clone(), tags);
+    }
+    if t.resource_group.is_some() {
+        return Err(Error::Usage(
+            "--resource-group needs --subscription (or AZURE_SUBSCRIPTION_ID)".into(),
+        ));
+    }
+    if !tags.is_empty() {
+        return Err(Error::Usage(
+            "--tag needs --subscription (or AZURE_SUBSCRIPTION_ID): it selects machines of a fleet"
+                .into(),
+        ));
+    }
+    Ok(Selection {
+        machines,
+        by_name: None,
+        scope: None,
+    })
+}
+
+/// The machines of `--id` and `--ids-from`, each once.
+fn ids(t: &cli::TargetArgs) -> Result<Vec<MachineId>> {
     let mut machines = Vec::new();
     // The ids seen (case folded, as ARM compares them): linear in the ids, for
     // tens of thousands of them.
@@ -262,26 +363,26 @@ fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Reques
             }
         }
     }
-    let tags = t
-        .tags
-        .iter()
-        .map(|s| crate::target::parse_tag(s))
-        .collect::<Result<Vec<_>>>()?;
-    if let Some(rg) = &t.resource_group {
-        validate_resource_group(rg).map_err(usage)?;
-    }
-    let explicit = !t.subscription.is_empty();
+    Ok(machines)
+}
+
+/// The subscriptions of `--subscription`, each once; else, when something
+/// needs one, `AZURE_SUBSCRIPTION_ID`. It completes --machine,
+/// --resource-group and --tag; it never starts a fleet run by itself.
+fn subscriptions(
+    given: &[String],
+    wanted: bool,
+    env_subscription: Option<String>,
+) -> Result<Vec<SubscriptionRef>> {
     let mut subscriptions = Vec::new();
-    for s in &t.subscription {
+    for s in given {
         let s = SubscriptionRef::parse(s)?;
         if !subscriptions.contains(&s) {
             subscriptions.push(s);
         }
     }
-    // AZURE_SUBSCRIPTION_ID completes --machine, --resource-group and --tag;
-    // it never starts a fleet run by itself.
     if subscriptions.is_empty()
-        && (t.machine.is_some() || t.resource_group.is_some() || !tags.is_empty())
+        && wanted
         && let Some(env) = env_subscription.filter(|s| !s.trim().is_empty())
     {
         subscriptions.push(
@@ -289,109 +390,93 @@ fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Reques
                 .map_err(|e| Error::Usage(format!("AZURE_SUBSCRIPTION_ID: {e}")))?,
         );
     }
-    // Machines named one by one are the whole target: a fleet selector beside
-    // them would silently widen it (an apply --yes to every machine there).
-    if !machines.is_empty() && (explicit || t.resource_group.is_some() || !tags.is_empty()) {
-        return Err(Error::Usage(
-            "--id and --ids-from name the machines: --subscription, --resource-group and --tag select a fleet instead; use one or the other".into(),
-        ));
-    }
-    let mut by_name = None;
-    let mut scope = None;
-    if let Some(name) = &t.machine {
-        if !machines.is_empty() {
+    Ok(subscriptions)
+}
+
+/// The one machine of `--machine`, in one subscription and resource group.
+fn one_machine(
+    subscriptions: &[SubscriptionRef],
+    resource_group: Option<&str>,
+    name: &str,
+) -> Result<Selection> {
+    let (subscription, rg) = match (subscriptions, resource_group) {
+        ([subscription], Some(rg)) => (subscription, rg),
+        ([_, _, ..], Some(_)) => {
             return Err(Error::Usage(
-                "--machine and --id (or --ids-from) cannot be used together".into(),
+                "--machine names one machine: give one --subscription".into(),
             ));
         }
-        if !tags.is_empty() {
+        _ => {
             return Err(Error::Usage(
-                "--tag selects machines of a fleet; with --machine it has nothing to select".into(),
-            ));
-        }
-        let rg = match (&subscriptions[..], &t.resource_group) {
-            ([_], Some(rg)) => rg,
-            ([_, _, ..], Some(_)) => {
-                return Err(Error::Usage(
-                    "--machine names one machine: give one --subscription".into(),
-                ));
-            }
-            _ => {
-                return Err(Error::Usage(
-                    "--machine needs --subscription (or AZURE_SUBSCRIPTION_ID) and --resource-group"
-                        .into(),
-                ));
-            }
-        };
-        validate_machine_name(name).map_err(usage)?;
-        match &subscriptions[0] {
-            SubscriptionRef::Id(sub) => {
-                machines.push(MachineId::new(sub, rg, name).map_err(usage)?)
-            }
-            SubscriptionRef::Name(sub) => {
-                by_name = Some(ByName {
-                    subscription: sub.clone(),
-                    resource_group: rg.clone(),
-                    name: name.clone(),
-                })
-            }
-        }
-    } else if !subscriptions.is_empty()
-        && (explicit || t.resource_group.is_some() || !tags.is_empty())
-    {
-        if t.resource_group.is_some() && subscriptions.len() > 1 {
-            return Err(Error::Usage(
-                "--resource-group names a group of one subscription: give one --subscription"
+                "--machine needs --subscription (or AZURE_SUBSCRIPTION_ID) and --resource-group"
                     .into(),
             ));
         }
-        scope = Some(Scope {
+    };
+    validate_machine_name(name).map_err(usage)?;
+    let mut selection = Selection {
+        machines: vec![],
+        by_name: None,
+        scope: None,
+    };
+    match subscription {
+        SubscriptionRef::Id(sub) => selection
+            .machines
+            .push(MachineId::new(sub, rg, name).map_err(usage)?),
+        SubscriptionRef::Name(sub) => {
+            selection.by_name = Some(ByName {
+                subscription: sub.clone(),
+                resource_group: rg.to_string(),
+                name: name.to_string(),
+            })
+        }
+    }
+    Ok(selection)
+}
+
+/// Fleet mode: every machine in the subscriptions, or in one resource group,
+/// with all the tags.
+fn fleet(
+    subscriptions: Vec<SubscriptionRef>,
+    resource_group: Option<String>,
+    tags: Vec<(String, String)>,
+) -> Result<Selection> {
+    if resource_group.is_some() && subscriptions.len() > 1 {
+        return Err(Error::Usage(
+            "--resource-group names a group of one subscription: give one --subscription".into(),
+        ));
+    }
+    Ok(Selection {
+        machines: vec![],
+        by_name: None,
+        scope: Some(Scope {
             subscriptions,
-            resource_group: t.resource_group.clone(),
+            resource_group,
             tags,
-        });
-    } else if t.resource_group.is_some() {
-        return Err(Error::Usage(
-            "--resource-group needs --subscription (or AZURE_SUBSCRIPTION_ID)".into(),
-        ));
-    } else if !tags.is_empty() {
-        return Err(Error::Usage(
-            "--tag needs --subscription (or AZURE_SUBSCRIPTION_ID): it selects machines of a fleet"
-                .into(),
-        ));
-    }
-    let mut sides = t.checks.clone();
-    if let Some(s) = sides.as_mut() {
-        s.sort();
-        s.dedup();
-    }
-    let has_machine = !machines.is_empty() || by_name.is_some() || scope.is_some();
+        }),
+    })
+}
+
+/// `--connect`, `--remote` and `--checks azure` look at machines in Azure:
+/// without one they are a usage error.
+fn needs_machine(options: &Options, has_machine: bool) -> Result<()> {
     let needs_machine = [
-        (t.connect, "--connect"),
-        (t.remote, "--remote"),
+        (options.connect, "--connect"),
+        (options.remote, "--remote"),
         (
-            sides.as_ref().is_some_and(|s| s.contains(&Side::Azure)),
+            options
+                .sides
+                .as_ref()
+                .is_some_and(|s| s.contains(&Side::Azure)),
             "--checks azure",
         ),
     ];
-    if let Some((_, option)) = needs_machine.iter().find(|(on, _)| *on && !has_machine) {
-        return Err(Error::Usage(format!(
+    match needs_machine.iter().find(|(on, _)| *on && !has_machine) {
+        Some((_, option)) => Err(Error::Usage(format!(
             "{option} needs a machine: --id, or --subscription with --resource-group and --machine"
-        )));
+        ))),
+        None => Ok(()),
     }
-    Ok(Request {
-        machines,
-        by_name,
-        scope,
-        port: t.port.unwrap_or(22),
-        port_given: t.port.is_some(),
-        login: t.login,
-        ssh_client_folder: t.ssh_client_folder,
-        sides,
-        grant_roles: t.grant_roles,
-        remote: t.remote,
-        connect: t.connect,
-    })
 }
 
 /// Where the ARM endpoint came from: the environment when the value is the
@@ -545,7 +630,7 @@ mod tests {
         };
         assert!(yes && !dry_run && plan.is_none());
         assert_eq!(target.sides, Some(vec![Side::Client]));
-        assert_eq!(target.port, 2222);
+        assert_eq!(target.port, Some(2222));
 
         let c = parse(&["explain", "-"]).unwrap();
         assert!(matches!(c.command, Cmd::Explain { text: None }));
@@ -702,6 +787,89 @@ mod tests {
             "{w}"
         );
         assert!(endpoint(Some("not a url"), Cloud::AzureCloud).is_err());
+    }
+
+    /// Each way of selecting machines, and each combination that cannot mean
+    /// one thing, with `AZURE_SUBSCRIPTION_ID` set or not.
+    #[test]
+    fn targets_select_machines_or_a_fleet_never_both() {
+        const ID: &str = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m";
+        // The words of the command line; ID and SUB stand for the two above.
+        let run = |line: &str, env: Option<&str>| -> Result<Request> {
+            let words = line.split_whitespace().map(|w| match w {
+                "ID" => ID,
+                "SUB" => SUB,
+                w => w,
+            });
+            let cli = Cli::try_parse_from(std::iter::once("arcfix").chain(words)).unwrap();
+            match Config::from_cli(cli, false, true, env.map(String::from))?.command {
+                Cmd::Check(t) => Ok(t),
+                c => panic!("{c:?}"),
+            }
+        };
+        let fleet_beside_ids = "--id and --ids-from name the machines";
+        let refused: &[(&str, Option<&str>, &str)] = &[
+            ("check --id ID --subscription SUB", None, fleet_beside_ids),
+            ("check --id ID -g rg", Some(SUB), fleet_beside_ids),
+            (
+                "check --id ID -n m --subscription SUB -g rg",
+                None,
+                fleet_beside_ids,
+            ),
+            (
+                "check --id ID -n m",
+                Some(SUB),
+                "--machine and --id (or --ids-from) cannot be used together",
+            ),
+            (
+                "check -n m -g rg --subscription SUB --subscription other",
+                None,
+                "--machine names one machine: give one --subscription",
+            ),
+            (
+                "check -g rg --subscription SUB --subscription other",
+                None,
+                "--resource-group names a group of one subscription",
+            ),
+            (
+                "check -n m -g rg",
+                Some("a/b"),
+                "AZURE_SUBSCRIPTION_ID: invalid subscription 'a/b'",
+            ),
+            ("check -n m/x -g rg", Some(SUB), "m/x"),
+        ];
+        for (line, env, said) in refused {
+            let e = run(line, *env).unwrap_err();
+            assert_eq!(e.exit_code().code(), 64, "{line}: {e}");
+            assert!(e.to_string().contains(said), "{line}: {e}");
+        }
+        // AZURE_SUBSCRIPTION_ID completes --machine and --resource-group ...
+        let t = run("check -n m -g rg", Some(SUB)).unwrap();
+        assert_eq!(t.machines[0].to_string(), ID);
+        let t = run("check -g rg", Some(SUB)).unwrap();
+        assert_eq!(t.scope.unwrap().resource_group.as_deref(), Some("rg"));
+        // ... never starts a fleet run by itself, nor widens --id.
+        let t = run("check", Some(SUB)).unwrap();
+        assert!(!t.has_azure_target());
+        let upper = format!("check --id ID --id {}", ID.to_uppercase());
+        let t = run(&upper, Some(SUB)).unwrap();
+        assert_eq!(
+            t.machines.len(),
+            1,
+            "the same machine in another case is one"
+        );
+        // A subscription given by name: the machine is found once Azure is reached.
+        let t = run("check -n m -g rg --subscription Prod", None).unwrap();
+        assert!(t.machines.is_empty());
+        assert_eq!(t.by_name.unwrap().subscription, "Prod");
+        let t = run(
+            "check --subscription SUB --subscription SUB --tag env=prod",
+            None,
+        )
+        .unwrap();
+        let scope = t.scope.unwrap();
+        assert_eq!(scope.subscriptions.len(), 1);
+        assert_eq!(scope.tags, [("env".to_string(), "prod".to_string())]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::os::{Host, Os};
 use crate::sim::{Scenario, Sim};
 use crate::target::MachineId;
-use crate::target::{Login, Request};
+use crate::target::{Login, Options, Request};
 use crate::view::{Ending, ScenarioInfo, Serving, View};
 
 /// How long the token `--serve` prints stays valid.
@@ -145,18 +145,16 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
     // none is probed.
     let probe = connection_probe(&host, sandbox, sim, &machines).await;
     let target = Request {
-        machines: machines.clone(),
-        by_name: None,
-        scope: None,
-        port: 22,
-        // The demo chooses its port, as `--port 22` would.
-        port_given: true,
-        login: Login::Entra,
-        ssh_client_folder: None,
-        sides: None,
-        grant_roles: true,
-        remote: true,
-        connect: probe.is_ok(),
+        options: Options {
+            // The demo chooses its port, as `--port 22` would.
+            port: Some(22),
+            login: Login::Entra,
+            grant_roles: true,
+            remote: true,
+            connect: probe.is_ok(),
+            ..Options::default()
+        },
+        ..Request::machines(machines.clone())
     };
     let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Internal(e.to_string()))?;
     let arm = Arm::new(

@@ -480,105 +480,14 @@ pub struct Plan {
     pub options: Option<Options>,
 }
 
-/// The target options that change what is detected and planned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Options {
-    /// `local` or `entra`.
-    pub login: String,
-    pub port: u16,
-    /// `--port` was given (a plan made without it changes no port seen in Azure).
-    #[serde(default)]
-    pub port_given: bool,
-    pub grant_roles: bool,
-    /// `--checks` as given (sorted, without repeats); `None` for the default sides.
-    pub checks: Option<Vec<String>>,
-    pub remote: bool,
-    pub connect: bool,
-    pub ssh_client_folder: Option<PathBuf>,
-}
+/// The target options a plan is made with, as saved plans record them
+/// (defined once, with their flags, in `target::Options`).
+pub use crate::target::Options;
 
 impl Options {
+    /// The options a plan made for this request records.
     pub fn of(t: &crate::target::Request) -> Options {
-        Options {
-            login: t.login.as_str().into(),
-            port: t.port,
-            port_given: t.port_given,
-            grant_roles: t.grant_roles,
-            checks: t.sides.as_ref().map(|s| {
-                s.iter()
-                    .map(|s| crate::target::side_name(*s).to_string())
-                    .collect()
-            }),
-            remote: t.remote,
-            connect: t.connect,
-            ssh_client_folder: t.ssh_client_folder.clone(),
-        }
-    }
-
-    /// Each option that differs, as `(made with, this run has)` in the words
-    /// of the command line.
-    pub fn differences(&self, now: &Options) -> Vec<(String, String)> {
-        fn flag(name: &str, on: bool) -> (String, String) {
-            if on {
-                (format!("with {name}"), name.to_string())
-            } else {
-                (format!("without {name}"), format!("no {name}"))
-            }
-        }
-        fn valued(name: &str, value: Option<String>) -> (String, String) {
-            match value {
-                Some(v) => (format!("with {name} {v}"), format!("{name} {v}")),
-                None => flag(name, false),
-            }
-        }
-        let pair = |a: (String, String), b: (String, String)| (a.0, b.1);
-        let mut out = Vec::new();
-        if self.login != now.login {
-            out.push(pair(
-                valued("--login", Some(self.login.clone())),
-                valued("--login", Some(now.login.clone())),
-            ));
-        }
-        if (self.port, self.port_given) != (now.port, now.port_given) {
-            let port = |o: &Options| o.port_given.then(|| o.port.to_string());
-            out.push(pair(
-                valued("--port", port(self)),
-                valued("--port", port(now)),
-            ));
-        }
-        if self.grant_roles != now.grant_roles {
-            out.push(pair(
-                flag("--grant-roles", self.grant_roles),
-                flag("--grant-roles", now.grant_roles),
-            ));
-        }
-        if self.checks != now.checks {
-            let list = |c: &Option<Vec<String>>| c.as_ref().map(|c| c.join(","));
-            out.push(pair(
-                valued("--checks", list(&self.checks)),
-                valued("--checks", list(&now.checks)),
-            ));
-        }
-        if self.remote != now.remote {
-            out.push(pair(
-                flag("--remote", self.remote),
-                flag("--remote", now.remote),
-            ));
-        }
-        if self.connect != now.connect {
-            out.push(pair(
-                flag("--connect", self.connect),
-                flag("--connect", now.connect),
-            ));
-        }
-        if self.ssh_client_folder != now.ssh_client_folder {
-            let folder = |f: &Option<PathBuf>| f.as_ref().map(|f| format!("\"{}\"", f.display()));
-            out.push(pair(
-                valued("--ssh-client-folder", folder(&self.ssh_client_folder)),
-                valued("--ssh-client-folder", folder(&now.ssh_client_folder)),
-            ));
-        }
-        out
+        t.options.clone()
     }
 }
 

@@ -165,12 +165,7 @@ async fn execute(config: Config) -> Result<ExitCode> {
             _ => ExitCode::Error,
         }),
         Cmd::Man => {
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut buf)
-                .map_err(|e| Error::io("man page", e))?;
-            buf.extend_from_slice(crate::render::MAN_SECTIONS.as_bytes());
-            out(&String::from_utf8_lossy(&buf))?;
+            out(&crate::cli::man::page().map_err(|e| Error::io("man page", e))?)?;
             Ok(ExitCode::Ok)
         }
     }

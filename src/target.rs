@@ -2,12 +2,26 @@
 //! Arc-enabled machines (parsing, validation, display).
 
 use std::fmt;
-use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
+mod options;
+pub use options::Options;
+
 /// A part of the SSH path that is checked on its own (`--checks`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Side {
     Client,
     Azure,
@@ -24,8 +38,20 @@ pub fn side_name(side: Side) -> &'static str {
 }
 
 /// How the user logs in to the machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Login {
+    #[default]
     Local,
     Entra,
 }
@@ -40,7 +66,8 @@ impl Login {
     }
 }
 
-/// What the user asked to check: this machine and/or Arc machines in Azure.
+/// What the user asked to check: this machine and/or Arc machines in Azure,
+/// with the target options (`--port`, `--login`, `--checks`, ...).
 #[derive(Debug, Clone)]
 pub struct Request {
     /// Machines named one by one (`--id`, `--ids-from`, `--machine`).
@@ -49,18 +76,17 @@ pub struct Request {
     pub by_name: Option<ByName>,
     /// Fleet mode: every machine found in subscriptions or a resource group.
     pub scope: Option<Scope>,
-    pub port: u16,
-    /// `--port` was given: only then may a port seen in Azure be changed.
-    pub port_given: bool,
-    pub login: Login,
-    pub ssh_client_folder: Option<PathBuf>,
-    /// Explicit `--checks`; `None` means the default (client, azure, plus server on an Arc server).
-    pub sides: Option<Vec<Side>>,
-    pub grant_roles: bool,
-    /// The server side through Arc Run Command.
-    pub remote: bool,
-    /// Try the SSH path end to end (`--connect`).
-    pub connect: bool,
+    /// The target options as given (`--checks` sorted): a saved plan records them.
+    pub options: Options,
+}
+
+/// A request reads as its options (`request.connect`, `request.ssh_port()`).
+impl std::ops::Deref for Request {
+    type Target = Options;
+
+    fn deref(&self) -> &Options {
+        &self.options
+    }
 }
 
 impl Request {
@@ -74,14 +100,7 @@ impl Request {
             machines,
             by_name: None,
             scope: None,
-            port: 22,
-            port_given: false,
-            login: Login::Local,
-            ssh_client_folder: None,
-            sides: None,
-            grant_roles: false,
-            remote: false,
-            connect: false,
+            options: Options::default(),
         }
     }
 }

@@ -362,8 +362,8 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
     };
     let server = async {
         if sides.contains(&Side::Server) && !ctx.target.remote {
-            let facts = crate::probe::server::local(&ctx.host, ctx.target.port).await;
-            let report = server::assess(&ctx.host, &facts, ctx.target.port);
+            let facts = crate::probe::server::local(&ctx.host, ctx.target.ssh_port()).await;
+            let report = server::assess(&ctx.host, &facts, ctx.target.ssh_port());
             (report, Some(facts))
         } else {
             (Report::default(), None)
@@ -443,7 +443,7 @@ pub async fn probe_again(ctx: &Context, plan: &mut Plan, progress: &(dyn Fn(&str
             let args = connect::ProbeArgs {
                 host: &ctx.host,
                 ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
-                port: ctx.target.port,
+                port: ctx.target.ssh_port(),
                 may_list_credentials: perms
                     .as_ref()
                     .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS)),
@@ -606,8 +606,8 @@ async fn azure_side(
     }
     ctx.shared.count(&ids);
     let wanted = azure::Wanted {
-        port: ctx.target.port,
-        port_given: ctx.target.port_given,
+        port: ctx.target.ssh_port(),
+        port_given: ctx.target.port_given(),
         login: ctx.target.login,
         grant_roles: ctx.target.grant_roles,
     };

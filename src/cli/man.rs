@@ -1,0 +1,392 @@
+//! The man page, arcfix(1), generated from the clap `Command`: the global
+//! options, then a section per command with its synopsis, description, every
+//! option and its examples; then the sections clap knows nothing of
+//! (EXAMPLES, EXIT STATUS, ENVIRONMENT, FILES).
+
+use clap::CommandFactory;
+use clap_mangen::Man;
+use clap_mangen::roff::{Roff, roman};
+
+use super::Cli;
+
+/// The whole page (roff), as `arcfix man` prints it.
+pub fn page() -> std::io::Result<String> {
+    let cli = Cli::command();
+    let man = Man::new(cli.clone());
+    let mut page = section(|w| man.render_title(w), Keep::All)?;
+    page += &section(|w| man.render_name_section(w), Keep::Section)?;
+    page += &section(|w| man.render_synopsis_section(w), Keep::Section)?;
+    page += &section(|w| man.render_description_section(w), Keep::Section)?;
+    page += ".SH \"GLOBAL OPTIONS\"\nEvery command takes these.\n";
+    page += &section(|w| man.render_options_section(w), Keep::Body)?;
+    page += ".SH COMMANDS\n";
+    for command in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
+        page += &command_section(command)?;
+    }
+    page += SECTIONS;
+    Ok(page)
+}
+
+/// What of a section rendered by clap_mangen or roff goes into the page.
+#[derive(PartialEq)]
+enum Keep {
+    /// Everything, with the preamble that defines `\*(Aq` (once, first).
+    All,
+    /// The section with its `.SH` heading.
+    Section,
+    /// The lines under the heading.
+    Body,
+}
+
+/// One section rendered by clap_mangen or roff, without the preamble each
+/// render repeats, and without its heading when the page has its own.
+fn section(
+    render: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    keep: Keep,
+) -> std::io::Result<String> {
+    let mut buf = Vec::new();
+    render(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf);
+    if keep == Keep::All {
+        return Ok(text.into_owned());
+    }
+    let lines = text
+        .lines()
+        .filter(|l| !l.starts_with(".ie \\n(.g .ds Aq") && !l.starts_with(".el .ds Aq"))
+        .skip_while(|l| keep == Keep::Body && l.starts_with(".SH "));
+    Ok(lines.map(|l| format!("{l}\n")).collect())
+}
+
+/// `.SS "arcfix check"`: its synopsis, what it does, its own options (the
+/// global ones and `--help` are above) and its examples.
+fn command_section(command: &clap::Command) -> std::io::Result<String> {
+    let name = format!("arcfix {}", command.get_name());
+    let command = command
+        .clone()
+        .bin_name(&name)
+        .disable_help_flag(true)
+        .mut_args(with_aliases);
+    let has_options = command.get_arguments().any(|a| !a.is_hide_set());
+    let man = Man::new(command.clone());
+    let mut out = Roff::new().control("SS", [name.as_str()]).to_roff();
+    out += &section(|w| man.render_synopsis_section(w), Keep::Body)?;
+    out += ".PP\n";
+    out += &section(|w| man.render_description_section(w), Keep::Body)?;
+    if has_options {
+        out += &section(|w| man.render_options_section(w), Keep::Body)?;
+    }
+    if let Some(examples) = command.get_after_help() {
+        let examples = examples_block(&examples.to_string());
+        out += &section(|w| examples.to_writer(w), Keep::Section)?;
+    }
+    Ok(out)
+}
+
+/// An option's visible aliases (`--name` of `--machine`) said in its help,
+/// which clap_mangen leaves out.
+fn with_aliases(arg: clap::Arg) -> clap::Arg {
+    let aliases: Vec<String> = arg
+        .get_visible_aliases()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| format!("--{a}"))
+        .collect();
+    if aliases.is_empty() {
+        return arg;
+    }
+    let said = format!(" [alias: {}]", aliases.join(", "));
+    let help = arg.get_help().map(|h| format!("{h}{said}"));
+    let long_help = arg.get_long_help().map(|h| format!("{h}{said}"));
+    let arg = match help {
+        Some(h) => arg.help(h),
+        None => arg,
+    };
+    match long_help {
+        Some(h) => arg.long_help(h),
+        None => arg,
+    }
+}
+
+/// A command's `Examples:` of `--help`, one command line each, kept as typed.
+fn examples_block(after_help: &str) -> Roff {
+    let mut roff = Roff::new();
+    let mut lines = after_help.lines();
+    if let Some(heading) = lines.next() {
+        roff.control("PP", []).text([roman(heading)]);
+    }
+    roff.control("RS", ["4"]).control("nf", []);
+    for line in lines {
+        roff.text([roman(line.trim())]);
+    }
+    roff.control("fi", []).control("RE", []);
+    roff
+}
+
+/// The man page's own sections after clap's (roff).
+const SECTIONS: &str = r#".SH EXAMPLES
+.TP
+\fBarcfix check \-\-checks client\fR
+Check this machine only.
+.TP
+\fBarcfix check \-\-subscription\fR \fISUB\fR \fB\-\-resource\-group\fR \fIrg1\fR \fB\-\-machine\fR \fIweb\-01\fR \fB\-\-connect\fR
+Check this machine and the machine in Azure, and try the SSH path end to end.
+.TP
+\fBarcfix apply \-\-id\fR \fIID\fR \fB\-\-remote \-\-login entra \-\-grant\-roles\fR
+Apply every fix after one confirmation, the server side through Arc Run Command.
+.TP
+\fBaz ssh arc \-g rg1 \-n web\-01 2>&1 | arcfix explain\fR
+Say which known problem an error message shows.
+.SH "WHAT CHECK AND PLAN WRITE"
+Without \-\-remote, check and plan only read.
+With \-\-remote they write to Azure: for each machine they create a Run Command
+resource (arcfix\-probe\-\&...) that executes a read\-only script on the server,
+read its output and delete the resource. Nothing on the server is changed; the
+fix scripts run the same way only in an approved apply.
+With \-\-connect, check asks for short\-lived relay credentials (listCredentials)
+and runs ssh through the Arc proxy; the server's sshd logs an
+"Invalid user arcfix\-probe" line.
+.SH "EXIT STATUS"
+.TP
+\fB0\fR
+Nothing found, no steps, or everything fixed and verified; explain: a match.
+.TP
+\fB1\fR
+A runtime error: bad input, sign\-in failed, Azure unreachable, a resource not found, a side whose facts could not be read, a side you asked for (\-\-checks, \-\-remote, \-\-connect) that could not be checked, a declined confirmation.
+.TP
+\fB2\fR
+check found problems; plan has steps; explain matched nothing.
+.TP
+\fB3\fR
+apply: a step failed or manual steps remain (or the final connection probe failed).
+.TP
+\fB64\fR
+A command\-line usage error.
+.SH ENVIRONMENT
+.TP
+\fBAZURE_SUBSCRIPTION_ID\fR
+The subscription of \-\-machine, \-\-resource\-group and \-\-tag when \-\-subscription is not given; it never starts a fleet run by itself.
+.TP
+\fBARCFIX_ARM_ENDPOINT\fR
+The Resource Manager base URL (as \-\-arm\-endpoint).
+.TP
+\fBARCFIX_AUTH\fR
+The credential (as \-\-auth).
+.TP
+\fBAZURE_TENANT_ID\fR, \fBAZURE_CLIENT_ID\fR, \fBAZURE_CLIENT_SECRET\fR, \fBAZURE_FEDERATED_TOKEN_FILE\fR
+The credential of \-\-auth env (and the user\-assigned identity of \-\-auth managed\-identity).
+.TP
+\fBARCFIX_TOKEN\fR
+The bearer token of \-\-auth static (loopback endpoints only).
+.TP
+\fBPSModulePath\fR
+Where the PowerShell modules are looked for.
+.TP
+\fBNO_COLOR\fR
+When set and not empty, no colour (with \-\-color auto).
+.TP
+\fBARCFIX_LOG\fR, \fBARCFIX_PRIVILEGE\fR, \fBARCFIX_SSH_SEARCH_PATH\fR, \fBARCFIX_RUN_COMMAND_TIMEOUT\fR, \fBARCFIX_CONNECT_TIMEOUT\fR, \fBARCFIX_RETRY_SCALE\fR, \fBARCFIX_PACE_SCALE\fR
+See the README.
+.SH FILES
+.TP
+\fI$XDG_STATE_HOME/arcfix/journal.jsonl\fR (\fI~/.local/state/arcfix/journal.jsonl\fR; Windows \fI%LOCALAPPDATA%\\arcfix\\journal.jsonl\fR)
+The journal of the changes apply made, one JSON line each, with how to undo it.
+.TP
+\fI~/.clientsshproxy/sshProxy_*\fR
+The Azure CLI's SSH proxy, used by \-\-connect.
+.TP
+\fIplan.json\fR
+A plan saved with plan \-\-out (mode 0600), applied with apply \-\-plan.
+.SH "SEE ALSO"
+\fBssh\fR(1)
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How the page writes `--name` (roff escapes every `-`).
+    fn bold_long(long: &str) -> String {
+        format!("\\fB\\-\\-{}\\fR", long.replace('-', "\\-"))
+    }
+
+    /// The text of the page from `start` to the next heading of either level.
+    fn part<'a>(page: &'a str, start: &str) -> &'a str {
+        let from = page
+            .find(&format!("\n{start}\n"))
+            .unwrap_or_else(|| panic!("no {start}"))
+            + 1;
+        let rest = &page[from + start.len()..];
+        let end = [rest.find("\n.SS "), rest.find("\n.SH ")]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(rest.len());
+        &page[from..from + start.len() + end]
+    }
+
+    #[test]
+    fn every_option_of_every_command_is_documented_in_its_section() {
+        let page = page().unwrap();
+        let mut cli = Cli::command();
+        cli.build();
+        let global = part(&page, ".SH \"GLOBAL OPTIONS\"");
+        for arg in cli.get_arguments().filter(|a| !a.is_hide_set()) {
+            let long = arg.get_long().expect("every global option has a long name");
+            assert!(global.contains(&bold_long(long)), "--{long}");
+            assert!(arg.get_help().is_some(), "--{long} has no help");
+        }
+        let mut documented = 0;
+        for command in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
+            let name = command.get_name();
+            if name == "help" {
+                continue;
+            }
+            let section = part(&page, &format!(".SS \"arcfix {name}\""));
+            // The global options (and --help) are documented once, above.
+            let own = command
+                .get_arguments()
+                .filter(|a| !a.is_hide_set() && !a.is_global_set() && a.get_id() != "help");
+            for arg in own {
+                let id = arg.get_id();
+                assert!(arg.get_help().is_some(), "arcfix {name} {id}: no help");
+                let help = arg.get_help().unwrap().to_string();
+                let first_words: String = help
+                    .split_whitespace()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                assert!(
+                    section.contains(&first_words.replace('-', "\\-").replace('\'', "\\*(Aq")),
+                    "arcfix {name} {id}: its help is not in its section"
+                );
+                match arg.get_long() {
+                    Some(long) => {
+                        assert!(section.contains(&bold_long(long)), "arcfix {name} --{long}")
+                    }
+                    None => {
+                        let value = arg.get_value_names().unwrap()[0].to_string();
+                        assert!(
+                            section.contains(&format!("\\fI{value}\\fR")),
+                            "arcfix {name} {value}"
+                        )
+                    }
+                }
+                for alias in arg.get_visible_aliases().unwrap_or_default() {
+                    assert!(
+                        section.contains(&format!("[alias: \\-\\-{alias}]")),
+                        "arcfix {name} --{alias}"
+                    );
+                }
+                documented += 1;
+            }
+        }
+        assert!(documented >= 30, "{documented}");
+        // Hidden commands stay out.
+        assert!(!page.contains("sim\\-proxy"));
+    }
+
+    #[test]
+    fn the_hand_written_sections_follow_the_commands() {
+        let page = page().unwrap();
+        let headings: Vec<&str> = page.lines().filter(|l| l.starts_with(".SH ")).collect();
+        assert_eq!(
+            headings,
+            [
+                ".SH NAME",
+                ".SH SYNOPSIS",
+                ".SH DESCRIPTION",
+                ".SH \"GLOBAL OPTIONS\"",
+                ".SH COMMANDS",
+                ".SH EXAMPLES",
+                ".SH \"WHAT CHECK AND PLAN WRITE\"",
+                ".SH \"EXIT STATUS\"",
+                ".SH ENVIRONMENT",
+                ".SH FILES",
+                ".SH \"SEE ALSO\"",
+            ]
+        );
+        assert!(page.starts_with(".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n.TH arcfix 1 "));
+    }
+
+    #[test]
+    fn the_environment_section_names_what_arcfix_reads() {
+        let page = page().unwrap();
+        let environment = part(&page, ".SH ENVIRONMENT");
+        let mut cli = Cli::command();
+        cli.build();
+        for arg in cli.get_arguments() {
+            if let Some(var) = arg.get_env() {
+                let var = var.to_string_lossy();
+                assert!(environment.contains(&format!("\\fB{var}\\fR")), "{var}");
+            }
+        }
+        // Read by run.rs (NO_COLOR, AZURE_SUBSCRIPTION_ID) and azure::auth (ARCFIX_TOKEN).
+        for var in ["NO_COLOR", "AZURE_SUBSCRIPTION_ID", "ARCFIX_TOKEN"] {
+            assert!(environment.contains(&format!("\\fB{var}\\fR")), "{var}");
+        }
+        // AZURE_SUBSCRIPTION_ID completes a target; it never is --subscription's default.
+        assert!(!environment.contains("default for \\-\\-subscription"));
+        assert!(environment.contains("it never starts a fleet run by itself"));
+    }
+
+    /// The page is well-formed roff: only man(7) macros, blocks closed, every
+    /// font change back to roman on its line.
+    #[test]
+    fn the_page_is_well_formed_roff() {
+        let page = page().unwrap();
+        let known = [
+            "TH", "SH", "SS", "TP", "PP", "RS", "RE", "IP", "br", "nf", "fi", "ie", "el",
+        ];
+        let (mut indent, mut nofill) = (0i32, false);
+        for (n, line) in page.lines().enumerate() {
+            assert!(!line.starts_with('\''), "line {}: {line}", n + 1);
+            if let Some(control) = line.strip_prefix('.') {
+                let name = control.split_whitespace().next().unwrap_or_default();
+                assert!(known.contains(&name), "line {}: {line}", n + 1);
+                match name {
+                    "RS" => indent += 1,
+                    "RE" => indent -= 1,
+                    "nf" => nofill = true,
+                    "fi" => nofill = false,
+                    "SH" | "SS" => {
+                        assert_eq!((indent, nofill), (0, false), "line {}: {line}", n + 1);
+                        assert_eq!(control.matches('"').count() % 2, 0, "line {}", n + 1);
+                    }
+                    _ => {}
+                }
+                assert!(indent >= 0, "line {}: .RE without .RS", n + 1);
+            }
+            if line.contains("\\fB") || line.contains("\\fI") {
+                assert!(line.contains("\\fR"), "line {}: {line}", n + 1);
+            }
+        }
+        assert_eq!((indent, nofill), (0, false));
+    }
+
+    /// groff, where installed, reads the page without a warning.
+    #[cfg(unix)]
+    #[test]
+    fn groff_reads_the_page_without_a_warning() {
+        let page = page().unwrap();
+        match std::process::Command::new("groff")
+            .args(["-man", "-Tutf8", "-ww", "-z"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        {
+            Err(_) => eprintln!("groff is not installed: the page was checked by structure only"),
+            Ok(mut groff) => {
+                use std::io::Write;
+                groff
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(page.as_bytes())
+                    .unwrap();
+                let out = groff.wait_with_output().unwrap();
+                assert!(out.status.success());
+                assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+            }
+        }
+    }
+}
