@@ -678,6 +678,69 @@ async fn group_rights(arm: &Arm, group: &str) -> GroupRights {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    /// A machine's fields as the checks read them are the same whether the
+    /// machine came from ARM (GET) or from Resource Graph (the projection):
+    /// every field of the official example, each given a value, goes through
+    /// the query's own `project` and `GraphMachine::into_machine`. A field a
+    /// check starts reading without a column in the projection fails here,
+    /// instead of reading `None` in every fleet run.
+    #[test]
+    fn resource_graph_projects_every_machine_field_the_checks_read() {
+        fn fill(v: &mut Value, n: &mut u32) {
+            match v {
+                Value::Null => {
+                    *n += 1;
+                    *v = json!(format!("value-{n}"));
+                }
+                Value::Object(o) => o.values_mut().for_each(|x| fill(x, n)),
+                Value::Array(a) => a.iter_mut().for_each(|x| fill(x, n)),
+                _ => {}
+            }
+        }
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/arm/hybridcompute/2025-01-13/Machines_Get.json"
+        ))
+        .unwrap();
+        let mut arm: Value =
+            serde_json::from_str::<Value>(&text).unwrap()["responses"]["200"]["body"].clone();
+        fill(&mut arm, &mut 0);
+        arm["tags"] = json!({"env": "prod"});
+        let query = query(None);
+        let project = query
+            .split(" | ")
+            .find_map(|stage| stage.strip_prefix("project "))
+            .expect("a project stage");
+        let lookup = |path: &str| {
+            path.split('.').fold(arm.clone(), |v, key| {
+                v.get(key).cloned().unwrap_or(Value::Null)
+            })
+        };
+        let mut row = serde_json::Map::new();
+        for column in project.split(", ") {
+            let column = column.trim();
+            let (name, expr) = column.split_once('=').unwrap_or((column, column));
+            let value = match expr
+                .strip_prefix("tostring(")
+                .and_then(|e| e.strip_suffix(')'))
+            {
+                Some(path) => match lookup(path) {
+                    Value::String(s) => json!(s),
+                    Value::Null => json!(""),
+                    other => json!(other.to_string()),
+                },
+                None => lookup(expr),
+            };
+            row.insert(name.to_string(), value);
+        }
+        let from_graph = serde_json::from_value::<GraphMachine>(Value::Object(row))
+            .unwrap()
+            .into_machine();
+        let from_arm: Machine = serde_json::from_value(arm).unwrap();
+        assert_eq!(format!("{from_graph:?}"), format!("{from_arm:?}"));
+    }
 
     #[test]
     fn a_listed_machine_without_what_the_checks_read_is_read_again() {
