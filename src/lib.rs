@@ -34,5 +34,6 @@ pub(crate) mod sim;
 pub mod target;
 pub(crate) mod text;
 pub(crate) mod view;
+pub(crate) mod vocab;
 
 pub use run::run;
