@@ -949,14 +949,30 @@ mod tests {
         assert_eq!(retry_after(&h), None);
     }
 
+    /// A client of `base`, with the token "t".
+    pub(super) fn client(base: url::Url, retry: RetryPolicy) -> Arc<Arm> {
+        Arm::new(
+            base,
+            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
+            retry,
+        )
+        .unwrap()
+    }
+
+    /// Each link is refused: it leads to another host than the endpoint.
+    pub(super) fn refused_as_foreign(arm: &Arm, links: &[&str]) {
+        for link in links {
+            let e = arm.url(link, "y").unwrap_err();
+            assert!(e.contains("another host"), "{link}: {e}");
+        }
+    }
+
     #[test]
     fn urls_keep_their_query_and_stay_on_the_endpoint() {
-        let arm = Arm::new(
+        let arm = client(
             url::Url::parse("http://127.0.0.1:9/").unwrap(),
-            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
             RetryPolicy::default(),
-        )
-        .unwrap();
+        );
         assert_eq!(
             arm.url("/subscriptions/s/providers/X", "2021-04-01")
                 .unwrap()
@@ -987,20 +1003,20 @@ mod tests {
         }
         assert!(arm.url("/a/b..c/x?$filter=a/../b", "y").is_ok());
         // Every spelling of a foreign link is refused, whatever its case or padding.
-        for link in [
-            "HTTP://127.0.0.2:9/x",
-            "Http://127.0.0.2:9/x",
-            " http://127.0.0.2:9/x",
-            "\thttp://127.0.0.2:9/x",
-            "//127.0.0.2:9/x",
-            "/\\127.0.0.2:9/x",
-            "https://127.0.0.1:9/x",
-            "http://127.0.0.1:10/x",
-            "http://user:pw@127.0.0.1:9/x",
-        ] {
-            let e = arm.url(link, "y").unwrap_err();
-            assert!(e.contains("another host"), "{link}: {e}");
-        }
+        refused_as_foreign(
+            &arm,
+            &[
+                "HTTP://127.0.0.2:9/x",
+                "Http://127.0.0.2:9/x",
+                " http://127.0.0.2:9/x",
+                "\thttp://127.0.0.2:9/x",
+                "//127.0.0.2:9/x",
+                "/\\127.0.0.2:9/x",
+                "https://127.0.0.1:9/x",
+                "http://127.0.0.1:10/x",
+                "http://user:pw@127.0.0.1:9/x",
+            ],
+        );
         // A same-origin link in another spelling is fine.
         assert_eq!(
             arm.url("HTTP://127.0.0.1:9/op/2", "").unwrap().as_str(),
@@ -1077,12 +1093,7 @@ mod wire_tests {
     }
 
     fn arm_at(url: url::Url) -> Arc<Arm> {
-        Arm::new(
-            url,
-            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
-            quick(),
-        )
-        .unwrap()
+        super::tests::client(url, quick())
     }
 
     #[tokio::test]
@@ -1201,22 +1212,20 @@ mod wire_tests {
 
     #[test]
     fn an_https_endpoint_never_follows_a_link_to_plain_http() {
-        let arm = Arm::new(
+        let arm = super::tests::client(
             url::Url::parse("https://management.azure.com/").unwrap(),
-            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
             RetryPolicy::default(),
-        )
-        .unwrap();
-        for link in [
-            "http:127.0.0.2:9/x",
-            "http://management.azure.com/x",
-            "HTTP:management.azure.com/x",
-            "https://management.azure.com.evil.example/x",
-            "https://management.azure.com:444/x",
-        ] {
-            let e = arm.url(link, "y").unwrap_err();
-            assert!(e.contains("another host"), "{link}: {e}");
-        }
+        );
+        super::tests::refused_as_foreign(
+            &arm,
+            &[
+                "http:127.0.0.2:9/x",
+                "http://management.azure.com/x",
+                "HTTP:management.azure.com/x",
+                "https://management.azure.com.evil.example/x",
+                "https://management.azure.com:444/x",
+            ],
+        );
         assert_eq!(
             arm.url(
                 "https://MANAGEMENT.azure.com:443/subscriptions?$skiptoken=a",
@@ -1253,22 +1262,12 @@ mod wire_tests {
     #[tokio::test]
     async fn dropped_connections_are_retried_then_given_up_on() {
         let (url, _seen) = flaky_server(2).await;
-        let arm = Arm::new(
-            url,
-            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
-            quick(),
-        )
-        .unwrap();
+        let arm = arm_at(url);
         assert!(arm.get("/x", "1").await.is_ok());
         assert_eq!(arm.request_count(), 3);
 
         let (url, _seen) = flaky_server(100).await;
-        let arm = Arm::new(
-            url,
-            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
-            quick(),
-        )
-        .unwrap();
+        let arm = arm_at(url);
         let e = arm.get("/x", "1").await.unwrap_err();
         assert_eq!(e.code, "ConnectionFailed", "{e}");
         assert_eq!(
