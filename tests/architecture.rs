@@ -29,6 +29,13 @@ struct Use {
     at: String,
 }
 
+impl Use {
+    /// `src/x.rs:12: crate::module`
+    fn shown(&self) -> String {
+        format!("{}: crate::{}", self.at, self.module)
+    }
+}
+
 /// Top-level module → the paths of its code into other top-level modules.
 type Imports = BTreeMap<String, Vec<Use>>;
 
@@ -385,6 +392,11 @@ fn cycles(imports: &Imports, apart: &[&str]) -> Vec<String> {
     found
 }
 
+/// Fails saying `why`, with what was found, when anything was.
+fn assert_none(found: &[String], why: &str) {
+    assert!(found.is_empty(), "{why}:\n{}", found.join("\n"));
+}
+
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
@@ -399,11 +411,10 @@ fn no_import_cycle_among_the_top_level_modules() {
         all["run"]
     );
     let found = cycles(&all, &[SIM]);
-    assert!(
-        found.is_empty(),
+    assert_none(
+        &found,
         "the top-level modules import each other in a circle; data must flow one way \
-         (move the shared piece down, e.g. into `vocab`, or pass a callback):\n{}",
-        found.join("\n")
+         (move the shared piece down, e.g. into `vocab`, or pass a callback)",
     );
 }
 
@@ -413,12 +424,11 @@ fn the_simulator_imports_nothing_from_the_product() {
     let wrong: Vec<String> = all[SIM]
         .iter()
         .filter(|u| all.contains_key(&u.module) && !SIM_MAY_IMPORT.contains(&u.module.as_str()))
-        .map(|u| format!("{}: crate::{}", u.at, u.module))
+        .map(Use::shown)
         .collect();
-    assert!(
-        wrong.is_empty(),
-        "src/sim must stand apart from the product it simulates Azure for:\n{}",
-        wrong.join("\n")
+    assert_none(
+        &wrong,
+        "src/sim must stand apart from the product it simulates Azure for",
     );
 }
 
@@ -440,10 +450,9 @@ fn only_demo_and_sim_proxy_reach_the_simulator() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "only `demo` and the sim-proxy command reach the simulator:\n{}",
-        wrong.join("\n")
+    assert_none(
+        &wrong,
+        "only `demo` and the sim-proxy command reach the simulator",
     );
 }
 
@@ -455,13 +464,9 @@ fn the_shared_vocabulary_imports_no_other_module() {
             .get(*leaf)
             .unwrap_or_else(|| panic!("no module `{leaf}` in src/lib.rs"))
             .iter()
-            .map(|u| format!("{}: crate::{}", u.at, u.module))
+            .map(Use::shown)
             .collect();
-        assert!(
-            uses.is_empty(),
-            "`{leaf}` must stay a leaf:\n{}",
-            uses.join("\n")
-        );
+        assert_none(&uses, &format!("`{leaf}` must stay a leaf"));
     }
 }
 
