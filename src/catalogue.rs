@@ -127,6 +127,7 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 /// The contract's finding ids; their meaning never changes.
+#[cfg(test)]
 pub const CONTRACT_IDS: [&str; 10] = [
     "client-binaries-missing",
     "ps-module-version-mismatch",
@@ -185,14 +186,12 @@ pub struct Problem {
 /// One error-text pattern.
 #[derive(Debug, Clone)]
 pub struct Pattern {
-    /// What is matched: `source`, case-insensitive, with every literal space
-    /// optional (see [`loosen`]).
+    /// What is matched: the pattern as written in the plan file,
+    /// case-insensitive, with every literal space optional (see [`loosen`]).
     pub matcher: String,
     /// `matcher` compiled on first use: most runs need only the few that hit,
     /// and compiling all of them costs ~20 ms at start-up.
     compiled: OnceLock<Regex>,
-    /// The pattern as written in the plan file.
-    pub source: String,
     /// How specific it is: an exact article text scores high, a generic phrase low.
     pub weight: u32,
 }
@@ -260,7 +259,6 @@ fn parse(name: &str, text: &str) -> Result<Problem, String> {
             Ok(Pattern {
                 matcher,
                 compiled: OnceLock::new(),
-                source: p.regex,
                 weight: p.weight,
             })
         })

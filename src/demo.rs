@@ -24,14 +24,12 @@ use crate::view::{Ending, ScenarioInfo, Serving, View};
 const SERVE_TOKEN_HOURS: i64 = 24;
 
 pub async fn run(config: &Config, name: &str, mode: DemoMode) -> Result<ExitCode> {
+    let scenario = builtin(name)?;
     let view = crate::render::view(config, true);
     if mode == DemoMode::List {
         view.scenarios(&scenarios())?;
         return Ok(ExitCode::Ok);
     }
-    // The name was checked against the built-ins with the other options.
-    let scenario = Scenario::builtin(name)
-        .ok_or_else(|| Error::Internal(format!("the scenario '{name}' is missing")))?;
     // Ctrl-C is caught before anything exists, so nothing outlives it.
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     let _ = futures::poll!(&mut interrupt);
@@ -62,6 +60,17 @@ pub async fn run(config: &Config, name: &str, mode: DemoMode) -> Result<ExitCode
     let code = result?;
     closed.map_err(|e| Error::io("cannot remove the demo sandbox", e))?;
     Ok(code)
+}
+
+/// The built-in scenario of that name, or the usage error listing them.
+fn builtin(name: &str) -> Result<Scenario> {
+    Scenario::builtin(name).ok_or_else(|| {
+        Error::Usage(format!(
+            "unknown scenario '{}': the built-in scenarios are {} (see `arcfix demo --list`)",
+            crate::text::sanitize(name),
+            Scenario::builtin_names().join(", ")
+        ))
+    })
 }
 
 /// The built-in scenarios, in their order.

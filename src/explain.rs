@@ -19,6 +19,10 @@ use serde_json::{Value, json};
 use crate::catalogue;
 use crate::text::sanitize;
 
+/// The known problems (`plans/`), parsed on first use: what `explain` matches
+/// against (the benches time the parse apart).
+pub use crate::catalogue::all as problems;
+
 /// The schema of `explain -o json` and `rules -o json`.
 const SCHEMA_VERSION: u32 = 1;
 

@@ -24,6 +24,7 @@ impl Drop for Waiting {
 }
 
 /// Says nothing: work done outside a command (benches, tests).
+#[allow(dead_code)] // only tests use it while `progress` is crate-private
 pub struct Quiet;
 
 impl Progress for Quiet {

@@ -8,34 +8,7 @@ use crate::error::{Error, Result};
 mod options;
 pub use options::Options;
 
-/// A part of the SSH path that is checked on its own (`--checks`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    Client,
-    Azure,
-    Server,
-}
-
-/// The side's name, as `--checks` and the JSON document write it.
-pub fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Client => "client",
-        Side::Azure => "azure",
-        Side::Server => "server",
-    }
-}
+pub use crate::vocab::{Side, side_name};
 
 /// How the user logs in to the machine.
 #[derive(

@@ -9,6 +9,7 @@
 
 mod harness;
 
+mod architecture;
 pub mod azure;
 mod bounds;
 mod cli;

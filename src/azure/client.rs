@@ -203,6 +203,11 @@ impl Arm {
     /// Sends one request, retrying what is worth retrying. `path` starts with
     /// `/` and may carry its own query (`?$filter=…`), or be a full URL that
     /// ARM handed out (an `Azure-AsyncOperation` or `nextLink`).
+    ///
+    /// Each attempt: its turn within ARM's buckets (`turn`), then the token
+    /// (`bearer`: a long wait for the rate limit never sends a token that
+    /// expired meanwhile), the request (`transmit`), and what the answer or its
+    /// absence means (`answered`, `unanswered`).
     pub async fn send(
         &self,
         method: &str,
@@ -214,322 +219,315 @@ impl Arm {
             let shown = crate::text::sanitize(path);
             ArmError::from_response(0, "", method, &shown, None).with_message("InvalidUrl", &m)
         })?;
-        let shown_path = url.path().to_string();
-        let (lane, kind) = (
-            pace::lane_of(url.path()),
-            pace::Kind::of(method, url.path()),
-        );
-        // This request's own method and path, with the endpoint's error.
-        let dead = || {
-            self.unreachable().map(|e| ArmError {
-                method: method.to_string(),
-                path: shown_path.clone(),
-                ..e
-            })
-        };
-        if let Some(e) = dead() {
+        let call = Call::new(method, url, body);
+        if let Some(e) = self.dead(&call) {
             return Err(e);
         }
-        let started = Instant::now();
-        // Waiting for a token or a Retry-After is pacing, not failing.
-        let mut paced = Duration::ZERO;
-        let mut throttled = 0u32;
-        let mut throttle_wait = Duration::ZERO;
-        let mut attempt = 0u32;
+        let mut budget = Budget::new();
         loop {
-            attempt += 1;
-            // The turn first, then the token: a long wait for the rate limit
-            // never sends a token that expired meanwhile.
-            // A request waiting its turn stops when the endpoint is found unreachable.
-            let gone = self.gone.notified();
-            tokio::pin!(gone);
-            gone.as_mut().enable();
-            if let Some(e) = dead() {
-                return Err(e);
-            }
-            let ticket = tokio::select! {
-                t = self.pace.acquire(&lane, kind) => t,
-                _ = gone => return Err(dead().unwrap_or_else(|| ArmError {
-                    status: 0,
-                    code: crate::error::arm::UNREACHABLE.into(),
-                    message: format!("cannot reach the ARM endpoint {}", self.base),
-                    method: method.to_string(),
-                    path: shown_path.clone(),
-                    correlation_id: None,
-                })),
-            };
-            paced += ticket.waited;
-            let token = self.tokens.token().await.map_err(|e| ArmError {
-                // Nothing was sent: not an answer from Azure.
-                status: 0,
-                code: "SignInRequired".into(),
-                message: match e {
-                    Error::Auth(m) => m,
-                    other => other.to_string(),
-                },
-                method: method.to_string(),
-                path: shown_path.clone(),
-                correlation_id: None,
-            })?;
-            let request_id = uuid::Uuid::new_v4().to_string();
-            let m = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
-            let mut req = self
-                .http
-                .request(m, url.clone())
-                .bearer_auth(&token)
-                .header("User-Agent", &self.user_agent)
-                .header("x-ms-client-request-id", &request_id)
-                .header("Accept", "application/json");
-            if let Some(b) = body {
-                req = req.json(b);
-            } else if method != "GET" && method != "DELETE" {
-                req = req.header("Content-Length", "0");
-            }
-            self.requests.fetch_add(1, Ordering::Relaxed);
+            budget.attempt += 1;
+            let ticket = self.turn(&call).await?;
+            budget.paced += ticket.waited;
+            let token = self.bearer(&call).await?;
             let sent = Instant::now();
-            let outcome = match req.build() {
-                Ok(request) => {
-                    tracing::debug!(
-                        "ARM request {method} {shown_path} attempt {attempt}, request id {request_id}, headers: {}",
-                        shown_headers(request.headers())
-                    );
-                    self.http.execute(request).await
-                }
-                Err(e) => Err(e),
-            };
-            let wait = match outcome {
+            let next = match self.transmit(&call, &token, budget.attempt).await {
                 Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let headers = resp.headers().clone();
-                    tracing::info!(
-                        "{method} {shown_path} {status} ({} ms)",
-                        sent.elapsed().as_millis()
-                    );
-                    tracing::debug!(
-                        "{method} {shown_path} answer headers: {}",
-                        shown_headers(&headers)
-                    );
-                    self.pace
-                        .observe(&ticket, &pace::remaining(&headers), status != 429);
-                    let correlation = headers
-                        .get("x-ms-correlation-request-id")
-                        .or_else(|| headers.get("x-ms-request-id"))
-                        .and_then(|v| v.to_str().ok())
-                        .map(String::from);
-                    let text = match read_body(resp).await {
-                        Ok(t) => t,
-                        Err(BodyError::TooLarge) => {
-                            return Err(ArmError::from_response(
-                                status,
-                                "",
-                                method,
-                                &shown_path,
-                                correlation,
-                            )
-                            .with_message(
-                                "ResponseTooLarge",
-                                &format!(
-                                    "the answer is larger than {} MiB: refusing to read it",
-                                    MAX_BODY >> 20
-                                ),
-                            ));
-                        }
-                        Err(BodyError::Broken(e)) => {
-                            // A body that fails to arrive is a failed attempt, never an empty answer.
-                            let err = ArmError {
-                                status: 0,
-                                code: "IncompleteResponse".into(),
-                                message: format!(
-                                    "the answer from {} broke off: {}",
-                                    self.base,
-                                    crate::text::one_line(&error_chain(&e))
-                                ),
-                                method: method.to_string(),
-                                path: shown_path.clone(),
-                                correlation_id: correlation,
-                            };
-                            let wait = self.give_up_or_wait(
-                                attempt,
-                                started + paced,
-                                self.backoff(attempt),
-                                err,
-                            )?;
-                            self.announce_retry(
-                                &format!("ARM's answer ({status}) broke off"),
-                                method,
-                                &shown_path,
-                                wait,
-                                attempt,
-                            );
-                            tokio::time::sleep(wait).await;
-                            continue;
-                        }
-                    };
-                    if (300..400).contains(&status) {
-                        let to = headers
-                            .get("location")
-                            .and_then(|v| v.to_str().ok())
-                            .map(|l| format!(" to {}", crate::text::sanitize(l)))
-                            .unwrap_or_default();
-                        return Err(ArmError::from_response(
-                            status,
-                            "",
-                            method,
-                            &shown_path,
-                            correlation,
-                        )
-                        .with_message(
-                            "UnexpectedRedirect",
-                            &format!("ARM answered with a redirect ({status}){to}; arcfix does not follow redirects"),
-                        ));
-                    }
-                    if (200..300).contains(&status) {
-                        let body = if text.trim().is_empty() {
-                            Value::Null
-                        } else {
-                            serde_json::from_str(&text).map_err(|e| {
-                                ArmError::invalid_answer(
-                                    status,
-                                    method,
-                                    &shown_path,
-                                    correlation.clone(),
-                                    format!("the response is not JSON: {e}"),
-                                )
-                            })?
-                        };
-                        return Ok(Answer {
-                            status,
-                            body,
-                            headers,
-                        });
-                    }
-                    let err =
-                        ArmError::from_response(status, &text, method, &shown_path, correlation);
-                    let (wait, why) = if status == 429 {
-                        let wait = retry_after(&headers).unwrap_or(self.retry.default_retry_after);
-                        let why = "ARM is throttling (429 Too Many Requests)".to_string();
-                        if is_throttling(&err) {
-                            // ARM's bucket is empty for the whole subscription:
-                            // every request of it waits, and this is no failed attempt.
-                            throttled += 1;
-                            throttle_wait += wait;
-                            if throttled > self.retry.max_throttled
-                                || throttle_wait > self.retry.max_throttle_wait
-                            {
-                                let gave_up = format!(
-                                    "{} (arcfix stopped waiting after {} answers 429 and {} of waits; at most {} a request)",
-                                    err.message,
-                                    throttled,
-                                    crate::text::seconds(throttle_wait - wait),
-                                    crate::text::seconds(self.retry.max_throttle_wait),
-                                );
-                                let code = err.code.clone();
-                                return Err(err.with_message(&code, &gave_up));
-                            }
-                            tracing::info!(method, path = %shown_path, wait_ms = wait.as_millis() as u64, "throttled: holding the subscription's requests");
-                            if throttled == 1 {
-                                // Said once a request: the waits that follow are the same story.
-                                self.announce_throttle(method, &shown_path, wait);
-                            }
-                            self.pace.hold(&lane, wait);
-                            attempt -= 1;
-                            continue;
-                        }
-                        (wait, why)
-                    } else if status >= 500 {
-                        (
-                            retry_after(&headers).unwrap_or_else(|| self.backoff(attempt)),
-                            format!("ARM answered {status} ({})", err.code),
-                        )
-                    } else {
-                        return Err(err);
-                    };
-                    (
-                        self.give_up_or_wait(attempt, started + paced, wait, err)?,
-                        why,
-                    )
+                    self.answered(&call, &ticket, resp, sent, &mut budget)
+                        .await?
                 }
-                Err(e) => {
-                    tracing::info!(
-                        "{method} {shown_path} no answer: {} ({} ms)",
-                        no_answer(&e),
-                        sent.elapsed().as_millis()
-                    );
-                    if let Some(why) = unreachable(&e, &self.base) {
-                        self.pace.unsent(&ticket);
-                        // Nobody listens there, or the name is not known:
-                        // one retry, then the run stops saying where the endpoint came from.
-                        let err = ArmError {
-                            status: 0,
-                            code: crate::error::arm::UNREACHABLE.into(),
-                            message: format!(
-                                "cannot reach the ARM endpoint {}{}: {why}",
-                                self.base,
-                                self.origin
-                                    .get()
-                                    .map(|o| format!(" (from {o})"))
-                                    .unwrap_or_default()
-                            ),
-                            method: method.to_string(),
-                            path: shown_path.clone(),
-                            correlation_id: None,
-                        };
-                        if attempt >= 2 {
-                            let _ = self.unreachable.set(err.clone());
-                            self.gone.notify_waiters();
-                            return Err(err);
-                        }
-                        let wait = self.backoff(1);
-                        if let Some(view) = self.view.get() {
-                            view.progress(&retry_notice(
-                                &format!("ARM did not answer ({why})"),
-                                method,
-                                &shown_path,
-                                wait,
-                                2,
-                                2,
-                            ));
-                        }
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    let err = ArmError {
-                        status: 0,
-                        code: if e.is_timeout() {
-                            "Timeout"
-                        } else {
-                            "ConnectionFailed"
-                        }
-                        .into(),
-                        message: format!(
-                            "cannot reach {}: {}",
-                            self.base,
-                            crate::text::one_line(&error_chain(&e))
-                        ),
-                        method: method.to_string(),
-                        path: shown_path.clone(),
-                        correlation_id: None,
-                    };
-                    (
-                        self.give_up_or_wait(attempt, started + paced, self.backoff(attempt), err)?,
-                        format!("ARM did not answer ({})", no_answer(&e)),
-                    )
-                }
+                Err(e) => self.unanswered(&call, &ticket, &e, sent, &budget)?,
             };
-            let (wait, why) = wait;
-            self.announce_retry(&why, method, &shown_path, wait, attempt);
-            tokio::time::sleep(wait).await;
+            match next {
+                Next::Done(answer) => return Ok(answer),
+                Next::Retry { wait, why } => {
+                    self.announce_retry(&why, method, &call.path, wait, budget.attempt);
+                    tokio::time::sleep(wait).await;
+                }
+                Next::Sleep(wait) => tokio::time::sleep(wait).await,
+                Next::Held => budget.attempt -= 1,
+            }
         }
     }
 
+    /// The endpoint's error, once it is found unreachable, with this
+    /// request's own method and path.
+    fn dead(&self, call: &Call<'_>) -> Option<ArmError> {
+        self.unreachable().map(|e| ArmError {
+            method: call.method.to_string(),
+            path: call.path.clone(),
+            ..e
+        })
+    }
+
+    /// Pacing: waits the request's turn within ARM's buckets. A request
+    /// waiting its turn stops when the endpoint is found unreachable.
+    async fn turn(&self, call: &Call<'_>) -> Result<pace::Ticket, ArmError> {
+        let gone = self.gone.notified();
+        tokio::pin!(gone);
+        gone.as_mut().enable();
+        if let Some(e) = self.dead(call) {
+            return Err(e);
+        }
+        tokio::select! {
+            t = self.pace.acquire(&call.lane, call.kind) => Ok(t),
+            _ = gone => Err(self.dead(call).unwrap_or_else(|| {
+                call.error(
+                    crate::error::arm::UNREACHABLE,
+                    format!("cannot reach the ARM endpoint {}", self.base),
+                    None,
+                )
+            })),
+        }
+    }
+
+    /// The token: failing to get one ends the request (nothing was sent:
+    /// not an answer from Azure).
+    async fn bearer(&self, call: &Call<'_>) -> Result<String, ArmError> {
+        self.tokens.token().await.map_err(|e| {
+            let message = match e {
+                Error::Auth(m) => m,
+                other => other.to_string(),
+            };
+            call.error("SignInRequired", message, None)
+        })
+    }
+
+    /// Sends one attempt (counted), with a request id of its own.
+    async fn transmit(
+        &self,
+        call: &Call<'_>,
+        token: &str,
+        attempt: u32,
+    ) -> reqwest::Result<reqwest::Response> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let m = Method::from_bytes(call.method.as_bytes()).unwrap_or(Method::GET);
+        let mut req = self
+            .http
+            .request(m, call.url.clone())
+            .bearer_auth(token)
+            .header("User-Agent", &self.user_agent)
+            .header("x-ms-client-request-id", &request_id)
+            .header("Accept", "application/json");
+        if let Some(b) = call.body {
+            req = req.json(b);
+        } else if call.method != "GET" && call.method != "DELETE" {
+            req = req.header("Content-Length", "0");
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let request = req.build()?;
+        tracing::debug!(
+            "ARM request {} {} attempt {attempt}, request id {request_id}, headers: {}",
+            call.method,
+            call.path,
+            shown_headers(request.headers())
+        );
+        self.http.execute(request).await
+    }
+
+    /// An answer came: tells the pacer what ARM's buckets hold, reads the
+    /// body, and decodes a success or judges an error.
+    async fn answered(
+        &self,
+        call: &Call<'_>,
+        ticket: &pace::Ticket,
+        resp: reqwest::Response,
+        sent: Instant,
+        budget: &mut Budget,
+    ) -> Result<Next, ArmError> {
+        let (method, path) = (call.method, &call.path);
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        tracing::info!(
+            "{method} {path} {status} ({} ms)",
+            sent.elapsed().as_millis()
+        );
+        tracing::debug!(
+            "{method} {path} answer headers: {}",
+            shown_headers(&headers)
+        );
+        self.pace
+            .observe(ticket, &pace::remaining(&headers), status != 429);
+        let correlation = headers
+            .get("x-ms-correlation-request-id")
+            .or_else(|| headers.get("x-ms-request-id"))
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let text = match read_body(resp).await {
+            Ok(t) => t,
+            Err(BodyError::TooLarge) => return Err(too_large(call, status, correlation)),
+            Err(BodyError::Broken(e)) => {
+                // A body that fails to arrive is a failed attempt, never an empty answer.
+                let message = format!(
+                    "the answer from {} broke off: {}",
+                    self.base,
+                    crate::text::one_line(&error_chain(&e))
+                );
+                let err = call.error("IncompleteResponse", message, correlation);
+                return Ok(Next::Retry {
+                    wait: self.give_up_or_wait(budget, self.backoff(budget.attempt), err)?,
+                    why: format!("ARM's answer ({status}) broke off"),
+                });
+            }
+        };
+        if (300..400).contains(&status) {
+            return Err(redirected(call, status, &headers, correlation));
+        }
+        if (200..300).contains(&status) {
+            return decode(call, status, headers, &text, correlation).map(Next::Done);
+        }
+        let err = ArmError::from_response(status, &text, method, path, correlation);
+        self.judge(call, status, &headers, err, budget)
+    }
+
+    /// Retries: an error answer is waited out and tried again (a 429, a 5xx)
+    /// within the policy's bounds, or given up on.
+    fn judge(
+        &self,
+        call: &Call<'_>,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+        err: ArmError,
+        budget: &mut Budget,
+    ) -> Result<Next, ArmError> {
+        let (wait, why) = if status == 429 {
+            let wait = retry_after(headers).unwrap_or(self.retry.default_retry_after);
+            if is_throttling(&err) {
+                return self.throttled(call, wait, err, budget);
+            }
+            (
+                wait,
+                "ARM is throttling (429 Too Many Requests)".to_string(),
+            )
+        } else if status >= 500 {
+            (
+                retry_after(headers).unwrap_or_else(|| self.backoff(budget.attempt)),
+                format!("ARM answered {status} ({})", err.code),
+            )
+        } else {
+            return Err(err);
+        };
+        Ok(Next::Retry {
+            wait: self.give_up_or_wait(budget, wait, err)?,
+            why,
+        })
+    }
+
+    /// ARM's bucket is empty for the whole subscription: every request of it
+    /// waits (the pacer holds the lane), and this is no failed attempt; past
+    /// the policy's count or total of such waits the request is given up on.
+    fn throttled(
+        &self,
+        call: &Call<'_>,
+        wait: Duration,
+        err: ArmError,
+        budget: &mut Budget,
+    ) -> Result<Next, ArmError> {
+        budget.throttled += 1;
+        budget.throttle_wait += wait;
+        if budget.throttled > self.retry.max_throttled
+            || budget.throttle_wait > self.retry.max_throttle_wait
+        {
+            let gave_up = format!(
+                "{} (arcfix stopped waiting after {} answers 429 and {} of waits; at most {} a request)",
+                err.message,
+                budget.throttled,
+                crate::text::seconds(budget.throttle_wait - wait),
+                crate::text::seconds(self.retry.max_throttle_wait),
+            );
+            let code = err.code.clone();
+            return Err(err.with_message(&code, &gave_up));
+        }
+        tracing::info!(method = call.method, path = %call.path, wait_ms = wait.as_millis() as u64, "throttled: holding the subscription's requests");
+        if budget.throttled == 1 {
+            // Said once a request: the waits that follow are the same story.
+            self.announce_throttle(call.method, &call.path, wait);
+        }
+        self.pace.hold(&call.lane, wait);
+        Ok(Next::Held)
+    }
+
+    /// No answer: an endpoint that cannot be reached at all gets one retry;
+    /// a timeout or a dropped connection is a failed attempt.
+    fn unanswered(
+        &self,
+        call: &Call<'_>,
+        ticket: &pace::Ticket,
+        e: &reqwest::Error,
+        sent: Instant,
+        budget: &Budget,
+    ) -> Result<Next, ArmError> {
+        tracing::info!(
+            "{} {} no answer: {} ({} ms)",
+            call.method,
+            call.path,
+            no_answer(e),
+            sent.elapsed().as_millis()
+        );
+        if let Some(why) = unreachable(e, &self.base) {
+            self.pace.unsent(ticket);
+            return self.unreachable_once(call, &why, budget.attempt);
+        }
+        let code = if e.is_timeout() {
+            "Timeout"
+        } else {
+            "ConnectionFailed"
+        };
+        let message = format!(
+            "cannot reach {}: {}",
+            self.base,
+            crate::text::one_line(&error_chain(e))
+        );
+        let err = call.error(code, message, None);
+        Ok(Next::Retry {
+            wait: self.give_up_or_wait(budget, self.backoff(budget.attempt), err)?,
+            why: format!("ARM did not answer ({})", no_answer(e)),
+        })
+    }
+
+    /// Nobody listens there, or the name is not known: one retry, then the
+    /// run stops saying where the endpoint came from (every later request
+    /// fails at once, and those waiting their turn are woken).
+    fn unreachable_once(&self, call: &Call<'_>, why: &str, attempt: u32) -> Result<Next, ArmError> {
+        let message = format!(
+            "cannot reach the ARM endpoint {}{}: {why}",
+            self.base,
+            self.origin
+                .get()
+                .map(|o| format!(" (from {o})"))
+                .unwrap_or_default()
+        );
+        let err = call.error(crate::error::arm::UNREACHABLE, message, None);
+        if attempt >= 2 {
+            let _ = self.unreachable.set(err.clone());
+            self.gone.notify_waiters();
+            return Err(err);
+        }
+        let wait = self.backoff(1);
+        if let Some(view) = self.view.get() {
+            view.progress(&retry_notice(
+                &format!("ARM did not answer ({why})"),
+                call.method,
+                &call.path,
+                wait,
+                2,
+                2,
+            ));
+        }
+        Ok(Next::Sleep(wait))
+    }
+
+    /// `wait` when the request may still be tried again (attempts and time,
+    /// pacing not counted, left), else `err`.
     fn give_up_or_wait(
         &self,
-        attempt: u32,
-        started: Instant,
+        budget: &Budget,
         wait: Duration,
         err: ArmError,
     ) -> Result<Duration, ArmError> {
-        if attempt >= self.retry.max_attempts || started.elapsed() + wait > self.retry.max_total {
+        let started = budget.started + budget.paced;
+        if budget.attempt >= self.retry.max_attempts
+            || started.elapsed() + wait > self.retry.max_total
+        {
             Err(err)
         } else {
             Ok(wait)
@@ -583,6 +581,138 @@ impl Arm {
         }
         Ok(url)
     }
+}
+
+/// One request, as `Arm::send` carries it through its attempts.
+struct Call<'a> {
+    method: &'a str,
+    url: url::Url,
+    /// The URL's path, as logs and errors show it.
+    path: String,
+    body: Option<&'a Value>,
+    /// Its lane and kind in ARM's buckets.
+    lane: String,
+    kind: pace::Kind,
+}
+
+impl<'a> Call<'a> {
+    fn new(method: &'a str, url: url::Url, body: Option<&'a Value>) -> Call<'a> {
+        Call {
+            method,
+            path: url.path().to_string(),
+            lane: pace::lane_of(url.path()),
+            kind: pace::Kind::of(method, url.path()),
+            url,
+            body,
+        }
+    }
+
+    /// An error of this request that no answer from Azure carries (status 0).
+    fn error(&self, code: &str, message: String, correlation_id: Option<String>) -> ArmError {
+        ArmError {
+            status: 0,
+            code: code.into(),
+            message,
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            correlation_id,
+        }
+    }
+}
+
+/// What one request has spent so far.
+struct Budget {
+    started: Instant,
+    /// Waiting for a token or a Retry-After is pacing, not failing.
+    paced: Duration,
+    attempt: u32,
+    /// ARM's throttling 429s met, and their `Retry-After`s added up.
+    throttled: u32,
+    throttle_wait: Duration,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            started: Instant::now(),
+            paced: Duration::ZERO,
+            attempt: 0,
+            throttled: 0,
+            throttle_wait: Duration::ZERO,
+        }
+    }
+}
+
+/// What follows an attempt.
+enum Next {
+    Done(Answer),
+    /// Wait, saying why, then try again.
+    Retry {
+        wait: Duration,
+        why: String,
+    },
+    /// Wait (already said), then try again.
+    Sleep(Duration),
+    /// ARM holds the subscription's requests: the pacer makes the wait, and
+    /// no attempt is spent.
+    Held,
+}
+
+/// Decoding a success: an empty body is `null`, anything else must be JSON.
+fn decode(
+    call: &Call<'_>,
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    text: &str,
+    correlation: Option<String>,
+) -> Result<Answer, ArmError> {
+    let body = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(text).map_err(|e| {
+            ArmError::invalid_answer(
+                status,
+                call.method,
+                &call.path,
+                correlation,
+                format!("the response is not JSON: {e}"),
+            )
+        })?
+    };
+    Ok(Answer {
+        status,
+        body,
+        headers,
+    })
+}
+
+/// A 3xx: arcfix does not follow redirects (the token would go with them).
+fn redirected(
+    call: &Call<'_>,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    correlation: Option<String>,
+) -> ArmError {
+    let to = headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(|l| format!(" to {}", crate::text::sanitize(l)))
+        .unwrap_or_default();
+    ArmError::from_response(status, "", call.method, &call.path, correlation).with_message(
+        "UnexpectedRedirect",
+        &format!("ARM answered with a redirect ({status}){to}; arcfix does not follow redirects"),
+    )
+}
+
+/// An answer over `MAX_BODY` is refused unread.
+fn too_large(call: &Call<'_>, status: u16, correlation: Option<String>) -> ArmError {
+    ArmError::from_response(status, "", call.method, &call.path, correlation).with_message(
+        "ResponseTooLarge",
+        &format!(
+            "the answer is larger than {} MiB: refusing to read it",
+            MAX_BODY >> 20
+        ),
+    )
 }
 
 /// Whether a path (before its query) has a `.` or `..` segment, in any
@@ -819,14 +949,30 @@ mod tests {
         assert_eq!(retry_after(&h), None);
     }
 
+    /// A client of `base`, with the token "t".
+    pub(super) fn client(base: url::Url, retry: RetryPolicy) -> Arc<Arm> {
+        Arm::new(
+            base,
+            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
+            retry,
+        )
+        .unwrap()
+    }
+
+    /// Each link is refused: it leads to another host than the endpoint.
+    pub(super) fn refused_as_foreign(arm: &Arm, links: &[&str]) {
+        for link in links {
+            let e = arm.url(link, "y").unwrap_err();
+            assert!(e.contains("another host"), "{link}: {e}");
+        }
+    }
+
     #[test]
     fn urls_keep_their_query_and_stay_on_the_endpoint() {
-        let arm = Arm::new(
+        let arm = client(
             url::Url::parse("http://127.0.0.1:9/").unwrap(),
-            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
             RetryPolicy::default(),
-        )
-        .unwrap();
+        );
         assert_eq!(
             arm.url("/subscriptions/s/providers/X", "2021-04-01")
                 .unwrap()
@@ -857,20 +1003,20 @@ mod tests {
         }
         assert!(arm.url("/a/b..c/x?$filter=a/../b", "y").is_ok());
         // Every spelling of a foreign link is refused, whatever its case or padding.
-        for link in [
-            "HTTP://127.0.0.2:9/x",
-            "Http://127.0.0.2:9/x",
-            " http://127.0.0.2:9/x",
-            "\thttp://127.0.0.2:9/x",
-            "//127.0.0.2:9/x",
-            "/\\127.0.0.2:9/x",
-            "https://127.0.0.1:9/x",
-            "http://127.0.0.1:10/x",
-            "http://user:pw@127.0.0.1:9/x",
-        ] {
-            let e = arm.url(link, "y").unwrap_err();
-            assert!(e.contains("another host"), "{link}: {e}");
-        }
+        refused_as_foreign(
+            &arm,
+            &[
+                "HTTP://127.0.0.2:9/x",
+                "Http://127.0.0.2:9/x",
+                " http://127.0.0.2:9/x",
+                "\thttp://127.0.0.2:9/x",
+                "//127.0.0.2:9/x",
+                "/\\127.0.0.2:9/x",
+                "https://127.0.0.1:9/x",
+                "http://127.0.0.1:10/x",
+                "http://user:pw@127.0.0.1:9/x",
+            ],
+        );
         // A same-origin link in another spelling is fine.
         assert_eq!(
             arm.url("HTTP://127.0.0.1:9/op/2", "").unwrap().as_str(),
@@ -947,12 +1093,7 @@ mod wire_tests {
     }
 
     fn arm_at(url: url::Url) -> Arc<Arm> {
-        Arm::new(
-            url,
-            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
-            quick(),
-        )
-        .unwrap()
+        super::tests::client(url, quick())
     }
 
     #[tokio::test]
@@ -1071,22 +1212,20 @@ mod wire_tests {
 
     #[test]
     fn an_https_endpoint_never_follows_a_link_to_plain_http() {
-        let arm = Arm::new(
+        let arm = super::tests::client(
             url::Url::parse("https://management.azure.com/").unwrap(),
-            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
             RetryPolicy::default(),
-        )
-        .unwrap();
-        for link in [
-            "http:127.0.0.2:9/x",
-            "http://management.azure.com/x",
-            "HTTP:management.azure.com/x",
-            "https://management.azure.com.evil.example/x",
-            "https://management.azure.com:444/x",
-        ] {
-            let e = arm.url(link, "y").unwrap_err();
-            assert!(e.contains("another host"), "{link}: {e}");
-        }
+        );
+        super::tests::refused_as_foreign(
+            &arm,
+            &[
+                "http:127.0.0.2:9/x",
+                "http://management.azure.com/x",
+                "HTTP:management.azure.com/x",
+                "https://management.azure.com.evil.example/x",
+                "https://management.azure.com:444/x",
+            ],
+        );
         assert_eq!(
             arm.url(
                 "https://MANAGEMENT.azure.com:443/subscriptions?$skiptoken=a",
@@ -1123,22 +1262,12 @@ mod wire_tests {
     #[tokio::test]
     async fn dropped_connections_are_retried_then_given_up_on() {
         let (url, _seen) = flaky_server(2).await;
-        let arm = Arm::new(
-            url,
-            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
-            quick(),
-        )
-        .unwrap();
+        let arm = arm_at(url);
         assert!(arm.get("/x", "1").await.is_ok());
         assert_eq!(arm.request_count(), 3);
 
         let (url, _seen) = flaky_server(100).await;
-        let arm = Arm::new(
-            url,
-            Tokens::new(Box::new(crate::azure::auth::StaticToken("t".into())), "s"),
-            quick(),
-        )
-        .unwrap();
+        let arm = arm_at(url);
         let e = arm.get("/x", "1").await.unwrap_err();
         assert_eq!(e.code, "ConnectionFailed", "{e}");
         assert_eq!(

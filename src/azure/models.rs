@@ -4,18 +4,14 @@
 use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Machine {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub location: Option<String>,
     /// Tag names and values (a null value reads as empty).
     #[serde(default, deserialize_with = "tags")]
     pub tags: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
     pub properties: MachineProperties,
 }
 
@@ -32,24 +28,18 @@ fn tags<'de, D: serde::Deserializer<'de>>(
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct MachineProperties {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub os_type: Option<String>,
-    #[serde(default)]
     pub agent_version: Option<String>,
-    #[serde(default)]
     pub last_status_change: Option<String>,
-    #[serde(default)]
     pub agent_configuration: Option<AgentConfiguration>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct AgentConfiguration {
-    #[serde(default)]
     pub incoming_connections_ports: Option<Vec<String>>,
 }
 
@@ -63,27 +53,24 @@ impl Machine {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Provider {
-    #[serde(default)]
     pub registration_state: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ServiceConfiguration {
-    #[serde(default)]
     pub properties: ServiceConfigurationProperties,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct ServiceConfigurationProperties {
-    #[serde(default)]
     pub service_name: Option<String>,
     /// An integer, though the article's PowerShell sample sends a string.
     #[serde(default, deserialize_with = "int_or_string")]
     pub port: Option<u64>,
-    #[serde(default)]
     pub provisioning_state: Option<String>,
 }
 
@@ -97,22 +84,19 @@ fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Erro
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Extension {
     /// Validated: a name against ARM's rules makes the list an invalid answer.
-    #[serde(default)]
     pub name: Option<crate::target::ArmName>,
-    #[serde(default)]
     pub properties: ExtensionProperties,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct ExtensionProperties {
-    #[serde(default)]
     pub publisher: Option<String>,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub provisioning_state: Option<String>,
 }
 
@@ -126,19 +110,16 @@ pub struct Page<T> {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct RoleAssignment {
-    #[serde(default)]
     pub properties: RoleAssignmentProperties,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct RoleAssignmentProperties {
-    #[serde(default)]
     pub role_definition_id: Option<String>,
-    #[serde(default)]
     pub principal_id: Option<String>,
-    #[serde(default)]
     pub scope: Option<String>,
 }
 
@@ -173,13 +154,10 @@ mod tests {
 
 /// One subscription of `GET /subscriptions`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct SubscriptionInfo {
-    #[serde(default)]
     pub subscription_id: Option<String>,
-    #[serde(default)]
     pub display_name: Option<String>,
-    #[serde(default)]
     pub state: Option<String>,
 }
 
@@ -200,25 +178,17 @@ pub struct GraphPage<T> {
 
 /// A machine as arcfix's Resource Graph query projects it.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct GraphMachine {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub location: Option<String>,
     #[serde(default, deserialize_with = "tags")]
     pub tags: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub os_type: Option<String>,
-    #[serde(default)]
     pub agent_version: Option<String>,
-    #[serde(default)]
     pub last_status_change: Option<String>,
-    #[serde(default)]
     pub ports: Option<Vec<String>>,
 }
 

@@ -137,48 +137,39 @@ fn the_actions_read_from_the_product_are_the_ones_it_checks() {
 fn a_table_of_cases_with_known_answers() {
     const LC: &str = "Microsoft.HybridConnectivity/endpoints/listCredentials/action";
     const LOGIN: &str = "Microsoft.HybridCompute/machines/login/action";
+    // One block granting these actions, and nothing else.
+    let only = |actions: &[&str]| vec![block(actions, &[], &[], &[])];
+    // Contributor's notActions as published.
+    let contributor = || {
+        vec![block(
+            &["*"],
+            &["Microsoft.Authorization/*/Write"],
+            &[],
+            &[],
+        )]
+    };
     // (blocks, action, allowed as a control-plane action, allowed as a data action)
     let cases: Vec<(Vec<sim::Permission>, &str, bool, bool)> = vec![
         (vec![], LC, false, false),
-        (vec![block(&["*"], &[], &[], &[])], LC, true, false),
-        (vec![block(&[LC], &[], &[], &[])], LC, true, false),
+        (only(&["*"]), LC, true, false),
+        (only(&[LC]), LC, true, false),
+        (only(&[&LC.to_uppercase()]), LC, true, false),
+        (only(&["*/read"]), LC, false, false),
         (
-            vec![block(&[&LC.to_uppercase()], &[], &[], &[])],
-            LC,
-            true,
-            false,
-        ),
-        (vec![block(&["*/read"], &[], &[], &[])], LC, false, false),
-        (
-            vec![block(&["*/read"], &[], &[], &[])],
+            only(&["*/read"]),
             "Microsoft.HybridCompute/machines/read",
             true,
             false,
         ),
+        (only(&["Microsoft.HybridConnectivity/*"]), LC, true, false),
         (
-            vec![block(&["Microsoft.HybridConnectivity/*"], &[], &[], &[])],
+            only(&["Microsoft.HybridConnectivity/endpoints/*/action"]),
             LC,
             true,
             false,
         ),
         (
-            vec![block(
-                &["Microsoft.HybridConnectivity/endpoints/*/action"],
-                &[],
-                &[],
-                &[],
-            )],
-            LC,
-            true,
-            false,
-        ),
-        (
-            vec![block(
-                &["Microsoft.HybridConnectivity/endpoint/*"],
-                &[],
-                &[],
-                &[],
-            )],
+            only(&["Microsoft.HybridConnectivity/endpoint/*"]),
             LC,
             false,
             false,
@@ -207,7 +198,7 @@ fn a_table_of_cases_with_known_answers() {
         ),
         // Data actions are apart from actions, both ways.
         (vec![block(&[], &[], &[LOGIN], &[])], LOGIN, false, true),
-        (vec![block(&[LOGIN], &[], &[], &[])], LOGIN, true, false),
+        (only(&[LOGIN]), LOGIN, true, false),
         (vec![block(&[], &[], &["*"], &[LOGIN])], LOGIN, false, false),
         (
             vec![block(&[], &[], &["Microsoft.HybridCompute/*"], &[])],
@@ -223,57 +214,32 @@ fn a_table_of_cases_with_known_answers() {
         ),
         // `/*/` also stands for no segment (the login roles read machines).
         (
-            vec![block(
-                &["Microsoft.HybridCompute/machines/*/read"],
-                &[],
-                &[],
-                &[],
-            )],
+            only(&["Microsoft.HybridCompute/machines/*/read"]),
             "Microsoft.HybridCompute/machines/read",
             true,
             false,
         ),
         (
-            vec![block(
-                &["Microsoft.HybridCompute/machines/*/read"],
-                &[],
-                &[],
-                &[],
-            )],
+            only(&["Microsoft.HybridCompute/machines/*/read"]),
             "Microsoft.HybridCompute/machines/extensions/read",
             true,
             false,
         ),
         (
-            vec![block(
-                &["Microsoft.HybridCompute/machines/*/read"],
-                &[],
-                &[],
-                &[],
-            )],
+            only(&["Microsoft.HybridCompute/machines/*/read"]),
             "Microsoft.HybridCompute/machines/write",
             false,
             false,
         ),
         // Contributor's notActions as published.
         (
-            vec![block(
-                &["*"],
-                &["Microsoft.Authorization/*/Write"],
-                &[],
-                &[],
-            )],
+            contributor(),
             "Microsoft.Authorization/roleAssignments/write",
             false,
             false,
         ),
         (
-            vec![block(
-                &["*"],
-                &["Microsoft.Authorization/*/Write"],
-                &[],
-                &[],
-            )],
+            contributor(),
             "Microsoft.HybridConnectivity/register/action",
             true,
             false,

@@ -2,7 +2,7 @@
 //! service configurations, and the credential actions `az ssh arc` calls.
 //! None of these is long-running; endpoint PUT answers 200 only. Credential
 //! actions need their own RBAC action, answer 404 for a missing endpoint and
-//! never create one; what they hand out is recorded (`Sim::issued_credentials`).
+//! never create one; what they hand out is recorded (`Sim::issued`).
 
 use serde_json::{Value, json};
 

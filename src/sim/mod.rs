@@ -38,14 +38,24 @@ use crate::sim::arm::Incoming;
 use crate::sim::reply::{ArmError, Reply};
 use crate::sim::world::World;
 
+// What the product uses: `arcfix demo` and `arcfix sim-proxy`.
 pub use crate::sim::relay::stand_in_proxy;
+pub use crate::sim::scenario::Scenario;
+pub use crate::sim::throttle::BucketSpec;
+pub use crate::sim::token::{fake_token, fake_token_with};
+// The test-only API (see `Sim::set_knobs`): built for tests and benches only,
+// never into the shipped binary.
+#[cfg(any(test, feature = "test-api"))]
 pub use crate::sim::scenario::{
     EndpointSpec, ExtensionSpec, GENERATED_PER_GROUP, Machine, Principal, ResourceGroup,
-    RoleAssignmentSpec, Scenario, ServerSpec, Subscription, UnregisteredError,
+    RoleAssignmentSpec, ServerSpec, Subscription, UnregisteredError,
 };
+#[cfg(any(test, feature = "test-api"))]
 pub use crate::sim::server::{CLIENT_MARKER, MARKER as SCRIPT_MARKER};
-pub use crate::sim::throttle::{BucketSpec, Rate};
-pub use crate::sim::token::{claims as token_claims, fake_app_token, fake_token, fake_token_with};
+#[cfg(any(test, feature = "test-api"))]
+pub use crate::sim::throttle::Rate;
+#[cfg(any(test, feature = "test-api"))]
+pub use crate::sim::token::{claims as token_claims, fake_app_token};
 
 /// Faults and slowness, changeable while the simulator runs. Counting for
 /// `throttle_every` and `fail_every` restarts whenever the knobs are set.
@@ -90,6 +100,7 @@ pub struct IssuedCredential {
 
 impl IssuedCredential {
     /// The relay `accessKey` (a secret).
+    #[cfg(any(test, feature = "test-api"))]
     pub fn access_key(&self) -> &str {
         self.relay["accessKey"].as_str().unwrap_or_default()
     }
@@ -270,17 +281,27 @@ impl Sim {
             .collect()
     }
 
-    /// Relay credentials handed out so far.
-    pub fn issued(&self) -> Vec<IssuedCredential> {
-        lock(&self.shared.world).issued.clone()
-    }
-
     /// Lets the simulated relay splice connections to `machine_id` to a real
     /// sshd on 127.0.0.1:`port` (when everything on the path allows it).
     pub fn attach_sshd(&self, machine_id: &str, port: u16) {
         lock(&self.shared.sshd).insert(machine_id.to_ascii_lowercase(), port);
     }
 
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The test-only API: what tests and benches steer and inspect the simulator
+/// with. Built only for them (`cfg(test)`, or the `test-api` feature that the
+/// integration tests and benches turn on), never into the shipped binary.
+#[cfg(any(test, feature = "test-api"))]
+impl Sim {
     /// Starts `requests()` afresh (`all_requests()` still has them all).
     pub fn clear_log(&self) {
         *lock(&self.shared.cleared) = *lock(&self.shared.seq);
@@ -297,22 +318,13 @@ impl Sim {
     }
 
     /// Every relay credential handed out so far, in order.
-    pub fn issued_credentials(&self) -> Vec<IssuedCredential> {
+    pub fn issued(&self) -> Vec<IssuedCredential> {
         lock(&self.shared.world).issued.clone()
     }
 
     /// The current resources, role assignments and server states (for asserts).
     pub fn state_json(&self) -> Value {
         lock(&self.shared.world).state_json()
-    }
-
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
     }
 }
 

@@ -328,6 +328,7 @@ pub(crate) const PROVIDER_STATES: &[&str] =
 const MACHINE_STATES: &[&str] = &["Connected", "Disconnected", "Error", "Expired"];
 const EXTENSION_STATES: &[&str] = &["Succeeded", "Creating", "Updating", "Failed", "Deleting"];
 
+#[cfg(any(test, feature = "test-api"))]
 impl Machine {
     /// A connected Linux machine with every default, no endpoint.
     pub fn named(name: &str) -> Machine {
@@ -351,6 +352,7 @@ impl Machine {
 }
 
 /// Machines per resource group in [`Scenario::generated`].
+#[cfg(any(test, feature = "test-api"))]
 pub const GENERATED_PER_GROUP: usize = 50;
 
 impl Scenario {
@@ -366,6 +368,7 @@ impl Scenario {
     /// 1.31 (`service-config-outdated`). About 18% have a problem.
     /// Machine `i` is tagged `env=prod` (even `i`) or `env=test`, and
     /// `team=t<i % 7>`.
+    #[cfg(any(test, feature = "test-api"))]
     pub fn generated(machines: usize, subscriptions: usize) -> Scenario {
         let subscriptions = subscriptions.max(1);
         const LOCATIONS: [&str; 3] = ["eastus", "westeurope", "westus2"];

@@ -52,6 +52,7 @@ impl BucketSpec {
     };
 
     /// ARM's buckets with another read bucket (tests of a smaller one).
+    #[cfg(any(test, feature = "test-api"))]
     pub fn reads(burst: u32, per_second: u32) -> BucketSpec {
         BucketSpec {
             reads: Rate { burst, per_second },
@@ -60,6 +61,7 @@ impl BucketSpec {
     }
 
     /// So large that nothing is ever refused, yet honest headers are sent.
+    #[cfg(any(test, feature = "test-api"))]
     pub fn unlimited() -> BucketSpec {
         let r = Rate {
             burst: 1_000_000_000,

@@ -513,6 +513,7 @@ impl World {
         }
     }
 
+    #[cfg(any(test, feature = "test-api"))]
     pub fn state_json(&self) -> Value {
         let subs: Vec<Value> = self
             .subs

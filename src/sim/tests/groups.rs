@@ -254,7 +254,7 @@ async fn list_credentials_answers_the_official_shape_and_is_recorded() {
     );
     assert!((relay["expiresOn"].as_i64().unwrap() - now - 600).abs() < 60);
 
-    let issued = t.sim.issued_credentials();
+    let issued = t.sim.issued();
     assert_eq!(issued.len(), 1);
     let c = &issued[0];
     assert_eq!(&c.relay, relay);
@@ -273,7 +273,7 @@ async fn list_credentials_answers_the_official_shape_and_is_recorded() {
     let again = t
         .post(&credentials_url(600), Some(json!({"serviceName": "SSH"})))
         .await;
-    let issued = t.sim.issued_credentials();
+    let issued = t.sim.issued();
     assert_eq!(issued.len(), 2);
     assert_eq!(issued[1].relay, again.body["relay"]);
     assert_ne!(issued[1].access_key(), key);
@@ -297,7 +297,7 @@ async fn list_credentials_needs_its_action_and_never_creates_the_endpoint() {
             endpoint()
         )
     );
-    assert!(t.sim.issued_credentials().is_empty());
+    assert!(t.sim.issued().is_empty());
 
     // An Owner of a machine without an endpoint: 404, and still no endpoint.
     let mut s = Scenario::builtin("demo").unwrap();
@@ -319,7 +319,7 @@ async fn list_credentials_needs_its_action_and_never_creates_the_endpoint() {
         "{state:#}"
     );
     assert!(t.sim.requests().iter().all(|l| !l.is_write()));
-    assert!(t.sim.issued_credentials().is_empty());
+    assert!(t.sim.issued().is_empty());
 }
 
 #[tokio::test]
@@ -348,5 +348,5 @@ async fn list_credentials_through_a_group_held_role() {
         .post(&credentials_url(600), Some(json!({"serviceName": "SSH"})))
         .await;
     assert_eq!(r.status, 200, "{:#}", r.body);
-    assert_eq!(t.sim.issued_credentials()[0].caller, CALLER);
+    assert_eq!(t.sim.issued()[0].caller, CALLER);
 }
