@@ -327,7 +327,7 @@ pub struct Context {
     /// Where apply records what it changed (`None`: no journal).
     pub journal: Option<crate::journal::Journal>,
     /// What the run shows while it works (progress, spinners).
-    pub view: Arc<dyn crate::view::View>,
+    pub progress: Arc<dyn crate::progress::Progress>,
 }
 
 impl Context {
@@ -340,7 +340,7 @@ impl Context {
             shared: Default::default(),
             restarted: Default::default(),
             journal: None,
-            view: Arc::new(crate::view::Silent),
+            progress: Arc::new(crate::progress::Quiet),
         }
     }
 }
@@ -650,7 +650,7 @@ async fn azure_side(
         let line = found.scope_line(scope);
         unlisted = std::mem::take(&mut found.unread);
         // Said before any machine is read.
-        ctx.view.scope(&line);
+        ctx.progress.scope(&line);
         if found.machines.is_empty() && machines.is_empty() && unlisted.is_empty() {
             return Err(Error::input(format!("no Arc machines found: {line}")));
         }
@@ -668,7 +668,7 @@ async fn azure_side(
     let ids: Vec<MachineId> = machines.iter().map(|(id, _)| id.clone()).collect();
     if scope_line.is_none() && ids.len() > fleet::FEW {
         // Many machines named one by one (`--ids-from`): said first as well.
-        ctx.view.scope(&format!(
+        ctx.progress.scope(&format!(
             "{} Arc machines named (--id, --ids-from)",
             fleet::thousands(ids.len())
         ));
@@ -682,7 +682,7 @@ async fn azure_side(
     };
     // Machines are diagnosed side by side, a bounded number at a time (the
     // client's pacing, not this bound, holds the requests to ARM's rate).
-    let tally = ctx.view.machines(machines.len());
+    let tally = ctx.progress.machines(machines.len());
     let single = machines.len() == 1 && ctx.target.scope.is_none();
     let results: Vec<(MachineId, Result<Report>)> = futures::stream::iter(machines)
         .map(|(id, listed)| {
@@ -1142,7 +1142,7 @@ pub async fn remote_facts(
     }
     let script = crate::remote::PROBE.render(m.windows, port);
     let result = crate::remote::run(
-        ctx.view.as_ref(),
+        ctx.progress.as_ref(),
         ctx.arm()?,
         &m.id,
         &m.location,

@@ -5,6 +5,7 @@ use console::Style;
 use crate::plan::{FixKind, NotChecked, Plan, Status};
 use crate::text::sanitize;
 
+#[derive(Debug, Clone, Copy)]
 pub struct Paint {
     pub color: bool,
 }
