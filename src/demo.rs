@@ -42,7 +42,7 @@ pub async fn run(views: &Views, name: &str, mode: DemoMode) -> Result<ExitCode> 
         .await
         .map_err(|e| Error::io("cannot start the simulated Azure on 127.0.0.1", e))?;
     if mode == DemoMode::Serve {
-        return serve(view.as_ref(), sim, interrupt).await;
+        return serve(view, sim, interrupt).await;
     }
     // The sandbox is this user's alone (0700), and goes away on every way
     // out: the end, an error, or Ctrl-C (the demo stops at once: it has
@@ -54,7 +54,7 @@ pub async fn run(views: &Views, name: &str, mode: DemoMode) -> Result<ExitCode> 
         .tempdir()
         .map_err(|e| Error::io("cannot make the demo sandbox", e))?;
     let result = tokio::select! {
-        r = run_with(view.as_ref(), views.progress(), &sim, sandbox.path()) => r,
+        r = run_with(view, views.progress(), &sim, sandbox.path()) => r,
         _ = &mut interrupt => {
             view.stopped("interrupted (Ctrl-C): the demo stopped and removed its sandbox");
             Ok(ExitCode::Interrupted)

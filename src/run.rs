@@ -130,10 +130,9 @@ async fn execute(config: Config) -> Result<ExitCode> {
             let mut ctx = context(&config.azure, target.clone(), None, views.progress())?;
             // Checked before detection: an odd file stops nothing half-way.
             ctx.journal = journal(&config.journal, &ctx.host)?;
-            let view = views.apply();
-            apply(&ctx, view.as_ref(), *yes, *dry_run, plan.as_deref()).await
+            apply(&ctx, views.apply(), *yes, *dry_run, plan.as_deref()).await
         }
-        Cmd::Explain { text: given } => explain(views.explain().as_ref(), given.clone()),
+        Cmd::Explain { text: given } => explain(views.explain(), given.clone()),
         Cmd::Rules => {
             views.rules().rules()?;
             Ok(ExitCode::Ok)

@@ -2,7 +2,7 @@
 
 use console::Style;
 
-use crate::plan::{FixKind, NotChecked, Plan, Status};
+use crate::plan::{Finding, FixKind, NotChecked, Plan, Status};
 use crate::text::sanitize;
 
 #[derive(Debug, Clone, Copy)]
@@ -99,41 +99,62 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
                 .iter()
                 .filter(|f| f.target.eq_ignore_ascii_case(&t))
             {
-                let fix = match f.fix {
-                    FixKind::Auto => p.green("auto"),
-                    FixKind::Manual => p.yellow("manual"),
-                };
-                out.push_str(&format!(
-                    "    {} {} [{}] {}\n",
-                    p.red("✗"),
-                    p.bold(&sanitize(&f.id)),
-                    fix,
-                    sanitize(&f.title)
-                ));
-                out.push_str(&format!("        {}\n", p.dim(&sanitize(&f.evidence))));
+                out.push_str(&finding(f, p));
             }
         }
     }
     out.push_str(&connections(plan, p));
-    for n in &plan.notes {
-        out.push_str(&format!("  note: {}\n", sanitize(n)));
+    out.push_str(&notes(plan));
+    for n in failed.iter().chain(&unchosen) {
+        out.push_str(&not_checked(n, p));
     }
-    for n in &failed {
-        out.push_str(&format!(
+    out
+}
+
+/// `auto` or `manual`, coloured.
+fn fix_word(fix: FixKind, p: &Paint) -> String {
+    match fix {
+        FixKind::Auto => p.green("auto"),
+        FixKind::Manual => p.yellow("manual"),
+    }
+}
+
+/// A finding in full: what it is, and under it what showed it.
+fn finding(f: &Finding, p: &Paint) -> String {
+    format!(
+        "    {} {} [{}] {}\n        {}\n",
+        p.red("✗"),
+        p.bold(&sanitize(&f.id)),
+        fix_word(f.fix, p),
+        sanitize(&f.title),
+        p.dim(&sanitize(&f.evidence))
+    )
+}
+
+/// The plan's notes, a line each.
+fn notes(plan: &Plan) -> String {
+    plan.notes
+        .iter()
+        .map(|n| format!("  note: {}\n", sanitize(n)))
+        .collect()
+}
+
+/// A side not checked: a failed read in red, a side not chosen dimmed.
+fn not_checked(n: &NotChecked, p: &Paint) -> String {
+    if n.error {
+        format!(
             "  {} {} not checked — {}\n",
             p.red("✗"),
             sanitize(&n.side),
             sanitize(&n.reason)
-        ));
-    }
-    for n in &unchosen {
-        out.push_str(&format!(
+        )
+    } else {
+        format!(
             "  {} not checked — {}\n",
             sanitize(&n.side),
             p.dim(&sanitize(&n.reason))
-        ));
+        )
     }
-    out
 }
 
 /// The connection probes: banner seen, or where and why it broke.
@@ -284,22 +305,34 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
 }
 
 pub fn summary(plan: &Plan, p: &Paint) -> String {
-    let count = |st: Status| plan.steps.iter().filter(|s| s.status == st).count();
     let mut out = format!("\n{}\n", p.bold("Summary"));
     out.push_str(&steps(plan, p, true));
     out.push_str(&format!(
-        "  {} applied, {} already satisfied, {} failed, {} manual, {} skipped{}\n",
-        count(Status::Applied),
-        count(Status::AlreadySatisfied),
-        count(Status::Failed),
-        count(Status::Manual),
-        count(Status::Skipped),
-        match count(Status::NotNeeded) {
+        "{}{}\n",
+        totals(plan),
+        match with_status(plan, Status::NotNeeded) {
             0 => String::new(),
             n => format!(", {n} not needed any more"),
         }
     ));
     out
+}
+
+/// How many of the plan's steps ended with `status`.
+fn with_status(plan: &Plan, status: Status) -> usize {
+    plan.steps.iter().filter(|s| s.status == status).count()
+}
+
+/// `  1 applied, 0 already satisfied, 0 failed, 0 manual, 0 skipped`.
+fn totals(plan: &Plan) -> String {
+    format!(
+        "  {} applied, {} already satisfied, {} failed, {} manual, {} skipped",
+        with_status(plan, Status::Applied),
+        with_status(plan, Status::AlreadySatisfied),
+        with_status(plan, Status::Failed),
+        with_status(plan, Status::Manual),
+        with_status(plan, Status::Skipped),
+    )
 }
 
 // ---- fleets: several machines read short ----
@@ -309,6 +342,14 @@ pub fn summary(plan: &Plan, p: &Paint) -> String {
 pub fn is_fleet(plan: &Plan) -> bool {
     plan.machines.len() > 1
         && (plan.scope.is_some() || plan.machines.len() > crate::checks::fleet::FEW)
+}
+
+/// A machine's name for its id, the target itself otherwise.
+fn name(target: &str) -> String {
+    match crate::target::MachineId::parse(target) {
+        Ok(m) => m.name,
+        Err(_) => target.to_string(),
+    }
 }
 
 /// `web-01 (rg-web)` for a machine id, the id itself otherwise.
@@ -360,17 +401,40 @@ pub fn step_kind(step: &crate::plan::Step) -> String {
 /// problems, the ones that could not be checked, the healthy count; this
 /// machine's own findings in full.
 pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
-    let by = |status: &str| plan.machines.iter().filter(|m| m.status == status).count();
-    let (healthy, problems, errors) = (by("healthy"), by("problems"), by("error"));
+    let healthy = verdicts(plan, "healthy").count();
     let mut out = format!(
         "{} {}: {} healthy, {} with problems, {} could not be checked\n",
         p.bold("Fleet"),
         count(plan.machines.len(), "machine", "machines"),
         crate::checks::fleet::thousands(healthy),
-        crate::checks::fleet::thousands(problems),
-        crate::checks::fleet::thousands(errors),
+        crate::checks::fleet::thousands(verdicts(plan, "problems").count()),
+        crate::checks::fleet::thousands(verdicts(plan, "error").count()),
     );
-    // Problems, most machines first; a subscription's counts as itself.
+    out.push_str(&fleet_problems(plan, p));
+    out.push_str(&unreadable_machines(plan, p));
+    out.push_str(&format!(
+        "{} {} (-v lists every finding)\n",
+        p.green("✓"),
+        count(healthy, "healthy machine", "healthy machines")
+    ));
+    out.push_str(&local_findings(plan, p));
+    out.push_str(&connections(plan, p));
+    out.push_str(&notes(plan));
+    out.push_str(&fleet_not_checked(plan, p));
+    out
+}
+
+/// The machines whose verdict is `status`.
+fn verdicts<'a>(
+    plan: &'a Plan,
+    status: &'a str,
+) -> impl Iterator<Item = &'a crate::plan::MachineVerdict> {
+    plan.machines.iter().filter(move |m| m.status == status)
+}
+
+/// Each problem of the fleet with its fix and the targets that have it,
+/// most targets first; a subscription's counts as itself.
+fn problems_by_id(plan: &Plan) -> Vec<(&str, FixKind, Vec<String>)> {
     let mut ids: Vec<(&str, FixKind, Vec<String>)> = Vec::new();
     for f in plan
         .findings
@@ -387,129 +451,103 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
         }
     }
     ids.sort_by_key(|b| std::cmp::Reverse(b.2.len()));
-    if !ids.is_empty() {
-        out.push_str(&format!("{}\n", p.bold("Problems")));
-        for (id, fix, targets) in &ids {
-            let subs = targets
-                .iter()
-                .filter(|t| crate::target::MachineId::parse(t).is_err())
-                .count();
-            let what = if subs == targets.len() {
-                count(targets.len(), "subscription", "subscriptions")
-            } else {
-                count(targets.len(), "machine", "machines")
-            };
-            let names: Vec<String> = targets
-                .iter()
-                .map(|t| match crate::target::MachineId::parse(t) {
-                    Ok(m) => m.name,
-                    Err(_) => t.clone(),
-                })
-                .collect();
-            out.push_str(&format!(
-                "  {} {} [{}] {what}: {}\n",
-                p.red("✗"),
-                p.bold(&sanitize(id)),
-                match fix {
-                    FixKind::Auto => p.green("auto"),
-                    FixKind::Manual => p.yellow("manual"),
-                },
-                some_of(&names, 3)
-            ));
-        }
-        out.push_str(&format!("{}\n", p.bold("Machines with problems")));
-        for m in plan.machines.iter().filter(|m| m.status == "problems") {
-            out.push_str(&format!(
-                "  {}: {}\n",
-                sanitize(&short(&m.id)),
-                sanitize(&m.findings.join(", "))
-            ));
-        }
+    ids
+}
+
+/// The fleet's problems, one line each with the first few targets named,
+/// then one line per machine with problems.
+fn fleet_problems(plan: &Plan, p: &Paint) -> String {
+    let ids = problems_by_id(plan);
+    if ids.is_empty() {
+        return String::new();
     }
-    if errors > 0 {
-        out.push_str(&format!("{}\n", p.bold("Could not be checked")));
-        for m in plan.machines.iter().filter(|m| m.status == "error") {
-            out.push_str(&format!(
-                "  {} {}: {}\n",
-                p.red("✗"),
-                sanitize(&short(&m.id)),
-                sanitize(m.error.as_deref().unwrap_or("unknown error"))
-            ));
-        }
+    let mut out = format!("{}\n", p.bold("Problems"));
+    for (id, fix, targets) in &ids {
+        let subs = targets
+            .iter()
+            .filter(|t| crate::target::MachineId::parse(t).is_err())
+            .count();
+        let what = if subs == targets.len() {
+            count(targets.len(), "subscription", "subscriptions")
+        } else {
+            count(targets.len(), "machine", "machines")
+        };
+        let names: Vec<String> = targets.iter().map(|t| name(t)).collect();
+        out.push_str(&format!(
+            "  {} {} [{}] {what}: {}\n",
+            p.red("✗"),
+            p.bold(&sanitize(id)),
+            fix_word(*fix, p),
+            some_of(&names, 3)
+        ));
     }
-    out.push_str(&format!(
-        "{} {} (-v lists every finding)\n",
-        p.green("✓"),
-        count(healthy, "healthy machine", "healthy machines")
-    ));
-    // This machine's findings, in full.
-    let local: Vec<&crate::plan::Finding> = plan
+    out.push_str(&format!("{}\n", p.bold("Machines with problems")));
+    for m in verdicts(plan, "problems") {
+        out.push_str(&format!(
+            "  {}: {}\n",
+            sanitize(&short(&m.id)),
+            sanitize(&m.findings.join(", "))
+        ));
+    }
+    out
+}
+
+/// The machines that could not be checked, with why.
+fn unreadable_machines(plan: &Plan, p: &Paint) -> String {
+    let mut out = String::new();
+    for m in verdicts(plan, "error") {
+        if out.is_empty() {
+            out.push_str(&format!("{}\n", p.bold("Could not be checked")));
+        }
+        out.push_str(&format!(
+            "  {} {}: {}\n",
+            p.red("✗"),
+            sanitize(&short(&m.id)),
+            sanitize(m.error.as_deref().unwrap_or("unknown error"))
+        ));
+    }
+    out
+}
+
+/// This machine's findings in a fleet's report, in full.
+fn local_findings(plan: &Plan, p: &Paint) -> String {
+    let mut out = String::new();
+    for f in plan
         .findings
         .iter()
         .filter(|f| f.target == crate::plan::LOCAL)
-        .collect();
-    if !local.is_empty() {
-        out.push_str(&format!("{}\n", p.bold("This machine")));
-        for f in local {
-            out.push_str(&format!(
-                "    {} {} [{}] {}\n        {}\n",
-                p.red("✗"),
-                p.bold(&sanitize(&f.id)),
-                match f.fix {
-                    FixKind::Auto => p.green("auto"),
-                    FixKind::Manual => p.yellow("manual"),
-                },
-                sanitize(&f.title),
-                p.dim(&sanitize(&f.evidence))
-            ));
+    {
+        if out.is_empty() {
+            out.push_str(&format!("{}\n", p.bold("This machine")));
         }
+        out.push_str(&finding(f, p));
     }
-    out.push_str(&connections(plan, p));
-    for n in &plan.notes {
-        out.push_str(&format!("  note: {}\n", sanitize(n)));
-    }
-    // Machines that could not be read are listed above, with their reasons;
-    // other gaps here.
-    let listed: std::collections::HashSet<&str> = plan
-        .machines
-        .iter()
-        .filter(|m| m.status == "error")
+    out
+}
+
+/// The sides not checked in a fleet, but for the machines that could not be
+/// read: those are listed above, with their reasons.
+fn fleet_not_checked(plan: &Plan, p: &Paint) -> String {
+    let listed: std::collections::HashSet<&str> = verdicts(plan, "error")
         .filter_map(|m| m.error.as_deref())
         .flat_map(|e| e.split("; "))
         .collect();
-    let machine_errors: std::collections::HashSet<String> = plan
-        .machines
-        .iter()
-        .filter(|m| m.status == "error")
+    let machine_errors: std::collections::HashSet<String> = verdicts(plan, "error")
         .filter_map(|m| {
             crate::target::MachineId::parse(&m.id)
                 .ok()
                 .map(|id| format!("{}: {}", id.name, m.error.as_deref().unwrap_or("")))
         })
         .collect();
-    for n in &plan.not_checked {
-        if n.error
-            && n.side == "azure"
-            && (listed.contains(n.reason.as_str()) || machine_errors.contains(&n.reason))
-        {
-            continue;
-        }
-        if n.error {
-            out.push_str(&format!(
-                "  {} {} not checked — {}\n",
-                p.red("✗"),
-                sanitize(&n.side),
-                sanitize(&n.reason)
-            ));
-        } else {
-            out.push_str(&format!(
-                "  {} not checked — {}\n",
-                sanitize(&n.side),
-                p.dim(&sanitize(&n.reason))
-            ));
-        }
-    }
-    out
+    plan.not_checked
+        .iter()
+        .filter(|n| {
+            !(n.error
+                && n.side == "azure"
+                && (listed.contains(n.reason.as_str()) || machine_errors.contains(&n.reason)))
+        })
+        .map(|n| not_checked(n, p))
+        .collect()
 }
 
 /// Steps grouped by kind: how many, on which machines, one example command.
@@ -562,13 +600,7 @@ pub fn fleet_plan(plan: &Plan, p: &Paint) -> String {
     ));
     for (kind, steps) in kinds(plan) {
         let first = steps[0];
-        let names: Vec<String> = steps
-            .iter()
-            .map(|s| match crate::target::MachineId::parse(&s.target) {
-                Ok(m) => m.name,
-                Err(_) => s.target.clone(),
-            })
-            .collect();
+        let names: Vec<String> = steps.iter().map(|s| name(&s.target)).collect();
         out.push_str(&format!(
             "  [{}] {} × {} — {}\n",
             if first.automatic {
@@ -627,15 +659,8 @@ pub fn fleet_summary(plan: &Plan, p: &Paint) -> String {
             ));
         }
     }
-    let count_of = |st: Status| plan.steps.iter().filter(|s| s.status == st).count();
-    out.push_str(&format!(
-        "  {} applied, {} already satisfied, {} failed, {} manual, {} skipped\n",
-        count_of(Status::Applied),
-        count_of(Status::AlreadySatisfied),
-        count_of(Status::Failed),
-        count_of(Status::Manual),
-        count_of(Status::Skipped),
-    ));
+    out.push_str(&totals(plan));
+    out.push('\n');
     out
 }
 

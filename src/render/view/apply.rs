@@ -2,17 +2,19 @@
 //! JSON document is the plan once, with each step's status: after the run,
 //! or at once when there is nothing to do or only a dry run.
 
-use super::{Human, Stream, document};
+use super::{Json, Text, Views, document};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::view::{ApplyView, Ending};
 
-pub struct ApplyHuman {
-    pub human: Human,
-    pub out: Stream,
+impl Views {
+    /// `apply`'s view.
+    pub fn apply(&self) -> &dyn ApplyView {
+        self.pick(|t| t, |j| j)
+    }
 }
 
-impl ApplyView for ApplyHuman {
+impl ApplyView for Text {
     fn dry_run(&self, plan: &Plan) -> Result<()> {
         self.out.print(&self.human.plan(plan))
     }
@@ -28,11 +30,7 @@ impl ApplyView for ApplyHuman {
     }
 }
 
-pub struct ApplyJson {
-    pub out: Stream,
-}
-
-impl ApplyView for ApplyJson {
+impl ApplyView for Json {
     fn dry_run(&self, plan: &Plan) -> Result<()> {
         document(&self.out, plan)
     }
@@ -50,31 +48,19 @@ impl ApplyView for ApplyJson {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{healthy, human, one_step};
+    use super::super::fixtures::{healthy, json, one_step, text};
     use super::*;
 
     #[test]
     fn people_see_the_plan_then_how_each_step_ended() {
-        let (out, written) = Stream::memory();
-        let view = ApplyHuman {
-            human: human(),
-            out,
-        };
+        let (view, printed, _) = text();
         view.before_apply(&one_step("planned")).unwrap();
-        assert!(
-            written
-                .text()
-                .contains("\nPlan (1 step: 1 automatic, 0 manual)\n")
-        );
-        let (out, written) = Stream::memory();
-        let view = ApplyHuman {
-            human: human(),
-            out,
-        };
+        let plan_shown = printed.text();
+        assert!(plan_shown.contains("\nPlan (1 step: 1 automatic, 0 manual)\n"));
         view.summary(&one_step("applied"), Ending::default())
             .unwrap();
         assert_eq!(
-            written.text(),
+            &printed.text()[plan_shown.len()..],
             "\nSummary\n  \
              /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01\n    \
              1. [✓ applied] register-hybridconnectivity — Register Microsoft.HybridConnectivity\n  \
@@ -84,61 +70,47 @@ mod tests {
 
     #[test]
     fn an_interrupted_apply_says_so_last() {
-        let (out, written) = Stream::memory();
-        let view = ApplyHuman {
-            human: human(),
-            out,
-        };
+        let (view, printed, _) = text();
         let ending = Ending {
             connect: false,
             interrupted: true,
         };
         view.summary(&one_step("skipped"), ending).unwrap();
         assert!(
-            written.text().ends_with(
+            printed.text().ends_with(
                 "1 skipped\nStopped by Ctrl-C: the steps marked skipped were not attempted.\n"
             ),
             "{}",
-            written.text()
+            printed.text()
         );
     }
 
     #[test]
     fn nothing_to_apply_shows_people_nothing_more() {
-        let (out, written) = Stream::memory();
-        ApplyHuman {
-            human: human(),
-            out,
-        }
-        .nothing_to_apply(&healthy())
-        .unwrap();
-        assert_eq!(written.text(), "");
+        let (view, printed, _) = text();
+        view.nothing_to_apply(&healthy()).unwrap();
+        assert_eq!(printed.text(), "");
     }
 
     #[test]
     fn programs_get_one_document_with_the_statuses_after_the_run() {
-        let (out, written) = Stream::memory();
-        let view = ApplyJson { out };
+        let (view, printed, _) = json();
         view.before_apply(&one_step("planned")).unwrap();
-        assert_eq!(written.text(), "", "nothing before the steps ran");
+        assert_eq!(printed.text(), "", "nothing before the steps ran");
         view.summary(&one_step("applied"), Ending::default())
             .unwrap();
-        let doc = written.json();
+        let doc = printed.json();
         assert_eq!(doc["schema_version"], 1);
         assert_eq!(doc["steps"][0]["status"], "applied");
     }
 
     #[test]
     fn a_dry_run_or_nothing_to_do_is_the_document_at_once() {
-        for planned in [true, false] {
-            let (out, written) = Stream::memory();
-            let view = ApplyJson { out };
-            if planned {
-                view.dry_run(&one_step("planned")).unwrap();
-            } else {
-                view.nothing_to_apply(&healthy()).unwrap();
-            }
-            assert_eq!(written.json()["schema_version"], 1);
-        }
+        let (view, printed, _) = json();
+        view.dry_run(&one_step("planned")).unwrap();
+        assert_eq!(printed.json()["steps"][0]["status"], "planned");
+        let (view, printed, _) = json();
+        view.nothing_to_apply(&healthy()).unwrap();
+        assert_eq!(printed.json()["steps"], serde_json::json!([]));
     }
 }

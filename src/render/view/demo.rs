@@ -3,27 +3,28 @@
 
 use serde_json::json;
 
-use super::{Human, Stream, json};
+use super::{Json, Text, Views, json};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::render::plan_json;
 use crate::render::text::{self, DEMO_WIDTH};
 use crate::view::{DemoRun, DemoView, Ending, ScenarioInfo, Serving};
 
-pub struct DemoHuman {
-    pub human: Human,
-    pub out: Stream,
-    pub err: Stream,
+impl Views {
+    /// `demo`'s view.
+    pub fn demo(&self) -> &dyn DemoView {
+        self.pick(|t| t, |j| j)
+    }
 }
 
-impl DemoHuman {
+impl Text {
     /// Every line of the story folded to fit the demo's width.
     fn story(&self, s: &str) -> Result<()> {
         self.out.print(&text::fit(s, DEMO_WIDTH))
     }
 }
 
-impl DemoView for DemoHuman {
+impl DemoView for Text {
     fn heading(&self, text: &str) -> Result<()> {
         self.story(&format!("{}\n", self.human.paint.bold(text)))
     }
@@ -57,15 +58,8 @@ impl DemoView for DemoHuman {
     }
 }
 
-pub struct DemoJson {
-    /// `-q`: no last line on stderr.
-    pub quiet: bool,
-    pub out: Stream,
-    pub err: Stream,
-}
-
 /// Stdout holds the one document: the story is not told.
-impl DemoView for DemoJson {
+impl DemoView for Json {
     fn heading(&self, _: &str) -> Result<()> {
         Ok(())
     }
@@ -126,18 +120,8 @@ impl DemoView for DemoJson {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{WEB, healthy, human, one_step};
+    use super::super::fixtures::{WEB, healthy, json, one_step, text};
     use super::*;
-
-    fn people() -> (DemoHuman, super::super::stream::Written) {
-        let (out, written) = Stream::memory();
-        let view = DemoHuman {
-            human: human(),
-            out,
-            err: Stream::memory().0,
-        };
-        (view, written)
-    }
 
     fn serving() -> Serving {
         Serving {
@@ -153,13 +137,22 @@ mod tests {
         }
     }
 
+    /// What the demo did, with `plan` for each of its three plans.
+    fn run(plan: &Plan) -> DemoRun<'_> {
+        DemoRun {
+            before: plan,
+            applied: plan,
+            after: plan,
+            requests: 42,
+        }
+    }
+
     #[test]
     fn the_story_is_folded_to_80_columns_but_commands_stay_whole() {
-        let (view, written) = people();
-        let long = format!("{} end\n", "word ".repeat(30));
-        view.say(&long).unwrap();
+        let (view, printed, _) = text();
+        view.say(&format!("{} end\n", "word ".repeat(30))).unwrap();
         view.say(&format!("  $ {}\n", "x".repeat(90))).unwrap();
-        let text = written.text();
+        let text = printed.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[..2].iter().all(|l| l.chars().count() <= 80), "{text}");
@@ -169,46 +162,33 @@ mod tests {
 
     #[test]
     fn people_see_each_stage_of_the_story() {
-        let (view, written) = people();
+        let (view, printed, _) = text();
         view.heading("== 1. arcfix check (simulated)").unwrap();
-        view.findings(&healthy()).unwrap();
+        DemoView::findings(&view, &healthy()).unwrap();
         view.plan_steps(&healthy()).unwrap();
-        view.summary(&one_step("applied")).unwrap();
-        let before = healthy();
-        view.document(&DemoRun {
-            before: &before,
-            applied: &before,
-            after: &before,
-            requests: 3,
-        })
-        .unwrap();
-        let text = written.text();
-        assert!(
-            text.starts_with(
-                "== 1. arcfix check (simulated)\n✓ no problems found in client\n✓ nothing to fix\n\nSummary\n"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.ends_with("1 applied, 0 already satisfied, 0 failed, 0 manual, 0 skipped\n"),
-            "{text}"
+        DemoView::summary(&view, &one_step("applied")).unwrap();
+        view.document(&run(&healthy())).unwrap();
+        assert_eq!(
+            printed.text(),
+            format!(
+                "== 1. arcfix check (simulated)\n✓ no problems found in client\n✓ nothing to fix\n\n\
+                 Summary\n  {WEB}\n    \
+                 1. [✓ applied] register-hybridconnectivity — Register\n        \
+                 Microsoft.HybridConnectivity\n  \
+                 1 applied, 0 already satisfied, 0 failed, 0 manual, 0 skipped\n"
+            )
         );
     }
 
     #[test]
     fn programs_get_one_document_with_the_three_plans() {
-        let (out, written) = Stream::memory();
-        let view = DemoJson {
-            quiet: false,
-            out,
-            err: Stream::memory().0,
-        };
+        let (view, printed, _) = json();
         let (before, applied, after) = (one_step("planned"), one_step("applied"), healthy());
         view.heading("== 1. arcfix check (simulated)").unwrap();
         view.say("story").unwrap();
-        view.findings(&before).unwrap();
+        DemoView::findings(&view, &before).unwrap();
         view.plan_steps(&before).unwrap();
-        view.summary(&applied).unwrap();
+        DemoView::summary(&view, &applied).unwrap();
         view.document(&DemoRun {
             before: &before,
             applied: &applied,
@@ -216,7 +196,7 @@ mod tests {
             requests: 42,
         })
         .unwrap();
-        let doc = written.json();
+        let doc = printed.json();
         assert_eq!(doc["schema_version"], 1);
         assert_eq!(doc["simulated"], true);
         assert_eq!(doc["requests"], 42);
@@ -227,30 +207,19 @@ mod tests {
 
     #[test]
     fn serve_tells_people_what_to_export_and_programs_the_environment() {
-        let (view, written) = people();
+        let (view, printed, _) = text();
         view.serving(&serving()).unwrap();
-        let text = written.text();
-        assert!(
-            text.starts_with(
-                "arcfix demo --serve — SIMULATED Azure, scenario 'everything-broken'\n"
-            ),
-            "{text}"
-        );
-        assert!(text.contains("\n  export ARCFIX_ARM_ENDPOINT=http://127.0.0.1:4000/\n  export ARCFIX_AUTH=static\n  export ARCFIX_TOKEN=tok\n"), "{text}");
-        assert!(
-            text.contains(&format!("  arcfix check --remote --id {WEB}\n")),
-            "{text}"
-        );
-        let (out, written) = Stream::memory();
-        DemoJson {
-            quiet: false,
-            out,
-            err: Stream::memory().0,
-        }
-        .serving(&serving())
-        .unwrap();
+        let text = printed.text();
+        let title = "arcfix demo --serve — SIMULATED Azure, scenario 'everything-broken'\n";
+        assert!(text.starts_with(title), "{text}");
+        let exports = "\n  export ARCFIX_ARM_ENDPOINT=http://127.0.0.1:4000/\n  export ARCFIX_AUTH=static\n  export ARCFIX_TOKEN=tok\n";
+        assert!(text.contains(exports), "{text}");
+        let check = format!("  arcfix check --remote --id {WEB}\n");
+        assert!(text.contains(&check), "{text}");
+        let (view, printed, _) = super::super::fixtures::json();
+        view.serving(&serving()).unwrap();
         assert_eq!(
-            written.json()["environment"],
+            printed.json()["environment"],
             json!({
                 "ARCFIX_ARM_ENDPOINT": "http://127.0.0.1:4000/",
                 "ARCFIX_AUTH": "static",
@@ -266,22 +235,16 @@ mod tests {
             description: "Nothing is wrong. Really.".into(),
             machines: vec![WEB.into()],
         }];
-        let (view, written) = people();
+        let (view, printed, _) = text();
         view.scenarios(&list).unwrap();
         assert_eq!(
-            written.text(),
+            printed.text(),
             "Built-in scenarios for `arcfix demo --scenario NAME` (and --serve):\n  healthy  Nothing is wrong.\n"
         );
-        let (out, written) = Stream::memory();
-        DemoJson {
-            quiet: false,
-            out,
-            err: Stream::memory().0,
-        }
-        .scenarios(&list)
-        .unwrap();
+        let (view, printed, _) = super::super::fixtures::json();
+        view.scenarios(&list).unwrap();
         assert_eq!(
-            written.json(),
+            printed.json(),
             json!({"schema_version": 1, "scenarios": [
                 {"name": "healthy", "description": "Nothing is wrong. Really.", "machines": [WEB]}
             ]})
@@ -291,12 +254,8 @@ mod tests {
     #[test]
     fn a_stop_is_said_on_stderr_unless_quiet() {
         for quiet in [false, true] {
-            let (err, said) = Stream::memory();
-            let view = DemoJson {
-                quiet,
-                out: Stream::memory().0,
-                err,
-            };
+            let (mut view, printed, said) = super::super::fixtures::json();
+            view.quiet = quiet;
             view.stopped("interrupted (Ctrl-C): the demo stopped");
             let expected = if quiet {
                 ""
@@ -304,6 +263,7 @@ mod tests {
                 "arcfix: interrupted (Ctrl-C): the demo stopped\n"
             };
             assert_eq!(said.text(), expected);
+            assert_eq!(printed.text(), "");
         }
     }
 }

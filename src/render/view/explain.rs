@@ -1,80 +1,55 @@
-//! `explain` and `rules`: the known problems a text points to, and the
-//! catalogue of them all.
+//! `explain`: the known problems a text points to.
 
-use super::{Stream, json};
+use super::{Json, Text, Views, json};
 use crate::error::Result;
 use crate::explain::Match;
-use crate::view::{ExplainView, RulesView};
+use crate::view::ExplainView;
 
 /// What people are told when no known problem matches.
 const NO_MATCH: &str = "No known problem matches this text. Run `arcfix check` to look at this machine and Azure directly.\n";
 
-pub struct ExplainHuman {
-    pub color: bool,
-    pub out: Stream,
+impl Views {
+    /// `explain`'s view.
+    pub fn explain(&self) -> &dyn ExplainView {
+        self.pick(|t| t, |j| j)
+    }
 }
 
-impl ExplainView for ExplainHuman {
+impl ExplainView for Text {
     fn explained(&self, matches: &[Match]) -> Result<()> {
         if matches.is_empty() {
             self.out.print(NO_MATCH)
         } else {
-            self.out
-                .print(&crate::explain::render_text(matches, self.color))
+            let color = self.human.paint.color;
+            self.out.print(&crate::explain::render_text(matches, color))
         }
     }
 }
 
-pub struct ExplainJson {
-    pub out: Stream,
-}
-
-impl ExplainView for ExplainJson {
+impl ExplainView for Json {
     fn explained(&self, matches: &[Match]) -> Result<()> {
         json(&self.out, &crate::explain::render_json(matches))
     }
 }
 
-pub struct RulesHuman {
-    pub color: bool,
-    pub out: Stream,
-}
-
-impl RulesView for RulesHuman {
-    fn rules(&self) -> Result<()> {
-        self.out.print(&crate::explain::render_rules(self.color))
-    }
-}
-
-pub struct RulesJson {
-    pub out: Stream,
-}
-
-impl RulesView for RulesJson {
-    fn rules(&self) -> Result<()> {
-        json(&self.out, &crate::explain::rules_json())
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{json, text};
     use super::*;
 
     #[test]
     fn people_are_pointed_to_check_when_nothing_matches() {
-        let (out, written) = Stream::memory();
-        ExplainHuman { color: false, out }.explained(&[]).unwrap();
-        assert_eq!(written.text(), NO_MATCH);
+        let (view, printed, _) = text();
+        view.explained(&[]).unwrap();
+        assert_eq!(printed.text(), NO_MATCH);
     }
 
     #[test]
     fn people_see_the_problem_a_text_points_to() {
         let matches = crate::explain::explain("Code: NoRegisteredProviderFound");
-        let (out, written) = Stream::memory();
-        ExplainHuman { color: false, out }
-            .explained(&matches)
-            .unwrap();
-        let text = written.text();
+        let (view, printed, _) = text();
+        view.explained(&matches).unwrap();
+        let text = printed.text();
         assert!(text.contains("rp-not-registered: "), "{text}");
         assert!(
             text.contains("az provider register -n Microsoft.HybridConnectivity"),
@@ -84,21 +59,11 @@ mod tests {
 
     #[test]
     fn programs_get_one_document_even_without_a_match() {
-        let (out, written) = Stream::memory();
-        ExplainJson { out }.explained(&[]).unwrap();
+        let (view, printed, _) = json();
+        view.explained(&[]).unwrap();
         assert_eq!(
-            written.json(),
+            printed.json(),
             serde_json::json!({"schema_version": 1, "matches": []})
         );
-    }
-
-    #[test]
-    fn the_catalogue_as_text_and_as_one_document() {
-        let (out, written) = Stream::memory();
-        RulesHuman { color: false, out }.rules().unwrap();
-        assert_eq!(written.text(), crate::explain::render_rules(false));
-        let (out, written) = Stream::memory();
-        RulesJson { out }.rules().unwrap();
-        assert_eq!(written.json(), crate::explain::rules_json());
     }
 }

@@ -7,7 +7,9 @@ mod apply;
 mod check;
 mod demo;
 mod explain;
+mod plan;
 mod progress;
+mod rules;
 mod stream;
 
 use std::sync::Arc;
@@ -18,17 +20,14 @@ use super::text::{self, Paint};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::view::{ApplyView, CheckView, DemoView, Ending, ExplainView, PlanView, RulesView};
+use crate::view::Ending;
 
-/// The run's output, chosen once: text or JSON, and how much of it.
+/// The run's output, chosen once from the options: text or JSON. Each
+/// command takes its own view from it (one small trait each, implemented
+/// for both), and the layers below take its `Progress`.
 pub enum Views {
-    Human(Human),
-    Json {
-        /// `-q`: no scope line, no spinners.
-        quiet: bool,
-        /// Spinners on a terminal (not with `-q` or `-v`).
-        spin: bool,
-    },
+    Text(Text),
+    Json(Json),
 }
 
 impl Views {
@@ -36,88 +35,72 @@ impl Views {
         let quiet = config.verbosity < 0;
         // -v and more: the log lines say what is going on, a spinner would tear them.
         let spin = config.verbosity == 0;
+        let (out, err) = (Stream::Stdout, Stream::Stderr);
         match config.output {
-            crate::cli::Output::Json => Views::Json { quiet, spin },
-            crate::cli::Output::Text => Views::Human(Human {
-                paint: Paint {
-                    color: config.color,
-                },
+            crate::cli::Output::Json => Views::Json(Json {
                 quiet,
-                verbose: config.verbosity > 0,
                 spin,
+                out,
+                err,
+            }),
+            crate::cli::Output::Text => Views::Text(Text {
+                human: Human {
+                    paint: Paint {
+                        color: config.color,
+                    },
+                    quiet,
+                    verbose: config.verbosity > 0,
+                    spin,
+                },
+                out,
+                err,
             }),
         }
     }
 
     /// What the layers below say while they work, as this output shows it.
     pub fn progress(&self) -> Arc<dyn Progress> {
-        let err = Stream::Stderr;
-        match *self {
-            Views::Human(h) => Arc::new(progress::HumanProgress {
-                quiet: h.quiet,
-                spin: h.spin,
-                err,
-            }),
-            Views::Json { quiet, spin } => Arc::new(progress::JsonProgress { quiet, spin, err }),
+        match self {
+            Views::Text(t) => Arc::new(t.clone()),
+            Views::Json(j) => Arc::new(j.clone()),
         }
     }
 
-    pub fn check(&self) -> Box<dyn CheckView> {
-        let out = Stream::Stdout;
-        match *self {
-            Views::Human(human) => Box::new(check::CheckHuman { human, out }),
-            Views::Json { .. } => Box::new(check::CheckJson { out }),
-        }
-    }
-
-    pub fn plan(&self) -> Box<dyn PlanView> {
-        let out = Stream::Stdout;
-        match *self {
-            Views::Human(human) => Box::new(check::PlanHuman { human, out }),
-            Views::Json { .. } => Box::new(check::PlanJson { out }),
-        }
-    }
-
-    pub fn apply(&self) -> Box<dyn ApplyView> {
-        let out = Stream::Stdout;
-        match *self {
-            Views::Human(human) => Box::new(apply::ApplyHuman { human, out }),
-            Views::Json { .. } => Box::new(apply::ApplyJson { out }),
-        }
-    }
-
-    pub fn explain(&self) -> Box<dyn ExplainView> {
-        let out = Stream::Stdout;
-        match *self {
-            Views::Human(h) => Box::new(explain::ExplainHuman {
-                color: h.paint.color,
-                out,
-            }),
-            Views::Json { .. } => Box::new(explain::ExplainJson { out }),
-        }
-    }
-
-    pub fn rules(&self) -> Box<dyn RulesView> {
-        let out = Stream::Stdout;
-        match *self {
-            Views::Human(h) => Box::new(explain::RulesHuman {
-                color: h.paint.color,
-                out,
-            }),
-            Views::Json { .. } => Box::new(explain::RulesJson { out }),
-        }
-    }
-
-    pub fn demo(&self) -> Box<dyn DemoView> {
-        let (out, err) = (Stream::Stdout, Stream::Stderr);
-        match *self {
-            Views::Human(human) => Box::new(demo::DemoHuman { human, out, err }),
-            Views::Json { quiet, .. } => Box::new(demo::DemoJson { quiet, out, err }),
+    /// The chosen view, as one command sees it (each command's file has
+    /// its accessor: `Views::check`, `Views::plan`, …).
+    fn pick<'a, V: ?Sized>(
+        &'a self,
+        text: fn(&'a Text) -> &'a V,
+        json: fn(&'a Json) -> &'a V,
+    ) -> &'a V {
+        match self {
+            Views::Text(t) => text(t),
+            Views::Json(j) => json(j),
         }
     }
 }
 
-/// Text for people: plans and summaries on stdout, progress on stderr.
+/// The views for people: reports on stdout, progress on stderr.
+#[derive(Clone)]
+pub struct Text {
+    pub human: Human,
+    pub out: Stream,
+    pub err: Stream,
+}
+
+/// The views for programs: one JSON document on stdout (contract, schema
+/// 1), nothing else there.
+#[derive(Clone)]
+pub struct Json {
+    /// `-q`: nothing on stderr, no spinners.
+    pub quiet: bool,
+    /// Spinners on a terminal (not with `-q` or `-v`).
+    pub spin: bool,
+    pub out: Stream,
+    pub err: Stream,
+}
+
+/// How text for people looks, and how much of it there is.
 #[derive(Debug, Clone, Copy)]
 pub struct Human {
     pub paint: Paint,
@@ -190,17 +173,34 @@ fn json(out: &Stream, v: &serde_json::Value) -> Result<()> {
 mod fixtures {
     use serde_json::{Value, json};
 
+    use super::stream::{Stream, Written};
     use crate::plan::Plan;
 
     pub const WEB: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01";
 
-    pub fn human() -> super::Human {
-        super::Human {
+    /// The text views without colour or spinners, and what they write to
+    /// stdout and to stderr.
+    pub fn text() -> (super::Text, Written, Written) {
+        let ((out, printed), (err, said)) = (Stream::memory(), Stream::memory());
+        let human = super::Human {
             paint: super::Paint { color: false },
             quiet: false,
             verbose: false,
             spin: false,
-        }
+        };
+        (super::Text { human, out, err }, printed, said)
+    }
+
+    /// The JSON views, and what they write to stdout and to stderr.
+    pub fn json() -> (super::Json, Written, Written) {
+        let ((out, printed), (err, said)) = (Stream::memory(), Stream::memory());
+        let json = super::Json {
+            quiet: false,
+            spin: false,
+            out,
+            err,
+        };
+        (json, printed, said)
     }
 
     /// A plan with `extra` fields over an empty one.
@@ -222,6 +222,11 @@ mod fixtures {
 
     pub fn healthy() -> Plan {
         plan(json!({"checked": ["client"]}))
+    }
+
+    /// The step of `one_step`.
+    pub fn step() -> crate::plan::Step {
+        one_step("planned").steps.remove(0)
     }
 
     /// One finding on web-01 and the step that fixes it.

@@ -6,7 +6,8 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use super::stream::{BARS, Stream};
+use super::stream::BARS;
+use super::{Json, Text};
 use crate::plan::Step;
 use crate::progress::{Progress, Tally, Waiting};
 
@@ -42,48 +43,32 @@ fn bar(spin: bool, total: usize) -> Tally {
     Tally(Some(pb))
 }
 
-/// Progress for people: `→` lines, the scope, spinners and a fleet's bar.
-pub struct HumanProgress {
-    /// `-q`: no lines, no spinners.
-    pub quiet: bool,
-    /// Spinners and bars on a terminal (not with `-q` or `-v`).
-    pub spin: bool,
-    pub err: Stream,
-}
-
-impl Progress for HumanProgress {
+/// For people: `→` lines, the scope, spinners and a fleet's bar.
+impl Progress for Text {
     fn progress(&self, line: &str) {
-        if !self.quiet {
+        if !self.human.quiet {
             self.err.line("→ ", line);
         }
     }
     fn waiting(&self, what: &str) -> Waiting {
-        spinner(self.spin, what)
+        spinner(self.human.spin, what)
     }
     fn scope(&self, line: &str) {
-        if !self.quiet {
+        if !self.human.quiet {
             self.err.line("", line);
         }
     }
     fn machines(&self, total: usize) -> Tally {
-        bar(self.spin, total)
+        bar(self.human.spin, total)
     }
     fn step_started(&self, step: &Step) {
         self.progress(&format!("{}: {}", step.id, step.description));
     }
 }
 
-/// Progress beside a JSON document: stdout stays the one document; stderr
-/// has only the scope, said at once to whoever waits.
-pub struct JsonProgress {
-    /// `-q`: not the scope either.
-    pub quiet: bool,
-    /// Spinners on a terminal (not with `-q` or `-v`).
-    pub spin: bool,
-    pub err: Stream,
-}
-
-impl Progress for JsonProgress {
+/// Beside a JSON document: stdout stays the one document; stderr has only
+/// the scope, said at once to whoever waits.
+impl Progress for Json {
     fn progress(&self, _: &str) {}
     fn waiting(&self, what: &str) -> Waiting {
         spinner(self.spin, what)
@@ -97,72 +82,47 @@ impl Progress for JsonProgress {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{json, step, text};
     use super::*;
 
-    fn step() -> Step {
-        serde_json::from_value(serde_json::json!({
-            "id": "register-hybridconnectivity-web-01",
-            "fixes": ["provider-not-registered"],
-            "target": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01",
-            "description": "Register Microsoft.HybridConnectivity",
-            "command": "az provider register -n Microsoft.HybridConnectivity",
-            "automatic": true,
-            "precondition": "not registered",
-            "verification": "registered",
-            "check": {"kind": "restarted"},
-            "action": {"kind": "manual"},
-            "status": "planned",
-        }))
-        .unwrap()
+    /// What the layers below say in a run: the scope, a step, a line.
+    fn report(progress: &dyn Progress) {
+        progress.scope("3 Arc machines in 1 subscription (Resource Graph)");
+        progress.step_started(&step());
+        progress.progress("reading web-01");
     }
 
     #[test]
     fn people_see_each_step_and_the_scope_on_stderr() {
-        let (err, written) = Stream::memory();
-        let human = HumanProgress {
-            quiet: false,
-            spin: false,
-            err,
-        };
-        human.scope("3 Arc machines in 1 subscription (Resource Graph)");
-        human.step_started(&step());
-        human.progress("reading web-01");
+        let (view, printed, said) = text();
+        report(&view);
         assert_eq!(
-            written.text(),
+            said.text(),
             "3 Arc machines in 1 subscription (Resource Graph)\n\
-             → register-hybridconnectivity-web-01: Register Microsoft.HybridConnectivity\n\
+             → register-hybridconnectivity: Register Microsoft.HybridConnectivity\n\
              → reading web-01\n"
         );
+        assert_eq!(printed.text(), "");
     }
 
     #[test]
     fn quiet_people_see_nothing() {
-        let (err, written) = Stream::memory();
-        let human = HumanProgress {
-            quiet: true,
-            spin: false,
-            err,
-        };
-        human.scope("3 Arc machines");
-        human.step_started(&step());
-        human.progress("reading web-01");
-        assert!(human.waiting("waiting").0.is_none());
-        assert_eq!(written.text(), "");
+        let (mut view, _, said) = text();
+        view.human.quiet = true;
+        report(&view);
+        assert_eq!(said.text(), "");
     }
 
     #[test]
     fn beside_a_document_only_the_scope_is_said() {
-        let (err, written) = Stream::memory();
-        let json = JsonProgress {
-            quiet: false,
-            spin: false,
-            err,
-        };
-        json.scope("3 Arc machines");
-        json.step_started(&step());
-        json.progress("reading web-01");
-        assert!(json.machines(3).0.is_none());
-        assert_eq!(written.text(), "3 Arc machines\n");
+        let (view, printed, said) = json();
+        report(&view);
+        assert!(view.machines(3).0.is_none());
+        assert_eq!(
+            said.text(),
+            "3 Arc machines in 1 subscription (Resource Graph)\n"
+        );
+        assert_eq!(printed.text(), "");
     }
 
     #[test]
