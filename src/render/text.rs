@@ -35,12 +35,15 @@ impl Paint {
     }
 }
 
-/// Targets in first-seen order.
-fn targets<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for t in items {
-        if !out.iter().any(|o| o.eq_ignore_ascii_case(t)) {
-            out.push(t.to_string());
+/// Items grouped by their target, the targets in first-seen order (ARM
+/// compares names without case).
+fn by_target<T>(items: &[T], target: impl Fn(&T) -> &str) -> Vec<(&str, Vec<&T>)> {
+    let mut out: Vec<(&str, Vec<&T>)> = Vec::new();
+    for item in items {
+        let t = target(item);
+        match out.iter_mut().find(|(o, _)| o.eq_ignore_ascii_case(t)) {
+            Some((_, group)) => group.push(item),
+            None => out.push((t, vec![item])),
         }
     }
     out
@@ -92,13 +95,9 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
             p.bold("Findings"),
             plan.findings.len()
         ));
-        for t in targets(plan.findings.iter().map(|f| f.target.as_str())) {
-            out.push_str(&format!("  {}\n", p.bold(&sanitize(&t))));
-            for f in plan
-                .findings
-                .iter()
-                .filter(|f| f.target.eq_ignore_ascii_case(&t))
-            {
+        for (t, group) in by_target(&plan.findings, |f| &f.target) {
+            out.push_str(&format!("  {}\n", p.bold(&sanitize(t))));
+            for f in group {
                 out.push_str(&finding(f, p));
             }
         }
@@ -241,13 +240,9 @@ pub fn plan_only(plan: &Plan, p: &Paint) -> String {
 fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
     let mut out = String::new();
     let mut n = 0;
-    for t in targets(plan.steps.iter().map(|s| s.target.as_str())) {
-        out.push_str(&format!("  {}\n", p.bold(&sanitize(&t))));
-        for s in plan
-            .steps
-            .iter()
-            .filter(|s| s.target.eq_ignore_ascii_case(&t))
-        {
+    for (t, group) in by_target(&plan.steps, |s| &s.target) {
+        out.push_str(&format!("  {}\n", p.bold(&sanitize(t))));
+        for s in group {
             n += 1;
             let mark = if with_status {
                 match s.status {
@@ -821,4 +816,122 @@ pub fn serving(s: &crate::view::Serving, p: &Paint, width: usize) -> String {
     ));
     out.push_str("\nServing until Ctrl-C (which stops it and exits 0).\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "/subscriptions/00000000-0000-0000-0000-000000000001";
+
+    fn machine(name: &str) -> String {
+        format!("{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/{name}")
+    }
+
+    fn step(target: &str, id: &str, status: &str, error: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
+            "id": id, "fixes": ["p"], "target": target,
+            "description": "Register the provider", "command": "az provider register",
+            "automatic": true, "precondition": "-", "verification": "-",
+            "check": {"kind": "restarted"}, "action": {"kind": "manual"},
+            "status": status, "error": error,
+        })
+    }
+
+    /// Four machines in a scope: one with a problem, one healthy, two that
+    /// could not be read; a subscription's problem and this machine's own.
+    fn fleet() -> Plan {
+        let finding = |id: &str, target: &str, fix: &str| serde_json::json!({"id": id, "target": target, "title": "T", "evidence": "E", "fix": fix});
+        let verdict = |name: &str, status: &str, error: Option<&str>| serde_json::json!({"id": machine(name), "status": status, "findings": [], "error": error});
+        let mut problems = verdict("web-01", "problems", None);
+        problems["findings"] = serde_json::json!(["endpoint-missing"]);
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "arcfix_version": "0", "target": SUB, "created": "c",
+            "fingerprint": "f",
+            "scope": "4 Arc machines in 1 subscription (Resource Graph)",
+            "checked": ["client", "azure"],
+            "findings": [
+                finding("endpoint-missing", &machine("web-01"), "auto"),
+                finding("provider-not-registered", SUB, "auto"),
+                finding("arcproxy-missing", "local", "manual"),
+            ],
+            "steps": [
+                step(&machine("web-01"), "create-endpoint-web-01", "applied", None),
+                step(&machine("web-02"), "create-endpoint-web-02", "failed", Some("HTTP 409")),
+                step(SUB, "register-provider", "already-satisfied", None),
+            ],
+            "machines": [
+                problems,
+                verdict("web-02", "healthy", None),
+                verdict("db-01", "error", Some("HTTP 403 reading db-01")),
+                verdict("db-02", "error", Some("timed out")),
+            ],
+            "notes": ["a note"],
+            "not_checked": [
+                {"side": "azure", "reason": "HTTP 403 reading db-01", "error": true},
+                {"side": "azure", "reason": "db-02: timed out", "error": true},
+                {"side": "server", "reason": "not chosen (--checks)"},
+                {"side": "client", "reason": "unreadable", "error": true},
+            ],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_fleet_reads_short_and_lists_each_unreadable_machine_once() {
+        let text = fleet_findings(&fleet(), &Paint { color: false });
+        assert_eq!(
+            text,
+            "Fleet 4 machines: 1 healthy, 1 with problems, 2 could not be checked\n\
+             Problems\n  \
+             ✗ endpoint-missing [auto] 1 machine: web-01\n  \
+             ✗ provider-not-registered [auto] 1 subscription: /subscriptions/00000000-0000-0000-0000-000000000001\n\
+             Machines with problems\n  \
+             web-01 (rg): endpoint-missing\n\
+             Could not be checked\n  \
+             ✗ db-01 (rg): HTTP 403 reading db-01\n  \
+             ✗ db-02 (rg): timed out\n\
+             ✓ 1 healthy machine (-v lists every finding)\n\
+             This machine\n    \
+             ✗ arcproxy-missing [manual] T\n        \
+             E\n  \
+             note: a note\n  \
+             server not checked — not chosen (--checks)\n  \
+             ✗ client not checked — unreadable\n"
+        );
+    }
+
+    #[test]
+    fn a_fleet_summary_counts_each_kind_and_names_what_failed() {
+        let text = fleet_summary(&fleet(), &Paint { color: false });
+        assert_eq!(
+            text,
+            "\nSummary\n  \
+             create-endpoint: 1 applied, 1 failed\n    \
+             ✗ web-02 (rg): HTTP 409\n  \
+             register-provider: 1 already satisfied\n  \
+             1 applied, 1 already satisfied, 1 failed, 0 manual, 0 skipped\n"
+        );
+    }
+
+    #[test]
+    fn one_machine_reads_in_full_failed_reads_before_unchosen_sides() {
+        let mut plan = fleet();
+        plan.machines.clear();
+        plan.scope = None;
+        plan.findings.truncate(1);
+        let text = findings(&plan, &Paint { color: false });
+        assert_eq!(
+            text,
+            format!(
+                "Findings (1)\n  {}\n    ✗ endpoint-missing [auto] T\n        E\n  \
+                 note: a note\n  \
+                 ✗ azure not checked — HTTP 403 reading db-01\n  \
+                 ✗ azure not checked — db-02: timed out\n  \
+                 ✗ client not checked — unreadable\n  \
+                 server not checked — not chosen (--checks)\n",
+                machine("web-01")
+            )
+        );
+    }
 }
