@@ -108,3 +108,52 @@ pub struct Serving {
     /// Show PowerShell's `$env:` syntax instead of `export`.
     pub windows: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    /// The `.rs` files under `path` (a file or a folder), with their text
+    /// before any test module.
+    fn sources(path: &std::path::Path) -> Vec<(String, String)> {
+        if path.is_file() {
+            let text = std::fs::read_to_string(path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap().to_string();
+            return vec![(path.display().to_string(), code)];
+        }
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(path).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() || p.extension().is_some_and(|e| e == "rs") {
+                out.extend(sources(&p));
+            }
+        }
+        out
+    }
+
+    /// The layers below report through `progress::Progress` and never see a
+    /// command's view or the renderers (Terraform's hooks).
+    #[test]
+    fn the_layers_below_never_import_the_views() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let reaching_up =
+            regex::Regex::new(r"crate::(view|render)\b|use crate::\{[^}]*\b(view|render)\b")
+                .unwrap();
+        let mut read = 0;
+        for below in [
+            "azure",
+            "remote",
+            "probe",
+            "checks",
+            "apply.rs",
+            "journal.rs",
+            "plan.rs",
+            "progress.rs",
+            "target.rs",
+        ] {
+            for (file, code) in sources(&src.join(below)) {
+                read += 1;
+                assert!(!reaching_up.is_match(&code), "{file} imports a view");
+            }
+        }
+        assert!(read > 20, "only {read} files read");
+    }
+}
