@@ -50,9 +50,9 @@ pub async fn apply(ctx: &Context, plan: &mut Plan, interrupted: &Arc<AtomicBool>
     let before = &settled;
     // A fleet's machines done, on a terminal.
     let tally = if lanes.len() > crate::checks::fleet::FEW {
-        ctx.view.machines(lanes.len())
+        ctx.progress.machines(lanes.len())
     } else {
-        crate::view::Tally(None)
+        crate::progress::Tally(None)
     };
     let tally = &tally;
     let done: Vec<Vec<(usize, Step)>> = futures::stream::iter(lanes.into_iter().map(|(_, idx)| {
@@ -138,7 +138,7 @@ async fn run_one(ctx: &Context, step: &mut Step, settled: &Settled, interrupted:
         });
         return;
     }
-    ctx.view.step_started(step);
+    ctx.progress.step_started(step);
     match run_step(ctx, step, interrupted).await {
         Ok(status) => {
             if status == Status::Applied && step.goal == crate::plan::Goal::Restarted {
@@ -156,7 +156,6 @@ async fn run_one(ctx: &Context, step: &mut Step, settled: &Settled, interrupted:
     }
     tracing::info!(step = %step.id, status = ?step.status, "step done");
     journal(ctx, step).await;
-    ctx.view.step_done(step);
 }
 
 /// Appends a performed step to the journal; a journal that cannot be written
@@ -262,7 +261,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
             script,
         } => {
             let result = crate::remote::run(
-                ctx.view.as_ref(),
+                ctx.progress.as_ref(),
                 ctx.arm()?,
                 &machine.id,
                 &machine.location,
@@ -315,7 +314,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
                 .output();
             // Installing a module or a package can take minutes.
             let waiting = ctx
-                .view
+                .progress
                 .waiting(&format!("running {}", shown_command(program, args)));
             let out = tokio::time::timeout(Duration::from_secs(900), run).await;
             drop(waiting);
@@ -480,7 +479,7 @@ async fn restart_remote_agent(
     let mut wait = Duration::from_secs(5).min(limit / 4);
     let mut last = format!("its start time is still {before}");
     let _waiting = ctx
-        .view
+        .progress
         .waiting(&format!("waiting for the agent on {name} to restart"));
     // Ctrl-C ends the wait at once (a look under way stops and deletes its
     // run command): the restart was scheduled, a re-run sees whether it came.
@@ -534,7 +533,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
     let started = std::time::Instant::now();
     let mut interval = Duration::from_millis(250);
     let waiting = limit.map(|_| {
-        ctx.view
+        ctx.progress
             .waiting(&format!("waiting for {}", step.verification))
     });
     let result = loop {

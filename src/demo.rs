@@ -7,25 +7,28 @@
 //! scenarios. Nothing leaves loopback; no Azure account is needed.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::apply;
 use crate::azure::auth::{STATIC_TOKEN_VAR, StaticToken, Tokens};
 use crate::azure::client::{Arm, RetryPolicy};
 use crate::checks::{self, Context};
-use crate::config::{Config, DemoMode};
+use crate::config::DemoMode;
 use crate::error::{Error, ExitCode, Result};
 use crate::os::{Host, Os};
+use crate::progress::Progress;
+use crate::render::view::Views;
 use crate::sim::{Scenario, Sim};
 use crate::target::MachineId;
 use crate::target::{Login, Options, Request};
-use crate::view::{Ending, ScenarioInfo, Serving, View};
+use crate::view::{DemoRun, DemoView, ScenarioInfo, Serving};
 
 /// How long the token `--serve` prints stays valid.
 const SERVE_TOKEN_HOURS: i64 = 24;
 
-pub async fn run(config: &Config, name: &str, mode: DemoMode) -> Result<ExitCode> {
+pub async fn run(views: &Views, name: &str, mode: DemoMode) -> Result<ExitCode> {
     let scenario = builtin(name)?;
-    let view = crate::render::view(config, true);
+    let view = views.demo();
     if mode == DemoMode::List {
         view.scenarios(&scenarios())?;
         return Ok(ExitCode::Ok);
@@ -37,7 +40,7 @@ pub async fn run(config: &Config, name: &str, mode: DemoMode) -> Result<ExitCode
         .await
         .map_err(|e| Error::io("cannot start the simulated Azure on 127.0.0.1", e))?;
     if mode == DemoMode::Serve {
-        return serve(view.as_ref(), sim, interrupt).await;
+        return serve(view, sim, interrupt).await;
     }
     // The sandbox is this user's alone (0700), and goes away on every way
     // out: the end, an error, or Ctrl-C (the demo stops at once: it has
@@ -49,7 +52,7 @@ pub async fn run(config: &Config, name: &str, mode: DemoMode) -> Result<ExitCode
         .tempdir()
         .map_err(|e| Error::io("cannot make the demo sandbox", e))?;
     let result = tokio::select! {
-        r = run_with(view.clone(), &sim, sandbox.path()) => r,
+        r = run_with(view, views.progress(), &sim, sandbox.path()) => r,
         _ = &mut interrupt => {
             view.stopped("interrupted (Ctrl-C): the demo stopped and removed its sandbox");
             Ok(ExitCode::Interrupted)
@@ -90,7 +93,7 @@ fn scenarios() -> Vec<ScenarioInfo> {
 /// it. Ctrl-C is how a server is meant to stop, not an interruption of work
 /// in progress: it ends with exit 0 once the simulator has shut down.
 async fn serve(
-    view: &dyn View,
+    view: &dyn DemoView,
     sim: Sim,
     interrupt: std::pin::Pin<&mut impl std::future::Future<Output = std::io::Result<()>>>,
 ) -> Result<ExitCode> {
@@ -133,20 +136,16 @@ fn private(builder: &mut tempfile::Builder) {
 #[cfg(not(unix))]
 fn private(_builder: &mut tempfile::Builder) {}
 
-async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> Result<ExitCode> {
+/// The story: check, plan, apply --yes and check again against the
+/// simulator, as the user's view shows it.
+async fn run_with(
+    view: &dyn DemoView,
+    progress: Arc<dyn Progress>,
+    sim: &Sim,
+    sandbox: &Path,
+) -> Result<ExitCode> {
     let host = client_sandbox(sandbox)?;
-    let machines = sim
-        .scenario()
-        .machine_ids()
-        .iter()
-        .map(|id| MachineId::parse(id))
-        .collect::<Result<Vec<_>>>()?;
-    if machines.is_empty() {
-        return Err(Error::Internal(format!(
-            "the scenario '{}' has no machine",
-            sim.scenario().name
-        )));
-    }
+    let machines = machines(sim)?;
     // The connection probe, where this machine has OpenSSH: the real ssh, a
     // stand-in proxy that asks the simulated relay, and a throw-away sshd on
     // loopback behind each machine, labelled in its banner. A machine without
@@ -171,20 +170,70 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
         Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"),
         RetryPolicy::default(),
     )?;
-    arm.report_to(view.clone());
+    arm.report_to(progress.clone());
     let mut ctx = Context::new(host, target, Some(arm.clone()));
-    ctx.view = view.clone();
+    ctx.progress = progress;
+    view.heading(&format!(
+        "arcfix demo — SIMULATED environment, scenario '{}'",
+        sim.scenario().name
+    ))?;
+    view.say(&intro(sim, sandbox, &machines, &probe))?;
+
+    let before = check(view, &ctx, "== 1. arcfix check (simulated)").await?;
+    // The findings were just shown: the plan alone.
+    view.say("\n")?;
+    view.heading("== 2. arcfix plan (simulated)")?;
+    let mut plan = before.clone();
+    view.plan_steps(&plan)?;
+
+    view.say("\n")?;
+    view.heading("== 3. arcfix apply --yes (simulated)")?;
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    apply::apply(&ctx, &mut plan, &interrupted).await;
+    view.summary(&plan)?;
+
+    let after = check(view, &ctx, "== 4. arcfix check again (simulated)").await?;
+    let requests = sim.requests();
+    view.say(&closing(&requests, &plan))?;
+    view.document(&DemoRun {
+        before: &before,
+        applied: &plan,
+        after: &after,
+        requests: requests.len(),
+    })?;
+    Ok(ExitCode::Ok)
+}
+
+/// The scenario's machines (one at least).
+fn machines(sim: &Sim) -> Result<Vec<MachineId>> {
+    let machines = sim
+        .scenario()
+        .machine_ids()
+        .iter()
+        .map(|id| MachineId::parse(id))
+        .collect::<Result<Vec<_>>>()?;
+    if machines.is_empty() {
+        return Err(Error::Internal(format!(
+            "the scenario '{}' has no machine",
+            sim.scenario().name
+        )));
+    }
+    Ok(machines)
+}
+
+/// What the demo is about to do, and where: under its heading.
+fn intro(
+    sim: &Sim,
+    sandbox: &Path,
+    machines: &[MachineId],
+    probe: &std::result::Result<Vec<tokio::process::Child>, String>,
+) -> String {
     let names = machines
         .iter()
         .map(|m| m.name.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    view.heading(&format!(
-        "arcfix demo — SIMULATED environment, scenario '{}'",
-        sim.scenario().name
-    ))?;
-    let width = crate::render::text::DEMO_WIDTH;
-    let para = |t: &str| crate::render::text::wrap(t, "  ", width);
+    let para = |t: &str| crate::render::text::wrap(t, "  ", crate::render::text::DEMO_WIDTH);
     let mut intro = para(&sim.scenario().description);
     intro.push_str(&para(&format!(
         "Simulated Azure Resource Manager on {}, a throw-away client sandbox in {}. Nothing here touches Azure or this machine's own settings.",
@@ -194,7 +243,7 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
     intro.push_str(&para(&format!(
         "Target: {names} (--port 22 --login entra --grant-roles --remote)"
     )));
-    intro.push_str(&para(&match &probe {
+    intro.push_str(&para(&match probe {
         Ok(_) => format!(
             "The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and behind each machine a throw-away sshd of this machine's own on 127.0.0.1, standing in for the server's (simulated: its banner ends with '{}NAME'{}).",
             STAND_IN,
@@ -206,51 +255,36 @@ async fn run_with(view: std::sync::Arc<dyn View>, sim: &Sim, sandbox: &Path) -> 
         ),
         Err(why) => format!("Connection probe skipped: {why}."),
     }));
-    view.say(&intro)?;
+    intro
+}
 
+/// One check of the story, under its heading: its findings shown.
+async fn check(view: &dyn DemoView, ctx: &Context, heading: &str) -> Result<crate::plan::Plan> {
     view.say("\n")?;
-    view.heading("== 1. arcfix check (simulated)")?;
-    let waiting = view.waiting(&ctx.checking());
-    let before = checks::detect(&ctx).await;
+    view.heading(heading)?;
+    let waiting = ctx.progress.waiting(&ctx.checking());
+    let plan = checks::detect(ctx).await;
     drop(waiting);
-    let before = before?;
-    view.findings(&before)?;
+    let plan = plan?;
+    view.findings(&plan)?;
+    Ok(plan)
+}
 
-    // The findings were just shown: the plan alone.
-    view.say("\n")?;
-    view.heading("== 2. arcfix plan (simulated)")?;
-    let mut plan = before.clone();
-    view.plan_steps(&plan)?;
-
-    view.say("\n")?;
-    view.heading("== 3. arcfix apply --yes (simulated)")?;
-    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    apply::apply(&ctx, &mut plan, &interrupted).await;
-    view.summary(&plan, Ending::default())?;
-
-    view.say("\n")?;
-    view.heading("== 4. arcfix check again (simulated)")?;
-    let waiting = view.waiting(&ctx.checking());
-    let after = checks::detect(&ctx).await;
-    drop(waiting);
-    let after = after?;
-    view.findings(&after)?;
-
-    let requests = sim.requests();
+/// The last words: what reached the simulator, and what is left to people.
+fn closing(requests: &[crate::sim::LoggedRequest], applied: &crate::plan::Plan) -> String {
     let writes = requests.iter().filter(|r| r.is_write()).count();
-    view.say(&format!(
+    let mut closing = format!(
         "\n{} requests reached the simulated ARM ({writes} of them writes);\nnothing was sent beyond 127.0.0.1.\n",
         requests.len()
-    ))?;
-    if plan
+    );
+    if applied
         .steps
         .iter()
         .any(|s| s.status == crate::plan::Status::Manual)
     {
-        view.say("What remains is what no program may do for you: each manual step above says who runs what.\n")?;
+        closing.push_str("What remains is what no program may do for you: each manual step above says who runs what.\n");
     }
-    view.demo(&before, &plan, &after, requests.len())?;
-    Ok(ExitCode::Ok)
+    closing
 }
 
 /// A client with the client-side problems: Az.Ssh without Az.Ssh.ArcProxy, a

@@ -12,12 +12,15 @@ use crate::azure::auth::{self, Tokens};
 use crate::azure::client::{Arm, RetryPolicy};
 use crate::checks::{self, Context};
 use crate::cli::Cli;
-use crate::config::{AzureSettings, Cmd, Config};
+use crate::config::{AzureSettings, Cmd, Config, JournalChoice};
 use crate::error::{Error, ExitCode, Result};
+use crate::journal::Journal;
 use crate::os::Host;
 use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::render::view::Views;
 use crate::target::Request;
-use crate::view::{Ending, View};
+use crate::view::{ApplyView, Ending, ExplainView};
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
@@ -92,7 +95,8 @@ fn init_logging(verbosity: i8) {
 pub use crate::render::view::out;
 
 async fn execute(config: Config) -> Result<ExitCode> {
-    let view = crate::render::view(&config, false);
+    // The one choice between text and JSON, for every command's view.
+    let views = Views::of(&config);
     if matches!(
         config.command,
         Cmd::Check(_) | Cmd::Plan { .. } | Cmd::Apply { .. }
@@ -103,31 +107,19 @@ async fn execute(config: Config) -> Result<ExitCode> {
     }
     match &config.command {
         Cmd::Check(target) => {
-            let ctx = context(&config.azure, target.clone(), None, view.clone())?;
+            let ctx = context(&config.azure, target.clone(), None, views.progress())?;
             let plan = detect(&ctx).await?;
-            view.findings(&plan)?;
-            Ok(if plan.incomplete() {
-                ExitCode::Error
-            } else if plan.findings.is_empty() {
-                ExitCode::Ok
-            } else {
-                ExitCode::Found
-            })
+            views.check().findings(&plan)?;
+            Ok(verdict(&plan, plan.findings.is_empty()))
         }
         Cmd::Plan { target, out: file } => {
-            let ctx = context(&config.azure, target.clone(), None, view.clone())?;
+            let ctx = context(&config.azure, target.clone(), None, views.progress())?;
             let plan = detect(&ctx).await?;
             if let Some(f) = file {
                 plan.save(f)?;
             }
-            view.plan(&plan)?;
-            Ok(if plan.incomplete() {
-                ExitCode::Error
-            } else if plan.steps.is_empty() {
-                ExitCode::Ok
-            } else {
-                ExitCode::Found
-            })
+            views.plan().plan(&plan)?;
+            Ok(verdict(&plan, plan.steps.is_empty()))
         }
         Cmd::Apply {
             target,
@@ -135,25 +127,17 @@ async fn execute(config: Config) -> Result<ExitCode> {
             dry_run,
             plan,
         } => {
-            let mut ctx = context(&config.azure, target.clone(), None, view.clone())?;
-            ctx.journal = match &config.journal {
-                crate::config::JournalChoice::Off => None,
-                // Checked before detection: an odd file stops nothing half-way.
-                crate::config::JournalChoice::File(f) => {
-                    Some(crate::journal::Journal::checked(f.clone())?)
-                }
-                crate::config::JournalChoice::Default => crate::journal::default_path(&ctx.host)
-                    .map(crate::journal::Journal::checked)
-                    .transpose()?,
-            };
-            apply(&ctx, *yes, *dry_run, plan.as_deref()).await
+            let mut ctx = context(&config.azure, target.clone(), None, views.progress())?;
+            // Checked before detection: an odd file stops nothing half-way.
+            ctx.journal = journal(&config.journal, &ctx.host)?;
+            apply(&ctx, views.apply(), *yes, *dry_run, plan.as_deref()).await
         }
-        Cmd::Explain { text: given } => explain(view.as_ref(), given.clone()),
+        Cmd::Explain { text: given } => explain(views.explain(), given.clone()),
         Cmd::Rules => {
-            view.rules()?;
+            views.rules().rules()?;
             Ok(ExitCode::Ok)
         }
-        Cmd::Demo { scenario, mode } => crate::demo::run(&config, scenario, *mode).await,
+        Cmd::Demo { scenario, mode } => crate::demo::run(&views, scenario, *mode).await,
         Cmd::Completions(shell) => {
             let mut buf = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "arcfix", &mut buf);
@@ -171,6 +155,29 @@ async fn execute(config: Config) -> Result<ExitCode> {
     }
 }
 
+/// The exit code of a report: 1 when some fact could not be read, else 0
+/// when there is `nothing` (found, or to do), else 2.
+fn verdict(plan: &Plan, nothing: bool) -> ExitCode {
+    if plan.incomplete() {
+        ExitCode::Error
+    } else if nothing {
+        ExitCode::Ok
+    } else {
+        ExitCode::Found
+    }
+}
+
+/// Where apply records what it changes, as configured (`None`: nowhere).
+fn journal(choice: &JournalChoice, host: &Host) -> Result<Option<Journal>> {
+    match choice {
+        JournalChoice::Off => Ok(None),
+        JournalChoice::File(f) => Journal::checked(f.clone()).map(Some),
+        JournalChoice::Default => crate::journal::default_path(host)
+            .map(Journal::checked)
+            .transpose(),
+    }
+}
+
 /// Detection, with the target options the plan is made with recorded in it.
 async fn detect(ctx: &Context) -> Result<Plan> {
     // A fleet has its scope line and progress bar instead (two bars would tear).
@@ -178,7 +185,7 @@ async fn detect(ctx: &Context) -> Result<Plan> {
         .target
         .scope
         .is_none()
-        .then(|| ctx.view.waiting(&ctx.checking()));
+        .then(|| ctx.progress.waiting(&ctx.checking()));
     let plan = checks::detect(ctx).await;
     drop(waiting);
     let mut plan = plan?;
@@ -191,10 +198,10 @@ pub fn context(
     azure: &AzureSettings,
     target: Request,
     tokens: Option<Box<dyn auth::TokenSource>>,
-    view: Arc<dyn View>,
+    progress: Arc<dyn Progress>,
 ) -> Result<Context> {
     let mut ctx = Context::new(Host::detect(), target, None);
-    ctx.view = view;
+    ctx.progress = progress;
     if ctx.sides().contains(&checks::Side::Azure) || ctx.target.remote {
         let source = match tokens {
             Some(t) => t,
@@ -216,7 +223,7 @@ pub fn context(
             Tokens::new(source, azure.cloud.scope()),
             retry_policy(),
         )?;
-        arm.report_to(ctx.view.clone());
+        arm.report_to(ctx.progress.clone());
         arm.endpoint_from(azure.endpoint_origin.clone());
         ctx.arm = Some(arm);
     }
@@ -239,13 +246,54 @@ fn retry_policy() -> RetryPolicy {
     p
 }
 
+/// `apply`: the plan (fresh, or saved and checked against a fresh
+/// detection), confirmed unless `--yes`, performed, and its summary.
 pub async fn apply(
     ctx: &Context,
+    view: &dyn ApplyView,
     yes: bool,
     dry_run: bool,
     saved: Option<&std::path::Path>,
 ) -> Result<ExitCode> {
-    let view = ctx.view.as_ref();
+    let mut plan = plan_to_apply(ctx, saved).await?;
+    let unread = verdict(&plan, true);
+    if dry_run {
+        view.dry_run(&plan)?;
+        let nothing = plan
+            .steps
+            .iter()
+            .all(|s| s.status == crate::plan::Status::NotNeeded);
+        return Ok(verdict(&plan, nothing));
+    }
+    view.before_apply(&plan)?;
+    if plan.steps.is_empty() {
+        view.nothing_to_apply(&plan)?;
+        return Ok(unread);
+    }
+    if plan.automatic_steps() > 0 && !yes && !confirmed(&plan)? {
+        // Not an error: the answer was no.
+        let _ = writeln!(std::io::stderr(), "Apply cancelled; nothing was changed.");
+        return Ok(ExitCode::Error);
+    }
+    // Until the report is out, Ctrl-C abandons waits instead of stopping.
+    let _graceful = crate::interrupt::Graceful::new();
+    let (code, interrupted) = perform(ctx, &mut plan).await;
+    let connect = ctx.target.connect;
+    view.summary(
+        &plan,
+        Ending {
+            connect,
+            interrupted,
+        },
+    )?;
+    if interrupted {
+        return Ok(ExitCode::Interrupted);
+    }
+    Ok(code.merge(unread))
+}
+
+/// The plan to apply: a fresh detection, or the saved plan checked against it.
+async fn plan_to_apply(ctx: &Context, saved: Option<&std::path::Path>) -> Result<Plan> {
     let saved = saved.map(Plan::load).transpose()?;
     if let Some(s) = &saved {
         // Before detecting: another option could even make detection run
@@ -253,66 +301,47 @@ pub async fn apply(
         crate::apply::check_options(s, &ctx.target)?;
     }
     let fresh = detect(ctx).await?;
-    let mut plan = match saved {
-        Some(s) => crate::apply::check_saved(&s, &fresh)?,
-        None => fresh,
-    };
-    let unread = if plan.incomplete() {
-        ExitCode::Error
-    } else {
-        ExitCode::Ok
-    };
-    if dry_run {
-        view.plan(&plan)?;
-        return Ok(if plan.incomplete() {
-            ExitCode::Error
-        } else if plan
-            .steps
-            .iter()
-            .all(|s| s.status == crate::plan::Status::NotNeeded)
-        {
-            ExitCode::Ok
-        } else {
-            ExitCode::Found
-        });
+    match saved {
+        Some(s) => crate::apply::check_saved(&s, &fresh),
+        None => Ok(fresh),
     }
-    view.before_apply(&plan)?;
-    if plan.steps.is_empty() {
-        view.nothing_to_apply(&plan)?;
-        return Ok(unread);
+}
+
+/// Whether the person at the terminal approves the automatic steps; an
+/// error when no one can be asked (only an explicit yes approves).
+fn confirmed(plan: &Plan) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Declined(
+            "standard input is not a terminal, so arcfix cannot ask for confirmation: nothing was changed; use --yes to apply without asking".into(),
+        ));
     }
-    if plan.automatic_steps() > 0 && !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(Error::Declined(
-                "standard input is not a terminal, so arcfix cannot ask for confirmation: nothing was changed; use --yes to apply without asking".into(),
-            ));
+    Ok(dialoguer::Confirm::new()
+        .with_prompt(question(plan))
+        .default(false)
+        .interact_on(&prompt_terminal())
+        .unwrap_or(false))
+}
+
+/// "Apply the 3 automatic steps above on 2 machines?"
+fn question(plan: &Plan) -> String {
+    let n = plan.automatic_steps();
+    let machines = crate::render::text::machines_touched(plan);
+    format!(
+        "Apply the {} automatic {} above{}?",
+        crate::checks::fleet::thousands(n),
+        if n == 1 { "step" } else { "steps" },
+        match machines {
+            0 | 1 => String::new(),
+            m => format!(" on {} machines", crate::checks::fleet::thousands(m)),
         }
-        let n = plan.automatic_steps();
-        let machines = crate::render::text::machines_touched(&plan);
-        let question = format!(
-            "Apply the {} automatic {} above{}?",
-            crate::checks::fleet::thousands(n),
-            if n == 1 { "step" } else { "steps" },
-            match machines {
-                0 | 1 => String::new(),
-                m => format!(" on {} machines", crate::checks::fleet::thousands(m)),
-            }
-        );
-        let approved = dialoguer::Confirm::new()
-            .with_prompt(question)
-            .default(false)
-            .interact_on(&prompt_terminal())
-            .unwrap_or(false);
-        if !approved {
-            // Not an error: the answer was no.
-            let _ = writeln!(std::io::stderr(), "Apply cancelled; nothing was changed.");
-            return Ok(ExitCode::Error);
-        }
-    }
+    )
+}
+
+/// The steps performed with Ctrl-C watched, then (`--connect`) the SSH
+/// path tried again: the exit code, and whether Ctrl-C stopped it.
+async fn perform(ctx: &Context, plan: &mut Plan) -> (ExitCode, bool) {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
-    // Until the report is out, Ctrl-C abandons waits instead of stopping.
-    let _graceful = crate::interrupt::Graceful::new();
     let watcher = tokio::spawn(async move {
         crate::interrupt::raised().await;
         flag.store(true, Ordering::SeqCst);
@@ -321,26 +350,17 @@ pub async fn apply(
             "arcfix: interrupted: stopping (a wait in progress is abandoned; the report follows)"
         );
     });
-    let mut code = crate::apply::apply(ctx, &mut plan, &interrupted).await;
+    let mut code = crate::apply::apply(ctx, plan, &interrupted).await;
     if ctx.target.connect && !interrupted.load(Ordering::SeqCst) {
         // The last verification: the real SSH path, end to end.
-        checks::probe_again(ctx, &mut plan, &|line: &str| view.progress(line)).await;
-        if !checks::connections_ok(&plan) {
+        let progress = ctx.progress.as_ref();
+        checks::probe_again(ctx, plan, &|line: &str| progress.progress(line)).await;
+        if !checks::connections_ok(plan) {
             code = code.merge(ExitCode::Incomplete);
         }
     }
     watcher.abort();
-    view.summary(
-        &plan,
-        Ending {
-            connect: ctx.target.connect,
-            interrupted: interrupted.load(Ordering::SeqCst),
-        },
-    )?;
-    if interrupted.load(Ordering::SeqCst) {
-        return Ok(ExitCode::Interrupted);
-    }
-    Ok(code.merge(unread))
+    (code, interrupted.load(Ordering::SeqCst))
 }
 
 /// Where the confirmation is asked: the terminal itself, so that it works
@@ -358,7 +378,7 @@ fn prompt_terminal() -> console::Term {
     console::Term::stderr()
 }
 
-fn explain(view: &dyn View, given: Option<String>) -> Result<ExitCode> {
+fn explain(view: &dyn ExplainView, given: Option<String>) -> Result<ExitCode> {
     let input = match given {
         Some(t) => t,
         None => {

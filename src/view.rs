@@ -1,12 +1,68 @@
-//! What a run shows, as one trait (Terraform's `views/apply.go`: one view per
-//! output format). Commands, `apply`, the remote runner and the demo say what
-//! happened through a `View`; `render/` decides how it looks: text or JSON,
-//! quiet or not, spinners only on a terminal.
+//! What each command shows, one small trait per command (Terraform's
+//! `internal/command/views`: a view per command, each with a human and a
+//! JSON implementation). `render::view::Views` picks text or JSON once, from
+//! the output option, and makes every command's view; the commands say what
+//! happened through it. The layers below report through
+//! `progress::Progress` only and never see these.
 
 use crate::error::Result;
 use crate::explain::Match;
-use crate::plan::{Plan, Step};
-pub use crate::progress::{Progress, Waiting};
+use crate::plan::Plan;
+
+/// `check`: what was found.
+pub trait CheckView {
+    fn findings(&self, plan: &Plan) -> Result<()>;
+}
+
+/// `plan`: what was found and the steps that would fix it.
+pub trait PlanView {
+    fn plan(&self, plan: &Plan) -> Result<()>;
+}
+
+/// `apply`: the plan, then how each of its steps ended.
+pub trait ApplyView {
+    /// `--dry-run`: the plan, as `plan` shows it.
+    fn dry_run(&self, plan: &Plan) -> Result<()>;
+    /// The plan about to be confirmed and applied.
+    fn before_apply(&self, plan: &Plan) -> Result<()>;
+    /// A plan without steps: nothing is asked or done.
+    fn nothing_to_apply(&self, plan: &Plan) -> Result<()>;
+    /// How each step ended.
+    fn summary(&self, plan: &Plan, ending: Ending) -> Result<()>;
+}
+
+/// `explain`: the known problems a text points to.
+pub trait ExplainView {
+    fn explained(&self, matches: &[Match]) -> Result<()>;
+}
+
+/// `rules`: the catalogue of known problems.
+pub trait RulesView {
+    fn rules(&self) -> Result<()>;
+}
+
+/// `demo`: its story for people, one document for programs; `--list` and
+/// `--serve`.
+pub trait DemoView {
+    /// A heading of the story, on a line of its own.
+    fn heading(&self, text: &str) -> Result<()>;
+    /// Narration for people; no part of a document.
+    fn say(&self, text: &str) -> Result<()>;
+    /// The findings of a check.
+    fn findings(&self, plan: &Plan) -> Result<()>;
+    /// The plan, right after its findings: the steps without the findings again.
+    fn plan_steps(&self, plan: &Plan) -> Result<()>;
+    /// How the apply ended.
+    fn summary(&self, plan: &Plan) -> Result<()>;
+    /// The demo's one document: before, after applying, and after again.
+    fn document(&self, run: &DemoRun) -> Result<()>;
+    /// `--list`: the built-in scenarios.
+    fn scenarios(&self, list: &[ScenarioInfo]) -> Result<()>;
+    /// `--serve`: the simulator is up; how to point arcfix at it.
+    fn serving(&self, serving: &Serving) -> Result<()>;
+    /// A last line on stderr when it stops (Ctrl-C), unless `-q`.
+    fn stopped(&self, line: &str);
+}
 
 /// How an apply ended, for its summary.
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,65 +73,12 @@ pub struct Ending {
     pub interrupted: bool,
 }
 
-pub trait View: Progress {
-    /// `check`: what was found.
-    fn findings(&self, plan: &Plan) -> Result<()>;
-    /// `plan` and `apply --dry-run`: the plan.
-    fn plan(&self, plan: &Plan) -> Result<()>;
-    /// `apply`: the plan about to be confirmed and applied.
-    fn before_apply(&self, plan: &Plan) -> Result<()>;
-    /// `apply` with nothing to do.
-    fn nothing_to_apply(&self, plan: &Plan) -> Result<()>;
-    fn step_started(&self, step: &Step);
-    fn step_done(&self, step: &Step);
-    /// `apply`: how each step ended.
-    fn summary(&self, plan: &Plan, ending: Ending) -> Result<()>;
-    /// `explain`: the known problems the text points to.
-    fn explained(&self, matches: &[Match]) -> Result<()>;
-    /// `rules`: the catalogue.
-    fn rules(&self) -> Result<()>;
-    /// Narration for people (the demo's story); no part of a document.
-    fn say(&self, text: &str) -> Result<()>;
-    /// A heading of that narration, on a line of its own.
-    fn heading(&self, text: &str) -> Result<()>;
-    /// The demo's one document: before, after applying, and after again.
-    fn demo(&self, before: &Plan, applied: &Plan, after: &Plan, requests: usize) -> Result<()>;
-    /// Fleet mode: how many machines are in scope and where they came from,
-    /// said before any of them is read.
-    fn scope(&self, _line: &str) {}
-    /// Machines being diagnosed: a progress bar (done / total, ETA) where
-    /// one can be seen, while the tally lives.
-    fn machines(&self, _total: usize) -> Tally {
-        Tally(None)
-    }
-    /// The demo's plan, right after its findings: the steps without the
-    /// findings again.
-    fn plan_steps(&self, plan: &Plan) -> Result<()>;
-    /// `demo --list`: the built-in scenarios.
-    fn scenarios(&self, list: &[ScenarioInfo]) -> Result<()>;
-    /// `demo --serve`: the simulator is up; how to point arcfix at it.
-    fn serving(&self, serving: &Serving) -> Result<()>;
-    /// A last line on stderr when a run stops (Ctrl-C), unless `-q`.
-    fn stopped(&self, line: &str);
-}
-
-/// Machines done of a total: a progress bar while it lives (or nothing).
-pub struct Tally(pub(crate) Option<indicatif::ProgressBar>);
-
-impl Tally {
-    pub fn done(&self) {
-        if let Some(pb) = &self.0 {
-            pb.inc(1);
-        }
-    }
-}
-
-impl Drop for Tally {
-    fn drop(&mut self) {
-        if let Some(pb) = self.0.take() {
-            pb.finish_and_clear();
-        }
-    }
+/// What the demo did: its three plans and the requests the simulator saw.
+pub struct DemoRun<'a> {
+    pub before: &'a Plan,
+    pub applied: &'a Plan,
+    pub after: &'a Plan,
+    pub requests: usize,
 }
 
 /// One built-in simulator scenario, for `demo --list`.
@@ -106,57 +109,51 @@ pub struct Serving {
     pub windows: bool,
 }
 
-/// Shows nothing: detection run outside a command (benches, tests).
-pub struct Silent;
+#[cfg(test)]
+mod tests {
+    /// The `.rs` files under `path` (a file or a folder), with their text
+    /// before any test module.
+    fn sources(path: &std::path::Path) -> Vec<(String, String)> {
+        if path.is_file() {
+            let text = std::fs::read_to_string(path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap().to_string();
+            return vec![(path.display().to_string(), code)];
+        }
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(path).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() || p.extension().is_some_and(|e| e == "rs") {
+                out.extend(sources(&p));
+            }
+        }
+        out
+    }
 
-impl Progress for Silent {
-    fn progress(&self, _: &str) {}
-    fn waiting(&self, _: &str) -> Waiting {
-        Waiting(None)
+    /// The layers below report through `progress::Progress` and never see a
+    /// command's view or the renderers (Terraform's hooks).
+    #[test]
+    fn the_layers_below_never_import_the_views() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let reaching_up =
+            regex::Regex::new(r"crate::(view|render)\b|use crate::\{[^}]*\b(view|render)\b")
+                .unwrap();
+        let mut read = 0;
+        for below in [
+            "azure",
+            "remote",
+            "probe",
+            "checks",
+            "apply.rs",
+            "journal.rs",
+            "plan.rs",
+            "progress.rs",
+            "target.rs",
+        ] {
+            for (file, code) in sources(&src.join(below)) {
+                read += 1;
+                assert!(!reaching_up.is_match(&code), "{file} imports a view");
+            }
+        }
+        assert!(read > 20, "only {read} files read");
     }
-}
-
-impl View for Silent {
-    fn findings(&self, _: &Plan) -> Result<()> {
-        Ok(())
-    }
-    fn plan(&self, _: &Plan) -> Result<()> {
-        Ok(())
-    }
-    fn before_apply(&self, _: &Plan) -> Result<()> {
-        Ok(())
-    }
-    fn nothing_to_apply(&self, _: &Plan) -> Result<()> {
-        Ok(())
-    }
-    fn step_started(&self, _: &Step) {}
-    fn step_done(&self, _: &Step) {}
-    fn summary(&self, _: &Plan, _: Ending) -> Result<()> {
-        Ok(())
-    }
-    fn explained(&self, _: &[Match]) -> Result<()> {
-        Ok(())
-    }
-    fn rules(&self) -> Result<()> {
-        Ok(())
-    }
-    fn say(&self, _: &str) -> Result<()> {
-        Ok(())
-    }
-    fn heading(&self, _: &str) -> Result<()> {
-        Ok(())
-    }
-    fn demo(&self, _: &Plan, _: &Plan, _: &Plan, _: usize) -> Result<()> {
-        Ok(())
-    }
-    fn plan_steps(&self, _: &Plan) -> Result<()> {
-        Ok(())
-    }
-    fn scenarios(&self, _: &[ScenarioInfo]) -> Result<()> {
-        Ok(())
-    }
-    fn serving(&self, _: &Serving) -> Result<()> {
-        Ok(())
-    }
-    fn stopped(&self, _: &str) {}
 }

@@ -266,7 +266,7 @@ pub struct Context {
     /// Where apply records what it changed (`None`: no journal).
     pub journal: Option<crate::journal::Journal>,
     /// What the run shows while it works (progress, spinners).
-    pub view: Arc<dyn crate::view::View>,
+    pub progress: Arc<dyn crate::progress::Progress>,
 }
 
 impl Context {
@@ -279,7 +279,7 @@ impl Context {
             shared: Default::default(),
             restarted: Default::default(),
             journal: None,
-            view: Arc::new(crate::view::Silent),
+            progress: Arc::new(crate::progress::Quiet),
         }
     }
 }
@@ -581,7 +581,7 @@ async fn azure_side(
         let line = found.scope_line(scope);
         unlisted = std::mem::take(&mut found.unread);
         // Said before any machine is read.
-        ctx.view.scope(&line);
+        ctx.progress.scope(&line);
         if found.machines.is_empty() && machines.is_empty() && unlisted.is_empty() {
             return Err(Error::input(format!("no Arc machines found: {line}")));
         }
@@ -599,7 +599,7 @@ async fn azure_side(
     let ids: Vec<MachineId> = machines.iter().map(|(id, _)| id.clone()).collect();
     if scope_line.is_none() && ids.len() > fleet::FEW {
         // Many machines named one by one (`--ids-from`): said first as well.
-        ctx.view.scope(&format!(
+        ctx.progress.scope(&format!(
             "{} Arc machines named (--id, --ids-from)",
             fleet::thousands(ids.len())
         ));
@@ -613,7 +613,7 @@ async fn azure_side(
     };
     // Machines are diagnosed side by side, a bounded number at a time (the
     // client's pacing, not this bound, holds the requests to ARM's rate).
-    let tally = ctx.view.machines(machines.len());
+    let tally = ctx.progress.machines(machines.len());
     let single = machines.len() == 1 && ctx.target.scope.is_none();
     let results: Vec<(MachineId, Result<Report>)> = futures::stream::iter(machines)
         .map(|(id, listed)| {
@@ -1062,7 +1062,7 @@ pub async fn remote_facts(
     }
     let script = crate::remote::PROBE.render(m.windows, port);
     let result = crate::remote::run(
-        ctx.view.as_ref(),
+        ctx.progress.as_ref(),
         ctx.arm()?,
         &m.id,
         &m.location,

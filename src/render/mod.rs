@@ -1,27 +1,9 @@
 //! Output: one colour decision, text and JSON renderers (text from outside
-//! is escaped through `crate::text` before it reaches a terminal).
+//! is escaped through `crate::text` before it reaches a terminal), and each
+//! command's view (`view::Views` chooses between them once).
 
 pub mod text;
 pub mod view;
-
-/// The view of a run: the one decision between text and JSON output.
-pub fn view(config: &crate::config::Config, demo: bool) -> std::sync::Arc<dyn crate::view::View> {
-    let quiet = config.verbosity < 0;
-    // -v and more: the log lines say what is going on, a spinner would tear them.
-    let spin = config.verbosity == 0;
-    match config.output {
-        crate::cli::Output::Json => std::sync::Arc::new(view::Json { quiet, demo, spin }),
-        crate::cli::Output::Text => std::sync::Arc::new(view::Human {
-            paint: text::Paint {
-                color: config.color,
-            },
-            quiet,
-            verbose: config.verbosity > 0,
-            width: demo.then_some(text::DEMO_WIDTH),
-            spin,
-        }),
-    }
-}
 
 /// The JSON document of `check`, `plan` and `apply` (contract, schema 1),
 /// borrowed from the plan: a fleet's is written out without a copy of it in

@@ -2,9 +2,10 @@
 
 use console::Style;
 
-use crate::plan::{FixKind, NotChecked, Plan, Status, Target, Verdict};
+use crate::plan::{Finding, FixKind, NotChecked, Plan, Status, Target, Verdict};
 use crate::text::sanitize;
 
+#[derive(Debug, Clone, Copy)]
 pub struct Paint {
     pub color: bool,
 }
@@ -34,12 +35,15 @@ impl Paint {
     }
 }
 
-/// Targets in first-seen order.
-fn targets<'a>(items: impl Iterator<Item = &'a Target>) -> Vec<&'a Target> {
-    let mut out: Vec<&Target> = Vec::new();
-    for t in items {
-        if !out.contains(&t) {
-            out.push(t);
+/// Items grouped by their target, the targets in first-seen order (equal
+/// as ARM compares ids).
+fn by_target<T>(items: &[T], target: impl Fn(&T) -> &Target) -> Vec<(&Target, Vec<&T>)> {
+    let mut out: Vec<(&Target, Vec<&T>)> = Vec::new();
+    for item in items {
+        let t = target(item);
+        match out.iter_mut().find(|(o, _)| *o == t) {
+            Some((_, group)) => group.push(item),
+            None => out.push((t, vec![item])),
         }
     }
     out
@@ -92,44 +96,65 @@ pub fn findings(plan: &Plan, p: &Paint) -> String {
             p.bold("Findings"),
             plan.findings.len()
         ));
-        for t in targets(plan.findings.iter().map(|f| &f.target)) {
+        for (t, group) in by_target(&plan.findings, |f| &f.target) {
             out.push_str(&format!("  {}\n", p.bold(&sanitize(&t.to_string()))));
-            for f in plan.findings.iter().filter(|f| &f.target == t) {
-                let fix = match f.fix {
-                    FixKind::Auto => p.green("auto"),
-                    FixKind::Manual => p.yellow("manual"),
-                };
-                out.push_str(&format!(
-                    "    {} {} [{}] {}\n",
-                    p.red("✗"),
-                    p.bold(&sanitize(&f.id)),
-                    fix,
-                    sanitize(&f.title)
-                ));
-                out.push_str(&format!("        {}\n", p.dim(&sanitize(&f.evidence))));
+            for f in group {
+                out.push_str(&finding(f, p));
             }
         }
     }
     out.push_str(&connections(plan, p));
-    for n in &plan.notes {
-        out.push_str(&format!("  note: {}\n", sanitize(n)));
+    out.push_str(&notes(plan));
+    for n in failed.iter().chain(&unchosen) {
+        out.push_str(&not_checked(n, p));
     }
-    for n in &failed {
-        out.push_str(&format!(
+    out
+}
+
+/// `auto` or `manual`, coloured.
+fn fix_word(fix: FixKind, p: &Paint) -> String {
+    match fix {
+        FixKind::Auto => p.green("auto"),
+        FixKind::Manual => p.yellow("manual"),
+    }
+}
+
+/// A finding in full: what it is, and under it what showed it.
+fn finding(f: &Finding, p: &Paint) -> String {
+    format!(
+        "    {} {} [{}] {}\n        {}\n",
+        p.red("✗"),
+        p.bold(&sanitize(&f.id)),
+        fix_word(f.fix, p),
+        sanitize(&f.title),
+        p.dim(&sanitize(&f.evidence))
+    )
+}
+
+/// The plan's notes, a line each.
+fn notes(plan: &Plan) -> String {
+    plan.notes
+        .iter()
+        .map(|n| format!("  note: {}\n", sanitize(n)))
+        .collect()
+}
+
+/// A side not checked: a failed read in red, a side not chosen dimmed.
+fn not_checked(n: &NotChecked, p: &Paint) -> String {
+    if n.error {
+        format!(
             "  {} {} not checked — {}\n",
             p.red("✗"),
             sanitize(n.side.name()),
             sanitize(&n.reason)
-        ));
-    }
-    for n in &unchosen {
-        out.push_str(&format!(
+        )
+    } else {
+        format!(
             "  {} not checked — {}\n",
             sanitize(n.side.name()),
             p.dim(&sanitize(&n.reason))
-        ));
+        )
     }
-    out
 }
 
 /// The connection probes: banner seen, or where and why it broke.
@@ -143,10 +168,7 @@ pub fn connections(plan: &Plan, p: &Paint) -> String {
         p.bold("Connection probe (ssh through the Arc proxy)")
     ));
     for c in &plan.connections {
-        let name = c
-            .target
-            .machine()
-            .map_or_else(|| c.target.to_string(), |m| m.name.clone());
+        let name = name(&c.target);
         let name = name.as_str();
         if c.ok {
             out.push_str(&format!(
@@ -220,9 +242,9 @@ pub fn plan_only(plan: &Plan, p: &Paint) -> String {
 fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
     let mut out = String::new();
     let mut n = 0;
-    for t in targets(plan.steps.iter().map(|s| &s.target)) {
+    for (t, group) in by_target(&plan.steps, |s| &s.target) {
         out.push_str(&format!("  {}\n", p.bold(&sanitize(&t.to_string()))));
-        for s in plan.steps.iter().filter(|s| &s.target == t) {
+        for s in group {
             n += 1;
             let mark = if with_status {
                 match s.status {
@@ -280,22 +302,34 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
 }
 
 pub fn summary(plan: &Plan, p: &Paint) -> String {
-    let count = |st: Status| plan.steps.iter().filter(|s| s.status == st).count();
     let mut out = format!("\n{}\n", p.bold("Summary"));
     out.push_str(&steps(plan, p, true));
     out.push_str(&format!(
-        "  {} applied, {} already satisfied, {} failed, {} manual, {} skipped{}\n",
-        count(Status::Applied),
-        count(Status::AlreadySatisfied),
-        count(Status::Failed),
-        count(Status::Manual),
-        count(Status::Skipped),
-        match count(Status::NotNeeded) {
+        "{}{}\n",
+        totals(plan),
+        match with_status(plan, Status::NotNeeded) {
             0 => String::new(),
             n => format!(", {n} not needed any more"),
         }
     ));
     out
+}
+
+/// How many of the plan's steps ended with `status`.
+fn with_status(plan: &Plan, status: Status) -> usize {
+    plan.steps.iter().filter(|s| s.status == status).count()
+}
+
+/// `  1 applied, 0 already satisfied, 0 failed, 0 manual, 0 skipped`.
+fn totals(plan: &Plan) -> String {
+    format!(
+        "  {} applied, {} already satisfied, {} failed, {} manual, {} skipped",
+        with_status(plan, Status::Applied),
+        with_status(plan, Status::AlreadySatisfied),
+        with_status(plan, Status::Failed),
+        with_status(plan, Status::Manual),
+        with_status(plan, Status::Skipped),
+    )
 }
 
 // ---- fleets: several machines read short ----
@@ -307,12 +341,17 @@ pub fn is_fleet(plan: &Plan) -> bool {
         && (plan.scope.is_some() || plan.machines.len() > crate::checks::fleet::FEW)
 }
 
-/// `web-01 (rg-web)` for a machine, the target itself otherwise.
-fn short(target: &Target) -> String {
+/// A machine's name, the target itself otherwise.
+fn name(target: &Target) -> String {
     match target.machine() {
-        Some(m) => format!("{} ({})", m.name, m.resource_group),
+        Some(m) => m.name.clone(),
         None => target.to_string(),
     }
+}
+
+/// `web-01 (rg-web)` for a machine.
+fn short(m: &crate::target::MachineId) -> String {
+    format!("{} ({})", m.name, m.resource_group)
 }
 
 /// `n` things, with the first few named.
@@ -333,10 +372,10 @@ fn count(n: usize, one: &str, many: &str) -> String {
     )
 }
 
-/// The kind of a step, as a name; a saved plan's step (whose kind was not
-/// recorded) by its id.
+/// The kind of a step, as a name (its id without the machine's name).
 pub fn step_kind(step: &crate::plan::Step) -> String {
     match step.kind {
+        // A saved plan's step, whose kind was not recorded: its id.
         crate::plan::StepKind::Saved => step.id.clone(),
         ref kind => kind.name(),
     }
@@ -346,21 +385,37 @@ pub fn step_kind(step: &crate::plan::Step) -> String {
 /// problems, the ones that could not be checked, the healthy count; this
 /// machine's own findings in full.
 pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
-    let by = |status: Verdict| plan.machines.iter().filter(|m| m.status == status).count();
-    let (healthy, problems, errors) = (
-        by(Verdict::Healthy),
-        by(Verdict::Problems),
-        by(Verdict::Error),
-    );
+    let healthy = verdicts(plan, Verdict::Healthy).count();
     let mut out = format!(
         "{} {}: {} healthy, {} with problems, {} could not be checked\n",
         p.bold("Fleet"),
         count(plan.machines.len(), "machine", "machines"),
         crate::checks::fleet::thousands(healthy),
-        crate::checks::fleet::thousands(problems),
-        crate::checks::fleet::thousands(errors),
+        crate::checks::fleet::thousands(verdicts(plan, Verdict::Problems).count()),
+        crate::checks::fleet::thousands(verdicts(plan, Verdict::Error).count()),
     );
-    // Problems, most machines first; a subscription's counts as itself.
+    out.push_str(&fleet_problems(plan, p));
+    out.push_str(&unreadable_machines(plan, p));
+    out.push_str(&format!(
+        "{} {} (-v lists every finding)\n",
+        p.green("✓"),
+        count(healthy, "healthy machine", "healthy machines")
+    ));
+    out.push_str(&local_findings(plan, p));
+    out.push_str(&connections(plan, p));
+    out.push_str(&notes(plan));
+    out.push_str(&fleet_not_checked(plan, p));
+    out
+}
+
+/// The machines whose verdict is `status`.
+fn verdicts(plan: &Plan, status: Verdict) -> impl Iterator<Item = &crate::plan::MachineVerdict> {
+    plan.machines.iter().filter(move |m| m.status == status)
+}
+
+/// Each problem of the fleet with its fix and the targets that have it,
+/// most targets first; a subscription's counts as itself.
+fn problems_by_id(plan: &Plan) -> Vec<(&str, FixKind, Vec<&Target>)> {
     let mut ids: Vec<(&str, FixKind, Vec<&Target>)> = Vec::new();
     for f in plan.findings.iter().filter(|f| !f.target.is_local()) {
         match ids.iter_mut().find(|(id, _, _)| *id == f.id) {
@@ -373,126 +428,92 @@ pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
         }
     }
     ids.sort_by_key(|b| std::cmp::Reverse(b.2.len()));
-    if !ids.is_empty() {
-        out.push_str(&format!("{}\n", p.bold("Problems")));
-        for (id, fix, targets) in &ids {
-            let subs = targets.iter().filter(|t| t.machine().is_none()).count();
-            let what = if subs == targets.len() {
-                count(targets.len(), "subscription", "subscriptions")
-            } else {
-                count(targets.len(), "machine", "machines")
-            };
-            let names: Vec<String> = targets
-                .iter()
-                .map(|t| match t.machine() {
-                    Some(m) => m.name.clone(),
-                    None => t.to_string(),
-                })
-                .collect();
-            out.push_str(&format!(
-                "  {} {} [{}] {what}: {}\n",
-                p.red("✗"),
-                p.bold(&sanitize(id)),
-                match fix {
-                    FixKind::Auto => p.green("auto"),
-                    FixKind::Manual => p.yellow("manual"),
-                },
-                some_of(&names, 3)
-            ));
-        }
-        out.push_str(&format!("{}\n", p.bold("Machines with problems")));
-        for m in plan
-            .machines
-            .iter()
-            .filter(|m| m.status == Verdict::Problems)
-        {
-            out.push_str(&format!(
-                "  {}: {}\n",
-                sanitize(&format!("{} ({})", m.id.name, m.id.resource_group)),
-                sanitize(&m.findings.join(", "))
-            ));
-        }
+    ids
+}
+
+/// The fleet's problems, one line each with the first few targets named,
+/// then one line per machine with problems.
+fn fleet_problems(plan: &Plan, p: &Paint) -> String {
+    let ids = problems_by_id(plan);
+    if ids.is_empty() {
+        return String::new();
     }
-    if errors > 0 {
-        out.push_str(&format!("{}\n", p.bold("Could not be checked")));
-        for m in plan.machines.iter().filter(|m| m.status == Verdict::Error) {
-            out.push_str(&format!(
-                "  {} {}: {}\n",
-                p.red("✗"),
-                sanitize(&format!("{} ({})", m.id.name, m.id.resource_group)),
-                sanitize(m.error.as_deref().unwrap_or("unknown error"))
-            ));
+    let mut out = format!("{}\n", p.bold("Problems"));
+    for (id, fix, targets) in &ids {
+        let subs = targets.iter().filter(|t| t.machine().is_none()).count();
+        let what = if subs == targets.len() {
+            count(targets.len(), "subscription", "subscriptions")
+        } else {
+            count(targets.len(), "machine", "machines")
+        };
+        let names: Vec<String> = targets.iter().map(|t| name(t)).collect();
+        out.push_str(&format!(
+            "  {} {} [{}] {what}: {}\n",
+            p.red("✗"),
+            p.bold(&sanitize(id)),
+            fix_word(*fix, p),
+            some_of(&names, 3)
+        ));
+    }
+    out.push_str(&format!("{}\n", p.bold("Machines with problems")));
+    for m in verdicts(plan, Verdict::Problems) {
+        out.push_str(&format!(
+            "  {}: {}\n",
+            sanitize(&short(&m.id)),
+            sanitize(&m.findings.join(", "))
+        ));
+    }
+    out
+}
+
+/// The machines that could not be checked, with why.
+fn unreadable_machines(plan: &Plan, p: &Paint) -> String {
+    let mut out = String::new();
+    for m in verdicts(plan, Verdict::Error) {
+        if out.is_empty() {
+            out.push_str(&format!("{}\n", p.bold("Could not be checked")));
         }
+        out.push_str(&format!(
+            "  {} {}: {}\n",
+            p.red("✗"),
+            sanitize(&short(&m.id)),
+            sanitize(m.error.as_deref().unwrap_or("unknown error"))
+        ));
     }
-    out.push_str(&format!(
-        "{} {} (-v lists every finding)\n",
-        p.green("✓"),
-        count(healthy, "healthy machine", "healthy machines")
-    ));
-    // This machine's findings, in full.
-    let local: Vec<&crate::plan::Finding> = plan
-        .findings
-        .iter()
-        .filter(|f| f.target.is_local())
-        .collect();
-    if !local.is_empty() {
-        out.push_str(&format!("{}\n", p.bold("This machine")));
-        for f in local {
-            out.push_str(&format!(
-                "    {} {} [{}] {}\n        {}\n",
-                p.red("✗"),
-                p.bold(&sanitize(&f.id)),
-                match f.fix {
-                    FixKind::Auto => p.green("auto"),
-                    FixKind::Manual => p.yellow("manual"),
-                },
-                sanitize(&f.title),
-                p.dim(&sanitize(&f.evidence))
-            ));
+    out
+}
+
+/// This machine's findings in a fleet's report, in full.
+fn local_findings(plan: &Plan, p: &Paint) -> String {
+    let mut out = String::new();
+    for f in plan.findings.iter().filter(|f| f.target.is_local()) {
+        if out.is_empty() {
+            out.push_str(&format!("{}\n", p.bold("This machine")));
         }
+        out.push_str(&finding(f, p));
     }
-    out.push_str(&connections(plan, p));
-    for n in &plan.notes {
-        out.push_str(&format!("  note: {}\n", sanitize(n)));
-    }
-    // Machines that could not be read are listed above, with their reasons;
-    // other gaps here.
-    let listed: std::collections::HashSet<&str> = plan
-        .machines
-        .iter()
-        .filter(|m| m.status == Verdict::Error)
+    out
+}
+
+/// The sides not checked in a fleet, but for the machines that could not be
+/// read: those are listed above, with their reasons.
+fn fleet_not_checked(plan: &Plan, p: &Paint) -> String {
+    let listed: std::collections::HashSet<&str> = verdicts(plan, Verdict::Error)
         .filter_map(|m| m.error.as_deref())
         .flat_map(|e| e.split("; "))
         .collect();
-    let machine_errors: std::collections::HashSet<String> = plan
-        .machines
-        .iter()
-        .filter(|m| m.status == Verdict::Error)
+    let machine_errors: std::collections::HashSet<String> = verdicts(plan, Verdict::Error)
         .map(|m| format!("{}: {}", m.id.name, m.error.as_deref().unwrap_or("")))
         .collect();
-    for n in &plan.not_checked {
-        if n.error
-            && n.side == crate::plan::Part::Azure
-            && (listed.contains(n.reason.as_str()) || machine_errors.contains(&n.reason))
-        {
-            continue;
-        }
-        if n.error {
-            out.push_str(&format!(
-                "  {} {} not checked — {}\n",
-                p.red("✗"),
-                sanitize(n.side.name()),
-                sanitize(&n.reason)
-            ));
-        } else {
-            out.push_str(&format!(
-                "  {} not checked — {}\n",
-                sanitize(n.side.name()),
-                p.dim(&sanitize(&n.reason))
-            ));
-        }
-    }
-    out
+    plan.not_checked
+        .iter()
+        .filter(|n| {
+            !(n.error
+                && n.side == crate::plan::Part::Azure
+                && (listed.contains(n.reason.as_str()) || machine_errors.contains(&n.reason)))
+        })
+        .map(|n| not_checked(n, p))
+        .collect()
 }
 
 /// Steps grouped by kind: how many, on which machines, one example command.
@@ -545,13 +566,7 @@ pub fn fleet_plan(plan: &Plan, p: &Paint) -> String {
     ));
     for (kind, steps) in kinds(plan) {
         let first = steps[0];
-        let names: Vec<String> = steps
-            .iter()
-            .map(|s| match s.target.machine() {
-                Some(m) => m.name.clone(),
-                None => s.target.to_string(),
-            })
-            .collect();
+        let names: Vec<String> = steps.iter().map(|s| name(&s.target)).collect();
         out.push_str(&format!(
             "  [{}] {} × {} — {}\n",
             if first.automatic {
@@ -605,20 +620,17 @@ pub fn fleet_summary(plan: &Plan, p: &Paint) -> String {
             out.push_str(&format!(
                 "    {} {}: {}\n",
                 p.red("✗"),
-                sanitize(&short(&s.target)),
+                sanitize(
+                    &s.target
+                        .machine()
+                        .map_or_else(|| s.target.to_string(), short)
+                ),
                 sanitize(s.error.as_deref().unwrap_or(""))
             ));
         }
     }
-    let count_of = |st: Status| plan.steps.iter().filter(|s| s.status == st).count();
-    out.push_str(&format!(
-        "  {} applied, {} already satisfied, {} failed, {} manual, {} skipped\n",
-        count_of(Status::Applied),
-        count_of(Status::AlreadySatisfied),
-        count_of(Status::Failed),
-        count_of(Status::Manual),
-        count_of(Status::Skipped),
-    ));
+    out.push_str(&totals(plan));
+    out.push('\n');
     out
 }
 
@@ -779,4 +791,134 @@ pub fn serving(s: &crate::view::Serving, p: &Paint, width: usize) -> String {
     ));
     out.push_str("\nServing until Ctrl-C (which stops it and exits 0).\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "/subscriptions/00000000-0000-0000-0000-000000000001";
+
+    fn machine(name: &str) -> String {
+        format!("{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/{name}")
+    }
+
+    fn step(target: &str, id: &str, status: &str, error: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
+            "id": id, "fixes": ["p"], "target": target,
+            "description": "Register the provider", "command": "az provider register",
+            "automatic": true, "precondition": "-", "verification": "-",
+            "check": {"kind": "restarted"}, "action": {"kind": "manual"},
+            "status": status, "error": error,
+        })
+    }
+
+    /// Four machines in a scope: one with a problem, one healthy, two that
+    /// could not be read; a subscription's problem and this machine's own.
+    fn fleet() -> Plan {
+        let finding = |id: &str, target: &str, fix: &str| serde_json::json!({"id": id, "target": target, "title": "T", "evidence": "E", "fix": fix});
+        let verdict = |name: &str, status: &str, error: Option<&str>| serde_json::json!({"id": machine(name), "status": status, "findings": [], "error": error});
+        let mut problems = verdict("web-01", "problems", None);
+        problems["findings"] = serde_json::json!(["endpoint-missing"]);
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "arcfix_version": "0", "target": SUB, "created": "c",
+            "fingerprint": "f",
+            "scope": "4 Arc machines in 1 subscription (Resource Graph)",
+            "checked": ["client", "azure"],
+            "findings": [
+                finding("endpoint-missing", &machine("web-01"), "auto"),
+                finding("provider-not-registered", SUB, "auto"),
+                finding("arcproxy-missing", "local", "manual"),
+            ],
+            "steps": [
+                step(&machine("web-01"), "create-default-endpoint-web-01", "applied", None),
+                step(&machine("web-02"), "create-default-endpoint-web-02", "failed", Some("HTTP 409")),
+                step(SUB, "register-hybridconnectivity", "already-satisfied", None),
+            ],
+            "machines": [
+                problems,
+                verdict("web-02", "healthy", None),
+                verdict("db-01", "error", Some("HTTP 403 reading db-01")),
+                verdict("db-02", "error", Some("timed out")),
+            ],
+            "notes": ["a note"],
+            "not_checked": [
+                {"side": "azure", "reason": "HTTP 403 reading db-01", "error": true},
+                {"side": "azure", "reason": "db-02: timed out", "error": true},
+                {"side": "server", "reason": "not chosen (--checks)"},
+                {"side": "client", "reason": "unreadable", "error": true},
+            ],
+        }))
+        .map(|mut plan: Plan| {
+            // A plan a detection made knows its steps' kinds (a saved one's are not read back).
+            use crate::plan::StepKind;
+            for (s, kind) in plan.steps.iter_mut().zip([
+                StepKind::CreateEndpoint,
+                StepKind::CreateEndpoint,
+                StepKind::RegisterProvider,
+            ]) {
+                s.kind = kind;
+            }
+            plan
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_fleet_reads_short_and_lists_each_unreadable_machine_once() {
+        let text = fleet_findings(&fleet(), &Paint { color: false });
+        assert_eq!(
+            text,
+            "Fleet 4 machines: 1 healthy, 1 with problems, 2 could not be checked\n\
+             Problems\n  \
+             ✗ endpoint-missing [auto] 1 machine: web-01\n  \
+             ✗ provider-not-registered [auto] 1 subscription: /subscriptions/00000000-0000-0000-0000-000000000001\n\
+             Machines with problems\n  \
+             web-01 (rg): endpoint-missing\n\
+             Could not be checked\n  \
+             ✗ db-01 (rg): HTTP 403 reading db-01\n  \
+             ✗ db-02 (rg): timed out\n\
+             ✓ 1 healthy machine (-v lists every finding)\n\
+             This machine\n    \
+             ✗ arcproxy-missing [manual] T\n        \
+             E\n  \
+             note: a note\n  \
+             server not checked — not chosen (--checks)\n  \
+             ✗ client not checked — unreadable\n"
+        );
+    }
+
+    #[test]
+    fn a_fleet_summary_counts_each_kind_and_names_what_failed() {
+        let text = fleet_summary(&fleet(), &Paint { color: false });
+        assert_eq!(
+            text,
+            "\nSummary\n  \
+             create-default-endpoint: 1 applied, 1 failed\n    \
+             ✗ web-02 (rg): HTTP 409\n  \
+             register-hybridconnectivity: 1 already satisfied\n  \
+             1 applied, 1 already satisfied, 1 failed, 0 manual, 0 skipped\n"
+        );
+    }
+
+    #[test]
+    fn one_machine_reads_in_full_failed_reads_before_unchosen_sides() {
+        let mut plan = fleet();
+        plan.machines.clear();
+        plan.scope = None;
+        plan.findings.truncate(1);
+        let text = findings(&plan, &Paint { color: false });
+        assert_eq!(
+            text,
+            format!(
+                "Findings (1)\n  {}\n    ✗ endpoint-missing [auto] T\n        E\n  \
+                 note: a note\n  \
+                 ✗ azure not checked — HTTP 403 reading db-01\n  \
+                 ✗ azure not checked — db-02: timed out\n  \
+                 ✗ client not checked — unreadable\n  \
+                 server not checked — not chosen (--checks)\n",
+                machine("web-01")
+            )
+        );
+    }
 }

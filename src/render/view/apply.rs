@@ -1,0 +1,116 @@
+//! `apply`: the plan before it is confirmed, then how each step ended. The
+//! JSON document is the plan once, with each step's status: after the run,
+//! or at once when there is nothing to do or only a dry run.
+
+use super::{Json, Text, Views, document};
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::view::{ApplyView, Ending};
+
+impl Views {
+    /// `apply`'s view.
+    pub fn apply(&self) -> &dyn ApplyView {
+        self.pick(|t| t, |j| j)
+    }
+}
+
+impl ApplyView for Text {
+    fn dry_run(&self, plan: &Plan) -> Result<()> {
+        self.out.print(&self.human.plan(plan))
+    }
+    fn before_apply(&self, plan: &Plan) -> Result<()> {
+        self.out.print(&self.human.plan(plan))
+    }
+    /// The plan above already said "nothing to fix".
+    fn nothing_to_apply(&self, _: &Plan) -> Result<()> {
+        Ok(())
+    }
+    fn summary(&self, plan: &Plan, ending: Ending) -> Result<()> {
+        self.out.print(&self.human.summary(plan, ending))
+    }
+}
+
+impl ApplyView for Json {
+    fn dry_run(&self, plan: &Plan) -> Result<()> {
+        document(&self.out, plan)
+    }
+    /// The document waits for the steps' statuses.
+    fn before_apply(&self, _: &Plan) -> Result<()> {
+        Ok(())
+    }
+    fn nothing_to_apply(&self, plan: &Plan) -> Result<()> {
+        document(&self.out, plan)
+    }
+    fn summary(&self, plan: &Plan, _: Ending) -> Result<()> {
+        document(&self.out, plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{healthy, json, one_step, text};
+    use super::*;
+
+    #[test]
+    fn people_see_the_plan_then_how_each_step_ended() {
+        let (view, printed, _) = text();
+        view.before_apply(&one_step("planned")).unwrap();
+        let plan_shown = printed.text();
+        assert!(plan_shown.contains("\nPlan (1 step: 1 automatic, 0 manual)\n"));
+        view.summary(&one_step("applied"), Ending::default())
+            .unwrap();
+        assert_eq!(
+            &printed.text()[plan_shown.len()..],
+            "\nSummary\n  \
+             /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01\n    \
+             1. [✓ applied] register-hybridconnectivity — Register Microsoft.HybridConnectivity\n  \
+             1 applied, 0 already satisfied, 0 failed, 0 manual, 0 skipped\n"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_apply_says_so_last() {
+        let (view, printed, _) = text();
+        let ending = Ending {
+            connect: false,
+            interrupted: true,
+        };
+        view.summary(&one_step("skipped"), ending).unwrap();
+        assert!(
+            printed.text().ends_with(
+                "1 skipped\nStopped by Ctrl-C: the steps marked skipped were not attempted.\n"
+            ),
+            "{}",
+            printed.text()
+        );
+    }
+
+    #[test]
+    fn nothing_to_apply_shows_people_nothing_more() {
+        let (view, printed, _) = text();
+        view.nothing_to_apply(&healthy()).unwrap();
+        assert_eq!(printed.text(), "");
+    }
+
+    #[test]
+    fn programs_get_one_document_with_the_statuses_after_the_run() {
+        let (view, printed, _) = json();
+        view.before_apply(&one_step("planned")).unwrap();
+        assert_eq!(printed.text(), "", "nothing before the steps ran");
+        view.summary(&one_step("applied"), Ending::default())
+            .unwrap();
+        let doc = printed.json();
+        assert_eq!(doc["schema_version"], 1);
+        assert_eq!(doc["steps"][0]["status"], "applied");
+    }
+
+    #[test]
+    fn a_dry_run_or_nothing_to_do_is_the_document_at_once() {
+        let (view, printed, _) = json();
+        view.dry_run(&one_step("planned")).unwrap();
+        assert_eq!(printed.json()["steps"][0]["status"], "planned");
+        let (view, printed, _) = json();
+        view.nothing_to_apply(&healthy()).unwrap();
+        assert_eq!(printed.json()["steps"], serde_json::json!([]));
+    }
+}

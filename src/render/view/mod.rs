@@ -1,0 +1,259 @@
+//! Each command's view, as text for people or one JSON document for
+//! programs (Terraform's `internal/command/views`). `Views` is the one place
+//! the choice is made, from the output option; each command asks it for its
+//! own view, and for the `Progress` the layers below report through.
+
+mod apply;
+mod check;
+mod demo;
+mod explain;
+mod plan;
+mod progress;
+mod rules;
+mod stream;
+
+use std::sync::Arc;
+
+pub use stream::{Stream, out};
+
+use super::text::{self, Paint};
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::view::Ending;
+
+/// The run's output, chosen once from the options: text or JSON. Each
+/// command takes its own view from it (one small trait each, implemented
+/// for both), and the layers below take its `Progress`.
+pub enum Views {
+    Text(Text),
+    Json(Json),
+}
+
+impl Views {
+    pub fn of(config: &crate::config::Config) -> Views {
+        let quiet = config.verbosity < 0;
+        // -v and more: the log lines say what is going on, a spinner would tear them.
+        let spin = config.verbosity == 0;
+        let (out, err) = (Stream::Stdout, Stream::Stderr);
+        match config.output {
+            crate::cli::Output::Json => Views::Json(Json {
+                quiet,
+                spin,
+                out,
+                err,
+            }),
+            crate::cli::Output::Text => Views::Text(Text {
+                human: Human {
+                    paint: Paint {
+                        color: config.color,
+                    },
+                    quiet,
+                    verbose: config.verbosity > 0,
+                    spin,
+                },
+                out,
+                err,
+            }),
+        }
+    }
+
+    /// What the layers below say while they work, as this output shows it.
+    pub fn progress(&self) -> Arc<dyn Progress> {
+        match self {
+            Views::Text(t) => Arc::new(t.clone()),
+            Views::Json(j) => Arc::new(j.clone()),
+        }
+    }
+
+    /// The chosen view, as one command sees it (each command's file has
+    /// its accessor: `Views::check`, `Views::plan`, …).
+    fn pick<'a, V: ?Sized>(
+        &'a self,
+        text: fn(&'a Text) -> &'a V,
+        json: fn(&'a Json) -> &'a V,
+    ) -> &'a V {
+        match self {
+            Views::Text(t) => text(t),
+            Views::Json(j) => json(j),
+        }
+    }
+}
+
+/// The views for people: reports on stdout, progress on stderr.
+#[derive(Clone)]
+pub struct Text {
+    pub human: Human,
+    pub out: Stream,
+    pub err: Stream,
+}
+
+/// The views for programs: one JSON document on stdout (contract, schema
+/// 1), nothing else there.
+#[derive(Clone)]
+pub struct Json {
+    /// `-q`: nothing on stderr, no spinners.
+    pub quiet: bool,
+    /// Spinners on a terminal (not with `-q` or `-v`).
+    pub spin: bool,
+    pub out: Stream,
+    pub err: Stream,
+}
+
+/// How text for people looks, and how much of it there is.
+#[derive(Debug, Clone, Copy)]
+pub struct Human {
+    pub paint: Paint,
+    /// `-q`: no progress lines, no spinners.
+    pub quiet: bool,
+    /// `-v`: a fleet's every finding and step, not its summary.
+    pub verbose: bool,
+    /// Spinners on a terminal (not with `-q` or `-v`).
+    pub spin: bool,
+}
+
+impl Human {
+    /// A fleet is summarised, unless `-v` asks for everything.
+    fn fleet(&self, plan: &Plan) -> bool {
+        !self.verbose && text::is_fleet(plan)
+    }
+
+    fn findings(&self, plan: &Plan) -> String {
+        if self.fleet(plan) {
+            text::fleet_findings(plan, &self.paint)
+        } else {
+            text::findings(plan, &self.paint)
+        }
+    }
+
+    fn plan(&self, plan: &Plan) -> String {
+        if self.fleet(plan) {
+            text::fleet_plan(plan, &self.paint)
+        } else {
+            text::plan(plan, &self.paint)
+        }
+    }
+
+    fn summary(&self, plan: &Plan, ending: Ending) -> String {
+        let mut out = if self.fleet(plan) {
+            text::fleet_summary(plan, &self.paint)
+        } else {
+            text::summary(plan, &self.paint)
+        };
+        if ending.connect {
+            out.push_str(&text::connections(plan, &self.paint));
+        }
+        if ending.interrupted {
+            out.push_str("Stopped by Ctrl-C: the steps marked skipped were not attempted.\n");
+        }
+        out
+    }
+}
+
+/// The plan's JSON document (contract, schema 1), streamed: a fleet's is
+/// never held twice in memory.
+fn document(out: &Stream, plan: &Plan) -> Result<()> {
+    out.write_with(|w| {
+        serde_json::to_writer_pretty(&mut *w, &super::Document::of(plan))
+            .map_err(std::io::Error::from)?;
+        w.write_all(b"\n")
+    })
+}
+
+/// A JSON value as a document of its own.
+fn json(out: &Stream, v: &serde_json::Value) -> Result<()> {
+    out.print(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(v).unwrap_or_default()
+    ))
+}
+
+/// Plans for the views' tests, from schema-1 JSON (as saved plans are read).
+#[cfg(test)]
+mod fixtures {
+    use serde_json::{Value, json};
+
+    use super::stream::{Stream, Written};
+    use crate::plan::Plan;
+
+    pub const WEB: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01";
+
+    /// The text views without colour or spinners, and what they write to
+    /// stdout and to stderr.
+    pub fn text() -> (super::Text, Written, Written) {
+        let ((out, printed), (err, said)) = (Stream::memory(), Stream::memory());
+        let human = super::Human {
+            paint: super::Paint { color: false },
+            quiet: false,
+            verbose: false,
+            spin: false,
+        };
+        (super::Text { human, out, err }, printed, said)
+    }
+
+    /// The JSON views, and what they write to stdout and to stderr.
+    pub fn json() -> (super::Json, Written, Written) {
+        let ((out, printed), (err, said)) = (Stream::memory(), Stream::memory());
+        let json = super::Json {
+            quiet: false,
+            spin: false,
+            out,
+            err,
+        };
+        (json, printed, said)
+    }
+
+    /// A plan with `extra` fields over an empty one.
+    pub fn plan(extra: Value) -> Plan {
+        let mut v = json!({
+            "schema_version": 1,
+            "arcfix_version": "0.0.0",
+            "target": "local",
+            "created": "2026-01-01T00:00:00Z",
+            "fingerprint": "f",
+            "findings": [],
+            "steps": [],
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    pub fn healthy() -> Plan {
+        plan(json!({"checked": ["client"]}))
+    }
+
+    /// The step of `one_step`.
+    pub fn step() -> crate::plan::Step {
+        one_step("planned").steps.remove(0)
+    }
+
+    /// One finding on web-01 and the step that fixes it.
+    pub fn one_step(status: &str) -> Plan {
+        plan(json!({
+            "target": WEB,
+            "checked": ["azure"],
+            "findings": [{
+                "id": "provider-not-registered",
+                "target": WEB,
+                "title": "Microsoft.HybridConnectivity is not registered",
+                "evidence": "registrationState: NotRegistered",
+                "fix": "auto",
+            }],
+            "steps": [{
+                "id": "register-hybridconnectivity",
+                "fixes": ["provider-not-registered"],
+                "target": WEB,
+                "description": "Register Microsoft.HybridConnectivity",
+                "command": "az provider register -n Microsoft.HybridConnectivity",
+                "automatic": true,
+                "precondition": "not registered",
+                "verification": "registered",
+                "check": {"kind": "restarted"},
+                "action": {"kind": "manual"},
+                "status": status,
+            }],
+        }))
+    }
+}
