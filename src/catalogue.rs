@@ -73,6 +73,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../plans/service-config-outdated.toml"),
     ),
     (
+        "agent-monitor-mode.toml",
+        include_str!("../plans/agent-monitor-mode.toml"),
+    ),
+    (
         "az-ssh-extension-outdated.toml",
         include_str!("../plans/az-ssh-extension-outdated.toml"),
     ),

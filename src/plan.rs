@@ -194,6 +194,8 @@ pub enum StepKind {
     // Azure: a subscription's or a machine's.
     RegisterProvider,
     ReconnectAgent,
+    /// The agent back to full mode, on the server (it was in monitor mode).
+    AgentFullMode,
     RestartAgent,
     CreateEndpoint,
     EnableSshPort,
@@ -260,6 +262,7 @@ impl StepKind {
             StepKind::RestartAgentHere => "restart-agent-here",
             StepKind::RegisterProvider => "register-hybridconnectivity",
             StepKind::ReconnectAgent => "reconnect-agent",
+            StepKind::AgentFullMode => "agent-full-mode",
             StepKind::RestartAgent => "restart-hybrid-agent",
             StepKind::CreateEndpoint => "create-default-endpoint",
             StepKind::EnableSshPort => "enable-ssh-port",

@@ -4,6 +4,7 @@
 //! problems only `explain` knows, which need no constant).
 
 pub const AGENT_DISCONNECTED: &str = "agent-disconnected";
+pub const AGENT_MONITOR_MODE: &str = "agent-monitor-mode";
 pub const ARC_SSH_CLIENT_MISSING: &str = "arc-ssh-client-missing";
 pub const ARCPROXY_NOT_INSTALLED: &str = "arcproxy-not-installed";
 pub const AZ_SSH_EXTENSION_OUTDATED: &str = "az-ssh-extension-outdated";

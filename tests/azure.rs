@@ -1375,3 +1375,80 @@ fn a_fact_that_could_not_be_read_is_never_claimed_missing() {
         );
     }
 }
+
+/// An agent in monitor mode (Azure shows `agentConfiguration.configMode`):
+/// a finding of its own with the command the server's administrator runs,
+/// no extension write planned for it, and a fleet read through Resource
+/// Graph sees the same.
+#[test]
+fn an_agent_in_monitor_mode_is_named_and_nothing_is_written_to_it() {
+    let monitor = |v: &mut serde_json::Value| {
+        let m = &mut v["subscriptions"][0]["resource_groups"][0]["machines"][0];
+        m["server"] = serde_json::json!({"config_mode": "monitor"});
+        m["extensions"] = serde_json::json!([]);
+    };
+    let az = Azure::edited("healthy", monitor);
+    let id = az.machine(0);
+    let out = az.run(&[
+        "check", "--checks", "azure", "--id", &id, "--login", "entra", "-o", "json",
+    ]);
+    assert_eq!(out.status, 2, "{out:?}");
+    let doc = out.json();
+    let finding = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "agent-monitor-mode")
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(finding["fix"], "manual");
+    assert!(
+        finding["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("web-01 is in monitor mode"),
+        "{finding}"
+    );
+    let step = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "agent-full-mode-web-01")
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(
+        step["command"],
+        "sudo azcmagent config set config.mode full"
+    );
+    // The Entra extension is missing too, but its install would be refused: manual.
+    let install = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "install-entra-extension-web-01")
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(install["automatic"], false, "{install}");
+    let out = az.run(&[
+        "apply", "--yes", "--checks", "azure", "--id", &id, "--login", "entra",
+    ]);
+    assert_eq!(out.status, 3, "{out:?}");
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
+
+    // The same machine in a fleet (Resource Graph's projection).
+    let az = Azure::edited("healthy", monitor);
+    let id = az.machine(0);
+    let sub = id.split('/').nth(2).unwrap();
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        sub,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status, 2, "{out:?}");
+    assert_eq!(
+        out.json()["machines"][0]["findings"],
+        serde_json::json!(["agent-monitor-mode"]),
+        "{out:?}"
+    );
+}

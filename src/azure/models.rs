@@ -41,6 +41,8 @@ pub struct MachineProperties {
 #[serde(default, rename_all = "camelCase")]
 pub struct AgentConfiguration {
     pub incoming_connections_ports: Option<Vec<String>>,
+    /// `full`, or `monitor` (no remote connectivity, Microsoft's allow list of extensions).
+    pub config_mode: Option<String>,
 }
 
 impl Machine {
@@ -190,6 +192,7 @@ pub struct GraphMachine {
     pub agent_version: Option<String>,
     pub last_status_change: Option<String>,
     pub ports: Option<Vec<String>>,
+    pub config_mode: Option<String>,
 }
 
 impl GraphMachine {
@@ -206,9 +209,12 @@ impl GraphMachine {
                 os_type: blank(self.os_type),
                 agent_version: blank(self.agent_version),
                 last_status_change: blank(self.last_status_change),
-                agent_configuration: self.ports.map(|p| AgentConfiguration {
-                    incoming_connections_ports: Some(p),
-                }),
+                agent_configuration: (self.ports.is_some() || self.config_mode.is_some()).then(
+                    || AgentConfiguration {
+                        incoming_connections_ports: self.ports,
+                        config_mode: blank(self.config_mode),
+                    },
+                ),
             },
         }
     }

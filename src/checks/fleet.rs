@@ -403,7 +403,8 @@ fn query(resource_group: Option<&str>) -> String {
         " | project id, name, location, tags, status=tostring(properties.status), \
          osType=tostring(properties.osType), agentVersion=tostring(properties.agentVersion), \
          lastStatusChange=tostring(properties.lastStatusChange), \
-         ports=properties.agentConfiguration.incomingConnectionsPorts",
+         ports=properties.agentConfiguration.incomingConnectionsPorts, \
+         configMode=tostring(properties.agentConfiguration.configMode)",
     );
     q
 }

@@ -89,7 +89,9 @@ pub(crate) fn decide(
     if !listening {
         return refused();
     }
+    // Monitor mode turns remote connectivity off whatever the ports say.
     let allowed = server.agent_incoming_enabled
+        && server.config_mode.eq_ignore_ascii_case("full")
         && (server.agent_ports.is_empty() || server.agent_ports.iter().any(|p| port_in(p, port)));
     if !allowed {
         return fatal(

@@ -224,6 +224,14 @@ pub struct ServerSpec {
     /// A scheduled agent restart never happens (the handler killed it).
     #[serde(default)]
     pub himds_restart_lost: bool,
+    /// `azcmagent config get config.mode`: `full` or `monitor` (no remote
+    /// connectivity, a Microsoft allow list of extensions).
+    #[serde(default = "full")]
+    pub config_mode: String,
+}
+
+fn full() -> String {
+    "full".into()
 }
 
 impl Default for ServerSpec {
@@ -237,6 +245,7 @@ impl Default for ServerSpec {
             himds_restarts: 0,
             agent_ports_unreadable: false,
             himds_restart_lost: false,
+            config_mode: full(),
         }
     }
 }

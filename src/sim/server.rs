@@ -31,6 +31,8 @@ pub(crate) struct Server {
     pub agent_ports_unreadable: bool,
     /// A restart the agent is asked for never happens.
     pub himds_restart_lost: bool,
+    /// The agent's `config.mode`; ARM shows it on the machine.
+    pub config_mode: String,
 }
 
 /// What the simulated server is, beyond its mutable state (not `os::Host`,
@@ -68,6 +70,7 @@ impl Server {
             himds_restarts: spec.himds_restarts,
             agent_ports_unreadable: spec.agent_ports_unreadable,
             himds_restart_lost: spec.himds_restart_lost,
+            config_mode: spec.config_mode.clone(),
         }
     }
 
@@ -82,6 +85,7 @@ impl Server {
             "himds_restarts": self.himds_restarts,
             "agent_ports_unreadable": self.agent_ports_unreadable,
             "himds_restart_lost": self.himds_restart_lost,
+            "config_mode": self.config_mode,
         })
     }
 

@@ -670,7 +670,7 @@ impl World {
                     "proxyBypass": [],
                     "extensionsEnabled": "true",
                     "guestConfigurationEnabled": "true",
-                    "configMode": "full"
+                    "configMode": m.server.config_mode
                 },
                 "serviceStatuses": {
                     "extensionService": {"status": "Running", "startupType": "Automatic"},

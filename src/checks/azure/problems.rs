@@ -37,6 +37,7 @@ pub type Check = fn(&Facts, &Wanted, &mut Report);
 /// Every Azure-side problem, in the order findings and steps are reported.
 pub const CHECKS: &[(&str, Check)] = &[
     (problem::AGENT_DISCONNECTED, agent_disconnected),
+    (problem::AGENT_MONITOR_MODE, agent_monitor_mode),
     (problem::RP_NOT_REGISTERED, rp_not_registered),
     (problem::SSH_PORT_NOT_ENABLED, ssh_port_not_enabled),
     (
@@ -80,6 +81,8 @@ pub struct Facts<'a> {
     pub status: Seen<String>,
     pub last_status_change: Option<String>,
     pub agent_version: Option<String>,
+    /// The agent's `config.mode` as Azure shows it (`full` or `monitor`).
+    pub config_mode: Seen<String>,
     pub location: String,
     /// The caller's permissions on the machine; `None` when unreadable (then
     /// every write is manual: none is attempted on a guess).
@@ -211,6 +214,16 @@ impl<'a> Facts<'a> {
             windows,
             status,
             last_status_change: m.last_status_change.clone(),
+            config_mode: match m
+                .agent_configuration
+                .as_ref()
+                .and_then(|c| c.config_mode.as_deref())
+            {
+                Some(mode) if !mode.trim().is_empty() => Seen::There(mode.to_string()),
+                _ => Seen::Unknown(Why::Unread(
+                    "Azure's answer has no agentConfiguration.configMode".into(),
+                )),
+            },
             agent_version: m.agent_version.clone(),
             location: o.machine.location.clone().unwrap_or_default(),
             perms,
@@ -242,6 +255,14 @@ impl<'a> Facts<'a> {
         self.status
             .there()
             .is_some_and(|s| s.eq_ignore_ascii_case("Connected"))
+    }
+
+    /// The agent was seen in monitor mode: remote connectivity is off, and
+    /// Run Command and extensions beyond Microsoft's allow list are refused.
+    fn monitor_mode(&self) -> bool {
+        self.config_mode
+            .there()
+            .is_some_and(|m| m.eq_ignore_ascii_case("monitor"))
     }
 
     /// Whether the caller may do `action` here, as far as is known.
@@ -385,6 +406,40 @@ fn agent_disconnected(f: &Facts, _: &Wanted, r: &mut Report) {
         target,
         description: format!("On {}, check the Connected Machine agent and restart it; if it stays disconnected, reconnect it with azcmagent connect", f.id.name),
         command: if f.windows { "azcmagent show; Restart-Service himds".into() } else { "sudo azcmagent show && sudo systemctl restart himdsd".into() },
+        needs: vec![f.admin_on_server().into()],
+        ..StepSpec::manual()
+    });
+}
+
+/// The agent is in monitor mode: SSH through Arc cannot reach the server.
+/// Only the server's administrator may switch it back, on the server.
+fn agent_monitor_mode(f: &Facts, _: &Wanted, r: &mut Report) {
+    if !f.monitor_mode() {
+        return;
+    }
+    let target = f.target();
+    r.finding(finding(
+        problem::AGENT_MONITOR_MODE,
+        &target,
+        format!(
+            "the Arc agent of {} is in monitor mode (agentConfiguration.configMode in Azure): it turns remote connectivity off, so no SSH connection through Arc reaches the server",
+            f.id.name
+        ),
+        FixKind::Manual,
+    ));
+    r.step(StepSpec {
+        kind: StepKind::AgentFullMode,
+        fixes: vec![problem::AGENT_MONITOR_MODE.into()],
+        target,
+        description: format!(
+            "If {} may be reached remotely, switch its agent back to full mode on the server (this re-enables remote connectivity, extensions beyond the monitoring allow list, and the machine configuration agent)",
+            f.id.name
+        ),
+        command: if f.windows {
+            "azcmagent config set config.mode full".into()
+        } else {
+            "sudo azcmagent config set config.mode full".into()
+        },
         needs: vec![f.admin_on_server().into()],
         ..StepSpec::manual()
     });
@@ -860,8 +915,9 @@ fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     let name = found
         .and_then(|e| e.name.as_ref())
         .map_or_else(|| ENTRA_EXTENSION_TYPE.into(), |n| n.to_string());
-    // The agent installs extensions: with it disconnected the PUT would only fail.
-    let allowed = f.may(EXTENSION_WRITE) && f.connected();
+    // The agent installs extensions: with it disconnected, or in monitor mode
+    // (Microsoft's allow list), the PUT would only fail.
+    let allowed = f.may(EXTENSION_WRITE) && f.connected() && !f.monitor_mode();
     let location = &f.location;
     r.finding(finding(
         problem::ENTRA_EXTENSION_MISSING,
@@ -982,6 +1038,7 @@ mod tests {
             status: Seen::There("Connected".into()),
             last_status_change: None,
             agent_version: Some("1.45.0".into()),
+            config_mode: Seen::There("full".into()),
             location: "westeurope".into(),
             perms: Seen::There(perms),
             provider: Seen::There("Registered".into()),
@@ -1056,6 +1113,7 @@ mod tests {
             let h = healthy(&id, &c, perms);
             let broken = Facts {
                 status: Seen::There("Disconnected".into()),
+                config_mode: Seen::There("monitor".into()),
                 agent_version: Some("1.30.0".into()),
                 provider: Seen::There("NotRegistered".into()),
                 endpoint: Seen::Absent,
@@ -1276,6 +1334,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_agent_in_monitor_mode_is_a_manual_step_on_the_server_and_no_extension_is_written() {
+        let (id, c, p) = (machine(), caller(), owner());
+        let f = Facts {
+            config_mode: Seen::There("Monitor".into()),
+            entra_extension: Seen::Absent,
+            ..healthy(&id, &c, &p)
+        };
+        let r = run(agent_monitor_mode, &f, &wanted(Login::Entra, false));
+        assert_eq!(ids(&r).0, ["agent-monitor-mode"]);
+        assert!(!r.steps[0].automatic);
+        assert_eq!(
+            r.steps[0].command,
+            "sudo azcmagent config set config.mode full"
+        );
+        assert!(r.findings[0].evidence.contains("monitor mode"), "{r:?}");
+        // The Entra extension is still missing, but its PUT would be refused.
+        let r = run(entra_extension_missing, &f, &wanted(Login::Entra, false));
+        assert_eq!(ids(&r).0, ["entra-extension-missing"]);
+        assert!(r.steps.iter().all(|s| !s.automatic), "{r:?}");
+        // Full mode, or a mode Azure did not show: nothing claimed.
+        for mode in [
+            Seen::There("full".to_string()),
+            Seen::Unknown(Why::Unread("no configMode".into())),
+        ] {
+            let f = Facts {
+                config_mode: mode,
+                ..healthy(&id, &c, &p)
+            };
+            assert!(
+                run(agent_monitor_mode, &f, &wanted(Login::Local, false))
+                    .findings
+                    .is_empty()
+            );
+        }
+    }
+
     /// Every fact unread, for a reason each: no check claims anything.
     #[test]
     fn no_check_claims_a_problem_from_facts_that_could_not_be_read() {
@@ -1289,6 +1384,7 @@ mod tests {
             endpoint: Seen::Unknown(unread()),
             config: Seen::Unknown(unread()),
             entra_extension: Seen::Unknown(unread()),
+            config_mode: Seen::Unknown(unread()),
             agent_version: None,
             ..healthy(&id, &c, &owner)
         };
