@@ -730,8 +730,51 @@ async fn machine(
     let mut wanted = wanted.clone();
     let mut report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
     let is_restart = |s: &Step| s.kind == StepKind::RestartAgent;
-    let mut machine = remote::Machine {
-        id: &id,
+    let mut machine = remote_machine(&id, &observed);
+    // No --port: the server's sshd says which port SSH is on (its probe
+    // reads `sshd -T`), and the Azure side is judged for that port.
+    let mut probed = None;
+    if remote_server && !wanted.port_given && remote::can_probe(&machine) {
+        probed = Some(remote_facts(ctx, &machine.remote, 0).await);
+    }
+    if let Some(Ok(facts)) = &probed
+        && let (false, Some(port)) = (facts.sshd_ports.is_empty(), facts.probed_port)
+    {
+        wanted.port = port;
+        wanted.port_given = true;
+        report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
+        report.note(sshd_port_note(&id, &facts.sshd_ports, port));
+    }
+    let wanted = &wanted;
+    if !azure_checks {
+        report = Report {
+            observations: report.observations,
+            ..Report::default()
+        };
+    }
+    let restart = report.steps.iter().any(is_restart);
+    machine.restart_agent = restart;
+    if remote_server {
+        let remote = remote::check(ctx, &machine, wanted.port, probed).await;
+        if remote.steps.iter().any(is_restart) {
+            report.steps.retain(|s| !is_restart(s));
+        }
+        report.merge(remote);
+    }
+    if ctx.target.connect {
+        let probe = probe_connection(ctx, &arm, &id, &observed, wanted.port).await;
+        report.probed(&id, wanted.port, probe);
+    }
+    if azure_checks && !restart {
+        restart_unseen(ctx, &id, &observed, &mut report);
+    }
+    Ok(report)
+}
+
+/// The machine as its remote server check sees it, from what Azure told.
+fn remote_machine<'a>(id: &'a MachineId, observed: &'a azure::Observed) -> remote::Machine<'a> {
+    remote::Machine {
+        id,
         remote: crate::plan::Remote {
             id: id.to_string(),
             location: observed.machine.location.clone().unwrap_or_default(),
@@ -751,72 +794,50 @@ async fn machine(
             .as_ref()
             .and_then(|c| c.incoming_connections_ports.as_deref()),
         restart_agent: false,
+    }
+}
+
+/// The note that says the port was taken from the server's sshd, no `--port`
+/// having been given.
+fn sshd_port_note(id: &MachineId, sshd_ports: &[u16], port: u16) -> String {
+    format!(
+        "{}: sshd is configured for port {} (sshd -T, through Run Command); no --port was given, so arcfix checks and fixes SSH through Arc on port {port}",
+        id.name,
+        sshd_ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// `--connect`: tries the SSH path to the machine on `port`, quietly.
+async fn probe_connection(
+    ctx: &Context,
+    arm: &Arm,
+    id: &MachineId,
+    observed: &azure::Observed,
+    port: u16,
+) -> connect::Probe {
+    let may = observed
+        .permissions
+        .as_ref()
+        .ok()
+        .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS));
+    let quiet = |_: &str| {};
+    let args = connect::ProbeArgs {
+        host: &ctx.host,
+        ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
+        port,
+        may_list_credentials: may,
+        config_verified: matches!(
+            &observed.service_config,
+            Ok(Some(c)) if c.properties.port == Some(port as u64)
+        ),
+        settle: std::time::Duration::ZERO,
+        progress: &quiet,
     };
-    // No --port: the server's sshd says which port SSH is on (its probe
-    // reads `sshd -T`), and the Azure side is judged for that port.
-    let mut probed = None;
-    if remote_server && !wanted.port_given && remote::can_probe(&machine) {
-        probed = Some(remote_facts(ctx, &machine.remote, 0).await);
-    }
-    if let Some(Ok(facts)) = &probed
-        && let (false, Some(port)) = (facts.sshd_ports.is_empty(), facts.probed_port)
-    {
-        wanted.port = port;
-        wanted.port_given = true;
-        report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
-        report.note(format!(
-            "{}: sshd is configured for port {} (sshd -T, through Run Command); no --port was given, so arcfix checks and fixes SSH through Arc on port {port}",
-            id.name,
-            facts
-                .sshd_ports
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let wanted = &wanted;
-    if !azure_checks {
-        report = Report {
-            observations: report.observations,
-            ..Report::default()
-        };
-    }
-    let restart = report.steps.iter().any(is_restart);
-    machine.restart_agent = restart;
-    if remote_server {
-        let remote = remote::check(ctx, &machine, wanted.port, probed).await;
-        if remote.steps.iter().any(is_restart) {
-            report.steps.retain(|s| !is_restart(s));
-        }
-        report.merge(remote);
-    }
-    if ctx.target.connect {
-        let may = observed
-            .permissions
-            .as_ref()
-            .ok()
-            .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS));
-        let quiet = |_: &str| {};
-        let args = connect::ProbeArgs {
-            host: &ctx.host,
-            ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
-            port: wanted.port,
-            may_list_credentials: may,
-            config_verified: matches!(
-                &observed.service_config,
-                Ok(Some(c)) if c.properties.port == Some(wanted.port as u64)
-            ),
-            settle: std::time::Duration::ZERO,
-            progress: &quiet,
-        };
-        let probe = connect::probe(&arm, &id, &args).await;
-        report.probed(&id, wanted.port, probe);
-    }
-    if azure_checks && !restart {
-        restart_unseen(ctx, &id, &observed, &mut report);
-    }
-    Ok(report)
+    connect::probe(arm, id, &args).await
 }
 
 /// Notes that say the same of several machines (`<name>: <text>`) become one
