@@ -137,7 +137,7 @@ async fn attempt(
         Ok(r) => r,
         Err(probe) => return probe,
     };
-    let ran = match run_ssh(id, ssh, proxy_command, a, &relay).await {
+    let ran = match ssh_through_proxy(id, ssh, proxy_command, a, &relay).await {
         Ok(r) => r,
         Err(probe) => return probe,
     };
@@ -224,7 +224,7 @@ fn private_folder() -> Result<tempfile::TempDir, Probe> {
 }
 
 /// Runs ssh through the proxy with the relay credentials, within the time limit.
-async fn run_ssh(
+async fn ssh_through_proxy(
     id: &MachineId,
     ssh: &std::path::Path,
     proxy_command: &str,
