@@ -235,17 +235,12 @@ async fn run_step(ctx: &Context, step: &Step, interrupted: &AtomicBool) -> Resul
     Ok(Status::Applied)
 }
 
+/// Performs one step's action: the write itself, without its check or
+/// verification.
 async fn perform(ctx: &Context, action: &Action) -> Result<()> {
     match action {
         Action::Manual => Err(Error::Internal("a manual step cannot be performed".into())),
-        Action::AddExecuteBits { path } => {
-            let (host, p) = (ctx.host.clone(), path.clone());
-            tokio::task::spawn_blocking(move || chmod::add_execute_bits(&host, &p))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))?
-                .map(|_| ())
-                .map_err(|e| Error::io(format!("chmod {}", path.display()), e))
-        }
+        Action::AddExecuteBits { path } => add_execute_bits(ctx, path).await,
         Action::AddExecuteBitsToModuleProxies => {
             // Each file is checked on its own descriptor: one that is not this
             // user's, or has more than one link, fails the step with its command.
@@ -259,87 +254,8 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
             machine,
             verb,
             script,
-        } => {
-            let result = crate::remote::run(
-                ctx.progress.as_ref(),
-                ctx.arm()?,
-                &machine.id,
-                &machine.location,
-                verb,
-                script,
-                crate::remote::time_limit(),
-            )
-            .await;
-            // Whatever happened, the server changed or may have: probe again.
-            ctx.server_cache
-                .lock()
-                .await
-                .remove(&crate::target::fold(&machine.id));
-            let result = result?;
-            if result.succeeded() {
-                Ok(())
-            } else {
-                Err(Error::Other(format!(
-                    "the '{verb}' script {} with exit code {}: {}",
-                    result.state.to_ascii_lowercase(),
-                    result
-                        .exit_code
-                        .map(|c| c.to_string())
-                        .unwrap_or("none".into()),
-                    crate::text::one_line(if result.error.is_empty() {
-                        &result.output
-                    } else {
-                        &result.error
-                    })
-                )))
-            }
-        }
-        Action::Exec { program, args } => {
-            // By the absolute path the PATH lookup finds, never a relative one.
-            let run = ctx
-                .host
-                .command(program)
-                .ok_or_else(|| {
-                    Error::io(
-                        format!("cannot run {program}"),
-                        std::io::Error::new(
-                            std::io::ErrorKind::NotFound,
-                            "not found on PATH (relative PATH entries are ignored)",
-                        ),
-                    )
-                })?
-                .args(args)
-                .stdin(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .output();
-            // Installing a module or a package can take minutes.
-            let waiting = ctx
-                .progress
-                .waiting(&format!("running {}", shown_command(program, args)));
-            let out = tokio::time::timeout(Duration::from_secs(900), run).await;
-            drop(waiting);
-            let out = out
-                .map_err(|_| Error::TimedOut {
-                    what: program.clone(),
-                    limit: Duration::from_secs(900),
-                })?
-                .map_err(|e| Error::io(format!("cannot run {program}"), e))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                let err = String::from_utf8_lossy(&out.stderr);
-                let last = err
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("");
-                Err(Error::Other(format!(
-                    "{program} exited with {}: {}",
-                    out.status,
-                    crate::text::one_line(last)
-                )))
-            }
-        }
+        } => run_command(ctx, machine, verb, script).await,
+        Action::Exec { program, args } => exec(ctx, program, args).await,
         Action::AddAgentPort { port } => add_agent_port(ctx, *port).await,
         Action::Arm {
             method,
@@ -359,6 +275,108 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
             }
         }
     }
+}
+
+/// Adds the execute bits to one file of this machine, off the async threads.
+async fn add_execute_bits(ctx: &Context, path: &std::path::Path) -> Result<()> {
+    let (host, p) = (ctx.host.clone(), path.to_path_buf());
+    tokio::task::spawn_blocking(move || chmod::add_execute_bits(&host, &p))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map(|_| ())
+        .map_err(|e| Error::io(format!("chmod {}", path.display()), e))
+}
+
+/// Runs `script` on the machine through a run command; anything but success
+/// is an error with the script's state, exit code and last words. The
+/// machine's cached server facts are dropped whatever happened.
+async fn run_command(
+    ctx: &Context,
+    machine: &crate::plan::Remote,
+    verb: &str,
+    script: &str,
+) -> Result<()> {
+    let result = crate::remote::run(
+        ctx.progress.as_ref(),
+        ctx.arm()?,
+        &machine.id,
+        &machine.location,
+        verb,
+        script,
+        crate::remote::time_limit(),
+    )
+    .await;
+    // Whatever happened, the server changed or may have: probe again.
+    ctx.server_cache
+        .lock()
+        .await
+        .remove(&crate::target::fold(&machine.id));
+    let result = result?;
+    if result.succeeded() {
+        Ok(())
+    } else {
+        Err(Error::Other(format!(
+            "the '{verb}' script {} with exit code {}: {}",
+            result.state.to_ascii_lowercase(),
+            result
+                .exit_code
+                .map(|c| c.to_string())
+                .unwrap_or("none".into()),
+            crate::text::one_line(if result.error.is_empty() {
+                &result.output
+            } else {
+                &result.error
+            })
+        )))
+    }
+}
+
+/// Runs a program of this machine with its arguments (no shell), for at most
+/// 15 minutes; a failure is an error with its last line of stderr.
+async fn exec(ctx: &Context, program: &str, args: &[String]) -> Result<()> {
+    // By the absolute path the PATH lookup finds, never a relative one.
+    let run = ctx
+        .host
+        .command(program)
+        .ok_or_else(|| {
+            Error::io(
+                format!("cannot run {program}"),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "not found on PATH (relative PATH entries are ignored)",
+                ),
+            )
+        })?
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    // Installing a module or a package can take minutes.
+    let waiting = ctx
+        .progress
+        .waiting(&format!("running {}", shown_command(program, args)));
+    let out = tokio::time::timeout(Duration::from_secs(900), run).await;
+    drop(waiting);
+    let out = out
+        .map_err(|_| Error::TimedOut {
+            what: program.to_string(),
+            limit: Duration::from_secs(900),
+        })?
+        .map_err(|e| Error::io(format!("cannot run {program}"), e))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    Err(Error::Other(format!(
+        "{program} exited with {}: {}",
+        out.status,
+        crate::text::one_line(last)
+    )))
 }
 
 /// A program (by its name) and its arguments for a spinner: one line, at

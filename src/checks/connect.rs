@@ -57,10 +57,7 @@ pub fn time_limit() -> Duration {
 pub async fn probe(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
     // The user asked for the probe: one that could not run is not a verdict
     // (the run exits 1 after the report), whatever the reason.
-    let not_possible = |reason: String| Probe::NotPossible {
-        reason,
-        error: true,
-    };
+    let not_possible = failed_to_run;
     match a.may_list_credentials {
         Some(true) => {}
         Some(false) => {
@@ -70,13 +67,10 @@ pub async fn probe(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
             ));
         }
         None => {
-            return Probe::NotPossible {
-                reason: format!(
-                    "your permissions on {} could not be read, so relay credentials were not asked for",
-                    id.name
-                ),
-                error: true,
-            };
+            return not_possible(format!(
+                "your permissions on {} could not be read, so relay credentials were not asked for",
+                id.name
+            ));
         }
     }
     let lookup = binaries::lookup(a.host, a.ssh_client_folder);
@@ -91,14 +85,12 @@ pub async fn probe(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
     let proxy = match connect::find_proxy(a.host) {
         ProxyChoice::Ready(p) => p,
         ProxyChoice::NotExecutable(p) => {
-            return Probe::Tried(Connection {
-                target: crate::plan::Target::Machine(id.clone()),
-                ok: false,
-                banner: None,
-                stage: Stage::Proxy,
-                evidence: format!("the proxy {} is not executable by you", p.display()),
-                problem: Some(problem::PROXY_NOT_EXECUTABLE.into()),
-            });
+            return failed(
+                id,
+                Stage::Proxy,
+                format!("the proxy {} is not executable by you", p.display()),
+                problem::PROXY_NOT_EXECUTABLE,
+            );
         }
         ProxyChoice::Missing => {
             return not_possible(
@@ -132,6 +124,8 @@ pub async fn probe(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
     }
 }
 
+/// One try of the SSH path: relay credentials, then ssh through the proxy,
+/// its output classified.
 async fn attempt(
     arm: &Arm,
     id: &MachineId,
@@ -139,73 +133,84 @@ async fn attempt(
     proxy_command: &str,
     a: &ProbeArgs<'_>,
 ) -> Probe {
-    let fail = |stage: Stage, evidence: String, problem: &str| {
-        Probe::Tried(Connection {
-            target: crate::plan::Target::Machine(id.clone()),
-            ok: false,
-            banner: None,
-            stage,
-            evidence,
-            problem: Some(problem.into()),
-        })
+    let relay = match relay_credentials(arm, id).await {
+        Ok(r) => r,
+        Err(probe) => return probe,
     };
+    let ran = match ssh_through_proxy(id, ssh, proxy_command, a, &relay).await {
+        Ok(r) => r,
+        Err(probe) => return probe,
+    };
+    classified(id, &ran, &relay, a.config_verified)
+}
+
+/// A probe that could not run because of an error.
+fn failed_to_run(reason: String) -> Probe {
+    Probe::NotPossible {
+        reason,
+        error: true,
+    }
+}
+
+/// A probe that failed at `stage` with `problem`.
+fn failed(id: &MachineId, stage: Stage, evidence: String, problem: &str) -> Probe {
+    Probe::Tried(Connection {
+        target: crate::plan::Target::Machine(id.clone()),
+        ok: false,
+        banner: None,
+        stage,
+        evidence,
+        problem: Some(problem.into()),
+    })
+}
+
+/// Asks `listCredentials` for the relay credentials of the machine's default
+/// endpoint; a refusal becomes the probe's verdict.
+async fn relay_credentials(arm: &Arm, id: &MachineId) -> Result<Relay, Probe> {
     // The shortest validity the API allows; nothing is created on the way.
     let path = id.child(&format!(
         "/providers/{HYBRID_CONNECTIVITY}/endpoints/default/listCredentials?expiresin=600"
     ));
     let body = serde_json::json!({"serviceName": "SSH"});
-    let relay = match arm
+    match arm
         .send("POST", &path, api::HYBRID_CONNECTIVITY, Some(&body))
         .await
     {
-        Ok(answer) => match Relay::from_answer(&answer.body) {
-            Ok(r) => r,
-            Err(e) => {
-                return Probe::NotPossible {
-                    reason: e.to_string(),
-                    error: true,
-                };
-            }
-        },
+        Ok(answer) => Relay::from_answer(&answer.body).map_err(|e| failed_to_run(e.to_string())),
         // 412: the endpoint has no SSH service configuration (az ssh arc would
         // create one here; arcfix only reports it).
-        Err(e) if e.status == 412 => {
-            return fail(
-                Stage::Credentials,
-                format!("{} has no SSH service configuration: {e}", id.name),
-                problem::SSH_PORT_NOT_ENABLED,
-            );
-        }
-        Err(e) if e.status == 404 => {
-            return fail(
-                Stage::Credentials,
-                format!("{} has no default connectivity endpoint: {e}", id.name),
-                problem::SSH_PORT_NOT_ENABLED,
-            );
-        }
-        Err(e) if e.status == 403 => {
-            return fail(
-                Stage::Credentials,
-                e.to_string(),
-                problem::LOGIN_ROLE_MISSING,
-            );
-        }
-        Err(e) if crate::checks::azure::is_unregistered(&e) => {
-            return fail(
-                Stage::Credentials,
-                e.to_string(),
-                problem::RP_NOT_REGISTERED,
-            );
-        }
-        Err(e) => {
-            return Probe::NotPossible {
-                reason: format!("could not get relay credentials: {e}"),
-                error: true,
-            };
-        }
-    };
-    // The known-hosts file of one probe: this user's alone, and removed on
-    // every way out, Ctrl-C included.
+        Err(e) if e.status == 412 => Err(failed(
+            id,
+            Stage::Credentials,
+            format!("{} has no SSH service configuration: {e}", id.name),
+            problem::SSH_PORT_NOT_ENABLED,
+        )),
+        Err(e) if e.status == 404 => Err(failed(
+            id,
+            Stage::Credentials,
+            format!("{} has no default connectivity endpoint: {e}", id.name),
+            problem::SSH_PORT_NOT_ENABLED,
+        )),
+        Err(e) if e.status == 403 => Err(failed(
+            id,
+            Stage::Credentials,
+            e.to_string(),
+            problem::LOGIN_ROLE_MISSING,
+        )),
+        Err(e) if crate::checks::azure::is_unregistered(&e) => Err(failed(
+            id,
+            Stage::Credentials,
+            e.to_string(),
+            problem::RP_NOT_REGISTERED,
+        )),
+        Err(e) => Err(failed_to_run(format!(
+            "could not get relay credentials: {e}"
+        ))),
+    }
+}
+
+/// A private temporary folder for one probe's known-hosts file.
+fn private_folder() -> Result<tempfile::TempDir, Probe> {
     let mut builder = tempfile::Builder::new();
     builder.prefix("arcfix-probe-");
     #[cfg(unix)]
@@ -213,15 +218,22 @@ async fn attempt(
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o700));
     }
-    let folder = match builder.tempdir() {
-        Ok(f) => f,
-        Err(e) => {
-            return Probe::NotPossible {
-                reason: Error::io("cannot make a private temporary folder", e).to_string(),
-                error: true,
-            };
-        }
-    };
+    builder.tempdir().map_err(|e| {
+        failed_to_run(Error::io("cannot make a private temporary folder", e).to_string())
+    })
+}
+
+/// Runs ssh through the proxy with the relay credentials, within the time limit.
+async fn ssh_through_proxy(
+    id: &MachineId,
+    ssh: &std::path::Path,
+    proxy_command: &str,
+    a: &ProbeArgs<'_>,
+    relay: &Relay,
+) -> Result<connect::Ran, Probe> {
+    // The known-hosts file of one probe: this user's alone, and removed on
+    // every way out, Ctrl-C included.
+    let folder = private_folder()?;
     let args = connect::ssh_args(
         &folder.path().join("known_hosts"),
         proxy_command,
@@ -233,17 +245,13 @@ async fn attempt(
     let ran = connect::run_ssh(a.host, ssh, &args, &relay.encoded(), limit).await;
     drop(held);
     drop(folder);
-    let ran = match ran {
-        Ok(r) => r,
-        Err(e) => {
-            return Probe::NotPossible {
-                reason: e.to_string(),
-                error: true,
-            };
-        }
-    };
+    ran.map_err(|e| failed_to_run(e.to_string()))
+}
+
+/// What ssh's output says about the path, with the relay's secrets redacted.
+fn classified(id: &MachineId, ran: &connect::Ran, relay: &Relay, config_verified: bool) -> Probe {
     let secrets = relay.secrets();
-    let ruled_out: &[&str] = if a.config_verified {
+    let ruled_out: &[&str] = if config_verified {
         &[problem::SSH_PORT_NOT_ENABLED]
     } else {
         &[]

@@ -556,6 +556,12 @@ fn not_chosen(ctx: &Context, sides: &[Side]) -> Vec<NotChecked> {
     out
 }
 
+/// A machine to diagnose, with what a fleet listing said of it (`None`:
+/// read it).
+type Listed = (MachineId, Option<crate::azure::models::Machine>);
+
+/// The Azure side (and, through it, the server side and the SSH path) of
+/// every machine in scope, and their ids.
 async fn azure_side(
     ctx: &Context,
     azure_checks: bool,
@@ -564,38 +570,7 @@ async fn azure_side(
     let arm = ctx.arm()?.clone();
     // The token first: without one nothing is sent, and the Azure side is not checked.
     let caller = arm.caller().await?;
-    let mut machines: Vec<(MachineId, Option<crate::azure::models::Machine>)> = ctx
-        .target
-        .machines
-        .iter()
-        .map(|m| (m.clone(), None))
-        .collect();
-    if let Some(named) = &ctx.target.by_name {
-        machines.push((fleet::resolve_named(&arm, named).await?, None));
-    }
-    let mut scope_line = None;
-    let mut unlisted: Vec<(String, String)> = Vec::new();
-    if let Some(scope) = &ctx.target.scope {
-        let (subscriptions, known) = fleet::resolve(&arm, &scope.subscriptions).await?;
-        let mut found = fleet::enumerate(&arm, scope, &subscriptions, known).await?;
-        let line = found.scope_line(scope);
-        unlisted = std::mem::take(&mut found.unread);
-        // Said before any machine is read.
-        ctx.progress.scope(&line);
-        if found.machines.is_empty() && machines.is_empty() && unlisted.is_empty() {
-            return Err(Error::input(format!("no Arc machines found: {line}")));
-        }
-        // A set of the ids (case folded) already there: a fleet of tens of
-        // thousands is merged in linear time.
-        let mut have: std::collections::HashSet<String> =
-            machines.iter().map(|(id, _)| id.key()).collect();
-        for (id, m) in found.machines {
-            if have.insert(id.key()) {
-                machines.push((id, m));
-            }
-        }
-        scope_line = Some(line);
-    }
+    let (machines, scope_line, unlisted) = machines_in_scope(ctx, &arm).await?;
     let ids: Vec<MachineId> = machines.iter().map(|(id, _)| id.clone()).collect();
     if scope_line.is_none() && ids.len() > fleet::FEW {
         // Many machines named one by one (`--ids-from`): said first as well.
@@ -605,22 +580,81 @@ async fn azure_side(
         ));
     }
     ctx.shared.count(&ids);
+    let single = machines.len() == 1 && ctx.target.scope.is_none();
+    let results = diagnose_each(ctx, &arm, &caller, machines, (azure_checks, remote_server)).await;
+    let mut report = Report::default();
+    report.merge_many(machine_reports(results, single)?);
+    for (sub, why) in unlisted {
+        report.unread(Side::Azure, format!("subscription {sub}: {why}"));
+    }
+    qualify_same_names(&mut report.steps, &ids);
+    report.notes = group_notes(std::mem::take(&mut report.notes), &ids);
+    report.scope = scope_line;
+    Ok((report, ids))
+}
+
+/// The machines named (`--id`, `--ids-from`, by name) and those of the
+/// fleet's scope, each once; with the scope's line and the subscriptions
+/// that could not be listed.
+async fn machines_in_scope(
+    ctx: &Context,
+    arm: &Arc<Arm>,
+) -> Result<(Vec<Listed>, Option<String>, Vec<(String, String)>)> {
+    let mut machines: Vec<Listed> = ctx
+        .target
+        .machines
+        .iter()
+        .map(|m| (m.clone(), None))
+        .collect();
+    if let Some(named) = &ctx.target.by_name {
+        machines.push((fleet::resolve_named(arm, named).await?, None));
+    }
+    let Some(scope) = &ctx.target.scope else {
+        return Ok((machines, None, Vec::new()));
+    };
+    let (subscriptions, known) = fleet::resolve(arm, &scope.subscriptions).await?;
+    let mut found = fleet::enumerate(arm, scope, &subscriptions, known).await?;
+    let line = found.scope_line(scope);
+    let unlisted = std::mem::take(&mut found.unread);
+    // Said before any machine is read.
+    ctx.progress.scope(&line);
+    if found.machines.is_empty() && machines.is_empty() && unlisted.is_empty() {
+        return Err(Error::input(format!("no Arc machines found: {line}")));
+    }
+    // A set of the ids (case folded) already there: a fleet of tens of
+    // thousands is merged in linear time.
+    let mut have: std::collections::HashSet<String> =
+        machines.iter().map(|(id, _)| id.key()).collect();
+    for (id, m) in found.machines {
+        if have.insert(id.key()) {
+            machines.push((id, m));
+        }
+    }
+    Ok((machines, Some(line), unlisted))
+}
+
+/// Diagnoses the machines side by side, a bounded number at a time (the
+/// client's pacing, not this bound, holds the requests to ARM's rate), and
+/// counts them off as they finish.
+async fn diagnose_each(
+    ctx: &Context,
+    arm: &Arc<Arm>,
+    caller: &crate::azure::auth::Claims,
+    machines: Vec<Listed>,
+    sides: (bool, bool),
+) -> Vec<(MachineId, Result<Report>)> {
     let wanted = azure::Wanted {
         port: ctx.target.ssh_port(),
         port_given: ctx.target.port_given(),
         login: ctx.target.login,
         grant_roles: ctx.target.grant_roles,
     };
-    // Machines are diagnosed side by side, a bounded number at a time (the
-    // client's pacing, not this bound, holds the requests to ARM's rate).
     let tally = ctx.progress.machines(machines.len());
-    let single = machines.len() == 1 && ctx.target.scope.is_none();
-    let results: Vec<(MachineId, Result<Report>)> = futures::stream::iter(machines)
+    let results = futures::stream::iter(machines)
         .map(|(id, listed)| {
             let (arm, wanted, caller, tally) =
                 (arm.clone(), wanted.clone(), caller.clone(), &tally);
             async move {
-                let sides = (azure_checks, remote_server);
                 let result = match arm.unreachable() {
                     // Nothing can be read: the run stops with that error.
                     Some(e) => Err(e.into()),
@@ -634,7 +668,13 @@ async fn azure_side(
         .collect()
         .await;
     drop(tally);
-    let mut report = Report::default();
+    results
+}
+
+/// Each machine's report with its verdict; a machine that could not be read
+/// is the run's error when it was the only one named (or nobody answers),
+/// else a report of its own that says so.
+fn machine_reports(results: Vec<(MachineId, Result<Report>)>, single: bool) -> Result<Vec<Report>> {
     let mut each = Vec::with_capacity(results.len());
     for (id, r) in results {
         match r {
@@ -662,14 +702,7 @@ async fn azure_side(
             }
         }
     }
-    report.merge_many(each);
-    for (sub, why) in unlisted {
-        report.unread(Side::Azure, format!("subscription {sub}: {why}"));
-    }
-    qualify_same_names(&mut report.steps, &ids);
-    report.notes = group_notes(std::mem::take(&mut report.notes), &ids);
-    report.scope = scope_line;
-    Ok((report, ids))
+    Ok(each)
 }
 
 /// Step ids name the machine (`enable-ssh-port-web-01`). Machines of the same
@@ -730,8 +763,51 @@ async fn machine(
     let mut wanted = wanted.clone();
     let mut report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
     let is_restart = |s: &Step| s.kind == StepKind::RestartAgent;
-    let mut machine = remote::Machine {
-        id: &id,
+    let mut machine = remote_machine(&id, &observed);
+    // No --port: the server's sshd says which port SSH is on (its probe
+    // reads `sshd -T`), and the Azure side is judged for that port.
+    let mut probed = None;
+    if remote_server && !wanted.port_given && remote::can_probe(&machine) {
+        probed = Some(remote_facts(ctx, &machine.remote, 0).await);
+    }
+    if let Some(Ok(facts)) = &probed
+        && let (false, Some(port)) = (facts.sshd_ports.is_empty(), facts.probed_port)
+    {
+        wanted.port = port;
+        wanted.port_given = true;
+        report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
+        report.note(sshd_port_note(&id, &facts.sshd_ports, port));
+    }
+    let wanted = &wanted;
+    if !azure_checks {
+        report = Report {
+            observations: report.observations,
+            ..Report::default()
+        };
+    }
+    let restart = report.steps.iter().any(is_restart);
+    machine.restart_agent = restart;
+    if remote_server {
+        let remote = remote::check(ctx, &machine, wanted.port, probed).await;
+        if remote.steps.iter().any(is_restart) {
+            report.steps.retain(|s| !is_restart(s));
+        }
+        report.merge(remote);
+    }
+    if ctx.target.connect {
+        let probe = probe_connection(ctx, &arm, &id, &observed, wanted.port).await;
+        report.probed(&id, wanted.port, probe);
+    }
+    if azure_checks && !restart {
+        restart_unseen(ctx, &id, &observed, &mut report);
+    }
+    Ok(report)
+}
+
+/// The machine as its remote server check sees it, from what Azure told.
+fn remote_machine<'a>(id: &'a MachineId, observed: &'a azure::Observed) -> remote::Machine<'a> {
+    remote::Machine {
+        id,
         remote: crate::plan::Remote {
             id: id.to_string(),
             location: observed.machine.location.clone().unwrap_or_default(),
@@ -751,72 +827,50 @@ async fn machine(
             .as_ref()
             .and_then(|c| c.incoming_connections_ports.as_deref()),
         restart_agent: false,
+    }
+}
+
+/// The note that says the port was taken from the server's sshd, no `--port`
+/// having been given.
+fn sshd_port_note(id: &MachineId, sshd_ports: &[u16], port: u16) -> String {
+    format!(
+        "{}: sshd is configured for port {} (sshd -T, through Run Command); no --port was given, so arcfix checks and fixes SSH through Arc on port {port}",
+        id.name,
+        sshd_ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// `--connect`: tries the SSH path to the machine on `port`, quietly.
+async fn probe_connection(
+    ctx: &Context,
+    arm: &Arm,
+    id: &MachineId,
+    observed: &azure::Observed,
+    port: u16,
+) -> connect::Probe {
+    let may = observed
+        .permissions
+        .as_ref()
+        .ok()
+        .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS));
+    let quiet = |_: &str| {};
+    let args = connect::ProbeArgs {
+        host: &ctx.host,
+        ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
+        port,
+        may_list_credentials: may,
+        config_verified: matches!(
+            &observed.service_config,
+            Ok(Some(c)) if c.properties.port == Some(port as u64)
+        ),
+        settle: std::time::Duration::ZERO,
+        progress: &quiet,
     };
-    // No --port: the server's sshd says which port SSH is on (its probe
-    // reads `sshd -T`), and the Azure side is judged for that port.
-    let mut probed = None;
-    if remote_server && !wanted.port_given && remote::can_probe(&machine) {
-        probed = Some(remote_facts(ctx, &machine.remote, 0).await);
-    }
-    if let Some(Ok(facts)) = &probed
-        && let (false, Some(port)) = (facts.sshd_ports.is_empty(), facts.probed_port)
-    {
-        wanted.port = port;
-        wanted.port_given = true;
-        report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
-        report.note(format!(
-            "{}: sshd is configured for port {} (sshd -T, through Run Command); no --port was given, so arcfix checks and fixes SSH through Arc on port {port}",
-            id.name,
-            facts
-                .sshd_ports
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let wanted = &wanted;
-    if !azure_checks {
-        report = Report {
-            observations: report.observations,
-            ..Report::default()
-        };
-    }
-    let restart = report.steps.iter().any(is_restart);
-    machine.restart_agent = restart;
-    if remote_server {
-        let remote = remote::check(ctx, &machine, wanted.port, probed).await;
-        if remote.steps.iter().any(is_restart) {
-            report.steps.retain(|s| !is_restart(s));
-        }
-        report.merge(remote);
-    }
-    if ctx.target.connect {
-        let may = observed
-            .permissions
-            .as_ref()
-            .ok()
-            .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS));
-        let quiet = |_: &str| {};
-        let args = connect::ProbeArgs {
-            host: &ctx.host,
-            ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
-            port: wanted.port,
-            may_list_credentials: may,
-            config_verified: matches!(
-                &observed.service_config,
-                Ok(Some(c)) if c.properties.port == Some(wanted.port as u64)
-            ),
-            settle: std::time::Duration::ZERO,
-            progress: &quiet,
-        };
-        let probe = connect::probe(&arm, &id, &args).await;
-        report.probed(&id, wanted.port, probe);
-    }
-    if azure_checks && !restart {
-        restart_unseen(ctx, &id, &observed, &mut report);
-    }
-    Ok(report)
+    connect::probe(arm, id, &args).await
 }
 
 /// Notes that say the same of several machines (`<name>: <text>`) become one

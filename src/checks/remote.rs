@@ -179,120 +179,148 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
 /// The probe ran through Run Command, so the fixes can too.
 fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     let mut r = Report::default();
-    let id = m.id;
-    let target = Target::Machine(id.clone());
-    let seen = |evidence: &str| format!("probe on {} through Run Command: {evidence}", id.name);
-    let mut wrong: Vec<(ServerFix, &Script, ServerFact, String, Vec<StepKind>)> = Vec::new();
-    if let Some(evidence) = server::sshd_problem(f, port) {
+    let target = Target::Machine(m.id.clone());
+    let (evidence, repairs) = repairs(f, port);
+    for evidence in evidence {
         r.finding(finding(
             problem::SSHD_NOT_RUNNING,
             &target,
-            seen(&evidence),
+            format!("probe on {} through Run Command: {evidence}", m.id.name),
             FixKind::Auto,
         ));
-        let mut after = vec![];
-        if !f.sshd_installed {
-            wrong.push((
-                ServerFix::InstallOpensshServer,
-                &remote::INSTALL_SSHD,
-                ServerFact::SshdInstalled,
-                "Install the OpenSSH server".into(),
-                vec![],
-            ));
-            after.push(StepKind::Remote(ServerFix::InstallOpensshServer));
-        }
-        wrong.push((
-            ServerFix::StartSshd,
-            &remote::START_SSHD,
-            ServerFact::SshAnswers,
-            "Enable and start the SSH service".into(),
-            after,
-        ));
     }
-    if f.incoming_enabled == Some(false) {
-        r.finding(finding(
-            problem::SSHD_NOT_RUNNING,
-            &target,
-            seen(server::INCOMING_DISABLED),
-            FixKind::Auto,
-        ));
-        wrong.push((
-            ServerFix::AgentAllowIncoming,
-            &remote::AGENT_ENABLE,
-            ServerFact::AgentIncomingEnabled,
-            "Let the Arc agent accept incoming connections".into(),
-            vec![],
-        ));
-    }
-    if let Some(evidence) = server::port_problem(f, port) {
-        r.finding(finding(
-            problem::SSHD_NOT_RUNNING,
-            &target,
-            seen(&evidence),
-            FixKind::Auto,
-        ));
-        wrong.push((
-            ServerFix::AgentAllowPort,
-            &remote::AGENT_PORT,
-            ServerFact::AgentPortAllowed,
-            "Add the port to the Arc agent's incoming ports, keeping the others (read again right before the change)".into(),
-            vec![],
-        ));
-    }
-    let remote = &m.remote;
-    for (fix, script, fact, description, after) in wrong {
-        r.step(StepSpec {
-            kind: StepKind::Remote(fix),
-            fixes: vec![problem::SSHD_NOT_RUNNING.into()],
-            target: target.clone(),
-            description: format!(
-                "{description} (port {port}), on {} through Run Command",
-                id.name
-            ),
-            command: run_command_line(id, remote, script),
-            automatic: true,
-            undo: Some(format!(
-                "on {}: {}",
-                id.name,
-                server::undo(fix, f, remote.windows)
-            )),
-            needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
-            precondition: format!("the probe script reports {}", fact_failing(fact, port)),
-            verification: format!(
-                "the probe script no longer reports {}",
-                fact_failing(fact, port)
-            ),
-            after,
-            goal: Goal::Server {
-                machine: Some(remote.clone()),
-                fact,
-                port,
-            },
-            action: Action::RunCommand {
-                machine: remote.clone(),
-                verb: script.verb.into(),
-                script: script.render(remote.windows, port),
-            },
-        });
+    for repair in repairs {
+        r.step(repair_step(m, f, port, repair));
     }
     if m.restart_agent {
-        r.step(StepSpec {
-            kind: StepKind::RestartAgent,
-            fixes: vec![problem::RP_NOT_REGISTERED.into()],
-            target: target.clone(),
-            description: format!("Restart the hybrid agent on {} through Run Command so it picks up the registration", id.name),
-            command: if remote.windows { "Restart-Service himds".into() } else { "sudo systemctl restart himdsd".into() },
-            automatic: true,
-            undo: Some(server::NO_UNDO_FOR_A_RESTART.into()),
-            needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
-            precondition: "the provider registration step succeeded".into(),
-            verification: "a probe afterwards reports a new start time of the agent (else the step is unconfirmed)".into(),
-            after: vec![StepKind::RegisterProvider],
-            goal: Goal::Restarted,
-            action: Action::RunCommand { machine: remote.clone(), verb: remote::RESTART_HIMDS.verb.into(), script: remote::RESTART_HIMDS.render(remote.windows, port) },
-        });
+        r.step(restart_agent_step(m, port));
     }
     r
+}
+
+/// One fix the server needs, by a script run through Run Command.
+struct Repair {
+    fix: ServerFix,
+    script: &'static Script,
+    /// The probe's fact the fix makes true.
+    fact: ServerFact,
+    description: &'static str,
+    /// The steps this one comes after.
+    after: Vec<StepKind>,
+}
+
+/// What the probe saw wrong on the server: the evidence of each finding, and
+/// the fixes in the order they run.
+fn repairs(f: &ServerFacts, port: u16) -> (Vec<String>, Vec<Repair>) {
+    let mut evidence = Vec::new();
+    let mut wrong = Vec::new();
+    if let Some(why) = server::sshd_problem(f, port) {
+        evidence.push(why);
+        let mut after = vec![];
+        if !f.sshd_installed {
+            wrong.push(Repair {
+                fix: ServerFix::InstallOpensshServer,
+                script: &remote::INSTALL_SSHD,
+                fact: ServerFact::SshdInstalled,
+                description: "Install the OpenSSH server",
+                after: vec![],
+            });
+            after.push(StepKind::Remote(ServerFix::InstallOpensshServer));
+        }
+        wrong.push(Repair {
+            fix: ServerFix::StartSshd,
+            script: &remote::START_SSHD,
+            fact: ServerFact::SshAnswers,
+            description: "Enable and start the SSH service",
+            after,
+        });
+    }
+    if f.incoming_enabled == Some(false) {
+        evidence.push(server::INCOMING_DISABLED.to_string());
+        wrong.push(Repair {
+            fix: ServerFix::AgentAllowIncoming,
+            script: &remote::AGENT_ENABLE,
+            fact: ServerFact::AgentIncomingEnabled,
+            description: "Let the Arc agent accept incoming connections",
+            after: vec![],
+        });
+    }
+    if let Some(why) = server::port_problem(f, port) {
+        evidence.push(why);
+        wrong.push(Repair {
+            fix: ServerFix::AgentAllowPort,
+            script: &remote::AGENT_PORT,
+            fact: ServerFact::AgentPortAllowed,
+            description: "Add the port to the Arc agent's incoming ports, keeping the others (read again right before the change)",
+            after: vec![],
+        });
+    }
+    (evidence, wrong)
+}
+
+/// The automatic step that runs one repair's script through Run Command.
+fn repair_step(m: &Machine<'_>, f: &ServerFacts, port: u16, repair: Repair) -> StepSpec {
+    let Repair {
+        fix,
+        script,
+        fact,
+        description,
+        after,
+    } = repair;
+    let (id, remote) = (m.id, &m.remote);
+    StepSpec {
+        kind: StepKind::Remote(fix),
+        fixes: vec![problem::SSHD_NOT_RUNNING.into()],
+        target: Target::Machine(id.clone()),
+        description: format!(
+            "{description} (port {port}), on {} through Run Command",
+            id.name
+        ),
+        command: run_command_line(id, remote, script),
+        automatic: true,
+        undo: Some(format!(
+            "on {}: {}",
+            id.name,
+            server::undo(fix, f, remote.windows)
+        )),
+        needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
+        precondition: format!("the probe script reports {}", fact_failing(fact, port)),
+        verification: format!(
+            "the probe script no longer reports {}",
+            fact_failing(fact, port)
+        ),
+        after,
+        goal: Goal::Server {
+            machine: Some(remote.clone()),
+            fact,
+            port,
+        },
+        action: Action::RunCommand {
+            machine: remote.clone(),
+            verb: script.verb.into(),
+            script: script.render(remote.windows, port),
+        },
+    }
+}
+
+/// The step that restarts the hybrid agent after the provider registration.
+fn restart_agent_step(m: &Machine<'_>, port: u16) -> StepSpec {
+    let (id, remote) = (m.id, &m.remote);
+    StepSpec {
+        kind: StepKind::RestartAgent,
+        fixes: vec![problem::RP_NOT_REGISTERED.into()],
+        target: Target::Machine(id.clone()),
+        description: format!("Restart the hybrid agent on {} through Run Command so it picks up the registration", id.name),
+        command: if remote.windows { "Restart-Service himds".into() } else { "sudo systemctl restart himdsd".into() },
+        automatic: true,
+        undo: Some(server::NO_UNDO_FOR_A_RESTART.into()),
+        needs: vec![RUN_COMMAND_WRITE.into(), "connected agent".into()],
+        precondition: "the provider registration step succeeded".into(),
+        verification: "a probe afterwards reports a new start time of the agent (else the step is unconfirmed)".into(),
+        after: vec![StepKind::RegisterProvider],
+        goal: Goal::Restarted,
+        action: Action::RunCommand { machine: remote.clone(), verb: remote::RESTART_HIMDS.verb.into(), script: remote::RESTART_HIMDS.render(remote.windows, port) },
+    }
 }
 
 /// How a person runs the same script with the Azure CLI.
