@@ -114,14 +114,13 @@ impl<'a> Facts<'a> {
         let m = &o.machine.properties;
         let status = match m.status.as_deref().filter(|s| !s.trim().is_empty()) {
             Some(s) => Seen::There(s.to_string()),
-            None => {
-                let why = format!(
+            None => unread(
+                r,
+                format!(
                     "Azure's answer for {} has no agent status: whether its agent is connected was not judged",
                     id.name
-                );
-                r.unread(Side::Azure, why.clone());
-                Seen::Unknown(Why::Unread(why))
-            }
+                ),
+            ),
         };
         let windows = o.machine.is_windows();
         let os = if windows { "windows" } else { "linux" };
@@ -130,69 +129,32 @@ impl<'a> Facts<'a> {
             status.there().map_or("Unknown", String::as_str)
         ));
         let perms = match &o.permissions {
-            Ok(p) => Seen::There(p.as_slice()),
-            Err(e) => {
-                let why = format!("could not read your permissions on {}: {e}", id.name);
-                r.unread(Side::Azure, why.clone());
-                Seen::Unknown(Why::Unread(why))
-            }
-        };
-        if let Seen::There(p) = perms {
-            r.observe(format!(
-                "{target} permissions={}",
-                serde_json::to_string(p).unwrap_or_default()
-            ));
-        }
-        let provider = match &o.provider {
             Ok(p) => {
-                let state = p
-                    .registration_state
-                    .clone()
-                    .unwrap_or_else(|| "Unknown".into());
-                r.observe(format!("{} provider={state}", id.subscription_id()));
-                Seen::There(state)
+                let p = p.as_slice();
+                let json = serde_json::to_string(p).unwrap_or_default();
+                r.observe(format!("{target} permissions={json}"));
+                Seen::There(p)
             }
-            Err(e) => {
-                let why = format!("could not read the {HYBRID_CONNECTIVITY} provider: {e}");
-                r.unread(Side::Azure, why.clone());
-                Seen::Unknown(Why::Unread(why))
-            }
+            Err(e) => unread(
+                r,
+                format!("could not read your permissions on {}: {e}", id.name),
+            ),
         };
+        let provider = provider(id, o, r);
         // Known not to be registered (a failed read claims nothing).
         let registered = provider.there().is_none_or(|s| super::met::registered(s));
-        // A read that failed is unknown, never absent: with the provider not
-        // registered yet, HybridConnectivity answers 409 whether or not the
-        // resource exists (it may have been made before an unregistration).
-        let seen = |what: String,
-                    read: std::result::Result<Option<&Value>, &ArmError>,
-                    r: &mut Report| match read {
-            Ok(Some(_)) => Seen::There(()),
-            Ok(None) => Seen::Absent,
-            Err(e) if !registered && is_unregistered(e) => Seen::Unknown(Why::UntilRegistered),
-            Err(e) => {
-                let why = format!("could not read {what}: {e}");
-                r.unread(Side::Azure, why.clone());
-                Seen::Unknown(Why::Unread(why))
-            }
-        };
         let endpoint = seen(
-            format!("the default endpoint of {}", id.name),
-            o.endpoint.as_ref().map(Option::as_ref),
+            &format!("the default endpoint of {}", id.name),
+            o.endpoint.as_ref().map(|e| e.as_ref().map(|_| ())),
+            registered,
             r,
         );
-        let config = match &o.service_config {
-            Ok(Some(c)) => Seen::There(c.clone()),
-            Ok(None) => Seen::Absent,
-            Err(e) if !registered && is_unregistered(e) => Seen::Unknown(Why::UntilRegistered),
-            Err(e) => {
-                let why = format!(
-                    "could not read the SSH service configuration of {}: {e}",
-                    id.name
-                );
-                r.unread(Side::Azure, why.clone());
-                Seen::Unknown(Why::Unread(why))
-            }
-        };
+        let config = seen(
+            &format!("the SSH service configuration of {}", id.name),
+            o.service_config.as_ref().map(Option::clone),
+            registered,
+            r,
+        );
         r.observe(format!("{target} endpoint={}", endpoint.word()));
         let (port, state) = match &config {
             Seen::There(c) => (c.properties.port, c.properties.provisioning_state.clone()),
@@ -214,16 +176,7 @@ impl<'a> Facts<'a> {
             windows,
             status,
             last_status_change: m.last_status_change.clone(),
-            config_mode: match m
-                .agent_configuration
-                .as_ref()
-                .and_then(|c| c.config_mode.as_deref())
-            {
-                Some(mode) if !mode.trim().is_empty() => Seen::There(mode.to_string()),
-                _ => Seen::Unknown(Why::Unread(
-                    "Azure's answer has no agentConfiguration.configMode".into(),
-                )),
-            },
+            config_mode: config_mode(o),
             agent_version: m.agent_version.clone(),
             location: o.machine.location.clone().unwrap_or_default(),
             perms,
@@ -344,6 +297,60 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// A fact that could not be read: said in the report's "not checked", and
+/// unknown with that reason.
+fn unread<T>(r: &mut Report, why: String) -> Seen<T> {
+    r.unread(Side::Azure, why.clone());
+    Seen::Unknown(Why::Unread(why))
+}
+
+/// A HybridConnectivity resource as its GET left it. A read that failed is
+/// unknown, never absent: with the provider not registered yet,
+/// HybridConnectivity answers 409 whether or not the resource exists (it may
+/// have been made before an unregistration).
+fn seen<T>(
+    what: &str,
+    read: std::result::Result<Option<T>, &ArmError>,
+    registered: bool,
+    r: &mut Report,
+) -> Seen<T> {
+    match read {
+        Ok(Some(t)) => Seen::There(t),
+        Ok(None) => Seen::Absent,
+        Err(e) if !registered && is_unregistered(e) => Seen::Unknown(Why::UntilRegistered),
+        Err(e) => unread(r, format!("could not read {what}: {e}")),
+    }
+}
+
+/// HybridConnectivity's registration state in the machine's subscription.
+fn provider(id: &MachineId, o: &Observed, r: &mut Report) -> Seen<String> {
+    match &o.provider {
+        Ok(p) => {
+            let state = p
+                .registration_state
+                .clone()
+                .unwrap_or_else(|| "Unknown".into());
+            r.observe(format!("{} provider={state}", id.subscription_id()));
+            Seen::There(state)
+        }
+        Err(e) => unread(
+            r,
+            format!("could not read the {HYBRID_CONNECTIVITY} provider: {e}"),
+        ),
+    }
+}
+
+/// The agent's `config.mode`, as the machine's answer shows it.
+fn config_mode(o: &Observed) -> Seen<String> {
+    let mode = o.machine.properties.agent_configuration.as_ref();
+    match mode.and_then(|c| c.config_mode.as_deref()) {
+        Some(mode) if !mode.trim().is_empty() => Seen::There(mode.to_string()),
+        _ => Seen::Unknown(Why::Unread(
+            "Azure's answer has no agentConfiguration.configMode".into(),
+        )),
+    }
+}
+
 /// The Entra login extension among the machine's, recording what was seen.
 fn entra_extension(id: &MachineId, o: &Observed, r: &mut Report) -> Seen<Extension> {
     let target = id.to_string();
@@ -358,11 +365,10 @@ fn entra_extension(id: &MachineId, o: &Observed, r: &mut Report) -> Seen<Extensi
             })
             .cloned()
             .map_or(Seen::Absent, Seen::There),
-        Some(Err(e)) => {
-            let why = format!("could not list the extensions of {}: {e}", id.name);
-            r.unread(Side::Azure, why.clone());
-            Seen::Unknown(Why::Unread(why))
-        }
+        Some(Err(e)) => unread(
+            r,
+            format!("could not list the extensions of {}: {e}", id.name),
+        ),
         None => Seen::Unknown(Why::NotAsked),
     };
     let state = found
@@ -511,7 +517,7 @@ fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
 /// user did not choose is never changed; what could not be read before the
 /// provider's registration is decided by the steps' re-checks.
 fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
-    let (id, target, path) = (f.id, f.target(), f.path());
+    let (id, target) = (f.id, f.target());
     let evidence = match f.ssh_config(w) {
         SshConfig::Fine => return,
         SshConfig::OtherPort(p) => return other_port(f, w, p, r),
@@ -542,8 +548,16 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
         // endpoint_permission_missing says what to do instead.
         return;
     }
+    ssh_port_steps(f, w, evidence.is_none(), r);
+}
+
+/// The steps of `ssh-port-not-enabled`: the endpoint when it is not seen
+/// there, then the SSH service configuration with the wanted port (each
+/// decided again by its re-check). `unknown`: neither could be read before
+/// the provider's registration.
+fn ssh_port_steps(f: &Facts, w: &Wanted, unknown: bool, r: &mut Report) {
+    let (id, target, path) = (f.id, f.target(), f.path());
     let base = f.base;
-    let unknown = evidence.is_none();
     let once = if unknown {
         format!(" once {HYBRID_CONNECTIVITY} is registered")
     } else {
@@ -551,32 +565,7 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
     };
     let mut deps = f.after_register();
     if !matches!(f.endpoint, Seen::There(())) {
-        r.step(StepSpec {
-            kind: StepKind::CreateEndpoint,
-            fixes: vec![problem::SSH_PORT_NOT_ENABLED.into()],
-            target: target.clone(),
-            description: if unknown {
-                format!("Create the default connectivity endpoint of {} if it is missing{once} (it could not be read before; a GET right before decides, and an existing one is left alone: re-creating one disrupts the agent's relay)", id.name)
-            } else {
-                format!("Create the default connectivity endpoint of {} (only because it does not exist: re-creating one disrupts the agent's relay)", id.name)
-            },
-            command: az_rest("put", base, &id.child(ENDPOINT), Some(&endpoint_body())),
-            automatic: true,
-            // Only made when it did not exist: undoing it deletes it.
-            undo: Some(az_rest("delete", base, &id.child(ENDPOINT), None)),
-            needs: vec![ENDPOINT_WRITE.into()],
-            precondition: "the endpoint does not exist (GET answers 404), read right before".into(),
-            verification: "GET of the endpoint answers 200".into(),
-            after: deps.clone(),
-            goal: Goal::EndpointExists { machine: path.clone() },
-            action: Action::Arm {
-                method: "PUT".into(),
-                path: id.child(ENDPOINT),
-                api_version: api::HYBRID_CONNECTIVITY.into(),
-                body: Some(endpoint_body()),
-                satisfied_by: vec![],
-            },
-        });
+        r.step(create_endpoint_step(f, unknown, &once, deps.clone()));
         deps.push(StepKind::CreateEndpoint);
     }
     let old = match &f.config {
@@ -651,6 +640,44 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
             satisfied_by: vec![],
         },
     });
+}
+
+/// The endpoint's creation: only when it does not exist (re-creating one
+/// disrupts the agent's relay), decided by a GET right before.
+fn create_endpoint_step(f: &Facts, unknown: bool, once: &str, deps: Vec<StepKind>) -> StepSpec {
+    let (id, base) = (f.id, f.base);
+    StepSpec {
+        kind: StepKind::CreateEndpoint,
+        fixes: vec![problem::SSH_PORT_NOT_ENABLED.into()],
+        target: f.target(),
+        description: if unknown {
+            format!(
+                "Create the default connectivity endpoint of {} if it is missing{once} (it could not be read before; a GET right before decides, and an existing one is left alone: re-creating one disrupts the agent's relay)",
+                id.name
+            )
+        } else {
+            format!(
+                "Create the default connectivity endpoint of {} (only because it does not exist: re-creating one disrupts the agent's relay)",
+                id.name
+            )
+        },
+        command: az_rest("put", base, &id.child(ENDPOINT), Some(&endpoint_body())),
+        automatic: true,
+        // Only made when it did not exist: undoing it deletes it.
+        undo: Some(az_rest("delete", base, &id.child(ENDPOINT), None)),
+        needs: vec![ENDPOINT_WRITE.into()],
+        precondition: "the endpoint does not exist (GET answers 404), read right before".into(),
+        verification: "GET of the endpoint answers 200".into(),
+        after: deps,
+        goal: Goal::EndpointExists { machine: f.path() },
+        action: Action::Arm {
+            method: "PUT".into(),
+            path: id.child(ENDPOINT),
+            api_version: api::HYBRID_CONNECTIVITY.into(),
+            body: Some(endpoint_body()),
+            satisfied_by: vec![],
+        },
+    }
 }
 
 /// SSH is enabled through Arc on another port than 22 and no `--port` was
