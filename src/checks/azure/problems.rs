@@ -151,7 +151,7 @@ impl<'a> Facts<'a> {
         );
         let config = seen(
             &format!("the SSH service configuration of {}", id.name),
-            o.service_config.as_ref().map(Option::clone),
+            o.service_config.as_ref().map(|c| c.as_ref().cloned()),
             registered,
             r,
         );
