@@ -595,3 +595,28 @@ fn escape_sequences_in_a_saved_plan_are_printed_escaped() {
         "{out:?}"
     );
 }
+
+/// A plan of schema 1 as arcfix wrote it before steps carried their kind
+/// (no `kind` field) still loads and applies: its steps are matched with the
+/// fresh detection's by their recorded ids, never by reading the ids back.
+#[test]
+fn a_schema_1_plan_without_step_kinds_still_applies() {
+    let az = Azure::builtin("demo");
+    let id = az.machine(0);
+    let args = ["--checks", "azure", "--id", &id];
+    let plan = az.run(&[&["plan", "--out", "old.json"][..], &args].concat());
+    assert_eq!(plan.status, 2, "{plan:?}");
+    let path = az.sandbox.path("old.json");
+    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let steps = saved["steps"].as_array_mut().unwrap();
+    assert!(!steps.is_empty());
+    for s in steps.iter_mut() {
+        assert!(s["kind"].is_string(), "a step's kind is written: {s}");
+        s.as_object_mut().unwrap().remove("kind");
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&saved).unwrap()).unwrap();
+    let out = az.run(&[&["apply", "--plan", "old.json", "--yes"][..], &args].concat());
+    assert!(out.status == 0 || out.status == 3, "{out:?}");
+    assert!(!az.writes().is_empty(), "nothing applied: {out:?}");
+    assert!(!out.stdout.contains("stale"), "{out:?}");
+}
