@@ -60,6 +60,10 @@ fn main() {
         ));
     }
     files.push_str("];\n");
+    files.push_str(&format!(
+        "/// The contract's finding ids; their meaning never changes.\n#[cfg(test)]\npub const CONTRACT_IDS: [&str; {}] = {CONTRACT:?};\n",
+        CONTRACT.len()
+    ));
     let out = env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     fs::write(Path::new(&out).join("plans.rs"), files).expect("OUT_DIR is writable");
     fs::write(Path::new(&out).join("problems.rs"), constants).expect("OUT_DIR is writable");

@@ -13,20 +13,6 @@ use serde::{Deserialize, Serialize};
 // known failures that arcfix does not fix (build.rs makes the list).
 include!(concat!(env!("OUT_DIR"), "/plans.rs"));
 
-/// The contract's finding ids; their meaning never changes.
-#[cfg(test)]
-pub const CONTRACT_IDS: [&str; 10] = [
-    "client-binaries-missing",
-    "ps-module-version-mismatch",
-    "arcproxy-not-installed",
-    "proxy-not-executable",
-    "ssh-port-not-enabled",
-    "sshd-not-running",
-    "endpoint-permission-missing",
-    "login-role-missing",
-    "entra-extension-missing",
-    "rp-not-registered",
-];
 
 /// Where a problem lives, which is also which `--checks` side detects it
 /// (the plan files call it `side`; `target::Side` is the option).
