@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 // known failures that arcfix does not fix (build.rs makes the list).
 include!(concat!(env!("OUT_DIR"), "/plans.rs"));
 
-
 /// Where a problem lives, which is also which `--checks` side detects it
 /// (the plan files call it `side`; `target::Side` is the option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
