@@ -34,6 +34,14 @@ fn main() {
         else {
             continue;
         };
+        // The id becomes a file name in generated code and a constant's name.
+        assert!(
+            !id.is_empty()
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "plans/{id}.toml: an id is lower-case letters, digits and '-'"
+        );
         let text = fs::read_to_string(&path).expect("a plan file is UTF-8");
         let known = text
             .lines()
@@ -48,11 +56,11 @@ fn main() {
     let mut files = String::from("const FILES: &[(&str, &str)] = &[\n");
     let mut constants = String::new();
     for (_, _, id) in &plans {
-        let path = dir.join(format!("{id}.toml"));
+        // Relative to the crate when it is compiled, never this run's
+        // absolute path: a generated file reused by another checkout (a
+        // shared target folder) must not embed that checkout's plans.
         files.push_str(&format!(
-            "    ({:?}, include_str!({:?})),\n",
-            format!("{id}.toml"),
-            path.display().to_string()
+            "    (\"{id}.toml\", include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/plans/{id}.toml\"))),\n"
         ));
         constants.push_str(&format!(
             "#[allow(dead_code)]\npub const {}: &str = {id:?};\n",
