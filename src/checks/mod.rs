@@ -988,33 +988,17 @@ fn verdict(id: &MachineId, r: &Report) -> MachineVerdict {
 /// of the check that planned it.
 fn order(steps: Vec<Step>) -> Result<Vec<Step>> {
     use std::collections::HashMap;
+    type Key = (StepKind, Target);
+    let key = |s: &Step| (s.kind.clone(), s.target.clone());
     // How many steps of each kind and target are still to place (a fleet's
     // thousands of steps: lookups, not scans).
-    let mut waiting: HashMap<(StepKind, Target), usize> = HashMap::new();
+    let mut waiting: HashMap<Key, usize> = HashMap::new();
     for s in &steps {
-        *waiting
-            .entry((s.kind.clone(), s.target.clone()))
-            .or_default() += 1;
+        *waiting.entry(key(s)).or_default() += 1;
     }
-    let prerequisites = |s: &Step, kind: &StepKind| -> Vec<(StepKind, Target)> {
-        let mut keys = vec![(kind.clone(), s.target.clone())];
-        if let Some(sub) = s.target.subscription() {
-            keys.push((kind.clone(), Target::Subscription(sub)));
-        }
-        keys
-    };
-    if let Some((s, k)) = steps.iter().find_map(|s| {
-        s.after
-            .iter()
-            .find(|k| {
-                !prerequisites(s, k)
-                    .iter()
-                    .any(|key| waiting.contains_key(key))
-            })
-            .map(|k| (s, k))
-    }) {
+    if let Some(s) = steps.iter().find(|s| s.kind == StepKind::Saved) {
         return Err(Error::Internal(format!(
-            "step {} of {} depends on {k}, which the plan does not have",
+            "a check planned step {} of {} without saying its kind",
             s.id, s.target
         )));
     }
@@ -1024,22 +1008,49 @@ fn order(steps: Vec<Step>) -> Result<Vec<Step>> {
             s.id, s.target
         )));
     }
-    let mut out: Vec<Step> = Vec::with_capacity(steps.len());
-    let mut pending: std::collections::VecDeque<Step> = steps.into();
+    // Each step's prerequisites, once: for each kind it waits for, the step
+    // of that kind on its own target or on the subscription it is in.
+    let mut pending: std::collections::VecDeque<(Step, Vec<Vec<Key>>)> =
+        std::collections::VecDeque::with_capacity(steps.len());
+    for s in steps {
+        let sub = s.target.subscription().map(Target::Subscription);
+        let needs: Vec<Vec<Key>> = s
+            .after
+            .iter()
+            .map(|k| {
+                std::iter::once(&s.target)
+                    .chain(sub.as_ref())
+                    .map(|t| (k.clone(), t.clone()))
+                    .collect()
+            })
+            .collect();
+        if let Some((k, _)) = s
+            .after
+            .iter()
+            .zip(&needs)
+            .find(|(_, keys)| !keys.iter().any(|key| waiting.contains_key(key)))
+        {
+            return Err(Error::Internal(format!(
+                "step {} of {} depends on {k}, which the plan does not have",
+                s.id, s.target
+            )));
+        }
+        pending.push_back((s, needs));
+    }
+    let mut out: Vec<Step> = Vec::with_capacity(pending.len());
     while !pending.is_empty() {
         // The first step whose prerequisites are all placed (a cycle: the first).
         let i = pending
             .iter()
-            .position(|s| {
-                s.after.iter().all(|k| {
-                    prerequisites(s, k)
-                        .iter()
-                        .all(|key| waiting.get(key).is_none_or(|n| *n == 0))
-                })
+            .position(|(_, needs)| {
+                needs
+                    .iter()
+                    .flatten()
+                    .all(|key| waiting.get(key).is_none_or(|n| *n == 0))
             })
             .unwrap_or(0);
-        let step = pending.remove(i).expect("a pending step");
-        if let Some(n) = waiting.get_mut(&(step.kind.clone(), step.target.clone())) {
+        let (step, _) = pending.remove(i).expect("a pending step");
+        if let Some(n) = waiting.get_mut(&key(&step)) {
             *n -= 1;
         }
         out.push(step);
@@ -1236,6 +1247,16 @@ mod tests {
         );
         let ok = order(vec![spec(Some("chmod a-x x")).build()]).unwrap();
         assert_eq!(ok[0].undo.as_deref(), Some("chmod a-x x"));
+    }
+
+    #[test]
+    fn a_step_a_check_planned_without_its_kind_is_a_bug() {
+        let spec = StepSpec {
+            target: Target::Local,
+            ..StepSpec::manual()
+        };
+        let e = order(vec![spec.build()]).unwrap_err();
+        assert!(e.to_string().contains("without saying its kind"), "{e}");
     }
 
     #[test]
