@@ -5,6 +5,31 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
+/// Serde for a value written as its `Display` and read back with its
+/// `parse`: a value that breaks its rules makes the whole document invalid
+/// (it is never used, and never read as "not there").
+macro_rules! string_serde {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                <$t>::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 mod options;
 pub use options::Options;
 
@@ -261,18 +286,7 @@ impl fmt::Display for Target {
     }
 }
 
-impl serde::Serialize for Target {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Target {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = <String as serde::Deserialize>::deserialize(d)?;
-        Target::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+string_serde!(Target);
 
 /// One Arc-enabled server, `Microsoft.HybridCompute/machines`, named the way ARM names it.
 #[derive(Debug, Clone)]
@@ -433,18 +447,7 @@ impl fmt::Display for MachineId {
     }
 }
 
-impl serde::Serialize for MachineId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for MachineId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = <String as serde::Deserialize>::deserialize(d)?;
-        MachineId::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+string_serde!(MachineId);
 
 /// The name of a resource ARM listed (an extension, a run command) as it
 /// may go into a request path or a command: 1-260 characters of ASCII
