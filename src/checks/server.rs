@@ -431,6 +431,43 @@ pub fn automate_agent_restart(host: &Host, facts: &ServerFacts, r: &mut crate::c
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each server fix's undo puts back what the probe saw before it.
+    #[test]
+    fn a_server_fix_is_undone_with_what_was_there_before() {
+        let ports = |list: &str| ServerFacts {
+            sshd_unit: "sshd".into(),
+            incoming_ports: crate::probe::server::parse_port_list(list).unwrap_or_default(),
+            ..ServerFacts::default()
+        };
+        let f = ports("22,8000-8010");
+        assert_eq!(
+            undo(ServerFix::AgentAllowPort, &f, false),
+            "sudo azcmagent config set incomingconnections.ports 22,8000-8010"
+        );
+        assert_eq!(
+            undo(ServerFix::AgentAllowPort, &ports(""), true),
+            "azcmagent config clear incomingconnections.ports"
+        );
+        let unread = ServerFacts {
+            incoming_ports_unreadable: true,
+            ..f.clone()
+        };
+        assert!(undo(ServerFix::AgentAllowPort, &unread, false).contains("could not be read"));
+        assert_eq!(
+            undo(ServerFix::StartSshd, &f, false),
+            "sudo systemctl disable --now sshd"
+        );
+        // A unit name the probe reported is quoted before it reaches a command.
+        let odd = ServerFacts {
+            sshd_unit: "ssh; rm -rf /".into(),
+            ..f
+        };
+        assert_eq!(
+            undo(ServerFix::StartSshd, &odd, false),
+            "sudo systemctl disable --now 'ssh; rm -rf /'"
+        );
+    }
     use crate::os::Arch;
     use std::path::PathBuf;
 
