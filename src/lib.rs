@@ -23,6 +23,7 @@ pub(crate) mod plan;
 pub(crate) mod probe;
 pub(crate) mod problem;
 pub(crate) mod progress;
+pub(crate) mod prompt;
 pub(crate) mod redact;
 pub(crate) mod remote;
 pub(crate) mod render;

@@ -315,11 +315,7 @@ fn confirmed(plan: &Plan) -> Result<bool> {
             "standard input is not a terminal, so arcfix cannot ask for confirmation: nothing was changed; use --yes to apply without asking".into(),
         ));
     }
-    Ok(dialoguer::Confirm::new()
-        .with_prompt(question(plan))
-        .default(false)
-        .interact_on(&prompt_terminal())
-        .unwrap_or(false))
+    Ok(crate::prompt::ask(&question(plan)))
 }
 
 /// "Apply the 3 automatic steps above on 2 machines?"
@@ -361,21 +357,6 @@ async fn perform(ctx: &Context, plan: &mut Plan) -> (ExitCode, bool) {
     }
     watcher.abort();
     (code, interrupted.load(Ordering::SeqCst))
-}
-
-/// Where the confirmation is asked: the terminal itself, so that it works
-/// when stdout and stderr go to a pipe (`arcfix apply 2>&1 | tee log`).
-fn prompt_terminal() -> console::Term {
-    #[cfg(unix)]
-    if !std::io::stderr().is_terminal()
-        && let (Ok(r), Ok(w)) = (
-            std::fs::File::open("/dev/tty"),
-            std::fs::OpenOptions::new().write(true).open("/dev/tty"),
-        )
-    {
-        return console::Term::read_write_pair(r, w);
-    }
-    console::Term::stderr()
 }
 
 fn explain(view: &dyn ExplainView, given: Option<String>) -> Result<ExitCode> {

@@ -805,7 +805,7 @@ fn a_declined_prompt_writes_nothing_to_azure() {
         .cmd()
         .args(&["apply", "--checks", "azure", "--id", &id])
         .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
-        .in_terminal("n")
+        .in_terminal("n\r")
     else {
         eprintln!("script(1) not installed: skipped");
         return;

@@ -400,7 +400,7 @@ fn a_declined_confirmation_changes_nothing() {
     let Some(out) = s
         .cmd()
         .args(&["apply", "--checks", "client"])
-        .in_terminal("n")
+        .in_terminal("n\r")
     else {
         eprintln!("script(1) not installed: skipped");
         return;
@@ -426,7 +426,7 @@ fn the_prompt_is_asked_on_the_terminal_when_the_output_is_piped() {
     let Some(out) = s
         .cmd()
         .args(&["apply", "--checks", "client"])
-        .in_terminal_then("y", &format!("2>&1 | cat > '{}'", log.display()))
+        .in_terminal_then("y\r", &format!("2>&1 | cat > '{}'", log.display()))
     else {
         eprintln!("script(1) not installed: skipped");
         return;
@@ -466,13 +466,76 @@ fn an_explicit_yes_at_the_prompt_applies() {
     let Some(out) = s
         .cmd()
         .args(&["apply", "--checks", "client"])
-        .in_terminal("y")
+        .in_terminal("y\r")
     else {
         eprintln!("script(1) not installed: skipped");
         return;
     };
     assert_eq!(out.status, 0, "{out:?}");
     assert_eq!(s.mode(&proxy), 0o755);
+}
+
+/// The shell command after arcfix in the same terminal: what it reads is
+/// what arcfix left unread of the typed answer.
+const LEFT_FOR_THE_SHELL: &str = "; read -t 2 rest; echo \"left for the shell:[$rest]\"";
+
+#[test]
+fn the_prompt_reads_a_whole_line_and_leaves_nothing_for_the_shell() {
+    // (typed, applies): only y or yes, in any case, approves.
+    for (typed, applies) in [
+        ("yes\r", true),
+        ("YES\r", true),
+        ("Y\r", true),
+        ("no\r", false),
+        ("\r", false),
+        ("yess\r", false),
+        ("y es\r", false),
+        // End of input (Ctrl-D) at the question.
+        ("\u{4}", false),
+    ] {
+        let s = powershell_user();
+        let proxy = s.arcproxy("user", "1.0.0");
+        let Some(out) = s
+            .cmd()
+            .args(&["apply", "--checks", "client"])
+            .in_terminal_then(typed, LEFT_FOR_THE_SHELL)
+        else {
+            eprintln!("script(1) not installed: skipped");
+            return;
+        };
+        let mode = if applies { 0o755 } else { 0o644 };
+        assert_eq!(s.mode(&proxy), mode, "{typed:?}: {out:?}");
+        assert_eq!(
+            out.stdout.contains("Apply cancelled; nothing was changed."),
+            !applies,
+            "{typed:?}: {out:?}"
+        );
+        // Before: a one-key prompt acted on `y` and left `es` to the shell.
+        assert!(
+            out.stdout.contains("left for the shell:[]"),
+            "{typed:?}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn keys_typed_before_the_question_do_not_answer_it() {
+    let s = powershell_user();
+    let proxy = s.arcproxy("user", "1.0.0");
+    // `y` and Enter typed while arcfix still checks, then Enter at the question.
+    let Some(out) = s
+        .cmd()
+        .args(&["apply", "--checks", "client"])
+        .in_terminal_typing("y\r", "\r", "")
+    else {
+        eprintln!("script(1) not installed: skipped");
+        return;
+    };
+    assert_eq!(s.mode(&proxy), 0o644, "{out:?}");
+    assert!(
+        out.stdout.contains("Apply cancelled; nothing was changed."),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -7,6 +7,10 @@ use std::process::{Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_arcfix");
 
+/// What arcfix shows when it waits for a person to type: apply's question,
+/// explain's request for text. `in_terminal` types once one shows.
+const PROMPTS: &[&str] = &["[y/N]", "Paste the error message"];
+
 /// System tools the fake scripts may use; nothing else of the host's PATH
 /// (in particular not its ssh) is visible to arcfix.
 const SYSTEM_TOOLS: &[&str] = &[
@@ -292,6 +296,12 @@ impl<'a> Run<'a> {
     /// As `in_terminal`, with `redirect` after the command inside the terminal
     /// (e.g. `2>&1 | cat > log`: output piped, input still the terminal).
     pub fn in_terminal_then(self, keys: &str, redirect: &str) -> Option<Output> {
+        self.in_terminal_typing("", keys, redirect)
+    }
+
+    /// As `in_terminal_then`, with `early` typed at once, before any question
+    /// shows (keys typed ahead while arcfix checks).
+    pub fn in_terminal_typing(self, early: &str, keys: &str, redirect: &str) -> Option<Output> {
         let script = ["/usr/bin/script", "/bin/script"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())?;
@@ -315,17 +325,55 @@ impl<'a> Run<'a> {
             .stderr(Stdio::piped());
         let mut child = shown.spawn().ok()?;
         let mut stdin = child.stdin.take().unwrap();
+        // The terminal's output as it comes: the keys are typed once the
+        // question shows (arcfix discards what is typed before it).
+        let shown_so_far = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let reader = {
+            let mut stdout = child.stdout.take().unwrap();
+            let sink = shown_so_far.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        let _ = stdin.write_all(early.as_bytes());
         let keys = keys.to_string();
-        std::thread::spawn(move || {
-            // Give the prompt time to appear, then answer it.
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-            let _ = stdin.write_all(keys.as_bytes());
-        });
-        let out = child.wait_with_output().unwrap();
+        let asked = move |so_far: &[u8]| {
+            let text = String::from_utf8_lossy(so_far);
+            PROMPTS.iter().any(|p| text.contains(p))
+        };
+        let typist = {
+            let sink = shown_so_far.clone();
+            std::thread::spawn(move || {
+                let start = std::time::Instant::now();
+                while start.elapsed() < std::time::Duration::from_secs(60) {
+                    if asked(&sink.lock().unwrap()) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                // A moment for the terminal to be read from after the question.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let _ = stdin.write_all(keys.as_bytes());
+            })
+        };
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+        }
+        let status = child.wait().unwrap();
+        let _ = reader.join();
+        drop(typist);
+        let stdout = String::from_utf8_lossy(&shown_so_far.lock().unwrap()).into_owned();
         Some(Output {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            status: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
         })
     }
 
