@@ -2,14 +2,15 @@
 
 use std::path::PathBuf;
 
+use crate::azure::account::AzAccount;
 use crate::azure::client::is_loopback;
 use crate::azure::cloud::{Auth, Cloud};
 use crate::cli::{self, Cli, Output};
 use crate::error::{Error, Result};
 use crate::target::Side;
 use crate::target::{
-    ByName, MachineId, Options, Request, Scope, SubscriptionRef, validate_machine_name,
-    validate_resource_group,
+    ByName, Implied, ImpliedFrom, MachineId, Options, Request, Scope, SubscriptionRef,
+    validate_machine_name, validate_resource_group,
 };
 
 #[derive(Debug)]
@@ -84,16 +85,66 @@ pub enum Cmd {
     },
 }
 
+/// Where the subscription comes from when a target needs one and no
+/// `--subscription` is given, as `az` takes it: `AZURE_SUBSCRIPTION_ID`, else
+/// the Azure CLI's current subscription (asked only with `--auth cli`).
+#[derive(Clone, Copy)]
+pub struct Defaults<'a> {
+    /// `AZURE_SUBSCRIPTION_ID`.
+    pub env: Option<&'a str>,
+    /// `az account show`: `None` when the Azure CLI is not installed.
+    pub az_account: &'a dyn Fn() -> Result<Option<AzAccount>>,
+    /// The Azure CLI may be asked (`from_cli` keeps it only with `--auth cli`).
+    pub use_az: bool,
+}
+
+impl Defaults<'_> {
+    /// No environment and no Azure CLI (tests).
+    #[cfg(test)]
+    pub fn none() -> Defaults<'static> {
+        Defaults {
+            env: None,
+            az_account: &|| Ok(None),
+            use_az: false,
+        }
+    }
+
+    /// The subscription to use, and where it came from.
+    fn implied(&self) -> Result<Option<Implied>> {
+        if let Some(env) = self.env.filter(|s| !s.trim().is_empty()) {
+            let subscription = SubscriptionRef::parse(env)
+                .map_err(|e| Error::Usage(format!("AZURE_SUBSCRIPTION_ID: {e}")))?;
+            return Ok(Some(Implied {
+                subscription,
+                name: None,
+                from: ImpliedFrom::Environment,
+            }));
+        }
+        if !self.use_az {
+            return Ok(None);
+        }
+        Ok((self.az_account)()?.map(|a| Implied {
+            subscription: SubscriptionRef::Id(a.id),
+            name: Some(a.name),
+            from: ImpliedFrom::AzAccount,
+        }))
+    }
+}
+
 impl Config {
-    /// `env_subscription` is `AZURE_SUBSCRIPTION_ID`.
+    /// `defaults` say which subscription to use when none is given.
     pub fn from_cli(
         cli: Cli,
         env_no_color: bool,
         stdout_is_terminal: bool,
-        env_subscription: Option<String>,
+        defaults: &Defaults,
     ) -> Result<Config> {
         let g = cli.global;
-        let command = command(cli.command, g.output, env_subscription)?;
+        let defaults = Defaults {
+            use_az: defaults.use_az && g.auth == Auth::Cli,
+            ..*defaults
+        };
+        let command = command(cli.command, g.output, &defaults)?;
         let azure = azure_settings(&g)?;
         Ok(Config {
             command,
@@ -111,11 +162,11 @@ impl Config {
 }
 
 /// The command with its data, checked.
-fn command(command: cli::Command, output: Output, env_subscription: Option<String>) -> Result<Cmd> {
+fn command(command: cli::Command, output: Output, defaults: &Defaults) -> Result<Cmd> {
     Ok(match command {
-        cli::Command::Check(t) => Cmd::Check(target(t, env_subscription)?),
+        cli::Command::Check(t) => Cmd::Check(target(t, defaults)?),
         cli::Command::Plan { target: t, out } => Cmd::Plan {
-            target: target(t, env_subscription)?,
+            target: target(t, defaults)?,
             out,
         },
         cli::Command::Apply { yes, dry_run, .. } if output == Output::Json && !yes && !dry_run => {
@@ -129,7 +180,7 @@ fn command(command: cli::Command, output: Output, env_subscription: Option<Strin
             dry_run,
             plan,
         } => Cmd::Apply {
-            target: target(t, env_subscription)?,
+            target: target(t, defaults)?,
             yes,
             dry_run,
             plan,
@@ -256,12 +307,15 @@ fn ids_from(file: &std::path::Path) -> Result<Vec<MachineId>> {
 }
 
 /// What check, plan and apply are pointed at, with their target options.
-fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Request> {
-    let Selection {
-        machines,
-        by_name,
-        scope,
-    } = select(&t, env_subscription)?;
+fn target(t: cli::TargetArgs, defaults: &Defaults) -> Result<Request> {
+    let (
+        Selection {
+            machines,
+            by_name,
+            scope,
+        },
+        implied,
+    ) = select(&t, defaults)?;
     let options = t.options.normalized();
     let has_machine = !machines.is_empty() || by_name.is_some() || scope.is_some();
     needs_machine(&options, has_machine)?;
@@ -270,8 +324,12 @@ fn target(t: cli::TargetArgs, env_subscription: Option<String>) -> Result<Reques
         by_name,
         scope,
         options,
+        implied,
     })
 }
+
+/// How to give a subscription, said when none was found.
+const NO_SUBSCRIPTION: &str = "give --subscription, set AZURE_SUBSCRIPTION_ID, or sign in with the Azure CLI (`az login`; its current subscription is used with --auth cli)";
 
 /// The machines a target selects: named one by one, or a fleet.
 struct Selection {
@@ -283,7 +341,7 @@ struct Selection {
 /// The machines of `--id`, `--ids-from`, `--machine`, `--subscription`,
 /// `--resource-group` and `--tag`, with every combination that cannot mean
 /// one thing refused.
-fn select(t: &cli::TargetArgs, env_subscription: Option<String>) -> Result<Selection> {
+fn select(t: &cli::TargetArgs, defaults: &Defaults) -> Result<(Selection, Option<Implied>)> {
     let machines = ids(t)?;
     let tags = t
         .tags
@@ -296,7 +354,8 @@ fn select(t: &cli::TargetArgs, env_subscription: Option<String>) -> Result<Selec
     let fleet_selector =
         !t.subscription.is_empty() || t.resource_group.is_some() || !tags.is_empty();
     let wants_subscription = t.machine.is_some() || t.resource_group.is_some() || !tags.is_empty();
-    let subscriptions = subscriptions(&t.subscription, wants_subscription, env_subscription)?;
+    let (subscriptions, implied) = subscriptions(&t.subscription, wants_subscription, defaults)?;
+    let with = |s: Selection| Ok((s, implied.clone()));
     // Machines named one by one are the whole target: a fleet selector beside
     // them would silently widen it (an apply --yes to every machine there).
     if !machines.is_empty() && fleet_selector {
@@ -315,23 +374,26 @@ fn select(t: &cli::TargetArgs, env_subscription: Option<String>) -> Result<Selec
                 "--tag selects machines of a fleet; with --machine it has nothing to select".into(),
             ));
         }
-        return one_machine(&subscriptions, t.resource_group.as_deref(), name);
+        return with(one_machine(
+            &subscriptions,
+            t.resource_group.as_deref(),
+            name,
+        )?);
     }
     if !subscriptions.is_empty() && fleet_selector {
-        return fleet(subscriptions, t.resource_group.clone(), tags);
+        return with(fleet(subscriptions, t.resource_group.clone(), tags)?);
     }
     if t.resource_group.is_some() {
-        return Err(Error::Usage(
-            "--resource-group needs --subscription (or AZURE_SUBSCRIPTION_ID)".into(),
-        ));
+        return Err(Error::Usage(format!(
+            "--resource-group needs a subscription: {NO_SUBSCRIPTION}"
+        )));
     }
     if !tags.is_empty() {
-        return Err(Error::Usage(
-            "--tag needs --subscription (or AZURE_SUBSCRIPTION_ID): it selects machines of a fleet"
-                .into(),
-        ));
+        return Err(Error::Usage(format!(
+            "--tag selects machines of a fleet and needs a subscription: {NO_SUBSCRIPTION}"
+        )));
     }
-    Ok(Selection {
+    with(Selection {
         machines,
         by_name: None,
         scope: None,
@@ -361,13 +423,14 @@ fn ids(t: &cli::TargetArgs) -> Result<Vec<MachineId>> {
 }
 
 /// The subscriptions of `--subscription`, each once; else, when something
-/// needs one, `AZURE_SUBSCRIPTION_ID`. It completes --machine,
+/// needs one, the default one (`AZURE_SUBSCRIPTION_ID`, else the Azure
+/// CLI's), said as implied. A default completes --machine,
 /// --resource-group and --tag; it never starts a fleet run by itself.
 fn subscriptions(
     given: &[String],
     wanted: bool,
-    env_subscription: Option<String>,
-) -> Result<Vec<SubscriptionRef>> {
+    defaults: &Defaults,
+) -> Result<(Vec<SubscriptionRef>, Option<Implied>)> {
     let mut subscriptions = Vec::new();
     for s in given {
         let s = SubscriptionRef::parse(s)?;
@@ -375,16 +438,14 @@ fn subscriptions(
             subscriptions.push(s);
         }
     }
-    if subscriptions.is_empty()
-        && wanted
-        && let Some(env) = env_subscription.filter(|s| !s.trim().is_empty())
-    {
-        subscriptions.push(
-            SubscriptionRef::parse(&env)
-                .map_err(|e| Error::Usage(format!("AZURE_SUBSCRIPTION_ID: {e}")))?,
-        );
+    if !subscriptions.is_empty() || !wanted {
+        return Ok((subscriptions, None));
     }
-    Ok(subscriptions)
+    let implied = defaults.implied()?;
+    if let Some(i) = &implied {
+        subscriptions.push(i.subscription.clone());
+    }
+    Ok((subscriptions, implied))
 }
 
 /// The one machine of `--machine`, in one subscription and resource group.
@@ -401,10 +462,9 @@ fn one_machine(
             ));
         }
         _ => {
-            return Err(Error::Usage(
-                "--machine needs --subscription (or AZURE_SUBSCRIPTION_ID) and --resource-group"
-                    .into(),
-            ));
+            return Err(Error::Usage(format!(
+                "--machine needs --resource-group and a subscription: {NO_SUBSCRIPTION}"
+            )));
         }
     };
     validate_machine_name(name).map_err(usage)?;
@@ -557,7 +617,7 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Config> {
         let cli = Cli::try_parse_from(std::iter::once("arcfix").chain(args.iter().copied()))
             .map_err(|e| Error::Usage(e.to_string()))?;
-        Config::from_cli(cli, false, true, None)
+        Config::from_cli(cli, false, true, &Defaults::none())
     }
 
     #[test]
@@ -659,7 +719,11 @@ mod tests {
                 64,
                 "invalid machine id",
             ),
-            (&["check", "--tag", "a=b"], 64, "--tag needs --subscription"),
+            (
+                &["check", "--tag", "a=b"],
+                64,
+                "--tag selects machines of a fleet and needs a subscription: give --subscription, set AZURE_SUBSCRIPTION_ID, or sign in with the Azure CLI",
+            ),
             (
                 &[
                     "check",
@@ -796,7 +860,11 @@ mod tests {
                 w => w,
             });
             let cli = Cli::try_parse_from(std::iter::once("arcfix").chain(words)).unwrap();
-            match Config::from_cli(cli, false, true, env.map(String::from))?.command {
+            let defaults = Defaults {
+                env,
+                ..Defaults::none()
+            };
+            match Config::from_cli(cli, false, true, &defaults)?.command {
                 Cmd::Check(t) => Ok(t),
                 c => panic!("{c:?}"),
             }
@@ -866,15 +934,98 @@ mod tests {
         assert_eq!(scope.tags, [("env".to_string(), "prod".to_string())]);
     }
 
+    /// Without --subscription: AZURE_SUBSCRIPTION_ID, else the Azure CLI's
+    /// current subscription, asked only with --auth cli and only when needed.
+    #[test]
+    fn the_subscription_is_taken_as_az_takes_it() {
+        let asked = std::cell::Cell::new(0);
+        let account = || {
+            asked.set(asked.get() + 1);
+            Ok(Some(AzAccount {
+                id: SUB.to_string(),
+                name: "Contoso Prod".to_string(),
+            }))
+        };
+        let run = |line: &str, env: Option<&str>| {
+            let cli = Cli::try_parse_from(std::iter::once("arcfix").chain(line.split_whitespace()))
+                .unwrap();
+            let defaults = Defaults {
+                env,
+                az_account: &account,
+                use_az: true,
+            };
+            Config::from_cli(cli, false, true, &defaults).map(|c| match c.command {
+                Cmd::Check(t) => t,
+                c => panic!("{c:?}"),
+            })
+        };
+        let t = run("check -g rg -n m", None).unwrap();
+        assert_eq!(t.machines[0].subscription, SUB);
+        let implied = t.implied.unwrap();
+        assert_eq!(implied.from, ImpliedFrom::AzAccount);
+        assert_eq!(
+            implied.to_string(),
+            format!(
+                "subscription Contoso Prod ({SUB}), from az account (the Azure CLI's current subscription)"
+            )
+        );
+        assert_eq!(asked.get(), 1);
+        // The environment comes first, and az is not asked.
+        let other = "99999999-2222-3333-4444-555555555555";
+        let t = run("check -g rg", Some(other)).unwrap();
+        assert_eq!(t.implied.unwrap().from, ImpliedFrom::Environment);
+        assert_eq!(asked.get(), 1);
+        // Given on the command line: nothing implied, nothing asked.
+        let t = run(&format!("check -g rg -n m --subscription {other}"), None).unwrap();
+        assert!(t.implied.is_none());
+        // Not needed (--id, this machine only): az is not asked.
+        run("check --checks client", None).unwrap();
+        run(&format!("check --id /subscriptions/{other}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"), None).unwrap();
+        // Another credential: az is not asked, and nothing is found.
+        let e = run("check -g rg -n m --auth env", None).unwrap_err();
+        assert_eq!(e.exit_code().code(), 64, "{e}");
+        assert_eq!(asked.get(), 1);
+        // az installed but signed out: its error, exit 1.
+        let signed_out = || -> Result<Option<AzAccount>> {
+            Err(Error::Auth(
+                "Please run 'az login' to setup account.".into(),
+            ))
+        };
+        let cli = Cli::try_parse_from(["arcfix", "check", "-g", "rg", "-n", "m"]).unwrap();
+        let defaults = Defaults {
+            env: None,
+            az_account: &signed_out,
+            use_az: true,
+        };
+        let e = Config::from_cli(cli, false, true, &defaults).unwrap_err();
+        assert_eq!(e.exit_code().code(), 1, "{e}");
+    }
+
     #[test]
     fn colour_is_decided_once() {
         let cli = Cli::try_parse_from(["arcfix", "rules"]).unwrap();
-        assert!(Config::from_cli(cli, false, true, None).unwrap().color);
+        assert!(
+            Config::from_cli(cli, false, true, &Defaults::none())
+                .unwrap()
+                .color
+        );
         let cli = Cli::try_parse_from(["arcfix", "rules"]).unwrap();
-        assert!(!Config::from_cli(cli, true, true, None).unwrap().color);
+        assert!(
+            !Config::from_cli(cli, true, true, &Defaults::none())
+                .unwrap()
+                .color
+        );
         let cli = Cli::try_parse_from(["arcfix", "--no-color", "rules"]).unwrap();
-        assert!(!Config::from_cli(cli, false, true, None).unwrap().color);
+        assert!(
+            !Config::from_cli(cli, false, true, &Defaults::none())
+                .unwrap()
+                .color
+        );
         let cli = Cli::try_parse_from(["arcfix", "rules"]).unwrap();
-        assert!(!Config::from_cli(cli, false, false, None).unwrap().color);
+        assert!(
+            !Config::from_cli(cli, false, false, &Defaults::none())
+                .unwrap()
+                .color
+        );
     }
 }

@@ -44,11 +44,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let env_subscription = std::env::var("AZURE_SUBSCRIPTION_ID").ok();
+    let defaults = crate::config::Defaults {
+        env: env_subscription.as_deref(),
+        az_account: &crate::azure::account::current,
+        use_az: true,
+    };
     let config = match Config::from_cli(
         cli,
         no_color_env,
         std::io::stdout().is_terminal(),
-        std::env::var("AZURE_SUBSCRIPTION_ID").ok(),
+        &defaults,
     ) {
         Ok(c) => c,
         Err(e) => return report(&e),

@@ -76,6 +76,41 @@ pub struct Request {
     pub scope: Option<Scope>,
     /// The target options as given (`--checks` sorted): a saved plan records them.
     pub options: Options,
+    /// The subscription used without `--subscription`, and where it came
+    /// from: said in the scope line.
+    pub implied: Option<Implied>,
+}
+
+/// A subscription the user did not type: `AZURE_SUBSCRIPTION_ID`, or the
+/// Azure CLI's current one (`az account show`), as `az` itself takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Implied {
+    pub subscription: SubscriptionRef,
+    /// Its display name, when the source said it (the Azure CLI does).
+    pub name: Option<String>,
+    pub from: ImpliedFrom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImpliedFrom {
+    Environment,
+    AzAccount,
+}
+
+/// "subscription Contoso Prod (6f1c…), from az account".
+impl fmt::Display for Implied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.name, &self.subscription) {
+            (Some(name), SubscriptionRef::Id(id)) if name != id => {
+                write!(f, "subscription {name} ({id})")?
+            }
+            (_, s) => write!(f, "subscription {s}")?,
+        }
+        f.write_str(match self.from {
+            ImpliedFrom::Environment => ", from AZURE_SUBSCRIPTION_ID",
+            ImpliedFrom::AzAccount => ", from az account (the Azure CLI's current subscription)",
+        })
+    }
 }
 
 /// A request reads as its options (`request.connect`, `request.ssh_port()`).
@@ -99,6 +134,7 @@ impl Request {
             by_name: None,
             scope: None,
             options: Options::default(),
+            implied: None,
         }
     }
 }

@@ -361,8 +361,9 @@ fn a_subscription_is_named_by_id_or_name_and_bad_values_are_usage_errors() {
         "{fleet_by_name:?}"
     );
 
+    // Not a usage error: the name is well formed, Azure has none of it.
     let unknown = az.run(&["check", "--checks", "azure", "--subscription", "Northwind"]);
-    assert_eq!(unknown.status, 64, "{unknown:?}");
+    assert_eq!(unknown.status, 1, "{unknown:?}");
     assert!(
         unknown.stderr.contains("no subscription named 'Northwind' among the 2 you can see (Contoso Arc (simulated), Fabrikam Arc (simulated))"),
         "{unknown:?}"
@@ -849,4 +850,128 @@ fn a_subscription_level_step_is_planned_once_for_its_machines() {
         .collect();
     assert_eq!(registrations, [format!("/subscriptions/{OWNED}")]);
     assert_eq!(plan.machine_statuses().len(), 5);
+}
+
+/// A fake `az` whose current subscription is `account` (its JSON), or that
+/// is signed out when `None`; it hands out the simulator's token.
+fn az_with_account(az: &Azure, account: Option<&str>) {
+    let token = &az.token;
+    let show = match account {
+        Some(json) => format!("printf '%s' '{json}'"),
+        None => "echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1".to_string(),
+    };
+    az.sandbox.fake(
+        "az",
+        &format!(
+            r#"if [ "$1 $2" = "account show" ]; then {show}; exit 0; fi
+exp=$(( $(date +%s) + 3600 ))
+printf '{{"accessToken":"{token}","expiresOn":"x","expires_on":%s,"subscription":"s","tenant":"t","tokenType":"Bearer"}}' $exp"#
+        ),
+    );
+}
+
+#[test]
+fn without_subscription_the_azure_clis_current_one_is_used_and_named() {
+    let az = Azure::builtin("fleet");
+    let id = arcfix::target::MachineId::parse(&az.machine(0)).unwrap();
+    az_with_account(
+        &az,
+        Some(&format!(
+            r#"{{"environmentName":"AzureCloud","id":"{}","isDefault":true,"name":"Contoso Prod","state":"Enabled","tenantId":"72f988bf-86f1-41af-91ab-2d7cd011db47","user":{{"name":"ana@contoso.com","type":"user"}}}}"#,
+            id.subscription
+        )),
+    );
+    let named = format!(
+        "subscription Contoso Prod ({}), from az account",
+        id.subscription
+    );
+    // One machine: before, exit 64 "--machine needs --subscription".
+    let one = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "-g",
+        &id.resource_group,
+        "-n",
+        &id.name,
+    ]);
+    assert!(one.status == 0 || one.status == 2, "{one:?}");
+    assert!(one.stderr.contains(&named), "{one:?}");
+    assert!(
+        az.sandbox.calls().contains("az account show"),
+        "{}",
+        az.sandbox.calls()
+    );
+    // A resource group: the scope line names the subscription and its source.
+    let group = az.run(&["check", "--checks", "azure", "-g", &id.resource_group]);
+    assert!(group.status == 0 || group.status == 2, "{group:?}");
+    let scope = group.stderr.lines().next().unwrap_or_default();
+    assert!(
+        scope.contains("Arc machine") && scope.contains(&named),
+        "{group:?}"
+    );
+    // AZURE_SUBSCRIPTION_ID comes first: az is not asked.
+    let before = az.sandbox.calls().matches("az account show").count();
+    let env = az
+        .sandbox
+        .cmd()
+        .args(&[
+            "check",
+            "--checks",
+            "azure",
+            "-g",
+            &id.resource_group,
+            "-n",
+            &id.name,
+        ])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("AZURE_SUBSCRIPTION_ID", &id.subscription)
+        .run();
+    assert!(env.status == 0 || env.status == 2, "{env:?}");
+    assert!(
+        env.stderr.contains(&format!(
+            "subscription {}, from AZURE_SUBSCRIPTION_ID",
+            id.subscription
+        )),
+        "{env:?}"
+    );
+    assert_eq!(
+        az.sandbox.calls().matches("az account show").count(),
+        before
+    );
+}
+
+#[test]
+fn a_signed_out_azure_cli_gives_no_subscription_and_says_how_to_sign_in() {
+    let az = Azure::builtin("fleet");
+    let id = arcfix::target::MachineId::parse(&az.machine(0)).unwrap();
+    az_with_account(&az, None);
+    let out = az.run(&["check", "--checks", "azure", "-g", &id.resource_group]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("az login")
+            && out
+                .stderr
+                .contains("Please run 'az login' to setup account."),
+        "{out:?}"
+    );
+    assert!(az.sim().requests().is_empty(), "nothing asked of Azure");
+    // With another credential, az is not asked: a usage error naming the ways.
+    let other = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "-g",
+        &id.resource_group,
+        "--auth",
+        "env",
+    ]);
+    assert_eq!(other.status, 64, "{other:?}");
+    assert!(
+        other
+            .stderr
+            .contains("give --subscription, set AZURE_SUBSCRIPTION_ID"),
+        "{other:?}"
+    );
+    assert_eq!(az.sandbox.calls().matches("az account show").count(), 1);
 }

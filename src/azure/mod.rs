@@ -1,6 +1,7 @@
 //! Azure Resource Manager: the client and RBAC evaluation (its errors are
 //! `crate::error::arm`, below every module that reports them).
 
+pub mod account;
 pub mod auth;
 pub mod client;
 pub mod cloud;

@@ -164,7 +164,7 @@ pub async fn resolve(
                         }
                     },
                     [] => {
-                        return Err(Error::Usage(format!(
+                        return Err(Error::input(format!(
                             "no subscription named '{}' among the {} you can see{}",
                             crate::text::sanitize(name),
                             all.len(),

@@ -609,12 +609,20 @@ async fn machines_in_scope(
     if let Some(named) = &ctx.target.by_name {
         machines.push((fleet::resolve_named(arm, named).await?, None));
     }
+    let implied = ctx.target.implied.as_ref();
     let Some(scope) = &ctx.target.scope else {
+        // A subscription the user did not type is said before it is used.
+        if let Some(i) = implied {
+            ctx.progress.scope(&i.to_string());
+        }
         return Ok((machines, None, Vec::new()));
     };
     let (subscriptions, known) = fleet::resolve(arm, &scope.subscriptions).await?;
     let mut found = fleet::enumerate(arm, scope, &subscriptions, known).await?;
-    let line = found.scope_line(scope);
+    let mut line = found.scope_line(scope);
+    if let Some(i) = implied {
+        line = format!("{line}; {i}");
+    }
     let unlisted = std::mem::take(&mut found.unread);
     // Said before any machine is read.
     ctx.progress.scope(&line);
