@@ -591,12 +591,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
 /// too: treating it as made with the defaults could apply it with options
 /// nobody approved, and refusing costs only a new `arcfix plan`.
 pub fn check_options(saved: &Plan, target: &crate::target::Request) -> Result<()> {
-    let Some(made) = &saved.options else {
-        return Err(Error::input(format!(
-            "the saved plan does not record the options it was made with (it was made by arcfix {}, before they were recorded), so it cannot be told whether this apply has the same: make a new plan",
-            saved.arcfix_version
-        )));
-    };
+    let made = recorded_options(saved)?;
     let now = crate::plan::Options::of(target);
     let differences = made.differences(&now);
     if differences.is_empty() {
@@ -607,9 +602,20 @@ pub fn check_options(saved: &Plan, target: &crate::target::Request) -> Result<()
         .map(|(made, now)| format!("the saved plan was made {made}, this apply has {now}"))
         .collect();
     Err(Error::input(format!(
-        "{}: give apply the same options as the plan, or make a new plan",
+        "{}: apply takes the options from the plan; drop them, or make a new plan",
         said.join("; ")
     )))
+}
+
+/// The options a saved plan was made with; a plan that does not record
+/// them is refused (they cannot be compared or used).
+pub fn recorded_options(saved: &Plan) -> Result<crate::plan::Options> {
+    saved.options.clone().ok_or_else(|| {
+        Error::input(format!(
+            "the saved plan does not record the options it was made with (it was made by arcfix {}, before they were recorded), so it cannot be told whether this apply has the same: make a new plan",
+            crate::text::sanitize(&saved.arcfix_version)
+        ))
+    })
 }
 
 /// The Terraform rule for a saved plan: same target, and every step a fresh
@@ -648,10 +654,7 @@ pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<Plan> {
             gone.automatic = false;
             gone.action = Action::Manual;
             gone.error = None;
-            plan.notes.push(format!(
-                "step {} of the saved plan is not needed any more: the detection just made does not plan it (not re-checked, not acted on)",
-                gone.id
-            ));
+            // Said once, by its status in the plan and the summary.
             plan.steps.push(gone);
         }
     }

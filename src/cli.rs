@@ -24,6 +24,26 @@ pub struct Cli {
     pub command: Command,
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// The ids of the target options typed on the command line (`run` fills
+    /// it from clap's matches): apply of a saved plan compares only those.
+    #[arg(skip)]
+    pub typed: Vec<String>,
+}
+
+impl Cli {
+    /// The ids of the arguments of the command that were typed on the
+    /// command line (not defaults, not from the environment).
+    pub fn typed(matches: &clap::ArgMatches) -> Vec<String> {
+        let Some((_, sub)) = matches.subcommand() else {
+            return Vec::new();
+        };
+        sub.ids()
+            .filter(|id| {
+                sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.to_string())
+            .collect()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -98,11 +118,17 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Detect, show the plan, confirm once, apply and verify each step
+    /// Detect, show the plan, confirm once, apply and verify each step; or
+    /// apply a plan saved by `plan --out` (the file is the approval)
     #[command(
-        after_help = "Examples:\n  arcfix apply --id $ID --login entra --grant-roles\n  arcfix apply --id $ID --plan plan.json --remote\n  arcfix apply --id $ID --remote --connect --yes"
+        after_help = "Examples:\n  arcfix apply --id $ID --login entra --grant-roles\n  arcfix plan --id $ID --remote --out plan.json && arcfix apply plan.json\n  arcfix apply --id $ID --remote --connect --yes"
     )]
     Apply {
+        /// A plan saved by `plan --out`: its machines and options are used,
+        /// no question is asked (the file is the approval), and every step
+        /// is re-checked before it acts; a stale step is refused
+        #[arg(value_name = "FILE", conflicts_with = "plan")]
+        file: Option<PathBuf>,
         #[command(flatten)]
         target: TargetArgs,
         /// Apply without asking
@@ -111,7 +137,7 @@ pub enum Command {
         /// Only show the plan (same as `plan`)
         #[arg(long)]
         dry_run: bool,
-        /// Apply a plan saved by `plan --out`, after re-checking every step
+        /// The same as `apply FILE`
         #[arg(long, value_name = "FILE")]
         plan: Option<PathBuf>,
     },

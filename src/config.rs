@@ -7,6 +7,7 @@ use crate::azure::client::is_loopback;
 use crate::azure::cloud::{Auth, Cloud};
 use crate::cli::{self, Cli, Output};
 use crate::error::{Error, Result};
+use crate::plan::Plan;
 use crate::target::Side;
 use crate::target::{
     ByName, Implied, ImpliedFrom, MachineId, Options, Request, Scope, SubscriptionRef,
@@ -66,7 +67,9 @@ pub enum Cmd {
         target: Request,
         yes: bool,
         dry_run: bool,
-        plan: Option<PathBuf>,
+        /// `apply FILE` / `--plan FILE`: the saved plan, which is the
+        /// approval; `target` is made from it.
+        saved: Option<Box<Plan>>,
     },
     Explain {
         text: Option<String>,
@@ -144,7 +147,7 @@ impl Config {
             use_az: defaults.use_az && g.auth == Auth::Cli,
             ..*defaults
         };
-        let command = command(cli.command, g.output, &defaults)?;
+        let command = command(cli.command, g.output, &defaults, &cli.typed)?;
         let azure = azure_settings(&g)?;
         Ok(Config {
             command,
@@ -162,28 +165,37 @@ impl Config {
 }
 
 /// The command with its data, checked.
-fn command(command: cli::Command, output: Output, defaults: &Defaults) -> Result<Cmd> {
+fn command(
+    command: cli::Command,
+    output: Output,
+    defaults: &Defaults,
+    typed: &[String],
+) -> Result<Cmd> {
     Ok(match command {
         cli::Command::Check(t) => Cmd::Check(target(t, defaults)?),
         cli::Command::Plan { target: t, out } => Cmd::Plan {
             target: target(t, defaults)?,
             out,
         },
-        cli::Command::Apply { yes, dry_run, .. } if output == Output::Json && !yes && !dry_run => {
-            return Err(Error::Usage(
-                "apply -o json needs --yes: nothing can be asked while the output is one JSON document (add --yes, or use --dry-run to see the plan)".into(),
-            ));
-        }
         cli::Command::Apply {
+            file,
             target: t,
             yes,
             dry_run,
             plan,
-        } => Cmd::Apply {
-            target: target(t, defaults)?,
-            yes,
-            dry_run,
-            plan,
+        } => match file.or(plan) {
+            Some(file) => saved_apply(file, t, typed, dry_run)?,
+            None if output == Output::Json && !yes && !dry_run => {
+                return Err(Error::Usage(
+                    "apply -o json needs --yes: nothing can be asked while the output is one JSON document (add --yes, or use --dry-run to see the plan)".into(),
+                ));
+            }
+            None => Cmd::Apply {
+                target: target(t, defaults)?,
+                yes,
+                dry_run,
+                saved: None,
+            },
         },
         cli::Command::Explain { text } => Cmd::Explain {
             text: explain_text(text)?,
@@ -198,6 +210,94 @@ fn command(command: cli::Command, output: Output, defaults: &Defaults) -> Result
         cli::Command::Man => Cmd::Man,
         cli::Command::SimProxy { sim, port } => Cmd::SimProxy { sim, port },
     })
+}
+
+/// `apply FILE`: the saved plan's machines and options, with those typed
+/// beside it compared (a different one is an error naming it, before
+/// anything is read). The file is the approval, as `terraform apply PLANFILE`.
+fn saved_apply(file: PathBuf, t: cli::TargetArgs, typed: &[String], dry_run: bool) -> Result<Cmd> {
+    let saved = Plan::load(&file)?;
+    let made = crate::apply::recorded_options(&saved)?;
+    let machines = saved_machines(&saved, &file)?;
+    let typed_one_of = |ids: &[&str]| typed.iter().any(|id| ids.contains(&id.as_str()));
+    if typed_one_of(&["subscription", "resource_group", "machine", "tags"]) {
+        return Err(Error::input(format!(
+            "the saved plan {} names its machines ({}): apply takes them from it; drop --subscription, --resource-group, --machine and --tag beside the file, or make a new plan",
+            file.display(),
+            machine_names(&machines)
+        )));
+    }
+    if typed_one_of(&["ids", "ids_from"]) {
+        same_machines(&machines, &ids(&t)?, &file)?;
+    }
+    let options = made.with_typed(&t.options.clone().normalized(), typed);
+    needs_machine(&options, !machines.is_empty())?;
+    Ok(Cmd::Apply {
+        target: Request {
+            machines,
+            by_name: None,
+            scope: None,
+            options,
+            implied: None,
+        },
+        yes: true,
+        dry_run,
+        saved: Some(Box::new(saved)),
+    })
+}
+
+/// The machines a saved plan was made for, as its `target` lists them
+/// (spelled as Azure spelled them, from the plan's verdicts when there).
+fn saved_machines(saved: &Plan, file: &std::path::Path) -> Result<Vec<MachineId>> {
+    let mut machines = Vec::new();
+    for part in saved
+        .target
+        .split(',')
+        .filter(|p| !p.is_empty() && *p != "local")
+    {
+        let id = MachineId::parse(part).map_err(|e| {
+            Error::input(format!(
+                "plan {}: its target is not a list of machine ids ({e}): make a new plan",
+                file.display()
+            ))
+        })?;
+        let spelled = saved
+            .machines
+            .iter()
+            .find(|v| v.id == id)
+            .map(|v| v.id.clone());
+        machines.push(spelled.unwrap_or(id));
+    }
+    Ok(machines)
+}
+
+/// "web-01, db-01", or the first three and how many.
+fn machine_names(ms: &[MachineId]) -> String {
+    let shown: Vec<String> = ms.iter().take(3).map(|m| m.name.clone()).collect();
+    match ms.len() {
+        0 => "no Arc machine".to_string(),
+        n if n <= 3 => shown.join(", "),
+        n => format!("{}, … ({n} machines)", shown.join(", ")),
+    }
+}
+
+/// Machines typed beside a saved plan (`--id`, `--ids-from`) must be the
+/// plan's own.
+fn same_machines(planned: &[MachineId], given: &[MachineId], file: &std::path::Path) -> Result<()> {
+    let key = |ms: &[MachineId]| {
+        let mut keys: Vec<String> = ms.iter().map(MachineId::key).collect();
+        keys.sort();
+        keys
+    };
+    if key(planned) != key(given) {
+        return Err(Error::input(format!(
+            "the saved plan {} was made for {}, this apply names {}: drop the machine options beside the file (apply takes them from it), or make a new plan",
+            file.display(),
+            machine_names(planned),
+            machine_names(given)
+        )));
+    }
+    Ok(())
 }
 
 /// The text to explain: `None` reads standard input (no words, or `-`).
@@ -677,12 +777,12 @@ mod tests {
             target,
             yes,
             dry_run,
-            plan,
+            saved,
         } = c.command
         else {
             panic!()
         };
-        assert!(yes && !dry_run && plan.is_none());
+        assert!(yes && !dry_run && saved.is_none());
         assert_eq!(target.sides, Some(vec![Side::Client]));
         assert_eq!(target.port, Some(2222));
 

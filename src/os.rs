@@ -247,6 +247,24 @@ impl Host {
     }
 
     /// Finds a program on PATH (`name` without `.exe`): always an absolute path.
+    /// `az` as it is run: the bare name, found on PATH when it runs. On
+    /// Windows the CLI is `az.cmd`, which `which` (looking for `.exe`) does
+    /// not find: the absolute path of the `az.cmd` found is used instead.
+    pub fn az_program(&self) -> Option<String> {
+        if self.which("az").is_some() {
+            return Some("az".into());
+        }
+        if self.os == Os::Windows {
+            return self
+                .path_dirs()
+                .into_iter()
+                .map(|d| d.join("az.cmd"))
+                .find(|p| p.is_file())
+                .map(|p| p.display().to_string());
+        }
+        None
+    }
+
     pub fn which(&self, name: &str) -> Option<PathBuf> {
         let exe = self.os.exe(name);
         self.path_dirs()

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use crate::azure::auth::{self, Tokens};
 use crate::azure::client::{Arm, RetryPolicy};
@@ -23,7 +23,12 @@ use crate::target::Request;
 use crate::view::{ApplyView, Ending, ExplainView};
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = Cli::command().try_get_matches_from(args).and_then(|m| {
+        let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
+        cli.typed = Cli::typed(&m);
+        Ok(cli)
+    });
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -125,18 +130,21 @@ async fn execute(config: Config) -> Result<ExitCode> {
                 plan.save(f)?;
             }
             views.plan().plan(&plan)?;
+            if let Some(f) = file {
+                views.plan().saved(&plan, f)?;
+            }
             Ok(verdict(&plan, plan.steps.is_empty()))
         }
         Cmd::Apply {
             target,
             yes,
             dry_run,
-            plan,
+            saved,
         } => {
             let mut ctx = context(&config.azure, target.clone(), None, views.progress())?;
             // Checked before detection: an odd file stops nothing half-way.
             ctx.journal = journal(&config.journal, &ctx.host)?;
-            apply(&ctx, views.apply(), *yes, *dry_run, plan.as_deref()).await
+            apply(&ctx, views.apply(), *yes, *dry_run, saved.as_deref()).await
         }
         Cmd::Explain { text: given } => explain(views.explain(), given.clone()),
         Cmd::Rules => {
@@ -259,7 +267,7 @@ pub async fn apply(
     view: &dyn ApplyView,
     yes: bool,
     dry_run: bool,
-    saved: Option<&std::path::Path>,
+    saved: Option<&Plan>,
 ) -> Result<ExitCode> {
     let mut plan = plan_to_apply(ctx, saved).await?;
     let unread = verdict(&plan, true);
@@ -299,16 +307,21 @@ pub async fn apply(
 }
 
 /// The plan to apply: a fresh detection, or the saved plan checked against it.
-async fn plan_to_apply(ctx: &Context, saved: Option<&std::path::Path>) -> Result<Plan> {
-    let saved = saved.map(Plan::load).transpose()?;
-    if let Some(s) = &saved {
+async fn plan_to_apply(ctx: &Context, saved: Option<&Plan>) -> Result<Plan> {
+    if let Some(s) = saved {
+        ctx.progress.progress(&format!(
+            "applying the saved plan made {} ({} automatic step{} approved by it); each step is re-checked before it acts",
+            crate::text::sanitize(&s.created),
+            s.automatic_steps(),
+            if s.automatic_steps() == 1 { "" } else { "s" }
+        ));
         // Before detecting: another option could even make detection run
         // something (--remote, --connect) the plan's approval did not cover.
         crate::apply::check_options(s, &ctx.target)?;
     }
     let fresh = detect(ctx).await?;
     match saved {
-        Some(s) => crate::apply::check_saved(&s, &fresh),
+        Some(s) => crate::apply::check_saved(s, &fresh),
         None => Ok(fresh),
     }
 }

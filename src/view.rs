@@ -17,6 +17,28 @@ pub trait CheckView {
 /// `plan`: what was found and the steps that would fix it.
 pub trait PlanView {
     fn plan(&self, plan: &Plan) -> Result<()>;
+    /// `--out FILE`: the plan was saved there; how to apply it.
+    fn saved(&self, plan: &Plan, file: &std::path::Path) -> Result<()>;
+}
+
+/// "Saved the plan (3 steps: 2 automatic, 1 manual) to plan.json.", then
+/// the exact command that applies it.
+pub fn saved_plan_lines(plan: &Plan, file: &std::path::Path) -> [String; 2] {
+    let n = plan.steps.len();
+    let auto = plan.automatic_steps();
+    let path = file.display().to_string();
+    [
+        format!(
+            "Saved the plan ({n} step{}: {auto} automatic, {} manual) to {} (readable by you only).",
+            if n == 1 { "" } else { "s" },
+            n - auto.min(n),
+            crate::text::sanitize(&path)
+        ),
+        format!(
+            "To apply exactly these steps (each is re-checked first; the file is the approval, no question is asked): arcfix apply {}",
+            crate::shell::quote(&path)
+        ),
+    ]
 }
 
 /// `apply`: the plan, then how each of its steps ended.

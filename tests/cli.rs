@@ -281,7 +281,9 @@ fn completions_man_page_help_examples_and_colour() {
         .args(&["check", "--checks", "client", "-n", "web-01", "-g", "rg1"])
         .run();
     assert!(
-        short.stderr.contains("--machine needs --subscription"),
+        short
+            .stderr
+            .contains("--machine needs --resource-group and a subscription"),
         "{short:?}"
     );
     let name = s.cmd().args(&["check", "--name", "web-01"]).run();

@@ -392,77 +392,82 @@ const PLAN_ARGS: &[&str] = &["--checks", "azure", "--login", "entra"];
 fn apply_refuses_a_plan_made_with_other_target_options_naming_the_option() {
     let az = Azure::builtin("demo");
     let id = az.machine(0);
+    let other = az.machine(1);
     let file = az.sandbox.path("plan.json");
     let file = file.to_str().unwrap();
     let made = az.run(&[&["plan", "--id", &id, "--out", file][..], PLAN_ARGS].concat());
     assert_eq!(made.status, 2, "{made:?}");
+    // Terraform's way: it says it saved the plan and how to apply it.
+    assert!(
+        made.stdout
+            .contains(&format!("to {file} (readable by you only)")),
+        "{made:?}"
+    );
+    assert!(
+        made.stdout.contains(&format!("arcfix apply {file}")),
+        "{made:?}"
+    );
+    // Only what is typed beside the file is compared, in the flags' words.
     let cases: &[(&[&str], &str)] = &[
         (
-            &["--checks", "azure", "--login", "local"],
+            &["--login", "local"],
             "the saved plan was made with --login entra, this apply has --login local",
         ),
         (
-            &["--checks", "azure", "--login", "entra", "--port", "2222"],
+            &["--port", "2222"],
             "the saved plan was made without --port, this apply has --port 2222",
         ),
         (
-            &["--checks", "azure", "--login", "entra", "--grant-roles"],
+            &["--grant-roles"],
             "the saved plan was made without --grant-roles, this apply has --grant-roles",
         ),
         (
-            &["--checks", "client,azure", "--login", "entra"],
+            &["--checks", "client,azure"],
             "the saved plan was made with --checks azure, this apply has --checks client,azure",
         ),
         (
-            &["--login", "entra"],
-            "the saved plan was made with --checks azure, this apply has no --checks",
-        ),
-        (
-            &["--checks", "azure", "--login", "entra", "--remote"],
+            &["--remote"],
             "the saved plan was made without --remote, this apply has --remote",
         ),
         (
-            &["--checks", "azure", "--login", "entra", "--connect"],
+            &["--connect"],
             "the saved plan was made without --connect, this apply has --connect",
+        ),
+        (
+            &["--id", other.as_str()],
+            "was made for web-01, this apply names db-01",
+        ),
+        (
+            &["-g", "arc-demo"],
+            "names its machines (web-01): apply takes them from it",
         ),
     ];
     for (options, said) in cases {
-        az.sim().clear_log();
-        let out = az.run(
-            &[
-                &["apply", "--id", &id, "--plan", file, "--yes"][..],
-                options,
-            ]
-            .concat(),
-        );
-        assert_eq!(out.status, 1, "{options:?}: {out:?}");
-        assert!(
-            out.stderr.contains(&format!(
-                "{said}: give apply the same options as the plan, or make a new plan"
-            )),
-            "{options:?}: {out:?}"
-        );
-        assert!(az.writes().is_empty(), "{options:?}: {:?}", az.writes());
-        assert!(
-            az.sim().requests().is_empty(),
-            "refused before anything was read: {:?}",
-            az.sim().requests()
-        );
+        for form in [&["apply", file][..], &["apply", "--plan", file][..]] {
+            az.sim().clear_log();
+            let out = az.run(&[form, options].concat());
+            assert_eq!(out.status, 1, "{options:?}: {out:?}");
+            assert!(out.stderr.contains(said), "{options:?}: {out:?}");
+            assert!(az.writes().is_empty(), "{options:?}: {:?}", az.writes());
+            assert!(
+                az.sim().requests().is_empty(),
+                "refused before anything was read: {:?}",
+                az.sim().requests()
+            );
+        }
     }
     // Two differences are both named.
-    let out = az.run(&[
-        "apply", "--id", &id, "--plan", file, "--yes", "--checks", "azure", "--remote",
-    ]);
+    let out = az.run(&["apply", file, "--login", "local", "--remote"]);
     assert_eq!(out.status, 1, "{out:?}");
     assert!(
-        out.stderr.contains("with --login entra, this apply has --login local; the saved plan was made without --remote, this apply has --remote"),
+        out.stderr.contains("with --login entra, this apply has --login local; the saved plan was made without --remote, this apply has --remote: apply takes the options from the plan; drop them, or make a new plan"),
         "{out:?}"
     );
 
-    // The same options: applied.
+    // The same options and machine typed again: applied, as with the file alone.
     let out = az.run(
         &[
-            &["apply", "--id", &id, "--plan", file, "--yes", "-o", "json"][..],
+            &["apply", "--id", &id, "--plan", file, "-o", "json"][..],
             PLAN_ARGS,
         ]
         .concat(),
@@ -472,6 +477,64 @@ fn apply_refuses_a_plan_made_with_other_target_options_naming_the_option() {
         "only the manual agent restart is left: {out:?}"
     );
     assert!(!az.writes().is_empty());
+}
+
+#[test]
+fn apply_of_a_plan_file_takes_its_machines_and_options_and_asks_nothing() {
+    let az = Azure::builtin("demo");
+    let id = az.machine(0);
+    let file = az.sandbox.path("plan.json");
+    let file = file.to_str().unwrap();
+    let made = az.run(&[&["plan", "--id", &id, "--out", file][..], PLAN_ARGS].concat());
+    assert_eq!(made.status, 2, "{made:?}");
+    az.sim().clear_log();
+    // No options, no --yes, standard input not a terminal: the file is the approval.
+    let out = az.run(&["apply", file]);
+    assert_eq!(
+        out.status, 3,
+        "only the manual agent restart is left: {out:?}"
+    );
+    assert!(
+        out.stderr.contains("→ applying the saved plan made"),
+        "{out:?}"
+    );
+    assert!(
+        !out.stderr.contains("cannot ask for confirmation"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("✓ applied"), "{out:?}");
+    assert!(!az.writes().is_empty());
+    // Each step was re-checked: a second apply of the same file finds the
+    // work done and refuses nothing, writing nothing.
+    az.sim().clear_log();
+    let again = az.run(&["apply", file, "-o", "json"]);
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
+    assert!(again.status == 0 || again.status == 3, "{again:?}");
+    // A stale plan is refused: the machine changed in a way the plan did
+    // not foresee (its endpoint deleted), so the fresh detection plans a
+    // step the file does not hold.
+    let other = az.sandbox.path("other.json");
+    let other = other.to_str().unwrap();
+    az.run(&[&["plan", "--id", &id, "--out", other][..], PLAN_ARGS].concat());
+    az.sim().clear_log();
+    let endpoint = format!(
+        "{}{id}/providers/Microsoft.HybridConnectivity/endpoints/default?api-version=2023-03-15",
+        az.sim().base_url().trim_end_matches('/')
+    );
+    run_as(
+        &az,
+        &az.token,
+        &format!("az rest --method delete --uri '{endpoint}'"),
+    )
+    .unwrap();
+    az.sim().clear_log();
+    let stale = az.run(&["apply", other]);
+    assert_eq!(stale.status, 1, "{stale:?}");
+    assert!(
+        stale.stderr.contains("the saved plan is stale"),
+        "{stale:?}"
+    );
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
 }
 
 #[test]
@@ -529,14 +592,16 @@ fn a_saved_step_no_longer_planned_is_reported_not_needed_not_already_satisfied()
     assert_eq!(out.status, 0, "{out:?}");
     let s = step(&out, "enable-ssh-port-");
     assert_eq!(s["status"], "not-needed", "{s}");
+    // Said by the step's status, not again in the notes.
     assert!(
-        out.json()["notes"]
+        !out.json()["notes"]
             .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n.as_str().unwrap().contains(
-                "is not needed any more: the detection just made does not plan it (not re-checked, not acted on)"
-            )),
+            .into_iter()
+            .flatten()
+            .any(|n| n
+                .as_str()
+                .unwrap_or_default()
+                .contains("not needed any more")),
         "{out:?}"
     );
     assert!(az.writes().is_empty(), "{:?}", az.writes());
@@ -550,11 +615,24 @@ fn a_saved_step_no_longer_planned_is_reported_not_needed_not_already_satisfied()
         .count();
     assert_eq!(config_reads, 1);
 
-    let out = az.run(&[&["apply", "--plan", file, "--yes"][..], &args].concat());
+    // The file alone: its machines and options, no question.
+    let out = az.run(&["apply", file]);
     assert_eq!(out.status, 0, "{out:?}");
-    assert!(out.stdout.contains("= not needed any more"), "{out:?}");
     assert!(!out.stdout.contains("already satisfied]"), "{out:?}");
-    assert!(out.stdout.contains("1 not needed any more"), "{out:?}");
+    // Said once: the step in the plan, counted in the summary, not in the notes.
+    assert_eq!(
+        out.stdout.matches("enable-ssh-port-web-01 —").count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("1 not needed any more (in the plan above)"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("note: step"), "{}", out.stdout);
 }
 
 #[test]
@@ -580,7 +658,7 @@ fn escape_sequences_in_a_saved_plan_are_printed_escaped() {
     std::fs::write(file, saved.to_string()).unwrap();
     let out = az.run(&[&["apply", "--plan", file, "--yes"][..], &args].concat());
     assert_eq!(out.status, 0, "{out:?}");
-    assert!(out.stdout.contains("= not needed any more"), "{out:?}");
+    assert!(out.stdout.contains("[not needed any more]"), "{out:?}");
     for text in [&out.stdout, &out.stderr] {
         assert!(!text.contains('\x1b'), "a raw escape: {out:?}");
         assert!(!text.contains('\u{202e}'), "{out:?}");

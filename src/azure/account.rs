@@ -34,8 +34,7 @@ struct Shown {
 /// `az account show`: `None` when the Azure CLI is not installed; an
 /// authentication error (exit 1) when it cannot say (not signed in).
 pub fn current() -> Result<Option<AzAccount>> {
-    let host = crate::os::Host::detect();
-    let Some(az) = crate::checks::az_ssh::az_program(&host) else {
+    let Some(az) = crate::os::Host::detect().az_program() else {
         return Ok(None);
     };
     let (ok, stdout, stderr) = run(&az, &["account", "show", "--output", "json"])?;

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::checks::{Report, StepSpec, finding};
-use crate::os::{Host, Os};
+use crate::os::Host;
 use crate::plan::{Action, FixKind, Goal, StepKind, Target};
 use crate::problem;
 
@@ -107,22 +107,9 @@ pub fn outdated(version: &str) -> bool {
     release(version).is_some_and(|r| r < MINIMUM)
 }
 
-/// `az` as it is run: the bare name, found on PATH when the step runs. On
-/// Windows the CLI is `az.cmd`, which `Host::which` (looking for `.exe`) does
-/// not find: the absolute path of the `az.cmd` found is used instead.
+/// `az` as it is run (see `Host::az_program`).
 pub fn az_program(host: &Host) -> Option<String> {
-    if host.which("az").is_some() {
-        return Some("az".into());
-    }
-    if host.os == Os::Windows {
-        return host
-            .path_dirs()
-            .into_iter()
-            .map(|d| d.join("az.cmd"))
-            .find(|p| p.is_file())
-            .map(|p| p.display().to_string());
-    }
-    None
+    host.az_program()
 }
 
 /// The goal: the extension is not installed (az installs a current one on
@@ -202,6 +189,7 @@ pub fn check(host: &Host, r: &mut Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::os::Os;
 
     fn host(os: Os, home: &str, vars: &[(&str, &str)]) -> Host {
         Host::fake(os, home, vars)

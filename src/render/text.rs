@@ -243,9 +243,17 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
     let mut out = String::new();
     let mut n = 0;
     for (t, group) in by_target(&plan.steps, |s| &s.target) {
-        out.push_str(&format!("  {}\n", p.bold(&sanitize(&t.to_string()))));
+        // A step no longer needed is said once, in the plan: the summary
+        // only counts it (its number is kept, so the others read the same).
+        let said = |s: &&crate::plan::Step| !(with_status && s.status == Status::NotNeeded);
+        if group.iter().any(said) {
+            out.push_str(&format!("  {}\n", p.bold(&sanitize(&t.to_string()))));
+        }
         for s in group {
             n += 1;
+            if !said(&s) {
+                continue;
+            }
             let mark = if with_status {
                 match s.status {
                     Status::Applied => p.green("✓ applied"),
@@ -309,7 +317,7 @@ pub fn summary(plan: &Plan, p: &Paint) -> String {
         totals(plan),
         match with_status(plan, Status::NotNeeded) {
             0 => String::new(),
-            n => format!(", {n} not needed any more"),
+            n => format!(", {n} not needed any more (in the plan above)"),
         }
     ));
     out

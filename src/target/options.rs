@@ -137,6 +137,48 @@ impl Options {
     }
 }
 
+impl Options {
+    /// These options (a saved plan's), with each one whose clap id is in
+    /// `typed` taken from `given` instead: what `apply FILE` compares, so
+    /// that only an option typed beside the file can differ.
+    pub fn with_typed(&self, given: &Options, typed: &[String]) -> Options {
+        let pick = |id: &str| typed.iter().any(|t| t == id);
+        // Destructured whole: a new option does not compile until it is here.
+        let Options {
+            port,
+            login,
+            ssh_client_folder,
+            sides,
+            grant_roles,
+            remote,
+            connect,
+        } = given.clone();
+        let mut out = self.clone();
+        if pick("port") {
+            out.port = port;
+        }
+        if pick("login") {
+            out.login = login;
+        }
+        if pick("ssh_client_folder") {
+            out.ssh_client_folder = ssh_client_folder;
+        }
+        if pick("sides") {
+            out.sides = sides;
+        }
+        if pick("grant_roles") {
+            out.grant_roles = grant_roles;
+        }
+        if pick("remote") {
+            out.remote = remote;
+        }
+        if pick("connect") {
+            out.connect = connect;
+        }
+        out.normalized()
+    }
+}
+
 /// The long name of the option whose clap id is `id`, from its definition.
 fn long(id: &str) -> String {
     let cmd = <Options as clap::Args>::augment_args(clap::Command::new("options"));
@@ -260,6 +302,35 @@ mod tests {
         for arg in cmd.get_arguments() {
             assert!(arg.get_long().is_some(), "{:?}", arg.get_id());
         }
+    }
+
+    #[test]
+    fn only_the_options_typed_beside_a_saved_plan_are_compared() {
+        let made: Options = serde_json::from_str(SAVED).unwrap();
+        // Nothing typed: the plan's own options, nothing differs.
+        let nothing = made.with_typed(&Options::default(), &[]);
+        assert!(made.differences(&nothing).is_empty());
+        // Each option typed is taken as typed, and only it can differ.
+        let mut typed = Vec::new();
+        let cmd = <Options as clap::Args>::augment_args(clap::Command::new("options"));
+        for arg in cmd.get_arguments() {
+            typed.push(arg.get_id().to_string());
+            let now = made.with_typed(&Options::default(), &typed);
+            assert_eq!(
+                made.differences(&now).len(),
+                made.differences(&Options::default())
+                    .iter()
+                    .filter(|(a, _)| typed
+                        .iter()
+                        .any(|id| a.contains(&format!("--{}", long(id)))))
+                    .count(),
+                "{typed:?}"
+            );
+        }
+        assert_eq!(
+            made.with_typed(&Options::default(), &typed),
+            Options::default()
+        );
     }
 
     #[test]

@@ -16,11 +16,24 @@ impl PlanView for Text {
     fn plan(&self, plan: &Plan) -> Result<()> {
         self.out.print(&self.human.plan(plan))
     }
+    fn saved(&self, plan: &Plan, file: &std::path::Path) -> Result<()> {
+        let [saved, apply] = crate::view::saved_plan_lines(plan, file);
+        self.out.print(&format!("\n{saved}\n{apply}\n"))
+    }
 }
 
 impl PlanView for Json {
     fn plan(&self, plan: &Plan) -> Result<()> {
         document(&self.out, plan)
+    }
+    /// Beside the document: on stderr, unless `-q`.
+    fn saved(&self, plan: &Plan, file: &std::path::Path) -> Result<()> {
+        if !self.quiet {
+            for line in crate::view::saved_plan_lines(plan, file) {
+                self.err.line("", &line);
+            }
+        }
+        Ok(())
     }
 }
 
