@@ -160,8 +160,13 @@ pub enum Command {
         serve: bool,
     },
     /// Print shell completions (bash, zsh, fish, powershell, elvish)
+    ///
+    /// bash (with bash-completion 2) and fish load them from the folders of
+    /// the examples by themselves; zsh needs the folder on fpath before
+    /// compinit (`fpath=(~/.zfunc $fpath)` in ~/.zshrc); PowerShell runs the
+    /// line of the example from $PROFILE.
     #[command(
-        after_help = "Examples:\n  arcfix completions bash > ~/.local/share/bash-completion/completions/arcfix\n  arcfix completions zsh > \"${fpath[1]}/_arcfix\"\n  arcfix completions powershell >> $PROFILE"
+        after_help = "Examples:\n  arcfix completions powershell | Out-String | Invoke-Expression\n  mkdir -p ~/.local/share/bash-completion/completions\n  arcfix completions bash > ~/.local/share/bash-completion/completions/arcfix\n  mkdir -p ~/.zfunc && arcfix completions zsh > ~/.zfunc/_arcfix\n  mkdir -p ~/.config/fish/completions\n  arcfix completions fish > ~/.config/fish/completions/arcfix.fish"
     )]
     Completions {
         /// The shell to complete for
@@ -169,8 +174,11 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff)
+    ///
+    /// man finds ~/.local/share/man by itself when ~/.local/bin is on PATH;
+    /// otherwise add it with MANPATH=":$HOME/.local/share/man".
     #[command(
-        after_help = "Examples:\n  arcfix man > ~/.local/share/man/man1/arcfix.1\n  arcfix man | man -l -"
+        after_help = "Examples:\n  arcfix man | man -l -\n  mkdir -p ~/.local/share/man/man1\n  arcfix man > ~/.local/share/man/man1/arcfix.1"
     )]
     Man,
     /// Stands in for the Arc SSH proxy in front of the simulator (demo and tests)
@@ -253,7 +261,9 @@ impl clap::builder::TypedValueParser for ScenarioName {
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
         Some(Box::new(
-            SCENARIOS.iter().map(|n| clap::builder::PossibleValue::new(*n)),
+            SCENARIOS
+                .iter()
+                .map(|n| clap::builder::PossibleValue::new(*n)),
         ))
     }
 }

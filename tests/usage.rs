@@ -19,14 +19,11 @@ fn help_sections(help: &str) -> Vec<(String, Vec<String>)> {
         } else if let Some((_, longs)) = sections.last_mut() {
             // "  -o, --output <OUTPUT>  …" or "      --id <RESOURCE_ID>  …"
             let t = line.trim_start();
-            if t.starts_with('-') && line.len() - t.len() <= 6 {
-                if let Some(long) = t
-                    .split([' ', ','])
-                    .find(|w| w.starts_with("--"))
-                    .map(|w| w.trim_end_matches("...").to_string())
-                {
-                    longs.push(long);
-                }
+            if t.starts_with('-')
+                && line.len() - t.len() <= 6
+                && let Some(long) = t.split([' ', ',']).find(|w| w.starts_with("--"))
+            {
+                longs.push(long.trim_end_matches("...").to_string());
             }
         }
     }
@@ -90,7 +87,11 @@ fn help_groups_the_options_under_headings() {
         let own = &sections["Options"];
         for o in APPLY_ONLY {
             // Apply's own options are apply's only, never a global.
-            assert_eq!(own.iter().any(|l| l == o), command == "apply", "{command} {o}");
+            assert_eq!(
+                own.iter().any(|l| l == o),
+                command == "apply",
+                "{command} {o}"
+            );
             let everywhere: Vec<&String> = sections.values().flatten().collect();
             assert_eq!(
                 everywhere.iter().any(|l| l == o),
@@ -109,7 +110,10 @@ fn help_groups_the_options_under_headings() {
         for o in TARGET.iter().chain(CHECKS).chain(APPLY_ONLY) {
             assert!(!all.iter().any(|l| l == o), "{command} {o}:\n{text}");
         }
-        assert!(sections["Output"].iter().any(|l| l == "--output"), "{command}");
+        assert!(
+            sections["Output"].iter().any(|l| l == "--output"),
+            "{command}"
+        );
     }
     // The journal options belong to apply: elsewhere they are usage errors.
     for args in [
@@ -127,10 +131,26 @@ fn help_groups_the_options_under_headings() {
 fn checks_take_spaces_after_commas_and_refuse_an_empty_item() {
     let az = Azure::builtin("healthy");
     let id = az.machine(0);
-    let out = az.run(&["check", "--checks", "client, azure", "--id", &id, "-o", "json"]);
-    assert_eq!(out.json()["checked"], serde_json::json!(["client", "azure"]), "{out:?}");
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "client, azure",
+        "--id",
+        &id,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        out.json()["checked"],
+        serde_json::json!(["client", "azure"]),
+        "{out:?}"
+    );
     let out = az.run(&["check", "--checks", " azure ", "--id", &id, "-o", "json"]);
-    assert_eq!(out.json()["checked"], serde_json::json!(["azure"]), "{out:?}");
+    assert_eq!(
+        out.json()["checked"],
+        serde_json::json!(["azure"]),
+        "{out:?}"
+    );
     for list in ["client,,azure", "client,", ",", " ", ""] {
         let out = az.run(&["check", "--checks", list, "--id", &id]);
         assert_eq!(out.status, 64, "{list:?}: {out:?}");
@@ -145,7 +165,10 @@ fn checks_take_spaces_after_commas_and_refuse_an_empty_item() {
     let out = az.run(&["check", "--checks", "client, azur", "--id", &id]);
     assert_eq!(out.status, 64, "{out:?}");
     assert!(out.stderr.contains("invalid value 'azur'"), "{out:?}");
-    assert!(out.stderr.contains("a similar value exists: 'azure'"), "{out:?}");
+    assert!(
+        out.stderr.contains("a similar value exists: 'azure'"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -158,7 +181,10 @@ fn a_mistyped_scenario_is_answered_with_the_nearest_name() {
         "arcfix: error: unknown scenario 'helthy': did you mean 'healthy'? (`arcfix demo --list` shows them all)\n"
     );
     assert!(out.stdout.is_empty());
-    let out = s.cmd().args(&["demo", "--serve", "--scenario", "wrongport"]).run();
+    let out = s
+        .cmd()
+        .args(&["demo", "--serve", "--scenario", "wrongport"])
+        .run();
     assert_eq!(out.status, 64, "{out:?}");
     assert!(out.stderr.contains("did you mean 'wrong-port'?"), "{out:?}");
     // Nothing near: every name.
@@ -258,7 +284,16 @@ fn the_man_page_documents_every_option_of_every_command() {
         .collect();
     assert_eq!(
         commands,
-        ["check", "plan", "apply", "explain", "rules", "demo", "completions", "man"]
+        [
+            "check",
+            "plan",
+            "apply",
+            "explain",
+            "rules",
+            "demo",
+            "completions",
+            "man"
+        ]
     );
     let global = man_part(&page, ".SH \"GLOBAL OPTIONS\"");
     let mut seen = 0;
@@ -281,7 +316,11 @@ fn the_man_page_documents_every_option_of_every_command() {
         // Under the same headings as --help.
         for heading in ["Target", "What to check and fix"] {
             let has = help(&s, command).contains(&format!("\n{heading}:\n"));
-            assert_eq!(own.contains(&format!("\\fB{heading}\\fR")), has, "{command} {heading}");
+            assert_eq!(
+                own.contains(&format!("\\fB{heading}\\fR")),
+                has,
+                "{command} {heading}"
+            );
         }
     }
     assert!(seen > 60, "{seen}");
@@ -313,7 +352,9 @@ fn the_man_page_documents_every_option_of_every_command() {
         "{check}"
     );
     assert!(
-        environment.contains("the Azure CLI's current subscription: az account show, with \\-\\-auth cli only"),
+        environment.contains(
+            "the Azure CLI's current subscription: az account show, with \\-\\-auth cli only"
+        ),
         "{environment}"
     );
 }
@@ -380,7 +421,9 @@ fn the_install_lines_work_on_a_fresh_account() {
         let found = bash(h, "man -w arcfix").unwrap();
         assert_eq!(
             String::from_utf8_lossy(&found.stdout).trim(),
-            h.join(".local/share/man/man1/arcfix.1").display().to_string(),
+            h.join(".local/share/man/man1/arcfix.1")
+                .display()
+                .to_string(),
             "{found:?}"
         );
         let cargo = bash(
@@ -390,7 +433,9 @@ fn the_install_lines_work_on_a_fresh_account() {
         .unwrap();
         assert_eq!(
             String::from_utf8_lossy(&cargo.stdout).trim(),
-            h.join(".local/share/man/man1/arcfix.1").display().to_string(),
+            h.join(".local/share/man/man1/arcfix.1")
+                .display()
+                .to_string(),
             "{cargo:?}"
         );
         // And renders it, the options of every command in it.

@@ -293,7 +293,10 @@ mod tests {
         // Still one line of safe text, a token masked.
         let hostile = "AzureCliCredential authentication failed. \u{1b}[2Jgot Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln\r\nfake line";
         let said = sign_in_advice(Auth::Cli, hostile, true);
-        assert!(!said.contains('\u{1b}') && !said.contains('\n') && !said.contains('\r'), "{said}");
+        assert!(
+            !said.contains('\u{1b}') && !said.contains('\n') && !said.contains('\r'),
+            "{said}"
+        );
         assert!(!said.contains("eyJ"), "{said}");
         // Another credential's prefix goes the same way; a message without one is kept.
         let env = sign_in_advice(
@@ -301,8 +304,14 @@ mod tests {
             "ClientSecretCredential authentication failed. AADSTS7000215: Invalid client secret.",
             true,
         );
-        assert!(env.ends_with("AZURE_FEDERATED_TOKEN_FILE): AADSTS7000215: Invalid client secret."), "{env}");
-        assert!(sign_in_advice(Auth::Cli, "no prefix here", true).ends_with("the CLI said: no prefix here"));
+        assert!(
+            env.ends_with("AZURE_FEDERATED_TOKEN_FILE): AADSTS7000215: Invalid client secret."),
+            "{env}"
+        );
+        assert!(
+            sign_in_advice(Auth::Cli, "no prefix here", true)
+                .ends_with("the CLI said: no prefix here")
+        );
     }
 
     struct Counting(AtomicU32, i64);

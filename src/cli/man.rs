@@ -106,7 +106,10 @@ fn options(command: &clap::Command) -> std::io::Result<String> {
                     .find(|h| h.to_uppercase() == upper)
                     .copied()
                     .unwrap_or(upper);
-                out += &Roff::new().control("PP", []).text([bold(heading)]).to_roff();
+                out += &Roff::new()
+                    .control("PP", [])
+                    .text([bold(heading)])
+                    .to_roff();
             }
             None => {
                 out += line;
