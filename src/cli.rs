@@ -46,19 +46,33 @@ impl Cli {
     }
 }
 
+/// The `--help` headings, after a command's own options: which machines,
+/// what is checked and fixed (`target::Options`), how the result is printed,
+/// and how Azure is reached. An option without one is its command's own
+/// (set on each option: a heading set for a flattened struct would carry
+/// over to the command's own options that follow it).
+pub const TARGET_HEADING: &str = "Target";
+pub const OUTPUT_HEADING: &str = "Output";
+pub const AZURE_HEADING: &str = "Azure sign-in";
+
+// Under "Output" unless said otherwise: an output option added here lands there.
 #[derive(Debug, Args)]
+#[command(next_help_heading = OUTPUT_HEADING)]
 pub struct GlobalArgs {
     /// Output format: human text or one JSON document on stdout
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text, global = true)]
     pub output: Output,
     /// Azure Resource Manager base URL (default from --cloud); http only for loopback
     #[arg(long, env = "ARCFIX_ARM_ENDPOINT", global = true, value_name = "URL")]
+    #[arg(help_heading = AZURE_HEADING)]
     pub arm_endpoint: Option<String>,
     /// Azure cloud
     #[arg(long, value_enum, default_value_t = Cloud::AzureCloud, global = true)]
+    #[arg(help_heading = AZURE_HEADING)]
     pub cloud: Cloud,
     /// Credential: the Azure CLI (default), AZURE_* environment variables, or managed identity
     #[arg(long, value_enum, env = "ARCFIX_AUTH", default_value_t = Auth::Cli, global = true)]
+    #[arg(help_heading = AZURE_HEADING)]
     pub auth: Auth,
     /// More logging on stderr (-v, -vv)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -72,16 +86,16 @@ pub struct GlobalArgs {
     /// Same as --color never
     #[arg(long, global = true, hide = true)]
     pub no_color: bool,
+}
+
+/// Where apply records the changes it makes (apply's own options).
+#[derive(Debug, Clone, Args)]
+pub struct JournalArgs {
     /// Where apply appends its journal of changes (default: the state folder)
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        conflicts_with = "no_journal"
-    )]
+    #[arg(long, value_name = "FILE", conflicts_with = "no_journal")]
     pub journal: Option<PathBuf>,
     /// Keep no journal of the changes apply makes
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_journal: bool,
 }
 
@@ -114,7 +128,7 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         target: TargetArgs,
-        /// Save the plan as JSON (mode 0600) for `apply --plan`
+        /// Save the plan as JSON (mode 0600) for `arcfix apply FILE`
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -140,6 +154,8 @@ pub enum Command {
         /// The same as `apply FILE`
         #[arg(long, value_name = "FILE")]
         plan: Option<PathBuf>,
+        #[command(flatten)]
+        journal: JournalArgs,
     },
     /// Match an error message or a whole log to the known problems
     #[command(
@@ -159,7 +175,7 @@ pub enum Command {
     )]
     Demo {
         /// The built-in scenario to run or serve (see --list)
-        #[arg(long, value_name = "NAME", default_value = "demo")]
+        #[arg(long, value_name = "NAME", default_value = "demo", value_parser = ScenarioName)]
         scenario: String,
         /// List the built-in scenarios
         #[arg(long, conflicts_with_all = ["serve", "scenario"])]
@@ -170,8 +186,13 @@ pub enum Command {
         serve: bool,
     },
     /// Print shell completions (bash, zsh, fish, powershell, elvish)
+    ///
+    /// bash (with bash-completion 2) and fish load them from the folders of
+    /// the examples by themselves; zsh needs the folder on fpath before
+    /// compinit (`fpath=(~/.zfunc $fpath)` in ~/.zshrc); PowerShell runs the
+    /// line of the example from $PROFILE.
     #[command(
-        after_help = "Examples:\n  arcfix completions bash > ~/.local/share/bash-completion/completions/arcfix\n  arcfix completions zsh > \"${fpath[1]}/_arcfix\"\n  arcfix completions powershell >> $PROFILE"
+        after_help = "Examples:\n  arcfix completions powershell | Out-String | Invoke-Expression\n  mkdir -p ~/.local/share/bash-completion/completions\n  arcfix completions bash > ~/.local/share/bash-completion/completions/arcfix\n  mkdir -p ~/.zfunc && arcfix completions zsh > ~/.zfunc/_arcfix\n  mkdir -p ~/.config/fish/completions\n  arcfix completions fish > ~/.config/fish/completions/arcfix.fish"
     )]
     Completions {
         /// The shell to complete for
@@ -179,8 +200,11 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff)
+    ///
+    /// man finds ~/.local/share/man by itself when ~/.local/bin is on PATH;
+    /// otherwise add it with MANPATH=":$HOME/.local/share/man".
     #[command(
-        after_help = "Examples:\n  arcfix man > ~/.local/share/man/man1/arcfix.1\n  arcfix man | man -l -"
+        after_help = "Examples:\n  arcfix man | man -l -\n  mkdir -p ~/.local/share/man/man1\n  arcfix man > ~/.local/share/man/man1/arcfix.1"
     )]
     Man,
     /// Stands in for the Arc SSH proxy in front of the simulator (demo and tests)
@@ -200,28 +224,72 @@ pub enum Command {
 pub struct TargetArgs {
     /// Subscription id (GUID) or name (repeatable). Alone, or with
     /// --resource-group or --tag, every Arc machine found there (fleet mode).
-    /// AZURE_SUBSCRIPTION_ID is used for --machine, --resource-group and --tag
-    /// only: it never starts a fleet run by itself
-    #[arg(long, value_name = "ID|NAME")]
+    /// Without it, --machine, --resource-group and --tag use
+    /// AZURE_SUBSCRIPTION_ID, else the Azure CLI's current subscription (`az
+    /// account show`, with --auth cli only), named in the scope line; neither
+    /// starts a fleet run by itself
+    #[arg(long, value_name = "ID|NAME", help_heading = TARGET_HEADING)]
     pub subscription: Vec<String>,
     /// Resource group
-    #[arg(short = 'g', long, value_name = "NAME")]
+    #[arg(short = 'g', long, value_name = "NAME", help_heading = TARGET_HEADING)]
     pub resource_group: Option<String>,
     /// Arc-enabled server name (Microsoft.HybridCompute/machines)
-    #[arg(short = 'n', long, visible_alias = "name", value_name = "NAME")]
+    #[arg(short = 'n', long, visible_alias = "name", value_name = "NAME", help_heading = TARGET_HEADING)]
     pub machine: Option<String>,
     /// The machine's full ARM resource id (repeatable), instead of the three above
-    #[arg(long = "id", value_name = "RESOURCE_ID")]
+    #[arg(long = "id", value_name = "RESOURCE_ID", help_heading = TARGET_HEADING)]
     pub ids: Vec<String>,
     /// Machine resource ids from a file, one a line (`-`: standard input;
     /// blank lines and `#` comments are skipped)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = TARGET_HEADING)]
     pub ids_from: Option<PathBuf>,
     /// Fleet mode: only machines with this tag (repeatable, all must match)
-    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    #[arg(long = "tag", value_name = "KEY=VALUE", help_heading = TARGET_HEADING)]
     pub tags: Vec<String>,
     // The options that change what is detected and planned, defined with
     // their help in `target::Options`.
     #[command(flatten)]
     pub options: Options,
+}
+
+/// The built-in scenarios of `demo --scenario`, in `demo --list`'s order, as
+/// completion and `--help` offer them. The simulator has the list (`cli`
+/// cannot reach it); a test of `demo` keeps the two the same.
+pub const SCENARIOS: &[&str] = &[
+    "demo",
+    "healthy",
+    "reader",
+    "wrong-port",
+    "disconnected",
+    "windows",
+    "fleet",
+    "group-contributor",
+];
+
+/// `demo --scenario`: any name is taken here (`demo` refuses an unknown one
+/// and suggests the closest); the built-in names are offered to completion.
+#[derive(Clone)]
+struct ScenarioName;
+
+impl clap::builder::TypedValueParser for ScenarioName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            SCENARIOS
+                .iter()
+                .map(|n| clap::builder::PossibleValue::new(*n)),
+        ))
+    }
 }

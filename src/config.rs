@@ -21,7 +21,8 @@ pub struct Config {
     pub color: bool,
     /// -1 quiet, 0 default, 1 -v, 2 -vv
     pub verbosity: i8,
-    /// `--journal FILE`, or `None` with `--no-journal`; the default path otherwise.
+    /// apply's `--journal FILE`, or `Off` with `--no-journal`; the default
+    /// path otherwise (and for every other command, which keeps no journal).
     pub journal: JournalChoice,
     pub azure: AzureSettings,
 }
@@ -147,6 +148,10 @@ impl Config {
             use_az: defaults.use_az && g.auth == Auth::Cli,
             ..*defaults
         };
+        let journal = match &cli.command {
+            cli::Command::Apply { journal, .. } => journal_choice(journal),
+            _ => JournalChoice::Default,
+        };
         let command = command(cli.command, g.output, &defaults, &cli.typed)?;
         let azure = azure_settings(&g)?;
         Ok(Config {
@@ -154,13 +159,18 @@ impl Config {
             output: g.output,
             color: g.output == Output::Text && color(&g, env_no_color, stdout_is_terminal),
             verbosity: if g.quiet { -1 } else { g.verbose.min(2) as i8 },
-            journal: match (g.journal, g.no_journal) {
-                (_, true) => JournalChoice::Off,
-                (Some(f), false) => JournalChoice::File(f),
-                (None, false) => JournalChoice::Default,
-            },
+            journal,
             azure,
         })
+    }
+}
+
+/// Apply's `--journal FILE` / `--no-journal`.
+fn journal_choice(j: &cli::JournalArgs) -> JournalChoice {
+    match (&j.journal, j.no_journal) {
+        (_, true) => JournalChoice::Off,
+        (Some(f), false) => JournalChoice::File(f.clone()),
+        (None, false) => JournalChoice::Default,
     }
 }
 
@@ -183,6 +193,7 @@ fn command(
             yes,
             dry_run,
             plan,
+            journal: _,
         } => match file.or(plan) {
             Some(file) => saved_apply(file, t, typed, dry_run)?,
             None if output == Output::Json && !yes && !dry_run => {

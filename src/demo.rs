@@ -65,15 +65,53 @@ pub async fn run(views: &Views, name: &str, mode: DemoMode) -> Result<ExitCode> 
     Ok(code)
 }
 
-/// The built-in scenario of that name, or the usage error listing them.
+/// The built-in scenario of that name, or the usage error suggesting the
+/// closest name (as clap does for a mistyped command), else listing them.
 fn builtin(name: &str) -> Result<Scenario> {
     Scenario::builtin(name).ok_or_else(|| {
-        Error::Usage(format!(
-            "unknown scenario '{}': the built-in scenarios are {} (see `arcfix demo --list`)",
-            crate::text::sanitize(name),
-            Scenario::builtin_names().join(", ")
-        ))
+        let names = Scenario::builtin_names();
+        let typed = crate::text::sanitize(name);
+        Error::Usage(match closest(name, names) {
+            Some(near) => format!(
+                "unknown scenario '{typed}': did you mean '{near}'? (`arcfix demo --list` shows them all)"
+            ),
+            None => format!(
+                "unknown scenario '{typed}': the built-in scenarios are {} (see `arcfix demo --list`)",
+                names.join(", ")
+            ),
+        })
     })
+}
+
+/// The name nearest to `typed` (case aside), when it is near enough to be a
+/// typo of it: a third of its letters to change at most (one at least).
+fn closest<'a>(typed: &str, names: &[&'a str]) -> Option<&'a str> {
+    let typed = typed.to_lowercase();
+    let limit = (typed.chars().count() / 3).max(1);
+    names
+        .iter()
+        .map(|n| (edit_distance(&typed, n), *n))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions of characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// The built-in scenarios, in their order.
@@ -494,4 +532,33 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_offers_the_simulators_scenarios() {
+        assert_eq!(crate::cli::SCENARIOS, Scenario::builtin_names());
+    }
+
+    #[test]
+    fn a_typo_of_a_scenario_is_answered_with_the_nearest_name() {
+        let names = Scenario::builtin_names();
+        for (typed, near) in [
+            ("helthy", Some("healthy")),
+            ("Healthy", Some("healthy")),
+            ("wrongport", Some("wrong-port")),
+            ("fleat", Some("fleet")),
+            ("group-contributer", Some("group-contributor")),
+            ("moon", None),
+            ("x", None),
+            ("", None),
+        ] {
+            assert_eq!(closest(typed, names), near, "{typed}");
+        }
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
 }

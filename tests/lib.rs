@@ -26,3 +26,4 @@ mod remote;
 mod saved_plan;
 pub mod server;
 pub mod specs;
+mod usage;

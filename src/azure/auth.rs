@@ -35,16 +35,14 @@ fn az_on_path() -> bool {
     crate::os::Host::detect().which("az").is_some()
 }
 
-/// What to do when no token can be had, in arcfix's words: never as an answer
-/// from Azure (no request was sent), never the SDK's troubleshooting page.
+/// What to do when no token can be had, in arcfix's words (never as an
+/// answer from Azure: no request was sent), then the credential's own words
+/// whole, on one line: the Azure CLI's message with the command it asks for
+/// (`az login --scope https://…`) and the SDK's troubleshooting link; secrets
+/// masked, control characters escaped.
 pub fn sign_in_advice(auth: Auth, detail: &str, az_installed: bool) -> String {
-    // The credential's own words, without links and boilerplate.
-    let detail: String = crate::text::one_line(detail)
-        .split_whitespace()
-        .filter(|w| !w.contains("://") && !w.contains("aka.ms"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let detail = detail.chars().take(200).collect::<String>();
+    let detail = crate::text::one_line(&crate::redact::redact(detail, &[]));
+    let detail = without_sdk_prefix(&detail);
     let others = "or choose --auth env / managed-identity";
     match auth {
         Auth::Cli if !az_installed => {
@@ -62,6 +60,17 @@ pub fn sign_in_advice(auth: Auth, detail: &str, az_installed: bool) -> String {
             "could not get a token from this machine's managed identity (is it an Azure VM or Arc server with an identity?): {detail}"
         ),
         Auth::Static => format!("could not use the token in ARCFIX_TOKEN: {detail}"),
+    }
+}
+
+/// The credential's message without the SDK's "AzureCliCredential
+/// authentication failed." before it: arcfix has said that in its words.
+fn without_sdk_prefix(detail: &str) -> &str {
+    match detail.split_once(" authentication failed.") {
+        Some((name, rest)) if name.ends_with("Credential") && !name.contains(' ') => {
+            rest.trim_start()
+        }
+        _ => detail,
     }
 }
 
@@ -262,6 +271,48 @@ fn base64url(s: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// What `az account get-access-token` prints when the sign-in has lapsed,
+    /// as azure_identity's AzureCliCredential reports it (its stderr whole,
+    /// then the troubleshooting link).
+    const AZ_LAPSED: &str = "AzureCliCredential authentication failed. ERROR: AADSTS70043: The refresh token has expired or is invalid due to sign-in frequency checks by conditional access. The token was issued on 2026-11-30T08:12:44.0000000Z and the maximum allowed lifetime for this request is 43200. Trace ID: 5b0e8f4c-1f5e-4a55-9a43-1c1f0b7a2e00 Correlation ID: 0d9b7e8c-3c4b-4d7e-8f4f-8e5a2c1b9f11 Timestamp: 2026-12-07 07:10:00Z\nInteractive authentication is needed. Please run:\naz login --scope https://management.core.windows.net//.default\n\nTo troubleshoot, visit https://aka.ms/azsdk/rust/identity/troubleshoot#azure-cli";
+
+    #[test]
+    fn the_clis_sign_in_error_is_said_whole_on_one_line() {
+        let said = sign_in_advice(Auth::Cli, AZ_LAPSED, true);
+        assert_eq!(
+            said,
+            "could not get a token from the Azure CLI: run `az login` (or choose --auth env / managed-identity); \
+             the CLI said: ERROR: AADSTS70043: The refresh token has expired or is invalid due to sign-in frequency \
+             checks by conditional access. The token was issued on 2026-11-30T08:12:44.0000000Z and the maximum \
+             allowed lifetime for this request is 43200. Trace ID: 5b0e8f4c-1f5e-4a55-9a43-1c1f0b7a2e00 \
+             Correlation ID: 0d9b7e8c-3c4b-4d7e-8f4f-8e5a2c1b9f11 Timestamp: 2026-12-07 07:10:00Z Interactive \
+             authentication is needed. Please run: az login --scope https://management.core.windows.net//.default \
+             To troubleshoot, visit https://aka.ms/azsdk/rust/identity/troubleshoot#azure-cli"
+        );
+        // Still one line of safe text, a token masked.
+        let hostile = "AzureCliCredential authentication failed. \u{1b}[2Jgot Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln\r\nfake line";
+        let said = sign_in_advice(Auth::Cli, hostile, true);
+        assert!(
+            !said.contains('\u{1b}') && !said.contains('\n') && !said.contains('\r'),
+            "{said}"
+        );
+        assert!(!said.contains("eyJ"), "{said}");
+        // Another credential's prefix goes the same way; a message without one is kept.
+        let env = sign_in_advice(
+            Auth::Env,
+            "ClientSecretCredential authentication failed. AADSTS7000215: Invalid client secret.",
+            true,
+        );
+        assert!(
+            env.ends_with("AZURE_FEDERATED_TOKEN_FILE): AADSTS7000215: Invalid client secret."),
+            "{env}"
+        );
+        assert!(
+            sign_in_advice(Auth::Cli, "no prefix here", true)
+                .ends_with("the CLI said: no prefix here")
+        );
+    }
 
     struct Counting(AtomicU32, i64);
     impl TokenSource for Counting {

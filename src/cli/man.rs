@@ -5,7 +5,7 @@
 
 use clap::CommandFactory;
 use clap_mangen::Man;
-use clap_mangen::roff::{Roff, roman};
+use clap_mangen::roff::{Roff, bold, roman};
 
 use super::Cli;
 
@@ -18,7 +18,7 @@ pub fn page() -> std::io::Result<String> {
     page += &section(|w| man.render_synopsis_section(w), Keep::Section)?;
     page += &section(|w| man.render_description_section(w), Keep::Section)?;
     page += ".SH \"GLOBAL OPTIONS\"\nEvery command takes these.\n";
-    page += &section(|w| man.render_options_section(w), Keep::Body)?;
+    page += &options(&cli)?;
     page += ".SH COMMANDS\n";
     for command in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
         page += &command_section(command)?;
@@ -73,11 +73,49 @@ fn command_section(command: &clap::Command) -> std::io::Result<String> {
     out += ".PP\n";
     out += &section(|w| man.render_description_section(w), Keep::Body)?;
     if has_options {
-        out += &section(|w| man.render_options_section(w), Keep::Body)?;
+        out += &options(&command)?;
     }
     if let Some(examples) = command.get_after_help() {
         let examples = examples_block(&examples.to_string());
         out += &section(|w| examples.to_writer(w), Keep::Section)?;
+    }
+    Ok(out)
+}
+
+/// A command's options as `--help` groups them: its own first, then one
+/// paragraph per heading ("Target", "Output", ...) named in bold, as `--help`
+/// names it; clap_mangen would make each heading a section of its own, which
+/// inside a command's section would end it.
+fn options(command: &clap::Command) -> std::io::Result<String> {
+    let man = Man::new(command.clone());
+    let rendered = section(|w| man.render_options_section(w), Keep::Section)?;
+    let headings: Vec<&str> = command
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| a.get_help_heading())
+        .collect();
+    let mut out = String::new();
+    for line in rendered.lines() {
+        match line.strip_prefix(".SH ") {
+            // The command's own options, first, need no heading.
+            Some("OPTIONS") => {}
+            Some(upper) => {
+                let upper = upper.trim_matches('"');
+                let heading = headings
+                    .iter()
+                    .find(|h| h.to_uppercase() == upper)
+                    .copied()
+                    .unwrap_or(upper);
+                out += &Roff::new()
+                    .control("PP", [])
+                    .text([bold(heading)])
+                    .to_roff();
+            }
+            None => {
+                out += line;
+                out.push('\n');
+            }
+        }
     }
     Ok(out)
 }
@@ -164,28 +202,55 @@ A command\-line usage error.
 .SH ENVIRONMENT
 .TP
 \fBAZURE_SUBSCRIPTION_ID\fR
-The subscription of \-\-machine, \-\-resource\-group and \-\-tag when \-\-subscription is not given; it never starts a fleet run by itself.
+The subscription of \-\-machine, \-\-resource\-group and \-\-tag when \-\-subscription is not given (when it is not set either, the Azure CLI's current subscription: az account show, with \-\-auth cli only); the scope line names the subscription used and where it came from; it never starts a fleet run by itself.
 .TP
 \fBARCFIX_ARM_ENDPOINT\fR
-The Resource Manager base URL (as \-\-arm\-endpoint).
+The Resource Manager base URL (as \-\-arm\-endpoint; http only for a loopback address).
 .TP
 \fBARCFIX_AUTH\fR
-The credential (as \-\-auth).
+The credential (as \-\-auth): cli, env, managed\-identity or static.
 .TP
 \fBAZURE_TENANT_ID\fR, \fBAZURE_CLIENT_ID\fR, \fBAZURE_CLIENT_SECRET\fR, \fBAZURE_FEDERATED_TOKEN_FILE\fR
-The credential of \-\-auth env (and the user\-assigned identity of \-\-auth managed\-identity).
+The credential of \-\-auth env: a service principal (tenant, client id and secret) or a workload identity (tenant, client id and token file). With \-\-auth managed\-identity, AZURE_CLIENT_ID chooses a user\-assigned identity.
 .TP
 \fBARCFIX_TOKEN\fR
-The bearer token of \-\-auth static (loopback endpoints only).
+The bearer token of \-\-auth static (loopback endpoints only; arcfix demo \-\-serve prints it).
+.TP
+\fBHTTPS_PROXY\fR, \fBHTTP_PROXY\fR, \fBALL_PROXY\fR, \fBNO_PROXY\fR
+The proxy through which Resource Manager is reached (never for a loopback endpoint). The Azure CLI, for \-\-auth cli, reads them too.
+.TP
+\fBPATH\fR
+Where az, ssh, ssh\-keygen and the other programs arcfix runs are found (by absolute path; empty and relative entries are ignored).
 .TP
 \fBPSModulePath\fR
 Where the PowerShell modules are looked for.
 .TP
+\fBHOME\fR, \fBXDG_STATE_HOME\fR, \fBLOCALAPPDATA\fR
+The home folder (~/.ssh, the Azure CLI's SSH proxy) and the state folder of apply's journal (see FILES).
+.TP
 \fBNO_COLOR\fR
 When set and not empty, no colour (with \-\-color auto).
 .TP
-\fBARCFIX_LOG\fR, \fBARCFIX_PRIVILEGE\fR, \fBARCFIX_SSH_SEARCH_PATH\fR, \fBARCFIX_RUN_COMMAND_TIMEOUT\fR, \fBARCFIX_CONNECT_TIMEOUT\fR, \fBARCFIX_RETRY_SCALE\fR, \fBARCFIX_PACE_SCALE\fR
-See the README.
+\fBARCFIX_LOG\fR
+A tracing filter for the log on stderr, such as arcfix=debug (instead of \-v and \-q).
+.TP
+\fBARCFIX_PRIVILEGE\fR
+user or admin: overrides the root or administrator detection (user makes every privileged step manual).
+.TP
+\fBARCFIX_SSH_SEARCH_PATH\fR
+The folders where ssh may be found off PATH (default: the usual places of the system).
+.TP
+\fBARCFIX_RUN_COMMAND_TIMEOUT\fR
+The seconds one Run Command may take (default 600).
+.TP
+\fBARCFIX_CONNECT_TIMEOUT\fR
+The seconds the connection probe's ssh may take (default 20).
+.TP
+\fBARCFIX_RETRY_SCALE\fR
+Shrinks the waits between retries (above 0, at most 1; for tests).
+.TP
+\fBARCFIX_PACE_SCALE\fR
+Multiplies the client's rate\-limit buckets (at least 1; for benchmarks).
 .SH FILES
 .TP
 \fI$XDG_STATE_HOME/arcfix/journal.jsonl\fR (\fI~/.local/state/arcfix/journal.jsonl\fR; Windows \fI%LOCALAPPDATA%\\arcfix\\journal.jsonl\fR)
@@ -195,7 +260,7 @@ The journal of the changes apply made, one JSON line each, with how to undo it.
 The Azure CLI's SSH proxy, used by \-\-connect.
 .TP
 \fIplan.json\fR
-A plan saved with plan \-\-out (mode 0600), applied with apply \-\-plan.
+A plan saved with plan \-\-out (mode 0600), applied with arcfix apply FILE (its machines and options; the file is the approval).
 .SH "SEE ALSO"
 \fBssh\fR(1)
 "#;

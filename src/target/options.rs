@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{Login, Side, side_name};
 
+/// The `--help` heading of these options (set on each: a heading set for the
+/// struct would carry over to the options of the command that follow it).
+const HEADING: &str = "What to check and fix";
+
 /// The port `az ssh arc` uses without `--port`.
 const DEFAULT_PORT: u16 = 22;
 
@@ -22,37 +26,43 @@ const DEFAULT_PORT: u16 = 22;
 pub struct Options {
     /// The SSH port that must work (default 22, as az ssh arc without --port);
     /// without it, a port already set up in Azure is reported, never changed
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..), help_heading = HEADING)]
     #[serde(flatten, with = "saved_port")]
     pub port: Option<u16>,
     /// How the user logs in: local user or Microsoft Entra ID
-    #[arg(long, value_enum, default_value_t = Login::Local)]
+    #[arg(long, value_enum, default_value_t = Login::Local, help_heading = HEADING)]
     pub login: Login,
     /// Where ssh and ssh-keygen live, as in `az ssh arc`
-    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        value_hint = clap::ValueHint::DirPath,
+        help_heading = HEADING
+    )]
     pub ssh_client_folder: Option<PathBuf>,
     // `None`: the default sides (client, azure, plus server on an Arc server).
     /// Sides to check: client, azure, server (comma-separated)
     #[arg(
         long = "checks",
         value_delimiter = ',',
-        value_enum,
-        value_name = "LIST"
+        value_parser = SideList,
+        value_name = "LIST",
+        help_heading = HEADING
     )]
     #[serde(rename = "checks")]
     pub sides: Option<Vec<Side>>,
     /// Let the plan assign missing login roles when the caller may write role assignments
-    #[arg(long)]
+    #[arg(long, help_heading = HEADING)]
     pub grant_roles: bool,
     /// Check the server side of each machine through Arc Run Command: check and
     /// plan create a Run Command resource per machine that executes a read-only
     /// probe script on the server, then delete it; an approved apply runs the
     /// fix scripts the same way
-    #[arg(long)]
+    #[arg(long, help_heading = HEADING)]
     pub remote: bool,
     /// Try the real SSH path to each machine (ssh through the Arc proxy on this
     /// machine; no login is attempted); apply tries it again at the end
-    #[arg(long)]
+    #[arg(long, help_heading = HEADING)]
     pub connect: bool,
 }
 
@@ -176,6 +186,50 @@ impl Options {
             out.connect = connect;
         }
         out.normalized()
+    }
+}
+
+/// One side of `--checks`: as typed between commas, with the spaces around
+/// it trimmed (`--checks "client, azure"`); an empty item is refused by name.
+#[derive(Clone)]
+struct SideList;
+
+impl clap::builder::TypedValueParser for SideList {
+    type Value = Side;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Side, clap::Error> {
+        let inner = clap::builder::EnumValueParser::<Side>::new();
+        match value.to_str().map(str::trim) {
+            Some("") => {
+                let name = arg
+                    .map(|a| format!("--{}", a.get_long().unwrap_or("checks")))
+                    .unwrap_or_else(|| "--checks".into());
+                Err(clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!(
+                        "{name} has an empty item: name the sides separated by commas (client, azure, server)\n"
+                    ),
+                )
+                .with_cmd(cmd))
+            }
+            Some(side) => inner.parse_ref(cmd, arg, std::ffi::OsStr::new(side)),
+            None => inner.parse_ref(cmd, arg, value),
+        }
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            <Side as clap::ValueEnum>::value_variants()
+                .iter()
+                .filter_map(clap::ValueEnum::to_possible_value),
+        ))
     }
 }
 
