@@ -28,9 +28,16 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Output format: human text or one JSON document on stdout
+    /// Output format: human text, one JSON document, or as az prints lists: a
+    /// table or tab-separated values (check: findings, a fleet's machines;
+    /// plan, apply: steps; rules; explain: matches)
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text, global = true)]
     pub output: Output,
+    /// A JMESPath query over the JSON document, as in az: its result is
+    /// printed as JSON (-o table, -o tsv: as az prints a query result),
+    /// e.g. --query 'findings[].id' -o tsv
+    #[arg(long, global = true, value_name = "JMESPATH")]
+    pub query: Option<String>,
     /// Azure Resource Manager base URL (default from --cloud); http only for loopback
     #[arg(long, env = "ARCFIX_ARM_ENDPOINT", global = true, value_name = "URL")]
     pub arm_endpoint: Option<String>,
@@ -76,6 +83,8 @@ pub enum ColorChoice {
 pub enum Output {
     Text,
     Json,
+    Table,
+    Tsv,
 }
 
 #[derive(Debug, Subcommand)]
