@@ -36,6 +36,14 @@ pub struct GlobalArgs {
     /// A JMESPath query over the JSON document, as in az: its result is
     /// printed as JSON (-o table, -o tsv: as az prints a query result),
     /// e.g. --query 'findings[].id' -o tsv
+    ///
+    /// As in az, a table's columns are the scalar values of each object
+    /// (nested lists and objects, null, and the keys id, type and etag are
+    /// left out: rename them, e.g. --query 'findings[].{Id: id, Fix: fix}'
+    /// -o table); tsv prints values only, a line per item. A query that
+    /// selects nothing prints nothing. An invalid expression is a usage
+    /// error (exit 64) before anything is read, and so is a query that fails
+    /// on the document; otherwise the exit code is the command's.
     #[arg(long, global = true, value_name = "JMESPATH")]
     pub query: Option<String>,
     /// Azure Resource Manager base URL (default from --cloud); http only for loopback

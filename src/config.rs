@@ -178,7 +178,9 @@ fn unknown_function(ast: &jmespath::ast::Ast) -> Option<String> {
         | Ast::Or { lhs, rhs, .. }
         | Ast::Projection { lhs, rhs, .. }
         | Ast::Subexpr { lhs, rhs, .. } => vec![lhs, rhs],
-        Ast::Condition { predicate, then, .. } => vec![predicate, then],
+        Ast::Condition {
+            predicate, then, ..
+        } => vec![predicate, then],
         Ast::Expref { ast, .. } => vec![ast],
         Ast::Flatten { node, .. } | Ast::Not { node, .. } | Ast::ObjectValues { node, .. } => {
             vec![node]
@@ -962,7 +964,10 @@ mod tests {
         assert_eq!(c.output, Output::Tsv);
         assert_eq!(c.query.unwrap().expression().as_str(), "findings[].id");
         assert!(!c.color, "a query's result is a document, never coloured");
-        assert_eq!(parse(&["rules", "-o", "table"]).unwrap().output, Output::Table);
+        assert_eq!(
+            parse(&["rules", "-o", "table"]).unwrap().output,
+            Output::Table
+        );
         // A bad expression, or a function JMESPath does not have: one line,
         // before anything is read.
         for (query, said) in [

@@ -42,10 +42,7 @@ fn check_of_one_machine_as_a_table_and_as_tsv() {
             .max(name.len() + 2)
     };
     let (w_id, w_title) = (width("id", "Problem"), width("title", "Title"));
-    expected.push_str(&format!(
-        "Target    {:<w_id$}  Fix     Title\n",
-        "Problem"
-    ));
+    expected.push_str(&format!("Target    {:<w_id$}  Fix     Title\n", "Problem"));
     expected.push_str(&format!(
         "--------  {}  ------  {}\n",
         "-".repeat(w_id),
@@ -72,7 +69,12 @@ fn check_of_one_machine_as_a_table_and_as_tsv() {
     for (row, f) in rows.iter().zip(&findings) {
         assert_eq!(
             row,
-            &["web-01", f["id"].as_str().unwrap(), f["fix"].as_str().unwrap(), f["title"].as_str().unwrap()],
+            &[
+                "web-01",
+                f["id"].as_str().unwrap(),
+                f["fix"].as_str().unwrap(),
+                f["title"].as_str().unwrap()
+            ],
             "{out:?}"
         );
     }
@@ -94,8 +96,7 @@ fn a_fleet_is_a_row_per_machine() {
     assert_eq!(out.status, 2, "{out:?}");
     // The scope line on stderr, as beside a JSON document; stdout the rows.
     assert_eq!(
-        out.stderr,
-        "6 Arc machines in 2 subscriptions (Resource Graph)\n",
+        out.stderr, "6 Arc machines in 2 subscriptions (Resource Graph)\n",
         "{out:?}"
     );
     let json = az.run(&[&args[..], &["-o", "json"]].concat()).json();
@@ -161,7 +162,11 @@ fn plan_and_a_dry_run_list_their_steps() {
             format!(
                 "web-01\t{}\t{}\tplanned\t{}\n",
                 s["id"].as_str().unwrap(),
-                if s["automatic"] == true { "auto" } else { "manual" },
+                if s["automatic"] == true {
+                    "auto"
+                } else {
+                    "manual"
+                },
                 s["description"].as_str().unwrap()
             )
         })
@@ -174,7 +179,10 @@ fn plan_and_a_dry_run_list_their_steps() {
     let out = az.run(&[&["plan"][..], &target, &["-o", "table"]].concat());
     let header = out.stdout.lines().next().unwrap();
     assert!(header.starts_with("Target    Step  "), "{out:?}");
-    assert!(header.contains("  Fix     Status    Description"), "{out:?}");
+    assert!(
+        header.contains("  Fix     Status    Description"),
+        "{out:?}"
+    );
     assert_eq!(out.stdout.lines().count(), steps.len() + 2, "{out:?}");
     assert!(az.writes().is_empty(), "{:?}", az.writes());
 }
@@ -203,6 +211,69 @@ fn apply_with_a_table_or_tsv_needs_yes() {
 }
 
 #[test]
+fn apply_yes_lists_how_each_step_ended() {
+    let az = Azure::builtin("group-contributor");
+    let id = az.machine(0);
+    let out = az.run(&[
+        "apply", "--yes", "--checks", "azure", "--id", &id, "-o", "tsv",
+    ]);
+    // A manual step remains: exit 3, as with text.
+    assert_eq!(out.status, 3, "{out:?}");
+    let rows: Vec<(&str, &str, &str, &str)> = tsv(&out.stdout)
+        .iter()
+        .map(|r| (r[0], r[1], r[2], r[3]))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "/subscriptions/3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f",
+                "register-hybridconnectivity",
+                "auto",
+                "applied"
+            ),
+            ("web-01", "restart-hybrid-agent-web-01", "manual", "manual"),
+            (
+                "web-01",
+                "create-default-endpoint-web-01",
+                "auto",
+                "already-satisfied"
+            ),
+            (
+                "web-01",
+                "enable-ssh-port-web-01",
+                "auto",
+                "already-satisfied"
+            ),
+        ],
+        "{out:?}"
+    );
+    assert_eq!(out.stderr, "", "{out:?}");
+    assert!(!az.writes().is_empty(), "it applied");
+}
+
+#[test]
+fn the_demo_lists_the_steps_it_applied() {
+    let out = arcfix(&["demo", "-o", "tsv"]);
+    assert_eq!(out.status, 0, "{out:?}");
+    let rows = tsv(&out.stdout);
+    assert!(rows.iter().all(|r| r.len() == 5), "{out:?}");
+    assert!(
+        rows.iter()
+            .any(|r| r[1] == "register-hybridconnectivity" && r[2] == "auto" && r[3] == "applied"),
+        "{out:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == "db-01" && r[2] == "manual" && r[3] == "manual"),
+        "{out:?}"
+    );
+    let out = arcfix(&["demo", "--list", "-o", "tsv"]);
+    let names: Vec<&str> = tsv(&out.stdout).iter().map(|r| r[0]).collect();
+    assert_eq!(&names[..3], ["demo", "healthy", "reader"], "{out:?}");
+}
+
+#[test]
 fn rules_and_explain_as_tables() {
     let json = arcfix(&["rules", "-o", "json"]).json();
     let ids: Vec<&str> = json["rules"]
@@ -216,8 +287,7 @@ fn rules_and_explain_as_tables() {
     let firsts: Vec<&str> = tsv(&out.stdout).iter().map(|r| r[0]).collect();
     assert_eq!(firsts, ids, "{out:?}");
     assert!(
-        out.stdout
-            .contains("rp-not-registered\tazure\tauto\t"),
+        out.stdout.contains("rp-not-registered\tazure\tauto\t"),
         "{out:?}"
     );
     let out = arcfix(&["rules", "-o", "table"]);
@@ -274,7 +344,12 @@ fn a_query_picks_fields_and_keeps_the_exit_code() {
     let out = az.run(
         &[
             &args[..],
-            &["--query", "findings[].{Problem: id, Fix: fix}", "-o", "table"],
+            &[
+                "--query",
+                "findings[].{Problem: id, Fix: fix}",
+                "-o",
+                "table",
+            ],
         ]
         .concat(),
     );
@@ -375,7 +450,9 @@ fn an_error_from_azure_with_tabs_and_line_breaks_stays_in_its_cell() {
     let az = Azure::builtin("fleet");
     let endpoint = hostile(&az, |a| {
         if a.method == "GET"
-            && a.path.to_ascii_lowercase().contains("/machines/web-02/providers/microsoft.hybridconnectivity/endpoints/default")
+            && a.path.to_ascii_lowercase().contains(
+                "/machines/web-02/providers/microsoft.hybridconnectivity/endpoints/default",
+            )
         {
             a.status = 403;
             a.body = Some(serde_json::json!({"error": {
@@ -387,7 +464,15 @@ fn an_error_from_azure_with_tabs_and_line_breaks_stays_in_its_cell() {
     let run = |format: &str| {
         az.sandbox
             .cmd()
-            .args(&["check", "--checks", "azure", "--subscription", OWNED, "-o", format])
+            .args(&[
+                "check",
+                "--checks",
+                "azure",
+                "--subscription",
+                OWNED,
+                "-o",
+                format,
+            ])
             .env("ARCFIX_ARM_ENDPOINT", &endpoint)
             .env("ARCFIX_RETRY_SCALE", "0.02")
             .run()
@@ -396,7 +481,10 @@ fn an_error_from_azure_with_tabs_and_line_breaks_stays_in_its_cell() {
     assert_eq!(out.status, 1, "a machine could not be checked: {out:?}");
     let rows = tsv(&out.stdout);
     assert_eq!(rows.len(), 5, "a line per machine: {out:?}");
-    assert!(rows.iter().all(|r| r.len() == 6), "six columns each: {out:?}");
+    assert!(
+        rows.iter().all(|r| r.len() == 6),
+        "six columns each: {out:?}"
+    );
     let web02 = rows.iter().find(|r| r[0] == "web-02").unwrap();
     assert_eq!(web02[3], "error", "{out:?}");
     // Folded to one line where Azure's errors are read; the cell is escaped

@@ -220,10 +220,7 @@ mod tests {
     #[test]
     fn without_an_order_the_columns_go_by_name() {
         let result = json!([{"b": "2", "a": "1"}]);
-        assert_eq!(
-            table(&result, &[]).unwrap(),
-            "A    B\n---  ---\n1    2\n"
-        );
+        assert_eq!(table(&result, &[]).unwrap(), "A    B\n---  ---\n1    2\n");
         assert_eq!(tsv(&result, &[]), "1\t2\n");
         assert_eq!(tsv(&result, &names(&["b"])), "2\t1\n");
     }
@@ -272,10 +269,7 @@ mod tests {
             table(&json!({"status": "healthy"}), &[]).unwrap(),
             "Status\n--------\nhealthy\n"
         );
-        assert_eq!(
-            table(&json!(42), &[]).unwrap(),
-            "Result\n--------\n42\n"
-        );
+        assert_eq!(table(&json!(42), &[]).unwrap(), "Result\n--------\n42\n");
     }
 
     #[test]
@@ -305,7 +299,10 @@ mod tests {
         );
         let t = table(&result, &names(&["name", "note"])).unwrap();
         assert_eq!(t.lines().count(), 3, "{t}");
-        assert!(t.ends_with("web\\t01  line one\\nline two\\u{1b}[2J\n"), "{t}");
+        assert!(
+            t.ends_with("web\\t01  line one\\nline two\\u{1b}[2J\n"),
+            "{t}"
+        );
         let keys = json!([{"a\tb": "x"}]);
         assert_eq!(table(&keys, &[]).unwrap(), "A\\tb\n------\nx\n");
     }

@@ -162,9 +162,8 @@ impl Json {
             (None, Format::Json) => pretty(doc),
             (None, Format::Table) => {
                 let l = rows.of(doc);
-                super::az::table(&l.rows, &l.columns).map_err(|_| {
-                    Error::Internal(format!("{rows:?}: rows without a column"))
-                })?
+                super::az::table(&l.rows, &l.columns)
+                    .map_err(|_| Error::Internal(format!("{rows:?}: rows without a column")))?
             }
             (None, Format::Tsv) => {
                 let l = rows.of(doc);
@@ -278,10 +277,7 @@ mod fixtures {
     }
 
     /// The views for programs as `-o FORMAT [--query QUERY]` makes them.
-    pub fn document(
-        format: super::Format,
-        query: Option<&str>,
-    ) -> (super::Json, Written, Written) {
+    pub fn document(format: super::Format, query: Option<&str>) -> (super::Json, Written, Written) {
         let (mut view, printed, said) = json();
         view.format = format;
         view.query = query.map(|q| std::sync::Arc::new(crate::config::Query::compile(q).unwrap()));

@@ -127,7 +127,13 @@ fn findings(doc: &Value) -> Listing {
 /// something was found on it; an `Error` column when a machine could not be
 /// read.
 fn machines(doc: &Value) -> Listing {
-    let mut columns = vec!["Name", "ResourceGroup", "Subscription", "Status", "Problems"];
+    let mut columns = vec![
+        "Name",
+        "ResourceGroup",
+        "Subscription",
+        "Status",
+        "Problems",
+    ];
     let machines = list(doc, "machines");
     if machines.iter().any(|m| m["error"].is_string()) {
         columns.push("Error");
@@ -288,7 +294,13 @@ mod tests {
         let healthy = json!({"machines": [{"id": WEB, "status": "healthy", "findings": []}]});
         assert_eq!(
             Rows::Machines.of(&healthy).columns,
-            ["Name", "ResourceGroup", "Subscription", "Status", "Problems"]
+            [
+                "Name",
+                "ResourceGroup",
+                "Subscription",
+                "Status",
+                "Problems"
+            ]
         );
     }
 
@@ -315,7 +327,13 @@ mod tests {
 
     #[test]
     fn no_rows_for_an_empty_document() {
-        for rows in [Rows::Findings, Rows::Machines, Rows::Steps, Rows::Rules, Rows::Matches] {
+        for rows in [
+            Rows::Findings,
+            Rows::Machines,
+            Rows::Steps,
+            Rows::Rules,
+            Rows::Matches,
+        ] {
             let l = rows.of(&json!({}));
             assert_eq!(l.rows, json!([]), "{rows:?}");
             assert_eq!(crate::render::az::table(&l.rows, &l.columns).unwrap(), "");
@@ -328,7 +346,10 @@ mod tests {
         let first = &rules.rows[0];
         assert_eq!(first["Problem"], "client-binaries-missing");
         assert_eq!(first["Side"], "client");
-        assert!(first["Fix"] == "auto" || first["Fix"] == "manual", "{first}");
+        assert!(
+            first["Fix"] == "auto" || first["Fix"] == "manual",
+            "{first}"
+        );
         let matches = crate::explain::explain("Code: NoRegisteredProviderFound");
         let l = Rows::Matches.of(&crate::explain::render_json(&matches));
         assert_eq!(l.rows[0]["Problem"], "rp-not-registered");
@@ -359,14 +380,16 @@ mod tests {
         );
         let (view, printed, _) = document(Format::Tsv, None);
         view.before_apply(&one_step("planned")).unwrap();
-        view.summary(&one_step("applied"), Ending::default()).unwrap();
+        view.summary(&one_step("applied"), Ending::default())
+            .unwrap();
         assert_eq!(
             printed.text(),
             "web-01\tregister-hybridconnectivity\tauto\tapplied\tRegister Microsoft.HybridConnectivity\n",
             "once, after the run"
         );
         let (view, printed, _) = document(Format::Tsv, Some("steps[].status"));
-        view.summary(&one_step("applied"), Ending::default()).unwrap();
+        view.summary(&one_step("applied"), Ending::default())
+            .unwrap();
         assert_eq!(printed.text(), "applied\n");
     }
 
