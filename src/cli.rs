@@ -59,9 +59,24 @@ pub const AZURE_HEADING: &str = "Azure sign-in";
 #[derive(Debug, Args)]
 #[command(next_help_heading = OUTPUT_HEADING)]
 pub struct GlobalArgs {
-    /// Output format: human text or one JSON document on stdout
+    /// Output format: human text, one JSON document, or as az prints lists: a
+    /// table or tab-separated values (check: findings, a fleet's machines;
+    /// plan, apply: steps; rules; explain: matches)
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text, global = true)]
     pub output: Output,
+    /// A JMESPath query over the JSON document, as in az: its result is
+    /// printed as JSON (-o table, -o tsv: as az prints a query result),
+    /// e.g. --query 'findings[].id' -o tsv
+    ///
+    /// As in az, a table's columns are the scalar values of each object
+    /// (nested lists and objects, null, and the keys id, type and etag are
+    /// left out: rename them, e.g. --query 'findings[].{Id: id, Fix: fix}'
+    /// -o table); tsv prints values only, a line per item. A query that
+    /// selects nothing prints nothing. An invalid expression is a usage
+    /// error (exit 64) before anything is read, and so is a query that fails
+    /// on the document; otherwise the exit code is the command's.
+    #[arg(long, global = true, value_name = "JMESPATH")]
+    pub query: Option<String>,
     /// Azure Resource Manager base URL (default from --cloud); http only for loopback
     #[arg(long, env = "ARCFIX_ARM_ENDPOINT", global = true, value_name = "URL")]
     #[arg(help_heading = AZURE_HEADING)]
@@ -110,6 +125,8 @@ pub enum ColorChoice {
 pub enum Output {
     Text,
     Json,
+    Table,
+    Tsv,
 }
 
 #[derive(Debug, Subcommand)]

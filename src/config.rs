@@ -18,6 +18,8 @@ use crate::target::{
 pub struct Config {
     pub command: Cmd,
     pub output: Output,
+    /// `--query`: what of the JSON document is printed.
+    pub query: Option<Query>,
     pub color: bool,
     /// -1 quiet, 0 default, 1 -v, 2 -vv
     pub verbosity: i8,
@@ -152,12 +154,15 @@ impl Config {
             cli::Command::Apply { journal, .. } => journal_choice(journal),
             _ => JournalChoice::Default,
         };
-        let command = command(cli.command, g.output, &defaults, &cli.typed)?;
+        let query = g.query.as_deref().map(Query::compile).transpose()?;
+        let document = document_output(g.output, query.is_some());
+        let command = command(cli.command, document, &defaults, &cli.typed)?;
         let azure = azure_settings(&g)?;
         Ok(Config {
             command,
             output: g.output,
-            color: g.output == Output::Text && color(&g, env_no_color, stdout_is_terminal),
+            color: document.is_none() && color(&g, env_no_color, stdout_is_terminal),
+            query,
             verbosity: if g.quiet { -1 } else { g.verbose.min(2) as i8 },
             journal,
             azure,
@@ -174,10 +179,92 @@ fn journal_choice(j: &cli::JournalArgs) -> JournalChoice {
     }
 }
 
-/// The command with its data, checked.
+/// What makes stdout a document for programs instead of text for people
+/// (`-o json`, `table`, `tsv`, or `--query`), said as the option; `None`
+/// for text.
+fn document_output(output: Output, query: bool) -> Option<&'static str> {
+    match (output, query) {
+        (Output::Text, false) => None,
+        (Output::Text, true) => Some("--query"),
+        (Output::Json, _) => Some("-o json"),
+        (Output::Table, _) => Some("-o table"),
+        (Output::Tsv, _) => Some("-o tsv"),
+    }
+}
+
+/// `--query`: a JMESPath expression over the command's JSON document, as in
+/// az, compiled before anything is read: a bad one is a usage error.
+#[derive(Clone)]
+pub struct Query(jmespath::Expression<'static>);
+
+impl Query {
+    pub fn compile(text: &str) -> Result<Query> {
+        let expression = jmespath::compile(text).map_err(|e| {
+            Error::Usage(format!(
+                "invalid --query '{text}': {} (at column {})",
+                e.reason,
+                e.column + 1
+            ))
+        })?;
+        // Functions are looked up only when called: a typo would otherwise
+        // be found after the whole run.
+        if let Some(name) = unknown_function(expression.as_ast()) {
+            return Err(Error::Usage(format!(
+                "invalid --query '{text}': JMESPath has no function {name}()"
+            )));
+        }
+        Ok(Query(expression))
+    }
+
+    pub fn expression(&self) -> &jmespath::Expression<'static> {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Query({:?})", self.0.as_str())
+    }
+}
+
+/// The first function the expression calls that JMESPath does not have.
+fn unknown_function(ast: &jmespath::ast::Ast) -> Option<String> {
+    use jmespath::ast::Ast;
+    let inner: Vec<&Ast> = match ast {
+        Ast::Function { name, args, .. } => {
+            if jmespath::DEFAULT_RUNTIME.get_function(name).is_none() {
+                return Some(name.clone());
+            }
+            args.iter().collect()
+        }
+        Ast::Comparison { lhs, rhs, .. }
+        | Ast::And { lhs, rhs, .. }
+        | Ast::Or { lhs, rhs, .. }
+        | Ast::Projection { lhs, rhs, .. }
+        | Ast::Subexpr { lhs, rhs, .. } => vec![lhs, rhs],
+        Ast::Condition {
+            predicate, then, ..
+        } => vec![predicate, then],
+        Ast::Expref { ast, .. } => vec![ast],
+        Ast::Flatten { node, .. } | Ast::Not { node, .. } | Ast::ObjectValues { node, .. } => {
+            vec![node]
+        }
+        Ast::MultiList { elements, .. } => elements.iter().collect(),
+        Ast::MultiHash { elements, .. } => elements.iter().map(|kv| &kv.value).collect(),
+        Ast::Identity { .. }
+        | Ast::Field { .. }
+        | Ast::Index { .. }
+        | Ast::Literal { .. }
+        | Ast::Slice { .. } => vec![],
+    };
+    inner.into_iter().find_map(unknown_function)
+}
+
+/// The command with its data, checked. `document`: the output option that
+/// makes stdout a document, beside which no question can be asked.
 fn command(
     command: cli::Command,
-    output: Output,
+    document: Option<&str>,
     defaults: &Defaults,
     typed: &[String],
 ) -> Result<Cmd> {
@@ -196,10 +283,13 @@ fn command(
             journal: _,
         } => match file.or(plan) {
             Some(file) => saved_apply(file, t, typed, dry_run)?,
-            None if output == Output::Json && !yes && !dry_run => {
-                return Err(Error::Usage(
-                    "apply -o json needs --yes: nothing can be asked while the output is one JSON document (add --yes, or use --dry-run to see the plan)".into(),
-                ));
+            // A saved plan is its own approval; otherwise beside a document
+            // for programs no question can be asked.
+            None if !yes && !dry_run && document.is_some() => {
+                return Err(Error::Usage(format!(
+                    "apply {} needs --yes: nothing can be asked while the output is a document for programs (add --yes, or use --dry-run to see the plan)",
+                    document.unwrap_or_default()
+                )));
             }
             None => Cmd::Apply {
                 target: target(t, defaults)?,
@@ -1110,6 +1200,47 @@ mod tests {
         };
         let e = Config::from_cli(cli, false, true, &defaults).unwrap_err();
         assert_eq!(e.exit_code().code(), 1, "{e}");
+    }
+
+    #[test]
+    fn output_formats_and_queries() {
+        let c = parse(&["check", "-o", "tsv", "--query", "findings[].id"]).unwrap();
+        assert_eq!(c.output, Output::Tsv);
+        assert_eq!(c.query.unwrap().expression().as_str(), "findings[].id");
+        assert!(!c.color, "a query's result is a document, never coloured");
+        assert_eq!(
+            parse(&["rules", "-o", "table"]).unwrap().output,
+            Output::Table
+        );
+        // A bad expression, or a function JMESPath does not have: one line,
+        // before anything is read.
+        for (query, said) in [
+            ("findings[", "invalid --query 'findings[': Parse error"),
+            ("findings[?", "invalid --query 'findings[?'"),
+            ("lenght(findings)", "JMESPath has no function lenght()"),
+            ("findings[].{a: upper(id)}", "no function upper()"),
+        ] {
+            let e = parse(&["check", "--query", query]).unwrap_err();
+            assert_eq!(e.exit_code().code(), 64, "{query}: {e}");
+            assert!(e.to_string().contains(said), "{query}: {e}");
+            assert!(!e.to_string().contains('\n'), "{query}: {e}");
+        }
+        // No question can be asked beside a document.
+        for (output, said) in [
+            (&["-o", "table"][..], "apply -o table needs --yes"),
+            (&["-o", "tsv"], "apply -o tsv needs --yes"),
+            (&["--query", "steps"], "apply --query needs --yes"),
+        ] {
+            let args: Vec<&str> = ["apply"].iter().chain(output).copied().collect();
+            let e = parse(&args).unwrap_err();
+            assert_eq!(e.exit_code().code(), 64, "{args:?}");
+            assert!(e.to_string().starts_with(said), "{e}");
+            for ok in ["--yes", "--dry-run"] {
+                let mut args = args.clone();
+                args.push(ok);
+                assert!(parse(&args).is_ok(), "{args:?}");
+            }
+        }
     }
 
     #[test]

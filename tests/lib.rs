@@ -20,6 +20,7 @@ mod explain;
 mod fleet;
 pub mod hostile;
 mod interruptions;
+mod output;
 mod pace;
 mod progress;
 mod remote;

@@ -1,7 +1,9 @@
-//! Output: one colour decision, text and JSON renderers (text from outside
-//! is escaped through `crate::text` before it reaches a terminal), and each
-//! command's view (`view::Views` chooses between them once).
+//! Output: one colour decision, text, JSON and az's table and tsv renderers
+//! (text from outside is escaped through `crate::text` before it reaches a
+//! terminal), and each command's view (`view::Views` chooses between them
+//! once).
 
+pub mod az;
 pub mod text;
 pub mod view;
 

@@ -2,7 +2,8 @@
 //! JSON document is the plan once, with each step's status: after the run,
 //! or at once when there is nothing to do or only a dry run.
 
-use super::{Json, Text, Views, document};
+use super::rows::Rows;
+use super::{Json, Text, Views};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::view::{ApplyView, Ending};
@@ -32,17 +33,17 @@ impl ApplyView for Text {
 
 impl ApplyView for Json {
     fn dry_run(&self, plan: &Plan) -> Result<()> {
-        document(&self.out, plan)
+        self.emit_plan(plan, Rows::Steps)
     }
     /// The document waits for the steps' statuses.
     fn before_apply(&self, _: &Plan) -> Result<()> {
         Ok(())
     }
     fn nothing_to_apply(&self, plan: &Plan) -> Result<()> {
-        document(&self.out, plan)
+        self.emit_plan(plan, Rows::Steps)
     }
     fn summary(&self, plan: &Plan, _: Ending) -> Result<()> {
-        document(&self.out, plan)
+        self.emit_plan(plan, Rows::Steps)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `check`: what was found.
 
-use super::{Json, Text, Views, document};
+use super::rows::Rows;
+use super::{Json, Text, Views};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::view::CheckView;
@@ -20,7 +21,7 @@ impl CheckView for Text {
 
 impl CheckView for Json {
     fn findings(&self, plan: &Plan) -> Result<()> {
-        document(&self.out, plan)
+        self.emit_plan(plan, Rows::Findings)
     }
 }
 

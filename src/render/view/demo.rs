@@ -3,7 +3,8 @@
 
 use serde_json::json;
 
-use super::{Json, Text, Views, json};
+use super::rows::Rows;
+use super::{Json, Text, Views};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::render::plan_json;
@@ -75,9 +76,9 @@ impl DemoView for Json {
     fn summary(&self, _: &Plan) -> Result<()> {
         Ok(())
     }
+    /// `-o table`/`tsv`: the steps the apply took, with how each ended.
     fn document(&self, run: &DemoRun) -> Result<()> {
-        json(
-            &self.out,
+        self.emit(
             &json!({
                 "schema_version": 1,
                 "simulated": true,
@@ -86,6 +87,7 @@ impl DemoView for Json {
                 "after": plan_json(run.after),
                 "requests": run.requests,
             }),
+            Rows::Demo,
         )
     }
     fn scenarios(&self, list: &[ScenarioInfo]) -> Result<()> {
@@ -93,11 +95,13 @@ impl DemoView for Json {
             .iter()
             .map(|s| json!({"name": s.name, "description": s.description, "machines": s.machines}))
             .collect();
-        json(&self.out, &json!({"schema_version": 1, "scenarios": list}))
+        self.emit(
+            &json!({"schema_version": 1, "scenarios": list}),
+            Rows::Scenarios,
+        )
     }
     fn serving(&self, s: &Serving) -> Result<()> {
-        json(
-            &self.out,
+        self.emit(
             &json!({
                 "schema_version": 1,
                 "simulated": true,
@@ -109,6 +113,7 @@ impl DemoView for Json {
                 },
                 "machines": s.machines,
             }),
+            Rows::Environment,
         )
     }
     fn stopped(&self, line: &str) {

@@ -1,6 +1,7 @@
 //! `explain`: the known problems a text points to.
 
-use super::{Json, Text, Views, json};
+use super::rows::Rows;
+use super::{Json, Text, Views};
 use crate::error::Result;
 use crate::explain::Match;
 use crate::view::ExplainView;
@@ -28,7 +29,7 @@ impl ExplainView for Text {
 
 impl ExplainView for Json {
     fn explained(&self, matches: &[Match]) -> Result<()> {
-        json(&self.out, &crate::explain::render_json(matches))
+        self.emit(&crate::explain::render_json(matches), Rows::Matches)
     }
 }
 

@@ -1,7 +1,9 @@
-//! Each command's view, as text for people or one JSON document for
-//! programs (Terraform's `internal/command/views`). `Views` is the one place
-//! the choice is made, from the output option; each command asks it for its
-//! own view, and for the `Progress` the layers below report through.
+//! Each command's view, as text for people or one document for programs
+//! (Terraform's `internal/command/views`). `Views` is the one place the
+//! choice is made, from the output options; each command asks it for its
+//! own view, and for the `Progress` the layers below report through. The
+//! document is the JSON one; `-o table`, `-o tsv` and `--query` are made
+//! from it (`rows`, `query`), never from the plan directly.
 
 mod apply;
 mod check;
@@ -9,6 +11,8 @@ mod demo;
 mod explain;
 mod plan;
 mod progress;
+mod query;
+mod rows;
 mod rules;
 mod stream;
 
@@ -16,15 +20,19 @@ use std::sync::Arc;
 
 pub use stream::{Stream, out};
 
+use rows::Rows;
+use serde_json::Value;
+
 use super::text::{self, Paint};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::view::Ending;
 
-/// The run's output, chosen once from the options: text or JSON. Each
-/// command takes its own view from it (one small trait each, implemented
-/// for both), and the layers below take its `Progress`.
+/// The run's output, chosen once from the options: text, or one document
+/// (JSON, a table, tab-separated values, a query's result). Each command
+/// takes its own view from it (one small trait each, implemented for both),
+/// and the layers below take its `Progress`.
 pub enum Views {
     Text(Text),
     Json(Json),
@@ -36,14 +44,15 @@ impl Views {
         // -v and more: the log lines say what is going on, a spinner would tear them.
         let spin = config.verbosity == 0;
         let (out, err) = (Stream::Stdout, Stream::Stderr);
+        let query = config.query.clone().map(Arc::new);
+        let format = match config.output {
+            // `--query` alone: its result as JSON.
+            crate::cli::Output::Text | crate::cli::Output::Json => Format::Json,
+            crate::cli::Output::Table => Format::Table,
+            crate::cli::Output::Tsv => Format::Tsv,
+        };
         match config.output {
-            crate::cli::Output::Json => Views::Json(Json {
-                quiet,
-                spin,
-                out,
-                err,
-            }),
-            crate::cli::Output::Text => Views::Text(Text {
+            crate::cli::Output::Text if query.is_none() => Views::Text(Text {
                 human: Human {
                     paint: Paint {
                         color: config.color,
@@ -54,6 +63,14 @@ impl Views {
                 },
                 out,
                 err,
+            }),
+            _ => Views::Json(Json {
+                quiet,
+                spin,
+                out,
+                err,
+                format,
+                query,
             }),
         }
     }
@@ -88,8 +105,9 @@ pub struct Text {
     pub err: Stream,
 }
 
-/// The views for programs: one JSON document on stdout (contract, schema
-/// 1), nothing else there.
+/// The views for programs: one document on stdout, nothing else there: the
+/// JSON one (contract, schema 1), or made from it: az's table or
+/// tab-separated values of its main list, or the result of `--query`.
 #[derive(Clone)]
 pub struct Json {
     /// `-q`: nothing on stderr, no spinners.
@@ -98,6 +116,62 @@ pub struct Json {
     pub spin: bool,
     pub out: Stream,
     pub err: Stream,
+    /// `-o json`, `table` or `tsv`.
+    pub format: Format,
+    /// `--query`: what of the document is printed.
+    pub query: Option<Arc<crate::config::Query>>,
+}
+
+/// How the document is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    /// As az prints a list: a header, dashes, a row per item.
+    Table,
+    /// As az prints a list: tab-separated values, a line per item.
+    Tsv,
+}
+
+impl Json {
+    /// The plan's document (check, plan, apply), as `rows` lists it in a
+    /// table; the JSON document alone is streamed, never held twice.
+    fn emit_plan(&self, plan: &Plan, rows: Rows) -> Result<()> {
+        if self.format == Format::Json && self.query.is_none() {
+            return document(&self.out, plan);
+        }
+        // A fleet's check lists its machines, as its text summarises them.
+        let rows = match rows {
+            Rows::Findings if text::is_fleet(plan) => Rows::Machines,
+            rows => rows,
+        };
+        let doc = super::plan_json(plan);
+        if self.query.is_none() && !self.quiet {
+            // They make the run exit 1; a table has no room for them.
+            for line in rows::unread(&doc) {
+                self.err.line("arcfix: ", &line);
+            }
+        }
+        self.emit(&doc, rows)
+    }
+
+    /// A document as the options print it: JSON, the table or tsv of its
+    /// `rows`, or the result of the query.
+    fn emit(&self, doc: &Value, rows: Rows) -> Result<()> {
+        let printed = match (&self.query, self.format) {
+            (Some(q), format) => query::printed(q, doc, format)?,
+            (None, Format::Json) => pretty(doc),
+            (None, Format::Table) => {
+                let l = rows.of(doc);
+                super::az::table(&l.rows, &l.columns)
+                    .map_err(|_| Error::Internal(format!("{rows:?}: rows without a column")))?
+            }
+            (None, Format::Tsv) => {
+                let l = rows.of(doc);
+                super::az::tsv(&l.rows, &l.columns)
+            }
+        };
+        self.out.print(&printed)
+    }
 }
 
 /// How text for people looks, and how much of it there is.
@@ -160,12 +234,9 @@ fn document(out: &Stream, plan: &Plan) -> Result<()> {
     })
 }
 
-/// A JSON value as a document of its own.
-fn json(out: &Stream, v: &serde_json::Value) -> Result<()> {
-    out.print(&format!(
-        "{}\n",
-        serde_json::to_string_pretty(v).unwrap_or_default()
-    ))
+/// A JSON value as a document of its own, pretty.
+fn pretty(v: &Value) -> String {
+    format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
 }
 
 /// Plans for the views' tests, from schema-1 JSON (as saved plans are read).
@@ -199,8 +270,18 @@ mod fixtures {
             spin: false,
             out,
             err,
+            format: super::Format::Json,
+            query: None,
         };
         (json, printed, said)
+    }
+
+    /// The views for programs as `-o FORMAT [--query QUERY]` makes them.
+    pub fn document(format: super::Format, query: Option<&str>) -> (super::Json, Written, Written) {
+        let (mut view, printed, said) = json();
+        view.format = format;
+        view.query = query.map(|q| std::sync::Arc::new(crate::config::Query::compile(q).unwrap()));
+        (view, printed, said)
     }
 
     /// A plan with `extra` fields over an empty one.

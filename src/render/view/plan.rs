@@ -1,6 +1,7 @@
 //! `plan`: what was found and the steps that would fix it.
 
-use super::{Json, Text, Views, document};
+use super::rows::Rows;
+use super::{Json, Text, Views};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::view::PlanView;
@@ -24,7 +25,7 @@ impl PlanView for Text {
 
 impl PlanView for Json {
     fn plan(&self, plan: &Plan) -> Result<()> {
-        document(&self.out, plan)
+        self.emit_plan(plan, Rows::Steps)
     }
     /// Beside the document: on stderr, unless `-q`.
     fn saved(&self, plan: &Plan, file: &std::path::Path) -> Result<()> {

@@ -1,6 +1,7 @@
 //! `rules`: the catalogue of known problems.
 
-use super::{Json, Text, Views, json};
+use super::rows::Rows;
+use super::{Json, Text, Views};
 use crate::error::Result;
 use crate::view::RulesView;
 
@@ -20,7 +21,7 @@ impl RulesView for Text {
 
 impl RulesView for Json {
     fn rules(&self) -> Result<()> {
-        json(&self.out, &crate::explain::rules_json())
+        self.emit(&crate::explain::rules_json(), Rows::Rules)
     }
 }
 
