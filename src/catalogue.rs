@@ -292,7 +292,11 @@ mod tests {
     fn every_problem_has_its_short_answer() {
         for p in all() {
             let n = p.summary.chars().count();
-            assert!((20..=200).contains(&n), "{}: summary of {n} characters", p.id);
+            assert!(
+                (20..=200).contains(&n),
+                "{}: summary of {n} characters",
+                p.id
+            );
             assert!(!p.summary.contains('\n'), "{}: summary", p.id);
             assert!(!p.summary.contains("  "), "{}: summary", p.id);
             assert!(
@@ -311,7 +315,11 @@ mod tests {
             }
             let apply = p.quick_fix.iter().any(|c| c.starts_with("arcfix apply"));
             if p.automatic {
-                assert!(apply, "{}: arcfix apply fixes it, its short answer must say how", p.id);
+                assert!(
+                    apply,
+                    "{}: arcfix apply fixes it, its short answer must say how",
+                    p.id
+                );
             }
             if !p.known {
                 assert!(!apply, "{}: arcfix does not fix it", p.id);

@@ -658,7 +658,12 @@ pub fn render_brief(e: &Explanation, color: bool) -> String {
         out.push('\n');
         let _ = writeln!(out, "{}", paint.paint(Style::new().bold(), &x.error));
         let _ = writeln!(out, "   {}", x.meaning);
-        let _ = writeln!(out, "   {}{}", paint.paint(Style::new().dim(), "fix: "), x.fix);
+        let _ = writeln!(
+            out,
+            "   {}{}",
+            paint.paint(Style::new().dim(), "fix: "),
+            x.fix
+        );
         let _ = writeln!(
             out,
             "        {}",
@@ -723,11 +728,16 @@ fn not_arc_heading(e: &Explanation, paint: &Paint) -> String {
     format!("{}\n", paint.paint(Style::new().bold().yellow(), text))
 }
 
-/// `fix:` and the commands under it, one a line.
+/// `fix:` and the commands under it, one a line; arcfix's own after another
+/// is the alternative to it (`or:`), not a step after it.
 fn commands_block(commands: &[String], paint: &Paint) -> String {
     let mut out = String::new();
     for (i, c) in commands.iter().enumerate() {
-        let label = if i == 0 { "fix: " } else { "     " };
+        let label = match i {
+            0 => "fix: ",
+            _ if c.starts_with("arcfix ") => " or: ",
+            _ => "     ",
+        };
         let _ = writeln!(
             out,
             "   {}{}",
@@ -1092,7 +1102,10 @@ mod tests {
                 assert!(full.contains(c), "{c}: {full}");
             }
         }
-        assert!(full.contains("   seen:      Permission denied (publickey)."), "{full}");
+        assert!(
+            full.contains("   seen:      Permission denied (publickey)."),
+            "{full}"
+        );
         for m in &e.matches {
             for c in &m.quick_fix {
                 assert!(full.contains(c), "{c}: {full}");
@@ -1116,16 +1129,25 @@ mod tests {
         let brief = render_brief(&e, false);
         assert!(brief.contains("1. sshd-not-running: "), "{brief}");
         assert!(!brief.contains("2. "), "{brief}");
-        assert!(brief.contains("1 more match (ssh-connection-failed)"), "{brief}");
+        assert!(
+            brief.contains("1 more match (ssh-connection-failed)"),
+            "{brief}"
+        );
         // One match: nothing hidden, -v still offered.
         let one = render_brief(&explanation("Code: NoRegisteredProviderFound"), false);
         assert!(one.starts_with("1 known problem matches:\n"), "{one}");
-        assert!(one.ends_with("Run again with -v for every cause, command and matched line.\n"), "{one}");
+        assert!(
+            one.ends_with("Run again with -v for every cause, command and matched line.\n"),
+            "{one}"
+        );
     }
 
     /// OpenSSH's own errors, as OpenSSH prints them, and the entry that explains each.
     const OPENSSH: &[(&str, &str)] = &[
-        ("Host key verification failed.", "host-key-verification-failed"),
+        (
+            "Host key verification failed.",
+            "host-key-verification-failed",
+        ),
         (
             "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\nHost key for web-01 has changed and you have requested strict checking.\nHost key verification failed.",
             "host-key-changed",
@@ -1134,20 +1156,56 @@ mod tests {
             "No ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\nHost key verification failed.",
             "host-key-unknown",
         ),
-        ("Received disconnect from 10.0.0.4 port 22:2: Too many authentication failures", "too-many-authentication-failures"),
-        ("Unable to negotiate with 10.0.0.4 port 22: no matching host key type found. Their offer: ssh-rsa,ssh-dss", "no-common-algorithm"),
-        ("Unable to negotiate with 10.0.0.4 port 22: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1", "no-common-algorithm"),
-        ("sign_and_send_pubkey: no mutual signature supported", "no-mutual-signature"),
-        ("admin@10.0.0.4: Permission denied (password).", "password-denied"),
+        (
+            "Received disconnect from 10.0.0.4 port 22:2: Too many authentication failures",
+            "too-many-authentication-failures",
+        ),
+        (
+            "Unable to negotiate with 10.0.0.4 port 22: no matching host key type found. Their offer: ssh-rsa,ssh-dss",
+            "no-common-algorithm",
+        ),
+        (
+            "Unable to negotiate with 10.0.0.4 port 22: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1",
+            "no-common-algorithm",
+        ),
+        (
+            "sign_and_send_pubkey: no mutual signature supported",
+            "no-mutual-signature",
+        ),
+        (
+            "admin@10.0.0.4: Permission denied (password).",
+            "password-denied",
+        ),
         ("Permission denied, please try again.", "password-denied"),
-        ("Bad owner or permissions on /home/u/.ssh/config", "bad-config-permissions"),
-        ("/home/u/.ssh/config: line 3: Bad configuration option: proxyjumpp", "bad-config-option"),
-        (r#"Load key "/home/u/.ssh/id_rsa.pub": invalid format"#, "key-unreadable"),
-        ("Could not resolve hostname web-01: Name or service not known", "hostname-not-resolved"),
+        (
+            "Bad owner or permissions on /home/u/.ssh/config",
+            "bad-config-permissions",
+        ),
+        (
+            "/home/u/.ssh/config: line 3: Bad configuration option: proxyjumpp",
+            "bad-config-option",
+        ),
+        (
+            r#"Load key "/home/u/.ssh/id_rsa.pub": invalid format"#,
+            "key-unreadable",
+        ),
+        (
+            "Could not resolve hostname web-01: Name or service not known",
+            "hostname-not-resolved",
+        ),
         ("Connection refused", "connection-refused"),
-        ("Connection timed out during banner exchange", "banner-timeout"),
-        ("connect to address 10.0.0.5 port 22: Connection timed out", "connection-timed-out"),
-        ("connect to address 10.0.0.5 port 22: No route to host", "no-route-to-host"),
+        (
+            "Connection timed out during banner exchange",
+            "banner-timeout",
+        ),
+        (
+            "connect to address 10.0.0.5 port 22: Connection timed out",
+            "connection-timed-out",
+        ),
+        (
+            "connect to address 10.0.0.5 port 22: No route to host",
+            "no-route-to-host",
+        ),
     ];
 
     #[test]
@@ -1170,7 +1228,10 @@ mod tests {
             assert!(full.contains("   seen:      "), "{full}");
         }
         let changed = &explanation(OPENSSH[1].0).not_arc[0];
-        assert_eq!(changed.commands[0], "ssh-keygen -R <arc enabled server name>");
+        assert_eq!(
+            changed.commands[0],
+            "ssh-keygen -R <arc enabled server name>"
+        );
         assert!(changed.fix.contains("Azure name"), "{}", changed.fix);
     }
 
@@ -1193,11 +1254,26 @@ mod tests {
         // A line a problem explains is not explained twice, nor a timeout or
         // refusal through Arc as if it were a direct connection.
         for (text, id) in [
-            ("ssh: connect to host 10.1.2.3 port 22: Connection refused", "direct-ssh-unreachable"),
-            ("ssh: connect to host vm1 port 22: Connection timed out", "direct-ssh-unreachable"),
-            ("ssh: Could not resolve hostname web-01: Name or service not known", "direct-ssh-unreachable"),
-            ("ERROR: Failed to download Arc Connectivity proxy with error Connection timed out. Please try again.", "proxy-download-failed"),
-            (r#"{"level":"fatal","msg":"sshproxy: error connecting to the address: 503 connection to localhost:22 failed: dial tcp 127.0.0.1:22: connect: connection refused. websocket: bad handshake"}"#, "sshd-not-running"),
+            (
+                "ssh: connect to host 10.1.2.3 port 22: Connection refused",
+                "direct-ssh-unreachable",
+            ),
+            (
+                "ssh: connect to host vm1 port 22: Connection timed out",
+                "direct-ssh-unreachable",
+            ),
+            (
+                "ssh: Could not resolve hostname web-01: Name or service not known",
+                "direct-ssh-unreachable",
+            ),
+            (
+                "ERROR: Failed to download Arc Connectivity proxy with error Connection timed out. Please try again.",
+                "proxy-download-failed",
+            ),
+            (
+                r#"{"level":"fatal","msg":"sshproxy: error connecting to the address: 503 connection to localhost:22 failed: dial tcp 127.0.0.1:22: connect: connection refused. websocket: bad handshake"}"#,
+                "sshd-not-running",
+            ),
         ] {
             let e = explanation(text);
             assert_eq!(e.matches[0].id, id, "{text}");
@@ -1214,7 +1290,10 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
         for name in ["article_errors.txt", "domain_variants.txt"] {
             let data = std::fs::read_to_string(root.join(name)).unwrap();
-            for line in data.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            for line in data
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            {
                 let text = line.split_once('\t').unwrap().1.replace("\\n", "\n");
                 let e = explanation(&text);
                 assert!(e.not_arc.is_empty(), "{name}: {text}: {:?}", e.not_arc);

@@ -109,13 +109,25 @@ mod tests {
         for e in &errors().errors {
             assert!(kebab.is_match(&e.name), "{}", e.name);
             // Its own namespace: a reader of the JSON never mistakes one for a finding.
-            assert!(catalogue::get(&e.name).is_none(), "{} is a finding id", e.name);
-            for (what, s) in [("error", &e.error), ("meaning", &e.meaning), ("fix", &e.fix)] {
+            assert!(
+                catalogue::get(&e.name).is_none(),
+                "{} is a finding id",
+                e.name
+            );
+            for (what, s) in [
+                ("error", &e.error),
+                ("meaning", &e.meaning),
+                ("fix", &e.fix),
+            ] {
                 assert!(!s.trim().is_empty(), "{}: empty {what}", e.name);
                 assert!(!s.contains('\n') && !s.contains("  "), "{}: {what}", e.name);
             }
             // One sentence each: the short answer has room for no more.
-            assert!(e.meaning.chars().count() <= 240, "{}: meaning too long", e.name);
+            assert!(
+                e.meaning.chars().count() <= 240,
+                "{}: meaning too long",
+                e.name
+            );
             assert!(e.fix.chars().count() <= 260, "{}: fix too long", e.name);
             assert!(!e.commands.is_empty(), "{}: no commands", e.name);
             assert!(!e.patterns.is_empty(), "{}: no patterns", e.name);

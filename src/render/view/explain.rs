@@ -74,7 +74,10 @@ mod tests {
         let (mut view, printed, _) = text();
         view.human.verbose = true;
         view.explained(&explanation).unwrap();
-        assert_eq!(printed.text(), crate::explain::render_full(&explanation, false));
+        assert_eq!(
+            printed.text(),
+            crate::explain::render_full(&explanation, false)
+        );
     }
 
     #[test]
