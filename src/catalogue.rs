@@ -52,6 +52,11 @@ pub struct Problem {
     pub commands: Vec<String>,
     /// One line: how arcfix fixes it, or that it cannot.
     pub auto: String,
+    /// One or two sentences: what it means, for `explain`'s short answer.
+    pub summary: String,
+    /// The one or two commands of the short answer: a person's first move
+    /// (each one of `commands`, or an `arcfix` command).
+    pub quick_fix: Vec<String>,
     pub patterns: Vec<Pattern>,
 }
 
@@ -69,6 +74,20 @@ pub struct Pattern {
 }
 
 impl Pattern {
+    /// A pattern as a data file writes it: case-insensitive, every literal
+    /// space optional; its syntax is checked now, its compile waits for a hit.
+    pub(crate) fn new(source: &str, weight: u32) -> Result<Pattern, String> {
+        let matcher = format!("(?i){}", loosen(source));
+        regex_syntax::Parser::new()
+            .parse(&matcher)
+            .map_err(|e| format!("pattern {source:?}: {e}"))?;
+        Ok(Pattern {
+            matcher,
+            compiled: OnceLock::new(),
+            weight,
+        })
+    }
+
     pub fn regex(&self) -> &Regex {
         self.compiled.get_or_init(|| {
             Regex::new(&self.matcher).expect("pattern syntax was checked when loading")
@@ -88,14 +107,16 @@ struct RawProblem {
     fix: String,
     commands: Vec<String>,
     auto: String,
+    summary: String,
+    quick_fix: Vec<String>,
     patterns: Vec<RawPattern>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawPattern {
-    regex: String,
-    weight: u32,
+pub(crate) struct RawPattern {
+    pub(crate) regex: String,
+    pub(crate) weight: u32,
 }
 
 /// All problems, in the order of [`FILES`]. The data is embedded and tested,
@@ -121,19 +142,8 @@ fn parse(name: &str, text: &str) -> Result<Problem, String> {
     }
     let patterns = raw
         .patterns
-        .into_iter()
-        .map(|p| {
-            let matcher = format!("(?i){}", loosen(&p.regex));
-            // Syntax is checked here, cheaply; the full compile waits for a hit.
-            regex_syntax::Parser::new()
-                .parse(&matcher)
-                .map_err(|e| format!("pattern {:?}: {e}", p.regex))?;
-            Ok(Pattern {
-                matcher,
-                compiled: OnceLock::new(),
-                weight: p.weight,
-            })
-        })
+        .iter()
+        .map(|p| Pattern::new(&p.regex, p.weight))
         .collect::<Result<Vec<_>, String>>()?;
     Ok(Problem {
         id: raw.id,
@@ -145,6 +155,8 @@ fn parse(name: &str, text: &str) -> Result<Problem, String> {
         fix: raw.fix.trim().to_string(),
         commands: raw.commands,
         auto: raw.auto,
+        summary: raw.summary.trim().to_string(),
+        quick_fix: raw.quick_fix,
         patterns,
     })
 }
@@ -271,6 +283,46 @@ mod tests {
                     "{}: fix does not say that arcfix apply fixes it",
                     p.id
                 );
+            }
+        }
+    }
+
+    /// `explain`'s short answer has a summary and a first move for every problem.
+    #[test]
+    fn every_problem_has_its_short_answer() {
+        for p in all() {
+            let n = p.summary.chars().count();
+            assert!(
+                (20..=200).contains(&n),
+                "{}: summary of {n} characters",
+                p.id
+            );
+            assert!(!p.summary.contains('\n'), "{}: summary", p.id);
+            assert!(!p.summary.contains("  "), "{}: summary", p.id);
+            assert!(
+                (1..=2).contains(&p.quick_fix.len()),
+                "{}: {} quick_fix commands, want 1 or 2",
+                p.id,
+                p.quick_fix.len()
+            );
+            for c in &p.quick_fix {
+                // The full list stays the reference; arcfix's own commands are extra.
+                assert!(
+                    p.commands.contains(c) || c.starts_with("arcfix "),
+                    "{}: quick_fix {c:?} is neither one of its commands nor arcfix's",
+                    p.id
+                );
+            }
+            let apply = p.quick_fix.iter().any(|c| c.starts_with("arcfix apply"));
+            if p.automatic {
+                assert!(
+                    apply,
+                    "{}: arcfix apply fixes it, its short answer must say how",
+                    p.id
+                );
+            }
+            if !p.known {
+                assert!(!apply, "{}: arcfix does not fix it", p.id);
             }
         }
     }

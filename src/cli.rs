@@ -175,8 +175,13 @@ pub enum Command {
         journal: JournalArgs,
     },
     /// Match an error message or a whole log to the known problems
+    ///
+    /// A short answer first: the likely problems, what each means and the command to
+    /// run; -v shows every cause, command and matched line. OpenSSH's own errors
+    /// (a changed host key, too many authentication failures, and others) are explained as no
+    /// Arc problem: exit 2 when nothing else matches.
     #[command(
-        after_help = "Examples:\n  arcfix explain 'Permission denied (publickey).'\n  az ssh arc -g rg1 -n web-01 2>&1 | arcfix explain\n  arcfix explain -o json < ssh-debug.log"
+        after_help = "Examples:\n  arcfix explain 'Permission denied (publickey).'\n  arcfix explain -v 'Permission denied (publickey).'\n  az ssh arc -g rg1 -n web-01 2>&1 | arcfix explain\n  arcfix explain -o json < ssh-debug.log"
     )]
     Explain {
         /// The error text; standard input when none or `-`

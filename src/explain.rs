@@ -1,10 +1,14 @@
 //! Error text -> known problems: matches a pasted log against the catalogue's
-//! patterns and renders the matches with their fixes.
+//! patterns (and OpenSSH's own errors, which are no Arc problem) and renders
+//! the matches with their fixes: a short answer for people, all of it with
+//! `-v` and in JSON.
 //!
 //! The log is normalised once into a single haystack (ANSI codes stripped,
 //! lines trimmed and joined without separators so wrapped messages read as
 //! one, JSON log lines also decoded), then one `RegexSet` pass says which
 //! patterns hit; only those are searched again, for the evidence.
+
+mod openssh;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -34,6 +38,16 @@ const EVIDENCE_CHARS: usize = 200;
 const BONUS_PER_HIT: u32 = 1;
 const BONUS_CAP: u32 = 5;
 
+/// How many problems, and how many OpenSSH errors, the short answer shows
+/// at most; `-v` shows them all.
+const BRIEF_MATCHES: usize = 2;
+const BRIEF_NOT_ARC: usize = 2;
+
+/// The article the problems' sections come from.
+const ARTICLE: &str = "Troubleshoot SSH access to Azure Arc-enabled servers";
+const ARTICLE_URL: &str =
+    "https://learn.microsoft.com/azure/azure-arc/servers/ssh-arc-troubleshoot";
+
 /// One known problem that the text points to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Match {
@@ -47,6 +61,39 @@ pub struct Match {
     pub score: u32,
     /// The first line showing the best pattern, trimmed, at most ~200 characters.
     pub evidence: String,
+    /// One or two sentences: what it means (the short answer's).
+    pub summary: String,
+    /// The short answer's commands: a person's first move.
+    pub quick_fix: Vec<String>,
+}
+
+/// An OpenSSH error the text shows that is no Arc problem: not a finding,
+/// and no id of the catalogue (`name` is of its own namespace).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotArc {
+    pub name: String,
+    /// The message as OpenSSH prints it.
+    pub error: String,
+    pub meaning: String,
+    pub fix: String,
+    pub commands: Vec<String>,
+    pub score: u32,
+    pub evidence: String,
+}
+
+/// Everything a text shows: the known problems, most likely first, then
+/// OpenSSH's own errors that are no Arc problem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explanation {
+    pub matches: Vec<Match>,
+    pub not_arc: Vec<NotArc>,
+}
+
+impl Explanation {
+    /// Nothing known at all: neither a problem nor an OpenSSH error.
+    pub fn is_empty(&self) -> bool {
+        self.matches.is_empty() && self.not_arc.is_empty()
+    }
 }
 
 /// Text from standard input as administrators save it: UTF-8 (with or without
@@ -91,25 +138,32 @@ fn decode_utf8(bytes: &[u8], offset: usize) -> crate::error::Result<String> {
 
 /// Explains a whole pasted log: the known problems it shows, most specific first.
 pub fn explain(text: &str) -> Vec<Match> {
+    explanation(text).matches
+}
+
+/// Explains a whole pasted log: the known problems it shows, most specific
+/// first, and OpenSSH's own errors that no problem already explains.
+pub fn explanation(text: &str) -> Explanation {
     let matcher = matcher();
     // Secrets are masked before anything is matched or quoted: no `seen:`
     // excerpt and no JSON can hold one.
     let hay = Haystack::new(&crate::redact::redact(text, &[]));
     let hits = matcher.set.matches(&hay.text);
     if !hits.matched_any() {
-        return Vec::new();
+        return Explanation::default();
     }
     let problems = catalogue::all();
-    // Per problem: (hit count, index of the heaviest pattern hit).
+    let ssh = openssh::errors();
+    // Per problem and per OpenSSH error: (hit count, index of the heaviest pattern hit).
     let mut found: Vec<Option<(u32, usize)>> = vec![None; problems.len()];
+    let mut ssh_found: Vec<Option<(u32, usize)>> = vec![None; ssh.errors.len()];
+    let mut through_arc = false;
     for i in hits.iter() {
-        let (p, q) = matcher.owners[i];
-        let weight = problems[p].patterns[q].weight;
-        found[p] = Some(match found[p] {
-            None => (1, q),
-            Some((n, best)) if problems[p].patterns[best].weight >= weight => (n + 1, best),
-            Some((n, _)) => (n + 1, q),
-        });
+        match matcher.owners[i] {
+            Owner::Problem(p, q) => tally(&mut found[p], q, &problems[p].patterns),
+            Owner::Ssh(e, q) => tally(&mut ssh_found[e], q, &ssh.errors[e].patterns),
+            Owner::ArcWord => through_arc = true,
+        }
     }
     let mut matches: Vec<Match> = found
         .iter()
@@ -117,32 +171,90 @@ pub fn explain(text: &str) -> Vec<Match> {
         .filter_map(|(p, f)| f.map(|(n, best)| (&problems[p], n, best)))
         .map(|(problem, n, best)| {
             let pattern = &problem.patterns[best];
-            let evidence = pattern
-                .regex()
-                .find(&hay.text)
-                // Again on the excerpt: decoded JSON strings may have shown more.
-                .map(|m| crate::redact::redact(&hay.evidence(m.start()), &[]))
-                .unwrap_or_default();
             Match {
                 id: problem.id.clone(),
                 title: problem.title.clone(),
                 fix: problem.fix.clone(),
                 commands: problem.commands.clone(),
                 known: problem.known,
-                score: pattern.weight + ((n - 1) * BONUS_PER_HIT).min(BONUS_CAP),
-                evidence,
+                score: score(pattern, n),
+                evidence: hay.evidence_of(pattern),
+                summary: problem.summary.clone(),
+                quick_fix: problem.quick_fix.clone(),
             }
         })
         .collect();
     matches.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-    matches
+
+    // OpenSSH's errors: not those a problem (or a more precise error) already
+    // explains, and not a timeout or refusal that went through Arc.
+    let said = |e: &openssh::SshError, f: Option<(u32, usize)>| {
+        f.is_some() && !(e.arc_free && through_arc)
+    };
+    let mut not_arc: Vec<NotArc> = ssh
+        .errors
+        .iter()
+        .zip(&ssh_found)
+        .filter(|(e, f)| said(e, **f))
+        .filter(|(e, _)| {
+            !e.unless.iter().any(|u| {
+                matches.iter().any(|m| &m.id == u)
+                    || ssh
+                        .errors
+                        .iter()
+                        .zip(&ssh_found)
+                        .any(|(o, f)| &o.name == u && said(o, *f))
+            })
+        })
+        .filter_map(|(e, f)| f.map(|(n, best)| (e, n, best)))
+        .map(|(e, n, best)| {
+            let pattern = &e.patterns[best];
+            NotArc {
+                name: e.name.clone(),
+                error: e.error.clone(),
+                meaning: e.meaning.clone(),
+                fix: e.fix.clone(),
+                commands: e.commands.clone(),
+                score: score(pattern, n),
+                evidence: hay.evidence_of(pattern),
+            }
+        })
+        .collect();
+    not_arc.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.name.cmp(&b.name)));
+    Explanation { matches, not_arc }
 }
 
-/// All catalogue patterns in one set, built once.
+/// Counts a hit of pattern `q` and keeps the heaviest one seen.
+fn tally(found: &mut Option<(u32, usize)>, q: usize, patterns: &[catalogue::Pattern]) {
+    *found = Some(match *found {
+        None => (1, q),
+        Some((n, best)) if patterns[best].weight >= patterns[q].weight => (n + 1, best),
+        Some((n, _)) => (n + 1, q),
+    });
+}
+
+/// The best pattern's weight, plus a capped bonus per further pattern hit.
+fn score(best: &catalogue::Pattern, hits: u32) -> u32 {
+    best.weight + ((hits - 1) * BONUS_PER_HIT).min(BONUS_CAP)
+}
+
+/// Who a pattern of the set belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    /// (problem index, pattern index in the problem).
+    Problem(usize, usize),
+    /// (OpenSSH error index, pattern index in the error).
+    Ssh(usize, usize),
+    /// A sign that the text went through Arc.
+    ArcWord,
+}
+
+/// All patterns in one set, built once: the catalogue's, OpenSSH's errors'
+/// and the words that show Arc.
 struct Matcher {
     set: RegexSet,
-    /// For each pattern of the set: (problem index, pattern index in the problem).
-    owners: Vec<(usize, usize)>,
+    /// For each pattern of the set, whose it is.
+    owners: Vec<Owner>,
 }
 
 fn matcher() -> &'static Matcher {
@@ -150,12 +262,23 @@ fn matcher() -> &'static Matcher {
     MATCHER.get_or_init(|| {
         let mut sources = Vec::new();
         let mut owners = Vec::new();
+        // The compiled patterns already carry `(?i)` and the loosened spaces.
         for (p, problem) in catalogue::all().iter().enumerate() {
             for (q, pattern) in problem.patterns.iter().enumerate() {
-                // The compiled pattern already carries `(?i)` and the loosened spaces.
                 sources.push(pattern.matcher.clone());
-                owners.push((p, q));
+                owners.push(Owner::Problem(p, q));
             }
+        }
+        let ssh = openssh::errors();
+        for (e, error) in ssh.errors.iter().enumerate() {
+            for (q, pattern) in error.patterns.iter().enumerate() {
+                sources.push(pattern.matcher.clone());
+                owners.push(Owner::Ssh(e, q));
+            }
+        }
+        for word in &ssh.arc_words {
+            sources.push(word.matcher.clone());
+            owners.push(Owner::ArcWord);
         }
         // Generous limits: the lazy DFA of ~150 case-insensitive patterns is
         // large, and a cache that keeps being cleared would fall back to the
@@ -245,6 +368,16 @@ impl Haystack {
         if self.text.len() > start {
             self.pieces.push(start..self.text.len());
         }
+    }
+
+    /// The first line showing `pattern`, secrets masked.
+    fn evidence_of(&self, pattern: &catalogue::Pattern) -> String {
+        pattern
+            .regex()
+            .find(&self.text)
+            // Again on the excerpt: decoded JSON strings may have shown more.
+            .map(|m| crate::redact::redact(&self.evidence(m.start()), &[]))
+            .unwrap_or_default()
     }
 
     fn end_message(&mut self) {
@@ -401,7 +534,9 @@ pub fn render_text(matches: &[Match], color: bool) -> String {
         );
         if !m.commands.is_empty() {
             let _ = writeln!(out, "   {}", paint.paint(Style::new().dim(), "commands:"));
-            for c in &m.commands {
+            // Then arcfix's own, from the short answer: -v shows all of it.
+            let extra = m.quick_fix.iter().filter(|c| !m.commands.contains(c));
+            for c in m.commands.iter().chain(extra) {
                 let _ = writeln!(out, "     {}", paint.paint(Style::new().green(), c));
             }
         }
@@ -412,14 +547,216 @@ pub fn render_text(matches: &[Match], color: bool) -> String {
                 paint.paint(Style::new().dim(), "arcfix:    "),
                 wrap(&problem.auto, 76, INDENT)
             );
+            if !problem.section.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "   {}{}",
+                    paint.paint(Style::new().dim(), "see:       "),
+                    wrap(
+                        &format!("\"{}\" in {ARTICLE}, {ARTICLE_URL}", problem.section),
+                        76,
+                        INDENT
+                    )
+                );
+            }
         }
     }
     out
 }
 
-/// `explain -o json`: the contract's shape, plus `known`, `score` and `evidence`.
-pub fn render_json(matches: &[Match]) -> Value {
-    json!({ "schema_version": SCHEMA_VERSION, "matches": matches })
+/// What `explain -v` prints: every match in full ([`render_text`]), then
+/// OpenSSH's own errors with what showed each.
+pub fn render_full(e: &Explanation, color: bool) -> String {
+    let paint = Paint { color };
+    let mut out = if e.matches.is_empty() {
+        String::new()
+    } else {
+        render_text(&e.matches, color)
+    };
+    if e.not_arc.is_empty() {
+        return out;
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&not_arc_heading(e, &paint));
+    const INDENT: &str = "              ";
+    for n in &e.not_arc {
+        out.push('\n');
+        let _ = writeln!(out, "{}", paint.paint(Style::new().bold(), &n.error));
+        if !n.evidence.is_empty() {
+            let _ = writeln!(
+                out,
+                "   {}{}",
+                paint.paint(Style::new().dim(), "seen:      "),
+                wrap(&sanitize(&n.evidence), 76, INDENT)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "   {}{}",
+            paint.paint(Style::new().dim(), "means:     "),
+            wrap(&n.meaning, 76, INDENT)
+        );
+        let _ = writeln!(
+            out,
+            "   {}{}",
+            paint.paint(Style::new().dim(), "fix:       "),
+            wrap(&n.fix, 76, INDENT)
+        );
+        let _ = writeln!(out, "   {}", paint.paint(Style::new().dim(), "commands:"));
+        for c in &n.commands {
+            let _ = writeln!(out, "     {}", paint.paint(Style::new().green(), c));
+        }
+    }
+    if e.matches.is_empty() {
+        out.push('\n');
+        out.push_str(NO_ARC_PROBLEM);
+    }
+    out
+}
+
+/// The short answer people get first: per match its headline, what it
+/// means and the command(s) to act on; the most likely problems only, then
+/// how many more there are and that `-v` shows everything.
+pub fn render_brief(e: &Explanation, color: bool) -> String {
+    let paint = Paint { color };
+    let mut out = String::new();
+    let n = e.matches.len();
+    let shown = &e.matches[..brief_count(&e.matches)];
+    if n > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            if n == 1 {
+                "1 known problem matches:".to_string()
+            } else {
+                format!("{n} known problems match, the most likely first:")
+            }
+        );
+    }
+    for (i, m) in shown.iter().enumerate() {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "{} {}: {}",
+            paint.paint(Style::new().dim(), &format!("{}.", i + 1)),
+            paint.paint(Style::new().bold().cyan(), &m.id),
+            paint.paint(Style::new().bold(), &m.title)
+        );
+        let _ = writeln!(out, "   {}", m.summary);
+        out.push_str(&commands_block(&m.quick_fix, &paint));
+    }
+    let ssh_shown = &e.not_arc[..e.not_arc.len().min(BRIEF_NOT_ARC)];
+    if !ssh_shown.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&not_arc_heading(e, &paint));
+    }
+    for x in ssh_shown {
+        out.push('\n');
+        let _ = writeln!(out, "{}", paint.paint(Style::new().bold(), &x.error));
+        let _ = writeln!(out, "   {}", x.meaning);
+        let _ = writeln!(
+            out,
+            "   {}{}",
+            paint.paint(Style::new().dim(), "fix: "),
+            x.fix
+        );
+        let _ = writeln!(
+            out,
+            "        {}",
+            paint.paint(Style::new().green(), &x.commands[0])
+        );
+    }
+    let hidden: Vec<&str> = e.matches[shown.len()..]
+        .iter()
+        .map(|m| m.id.as_str())
+        .chain(e.not_arc[ssh_shown.len()..].iter().map(|x| x.name.as_str()))
+        .collect();
+    out.push('\n');
+    if n == 0 {
+        out.push_str(NO_ARC_PROBLEM);
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        paint.paint(
+            Style::new().dim(),
+            &match hidden.len() {
+                0 => "Run again with -v for every cause, command and matched line.".to_string(),
+                1 => format!(
+                    "1 more match ({}): run again with -v for it, and every cause, command and matched line.",
+                    hidden[0]
+                ),
+                h => format!(
+                    "{h} more matches ({}): run again with -v for them, and every cause, command and matched line.",
+                    hidden.join(", ")
+                ),
+            }
+        )
+    );
+    out
+}
+
+/// How many of the matches (most likely first) the short answer shows: at
+/// most [`BRIEF_MATCHES`], and none scoring under half the best (a generic
+/// hint such as `ssh-connection-failed` beside a precise match).
+fn brief_count(matches: &[Match]) -> usize {
+    let Some(top) = matches.first() else {
+        return 0;
+    };
+    matches
+        .iter()
+        .take(BRIEF_MATCHES)
+        .take_while(|m| m.score * 2 >= top.score)
+        .count()
+}
+
+/// Said when the text shows OpenSSH errors and no Arc problem.
+const NO_ARC_PROBLEM: &str =
+    "No Arc problem matches this text; `arcfix check` examines this machine and Azure directly.\n";
+
+/// The line over OpenSSH's own errors: alone, or after the Arc problems.
+fn not_arc_heading(e: &Explanation, paint: &Paint) -> String {
+    let text = if e.matches.is_empty() {
+        "Not an Arc problem: OpenSSH's own error, which arcfix does not check or fix."
+    } else {
+        "Also in this text, not an Arc problem (OpenSSH's own error, which arcfix does not check or fix):"
+    };
+    format!("{}\n", paint.paint(Style::new().bold().yellow(), text))
+}
+
+/// `fix:` and the commands under it, one a line; arcfix's own after another
+/// is the alternative to it (`or:`), not a step after it.
+fn commands_block(commands: &[String], paint: &Paint) -> String {
+    let mut out = String::new();
+    for (i, c) in commands.iter().enumerate() {
+        let label = match i {
+            0 => "fix: ",
+            _ if c.starts_with("arcfix ") => " or: ",
+            _ => "     ",
+        };
+        let _ = writeln!(
+            out,
+            "   {}{}",
+            paint.paint(Style::new().dim(), label),
+            paint.paint(Style::new().green(), c)
+        );
+    }
+    out
+}
+
+/// `explain -o json`: the contract's shape, plus `known`, `score`,
+/// `evidence`, `summary` and `quick_fix` per match, and `not_arc` (OpenSSH's
+/// own errors, no finding ids) when the text shows any.
+pub fn render_json(e: &Explanation) -> Value {
+    let mut doc = json!({ "schema_version": SCHEMA_VERSION, "matches": e.matches });
+    if !e.not_arc.is_empty() {
+        doc["not_arc"] = json!(e.not_arc);
+    }
+    doc
 }
 
 /// Human output of `arcfix rules`: id, how it is fixed, title, and the one-line how.
@@ -483,6 +820,8 @@ pub fn rules_json() -> Value {
                 "fix": p.fix,
                 "commands": p.commands,
                 "auto": p.auto,
+                "summary": p.summary,
+                "quick_fix": p.quick_fix,
                 "known": p.known,
                 "automatic": p.automatic,
             })
@@ -493,7 +832,10 @@ pub fn rules_json() -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::{explain, render_json, render_rules, render_text, rules_json, strip_gutter};
+    use super::{
+        Explanation, explain, explanation, render_brief, render_full, render_json, render_rules,
+        render_text, rules_json, strip_gutter,
+    };
     use crate::catalogue;
 
     fn ids(text: &str) -> Vec<String> {
@@ -670,8 +1012,7 @@ mod tests {
 
     #[test]
     fn json_render_has_the_contract_shape() {
-        let matches = explain("Code: NoRegisteredProviderFound");
-        let v = render_json(&matches);
+        let v = render_json(&explanation("Code: NoRegisteredProviderFound"));
         assert_eq!(v["schema_version"], 1);
         let first = &v["matches"][0];
         assert_eq!(first["id"], "rp-not-registered");
@@ -690,7 +1031,7 @@ mod tests {
         assert_eq!(first["known"], true);
         assert!(first["score"].is_u64());
         assert_eq!(
-            render_json(&[]),
+            render_json(&Explanation::default()),
             serde_json::json!({"schema_version": 1, "matches": []})
         );
     }
@@ -722,6 +1063,263 @@ mod tests {
             m.evidence
         );
         assert!(m.evidence.starts_with('…') && m.evidence.ends_with('…'));
+    }
+
+    /// Rows on an 80-column screen: what a person scrolls through.
+    fn rows(text: &str) -> usize {
+        text.lines()
+            .map(|l| l.chars().count().div_ceil(80).max(1))
+            .sum()
+    }
+
+    #[test]
+    fn the_short_answer_names_the_likely_problems_and_what_to_run() {
+        let e = explanation("Permission denied (publickey).");
+        let brief = render_brief(&e, false);
+        assert!(rows(&brief) <= 15, "{} rows:\n{brief}", rows(&brief));
+        assert!(
+            brief.starts_with("3 known problems match, the most likely first:\n"),
+            "{brief}"
+        );
+        let role = brief.find("1. login-role-missing: Missing role").unwrap();
+        let entra = brief.find("2. entra-extension-missing: ").unwrap();
+        assert!(role < entra, "{brief}");
+        assert!(
+            brief.contains("   fix: arcfix apply --id <machine id> --grant-roles\n"),
+            "{brief}"
+        );
+        assert!(brief.contains(&e.matches[0].summary), "{brief}");
+        assert!(
+            brief.contains("1 more match (ssh-key-not-accepted): run again with -v"),
+            "{brief}"
+        );
+        // What -v adds: every command, the matched line, the article.
+        assert!(!brief.contains("seen:") && !brief.contains("Virtual Machine Administrator Login"));
+        let full = render_full(&e, false);
+        for m in &e.matches {
+            assert!(full.contains(&format!("{}: {}", m.id, m.title)), "{full}");
+            for c in &m.commands {
+                assert!(full.contains(c), "{c}: {full}");
+            }
+        }
+        assert!(
+            full.contains("   seen:      Permission denied (publickey)."),
+            "{full}"
+        );
+        for m in &e.matches {
+            for c in &m.quick_fix {
+                assert!(full.contains(c), "{c}: {full}");
+            }
+        }
+        // The article's section, for the problems it covers.
+        assert!(full.contains("   see:       \"Incorrect role"), "{full}");
+        assert!(full.contains(super::ARTICLE_URL), "{full}");
+        assert!(rows(&full) > 3 * rows(&brief), "{full}");
+        assert!(!brief.contains('\x1b') && render_brief(&e, true).contains('\x1b'));
+    }
+
+    #[test]
+    fn the_short_answer_leaves_a_generic_hint_to_v() {
+        // The proxy's fatal line also fits the catch-all, scoring far lower.
+        let e = explanation(
+            r#"{"level":"fatal","msg":"sshproxy: error connecting to the address: 503 connection to localhost:22 failed: dial tcp [::1]:22: connectex: No connection could be made because the target machine actively refused it.. websocket: bad handshake","proxyVersion":"1.3.022941"}"#,
+        );
+        let ids: Vec<&str> = e.matches.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["sshd-not-running", "ssh-connection-failed"]);
+        let brief = render_brief(&e, false);
+        assert!(brief.contains("1. sshd-not-running: "), "{brief}");
+        assert!(!brief.contains("2. "), "{brief}");
+        assert!(
+            brief.contains("1 more match (ssh-connection-failed)"),
+            "{brief}"
+        );
+        // One match: nothing hidden, -v still offered.
+        let one = render_brief(&explanation("Code: NoRegisteredProviderFound"), false);
+        assert!(one.starts_with("1 known problem matches:\n"), "{one}");
+        assert!(
+            one.ends_with("Run again with -v for every cause, command and matched line.\n"),
+            "{one}"
+        );
+    }
+
+    /// OpenSSH's own errors, as OpenSSH prints them, and the entry that explains each.
+    const OPENSSH: &[(&str, &str)] = &[
+        (
+            "Host key verification failed.",
+            "host-key-verification-failed",
+        ),
+        (
+            "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\nHost key for web-01 has changed and you have requested strict checking.\nHost key verification failed.",
+            "host-key-changed",
+        ),
+        (
+            "No ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\nHost key verification failed.",
+            "host-key-unknown",
+        ),
+        (
+            "Received disconnect from 10.0.0.4 port 22:2: Too many authentication failures",
+            "too-many-authentication-failures",
+        ),
+        (
+            "Unable to negotiate with 10.0.0.4 port 22: no matching host key type found. Their offer: ssh-rsa,ssh-dss",
+            "no-common-algorithm",
+        ),
+        (
+            "Unable to negotiate with 10.0.0.4 port 22: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1",
+            "no-common-algorithm",
+        ),
+        (
+            "sign_and_send_pubkey: no mutual signature supported",
+            "no-mutual-signature",
+        ),
+        (
+            "admin@10.0.0.4: Permission denied (password).",
+            "password-denied",
+        ),
+        ("Permission denied, please try again.", "password-denied"),
+        (
+            "Bad owner or permissions on /home/u/.ssh/config",
+            "bad-config-permissions",
+        ),
+        (
+            "/home/u/.ssh/config: line 3: Bad configuration option: proxyjumpp",
+            "bad-config-option",
+        ),
+        (
+            r#"Load key "/home/u/.ssh/id_rsa.pub": invalid format"#,
+            "key-unreadable",
+        ),
+        (
+            "Could not resolve hostname web-01: Name or service not known",
+            "hostname-not-resolved",
+        ),
+        ("Connection refused", "connection-refused"),
+        (
+            "Connection timed out during banner exchange",
+            "banner-timeout",
+        ),
+        (
+            "connect to address 10.0.0.5 port 22: Connection timed out",
+            "connection-timed-out",
+        ),
+        (
+            "connect to address 10.0.0.5 port 22: No route to host",
+            "no-route-to-host",
+        ),
+    ];
+
+    #[test]
+    fn openssh_errors_are_explained_as_no_arc_problem() {
+        for (text, name) in OPENSSH {
+            let e = explanation(text);
+            assert!(e.matches.is_empty(), "{text}: {:?}", e.matches);
+            let names: Vec<&str> = e.not_arc.iter().map(|x| x.name.as_str()).collect();
+            assert_eq!(names, [*name], "{text}");
+            assert!(!e.not_arc[0].evidence.is_empty(), "{text}");
+            let brief = render_brief(&e, false);
+            assert!(
+                brief.starts_with("Not an Arc problem: OpenSSH's own error"),
+                "{brief}"
+            );
+            assert!(brief.contains(&e.not_arc[0].meaning), "{brief}");
+            assert!(brief.contains(&e.not_arc[0].commands[0]), "{brief}");
+            assert!(rows(&brief) <= 15, "{brief}");
+            let full = render_full(&e, false);
+            assert!(full.contains("   seen:      "), "{full}");
+        }
+        let changed = &explanation(OPENSSH[1].0).not_arc[0];
+        assert_eq!(
+            changed.commands[0],
+            "ssh-keygen -R <arc enabled server name>"
+        );
+        assert!(changed.fix.contains("Azure name"), "{}", changed.fix);
+    }
+
+    #[test]
+    fn an_arc_problem_comes_before_an_openssh_error_and_explains_its_own_lines() {
+        let log = format!(
+            "{}\n\nRequest for Azure Relay Information Failed: (NoRegisteredProviderFound) Code: NoRegisteredProviderFound\n",
+            OPENSSH[1].0
+        );
+        let e = explanation(&log);
+        assert_eq!(e.matches[0].id, "rp-not-registered");
+        assert_eq!(e.not_arc[0].name, "host-key-changed");
+        let brief = render_brief(&e, false);
+        let arc = brief.find("1. rp-not-registered: ").unwrap();
+        let ssh = brief.find("Also in this text, not an Arc problem").unwrap();
+        assert!(arc < ssh, "{brief}");
+        let full = render_full(&e, false);
+        assert!(full.find("rp-not-registered").unwrap() < full.find("REMOTE HOST").unwrap());
+
+        // A line a problem explains is not explained twice, nor a timeout or
+        // refusal through Arc as if it were a direct connection.
+        for (text, id) in [
+            (
+                "ssh: connect to host 10.1.2.3 port 22: Connection refused",
+                "direct-ssh-unreachable",
+            ),
+            (
+                "ssh: connect to host vm1 port 22: Connection timed out",
+                "direct-ssh-unreachable",
+            ),
+            (
+                "ssh: Could not resolve hostname web-01: Name or service not known",
+                "direct-ssh-unreachable",
+            ),
+            (
+                "ERROR: Failed to download Arc Connectivity proxy with error Connection timed out. Please try again.",
+                "proxy-download-failed",
+            ),
+            (
+                r#"{"level":"fatal","msg":"sshproxy: error connecting to the address: 503 connection to localhost:22 failed: dial tcp 127.0.0.1:22: connect: connection refused. websocket: bad handshake"}"#,
+                "sshd-not-running",
+            ),
+        ] {
+            let e = explanation(text);
+            assert_eq!(e.matches[0].id, id, "{text}");
+            assert!(e.not_arc.is_empty(), "{text}: {:?}", e.not_arc);
+        }
+        let through_arc = explanation(
+            "debug1: Executing proxy command: exec /home/u/.clientsshproxy/sshProxy_linux_amd64_1_3_026973 -p 22\nConnection timed out during banner exchange",
+        );
+        assert!(through_arc.is_empty(), "{through_arc:?}");
+    }
+
+    #[test]
+    fn no_arc_error_text_is_taken_for_an_openssh_one() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        for name in ["article_errors.txt", "domain_variants.txt"] {
+            let data = std::fs::read_to_string(root.join(name)).unwrap();
+            for line in data
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            {
+                let text = line.split_once('\t').unwrap().1.replace("\\n", "\n");
+                let e = explanation(&text);
+                assert!(e.not_arc.is_empty(), "{name}: {text}: {:?}", e.not_arc);
+            }
+        }
+    }
+
+    #[test]
+    fn json_adds_not_arc_only_when_there_is_one() {
+        let v = render_json(&explanation("Host key verification failed."));
+        assert_eq!(v["matches"], serde_json::json!([]));
+        let x = &v["not_arc"][0];
+        assert_eq!(x["name"], "host-key-verification-failed");
+        assert_eq!(x["error"], "Host key verification failed.");
+        for key in ["meaning", "fix", "evidence"] {
+            assert!(x[key].is_string(), "{key}");
+        }
+        assert!(x["commands"][0].is_string() && x["score"].is_u64());
+        assert!(x.get("id").is_none(), "no finding id: {x}");
+        let v = render_json(&explanation("Code: NoRegisteredProviderFound"));
+        assert!(v.get("not_arc").is_none(), "{v}");
+        assert!(v["matches"][0]["summary"].is_string());
+        assert_eq!(
+            v["matches"][0]["quick_fix"][0],
+            "az provider register -n Microsoft.HybridConnectivity"
+        );
     }
 
     #[test]

@@ -401,9 +401,10 @@ fn explain(view: &dyn ExplainView, given: Option<String>) -> Result<ExitCode> {
             crate::explain::decode_input(&bytes)?
         }
     };
-    let matches = crate::explain::explain(&input);
-    view.explained(&matches)?;
-    Ok(if matches.is_empty() {
+    let explanation = crate::explain::explanation(&input);
+    view.explained(&explanation)?;
+    // 0 only for a known problem: OpenSSH's own errors alone are no finding (2).
+    Ok(if explanation.matches.is_empty() {
         ExitCode::Found
     } else {
         ExitCode::Ok

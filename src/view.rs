@@ -6,7 +6,7 @@
 //! `progress::Progress` only and never see these.
 
 use crate::error::Result;
-use crate::explain::Match;
+use crate::explain::Explanation;
 use crate::plan::Plan;
 
 /// `check`: what was found.
@@ -53,9 +53,9 @@ pub trait ApplyView {
     fn summary(&self, plan: &Plan, ending: Ending) -> Result<()>;
 }
 
-/// `explain`: the known problems a text points to.
+/// `explain`: the known problems a text points to, and OpenSSH's own errors.
 pub trait ExplainView {
-    fn explained(&self, matches: &[Match]) -> Result<()>;
+    fn explained(&self, explanation: &Explanation) -> Result<()>;
 }
 
 /// `rules`: the catalogue of known problems.

@@ -260,11 +260,24 @@ fn secrets_in_a_pasted_log_are_masked_in_text_and_json() {
         &blob[30..60],
         "UrlSigSecret0123",
     ];
+    // The short answer quotes no line; -v quotes every one, and so does JSON.
+    let short = Sandbox::new()
+        .cmd()
+        .args(&["explain"])
+        .stdin(log.as_bytes())
+        .run();
+    assert_eq!(short.status, 0, "{short:?}");
+    for s in secrets {
+        assert!(
+            !short.stdout.contains(s) && !short.stderr.contains(s),
+            "{s} shown: {short:?}"
+        );
+    }
     for json in [false, true] {
         let args: &[&str] = if json {
             &["explain", "-o", "json"]
         } else {
-            &["explain"]
+            &["explain", "-v"]
         };
         let out = Sandbox::new().cmd().args(args).stdin(log.as_bytes()).run();
         assert_eq!(out.status, 0, "{out:?}");
@@ -286,4 +299,177 @@ fn secrets_in_a_pasted_log_are_masked_in_text_and_json() {
             assert_eq!(masked, 7, "{out:?}");
         }
     }
+}
+
+/// Rows on an 80-column screen (what a pipe gets): what a person reads.
+fn rows(text: &str) -> usize {
+    text.lines()
+        .map(|l| l.chars().count().div_ceil(80).max(1))
+        .sum()
+}
+
+#[test]
+fn a_common_error_gets_a_short_answer_and_v_gets_all_of_it() {
+    let s = Sandbox::new();
+    let short = s
+        .cmd()
+        .args(&["explain", "Permission denied (publickey)."])
+        .run();
+    assert_eq!(short.status, 0, "{short:?}");
+    assert!(
+        rows(&short.stdout) <= 15,
+        "{} rows: {short:?}",
+        rows(&short.stdout)
+    );
+    assert!(
+        short
+            .stdout
+            .starts_with("3 known problems match, the most likely first:\n"),
+        "{short:?}"
+    );
+    // The headline (id and title), what it means, and the command to act on.
+    for want in [
+        "1. login-role-missing: Missing role to read the machine or to connect",
+        "No role lets you read or log in to the machine; once granted, sign in again.",
+        "   fix: arcfix apply --id <machine id> --grant-roles",
+        "2. entra-extension-missing: ",
+        "1 more match (ssh-key-not-accepted): run again with -v",
+    ] {
+        assert!(short.stdout.contains(want), "{want}: {short:?}");
+    }
+    assert!(!short.stdout.contains("seen:"), "{short:?}");
+
+    let full = s
+        .cmd()
+        .args(&["explain", "-v", "Permission denied (publickey)."])
+        .run();
+    assert_eq!(full.status, 0, "{full:?}");
+    for want in [
+        "3. ssh-key-not-accepted: ",
+        "   seen:      Permission denied (publickey).",
+        "az role assignment create --assignee <user> --role \"Virtual Machine Administrator Login\" --scope <machine id>",
+        "ssh-copy-id -i <key>.pub <user>@<server>",
+        "arcfix apply --id <machine id> --grant-roles",
+        "https://learn.microsoft.com/azure/azure-arc/servers/ssh-arc-troubleshoot",
+    ] {
+        assert!(full.stdout.contains(want), "{want}: {full:?}");
+    }
+    assert!(rows(&full.stdout) > 3 * rows(&short.stdout), "{full:?}");
+
+    // Programs still get every match, complete, plus the short answer's fields.
+    let json = s
+        .cmd()
+        .args(&["explain", "-o", "json", "Permission denied (publickey)."])
+        .run();
+    let v = json.json();
+    assert_eq!(v["matches"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(
+        v["matches"][0]["commands"].as_array().unwrap().len(),
+        5,
+        "{v}"
+    );
+    assert!(v["matches"][0]["summary"].is_string(), "{v}");
+    assert!(v.get("not_arc").is_none(), "{v}");
+}
+
+#[test]
+fn an_openssh_error_is_explained_as_no_arc_problem_exit_2() {
+    let s = Sandbox::new();
+    let out = s
+        .cmd()
+        .args(&["explain", "Host key verification failed."])
+        .run();
+    // Not a finding: 2, as for any text without a known problem.
+    assert_eq!(out.status, 2, "{out:?}");
+    for want in [
+        "Not an Arc problem: OpenSSH's own error, which arcfix does not check or fix.\n",
+        "Host key verification failed.\n",
+        "could not verify the server's host key",
+        "ssh-keygen -R <arc enabled server name>",
+        "No Arc problem matches this text",
+    ] {
+        assert!(out.stdout.contains(want), "{want}: {out:?}");
+    }
+    assert!(rows(&out.stdout) <= 15, "{out:?}");
+
+    let json = s
+        .cmd()
+        .args(&["explain", "-o", "json", "Host key verification failed."])
+        .run();
+    assert_eq!(json.status, 2, "{json:?}");
+    let v = json.json();
+    assert_eq!(v["matches"], serde_json::json!([]), "{v}");
+    assert_eq!(
+        v["not_arc"][0]["name"], "host-key-verification-failed",
+        "{v}"
+    );
+    assert_eq!(
+        v["not_arc"][0]["evidence"], "Host key verification failed.",
+        "{v}"
+    );
+    assert!(!CONTRACT_IDS.contains(&v["not_arc"][0]["name"].as_str().unwrap()));
+
+    // Through Arc, a timeout is none of OpenSSH's own errors to explain.
+    let arc = s
+        .cmd()
+        .args(&["explain", "-o", "json"])
+        .stdin(b"debug1: Executing proxy command: exec /home/u/.clientsshproxy/sshProxy_linux_amd64_1_3_026973 -p 22\nConnection timed out during banner exchange\n")
+        .run();
+    assert_eq!(arc.status, 2, "{arc:?}");
+    assert_eq!(
+        arc.json(),
+        serde_json::json!({"schema_version": 1, "matches": []})
+    );
+}
+
+#[test]
+fn a_log_with_an_arc_problem_and_an_openssh_error_lists_the_arc_problem_first() {
+    // What ssh prints for a changed host key, then the relay's refusal.
+    let log = "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+               @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
+               @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+               IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n\
+               Offending ED25519 key in /home/u/.ssh/known_hosts:4\n\
+               Host key for web-01 has changed and you have requested strict checking.\n\
+               Host key verification failed.\n\
+               \n\
+               ERROR: Request for Azure Relay Information Failed: (NoRegisteredProviderFound) Code: NoRegisteredProviderFound\n";
+    let s = Sandbox::new();
+    let out = s.cmd().args(&["explain"]).stdin(log.as_bytes()).run();
+    assert_eq!(out.status, 0, "{out:?}");
+    let arc = out
+        .stdout
+        .find("1. rp-not-registered: ")
+        .expect("the Arc problem");
+    let ssh = out
+        .stdout
+        .find("Also in this text, not an Arc problem")
+        .expect("the OpenSSH error");
+    assert!(arc < ssh, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!"),
+        "{out:?}"
+    );
+    // The changed key says it all: "verification failed" is not said again.
+    assert!(
+        !out.stdout
+            .contains("could not verify the server's host key"),
+        "{out:?}"
+    );
+
+    let v = s
+        .cmd()
+        .args(&["explain", "-o", "json"])
+        .stdin(log.as_bytes())
+        .run()
+        .json();
+    assert_eq!(v["matches"][0]["id"], "rp-not-registered", "{v}");
+    let names: Vec<&str> = v["not_arc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["host-key-changed"], "{v}");
 }

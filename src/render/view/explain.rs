@@ -3,7 +3,7 @@
 use super::rows::Rows;
 use super::{Json, Text, Views};
 use crate::error::Result;
-use crate::explain::Match;
+use crate::explain::Explanation;
 use crate::view::ExplainView;
 
 /// What people are told when no known problem matches.
@@ -17,19 +17,24 @@ impl Views {
 }
 
 impl ExplainView for Text {
-    fn explained(&self, matches: &[Match]) -> Result<()> {
-        if matches.is_empty() {
+    fn explained(&self, explanation: &Explanation) -> Result<()> {
+        let color = self.human.paint.color;
+        if explanation.is_empty() {
             self.out.print(NO_MATCH)
+        } else if self.human.verbose {
+            // -v: every cause, command, reference and matched line.
+            self.out
+                .print(&crate::explain::render_full(explanation, color))
         } else {
-            let color = self.human.paint.color;
-            self.out.print(&crate::explain::render_text(matches, color))
+            self.out
+                .print(&crate::explain::render_brief(explanation, color))
         }
     }
 }
 
 impl ExplainView for Json {
-    fn explained(&self, matches: &[Match]) -> Result<()> {
-        self.emit(&crate::explain::render_json(matches), Rows::Matches)
+    fn explained(&self, explanation: &Explanation) -> Result<()> {
+        self.emit(&crate::explain::render_json(explanation), Rows::Matches)
     }
 }
 
@@ -41,15 +46,15 @@ mod tests {
     #[test]
     fn people_are_pointed_to_check_when_nothing_matches() {
         let (view, printed, _) = text();
-        view.explained(&[]).unwrap();
+        view.explained(&Explanation::default()).unwrap();
         assert_eq!(printed.text(), NO_MATCH);
     }
 
     #[test]
     fn people_see_the_problem_a_text_points_to() {
-        let matches = crate::explain::explain("Code: NoRegisteredProviderFound");
+        let explanation = crate::explain::explanation("Code: NoRegisteredProviderFound");
         let (view, printed, _) = text();
-        view.explained(&matches).unwrap();
+        view.explained(&explanation).unwrap();
         let text = printed.text();
         assert!(text.contains("rp-not-registered: "), "{text}");
         assert!(
@@ -59,9 +64,27 @@ mod tests {
     }
 
     #[test]
+    fn verbose_people_see_everything_and_others_the_short_answer() {
+        let explanation = crate::explain::explanation("Permission denied (publickey).");
+        let (view, printed, _) = text();
+        view.explained(&explanation).unwrap();
+        assert_eq!(
+            printed.text(),
+            crate::explain::render_brief(&explanation, false)
+        );
+        let (mut view, printed, _) = text();
+        view.human.verbose = true;
+        view.explained(&explanation).unwrap();
+        assert_eq!(
+            printed.text(),
+            crate::explain::render_full(&explanation, false)
+        );
+    }
+
+    #[test]
     fn programs_get_one_document_even_without_a_match() {
         let (view, printed, _) = json();
-        view.explained(&[]).unwrap();
+        view.explained(&Explanation::default()).unwrap();
         assert_eq!(
             printed.json(),
             serde_json::json!({"schema_version": 1, "matches": []})

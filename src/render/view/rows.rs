@@ -350,8 +350,8 @@ mod tests {
             first["Fix"] == "auto" || first["Fix"] == "manual",
             "{first}"
         );
-        let matches = crate::explain::explain("Code: NoRegisteredProviderFound");
-        let l = Rows::Matches.of(&crate::explain::render_json(&matches));
+        let explanation = crate::explain::explanation("Code: NoRegisteredProviderFound");
+        let l = Rows::Matches.of(&crate::explain::render_json(&explanation));
         assert_eq!(l.rows[0]["Problem"], "rp-not-registered");
         assert_eq!(l.columns, ["Problem", "Title"]);
     }
