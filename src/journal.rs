@@ -37,6 +37,8 @@ pub struct Who {
 #[derive(Debug, Clone)]
 pub struct Journal {
     pub path: PathBuf,
+    /// A line was appended by this run (shared by its clones).
+    written: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Journal {
@@ -55,7 +57,15 @@ impl Journal {
                 crate::text::sanitize(&path.display().to_string())
             )));
         }
-        Ok(Journal { path })
+        Ok(Journal {
+            path,
+            written: Default::default(),
+        })
+    }
+
+    /// Whether this run appended a line to it: the apply said where.
+    pub fn written(&self) -> bool {
+        self.written.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Appends one line for a performed step; a failure is returned for a warning.
@@ -81,7 +91,10 @@ impl Journal {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         }
-        append_private(&self.path, format!("{line}\n").as_bytes()).map_err(|e| e.to_string())
+        append_private(&self.path, format!("{line}\n").as_bytes()).map_err(|e| e.to_string())?;
+        self.written
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 }
 

@@ -2,10 +2,20 @@
 //! JSON document is the plan once, with each step's status: after the run,
 //! or at once when there is nothing to do or only a dry run.
 
-use super::{Json, Text, Views, document};
+use super::{Json, Text, Views, document_as};
 use crate::error::Result;
 use crate::plan::Plan;
+use crate::render::Document;
 use crate::view::{ApplyView, Ending};
+
+/// Said after a dry run's plan.
+fn dry_run_said(plan: &Plan) -> &'static str {
+    if plan.steps.iter().any(|s| s.status != crate::plan::Status::NotNeeded) {
+        "Dry run: nothing was changed. The same command without --dry-run applies this plan.\n"
+    } else {
+        "Dry run: nothing was changed.\n"
+    }
+}
 
 impl Views {
     /// `apply`'s view.
@@ -16,7 +26,8 @@ impl Views {
 
 impl ApplyView for Text {
     fn dry_run(&self, plan: &Plan) -> Result<()> {
-        self.out.print(&self.human.plan(plan))
+        let said = format!("{}\n{}", self.human.plan(plan), self.human.fit(dry_run_said(plan)));
+        self.out.print(&said)
     }
     fn before_apply(&self, plan: &Plan) -> Result<()> {
         self.out.print(&self.human.plan(plan))
@@ -30,19 +41,34 @@ impl ApplyView for Text {
     }
 }
 
+/// The plan's document, with `"dry_run"` (and `"journal"` when one was
+/// written) added: apply's document is the plan's, and says what it did.
 impl ApplyView for Json {
     fn dry_run(&self, plan: &Plan) -> Result<()> {
-        document(&self.out, plan)
+        let doc = Document {
+            dry_run: Some(true),
+            ..Document::of(plan)
+        };
+        document_as(&self.out, &doc)
     }
     /// The document waits for the steps' statuses.
     fn before_apply(&self, _: &Plan) -> Result<()> {
         Ok(())
     }
     fn nothing_to_apply(&self, plan: &Plan) -> Result<()> {
-        document(&self.out, plan)
+        let doc = Document {
+            dry_run: Some(false),
+            ..Document::of(plan)
+        };
+        document_as(&self.out, &doc)
     }
-    fn summary(&self, plan: &Plan, _: Ending) -> Result<()> {
-        document(&self.out, plan)
+    fn summary(&self, plan: &Plan, ending: Ending) -> Result<()> {
+        let doc = Document {
+            dry_run: Some(false),
+            journal: ending.journal.as_deref(),
+            ..Document::of(plan)
+        };
+        document_as(&self.out, &doc)
     }
 }
 
@@ -72,8 +98,8 @@ mod tests {
     fn an_interrupted_apply_says_so_last() {
         let (view, printed, _) = text();
         let ending = Ending {
-            connect: false,
             interrupted: true,
+            ..Ending::default()
         };
         view.summary(&one_step("skipped"), ending).unwrap();
         assert!(

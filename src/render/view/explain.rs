@@ -18,10 +18,11 @@ impl Views {
 impl ExplainView for Text {
     fn explained(&self, matches: &[Match]) -> Result<()> {
         if matches.is_empty() {
-            self.out.print(NO_MATCH)
+            self.out.print(&self.human.fit(NO_MATCH))
         } else {
             let color = self.human.paint.color;
-            self.out.print(&crate::explain::render_text(matches, color))
+            let said = crate::explain::render_text(matches, color);
+            self.out.print(&self.human.fit(&said))
         }
     }
 }

@@ -47,7 +47,8 @@ fn bar(spin: bool, total: usize) -> Tally {
 impl Progress for Text {
     fn progress(&self, line: &str) {
         if !self.human.quiet {
-            self.err.line("→ ", line);
+            let line = format!("→ {}\n", crate::text::sanitize(line));
+            let _ = self.err.print(&self.human.fit(&line));
         }
     }
     fn waiting(&self, what: &str) -> Waiting {
@@ -55,7 +56,8 @@ impl Progress for Text {
     }
     fn scope(&self, line: &str) {
         if !self.human.quiet {
-            self.err.line("", line);
+            let line = format!("{}\n", crate::text::sanitize(line));
+            let _ = self.err.print(&self.human.fit(&line));
         }
     }
     fn machines(&self, total: usize) -> Tally {
