@@ -292,10 +292,24 @@ impl<'a> Run<'a> {
     /// As `in_terminal`, with `redirect` after the command inside the terminal
     /// (e.g. `2>&1 | cat > log`: output piped, input still the terminal).
     pub fn in_terminal_then(self, keys: &str, redirect: &str) -> Option<Output> {
+        self.in_terminal_with("", keys, redirect)
+    }
+
+    /// As `in_terminal`, on a terminal `cols` columns wide (`stty cols`).
+    /// `None` when script(1) or stty(1) is not installed.
+    pub fn in_terminal_of_width(self, cols: u16, keys: &str) -> Option<Output> {
+        let stty = ["/usr/bin/stty", "/bin/stty"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        self.in_terminal_with(&format!("{stty} cols {cols} rows 50 && "), keys, "")
+    }
+
+    /// arcfix on a terminal, after `before` (a shell command and `&&`).
+    fn in_terminal_with(self, before: &str, keys: &str, redirect: &str) -> Option<Output> {
         let script = ["/usr/bin/script", "/bin/script"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())?;
-        let inner = std::iter::once(BIN.to_string())
+        let inner = std::iter::once(format!("{before}{BIN}"))
             .chain(self.args.iter().map(|a| format!("'{a}'")))
             .chain((!redirect.is_empty()).then(|| redirect.to_string()))
             .collect::<Vec<_>>()

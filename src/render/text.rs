@@ -791,27 +791,6 @@ fn first_sentence(s: &str) -> &str {
     }
 }
 
-/// `s` in at most `room` characters, cut at a word with "…".
-fn shorten(s: &str, room: usize) -> String {
-    if s.chars().count() <= room {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    for word in s.split_whitespace() {
-        let next = if out.is_empty() {
-            word.to_string()
-        } else {
-            format!("{out} {word}")
-        };
-        if next.chars().count() + 1 > room {
-            break;
-        }
-        out = next;
-    }
-    let out = out.trim_end_matches([',', ';', ':']);
-    format!("{out}…")
-}
-
 /// `text` folded into lines of at most `width` characters, each starting
 /// with `indent`. A word longer than a line (a path, a URL) stays whole.
 pub fn wrap(text: &str, indent: &str, width: usize) -> String {
@@ -835,17 +814,19 @@ pub fn wrap(text: &str, indent: &str, width: usize) -> String {
     out
 }
 
-/// `demo --list`: one line per scenario, its first sentence shortened to fit.
+/// `demo --list`: a line per scenario with its first sentence, folded
+/// under the sentences' column.
 pub fn scenarios(list: &[crate::view::ScenarioInfo], width: usize) -> String {
     let name_width = list.iter().map(|s| s.name.len()).max().unwrap_or(0);
-    let room = width.saturating_sub(name_width + 5);
+    let column = " ".repeat(name_width + 4);
     let mut out =
         String::from("Built-in scenarios for `arcfix demo --scenario NAME` (and --serve):\n");
     for s in list {
+        let said = wrap(first_sentence(&s.description), &column, width);
         out.push_str(&format!(
             "  {:name_width$}  {}\n",
             sanitize(&s.name),
-            shorten(&sanitize(first_sentence(&s.description)), room)
+            said.trim()
         ));
     }
     out

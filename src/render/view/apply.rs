@@ -11,7 +11,7 @@ use crate::view::{ApplyView, Ending};
 /// Said after a dry run's plan.
 fn dry_run_said(plan: &Plan) -> &'static str {
     if plan.steps.iter().any(|s| s.status != crate::plan::Status::NotNeeded) {
-        "Dry run: nothing was changed. The same command without --dry-run applies this plan.\n"
+        "Dry run: nothing was changed. Without --dry-run, apply makes these changes.\n"
     } else {
         "Dry run: nothing was changed.\n"
     }

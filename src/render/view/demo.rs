@@ -48,7 +48,8 @@ impl DemoView for Text {
         Ok(())
     }
     fn scenarios(&self, list: &[ScenarioInfo]) -> Result<()> {
-        self.out.print(&text::scenarios(list, self.human.width))
+        let said = text::scenarios(list, self.human.width);
+        self.out.print(&self.human.fit(&said))
     }
     fn serving(&self, serving: &Serving) -> Result<()> {
         let said = text::serving(serving, &self.human.paint, self.human.width);
