@@ -199,4 +199,23 @@ mod tests {
         assert!(w.starts_with("C:\\Users\\a\\AppData\\Local"), "{w:?}");
         assert!(default_path(&host(Os::Windows, &[])).is_none());
     }
+
+    #[test]
+    fn a_journal_knows_whether_this_run_wrote_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::checked(dir.path().join("j.jsonl")).unwrap();
+        let mut step: Step = serde_json::from_value(json!({
+            "id": "s", "fixes": [], "target": "local", "description": "d", "command": "c",
+            "automatic": true, "precondition": "-", "verification": "-",
+            "check": {"kind": "restarted"}, "action": {"kind": "manual"}, "status": "already-satisfied",
+        }))
+        .unwrap();
+        let who = Who::default();
+        // Not performed: nothing written, nothing to say.
+        journal.record(&step, &who).unwrap();
+        assert!(!journal.written() && !journal.path.exists());
+        step.status = Status::Applied;
+        journal.clone().record(&step, &who).unwrap();
+        assert!(journal.written(), "a clone's line counts");
+    }
 }

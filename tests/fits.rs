@@ -69,7 +69,11 @@ const FLEET: &[&str] = &[
 
 fn fleet_args<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![command];
-    args.extend(FLEET.iter().filter(|a| command == "apply" || **a != "--no-journal"));
+    args.extend(
+        FLEET
+            .iter()
+            .filter(|a| command == "apply" || **a != "--no-journal"),
+    );
     args.extend(extra);
     args
 }
@@ -100,11 +104,19 @@ fn check_plan_and_apply_fit_a_terminal_of_60_and_use_one_of_120() {
             return;
         };
         assert!(narrow.stdout.contains("Fleet 6 machines"), "{narrow:?}");
-        assert_eq!(too_wide(&narrow.stdout, 60), Vec::<String>::new(), "{command}");
+        assert_eq!(
+            too_wide(&narrow.stdout, 60),
+            Vec::<String>::new(),
+            "{command}"
+        );
         let Some(wide) = fleet_on_terminal(120, &fleet_args(command, extra)) else {
             return;
         };
-        assert_eq!(too_wide(&wide.stdout, 120), Vec::<String>::new(), "{command}");
+        assert_eq!(
+            too_wide(&wide.stdout, 120),
+            Vec::<String>::new(),
+            "{command}"
+        );
         // The width is used: prose runs past 80 columns.
         assert!(
             too_wide(&wide.stdout, 80).len() > 2,
@@ -119,8 +131,16 @@ fn a_pipe_gets_80_columns_and_columns_wins() {
     for command in ["check", "plan", "apply"] {
         let extra: &[&str] = if command == "apply" { &["--yes"] } else { &[] };
         let piped = az.run(&fleet_args(command, extra));
-        assert_eq!(too_wide(&piped.stdout, 80), Vec::<String>::new(), "{piped:?}");
-        assert_eq!(too_wide(&piped.stderr, 80), Vec::<String>::new(), "{piped:?}");
+        assert_eq!(
+            too_wide(&piped.stdout, 80),
+            Vec::<String>::new(),
+            "{piped:?}"
+        );
+        assert_eq!(
+            too_wide(&piped.stderr, 80),
+            Vec::<String>::new(),
+            "{piped:?}"
+        );
         assert!(widest(&piped.stdout) > 70, "{piped:?}");
     }
     let narrow = az
@@ -167,7 +187,9 @@ fn one_machine_explain_demo_and_the_scenarios_fit_60_columns() {
     let list = narrow(&["demo", "--list"]).stdout;
     assert!(!list.contains("in…"), "{list}");
     assert!(
-        list.contains("  healthy            Everything on the Azure side is in\n                     order:"),
+        list.contains(
+            "  healthy            Everything on the Azure side is in\n                     order:"
+        ),
         "{list}"
     );
 }
@@ -202,9 +224,7 @@ fn before_the_question_a_fleet_plan_names_every_machine_it_changes() {
         return;
     };
     let text = console::strip_ansi_codes(&out.stdout).replace('\r', "");
-    let asked = text
-        .find("Apply the")
-        .unwrap_or_else(|| panic!("{out:?}"));
+    let asked = text.find("Apply the").unwrap_or_else(|| panic!("{out:?}"));
     let plan = &text[text.find("\nPlan (").unwrap()..asked];
     assert!(
         plan.contains(
@@ -215,7 +235,9 @@ fn before_the_question_a_fleet_plan_names_every_machine_it_changes() {
         "{plan}"
     );
     assert!(
-        plan.contains("  [auto] create-default-endpoint × 2 — web-03 (arc-web); db-win-01 (arc-db)\n"),
+        plan.contains(
+            "  [auto] create-default-endpoint × 2 — web-03 (arc-web); db-win-01 (arc-db)\n"
+        ),
         "{plan}"
     );
     assert!(
@@ -231,7 +253,10 @@ fn a_fleet_counts_each_kind_of_fix_apart_and_says_no_zero() {
     let az = Azure::builtin("fleet");
     let plan = fleet_plan(&az, &[]);
     // Six machines, none healthy: no "0 healthy", no "0 could not be checked".
-    assert!(plan.starts_with("Fleet 6 machines: 6 with problems\n"), "{plan}");
+    assert!(
+        plan.starts_with("Fleet 6 machines: 6 with problems\n"),
+        "{plan}"
+    );
     assert!(!plan.contains(" 0 "), "{plan}");
     assert!(!plan.contains("healthy machine"), "{plan}");
     // The Entra extension: automatic on three machines, by hand on two.
@@ -244,11 +269,15 @@ fn a_fleet_counts_each_kind_of_fix_apart_and_says_no_zero() {
         "{plan}"
     );
     assert!(
-        plan.contains("  [auto] install-entra-extension × 3 — web-01, web-02 (arc-web); db-01 (arc-db)\n"),
+        plan.contains(
+            "  [auto] install-entra-extension × 3 — web-01, web-02 (arc-web); db-01 (arc-db)\n"
+        ),
         "{plan}"
     );
     assert!(
-        plan.contains("  [manual] install-entra-extension × 2 — web-03 (arc-web); edge-01 (Arc-Edge)\n"),
+        plan.contains(
+            "  [manual] install-entra-extension × 2 — web-03 (arc-web); edge-01 (Arc-Edge)\n"
+        ),
         "{plan}"
     );
     let header = plan.lines().find(|l| l.starts_with("Plan (")).unwrap();
@@ -305,7 +334,8 @@ fn a_dry_run_says_so_and_changes_nothing() {
     let id = healthy.machine(0);
     let out = healthy.run(&["apply", "--dry-run", "--checks", "azure", "--id", &id]);
     assert!(
-        out.stdout.ends_with("✓ nothing to fix\n\nDry run: nothing was changed.\n"),
+        out.stdout
+            .ends_with("✓ nothing to fix\n\nDry run: nothing was changed.\n"),
         "{out:?}"
     );
     // Check and plan documents have no such field.
@@ -319,7 +349,13 @@ fn apply_says_where_it_wrote_the_journal_and_only_then() {
     let id = az.machine(0);
     let journal = az.sandbox.path("changes.jsonl");
     let apply = |extra: &[&str]| {
-        az.run(&[&["apply", "--yes", "--checks", "azure", "--id", &id][..], extra].concat())
+        az.run(
+            &[
+                &["apply", "--yes", "--checks", "azure", "--id", &id][..],
+                extra,
+            ]
+            .concat(),
+        )
     };
     let path = journal.to_str().unwrap();
     let out = apply(&["--journal", path]);
@@ -341,7 +377,15 @@ fn apply_says_where_it_wrote_the_journal_and_only_then() {
     // --no-journal: not a word of one.
     let fresh = Azure::builtin("demo");
     let id = fresh.machine(0);
-    let out = fresh.run(&["apply", "--yes", "--checks", "azure", "--id", &id, "--no-journal"]);
+    let out = fresh.run(&[
+        "apply",
+        "--yes",
+        "--checks",
+        "azure",
+        "--id",
+        &id,
+        "--no-journal",
+    ]);
     assert!(!fresh.writes().is_empty(), "{out:?}");
     assert!(!out.stdout.contains("journal"), "{out:?}");
     // JSON: the path, where a program finds it.

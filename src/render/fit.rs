@@ -52,7 +52,10 @@ impl Shape {
     fn of(plain: &str) -> Shape {
         let indent = plain.len() - plain.trim_start_matches(' ').len();
         let (marks, label) = ITEM.captures(plain).map_or((0, 0), |c| {
-            let count = |i| c.get(i).map_or(0, |m: regex::Match| m.as_str().chars().count());
+            let count = |i| {
+                c.get(i)
+                    .map_or(0, |m: regex::Match| m.as_str().chars().count())
+            };
             (count(2), count(3))
         });
         Shape {
@@ -248,7 +251,10 @@ mod tests {
             "   fix:       one two three four\n              five six seven eight\n              nine\n   commands:\n"
         );
         assert_eq!(
-            fit("  note: web-01, web-02: the agent must still be restarted\n", 40),
+            fit(
+                "  note: web-01, web-02: the agent must still be restarted\n",
+                40
+            ),
             "  note: web-01, web-02: the agent must\n        still be restarted\n"
         );
     }
@@ -265,7 +271,10 @@ mod tests {
     #[test]
     fn a_line_without_an_item_hangs_four_in() {
         assert_eq!(
-            fit("  server not checked — web-03: the agent is Disconnected\n", 40),
+            fit(
+                "  server not checked — web-03: the agent is Disconnected\n",
+                40
+            ),
             "  server not checked — web-03: the agent\n      is Disconnected\n"
         );
     }
@@ -288,7 +297,10 @@ mod tests {
     #[test]
     fn a_word_longer_than_the_line_stays_whole_on_its_own_line() {
         let id = "/subscriptions/3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/resourceGroups/arc-web";
-        let out = fit(&format!("  ✗ rp-not-registered [manual] 1 subscription: {id}\n"), 60);
+        let out = fit(
+            &format!("  ✗ rp-not-registered [manual] 1 subscription: {id}\n"),
+            60,
+        );
         assert_eq!(
             out,
             format!("  ✗ rp-not-registered [manual] 1 subscription:\n    {id}\n")
@@ -325,7 +337,10 @@ mod tests {
 
     #[test]
     fn a_deep_item_at_a_narrow_width_hangs_four_in() {
-        let out = fit("    1. [= already satisfied] step-id — the description\n", 40);
+        let out = fit(
+            "    1. [= already satisfied] step-id — the description\n",
+            40,
+        );
         assert_eq!(
             out,
             "    1. [= already satisfied] step-id —\n        the description\n"

@@ -581,12 +581,18 @@ pub const LONG: usize = 3;
 fn by_group<'a>(targets: impl IntoIterator<Item = &'a Target>) -> Vec<(String, Vec<String>)> {
     let place = |t: &Target| {
         t.machine().map_or_else(Default::default, |m| {
-            (m.subscription.to_lowercase(), m.resource_group.to_lowercase())
+            (
+                m.subscription.to_lowercase(),
+                m.resource_group.to_lowercase(),
+            )
         })
     };
     let list: Vec<&Target> = targets.into_iter().collect();
     let groups = grouped(list.iter().copied(), place);
-    let label = |t: &Target| t.machine().map_or_else(String::new, |m| m.resource_group.clone());
+    let label = |t: &Target| {
+        t.machine()
+            .map_or_else(String::new, |m| m.resource_group.clone())
+    };
     groups
         .iter()
         .map(|((_, rg), ts)| {
@@ -683,7 +689,10 @@ pub fn fleet_plan(plan: &Plan, p: &Paint) -> String {
         crate::checks::fleet::thousands(manual),
         match gone {
             0 => String::new(),
-            n => format!(", {} not needed any more", crate::checks::fleet::thousands(n)),
+            n => format!(
+                ", {} not needed any more",
+                crate::checks::fleet::thousands(n)
+            ),
         },
         count(machines_touched(plan), "machine", "machines"),
     ));
@@ -712,7 +721,10 @@ fn fleet_kind(kind: &str, steps: &[&crate::plan::Step], p: &Paint) -> String {
         p.bold(&sanitize(kind)),
         crate::checks::fleet::thousands(steps.len()),
     );
-    out.push_str(&named(&by_group(steps.iter().map(|s| &s.target)), "       "));
+    out.push_str(&named(
+        &by_group(steps.iter().map(|s| &s.target)),
+        "       ",
+    ));
     out.push_str(&format!(
         "       {}{}\n       $ {}\n",
         if steps.len() > 1 { "e.g. " } else { "" },
@@ -1002,6 +1014,127 @@ mod tests {
                  server not checked — not chosen (--checks)\n",
                 machine("web-01")
             )
+        );
+    }
+
+    fn target(sub: &str, rg: &str, name: &str) -> Target {
+        Target::parse(&format!(
+            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{name}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn few_machines_are_named_inline_many_in_several_groups_a_line_per_group() {
+        let one = "00000000-0000-0000-0000-000000000001";
+        let two = "00000000-0000-0000-0000-000000000002";
+        let few = [
+            target(one, "arc-web", "web-02"),
+            target(one, "ARC-WEB", "web-03"),
+            target(one, "arc-db", "db-01"),
+        ];
+        assert_eq!(
+            named(&by_group(&few), "   "),
+            " — web-02, web-03 (arc-web); db-01 (arc-db)\n",
+            "three machines: inline, the group as Azure first spelled it"
+        );
+        let many = [few.as_slice(), &[target(one, "arc-db", "db-02")]].concat();
+        assert_eq!(
+            named(&by_group(&many), "   "),
+            ", in 2 resource groups\n   arc-web: web-02, web-03\n   arc-db: db-01, db-02\n"
+        );
+        let one_group: Vec<Target> = (1..=6)
+            .map(|i| target(one, "rg", &format!("m-{i}")))
+            .collect();
+        assert_eq!(
+            named(&by_group(&one_group), ""),
+            " — m-1, m-2, m-3, m-4, m-5, m-6 (rg)\n",
+            "one group: inline however many"
+        );
+        let twins = [target(one, "rg", "a"), target(two, "rg", "b")];
+        assert_eq!(
+            inline(&by_group(&twins)),
+            format!("a (rg in subscription {one}); b (rg in subscription {two})")
+        );
+        let sub = Target::parse(&format!("/subscriptions/{two}")).unwrap();
+        assert_eq!(inline(&by_group([&sub])), format!("/subscriptions/{two}"));
+    }
+
+    #[test]
+    fn a_fleet_plan_lists_automatic_and_manual_steps_of_a_kind_apart() {
+        let mut plan = fleet();
+        plan.steps[1].automatic = false;
+        for s in &mut plan.steps {
+            s.status = Status::Planned;
+        }
+        let text = fleet_plan(&plan, &Paint { color: false });
+        let steps = text.split("\nPlan").nth(1).unwrap();
+        assert_eq!(
+            steps,
+            " (3 steps: 2 automatic, 1 manual; 1 machine to change)\n  \
+             [auto] create-default-endpoint × 1 — web-01 (rg)\n       \
+             Register the provider\n       \
+             $ az provider register\n  \
+             [manual] create-default-endpoint × 1 — web-02 (rg)\n       \
+             Register the provider\n       \
+             $ az provider register\n  \
+             [auto] register-hybridconnectivity × 1 — /subscriptions/00000000-0000-0000-0000-000000000001\n       \
+             Register the provider\n       \
+             $ az provider register\n  \
+             plan --out FILE saves every step; -v lists them all here\n"
+        );
+    }
+
+    #[test]
+    fn a_fleet_summary_names_the_machines_left_to_do_by_hand() {
+        let mut plan = fleet();
+        plan.steps[0].status = Status::Manual;
+        let text = fleet_summary(&plan, &Paint { color: false });
+        assert!(
+            text.contains("  create-default-endpoint: 1 failed, 1 manual\n    ✗ web-02 (rg): HTTP 409\n    ! to do by hand on web-01 (rg)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_manual_step_names_its_machine_when_the_plan_has_several() {
+        let mut plan = fleet();
+        plan.machines.clear();
+        for s in &mut plan.steps {
+            s.status = Status::Planned;
+            s.automatic = false;
+        }
+        plan.steps[0].id = "reconnect-agent".into();
+        let text = plan_only(&plan, &Paint { color: false });
+        assert!(
+            text.contains("1. [manual] reconnect-agent on web-01 — Register the provider\n"),
+            "{text}"
+        );
+        // Its id names it already; a subscription is no machine.
+        assert!(
+            text.contains("2. [manual] create-default-endpoint-web-02 — Register"),
+            "{text}"
+        );
+        assert!(
+            text.contains("3. [manual] register-hybridconnectivity — "),
+            "{text}"
+        );
+        // One target: its heading names it.
+        plan.steps.truncate(1);
+        let text = plan_only(&plan, &Paint { color: false });
+        assert!(text.contains("1. [manual] reconnect-agent — "), "{text}");
+    }
+
+    #[test]
+    fn a_plan_counts_steps_not_needed_any_more_apart() {
+        let mut plan = fleet();
+        plan.machines.clear();
+        plan.steps[0].status = Status::NotNeeded;
+        plan.steps[1].automatic = false;
+        let text = plan_only(&plan, &Paint { color: false });
+        assert!(
+            text.contains("Plan (3 steps: 1 automatic, 1 manual, 1 not needed any more)\n"),
+            "{text}"
         );
     }
 }

@@ -10,7 +10,11 @@ use crate::view::{ApplyView, Ending};
 
 /// Said after a dry run's plan.
 fn dry_run_said(plan: &Plan) -> &'static str {
-    if plan.steps.iter().any(|s| s.status != crate::plan::Status::NotNeeded) {
+    if plan
+        .steps
+        .iter()
+        .any(|s| s.status != crate::plan::Status::NotNeeded)
+    {
         "Dry run: nothing was changed. Without --dry-run, apply makes these changes.\n"
     } else {
         "Dry run: nothing was changed.\n"
@@ -26,7 +30,11 @@ impl Views {
 
 impl ApplyView for Text {
     fn dry_run(&self, plan: &Plan) -> Result<()> {
-        let said = format!("{}\n{}", self.human.plan(plan), self.human.fit(dry_run_said(plan)));
+        let said = format!(
+            "{}\n{}",
+            self.human.plan(plan),
+            self.human.fit(dry_run_said(plan))
+        );
         self.out.print(&said)
     }
     fn before_apply(&self, plan: &Plan) -> Result<()> {
@@ -138,5 +146,54 @@ mod tests {
         let (view, printed, _) = json();
         view.nothing_to_apply(&healthy()).unwrap();
         assert_eq!(printed.json()["steps"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_dry_run_says_nothing_changed_to_people_and_programs() {
+        let (view, printed, _) = text();
+        view.dry_run(&one_step("planned")).unwrap();
+        assert!(
+            printed.text().ends_with(
+                "\n\nDry run: nothing was changed. Without --dry-run, apply makes these changes.\n"
+            ),
+            "{}",
+            printed.text()
+        );
+        let (view, printed, _) = text();
+        view.dry_run(&healthy()).unwrap();
+        assert!(
+            printed
+                .text()
+                .ends_with("\n\nDry run: nothing was changed.\n")
+        );
+        let (view, printed, _) = json();
+        view.dry_run(&one_step("planned")).unwrap();
+        assert_eq!(printed.json()["dry_run"], true);
+    }
+
+    #[test]
+    fn the_journal_written_is_named_after_the_summary() {
+        let ending = Ending {
+            journal: Some("/state/arcfix/journal.jsonl".into()),
+            ..Ending::default()
+        };
+        let (view, printed, _) = text();
+        view.summary(&one_step("applied"), ending.clone()).unwrap();
+        assert!(
+            printed.text().ends_with(
+                "0 skipped\nChanges recorded in the journal /state/arcfix/journal.jsonl\n"
+            ),
+            "{}",
+            printed.text()
+        );
+        let (view, printed, _) = json();
+        view.summary(&one_step("applied"), ending).unwrap();
+        let doc = printed.json();
+        assert_eq!(doc["journal"], "/state/arcfix/journal.jsonl");
+        assert_eq!(doc["dry_run"], false);
+        let (view, printed, _) = text();
+        view.summary(&one_step("applied"), Ending::default())
+            .unwrap();
+        assert!(!printed.text().contains("journal"));
     }
 }
