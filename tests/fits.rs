@@ -128,9 +128,18 @@ fn check_plan_and_apply_fit_a_terminal_of_60_and_use_one_of_120() {
 #[test]
 fn a_pipe_gets_80_columns_and_columns_wins() {
     let az = Azure::builtin("fleet");
+    let run = |args: &[&str]| {
+        az.sandbox
+            .cmd()
+            .args(args)
+            .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+            .env("ARCFIX_RETRY_SCALE", "0.02")
+            .natural_width()
+            .run()
+    };
     for command in ["check", "plan", "apply"] {
         let extra: &[&str] = if command == "apply" { &["--yes"] } else { &[] };
-        let piped = az.run(&fleet_args(command, extra));
+        let piped = run(&fleet_args(command, extra));
         assert_eq!(
             too_wide(&piped.stdout, 80),
             Vec::<String>::new(),
@@ -151,6 +160,16 @@ fn a_pipe_gets_80_columns_and_columns_wins() {
         .env("ARCFIX_RETRY_SCALE", "0.02")
         .env("COLUMNS", "60")
         .run();
+    // A value that is no number is no width: 80.
+    let odd = az
+        .sandbox
+        .cmd()
+        .args(&fleet_args("plan", &[]))
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("COLUMNS", "wide")
+        .run();
+    assert_eq!(too_wide(&odd.stdout, 80), Vec::<String>::new());
+    assert!(widest(&odd.stdout) > 70, "{odd:?}");
     assert!(narrow.stdout.contains("\nPlan ("), "{narrow:?}");
     assert_eq!(too_wide(&narrow.stdout, 60), Vec::<String>::new());
 }

@@ -159,6 +159,7 @@ exit 0"#,
             args: vec![],
             env: vec![],
             stdin: None,
+            natural_width: false,
         }
     }
 }
@@ -168,7 +169,14 @@ pub struct Run<'a> {
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdin: Option<Vec<u8>>,
+    /// Without `COLUMNS`: the width arcfix chooses itself.
+    natural_width: bool,
 }
+
+/// `COLUMNS` for every run unless a test asks for the natural width:
+/// reports unfolded, so that tests find a phrase whole wherever it falls.
+/// The width itself is tested in tests/fits.rs.
+pub const UNFOLDED: &str = "1000";
 
 pub struct Output {
     pub status: i32,
@@ -243,6 +251,12 @@ impl<'a> Run<'a> {
         self
     }
 
+    /// Without `COLUMNS`: arcfix folds to the terminal's width, or 80.
+    pub fn natural_width(mut self) -> Self {
+        self.natural_width = true;
+        self
+    }
+
     pub fn stdin(mut self, bytes: &[u8]) -> Self {
         self.stdin = Some(bytes.to_vec());
         self
@@ -269,6 +283,7 @@ impl<'a> Run<'a> {
             .env("ARCFIX_SSH_SEARCH_PATH", s.path("known"))
             .env("ARCFIX_PRIVILEGE", "user")
             .env("NO_COLOR", "1")
+            .env("COLUMNS", UNFOLDED)
             .args(&self.args)
             .stdin(if self.stdin.is_some() {
                 Stdio::piped()
@@ -279,6 +294,9 @@ impl<'a> Run<'a> {
             .stderr(Stdio::piped());
         for (k, v) in &self.env {
             c.env(k, v);
+        }
+        if self.natural_width {
+            c.env_remove("COLUMNS");
         }
         c
     }
@@ -301,7 +319,8 @@ impl<'a> Run<'a> {
         let stty = ["/usr/bin/stty", "/bin/stty"]
             .into_iter()
             .find(|p| Path::new(p).exists())?;
-        self.in_terminal_with(&format!("{stty} cols {cols} rows 50 && "), keys, "")
+        self.natural_width()
+            .in_terminal_with(&format!("{stty} cols {cols} rows 50 && "), keys, "")
     }
 
     /// arcfix on a terminal, after `before` (a shell command and `&&`).
