@@ -215,7 +215,9 @@ async fn run_with(
         "arcfix demo — SIMULATED environment, scenario '{}'",
         sim.scenario().name
     ))?;
-    view.say(&intro(sim, sandbox, &machines, &probe))?;
+    for paragraph in intro(sim, sandbox, &machines, &probe) {
+        view.paragraph(&paragraph)?;
+    }
 
     let before = check(view, &ctx, "== 1. arcfix check (simulated)").await?;
     // The findings were just shown: the plan alone.
@@ -259,41 +261,39 @@ fn machines(sim: &Sim) -> Result<Vec<MachineId>> {
     Ok(machines)
 }
 
-/// What the demo is about to do, and where: under its heading.
+/// What the demo is about to do, and where: under its heading, a paragraph each.
 fn intro(
     sim: &Sim,
     sandbox: &Path,
     machines: &[MachineId],
     probe: &std::result::Result<Vec<tokio::process::Child>, String>,
-) -> String {
+) -> Vec<String> {
     let names = machines
         .iter()
         .map(|m| m.name.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let para = |t: &str| crate::render::text::wrap(t, "  ", crate::render::text::DEMO_WIDTH);
-    let mut intro = para(&sim.scenario().description);
-    intro.push_str(&para(&format!(
-        "Simulated Azure Resource Manager on {}, a throw-away client sandbox in {}. Nothing here touches Azure or this machine's own settings.",
-        sim.base_url(),
-        sandbox.display()
-    )));
-    intro.push_str(&para(&format!(
-        "Target: {names} (--port 22 --login entra --grant-roles --remote)"
-    )));
-    intro.push_str(&para(&match probe {
-        Ok(_) => format!(
-            "The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and behind each machine a throw-away sshd of this machine's own on 127.0.0.1, standing in for the server's (simulated: its banner ends with '{}NAME'{}).",
-            STAND_IN,
-            if has_windows(sim.scenario()) {
-                "; a Windows machine's stand-in is this OpenSSH too"
-            } else {
-                ""
-            }
+    vec![
+        sim.scenario().description.clone(),
+        format!(
+            "Simulated Azure Resource Manager on {}, a throw-away client sandbox in {}. Nothing here touches Azure or this machine's own settings.",
+            sim.base_url(),
+            sandbox.display()
         ),
-        Err(why) => format!("Connection probe skipped: {why}."),
-    }));
-    intro
+        format!("Target: {names} (--port 22 --login entra --grant-roles --remote)"),
+        match probe {
+            Ok(_) => format!(
+                "The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and behind each machine a throw-away sshd of this machine's own on 127.0.0.1, standing in for the server's (simulated: its banner ends with '{}NAME'{}).",
+                STAND_IN,
+                if has_windows(sim.scenario()) {
+                    "; a Windows machine's stand-in is this OpenSSH too"
+                } else {
+                    ""
+                }
+            ),
+            Err(why) => format!("Connection probe skipped: {why}."),
+        },
+    ]
 }
 
 /// One check of the story, under its heading: its findings shown.

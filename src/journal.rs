@@ -37,6 +37,8 @@ pub struct Who {
 #[derive(Debug, Clone)]
 pub struct Journal {
     pub path: PathBuf,
+    /// A line was appended by this run (shared by its clones).
+    written: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Journal {
@@ -55,7 +57,15 @@ impl Journal {
                 crate::text::sanitize(&path.display().to_string())
             )));
         }
-        Ok(Journal { path })
+        Ok(Journal {
+            path,
+            written: Default::default(),
+        })
+    }
+
+    /// Whether this run appended a line to it: the apply said where.
+    pub fn written(&self) -> bool {
+        self.written.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Appends one line for a performed step; a failure is returned for a warning.
@@ -81,7 +91,10 @@ impl Journal {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         }
-        append_private(&self.path, format!("{line}\n").as_bytes()).map_err(|e| e.to_string())
+        append_private(&self.path, format!("{line}\n").as_bytes()).map_err(|e| e.to_string())?;
+        self.written
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 }
 
@@ -185,5 +198,24 @@ mod tests {
         .unwrap();
         assert!(w.starts_with("C:\\Users\\a\\AppData\\Local"), "{w:?}");
         assert!(default_path(&host(Os::Windows, &[])).is_none());
+    }
+
+    #[test]
+    fn a_journal_knows_whether_this_run_wrote_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::checked(dir.path().join("j.jsonl")).unwrap();
+        let mut step: Step = serde_json::from_value(json!({
+            "id": "s", "fixes": [], "target": "local", "description": "d", "command": "c",
+            "automatic": true, "precondition": "-", "verification": "-",
+            "check": {"kind": "restarted"}, "action": {"kind": "manual"}, "status": "already-satisfied",
+        }))
+        .unwrap();
+        let who = Who::default();
+        // Not performed: nothing written, nothing to say.
+        journal.record(&step, &who).unwrap();
+        assert!(!journal.written() && !journal.path.exists());
+        step.status = Status::Applied;
+        journal.clone().record(&step, &who).unwrap();
+        assert!(journal.written(), "a clone's line counts");
     }
 }

@@ -293,11 +293,13 @@ pub async fn apply(
     let _graceful = crate::interrupt::Graceful::new();
     let (code, interrupted) = perform(ctx, &mut plan).await;
     let connect = ctx.target.connect;
+    let journal = ctx.journal.as_ref().filter(|j| j.written());
     view.summary(
         &plan,
         Ending {
             connect,
             interrupted,
+            journal: journal.map(|j| j.path.clone()),
         },
     )?;
     if interrupted {

@@ -70,6 +70,8 @@ pub trait DemoView {
     fn heading(&self, text: &str) -> Result<()>;
     /// Narration for people; no part of a document.
     fn say(&self, text: &str) -> Result<()>;
+    /// Narration for people: a paragraph, two spaces in, folded to the width.
+    fn paragraph(&self, text: &str) -> Result<()>;
     /// The findings of a check.
     fn findings(&self, plan: &Plan) -> Result<()>;
     /// The plan, right after its findings: the steps without the findings again.
@@ -87,12 +89,15 @@ pub trait DemoView {
 }
 
 /// How an apply ended, for its summary.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Ending {
     /// `--connect`: the connection verdicts follow the steps.
     pub connect: bool,
     /// Ctrl-C stopped it.
     pub interrupted: bool,
+    /// The journal this run wrote its changes to (`None`: no journal, or
+    /// nothing changed, so nothing written).
+    pub journal: Option<std::path::PathBuf>,
 }
 
 /// What the demo did: its three plans and the requests the simulator saw.

@@ -315,7 +315,7 @@ fn too_wide(text: &str) -> Vec<&str> {
 #[test]
 fn demo_lists_its_scenarios_and_runs_any_of_them() {
     let s = Sandbox::new();
-    let list = s.cmd().args(&["demo", "--list"]).run();
+    let list = s.cmd().args(&["demo", "--list"]).natural_width().run();
     assert_eq!(list.status, 0, "{list:?}");
     for name in [
         "demo",
@@ -364,7 +364,7 @@ fn demo_lists_its_scenarios_and_runs_any_of_them() {
 
 #[test]
 fn the_demo_plan_shows_the_plan_once_in_80_columns() {
-    let out = Sandbox::new().cmd().args(&["demo"]).run();
+    let out = Sandbox::new().cmd().args(&["demo"]).natural_width().run();
     assert_eq!(out.status, 0, "{out:?}");
     let plan = out
         .stdout
@@ -402,6 +402,7 @@ fn demo_serve_is_a_simulated_azure_for_arcfix_until_ctrl_c() {
     let mut server = Server(Some(
         s.cmd()
             .args(&["demo", "--serve", "--scenario", "healthy"])
+            .natural_width()
             .command()
             .spawn()
             .unwrap(),

@@ -163,6 +163,7 @@ exit 0"#,
             args: vec![],
             env: vec![],
             stdin: None,
+            natural_width: false,
         }
     }
 }
@@ -172,7 +173,14 @@ pub struct Run<'a> {
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdin: Option<Vec<u8>>,
+    /// Without `COLUMNS`: the width arcfix chooses itself.
+    natural_width: bool,
 }
+
+/// `COLUMNS` for every run unless a test asks for the natural width:
+/// reports unfolded, so that tests find a phrase whole wherever it falls.
+/// The width itself is tested in tests/fits.rs.
+pub const UNFOLDED: &str = "1000";
 
 pub struct Output {
     pub status: i32,
@@ -247,6 +255,12 @@ impl<'a> Run<'a> {
         self
     }
 
+    /// Without `COLUMNS`: arcfix folds to the terminal's width, or 80.
+    pub fn natural_width(mut self) -> Self {
+        self.natural_width = true;
+        self
+    }
+
     pub fn stdin(mut self, bytes: &[u8]) -> Self {
         self.stdin = Some(bytes.to_vec());
         self
@@ -273,6 +287,7 @@ impl<'a> Run<'a> {
             .env("ARCFIX_SSH_SEARCH_PATH", s.path("known"))
             .env("ARCFIX_PRIVILEGE", "user")
             .env("NO_COLOR", "1")
+            .env("COLUMNS", UNFOLDED)
             .args(&self.args)
             .stdin(if self.stdin.is_some() {
                 Stdio::piped()
@@ -283,6 +298,9 @@ impl<'a> Run<'a> {
             .stderr(Stdio::piped());
         for (k, v) in &self.env {
             c.env(k, v);
+        }
+        if self.natural_width {
+            c.env_remove("COLUMNS");
         }
         c
     }
@@ -296,16 +314,42 @@ impl<'a> Run<'a> {
     /// As `in_terminal`, with `redirect` after the command inside the terminal
     /// (e.g. `2>&1 | cat > log`: output piped, input still the terminal).
     pub fn in_terminal_then(self, keys: &str, redirect: &str) -> Option<Output> {
-        self.in_terminal_typing("", keys, redirect)
+        self.in_terminal_with("", "", keys, redirect)
     }
 
     /// As `in_terminal_then`, with `early` typed at once, before any question
     /// shows (keys typed ahead while arcfix checks).
     pub fn in_terminal_typing(self, early: &str, keys: &str, redirect: &str) -> Option<Output> {
+        self.in_terminal_with("", early, keys, redirect)
+    }
+
+    /// As `in_terminal`, on a terminal `cols` columns wide (`stty cols`).
+    /// `None` when script(1) or stty(1) is not installed.
+    pub fn in_terminal_of_width(self, cols: u16, keys: &str) -> Option<Output> {
+        let stty = ["/usr/bin/stty", "/bin/stty"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        self.natural_width().in_terminal_with(
+            &format!("{stty} cols {cols} rows 50 && "),
+            "",
+            keys,
+            "",
+        )
+    }
+
+    /// arcfix on a terminal, after `before` (a shell command and `&&`),
+    /// with `early` typed at once and `keys` once a question shows.
+    fn in_terminal_with(
+        self,
+        before: &str,
+        early: &str,
+        keys: &str,
+        redirect: &str,
+    ) -> Option<Output> {
         let script = ["/usr/bin/script", "/bin/script"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())?;
-        let inner = std::iter::once(BIN.to_string())
+        let inner = std::iter::once(format!("{before}{BIN}"))
             .chain(self.args.iter().map(|a| format!("'{a}'")))
             .chain((!redirect.is_empty()).then(|| redirect.to_string()))
             .collect::<Vec<_>>()

@@ -17,6 +17,7 @@ mod client;
 mod connect;
 mod demo;
 mod explain;
+mod fits;
 mod fleet;
 pub mod hostile;
 mod interruptions;

@@ -4,6 +4,7 @@
 //! once).
 
 pub mod az;
+pub mod fit;
 pub mod text;
 pub mod view;
 
@@ -16,8 +17,14 @@ pub struct Document<'a> {
     checked: &'a [crate::plan::Part],
     connections: &'a [crate::plan::Connection],
     created: &'a str,
+    /// `apply`: whether it was a dry run (nothing changed); absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
     findings: &'a [crate::plan::Finding],
     fingerprint: &'a str,
+    /// `apply`: the journal this run wrote its changes to, when it wrote one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<&'a std::path::Path>,
     machines: &'a [crate::plan::MachineVerdict],
     not_checked: &'a [crate::plan::NotChecked],
     notes: &'a [String],
@@ -35,8 +42,10 @@ impl<'a> Document<'a> {
             checked: &plan.checked,
             connections: &plan.connections,
             created: &plan.created,
+            dry_run: None,
             findings: &plan.findings,
             fingerprint: &plan.fingerprint,
+            journal: None,
             machines: &plan.machines,
             not_checked: &plan.not_checked,
             notes: &plan.notes,

@@ -212,12 +212,7 @@ pub fn plan_only(plan: &Plan, p: &Paint) -> String {
         out.push_str(&format!("{} nothing to fix\n", p.green("✓")));
         return out;
     }
-    let auto = plan.automatic_steps();
-    let gone = plan
-        .steps
-        .iter()
-        .filter(|s| s.status == Status::NotNeeded)
-        .count();
+    let (auto, manual, gone) = step_counts(plan);
     out.push_str(&format!(
         "\n{} ({} {}: {} automatic, {} manual{})\n",
         p.bold("Plan"),
@@ -228,7 +223,7 @@ pub fn plan_only(plan: &Plan, p: &Paint) -> String {
             "steps"
         },
         auto,
-        plan.steps.len() - auto - gone,
+        manual,
         if gone > 0 {
             format!(", {gone} not needed any more")
         } else {
@@ -242,7 +237,9 @@ pub fn plan_only(plan: &Plan, p: &Paint) -> String {
 fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
     let mut out = String::new();
     let mut n = 0;
-    for (t, group) in by_target(&plan.steps, |s| &s.target) {
+    let targets = by_target(&plan.steps, |s| &s.target);
+    let several = targets.len() > 1;
+    for (t, group) in targets {
         // A step no longer needed is said once, in the plan: the summary
         // only counts it (its number is kept, so the others read the same).
         let said = |s: &&crate::plan::Step| !(with_status && s.status == Status::NotNeeded);
@@ -272,8 +269,14 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
                 p.yellow("manual")
             };
             out.push_str(&format!(
-                "    {n}. [{mark}] {} — {}\n",
+                "    {n}. [{mark}] {}{} — {}\n",
                 p.bold(&sanitize(&s.id)),
+                match s.target.machine() {
+                    Some(m) if several && !s.automatic && !names(s, &m.name) => {
+                        format!(" on {}", sanitize(&m.name))
+                    }
+                    _ => String::new(),
+                },
                 sanitize(&s.description)
             ));
             if !s.needs.is_empty() {
@@ -307,6 +310,18 @@ fn steps(plan: &Plan, p: &Paint, with_status: bool) -> String {
         }
     }
     out
+}
+
+/// Whether a step's id or description names its machine `name` (as a word
+/// of its own: `web-1` is not named by `web-10`).
+fn names(step: &crate::plan::Step, name: &str) -> bool {
+    let name = name.to_lowercase();
+    let part = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.');
+    [&step.id, &step.description].iter().any(|text| {
+        text.to_lowercase()
+            .split(|c: char| !part(c))
+            .any(|w| w.trim_end_matches('.') == name || w.ends_with(&format!("-{name}")))
+    })
 }
 
 pub fn summary(plan: &Plan, p: &Paint) -> String {
@@ -395,25 +410,40 @@ pub fn step_kind(step: &crate::plan::Step) -> String {
 pub fn fleet_findings(plan: &Plan, p: &Paint) -> String {
     let healthy = verdicts(plan, Verdict::Healthy).count();
     let mut out = format!(
-        "{} {}: {} healthy, {} with problems, {} could not be checked\n",
+        "{} {}: {}\n",
         p.bold("Fleet"),
         count(plan.machines.len(), "machine", "machines"),
-        crate::checks::fleet::thousands(healthy),
-        crate::checks::fleet::thousands(verdicts(plan, Verdict::Problems).count()),
-        crate::checks::fleet::thousands(verdicts(plan, Verdict::Error).count()),
+        verdict_counts(plan)
     );
     out.push_str(&fleet_problems(plan, p));
     out.push_str(&unreadable_machines(plan, p));
-    out.push_str(&format!(
-        "{} {} (-v lists every finding)\n",
-        p.green("✓"),
-        count(healthy, "healthy machine", "healthy machines")
-    ));
+    if healthy > 0 {
+        out.push_str(&format!(
+            "{} {} (-v lists every finding)\n",
+            p.green("✓"),
+            count(healthy, "healthy machine", "healthy machines")
+        ));
+    }
     out.push_str(&local_findings(plan, p));
     out.push_str(&connections(plan, p));
     out.push_str(&notes(plan));
     out.push_str(&fleet_not_checked(plan, p));
     out
+}
+
+/// `1 healthy, 4 with problems`: the machines by verdict, none said zero times.
+fn verdict_counts(plan: &Plan) -> String {
+    let parts: Vec<String> = [
+        (Verdict::Healthy, "healthy"),
+        (Verdict::Problems, "with problems"),
+        (Verdict::Error, "could not be checked"),
+    ]
+    .into_iter()
+    .map(|(v, word)| (verdicts(plan, v).count(), word))
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, word)| format!("{} {word}", crate::checks::fleet::thousands(n)))
+    .collect();
+    parts.join(", ")
 }
 
 /// The machines whose verdict is `status`.
@@ -422,11 +452,15 @@ fn verdicts(plan: &Plan, status: Verdict) -> impl Iterator<Item = &crate::plan::
 }
 
 /// Each problem of the fleet with its fix and the targets that have it,
-/// most targets first; a subscription's counts as itself.
+/// most targets first; a subscription's counts as itself. A problem fixed
+/// automatically on some targets and by hand on others is two lines.
 fn problems_by_id(plan: &Plan) -> Vec<(&str, FixKind, Vec<&Target>)> {
     let mut ids: Vec<(&str, FixKind, Vec<&Target>)> = Vec::new();
     for f in plan.findings.iter().filter(|f| !f.target.is_local()) {
-        match ids.iter_mut().find(|(id, _, _)| *id == f.id) {
+        match ids
+            .iter_mut()
+            .find(|(id, fix, _)| *id == f.id && *fix == f.fix)
+        {
             Some((_, _, targets)) => {
                 if !targets.contains(&&f.target) {
                     targets.push(&f.target);
@@ -524,17 +558,107 @@ fn fleet_not_checked(plan: &Plan, p: &Paint) -> String {
         .collect()
 }
 
-/// Steps grouped by kind: how many, on which machines, one example command.
-fn kinds(plan: &Plan) -> Vec<(String, Vec<&crate::plan::Step>)> {
-    let mut out: Vec<(String, Vec<&crate::plan::Step>)> = Vec::new();
-    for s in &plan.steps {
-        let k = step_kind(s);
-        match out.iter_mut().find(|(kind, _)| *kind == k) {
-            Some((_, v)) => v.push(s),
-            None => out.push((k, vec![s])),
+/// Items grouped by `key`, the groups in first-seen order.
+fn grouped<'a, T, K: PartialEq>(
+    items: impl IntoIterator<Item = &'a T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<(K, Vec<&'a T>)> {
+    let mut out: Vec<(K, Vec<&T>)> = Vec::new();
+    for item in items {
+        let k = key(item);
+        match out.iter_mut().find(|(o, _)| *o == k) {
+            Some((_, v)) => v.push(item),
+            None => out.push((k, vec![item])),
         }
     }
     out
+}
+
+/// Steps grouped by kind (a fleet's summary).
+fn kinds(plan: &Plan) -> Vec<(String, Vec<&crate::plan::Step>)> {
+    grouped(&plan.steps, step_kind)
+}
+
+/// More machines than this, in more than one resource group, are named
+/// one line per resource group.
+pub const LONG: usize = 3;
+
+/// Targets by where they are: machines by name under their resource group
+/// (as Azure spells it; the same name in two subscriptions is two groups,
+/// each said with its subscription), anything else under "" by its id.
+fn by_group<'a>(targets: impl IntoIterator<Item = &'a Target>) -> Vec<(String, Vec<String>)> {
+    let place = |t: &Target| {
+        t.machine().map_or_else(Default::default, |m| {
+            (
+                m.subscription.to_lowercase(),
+                m.resource_group.to_lowercase(),
+            )
+        })
+    };
+    let list: Vec<&Target> = targets.into_iter().collect();
+    let groups = grouped(list.iter().copied(), place);
+    let label = |t: &Target| {
+        t.machine()
+            .map_or_else(String::new, |m| m.resource_group.clone())
+    };
+    groups
+        .iter()
+        .map(|((_, rg), ts)| {
+            let twice = groups.iter().filter(|((_, r), _)| r == rg).count() > 1;
+            let mut l = label(ts[0]);
+            if twice && let Some(m) = ts[0].machine() {
+                l = format!("{l} in subscription {}", m.subscription);
+            }
+            (l, ts.iter().map(|t| name(t)).collect())
+        })
+        .collect()
+}
+
+/// Whether a list of targets is named one line per resource group.
+fn long(groups: &[(String, Vec<String>)]) -> bool {
+    groups.len() > 1 && groups.iter().map(|(_, n)| n.len()).sum::<usize>() > LONG
+}
+
+/// `web-02, web-03 (arc-web); db-01 (arc-db)`: every target named, on one
+/// line (which `fit` folds).
+fn inline(groups: &[(String, Vec<String>)]) -> String {
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(g, names)| match g.as_str() {
+            "" => names.join(", "),
+            g => format!("{} ({g})", names.join(", ")),
+        })
+        .collect();
+    sanitize(&parts.join("; "))
+}
+
+/// Every target named, under an item: inline after ` — `, or (when long)
+/// `, in N resource groups` and a line per group, `indent` in.
+fn named(groups: &[(String, Vec<String>)], indent: &str) -> String {
+    if !long(groups) {
+        return format!(" — {}\n", inline(groups));
+    }
+    let mut out = format!(", in {} resource groups\n", groups.len());
+    for (g, names) in groups {
+        let names = sanitize(&names.join(", "));
+        match g.as_str() {
+            "" => out.push_str(&format!("{indent}{names}\n")),
+            g => out.push_str(&format!("{indent}{}: {names}\n", sanitize(g))),
+        }
+    }
+    out
+}
+
+/// How many of the plan's steps are automatic, manual, and not needed any
+/// more (a saved plan's steps the detection just made does not plan).
+fn step_counts(plan: &Plan) -> (usize, usize, usize) {
+    let gone = with_status(plan, Status::NotNeeded);
+    let auto = plan
+        .steps
+        .iter()
+        .filter(|s| s.automatic && s.status != Status::NotNeeded)
+        .count();
+    (auto, plan.steps.len() - auto - gone, gone)
 }
 
 /// Machines (ids, lower case) that automatic steps would change.
@@ -552,7 +676,8 @@ pub fn machines_touched(plan: &Plan) -> usize {
     seen.len()
 }
 
-/// A fleet's plan: its findings, then its steps by kind.
+/// A fleet's plan: its findings, then its steps by kind, each with every
+/// target it changes.
 pub fn fleet_plan(plan: &Plan, p: &Paint) -> String {
     let mut out = fleet_findings(plan, p);
     if plan.steps.is_empty() {
@@ -563,34 +688,25 @@ pub fn fleet_plan(plan: &Plan, p: &Paint) -> String {
         });
         return out;
     }
-    let auto = plan.automatic_steps();
+    let (auto, manual, gone) = step_counts(plan);
     out.push_str(&format!(
-        "\n{} ({}: {} automatic, {} manual; {} to change)\n",
+        "\n{} ({}: {} automatic, {} manual{}; {} to change)\n",
         p.bold("Plan"),
         count(plan.steps.len(), "step", "steps"),
         crate::checks::fleet::thousands(auto),
-        crate::checks::fleet::thousands(plan.steps.len() - auto),
+        crate::checks::fleet::thousands(manual),
+        match gone {
+            0 => String::new(),
+            n => format!(
+                ", {} not needed any more",
+                crate::checks::fleet::thousands(n)
+            ),
+        },
         count(machines_touched(plan), "machine", "machines"),
     ));
-    for (kind, steps) in kinds(plan) {
-        let first = steps[0];
-        let names: Vec<String> = steps.iter().map(|s| name(&s.target)).collect();
-        out.push_str(&format!(
-            "  [{}] {} × {} — {}\n",
-            if first.automatic {
-                p.green("auto")
-            } else {
-                p.yellow("manual")
-            },
-            p.bold(&sanitize(&kind)),
-            crate::checks::fleet::thousands(steps.len()),
-            some_of(&names, 3)
-        ));
-        out.push_str(&format!(
-            "       {}\n       $ {}\n",
-            sanitize(&first.description),
-            sanitize(&first.command)
-        ));
+    let pending = plan.steps.iter().filter(|s| s.status != Status::NotNeeded);
+    for ((kind, _), steps) in grouped(pending, |s| (step_kind(s), s.automatic)) {
+        out.push_str(&fleet_kind(&kind, &steps, p));
     }
     out.push_str(&format!(
         "  {}\n",
@@ -599,7 +715,35 @@ pub fn fleet_plan(plan: &Plan, p: &Paint) -> String {
     out
 }
 
-/// How a fleet's apply ended, by kind of step; failed steps in full.
+/// One kind of step in a fleet's plan, done one way: every target it
+/// changes, what it does and the command, from its first step.
+fn fleet_kind(kind: &str, steps: &[&crate::plan::Step], p: &Paint) -> String {
+    let first = steps[0];
+    let mut out = format!(
+        "  [{}] {} × {}",
+        if first.automatic {
+            p.green("auto")
+        } else {
+            p.yellow("manual")
+        },
+        p.bold(&sanitize(kind)),
+        crate::checks::fleet::thousands(steps.len()),
+    );
+    out.push_str(&named(
+        &by_group(steps.iter().map(|s| &s.target)),
+        "       ",
+    ));
+    out.push_str(&format!(
+        "       {}{}\n       $ {}\n",
+        if steps.len() > 1 { "e.g. " } else { "" },
+        sanitize(&first.description),
+        sanitize(&first.command)
+    ));
+    out
+}
+
+/// How a fleet's apply ended, by kind of step; failed steps in full, the
+/// targets of manual steps named.
 pub fn fleet_summary(plan: &Plan, p: &Paint) -> String {
     let mut out = format!("\n{}\n", p.bold("Summary"));
     for (kind, steps) in kinds(plan) {
@@ -621,70 +765,40 @@ pub fn fleet_summary(plan: &Plan, p: &Paint) -> String {
             p.bold(&sanitize(&kind)),
             parts.join(", ")
         ));
-        for s in steps
-            .iter()
-            .filter(|s| matches!(s.status, Status::Failed | Status::Skipped))
-        {
-            out.push_str(&format!(
-                "    {} {}: {}\n",
-                p.red("✗"),
-                sanitize(
-                    &s.target
-                        .machine()
-                        .map_or_else(|| s.target.to_string(), short)
-                ),
-                sanitize(s.error.as_deref().unwrap_or(""))
-            ));
-        }
+        out.push_str(&unfinished(&steps, p));
     }
     out.push_str(&totals(plan));
     out.push('\n');
     out
 }
 
-/// The demo's lines fit an 80-column terminal.
-pub const DEMO_WIDTH: usize = 80;
-
-/// Rendered text folded to `width` columns, each long line continuing under
-/// its own indentation plus four; commands (`$ …`), scripts (`│ …`) and single
-/// long words (resource ids, paths) stay whole to be copied.
-pub fn fit(text: &str, width: usize) -> String {
+/// Under a kind of step in a fleet's summary: each failed or skipped step
+/// with why, and where the manual ones are left to do.
+fn unfinished(steps: &[&crate::plan::Step], p: &Paint) -> String {
     let mut out = String::new();
-    for line in text.split_inclusive('\n') {
-        let (body, end) = match line.strip_suffix('\n') {
-            Some(b) => (b, "\n"),
-            None => (line, ""),
-        };
-        let plain = console::strip_ansi_codes(body);
-        let rest = plain.trim_start();
-        if console::measure_text_width(body) <= width
-            || rest.starts_with("$ ")
-            || rest.starts_with('│')
-        {
-            out.push_str(line);
-            continue;
-        }
-        let indent = " ".repeat(plain.len() - rest.len());
-        let hanging = format!("{indent}    ");
-        let mut current = indent.clone();
-        let mut empty = true;
-        for word in body.split_whitespace() {
-            let wide =
-                console::measure_text_width(&current) + 1 + console::measure_text_width(word);
-            if !empty && wide > width {
-                out.push_str(&current);
-                out.push('\n');
-                current = hanging.clone();
-                empty = true;
-            }
-            if !empty {
-                current.push(' ');
-            }
-            current.push_str(word);
-            empty = false;
-        }
-        out.push_str(&current);
-        out.push_str(end);
+    for s in steps
+        .iter()
+        .filter(|s| matches!(s.status, Status::Failed | Status::Skipped))
+    {
+        out.push_str(&format!(
+            "    {} {}: {}\n",
+            p.red("✗"),
+            sanitize(
+                &s.target
+                    .machine()
+                    .map_or_else(|| s.target.to_string(), short)
+            ),
+            sanitize(s.error.as_deref().unwrap_or(""))
+        ));
+    }
+    let manual = steps.iter().filter(|s| s.status == Status::Manual);
+    let groups = by_group(manual.map(|s| &s.target));
+    if !groups.is_empty() {
+        out.push_str(&format!(
+            "    {} to do by hand on {}\n",
+            p.yellow("!"),
+            inline(&groups)
+        ));
     }
     out
 }
@@ -695,27 +809,6 @@ fn first_sentence(s: &str) -> &str {
         Some(i) => &s[..=i],
         None => s,
     }
-}
-
-/// `s` in at most `room` characters, cut at a word with "…".
-fn shorten(s: &str, room: usize) -> String {
-    if s.chars().count() <= room {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    for word in s.split_whitespace() {
-        let next = if out.is_empty() {
-            word.to_string()
-        } else {
-            format!("{out} {word}")
-        };
-        if next.chars().count() + 1 > room {
-            break;
-        }
-        out = next;
-    }
-    let out = out.trim_end_matches([',', ';', ':']);
-    format!("{out}…")
 }
 
 /// `text` folded into lines of at most `width` characters, each starting
@@ -741,17 +834,19 @@ pub fn wrap(text: &str, indent: &str, width: usize) -> String {
     out
 }
 
-/// `demo --list`: one line per scenario, its first sentence shortened to fit.
+/// `demo --list`: a line per scenario with its first sentence, folded
+/// under the sentences' column.
 pub fn scenarios(list: &[crate::view::ScenarioInfo], width: usize) -> String {
     let name_width = list.iter().map(|s| s.name.len()).max().unwrap_or(0);
-    let room = width.saturating_sub(name_width + 5);
+    let column = " ".repeat(name_width + 4);
     let mut out =
         String::from("Built-in scenarios for `arcfix demo --scenario NAME` (and --serve):\n");
     for s in list {
+        let said = wrap(first_sentence(&s.description), &column, width);
         out.push_str(&format!(
             "  {:name_width$}  {}\n",
             sanitize(&s.name),
-            shorten(&sanitize(first_sentence(&s.description)), room)
+            said.trim()
         ));
     }
     out
@@ -927,6 +1022,127 @@ mod tests {
                  server not checked — not chosen (--checks)\n",
                 machine("web-01")
             )
+        );
+    }
+
+    fn target(sub: &str, rg: &str, name: &str) -> Target {
+        Target::parse(&format!(
+            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{name}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn few_machines_are_named_inline_many_in_several_groups_a_line_per_group() {
+        let one = "00000000-0000-0000-0000-000000000001";
+        let two = "00000000-0000-0000-0000-000000000002";
+        let few = [
+            target(one, "arc-web", "web-02"),
+            target(one, "ARC-WEB", "web-03"),
+            target(one, "arc-db", "db-01"),
+        ];
+        assert_eq!(
+            named(&by_group(&few), "   "),
+            " — web-02, web-03 (arc-web); db-01 (arc-db)\n",
+            "three machines: inline, the group as Azure first spelled it"
+        );
+        let many = [few.as_slice(), &[target(one, "arc-db", "db-02")]].concat();
+        assert_eq!(
+            named(&by_group(&many), "   "),
+            ", in 2 resource groups\n   arc-web: web-02, web-03\n   arc-db: db-01, db-02\n"
+        );
+        let one_group: Vec<Target> = (1..=6)
+            .map(|i| target(one, "rg", &format!("m-{i}")))
+            .collect();
+        assert_eq!(
+            named(&by_group(&one_group), ""),
+            " — m-1, m-2, m-3, m-4, m-5, m-6 (rg)\n",
+            "one group: inline however many"
+        );
+        let twins = [target(one, "rg", "a"), target(two, "rg", "b")];
+        assert_eq!(
+            inline(&by_group(&twins)),
+            format!("a (rg in subscription {one}); b (rg in subscription {two})")
+        );
+        let sub = Target::parse(&format!("/subscriptions/{two}")).unwrap();
+        assert_eq!(inline(&by_group([&sub])), format!("/subscriptions/{two}"));
+    }
+
+    #[test]
+    fn a_fleet_plan_lists_automatic_and_manual_steps_of_a_kind_apart() {
+        let mut plan = fleet();
+        plan.steps[1].automatic = false;
+        for s in &mut plan.steps {
+            s.status = Status::Planned;
+        }
+        let text = fleet_plan(&plan, &Paint { color: false });
+        let steps = text.split("\nPlan").nth(1).unwrap();
+        assert_eq!(
+            steps,
+            " (3 steps: 2 automatic, 1 manual; 1 machine to change)\n  \
+             [auto] create-default-endpoint × 1 — web-01 (rg)\n       \
+             Register the provider\n       \
+             $ az provider register\n  \
+             [manual] create-default-endpoint × 1 — web-02 (rg)\n       \
+             Register the provider\n       \
+             $ az provider register\n  \
+             [auto] register-hybridconnectivity × 1 — /subscriptions/00000000-0000-0000-0000-000000000001\n       \
+             Register the provider\n       \
+             $ az provider register\n  \
+             plan --out FILE saves every step; -v lists them all here\n"
+        );
+    }
+
+    #[test]
+    fn a_fleet_summary_names_the_machines_left_to_do_by_hand() {
+        let mut plan = fleet();
+        plan.steps[0].status = Status::Manual;
+        let text = fleet_summary(&plan, &Paint { color: false });
+        assert!(
+            text.contains("  create-default-endpoint: 1 failed, 1 manual\n    ✗ web-02 (rg): HTTP 409\n    ! to do by hand on web-01 (rg)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_manual_step_names_its_machine_when_the_plan_has_several() {
+        let mut plan = fleet();
+        plan.machines.clear();
+        for s in &mut plan.steps {
+            s.status = Status::Planned;
+            s.automatic = false;
+        }
+        plan.steps[0].id = "reconnect-agent".into();
+        let text = plan_only(&plan, &Paint { color: false });
+        assert!(
+            text.contains("1. [manual] reconnect-agent on web-01 — Register the provider\n"),
+            "{text}"
+        );
+        // Its id names it already; a subscription is no machine.
+        assert!(
+            text.contains("2. [manual] create-default-endpoint-web-02 — Register"),
+            "{text}"
+        );
+        assert!(
+            text.contains("3. [manual] register-hybridconnectivity — "),
+            "{text}"
+        );
+        // One target: its heading names it.
+        plan.steps.truncate(1);
+        let text = plan_only(&plan, &Paint { color: false });
+        assert!(text.contains("1. [manual] reconnect-agent — "), "{text}");
+    }
+
+    #[test]
+    fn a_plan_counts_steps_not_needed_any_more_apart() {
+        let mut plan = fleet();
+        plan.machines.clear();
+        plan.steps[0].status = Status::NotNeeded;
+        plan.steps[1].automatic = false;
+        let text = plan_only(&plan, &Paint { color: false });
+        assert!(
+            text.contains("Plan (3 steps: 1 automatic, 1 manual, 1 not needed any more)\n"),
+            "{text}"
         );
     }
 }

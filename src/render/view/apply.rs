@@ -6,7 +6,21 @@ use super::rows::Rows;
 use super::{Json, Text, Views};
 use crate::error::Result;
 use crate::plan::Plan;
+use crate::render::Document;
 use crate::view::{ApplyView, Ending};
+
+/// Said after a dry run's plan.
+fn dry_run_said(plan: &Plan) -> &'static str {
+    if plan
+        .steps
+        .iter()
+        .any(|s| s.status != crate::plan::Status::NotNeeded)
+    {
+        "Dry run: nothing was changed. Without --dry-run, apply makes these changes.\n"
+    } else {
+        "Dry run: nothing was changed.\n"
+    }
+}
 
 impl Views {
     /// `apply`'s view.
@@ -17,7 +31,12 @@ impl Views {
 
 impl ApplyView for Text {
     fn dry_run(&self, plan: &Plan) -> Result<()> {
-        self.out.print(&self.human.plan(plan))
+        let said = format!(
+            "{}\n{}",
+            self.human.plan(plan),
+            self.human.fit(dry_run_said(plan))
+        );
+        self.out.print(&said)
     }
     fn before_apply(&self, plan: &Plan) -> Result<()> {
         self.out.print(&self.human.plan(plan))
@@ -31,19 +50,34 @@ impl ApplyView for Text {
     }
 }
 
+/// The plan's document, with `"dry_run"` (and `"journal"` when one was
+/// written) added: apply's document is the plan's, and says what it did.
 impl ApplyView for Json {
     fn dry_run(&self, plan: &Plan) -> Result<()> {
-        self.emit_plan(plan, Rows::Steps)
+        let doc = Document {
+            dry_run: Some(true),
+            ..Document::of(plan)
+        };
+        self.emit_document(plan, &doc, Rows::Steps)
     }
     /// The document waits for the steps' statuses.
     fn before_apply(&self, _: &Plan) -> Result<()> {
         Ok(())
     }
     fn nothing_to_apply(&self, plan: &Plan) -> Result<()> {
-        self.emit_plan(plan, Rows::Steps)
+        let doc = Document {
+            dry_run: Some(false),
+            ..Document::of(plan)
+        };
+        self.emit_document(plan, &doc, Rows::Steps)
     }
-    fn summary(&self, plan: &Plan, _: Ending) -> Result<()> {
-        self.emit_plan(plan, Rows::Steps)
+    fn summary(&self, plan: &Plan, ending: Ending) -> Result<()> {
+        let doc = Document {
+            dry_run: Some(false),
+            journal: ending.journal.as_deref(),
+            ..Document::of(plan)
+        };
+        self.emit_document(plan, &doc, Rows::Steps)
     }
 }
 
@@ -73,8 +107,8 @@ mod tests {
     fn an_interrupted_apply_says_so_last() {
         let (view, printed, _) = text();
         let ending = Ending {
-            connect: false,
             interrupted: true,
+            ..Ending::default()
         };
         view.summary(&one_step("skipped"), ending).unwrap();
         assert!(
@@ -113,5 +147,54 @@ mod tests {
         let (view, printed, _) = json();
         view.nothing_to_apply(&healthy()).unwrap();
         assert_eq!(printed.json()["steps"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_dry_run_says_nothing_changed_to_people_and_programs() {
+        let (view, printed, _) = text();
+        view.dry_run(&one_step("planned")).unwrap();
+        assert!(
+            printed.text().ends_with(
+                "\n\nDry run: nothing was changed. Without --dry-run, apply makes these changes.\n"
+            ),
+            "{}",
+            printed.text()
+        );
+        let (view, printed, _) = text();
+        view.dry_run(&healthy()).unwrap();
+        assert!(
+            printed
+                .text()
+                .ends_with("\n\nDry run: nothing was changed.\n")
+        );
+        let (view, printed, _) = json();
+        view.dry_run(&one_step("planned")).unwrap();
+        assert_eq!(printed.json()["dry_run"], true);
+    }
+
+    #[test]
+    fn the_journal_written_is_named_after_the_summary() {
+        let ending = Ending {
+            journal: Some("/state/arcfix/journal.jsonl".into()),
+            ..Ending::default()
+        };
+        let (view, printed, _) = text();
+        view.summary(&one_step("applied"), ending.clone()).unwrap();
+        assert!(
+            printed.text().ends_with(
+                "0 skipped\nChanges recorded in the journal /state/arcfix/journal.jsonl\n"
+            ),
+            "{}",
+            printed.text()
+        );
+        let (view, printed, _) = json();
+        view.summary(&one_step("applied"), ending).unwrap();
+        let doc = printed.json();
+        assert_eq!(doc["journal"], "/state/arcfix/journal.jsonl");
+        assert_eq!(doc["dry_run"], false);
+        let (view, printed, _) = text();
+        view.summary(&one_step("applied"), Ending::default())
+            .unwrap();
+        assert!(!printed.text().contains("journal"));
     }
 }

@@ -1,4 +1,4 @@
-//! `demo`: for people, its story folded to 80 columns; for programs, one
+//! `demo`: for people, its story folded to the width; for programs, one
 //! document with its three plans. `--list` and `--serve` as text or JSON.
 
 use serde_json::json;
@@ -8,7 +8,7 @@ use super::{Json, Text, Views};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::render::plan_json;
-use crate::render::text::{self, DEMO_WIDTH};
+use crate::render::text;
 use crate::view::{DemoRun, DemoView, Ending, ScenarioInfo, Serving};
 
 impl Views {
@@ -19,9 +19,9 @@ impl Views {
 }
 
 impl Text {
-    /// Every line of the story folded to fit the demo's width.
+    /// Every line of the story folded to the width.
     fn story(&self, s: &str) -> Result<()> {
-        self.out.print(&text::fit(s, DEMO_WIDTH))
+        self.out.print(&self.human.fit(s))
     }
 }
 
@@ -31,6 +31,9 @@ impl DemoView for Text {
     }
     fn say(&self, text: &str) -> Result<()> {
         self.story(text)
+    }
+    fn paragraph(&self, said: &str) -> Result<()> {
+        self.out.print(&text::wrap(said, "  ", self.human.width))
     }
     fn findings(&self, plan: &Plan) -> Result<()> {
         self.story(&self.human.findings(plan))
@@ -46,11 +49,12 @@ impl DemoView for Text {
         Ok(())
     }
     fn scenarios(&self, list: &[ScenarioInfo]) -> Result<()> {
-        self.out.print(&text::scenarios(list, DEMO_WIDTH))
+        let said = text::scenarios(list, self.human.width);
+        self.out.print(&self.human.fit(&said))
     }
     fn serving(&self, serving: &Serving) -> Result<()> {
-        self.out
-            .print(&text::serving(serving, &self.human.paint, DEMO_WIDTH))
+        let said = text::serving(serving, &self.human.paint, self.human.width);
+        self.out.print(&self.human.fit(&said))
     }
     fn stopped(&self, line: &str) {
         if !self.human.quiet {
@@ -65,6 +69,9 @@ impl DemoView for Json {
         Ok(())
     }
     fn say(&self, _: &str) -> Result<()> {
+        Ok(())
+    }
+    fn paragraph(&self, _: &str) -> Result<()> {
         Ok(())
     }
     fn findings(&self, _: &Plan) -> Result<()> {
@@ -125,7 +132,7 @@ impl DemoView for Json {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{WEB, healthy, json, one_step, text};
+    use super::super::fixtures::{WEB, healthy, json, one_step, text, text_at};
     use super::*;
 
     fn serving() -> Serving {
@@ -154,7 +161,7 @@ mod tests {
 
     #[test]
     fn the_story_is_folded_to_80_columns_but_commands_stay_whole() {
-        let (view, printed, _) = text();
+        let (view, printed, _) = text_at(80);
         view.say(&format!("{} end\n", "word ".repeat(30))).unwrap();
         view.say(&format!("  $ {}\n", "x".repeat(90))).unwrap();
         let text = printed.text();
@@ -167,7 +174,7 @@ mod tests {
 
     #[test]
     fn people_see_each_stage_of_the_story() {
-        let (view, printed, _) = text();
+        let (view, printed, _) = text_at(80);
         view.heading("== 1. arcfix check (simulated)").unwrap();
         DemoView::findings(&view, &healthy()).unwrap();
         view.plan_steps(&healthy()).unwrap();
@@ -178,7 +185,7 @@ mod tests {
             format!(
                 "== 1. arcfix check (simulated)\n✓ no problems found in client\n✓ nothing to fix\n\n\
                  Summary\n  {WEB}\n    \
-                 1. [✓ applied] register-hybridconnectivity — Register\n        \
+                 1. [✓ applied] register-hybridconnectivity — Register\n                   \
                  Microsoft.HybridConnectivity\n  \
                  1 applied, 0 already satisfied, 0 failed, 0 manual, 0 skipped\n"
             )

@@ -20,14 +20,14 @@ impl ExplainView for Text {
     fn explained(&self, explanation: &Explanation) -> Result<()> {
         let color = self.human.paint.color;
         if explanation.is_empty() {
-            self.out.print(NO_MATCH)
+            self.out.print(&self.human.fit(NO_MATCH))
         } else if self.human.verbose {
             // -v: every cause, command, reference and matched line.
-            self.out
-                .print(&crate::explain::render_full(explanation, color))
+            let said = crate::explain::render_full(explanation, color);
+            self.out.print(&self.human.fit(&said))
         } else {
-            self.out
-                .print(&crate::explain::render_brief(explanation, color))
+            let said = crate::explain::render_brief(explanation, color);
+            self.out.print(&self.human.fit(&said))
         }
     }
 }
@@ -70,14 +70,16 @@ mod tests {
         view.explained(&explanation).unwrap();
         assert_eq!(
             printed.text(),
-            crate::explain::render_brief(&explanation, false)
+            view.human
+                .fit(&crate::explain::render_brief(&explanation, false))
         );
         let (mut view, printed, _) = text();
         view.human.verbose = true;
         view.explained(&explanation).unwrap();
         assert_eq!(
             printed.text(),
-            crate::explain::render_full(&explanation, false)
+            view.human
+                .fit(&crate::explain::render_full(&explanation, false))
         );
     }
 

@@ -60,6 +60,12 @@ impl Views {
                     quiet,
                     verbose: config.verbosity > 0,
                     spin,
+                    width: super::fit::width(
+                        std::env::var("COLUMNS").ok().as_deref(),
+                        console::Term::stdout()
+                            .size_checked()
+                            .map(|(_, cols)| usize::from(cols)),
+                    ),
                 },
                 out,
                 err,
@@ -136,15 +142,21 @@ impl Json {
     /// The plan's document (check, plan, apply), as `rows` lists it in a
     /// table; the JSON document alone is streamed, never held twice.
     fn emit_plan(&self, plan: &Plan, rows: Rows) -> Result<()> {
+        self.emit_document(plan, &super::Document::of(plan), rows)
+    }
+
+    /// As `emit_plan`, with what a command adds to the plan's document
+    /// (`apply`'s `dry_run` and `journal`).
+    fn emit_document(&self, plan: &Plan, doc: &super::Document, rows: Rows) -> Result<()> {
         if self.format == Format::Json && self.query.is_none() {
-            return document(&self.out, plan);
+            return document_as(&self.out, doc);
         }
         // A fleet's check lists its machines, as its text summarises them.
         let rows = match rows {
             Rows::Findings if text::is_fleet(plan) => Rows::Machines,
             rows => rows,
         };
-        let doc = super::plan_json(plan);
+        let doc = serde_json::to_value(doc).unwrap_or_default();
         if self.query.is_none() && !self.quiet {
             // They make the run exit 1; a table has no room for them.
             for line in rows::unread(&doc) {
@@ -184,28 +196,36 @@ pub struct Human {
     pub verbose: bool,
     /// Spinners on a terminal (not with `-q` or `-v`).
     pub spin: bool,
+    /// The columns text is folded to (`fit::width`: `COLUMNS`, the
+    /// terminal's, or 80).
+    pub width: usize,
 }
 
 impl Human {
+    /// `text` folded to the width.
+    pub fn fit(&self, text: &str) -> String {
+        super::fit::fit(text, self.width)
+    }
+
     /// A fleet is summarised, unless `-v` asks for everything.
     fn fleet(&self, plan: &Plan) -> bool {
         !self.verbose && text::is_fleet(plan)
     }
 
     fn findings(&self, plan: &Plan) -> String {
-        if self.fleet(plan) {
+        self.fit(&if self.fleet(plan) {
             text::fleet_findings(plan, &self.paint)
         } else {
             text::findings(plan, &self.paint)
-        }
+        })
     }
 
     fn plan(&self, plan: &Plan) -> String {
-        if self.fleet(plan) {
+        self.fit(&if self.fleet(plan) {
             text::fleet_plan(plan, &self.paint)
         } else {
             text::plan(plan, &self.paint)
-        }
+        })
     }
 
     fn summary(&self, plan: &Plan, ending: Ending) -> String {
@@ -220,16 +240,21 @@ impl Human {
         if ending.interrupted {
             out.push_str("Stopped by Ctrl-C: the steps marked skipped were not attempted.\n");
         }
-        out
+        if let Some(path) = &ending.journal {
+            out.push_str(&format!(
+                "Changes recorded in the journal {}\n",
+                crate::text::sanitize(&path.display().to_string())
+            ));
+        }
+        self.fit(&out)
     }
 }
 
-/// The plan's JSON document (contract, schema 1), streamed: a fleet's is
-/// never held twice in memory.
-fn document(out: &Stream, plan: &Plan) -> Result<()> {
+/// A document, with what a command adds to the plan's (`apply`'s
+/// `dry_run` and `journal`).
+fn document_as(out: &Stream, doc: &super::Document) -> Result<()> {
     out.write_with(|w| {
-        serde_json::to_writer_pretty(&mut *w, &super::Document::of(plan))
-            .map_err(std::io::Error::from)?;
+        serde_json::to_writer_pretty(&mut *w, doc).map_err(std::io::Error::from)?;
         w.write_all(b"\n")
     })
 }
@@ -249,15 +274,21 @@ mod fixtures {
 
     pub const WEB: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01";
 
-    /// The text views without colour or spinners, and what they write to
-    /// stdout and to stderr.
+    /// The text views without colour or spinners, so wide that nothing is
+    /// folded, and what they write to stdout and to stderr.
     pub fn text() -> (super::Text, Written, Written) {
+        text_at(1000)
+    }
+
+    /// The same, folded to `width` columns.
+    pub fn text_at(width: usize) -> (super::Text, Written, Written) {
         let ((out, printed), (err, said)) = (Stream::memory(), Stream::memory());
         let human = super::Human {
             paint: super::Paint { color: false },
             quiet: false,
             verbose: false,
             spin: false,
+            width,
         };
         (super::Text { human, out, err }, printed, said)
     }

@@ -21,9 +21,17 @@ fn spinner(spin: bool, what: &str) -> Waiting {
     if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
         pb.set_style(style);
     }
-    pb.set_message(crate::text::one_line(what));
+    // On one line of the terminal, or its redrawing would scroll.
+    let room = stderr_width().saturating_sub(16).max(10);
+    let what = crate::text::one_line(what);
+    pb.set_message(console::truncate_str(&what, room, "…").into_owned());
     pb.enable_steady_tick(Duration::from_millis(120));
     Waiting(Some(pb))
+}
+
+/// The columns of the terminal on stderr, where spinners and bars are drawn.
+fn stderr_width() -> usize {
+    usize::from(console::Term::stderr().size().1)
 }
 
 /// Machines done of `total`, as a bar on a terminal (not for one machine).
@@ -34,9 +42,11 @@ fn bar(spin: bool, total: usize) -> Tally {
     // In the run's bars: progress lines are printed above it.
     let pb = BARS.add(indicatif::ProgressBar::new(total as u64));
     pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} machines  {elapsed} elapsed, ETA {eta}",
-        )
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:{}}} {{pos}}/{{len}} machines  {{elapsed}} elapsed, ETA {{eta}}",
+            // The words take about 40 columns: the bar fits beside them.
+            stderr_width().saturating_sub(40).clamp(10, 30)
+        ))
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     pb.enable_steady_tick(Duration::from_millis(200));
@@ -47,7 +57,8 @@ fn bar(spin: bool, total: usize) -> Tally {
 impl Progress for Text {
     fn progress(&self, line: &str) {
         if !self.human.quiet {
-            self.err.line("→ ", line);
+            let line = format!("→ {}\n", crate::text::sanitize(line));
+            let _ = self.err.print(&self.human.fit(&line));
         }
     }
     fn waiting(&self, what: &str) -> Waiting {
@@ -55,7 +66,8 @@ impl Progress for Text {
     }
     fn scope(&self, line: &str) {
         if !self.human.quiet {
-            self.err.line("", line);
+            let line = format!("{}\n", crate::text::sanitize(line));
+            let _ = self.err.print(&self.human.fit(&line));
         }
     }
     fn machines(&self, total: usize) -> Tally {
