@@ -26,6 +26,65 @@ pub fn default_path(host: &Host) -> Option<PathBuf> {
     Some(base.join("arcfix").join("journal.jsonl"))
 }
 
+/// What the journal on this machine says of the provider registrations
+/// arcfix applied and the agent restarts it applied: read once a run, to
+/// tell whether an agent restart may still be owed after a registration.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Subscription (lower case) → the time of its last registration.
+    registered: std::collections::HashMap<String, String>,
+    /// Machine id (case folded) → the time of its last agent restart.
+    restarted: std::collections::HashMap<String, String>,
+}
+
+impl History {
+    /// The journal at `path`; an absent or unreadable one says nothing.
+    pub fn read(path: Option<&Path>) -> History {
+        let mut h = History::default();
+        let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
+            return h;
+        };
+        let register = crate::plan::StepKind::RegisterProvider.name();
+        let restart = crate::plan::StepKind::RestartAgent.name();
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default();
+            if field("result") != "applied" {
+                continue;
+            }
+            let (step, time) = (field("step"), field("time").to_string());
+            // Only targets that parse: a line edited by hand steers nothing.
+            match crate::plan::Target::parse(field("target")) {
+                Ok(crate::plan::Target::Subscription(sub)) if step.starts_with(&register) => {
+                    h.registered.insert(sub.to_string(), time);
+                }
+                Ok(crate::plan::Target::Machine(m)) if step.starts_with(&restart) => {
+                    h.restarted.insert(m.key(), time);
+                }
+                _ => {}
+            }
+        }
+        h
+    }
+
+    /// arcfix registered the provider of `machine`'s subscription, and no
+    /// agent restart of `machine` was applied after it.
+    pub fn restart_owed(&self, machine: &crate::target::MachineId) -> bool {
+        let Some(registered) = self
+            .registered
+            .get(&machine.subscription.to_ascii_lowercase())
+        else {
+            return false;
+        };
+        // RFC 3339 times in UTC, as `record` writes them, order as text.
+        self.restarted
+            .get(&machine.key())
+            .is_none_or(|restarted| restarted < registered)
+    }
+}
+
 /// Who made the change.
 #[derive(Debug, Clone, Default)]
 pub struct Who {
@@ -159,6 +218,83 @@ fn append_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registration_owes_a_restart_until_one_is_applied_after_it() {
+        const SUB: &str = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f";
+        let machine = |name: &str| {
+            crate::target::MachineId::parse(&format!(
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/{name}"
+            ))
+            .unwrap()
+        };
+        let line = |time: &str, target: &str, step: &str, result: &str| {
+            format!(
+                r#"{{"time":"{time}","target":"{target}","step":"{step}","result":"{result}"}}"#
+            )
+        };
+        let web = machine("web-01").to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let write = |lines: &[String]| std::fs::write(&path, lines.join("\n")).unwrap();
+        let owed = |name: &str| History::read(Some(&path)).restart_owed(&machine(name));
+        // No journal, or no registration in it: nothing owed.
+        assert!(!History::read(None).restart_owed(&machine("web-01")));
+        assert!(!History::read(Some(&dir.path().join("none"))).restart_owed(&machine("web-01")));
+        write(&[line(
+            "2026-12-01T10:00:00Z",
+            &web,
+            "restart-hybrid-agent-web-01",
+            "applied",
+        )]);
+        assert!(!owed("web-01"));
+        // Registered by arcfix: owed on every machine of the subscription ...
+        let registered = line(
+            "2026-12-01T11:00:00Z",
+            &format!("/subscriptions/{}", SUB.to_uppercase()),
+            "register-hybridconnectivity",
+            "applied",
+        );
+        write(&[
+            line(
+                "2026-12-01T10:00:00Z",
+                &web,
+                "restart-hybrid-agent-web-01",
+                "applied",
+            ),
+            registered.clone(),
+        ]);
+        assert!(owed("web-01") && owed("db-01"));
+        // ... until a restart is applied after it (a failed one does not count).
+        write(&[
+            registered.clone(),
+            line(
+                "2026-12-01T12:00:00Z",
+                &web.to_uppercase(),
+                "restart-hybrid-agent-web-01",
+                "failed",
+            ),
+            "not json".to_string(),
+            line(
+                "2026-12-01T12:00:00Z",
+                "../../etc",
+                "restart-hybrid-agent-web-01",
+                "applied",
+            ),
+        ]);
+        assert!(owed("web-01"));
+        write(&[
+            registered,
+            line(
+                "2026-12-01T12:00:00Z",
+                &web.to_uppercase(),
+                "restart-hybrid-agent-web-01",
+                "applied",
+            ),
+        ]);
+        assert!(!owed("web-01"));
+        assert!(owed("db-01"));
+    }
 
     fn host(os: Os, vars: &[(&str, &str)]) -> Host {
         let home = if os == Os::Windows {

@@ -263,6 +263,8 @@ pub struct Context {
     /// Machines (id, lower case) whose agent restart arcfix saw happen in
     /// this run: the restart after a provider registration is no longer owed.
     pub restarted: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The journal on this machine, read once when a check needs it.
+    history: std::sync::OnceLock<crate::journal::History>,
     /// Where apply records what it changed (`None`: no journal).
     pub journal: Option<crate::journal::Journal>,
     /// What the run shows while it works (progress, spinners).
@@ -278,6 +280,7 @@ impl Context {
             server_cache: Default::default(),
             shared: Default::default(),
             restarted: Default::default(),
+            history: Default::default(),
             journal: None,
             progress: Arc::new(crate::progress::Quiet),
         }
@@ -285,6 +288,18 @@ impl Context {
 }
 
 impl Context {
+    /// What the journal of changes says (apply's own journal, else the
+    /// default one), read once.
+    pub fn history(&self) -> &crate::journal::History {
+        self.history.get_or_init(|| {
+            let path = match &self.journal {
+                Some(j) => Some(j.path.clone()),
+                None => crate::journal::default_path(&self.host),
+            };
+            crate::journal::History::read(path.as_deref())
+        })
+    }
+
     /// The sides to check: `--checks`, or client and azure by default (azure
     /// only when a machine is named). The command line was checked when the
     /// `Config` was made: `--checks azure` and `--remote` come with a machine.
@@ -917,12 +932,14 @@ fn group_notes(notes: Vec<String>, machines: &[MachineId]) -> Vec<String> {
         .collect()
 }
 
-/// The agent restart after a provider registration stays visible until
-/// something observes it. Azure keeps no registration time, and the probe's
-/// start time of the agent is systemd's monotonic clock on Linux, so with the
-/// provider Registered nothing read here tells whether the agent restarted
-/// since. What does: a restart arcfix saw happen in this run, or a connection
-/// probe (`--connect`) that reached sshd through the relay. Otherwise a note.
+/// The agent must restart after Microsoft.HybridConnectivity is registered
+/// (the article's "after registering, restart the agent"), and Azure keeps
+/// no registration time. The note that a restart may still be owed is said
+/// only where something this run saw points to it: the journal on this
+/// machine records that arcfix registered the provider and no restart of
+/// this machine's agent after it, or a connection probe (`--connect`) to it
+/// failed. A restart seen in this run, or a probe that reached sshd, shows
+/// it is not owed; with nothing seen either way, nothing is claimed.
 fn restart_unseen(ctx: &Context, id: &MachineId, o: &azure::Observed, r: &mut Report) {
     let registered = o
         .provider
@@ -935,15 +952,20 @@ fn restart_unseen(ctx: &Context, id: &MachineId, o: &azure::Observed, r: &mut Re
         .as_deref()
         .is_some_and(|s| s.eq_ignore_ascii_case("Connected"));
     let target = id.key();
+    let probes: Vec<bool> = r
+        .connections
+        .iter()
+        .filter(|c| c.target.machine() == Some(id))
+        .map(|c| c.ok)
+        .collect();
     let seen = ctx
         .restarted
         .lock()
         .map(|s| s.contains(&target))
         .unwrap_or(false)
-        || r.connections
-            .iter()
-            .any(|c| c.ok && c.target.machine() == Some(id));
-    if registered && connected && !seen {
+        || probes.iter().any(|ok| *ok);
+    let pointed_to = probes.iter().any(|ok| !ok) || ctx.history().restart_owed(id);
+    if registered && connected && !seen && pointed_to {
         r.note(format!(
             "{}: if {} was registered after the agent last started, the agent must still be restarted (sudo systemctl restart himdsd; Windows: Restart-Service himds); Azure keeps no registration time, so arcfix cannot see it: a --connect probe that reaches sshd shows it is not needed",
             id.name,
