@@ -58,6 +58,21 @@ pub enum Error {
         id: String,
         cause: crate::error::arm::ArmError,
     },
+    /// ARM refused to show the machine (403 AuthorizationFailed). It says
+    /// the same for a resource group or machine name that does not exist
+    /// when the caller may not read the whole subscription: both are said.
+    #[error(
+        "cannot read Arc machine {id}: {} ({}: {}); if the caller has the rights, check the names: when you may not read the whole subscription, ARM answers a misspelled resource group ('{resource_group}') or machine ('{name}') this way too (list them with az resource list --resource-type Microsoft.HybridCompute/machines -o table)",
+        cause.status,
+        cause.code,
+        crate::text::one_line(&cause.message)
+    )]
+    MachineDenied {
+        id: String,
+        resource_group: String,
+        name: String,
+        cause: crate::error::arm::ArmError,
+    },
     /// Something awaited did not end in time.
     #[error("{what} did not finish within {}", seconds(*limit))]
     TimedOut {

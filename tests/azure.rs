@@ -1452,3 +1452,52 @@ fn an_agent_in_monitor_mode_is_named_and_nothing_is_written_to_it() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_403_on_the_machine_says_to_check_the_names_and_azures_spelling_is_shown() {
+    // The caller's group may act on one resource group only, not read the
+    // subscription.
+    let az = Azure::edited("group-contributor", |v| {
+        let rg = v["subscriptions"][0]["resource_groups"][0]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let scope = v["role_assignments"][0]["scope"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        v["role_assignments"][0]["scope"] = format!("{scope}/resourceGroups/{rg}").into();
+    });
+    let id = arcfix::target::MachineId::parse(&az.machine(0)).unwrap();
+    // A misspelled group, for a caller who may read only their group: ARM
+    // answers 403 AuthorizationFailed, not 404.
+    let wrong = format!(
+        "/subscriptions/{}/resourceGroups/{}x/providers/Microsoft.HybridCompute/machines/{}",
+        id.subscription, id.resource_group, id.name
+    );
+    let out = az.run(&["check", "--checks", "azure", "--id", &wrong]);
+    assert_eq!(out.status, 1, "{out:?}");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("AuthorizationFailed"), "{out:?}");
+    assert!(said.contains("check the names"), "{out:?}");
+    assert!(
+        said.contains(&format!("'{}x'", id.resource_group)),
+        "{out:?}"
+    );
+    // The right machine typed in other case: shown as Azure spells it.
+    let az = Azure::builtin("demo");
+    let id = arcfix::target::MachineId::parse(&az.machine(0)).unwrap();
+    let shouted = format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.HybridCompute/machines/{}",
+        id.subscription,
+        id.resource_group,
+        id.name.to_uppercase()
+    );
+    let out = az.run(&["plan", "--checks", "azure", "--id", &shouted]);
+    assert_eq!(out.status, 2, "{out:?}");
+    assert!(
+        out.stdout.contains(&format!("/machines/{}\n", id.name)),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains(&id.name.to_uppercase()), "{out:?}");
+}

@@ -105,6 +105,14 @@ pub async fn observe(
     let machine = match machine {
         Ok(m) => m,
         Err(e) if e.status == 404 => return Err(gone(e)),
+        Err(e) if e.status == 403 && e.code.eq_ignore_ascii_case("AuthorizationFailed") => {
+            return Err(Error::MachineDenied {
+                id: id.to_string(),
+                resource_group: crate::text::sanitize(&id.resource_group),
+                name: crate::text::sanitize(&id.name),
+                cause: e,
+            });
+        }
         Err(e) => return Err(e.into()),
     };
     // A listed machine deleted since: the endpoint, its child, answers

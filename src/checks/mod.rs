@@ -770,6 +770,17 @@ fn qualify_same_names(steps: &mut [Step], machines: &[MachineId]) {
     }
 }
 
+/// `id` as Azure's answer spells it, when that answer names the same
+/// machine (ARM compares ids without case); else `id` as given.
+fn azure_spelling(id: &MachineId, machine: &crate::azure::models::Machine) -> MachineId {
+    machine
+        .id
+        .as_deref()
+        .and_then(|s| MachineId::parse(s).ok())
+        .filter(|spelled| spelled == id)
+        .unwrap_or_else(|| id.clone())
+}
+
 /// One machine's Azure side (`azure_checks`), its server through Run Command
 /// (`remote_server`) and, with `--connect`, the SSH path to it.
 async fn machine(
@@ -781,8 +792,11 @@ async fn machine(
     caller: &crate::azure::auth::Claims,
     (azure_checks, remote_server): (bool, bool),
 ) -> Result<Report> {
-    let (arm, id) = (arm.clone(), id.clone());
-    let observed = azure::observe(&arm, &id, listed, wanted, caller, &ctx.shared).await?;
+    let arm = arm.clone();
+    let observed = azure::observe(&arm, id, listed, wanted, caller, &ctx.shared).await?;
+    // The machine as Azure spells it (`-n WEB-01` finds web-01): its findings
+    // and steps say its name as the portal and `az` show it.
+    let id = azure_spelling(id, &observed.machine);
     let mut wanted = wanted.clone();
     let mut report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
     let is_restart = |s: &Step| s.kind == StepKind::RestartAgent;
