@@ -6,7 +6,7 @@
 //! was still checking are discarded before the question, so a stray `y`
 //! cannot approve a plan no one has read.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 /// Whether `line` (as typed, with its line break) approves.
 pub fn approves(line: &str) -> bool {
@@ -64,7 +64,7 @@ impl Terminal {
             input: Box::new(std::io::stdin().lock()),
             output: Box::new(std::io::stderr()),
             #[cfg(unix)]
-            fd: std::io::stdin().is_terminal().then_some(0),
+            fd: std::io::IsTerminal::is_terminal(&std::io::stdin()).then_some(0),
         }
     }
 }
