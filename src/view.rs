@@ -23,7 +23,7 @@ pub trait PlanView {
 
 /// "Saved the plan (3 steps: 2 automatic, 1 manual) to plan.json.", then
 /// the exact command that applies it.
-pub fn saved_plan_lines(plan: &Plan, file: &std::path::Path) -> [String; 2] {
+pub fn saved_plan_lines(plan: &Plan, file: &std::path::Path) -> [String; 3] {
     let n = plan.steps.len();
     let auto = plan.automatic_steps();
     let path = file.display().to_string();
@@ -34,10 +34,8 @@ pub fn saved_plan_lines(plan: &Plan, file: &std::path::Path) -> [String; 2] {
             n - auto.min(n),
             crate::text::sanitize(&path)
         ),
-        format!(
-            "To apply exactly these steps (each is re-checked first; the file is the approval, no question is asked): arcfix apply {}",
-            crate::shell::quote(&path)
-        ),
+        "To apply exactly these steps (each is re-checked first; the file is the approval, no question is asked):".to_string(),
+        format!("arcfix apply {}", crate::shell::quote(&path)),
     ]
 }
 

@@ -18,8 +18,10 @@ impl PlanView for Text {
         self.out.print(&self.human.plan(plan))
     }
     fn saved(&self, plan: &Plan, file: &std::path::Path) -> Result<()> {
-        let [saved, apply] = crate::view::saved_plan_lines(plan, file);
-        self.out.print(&format!("\n{saved}\n{apply}\n"))
+        let [saved, apply, command] = crate::view::saved_plan_lines(plan, file);
+        // The command is kept whole, as every command shown is.
+        let said = self.human.fit(&format!("{saved}\n{apply}\n"));
+        self.out.print(&format!("\n{said}  $ {command}\n"))
     }
 }
 
@@ -30,9 +32,9 @@ impl PlanView for Json {
     /// Beside the document: on stderr, unless `-q`.
     fn saved(&self, plan: &Plan, file: &std::path::Path) -> Result<()> {
         if !self.quiet {
-            for line in crate::view::saved_plan_lines(plan, file) {
-                self.err.line("", &line);
-            }
+            let [saved, apply, command] = crate::view::saved_plan_lines(plan, file);
+            self.err.line("", &saved);
+            self.err.line("", &format!("{apply} {command}"));
         }
         Ok(())
     }
