@@ -519,19 +519,14 @@ pub fn render_text(matches: &[Match], color: bool) -> String {
             );
         }
         if !m.evidence.is_empty() {
-            let _ = writeln!(
-                out,
-                "   {}{}",
-                paint.paint(Style::new().dim(), "seen:      "),
-                wrap(&sanitize(&m.evidence), 76, INDENT)
+            labelled(
+                &mut out,
+                &paint,
+                "seen:",
+                &wrap(&sanitize(&m.evidence), 76, INDENT),
             );
         }
-        let _ = writeln!(
-            out,
-            "   {}{}",
-            paint.paint(Style::new().dim(), "fix:       "),
-            wrap(&m.fix, 76, INDENT)
-        );
+        labelled(&mut out, &paint, "fix:", &wrap(&m.fix, 76, INDENT));
         if !m.commands.is_empty() {
             let _ = writeln!(out, "   {}", paint.paint(Style::new().dim(), "commands:"));
             // Then arcfix's own, from the short answer: -v shows all of it.
@@ -541,27 +536,37 @@ pub fn render_text(matches: &[Match], color: bool) -> String {
             }
         }
         if let Some(problem) = catalogue::get(&m.id) {
-            let _ = writeln!(
-                out,
-                "   {}{}",
-                paint.paint(Style::new().dim(), "arcfix:    "),
-                wrap(&problem.auto, 76, INDENT)
+            labelled(
+                &mut out,
+                &paint,
+                "arcfix:",
+                &wrap(&problem.auto, 76, INDENT),
             );
             if !problem.section.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "   {}{}",
-                    paint.paint(Style::new().dim(), "see:       "),
-                    wrap(
+                labelled(
+                    &mut out,
+                    &paint,
+                    "see:",
+                    &wrap(
                         &format!("\"{}\" in {ARTICLE}, {ARTICLE_URL}", problem.section),
                         76,
-                        INDENT
-                    )
+                        INDENT,
+                    ),
                 );
             }
         }
     }
     out
+}
+
+/// One line of the full answer: its dim label in a column of 11, then the
+/// text (wrapped to continue under itself).
+fn labelled(out: &mut String, paint: &Paint, label: &str, text: &str) {
+    let _ = writeln!(
+        out,
+        "   {}{text}",
+        paint.paint(Style::new().dim(), &format!("{label:<11}"))
+    );
 }
 
 /// What `explain -v` prints: every match in full ([`render_text`]), then
@@ -592,18 +597,8 @@ pub fn render_full(e: &Explanation, color: bool) -> String {
                 wrap(&sanitize(&n.evidence), 76, INDENT)
             );
         }
-        let _ = writeln!(
-            out,
-            "   {}{}",
-            paint.paint(Style::new().dim(), "means:     "),
-            wrap(&n.meaning, 76, INDENT)
-        );
-        let _ = writeln!(
-            out,
-            "   {}{}",
-            paint.paint(Style::new().dim(), "fix:       "),
-            wrap(&n.fix, 76, INDENT)
-        );
+        labelled(&mut out, &paint, "means:", &wrap(&n.meaning, 76, INDENT));
+        labelled(&mut out, &paint, "fix:", &wrap(&n.fix, 76, INDENT));
         let _ = writeln!(out, "   {}", paint.paint(Style::new().dim(), "commands:"));
         for c in &n.commands {
             let _ = writeln!(out, "     {}", paint.paint(Style::new().green(), c));
