@@ -35,14 +35,26 @@ pub struct History {
     registered: std::collections::HashMap<String, String>,
     /// Machine id (case folded) → the time of its last agent restart.
     restarted: std::collections::HashMap<String, String>,
+    /// The journal is there but could not be read: what it says is unknown.
+    pub unread: Option<String>,
 }
 
 impl History {
     /// The journal at `path`; an absent or unreadable one says nothing.
     pub fn read(path: Option<&Path>) -> History {
         let mut h = History::default();
-        let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
+        let Some(path) = path else {
             return h;
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            // No journal: arcfix applied nothing on this machine.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return h,
+            // Could not read is not "nothing there".
+            Err(e) => {
+                h.unread = Some(format!("{}: {e}", path.display()));
+                return h;
+            }
         };
         let register = crate::plan::StepKind::RegisterProvider.name();
         let restart = crate::plan::StepKind::RestartAgent.name();
@@ -70,8 +82,16 @@ impl History {
     }
 
     /// arcfix registered the provider of `machine`'s subscription, and no
-    /// agent restart of `machine` was applied after it.
-    pub fn restart_owed(&self, machine: &crate::target::MachineId) -> bool {
+    /// agent restart of `machine` was applied after it; `None` when the
+    /// journal could not be read.
+    pub fn restart_owed(&self, machine: &crate::target::MachineId) -> Option<bool> {
+        if self.unread.is_some() {
+            return None;
+        }
+        Some(self.owed(machine))
+    }
+
+    fn owed(&self, machine: &crate::target::MachineId) -> bool {
         let Some(registered) = self
             .registered
             .get(&machine.subscription.to_ascii_lowercase())
@@ -237,10 +257,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
         let write = |lines: &[String]| std::fs::write(&path, lines.join("\n")).unwrap();
-        let owed = |name: &str| History::read(Some(&path)).restart_owed(&machine(name));
+        let owed = |name: &str| {
+            History::read(Some(&path))
+                .restart_owed(&machine(name))
+                .unwrap()
+        };
         // No journal, or no registration in it: nothing owed.
-        assert!(!History::read(None).restart_owed(&machine("web-01")));
-        assert!(!History::read(Some(&dir.path().join("none"))).restart_owed(&machine("web-01")));
+        assert_eq!(
+            History::read(None).restart_owed(&machine("web-01")),
+            Some(false)
+        );
+        let absent = History::read(Some(&dir.path().join("none")));
+        assert_eq!(absent.restart_owed(&machine("web-01")), Some(false));
+        // A journal that cannot be read (here a folder): unknown, not "none".
+        let unread = History::read(Some(dir.path()));
+        assert!(unread.unread.is_some());
+        assert_eq!(unread.restart_owed(&machine("web-01")), None);
         write(&[line(
             "2026-12-01T10:00:00Z",
             &web,

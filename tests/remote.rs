@@ -843,6 +843,15 @@ fn no_restart_note_where_nothing_points_to_a_registration() {
     assert!(restart_owed(&json.json()).is_empty(), "{json:?}");
     let text = az.run(&args);
     assert!(!text.stdout.contains(RESTART_OWED), "{text:?}");
+    // A journal that is there but cannot be read is not "no registration":
+    // the note is said, with why it cannot be settled.
+    std::fs::create_dir_all(az.sandbox.path("home/.local/state/arcfix/journal.jsonl")).unwrap();
+    let unread = az.run(&args);
+    assert!(
+        unread.stdout.contains(RESTART_OWED)
+            && unread.stdout.contains("arcfix's journal could not be read"),
+        "{unread:?}"
+    );
 }
 
 #[test]

@@ -978,14 +978,27 @@ fn restart_unseen(ctx: &Context, id: &MachineId, o: &azure::Observed, r: &mut Re
         .map(|s| s.contains(&target))
         .unwrap_or(false)
         || probes.iter().any(|ok| *ok);
-    let pointed_to = probes.iter().any(|ok| !ok) || ctx.history().restart_owed(id);
-    if registered && connected && !seen && pointed_to {
-        r.note(format!(
-            "{}: if {} was registered after the agent last started, the agent must still be restarted (sudo systemctl restart himdsd; Windows: Restart-Service himds); Azure keeps no registration time, so arcfix cannot see it: a --connect probe that reaches sshd shows it is not needed",
-            id.name,
-            crate::azure::HYBRID_CONNECTIVITY,
-        ));
+    if !registered || !connected || seen {
+        return;
     }
+    // Read only now: most machines never need the journal.
+    let history = ctx.history();
+    let owed = history.restart_owed(id);
+    if !probes.iter().any(|ok| !ok) && owed == Some(false) {
+        return;
+    }
+    let unknown = match (&history.unread, owed) {
+        (Some(why), None) => format!(
+            " (arcfix's journal could not be read, so whether arcfix registered it is not known: {})",
+            crate::text::one_line(why)
+        ),
+        _ => String::new(),
+    };
+    r.note(format!(
+        "{}: if {} was registered after the agent last started{unknown}, the agent must still be restarted (sudo systemctl restart himdsd; Windows: Restart-Service himds); Azure keeps no registration time, so arcfix cannot see it: a --connect probe that reaches sshd shows it is not needed",
+        id.name,
+        crate::azure::HYBRID_CONNECTIVITY,
+    ));
 }
 
 /// A machine's verdict from its own report: findings on it or on its subscription.
