@@ -972,3 +972,22 @@ fn a_signed_out_azure_cli_gives_no_subscription_and_says_how_to_sign_in() {
     );
     assert_eq!(az.sandbox.calls().matches("az account show").count(), 1);
 }
+
+#[test]
+fn a_subscription_name_two_subscriptions_share_is_a_usage_error_naming_both() {
+    // Both subscriptions of the fleet scenario called the same, both enabled.
+    let az = Azure::edited("fleet", |v| {
+        let name = v["subscriptions"][0]["display_name"].clone();
+        v["subscriptions"][1]["display_name"] = name;
+    });
+    let name = az.sim().scenario().subscriptions[0].display_name.clone();
+    let out = az.run(&["check", "--checks", "azure", "--subscription", &name]);
+    assert_eq!(out.status, 64, "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("'{name}' names 2 subscriptions ("))
+            && out.stderr.contains("give the id"),
+        "{out:?}"
+    );
+    assert!(az.writes().is_empty());
+}
