@@ -501,14 +501,7 @@ pub fn render_text(matches: &[Match], color: bool) -> String {
     );
     const INDENT: &str = "              ";
     for (i, m) in matches.iter().enumerate() {
-        out.push('\n');
-        let _ = writeln!(
-            out,
-            "{} {}: {}",
-            paint.paint(Style::new().dim(), &format!("{}.", i + 1)),
-            paint.paint(Style::new().bold().cyan(), &m.id),
-            paint.paint(Style::new().bold(), &m.title)
-        );
+        headline(&mut out, &paint, i + 1, m);
         if !m.known {
             let note = "a known failure, but not one of the problems arcfix fixes: follow the fix by hand.";
             let _ = writeln!(
@@ -559,6 +552,18 @@ pub fn render_text(matches: &[Match], color: bool) -> String {
     out
 }
 
+/// A match's headline, in both answers: "1. id: title".
+fn headline(out: &mut String, paint: &Paint, n: usize, m: &Match) {
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{} {}: {}",
+        paint.paint(Style::new().dim(), &format!("{n}.")),
+        paint.paint(Style::new().bold().cyan(), &m.id),
+        paint.paint(Style::new().bold(), &m.title)
+    );
+}
+
 /// One line of the full answer: its dim label in a column of 11, then the
 /// text (wrapped to continue under itself).
 fn labelled(out: &mut String, paint: &Paint, label: &str, text: &str) {
@@ -590,12 +595,8 @@ pub fn render_full(e: &Explanation, color: bool) -> String {
         out.push('\n');
         let _ = writeln!(out, "{}", paint.paint(Style::new().bold(), &n.error));
         if !n.evidence.is_empty() {
-            let _ = writeln!(
-                out,
-                "   {}{}",
-                paint.paint(Style::new().dim(), "seen:      "),
-                wrap(&sanitize(&n.evidence), 76, INDENT)
-            );
+            let seen = wrap(&sanitize(&n.evidence), 76, INDENT);
+            labelled(&mut out, &paint, "seen:", &seen);
         }
         labelled(&mut out, &paint, "means:", &wrap(&n.meaning, 76, INDENT));
         labelled(&mut out, &paint, "fix:", &wrap(&n.fix, 76, INDENT));
@@ -631,14 +632,7 @@ pub fn render_brief(e: &Explanation, color: bool) -> String {
         );
     }
     for (i, m) in shown.iter().enumerate() {
-        out.push('\n');
-        let _ = writeln!(
-            out,
-            "{} {}: {}",
-            paint.paint(Style::new().dim(), &format!("{}.", i + 1)),
-            paint.paint(Style::new().bold().cyan(), &m.id),
-            paint.paint(Style::new().bold(), &m.title)
-        );
+        headline(&mut out, &paint, i + 1, m);
         let _ = writeln!(out, "   {}", m.summary);
         out.push_str(&commands_block(&m.quick_fix, &paint));
     }
@@ -662,7 +656,7 @@ pub fn render_brief(e: &Explanation, color: bool) -> String {
         let _ = writeln!(
             out,
             "        {}",
-            paint.paint(Style::new().green(), &x.commands[0])
+            paint.paint(Style::new().green(), &format!("$ {}", x.commands[0]))
         );
     }
     let hidden: Vec<&str> = e.matches[shown.len()..]
@@ -733,11 +727,12 @@ fn commands_block(commands: &[String], paint: &Paint) -> String {
             _ if c.starts_with("arcfix ") => " or: ",
             _ => "     ",
         };
+        // `$ `: a command line, kept whole when the answer is folded.
         let _ = writeln!(
             out,
             "   {}{}",
             paint.paint(Style::new().dim(), label),
-            paint.paint(Style::new().green(), c)
+            paint.paint(Style::new().green(), &format!("$ {c}"))
         );
     }
     out
@@ -1080,7 +1075,7 @@ mod tests {
         let entra = brief.find("2. entra-extension-missing: ").unwrap();
         assert!(role < entra, "{brief}");
         assert!(
-            brief.contains("   fix: arcfix apply --id <machine id> --grant-roles\n"),
+            brief.contains("   fix: $ arcfix apply --id <machine id> --grant-roles\n"),
             "{brief}"
         );
         assert!(brief.contains(&e.matches[0].summary), "{brief}");

@@ -331,7 +331,7 @@ fn a_common_error_gets_a_short_answer_and_v_gets_all_of_it() {
     for want in [
         "1. login-role-missing: Missing role to read the machine or to connect",
         "No role lets you read or log in to the machine; once granted, sign in again.",
-        "   fix: arcfix apply --id <machine id> --grant-roles",
+        "   fix: $ arcfix apply --id <machine id> --grant-roles",
         "2. entra-extension-missing: ",
         "1 more match (ssh-key-not-accepted): run again with -v",
     ] {

@@ -12,7 +12,7 @@ const READ_ONLY: &str = "4a3e6d2f-9b5c-4d7e-8f1a-2b3c4d5e6f7a";
 /// The lines of `text` as they show (colour escapes out, a line redrawn
 /// after `\r` as its last drawing) wider than `width`, but for what stays
 /// whole: one word (an id, a path, alone or after its label), a command
-/// (`$ …`), a script line (`│ …`).
+/// (`$ …`, alone or after its label), a script line (`│ …`).
 fn too_wide(text: &str, width: usize) -> Vec<String> {
     console::strip_ansi_codes(text)
         .lines()
@@ -23,7 +23,12 @@ fn too_wide(text: &str, width: usize) -> Vec<String> {
             let t = l.trim_start();
             // One word, or one after its label (`needs: Microsoft.…/write`).
             let words = t.split(' ').filter(|w| !w.is_empty() && !w.ends_with(':'));
-            !(t.starts_with("$ ") || t.starts_with('│') || words.count() <= 1)
+            // A command, also after its label (`fix: $ …`).
+            let command = t.starts_with("$ ")
+                || t.split_once(": ").is_some_and(|(label, rest)| {
+                    !label.contains(' ') && rest.trim_start().starts_with("$ ")
+                });
+            !(command || t.starts_with('│') || words.count() <= 1)
         })
         .collect()
 }

@@ -81,11 +81,17 @@ impl Shape {
     }
 }
 
-/// A line kept whole whatever its width: a command (`$ …`) or a script
-/// line (`│ …`), copied as they are.
+/// A line kept whole whatever its width: a command (`$ …`, also after a
+/// one-word label such as `fix: $ …`) or a script line (`│ …`), copied as
+/// they are: a command folded at a space would run in another form when
+/// pasted.
 fn literal(plain: &str) -> bool {
     let t = plain.trim_start();
-    t.starts_with("$ ") || t == "$" || t.starts_with('│')
+    let command = |t: &str| t.starts_with("$ ") || t == "$";
+    let labelled = t
+        .split_once(": ")
+        .is_some_and(|(label, rest)| !label.contains(' ') && command(rest.trim_start()));
+    command(t) || labelled || t.starts_with('│')
 }
 
 /// `text` with every line folded to `width` columns at spaces; colour
@@ -231,6 +237,22 @@ mod tests {
         assert_eq!(width(Some("0"), None), 80, "zero");
         assert_eq!(width(Some(" 100 "), None), 100);
         assert_eq!(width(Some("5"), None), MIN_WIDTH);
+    }
+
+    #[test]
+    fn a_command_stays_whole_also_after_a_label() {
+        // Folded at a space, the first line pasted alone would install the
+        // module without its version bound.
+        let text = "   fix: $ Install-Module -Name Az.Ssh.ArcProxy -Repository PSGallery -Scope CurrentUser -MaximumVersion 1.9.9 -Force\n   or:  $ arcfix apply --id <machine id> --checks client,azure\n        $ ssh-keygen -R web-01 -f /home/ana/.ssh/known_hosts\n";
+        assert_eq!(fit(text, 40), text);
+        // Prose with a colon is still folded.
+        assert_ne!(
+            fit(
+                "   note: the agent must still be restarted on web-01 and web-02\n",
+                40
+            ),
+            "   note: the agent must still be restarted on web-01 and web-02\n"
+        );
     }
 
     #[test]
