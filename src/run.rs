@@ -311,15 +311,16 @@ pub async fn apply(
 /// The plan to apply: a fresh detection, or the saved plan checked against it.
 async fn plan_to_apply(ctx: &Context, saved: Option<&Plan>) -> Result<Plan> {
     if let Some(s) = saved {
+        // Before detecting: another option could even make detection run
+        // something (--remote, --connect) the plan's approval did not cover.
+        crate::apply::check_options(s, &ctx.target)?;
+        // Said once the plan is accepted, not before a refusal.
         ctx.progress.progress(&format!(
             "applying the saved plan made {} ({} automatic step{} approved by it); each step is re-checked before it acts",
             crate::text::sanitize(&s.created),
             s.automatic_steps(),
             if s.automatic_steps() == 1 { "" } else { "s" }
         ));
-        // Before detecting: another option could even make detection run
-        // something (--remote, --connect) the plan's approval did not cover.
-        crate::apply::check_options(s, &ctx.target)?;
     }
     let fresh = detect(ctx).await?;
     match saved {

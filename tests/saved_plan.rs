@@ -448,6 +448,8 @@ fn apply_refuses_a_plan_made_with_other_target_options_naming_the_option() {
             let out = az.run(&[form, options].concat());
             assert_eq!(out.status, 1, "{options:?}: {out:?}");
             assert!(out.stderr.contains(said), "{options:?}: {out:?}");
+            // Refused before anything is said to be applied.
+            assert!(!out.stderr.contains("applying the saved plan"), "{out:?}");
             assert!(az.writes().is_empty(), "{options:?}: {:?}", az.writes());
             assert!(
                 az.sim().requests().is_empty(),
