@@ -286,6 +286,7 @@ pub const SCENARIOS: &[&str] = &[
     "windows",
     "fleet",
     "group-contributor",
+    "blockers",
 ];
 
 /// `demo --scenario`: any name is taken here (`demo` refuses an unknown one

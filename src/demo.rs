@@ -192,8 +192,8 @@ async fn run_with(
     let probe = connection_probe(&host, sandbox, sim, &machines).await;
     let target = Request {
         options: Options {
-            // The demo chooses its port, as `--port 22` would.
-            port: Some(22),
+            // The scenario chooses the demo's port (`--port 22` for most).
+            port: sim.scenario().demo_port,
             login: Login::Entra,
             grant_roles: true,
             remote: true,

@@ -200,6 +200,8 @@ pub enum StepKind {
     CreateEndpoint,
     EnableSshPort,
     ChooseSshPort,
+    /// The machine's `SSHPort` tag and SSH through Arc brought to agree.
+    FixPortTag,
     GrantEndpointRights,
     UpgradeAgent,
     RecreateSshConfig,
@@ -267,6 +269,7 @@ impl StepKind {
             StepKind::CreateEndpoint => "create-default-endpoint",
             StepKind::EnableSshPort => "enable-ssh-port",
             StepKind::ChooseSshPort => "choose-ssh-port",
+            StepKind::FixPortTag => "fix-ssh-port-tag",
             StepKind::GrantEndpointRights => "grant-endpoint-rights",
             StepKind::UpgradeAgent => "upgrade-agent",
             StepKind::RecreateSshConfig => "recreate-ssh-config",

@@ -326,6 +326,7 @@ fn demo_lists_its_scenarios_and_runs_any_of_them() {
         "windows",
         "fleet",
         "group-contributor",
+        "blockers",
     ] {
         assert!(
             list.stdout

@@ -11,6 +11,7 @@ mod harness;
 
 mod architecture;
 pub mod azure;
+mod blocks;
 mod bounds;
 mod cli;
 mod client;

@@ -515,29 +515,82 @@ fn without_run_command_rights_or_a_connected_agent_nothing_is_attempted() {
     assert!(az.writes().is_empty(), "{:?}", az.writes());
 }
 
+/// The agent's allowed incoming ports are read from Azure
+/// (`agentConfiguration.incomingConnectionsPorts`): no `--remote` and no
+/// right to run commands are needed to see that they leave the SSH port out.
 #[test]
-fn without_run_command_rights_the_agents_ports_are_read_from_azure() {
+fn the_agents_ports_are_read_from_azure_without_remote() {
     let az = Azure::edited("reader", |v| {
+        v["subscriptions"][0]["resource_groups"][0]["machines"][0]["incoming_connections_ports"] =
+            serde_json::json!(["2222", "8000-8100"]);
+    });
+    let id = az.machine(0);
+    for args in [
+        vec!["check", "--checks", "azure", "--id", &id, "-o", "json"],
+        vec!["check", "--remote", "--id", &id, "-o", "json"],
+    ] {
+        let out = az.run(&args);
+        assert_eq!(out.status, 2, "{out:?}");
+        let f = out.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == "sshd-not-running")
+            .cloned()
+            .unwrap_or_else(|| panic!("{out:?}"));
+        assert_eq!(
+            f["evidence"],
+            "the Arc agent of web-01 allows incoming connections on ports 2222, 8000-8100 only, not 22 (agentConfiguration.incomingConnectionsPorts in Azure): it refuses the connection to sshd"
+        );
+        let step = out
+            .steps()
+            .iter()
+            .find(|s| s["id"] == "remote-agent-allow-port-web-01")
+            .cloned()
+            .unwrap_or_else(|| panic!("{out:?}"));
+        assert_eq!(step["automatic"], false);
+        assert_eq!(
+            step["command"],
+            "sudo azcmagent config set incomingconnections.ports 2222,8000-8100,22"
+        );
+    }
+    assert!(run_command_puts(&az).is_empty());
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
+}
+
+/// With `--remote` and the right to run commands, the probe reads the ports
+/// on the server itself: one automatic step through Run Command, not the
+/// manual one from Azure's view as well.
+#[test]
+fn with_remote_the_probe_reads_the_ports_and_one_step_fixes_them() {
+    let az = Azure::edited("demo", |v| {
         v["subscriptions"][0]["resource_groups"][0]["machines"][0]["incoming_connections_ports"] =
             serde_json::json!(["2222"]);
     });
     let id = az.machine(0);
-    let out = az.run(&[
-        "check", "--checks", "server", "--remote", "--id", &id, "-o", "json",
-    ]);
-    assert_eq!(out.status, 2, "{out:?}");
-    let f = out.json()["findings"]
+    let plan = az.run(&["plan", "--remote", "--id", &id, "-o", "json"]);
+    let steps = plan.steps();
+    let ports: Vec<&serde_json::Value> = steps
+        .iter()
+        .filter(|s| s["id"] == "remote-agent-allow-port-web-01")
+        .collect();
+    assert_eq!(ports.len(), 1, "{plan:?}");
+    assert_eq!(ports[0]["automatic"], true, "{plan:?}");
+    let doc = plan.json();
+    let findings: Vec<&serde_json::Value> = doc["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["id"] == "sshd-not-running")
-        .cloned()
-        .unwrap_or_else(|| panic!("{out:?}"));
-    assert_eq!(
-        f["evidence"],
-        "the Arc agent of web-01 allows incoming connections on ports [2222] only, not 22 (agentConfiguration in Azure)"
+        .filter(|f| f["id"] == "sshd-not-running")
+        .collect();
+    assert!(!findings.is_empty(), "{plan:?}");
+    assert!(
+        findings.iter().all(|f| f["evidence"]
+            .as_str()
+            .unwrap()
+            .starts_with("probe on web-01")),
+        "{findings:?}"
     );
-    assert!(run_command_puts(&az).is_empty());
 }
 
 /// The `agent-port` script of web-01 as arcfix renders it in the plan.

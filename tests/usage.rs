@@ -197,7 +197,7 @@ fn a_mistyped_scenario_is_answered_with_the_nearest_name() {
     assert_eq!(
         out.stderr,
         "arcfix: error: unknown scenario 'moon': the built-in scenarios are demo, healthy, reader, \
-         wrong-port, disconnected, windows, fleet, group-contributor (see `arcfix demo --list`)\n"
+         wrong-port, disconnected, windows, fleet, group-contributor, blockers (see `arcfix demo --list`)\n"
     );
     // --help names them too.
     assert!(
@@ -501,7 +501,7 @@ printf 'checks: %s\n' "${COMPREPLY[@]}"
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut lines = stdout.lines();
     assert!(lines.next().unwrap().contains("-F _arcfix"), "{stdout}");
-    let names: Vec<&str> = lines.by_ref().take(8).collect();
+    let names: Vec<&str> = lines.by_ref().take(9).collect();
     assert_eq!(
         names,
         [
@@ -512,7 +512,8 @@ printf 'checks: %s\n' "${COMPREPLY[@]}"
             "disconnected",
             "windows",
             "fleet",
-            "group-contributor"
+            "group-contributor",
+            "blockers"
         ],
         "{stdout}"
     );

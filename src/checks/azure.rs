@@ -33,10 +33,73 @@ const REGISTER: &str = "Microsoft.HybridConnectivity/register/action";
 #[derive(Debug, Clone)]
 pub struct Wanted {
     pub port: u16,
-    /// The port was chosen (`--port`); otherwise a port seen in Azure is not changed.
-    pub port_given: bool,
+    /// Where `port` comes from.
+    pub from: PortFrom,
     pub login: Login,
     pub grant_roles: bool,
+}
+
+impl Wanted {
+    /// The port was chosen (`--port`, or the server's sshd): a port seen in
+    /// Azure may be changed to it. Otherwise (22 by default, or the machine's
+    /// `SSHPort` tag) a port seen in Azure is not changed.
+    pub fn port_given(&self) -> bool {
+        matches!(self.from, PortFrom::Flag | PortFrom::Sshd)
+    }
+}
+
+/// Where the port SSH through Arc is judged for comes from, in the order
+/// `az ssh arc` and arcfix take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortFrom {
+    /// `--port`: it wins over the tag, as with `az ssh arc`.
+    Flag,
+    /// The machine's `SSHPort` tag, which `az ssh arc` uses without `--port`.
+    Tag,
+    /// The port the server's sshd is configured for, seen by the `--remote`
+    /// probe (no `--port`, no tag).
+    Sshd,
+    /// Nothing chose one: 22, as `az ssh arc` uses.
+    Default,
+}
+
+/// The tag `az ssh arc` reads the port from when `--port` is not given
+/// (azure-cli-extensions `azext_ssh/resource_tag_utils.py`): this exact key.
+pub const SSH_PORT_TAG: &str = "SSHPort";
+
+/// A machine's `SSHPort` tag as `az ssh arc` would take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortTag {
+    /// No such tag (or the resource type's tags are not read by `az ssh arc`).
+    Absent,
+    Port(u16),
+    /// A value `az ssh arc` refuses, or one no SSH server can listen on (0):
+    /// the value, made safe for a terminal and shortened.
+    Invalid(String),
+}
+
+impl PortTag {
+    /// Reads the tag from the machine's tags. `az ssh arc` takes a value of
+    /// digits below 65535 (65535 itself is refused: `int(port) < 65535`);
+    /// arcfix also refuses 0, which no server listens on.
+    pub fn of(tags: &std::collections::BTreeMap<String, String>) -> PortTag {
+        let Some(value) = tags.get(SSH_PORT_TAG) else {
+            return PortTag::Absent;
+        };
+        let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+        match value.parse::<u32>() {
+            Ok(p) if digits && (1..65535).contains(&p) => PortTag::Port(p as u16),
+            _ => {
+                let shown: String = value.chars().take(40).collect();
+                let more = if value.chars().count() > 40 {
+                    "…"
+                } else {
+                    ""
+                };
+                PortTag::Invalid(format!("{}{more}", crate::text::sanitize(&shown)))
+            }
+        }
+    }
 }
 
 /// Everything read about one machine.

@@ -265,7 +265,8 @@ const FIELD_MAX: usize = 128;
 /// A listed machine with what the checks need of it, or `None` when the
 /// listing left out or blanked a field they rely on (its status, OS type,
 /// agent version or location), or sent one too long to be real: the machine is then read
-/// with a GET, never judged from nothing. Tags are dropped (they were matched).
+/// with a GET, never judged from nothing. Of its tags (already matched) only
+/// `SSHPort` is kept: `az ssh arc` takes the port from it.
 fn usable(mut m: Machine) -> Option<Machine> {
     let p = &m.properties;
     let short = |s: &Option<String>| s.as_deref().is_none_or(|s| s.len() <= FIELD_MAX);
@@ -292,7 +293,8 @@ fn usable(mut m: Machine) -> Option<Machine> {
     if !whole {
         return None;
     }
-    m.tags = Default::default();
+    m.tags
+        .retain(|k, _| k == crate::checks::azure::SSH_PORT_TAG);
     m.name = None;
     m.id = None;
     Some(m)

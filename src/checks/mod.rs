@@ -668,7 +668,11 @@ async fn diagnose_each(
 ) -> Vec<(MachineId, Result<Report>)> {
     let wanted = azure::Wanted {
         port: ctx.target.ssh_port(),
-        port_given: ctx.target.port_given(),
+        from: if ctx.target.port_given() {
+            azure::PortFrom::Flag
+        } else {
+            azure::PortFrom::Default
+        },
         login: ctx.target.login,
         grant_roles: ctx.target.grant_roles,
     };
@@ -798,22 +802,38 @@ async fn machine(
     // and steps say its name as the portal and `az` show it.
     let id = azure_spelling(id, &observed.machine);
     let mut wanted = wanted.clone();
+    let tag_note = port_from_tag(&id, &observed.machine, &mut wanted);
     let mut report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
     let is_restart = |s: &Step| s.kind == StepKind::RestartAgent;
     let mut machine = remote_machine(&id, &observed);
-    // No --port: the server's sshd says which port SSH is on (its probe
-    // reads `sshd -T`), and the Azure side is judged for that port.
+    // No --port and no SSHPort tag: the server's sshd says which port SSH is
+    // on (its probe reads `sshd -T`), and the Azure side is judged for it.
     let mut probed = None;
-    if remote_server && !wanted.port_given && remote::can_probe(&machine) {
+    if remote_server && wanted.from == azure::PortFrom::Default && remote::can_probe(&machine) {
         probed = Some(remote_facts(ctx, &machine.remote, 0).await);
     }
     if let Some(Ok(facts)) = &probed
         && let (false, Some(port)) = (facts.sshd_ports.is_empty(), facts.probed_port)
     {
         wanted.port = port;
-        wanted.port_given = true;
+        wanted.from = azure::PortFrom::Sshd;
         report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
         report.note(sshd_port_note(&id, &facts.sshd_ports, port));
+    }
+    if let Some(note) = tag_note {
+        report.note(note);
+    }
+    // The probe reads the agent's ports on the server itself: what Azure
+    // showed of them gives way to what the probe saw.
+    if remote_server && remote::can_probe(&machine) && probed.is_none() {
+        probed = Some(remote_facts(ctx, &machine.remote, wanted.port).await);
+    }
+    if matches!(probed, Some(Ok(_))) {
+        let agent_port = StepKind::Remote(crate::plan::ServerFix::AgentAllowPort);
+        report.steps.retain(|s| s.kind != agent_port);
+        report
+            .findings
+            .retain(|f| f.id != crate::problem::SSHD_NOT_RUNNING);
     }
     let wanted = &wanted;
     if !azure_checks {
@@ -857,13 +877,40 @@ fn remote_machine<'a>(id: &'a MachineId, observed: &'a azure::Observed) -> remot
             .as_deref()
             .unwrap_or("Unknown"),
         perms: observed.permissions.as_ref().ok().map(|p| p.as_slice()),
-        agent_ports: observed
+        monitor: observed
             .machine
             .properties
             .agent_configuration
             .as_ref()
-            .and_then(|c| c.incoming_connections_ports.as_deref()),
+            .and_then(|c| c.config_mode.as_deref())
+            .is_some_and(|m| m.eq_ignore_ascii_case("monitor")),
         restart_agent: false,
+    }
+}
+
+/// Takes the port from the machine's `SSHPort` tag when `--port` was not
+/// given, as `az ssh arc` does; the note that says so (or that `--port`
+/// overrides the tag).
+fn port_from_tag(
+    id: &MachineId,
+    machine: &crate::azure::models::Machine,
+    wanted: &mut azure::Wanted,
+) -> Option<String> {
+    let tag = azure::SSH_PORT_TAG;
+    match (azure::PortTag::of(&machine.tags), wanted.from) {
+        (azure::PortTag::Port(p), azure::PortFrom::Flag) if p != wanted.port => Some(format!(
+            "{}: its {tag} tag says {p}, which az ssh arc uses without --port; arcfix checks --port {} as you asked",
+            id.name, wanted.port
+        )),
+        (azure::PortTag::Port(p), azure::PortFrom::Default) => {
+            wanted.port = p;
+            wanted.from = azure::PortFrom::Tag;
+            Some(format!(
+                "{}: its {tag} tag says {p}: az ssh arc connects to that port without --port, so arcfix checks SSH through Arc on port {p}",
+                id.name
+            ))
+        }
+        _ => None,
     }
 }
 

@@ -25,8 +25,8 @@ pub struct Machine<'a> {
     pub status: &'a str,
     /// The caller's permissions on the machine, when they could be read.
     pub perms: Option<&'a [Permission]>,
-    /// The agent's `incomingconnections.ports` as Azure shows them (agentConfiguration).
-    pub agent_ports: Option<&'a [String]>,
+    /// The agent was seen in monitor mode, which refuses Run Command.
+    pub monitor: bool,
     /// Whether the agent must be restarted after the provider registration.
     pub restart_agent: bool,
 }
@@ -35,6 +35,7 @@ pub struct Machine<'a> {
 /// run commands not known to be missing (ARM's answer decides otherwise).
 pub fn can_probe(m: &Machine<'_>) -> bool {
     m.status.eq_ignore_ascii_case("Connected")
+        && !m.monitor
         && m.perms.is_none_or(|p| rbac::allows(p, RUN_COMMAND_WRITE))
 }
 
@@ -63,8 +64,20 @@ pub async fn check(
         });
         return r;
     }
+    if m.monitor {
+        // The azure side reports the mode and its manual step.
+        r.unread.push(NotChecked {
+            side: Part::Server,
+            reason: format!(
+                "{}: the agent is in monitor mode, which refuses Run Command, so the probe cannot run there: run arcfix check on the server itself",
+                id.name
+            ),
+            error: false,
+        });
+        return r;
+    }
     if m.perms.is_some_and(|p| !rbac::allows(p, RUN_COMMAND_WRITE)) {
-        not_allowed(&mut r, m, port);
+        not_allowed(&mut r, m);
         return r;
     }
     // With unknown permissions the probe is tried: ARM's answer decides.
@@ -92,9 +105,9 @@ pub async fn check(
 }
 
 /// Without the right to run commands there: a finding, a manual step, and
-/// the server side not checked. What Azure itself shows of the agent's ports
-/// is still reported.
-fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
+/// the server side not checked. (What Azure itself shows of the agent's
+/// ports is an Azure-side check.)
+fn not_allowed(r: &mut Report, m: &Machine<'_>) {
     let id = m.id;
     let target = Target::Machine(id.clone());
     r.finding(finding(
@@ -139,40 +152,6 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>, port: u16) {
         ),
         error: false,
     });
-    // Azure shows the agent's incomingconnections.ports (agentConfiguration):
-    // that part needs no probe.
-    let ports: Option<Vec<u16>> = m.agent_ports.map(|p| {
-        p.iter()
-            .filter_map(|s| s.trim().parse::<u16>().ok())
-            .collect()
-    });
-    if let Some(ports) = ports
-        && !ports.is_empty()
-        && !ports.contains(&port)
-    {
-        r.finding(finding(
-            problem::SSHD_NOT_RUNNING,
-            &target,
-            format!("the Arc agent of {} allows incoming connections on ports {ports:?} only, not {port} (agentConfiguration in Azure)", id.name),
-            FixKind::Manual,
-        ));
-        r.step(StepSpec {
-            kind: StepKind::Remote(ServerFix::AgentAllowPort),
-            fixes: vec![problem::SSHD_NOT_RUNNING.into()],
-            target,
-            description: format!(
-                "Add port {port} to the Arc agent's incoming ports on {}, keeping the others",
-                id.name
-            ),
-            command: format!(
-                "on {}: {}azcmagent config set incomingconnections.ports <ports already set>,{port}",
-                id.name,
-                if m.remote.windows { "" } else { "sudo " }
-            ),
-            needs: vec![if m.remote.windows { "administrator on the server" } else { "root on the server" }.into()],
-            ..StepSpec::manual()
-        });
-    }
 }
 
 /// Findings and steps from what the probe saw: a step only for what is wrong.

@@ -37,6 +37,11 @@ pub struct Scenario {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// The `--port` `arcfix demo` runs this scenario with (22, as the demo
+    /// chose before tags); null: none, so each machine's `SSHPort` tag or
+    /// sshd decides, as without `--port`.
+    #[serde(default = "demo_port")]
+    pub demo_port: Option<u16>,
     /// The Entra tenant (GUID); tokens must carry it as `tid`.
     pub tenant: String,
     /// Object id of the principal the demo and tests act as.
@@ -161,8 +166,9 @@ pub struct Machine {
     pub agent_version: String,
     #[serde(default = "last_status_change", alias = "lastStatusChange")]
     pub last_status_change: String,
-    /// `azcmagent config incomingconnections.ports`, as ARM shows it.
-    #[serde(default = "ports_22", alias = "incomingConnectionsPorts")]
+    /// `azcmagent config incomingconnections.ports`, as ARM shows it (the
+    /// agent's default, empty, allows every port).
+    #[serde(default, alias = "incomingConnectionsPorts")]
     pub incoming_connections_ports: Vec<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -291,9 +297,6 @@ fn agent_version() -> String {
 fn last_status_change() -> String {
     "2025-06-02T08:15:42.1234567Z".into()
 }
-fn ports_22() -> Vec<String> {
-    vec!["22".into()]
-}
 fn handler_version() -> String {
     "1.0".into()
 }
@@ -302,6 +305,9 @@ fn succeeded() -> String {
 }
 fn yes() -> bool {
     true
+}
+fn demo_port() -> Option<u16> {
+    Some(22)
 }
 fn port_22() -> u16 {
     22
@@ -319,6 +325,7 @@ const BUILTINS: &[(&str, &str)] = &[
         "group-contributor",
         include_str!("scenarios/group-contributor.json"),
     ),
+    ("blockers", include_str!("scenarios/blockers.json")),
 ];
 
 const BUILTIN_NAMES: &[&str] = &[
@@ -330,6 +337,7 @@ const BUILTIN_NAMES: &[&str] = &[
     "windows",
     "fleet",
     "group-contributor",
+    "blockers",
 ];
 
 pub(crate) const PROVIDER_STATES: &[&str] =
@@ -351,7 +359,7 @@ impl Machine {
             os_sku: None,
             agent_version: agent_version(),
             last_status_change: last_status_change(),
-            incoming_connections_ports: ports_22(),
+            incoming_connections_ports: Vec::new(),
             tags: BTreeMap::new(),
             endpoint: None,
             extensions: Vec::new(),
@@ -441,6 +449,7 @@ impl Scenario {
             .collect();
         Scenario {
             name: format!("generated-{machines}"),
+            demo_port: Some(22),
             description: format!(
                 "{machines} generated machines in {subscriptions} subscription(s), mostly healthy"
             ),
@@ -722,7 +731,14 @@ fn validate_machine(m: &Machine) -> Result<(), String> {
             m.name, m.last_status_change
         ));
     }
-    let bad_port = |p: &String| p.parse::<u16>().map_or(true, |n| n == 0);
+    // A port, or a range `low-high` (the agent takes both).
+    let one = |p: &str| p.parse::<u16>().map_or(true, |n| n == 0);
+    let bad_port = |p: &String| match p.split_once('-') {
+        Some((low, high)) => {
+            one(low) || one(high) || low.parse::<u16>().ok() > high.parse::<u16>().ok()
+        }
+        None => one(p),
+    };
     if let Some(p) = m.incoming_connections_ports.iter().find(|p| bad_port(p)) {
         return Err(format!(
             "machine {}: incoming port '{p}' is not a port number",
@@ -736,7 +752,7 @@ fn validate_machine(m: &Machine) -> Result<(), String> {
                 m.name
             ));
         }
-        if *ports != m.incoming_connections_ports && m.incoming_connections_ports != ports_22() {
+        if *ports != m.incoming_connections_ports && !m.incoming_connections_ports.is_empty() {
             return Err(format!(
                 "machine {}: server.agent_ports and incoming_connections_ports disagree (they are the same setting)",
                 m.name

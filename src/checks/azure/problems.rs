@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    ENDPOINT, ENTRA_EXTENSION_PUBLISHER, ENTRA_EXTENSION_TYPE, Observed, SERVICE_CONFIG, Wanted,
-    is_unregistered, older_than,
+    ENDPOINT, ENTRA_EXTENSION_PUBLISHER, ENTRA_EXTENSION_TYPE, Observed, PortFrom, PortTag,
+    SERVICE_CONFIG, SSH_PORT_TAG, Wanted, is_unregistered, older_than,
 };
 use crate::azure::auth::Claims;
 use crate::azure::models::{Extension, ServiceConfiguration};
@@ -16,7 +16,8 @@ use crate::azure::{HYBRID_CONNECTIVITY, api};
 use crate::checks::seen::{Seen, Why};
 use crate::checks::{Report, Side, StepSpec, finding};
 use crate::error::arm::ArmError;
-use crate::plan::{Action, FixKind, Goal, Part, StepKind, Target};
+use crate::plan::{Action, FixKind, Goal, Part, ServerFix, StepKind, Target};
+use crate::probe::server::{PortRange, parse_port_list};
 use crate::problem;
 use crate::shell::quote as q;
 use crate::target::{Login, MachineId};
@@ -30,6 +31,7 @@ const LOGIN: &str = "Microsoft.HybridCompute/machines/login/action";
 const LOGIN_ADMIN: &str = "Microsoft.HybridCompute/machines/loginAsAdmin/action";
 const ROLE_WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
 const EXTENSION_WRITE: &str = "Microsoft.HybridCompute/machines/extensions/write";
+const RUN_COMMAND_WRITE: &str = "Microsoft.HybridCompute/machines/runCommands/write";
 
 /// One known problem: its catalogue id and the function that looks for it.
 pub type Check = fn(&Facts, &Wanted, &mut Report);
@@ -38,12 +40,14 @@ pub type Check = fn(&Facts, &Wanted, &mut Report);
 pub const CHECKS: &[(&str, Check)] = &[
     (problem::AGENT_DISCONNECTED, agent_disconnected),
     (problem::AGENT_MONITOR_MODE, agent_monitor_mode),
+    (problem::SSHD_NOT_RUNNING, agent_port_not_allowed),
     (problem::RP_NOT_REGISTERED, rp_not_registered),
     (problem::SSH_PORT_NOT_ENABLED, ssh_port_not_enabled),
     (
         problem::ENDPOINT_PERMISSION_MISSING,
         endpoint_permission_missing,
     ),
+    (problem::SSH_PORT_TAG_MISMATCH, ssh_port_tag),
     (problem::SERVICE_CONFIG_OUTDATED, service_config_outdated),
     (problem::LOGIN_ROLE_MISSING, login_role_missing),
     (
@@ -83,6 +87,12 @@ pub struct Facts<'a> {
     pub agent_version: Option<String>,
     /// The agent's `config.mode` as Azure shows it (`full` or `monitor`).
     pub config_mode: Seen<String>,
+    /// The agent's `incomingconnections.ports` as Azure shows them
+    /// (`agentConfiguration.incomingConnectionsPorts`): empty allows every
+    /// port; an entry that is not a port or a range makes the list unknown.
+    pub agent_ports: Seen<Vec<PortRange>>,
+    /// The machine's `SSHPort` tag, which `az ssh arc` uses without `--port`.
+    pub port_tag: PortTag,
     pub location: String,
     /// The caller's permissions on the machine; `None` when unreadable (then
     /// every write is manual: none is attempted on a guess).
@@ -177,6 +187,8 @@ impl<'a> Facts<'a> {
             status,
             last_status_change: m.last_status_change.clone(),
             config_mode: config_mode(o),
+            agent_ports: agent_ports(o),
+            port_tag: PortTag::of(&o.machine.tags),
             agent_version: m.agent_version.clone(),
             location: o.machine.location.clone().unwrap_or_default(),
             perms,
@@ -266,7 +278,7 @@ impl<'a> Facts<'a> {
             )),
             (Seen::There(()), Seen::There(c)) => {
                 // The goal of enable-ssh-port, as its re-check reads it.
-                let met = super::met::ssh_config(c, port, !w.port_given);
+                let met = super::met::ssh_config(c, port, !w.port_given());
                 match c.properties.port {
                     Some(p) if p == port as u64 && met => SshConfig::Fine,
                     Some(p) if met => SshConfig::OtherPort(p),
@@ -341,6 +353,31 @@ fn provider(id: &MachineId, o: &Observed, r: &mut Report) -> Seen<String> {
 }
 
 /// The agent's `config.mode`, as the machine's answer shows it.
+/// The agent's allowed incoming ports as Azure shows them. A machine read
+/// without `agentConfiguration` (or its ports) tells nothing; an entry that
+/// is neither a port nor a range makes the whole list unknown.
+fn agent_ports(o: &Observed) -> Seen<Vec<PortRange>> {
+    let config = o.machine.properties.agent_configuration.as_ref();
+    let Some(entries) = config.and_then(|c| c.incoming_connections_ports.as_ref()) else {
+        return Seen::Unknown(Why::Unread(
+            "Azure's answer has no agentConfiguration.incomingConnectionsPorts".into(),
+        ));
+    };
+    let mut ports = Vec::new();
+    for entry in entries {
+        match parse_port_list(entry) {
+            Some(p) if !p.is_empty() => ports.extend(p),
+            _ => {
+                return Seen::Unknown(Why::Unread(
+                    "agentConfiguration.incomingConnectionsPorts holds an entry that is not a port"
+                        .into(),
+                ));
+            }
+        }
+    }
+    Seen::There(ports)
+}
+
 fn config_mode(o: &Observed) -> Seen<String> {
     let mode = o.machine.properties.agent_configuration.as_ref();
     match mode.and_then(|c| c.config_mode.as_deref()) {
@@ -451,6 +488,129 @@ fn agent_monitor_mode(f: &Facts, _: &Wanted, r: &mut Report) {
     });
 }
 
+/// The agent's allowed incoming ports, as Azure shows them, leave the SSH
+/// port out: the agent refuses the relay's connection to sshd. Only the
+/// server's administrator may change them (or arcfix through Run Command,
+/// with `--remote`, whose probe reads them on the server itself).
+fn agent_port_not_allowed(f: &Facts, w: &Wanted, r: &mut Report) {
+    let Seen::There(ports) = &f.agent_ports else {
+        return;
+    };
+    if ports.is_empty() || ports.iter().any(|p| p.contains(w.port.into())) {
+        return;
+    }
+    let target = f.target();
+    let name = &f.id.name;
+    let listed: Vec<String> = ports.iter().map(ToString::to_string).collect();
+    r.finding(finding(
+        problem::SSHD_NOT_RUNNING,
+        &target,
+        format!(
+            "the Arc agent of {name} allows incoming connections on port{} {} only, not {} (agentConfiguration.incomingConnectionsPorts in Azure): it refuses the connection to sshd",
+            if listed.len() == 1 { "" } else { "s" },
+            listed.join(", "),
+            w.port
+        ),
+        FixKind::Manual,
+    ));
+    let by_run_command = if f.may(RUN_COMMAND_WRITE) && !f.monitor_mode() {
+        "; or let arcfix do it through Run Command: arcfix apply --remote"
+    } else {
+        ""
+    };
+    let mut all = listed.clone();
+    all.push(w.port.to_string());
+    r.step(StepSpec {
+        kind: StepKind::Remote(ServerFix::AgentAllowPort),
+        fixes: vec![problem::SSHD_NOT_RUNNING.into()],
+        target,
+        description: format!(
+            "On {name}, add port {} to the Arc agent's incoming ports, keeping {}{by_run_command}",
+            w.port,
+            listed.join(", ")
+        ),
+        command: format!(
+            "{}azcmagent config set incomingconnections.ports {}",
+            if f.windows { "" } else { "sudo " },
+            all.join(",")
+        ),
+        needs: vec![f.admin_on_server().into()],
+        ..StepSpec::manual()
+    });
+}
+
+/// The machine's `SSHPort` tag, which `az ssh arc` uses without `--port`, is
+/// not a port, or names another port than SSH through Arc is enabled on.
+/// Which of the two is right is the server's (where sshd listens): both ways
+/// out are said, and nothing is changed.
+fn ssh_port_tag(f: &Facts, w: &Wanted, r: &mut Report) {
+    let (id, target, path) = (f.id, f.target(), f.path());
+    let enabled = match &f.config {
+        Seen::There(c) => c
+            .properties
+            .port
+            .filter(|p| (1..65535).contains(p))
+            .map(|p| p as u16),
+        _ => None,
+    };
+    let (evidence, description, tag_value) = match (&f.port_tag, w.from) {
+        (PortTag::Absent, _) | (_, PortFrom::Flag) => return,
+        (PortTag::Invalid(value), _) => {
+            let keep = enabled.unwrap_or(w.port);
+            (
+                format!(
+                    "the {SSH_PORT_TAG} tag of {} is '{value}', which is not a port: az ssh arc without --port stops (\"Port '{value}' from resource tag '{SSH_PORT_TAG}' was used for this command…\"); arcfix checks port {}",
+                    id.name, w.port
+                ),
+                format!(
+                    "Correct {}'s {SSH_PORT_TAG} tag: set it to {keep}, the port SSH through Arc {} (below), remove it, or always connect with az ssh arc --port",
+                    id.name,
+                    if enabled.is_some() {
+                        "is enabled on"
+                    } else {
+                        "will be enabled on"
+                    }
+                ),
+                keep,
+            )
+        }
+        (PortTag::Port(tagged), _) => {
+            let SshConfig::OtherPort(seen) = f.ssh_config(w) else {
+                return;
+            };
+            (
+                format!(
+                    "the {SSH_PORT_TAG} tag of {} says {tagged}, so az ssh arc connects to port {tagged} without --port; SSH through Arc is enabled on port {seen}",
+                    id.name
+                ),
+                format!(
+                    "Make the tag and SSH through Arc agree on {}: if sshd listens on {seen}, set the tag to {seen} (below); if it listens on {tagged}, move SSH through Arc there instead: arcfix apply --port {tagged}",
+                    id.name
+                ),
+                seen as u16,
+            )
+        }
+    };
+    r.finding(finding(
+        problem::SSH_PORT_TAG_MISMATCH,
+        &target,
+        evidence,
+        FixKind::Manual,
+    ));
+    r.step(StepSpec {
+        kind: StepKind::FixPortTag,
+        fixes: vec![problem::SSH_PORT_TAG_MISMATCH.into()],
+        target,
+        description,
+        command: format!(
+            "az tag update --resource-id {} --operation merge --tags {SSH_PORT_TAG}={tag_value}",
+            q(&path)
+        ),
+        needs: vec!["Microsoft.Resources/tags/write".into()],
+        ..StepSpec::manual()
+    });
+}
+
 /// HybridConnectivity is not registered in the subscription: register it,
 /// then restart the agent so it picks the registration up.
 fn rp_not_registered(f: &Facts, _: &Wanted, r: &mut Report) {
@@ -520,6 +680,8 @@ fn ssh_port_not_enabled(f: &Facts, w: &Wanted, r: &mut Report) {
     let (id, target) = (f.id, f.target());
     let evidence = match f.ssh_config(w) {
         SshConfig::Fine => return,
+        // The machine's SSHPort tag names another port: ssh_port_tag says so.
+        SshConfig::OtherPort(_) if w.from == PortFrom::Tag => return,
         SshConfig::OtherPort(p) => return other_port(f, w, p, r),
         SshConfig::AfterRegistration => {
             r.unread.push(crate::plan::NotChecked {
@@ -592,7 +754,7 @@ fn ssh_port_steps(f: &Facts, w: &Wanted, unknown: bool, r: &mut Report) {
                 "Change the port of {}'s SSH service configuration from {old} to {} (it holds one port: {old} stops working through Arc)",
                 id.name, w.port
             ),
-            _ if unknown && !w.port_given => format!(
+            _ if unknown && !w.port_given() => format!(
                 "Allow SSH on port {} of {}{once} unless an SSH service configuration exists already (read right before; no port you did not choose is changed)",
                 w.port, id.name
             ),
@@ -614,7 +776,7 @@ fn ssh_port_steps(f: &Facts, w: &Wanted, unknown: bool, r: &mut Report) {
         automatic: true,
         undo: Some(undo),
         needs: vec![SERVICE_CONFIG_WRITE.into()],
-        precondition: if w.port_given {
+        precondition: if w.port_given() {
             format!(
                 "the SSH service configuration is missing or not on port {}",
                 w.port
@@ -630,7 +792,7 @@ fn ssh_port_steps(f: &Facts, w: &Wanted, unknown: bool, r: &mut Report) {
         goal: Goal::ServiceConfigPort {
             machine: path,
             port: w.port,
-            any_port: !w.port_given,
+            any_port: !w.port_given(),
         },
         action: Action::Arm {
             method: "PUT".into(),
@@ -1066,6 +1228,8 @@ mod tests {
             last_status_change: None,
             agent_version: Some("1.45.0".into()),
             config_mode: Seen::There("full".into()),
+            agent_ports: Seen::There(vec![]),
+            port_tag: PortTag::Absent,
             location: "westeurope".into(),
             perms: Seen::There(perms),
             provider: Seen::There("Registered".into()),
@@ -1097,7 +1261,7 @@ mod tests {
         // As with --port 22: the older cases chose their port.
         Wanted {
             port: 22,
-            port_given: true,
+            from: PortFrom::Flag,
             login,
             grant_roles,
         }
@@ -1146,8 +1310,17 @@ mod tests {
                 endpoint: Seen::Absent,
                 config: Seen::Absent,
                 entra_extension: Seen::Absent,
+                agent_ports: Seen::There(vec![2222.into()]),
+                port_tag: PortTag::Invalid("abc".into()),
                 ..h.clone()
             };
+            cases.push((
+                broken.clone(),
+                Wanted {
+                    from: PortFrom::Default,
+                    ..wanted(Login::Local, false)
+                },
+            ));
             let windows = Facts {
                 windows: true,
                 ..broken.clone()
@@ -1412,13 +1585,14 @@ mod tests {
             config: Seen::Unknown(unread()),
             entra_extension: Seen::Unknown(unread()),
             config_mode: Seen::Unknown(unread()),
+            agent_ports: Seen::Unknown(unread()),
             agent_version: None,
             ..healthy(&id, &c, &owner)
         };
         for login in [Login::Local, Login::Entra] {
-            for port_given in [false, true] {
+            for from in [PortFrom::Default, PortFrom::Tag, PortFrom::Flag] {
                 let w = Wanted {
-                    port_given,
+                    from,
                     ..wanted(login, true)
                 };
                 for (problem, check) in CHECKS {
@@ -1443,7 +1617,11 @@ mod tests {
         };
         for port_given in [false, true] {
             let w = Wanted {
-                port_given,
+                from: if port_given {
+                    PortFrom::Flag
+                } else {
+                    PortFrom::Default
+                },
                 ..wanted(Login::Local, false)
             };
             let r = run(ssh_port_not_enabled, &f, &w);
@@ -1487,7 +1665,7 @@ mod tests {
             ..healthy(&id, &c, &owner)
         };
         let unchosen = Wanted {
-            port_given: false,
+            from: PortFrom::Default,
             ..wanted(Login::Local, false)
         };
         let r = run(ssh_port_not_enabled, &f, &unchosen);
@@ -1719,5 +1897,195 @@ mod tests {
             entra_extension_missing(&f, &wanted(Login::Local, false), &mut r);
             assert!(r.findings.is_empty());
         }
+    }
+
+    #[test]
+    fn the_agents_ports_in_azure_without_the_ssh_port_are_a_manual_step_keeping_the_others() {
+        let (id, c, owner) = (machine(), caller(), owner());
+        let ports = |list: &[&str]| {
+            let mut o = Observed {
+                machine: Default::default(),
+                provider: Ok(Default::default()),
+                permissions: Ok(vec![]),
+                endpoint: Ok(None),
+                service_config: Ok(None),
+                extensions: None,
+                may_register: None,
+            };
+            o.machine.properties.agent_configuration =
+                Some(crate::azure::models::AgentConfiguration {
+                    incoming_connections_ports: Some(list.iter().map(|s| s.to_string()).collect()),
+                    ..Default::default()
+                });
+            agent_ports(&o)
+        };
+        // Empty allows every port; a range holds the port; an odd entry claims nothing.
+        for allowed in [&[][..], &["22"], &["8000-8100", "20-30"]] {
+            let f = Facts {
+                agent_ports: ports(allowed),
+                ..healthy(&id, &c, &owner)
+            };
+            assert!(
+                run(agent_port_not_allowed, &f, &wanted(Login::Local, false))
+                    .findings
+                    .is_empty(),
+                "{allowed:?}"
+            );
+        }
+        let f = Facts {
+            agent_ports: ports(&["22", "rm -rf"]),
+            ..healthy(&id, &c, &owner)
+        };
+        assert!(matches!(f.agent_ports, Seen::Unknown(_)));
+        assert!(
+            run(agent_port_not_allowed, &f, &wanted(Login::Local, false))
+                .findings
+                .is_empty()
+        );
+        // 6516 and a range, not 22: the command keeps both, quoted nowhere because all are numbers.
+        let f = Facts {
+            agent_ports: ports(&["6516", "8000-8100"]),
+            ..healthy(&id, &c, &owner)
+        };
+        let r = run(agent_port_not_allowed, &f, &wanted(Login::Local, false));
+        assert_eq!(r.findings.len(), 1);
+        assert!(
+            r.findings[0]
+                .evidence
+                .contains("ports 6516, 8000-8100 only, not 22"),
+            "{}",
+            r.findings[0].evidence
+        );
+        assert_eq!(
+            r.steps[0].command,
+            "sudo azcmagent config set incomingconnections.ports 6516,8000-8100,22"
+        );
+        assert!(!r.steps[0].automatic);
+        assert!(r.steps[0].description.contains("arcfix apply --remote"));
+        let windows = Facts {
+            windows: true,
+            agent_ports: ports(&["6516"]),
+            ..healthy(&id, &c, &owner)
+        };
+        let r = run(
+            agent_port_not_allowed,
+            &windows,
+            &wanted(Login::Local, false),
+        );
+        assert_eq!(
+            r.steps[0].command,
+            "azcmagent config set incomingconnections.ports 6516,22"
+        );
+    }
+
+    #[test]
+    fn an_ssh_port_tag_is_taken_as_az_ssh_arc_takes_it() {
+        let tags = |v: &str| {
+            [(SSH_PORT_TAG.to_string(), v.to_string())]
+                .into_iter()
+                .collect()
+        };
+        assert_eq!(PortTag::of(&Default::default()), PortTag::Absent);
+        assert_eq!(PortTag::of(&tags("2222")), PortTag::Port(2222));
+        assert_eq!(PortTag::of(&tags("022")), PortTag::Port(22));
+        assert_eq!(PortTag::of(&tags("65534")), PortTag::Port(65534));
+        // Another key's case is another tag to az (a Python dict lookup).
+        let other: std::collections::BTreeMap<String, String> =
+            [("sshport".to_string(), "2222".to_string())]
+                .into_iter()
+                .collect();
+        assert_eq!(PortTag::of(&other), PortTag::Absent);
+        for bad in ["", "abc", "65535", "70000", "0", "-22", " 22", "22 ", "²"] {
+            assert!(
+                matches!(PortTag::of(&tags(bad)), PortTag::Invalid(_)),
+                "{bad:?}"
+            );
+        }
+        // What Azure sent is made safe before a terminal sees it.
+        let PortTag::Invalid(shown) = PortTag::of(&tags("\u{1b}[2Jx")) else {
+            panic!()
+        };
+        assert!(!shown.contains('\u{1b}'), "{shown:?}");
+    }
+
+    #[test]
+    fn an_ssh_port_tag_that_is_no_port_or_another_port_is_a_manual_step_with_both_ways_out() {
+        let (id, c, owner) = (machine(), caller(), owner());
+        let by_tag = |port| Wanted {
+            port,
+            from: PortFrom::Tag,
+            ..wanted(Login::Local, false)
+        };
+        // The tag agrees with the service configuration: nothing.
+        let f = Facts {
+            port_tag: PortTag::Port(22),
+            ..healthy(&id, &c, &owner)
+        };
+        assert!(run(ssh_port_tag, &f, &by_tag(22)).findings.is_empty());
+        // The tag says 2222, SSH through Arc is on 22: one finding, from this check only.
+        let f = Facts {
+            port_tag: PortTag::Port(2222),
+            ..healthy(&id, &c, &owner)
+        };
+        let r = run(ssh_port_tag, &f, &by_tag(2222));
+        assert_eq!(r.findings.len(), 1, "{r:?}");
+        assert!(
+            r.findings[0].evidence.contains("says 2222")
+                && r.findings[0].evidence.contains("enabled on port 22")
+        );
+        assert!(r.steps[0].description.contains("arcfix apply --port 2222"));
+        assert!(
+            r.steps[0]
+                .command
+                .ends_with("--operation merge --tags SSHPort=22"),
+            "{}",
+            r.steps[0].command
+        );
+        assert!(!r.steps[0].automatic);
+        let r = run(ssh_port_not_enabled, &f, &by_tag(2222));
+        assert!(
+            r.findings.is_empty() && r.steps.is_empty(),
+            "said once: {r:?}"
+        );
+        // No service configuration: the tag's port is the one to enable (automatic, by the port check).
+        let f = Facts {
+            port_tag: PortTag::Port(2222),
+            config: Seen::Absent,
+            ..healthy(&id, &c, &owner)
+        };
+        assert!(run(ssh_port_tag, &f, &by_tag(2222)).findings.is_empty());
+        let r = run(ssh_port_not_enabled, &f, &by_tag(2222));
+        assert!(
+            r.steps.iter().any(|s| s.goal
+                == Goal::ServiceConfigPort {
+                    machine: id.to_string(),
+                    port: 2222,
+                    any_port: true
+                }),
+            "{r:?}"
+        );
+        // Not a port: az ssh arc stops; the tag can be set to the port that works.
+        let f = Facts {
+            port_tag: PortTag::Invalid("ssh".into()),
+            ..healthy(&id, &c, &owner)
+        };
+        let default = Wanted {
+            from: PortFrom::Default,
+            ..wanted(Login::Local, false)
+        };
+        let r = run(ssh_port_tag, &f, &default);
+        assert!(
+            r.findings[0]
+                .evidence
+                .contains("is 'ssh', which is not a port"),
+            "{r:?}"
+        );
+        assert!(r.steps[0].command.ends_with("SSHPort=22"));
+        // --port wins over the tag, as in az ssh arc: no finding.
+        assert!(
+            run(ssh_port_tag, &f, &wanted(Login::Local, false))
+                .findings
+                .is_empty()
+        );
     }
 }

@@ -32,6 +32,8 @@ async fn poll(t: &T, url: &str) -> Vec<String> {
 async fn run_command_lifecycle_probe() {
     let mut s = Scenario::builtin("windows").unwrap();
     s.run_command_polls = Some(2);
+    s.subscriptions[0].resource_groups[0].machines[0].incoming_connections_ports =
+        vec!["22".into()];
     let t = T::start(s).await;
     let machine = MACHINE.replace("web-01", "win-01");
     let url = format!("{machine}/runCommands/arcfix-probe?{COMPUTE}");
@@ -114,6 +116,8 @@ async fn run_commands_change_the_server_model() {
 async fn arcfix_scripts_run_in_their_own_dialect() {
     let mut s = Scenario::builtin("wrong-port").unwrap();
     s.run_command_polls = Some(0);
+    s.subscriptions[0].resource_groups[0].machines[0].incoming_connections_ports =
+        vec!["22".into()];
     let t = T::start(s).await;
     let url = format!("{MACHINE}/runCommands/arcfix-probe-1?{COMPUTE}");
     t.put(
