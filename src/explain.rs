@@ -734,10 +734,12 @@ pub fn render_full(e: &Explanation, color: bool) -> String {
 
 /// The line over harmless notices: alone, or after problems or errors.
 fn notice_heading(e: &Explanation, paint: &Paint) -> String {
-    let text = if e.matches.is_empty() && e.not_arc.is_empty() {
-        "Harmless notice, not a problem:"
-    } else {
+    let text = if !e.matches.is_empty() || !e.not_arc.is_empty() {
         "Also in this text, harmless notices (not problems):"
+    } else if e.notices.len() > 1 {
+        "Harmless notices, not problems:"
+    } else {
+        "Harmless notice, not a problem:"
     };
     format!("{}\n", paint.paint(Style::new().bold().green(), text))
 }
@@ -1476,6 +1478,64 @@ mod tests {
             v["matches"][0]["quick_fix"][0],
             "az provider register -n Microsoft.HybridConnectivity"
         );
+    }
+
+    #[test]
+    fn a_handled_error_in_a_debug_log_is_not_taken_for_the_extension_crashing() {
+        // az --debug logs the traceback of every error; a handled one ends in
+        // one of az's own error classes and carries no "unexpected error" header.
+        let log = "cli.azure.cli.core.util: azure.cli.core.util.handle_exception is called with an exception:\n\
+                   cli.azure.cli.core.util: Traceback (most recent call last):\n\
+                   File \"/home/u/.azure/cliextensions/ssh/azext_ssh/connectivity_utils.py\", line 52, in get_relay_information\n\
+                   azure.cli.core.azclierror.UnclassifiedUserFault: Unable to get relay information. Failed with error: (AuthorizationFailed) The client does not have authorization to perform action 'Microsoft.HybridConnectivity/endpoints/listCredentials/action'\n";
+        let got = ids(log);
+        assert_eq!(got[0], "login-role-missing", "{got:?}");
+        assert!(
+            !got.contains(&"az-ssh-extension-broken".to_string()),
+            "{got:?}"
+        );
+        // The same traceback ending in a Python error is the extension's own crash.
+        let crash = log.replace(
+            "azure.cli.core.azclierror.UnclassifiedUserFault: Unable to get relay information. Failed with error: (AuthorizationFailed) The client does not have authorization to perform action 'Microsoft.HybridConnectivity/endpoints/listCredentials/action'",
+            "AttributeError: 'NoneType' object has no attribute 'get'",
+        );
+        assert_eq!(ids(&crash), ["az-ssh-extension-broken"]);
+    }
+
+    #[test]
+    fn notices_are_said_after_problems_and_never_as_one() {
+        let one = explanation("SSH Client Proxy saved to /home/u/.clientsshproxy/p");
+        assert!(one.matches.is_empty() && one.not_arc.is_empty());
+        let brief = render_brief(&one, false);
+        assert!(
+            brief.starts_with("Harmless notice, not a problem:\n"),
+            "{brief}"
+        );
+        let two = explanation(
+            "SSH Client Proxy saved to /p\nThis command is in preview and under development.",
+        );
+        let names: Vec<&str> = two.notices.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["proxy-saved", "command-in-preview"]);
+        assert!(render_brief(&two, false).starts_with("Harmless notices, not problems:\n"));
+        assert_eq!(
+            render_json(&two)["notices"][1]["name"],
+            "command-in-preview"
+        );
+        // Without a version read, the May 2025 notice is never the problem it names.
+        let may = explanation(
+            "On May 21st 2025, any ssh arc commands on versions <2.0.4 will no longer work.",
+        );
+        assert!(may.matches.is_empty(), "{:?}", may.matches);
+        assert_eq!(may.notices[0].check.as_deref(), Some(super::AZ_SSH_VERSION));
+        let old = super::explanation_with(
+            "On May 21st 2025, any ssh arc commands on versions <2.0.4 will no longer work.",
+            &super::AzSshHere::Version {
+                version: "1.1.6".into(),
+                current: false,
+            },
+        );
+        assert_eq!(old.matches[0].id, "az-ssh-extension-outdated");
+        assert!(old.notices.is_empty());
     }
 
     #[test]
