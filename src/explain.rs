@@ -8,6 +8,7 @@
 //! one, JSON log lines also decoded), then one `RegexSet` pass says which
 //! patterns hit; only those are searched again, for the evidence.
 
+mod notices;
 mod openssh;
 
 use std::borrow::Cow;
@@ -81,20 +82,53 @@ pub struct NotArc {
     pub evidence: String,
 }
 
+/// A fixed notice the text shows that is no failure: not a finding, and no
+/// id of the catalogue (`name` is of its own namespace).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoticeSeen {
+    pub name: String,
+    /// The notice as it is printed.
+    pub notice: String,
+    /// Why it is harmless.
+    pub meaning: String,
+    /// What this machine says of it (the installed version), or empty.
+    pub here: String,
+    /// A command that tells whether it applies, when this machine could not say.
+    pub check: Option<String>,
+    pub evidence: String,
+}
+
 /// Everything a text shows: the known problems, most likely first, then
-/// OpenSSH's own errors that are no Arc problem.
+/// OpenSSH's own errors that are no Arc problem, then harmless notices.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Explanation {
     pub matches: Vec<Match>,
     pub not_arc: Vec<NotArc>,
+    pub notices: Vec<NoticeSeen>,
 }
 
 impl Explanation {
-    /// Nothing known at all: neither a problem nor an OpenSSH error.
+    /// Nothing known at all: no problem, no OpenSSH error, no notice.
     pub fn is_empty(&self) -> bool {
-        self.matches.is_empty() && self.not_arc.is_empty()
+        self.matches.is_empty() && self.not_arc.is_empty() && self.notices.is_empty()
     }
 }
+
+/// The Azure CLI ssh extension on this machine, as the caller read it from
+/// its folder (`checks::az_ssh`): what a version notice is judged by.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AzSshHere {
+    /// Its version, and whether it is 2.0.4 or later.
+    Version { version: String, current: bool },
+    /// No `ssh` extension folder.
+    NotInstalled,
+    /// Not read (no folder could be read, or the caller did not look).
+    #[default]
+    Unread,
+}
+
+/// What tells the installed version, and what its answer means.
+const AZ_SSH_VERSION: &str = "az extension show --name ssh --query version";
 
 /// Text from standard input as administrators save it: UTF-8 (with or without
 /// a byte-order mark), or UTF-16 with its byte-order mark (what Windows
@@ -144,6 +178,13 @@ pub fn explain(text: &str) -> Vec<Match> {
 /// Explains a whole pasted log: the known problems it shows, most specific
 /// first, and OpenSSH's own errors that no problem already explains.
 pub fn explanation(text: &str) -> Explanation {
+    explanation_with(text, &AzSshHere::Unread)
+}
+
+/// [`explanation`], with a version notice judged by the Azure CLI ssh
+/// extension on this machine: harmless on 2.0.4 or later, the problem it
+/// names when older, and the command that tells when it could not be read.
+pub fn explanation_with(text: &str, az_ssh: &AzSshHere) -> Explanation {
     let matcher = matcher();
     // Secrets are masked before anything is matched or quoted: no `seen:`
     // excerpt and no JSON can hold one.
@@ -157,11 +198,14 @@ pub fn explanation(text: &str) -> Explanation {
     // Per problem and per OpenSSH error: (hit count, index of the heaviest pattern hit).
     let mut found: Vec<Option<(u32, usize)>> = vec![None; problems.len()];
     let mut ssh_found: Vec<Option<(u32, usize)>> = vec![None; ssh.errors.len()];
+    let notes = notices::notices();
+    let mut notice_found: Vec<Option<(u32, usize)>> = vec![None; notes.len()];
     let mut through_arc = false;
     for i in hits.iter() {
         match matcher.owners[i] {
             Owner::Problem(p, q) => tally(&mut found[p], q, &problems[p].patterns),
             Owner::Ssh(e, q) => tally(&mut ssh_found[e], q, &ssh.errors[e].patterns),
+            Owner::Notice(n, q) => tally(&mut notice_found[n], q, &notes[n].patterns),
             Owner::ArcWord => through_arc = true,
         }
     }
@@ -185,6 +229,40 @@ pub fn explanation(text: &str) -> Explanation {
         })
         .collect();
     matches.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+
+    // Notices: harmless, unless this machine's extension is older than the
+    // version one names, when the problem it names stands instead.
+    let mut seen_notices = Vec::new();
+    for (note, f) in notes.iter().zip(&notice_found) {
+        let Some((_, best)) = f else { continue };
+        let (here, check) = match (&note.instead, az_ssh) {
+            (None, _) => (String::new(), None),
+            (Some(_), AzSshHere::Version { current: false, .. }) => continue,
+            (Some(_), AzSshHere::Version { version, .. }) => (
+                format!("The Azure CLI ssh extension on this machine is {version}, 2.0.4 or later: the notice does not apply to it."),
+                None,
+            ),
+            (Some(_), AzSshHere::NotInstalled) => (
+                "No Azure CLI ssh extension is installed on this machine (az installs a current one on first use). Where the notice was printed, ask its version: 2.0.4 or later, it is harmless; older, run az extension update --name ssh.".to_string(),
+                Some(AZ_SSH_VERSION.to_string()),
+            ),
+            (Some(_), AzSshHere::Unread) => (
+                "The installed version could not be read here; ask it: 2.0.4 or later, the notice is harmless; older, run az extension update --name ssh.".to_string(),
+                Some(AZ_SSH_VERSION.to_string()),
+            ),
+        };
+        if let Some(instead) = &note.instead {
+            matches.retain(|m| &m.id != instead);
+        }
+        seen_notices.push(NoticeSeen {
+            name: note.name.clone(),
+            notice: note.notice.clone(),
+            meaning: note.meaning.clone(),
+            here,
+            check,
+            evidence: hay.evidence_of(&note.patterns[*best]),
+        });
+    }
 
     // OpenSSH's errors: not those a problem (or a more precise error) already
     // explains, and not a timeout or refusal that went through Arc.
@@ -221,7 +299,11 @@ pub fn explanation(text: &str) -> Explanation {
         })
         .collect();
     not_arc.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.name.cmp(&b.name)));
-    Explanation { matches, not_arc }
+    Explanation {
+        matches,
+        not_arc,
+        notices: seen_notices,
+    }
 }
 
 /// Counts a hit of pattern `q` and keeps the heaviest one seen.
@@ -245,6 +327,8 @@ enum Owner {
     Problem(usize, usize),
     /// (OpenSSH error index, pattern index in the error).
     Ssh(usize, usize),
+    /// (notice index, pattern index in the notice).
+    Notice(usize, usize),
     /// A sign that the text went through Arc.
     ArcWord,
 }
@@ -274,6 +358,12 @@ fn matcher() -> &'static Matcher {
             for (q, pattern) in error.patterns.iter().enumerate() {
                 sources.push(pattern.matcher.clone());
                 owners.push(Owner::Ssh(e, q));
+            }
+        }
+        for (n, note) in notices::notices().iter().enumerate() {
+            for (q, pattern) in note.patterns.iter().enumerate() {
+                sources.push(pattern.matcher.clone());
+                owners.push(Owner::Notice(n, q));
             }
         }
         for word in &ssh.arc_words {
@@ -583,14 +673,13 @@ pub fn render_full(e: &Explanation, color: bool) -> String {
     } else {
         render_text(&e.matches, color)
     };
-    if e.not_arc.is_empty() {
-        return out;
-    }
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    out.push_str(&not_arc_heading(e, &paint));
     const INDENT: &str = "              ";
+    if !e.not_arc.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&not_arc_heading(e, &paint));
+    }
     for n in &e.not_arc {
         out.push('\n');
         let _ = writeln!(out, "{}", paint.paint(Style::new().bold(), &n.error));
@@ -605,9 +694,79 @@ pub fn render_full(e: &Explanation, color: bool) -> String {
             let _ = writeln!(out, "     {}", paint.paint(Style::new().green(), c));
         }
     }
-    if e.matches.is_empty() {
+    if !e.notices.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&notice_heading(e, &paint));
+    }
+    for n in &e.notices {
+        out.push('\n');
+        let _ = writeln!(out, "{}", paint.paint(Style::new().bold(), &n.notice));
+        if !n.evidence.is_empty() {
+            let seen = wrap(&sanitize(&n.evidence), 76, INDENT);
+            labelled(&mut out, &paint, "seen:", &seen);
+        }
+        labelled(&mut out, &paint, "means:", &wrap(&n.meaning, 76, INDENT));
+        if !n.here.is_empty() {
+            labelled(
+                &mut out,
+                &paint,
+                "here:",
+                &wrap(&sanitize(&n.here), 76, INDENT),
+            );
+        }
+        if let Some(c) = &n.check {
+            labelled(
+                &mut out,
+                &paint,
+                "check:",
+                &paint.paint(Style::new().green(), c),
+            );
+        }
+    }
+    if e.matches.is_empty() && !e.is_empty() {
         out.push('\n');
         out.push_str(NO_ARC_PROBLEM);
+    }
+    out
+}
+
+/// The line over harmless notices: alone, or after problems or errors.
+fn notice_heading(e: &Explanation, paint: &Paint) -> String {
+    let text = if !e.matches.is_empty() || !e.not_arc.is_empty() {
+        "Also in this text, harmless notices (not problems):"
+    } else if e.notices.len() > 1 {
+        "Harmless notices, not problems:"
+    } else {
+        "Harmless notice, not a problem:"
+    };
+    format!("{}\n", paint.paint(Style::new().bold().green(), text))
+}
+
+/// The short answer's lines for the notices: headline, why it is harmless,
+/// what this machine says and the command that tells.
+fn notices_brief(e: &Explanation, paint: &Paint) -> String {
+    let mut out = String::new();
+    if e.notices.is_empty() {
+        return out;
+    }
+    out.push_str(&notice_heading(e, paint));
+    for n in &e.notices {
+        out.push('\n');
+        let _ = writeln!(out, "{}", paint.paint(Style::new().bold(), &n.notice));
+        let _ = writeln!(out, "   {}", n.meaning);
+        if !n.here.is_empty() {
+            let _ = writeln!(out, "   {}", sanitize(&n.here));
+        }
+        if let Some(c) = &n.check {
+            let _ = writeln!(
+                out,
+                "   {}{}",
+                paint.paint(Style::new().dim(), "check: "),
+                paint.paint(Style::new().green(), &format!("$ {c}"))
+            );
+        }
     }
     out
 }
@@ -658,6 +817,12 @@ pub fn render_brief(e: &Explanation, color: bool) -> String {
             "        {}",
             paint.paint(Style::new().green(), &format!("$ {}", x.commands[0]))
         );
+    }
+    if !e.notices.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&notices_brief(e, &paint));
     }
     let hidden: Vec<&str> = e.matches[shown.len()..]
         .iter()
@@ -745,6 +910,9 @@ pub fn render_json(e: &Explanation) -> Value {
     let mut doc = json!({ "schema_version": SCHEMA_VERSION, "matches": e.matches });
     if !e.not_arc.is_empty() {
         doc["not_arc"] = json!(e.not_arc);
+    }
+    if !e.notices.is_empty() {
+        doc["notices"] = json!(e.notices);
     }
     doc
 }
@@ -1310,6 +1478,64 @@ mod tests {
             v["matches"][0]["quick_fix"][0],
             "az provider register -n Microsoft.HybridConnectivity"
         );
+    }
+
+    #[test]
+    fn a_handled_error_in_a_debug_log_is_not_taken_for_the_extension_crashing() {
+        // az --debug logs the traceback of every error; a handled one ends in
+        // one of az's own error classes and carries no "unexpected error" header.
+        let log = "cli.azure.cli.core.util: azure.cli.core.util.handle_exception is called with an exception:\n\
+                   cli.azure.cli.core.util: Traceback (most recent call last):\n\
+                   File \"/home/u/.azure/cliextensions/ssh/azext_ssh/connectivity_utils.py\", line 52, in get_relay_information\n\
+                   azure.cli.core.azclierror.UnclassifiedUserFault: Unable to get relay information. Failed with error: (AuthorizationFailed) The client does not have authorization to perform action 'Microsoft.HybridConnectivity/endpoints/listCredentials/action'\n";
+        let got = ids(log);
+        assert_eq!(got[0], "login-role-missing", "{got:?}");
+        assert!(
+            !got.contains(&"az-ssh-extension-broken".to_string()),
+            "{got:?}"
+        );
+        // The same traceback ending in a Python error is the extension's own crash.
+        let crash = log.replace(
+            "azure.cli.core.azclierror.UnclassifiedUserFault: Unable to get relay information. Failed with error: (AuthorizationFailed) The client does not have authorization to perform action 'Microsoft.HybridConnectivity/endpoints/listCredentials/action'",
+            "AttributeError: 'NoneType' object has no attribute 'get'",
+        );
+        assert_eq!(ids(&crash), ["az-ssh-extension-broken"]);
+    }
+
+    #[test]
+    fn notices_are_said_after_problems_and_never_as_one() {
+        let one = explanation("SSH Client Proxy saved to /home/u/.clientsshproxy/p");
+        assert!(one.matches.is_empty() && one.not_arc.is_empty());
+        let brief = render_brief(&one, false);
+        assert!(
+            brief.starts_with("Harmless notice, not a problem:\n"),
+            "{brief}"
+        );
+        let two = explanation(
+            "SSH Client Proxy saved to /p\nThis command is in preview and under development.",
+        );
+        let names: Vec<&str> = two.notices.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["proxy-saved", "command-in-preview"]);
+        assert!(render_brief(&two, false).starts_with("Harmless notices, not problems:\n"));
+        assert_eq!(
+            render_json(&two)["notices"][1]["name"],
+            "command-in-preview"
+        );
+        // Without a version read, the May 2025 notice is never the problem it names.
+        let may = explanation(
+            "On May 21st 2025, any ssh arc commands on versions <2.0.4 will no longer work.",
+        );
+        assert!(may.matches.is_empty(), "{:?}", may.matches);
+        assert_eq!(may.notices[0].check.as_deref(), Some(super::AZ_SSH_VERSION));
+        let old = super::explanation_with(
+            "On May 21st 2025, any ssh arc commands on versions <2.0.4 will no longer work.",
+            &super::AzSshHere::Version {
+                version: "1.1.6".into(),
+                current: false,
+            },
+        );
+        assert_eq!(old.matches[0].id, "az-ssh-extension-outdated");
+        assert!(old.notices.is_empty());
     }
 
     #[test]

@@ -404,7 +404,23 @@ fn explain(view: &dyn ExplainView, given: Option<String>) -> Result<ExitCode> {
             crate::explain::decode_input(&bytes)?
         }
     };
-    let explanation = crate::explain::explanation(&input);
+    // The Azure CLI ssh extension here, read from its folder (never by
+    // starting az): what judges the extension's version notice.
+    let host = crate::os::Host::detect();
+    let az_ssh = match crate::checks::az_ssh::installed(&crate::checks::az_ssh::ssh_dir(&host)) {
+        crate::checks::az_ssh::Installed::Version(version)
+            if crate::checks::az_ssh::release(&version).is_some() =>
+        {
+            crate::explain::AzSshHere::Version {
+                current: !crate::checks::az_ssh::outdated(&version),
+                version,
+            }
+        }
+        crate::checks::az_ssh::Installed::Version(_) => crate::explain::AzSshHere::Unread,
+        crate::checks::az_ssh::Installed::No => crate::explain::AzSshHere::NotInstalled,
+        crate::checks::az_ssh::Installed::Unreadable => crate::explain::AzSshHere::Unread,
+    };
+    let explanation = crate::explain::explanation_with(&input, &az_ssh);
     view.explained(&explanation)?;
     // 0 only for a known problem: OpenSSH's own errors alone are no finding (2).
     Ok(if explanation.matches.is_empty() {

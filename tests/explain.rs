@@ -473,3 +473,240 @@ fn a_log_with_an_arc_problem_and_an_openssh_error_lists_the_arc_problem_first() 
         .collect();
     assert_eq!(names, ["host-key-changed"], "{v}");
 }
+
+/// The real reports of tests/data/real_reports.txt: (line, expected, text).
+fn real_reports() -> Vec<(usize, String, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/real_reports.txt");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|(n, l)| {
+            let (want, text) = l.split_once('\t').expect("expected<TAB>text");
+            let text = text.replace("\\n", "\n").replace("\\\\", "\\");
+            (n + 1, want.to_string(), text)
+        })
+        .collect()
+}
+
+#[test]
+fn real_reports_from_public_threads_are_each_recognised_and_unrelated_logs_claim_nothing() {
+    let s = Sandbox::new();
+    let reports = real_reports();
+    // Each family of issue 19's point 6, and the unrelated logs, is there.
+    for want in [
+        "az-ssh-extension-broken",
+        "pwsh-missing",
+        "client-binaries-missing",
+        "login-role-missing",
+        "ssh-key-not-accepted",
+        "arc-connection-closed",
+        "notice:az-ssh-2-0-4-notice",
+        "-",
+    ] {
+        assert!(
+            reports.iter().any(|(_, w, _)| w == want),
+            "no case for {want}"
+        );
+    }
+    let mut failures = Vec::new();
+    for (line, want, text) in &reports {
+        let out = s
+            .cmd()
+            .args(&["explain", "-o", "json"])
+            .stdin(text.as_bytes())
+            .run();
+        let v = out.json();
+        let first = |key: &str, field: &str| -> Option<String> {
+            v[key][0][field].as_str().map(str::to_string)
+        };
+        let matched = first("matches", "id");
+        let ok = match want.as_str() {
+            // Unrelated: no problem and no SSH client error (a harmless notice may be said).
+            "-" => matched.is_none() && v.get("not_arc").is_none() && out.status == 2,
+            n if n.starts_with("notice:") => {
+                matched.is_none()
+                    && first("notices", "name").as_deref() == Some(&n["notice:".len()..])
+                    && out.status == 2
+            }
+            id => matched.as_deref() == Some(id) && out.status == 0,
+        };
+        if !ok {
+            failures.push(format!("line {line}: want {want}, got {v}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn connection_closed_by_unknown_port_65535_names_what_to_check_not_one_cause() {
+    let s = Sandbox::new();
+    let out = s
+        .cmd()
+        .args(&["explain", "Connection closed by UNKNOWN port 65535"])
+        .run();
+    assert_eq!(out.status, 0, "{out:?}");
+    for want in [
+        "1. arc-connection-closed: ",
+        "this line alone does not say why",
+        "fix: $ arcfix check --id <machine id> --remote --connect",
+    ] {
+        assert!(out.stdout.contains(want), "{want}: {out:?}");
+    }
+    // A stale service configuration is one possibility among several, not the answer.
+    assert!(
+        !out.stdout.contains("1. service-config-outdated"),
+        "{out:?}"
+    );
+    let all = s
+        .cmd()
+        .args(&[
+            "explain",
+            "-o",
+            "json",
+            "Connection closed by UNKNOWN port 65535",
+        ])
+        .run()
+        .json();
+    let ids: Vec<&str> = all["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "arc-connection-closed",
+            "sshd-not-running",
+            "service-config-outdated"
+        ],
+        "{all}"
+    );
+    assert_eq!(all["matches"][0]["known"], false, "{all}");
+    // A proxy error beside it names the cause, and comes first.
+    let log = "{\"level\":\"fatal\",\"msg\":\"sshproxy: error connecting to the address: 503 connection to localhost:22 failed: dial tcp 127.0.0.1:22: connect: connection refused. websocket: bad handshake\"}\nConnection closed by UNKNOWN port 65535\n";
+    let v = s
+        .cmd()
+        .args(&["explain", "-o", "json"])
+        .stdin(log.as_bytes())
+        .run()
+        .json();
+    assert_eq!(v["matches"][0]["id"], "sshd-not-running", "{v}");
+}
+
+const MAY_2025: &str = "WARNING: On May 21st 2025, any ssh arc commands on versions <2.0.4 will no longer work. Please upgrade to az ssh version >=2.0.4\n";
+
+#[test]
+fn the_may_2025_notice_is_harmless_on_2_0_4_and_later_reading_the_installed_version() {
+    // 2.0.9 installed (Azure/azure-cli#33539): harmless, and the version is named.
+    let s = Sandbox::new();
+    s.az_ssh_extension("2.0.9");
+    let out = s.cmd().args(&["explain"]).stdin(MAY_2025.as_bytes()).run();
+    assert_eq!(out.status, 2, "a notice is no problem: {out:?}");
+    for want in [
+        "Harmless notice, not a problem:",
+        "On May 21st 2025, any ssh commands connecting to ARC machines on versions <2.0.4 will no longer work.",
+        "whatever its version",
+        "The Azure CLI ssh extension on this machine is 2.0.9, 2.0.4 or later: the notice does not apply to it.",
+        "No Arc problem matches this text",
+    ] {
+        assert!(out.stdout.contains(want), "{want}: {out:?}");
+    }
+    assert!(!out.stdout.contains("az-ssh-extension-outdated"), "{out:?}");
+    let v = s
+        .cmd()
+        .args(&["explain", "-o", "json"])
+        .stdin(MAY_2025.as_bytes())
+        .run()
+        .json();
+    assert_eq!(v["matches"], serde_json::json!([]), "{v}");
+    assert_eq!(v["notices"][0]["name"], "az-ssh-2-0-4-notice", "{v}");
+    assert!(v["notices"][0]["check"].is_null(), "{v}");
+    assert!(
+        v["notices"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .starts_with("WARNING: On May 21st 2025"),
+        "{v}"
+    );
+
+    // Older than 2.0.4 here: the problem it names, with its fix.
+    let old = Sandbox::new();
+    old.az_ssh_extension("2.0.3");
+    let v = old
+        .cmd()
+        .args(&["explain", "-o", "json"])
+        .stdin(MAY_2025.as_bytes())
+        .run();
+    assert_eq!(v.status, 0, "{v:?}");
+    let v = v.json();
+    assert_eq!(v["matches"][0]["id"], "az-ssh-extension-outdated", "{v}");
+    assert!(v.get("notices").is_none(), "{v}");
+
+    // No extension here: what to run where it was printed, and what the answer means.
+    let none = Sandbox::new();
+    let out = none
+        .cmd()
+        .args(&["explain"])
+        .stdin(MAY_2025.as_bytes())
+        .run();
+    assert_eq!(out.status, 2, "{out:?}");
+    for want in [
+        "No Azure CLI ssh extension is installed on this machine",
+        "2.0.4 or later, it is harmless; older, run az extension update --name ssh.",
+        "check: $ az extension show --name ssh --query version",
+    ] {
+        assert!(out.stdout.contains(want), "{want}: {out:?}");
+    }
+
+    // A folder without a readable version: the same question, never a claim.
+    let unread = Sandbox::new();
+    unread.write("home/.azure/cliextensions/ssh/README", "no metadata\n");
+    let v = unread
+        .cmd()
+        .args(&["explain", "-o", "json"])
+        .stdin(MAY_2025.as_bytes())
+        .run()
+        .json();
+    assert_eq!(v["matches"], serde_json::json!([]), "{v}");
+    assert_eq!(
+        v["notices"][0]["check"], "az extension show --name ssh --query version",
+        "{v}"
+    );
+    assert!(
+        v["notices"][0]["here"]
+            .as_str()
+            .unwrap()
+            .starts_with("The installed version could not be read here"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_notice_beside_a_problem_comes_after_it_and_v_shows_where_it_was_seen() {
+    let s = Sandbox::new();
+    s.az_ssh_extension("2.0.6");
+    let log = format!(
+        "{MAY_2025}\nERROR: Request for Azure Relay Information Failed: (NoRegisteredProviderFound) Code: NoRegisteredProviderFound\n"
+    );
+    let out = s.cmd().args(&["explain"]).stdin(log.as_bytes()).run();
+    assert_eq!(out.status, 0, "{out:?}");
+    let problem = out
+        .stdout
+        .find("1. rp-not-registered: ")
+        .expect("the problem");
+    let notice = out
+        .stdout
+        .find("Also in this text, harmless notices (not problems):")
+        .expect("the notice");
+    assert!(problem < notice, "{out:?}");
+    let full = s.cmd().args(&["explain", "-v"]).stdin(log.as_bytes()).run();
+    for want in [
+        "   seen:      WARNING: On May 21st 2025",
+        "   here:      The Azure CLI ssh extension on this machine is 2.0.6",
+    ] {
+        assert!(full.stdout.contains(want), "{want}: {full:?}");
+    }
+}
