@@ -233,7 +233,7 @@ fn blocked() -> Option<(Azure, String)> {
         &format!("#!/bin/sh\nprintf '%s\\n' '{BLOCKED}' >&2\nexit 1\n"),
     );
     std::fs::create_dir_all(az.sandbox.path("tmp")).unwrap();
-    std::fs::write(az.sandbox.path("test-ca.pem"), &pki_pem()).unwrap();
+    std::fs::write(az.sandbox.path("test-ca.pem"), pki_pem()).unwrap();
     let id = az.machine(0);
     Some((az, id))
 }
@@ -261,7 +261,10 @@ fn check(az: &Azure, id: &str, json: bool, env: &[(&str, String)]) -> (Output, D
         .env("TMPDIR", az.sandbox.path("tmp").to_str().unwrap())
         // Each step of the path check: a quarter of this, at least 1 s.
         .env("ARCFIX_CONNECT_TIMEOUT", "4")
-        .env("SSL_CERT_FILE", az.sandbox.path("test-ca.pem").to_str().unwrap());
+        .env(
+            "SSL_CERT_FILE",
+            az.sandbox.path("test-ca.pem").to_str().unwrap(),
+        );
     for (k, v) in env {
         run = run.env(k, v);
     }
@@ -269,6 +272,9 @@ fn check(az: &Azure, id: &str, json: bool, env: &[(&str, String)]) -> (Output, D
     let out = run.run();
     (out, started.elapsed())
 }
+
+/// Variables for one run.
+type Env = Vec<(&'static str, String)>;
 
 fn connection(out: &Output) -> serde_json::Value {
     out.json()["connections"][0].clone()
@@ -280,13 +286,8 @@ fn connection(out: &Output) -> serde_json::Value {
 fn each_failed_step_is_named_with_the_relay_host() {
     let Some((az, id)) = blocked() else { return };
     let local = Local::new();
-    let (good, wrong, untrusted) = PKI.with(|p| {
-        (
-            p.good.clone(),
-            p.wrong_host.clone(),
-            p.untrusted.clone(),
-        )
-    });
+    let (good, wrong, untrusted) =
+        PKI.with(|p| (p.good.clone(), p.wrong_host.clone(), p.untrusted.clone()));
     let relay = local.relay(&good, Answer::Relay);
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -295,7 +296,7 @@ fn each_failed_step_is_named_with_the_relay_host() {
     let proxy_403 = local.proxy(Proxy::Refuse, relay);
     let proxy_hang = local.proxy(Proxy::Hang, relay);
     let addr = |a: SocketAddr| ("ARCFIX_TEST_RELAY_ADDR", a.to_string());
-    let cases: Vec<(&str, Vec<(&str, String)>, Vec<String>)> = vec![
+    let cases: Vec<(&str, Env, Vec<String>)> = vec![
         (
             "name resolution",
             vec![("ARCFIX_TEST_RELAY_ADDR", "nxdomain".into())],
@@ -304,7 +305,10 @@ fn each_failed_step_is_named_with_the_relay_host() {
         (
             "TCP refused",
             vec![addr(closed)],
-            vec![format!("TCP to {HOST}:{} failed:", closed.port()), "refused".into()],
+            vec![
+                format!("TCP to {HOST}:{} failed:", closed.port()),
+                "refused".into(),
+            ],
         ),
         (
             "a certificate for another host",
@@ -364,7 +368,10 @@ fn each_failed_step_is_named_with_the_relay_host() {
         assert_eq!(c["stage"], "relay", "{what}: {c}");
         let evidence = c["evidence"].as_str().unwrap();
         for w in &wanted {
-            assert!(evidence.contains(w.as_str()), "{what}: wanted {w:?} in {evidence}");
+            assert!(
+                evidence.contains(w.as_str()),
+                "{what}: wanted {w:?} in {evidence}"
+            );
         }
         // The proxy's own words are kept after the step.
         assert!(evidence.contains("i/o timeout"), "{what}: {evidence}");
@@ -373,8 +380,16 @@ fn each_failed_step_is_named_with_the_relay_host() {
             "{what}: {out:?}"
         );
         assert_eq!(out.status, 2, "{what}: {out:?}");
-        assert!(!out.stdout.contains("pr0xy-s3cret"), "{what}: {}", out.stdout);
-        assert!(!out.stderr.contains("pr0xy-s3cret"), "{what}: {}", out.stderr);
+        assert!(
+            !out.stdout.contains("pr0xy-s3cret"),
+            "{what}: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stderr.contains("pr0xy-s3cret"),
+            "{what}: {}",
+            out.stderr
+        );
         assert!(took < Duration::from_secs(20), "{what} took {took:?}");
 
         // The text a person reads says the same.
@@ -421,7 +436,7 @@ fn a_reachable_relay_is_said_and_the_failure_is_placed_further_on() {
     let good = PKI.with(|p| p.good.clone());
     let relay = local.relay(&good, Answer::Relay);
     let proxy = local.proxy(Proxy::Allow, relay);
-    let routes: [(&str, Vec<(&str, String)>, String); 3] = [
+    let routes: [(&str, Env, String); 3] = [
         (
             "direct",
             vec![("ARCFIX_TEST_RELAY_ADDR", relay.to_string())],
@@ -478,7 +493,10 @@ fn a_reachable_relay_is_said_and_the_failure_is_placed_further_on() {
             upgrade.starts_with("GET /$hc/microsoft.hybridcompute/machines/"),
             "{upgrade}"
         );
-        assert!(upgrade.contains("?sb-hc-action=connect HTTP/1.1\r\n"), "{upgrade}");
+        assert!(
+            upgrade.contains("?sb-hc-action=connect HTTP/1.1\r\n"),
+            "{upgrade}"
+        );
         assert!(upgrade.contains(&format!("Host: {HOST}\r\n")), "{upgrade}");
         assert!(upgrade.contains("Upgrade: websocket\r\n"), "{upgrade}");
         assert!(upgrade.contains("Sec-WebSocket-Key: "), "{upgrade}");

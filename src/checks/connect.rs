@@ -180,8 +180,12 @@ async fn check_relay_path(
 ) {
     use crate::probe::relay_path;
     let settings = relay_path::Settings::new(step_limit());
-    if settings.resolve == relay_path::Resolve::System && crate::azure::client::is_loopback(arm.base()) {
-        tracing::debug!("relay path not checked: the relay credentials came from a local ARM endpoint");
+    if settings.resolve == relay_path::Resolve::System
+        && crate::azure::client::is_loopback(arm.base())
+    {
+        tracing::debug!(
+            "relay path not checked: the relay credentials came from a local ARM endpoint"
+        );
         return;
     }
     let target = match relay_path::relay_host(
@@ -205,21 +209,18 @@ async fn check_relay_path(
         Err(why) => {
             c.problem = Some(problem::RELAY_BLOCKED.into());
             c.stage = Stage::Relay;
-            c.evidence = format!("proxy: {why}; the proxy said: {}", c.evidence);
+            c.evidence = format!("proxy: {why}; the Arc proxy said: {}", c.evidence);
             return;
         }
     };
     let report = relay_path::diagnose(&target, &route, &settings).await;
-    tracing::debug!(
-        "relay path check took {} ms",
-        report.elapsed.as_millis()
-    );
+    tracing::debug!("relay path check took {} ms", report.elapsed.as_millis());
     let said = connect::redact(&report.evidence, &relay.secrets());
     match report.failed {
         Some(_) => {
             c.problem = Some(problem::RELAY_BLOCKED.into());
             c.stage = Stage::Relay;
-            c.evidence = format!("{said}; the proxy said: {}", c.evidence);
+            c.evidence = format!("{said}; the Arc proxy said: {}", c.evidence);
         }
         None => {
             // The network is not what stopped it: what did is not known.
@@ -401,5 +402,59 @@ pub fn manual_step(id: &MachineId, problem: &str, port: u16) -> crate::checks::S
         description,
         command,
         ..crate::checks::StepSpec::manual()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tried(problem: &str, stage: Stage, evidence: &str) -> Connection {
+        Connection {
+            target: crate::plan::Target::Machine(
+                MachineId::parse(
+                    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01",
+                )
+                .unwrap(),
+            ),
+            ok: false,
+            banner: None,
+            stage,
+            evidence: evidence.into(),
+            problem: Some(problem.into()),
+        }
+    }
+
+    #[test]
+    fn the_path_is_checked_only_before_any_answer_of_the_relay() {
+        let blocked =
+            "sshproxy: error connecting to the address: dial tcp 20.42.1.7:443: i/o timeout";
+        assert!(before_the_relay_answered(&tried(
+            problem::RELAY_BLOCKED,
+            Stage::Relay,
+            blocked
+        )));
+        assert!(before_the_relay_answered(&tried(
+            problem::SSH_CONNECTION_FAILED,
+            Stage::Proxy,
+            "no answer within the time limit; ssh ended without a message"
+        )));
+        // The relay answered (its TrackingId), or the failure is known and further on.
+        assert!(!before_the_relay_answered(&tried(
+            problem::SSH_CONNECTION_FAILED,
+            Stage::Relay,
+            "sshproxy: 401 Unauthorized TrackingId:abc_G1. websocket: bad handshake"
+        )));
+        for (p, stage) in [
+            (problem::AGENT_DISCONNECTED, Stage::Relay),
+            (problem::SSHD_NOT_RUNNING, Stage::Server),
+            (problem::SSH_PORT_NOT_ENABLED, Stage::Credentials),
+            (problem::PROXY_NOT_EXECUTABLE, Stage::Proxy),
+        ] {
+            assert!(!before_the_relay_answered(&tried(p, stage, blocked)), "{p}");
+        }
+        let mut banner = tried(problem::SSH_CONNECTION_FAILED, Stage::Server, blocked);
+        banner.banner = Some("SSH-2.0-OpenSSH_9.2".into());
+        assert!(!before_the_relay_answered(&banner));
     }
 }

@@ -69,7 +69,9 @@ pub fn relay_host(namespace: &str, suffix: &str, connection: &str) -> Result<Rel
     let connection_ok = !connection.is_empty()
         && connection.len() <= 260
         && !connection.starts_with('/')
-        && !connection.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+        && !connection
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
         && connection
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
@@ -354,7 +356,9 @@ async fn steps(
                 Resolve::NoSuchHost => {
                     return Err((
                         Step::Dns,
-                        format!("name resolution of {host} failed: no such host (test override, no lookup)"),
+                        format!(
+                            "name resolution of {host} failed: no such host (test override, no lookup)"
+                        ),
                     ));
                 }
                 Resolve::System => {
@@ -566,11 +570,12 @@ fn recording_config(
 ) -> Result<(Arc<rustls::ClientConfig>, Arc<Recording>), rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let inner: Arc<dyn ServerCertVerifier> = match &s.roots {
-        Some(roots) => {
-            rustls::client::WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
-                .build()
-                .map_err(|e| rustls::Error::General(e.to_string()))?
-        }
+        Some(roots) => rustls::client::WebPkiServerVerifier::builder_with_provider(
+            roots.clone(),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))?,
         None => Arc::new(rustls_platform_verifier::Verifier::new(provider.clone())?),
     };
     let recording = Arc::new(Recording {
@@ -628,7 +633,10 @@ fn tls_failure(host: &str, e: &std::io::Error, seen: Option<&CertificateDer<'sta
             _ => None,
         });
     let (Some(kind), Some(cert)) = (cert_error, seen) else {
-        return format!("TLS handshake with {host} failed: {}", sanitize(&e.to_string()));
+        return format!(
+            "TLS handshake with {host} failed: {}",
+            sanitize(&e.to_string())
+        );
     };
     let names = names_of(cert);
     let issuer = issuer_of(cert).unwrap_or_else(|| "an unnamed issuer".into());
@@ -843,7 +851,12 @@ async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
         ));
     }
     let kind = header(&head.text, "Content-Type")
-        .map(|c| format!(" {}", sanitize(c.split(';').next().unwrap_or_default().trim())))
+        .map(|c| {
+            format!(
+                " {}",
+                sanitize(c.split(';').next().unwrap_or_default().trim())
+            )
+        })
         .unwrap_or_default();
     Err((
         Step::Upgrade,
@@ -914,7 +927,10 @@ mod tests {
         .unwrap() else {
             panic!()
         };
-        assert_eq!(p.said(), "through proxy http://proxy.corp:3128 (HTTPS_PROXY)");
+        assert_eq!(
+            p.said(),
+            "through proxy http://proxy.corp:3128 (HTTPS_PROXY)"
+        );
         assert!(!format!("{p:?}").contains("s3cret"));
         assert_eq!(
             p.auth.as_deref(),
@@ -943,9 +959,16 @@ mod tests {
                 &vars(&[("HTTPS_PROXY", "http://p:3128"), ("NO_PROXY", no)]),
             )
             .unwrap();
-            assert!(matches!(&r, Route::Direct(w) if w.contains("NO_PROXY exempts")), "{no}: {r:?}");
+            assert!(
+                matches!(&r, Route::Direct(w) if w.contains("NO_PROXY exempts")),
+                "{no}: {r:?}"
+            );
         }
-        for no in ["example.com", "bus.windows.net", "ns-relay.servicebus.windows.net:8443"] {
+        for no in [
+            "example.com",
+            "bus.windows.net",
+            "ns-relay.servicebus.windows.net:8443",
+        ] {
             let r = route(
                 host,
                 &vars(&[("HTTPS_PROXY", "http://p:3128"), ("no_proxy", no)]),
@@ -972,12 +995,183 @@ mod tests {
         assert_eq!(name_attribute(&name[..5]), None);
     }
 
+    /// The upgrade's verdict on what answered it, over an in-memory stream.
+    async fn upgrade_answered(reply: &'static [u8]) -> StepResult<String> {
+        let t = relay_host("azgnrelay-eastus-l1", "servicebus.windows.net", "hc").unwrap();
+        let (client, mut server) = tokio::io::duplex(64 * 1024);
+        let serve = tokio::spawn(async move {
+            let h = read_head(&mut server).await.unwrap();
+            if !reply.is_empty() {
+                server.write_all(reply).await.unwrap();
+                server.shutdown().await.unwrap();
+            } else {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            h.text
+        });
+        let verdict = upgrade(&t, client, Duration::from_millis(300)).await;
+        if !reply.is_empty() {
+            let asked = serve.await.unwrap();
+            assert!(
+                asked.starts_with("GET /$hc/hc?sb-hc-action=connect HTTP/1.1\r\n"),
+                "{asked}"
+            );
+            assert!(!asked.contains("sb-hc-token"), "{asked}");
+        }
+        verdict
+    }
+
+    #[tokio::test]
+    async fn the_upgrade_is_proven_only_by_the_relays_own_answer() {
+        assert!(
+            upgrade_answered(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+                .await
+                .is_ok()
+        );
+        let relay = upgrade_answered(b"HTTP/1.1 401 MissingToken\r\nContent-Length: 60\r\n\r\n<Error><Detail>TrackingId:abc_G1, Timestamp:x</Detail></Error>").await;
+        assert!(
+            matches!(&relay, Ok(s) if s.contains("401 MissingToken")),
+            "{relay:?}"
+        );
+        let page = upgrade_answered(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\r\nforbidden").await;
+        let Err((Step::Upgrade, why)) = page else {
+            panic!("{page:?}")
+        };
+        assert!(
+            why.contains("answered HTTP/1.1 403 Forbidden text/html instead of 101"),
+            "{why}"
+        );
+        let silent = upgrade_answered(b"").await;
+        let Err((Step::Upgrade, why)) = silent else {
+            panic!("{silent:?}")
+        };
+        assert!(why.contains("had no answer within 0.3 s"), "{why}");
+    }
+
+    /// A throw-away CA and a TLS server on loopback presenting a certificate
+    /// for `name`; the roots that trust the CA.
+    async fn tls_server(name: &str) -> (SocketAddr, Arc<rustls::RootCertStore>) {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, "unit CA");
+        let ca = CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der().clone()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                if let Ok(mut tls) = acceptor.accept(tcp).await
+                    && read_head(&mut tls).await.is_ok()
+                {
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 404 Endpoint does not exist. TrackingId:t_G1\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                }
+            }
+        });
+        (addr, Arc::new(roots))
+    }
+
+    fn settings(resolve: Resolve, roots: Arc<rustls::RootCertStore>) -> Settings {
+        Settings {
+            step: Duration::from_secs(2),
+            resolve,
+            roots: Some(roots),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_step_in_order_on_loopback() {
+        let t = relay_host("azgnrelay-eastus-l1", "servicebus.windows.net", "hc").unwrap();
+        let direct = Route::Direct("no HTTPS_PROXY set".into());
+        let (good, roots) = tls_server("*.servicebus.windows.net").await;
+        let r = diagnose(&t, &direct, &settings(Resolve::To(good), roots.clone())).await;
+        assert_eq!(r.failed, None, "{r:?}");
+        assert!(
+            r.evidence.contains("reachable") && r.evidence.contains("issued by unit CA"),
+            "{r:?}"
+        );
+
+        let r = diagnose(&t, &direct, &settings(Resolve::NoSuchHost, roots.clone())).await;
+        assert_eq!(r.failed, Some(Step::Dns), "{r:?}");
+
+        let (other, other_roots) = tls_server("www.example.org").await;
+        let r = diagnose(&t, &direct, &settings(Resolve::To(other), other_roots)).await;
+        assert_eq!(r.failed, Some(Step::Tls), "{r:?}");
+        assert!(
+            r.evidence.contains("issued for www.example.org by unit CA"),
+            "{r:?}"
+        );
+        // The right name, by a CA these roots do not hold.
+        let r = diagnose(
+            &t,
+            &direct,
+            &settings(Resolve::To(good), {
+                let (_, stranger) = tls_server("x.example.org").await;
+                stranger
+            }),
+        )
+        .await;
+        assert_eq!(r.failed, Some(Step::Tls), "{r:?}");
+        assert!(
+            r.evidence.contains("which this machine does not trust"),
+            "{r:?}"
+        );
+
+        // A proxy that wants credentials: its status line, and no credential shown.
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = proxy.local_addr().unwrap();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = proxy.accept().await {
+                let _ = read_head(&mut s).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+                    .await;
+            }
+        });
+        let via = route(&t.host, &|n: &str| {
+            (n == "HTTPS_PROXY").then(|| format!("http://bob:hunter2@{at}"))
+        })
+        .unwrap();
+        let r = diagnose(&t, &via, &settings(Resolve::NoSuchHost, roots)).await;
+        assert_eq!(r.failed, Some(Step::Proxy), "{r:?}");
+        assert!(
+            r.evidence.contains(&format!(
+                "the proxy http://{at} (HTTPS_PROXY) answered HTTP/1.1 407 Proxy Authentication Required to CONNECT azgnrelay-eastus-l1.servicebus.windows.net:443"
+            )),
+            "{r:?}"
+        );
+        assert!(!r.evidence.contains("hunter2"), "{r:?}");
+    }
+
     #[test]
     fn answers_are_read_by_their_status_line() {
         assert_eq!(status_code("HTTP/1.1 403 Forbidden"), 403);
         assert_eq!(status_code("garbage"), 0);
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nX: y";
-        assert_eq!(header(head, "content-type"), Some("text/html; charset=utf-8"));
+        assert_eq!(
+            header(head, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
         assert_eq!(status_line("HTTP/1.1 200 OK\r\nA: b"), "HTTP/1.1 200 OK");
     }
 }
