@@ -162,7 +162,6 @@ fn before_the_relay_answered(c: &Connection) -> bool {
             Some(problem::RELAY_BLOCKED | problem::SSH_CONNECTION_FAILED)
         )
         && !c.evidence.contains("TrackingId")
-        && !c.evidence.contains("(simulated)")
 }
 
 /// Checks the relay path step by step (`probe::relay_path`) and puts what it
@@ -206,10 +205,14 @@ async fn check_relay_path(
     let host = a.host;
     let route = match relay_path::route(&target.host, &|n| host.var(n).map(String::from)) {
         Ok(r) => r,
-        Err(why) => {
+        Err(relay_path::NoRoute::Malformed(why)) => {
             c.problem = Some(problem::RELAY_BLOCKED.into());
             c.stage = Stage::Relay;
             c.evidence = format!("proxy: {why}; the Arc proxy said: {}", c.evidence);
+            return;
+        }
+        Err(relay_path::NoRoute::Unsupported(why)) => {
+            c.evidence = format!("{}; the relay path was not checked: {why}", c.evidence);
             return;
         }
     };

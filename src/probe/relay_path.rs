@@ -156,11 +156,20 @@ fn first_set(var: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<(St
     })
 }
 
+/// Why the proxy setting gives no route this check can take (the message
+/// never shows the value's credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoRoute {
+    /// Set, but not a proxy URL: the Arc proxy cannot use it either.
+    Malformed(String),
+    /// A proxy this check does not speak (socks5, https): not a verdict.
+    Unsupported(String),
+}
+
 /// The proxy decision, as Go's `http.ProxyFromEnvironment` makes it for the
 /// Arc proxy: `HTTPS_PROXY` (else `https_proxy`) unless `NO_PROXY` (else
-/// `no_proxy`) matches the host. `Err`: the variable is set but is not a
-/// proxy this check can use (the message never shows the value's credentials).
-pub fn route(host: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<Route, String> {
+/// `no_proxy`) matches the host.
+pub fn route(host: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<Route, NoRoute> {
     let Some((name, value)) = first_set(var, &["HTTPS_PROXY", "https_proxy"]) else {
         return Ok(Route::Direct("no HTTPS_PROXY set".into()));
     };
@@ -177,19 +186,19 @@ pub fn route(host: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<Route, 
     } else {
         format!("http://{value}")
     };
-    let bad = || format!("{name} is set but is not a usable proxy URL");
+    let bad = || NoRoute::Malformed(format!("{name} is set but is not a usable proxy URL"));
     let url = url::Url::parse(&with_scheme).map_err(|_| bad())?;
     let Some(h) = url.host_str().filter(|h| !h.is_empty()) else {
         return Err(bad());
     };
     let h = h.trim_start_matches('[').trim_end_matches(']').to_string();
     if url.scheme() != "http" {
-        return Err(format!(
+        return Err(NoRoute::Unsupported(format!(
             "{name} names a {} proxy ({}://{}), which this check does not speak",
             url.scheme(),
             url.scheme(),
             sanitize(url.host_str().unwrap_or_default())
-        ));
+        )));
     }
     let port = url.port().unwrap_or(80);
     let auth = (!url.username().is_empty()).then(|| {
@@ -977,9 +986,15 @@ mod tests {
             assert!(matches!(r, Route::Proxy(_)), "{no}");
         }
         let e = route(host, &vars(&[("HTTPS_PROXY", "socks5://u:pw@p:1080")])).unwrap_err();
-        assert!(e.contains("socks5") && !e.contains("pw"), "{e}");
+        assert!(
+            matches!(&e, NoRoute::Unsupported(m) if m.contains("socks5") && !m.contains("pw")),
+            "{e:?}"
+        );
         let e = route(host, &vars(&[("HTTPS_PROXY", "http://u:pw@:1080")])).unwrap_err();
-        assert!(e.contains("HTTPS_PROXY") && !e.contains("pw"), "{e}");
+        assert!(
+            matches!(&e, NoRoute::Malformed(m) if m.contains("HTTPS_PROXY") && !m.contains("pw")),
+            "{e:?}"
+        );
     }
 
     #[test]
