@@ -13,10 +13,10 @@ use crate::azure::Azure;
 use crate::harness::{BIN, Output};
 use crate::server::{Sshd, free_port, sshd_command, sshd_path};
 
-const PROXY: &str = "home/.clientsshproxy/sshProxy_linux_amd64_1_3_026973";
+pub(crate) const PROXY: &str = "home/.clientsshproxy/sshProxy_linux_amd64_1_3_026973";
 
 /// The real ssh and ssh-keygen in the sandbox's PATH.
-fn real_ssh(az: &Azure) -> bool {
+pub(crate) fn real_ssh(az: &Azure) -> bool {
     let (Some(ssh), Some(keygen)) = (which("ssh"), which("ssh-keygen")) else {
         return false;
     };

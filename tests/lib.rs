@@ -25,6 +25,7 @@ mod interruptions;
 mod output;
 mod pace;
 mod progress;
+mod relay_path;
 mod remote;
 mod saved_plan;
 pub mod server;

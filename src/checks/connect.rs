@@ -141,7 +141,104 @@ async fn attempt(
         Ok(r) => r,
         Err(probe) => return probe,
     };
-    classified(id, &ran, &relay, a.config_verified)
+    let mut probe = classified(id, &ran, &relay, a.config_verified);
+    if let Probe::Tried(c) = &mut probe
+        && before_the_relay_answered(c)
+    {
+        check_relay_path(arm, id, &relay, a, c).await;
+    }
+    probe
+}
+
+/// A failure before any answer from the relay or the server: the proxy's
+/// words point to the network (relay-blocked), or to nothing known, and
+/// carry no answer of Azure Relay's (its errors have a `TrackingId`).
+fn before_the_relay_answered(c: &Connection) -> bool {
+    !c.ok
+        && c.banner.is_none()
+        && matches!(c.stage, Stage::Relay | Stage::Proxy)
+        && matches!(
+            c.problem.as_deref(),
+            Some(problem::RELAY_BLOCKED | problem::SSH_CONNECTION_FAILED)
+        )
+        && !c.evidence.contains("TrackingId")
+}
+
+/// Checks the relay path step by step (`probe::relay_path`) and puts what it
+/// found in the connection's verdict: a failed step is `relay-blocked` with
+/// the step and host; every step passing is said too. Relay credentials from
+/// an ARM endpoint on loopback (the simulator) name no real relay: no name
+/// of theirs is looked up, except in test builds that point them at a local
+/// relay (`ARCFIX_TEST_RELAY_ADDR`).
+async fn check_relay_path(
+    arm: &Arm,
+    id: &MachineId,
+    relay: &Relay,
+    a: &ProbeArgs<'_>,
+    c: &mut Connection,
+) {
+    use crate::probe::relay_path;
+    let settings = relay_path::Settings::new(step_limit());
+    if settings.resolve == relay_path::Resolve::System
+        && crate::azure::client::is_loopback(arm.base())
+    {
+        tracing::debug!(
+            "relay path not checked: the relay credentials came from a local ARM endpoint"
+        );
+        return;
+    }
+    let target = match relay_path::relay_host(
+        relay.field("namespaceName").unwrap_or_default(),
+        relay.field("namespaceNameSuffix").unwrap_or_default(),
+        relay.field("hybridConnectionName").unwrap_or_default(),
+    ) {
+        Ok(t) => t,
+        Err(why) => {
+            c.evidence = format!("{}; the relay path was not checked: {why}", c.evidence);
+            return;
+        }
+    };
+    (a.progress)(&format!(
+        "{}: checking the path to the relay {} step by step",
+        id.name, target.host
+    ));
+    let host = a.host;
+    let route = match relay_path::route(&target.host, &|n| host.var(n).map(String::from)) {
+        Ok(r) => r,
+        Err(relay_path::NoRoute::Malformed(why)) => {
+            c.problem = Some(problem::RELAY_BLOCKED.into());
+            c.stage = Stage::Relay;
+            c.evidence = format!("proxy: {why}; the Arc proxy said: {}", c.evidence);
+            return;
+        }
+        Err(relay_path::NoRoute::Unsupported(why)) => {
+            c.evidence = format!("{}; the relay path was not checked: {why}", c.evidence);
+            return;
+        }
+    };
+    let report = relay_path::diagnose(&target, &route, &settings).await;
+    tracing::debug!("relay path check took {} ms", report.elapsed.as_millis());
+    let said = connect::redact(&report.evidence, &relay.secrets());
+    match report.failed {
+        Some(_) => {
+            c.problem = Some(problem::RELAY_BLOCKED.into());
+            c.stage = Stage::Relay;
+            c.evidence = format!("{said}; the Arc proxy said: {}", c.evidence);
+        }
+        None => {
+            // The network is not what stopped it: what did is not known.
+            if c.problem.as_deref() == Some(problem::RELAY_BLOCKED) {
+                c.problem = Some(problem::SSH_CONNECTION_FAILED.into());
+            }
+            c.evidence = format!("{}; {said}", c.evidence);
+        }
+    }
+}
+
+/// Each step of the relay path check: a quarter of the probe's time limit,
+/// between 1 and 5 seconds.
+pub fn step_limit() -> Duration {
+    (time_limit() / 4).clamp(Duration::from_secs(1), crate::probe::relay_path::STEP_LIMIT)
 }
 
 /// A probe that could not run because of an error.
@@ -308,5 +405,59 @@ pub fn manual_step(id: &MachineId, problem: &str, port: u16) -> crate::checks::S
         description,
         command,
         ..crate::checks::StepSpec::manual()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tried(problem: &str, stage: Stage, evidence: &str) -> Connection {
+        Connection {
+            target: crate::plan::Target::Machine(
+                MachineId::parse(
+                    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01",
+                )
+                .unwrap(),
+            ),
+            ok: false,
+            banner: None,
+            stage,
+            evidence: evidence.into(),
+            problem: Some(problem.into()),
+        }
+    }
+
+    #[test]
+    fn the_path_is_checked_only_before_any_answer_of_the_relay() {
+        let blocked =
+            "sshproxy: error connecting to the address: dial tcp 20.42.1.7:443: i/o timeout";
+        assert!(before_the_relay_answered(&tried(
+            problem::RELAY_BLOCKED,
+            Stage::Relay,
+            blocked
+        )));
+        assert!(before_the_relay_answered(&tried(
+            problem::SSH_CONNECTION_FAILED,
+            Stage::Proxy,
+            "no answer within the time limit; ssh ended without a message"
+        )));
+        // The relay answered (its TrackingId), or the failure is known and further on.
+        assert!(!before_the_relay_answered(&tried(
+            problem::SSH_CONNECTION_FAILED,
+            Stage::Relay,
+            "sshproxy: 401 Unauthorized TrackingId:abc_G1. websocket: bad handshake"
+        )));
+        for (p, stage) in [
+            (problem::AGENT_DISCONNECTED, Stage::Relay),
+            (problem::SSHD_NOT_RUNNING, Stage::Server),
+            (problem::SSH_PORT_NOT_ENABLED, Stage::Credentials),
+            (problem::PROXY_NOT_EXECUTABLE, Stage::Proxy),
+        ] {
+            assert!(!before_the_relay_answered(&tried(p, stage, blocked)), "{p}");
+        }
+        let mut banner = tried(problem::SSH_CONNECTION_FAILED, Stage::Server, blocked);
+        banner.banner = Some("SSH-2.0-OpenSSH_9.2".into());
+        assert!(!before_the_relay_answered(&banner));
     }
 }

@@ -217,7 +217,10 @@ The credential of \-\-auth env: a service principal (tenant, client id and secre
 The bearer token of \-\-auth static (loopback endpoints only; arcfix demo \-\-serve prints it).
 .TP
 \fBHTTPS_PROXY\fR, \fBHTTP_PROXY\fR, \fBALL_PROXY\fR, \fBNO_PROXY\fR
-The proxy through which Resource Manager is reached (never for a loopback endpoint). The Azure CLI, for \-\-auth cli, reads them too.
+The proxy through which Resource Manager is reached (never for a loopback endpoint). The Azure CLI, for \-\-auth cli, reads them too. When \-\-connect fails before the relay answers, its check of the relay path reads HTTPS_PROXY (else https_proxy) and NO_PROXY (else no_proxy) as the Arc SSH proxy does, and says which proxy it used (never its credentials).
+.TP
+\fBSSL_CERT_FILE\fR, \fBSSL_CERT_DIR\fR
+On Linux, the certificate authorities the relay path check of \-\-connect trusts instead of the system's (PEM).
 .TP
 \fBPATH\fR
 Where az, ssh, ssh\-keygen and the other programs arcfix runs are found (by absolute path; empty and relative entries are ignored).
@@ -244,7 +247,7 @@ The folders where ssh may be found off PATH (default: the usual places of the sy
 The seconds one Run Command may take (default 600).
 .TP
 \fBARCFIX_CONNECT_TIMEOUT\fR
-The seconds the connection probe's ssh may take (default 20).
+The seconds the connection probe's ssh may take (default 20). Each step of the relay path check (name resolution, TCP, proxy, TLS, WebSocket upgrade) waits a quarter of it, between 1 and 5 seconds.
 .TP
 \fBARCFIX_RETRY_SCALE\fR
 Shrinks the waits between retries (above 0, at most 1; for tests).

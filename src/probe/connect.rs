@@ -68,6 +68,14 @@ impl Relay {
         base64::engine::general_purpose::STANDARD.encode(doc.to_string())
     }
 
+    /// A relay field as text (never a secret: see `secrets`).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        if matches!(name, "accessKey" | "serviceConfigurationToken") {
+            return None;
+        }
+        self.fields.get(name).and_then(Value::as_str)
+    }
+
     /// The values that must never appear in output.
     pub fn secrets(&self) -> Vec<String> {
         ["accessKey", "serviceConfigurationToken"]

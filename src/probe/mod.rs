@@ -4,4 +4,5 @@ pub mod binaries;
 pub mod connect;
 pub mod modules;
 pub mod proxy;
+pub mod relay_path;
 pub mod server;
