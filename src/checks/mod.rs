@@ -864,6 +864,7 @@ fn remote_machine<'a>(id: &'a MachineId, observed: &'a azure::Observed) -> remot
             .as_ref()
             .and_then(|c| c.incoming_connections_ports.as_deref()),
         restart_agent: false,
+        agent: observed.machine.properties.agent_configuration.as_ref(),
     }
 }
 
