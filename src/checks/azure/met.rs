@@ -82,7 +82,10 @@ impl ExtensionRules {
                 "Azure's answer has no agentConfiguration.{what}"
             )))
         }
-        let enabled = match c.and_then(|c| c.extensions_enabled.as_deref()).map(str::trim) {
+        let enabled = match c
+            .and_then(|c| c.extensions_enabled.as_deref())
+            .map(str::trim)
+        {
             Some(t) if t.eq_ignore_ascii_case("true") => Seen::There(true),
             Some(t) if t.eq_ignore_ascii_case("false") => Seen::There(false),
             _ => unread("extensionsEnabled"),
@@ -97,8 +100,14 @@ impl ExtensionRules {
         };
         ExtensionRules {
             enabled,
-            allow: list(c.and_then(|c| c.extensions_allow_list.as_ref()), "extensionsAllowList"),
-            block: list(c.and_then(|c| c.extensions_block_list.as_ref()), "extensionsBlockList"),
+            allow: list(
+                c.and_then(|c| c.extensions_allow_list.as_ref()),
+                "extensionsAllowList",
+            ),
+            block: list(
+                c.and_then(|c| c.extensions_block_list.as_ref()),
+                "extensionsBlockList",
+            ),
         }
     }
 
@@ -136,7 +145,10 @@ impl ExtensionRules {
 /// A list entry names the extension. Microsoft's docs give no case rule;
 /// ARM treats publisher and type names without case, and so does this.
 fn names(e: &ConfigurationExtension, publisher: &str, kind: &str) -> bool {
-    let same = |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| a.trim().eq_ignore_ascii_case(b));
+    let same = |a: &Option<String>, b: &str| {
+        a.as_deref()
+            .is_some_and(|a| a.trim().eq_ignore_ascii_case(b))
+    };
     same(&e.publisher, publisher) && same(&e.kind, kind)
 }
 
@@ -176,10 +188,14 @@ mod tests {
     #[test]
     fn the_agent_refuses_an_extension_as_its_lists_say() {
         let entra = |r: &ExtensionRules| r.refusals(ENTRA.0, ENTRA.1);
-        let open = rules(serde_json::json!({"extensionsEnabled": "true", "extensionsAllowList": [], "extensionsBlockList": []}));
+        let open = rules(
+            serde_json::json!({"extensionsEnabled": "true", "extensionsAllowList": [], "extensionsBlockList": []}),
+        );
         assert_eq!(entra(&open), []);
         assert!(open.installs(ENTRA.0, ENTRA.1));
-        let off = rules(serde_json::json!({"extensionsEnabled": "false", "extensionsAllowList": [], "extensionsBlockList": []}));
+        let off = rules(
+            serde_json::json!({"extensionsEnabled": "false", "extensionsAllowList": [], "extensionsBlockList": []}),
+        );
         assert_eq!(entra(&off), [Refusal::Disabled]);
         let monitor_only = rules(serde_json::json!({"extensionsEnabled": "true",
             "extensionsAllowList": [{"publisher": "Microsoft.Azure.Monitor", "type": "AzureMonitorLinuxAgent"}],
@@ -200,7 +216,8 @@ mod tests {
     #[test]
     fn unread_or_odd_settings_refuse_nothing_and_allow_nothing() {
         // The official example: lists null.
-        let text = include_str!("../../../tests/data/arm/hybridcompute/2025-01-13/Machines_Get.json");
+        let text =
+            include_str!("../../../tests/data/arm/hybridcompute/2025-01-13/Machines_Get.json");
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
         let m: crate::azure::models::Machine =
             serde_json::from_value(v["responses"]["200"]["body"].clone()).unwrap();
@@ -209,9 +226,14 @@ mod tests {
         assert!(matches!(r.allow, Seen::Unknown(Why::Unread(_))), "{r:?}");
         assert_eq!(r.refusals(ENTRA.0, ENTRA.1), []);
         assert!(!r.installs(ENTRA.0, ENTRA.1));
-        let odd = rules(serde_json::json!({"extensionsEnabled": "maybe", "extensionsAllowList": "Microsoft.Azure.Monitor/AzureMonitorLinuxAgent", "extensionsBlockList": [1]}));
+        let odd = rules(
+            serde_json::json!({"extensionsEnabled": "maybe", "extensionsAllowList": "Microsoft.Azure.Monitor/AzureMonitorLinuxAgent", "extensionsBlockList": [1]}),
+        );
         assert_eq!(odd.refusals(ENTRA.0, ENTRA.1), []);
-        assert!(matches!(&odd.allow, Seen::Unknown(Why::Unread(w)) if w.contains("not a list")), "{odd:?}");
+        assert!(
+            matches!(&odd.allow, Seen::Unknown(Why::Unread(w)) if w.contains("not a list")),
+            "{odd:?}"
+        );
         assert!(matches!(odd.block, Seen::Unknown(_)));
         assert!(matches!(odd.enabled, Seen::Unknown(_)));
         assert_eq!(ExtensionRules::of(None).refusals(ENTRA.0, ENTRA.1), []);

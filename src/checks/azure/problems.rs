@@ -10,8 +10,8 @@ use super::{
     ENDPOINT, ENTRA_EXTENSION_PUBLISHER, ENTRA_EXTENSION_TYPE, Observed, SERVICE_CONFIG, Wanted,
     is_unregistered, older_than,
 };
-use crate::azure::models::ConfigurationExtension;
 use crate::azure::auth::Claims;
+use crate::azure::models::ConfigurationExtension;
 use crate::azure::models::{Extension, ServiceConfiguration};
 use crate::azure::rbac::{self, Permission};
 use crate::azure::{HYBRID_CONNECTIVITY, api};
@@ -595,10 +595,19 @@ fn entra_extension_blocked(f: &Facts, w: &Wanted, r: &mut Report) {
         let as_set = block
             .iter()
             .find(|e| {
-                e.publisher.as_deref().is_some_and(|p| p.trim().eq_ignore_ascii_case(ENTRA_EXTENSION_PUBLISHER))
-                    && e.kind.as_deref().is_some_and(|k| k.trim().eq_ignore_ascii_case(ENTRA_EXTENSION_TYPE))
+                e.publisher
+                    .as_deref()
+                    .is_some_and(|p| p.trim().eq_ignore_ascii_case(ENTRA_EXTENSION_PUBLISHER))
+                    && e.kind
+                        .as_deref()
+                        .is_some_and(|k| k.trim().eq_ignore_ascii_case(ENTRA_EXTENSION_TYPE))
             })
-            .map(|e| (e.publisher.as_deref().unwrap_or_default().trim(), e.kind.as_deref().unwrap_or_default().trim()))
+            .map(|e| {
+                (
+                    e.publisher.as_deref().unwrap_or_default().trim(),
+                    e.kind.as_deref().unwrap_or_default().trim(),
+                )
+            })
             .filter(|(p, k)| plain(p) && plain(k))
             .map_or_else(|| entry.clone(), |(p, k)| format!("{p}/{k}"));
         commands.push(format!(
@@ -1654,7 +1663,11 @@ mod tests {
                 "sudo azcmagent config set extensions.allowlist Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux --add",
             ),
             (
-                rules(true, &[], &["microsoft.azure.activedirectory/aadsshloginforlinux"]),
+                rules(
+                    true,
+                    &[],
+                    &["microsoft.azure.activedirectory/aadsshloginforlinux"],
+                ),
                 &["entra-extension-blocked"],
                 "sudo azcmagent config set extensions.blocklist microsoft.azure.activedirectory/aadsshloginforlinux --remove",
             ),
@@ -1682,8 +1695,15 @@ mod tests {
             assert_eq!(r.steps[0].command, command);
             assert!(!r.steps[0].automatic);
             // The install stays in the plan, for a person, after the agent admits it.
-            let install = r.steps.iter().find(|s| s.id == "install-entra-extension-web-01").unwrap();
-            assert!(!install.automatic && install.action == Action::Manual, "{install:?}");
+            let install = r
+                .steps
+                .iter()
+                .find(|s| s.id == "install-entra-extension-web-01")
+                .unwrap();
+            assert!(
+                !install.automatic && install.action == Action::Manual,
+                "{install:?}"
+            );
             assert_eq!(r.findings[1].fix, FixKind::Manual);
         }
         // The finding names the list and its entries.
@@ -1700,10 +1720,39 @@ mod tests {
         // Local login, a provisioned extension, Windows, or monitor mode (its
         // own finding): nothing claimed of the lists.
         let quiet = [
-            (Facts { extension_rules: rules(false, &[monitor], &[entra]), ..healthy(&id, &c, &p) }, Login::Entra),
-            (Facts { entra_extension: Seen::Absent, extension_rules: rules(false, &[monitor], &[entra]), ..healthy(&id, &c, &p) }, Login::Local),
-            (Facts { windows: true, entra_extension: Seen::Absent, extension_rules: rules(false, &[monitor], &[entra]), ..healthy(&id, &c, &p) }, Login::Entra),
-            (Facts { config_mode: Seen::There("monitor".into()), entra_extension: Seen::Absent, extension_rules: rules(false, &[monitor], &[entra]), ..healthy(&id, &c, &p) }, Login::Entra),
+            (
+                Facts {
+                    extension_rules: rules(false, &[monitor], &[entra]),
+                    ..healthy(&id, &c, &p)
+                },
+                Login::Entra,
+            ),
+            (
+                Facts {
+                    entra_extension: Seen::Absent,
+                    extension_rules: rules(false, &[monitor], &[entra]),
+                    ..healthy(&id, &c, &p)
+                },
+                Login::Local,
+            ),
+            (
+                Facts {
+                    windows: true,
+                    entra_extension: Seen::Absent,
+                    extension_rules: rules(false, &[monitor], &[entra]),
+                    ..healthy(&id, &c, &p)
+                },
+                Login::Entra,
+            ),
+            (
+                Facts {
+                    config_mode: Seen::There("monitor".into()),
+                    entra_extension: Seen::Absent,
+                    extension_rules: rules(false, &[monitor], &[entra]),
+                    ..healthy(&id, &c, &p)
+                },
+                Login::Entra,
+            ),
         ];
         for (f, login) in quiet {
             for check in [extensions_disabled, entra_extension_blocked] {
@@ -1720,7 +1769,12 @@ mod tests {
         };
         let r = run(entra_extension_missing, &f, &wanted(Login::Entra, false));
         assert!(r.steps[0].automatic, "{r:?}");
-        assert!(r.unread.iter().any(|u| u.reason.contains("admits the AADSSHLoginForLinux extension was not judged")), "{r:?}");
+        assert!(
+            r.unread.iter().any(|u| u
+                .reason
+                .contains("admits the AADSSHLoginForLinux extension was not judged")),
+            "{r:?}"
+        );
     }
 
     #[test]
