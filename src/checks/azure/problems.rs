@@ -582,9 +582,14 @@ fn entra_extension_blocked(f: &Facts, w: &Wanted, r: &mut Report) {
         ));
     }
     if let (true, Seen::There(block)) = (blocked, &f.extension_rules.block) {
-        evidence.push(format!(
-            "the Arc agent of {name} blocks {entry} (its block list, agentConfiguration.extensionsBlockList in Azure)"
-        ));
+        evidence.push(if not_allowed {
+            "and its block list names it too (agentConfiguration.extensionsBlockList in Azure)"
+                .to_string()
+        } else {
+            format!(
+                "the Arc agent of {name} blocks {entry} (its block list, agentConfiguration.extensionsBlockList in Azure)"
+            )
+        });
         // `--remove` takes the entry as it was set: Azure's spelling, when it
         // is a plain name; else the extension's own.
         let plain = |s: &str| {
