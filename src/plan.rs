@@ -196,6 +196,10 @@ pub enum StepKind {
     ReconnectAgent,
     /// The agent back to full mode, on the server (it was in monitor mode).
     AgentFullMode,
+    /// The agent's extension manager enabled, on the server.
+    EnableExtensions,
+    /// The Entra login extension admitted by the agent's allow and block lists, on the server.
+    AllowEntraExtension,
     RestartAgent,
     CreateEndpoint,
     EnableSshPort,
@@ -208,6 +212,8 @@ pub enum StepKind {
     AssignLoginRole,
     UseLocalLogin,
     InstallEntraExtension,
+    /// Microsoft's WindowsOpenSSH extension, which installs and starts the OpenSSH server.
+    InstallOpensshExtension,
     // An Arc machine's server, through Run Command.
     Remote(ServerFix),
     CheckServer,
@@ -265,6 +271,8 @@ impl StepKind {
             StepKind::RegisterProvider => "register-hybridconnectivity",
             StepKind::ReconnectAgent => "reconnect-agent",
             StepKind::AgentFullMode => "agent-full-mode",
+            StepKind::EnableExtensions => "enable-extensions",
+            StepKind::AllowEntraExtension => "allow-entra-extension",
             StepKind::RestartAgent => "restart-hybrid-agent",
             StepKind::CreateEndpoint => "create-default-endpoint",
             StepKind::EnableSshPort => "enable-ssh-port",
@@ -276,6 +284,7 @@ impl StepKind {
             StepKind::AssignLoginRole => "assign-login-role",
             StepKind::UseLocalLogin => "use-local-login",
             StepKind::InstallEntraExtension => "install-entra-extension",
+            StepKind::InstallOpensshExtension => "install-openssh-extension",
             StepKind::CheckServer => "check-server",
             StepKind::Saved => "saved",
             StepKind::Proxy { fix, path } => {

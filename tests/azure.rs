@@ -1510,3 +1510,124 @@ fn a_403_on_the_machine_says_to_check_the_names_and_azures_spelling_is_shown() {
     );
     assert!(!out.stdout.contains(&id.name.to_uppercase()), "{out:?}");
 }
+
+/// The Arc agent's extension rules as Azure shows them (agentConfiguration):
+/// an extension manager that is off, an allow list without the Entra login
+/// extension, a block list with it. Each is a finding naming the list, with
+/// the command the server's administrator runs; nothing is written (the
+/// agent would refuse the extension); a fleet read through Resource Graph
+/// sees the same.
+#[test]
+fn an_agent_whose_rules_refuse_the_entra_extension_is_named_and_nothing_is_written() {
+    let entra = "Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux";
+    let cases: [(serde_json::Value, &str, &str, &str); 3] = [
+        (
+            serde_json::json!({"extensions_enabled": false}),
+            "extensions-disabled",
+            "web-01 has its extension manager disabled (agentConfiguration.extensionsEnabled false in Azure)",
+            "sudo azcmagent config set extensions.enabled true",
+        ),
+        (
+            serde_json::json!({"extensions_allowlist": ["Microsoft.Azure.Monitor/AzureMonitorLinuxAgent"]}),
+            "entra-extension-blocked",
+            "allow list (agentConfiguration.extensionsAllowList in Azure: Microsoft.Azure.Monitor/AzureMonitorLinuxAgent), and Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux is not among them",
+            "sudo azcmagent config set extensions.allowlist Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux --add",
+        ),
+        (
+            serde_json::json!({"extensions_blocklist": ["Microsoft.CPlat.Core/RunCommandHandlerLinux", entra]}),
+            "entra-extension-blocked",
+            "web-01 blocks Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux (its block list, agentConfiguration.extensionsBlockList in Azure)",
+            "sudo azcmagent config set extensions.blocklist Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux --remove",
+        ),
+    ];
+    // The control: with no rule, the same machine's install is automatic.
+    let az = Azure::edited("healthy", |v| {
+        v["subscriptions"][0]["resource_groups"][0]["machines"][0]["extensions"] =
+            serde_json::json!([]);
+    });
+    let out = az.run(&[
+        "plan",
+        "--checks",
+        "azure",
+        "--id",
+        &az.machine(0),
+        "--login",
+        "entra",
+        "-o",
+        "json",
+    ]);
+    let install = out
+        .steps()
+        .into_iter()
+        .find(|s| s["id"] == "install-entra-extension-web-01");
+    assert_eq!(
+        install.unwrap_or_else(|| panic!("{out:?}"))["automatic"],
+        true
+    );
+    for (server, problem, evidence, command) in cases {
+        let edit = |v: &mut serde_json::Value| {
+            let m = &mut v["subscriptions"][0]["resource_groups"][0]["machines"][0];
+            m["server"] = server.clone();
+            m["extensions"] = serde_json::json!([]);
+        };
+        let az = Azure::edited("healthy", edit);
+        let id = az.machine(0);
+        let out = az.run(&[
+            "check", "--checks", "azure", "--id", &id, "--login", "entra", "-o", "json",
+        ]);
+        assert_eq!(out.status, 2, "{out:?}");
+        let doc = out.json();
+        let finding = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == problem)
+            .unwrap_or_else(|| panic!("{problem}: {out:?}"));
+        assert_eq!(finding["fix"], "manual");
+        assert!(
+            finding["evidence"].as_str().unwrap().contains(evidence),
+            "{finding}"
+        );
+        let steps = doc["steps"].as_array().unwrap();
+        let fix = steps
+            .iter()
+            .find(|s| s["fixes"].as_array().unwrap().iter().any(|p| p == problem))
+            .unwrap_or_else(|| panic!("{out:?}"));
+        assert_eq!(fix["command"], command, "{fix}");
+        assert_eq!(fix["automatic"], false);
+        // The extension is missing too, but its install would be refused: manual.
+        let install = steps
+            .iter()
+            .find(|s| s["id"] == "install-entra-extension-web-01")
+            .unwrap_or_else(|| panic!("{out:?}"));
+        assert_eq!(install["automatic"], false, "{install}");
+        let out = az.run(&[
+            "apply", "--yes", "--checks", "azure", "--id", &id, "--login", "entra",
+        ]);
+        assert_eq!(out.status, 3, "{out:?}");
+        assert!(out.stdout.contains(command), "{out:?}");
+        assert!(az.writes().is_empty(), "{problem}: {:?}", az.writes());
+
+        // The same machine in a fleet (Resource Graph's projection).
+        let az = Azure::edited("healthy", edit);
+        let sub = id.split('/').nth(2).unwrap().to_string();
+        let out = az.run(&[
+            "check",
+            "--checks",
+            "azure",
+            "--subscription",
+            &sub,
+            "--login",
+            "entra",
+            "-o",
+            "json",
+        ]);
+        assert_eq!(out.status, 2, "{out:?}");
+        let found = &out.json()["machines"][0]["findings"];
+        assert!(
+            found.as_array().unwrap().iter().any(|f| f == problem),
+            "{problem}: {out:?}"
+        );
+        assert!(az.writes().is_empty(), "{:?}", az.writes());
+    }
+}

@@ -1020,3 +1020,99 @@ fn without_port_remote_takes_sshds_own_port() {
     ]);
     assert_eq!(out.status, 0, "{out:?}");
 }
+
+/// A Windows server without OpenSSH: where Azure shows an agent that
+/// installs Microsoft's WindowsOpenSSH extension, apply installs it by an
+/// ARM PUT of the extension and no install script runs; where the agent's
+/// allow list leaves it out, the Run Command script does it, as before.
+/// Both end with sshd answering on the simulated server.
+#[test]
+fn windows_sshd_comes_by_extension_where_the_agent_allows_it_else_by_the_script() {
+    let openssh_puts = |az: &Azure| -> Vec<String> {
+        az.sim()
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "PUT" && r.path.contains("/extensions/"))
+            .map(|r| r.path.clone())
+            .collect()
+    };
+    let sshd_up = |az: &Azure| {
+        let state = az.sim().state_json().to_string();
+        state.contains(r#""sshd_installed":true"#) && state.contains(r#""sshd_running":true"#)
+    };
+    // Allowed (no list, extension manager on): the extension.
+    let az = Azure::builtin("windows");
+    let id = az.machine(0);
+    let out = az.run(&[
+        "plan", "--checks", "server", "--remote", "--id", &id, "-o", "json",
+    ]);
+    let steps = out.steps();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "install-openssh-extension-win-01",
+            "remote-start-sshd-win-01"
+        ],
+        "{out:?}"
+    );
+    assert_eq!(steps[0]["automatic"], true);
+    assert!(
+        steps[0]["command"].as_str().unwrap().contains(
+            "--publisher Microsoft.Azure.OpenSSH --type WindowsOpenSSH --type-handler-version 3.0.1.0"
+        ),
+        "{:?}",
+        steps[0]
+    );
+    assert_eq!(
+        steps[1]["depends_on"],
+        serde_json::json!(["install-openssh-extension-win-01"])
+    );
+    let out = az.run(&[
+        "apply", "--yes", "--checks", "server", "--remote", "--id", &id, "-o", "json",
+    ]);
+    assert_eq!(out.status, 0, "{out:?}");
+    let puts = openssh_puts(&az);
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    assert!(
+        puts[0].ends_with("/machines/win-01/extensions/WindowsOpenSSH"),
+        "{puts:?}"
+    );
+    assert!(
+        !verbs(&az).contains(&"install-sshd".to_string()),
+        "{:?}",
+        verbs(&az)
+    );
+    assert!(sshd_up(&az), "{}", az.sim().state_json());
+
+    // The allow list admits Run Command only: the script, no extension write.
+    let az = Azure::edited("windows", |v| {
+        v["subscriptions"][0]["resource_groups"][0]["machines"][0]["server"]["extensions_allowlist"] =
+            serde_json::json!(["Microsoft.CPlat.Core/RunCommandHandlerWindows"]);
+    });
+    let id = az.machine(0);
+    let out = az.run(&[
+        "apply", "--yes", "--checks", "server", "--remote", "--id", &id, "-o", "json",
+    ]);
+    assert_eq!(out.status, 0, "{out:?}");
+    let ids: Vec<String> = out
+        .steps()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "remote-install-openssh-server-win-01",
+            "remote-start-sshd-win-01"
+        ],
+        "{out:?}"
+    );
+    assert!(openssh_puts(&az).is_empty(), "{:?}", openssh_puts(&az));
+    assert!(
+        verbs(&az).contains(&"install-sshd".to_string()),
+        "{:?}",
+        verbs(&az)
+    );
+    assert!(sshd_up(&az), "{}", az.sim().state_json());
+}

@@ -43,6 +43,79 @@ pub struct AgentConfiguration {
     pub incoming_connections_ports: Option<Vec<String>>,
     /// `full`, or `monitor` (no remote connectivity, Microsoft's allow list of extensions).
     pub config_mode: Option<String>,
+    /// `"true"` or `"false"` (a string in the spec): the agent's extension
+    /// manager, `azcmagent config set extensions.enabled`.
+    #[serde(default, deserialize_with = "text_or_bool")]
+    pub extensions_enabled: Option<String>,
+    /// `extensions.allowlist`: when it has entries, only those install.
+    #[serde(default, deserialize_with = "extension_list")]
+    pub extensions_allow_list: Option<ExtensionList>,
+    /// `extensions.blocklist`: these never install.
+    #[serde(default, deserialize_with = "extension_list")]
+    pub extensions_block_list: Option<ExtensionList>,
+    #[serde(default, deserialize_with = "text_or_bool")]
+    pub guest_configuration_enabled: Option<String>,
+    pub proxy_url: Option<String>,
+}
+
+/// One entry of the agent's extension allow or block list
+/// (`ConfigurationExtension`); `azcmagent` spells it `publisher/type`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ConfigurationExtension {
+    pub publisher: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// An allow or block list as Azure showed it: its entries, or an answer of
+/// another shape, kept with what it was so that nothing is judged from it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExtensionList {
+    Entries(Vec<ConfigurationExtension>),
+    Malformed(String),
+}
+
+/// A list of `{publisher, type}` objects; `null` is no answer, any other
+/// shape an answer that says nothing (never an error for the whole machine).
+fn extension_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ExtensionList>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match v {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v @ serde_json::Value::Array(_)) => Some(
+            serde_json::from_value::<Vec<ConfigurationExtension>>(v.clone()).map_or_else(
+                |_| ExtensionList::Malformed(crate::text::one_line(&v.to_string())),
+                ExtensionList::Entries,
+            ),
+        ),
+        Some(other) => Some(ExtensionList::Malformed(crate::text::one_line(
+            &other.to_string(),
+        ))),
+    })
+}
+
+/// A setting the spec gives as a string (`"true"`), also accepted as a boolean.
+fn text_or_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match v {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    })
+}
+
+impl AgentConfiguration {
+    /// Whether any field was given (Resource Graph projects every column,
+    /// empty when the machine has none).
+    fn says_something(&self) -> bool {
+        self.incoming_connections_ports.is_some()
+            || self.config_mode.is_some()
+            || self.extensions_enabled.is_some()
+            || self.extensions_allow_list.is_some()
+            || self.extensions_block_list.is_some()
+            || self.guest_configuration_enabled.is_some()
+            || self.proxy_url.is_some()
+    }
 }
 
 impl Machine {
@@ -193,6 +266,15 @@ pub struct GraphMachine {
     pub last_status_change: Option<String>,
     pub ports: Option<Vec<String>>,
     pub config_mode: Option<String>,
+    #[serde(default, deserialize_with = "text_or_bool")]
+    pub extensions_enabled: Option<String>,
+    #[serde(default, deserialize_with = "extension_list")]
+    pub extensions_allow_list: Option<ExtensionList>,
+    #[serde(default, deserialize_with = "extension_list")]
+    pub extensions_block_list: Option<ExtensionList>,
+    #[serde(default, deserialize_with = "text_or_bool")]
+    pub guest_configuration_enabled: Option<String>,
+    pub proxy_url: Option<String>,
 }
 
 impl GraphMachine {
@@ -209,12 +291,18 @@ impl GraphMachine {
                 os_type: blank(self.os_type),
                 agent_version: blank(self.agent_version),
                 last_status_change: blank(self.last_status_change),
-                agent_configuration: (self.ports.is_some() || self.config_mode.is_some()).then(
-                    || AgentConfiguration {
+                agent_configuration: {
+                    let c = AgentConfiguration {
                         incoming_connections_ports: self.ports,
                         config_mode: blank(self.config_mode),
-                    },
-                ),
+                        extensions_enabled: blank(self.extensions_enabled),
+                        extensions_allow_list: self.extensions_allow_list,
+                        extensions_block_list: self.extensions_block_list,
+                        guest_configuration_enabled: blank(self.guest_configuration_enabled),
+                        proxy_url: blank(self.proxy_url),
+                    };
+                    c.says_something().then_some(c)
+                },
             },
         }
     }

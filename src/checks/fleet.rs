@@ -406,7 +406,12 @@ fn query(resource_group: Option<&str>) -> String {
          osType=tostring(properties.osType), agentVersion=tostring(properties.agentVersion), \
          lastStatusChange=tostring(properties.lastStatusChange), \
          ports=properties.agentConfiguration.incomingConnectionsPorts, \
-         configMode=tostring(properties.agentConfiguration.configMode)",
+         configMode=tostring(properties.agentConfiguration.configMode), \
+         extensionsEnabled=tostring(properties.agentConfiguration.extensionsEnabled), \
+         extensionsAllowList=properties.agentConfiguration.extensionsAllowList, \
+         extensionsBlockList=properties.agentConfiguration.extensionsBlockList, \
+         guestConfigurationEnabled=tostring(properties.agentConfiguration.guestConfigurationEnabled), \
+         proxyUrl=tostring(properties.agentConfiguration.proxyUrl)",
     );
     q
 }

@@ -885,6 +885,7 @@ fn remote_machine<'a>(id: &'a MachineId, observed: &'a azure::Observed) -> remot
             .and_then(|c| c.config_mode.as_deref())
             .is_some_and(|m| m.eq_ignore_ascii_case("monitor")),
         restart_agent: false,
+        agent: observed.machine.properties.agent_configuration.as_ref(),
     }
 }
 

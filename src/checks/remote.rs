@@ -29,6 +29,9 @@ pub struct Machine<'a> {
     pub monitor: bool,
     /// Whether the agent must be restarted after the provider registration.
     pub restart_agent: bool,
+    /// The agent's configuration as Azure shows it (its extension rules
+    /// decide whether the OpenSSH server may come by extension).
+    pub agent: Option<&'a crate::azure::models::AgentConfiguration>,
 }
 
 /// Whether the probe can run there: the agent connected, and the right to
@@ -159,7 +162,8 @@ fn not_allowed(r: &mut Report, m: &Machine<'_>) {
 fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
     let mut r = Report::default();
     let target = Target::Machine(m.id.clone());
-    let (evidence, repairs) = repairs(f, port);
+    let (evidence, mut repairs) = repairs(f, port);
+    let by_extension = openssh_by_extension(m, f, &mut repairs);
     for evidence in evidence {
         r.finding(finding(
             problem::SSHD_NOT_RUNNING,
@@ -167,6 +171,9 @@ fn assess(m: &Machine<'_>, f: &ServerFacts, port: u16) -> Report {
             format!("probe on {} through Run Command: {evidence}", m.id.name),
             FixKind::Auto,
         ));
+    }
+    if let Some(step) = by_extension {
+        r.step(step);
     }
     for repair in repairs {
         r.step(repair_step(m, f, port, repair));
@@ -280,6 +287,92 @@ fn repair_step(m: &Machine<'_>, f: &ServerFacts, port: u16, repair: Repair) -> S
             script: script.render(remote.windows, port),
         },
     }
+}
+
+/// Microsoft's extension that installs and starts the OpenSSH server on
+/// Windows (its Arc article: `az connectedmachine extension create --name
+/// WindowsOpenSSH --type WindowsOpenSSH --publisher Microsoft.Azure.OpenSSH
+/// --type-handler-version 3.0.1.0`).
+pub const OPENSSH_PUBLISHER: &str = "Microsoft.Azure.OpenSSH";
+pub const OPENSSH_TYPE: &str = "WindowsOpenSSH";
+const OPENSSH_VERSION: &str = "3.0.1.0";
+const EXTENSION_WRITE: &str = "Microsoft.HybridCompute/machines/extensions/write";
+
+/// A Windows server without OpenSSH gets it from Microsoft's WindowsOpenSSH
+/// extension, when Azure shows an agent that installs it (extension manager
+/// on, its allow and block lists seen and admitting it, not in monitor mode)
+/// and the caller may write extensions: the install script's repair is
+/// replaced by this step, which the start comes after. Otherwise (a list
+/// unread, refusing it, or no right) the Run Command script stays.
+fn openssh_by_extension(
+    m: &Machine<'_>,
+    f: &ServerFacts,
+    repairs: &mut Vec<Repair>,
+) -> Option<StepSpec> {
+    let install = StepKind::Remote(ServerFix::InstallOpensshServer);
+    let monitor = m
+        .agent
+        .and_then(|c| c.config_mode.as_deref())
+        .is_some_and(|c| c.eq_ignore_ascii_case("monitor"));
+    let admits = crate::checks::azure::met::ExtensionRules::of(m.agent)
+        .installs(OPENSSH_PUBLISHER, OPENSSH_TYPE);
+    let may = m.perms.is_some_and(|p| rbac::allows(p, EXTENSION_WRITE));
+    if !m.remote.windows || f.sshd_installed || monitor || !admits || !may {
+        return None;
+    }
+    repairs.retain(|r| r.fix != ServerFix::InstallOpensshServer);
+    for r in repairs.iter_mut() {
+        for a in r.after.iter_mut().filter(|a| **a == install) {
+            *a = StepKind::InstallOpensshExtension;
+        }
+    }
+    let (id, q) = (m.id, crate::shell::quote);
+    let name = OPENSSH_TYPE;
+    Some(StepSpec {
+        kind: StepKind::InstallOpensshExtension,
+        fixes: vec![problem::SSHD_NOT_RUNNING.into()],
+        target: Target::Machine(id.clone()),
+        description: format!(
+            "Install the OpenSSH server on {} with Microsoft's {OPENSSH_TYPE} extension (the agent's extension rules admit it) and wait until it is provisioned",
+            id.name
+        ),
+        command: format!(
+            "az connectedmachine extension create --machine-name {} --resource-group {} --name {name} --publisher {OPENSSH_PUBLISHER} --type {OPENSSH_TYPE} --type-handler-version {OPENSSH_VERSION} --location {}",
+            q(&id.name),
+            q(&id.resource_group),
+            q(&m.remote.location)
+        ),
+        automatic: true,
+        undo: Some(format!(
+            "az connectedmachine extension delete --machine-name {} --resource-group {} --name {name}; then on {}: {}",
+            q(&id.name),
+            q(&id.resource_group),
+            id.name,
+            server::undo(ServerFix::InstallOpensshServer, f, true)
+        )),
+        needs: vec![EXTENSION_WRITE.into(), "connected agent".into()],
+        precondition: format!("the {name} extension is missing or not Succeeded"),
+        verification: "provisioningState is Succeeded (polled, at most 10 minutes)".into(),
+        after: vec![],
+        goal: Goal::ExtensionSucceeded {
+            machine: id.to_string(),
+            name: name.into(),
+        },
+        action: Action::Arm {
+            method: "PUT".into(),
+            path: id.child(&format!("/extensions/{name}")),
+            api_version: crate::azure::api::HYBRID_COMPUTE.into(),
+            body: Some(serde_json::json!({
+                "location": m.remote.location,
+                "properties": {
+                    "publisher": OPENSSH_PUBLISHER,
+                    "type": OPENSSH_TYPE,
+                    "typeHandlerVersion": OPENSSH_VERSION,
+                },
+            })),
+            satisfied_by: vec![],
+        },
+    })
 }
 
 /// The step that restarts the hybrid agent after the provider registration.

@@ -168,11 +168,18 @@ fn extension(world: &mut World, ctx: &Ctx, m: &MachineRef, name: &str, method: &
                 )
             } else if (os == "windows" && extension_type.ends_with("ForLinux"))
                 || (os == "linux" && extension_type.ends_with("ForWindows"))
+                || (os != "windows" && extension_type.eq_ignore_ascii_case("WindowsOpenSSH"))
             {
                 (
                     "Failed".to_string(),
                     format!("Extension {extension_type} is not supported on {os} machines."),
                 )
+            } else if let Some(why) = machine
+                .server
+                .refuses_extension(&publisher, &extension_type)
+            {
+                // The agent refuses it locally and reports the failure to Azure.
+                ("Failed".to_string(), why)
             } else {
                 ("Succeeded".to_string(), String::new())
             };

@@ -234,6 +234,16 @@ pub struct ServerSpec {
     /// connectivity, a Microsoft allow list of extensions).
     #[serde(default = "full")]
     pub config_mode: String,
+    /// `azcmagent config get extensions.enabled`: the extension manager runs.
+    #[serde(default = "yes")]
+    pub extensions_enabled: bool,
+    /// `extensions.allowlist`, entries `publisher/type` as `azcmagent` takes
+    /// them: when not empty, only these install.
+    #[serde(default)]
+    pub extensions_allowlist: Vec<String>,
+    /// `extensions.blocklist`: these never install.
+    #[serde(default)]
+    pub extensions_blocklist: Vec<String>,
 }
 
 fn full() -> String {
@@ -252,6 +262,9 @@ impl Default for ServerSpec {
             agent_ports_unreadable: false,
             himds_restart_lost: false,
             config_mode: full(),
+            extensions_enabled: true,
+            extensions_allowlist: Vec::new(),
+            extensions_blocklist: Vec::new(),
         }
     }
 }

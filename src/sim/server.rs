@@ -33,6 +33,11 @@ pub(crate) struct Server {
     pub himds_restart_lost: bool,
     /// The agent's `config.mode`; ARM shows it on the machine.
     pub config_mode: String,
+    /// The agent's extension manager and its lists (`publisher/type`); ARM
+    /// shows them on the machine, and the agent refuses what they exclude.
+    pub extensions_enabled: bool,
+    pub extensions_allowlist: Vec<String>,
+    pub extensions_blocklist: Vec<String>,
 }
 
 /// What the simulated server is, beyond its mutable state (not `os::Host`,
@@ -71,7 +76,47 @@ impl Server {
             agent_ports_unreadable: spec.agent_ports_unreadable,
             himds_restart_lost: spec.himds_restart_lost,
             config_mode: spec.config_mode.clone(),
+            extensions_enabled: spec.extensions_enabled,
+            extensions_allowlist: spec.extensions_allowlist.clone(),
+            extensions_blocklist: spec.extensions_blocklist.clone(),
         }
+    }
+
+    /// Why the agent refuses to install `publisher/kind`, in its report to
+    /// Azure, or `None` when it installs it (Microsoft's "Extensions
+    /// security" article: with an allow list only its entries install, an
+    /// entry of the block list never does, even when allowed too). The
+    /// agent's own wording is not published: this is a minimal form of it.
+    pub fn refuses_extension(&self, publisher: &str, kind: &str) -> Option<String> {
+        let entry = format!("{publisher}/{kind}");
+        let listed = |list: &[String]| list.iter().any(|e| e.trim().eq_ignore_ascii_case(&entry));
+        if !self.extensions_enabled {
+            Some(format!(
+                "The extension manager is disabled on this machine (extensions.enabled is false): {entry} was not installed."
+            ))
+        } else if listed(&self.extensions_blocklist) {
+            Some(format!(
+                "Extension {entry} is in the agent's extensions.blocklist: the extension manager refused to install it."
+            ))
+        } else if !self.extensions_allowlist.is_empty() && !listed(&self.extensions_allowlist) {
+            Some(format!(
+                "Extension {entry} is not in the agent's extensions.allowlist: the extension manager refused to install it."
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// The lists as ARM shows them (`ConfigurationExtension` objects).
+    pub fn extension_list_json(list: &[String]) -> Value {
+        Value::Array(
+            list.iter()
+                .map(|e| {
+                    let (publisher, kind) = e.trim().split_once('/').unwrap_or((e.trim(), ""));
+                    json!({"publisher": publisher, "type": kind})
+                })
+                .collect(),
+        )
     }
 
     pub fn to_json(&self, os_type: &str) -> Value {
@@ -86,6 +131,9 @@ impl Server {
             "agent_ports_unreadable": self.agent_ports_unreadable,
             "himds_restart_lost": self.himds_restart_lost,
             "config_mode": self.config_mode,
+            "extensions_enabled": self.extensions_enabled,
+            "extensions_allowlist": self.extensions_allowlist,
+            "extensions_blocklist": self.extensions_blocklist,
         })
     }
 

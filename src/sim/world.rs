@@ -494,6 +494,16 @@ impl World {
             Some(_) => {
                 ext.state = ext.outcome.0.clone();
                 ext.time = now();
+                let openssh = ext.state == "Succeeded"
+                    && ext.publisher.eq_ignore_ascii_case(OPENSSH_PUBLISHER)
+                    && ext.extension_type.eq_ignore_ascii_case(OPENSSH_TYPE);
+                let machine = self.machine_mut(at);
+                if openssh && machine.os_type.eq_ignore_ascii_case("windows") {
+                    // Microsoft's WindowsOpenSSH installs the OpenSSH server
+                    // and starts it ("OpenSSH Successfully enabled").
+                    machine.server.sshd_installed = true;
+                    machine.server.sshd_running = true;
+                }
             }
         }
     }
@@ -665,10 +675,10 @@ impl World {
                 "agentConfiguration": {
                     "proxyUrl": null,
                     "incomingConnectionsPorts": m.server.agent_ports,
-                    "extensionsAllowList": [],
-                    "extensionsBlockList": [],
+                    "extensionsAllowList": Server::extension_list_json(&m.server.extensions_allowlist),
+                    "extensionsBlockList": Server::extension_list_json(&m.server.extensions_blocklist),
                     "proxyBypass": [],
-                    "extensionsEnabled": "true",
+                    "extensionsEnabled": m.server.extensions_enabled.to_string(),
                     "guestConfigurationEnabled": "true",
                     "configMode": m.server.config_mode
                 },
@@ -891,6 +901,10 @@ fn default_os(os_type: &str) -> (&'static str, &'static str, &'static str) {
         ("linux", "Ubuntu 22.04.4 LTS", "5.15.0-1064-azure")
     }
 }
+
+/// Microsoft's extension that installs the OpenSSH server on Windows.
+pub const OPENSSH_PUBLISHER: &str = "Microsoft.Azure.OpenSSH";
+pub const OPENSSH_TYPE: &str = "WindowsOpenSSH";
 
 fn machine_from(
     m: &crate::sim::scenario::Machine,

@@ -5,11 +5,13 @@
 
 use serde_json::{Value, json};
 
+use super::met::{ExtensionRules, Refusal};
 use super::{
     ENDPOINT, ENTRA_EXTENSION_PUBLISHER, ENTRA_EXTENSION_TYPE, Observed, PortFrom, PortTag,
     SERVICE_CONFIG, SSH_PORT_TAG, Wanted, is_unregistered, older_than,
 };
 use crate::azure::auth::Claims;
+use crate::azure::models::ConfigurationExtension;
 use crate::azure::models::{Extension, ServiceConfiguration};
 use crate::azure::rbac::{self, Permission};
 use crate::azure::{HYBRID_CONNECTIVITY, api};
@@ -41,6 +43,8 @@ pub const CHECKS: &[(&str, Check)] = &[
     (problem::AGENT_DISCONNECTED, agent_disconnected),
     (problem::AGENT_MONITOR_MODE, agent_monitor_mode),
     (problem::SSHD_NOT_RUNNING, agent_port_not_allowed),
+    (problem::EXTENSIONS_DISABLED, extensions_disabled),
+    (problem::ENTRA_EXTENSION_BLOCKED, entra_extension_blocked),
     (problem::RP_NOT_REGISTERED, rp_not_registered),
     (problem::SSH_PORT_NOT_ENABLED, ssh_port_not_enabled),
     (
@@ -93,6 +97,8 @@ pub struct Facts<'a> {
     pub agent_ports: Seen<Vec<PortRange>>,
     /// The machine's `SSHPort` tag, which `az ssh arc` uses without `--port`.
     pub port_tag: PortTag,
+    /// The agent's extension manager and its allow and block lists, as Azure shows them.
+    pub extension_rules: ExtensionRules,
     pub location: String,
     /// The caller's permissions on the machine; `None` when unreadable (then
     /// every write is manual: none is attempted on a guess).
@@ -179,6 +185,16 @@ impl<'a> Facts<'a> {
         } else {
             Seen::Unknown(Why::NotAsked)
         };
+        let agent = m.agent_configuration.as_ref();
+        let extension_rules = ExtensionRules::of(agent);
+        r.observe(format!(
+            "{target} extensions-enabled={} allow-list={} block-list={} guest-configuration={:?} proxy={}",
+            extension_rules.enabled.word(),
+            list_words(&extension_rules.allow),
+            list_words(&extension_rules.block),
+            agent.and_then(|c| c.guest_configuration_enabled.as_deref()),
+            agent.and_then(|c| c.proxy_url.as_deref()).is_some_and(|p| !p.is_empty()),
+        ));
         Facts {
             id,
             caller,
@@ -189,6 +205,7 @@ impl<'a> Facts<'a> {
             config_mode: config_mode(o),
             agent_ports: agent_ports(o),
             port_tag: PortTag::of(&o.machine.tags),
+            extension_rules,
             agent_version: m.agent_version.clone(),
             location: o.machine.location.clone().unwrap_or_default(),
             perms,
@@ -228,6 +245,29 @@ impl<'a> Facts<'a> {
         self.config_mode
             .there()
             .is_some_and(|m| m.eq_ignore_ascii_case("monitor"))
+    }
+
+    /// Entra login on Linux waits for the login extension (missing, or not
+    /// provisioned): the agent's extension rules then decide whether it can come.
+    fn entra_extension_wanted(&self, w: &Wanted) -> bool {
+        w.login == Login::Entra
+            && !self.windows
+            && match &self.entra_extension {
+                Seen::There(e) => !super::met::extension_succeeded(e),
+                Seen::Absent => true,
+                Seen::Unknown(_) => false,
+            }
+    }
+
+    /// Why the agent refuses the Entra login extension, as far as was seen.
+    /// In monitor mode Microsoft's own allow list applies and the lists
+    /// cannot be changed: that finding of its own says what to do.
+    fn entra_refusals(&self) -> Vec<Refusal> {
+        if self.monitor_mode() {
+            return vec![];
+        }
+        self.extension_rules
+            .refusals(ENTRA_EXTENSION_PUBLISHER, ENTRA_EXTENSION_TYPE)
     }
 
     /// Whether the caller may do `action` here, as far as is known.
@@ -539,6 +579,66 @@ fn agent_port_not_allowed(f: &Facts, w: &Wanted, r: &mut Report) {
     });
 }
 
+/// Why a fact is unknown, when it is.
+fn why_unknown<T>(s: &Seen<T>) -> Option<&str> {
+    match s {
+        Seen::Unknown(Why::Unread(why)) => Some(why),
+        _ => None,
+    }
+}
+
+/// How a list entered the observations: its entries, or why it is unknown.
+fn list_words(l: &Seen<Vec<ConfigurationExtension>>) -> String {
+    match l {
+        Seen::There(e) => format!("[{}]", e.iter().map(spelled).collect::<Vec<_>>().join(",")),
+        other => other.word().into(),
+    }
+}
+
+/// A list entry as `azcmagent` spells it (`publisher/type`), made safe to show.
+fn spelled(e: &ConfigurationExtension) -> String {
+    crate::text::sanitize(&format!(
+        "{}/{}",
+        e.publisher.as_deref().unwrap_or_default().trim(),
+        e.kind.as_deref().unwrap_or_default().trim()
+    ))
+}
+
+/// The Entra login extension as `azcmagent` lists name it.
+fn entra_entry() -> String {
+    format!("{ENTRA_EXTENSION_PUBLISHER}/{ENTRA_EXTENSION_TYPE}")
+}
+
+/// The agent's extension manager is off, and Entra login waits for its
+/// login extension: only the server's administrator may turn it on.
+fn extensions_disabled(f: &Facts, w: &Wanted, r: &mut Report) {
+    if !f.entra_extension_wanted(w) || !f.entra_refusals().contains(&Refusal::Disabled) {
+        return;
+    }
+    let target = f.target();
+    r.finding(finding(
+        problem::EXTENSIONS_DISABLED,
+        &target,
+        format!(
+            "the Arc agent of {} has its extension manager disabled (agentConfiguration.extensionsEnabled false in Azure): it installs no extension, so the {ENTRA_EXTENSION_TYPE} extension that Entra login needs cannot come",
+            f.id.name
+        ),
+        FixKind::Manual,
+    ));
+    r.step(StepSpec {
+        kind: StepKind::EnableExtensions,
+        fixes: vec![problem::EXTENSIONS_DISABLED.into()],
+        target,
+        description: format!(
+            "If {} may run extensions, enable the agent's extension manager on the server (this re-enables every extension no allow or block list excludes, Run Command included); or connect as a local user (--login local)",
+            f.id.name
+        ),
+        command: "sudo azcmagent config set extensions.enabled true".into(),
+        needs: vec![f.admin_on_server().into()],
+        ..StepSpec::manual()
+    });
+}
+
 /// The machine's `SSHPort` tag, which `az ssh arc` uses without `--port`, is
 /// not a port, or names another port than SSH through Arc is enabled on.
 /// Which of the two is right is the server's (where sshd listens): both ways
@@ -607,6 +707,106 @@ fn ssh_port_tag(f: &Facts, w: &Wanted, r: &mut Report) {
             q(&path)
         ),
         needs: vec!["Microsoft.Resources/tags/write".into()],
+        ..StepSpec::manual()
+    });
+}
+
+/// The agent's allow list leaves the Entra login extension out, or its
+/// block list names it: the agent would refuse the install, so only the
+/// server's administrator may admit it, on the server.
+fn entra_extension_blocked(f: &Facts, w: &Wanted, r: &mut Report) {
+    if !f.entra_extension_wanted(w) {
+        return;
+    }
+    let refusals = f.entra_refusals();
+    let (not_allowed, blocked) = (
+        refusals.contains(&Refusal::NotAllowListed),
+        refusals.contains(&Refusal::BlockListed),
+    );
+    let (name, entry) = (&f.id.name, entra_entry());
+    let mut evidence = Vec::new();
+    let mut commands = Vec::new();
+    if let (true, Seen::There(allow)) = (not_allowed, &f.extension_rules.allow) {
+        const SHOWN: usize = 8;
+        let mut listed: Vec<String> = allow.iter().take(SHOWN).map(spelled).collect();
+        if allow.len() > SHOWN {
+            listed.push(format!("and {} more", allow.len() - SHOWN));
+        }
+        evidence.push(format!(
+            "the Arc agent of {name} allows only the extensions of its allow list (agentConfiguration.extensionsAllowList in Azure: {}), and {entry} is not among them",
+            listed.join(", ")
+        ));
+        commands.push(format!(
+            "sudo azcmagent config set extensions.allowlist {} --add",
+            q(&entry)
+        ));
+    }
+    if let (true, Seen::There(block)) = (blocked, &f.extension_rules.block) {
+        evidence.push(if not_allowed {
+            "and its block list names it too (agentConfiguration.extensionsBlockList in Azure)"
+                .to_string()
+        } else {
+            format!(
+                "the Arc agent of {name} blocks {entry} (its block list, agentConfiguration.extensionsBlockList in Azure)"
+            )
+        });
+        // `--remove` takes the entry as it was set: Azure's spelling, when it
+        // is a plain name; else the extension's own.
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        };
+        let as_set = block
+            .iter()
+            .find(|e| {
+                e.publisher
+                    .as_deref()
+                    .is_some_and(|p| p.trim().eq_ignore_ascii_case(ENTRA_EXTENSION_PUBLISHER))
+                    && e.kind
+                        .as_deref()
+                        .is_some_and(|k| k.trim().eq_ignore_ascii_case(ENTRA_EXTENSION_TYPE))
+            })
+            .map(|e| {
+                (
+                    e.publisher.as_deref().unwrap_or_default().trim(),
+                    e.kind.as_deref().unwrap_or_default().trim(),
+                )
+            })
+            .filter(|(p, k)| plain(p) && plain(k))
+            .map_or_else(|| entry.clone(), |(p, k)| format!("{p}/{k}"));
+        commands.push(format!(
+            "sudo azcmagent config set extensions.blocklist {} --remove",
+            q(&as_set)
+        ));
+    }
+    if evidence.is_empty() {
+        return;
+    }
+    let target = f.target();
+    r.finding(finding(
+        problem::ENTRA_EXTENSION_BLOCKED,
+        &target,
+        format!(
+            "{}: the agent refuses to install the extension Entra login needs",
+            evidence.join("; ")
+        ),
+        FixKind::Manual,
+    ));
+    let what = match (not_allowed, blocked) {
+        (true, true) => "add it to the agent's allow list and remove it from its block list",
+        (true, false) => "add it to the agent's allow list, keeping the other entries",
+        _ => "remove it from the agent's block list, keeping the other entries",
+    };
+    r.step(StepSpec {
+        kind: StepKind::AllowEntraExtension,
+        fixes: vec![problem::ENTRA_EXTENSION_BLOCKED.into()],
+        target,
+        description: format!(
+            "If {name} may have the Entra SSH login extension ({entry}), {what}, on the server; or connect as a local user (--login local)"
+        ),
+        command: commands.join(" && "),
+        needs: vec![f.admin_on_server().into()],
         ..StepSpec::manual()
     });
 }
@@ -1104,9 +1304,29 @@ fn entra_extension_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     let name = found
         .and_then(|e| e.name.as_ref())
         .map_or_else(|| ENTRA_EXTENSION_TYPE.into(), |n| n.to_string());
-    // The agent installs extensions: with it disconnected, or in monitor mode
-    // (Microsoft's allow list), the PUT would only fail.
-    let allowed = f.may(EXTENSION_WRITE) && f.connected() && !f.monitor_mode();
+    // The agent installs extensions: with it disconnected, in monitor mode
+    // (Microsoft's allow list), or with its own rules refusing this one, the
+    // PUT would only fail.
+    let refused = f.entra_refusals();
+    let allowed =
+        f.may(EXTENSION_WRITE) && f.connected() && !f.monitor_mode() && refused.is_empty();
+    if refused.is_empty() && !f.monitor_mode() {
+        let rules = &f.extension_rules;
+        let unknown = [
+            why_unknown(&rules.enabled),
+            why_unknown(&rules.allow),
+            why_unknown(&rules.block),
+        ];
+        if let Some(why) = unknown.into_iter().flatten().next() {
+            r.unread(
+                Side::Azure,
+                format!(
+                    "whether the Arc agent of {} admits the {ENTRA_EXTENSION_TYPE} extension was not judged: {why}",
+                    f.id.name
+                ),
+            );
+        }
+    }
     let location = &f.location;
     r.finding(finding(
         problem::ENTRA_EXTENSION_MISSING,
@@ -1230,6 +1450,7 @@ mod tests {
             config_mode: Seen::There("full".into()),
             agent_ports: Seen::There(vec![]),
             port_tag: PortTag::Absent,
+            extension_rules: rules(true, &[], &[]),
             location: "westeurope".into(),
             perms: Seen::There(perms),
             provider: Seen::There("Registered".into()),
@@ -1237,6 +1458,28 @@ mod tests {
             endpoint: Seen::There(()),
             config: Seen::There(config(Some(22), Some("Succeeded"))),
             entra_extension: Seen::There(extension("Succeeded")),
+        }
+    }
+
+    /// The agent's extension rules, entries spelled `publisher/type`.
+    fn rules(enabled: bool, allow: &[&str], block: &[&str]) -> ExtensionRules {
+        let list = |l: &[&str]| {
+            Seen::There(
+                l.iter()
+                    .map(|e| {
+                        let (p, t) = e.split_once('/').unwrap();
+                        ConfigurationExtension {
+                            publisher: Some(p.into()),
+                            kind: Some(t.into()),
+                        }
+                    })
+                    .collect(),
+            )
+        };
+        ExtensionRules {
+            enabled: Seen::There(enabled),
+            allow: list(allow),
+            block: list(block),
         }
     }
 
@@ -1329,7 +1572,16 @@ mod tests {
                 agent_version: Some("1.2".into()),
                 ..h.clone()
             };
-            for f in [h, broken, windows, old] {
+            let locked = Facts {
+                entra_extension: Seen::Absent,
+                extension_rules: rules(
+                    false,
+                    &["Microsoft.Azure.Monitor/AzureMonitorLinuxAgent"],
+                    &["Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux"],
+                ),
+                ..h.clone()
+            };
+            for f in [h, broken, windows, old, locked] {
                 for login in [Login::Local, Login::Entra] {
                     for grant in [false, true] {
                         cases.push((f.clone(), wanted(login, grant)));
@@ -1573,6 +1825,137 @@ mod tests {
 
     /// Every fact unread, for a reason each: no check claims anything.
     #[test]
+    fn an_agent_that_refuses_the_entra_extension_is_named_with_its_list_and_nothing_is_written() {
+        let (id, c, p) = (machine(), caller(), owner());
+        let entra = "Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux";
+        let monitor = "Microsoft.Azure.Monitor/AzureMonitorLinuxAgent";
+        let cases: [(ExtensionRules, &[&str], &str); 4] = [
+            (
+                rules(false, &[], &[]),
+                &["extensions-disabled"],
+                "sudo azcmagent config set extensions.enabled true",
+            ),
+            (
+                rules(true, &[monitor], &[]),
+                &["entra-extension-blocked"],
+                "sudo azcmagent config set extensions.allowlist Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux --add",
+            ),
+            (
+                rules(
+                    true,
+                    &[],
+                    &["microsoft.azure.activedirectory/aadsshloginforlinux"],
+                ),
+                &["entra-extension-blocked"],
+                "sudo azcmagent config set extensions.blocklist microsoft.azure.activedirectory/aadsshloginforlinux --remove",
+            ),
+            (
+                rules(true, &[monitor], &[entra]),
+                &["entra-extension-blocked"],
+                "sudo azcmagent config set extensions.allowlist Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux --add && sudo azcmagent config set extensions.blocklist Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux --remove",
+            ),
+        ];
+        for (rules, problems, command) in cases {
+            let f = Facts {
+                entra_extension: Seen::Absent,
+                extension_rules: rules,
+                ..healthy(&id, &c, &p)
+            };
+            let w = wanted(Login::Entra, false);
+            let mut r = Report::default();
+            for (_, check) in CHECKS {
+                check(&f, &w, &mut r);
+            }
+            let found: Vec<&str> = r.findings.iter().map(|x| x.id.as_str()).collect();
+            let mut expected = problems.to_vec();
+            expected.push("entra-extension-missing");
+            assert_eq!(found, expected, "{r:?}");
+            assert_eq!(r.steps[0].command, command);
+            assert!(!r.steps[0].automatic);
+            // The install stays in the plan, for a person, after the agent admits it.
+            let install = r
+                .steps
+                .iter()
+                .find(|s| s.id == "install-entra-extension-web-01")
+                .unwrap();
+            assert!(
+                !install.automatic && install.action == Action::Manual,
+                "{install:?}"
+            );
+            assert_eq!(r.findings[1].fix, FixKind::Manual);
+        }
+        // The finding names the list and its entries.
+        let f = Facts {
+            entra_extension: Seen::There(extension("Failed")),
+            extension_rules: rules(true, &[monitor], &[]),
+            ..healthy(&id, &c, &p)
+        };
+        let r = run(entra_extension_blocked, &f, &wanted(Login::Entra, false));
+        assert!(
+            r.findings[0].evidence.contains("allow list (agentConfiguration.extensionsAllowList in Azure: Microsoft.Azure.Monitor/AzureMonitorLinuxAgent)"),
+            "{r:?}"
+        );
+        // Local login, a provisioned extension, Windows, or monitor mode (its
+        // own finding): nothing claimed of the lists.
+        let quiet = [
+            (
+                Facts {
+                    extension_rules: rules(false, &[monitor], &[entra]),
+                    ..healthy(&id, &c, &p)
+                },
+                Login::Entra,
+            ),
+            (
+                Facts {
+                    entra_extension: Seen::Absent,
+                    extension_rules: rules(false, &[monitor], &[entra]),
+                    ..healthy(&id, &c, &p)
+                },
+                Login::Local,
+            ),
+            (
+                Facts {
+                    windows: true,
+                    entra_extension: Seen::Absent,
+                    extension_rules: rules(false, &[monitor], &[entra]),
+                    ..healthy(&id, &c, &p)
+                },
+                Login::Entra,
+            ),
+            (
+                Facts {
+                    config_mode: Seen::There("monitor".into()),
+                    entra_extension: Seen::Absent,
+                    extension_rules: rules(false, &[monitor], &[entra]),
+                    ..healthy(&id, &c, &p)
+                },
+                Login::Entra,
+            ),
+        ];
+        for (f, login) in quiet {
+            for check in [extensions_disabled, entra_extension_blocked] {
+                let r = run(check, &f, &wanted(login, false));
+                assert!(r.findings.is_empty() && r.steps.is_empty(), "{r:?}");
+            }
+        }
+        // Rules that could not be read: the install stays automatic (as
+        // before), and what was not judged is said.
+        let f = Facts {
+            entra_extension: Seen::Absent,
+            extension_rules: ExtensionRules::of(None),
+            ..healthy(&id, &c, &p)
+        };
+        let r = run(entra_extension_missing, &f, &wanted(Login::Entra, false));
+        assert!(r.steps[0].automatic, "{r:?}");
+        assert!(
+            r.unread.iter().any(|u| u
+                .reason
+                .contains("admits the AADSSHLoginForLinux extension was not judged")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
     fn no_check_claims_a_problem_from_facts_that_could_not_be_read() {
         let (id, c, owner) = (machine(), caller(), owner());
         let unread = || Why::Unread("503 ServiceUnavailable".into());
@@ -1586,6 +1969,11 @@ mod tests {
             entra_extension: Seen::Unknown(unread()),
             config_mode: Seen::Unknown(unread()),
             agent_ports: Seen::Unknown(unread()),
+            extension_rules: ExtensionRules {
+                enabled: Seen::Unknown(unread()),
+                allow: Seen::Unknown(unread()),
+                block: Seen::Unknown(unread()),
+            },
             agent_version: None,
             ..healthy(&id, &c, &owner)
         };

@@ -299,3 +299,90 @@ async fn bare_errors_for_hybridcompute_when_asked() {
     assert_eq!(r.body["code"], "ResourceNotFound");
     assert!(r.body.get("error").is_none());
 }
+
+#[tokio::test]
+async fn the_agent_refuses_what_its_extension_rules_exclude_and_windows_openssh_starts_sshd() {
+    let entra = json!({"location": "eastus", "properties": {
+        "publisher": "Microsoft.Azure.ActiveDirectory", "type": "AADSSHLoginForLinux"}});
+    let url = format!("{MACHINE}/extensions/AADSSHLoginForLinux?{COMPUTE}");
+    type Edit = fn(&mut crate::sim::scenario::ServerSpec);
+    let cases: [(Edit, &str); 3] = [
+        (
+            |s| s.extensions_enabled = false,
+            "extensions.enabled is false",
+        ),
+        (
+            |s| {
+                s.extensions_allowlist =
+                    vec!["Microsoft.Azure.Monitor/AzureMonitorLinuxAgent".into()]
+            },
+            "is not in the agent's extensions.allowlist",
+        ),
+        (
+            // In both lists: blocked.
+            |s| {
+                s.extensions_allowlist =
+                    vec!["Microsoft.Azure.ActiveDirectory/AADSSHLoginForLinux".into()];
+                s.extensions_blocklist =
+                    vec!["microsoft.azure.activedirectory/aadsshloginforlinux".into()];
+            },
+            "is in the agent's extensions.blocklist",
+        ),
+    ];
+    for (edit, message) in cases {
+        let mut s = Scenario::builtin("demo").unwrap();
+        s.extension_polls = Some(0);
+        edit(&mut s.subscriptions[0].resource_groups[0].machines[0].server);
+        let t = T::start(s).await;
+        // ARM shows the rules on the machine, as the agent reports them.
+        let m = t.get(&format!("{MACHINE}?{COMPUTE}")).await.body;
+        let agent = &m["properties"]["agentConfiguration"];
+        assert!(
+            agent["extensionsAllowList"].is_array() && agent["extensionsEnabled"].is_string(),
+            "{agent}"
+        );
+        // ARM accepts the write; the agent refuses it and reports the failure.
+        assert_eq!(t.put(&url, entra.clone()).await.status, 201);
+        let e = t.get(&url).await.body;
+        assert_eq!(e["properties"]["provisioningState"], "Failed", "{e:#}");
+        assert!(e.to_string().contains(message), "{e:#}");
+    }
+    let mut s = Scenario::builtin("demo").unwrap();
+    s.subscriptions[0].resource_groups[0].machines[0]
+        .server
+        .extensions_blocklist = vec!["Microsoft.Azure.Monitor/AzureMonitorLinuxAgent".into()];
+    let t = T::start(s).await;
+    let m = t.get(&format!("{MACHINE}?{COMPUTE}")).await.body;
+    assert_eq!(
+        m["properties"]["agentConfiguration"]["extensionsBlockList"],
+        json!([{"publisher": "Microsoft.Azure.Monitor", "type": "AzureMonitorLinuxAgent"}])
+    );
+
+    // WindowsOpenSSH on the Windows server: sshd installed and running once provisioned.
+    let mut s = Scenario::builtin("windows").unwrap();
+    s.extension_polls = Some(1);
+    let t = T::start(s).await;
+    let url = format!(
+        "{}/extensions/WindowsOpenSSH?{COMPUTE}",
+        MACHINE.replace("web-01", "win-01")
+    );
+    let server = |t: &T| t.sim.state_json().to_string();
+    assert!(server(&t).contains(r#""sshd_installed":false"#));
+    let body = json!({"location": "westeurope", "properties": {
+        "publisher": "Microsoft.Azure.OpenSSH", "type": "WindowsOpenSSH", "typeHandlerVersion": "3.0.1.0"}});
+    assert_eq!(t.put(&url, body).await.status, 201);
+    assert!(server(&t).contains(r#""sshd_installed":false"#));
+    assert_eq!(
+        t.get(&url).await.body["properties"]["provisioningState"],
+        "Creating"
+    );
+    assert_eq!(
+        t.get(&url).await.body["properties"]["provisioningState"],
+        "Succeeded"
+    );
+    let state = server(&t);
+    assert!(
+        state.contains(r#""sshd_installed":true"#) && state.contains(r#""sshd_running":true"#),
+        "{state}"
+    );
+}
