@@ -45,6 +45,65 @@ pub struct AgentConfiguration {
     pub config_mode: Option<String>,
 }
 
+/// An Arc virtual machine (`Microsoft.ConnectedVMwarevSphere`, `Microsoft.ScVmm`
+/// or `Microsoft.AzureStackHCI` `virtualMachines`) as its own provider shows
+/// it: the OS type in `osProfile` (where the Azure CLI's ssh extension reads
+/// it) and, where there is one, the guest agent's status and version. No
+/// `agentConfiguration`: the Connected Machine agent's settings are not on it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ArcVm {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub location: Option<String>,
+    #[serde(deserialize_with = "tags")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub properties: ArcVmProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ArcVmProperties {
+    pub os_profile: Option<ArcVmOsProfile>,
+    pub guest_agent_profile: Option<GuestAgentProfile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ArcVmOsProfile {
+    pub os_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GuestAgentProfile {
+    pub status: Option<String>,
+    pub agent_version: Option<String>,
+    pub last_status_change: Option<String>,
+}
+
+impl ArcVm {
+    /// The machine the checks read: its OS, tags and location, the guest
+    /// agent's status where Azure shows one, and no agent configuration.
+    pub fn into_machine(self) -> Machine {
+        let agent = self.properties.guest_agent_profile.unwrap_or_default();
+        Machine {
+            id: self.id,
+            name: self.name,
+            location: self.location,
+            tags: self.tags,
+            properties: MachineProperties {
+                status: agent.status,
+                os_type: self.properties.os_profile.and_then(|o| o.os_type),
+                agent_version: agent.agent_version,
+                last_status_change: agent.last_status_change,
+                agent_configuration: None,
+                ..MachineProperties::default()
+            },
+        }
+    }
+}
+
 impl Machine {
     pub fn is_windows(&self) -> bool {
         self.properties
