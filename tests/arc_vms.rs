@@ -114,7 +114,7 @@ fn the_agents_own_settings_are_said_not_to_be_checked_on_an_arc_vm() {
     assert_eq!(
         azure,
         [
-            "scvmm-01: it is an Arc-enabled SCVMM virtual machine (Microsoft.ScVmm/virtualMachines), which does not show the Connected Machine agent's settings: its agent status (unless the VM shows its guest agent's), monitor mode, allowed incoming ports and extensions (the Entra login extension) were not checked, and Run Command (--remote) does not apply to it"
+            "scvmm-01 is an Arc-enabled SCVMM virtual machine (Microsoft.ScVmm/virtualMachines): its endpoint, SSH service configuration and your rights there were checked, but this type does not show the Connected Machine agent's settings, so its monitor mode, allowed incoming ports and extensions (the Entra login extension), and its agent's status unless the VM shows its guest agent's, were not"
         ]
     );
     assert!(not_checked.iter().all(|n| n.get("error").is_none()));
@@ -243,4 +243,38 @@ fn an_arc_vm_id_in_any_casing_is_that_vm() {
     ]);
     assert_eq!(out.status, 2, "{out:?}");
     assert_eq!(out.finding_ids(), ["ssh-port-not-enabled"]);
+    // --ids-from takes it too.
+    let listed = az
+        .sandbox
+        .cmd()
+        .args(&[
+            "check",
+            "--checks",
+            "azure",
+            "--ids-from",
+            "-",
+            "-o",
+            "json",
+        ])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("ARCFIX_RETRY_SCALE", "0.02")
+        .stdin(format!("{VMW}\n{SCVMM}\n").as_bytes())
+        .run();
+    assert_eq!(listed.status, 2, "{listed:?}");
+    let machines: Vec<String> = listed.json()["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {}",
+                m["id"].as_str().unwrap(),
+                m["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        machines,
+        [format!("{VMW} problems"), format!("{SCVMM} healthy")]
+    );
 }

@@ -312,7 +312,7 @@ fn not_applicable(id: &MachineId, r: &mut Report) {
     r.unread.push(crate::plan::NotChecked {
         side: Part::Azure,
         reason: format!(
-            "{}: it is {} ({}), which does not show the Connected Machine agent's settings: its agent status (unless the VM shows its guest agent's), monitor mode, allowed incoming ports and extensions (the Entra login extension) were not checked, and Run Command (--remote) does not apply to it",
+            "{} is {} ({}): its endpoint, SSH service configuration and your rights there were checked, but this type does not show the Connected Machine agent's settings, so its monitor mode, allowed incoming ports and extensions (the Entra login extension), and its agent's status unless the VM shows its guest agent's, were not",
             id.name,
             id.kind.what(),
             id.kind
