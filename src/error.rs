@@ -62,7 +62,7 @@ pub enum Error {
     /// the same for a resource group or machine name that does not exist
     /// when the caller may not read the whole subscription: both are said.
     #[error(
-        "cannot read Arc machine {id}: {} ({}: {}); if the caller has the rights, check the names: when you may not read the whole subscription, ARM answers a misspelled resource group ('{resource_group}') or machine ('{name}') this way too (list them with az resource list --resource-type Microsoft.HybridCompute/machines -o table)",
+        "cannot read Arc machine {id}: {} ({}: {}); if the caller has the rights, check the names: when you may not read the whole subscription, ARM answers a misspelled resource group ('{resource_group}') or machine ('{name}') this way too (list them with az resource list --resource-type {resource_type} -o table)",
         cause.status,
         cause.code,
         crate::text::one_line(&cause.message)
@@ -71,6 +71,8 @@ pub enum Error {
         id: String,
         resource_group: String,
         name: String,
+        /// Its type (`Microsoft.HybridCompute/machines`, …), to list its kind.
+        resource_type: &'static str,
         cause: crate::error::arm::ArmError,
     },
     /// Something awaited did not end in time.

@@ -324,12 +324,109 @@ impl fmt::Display for Target {
 
 string_serde!(Target);
 
-/// One Arc-enabled server, `Microsoft.HybridCompute/machines`, named the way ARM names it.
+/// The Arc resource types `az ssh arc --resource-type` takes (the Azure CLI
+/// ssh extension's `SUPPORTED_RESOURCE_TYPES`, without Azure VMs): each has
+/// its own provider, and SSH through Arc (the HybridConnectivity endpoint,
+/// its service configuration, `listCredentials`) lives under its own id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ArcKind {
+    /// An Arc-enabled server, `Microsoft.HybridCompute/machines`.
+    #[default]
+    Machine,
+    /// An Arc-enabled VMware vSphere VM, `Microsoft.ConnectedVMwarevSphere/virtualMachines`.
+    VmwareVm,
+    /// An Arc-enabled SCVMM VM, `Microsoft.ScVmm/virtualMachines`.
+    ScvmmVm,
+    /// An Azure Local (Azure Stack HCI) VM, `Microsoft.AzureStackHCI/virtualMachines`.
+    HciVm,
+}
+
+impl ArcKind {
+    pub const ALL: [ArcKind; 4] = [
+        ArcKind::Machine,
+        ArcKind::VmwareVm,
+        ArcKind::ScvmmVm,
+        ArcKind::HciVm,
+    ];
+
+    /// The provider namespace, as the extension's `RESOURCE_TYPE_LOWER_CASE_TO_CORRECT_CASE` spells it.
+    pub fn namespace(self) -> &'static str {
+        match self {
+            ArcKind::Machine => "Microsoft.HybridCompute",
+            ArcKind::VmwareVm => "Microsoft.ConnectedVMwarevSphere",
+            ArcKind::ScvmmVm => "Microsoft.ScVmm",
+            ArcKind::HciVm => "Microsoft.AzureStackHCI",
+        }
+    }
+
+    /// The type below the namespace (`machines`, `virtualMachines`).
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ArcKind::Machine => "machines",
+            ArcKind::VmwareVm | ArcKind::ScvmmVm | ArcKind::HciVm => "virtualMachines",
+        }
+    }
+
+    /// `Microsoft.HybridCompute/machines`, as `--resource-type` takes it.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            ArcKind::Machine => "Microsoft.HybridCompute/machines",
+            ArcKind::VmwareVm => "Microsoft.ConnectedVMwarevSphere/virtualMachines",
+            ArcKind::ScvmmVm => "Microsoft.ScVmm/virtualMachines",
+            ArcKind::HciVm => "Microsoft.AzureStackHCI/virtualMachines",
+        }
+    }
+
+    /// What it is, for people.
+    pub fn what(self) -> &'static str {
+        match self {
+            ArcKind::Machine => "an Arc-enabled server",
+            ArcKind::VmwareVm => "an Arc-enabled VMware vSphere virtual machine",
+            ArcKind::ScvmmVm => "an Arc-enabled SCVMM virtual machine",
+            ArcKind::HciVm => "an Azure Stack HCI virtual machine",
+        }
+    }
+
+    /// Whether Azure shows the Connected Machine agent's own settings
+    /// (status, `agentConfiguration`, extensions, Run Command) on this
+    /// resource: only a HybridCompute machine carries them.
+    pub fn has_agent_settings(self) -> bool {
+        self == ArcKind::Machine
+    }
+
+    /// The kind of `{namespace}/{type}`, in any casing (ARM's, and the
+    /// extension's: it lower-cases `--resource-type` before matching).
+    pub fn of(namespace: &str, type_name: &str) -> Option<ArcKind> {
+        ArcKind::ALL.into_iter().find(|k| {
+            k.namespace().eq_ignore_ascii_case(namespace)
+                && k.type_name().eq_ignore_ascii_case(type_name)
+        })
+    }
+
+    /// The four types, for an error that names them.
+    pub fn accepted() -> String {
+        ArcKind::ALL
+            .iter()
+            .map(|k| k.resource_type())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for ArcKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.resource_type())
+    }
+}
+
+/// One Arc resource SSH can reach through Arc (an Arc-enabled server or one
+/// of the Arc virtual machine types, `kind`), named the way ARM names it.
 #[derive(Debug, Clone)]
 pub struct MachineId {
     pub subscription: String,
     pub resource_group: String,
     pub name: String,
+    pub kind: ArcKind,
 }
 
 impl PartialEq for MachineId {
@@ -337,7 +434,8 @@ impl PartialEq for MachineId {
     /// `Grüppe`): compared by Unicode simple case folding, like `fold`.
     fn eq(&self, other: &Self) -> bool {
         // Field by field, as the id would compare (no allocation: fleets compare many).
-        same_folded(&self.subscription, &other.subscription)
+        self.kind == other.kind
+            && same_folded(&self.subscription, &other.subscription)
             && same_folded(&self.resource_group, &other.resource_group)
             && same_folded(&self.name, &other.name)
     }
@@ -347,6 +445,7 @@ impl Eq for MachineId {}
 impl std::hash::Hash for MachineId {
     /// Equal ids hash alike: the same folded characters, field by field.
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.kind.hash(state);
         for field in [&self.subscription, &self.resource_group, &self.name] {
             for c in field.chars().map(fold_char) {
                 c.hash(state);
@@ -403,7 +502,18 @@ fn fold_char(c: char) -> char {
 }
 
 impl MachineId {
+    /// An Arc-enabled server (`Microsoft.HybridCompute/machines`).
     pub fn new(subscription: &str, resource_group: &str, name: &str) -> Result<MachineId> {
+        MachineId::of_kind(ArcKind::Machine, subscription, resource_group, name)
+    }
+
+    /// A resource of `kind`, every part validated.
+    pub fn of_kind(
+        kind: ArcKind,
+        subscription: &str,
+        resource_group: &str,
+        name: &str,
+    ) -> Result<MachineId> {
         validate_subscription(subscription)?;
         validate_resource_group(resource_group)?;
         validate_machine_name(name)?;
@@ -411,16 +521,19 @@ impl MachineId {
             subscription: subscription.to_ascii_lowercase(),
             resource_group: resource_group.to_string(),
             name: name.to_string(),
+            kind,
         })
     }
 
-    /// Parses `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{m}`,
-    /// in any casing, with or without a trailing slash.
+    /// Parses `/subscriptions/{s}/resourceGroups/{rg}/providers/{type}/{m}`,
+    /// `{type}` one of the four `ArcKind`s, in any casing, with or without a
+    /// trailing slash.
     pub fn parse(id: &str) -> Result<MachineId> {
         let bad = |why: &str| {
             Error::input(format!(
-                "invalid machine id '{}': {why} (expected /subscriptions/<guid>/resourceGroups/<name>/providers/Microsoft.HybridCompute/machines/<name>)",
-                crate::text::sanitize(id)
+                "invalid machine id '{}': {why} (expected /subscriptions/<guid>/resourceGroups/<name>/providers/<type>/<name>, <type> one of {})",
+                crate::text::sanitize(id),
+                ArcKind::accepted()
             ))
         };
         let trimmed = id.trim().trim_end_matches('/');
@@ -438,12 +551,14 @@ impl MachineId {
         expect(1, "subscriptions")?;
         expect(3, "resourceGroups")?;
         expect(5, "providers")?;
-        if !parts[6].eq_ignore_ascii_case("Microsoft.HybridCompute")
-            || !parts[7].eq_ignore_ascii_case("machines")
-        {
-            return Err(bad("not a Microsoft.HybridCompute/machines resource"));
-        }
-        MachineId::new(parts[2], parts[4], parts[8])
+        let Some(kind) = ArcKind::of(parts[6], parts[7]) else {
+            return Err(bad(&format!(
+                "'{}/{}' is not an Arc resource type az ssh arc takes",
+                crate::text::sanitize(parts[6]),
+                crate::text::sanitize(parts[7])
+            )));
+        };
+        MachineId::of_kind(kind, parts[2], parts[4], parts[8])
     }
 
     /// The id as a map key: `fold` of the full id (equal ids, equal keys).
@@ -477,8 +592,12 @@ impl fmt::Display for MachineId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.HybridCompute/machines/{}",
-            self.subscription, self.resource_group, self.name
+            "/subscriptions/{}/resourceGroups/{}/providers/{}/{}/{}",
+            self.subscription,
+            self.resource_group,
+            self.kind.namespace(),
+            self.kind.type_name(),
+            self.name
         )
     }
 }
@@ -658,7 +777,7 @@ mod tests {
                 &format!(
                     "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/m"
                 ),
-                "not a Microsoft.HybridCompute/machines",
+                "'Microsoft.Compute/virtualMachines' is not an Arc resource type az ssh arc takes",
             ),
             (
                 &format!(
@@ -684,6 +803,70 @@ mod tests {
             assert!(err.contains(want), "{id}: {err}");
             assert!(!err.contains('\n'));
         }
+    }
+
+    #[test]
+    fn every_arc_type_az_ssh_arc_takes_is_a_machine_id_of_its_own_kind() {
+        let cases = [
+            ("Microsoft.HybridCompute/machines", ArcKind::Machine),
+            (
+                "Microsoft.ConnectedVMwarevSphere/virtualMachines",
+                ArcKind::VmwareVm,
+            ),
+            ("Microsoft.ScVmm/virtualMachines", ArcKind::ScvmmVm),
+            ("Microsoft.AzureStackHCI/virtualMachines", ArcKind::HciVm),
+        ];
+        for (ty, kind) in cases {
+            let id = format!("/subscriptions/{SUB}/resourceGroups/rg1/providers/{ty}/vm-01");
+            let parsed = MachineId::parse(&id).unwrap();
+            assert_eq!(parsed.kind, kind, "{ty}");
+            // Its own id, as the extension builds resource_uri.
+            assert_eq!(parsed.to_string(), id);
+            assert_eq!(parsed.child("/x"), format!("{id}/x"));
+            // In any casing (ARM's, and the extension lower-cases --resource-type).
+            let lower = MachineId::parse(&id.to_lowercase()).unwrap();
+            assert_eq!(lower, parsed);
+            assert_eq!(lower.to_string(), id, "the canonical spelling is written");
+            // Round trip through serde, as saved plans keep it.
+            let json = serde_json::to_string(&parsed).unwrap();
+            assert_eq!(serde_json::from_str::<MachineId>(&json).unwrap(), parsed);
+        }
+        // The same name in the same group under two types is two resources.
+        let machine = MachineId::new(SUB, "rg1", "vm-01").unwrap();
+        let vmware = MachineId::of_kind(ArcKind::VmwareVm, SUB, "rg1", "vm-01").unwrap();
+        assert_ne!(machine, vmware);
+        assert_ne!(machine.key(), vmware.key());
+        let set: std::collections::HashSet<MachineId> = [machine, vmware].into_iter().collect();
+        assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn a_type_az_ssh_arc_does_not_take_is_refused_naming_the_four_it_takes() {
+        for ty in [
+            "Microsoft.Compute/virtualMachines",
+            "Microsoft.ConnectedVMwareSphere/virtualMachines",
+            "Microsoft.ScVmm/machines",
+            "Microsoft.HybridCompute/virtualMachines",
+            "Microsoft.AzureStackHCI/virtualMachineInstances",
+        ] {
+            let id = format!("/subscriptions/{SUB}/resourceGroups/rg/providers/{ty}/m");
+            let e = MachineId::parse(&id).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!(
+                    "'{ty}' is not an Arc resource type az ssh arc takes"
+                )),
+                "{e}"
+            );
+            for k in ArcKind::ALL {
+                assert!(e.contains(k.resource_type()), "{e}");
+            }
+            assert!(!e.contains('\n'));
+        }
+        // Every segment is still held to its rule, whatever the type.
+        let bad = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ScVmm/virtualMachines/.."
+        );
+        assert!(MachineId::parse(&bad).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod harness;
 
+mod arc_vms;
 mod architecture;
 pub mod azure;
 mod blocks;

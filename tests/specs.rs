@@ -36,7 +36,7 @@ pub struct Allowed {
     pub query: &'static [&'static str],
 }
 
-pub const ALLOWED: [Allowed; 4] = [
+pub const ALLOWED: [Allowed; 7] = [
     Allowed {
         name: "subscription-scope permissions",
         reason: "ARM answers the caller's permissions at subscription scope, but the \
@@ -80,6 +80,40 @@ pub const ALLOWED: [Allowed; 4] = [
         template: None,
         api_version: None,
         query: &["$skiptoken"],
+    },
+    Allowed {
+        name: "VMware vSphere VM read",
+        reason: "`VirtualMachines_Get` of Microsoft.ConnectedVMwarevSphere 2023-10-01, a file \
+                 not copied here (its official example is tests/data/arc-vms): the read of an \
+                 Arc VMware VM named with --id, as az ssh arc reads it for its OS type",
+        method: "GET",
+        template: Some(
+            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ConnectedVMwarevSphere/virtualMachines/{virtualMachineName}",
+        ),
+        api_version: Some("2023-10-01"),
+        query: &[],
+    },
+    Allowed {
+        name: "SCVMM VM read",
+        reason: "`VirtualMachines_Get` of Microsoft.ScVmm 2023-04-01-preview, a file not \
+                 copied here (the 2020-06-05-preview GET example is tests/data/arc-vms)",
+        method: "GET",
+        template: Some(
+            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ScVmm/virtualMachines/{virtualMachineName}",
+        ),
+        api_version: Some("2023-04-01-preview"),
+        query: &[],
+    },
+    Allowed {
+        name: "Azure Stack HCI VM read",
+        reason: "`VirtualMachines_Retrieve` of Microsoft.AzureStackHCI 2022-12-15-preview, a \
+                 file not copied here (its official example is tests/data/arc-vms)",
+        method: "GET",
+        template: Some(
+            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.AzureStackHCI/virtualMachines/{virtualmachinesName}",
+        ),
+        api_version: Some("2022-12-15-preview"),
+        query: &[],
     },
 ];
 

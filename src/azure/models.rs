@@ -118,6 +118,67 @@ impl AgentConfiguration {
     }
 }
 
+/// An Arc virtual machine (`Microsoft.ConnectedVMwarevSphere`, `Microsoft.ScVmm`
+/// or `Microsoft.AzureStackHCI` `virtualMachines`) as its own provider shows
+/// it: the OS type in `osProfile` (where the Azure CLI's ssh extension reads
+/// it) and, where there is one, the guest agent's status and version. No
+/// `agentConfiguration`: the Connected Machine agent's settings are not on it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ArcVm {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub location: Option<String>,
+    #[serde(deserialize_with = "tags")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub properties: ArcVmProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ArcVmProperties {
+    pub os_profile: Option<ArcVmOsProfile>,
+    pub guest_agent_profile: Option<GuestAgentProfile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ArcVmOsProfile {
+    pub os_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GuestAgentProfile {
+    pub status: Option<String>,
+    pub agent_version: Option<String>,
+    pub last_status_change: Option<String>,
+}
+
+impl ArcVm {
+    /// The machine the checks read: its OS, tags and location, the guest
+    /// agent's status where Azure shows one, and no agent configuration.
+    // The rest of the machine's fields stay at their default as fields are added.
+    #[allow(clippy::needless_update)]
+    pub fn into_machine(self) -> Machine {
+        let agent = self.properties.guest_agent_profile.unwrap_or_default();
+        Machine {
+            id: self.id,
+            name: self.name,
+            location: self.location,
+            tags: self.tags,
+            properties: MachineProperties {
+                status: agent.status,
+                os_type: self.properties.os_profile.and_then(|o| o.os_type),
+                agent_version: agent.agent_version,
+                last_status_change: agent.last_status_change,
+                agent_configuration: None,
+                ..MachineProperties::default()
+            },
+        }
+    }
+}
+
 impl Machine {
     pub fn is_windows(&self) -> bool {
         self.properties
@@ -217,6 +278,47 @@ mod tests {
     }
 
     #[test]
+    fn the_official_arc_vm_examples_read_as_machines_without_agent_settings() {
+        let body = |text: &str| {
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            let vm: ArcVm = serde_json::from_value(v["responses"]["200"]["body"].clone()).unwrap();
+            vm.into_machine()
+        };
+        for text in [
+            include_str!(
+                "../../tests/data/arc-vms/connectedvmware/2023-10-01/GetVirtualMachine.json"
+            ),
+            include_str!(
+                "../../tests/data/arc-vms/scvmm/2020-06-05-preview/GetVirtualMachine.json"
+            ),
+        ] {
+            let m = body(text);
+            assert_eq!(m.name.as_deref(), Some("DemoVM"));
+            assert_eq!(m.location.as_deref(), Some("East US"));
+            // osProfile.osType, where the ssh extension reads it.
+            assert!(m.is_windows());
+            // No guest agent in the example: no status is made up.
+            assert!(m.properties.status.is_none());
+            assert!(m.properties.agent_configuration.is_none());
+        }
+        let hci = body(include_str!(
+            "../../tests/data/arc-vms/azurestackhci/2022-12-15-preview/GetVirtualMachine.json"
+        ));
+        assert_eq!(hci.name.as_deref(), Some("test-vm"));
+        assert!(hci.properties.os_type.is_none());
+        // A guest agent's status, where the VM shows one.
+        let vm: ArcVm = serde_json::from_value(serde_json::json!({
+            "properties": {"osProfile": {"osType": "Linux"},
+                "guestAgentProfile": {"status": "Disconnected", "agentVersion": "1.30.0.0"}}
+        }))
+        .unwrap();
+        let m = vm.into_machine();
+        assert_eq!(m.properties.status.as_deref(), Some("Disconnected"));
+        assert_eq!(m.properties.agent_version.as_deref(), Some("1.30.0.0"));
+        assert!(!m.is_windows());
+    }
+
+    #[test]
     fn the_official_machine_example_parses() {
         let text = include_str!("../../tests/data/arm/hybridcompute/2025-01-13/Machines_Get.json");
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
@@ -279,6 +381,8 @@ pub struct GraphMachine {
 
 impl GraphMachine {
     /// The machine as a GET would have shown the fields arcfix reads.
+    // The rest of the machine's fields stay at their default as fields are added.
+    #[allow(clippy::needless_update)]
     pub fn into_machine(self) -> Machine {
         let blank = |s: Option<String>| s.filter(|s| !s.is_empty());
         Machine {

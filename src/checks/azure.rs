@@ -132,16 +132,14 @@ pub async fn observe(
     let endpoint_path = id.child(ENDPOINT);
     let config_path = id.child(SERVICE_CONFIG);
     let extensions_path = id.child("/extensions");
-    let want_extensions = wanted.login == Login::Entra;
+    // Extensions are the Connected Machine agent's: only a HybridCompute machine lists them here.
+    let want_extensions = wanted.login == Login::Entra && id.kind.has_agent_settings();
     let was_listed = listed.is_some();
     let (machine, provider, permissions, endpoint, config, extensions) = tokio::join!(
         async {
             match listed {
                 Some(m) => Ok(m),
-                None => arm
-                    .get(&machine_path, api::HYBRID_COMPUTE)
-                    .await
-                    .and_then(|a| parse::<Machine>(a.body, &machine_path)),
+                None => read_machine(arm, id, &machine_path).await,
             }
         },
         shared.provider(arm, &id.subscription),
@@ -173,6 +171,7 @@ pub async fn observe(
                 id: id.to_string(),
                 resource_group: crate::text::sanitize(&id.resource_group),
                 name: crate::text::sanitize(&id.name),
+                resource_type: id.kind.resource_type(),
                 cause: e,
             });
         }
@@ -184,7 +183,8 @@ pub async fn observe(
     // ARM may also answer ResourceNotFound naming the machine itself.
     let names_machine = |e: &ArmError| {
         e.message.to_ascii_lowercase().contains(&format!(
-            "microsoft.hybridcompute/machines/{}'",
+            "{}/{}'",
+            id.kind.resource_type().to_ascii_lowercase(),
             id.name.to_ascii_lowercase()
         ))
     };
@@ -221,6 +221,21 @@ pub async fn observe(
         service_config: config.and_then(|o| o.map(|v| parse(v, &config_path)).transpose()),
         extensions,
     })
+}
+
+/// The resource itself, from its own provider: a HybridCompute machine as
+/// it is, an Arc virtual machine as the machine the checks read.
+async fn read_machine(
+    arm: &Arm,
+    id: &MachineId,
+    path: &str,
+) -> std::result::Result<Machine, ArmError> {
+    let a = arm.get(path, api::of(id.kind)).await?;
+    if id.kind.has_agent_settings() {
+        parse::<Machine>(a.body, path)
+    } else {
+        parse::<crate::azure::models::ArcVm>(a.body, path).map(|vm| vm.into_machine())
+    }
 }
 
 /// A GET's answer as the resource it should be; anything else is an

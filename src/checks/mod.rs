@@ -797,6 +797,10 @@ async fn machine(
     (azure_checks, remote_server): (bool, bool),
 ) -> Result<Report> {
     let arm = arm.clone();
+    // Run Command is the Connected Machine agent's: an Arc virtual machine's
+    // server is not reached through Azure (said below, never guessed).
+    let no_run_command = remote_server && !id.kind.has_agent_settings();
+    let remote_server = remote_server && !no_run_command;
     let observed = azure::observe(&arm, id, listed, wanted, caller, &ctx.shared).await?;
     // The machine as Azure spells it (`-n WEB-01` finds web-01): its findings
     // and steps say its name as the portal and `az` show it.
@@ -841,6 +845,18 @@ async fn machine(
             observations: report.observations,
             ..Report::default()
         };
+    }
+    if no_run_command {
+        report.unread.push(NotChecked {
+            side: Part::Server,
+            reason: format!(
+                "{}: Run Command (--remote) exists only for Microsoft.HybridCompute/machines, and this is {} ({}): check sshd on it yourself, or run arcfix check there",
+                id.name,
+                id.kind.what(),
+                id.kind
+            ),
+            error: false,
+        });
     }
     let restart = report.steps.iter().any(is_restart);
     machine.restart_agent = restart;

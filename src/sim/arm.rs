@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::sim::reply::{ArmError, ArmResult, Reply};
-use crate::sim::route::{MachineRef, Route};
+use crate::sim::route::{ArcType, MachineRef, Route};
 use crate::sim::scenario::UnregisteredError;
 use crate::sim::token::claims;
 use crate::sim::world::{HYBRID_COMPUTE, HYBRID_CONNECTIVITY, MachineAt, World};
@@ -323,6 +323,31 @@ const RESOURCE_GRAPH_VERSIONS: &[&str] = &["2021-03-01", "2022-10-01", "2024-04-
 const LOCATIONS: &str = "eastus, eastus2, westus2, westus3, centralus, southcentralus, northeurope, westeurope, \
      uksouth, francecentral, swedencentral, southeastasia, japaneast, australiaeast, canadacentral";
 
+/// The api-versions that serve an Arc VM type's `virtualMachines` (the
+/// previews and stable versions of its spec that have that type).
+fn arc_vm_versions(kind: ArcType) -> &'static [&'static str] {
+    match kind {
+        ArcType::Machine => HYBRID_COMPUTE_VERSIONS,
+        ArcType::Vmware => &[
+            "2020-10-01-preview",
+            "2022-01-10-preview",
+            "2022-07-15-preview",
+            "2023-03-01-preview",
+            "2023-10-01",
+        ],
+        ArcType::Scvmm => &[
+            "2020-06-05-preview",
+            "2022-05-21-preview",
+            "2023-04-01-preview",
+        ],
+        ArcType::Hci => &[
+            "2021-07-01-preview",
+            "2021-09-01-preview",
+            "2022-12-15-preview",
+        ],
+    }
+}
+
 /// Namespace, resource type (for messages) and served api-versions of a route.
 fn provider_of(route: &Route) -> Option<(&'static str, &'static str, &'static [&'static str])> {
     Some(match route {
@@ -337,6 +362,11 @@ fn provider_of(route: &Route) -> Option<(&'static str, &'static str, &'static [&
         | Route::Provider { .. }
         | Route::ResourceGroups { .. }
         | Route::ResourceGroup { .. } => ("Microsoft.Resources", "", RESOURCES_VERSIONS),
+        Route::Machine { m } if m.kind != ArcType::Machine => (
+            m.kind.namespace(),
+            "virtualMachines",
+            arc_vm_versions(m.kind),
+        ),
         Route::MachinesInSub { .. } | Route::MachinesInRg { .. } | Route::Machine { .. } => {
             (HYBRID_COMPUTE, "machines", HYBRID_COMPUTE_VERSIONS)
         }
@@ -466,7 +496,7 @@ fn route_location(world: &World, route: &Route) -> String {
         }
         _ => return "global".into(),
     };
-    match world.machine_at(&m.sub, &m.rg, &m.name) {
+    match world.machine_at(&m.sub, &m.rg, m.kind, &m.name) {
         Some(at) => world.machine(at).location.clone(),
         None => world.rg_index(&m.sub, &m.rg).map_or_else(
             || "global".into(),
@@ -493,11 +523,12 @@ pub(crate) fn rg_id(world: &World, sub: &str, rg: &str) -> String {
 
 /// The machine's id in canonical casing when it exists, else as far as known.
 pub(crate) fn machine_id(world: &World, m: &MachineRef) -> String {
-    match world.machine_at(&m.sub, &m.rg, &m.name) {
+    match world.machine_at(&m.sub, &m.rg, m.kind, &m.name) {
         Some(at) => world.machine_id(at),
         None => format!(
-            "{}/providers/Microsoft.HybridCompute/machines/{}",
+            "{}/providers/{}/{}",
             rg_id(world, &m.sub, &m.rg),
+            m.kind.full(),
             m.name
         ),
     }
@@ -530,20 +561,19 @@ pub(crate) fn find_rg(world: &World, sub: &str, rg: &str) -> Result<(usize, usiz
 /// The machine addressed directly: `ResourceNotFound` when missing.
 pub(crate) fn find_machine(world: &World, m: &MachineRef) -> Result<MachineAt, ArmError> {
     find_rg(world, &m.sub, &m.rg)?;
-    world.machine_at(&m.sub, &m.rg, &m.name).ok_or_else(|| {
-        crate::sim::reply::resource_not_found(
-            &format!("Microsoft.HybridCompute/machines/{}", m.name),
-            &m.rg,
-        )
-        .bare(world.bare_hybridcompute_errors)
-    })
+    world
+        .machine_at(&m.sub, &m.rg, m.kind, &m.name)
+        .ok_or_else(|| {
+            crate::sim::reply::resource_not_found(&format!("{}/{}", m.kind.full(), m.name), &m.rg)
+                .bare(world.bare_hybridcompute_errors)
+        })
 }
 
 /// The machine as the parent of what is addressed: `ParentResourceNotFound` when missing.
 pub(crate) fn find_parent_machine(world: &World, m: &MachineRef) -> Result<MachineAt, ArmError> {
     find_rg(world, &m.sub, &m.rg)?;
     world
-        .machine_at(&m.sub, &m.rg, &m.name)
+        .machine_at(&m.sub, &m.rg, m.kind, &m.name)
         .ok_or_else(|| crate::sim::reply::parent_not_found(&m.name))
 }
 

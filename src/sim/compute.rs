@@ -9,7 +9,7 @@ use crate::sim::arm::{
     paged_with, rg_id, sub_id,
 };
 use crate::sim::reply::{ArmError, ArmResult, Reply, resource_not_found};
-use crate::sim::route::{MachineRef, Route};
+use crate::sim::route::{ArcType, MachineRef, Route};
 use crate::sim::world::{
     Extension, MachineAt, OpTarget, Operation, RunCommand, World, new_guid, now,
 };
@@ -25,7 +25,7 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
             let items = world
                 .all_machines()
                 .into_iter()
-                .filter(|at| at.0 == si)
+                .filter(|at| at.0 == si && world.machine(*at).kind == ArcType::Machine)
                 .collect();
             paged_with(ctx, items, world.page_size, |at| {
                 world.machine_json(at, false)
@@ -37,14 +37,21 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
             let items = world
                 .all_machines()
                 .into_iter()
-                .filter(|at| at.0 == si && at.1 == ri)
+                .filter(|at| {
+                    at.0 == si && at.1 == ri && world.machine(*at).kind == ArcType::Machine
+                })
                 .collect();
             paged_with(ctx, items, world.page_size, |at| {
                 world.machine_json(at, false)
             })
         }
         (Route::Machine { m }, "GET") => {
-            ctx.require(world, MACHINES_READ, &machine_id(world, m))?;
+            // Each type is read with its own provider's action.
+            let read = match m.kind {
+                ArcType::Machine => MACHINES_READ.to_string(),
+                kind => format!("{}/read", kind.full()),
+            };
+            ctx.require(world, &read, &machine_id(world, m))?;
             let at = find_machine(world, m)?;
             Ok(Reply::ok(world.machine_json(at, true)))
         }
@@ -431,7 +438,7 @@ fn operation(world: &mut World, ctx: &Ctx, id: &str, result: bool) -> ArmResult 
         OpTarget::RunCommand { rg, machine, name } => {
             let sub = op.sub.clone();
             let found = world
-                .machine_at(&sub, rg, machine)
+                .machine_at(&sub, rg, ArcType::Machine, machine)
                 .and_then(|at| Some((at, find_run_command(world, at, name)?)));
             match found {
                 Some((at, idx)) if world.machine(at).run_commands[idx].op_id == op_id => {

@@ -65,7 +65,7 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
 }
 
 fn endpoint_scope(world: &World, m: &MachineRef, name: &str) -> String {
-    let at = world.machine_at(&m.sub, &m.rg, &m.name);
+    let at = world.machine_at(&m.sub, &m.rg, m.kind, &m.name);
     let name = at
         .and_then(|at| {
             find_endpoint(world, at, name).map(|i| world.machine(at).endpoints[i].name.clone())
@@ -83,9 +83,13 @@ fn find_endpoint(world: &World, at: MachineAt, name: &str) -> Option<usize> {
 }
 
 fn endpoint_not_found(world: &World, m: &MachineRef, at: MachineAt, name: &str) -> ArmError {
-    let machine = &world.machine(at).name;
+    let machine = world.machine(at);
     resource_not_found(
-        &format!("Microsoft.HybridCompute/machines/{machine}/providers/{NS}/endpoints/{name}"),
+        &format!(
+            "{}/{}/providers/{NS}/endpoints/{name}",
+            machine.kind.full(),
+            machine.name
+        ),
         &m.rg,
     )
 }

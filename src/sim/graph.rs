@@ -92,6 +92,10 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
         None => {
             let mut rows: Vec<Map<String, Value>> = Vec::new();
             for at in world.all_machines() {
+                // The query asks for HybridCompute machines only.
+                if world.machine(at).kind != crate::sim::route::ArcType::Machine {
+                    continue;
+                }
                 let id = world.machine_id(at);
                 let sub = &world.subs[at.0];
                 if wanted_subs

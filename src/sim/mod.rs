@@ -3,6 +3,7 @@
 //! registration, RBAC, Resource Graph, an Entra token endpoint), served on
 //! 127.0.0.1 only, with injectable latency, throttling and server errors.
 
+mod arcvm;
 mod arm;
 mod authz;
 mod compute;

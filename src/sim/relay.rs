@@ -45,20 +45,12 @@ pub(crate) fn decide(
             "error connecting to the address: 401 the relay credentials expired (simulated). websocket: bad handshake".into(),
         );
     }
-    // The machine the endpoint belongs to: .../machines/{name}/providers/...
-    let parts: Vec<&str> = issued.endpoint.split('/').collect();
-    let find = |key: &str| {
-        parts
-            .windows(2)
-            .find(|w| w[0].eq_ignore_ascii_case(key))
-            .map(|w| w[1])
-            .unwrap_or_default()
+    // The machine (of any Arc type) the endpoint belongs to.
+    let owner = match crate::sim::route::parse(&issued.endpoint) {
+        crate::sim::route::Route::Endpoint { m, .. } => Some(m),
+        _ => None,
     };
-    let Some(at) = world.machine_at(
-        find("subscriptions"),
-        find("resourceGroups"),
-        find("machines"),
-    ) else {
+    let Some(at) = owner.and_then(|m| world.machine_at(&m.sub, &m.rg, m.kind, &m.name)) else {
         return fatal("error connecting to the address: 404 Endpoint does not exist.. websocket: bad handshake".into());
     };
     let machine = world.machine(at);

@@ -1,12 +1,76 @@
 //! ARM paths to operations, matched case-insensitively as ARM does; names keep
 //! the spelling of the request so lookups can be case-insensitive too.
 
-/// A machine named by a request (spelling as sent).
+/// A machine named by a request (spelling as sent), of one of the Arc
+/// resource types `az ssh arc --resource-type` takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MachineRef {
     pub sub: String,
     pub rg: String,
     pub name: String,
+    pub kind: ArcType,
+}
+
+/// The Arc resource types SSH through Arc reaches: an Arc-enabled server
+/// (`Microsoft.HybridCompute/machines`) and the Arc virtual machines of
+/// VMware vSphere, SCVMM and Azure Stack HCI, each with its own provider.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub(crate) enum ArcType {
+    #[default]
+    #[serde(rename = "Microsoft.HybridCompute/machines")]
+    Machine,
+    #[serde(rename = "Microsoft.ConnectedVMwarevSphere/virtualMachines")]
+    Vmware,
+    #[serde(rename = "Microsoft.ScVmm/virtualMachines")]
+    Scvmm,
+    #[serde(rename = "Microsoft.AzureStackHCI/virtualMachines")]
+    Hci,
+}
+
+impl ArcType {
+    pub const ALL: [ArcType; 4] = [
+        ArcType::Machine,
+        ArcType::Vmware,
+        ArcType::Scvmm,
+        ArcType::Hci,
+    ];
+
+    pub fn namespace(self) -> &'static str {
+        match self {
+            ArcType::Machine => "Microsoft.HybridCompute",
+            ArcType::Vmware => "Microsoft.ConnectedVMwarevSphere",
+            ArcType::Scvmm => "Microsoft.ScVmm",
+            ArcType::Hci => "Microsoft.AzureStackHCI",
+        }
+    }
+
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ArcType::Machine => "machines",
+            _ => "virtualMachines",
+        }
+    }
+
+    /// `Microsoft.ConnectedVMwarevSphere/virtualMachines`.
+    pub fn full(self) -> String {
+        format!("{}/{}", self.namespace(), self.type_name())
+    }
+
+    /// The type of `{namespace}/{type}`, in any casing.
+    pub fn of(namespace: &str, type_name: &str) -> Option<ArcType> {
+        ArcType::ALL.into_iter().find(|t| {
+            t.namespace().eq_ignore_ascii_case(namespace)
+                && t.type_name().eq_ignore_ascii_case(type_name)
+        })
+    }
+
+    /// The type named in full (`Microsoft.ScVmm/virtualMachines`), in any casing.
+    pub fn parse(full: &str) -> Option<ArcType> {
+        let (ns, ty) = full.split_once('/')?;
+        ArcType::of(ns, ty)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,20 +312,23 @@ pub(crate) fn parse(path: &str) -> Route {
             sub,
             rg: s[3].clone(),
         },
-        [
-            "resourcegroups",
-            _,
-            "providers",
-            "microsoft.hybridcompute",
-            "machines",
-            _,
-            rest @ ..,
-        ] => {
+        ["resourcegroups", _, "providers", ns, ty, _, rest @ ..] => {
+            let Some(kind) = ArcType::of(ns, ty) else {
+                return Route::Unknown;
+            };
             let m = MachineRef {
                 sub,
                 rg: s[3].clone(),
                 name: s[7].clone(),
+                kind,
             };
+            // Extensions and run commands are the Connected Machine agent's:
+            // an Arc-enabled server's only.
+            if kind != ArcType::Machine
+                && matches!(rest.first(), Some(&"extensions") | Some(&"runcommands"))
+            {
+                return Route::Unknown;
+            }
             machine_child(m, rest, &s[8..])
         }
         _ => Route::Unknown,
@@ -334,7 +401,7 @@ fn machine_child(m: MachineRef, l: &[&str], s: &[String]) -> Route {
 
 #[cfg(test)]
 mod tests {
-    use super::{EndpointAction, MachineRef, Route, parse};
+    use super::{ArcType, EndpointAction, MachineRef, Route, parse};
 
     const M: &str =
         "/subscriptions/S/resourceGroups/RG/providers/Microsoft.HybridCompute/machines/M";
@@ -344,7 +411,47 @@ mod tests {
             sub: "S".into(),
             rg: "RG".into(),
             name: "M".into(),
+            kind: ArcType::Machine,
         }
+    }
+
+    #[test]
+    fn arc_virtual_machines_are_routed_with_their_type() {
+        let vm = |kind| MachineRef {
+            sub: "S".into(),
+            rg: "RG".into(),
+            name: "V".into(),
+            kind,
+        };
+        for (ty, kind) in [
+            (
+                "Microsoft.ConnectedVMwarevSphere/virtualMachines",
+                ArcType::Vmware,
+            ),
+            ("microsoft.scvmm/VIRTUALMACHINES", ArcType::Scvmm),
+            ("Microsoft.AzureStackHCI/virtualMachines", ArcType::Hci),
+        ] {
+            let id = format!("/subscriptions/S/resourceGroups/RG/providers/{ty}/V");
+            assert_eq!(parse(&id), Route::Machine { m: vm(kind) });
+            assert_eq!(
+                parse(&format!(
+                    "{id}/providers/Microsoft.HybridConnectivity/endpoints/default"
+                )),
+                Route::Endpoint {
+                    m: vm(kind),
+                    name: "default".into()
+                }
+            );
+            // No agent extensions or run commands on an Arc VM here.
+            assert_eq!(parse(&format!("{id}/runCommands/x")), Route::Unknown);
+            assert_eq!(parse(&format!("{id}/extensions")), Route::Unknown);
+        }
+        assert_eq!(
+            parse(
+                "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/V"
+            ),
+            Route::Unknown
+        );
     }
 
     #[test]

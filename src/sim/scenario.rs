@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sim::Knobs;
 use crate::sim::rbac::{self, is_guid};
+use crate::sim::route::ArcType;
 
 /// A whole simulated environment: tenant, principals, subscriptions with their
 /// resource groups and machines, role assignments, and how slow or faulty
@@ -147,6 +148,12 @@ pub struct ResourceGroup {
 #[serde(deny_unknown_fields)]
 pub struct Machine {
     pub name: String,
+    /// Its resource type, as `az ssh arc --resource-type` names it:
+    /// `Microsoft.HybridCompute/machines` (the default),
+    /// `Microsoft.ConnectedVMwarevSphere/virtualMachines`,
+    /// `Microsoft.ScVmm/virtualMachines` or `Microsoft.AzureStackHCI/virtualMachines`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
     /// Defaults to the resource group's location.
     #[serde(default)]
     pub location: Option<String>,
@@ -358,12 +365,24 @@ pub(crate) const PROVIDER_STATES: &[&str] =
 const MACHINE_STATES: &[&str] = &["Connected", "Disconnected", "Error", "Expired"];
 const EXTENSION_STATES: &[&str] = &["Succeeded", "Creating", "Updating", "Failed", "Deleting"];
 
+impl Machine {
+    /// Its resource type (an Arc-enabled server by default); `None` for a
+    /// type the simulator does not know, which validation refuses.
+    pub(crate) fn kind(&self) -> Option<ArcType> {
+        match &self.resource_type {
+            None => Some(ArcType::Machine),
+            Some(t) => ArcType::parse(t),
+        }
+    }
+}
+
 #[cfg(any(test, feature = "test-api"))]
 impl Machine {
     /// A connected Linux machine with every default, no endpoint.
     pub fn named(name: &str) -> Machine {
         Machine {
             name: name.to_string(),
+            resource_type: None,
             location: None,
             status: connected(),
             os_type: linux(),
@@ -558,8 +577,11 @@ impl Scenario {
             for rg in &s.resource_groups {
                 for m in &rg.machines {
                     ids.push(format!(
-                        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.HybridCompute/machines/{}",
-                        s.id, rg.name, m.name
+                        "/subscriptions/{}/resourceGroups/{}/providers/{}/{}",
+                        s.id,
+                        rg.name,
+                        m.kind().unwrap_or_default().full(),
+                        m.name
                     ));
                 }
             }
@@ -640,7 +662,7 @@ impl Scenario {
                 let mut names = HashSet::new();
                 for m in &rg.machines {
                     validate_machine(m)?;
-                    if !names.insert(m.name.to_ascii_lowercase()) {
+                    if !names.insert((m.kind(), m.name.to_ascii_lowercase())) {
                         return Err(format!(
                             "machine '{}' is listed twice in '{}'",
                             m.name, rg.name
@@ -721,6 +743,25 @@ fn validate_machine_name(name: &str) -> Result<(), String> {
 
 fn validate_machine(m: &Machine) -> Result<(), String> {
     validate_machine_name(&m.name)?;
+    match m.kind() {
+        None => {
+            return Err(format!(
+                "machine {}: type '{}' is not one of {}",
+                m.name,
+                m.resource_type.as_deref().unwrap_or_default(),
+                ArcType::ALL.map(ArcType::full).join(", ")
+            ));
+        }
+        Some(ArcType::Machine) => {}
+        // Agent extensions are listed on an Arc-enabled server only.
+        Some(_) if !m.extensions.is_empty() => {
+            return Err(format!(
+                "machine {}: extensions are modelled for Microsoft.HybridCompute/machines only",
+                m.name
+            ));
+        }
+        Some(_) => {}
+    }
     if !MACHINE_STATES.contains(&m.status.as_str()) {
         return Err(format!(
             "machine {}: status '{}' is not one of {MACHINE_STATES:?}",

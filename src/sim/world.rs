@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::sim::IssuedCredential;
 use crate::sim::rbac;
+use crate::sim::route::ArcType;
 use crate::sim::scenario::{Principal, Scenario, UnregisteredError};
 use crate::sim::server::{Outcome, Server, ServerKind, run_script};
 
@@ -68,6 +69,9 @@ pub(crate) struct Rg {
 
 pub(crate) struct Machine {
     pub name: String,
+    /// Its resource type (an Arc-enabled server, or an Arc VM of VMware
+    /// vSphere, SCVMM or Azure Stack HCI): its id, payload and provider.
+    pub kind: ArcType,
     pub location: String,
     pub status: String,
     pub os_type: String,
@@ -242,7 +246,19 @@ impl World {
                         polls_left: Some(0),
                     })
                     .collect();
-                for ns in [HYBRID_COMPUTE, HYBRID_CONNECTIVITY] {
+                // The providers of the Arc VM types the subscription holds.
+                let vm_namespaces = sub
+                    .resource_groups
+                    .iter()
+                    .flat_map(|rg| rg.machines.iter())
+                    .filter_map(|m| m.kind())
+                    .filter(|k| *k != ArcType::Machine)
+                    .map(ArcType::namespace);
+                let defaults: Vec<&str> = [HYBRID_COMPUTE, HYBRID_CONNECTIVITY]
+                    .into_iter()
+                    .chain(vm_namespaces)
+                    .collect();
+                for ns in defaults {
                     if !providers
                         .iter()
                         .any(|p| p.namespace.eq_ignore_ascii_case(ns))
@@ -366,12 +382,14 @@ impl World {
         Some((si, ri))
     }
 
-    pub fn machine_at(&self, sub: &str, rg: &str, name: &str) -> Option<MachineAt> {
+    /// The machine of that type and name (the same name under another
+    /// type is another resource).
+    pub fn machine_at(&self, sub: &str, rg: &str, kind: ArcType, name: &str) -> Option<MachineAt> {
         let (si, ri) = self.rg_index(sub, rg)?;
         let mi = self.subs[si].rgs[ri]
             .machines
             .iter()
-            .position(|m| m.name.eq_ignore_ascii_case(name))?;
+            .position(|m| m.kind == kind && m.name.eq_ignore_ascii_case(name))?;
         Some(MachineAt(si, ri, mi))
     }
 
@@ -387,9 +405,13 @@ impl World {
     pub fn machine_id(&self, at: MachineAt) -> String {
         let sub = &self.subs[at.0];
         let rg = &sub.rgs[at.1];
+        let m = &rg.machines[at.2];
         format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.HybridCompute/machines/{}",
-            sub.id, rg.name, rg.machines[at.2].name
+            "/subscriptions/{}/resourceGroups/{}/providers/{}/{}",
+            sub.id,
+            rg.name,
+            m.kind.full(),
+            m.name
         )
     }
 
@@ -573,6 +595,9 @@ impl World {
 
     pub fn machine_json(&self, at: MachineAt, with_resources: bool) -> Value {
         let m = self.machine(at);
+        if m.kind != ArcType::Machine {
+            return self.arc_vm_json(at);
+        }
         let windows = m.os_type == "windows";
         let id = self.machine_id(at);
         let error_details = if m.status == "Error" {
@@ -960,6 +985,7 @@ fn machine_from(
         .collect();
     Machine {
         name: m.name.clone(),
+        kind: m.kind().unwrap_or_default(),
         location,
         status: m.status.clone(),
         os_type: m.os_type.clone(),

@@ -128,8 +128,15 @@ impl<'a> Facts<'a> {
     ) -> Facts<'a> {
         let target = id.to_string();
         let m = &o.machine.properties;
+        if !id.kind.has_agent_settings() {
+            not_applicable(id, r);
+        }
         let status = match m.status.as_deref().filter(|s| !s.trim().is_empty()) {
             Some(s) => Seen::There(s.to_string()),
+            // Said once by not_applicable: no status is no failed read here.
+            None if !id.kind.has_agent_settings() => {
+                Seen::Unknown(Why::Unread(format!("{} shows no agent status", id.kind)))
+            }
             None => unread(
                 r,
                 format!(
@@ -347,6 +354,23 @@ impl<'a> Facts<'a> {
             self.may(SERVICE_CONFIG_WRITE),
         )
     }
+}
+
+/// An Arc virtual machine (VMware vSphere, SCVMM, Azure Stack HCI) carries
+/// none of the Connected Machine agent's settings that a HybridCompute
+/// machine shows: said once as not checked (not a failed read), never
+/// guessed, and never a ✓ for the Azure side.
+fn not_applicable(id: &MachineId, r: &mut Report) {
+    r.unread.push(crate::plan::NotChecked {
+        side: Part::Azure,
+        reason: format!(
+            "{} is {} ({}): its endpoint, SSH service configuration and your rights there were checked, but this type does not show the Connected Machine agent's settings, so its monitor mode, allowed incoming ports and extensions (the Entra login extension), and its agent's status unless the VM shows its guest agent's, were not",
+            id.name,
+            id.kind.what(),
+            id.kind
+        ),
+        error: false,
+    });
 }
 
 /// A fact that could not be read: said in the report's "not checked", and
@@ -1187,8 +1211,17 @@ fn service_config_outdated(f: &Facts, w: &Wanted, r: &mut Report) {
 /// is assigned (automatically with --grant-roles and the right to do so).
 fn login_role_missing(f: &Facts, w: &Wanted, r: &mut Report) {
     let Seen::There(p) = f.perms else { return };
-    let mut lacking: Vec<&str> = [MACHINE_READ, LIST_CREDENTIALS]
-        .into_iter()
+    // An Arc virtual machine is read through its own provider, which the
+    // login roles do not cover, and az ssh arc goes on without that read
+    // (the ssh extension ignores its failure): listCredentials is what it needs.
+    let needed: &[&str] = if f.id.kind.has_agent_settings() {
+        &[MACHINE_READ, LIST_CREDENTIALS]
+    } else {
+        &[LIST_CREDENTIALS]
+    };
+    let mut lacking: Vec<&str> = needed
+        .iter()
+        .copied()
         .filter(|a| !rbac::allows(p, a))
         .collect();
     // Entra login does not exist on Windows (entra_unsupported_on_windows
@@ -1281,7 +1314,16 @@ fn entra_unsupported_on_windows(f: &Facts, w: &Wanted, r: &mut Report) {
         fixes: vec![problem::ENTRA_UNSUPPORTED_ON_WINDOWS.into()],
         target: f.target(),
         description: "Connect with a local user account instead (arcfix --login local; az ssh arc --local-user <user>)".into(),
-        command: format!("az ssh arc --resource-group {} --name {} --local-user <user>", q(&id.resource_group), q(&id.name)),
+        command: format!(
+            "az ssh arc --resource-group {} --name {}{} --local-user <user>",
+            q(&id.resource_group),
+            q(&id.name),
+            if id.kind.has_agent_settings() {
+                String::new()
+            } else {
+                format!(" --resource-type {}", id.kind)
+            }
+        ),
         ..StepSpec::manual()
     });
 }
@@ -1508,6 +1550,41 @@ mod tests {
             login,
             grant_roles,
         }
+    }
+
+    #[test]
+    fn an_arc_vm_needs_list_credentials_not_a_read_of_its_own_provider() {
+        use crate::target::ArcKind;
+        let caller = caller();
+        let vm = MachineId::of_kind(ArcKind::VmwareVm, SUB, "rg", "vm-01").unwrap();
+        // Virtual Machine Local User Login at the VM: no VMware read, and none needed.
+        let role = allow(
+            &["Microsoft.HybridCompute/machines/*/read", LIST_CREDENTIALS],
+            &[],
+        );
+        let f = healthy(&vm, &caller, &role);
+        let r = run(login_role_missing, &f, &wanted(Login::Local, false));
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        // Without listCredentials: the role is assigned at the VM's own id.
+        let none = allow(&["Microsoft.HybridCompute/machines/*/read"], &[]);
+        let f = healthy(&vm, &caller, &none);
+        let r = run(login_role_missing, &f, &wanted(Login::Local, false));
+        assert_eq!(r.findings.len(), 1);
+        assert!(r.findings[0].evidence.contains(LIST_CREDENTIALS));
+        assert!(
+            !r.findings[0].evidence.contains("read"),
+            "{}",
+            r.findings[0].evidence
+        );
+        assert!(r.steps[0].command.ends_with(&format!(
+            "--scope /subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ConnectedVMwarevSphere/virtualMachines/vm-01"
+        )));
+        // A HybridCompute machine still needs its read.
+        let m = machine();
+        let only_credentials = allow(&[LIST_CREDENTIALS], &[]);
+        let f = healthy(&m, &caller, &only_credentials);
+        let r = run(login_role_missing, &f, &wanted(Login::Local, false));
+        assert!(r.findings[0].evidence.contains(MACHINE_READ));
     }
 
     fn run(check: Check, f: &Facts, w: &Wanted) -> Report {

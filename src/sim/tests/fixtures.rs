@@ -527,3 +527,71 @@ async fn resourcegraph_shapes_and_paging() {
             .all(|d| d["type"] == "microsoft.hybridcompute/machines")
     );
 }
+
+/// The Arc VM payloads have the keys of their official examples (kept in
+/// `tests/data/arc-vms`, apart from the shared fixtures).
+#[tokio::test]
+async fn arc_vm_shapes() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sim/scenarios/arc-vms.json"),
+    )
+    .unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    let machines = v["subscriptions"][0]["resource_groups"][0]["machines"]
+        .as_array_mut()
+        .unwrap();
+    machines.push(json!({"name": "hci-01", "type": "Microsoft.AzureStackHCI/virtualMachines"}));
+    let t = T::start(Scenario::from_json(&v.to_string()).unwrap()).await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/arc-vms");
+    let rg = format!("/subscriptions/{SUB}/resourceGroups/arc-vms/providers");
+    for (path, api, example) in [
+        (
+            format!("{rg}/Microsoft.ConnectedVMwarevSphere/virtualMachines/vmw-01"),
+            "2023-10-01",
+            "connectedvmware/2023-10-01/GetVirtualMachine.json",
+        ),
+        (
+            format!("{rg}/Microsoft.ScVmm/virtualMachines/scvmm-01"),
+            "2023-04-01-preview",
+            "scvmm/2020-06-05-preview/GetVirtualMachine.json",
+        ),
+        (
+            format!("{rg}/Microsoft.AzureStackHCI/virtualMachines/hci-01"),
+            "2022-12-15-preview",
+            "azurestackhci/2022-12-15-preview/GetVirtualMachine.json",
+        ),
+    ] {
+        let r = t.get(&format!("{path}?api-version={api}")).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+        let text = std::fs::read_to_string(dir.join(example)).unwrap();
+        let expected = &serde_json::from_str::<Value>(&text).unwrap()["responses"]["200"]["body"];
+        let mut missing = Vec::new();
+        missing_keys(expected, &r.body, "$", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "{example}: lacks {missing:?}\n{:#}",
+            r.body
+        );
+        assert_eq!(r.body["id"], path.as_str());
+        assert!(r.body["properties"].get("agentConfiguration").is_none());
+        // Agent extensions and run commands are not there.
+        let r = t
+            .get(&format!("{path}/runCommands?api-version=2025-01-13"))
+            .await;
+        assert_eq!(r.status, 404, "{path}");
+    }
+    // An api-version the type never had is refused, as ARM does.
+    let r = t
+        .get(&format!(
+            "{rg}/Microsoft.ConnectedVMwarevSphere/virtualMachines/vmw-01?api-version=2025-01-13"
+        ))
+        .await;
+    assert_eq!(r.status, 400);
+    // The same name under another type is not that VM.
+    let r = t
+        .get(&format!(
+            "{rg}/Microsoft.HybridCompute/machines/vmw-01?api-version=2025-01-13"
+        ))
+        .await;
+    assert_eq!(r.status, 404);
+}
