@@ -280,7 +280,13 @@ fn intro(
             sim.base_url(),
             sandbox.display()
         ),
-        format!("Target: {names} (--port 22 --login entra --grant-roles --remote)"),
+        format!(
+            "Target: {names} ({}--login entra --grant-roles --remote)",
+            match sim.scenario().demo_port {
+                Some(port) => format!("--port {port} "),
+                None => String::new(),
+            }
+        ),
         match probe {
             Ok(_) => format!(
                 "The SSH path is tried end to end (--connect): the real ssh, a stand-in for the Arc proxy in front of the simulated relay, and behind each machine a throw-away sshd of this machine's own on 127.0.0.1, standing in for the server's (simulated: its banner ends with '{}NAME'{}).",

@@ -167,3 +167,70 @@ fn the_demo_says_its_banners_come_from_stand_ins() {
         "{out:?}"
     );
 }
+
+/// The `blockers` scenario: what Azure shows that blocks SSH beyond the
+/// article. What arcfix may fix is fixed and proven by the probe; what only
+/// the server's administrator may change stays, and each failed connection
+/// is put down to the finding that explains it.
+#[test]
+fn the_blockers_demo_fixes_what_it_may_and_names_what_blocks_the_rest() {
+    let Some(demo) = demo_with_openssh("blockers") else {
+        return;
+    };
+    last_check_agrees_with_apply(&demo);
+    every_banner_is_the_machines_own_stand_in(&demo);
+    let applied: Vec<&str> = demo["applied"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "applied")
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "remote-agent-allow-port-web-03",
+        "install-openssh-extension-win-01",
+        "create-default-endpoint-vmw-01",
+        "enable-ssh-port-vmw-01",
+    ] {
+        assert!(applied.contains(&id), "{id} not applied: {applied:?}");
+    }
+    // No step started sshd on the tag's port: sshd runs on 22 there.
+    assert!(
+        !applied
+            .iter()
+            .any(|s| s.starts_with("remote-start-sshd-web-02")),
+        "{applied:?}"
+    );
+    for machine in ["web-03", "win-01", "vmw-01", "app-01"] {
+        assert_eq!(connection(&demo, "after", machine)["ok"], true, "{machine}");
+    }
+    assert_eq!(
+        connection(&demo, "after", "web-01")["problem"],
+        "agent-monitor-mode"
+    );
+    assert_eq!(
+        connection(&demo, "after", "web-02")["problem"],
+        "ssh-port-tag-mismatch"
+    );
+    let left: Vec<(String, String)> = demo["after"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                name(f["target"].as_str().unwrap()).to_string(),
+                f["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (machine, id) in [
+        ("web-01", "agent-monitor-mode"),
+        ("web-02", "ssh-port-tag-mismatch"),
+        ("app-01", "entra-extension-blocked"),
+    ] {
+        assert!(
+            left.contains(&(machine.to_string(), id.to_string())),
+            "{machine} {id}: {left:?}"
+        );
+    }
+}

@@ -81,8 +81,17 @@ pub enum PortTag {
 impl PortTag {
     /// Reads the tag from the machine's tags. `az ssh arc` takes a value of
     /// digits below 65535 (65535 itself is refused: `int(port) < 65535`);
-    /// arcfix also refuses 0, which no server listens on.
-    pub fn of(tags: &std::collections::BTreeMap<String, String>) -> PortTag {
+    /// arcfix also refuses 0, which no server listens on. It reads the tags
+    /// of Arc-enabled servers and VMware vSphere VMs only (SCVMM and Azure
+    /// Local VMs connect on 22 without `--port`, whatever their tags).
+    pub fn of(
+        kind: crate::target::ArcKind,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> PortTag {
+        use crate::target::ArcKind;
+        if !matches!(kind, ArcKind::Machine | ArcKind::VmwareVm) {
+            return PortTag::Absent;
+        }
         let Some(value) = tags.get(SSH_PORT_TAG) else {
             return PortTag::Absent;
         };

@@ -102,6 +102,27 @@ impl Report {
             }
             connect::Probe::Tried(c) => c,
         };
+        let mut c = c;
+        // A failure a finding already explains is put down to it: an agent
+        // in monitor mode refuses every connection through Arc; an SSHPort
+        // tag naming another port than Azure allows explains a refused port.
+        let seen = |id: &str| {
+            self.findings
+                .iter()
+                .any(|f| f.id == id && f.target.covers(&c.target))
+        };
+        let cause = if seen(crate::problem::AGENT_MONITOR_MODE) {
+            Some(crate::problem::AGENT_MONITOR_MODE)
+        } else if c.problem.as_deref() == Some(crate::problem::SSH_PORT_NOT_ENABLED)
+            && seen(crate::problem::SSH_PORT_TAG_MISMATCH)
+        {
+            Some(crate::problem::SSH_PORT_TAG_MISMATCH)
+        } else {
+            None
+        };
+        if let (false, Some(cause)) = (c.ok, cause) {
+            c.problem = Some(cause.into());
+        }
         if let (false, Some(problem)) = (c.ok, c.problem.clone()) {
             let covers = |t: &Target| t.covers(&c.target);
             if !self
@@ -812,17 +833,34 @@ async fn machine(
     let mut machine = remote_machine(&id, &observed);
     // No --port and no SSHPort tag: the server's sshd says which port SSH is
     // on (its probe reads `sshd -T`), and the Azure side is judged for it.
+    // With a tag, the probe still says where sshd listens: the server is
+    // judged for that port, and a tag naming another is said.
     let mut probed = None;
-    if remote_server && wanted.from == azure::PortFrom::Default && remote::can_probe(&machine) {
+    let unchosen = matches!(wanted.from, azure::PortFrom::Default | azure::PortFrom::Tag);
+    if remote_server && unchosen && remote::can_probe(&machine) {
         probed = Some(remote_facts(ctx, &machine.remote, 0).await);
     }
+    let mut server_port = wanted.port;
     if let Some(Ok(facts)) = &probed
         && let (false, Some(port)) = (facts.sshd_ports.is_empty(), facts.probed_port)
     {
-        wanted.port = port;
-        wanted.from = azure::PortFrom::Sshd;
-        report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
-        report.note(sshd_port_note(&id, &facts.sshd_ports, port));
+        if wanted.from == azure::PortFrom::Tag {
+            if !facts.sshd_ports.contains(&wanted.port) {
+                server_port = port;
+                report.note(format!(
+                    "{}: sshd is configured for port {port} (sshd -T, through Run Command), not for port {} of its {} tag: az ssh arc without --port cannot reach it until the tag says {port}",
+                    id.name,
+                    wanted.port,
+                    azure::SSH_PORT_TAG
+                ));
+            }
+        } else {
+            wanted.port = port;
+            server_port = port;
+            wanted.from = azure::PortFrom::Sshd;
+            report = azure::assess(&id, &observed, &wanted, caller, arm.base().as_str());
+            report.note(sshd_port_note(&id, &facts.sshd_ports, port));
+        }
     }
     if let Some(note) = tag_note {
         report.note(note);
@@ -830,7 +868,7 @@ async fn machine(
     // The probe reads the agent's ports on the server itself: what Azure
     // showed of them gives way to what the probe saw.
     if remote_server && remote::can_probe(&machine) && probed.is_none() {
-        probed = Some(remote_facts(ctx, &machine.remote, wanted.port).await);
+        probed = Some(remote_facts(ctx, &machine.remote, server_port).await);
     }
     if matches!(probed, Some(Ok(_))) {
         let agent_port = StepKind::Remote(crate::plan::ServerFix::AgentAllowPort);
@@ -861,7 +899,7 @@ async fn machine(
     let restart = report.steps.iter().any(is_restart);
     machine.restart_agent = restart;
     if remote_server {
-        let remote = remote::check(ctx, &machine, wanted.port, probed).await;
+        let remote = remote::check(ctx, &machine, server_port, probed).await;
         if remote.steps.iter().any(is_restart) {
             report.steps.retain(|s| !is_restart(s));
         }
@@ -914,7 +952,7 @@ fn port_from_tag(
     wanted: &mut azure::Wanted,
 ) -> Option<String> {
     let tag = azure::SSH_PORT_TAG;
-    match (azure::PortTag::of(&machine.tags), wanted.from) {
+    match (azure::PortTag::of(id.kind, &machine.tags), wanted.from) {
         (azure::PortTag::Port(p), azure::PortFrom::Flag) if p != wanted.port => Some(format!(
             "{}: its {tag} tag says {p}, which az ssh arc uses without --port; arcfix checks --port {} as you asked",
             id.name, wanted.port

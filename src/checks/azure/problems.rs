@@ -211,7 +211,7 @@ impl<'a> Facts<'a> {
             last_status_change: m.last_status_change.clone(),
             config_mode: config_mode(o),
             agent_ports: agent_ports(o),
-            port_tag: PortTag::of(&o.machine.tags),
+            port_tag: PortTag::of(id.kind, &o.machine.tags),
             extension_rules,
             agent_version: m.agent_version.clone(),
             location: o.machine.location.clone().unwrap_or_default(),
@@ -2445,29 +2445,55 @@ mod tests {
 
     #[test]
     fn an_ssh_port_tag_is_taken_as_az_ssh_arc_takes_it() {
+        use crate::target::ArcKind;
         let tags = |v: &str| {
             [(SSH_PORT_TAG.to_string(), v.to_string())]
                 .into_iter()
                 .collect()
         };
-        assert_eq!(PortTag::of(&Default::default()), PortTag::Absent);
-        assert_eq!(PortTag::of(&tags("2222")), PortTag::Port(2222));
-        assert_eq!(PortTag::of(&tags("022")), PortTag::Port(22));
-        assert_eq!(PortTag::of(&tags("65534")), PortTag::Port(65534));
+        assert_eq!(
+            PortTag::of(ArcKind::Machine, &Default::default()),
+            PortTag::Absent
+        );
+        // az ssh arc reads no tag of SCVMM or Azure Local VMs; VMware's it does.
+        assert_eq!(
+            PortTag::of(ArcKind::ScvmmVm, &tags("2222")),
+            PortTag::Absent
+        );
+        assert_eq!(PortTag::of(ArcKind::HciVm, &tags("2222")), PortTag::Absent);
+        assert_eq!(
+            PortTag::of(ArcKind::VmwareVm, &tags("2222")),
+            PortTag::Port(2222)
+        );
+        assert_eq!(
+            PortTag::of(ArcKind::Machine, &tags("2222")),
+            PortTag::Port(2222)
+        );
+        assert_eq!(
+            PortTag::of(ArcKind::Machine, &tags("022")),
+            PortTag::Port(22)
+        );
+        assert_eq!(
+            PortTag::of(ArcKind::Machine, &tags("65534")),
+            PortTag::Port(65534)
+        );
         // Another key's case is another tag to az (a Python dict lookup).
         let other: std::collections::BTreeMap<String, String> =
             [("sshport".to_string(), "2222".to_string())]
                 .into_iter()
                 .collect();
-        assert_eq!(PortTag::of(&other), PortTag::Absent);
+        assert_eq!(PortTag::of(ArcKind::Machine, &other), PortTag::Absent);
         for bad in ["", "abc", "65535", "70000", "0", "-22", " 22", "22 ", "²"] {
             assert!(
-                matches!(PortTag::of(&tags(bad)), PortTag::Invalid(_)),
+                matches!(
+                    PortTag::of(ArcKind::Machine, &tags(bad)),
+                    PortTag::Invalid(_)
+                ),
                 "{bad:?}"
             );
         }
         // What Azure sent is made safe before a terminal sees it.
-        let PortTag::Invalid(shown) = PortTag::of(&tags("\u{1b}[2Jx")) else {
+        let PortTag::Invalid(shown) = PortTag::of(ArcKind::Machine, &tags("\u{1b}[2Jx")) else {
             panic!()
         };
         assert!(!shown.contains('\u{1b}'), "{shown:?}");
