@@ -119,6 +119,17 @@ pub(crate) struct RawPattern {
     pub(crate) weight: u32,
 }
 
+impl RawPattern {
+    /// The patterns of one entry of a data file, each checked; the first
+    /// defect, named with `name`.
+    pub(crate) fn all(raw: &[RawPattern], name: &str) -> Result<Vec<Pattern>, String> {
+        raw.iter()
+            .map(|p| Pattern::new(&p.regex, p.weight))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|x| format!("{name}: {x}"))
+    }
+}
+
 /// All problems, in the order of [`FILES`]. The data is embedded and tested,
 /// so a defect is a bug in arcfix: it panics naming the file.
 pub fn all() -> &'static [Problem] {
@@ -140,11 +151,7 @@ fn parse(name: &str, text: &str) -> Result<Problem, String> {
     if Some(raw.id.as_str()) != name.strip_suffix(".toml") {
         return Err(format!("id {:?} differs from the file name", raw.id));
     }
-    let patterns = raw
-        .patterns
-        .iter()
-        .map(|p| Pattern::new(&p.regex, p.weight))
-        .collect::<Result<Vec<_>, String>>()?;
+    let patterns = RawPattern::all(&raw.patterns, &raw.id)?;
     Ok(Problem {
         id: raw.id,
         title: raw.title,

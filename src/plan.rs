@@ -519,6 +519,10 @@ pub struct Connection {
     /// The known problem the failure points to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The port tried (`--port`, the machine's `SSHPort` tag, sshd's, or 22):
+    /// the final probe of `apply --connect` tries the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
 }
 
 /// A side that was not looked at, or not completely.

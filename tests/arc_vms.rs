@@ -114,7 +114,7 @@ fn the_agents_own_settings_are_said_not_to_be_checked_on_an_arc_vm() {
     assert_eq!(
         azure,
         [
-            "scvmm-01 is an Arc-enabled SCVMM virtual machine (Microsoft.ScVmm/virtualMachines): its endpoint, SSH service configuration and your rights there were checked, but this type does not show the Connected Machine agent's settings, so its monitor mode, allowed incoming ports and extensions (the Entra login extension), and its agent's status unless the VM shows its guest agent's, were not"
+            "scvmm-01 is an Arc-enabled SCVMM virtual machine (Microsoft.ScVmm/virtualMachines): this type does not show the Connected Machine agent's settings, so its monitor mode, allowed incoming ports and extensions (the Entra login extension), and its agent's status unless the VM shows its guest agent's, were not checked"
         ]
     );
     assert!(not_checked.iter().all(|n| n.get("error").is_none()));

@@ -192,3 +192,43 @@ fn remote_sends_no_run_command_to_an_agent_in_monitor_mode() {
     assert_eq!(out.status, 3, "{out:?}");
     assert!(az.writes().is_empty(), "{:?}", az.writes());
 }
+
+/// The tag and Azure agree on 2222, but sshd listens on 22 (the `--remote`
+/// probe reads `sshd -T`): the tag is named, the server is judged where sshd
+/// listens, and no step starts sshd on the tag's port.
+#[test]
+fn with_remote_a_tag_naming_a_port_sshd_does_not_listen_on_is_named() {
+    let az = Azure::edited("healthy", |v| {
+        let m = &mut v["subscriptions"][0]["resource_groups"][0]["machines"][0];
+        m["tags"] = json!({ "SSHPort": "2222" });
+        m["endpoint"] = json!({ "ssh_port": 2222 });
+    });
+    let id = az.machine(0);
+    let out = az.run(&["plan", "--remote", "--id", &id, "-o", "json"]);
+    assert_eq!(out.status, 2, "{out:?}");
+    let doc = out.json();
+    let f = find(&doc["findings"], "ssh-port-tag-mismatch");
+    assert!(
+        f["evidence"]
+            .as_str()
+            .unwrap()
+            .ends_with("sshd there is configured for port 22 (sshd -T, through Run Command)"),
+        "{f}"
+    );
+    let step = find(&doc["steps"], "fix-ssh-port-tag-web-01");
+    assert!(
+        step["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("--tags SSHPort=22"),
+        "{step}"
+    );
+    assert!(
+        !doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"].as_str().unwrap().starts_with("remote-start-sshd")),
+        "{doc:#}"
+    );
+}

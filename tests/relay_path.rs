@@ -321,7 +321,7 @@ fn each_failed_step_is_named_with_the_relay_host() {
             "a certificate of a CA nobody trusts",
             vec![addr(local.relay(&untrusted, Answer::Relay))],
             vec![format!(
-                "TLS: the certificate presented for {HOST} (for *.servicebus.windows.net) was issued by Corp TLS Inspection CA, which this machine does not trust: something on the path intercepts TLS"
+                "TLS: the certificate presented for {HOST} (for *.servicebus.windows.net) was issued by Corp TLS Inspection CA, which this machine does not trust: something on the path intercepts TLS, or this machine lacks that root"
             )],
         ),
         (

@@ -366,17 +366,8 @@ pub struct GraphMachine {
     pub os_type: Option<String>,
     pub agent_version: Option<String>,
     pub last_status_change: Option<String>,
-    pub ports: Option<Vec<String>>,
-    pub config_mode: Option<String>,
-    #[serde(default, deserialize_with = "text_or_bool")]
-    pub extensions_enabled: Option<String>,
-    #[serde(default, deserialize_with = "extension_list")]
-    pub extensions_allow_list: Option<ExtensionList>,
-    #[serde(default, deserialize_with = "extension_list")]
-    pub extensions_block_list: Option<ExtensionList>,
-    #[serde(default, deserialize_with = "text_or_bool")]
-    pub guest_configuration_enabled: Option<String>,
-    pub proxy_url: Option<String>,
+    /// `properties.agentConfiguration`, whole: the same object a GET shows.
+    pub agent_configuration: Option<AgentConfiguration>,
 }
 
 impl GraphMachine {
@@ -395,18 +386,9 @@ impl GraphMachine {
                 os_type: blank(self.os_type),
                 agent_version: blank(self.agent_version),
                 last_status_change: blank(self.last_status_change),
-                agent_configuration: {
-                    let c = AgentConfiguration {
-                        incoming_connections_ports: self.ports,
-                        config_mode: blank(self.config_mode),
-                        extensions_enabled: blank(self.extensions_enabled),
-                        extensions_allow_list: self.extensions_allow_list,
-                        extensions_block_list: self.extensions_block_list,
-                        guest_configuration_enabled: blank(self.guest_configuration_enabled),
-                        proxy_url: blank(self.proxy_url),
-                    };
-                    c.says_something().then_some(c)
-                },
+                agent_configuration: self
+                    .agent_configuration
+                    .filter(AgentConfiguration::says_something),
             },
         }
     }

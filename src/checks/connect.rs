@@ -258,6 +258,7 @@ fn failed(id: &MachineId, stage: Stage, evidence: String, problem: &str) -> Prob
         stage,
         evidence,
         problem: Some(problem.into()),
+        port: None,
     })
 }
 
@@ -366,6 +367,7 @@ fn classified(id: &MachineId, ran: &connect::Ran, relay: &Relay, config_verified
         stage: outcome.stage,
         evidence: outcome.evidence,
         problem: outcome.problem,
+        port: None,
     })
 }
 
@@ -425,6 +427,7 @@ mod tests {
             stage,
             evidence: evidence.into(),
             problem: Some(problem.into()),
+            port: None,
         }
     }
 

@@ -405,13 +405,7 @@ fn query(resource_group: Option<&str>) -> String {
         " | project id, name, location, tags, status=tostring(properties.status), \
          osType=tostring(properties.osType), agentVersion=tostring(properties.agentVersion), \
          lastStatusChange=tostring(properties.lastStatusChange), \
-         ports=properties.agentConfiguration.incomingConnectionsPorts, \
-         configMode=tostring(properties.agentConfiguration.configMode), \
-         extensionsEnabled=tostring(properties.agentConfiguration.extensionsEnabled), \
-         extensionsAllowList=properties.agentConfiguration.extensionsAllowList, \
-         extensionsBlockList=properties.agentConfiguration.extensionsBlockList, \
-         guestConfigurationEnabled=tostring(properties.agentConfiguration.guestConfigurationEnabled), \
-         proxyUrl=tostring(properties.agentConfiguration.proxyUrl)",
+         agentConfiguration=properties.agentConfiguration",
     );
     q
 }

@@ -103,15 +103,26 @@ impl Report {
             connect::Probe::Tried(c) => c,
         };
         let mut c = c;
+        c.port = Some(port);
         // A failure a finding already explains is put down to it: an agent
-        // in monitor mode refuses every connection through Arc; an SSHPort
+        // in monitor mode refuses every connection through Arc (a failure at
+        // the relay or the server, not one of this machine's); an SSHPort
         // tag naming another port than Azure allows explains a refused port.
         let seen = |id: &str| {
             self.findings
                 .iter()
                 .any(|f| f.id == id && f.target.covers(&c.target))
         };
-        let cause = if seen(crate::problem::AGENT_MONITOR_MODE) {
+        let beyond_here = matches!(
+            c.problem.as_deref(),
+            Some(
+                crate::problem::SSH_PORT_NOT_ENABLED
+                    | crate::problem::SSHD_NOT_RUNNING
+                    | crate::problem::AGENT_DISCONNECTED
+                    | crate::problem::SSH_CONNECTION_FAILED
+            )
+        );
+        let cause = if beyond_here && seen(crate::problem::AGENT_MONITOR_MODE) {
             Some(crate::problem::AGENT_MONITOR_MODE)
         } else if c.problem.as_deref() == Some(crate::problem::SSH_PORT_NOT_ENABLED)
             && seen(crate::problem::SSH_PORT_TAG_MISMATCH)
@@ -465,6 +476,12 @@ pub async fn probe_again(ctx: &Context, plan: &mut Plan, progress: &(dyn Fn(&str
     if machines.is_empty() {
         machines = ctx.target.machines.clone();
     }
+    let tried: Vec<(Target, Option<u16>)> = plan
+        .connections
+        .iter()
+        .map(|c| (c.target.clone(), c.port))
+        .collect();
+    let tried = &tried;
     // Machines side by side (each probe is its own ssh process), a few at a
     // time, their permissions read once for each, in the order of the plan.
     let probes: Vec<(MachineId, connect::Probe)> = futures::stream::iter(machines)
@@ -476,10 +493,16 @@ pub async fn probe_again(ctx: &Context, plan: &mut Plan, progress: &(dyn Fn(&str
             )
             .await
             .ok();
+            // The port detection tried on this machine (its tag's, sshd's).
+            let port = tried
+                .iter()
+                .find(|(t, _)| t.covers(&Target::Machine(id.clone())))
+                .and_then(|(_, p)| *p)
+                .unwrap_or(ctx.target.ssh_port());
             let args = connect::ProbeArgs {
                 host: &ctx.host,
                 ssh_client_folder: ctx.target.ssh_client_folder.as_deref(),
-                port: ctx.target.ssh_port(),
+                port,
                 may_list_credentials: perms
                     .as_ref()
                     .map(|p| crate::azure::rbac::allows(p, connect::LIST_CREDENTIALS)),
@@ -846,13 +869,10 @@ async fn machine(
     {
         if wanted.from == azure::PortFrom::Tag {
             if !facts.sshd_ports.contains(&wanted.port) {
+                // The server is judged where sshd listens; that the tag
+                // names another port is a finding of its own.
                 server_port = port;
-                report.note(format!(
-                    "{}: sshd is configured for port {port} (sshd -T, through Run Command), not for port {} of its {} tag: az ssh arc without --port cannot reach it until the tag says {port}",
-                    id.name,
-                    wanted.port,
-                    azure::SSH_PORT_TAG
-                ));
+                tag_beside_sshd(&id, wanted.port, port, &mut report);
             }
         } else {
             wanted.port = port;
@@ -941,6 +961,38 @@ fn remote_machine<'a>(id: &'a MachineId, observed: &'a azure::Observed) -> remot
         restart_agent: false,
         agent: observed.machine.properties.agent_configuration.as_ref(),
     }
+}
+
+/// The machine's `SSHPort` tag names a port sshd is not configured for (the
+/// `--remote` probe read `sshd -T`): `az ssh arc` without `--port` cannot
+/// reach it. Both ways out; nothing is changed.
+fn tag_beside_sshd(id: &MachineId, tagged: u16, sshd: u16, report: &mut Report) {
+    let target = Target::Machine(id.clone());
+    let tag = azure::SSH_PORT_TAG;
+    report.finding(finding(
+        crate::problem::SSH_PORT_TAG_MISMATCH,
+        &target,
+        format!(
+            "the {tag} tag of {} says {tagged}, so az ssh arc connects to port {tagged} without --port; sshd there is configured for port {sshd} (sshd -T, through Run Command)",
+            id.name
+        ),
+        FixKind::Manual,
+    ));
+    report.step(StepSpec {
+        kind: StepKind::FixPortTag,
+        fixes: vec![crate::problem::SSH_PORT_TAG_MISMATCH.into()],
+        target,
+        description: format!(
+            "Make the tag and sshd agree on {}: set the tag to {sshd}, where sshd listens (below), and SSH through Arc with it (arcfix apply --port {sshd}); or make sshd listen on {tagged}",
+            id.name
+        ),
+        command: format!(
+            "az tag update --resource-id {} --operation merge --tags {tag}={sshd}",
+            crate::shell::quote(&id.to_string())
+        ),
+        needs: vec!["Microsoft.Resources/tags/write".into()],
+        ..StepSpec::manual()
+    });
 }
 
 /// Takes the port from the machine's `SSHPort` tag when `--port` was not

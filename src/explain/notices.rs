@@ -51,12 +51,7 @@ fn parse(text: &str) -> Result<Vec<Notice>, String> {
     raw.notices
         .into_iter()
         .map(|n| {
-            let patterns = n
-                .patterns
-                .iter()
-                .map(|p| Pattern::new(&p.regex, p.weight))
-                .collect::<Result<Vec<_>, String>>()
-                .map_err(|x| format!("{}: {x}", n.name))?;
+            let patterns = RawPattern::all(&n.patterns, &n.name)?;
             Ok(Notice {
                 name: n.name,
                 notice: n.notice,

@@ -72,12 +72,7 @@ fn parse(text: &str) -> Result<Errors, String> {
         .errors
         .into_iter()
         .map(|e| {
-            let patterns = e
-                .patterns
-                .iter()
-                .map(|p| Pattern::new(&p.regex, p.weight))
-                .collect::<Result<Vec<_>, String>>()
-                .map_err(|x| format!("{}: {x}", e.name))?;
+            let patterns = RawPattern::all(&e.patterns, &e.name)?;
             Ok(SshError {
                 name: e.name,
                 error: e.error,

@@ -58,8 +58,24 @@ pub struct RelayHost {
 }
 
 /// Builds and validates the relay's address from `listCredentials`' fields.
+/// The DNS suffixes of Azure Relay in Azure's clouds: a relay host
+/// elsewhere is not contacted (Azure's answer never steers a connection to
+/// an arbitrary host).
+const RELAY_SUFFIXES: [&str; 3] = [
+    "servicebus.windows.net",
+    "servicebus.usgovcloudapi.net",
+    "servicebus.chinacloudapi.cn",
+];
+
 pub fn relay_host(namespace: &str, suffix: &str, connection: &str) -> Result<RelayHost, String> {
     let host = format!("{namespace}.{suffix}").to_ascii_lowercase();
+    if !RELAY_SUFFIXES.contains(&suffix.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "the relay host {} that listCredentials gave is not in an Azure Relay domain ({})",
+            sanitize(&host),
+            RELAY_SUFFIXES.join(", ")
+        ));
+    }
     if !namespace_ok(namespace) || !hostname_ok(&host) {
         return Err(format!(
             "the relay host {} that listCredentials gave is not a valid host name",
@@ -660,7 +676,7 @@ fn tls_failure(host: &str, e: &std::io::Error, seen: Option<&CertificateDer<'sta
             "TLS: the certificate presented for {host} was issued for {for_names} by {issuer}: something on the path intercepts TLS"
         ),
         C::UnknownIssuer | C::BadSignature | C::BadEncoding => format!(
-            "TLS: the certificate presented for {host} (for {for_names}) was issued by {issuer}, which this machine does not trust: something on the path intercepts TLS"
+            "TLS: the certificate presented for {host} (for {for_names}) was issued by {issuer}, which this machine does not trust: something on the path intercepts TLS, or this machine lacks that root"
         ),
         C::Expired | C::ExpiredContext { .. } => format!(
             "TLS: the certificate presented for {host} (issued by {issuer}) has expired: something on the path may intercept TLS, or this machine's clock is wrong"
@@ -896,6 +912,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.host, "azgnrelay-eastus-l1.servicebus.windows.net");
+        for suffix in [
+            "servicebus.usgovcloudapi.net",
+            "ServiceBus.ChinaCloudAPI.cn",
+        ] {
+            assert!(relay_host("azgnrelay", suffix, "hc").is_ok(), "{suffix}");
+        }
         assert_eq!(
             ok.path,
             "/$hc/microsoft.hybridcompute/machines/abc/1700000000?sb-hc-action=connect"
@@ -911,6 +933,10 @@ mod tests {
             ("azgnrelay", "servicebus..windows.net"),
             ("azgnrelay", "servicebus.windows.net:8443"),
             ("azgnrelay@evil.com", "x.net"),
+            // A valid host name outside Azure Relay's domains is not contacted.
+            ("azgnrelay", "example.com"),
+            ("azgnrelay", "localhost"),
+            ("azgnrelay", "servicebus.windows.net.evil.com"),
         ] {
             assert!(relay_host(ns, suffix, "hc").is_err(), "{ns}.{suffix}");
         }

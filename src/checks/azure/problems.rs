@@ -364,7 +364,7 @@ fn not_applicable(id: &MachineId, r: &mut Report) {
     r.unread.push(crate::plan::NotChecked {
         side: Part::Azure,
         reason: format!(
-            "{} is {} ({}): its endpoint, SSH service configuration and your rights there were checked, but this type does not show the Connected Machine agent's settings, so its monitor mode, allowed incoming ports and extensions (the Entra login extension), and its agent's status unless the VM shows its guest agent's, were not",
+            "{} is {} ({}): this type does not show the Connected Machine agent's settings, so its monitor mode, allowed incoming ports and extensions (the Entra login extension), and its agent's status unless the VM shows its guest agent's, were not checked",
             id.name,
             id.kind.what(),
             id.kind
@@ -699,7 +699,8 @@ fn ssh_port_tag(f: &Facts, w: &Wanted, r: &mut Report) {
             )
         }
         (PortTag::Port(tagged), _) => {
-            let SshConfig::OtherPort(seen) = f.ssh_config(w) else {
+            // A port Azure holds that no server can listen on is no way out.
+            let (SshConfig::OtherPort(_), Some(seen)) = (f.ssh_config(w), enabled) else {
                 return;
             };
             (
@@ -711,7 +712,7 @@ fn ssh_port_tag(f: &Facts, w: &Wanted, r: &mut Report) {
                     "Make the tag and SSH through Arc agree on {}: if sshd listens on {seen}, set the tag to {seen} (below); if it listens on {tagged}, move SSH through Arc there instead: arcfix apply --port {tagged}",
                     id.name
                 ),
-                seen as u16,
+                seen,
             )
         }
     };
