@@ -610,3 +610,23 @@ fn ctrl_c_during_the_probe_kills_ssh_and_the_proxy_and_removes_its_private_folde
         folders[0].display()
     );
 }
+
+/// Without `--port`, the machine's `SSHPort` tag is the port: apply enables
+/// SSH through Arc on it, and its last probe tries that port (not 22).
+#[test]
+fn apply_connect_probes_the_port_of_the_machines_tag() {
+    let az = Azure::edited("healthy", |v| {
+        let m = &mut v["subscriptions"][0]["resource_groups"][0]["machines"][0];
+        m["endpoint"] = serde_json::json!({});
+        m["tags"] = serde_json::json!({ "SSHPort": "2222" });
+        // sshd listens on 2222 (the relay reaches the test's sshd there).
+        m["server"] = serde_json::json!({ "ssh_port": 2222 });
+    });
+    let Some(_sshd) = setup(&az) else { return };
+    let id = az.machine(0);
+    let out = probe_json(&az, "apply", true, &id);
+    assert_eq!(out.status, 0, "{out:?}");
+    let v = out.json();
+    assert_eq!(v["connections"][0]["ok"], true, "{v}");
+    assert_eq!(v["connections"][0]["port"], 2222, "{v}");
+}

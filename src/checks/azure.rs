@@ -19,7 +19,7 @@ use crate::target::{Login, MachineId};
 
 pub(crate) mod met;
 mod problems;
-pub use problems::{CHECKS, Facts};
+pub use problems::{CHECKS, Facts, port_tag_step};
 
 pub const ENDPOINT: &str = "/providers/Microsoft.HybridConnectivity/endpoints/default";
 pub const SERVICE_CONFIG: &str =

@@ -55,6 +55,17 @@ pub fn time_limit() -> Duration {
 
 /// Tries the SSH path to one machine.
 pub async fn probe(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
+    match tried(arm, id, a).await {
+        Probe::Tried(c) => Probe::Tried(Connection {
+            port: Some(a.port),
+            ..c
+        }),
+        other => other,
+    }
+}
+
+/// The probe, its connection not yet labelled with the port it tried.
+async fn tried(arm: &Arm, id: &MachineId, a: &ProbeArgs<'_>) -> Probe {
     // The user asked for the probe: one that could not run is not a verdict
     // (the run exits 1 after the report), whatever the reason.
     let not_possible = failed_to_run;

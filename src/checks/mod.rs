@@ -103,7 +103,6 @@ impl Report {
             connect::Probe::Tried(c) => c,
         };
         let mut c = c;
-        c.port = Some(port);
         // A failure a finding already explains is put down to it: an agent
         // in monitor mode refuses every connection through Arc (a failure at
         // the relay or the server, not one of this machine's); an SSHPort
@@ -978,21 +977,14 @@ fn tag_beside_sshd(id: &MachineId, tagged: u16, sshd: u16, report: &mut Report) 
         ),
         FixKind::Manual,
     ));
-    report.step(StepSpec {
-        kind: StepKind::FixPortTag,
-        fixes: vec![crate::problem::SSH_PORT_TAG_MISMATCH.into()],
-        target,
-        description: format!(
+    report.step(azure::port_tag_step(
+        id,
+        format!(
             "Make the tag and sshd agree on {}: set the tag to {sshd}, where sshd listens (below), and SSH through Arc with it (arcfix apply --port {sshd}); or make sshd listen on {tagged}",
             id.name
         ),
-        command: format!(
-            "az tag update --resource-id {} --operation merge --tags {tag}={sshd}",
-            crate::shell::quote(&id.to_string())
-        ),
-        needs: vec!["Microsoft.Resources/tags/write".into()],
-        ..StepSpec::manual()
-    });
+        sshd,
+    ));
 }
 
 /// Takes the port from the machine's `SSHPort` tag when `--port` was not

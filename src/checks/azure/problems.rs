@@ -668,7 +668,7 @@ fn extensions_disabled(f: &Facts, w: &Wanted, r: &mut Report) {
 /// Which of the two is right is the server's (where sshd listens): both ways
 /// out are said, and nothing is changed.
 fn ssh_port_tag(f: &Facts, w: &Wanted, r: &mut Report) {
-    let (id, target, path) = (f.id, f.target(), f.path());
+    let (id, target) = (f.id, f.target());
     let enabled = match &f.config {
         Seen::There(c) => c
             .properties
@@ -722,18 +722,24 @@ fn ssh_port_tag(f: &Facts, w: &Wanted, r: &mut Report) {
         evidence,
         FixKind::Manual,
     ));
-    r.step(StepSpec {
+    r.step(port_tag_step(id, description, tag_value));
+}
+
+/// The manual step that sets the machine's `SSHPort` tag to `port` (a
+/// validated port: nothing Azure sent goes into the command).
+pub fn port_tag_step(id: &MachineId, description: String, port: u16) -> StepSpec {
+    StepSpec {
         kind: StepKind::FixPortTag,
         fixes: vec![problem::SSH_PORT_TAG_MISMATCH.into()],
-        target,
+        target: Target::Machine(id.clone()),
         description,
         command: format!(
-            "az tag update --resource-id {} --operation merge --tags {SSH_PORT_TAG}={tag_value}",
-            q(&path)
+            "az tag update --resource-id {} --operation merge --tags {SSH_PORT_TAG}={port}",
+            q(&id.to_string())
         ),
         needs: vec!["Microsoft.Resources/tags/write".into()],
         ..StepSpec::manual()
-    });
+    }
 }
 
 /// The agent's allow list leaves the Entra login extension out, or its
