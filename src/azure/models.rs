@@ -107,6 +107,13 @@ fn text_or_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 impl AgentConfiguration {
     /// Whether any field was given (Resource Graph projects every column,
     /// empty when the machine has none).
+    /// The agent runs in monitor mode (`config.mode monitor`).
+    pub fn monitor_mode(&self) -> bool {
+        self.config_mode
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case("monitor"))
+    }
+
     fn says_something(&self) -> bool {
         self.incoming_connections_ports.is_some()
             || self.config_mode.is_some()

@@ -950,13 +950,6 @@ fn remote_machine<'a>(id: &'a MachineId, observed: &'a azure::Observed) -> remot
             .as_deref()
             .unwrap_or("Unknown"),
         perms: observed.permissions.as_ref().ok().map(|p| p.as_slice()),
-        monitor: observed
-            .machine
-            .properties
-            .agent_configuration
-            .as_ref()
-            .and_then(|c| c.config_mode.as_deref())
-            .is_some_and(|m| m.eq_ignore_ascii_case("monitor")),
         restart_agent: false,
         agent: observed.machine.properties.agent_configuration.as_ref(),
     }

@@ -25,8 +25,6 @@ pub struct Machine<'a> {
     pub status: &'a str,
     /// The caller's permissions on the machine, when they could be read.
     pub perms: Option<&'a [Permission]>,
-    /// The agent was seen in monitor mode, which refuses Run Command.
-    pub monitor: bool,
     /// Whether the agent must be restarted after the provider registration.
     pub restart_agent: bool,
     /// The agent's configuration as Azure shows it (its extension rules
@@ -34,11 +32,19 @@ pub struct Machine<'a> {
     pub agent: Option<&'a crate::azure::models::AgentConfiguration>,
 }
 
+impl Machine<'_> {
+    /// The agent was seen in monitor mode, which refuses Run Command.
+    fn monitor(&self) -> bool {
+        self.agent
+            .is_some_and(crate::azure::models::AgentConfiguration::monitor_mode)
+    }
+}
+
 /// Whether the probe can run there: the agent connected, and the right to
 /// run commands not known to be missing (ARM's answer decides otherwise).
 pub fn can_probe(m: &Machine<'_>) -> bool {
     m.status.eq_ignore_ascii_case("Connected")
-        && !m.monitor
+        && !m.monitor()
         && m.perms.is_none_or(|p| rbac::allows(p, RUN_COMMAND_WRITE))
 }
 
@@ -67,7 +73,7 @@ pub async fn check(
         });
         return r;
     }
-    if m.monitor {
+    if m.monitor() {
         // The azure side reports the mode and its manual step.
         r.unread.push(NotChecked {
             side: Part::Server,
@@ -310,14 +316,10 @@ fn openssh_by_extension(
     repairs: &mut Vec<Repair>,
 ) -> Option<StepSpec> {
     let install = StepKind::Remote(ServerFix::InstallOpensshServer);
-    let monitor = m
-        .agent
-        .and_then(|c| c.config_mode.as_deref())
-        .is_some_and(|c| c.eq_ignore_ascii_case("monitor"));
     let admits = crate::checks::azure::met::ExtensionRules::of(m.agent)
         .installs(OPENSSH_PUBLISHER, OPENSSH_TYPE);
     let may = m.perms.is_some_and(|p| rbac::allows(p, EXTENSION_WRITE));
-    if !m.remote.windows || f.sshd_installed || monitor || !admits || !may {
+    if !m.remote.windows || f.sshd_installed || m.monitor() || !admits || !may {
         return None;
     }
     repairs.retain(|r| r.fix != ServerFix::InstallOpensshServer);
