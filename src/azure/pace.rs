@@ -114,7 +114,9 @@ struct Bucket {
     unsent: u64,
 }
 
-const PROBE: u64 = 4;
+/// One machine's first wave (its resource, the provider, two permission
+/// lists, the endpoint, its SSH configuration, the extensions) and one more.
+const PROBE: u64 = 8;
 const PROBE_TIME: Duration = Duration::from_secs(2);
 
 impl Bucket {
@@ -524,24 +526,24 @@ mod tests {
     async fn until_arm_answers_only_a_few_requests_go_out() {
         let p = std::sync::Arc::new(Pacer::default());
         let mut first = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..PROBE {
             first.push(p.acquire(SUB, Kind::Read).await);
         }
-        let fifth = {
+        let ninth = {
             let p = p.clone();
             tokio::spawn(async move { p.acquire(SUB, Kind::Read).await.waited })
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(!fifth.is_finished(), "no answer yet: the fifth waits");
+        assert!(!ninth.is_finished(), "no answer yet: the ninth waits");
         p.observe(&first[0], &[(Kind::Read, 100)], true);
-        let waited = fifth.await.unwrap();
+        let waited = ninth.await.unwrap();
         assert!(
             waited >= Duration::from_millis(300) && waited < Duration::from_millis(320),
             "{waited:?}"
         );
         // Without any answer (a dead connection), the probe ends after two seconds.
         let other = "subscription silent";
-        for _ in 0..4 {
+        for _ in 0..PROBE {
             p.acquire(other, Kind::Read).await;
         }
         assert_eq!(
