@@ -395,6 +395,38 @@ impl Pacer {
         });
     }
 
+    /// How fast ARM lets the run's reads go: the lane whose reads waited for
+    /// a token (or a `Retry-After`) lately sets the pace, else the busiest.
+    /// None before any read.
+    pub fn pace(&self) -> Option<crate::progress::Pace> {
+        let now = Instant::now();
+        let lanes = self.lanes();
+        let mut reads = 0;
+        let mut pacing: Option<(bool, u64, &Bucket)> = None;
+        for lane in lanes.values() {
+            let b = &lane.buckets[Kind::Read.index()];
+            reads += b.taken.saturating_sub(b.unsent);
+            let limited = b
+                .waited
+                .is_some_and(|t| now.saturating_duration_since(t) < LIMITED)
+                || lane.not_before.is_some_and(|t| t > now);
+            if pacing.is_none_or(|(l, taken, _)| (limited, b.taken) > (l, taken)) {
+                pacing = Some((limited, b.taken, b));
+            }
+        }
+        let (limited, taken, b) = pacing?;
+        if taken == 0 {
+            return None;
+        }
+        let since = now.saturating_duration_since(b.at).as_secs_f64();
+        Some(crate::progress::Pace {
+            reads,
+            reads_per_second: b.rate,
+            tokens: (b.tokens + since * b.rate).min(b.shape.burst),
+            limited,
+        })
+    }
+
     #[cfg(test)]
     fn tokens(&self, lane: &str, kind: Kind) -> (f64, f64) {
         self.with_lane(lane, |l, now| {
@@ -701,6 +733,34 @@ mod tests {
         assert!(took <= 1.1 * bound, "{took} s against a bound of {bound} s");
         assert!(refused * 50 < 1_500, "{refused} 429s");
         assert!((40.0..=62.5).contains(&rate), "learned rate {rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pace_says_when_arm_sets_it() {
+        let p = Pacer::default();
+        assert_eq!(p.pace(), None, "nothing read yet");
+        p.acquire("tenant", Kind::Read).await;
+        let t = p.acquire(SUB, Kind::Read).await;
+        p.observe(&t, &[(Kind::Read, 249)], true);
+        for _ in 0..9 {
+            p.acquire(SUB, Kind::Read).await;
+        }
+        let pace = p.pace().unwrap();
+        assert_eq!((pace.reads, pace.tokens), (11, 240.0));
+        assert!(!pace.limited, "tokens in hand: ARM sets no pace");
+        // The subscription's burst spent: its reads wait, at ARM's 25 a second.
+        for _ in 0..241 {
+            p.acquire(SUB, Kind::Read).await;
+        }
+        let pace = p.pace().unwrap();
+        assert!(pace.limited);
+        assert_eq!((pace.reads, pace.reads_per_second), (252, 25.0));
+        // A second later, with no read waiting, it no longer does.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert!(!p.pace().unwrap().limited);
+        // A Retry-After holding the lane: ARM sets the pace.
+        p.hold(SUB, Duration::from_secs(5));
+        assert!(p.pace().unwrap().limited);
     }
 
     #[tokio::test(start_paused = true)]
