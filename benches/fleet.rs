@@ -15,8 +15,17 @@
 //! (d) 40,000 distinct ids in `--ids-from`: the time to read and deduplicate
 //!     them (only the client side checked).
 //!
+//! (p) 600 machines under a read bucket that refills faster than ARM
+//!     documents (250 burst, 50 per second): the client learns the refill
+//!     from the remaining-quota headers. Wall / `(reads − 250) / 50` (goal
+//!     ≤ 1.1), 429 share (goal < 2%).
+//! (q) the same at 1,000 machines.
+//! (r) 1,000 machines answered by two of ARM's regional instances in turn,
+//!     each with a bucket of 250 + 25/s (the remaining count alternates
+//!     between two sequences): wall / `(reads − 500) / 50`, 429 share.
+//!
 //! Run with `cargo bench --bench fleet` (Linux: peak RSS from wait4).
-//! `ARCFIX_BENCH_ONLY=a,b,c,d` picks some.
+//! `ARCFIX_BENCH_ONLY=a,b,c,d,p,q,r` picks some.
 
 #[cfg(unix)]
 fn main() {
@@ -276,6 +285,64 @@ mod bench {
         if only.contains('d') {
             println!("{}", ids_from_40k());
         }
+        paced_by_the_server(&rt);
+    }
+
+    /// (p), (q), (r): the client's pace against buckets other than the
+    /// documented one (issue 20, point 1), each run when picked (all by default).
+    fn paced_by_the_server(rt: &tokio::runtime::Runtime) {
+        let picked = |letter: char| {
+            std::env::var("ARCFIX_BENCH_ONLY").map_or(true, |only| only.contains(letter))
+        };
+        let fast = BucketSpec::reads(250, 50);
+        if picked('p') {
+            paced(rt, "(p)", 600, fast, "read bucket 250 + 50/s");
+        }
+        if picked('q') {
+            paced(rt, "(q)", 1_000, fast, "read bucket 250 + 50/s");
+        }
+        if picked('r') {
+            let two = BucketSpec::ARM.instances(2);
+            paced(rt, "(r)", 1_000, two, "two instances in turn, each 250 + 25/s");
+        }
+    }
+
+    /// A fleet of `machines` under `bucket`, enforced: wall time against the
+    /// bound its instances' read buckets set, and the share of 429s.
+    fn paced(
+        rt: &tokio::runtime::Runtime,
+        name: &str,
+        machines: usize,
+        bucket: BucketSpec,
+        what: &str,
+    ) {
+        let sim = rt
+            .block_on(Sim::start(Scenario::generated(machines, 1)))
+            .unwrap();
+        sim.set_knobs(Knobs {
+            bucket: Some(bucket),
+            ..Knobs::default()
+        });
+        sim.clear_log();
+        let run = run_arcfix(&sim, &[]);
+        checked(name, &run);
+        let c = counts(&sim);
+        let n = f64::from(bucket.instances.max(1));
+        let (burst, refill) = (
+            n * f64::from(bucket.reads.burst),
+            n * f64::from(bucket.reads.per_second),
+        );
+        let bound = (c.reads as f64 - burst).max(0.0) / refill;
+        let wall = run.wall.as_secs_f64();
+        println!(
+            "{name} {machines} machines, {what}: {} reads, bound (reads − {burst}) / {refill} = {bound:.1} s, wall {wall:.1} s → ratio {:.2} (goal ≤ 1.1); 429s: {} ({:.2}% of {} requests; goal < 2%)",
+            c.reads,
+            wall / bound.max(f64::MIN_POSITIVE),
+            c.throttled,
+            100.0 * c.throttled as f64 / c.requests.max(1) as f64,
+            c.requests
+        );
+        rt.block_on(sim.shutdown());
     }
 
     /// (d) 40,000 distinct ids in `--ids-from` (issue 16, point 6): the time

@@ -720,11 +720,15 @@ async fn diagnose_each(
         grant_roles: ctx.target.grant_roles,
     };
     let tally = ctx.progress.machines(machines.len());
+    // The bar's ETA follows the pace ARM allows.
+    let paced = arm.clone();
+    tally.follow(Box::new(move || paced.pace()));
     let results = futures::stream::iter(machines)
         .map(|(id, listed)| {
             let (arm, wanted, caller, tally) =
                 (arm.clone(), wanted.clone(), caller.clone(), &tally);
             async move {
+                tally.started();
                 let result = match arm.unreachable() {
                     // Nothing can be read: the run stops with that error.
                     Some(e) => Err(e.into()),

@@ -54,7 +54,7 @@ pub use crate::sim::scenario::{
 #[cfg(any(test, feature = "test-api"))]
 pub use crate::sim::server::{CLIENT_MARKER, MARKER as SCRIPT_MARKER};
 #[cfg(any(test, feature = "test-api"))]
-pub use crate::sim::throttle::Rate;
+pub use crate::sim::throttle::{Rate, Spread};
 #[cfg(any(test, feature = "test-api"))]
 pub use crate::sim::token::{claims as token_claims, fake_app_token};
 
@@ -415,6 +415,7 @@ async fn serve_one(State(shared): State<Arc<Shared>>, req: Request) -> Response 
             &scope,
             &actor,
             kind,
+            &incoming.path,
             &spec,
             knobs.bucket.is_some(),
             Instant::now(),
