@@ -303,7 +303,13 @@ mod bench {
         }
         if picked('r') {
             let two = BucketSpec::ARM.instances(2);
-            paced(rt, "(r)", 1_000, two, "two instances in turn, each 250 + 25/s");
+            paced(
+                rt,
+                "(r)",
+                1_000,
+                two,
+                "two instances in turn, each 250 + 25/s",
+            );
         }
     }
 

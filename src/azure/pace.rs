@@ -212,10 +212,7 @@ impl Bucket {
         if self.recent.len() == RECENT {
             self.recent.pop_front();
         }
-        self.recent.push_back(Mark {
-            level,
-            left,
-        });
+        self.recent.push_back(Mark { level, left });
         // The level every recent answer agrees on (the lowest: another
         // instance's count, or an answer that came late, only lowers it).
         let floor = self
@@ -254,10 +251,7 @@ impl Bucket {
                 // Measured: at most twice the rate in use, never below a
                 // 25th of the documented one.
                 let refill = (floor - w.floor) / span.as_secs_f64();
-                refill.clamp(
-                    self.shape.per_second / 25.0,
-                    (self.rate * 2.0).min(ceiling),
-                )
+                refill.clamp(self.shape.per_second / 25.0, (self.rate * 2.0).min(ceiling))
             };
         }
         self.starved = false;
@@ -703,7 +697,11 @@ mod tests {
             t.await.unwrap();
         }
         let took = start.elapsed().as_secs_f64();
-        (took, refused.load(Ordering::Relaxed), p.tokens(SUB, Kind::Read).1)
+        (
+            took,
+            refused.load(Ordering::Relaxed),
+            p.tokens(SUB, Kind::Read).1,
+        )
     }
 
     #[tokio::test(start_paused = true)]
@@ -720,7 +718,10 @@ mod tests {
     async fn arms_documented_rate_is_kept_when_arm_keeps_it() {
         let (took, refused, rate) = fleet(Server::new(1, 250.0, 25.0), 1_000).await;
         let bound = (1_000.0 - 250.0) / 25.0;
-        assert!(took <= 1.05 * bound, "{took} s against a bound of {bound} s");
+        assert!(
+            took <= 1.05 * bound,
+            "{took} s against a bound of {bound} s"
+        );
         assert_eq!(refused, 0);
         assert!((23.5..=26.0).contains(&rate), "learned rate {rate}");
     }

@@ -195,7 +195,10 @@ impl Buckets {
         let n = u64::from(spec.instances.max(1));
         let instance = match spec.spread {
             Spread::RoundRobin => {
-                let turn = self.turns.entry((scope.clone(), actor.clone())).or_default();
+                let turn = self
+                    .turns
+                    .entry((scope.clone(), actor.clone()))
+                    .or_default();
                 *turn += 1;
                 (*turn - 1) % n
             }
@@ -339,7 +342,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (parsed.reads.per_second, parsed.instances, parsed.spread, parsed.writes),
+            (
+                parsed.reads.per_second,
+                parsed.instances,
+                parsed.spread,
+                parsed.writes
+            ),
             (50, 2, Spread::Path, BucketSpec::ARM.writes)
         );
     }

@@ -229,7 +229,10 @@ mod tests {
             "120/600 machines  12s elapsed, ETA 36s"
         );
         // No pace told (apply's bar): indicatif's ETA, from the machines done.
-        assert_eq!(words(&seen, None, 100), "120/600 machines  12s elapsed, ETA 3s");
+        assert_eq!(
+            words(&seen, None, 100),
+            "120/600 machines  12s elapsed, ETA 3s"
+        );
     }
 
     #[test]
