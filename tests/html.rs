@@ -53,7 +53,7 @@ fn problems_by_machines(doc: &Value) -> Vec<(String, usize)> {
             }
         }
     }
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     counts
 }
 

@@ -213,7 +213,7 @@ impl<'a> Report<'a> {
                 }
             }
         }
-        problems.sort_by(|a, b| b.1.cmp(&a.1));
+        problems.sort_by_key(|b| std::cmp::Reverse(b.1));
         Report {
             rows,
             findings,
