@@ -25,7 +25,8 @@
 //!     between two sequences): wall / `(reads − 500) / 50`, 429 share.
 //!
 //! Run with `cargo bench --bench fleet` (Linux: peak RSS from wait4).
-//! `ARCFIX_BENCH_ONLY=a,b,c,d,p,q,r` picks some.
+//! `ARCFIX_BENCH_ONLY=a,b,c,d,p,q,r` picks some; `ARCFIX_BENCH_VERBOSE=1` prints
+//! (p), (q), (r)'s reads per second and the rates arcfix learned (its debug log).
 
 #[cfg(unix)]
 fn main() {
@@ -101,12 +102,16 @@ mod bench {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
+        if std::env::var_os("ARCFIX_BENCH_VERBOSE").is_some() {
+            cmd.env("ARCFIX_LOG", "arcfix::azure::pace=debug");
+        }
         let start = Instant::now();
         // Reaped by wait4 below, which also reads its peak RSS.
         #[allow(clippy::zombie_processes)]
         let mut child = cmd.spawn().expect("arcfix starts");
         let pid = child.id() as libc::pid_t;
         let first = Arc::new(Mutex::new(None::<Duration>));
+        let verbose = std::env::var_os("ARCFIX_BENCH_VERBOSE").is_some();
         let reader = |stream: Box<dyn std::io::Read + Send>, keep_tail: bool| {
             let first = first.clone();
             std::thread::spawn(move || {
@@ -115,6 +120,9 @@ mod bench {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     first.lock().unwrap().get_or_insert_with(|| start.elapsed());
                     bytes += line.len() + 1;
+                    if keep_tail && verbose && line.contains("pace:") {
+                        println!("  arcfix: {line}");
+                    }
                     if keep_tail {
                         tail = line;
                     }
@@ -348,7 +356,42 @@ mod bench {
             100.0 * c.throttled as f64 / c.requests.max(1) as f64,
             c.requests
         );
+        if std::env::var_os("ARCFIX_BENCH_VERBOSE").is_some() {
+            timeline(name, &sim);
+        }
         rt.block_on(sim.shutdown());
+    }
+
+    /// Reads ARM received (and 429s) second by second: how the pace was
+    /// found (`ARCFIX_BENCH_VERBOSE=1`).
+    fn timeline(name: &str, sim: &Sim) {
+        let log = sim.requests();
+        let Some(start) = log.iter().map(|r| r.received).min() else {
+            return;
+        };
+        let mut per: Vec<(usize, usize)> = Vec::new();
+        for r in &log {
+            let s = r.received.saturating_duration_since(start).as_secs() as usize;
+            if per.len() <= s {
+                per.resize(s + 1, (0, 0));
+            }
+            if r.status == 429 {
+                per[s].1 += 1;
+            } else if !r.is_write() {
+                per[s].0 += 1;
+            }
+        }
+        let line: Vec<String> = per
+            .iter()
+            .map(|(n, t)| {
+                if *t > 0 {
+                    format!("{n}+{t}×429")
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect();
+        println!("{name} reads per second: {}", line.join(" "));
     }
 
     /// (d) 40,000 distinct ids in `--ids-from` (issue 16, point 6): the time

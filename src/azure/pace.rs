@@ -253,6 +253,12 @@ impl Bucket {
                 let refill = (floor - w.floor) / span.as_secs_f64();
                 refill.clamp(self.shape.per_second / 25.0, (self.rate * 2.0).min(ceiling))
             };
+            tracing::debug!(
+                reads_per_second = self.rate,
+                full,
+                "pace: ARM's refill learned over {:.1} s",
+                span.as_secs_f64()
+            );
         }
         self.starved = false;
         self.window = Some(Window { at: now, floor });
