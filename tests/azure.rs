@@ -77,6 +77,27 @@ printf '{{"accessToken":"{token}","expiresOn":"x","expires_on":%s,"subscription"
             .run()
     }
 
+    /// Runs arcfix against the simulator on a terminal (script(1)) `cols`
+    /// columns wide (`None`: as script(1) makes it), `keys` typed in. `None`,
+    /// and a line saying so, when script(1) or stty(1) is not installed.
+    pub fn on_terminal(&self, args: &[&str], cols: Option<u16>, keys: &str) -> Option<Output> {
+        let cmd = self
+            .sandbox
+            .cmd()
+            .args(args)
+            .env("ARCFIX_ARM_ENDPOINT", &self.sim().base_url())
+            .env("ARCFIX_RETRY_SCALE", "0.02")
+            .env("TERM", "xterm");
+        let out = match cols {
+            Some(cols) => cmd.in_terminal_of_width(cols, keys),
+            None => cmd.in_terminal(keys),
+        };
+        if out.is_none() {
+            eprintln!("script(1) or stty(1) is not installed: skipped");
+        }
+        out
+    }
+
     pub fn writes(&self) -> Vec<String> {
         self.sim()
             .requests()

@@ -86,19 +86,7 @@ fn fleet_args<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 /// `arcfix ARGS` against the fleet scenario on a terminal `cols` wide;
 /// `None` when script(1) or stty(1) is missing.
 fn fleet_on_terminal(cols: u16, args: &[&str]) -> Option<Output> {
-    let az = Azure::builtin("fleet");
-    let out = az
-        .sandbox
-        .cmd()
-        .args(args)
-        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .env("TERM", "xterm")
-        .in_terminal_of_width(cols, "");
-    if out.is_none() {
-        eprintln!("script(1) or stty(1) is not installed: skipped");
-    }
-    out
+    Azure::builtin("fleet").on_terminal(args, Some(cols), "")
 }
 
 #[test]

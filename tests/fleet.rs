@@ -19,18 +19,7 @@ fn names(out: &Output) -> Vec<String> {
 /// arcfix against the simulator on a terminal (script(1)), `keys` typed in;
 /// `None` (and a line saying so) when script(1) is not installed.
 fn on_terminal(az: &Azure, args: &[&str], keys: &str) -> Option<Output> {
-    let out = az
-        .sandbox
-        .cmd()
-        .args(args)
-        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .env("TERM", "xterm")
-        .in_terminal(keys);
-    if out.is_none() {
-        eprintln!("script(1) is not installed: skipped");
-    }
-    out
+    az.on_terminal(args, None, keys)
 }
 
 /// The `fleet` scenario with every `"from"` name (quoted) replaced by `"to"`.

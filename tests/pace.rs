@@ -114,18 +114,11 @@ fn a_429_storm_ends_in_the_same_result_as_none() {
 /// without script(1) or stty(1).
 fn on_terminal(az: &Azure, cols: u16) -> Option<Output> {
     let sub = az.sim().scenario().subscriptions[0].id.clone();
-    let out = az
-        .sandbox
-        .cmd()
-        .args(&["check", "--subscription", &sub, "--checks", "azure"])
-        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .env("TERM", "xterm")
-        .in_terminal_of_width(cols, "");
-    if out.is_none() {
-        eprintln!("script(1) or stty(1) is not installed: skipped");
-    }
-    out
+    az.on_terminal(
+        &["check", "--subscription", &sub, "--checks", "azure"],
+        Some(cols),
+        "",
+    )
 }
 
 /// The terminal's lines as drawn (each redraw of the bar a line of its own),
