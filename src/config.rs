@@ -78,6 +78,8 @@ pub enum Cmd {
         text: Option<String>,
     },
     Rules,
+    /// `policy show`: the initiative for this port and login.
+    PolicyShow(crate::policy::Choice),
     Demo {
         /// A built-in scenario's name (checked).
         scenario: String,
@@ -302,6 +304,12 @@ fn command(
             text: explain_text(text)?,
         },
         cli::Command::Rules => Cmd::Rules,
+        cli::Command::Policy {
+            command: cli::PolicyCommand::Show { port, login },
+        } => Cmd::PolicyShow(crate::policy::Choice {
+            port: policy_port(&port)?,
+            login,
+        }),
         cli::Command::Demo {
             scenario,
             list,
@@ -311,6 +319,17 @@ fn command(
         cli::Command::Man => Cmd::Man,
         cli::Command::SimProxy { sim, port } => Cmd::SimProxy { sim, port },
     })
+}
+
+/// `policy … --port N`: a TCP port, or a one-line usage error naming it.
+fn policy_port(text: &str) -> Result<u16> {
+    match text.trim().parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(Error::Usage(format!(
+            "invalid --port '{}': a port is a whole number from 1 to 65535",
+            crate::text::sanitize(text)
+        ))),
+    }
 }
 
 /// `apply FILE`: the saved plan's machines and options, with those typed

@@ -25,6 +25,7 @@ pub mod hostile;
 mod interruptions;
 mod output;
 mod pace;
+mod policy;
 mod progress;
 mod relay_path;
 mod remote;
