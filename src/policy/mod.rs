@@ -535,13 +535,6 @@ mod tests {
     }
 
     #[test]
-    fn the_same_choice_gives_the_same_json() {
-        let a = serde_json::to_string(&show(Login::Entra).definitions).unwrap();
-        let b = serde_json::to_string(&show(Login::Entra).definitions).unwrap();
-        assert_eq!(a, b);
-    }
-
-    #[test]
     fn the_ssh_service_configuration_deploys_the_endpoint_first_with_the_port() {
         let i = initiative(
             Choice {
