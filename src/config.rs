@@ -1289,4 +1289,38 @@ mod tests {
                 .color
         );
     }
+
+    #[test]
+    fn policy_show_takes_a_port_and_a_login() {
+        use crate::policy::Choice;
+        use crate::target::Login;
+        for (args, want) in [
+            (&["policy", "show"][..], Some((22, Login::Local))),
+            (
+                &["policy", "show", "--port", "2222"],
+                Some((2222, Login::Local)),
+            ),
+            (
+                &["policy", "show", "--port", " 65535 ", "--login", "entra"],
+                Some((65535, Login::Entra)),
+            ),
+            (&["policy", "show", "--port", "0"], None),
+            (&["policy", "show", "--port", "65536"], None),
+            (&["policy", "show", "--port", "ssh"], None),
+        ] {
+            match (parse(args), want) {
+                (Ok(c), Some((port, login))) => {
+                    assert!(
+                        matches!(c.command, Cmd::PolicyShow(Choice { port: p, login: l }) if p == port && l == login),
+                        "{args:?}: {:?}",
+                        c.command
+                    )
+                }
+                (Err(Error::Usage(m)), None) => {
+                    assert!(m.starts_with("invalid --port '"), "{m}")
+                }
+                (got, _) => panic!("{args:?}: {got:?}"),
+            }
+        }
+    }
 }

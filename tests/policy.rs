@@ -527,3 +527,67 @@ fn copies_are_byte_identical_to_the_shared_ones() {
         );
     }
 }
+
+#[test]
+fn the_simulator_stores_the_initiative_as_shown() {
+    let sub = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f";
+    // Its caller Owner of the subscription, where definitions live.
+    let azure = Azure::edited("healthy", |v| {
+        assert_eq!(v["role_assignments"][0]["role"], "Owner");
+        v["role_assignments"][0]["scope"] = json!(format!("/subscriptions/{sub}"));
+    });
+    let shown = azure.run(&["policy", "show", "--login", "entra", "-o", "json"]);
+    assert_eq!(shown.status, 0, "{shown:?}");
+    let doc = shown.json();
+    let base = azure.sim().base_url();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let put = |path: String, body: Value| {
+        let url = format!(
+            "{}{path}?api-version=2023-04-01",
+            base.trim_end_matches('/')
+        );
+        let req = http.put(url).bearer_auth(&azure.token).json(&body);
+        azure.rt.block_on(async {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        })
+    };
+    let at = |kind: &str, name: &str| {
+        format!("/subscriptions/{sub}/providers/Microsoft.Authorization/{kind}/{name}")
+    };
+    for d in definitions(&doc) {
+        let name = d["name"].as_str().unwrap();
+        let (status, answer) = put(
+            at("policyDefinitions", name),
+            json!({"properties": d["properties"]}),
+        );
+        assert_eq!(status, 201, "{name}: {answer}");
+        assert_eq!(answer["properties"], d["properties"], "{name}");
+    }
+    let set = doc["set"]["properties"]
+        .to_string()
+        .replace("{subscriptionId}", sub);
+    let set: Value = serde_json::from_str(&set).unwrap();
+    let (status, answer) = put(
+        at("policySetDefinitions", "arcfix-ssh"),
+        json!({"properties": set}),
+    );
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["properties"], set);
+    let state = azure.sim().state_json();
+    assert_eq!(
+        state["policy"]["policyDefinitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        state["policy"]["policySetDefinitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // The simulator's log is checked against the REST specs when `azure` drops.
+}
