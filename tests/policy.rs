@@ -453,6 +453,12 @@ The definitions and the set as ARM takes them (for az policy definition create a
         entra.stdout.contains("\narcfix-agent-entra-extension: the Arc agent should admit the Microsoft Entra SSH login extension\n  effect: Audit (or Disabled)\n"),
         "{entra:?}"
     );
+    assert!(
+        entra
+            .stdout
+            .ends_with(": arcfix policy show --port 2222 --login entra -o json\n"),
+        "{entra:?}"
+    );
 }
 
 #[test]

@@ -124,7 +124,15 @@ fn text(i: &Initiative, p: &Paint) -> String {
     for line in NOT_PROVEN {
         out.push_str(&format!("  - {line}\n"));
     }
-    out.push_str("\nThe definitions and the set as ARM takes them (for az policy definition create and az policy set-definition create): arcfix policy show -o json\n");
+    // The same choice, as typed: the command prints these definitions.
+    let mut again = String::from("arcfix policy show");
+    if i.choice.port != 22 {
+        again.push_str(&format!(" --port {}", i.choice.port));
+    }
+    if i.choice.login == crate::target::Login::Entra {
+        again.push_str(" --login entra");
+    }
+    out.push_str(&format!("\nThe definitions and the set as ARM takes them (for az policy definition create and az policy set-definition create): {again} -o json\n"));
     out
 }
 
