@@ -219,16 +219,24 @@ fn put(world: &mut World, ctx: &Ctx, kind: Kind, scope: &str, name: &str) -> Arm
                 let kept = existing
                     .map(|i| &world.policy.items[i].resource["identity"])
                     .filter(|v| v["principalId"].is_string());
-                resource.insert(
-                    "identity".into(),
-                    kept.cloned().unwrap_or_else(|| {
-                        json!({
-                            "type": identity,
-                            "principalId": new_guid(),
-                            "tenantId": world.tenant,
-                        })
-                    }),
-                );
+                let identity = match kept {
+                    Some(kept) => kept.clone(),
+                    None => {
+                        // A new managed identity: a service principal of the
+                        // directory, which roles can then be assigned to.
+                        let oid = new_guid();
+                        world.principals.push(crate::sim::scenario::Principal {
+                            oid: oid.clone(),
+                            upn: String::new(),
+                            principal_type: "ServicePrincipal".into(),
+                            client_id: Some(new_guid()),
+                            client_secret: None,
+                            member_of: vec![],
+                        });
+                        json!({"type": identity, "principalId": oid, "tenantId": world.tenant})
+                    }
+                };
+                resource.insert("identity".into(), identity);
             }
             if let Some(location) = location {
                 resource.insert("location".into(), json!(location));

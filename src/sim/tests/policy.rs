@@ -135,6 +135,21 @@ async fn an_assignment_gets_a_system_assigned_identity_that_it_keeps() {
         .unwrap()
         .to_string();
     assert!(crate::sim::rbac::is_guid(&principal), "{principal}");
+    // The identity is a service principal that roles can be given to.
+    let role = t
+        .put(
+            &format!(
+                "/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+                crate::sim::world::new_guid()
+            ),
+            json!({"properties": {
+                "roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"),
+                "principalId": principal,
+                "principalType": "ServicePrincipal"
+            }}),
+        )
+        .await;
+    assert_eq!(role.status, 201, "{}", role.body);
     // Replaced, it keeps its identity.
     let again = t.put(&url, body.clone()).await;
     assert_eq!(again.body["identity"]["principalId"], principal.as_str());
