@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub mod man;
 
 use crate::azure::cloud::{Auth, Cloud};
-use crate::target::Options;
+use crate::target::{Login, Options};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -194,6 +194,20 @@ pub enum Command {
     /// List the known problems and how each is fixed
     #[command(after_help = "Examples:\n  arcfix rules\n  arcfix rules -o json")]
     Rules,
+    /// Keep a fleet fixed with Azure Policy: the initiative arcfix installs
+    ///
+    /// Custom DeployIfNotExists definitions for the default HybridConnectivity
+    /// endpoint and its SSH service configuration, and (with --login entra) the
+    /// Microsoft Entra SSH login extension; Audit definitions for what only the
+    /// server can change; the set that groups them.
+    #[command(
+        subcommand_value_name = "COMMAND",
+        after_help = "Examples:\n  arcfix policy show\n  arcfix policy show --port 2222 --login entra -o json"
+    )]
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Run check -> plan -> apply --yes -> check against a simulated Arc environment
     #[command(
         after_help = "Examples:\n  arcfix demo --list\n  arcfix demo --scenario reader\n  arcfix demo --serve --scenario wrong-port"
@@ -241,6 +255,25 @@ pub enum Command {
         /// The SSH port on the server
         #[arg(short = 'p', default_value_t = 22)]
         port: u16,
+    },
+}
+
+/// `arcfix policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the Azure Policy definitions and the set arcfix would install,
+    /// with what each can and cannot verify; reads and changes nothing in Azure
+    #[command(
+        after_help = "Examples:\n  arcfix policy show\n  arcfix policy show --port 2222 --login entra\n  arcfix policy show -o json > arcfix-policy.json"
+    )]
+    Show {
+        /// The SSH port the definitions deploy and audit (1 to 65535)
+        #[arg(long, value_name = "N", default_value = "22")]
+        port: String,
+        /// How users log in: local user, or Microsoft Entra ID (adds the
+        /// AADSSHLoginForLinux definitions)
+        #[arg(long, value_enum, default_value_t = Login::Local)]
+        login: Login,
     },
 }
 

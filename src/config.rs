@@ -78,6 +78,8 @@ pub enum Cmd {
         text: Option<String>,
     },
     Rules,
+    /// `policy show`: the initiative for this port and login.
+    PolicyShow(crate::policy::Choice),
     Demo {
         /// A built-in scenario's name (checked).
         scenario: String,
@@ -334,6 +336,12 @@ fn command(
             text: explain_text(text)?,
         },
         cli::Command::Rules => Cmd::Rules,
+        cli::Command::Policy {
+            command: cli::PolicyCommand::Show { port, login },
+        } => Cmd::PolicyShow(crate::policy::Choice {
+            port: policy_port(&port)?,
+            login,
+        }),
         cli::Command::Demo {
             scenario,
             list,
@@ -343,6 +351,17 @@ fn command(
         cli::Command::Man => Cmd::Man,
         cli::Command::SimProxy { sim, port } => Cmd::SimProxy { sim, port },
     })
+}
+
+/// `policy … --port N`: a TCP port, or a one-line usage error naming it.
+fn policy_port(text: &str) -> Result<u16> {
+    match text.trim().parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(Error::Usage(format!(
+            "invalid --port '{}': a port is a whole number from 1 to 65535",
+            crate::text::sanitize(text)
+        ))),
+    }
 }
 
 /// `apply FILE`: the saved plan's machines and options, with those typed
@@ -1301,5 +1320,39 @@ mod tests {
                 .unwrap()
                 .color
         );
+    }
+
+    #[test]
+    fn policy_show_takes_a_port_and_a_login() {
+        use crate::policy::Choice;
+        use crate::target::Login;
+        for (args, want) in [
+            (&["policy", "show"][..], Some((22, Login::Local))),
+            (
+                &["policy", "show", "--port", "2222"],
+                Some((2222, Login::Local)),
+            ),
+            (
+                &["policy", "show", "--port", " 65535 ", "--login", "entra"],
+                Some((65535, Login::Entra)),
+            ),
+            (&["policy", "show", "--port", "0"], None),
+            (&["policy", "show", "--port", "65536"], None),
+            (&["policy", "show", "--port", "ssh"], None),
+        ] {
+            match (parse(args), want) {
+                (Ok(c), Some((port, login))) => {
+                    assert!(
+                        matches!(c.command, Cmd::PolicyShow(Choice { port: p, login: l }) if p == port && l == login),
+                        "{args:?}: {:?}",
+                        c.command
+                    )
+                }
+                (Err(Error::Usage(m)), None) => {
+                    assert!(m.starts_with("invalid --port '"), "{m}")
+                }
+                (got, _) => panic!("{args:?}: {got:?}"),
+            }
+        }
     }
 }

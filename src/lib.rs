@@ -20,6 +20,7 @@ pub(crate) mod interrupt;
 pub(crate) mod journal;
 pub mod os;
 pub(crate) mod plan;
+pub(crate) mod policy;
 pub(crate) mod probe;
 pub(crate) mod problem;
 pub(crate) mod progress;

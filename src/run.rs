@@ -151,6 +151,15 @@ async fn execute(config: Config) -> Result<ExitCode> {
             views.rules().rules()?;
             Ok(ExitCode::Ok)
         }
+        Cmd::PolicyShow(choice) => {
+            // Made here, from the choice alone: no credential, no request.
+            let shown = crate::policy::initiative(
+                *choice,
+                crate::policy::model::DefinitionScope::NotChosen,
+            );
+            views.policy().show(&shown)?;
+            Ok(ExitCode::Ok)
+        }
         Cmd::Demo { scenario, mode } => crate::demo::run(&views, scenario, *mode).await,
         Cmd::Completions(shell) => {
             let mut buf = Vec::new();

@@ -61,6 +61,11 @@ pub trait RulesView {
     fn rules(&self) -> Result<()>;
 }
 
+/// `policy show`: the Azure Policy initiative arcfix would install.
+pub trait PolicyView {
+    fn show(&self, initiative: &crate::policy::Initiative) -> Result<()>;
+}
+
 /// `demo`: its story for people, one document for programs; `--list` and
 /// `--serve`.
 pub trait DemoView {

@@ -263,11 +263,14 @@ fn completions_man_page_help_examples_and_colour() {
         "apply",
         "explain",
         "rules",
+        "policy",
+        "policy show",
         "demo",
         "completions",
         "man",
     ] {
-        let h = s.cmd().args(&[cmd, "--help"]).run();
+        let words: Vec<&str> = cmd.split(' ').collect();
+        let h = s.cmd().args(&[&words[..], &["--help"]].concat()).run();
         let tail: Vec<&str> = h.stdout.trim_end().lines().rev().take(4).collect();
         assert!(
             h.stdout.contains("Examples:\n  arcfix") || h.stdout.contains("Examples:\n  az "),

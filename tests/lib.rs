@@ -26,6 +26,7 @@ mod html;
 mod interruptions;
 mod output;
 mod pace;
+mod policy;
 mod progress;
 mod relay_path;
 mod remote;

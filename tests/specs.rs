@@ -539,7 +539,7 @@ impl Specs {
     /// `properties`, `additionalProperties`, `items`, `readOnly`, `pattern`,
     /// lengths and bounds. Properties a schema does not list are refused unless
     /// it has `additionalProperties`; an object schema without `properties`
-    /// anywhere is free-form.
+    /// anywhere is free-form, and takes any value (AutoRest's "any").
     fn validate(
         &self,
         file: &Path,
@@ -569,7 +569,16 @@ impl Specs {
         let kind = s["type"]
             .as_str()
             .or((!props.is_empty() || s.get("allOf").is_some()).then_some("object"));
+        // `{"type": "object"}` and nothing else is AutoRest's "any" (the SDKs
+        // make it `Any`): Authorization's `allowedValues` and `defaultValue`
+        // of a policy parameter are such, and hold strings and numbers.
+        let any = kind == Some("object")
+            && props.is_empty()
+            && additional.is_none()
+            && s.get("allOf").is_none()
+            && s.get("enum").is_none();
         let ok = match kind {
+            _ if any => true,
             Some("object") => value.is_object(),
             Some("array") => value.is_array(),
             Some("string") => value.is_string(),

@@ -294,6 +294,7 @@ fn the_man_page_documents_every_option_of_every_command() {
             "apply",
             "explain",
             "rules",
+            "policy",
             "demo",
             "completions",
             "man"
@@ -301,8 +302,22 @@ fn the_man_page_documents_every_option_of_every_command() {
     );
     let global = man_part(&page, ".SH \"GLOBAL OPTIONS\"");
     let mut seen = 0;
+    // A command with commands of its own has a section for each.
+    let commands: Vec<String> = commands
+        .iter()
+        .map(|c| match *c {
+            "policy" => "policy show".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
     for command in &commands {
         let own = man_part(&page, &format!(".SS \"arcfix {command}\""));
+        let words: Vec<&str> = command.split(' ').collect();
+        let help = |s: &Sandbox, _: &str| {
+            let out = s.cmd().args(&[&words[..], &["--help"]].concat()).run();
+            assert_eq!(out.status, 0, "{out:?}");
+            out.stdout
+        };
         for (heading, long) in longs(&help(&s, command)) {
             let roff = format!("\\fB{}\\fR", long.replace('-', "\\-"));
             // The global options are documented once, with the page's own.

@@ -20,8 +20,8 @@ pub fn page() -> std::io::Result<String> {
     page += ".SH \"GLOBAL OPTIONS\"\nEvery command takes these.\n";
     page += &options(&cli)?;
     page += ".SH COMMANDS\n";
-    for command in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
-        page += &command_section(command)?;
+    for (name, command) in commands(&cli) {
+        page += &command_section(&name, &command)?;
     }
     page += SECTIONS;
     Ok(page)
@@ -57,18 +57,36 @@ fn section(
     Ok(lines.map(|l| format!("{l}\n")).collect())
 }
 
+/// The commands a section each, by their full name (`arcfix check`): a
+/// command with commands of its own (`policy`) is its commands
+/// (`arcfix policy show`); hidden ones and clap's `help` are left out.
+pub(crate) fn commands(cli: &clap::Command) -> Vec<(String, clap::Command)> {
+    let mut out = Vec::new();
+    let shown = |c: &&clap::Command| !c.is_hide_set() && c.get_name() != "help";
+    for command in cli.get_subcommands().filter(shown) {
+        let name = format!("arcfix {}", command.get_name());
+        let inner: Vec<&clap::Command> = command.get_subcommands().filter(shown).collect();
+        for sub in &inner {
+            out.push((format!("{name} {}", sub.get_name()), (*sub).clone()));
+        }
+        if inner.is_empty() {
+            out.push((name, command.clone()));
+        }
+    }
+    out
+}
+
 /// `.SS "arcfix check"`: its synopsis, what it does, its own options (the
 /// global ones and `--help` are above) and its examples.
-fn command_section(command: &clap::Command) -> std::io::Result<String> {
-    let name = format!("arcfix {}", command.get_name());
+fn command_section(name: &str, command: &clap::Command) -> std::io::Result<String> {
     let command = command
         .clone()
-        .bin_name(&name)
+        .bin_name(name)
         .disable_help_flag(true)
         .mut_args(with_aliases);
     let has_options = command.get_arguments().any(|a| !a.is_hide_set());
     let man = Man::new(command.clone());
-    let mut out = Roff::new().control("SS", [name.as_str()]).to_roff();
+    let mut out = Roff::new().control("SS", [name]).to_roff();
     out += &section(|w| man.render_synopsis_section(w), Keep::Body)?;
     out += ".PP\n";
     out += &section(|w| man.render_description_section(w), Keep::Body)?;
@@ -304,8 +322,8 @@ mod tests {
             assert!(arg.get_help().is_some(), "--{long} has no help");
         }
         let mut documented = 0;
-        for command in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
-            let name = command.get_name();
+        for (full, command) in commands(&cli) {
+            let name = full.trim_start_matches("arcfix ");
             if name == "help" {
                 continue;
             }

@@ -8,7 +8,7 @@ use crate::sim::route::{ArcType, MachineRef, Route};
 use crate::sim::scenario::UnregisteredError;
 use crate::sim::token::claims;
 use crate::sim::world::{HYBRID_COMPUTE, HYBRID_CONNECTIVITY, MachineAt, World};
-use crate::sim::{authz, compute, connectivity, entra, graph, rbac, resources};
+use crate::sim::{authz, compute, connectivity, entra, graph, policy, rbac, resources};
 
 /// A request as the simulator sees it, already read off the wire.
 #[derive(Debug, Clone)]
@@ -164,6 +164,9 @@ fn front_door(world: &mut World, route: &Route, inc: &Incoming) -> ArmResult {
         | Route::RoleAssignment { .. }
         | Route::RoleDefinitions { .. }
         | Route::RoleDefinition { .. } => authz::handle(world, route, &ctx),
+        Route::PolicyDefinition { .. }
+        | Route::PolicySetDefinition { .. }
+        | Route::PolicyAssignment { .. } => policy::handle(world, route, &ctx),
         Route::Token { .. } | Route::Unknown => unreachable!("handled before"),
     }
 }
@@ -398,6 +401,9 @@ fn provider_of(route: &Route) -> Option<(&'static str, &'static str, &'static [&
         | Route::RoleAssignment { .. }
         | Route::RoleDefinitions { .. }
         | Route::RoleDefinition { .. } => ("Microsoft.Authorization", "", AUTHORIZATION_VERSIONS),
+        Route::PolicyDefinition { .. }
+        | Route::PolicySetDefinition { .. }
+        | Route::PolicyAssignment { .. } => ("Microsoft.Authorization", "", policy::VERSIONS),
         Route::Token { .. } | Route::Unknown => return None,
     })
 }

@@ -10,6 +10,7 @@ mod compute;
 mod connectivity;
 mod entra;
 mod graph;
+mod policy;
 pub(crate) mod rbac;
 mod relay;
 mod reply;

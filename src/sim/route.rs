@@ -172,6 +172,19 @@ pub(crate) enum Route {
         scope: String,
         id: String,
     },
+    /// Azure Policy's resources, at the scope before `/providers/Microsoft.Authorization`.
+    PolicyDefinition {
+        scope: String,
+        name: String,
+    },
+    PolicySetDefinition {
+        scope: String,
+        name: String,
+    },
+    PolicyAssignment {
+        scope: String,
+        name: String,
+    },
     Unknown,
 }
 
@@ -255,6 +268,18 @@ pub(crate) fn parse(path: &str) -> Route {
             ["roledefinitions", _] => Route::RoleDefinition {
                 scope,
                 id: s[i + 3].clone(),
+            },
+            ["policydefinitions", _] => Route::PolicyDefinition {
+                scope,
+                name: s[i + 3].clone(),
+            },
+            ["policysetdefinitions", _] => Route::PolicySetDefinition {
+                scope,
+                name: s[i + 3].clone(),
+            },
+            ["policyassignments", _] => Route::PolicyAssignment {
+                scope,
+                name: s[i + 3].clone(),
             },
             _ => Route::Unknown,
         };

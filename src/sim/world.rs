@@ -43,6 +43,8 @@ pub(crate) struct World {
     )>,
     /// Resource Graph's per-user quota: window start and queries left in it.
     pub graph_quota: (std::time::Instant, u32),
+    /// Azure Policy definitions, sets and assignments written so far.
+    pub policy: crate::sim::policy::Store,
 }
 
 pub(crate) struct Sub {
@@ -329,6 +331,7 @@ impl World {
             graph_refused: s.graph_refused,
             graph_snapshot: None,
             graph_quota: (std::time::Instant::now(), GRAPH_QUOTA),
+            policy: Default::default(),
         }
     }
 
@@ -588,6 +591,7 @@ impl World {
             "tenant": self.tenant,
             "subscriptions": subs,
             "roleAssignments": self.assignments.iter().map(|a| self.assignment_json(a)).collect::<Vec<_>>(),
+            "policy": self.policy.to_json(),
         })
     }
 

@@ -11,6 +11,7 @@ mod check;
 mod demo;
 mod explain;
 mod plan;
+mod policy;
 mod progress;
 mod query;
 mod rows;

@@ -26,6 +26,8 @@ pub enum Rows {
     Scenarios,
     /// demo --serve: the environment that points arcfix at the simulator.
     Environment,
+    /// policy show: the definitions (name, default effect, remediation roles).
+    Policies,
 }
 
 /// A command's rows, and the order of their columns.
@@ -66,6 +68,23 @@ impl Rows {
                         text(s, "name"),
                         list(s, "machines").len().to_string(),
                         text(s, "description"),
+                    ]
+                },
+            ),
+            Rows::Policies => table(
+                list(doc, "rules"),
+                &["Definition", "Effect", "Roles"],
+                |r| {
+                    let roles: Vec<String> =
+                        list(r, "roles").iter().map(|x| text(x, "name")).collect();
+                    vec![
+                        text(r, "definition"),
+                        list(r, "effects")
+                            .first()
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                        roles.join(", "),
                     ]
                 },
             ),

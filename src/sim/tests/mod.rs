@@ -5,6 +5,7 @@ mod behaviour;
 mod compute;
 mod fixtures;
 mod groups;
+mod policy;
 mod rbac;
 
 use reqwest::header::HeaderMap;

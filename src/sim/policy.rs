@@ -1,0 +1,406 @@
+//! Azure Policy's resources in the simulated ARM (`Microsoft.Authorization`
+//! 2023-04-01): policy definitions and policy set definitions at
+//! subscription scope, and assignments (with a system-assigned identity) at
+//! a subscription or a resource group; created or replaced by PUT, read by
+//! GET, removed by DELETE, in the shapes of the official examples. Stored as
+//! the JSON received: nothing here knows arcfix's definitions, and no rule
+//! is evaluated.
+
+use serde_json::{Map, Value, json};
+
+use crate::sim::arm::{Ctx, canonical_scope, find_rg, method_not_allowed};
+use crate::sim::reply::{ArmError, ArmResult, Reply};
+use crate::sim::route::Route;
+use crate::sim::world::{World, new_guid};
+
+/// The three kinds of policy resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Definition,
+    SetDefinition,
+    Assignment,
+}
+
+impl Kind {
+    /// The resource type's last segment, as ids spell it.
+    fn segment(self) -> &'static str {
+        match self {
+            Kind::Definition => "policyDefinitions",
+            Kind::SetDefinition => "policySetDefinitions",
+            Kind::Assignment => "policyAssignments",
+        }
+    }
+
+    fn not_found_code(self) -> &'static str {
+        match self {
+            Kind::Definition => "PolicyDefinitionNotFound",
+            Kind::SetDefinition => "PolicySetDefinitionNotFound",
+            Kind::Assignment => "PolicyAssignmentNotFound",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Kind::Definition => "policy definition",
+            Kind::SetDefinition => "policy set definition",
+            Kind::Assignment => "policy assignment",
+        }
+    }
+}
+
+/// One stored policy resource: where, its name as first written, and the
+/// whole resource as ARM answers it.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub kind: Kind,
+    /// `/subscriptions/{id}` or `/subscriptions/{id}/resourceGroups/{rg}`, as the world spells it.
+    pub scope: String,
+    pub name: String,
+    pub resource: Value,
+}
+
+/// Every policy resource of the world, in the order they were first written.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Store {
+    pub items: Vec<Stored>,
+}
+
+impl Store {
+    fn index(&self, kind: Kind, scope: &str, name: &str) -> Option<usize> {
+        self.items.iter().position(|s| {
+            s.kind == kind
+                && s.scope.eq_ignore_ascii_case(scope)
+                && s.name.eq_ignore_ascii_case(name)
+        })
+    }
+
+    /// The stored resource whose id is `id` (ARM compares ids ignoring case).
+    fn by_id(&self, id: &str) -> Option<&Stored> {
+        self.items.iter().find(|s| {
+            s.resource["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(id))
+        })
+    }
+
+    /// What tests and `state_json` see: each resource whole.
+    pub fn to_json(&self) -> Value {
+        let of = |kind: Kind| -> Vec<Value> {
+            self.items
+                .iter()
+                .filter(|s| s.kind == kind)
+                .map(|s| s.resource.clone())
+                .collect()
+        };
+        json!({
+            "policyDefinitions": of(Kind::Definition),
+            "policySetDefinitions": of(Kind::SetDefinition),
+            "policyAssignments": of(Kind::Assignment),
+        })
+    }
+}
+
+/// The api-version these resources are served with here.
+pub(crate) const VERSIONS: &[&str] = &["2023-04-01"];
+
+pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
+    let (kind, scope, name) = match route {
+        Route::PolicyDefinition { scope, name } => (Kind::Definition, scope, name),
+        Route::PolicySetDefinition { scope, name } => (Kind::SetDefinition, scope, name),
+        Route::PolicyAssignment { scope, name } => (Kind::Assignment, scope, name),
+        _ => unreachable!("routed by the front door"),
+    };
+    let scope = known_scope(world, kind, scope)?;
+    let action = |verb: &str| format!("Microsoft.Authorization/{}/{verb}", kind.segment());
+    match ctx.method() {
+        "GET" => {
+            ctx.require(world, &action("read"), &scope)?;
+            let i = world
+                .policy
+                .index(kind, &scope, name)
+                .ok_or_else(|| not_found(kind, name))?;
+            Ok(Reply::ok(world.policy.items[i].resource.clone()))
+        }
+        "PUT" => {
+            ctx.require(world, &action("write"), &scope)?;
+            put(world, ctx, kind, &scope, name)
+        }
+        "DELETE" => {
+            ctx.require(world, &action("delete"), &scope)?;
+            match world.policy.index(kind, &scope, name) {
+                None => Ok(Reply::empty(204)),
+                Some(i) => {
+                    let gone = world.policy.items.remove(i);
+                    Ok(match kind {
+                        // Its 200 carries the deleted assignment; the
+                        // definitions' 200 has no body.
+                        Kind::Assignment => Reply::ok(gone.resource),
+                        _ => Reply::empty(200),
+                    })
+                }
+            }
+        }
+        other => Err(method_not_allowed(other)),
+    }
+}
+
+/// The scope as the world spells it: a subscription for definitions and
+/// sets (management groups are not simulated), a subscription or a resource
+/// group of it for assignments.
+fn known_scope(world: &World, kind: Kind, scope: &str) -> Result<String, ArmError> {
+    let invalid = || {
+        ArmError::bad_request(
+            "InvalidScope",
+            format!(
+                "arcfix-sim keeps {}s at {}, not at '{scope}'.",
+                kind.what(),
+                match kind {
+                    Kind::Assignment => "subscriptions and resource groups",
+                    _ => "subscriptions",
+                }
+            ),
+        )
+    };
+    match crate::sim::route::parse(scope) {
+        Route::Subscription { sub } => {
+            if world.sub_index(&sub).is_none() {
+                return Err(ArmError::new(
+                    404,
+                    "SubscriptionNotFound",
+                    format!("The subscription '{sub}' could not be found."),
+                ));
+            }
+        }
+        Route::ResourceGroup { sub, rg } if kind == Kind::Assignment => {
+            find_rg(world, &sub, &rg)?;
+        }
+        _ => return Err(invalid()),
+    }
+    Ok(canonical_scope(world, scope))
+}
+
+fn not_found(kind: Kind, name: &str) -> ArmError {
+    ArmError::new(
+        404,
+        kind.not_found_code(),
+        format!("The {} '{name}' could not be found.", kind.what()),
+    )
+}
+
+fn invalid_request(message: impl Into<String>) -> ArmError {
+    ArmError::bad_request("InvalidRequestContent", message)
+}
+
+/// Create or replace: the body checked as far as ARM checks it before
+/// storing, the answer the stored resource (201 on create; a set's update 200).
+fn put(world: &mut World, ctx: &Ctx, kind: Kind, scope: &str, name: &str) -> ArmResult {
+    let body = ctx.body().and_then(Value::as_object).ok_or_else(|| {
+        invalid_request("The request content was invalid and could not be deserialized.")
+    })?;
+    let properties = body
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or_else(|| invalid_request("The request content must have 'properties'."))?;
+    let id = format!(
+        "{scope}/providers/Microsoft.Authorization/{}/{name}",
+        kind.segment()
+    );
+    let existing = world.policy.index(kind, scope, name);
+    let mut resource = Map::new();
+    let properties = match kind {
+        Kind::Definition => definition_properties(properties)?,
+        Kind::SetDefinition => set_properties(world, properties)?,
+        Kind::Assignment => {
+            let (properties, identity, location) =
+                assignment_parts(world, body, properties, scope)?;
+            if let Some(identity) = identity {
+                // A replaced assignment keeps its identity.
+                let kept = existing
+                    .map(|i| &world.policy.items[i].resource["identity"])
+                    .filter(|v| v["principalId"].is_string());
+                let identity = match kept {
+                    Some(kept) => kept.clone(),
+                    None => {
+                        // A new managed identity: a service principal of the
+                        // directory, which roles can then be assigned to.
+                        let oid = new_guid();
+                        world.principals.push(crate::sim::scenario::Principal {
+                            oid: oid.clone(),
+                            upn: String::new(),
+                            principal_type: "ServicePrincipal".into(),
+                            client_id: Some(new_guid()),
+                            client_secret: None,
+                            member_of: vec![],
+                        });
+                        json!({"type": identity, "principalId": oid, "tenantId": world.tenant})
+                    }
+                };
+                resource.insert("identity".into(), identity);
+            }
+            if let Some(location) = location {
+                resource.insert("location".into(), json!(location));
+            }
+            properties
+        }
+    };
+    resource.insert("properties".into(), Value::Object(properties));
+    resource.insert("id".into(), json!(id));
+    resource.insert(
+        "type".into(),
+        json!(format!("Microsoft.Authorization/{}", kind.segment())),
+    );
+    resource.insert("name".into(), json!(name));
+    let resource = Value::Object(resource);
+    let status = match (kind, existing) {
+        (Kind::SetDefinition, Some(_)) => 200,
+        _ => 201,
+    };
+    match existing {
+        Some(i) => world.policy.items[i].resource = resource.clone(),
+        None => world.policy.items.push(Stored {
+            kind,
+            scope: scope.to_string(),
+            name: name.to_string(),
+            resource: resource.clone(),
+        }),
+    }
+    Ok(Reply::with(status, resource))
+}
+
+/// A definition's properties: a `policyRule` with `if` and `then` is
+/// required; `policyType` is `Custom` unless the caller said so.
+fn definition_properties(mut p: Map<String, Value>) -> Result<Map<String, Value>, ArmError> {
+    let rule = p.get("policyRule").and_then(Value::as_object);
+    if !rule.is_some_and(|r| {
+        r.get("if").is_some_and(Value::is_object) && r.get("then").is_some_and(Value::is_object)
+    }) {
+        return Err(ArmError::bad_request(
+            "InvalidPolicyRule",
+            "The policy definition has no valid 'policyRule': it needs an 'if' and a 'then'.",
+        ));
+    }
+    custom(&mut p)?;
+    Ok(p)
+}
+
+/// `policyType`: only `Custom` may be written.
+fn custom(p: &mut Map<String, Value>) -> Result<(), ArmError> {
+    match p.get("policyType").and_then(Value::as_str) {
+        None => {
+            p.insert("policyType".into(), json!("Custom"));
+            Ok(())
+        }
+        Some(t) if t.eq_ignore_ascii_case("Custom") => Ok(()),
+        Some(t) => Err(ArmError::bad_request(
+            "InvalidPolicyType",
+            format!("The policy type '{t}' cannot be written; only 'Custom'."),
+        )),
+    }
+}
+
+/// A set's properties: at least one reference, each to a definition that
+/// exists, each reference id once.
+fn set_properties(
+    world: &World,
+    mut p: Map<String, Value>,
+) -> Result<Map<String, Value>, ArmError> {
+    let refs = p
+        .get("policyDefinitions")
+        .and_then(Value::as_array)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| {
+            ArmError::bad_request(
+                "InvalidPolicySetDefinition",
+                "The policy set definition must reference at least one policy definition.",
+            )
+        })?;
+    let mut seen: Vec<String> = Vec::new();
+    for r in refs {
+        let id = r["policyDefinitionId"].as_str().unwrap_or_default();
+        if !world
+            .policy
+            .by_id(id)
+            .is_some_and(|s| s.kind == Kind::Definition)
+        {
+            return Err(ArmError::new(
+                404,
+                "PolicyDefinitionNotFound",
+                format!("The policy definition '{id}' could not be found."),
+            ));
+        }
+        if let Some(reference) = r["policyDefinitionReferenceId"].as_str() {
+            if seen.iter().any(|s| s.eq_ignore_ascii_case(reference)) {
+                return Err(ArmError::bad_request(
+                    "InvalidPolicySetDefinition",
+                    format!("The policy definition reference id '{reference}' is used twice."),
+                ));
+            }
+            seen.push(reference.to_string());
+        }
+    }
+    custom(&mut p)?;
+    Ok(p)
+}
+
+/// An assignment's properties (with its `scope`), the identity type it
+/// asks for, and its location: what it assigns must exist, and a
+/// system-assigned identity needs a location.
+#[allow(clippy::type_complexity)]
+fn assignment_parts(
+    world: &World,
+    body: &Map<String, Value>,
+    mut p: Map<String, Value>,
+    scope: &str,
+) -> Result<(Map<String, Value>, Option<String>, Option<String>), ArmError> {
+    let id = p
+        .get("policyDefinitionId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if world
+        .policy
+        .by_id(&id)
+        .is_none_or(|s| s.kind == Kind::Assignment)
+    {
+        return Err(ArmError::new(
+            404,
+            "PolicyDefinitionNotFound",
+            format!("The policy definition or set '{id}' could not be found."),
+        ));
+    }
+    let identity = match body.get("identity").map(|i| &i["type"]) {
+        None => None,
+        Some(Value::String(t)) if t == "SystemAssigned" => Some(t.clone()),
+        Some(Value::String(t)) if t == "None" => None,
+        Some(other) => {
+            return Err(invalid_request(format!(
+                "arcfix-sim gives assignments a system-assigned identity only, not {other}."
+            )));
+        }
+    };
+    let location = body
+        .get("location")
+        .and_then(Value::as_str)
+        .map(String::from);
+    if identity.is_some() && location.is_none() {
+        return Err(ArmError::bad_request(
+            "LocationRequired",
+            "A policy assignment with a managed identity needs a location.",
+        ));
+    }
+    match p.get("enforcementMode").and_then(Value::as_str) {
+        None => {
+            p.insert("enforcementMode".into(), json!("Default"));
+        }
+        Some("Default" | "DoNotEnforce") => {}
+        Some(other) => {
+            return Err(invalid_request(format!(
+                "The enforcement mode '{other}' is not one of Default, DoNotEnforce."
+            )));
+        }
+    }
+    p.insert("scope".into(), json!(scope));
+    p.entry("notScopes").or_insert_with(|| json!([]));
+    Ok((p, identity, location))
+}

@@ -1,0 +1,599 @@
+//! `arcfix policy show` (issue 21, point 1): the initiative as people read
+//! it, and as the JSON whose definitions validate against Azure Policy's
+//! published schema, whose deployment templates are PUTs the REST specs
+//! accept, and whose definitions and set are the PUT bodies of
+//! `Microsoft.Authorization` 2023-04-01. Nothing is sent anywhere.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::azure::Azure;
+use crate::harness::{Output, Sandbox};
+use crate::specs::{Request, Specs};
+
+const SUB: &str = "00000000-0000-0000-0000-000000000001";
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/policy")
+}
+
+fn show(args: &[&str]) -> Output {
+    let mut all = vec!["policy", "show"];
+    all.extend_from_slice(args);
+    Sandbox::new().cmd().args(&all).run()
+}
+
+/// `policy show -o json` for a choice, whole.
+fn document(args: &[&str]) -> Value {
+    let mut all = vec!["-o", "json"];
+    all.extend_from_slice(args);
+    let out = show(&all);
+    assert_eq!(out.status, 0, "{out:?}");
+    assert_eq!(out.stderr, "", "{out:?}");
+    out.json()
+}
+
+/// Every choice `policy show` offers.
+fn choices() -> Vec<Value> {
+    [
+        &[][..],
+        &["--login", "entra"],
+        &["--port", "2222"],
+        &["--port", "2222", "--login", "entra"],
+    ]
+    .iter()
+    .map(|a| document(a))
+    .collect()
+}
+
+/// The two documents the schema names by URL, answered from memory (see
+/// tests/data/policy/SOURCES.md); anything else is refused, never fetched.
+struct Offline;
+
+impl jsonschema::Retrieve for Offline {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        match uri.as_str() {
+            "https://schema.management.azure.com/schemas/common/definitions.json" => Ok(json!({
+                "definitions": {"expression": {"type": "string", "pattern": "^\\[([^\\[].*)?\\]$"}}
+            })),
+            "https://schema.management.azure.com/schemas/2018-05-01/Microsoft.Resources.Deployments.json" => {
+                Ok(json!({"definitions": {"DeploymentProperties": {"type": "object"}}}))
+            }
+            other => Err(format!("the test fetches nothing: {other}").into()),
+        }
+    }
+}
+
+fn schema() -> jsonschema::Validator {
+    let text =
+        std::fs::read_to_string(data().join("schemas/2020-10-01/policyDefinition.json")).unwrap();
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .with_retriever(Offline)
+        .build(&serde_json::from_str(&text).unwrap())
+        .unwrap()
+}
+
+/// What the schema finds wrong with a policy rule.
+fn schema_errors(v: &jsonschema::Validator, rule: &Value) -> Vec<String> {
+    v.iter_errors(rule)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+fn definitions(doc: &Value) -> &[Value] {
+    doc["definitions"].as_array().unwrap()
+}
+
+#[test]
+fn every_definition_validates_against_the_official_schema() {
+    let v = schema();
+    // Azure's own definitions pass, as the validator is set up.
+    for builtin in [
+        "AzureMonitor_Agent_Linux_HybridVM_DINE.json",
+        "AzureMonitor_Agent_Linux_HybridVM_Audit.json",
+    ] {
+        let text = std::fs::read_to_string(
+            data()
+                .join("built-in-policies/policyDefinitions/Monitoring")
+                .join(builtin),
+        )
+        .unwrap();
+        let d: Value = serde_json::from_str(&text).unwrap();
+        let errors = schema_errors(&v, &d["properties"]["policyRule"]);
+        assert!(errors.is_empty(), "{builtin}: {errors:?}");
+    }
+    let mut checked = 0;
+    for doc in choices() {
+        for d in definitions(&doc) {
+            let rule = &d["properties"]["policyRule"];
+            let errors = schema_errors(&v, rule);
+            assert!(errors.is_empty(), "{}: {errors:?}", d["name"]);
+            checked += 1;
+            // The schema can refuse: an effect it does not know, a details
+            // key it does not have.
+            let mut wrong = rule.clone();
+            wrong["then"]["effect"] = json!("deployIfMissing");
+            assert!(!schema_errors(&v, &wrong).is_empty(), "{}", d["name"]);
+            if wrong["then"]["details"].is_object() {
+                let mut wrong = rule.clone();
+                wrong["then"]["details"]["roleDefinitionId"] = json!("x");
+                assert!(!schema_errors(&v, &wrong).is_empty(), "{}", d["name"]);
+            }
+        }
+    }
+    assert_eq!(checked, 3 + 5 + 3 + 5);
+}
+
+/// A template expression of the few forms arcfix writes, with the template's
+/// parameters given: `[parameters('p')]` and `[concat(…)]` of literals and
+/// parameters.
+fn evaluate(expr: &Value, params: &serde_json::Map<String, Value>) -> Value {
+    let Some(text) = expr.as_str() else {
+        return expr.clone();
+    };
+    let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+        return expr.clone();
+    };
+    let arg = |a: &str| -> Value {
+        let a = a.trim();
+        if let Some(name) = a
+            .strip_prefix("parameters('")
+            .and_then(|a| a.strip_suffix("')"))
+        {
+            params
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no parameter {name} in {text}"))
+        } else if let Some(lit) = a.strip_prefix('\'').and_then(|a| a.strip_suffix('\'')) {
+            json!(lit)
+        } else {
+            panic!("an expression the test does not read: {text}")
+        }
+    };
+    match inner
+        .strip_prefix("concat(")
+        .and_then(|i| i.strip_suffix(')'))
+    {
+        Some(args) => json!(
+            args.split(", ")
+                .map(|a| arg(a).as_str().unwrap().to_string())
+                .collect::<String>()
+        ),
+        None => arg(inner),
+    }
+}
+
+/// Each resource of a DeployIfNotExists template as the PUT ARM would
+/// receive when the policy remediates machine `web-01` in `rg` at
+/// `eastus`: the operation the REST specs name for each, in order.
+fn template_puts(d: &Value) -> Vec<String> {
+    let props = &d["properties"];
+    let details = &props["policyRule"]["then"]["details"];
+    let deployment = &details["deployment"]["properties"];
+    // The deployment's values, from the evaluated machine and the definition's defaults.
+    let mut params = serde_json::Map::new();
+    for (name, given) in deployment["parameters"].as_object().unwrap() {
+        let value = match given["value"].as_str().unwrap() {
+            "[field('name')]" => json!("web-01"),
+            "[field('location')]" => json!("eastus"),
+            other => {
+                let p = other
+                    .strip_prefix("[parameters('")
+                    .and_then(|p| p.strip_suffix("')]"))
+                    .unwrap_or_else(|| panic!("{other}"));
+                props["parameters"][p]["defaultValue"].clone()
+            }
+        };
+        params.insert(name.clone(), value);
+    }
+    let template = &deployment["template"];
+    let declared: Vec<&String> = template["parameters"].as_object().unwrap().keys().collect();
+    let mut given: Vec<&String> = params.keys().collect();
+    given.sort();
+    assert_eq!(declared, given, "{}", d["name"]);
+    let group = format!("/subscriptions/{SUB}/resourceGroups/rg/providers");
+    let mut ops = Vec::new();
+    for r in template["resources"].as_array().unwrap() {
+        let kind = r["type"].as_str().unwrap();
+        let name = evaluate(&r["name"], &params);
+        let name = name.as_str().unwrap();
+        let (namespace, types) = kind.split_once('/').unwrap();
+        let mut path = match r.get("scope") {
+            // An extension resource of the machine (`scope`).
+            Some(scope) => format!(
+                "{group}/{}/providers/{namespace}",
+                evaluate(scope, &params).as_str().unwrap()
+            ),
+            None => format!("{group}/{namespace}"),
+        };
+        for (t, n) in types.split('/').zip(name.split('/')) {
+            path.push_str(&format!("/{t}/{n}"));
+        }
+        assert_eq!(
+            types.split('/').count(),
+            name.split('/').count(),
+            "{kind} {name}"
+        );
+        let mut body = json!({"properties": {}});
+        for (k, v) in r["properties"].as_object().unwrap() {
+            body["properties"][k] = evaluate(v, &params);
+        }
+        if let Some(location) = r.get("location") {
+            body["location"] = evaluate(location, &params);
+        }
+        let query = format!("api-version={}", r["apiVersion"].as_str().unwrap());
+        let op = Specs::get()
+            .check(&Request {
+                method: "PUT",
+                path: &path,
+                query: &query,
+                body: Some(&body),
+            })
+            .unwrap_or_else(|e| panic!("{}: PUT {path}?{query} {body}: {e:?}", d["name"]));
+        ops.push(format!("{op} {path} {body}"));
+    }
+    ops
+}
+
+#[test]
+fn each_template_deploys_what_the_rest_specs_accept() {
+    let m = format!(
+        "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01"
+    );
+    let doc = document(&["--port", "2222", "--login", "entra"]);
+    let puts: Vec<(String, Vec<String>)> = definitions(&doc)
+        .iter()
+        .filter(|d| d["properties"]["policyRule"]["then"]["details"]["deployment"].is_object())
+        .map(|d| (d["name"].as_str().unwrap().to_string(), template_puts(d)))
+        .collect();
+    let endpoint = format!(
+        r#"Endpoints_CreateOrUpdate {m}/providers/Microsoft.HybridConnectivity/endpoints/default {{"properties":{{"type":"default"}}}}"#
+    );
+    assert_eq!(
+        puts,
+        [
+            ("arcfix-ssh-endpoint".to_string(), vec![endpoint.clone()]),
+            (
+                "arcfix-ssh-service-configuration".to_string(),
+                vec![
+                    endpoint,
+                    format!(
+                        r#"ServiceConfigurations_CreateOrupdate {m}/providers/Microsoft.HybridConnectivity/endpoints/default/serviceConfigurations/SSH {{"properties":{{"port":2222,"serviceName":"SSH"}}}}"#
+                    )
+                ]
+            ),
+            (
+                "arcfix-entra-ssh-login-extension".to_string(),
+                vec![format!(
+                    r#"MachineExtensions_CreateOrUpdate {m}/extensions/AADSSHLoginForLinux {{"location":"eastus","properties":{{"autoUpgradeMinorVersion":true,"publisher":"Microsoft.Azure.ActiveDirectory","type":"AADSSHLoginForLinux"}}}}"#
+                )]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn the_definitions_and_the_set_are_the_bodies_authorization_takes() {
+    for doc in choices() {
+        for d in definitions(&doc) {
+            let name = d["name"].as_str().unwrap();
+            assert!(name.starts_with("arcfix-"), "{name}");
+            let body = json!({"properties": d["properties"]});
+            let path = format!(
+                "/subscriptions/{SUB}/providers/Microsoft.Authorization/policyDefinitions/{name}"
+            );
+            let op = Specs::get().check(&Request {
+                method: "PUT",
+                path: &path,
+                query: "api-version=2023-04-01",
+                body: Some(&body),
+            });
+            assert_eq!(
+                op,
+                Ok("PolicyDefinitions_CreateOrUpdate".to_string()),
+                "{name}"
+            );
+            let p = &d["properties"];
+            assert_eq!(p["policyType"], "Custom");
+            assert_eq!(p["mode"], "Indexed");
+            assert_eq!(
+                p["metadata"],
+                json!({"category": "Azure Arc", "version": "1.0.0"})
+            );
+        }
+        // The set, once its definitions' subscription is known.
+        let set = &doc["set"];
+        assert_eq!(set["name"], "arcfix-ssh");
+        let text = set["properties"]
+            .to_string()
+            .replace("{subscriptionId}", SUB);
+        let body = json!({"properties": serde_json::from_str::<Value>(&text).unwrap()});
+        let op = Specs::get().check(&Request {
+            method: "PUT",
+            path: &format!(
+                "/subscriptions/{SUB}/providers/Microsoft.Authorization/policySetDefinitions/arcfix-ssh"
+            ),
+            query: "api-version=2023-04-01",
+            body: Some(&body),
+        });
+        assert_eq!(op, Ok("PolicySetDefinitions_CreateOrUpdate".to_string()));
+        // Each reference names a definition of the document, by its id.
+        let names: Vec<String> = definitions(&doc)
+            .iter()
+            .map(|d| {
+                format!(
+                    "/subscriptions/{{subscriptionId}}/providers/Microsoft.Authorization/policyDefinitions/{}",
+                    d["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let referenced: Vec<String> = set["properties"]["policyDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["policyDefinitionId"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(referenced, names);
+    }
+}
+
+#[test]
+fn remediation_roles_are_the_built_in_ones_named() {
+    let doc = document(&["--login", "entra"]);
+    let roles: Vec<(String, Value)> = definitions(&doc)
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_string(),
+                d["properties"]["policyRule"]["then"]["details"]["roleDefinitionIds"].clone(),
+            )
+        })
+        .collect();
+    let contributor = json!([
+        "/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"
+    ]);
+    assert_eq!(
+        roles,
+        [
+            ("arcfix-ssh-endpoint".to_string(), contributor.clone()),
+            ("arcfix-ssh-service-configuration".to_string(), contributor),
+            ("arcfix-agent-ssh-port".to_string(), Value::Null),
+            (
+                "arcfix-entra-ssh-login-extension".to_string(),
+                json!([
+                    "/providers/Microsoft.Authorization/roleDefinitions/cd570a14-e51a-42ad-bac8-bafd67325302"
+                ])
+            ),
+            ("arcfix-agent-entra-extension".to_string(), Value::Null),
+        ]
+    );
+    // The role of Azure's own Arc extension definition, as arcfix names it.
+    let builtin: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            data().join("built-in-policies/policyDefinitions/Monitoring/AzureMonitor_Agent_Linux_HybridVM_DINE.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        builtin["properties"]["policyRule"]["then"]["details"]["roleDefinitionIds"],
+        definitions(&doc)[3]["properties"]["policyRule"]["then"]["details"]["roleDefinitionIds"]
+    );
+}
+
+#[test]
+fn people_see_each_definition_what_it_needs_and_what_it_cannot_verify() {
+    let out = show(&[]);
+    assert_eq!(out.status, 0, "{out:?}");
+    assert_eq!(out.stderr, "");
+    assert_eq!(
+        out.stdout,
+        "\
+The Azure Policy initiative arcfix would install, for SSH on port 22 with local users
+Shown only: nothing was read from or sent to Azure. None of it has run against real Azure.
+
+Set arcfix-ssh: 3 definitions, the effect of each a parameter of the set
+
+arcfix-ssh-endpoint: Arc-enabled servers should have the default HybridConnectivity endpoint
+  effect: DeployIfNotExists (or AuditIfNotExists, Disabled)
+  looks for: Microsoft.HybridConnectivity/endpoints named default
+  deploys: Microsoft.HybridConnectivity/endpoints (api-version 2023-03-15)
+  remediation role: Contributor (b24988ac-6180-42a0-ab88-20f7382dd24c)
+  verifies: an endpoint named default exists on the machine
+  cannot verify: HybridConnectivity has no policy aliases: only the name and type of the related resource are tested, never its properties
+  cannot verify: whether the endpoint is of type default or custom
+
+arcfix-ssh-service-configuration: Arc-enabled servers should have an SSH service configuration
+  effect: DeployIfNotExists (or AuditIfNotExists, Disabled)
+  looks for: Microsoft.HybridConnectivity/endpoints/serviceConfigurations named default/SSH
+  deploys: Microsoft.HybridConnectivity/endpoints (api-version 2023-03-15)
+  deploys: Microsoft.HybridConnectivity/endpoints/serviceConfigurations (api-version 2023-03-15)
+  remediation role: Contributor (b24988ac-6180-42a0-ab88-20f7382dd24c)
+  verifies: a service configuration named SSH exists under the default endpoint
+  cannot verify: HybridConnectivity has no policy aliases: only the name and type of the related resource are tested, never its properties
+  cannot verify: the port: a machine whose SSH service configuration is on another port counts as compliant (arcfix check reads the port)
+  cannot verify: whether the policy engine finds a child of an extension resource as the related resource (not run against Azure)
+
+arcfix-agent-ssh-port: the Arc agent should allow incoming connections on the SSH port
+  effect: Audit (or Disabled)
+  verifies: the agent's incomingConnectionsPorts is empty (every port allowed) or names the port
+  cannot verify: a range (22-25) that holds the port is reported non-compliant: a policy compares text, it cannot read a range
+  cannot verify: a machine whose agent has not reported its configuration is compliant (nothing to compare)
+  cannot verify: the agent's own setting is changed only on the server (azcmagent config set incomingconnections.ports): a policy cannot deploy it
+
+Not proven
+  - None of these definitions has run against real Azure: they are checked against Azure Policy's published JSON schema and the REST specifications only.
+  - HybridConnectivity has no Azure Policy aliases: an existence condition can test only that an endpoint named default and a service configuration named SSH exist, never their port. A machine whose SSH configuration is on another port is compliant; arcfix check reads the port.
+  - The agent's configuration (allowed ports, extension lists) is read-only to Azure Policy: those rules only audit, and the fix is on the server (azcmagent config set).
+  - Registering Microsoft.HybridConnectivity and granting login roles are no policy's to do: arcfix apply does them.
+
+The definitions and the set as ARM takes them (for az policy definition create and az policy set-definition create): arcfix policy show -o json
+"
+    );
+    let entra = show(&["--login", "entra", "--port", "2222"]);
+    assert_eq!(entra.status, 0, "{entra:?}");
+    assert!(
+        entra.stdout.starts_with(
+            "The Azure Policy initiative arcfix would install, for SSH on port 2222 with Microsoft Entra ID\n"
+        ),
+        "{entra:?}"
+    );
+    assert!(
+        entra.stdout.contains(
+            "\narcfix-entra-ssh-login-extension: Linux Arc-enabled servers should have the Microsoft Entra SSH login extension\n  effect: DeployIfNotExists (or AuditIfNotExists, Disabled)\n  looks for: Microsoft.HybridCompute/machines/extensions\n  deploys: Microsoft.HybridCompute/machines/extensions (api-version 2025-01-13)\n  remediation role: Azure Connected Machine Resource Administrator (cd570a14-e51a-42ad-bac8-bafd67325302)\n"
+        ),
+        "{entra:?}"
+    );
+    assert!(
+        entra.stdout.contains("\narcfix-agent-entra-extension: the Arc agent should admit the Microsoft Entra SSH login extension\n  effect: Audit (or Disabled)\n"),
+        "{entra:?}"
+    );
+    assert!(
+        entra
+            .stdout
+            .ends_with(": arcfix policy show --port 2222 --login entra -o json\n"),
+        "{entra:?}"
+    );
+}
+
+#[test]
+fn a_table_lists_the_definitions_with_their_effect_and_roles() {
+    let out = show(&["--login", "entra", "-o", "table"]);
+    assert_eq!(out.status, 0, "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "\
+Definition                        Effect             Roles
+--------------------------------  -----------------  ----------------------------------------------
+arcfix-ssh-endpoint               DeployIfNotExists  Contributor
+arcfix-ssh-service-configuration  DeployIfNotExists  Contributor
+arcfix-agent-ssh-port             Audit
+arcfix-entra-ssh-login-extension  DeployIfNotExists  Azure Connected Machine Resource Administrator
+arcfix-agent-entra-extension      Audit
+"
+    );
+}
+
+#[test]
+fn a_bad_port_is_a_one_line_usage_error() {
+    for port in ["0", "65536", "x", "-1", "", "22 23"] {
+        let arg = format!("--port={port}");
+        let out = show(&[&arg]);
+        assert_eq!(out.status, 64, "{port}: {out:?}");
+        assert_eq!(out.stdout, "", "{port}");
+        assert_eq!(
+            out.stderr,
+            format!(
+                "arcfix: error: invalid --port '{port}': a port is a whole number from 1 to 65535\n"
+            ),
+            "{port}"
+        );
+    }
+}
+
+#[test]
+fn showing_the_policy_touches_no_azure() {
+    let azure = Azure::builtin("healthy");
+    for args in [
+        &["policy", "show"][..],
+        &["policy", "show", "--login", "entra", "-o", "json"],
+    ] {
+        let out = azure.run(args);
+        assert_eq!(out.status, 0, "{out:?}");
+    }
+    assert_eq!(azure.sim().requests().len(), 0);
+    // No token was asked of the Azure CLI either.
+    assert_eq!(azure.sandbox.calls(), "");
+}
+
+#[test]
+fn copies_are_byte_identical_to_the_shared_ones() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/policy");
+    let files = [
+        "schemas/2020-10-01/policyDefinition.json",
+        "built-in-policies/policyDefinitions/Monitoring/AzureMonitor_Agent_Linux_HybridVM_DINE.json",
+        "built-in-policies/policyDefinitions/Monitoring/AzureMonitor_Agent_Linux_HybridVM_Audit.json",
+    ];
+    for f in files {
+        assert!(data().join(f).is_file(), "{f}");
+    }
+    assert!(data().join("SOURCES.md").is_file());
+    if !shared.is_dir() {
+        return;
+    }
+    for f in files {
+        assert!(
+            std::fs::read(data().join(f)).unwrap() == std::fs::read(shared.join(f)).unwrap(),
+            "{f} differs from the shared copy"
+        );
+    }
+}
+
+#[test]
+fn the_simulator_stores_the_initiative_as_shown() {
+    let sub = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e6f";
+    // Its caller Owner of the subscription, where definitions live.
+    let azure = Azure::edited("healthy", |v| {
+        assert_eq!(v["role_assignments"][0]["role"], "Owner");
+        v["role_assignments"][0]["scope"] = json!(format!("/subscriptions/{sub}"));
+    });
+    let shown = azure.run(&["policy", "show", "--login", "entra", "-o", "json"]);
+    assert_eq!(shown.status, 0, "{shown:?}");
+    let doc = shown.json();
+    let base = azure.sim().base_url();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let put = |path: String, body: Value| {
+        let url = format!(
+            "{}{path}?api-version=2023-04-01",
+            base.trim_end_matches('/')
+        );
+        let req = http.put(url).bearer_auth(&azure.token).json(&body);
+        azure.rt.block_on(async {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        })
+    };
+    let at = |kind: &str, name: &str| {
+        format!("/subscriptions/{sub}/providers/Microsoft.Authorization/{kind}/{name}")
+    };
+    for d in definitions(&doc) {
+        let name = d["name"].as_str().unwrap();
+        let (status, answer) = put(
+            at("policyDefinitions", name),
+            json!({"properties": d["properties"]}),
+        );
+        assert_eq!(status, 201, "{name}: {answer}");
+        assert_eq!(answer["properties"], d["properties"], "{name}");
+    }
+    let set = doc["set"]["properties"]
+        .to_string()
+        .replace("{subscriptionId}", sub);
+    let set: Value = serde_json::from_str(&set).unwrap();
+    let (status, answer) = put(
+        at("policySetDefinitions", "arcfix-ssh"),
+        json!({"properties": set}),
+    );
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["properties"], set);
+    let state = azure.sim().state_json();
+    assert_eq!(
+        state["policy"]["policyDefinitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        state["policy"]["policySetDefinitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // The simulator's log is checked against the REST specs when `azure` drops.
+}
