@@ -220,6 +220,7 @@ fn html_report(command: &cli::Command, query: bool) -> Result<()> {
         cli::Command::Demo { .. } => return Ok(()),
         cli::Command::Explain { .. } => "explain",
         cli::Command::Rules => "rules",
+        cli::Command::Policy { .. } => "policy show",
     };
     Err(Error::Usage(format!(
         "-o html is the report of check, plan, apply or demo; {what} has none (-o text, json, table or tsv)"

@@ -302,6 +302,10 @@ fn where_there_is_no_report_html_is_a_usage_error() {
             "arcfix: error: -o html is the report of check, plan, apply or demo; explain has none (-o text, json, table or tsv)\n",
         ),
         (
+            &["policy", "show", "-o", "html"],
+            "arcfix: error: -o html is the report of check, plan, apply or demo; policy show has none (-o text, json, table or tsv)\n",
+        ),
+        (
             &["rules", "-o", "html"],
             "arcfix: error: -o html is the report of check, plan, apply or demo; rules has none (-o text, json, table or tsv)\n",
         ),
