@@ -9,14 +9,20 @@
 //! (b) the same 1,000 machines, 100 ms latency, no bucket (the client's own
 //!     pacing scaled out of the way, `ARCFIX_PACE_SCALE`): wall time against
 //!     the serial sum of latencies.
-//! (c) 10,000 machines, no bucket: peak RSS of arcfix (goal < 100 MB), time
-//!     to its first output line, wall time.
+//! (c) 10,000 and 100,000 machines, no bucket: peak RSS of arcfix (goal
+//!     < 250 MB at 100,000, growing sub-linearly past 10,000), time to its
+//!     scope line (its first output line; goal ≤ 5 s), wall time.
 //!
 //! (d) 40,000 distinct ids in `--ids-from`: the time to read and deduplicate
 //!     them (only the client side checked).
 //!
+//! (e) one subscription of 500 machines against ten of 500 each, under ARM's
+//!     read bucket (one per subscription): the ratio of their wall times
+//!     (goal ≤ 1.3).
+//!
 //! Run with `cargo bench --bench fleet` (Linux: peak RSS from wait4).
-//! `ARCFIX_BENCH_ONLY=a,b,c,d` picks some.
+//! `ARCFIX_BENCH_ONLY=a,b,c,d,e` picks some; `ARCFIX_BENCH_BIN` measures
+//! another build of arcfix (a before and after).
 
 #[cfg(unix)]
 fn main() {
@@ -39,6 +45,12 @@ mod bench {
     use arcfix::sim::{BucketSpec, Knobs, Scenario, Sim};
 
     const BIN: &str = env!("CARGO_BIN_EXE_arcfix");
+
+    /// The binary measured: `ARCFIX_BENCH_BIN` (another build, for a before
+    /// and after on the same bench), else the one cargo built with it.
+    fn arcfix_bin() -> String {
+        std::env::var("ARCFIX_BENCH_BIN").unwrap_or_else(|_| BIN.to_string())
+    }
 
     /// The command for a whole fleet: the one place to change when the target
     /// options change (repeatable `--subscription`, `--tag`, `--ids-from`).
@@ -78,7 +90,7 @@ mod bench {
         std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(arcfix_bin());
         cmd.env_clear()
             .current_dir(dir.path())
             .env("HOME", &home)
@@ -182,7 +194,7 @@ mod bench {
     }
 
     pub fn main() {
-        let only = std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d".into());
+        let only = std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e".into());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -244,38 +256,93 @@ mod bench {
         }
 
         if only.contains('c') {
-            let sim = rt
-                .block_on(Sim::start(Scenario::generated(10_000, 1)))
-                .unwrap();
-            sim.set_knobs(Knobs {
-                bucket: Some(BucketSpec::unlimited()),
-                ..Knobs::default()
-            });
-            let run = run_arcfix(&sim, &[("ARCFIX_PACE_SCALE", "10000")]);
-            checked("(c)", &run);
-            let c = counts(&sim);
-            match run.max_rss_kib {
-                Some(kib) => println!(
-                    "(c) 10,000 machines: peak RSS of arcfix {:.1} MB (goal < 100 MB)",
-                    kib as f64 / 1024.0
-                ),
-                None => println!("(c) 10,000 machines: peak RSS not available"),
+            for n in [10_000, 100_000] {
+                println!("{}", rss_case(&rt, n));
             }
-            println!(
-                "(c) 10,000 machines: first output line after {}; wall {:.1} s; {} requests; {:.1} MB of JSON",
-                run.first_line
-                    .map(|d| format!("{:.2} s", d.as_secs_f64()))
-                    .unwrap_or_else(|| "never".into()),
-                run.wall.as_secs_f64(),
-                c.requests,
-                run.stdout_bytes as f64 / 1e6
-            );
-            rt.block_on(sim.shutdown());
+        }
+
+        if only.contains('e') {
+            println!("{}", subscriptions_case(&rt));
         }
 
         if only.contains('d') {
             println!("{}", ids_from_40k());
         }
+    }
+
+    /// (c) `n` machines in one subscription, no bucket (the client's pacing
+    /// scaled out of the way): peak RSS of arcfix, the time to its scope line
+    /// (its first line, on stderr), wall time.
+    fn rss_case(rt: &tokio::runtime::Runtime, n: usize) -> String {
+        let sim = rt.block_on(Sim::start(Scenario::generated(n, 1))).unwrap();
+        sim.set_knobs(Knobs {
+            bucket: Some(BucketSpec::unlimited()),
+            ..Knobs::default()
+        });
+        let run = run_arcfix(&sim, &[("ARCFIX_PACE_SCALE", "10000")]);
+        let label = format!("(c) {} machines", thousands(n));
+        checked(&label, &run);
+        let c = counts(&sim);
+        rt.block_on(sim.shutdown());
+        let rss = match run.max_rss_kib {
+            Some(kib) => format!("{:.1} MB", kib as f64 / 1024.0),
+            None => "not available".into(),
+        };
+        format!(
+            "{label}: peak RSS of arcfix {rss} (goal < 250 MB at 100,000); scope line after {}; wall {:.1} s; {} requests; {:.1} MB of JSON",
+            run.first_line
+                .map(|d| format!("{:.2} s", d.as_secs_f64()))
+                .unwrap_or_else(|| "never".into()),
+            run.wall.as_secs_f64(),
+            c.requests,
+            run.stdout_bytes as f64 / 1e6
+        )
+    }
+
+    /// (e) Many subscriptions at once (issue 20, point 3): one subscription
+    /// of 500 machines, then ten of 500 each, under ARM's read bucket (each
+    /// subscription its own): the ten should take about the time of one
+    /// (goal ≤ 1.3×), not ten times it.
+    fn subscriptions_case(rt: &tokio::runtime::Runtime) -> String {
+        const PER: usize = 500;
+        let time = |subs: usize| {
+            let sim = rt
+                .block_on(Sim::start(Scenario::generated(PER * subs, subs)))
+                .unwrap();
+            sim.set_knobs(Knobs {
+                bucket: Some(BucketSpec::ARM),
+                ..Knobs::default()
+            });
+            let run = run_arcfix(&sim, &[]);
+            checked(&format!("(e) {subs} subscription(s)"), &run);
+            let c = counts(&sim);
+            rt.block_on(sim.shutdown());
+            (run.wall, c)
+        };
+        let (one, c1) = time(1);
+        let (ten, c10) = time(10);
+        format!(
+            "(e) ARM read bucket per subscription: 1 subscription of {PER} machines {:.1} s ({} reads, {} 429s); 10 subscriptions of {PER} {:.1} s ({} reads, {} 429s) → ratio {:.2} (goal ≤ 1.3)",
+            one.as_secs_f64(),
+            c1.reads,
+            c1.throttled,
+            ten.as_secs_f64(),
+            c10.reads,
+            c10.throttled,
+            ten.as_secs_f64() / one.as_secs_f64().max(f64::MIN_POSITIVE)
+        )
+    }
+
+    fn thousands(n: usize) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
     }
 
     /// (d) 40,000 distinct ids in `--ids-from` (issue 16, point 6): the time
@@ -296,7 +363,7 @@ mod bench {
         std::fs::write(&one, text.lines().next().unwrap()).unwrap();
         let time = |file: &std::path::Path| {
             let start = Instant::now();
-            let status = Command::new(BIN)
+            let status = Command::new(arcfix_bin())
                 .env("HOME", dir.path())
                 .args(["check", "--checks", "client", "-o", "json", "--ids-from"])
                 .arg(file)
