@@ -256,7 +256,12 @@ mod bench {
         }
 
         if only.contains('c') {
-            for n in [10_000, 100_000] {
+            // `ARCFIX_BENCH_MACHINES=30000,…` measures other sizes.
+            let sizes: Vec<usize> = match std::env::var("ARCFIX_BENCH_MACHINES") {
+                Ok(v) => v.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+                Err(_) => vec![10_000, 100_000],
+            };
+            for n in sizes {
                 println!("{}", rss_case(&rt, n));
             }
         }

@@ -44,7 +44,8 @@ pub enum Source {
 #[derive(Debug, Default)]
 pub struct Enumeration {
     /// `None`: the listing did not tell what the checks need (read it).
-    pub machines: Vec<(MachineId, Option<Machine>)>,
+    /// Boxed: a fleet's list holds only a pointer while it waits.
+    pub machines: Vec<(MachineId, Option<Box<Machine>>)>,
     pub subscriptions: usize,
     pub source: Option<Source>,
     /// Subscriptions that could not be enumerated, and why: not checked.
@@ -227,7 +228,7 @@ pub const MAX_MACHINES: usize = 100_000;
 struct Collect<'a> {
     scope: &'a Scope,
     seen: std::collections::HashSet<String>,
-    out: Vec<(MachineId, Option<Machine>)>,
+    out: Vec<(MachineId, Option<Box<Machine>>)>,
     rows: usize,
     /// Subscriptions (lower case) with a machine listed, matched or not.
     subscriptions: std::collections::HashSet<String>,
@@ -251,7 +252,7 @@ impl Collect<'_> {
         self.subscriptions
             .insert(id.subscription.to_ascii_lowercase());
         if self.scope.tags_match(&m.tags) && self.seen.insert(id.key()) {
-            let listed = usable(m);
+            let listed = usable(m).map(Box::new);
             self.out.push((id, listed));
         }
         Ok(())
@@ -619,7 +620,7 @@ impl Shared {
     }
 
     /// Notes which resource groups hold several machines of the run.
-    pub fn count(&self, machines: &[MachineId]) {
+    pub fn count<'a>(&self, machines: impl IntoIterator<Item = &'a MachineId>) {
         let mut per: HashMap<String, usize> = HashMap::new();
         for m in machines {
             *per.entry(m.resource_group_id().to_ascii_lowercase())

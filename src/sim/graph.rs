@@ -431,22 +431,29 @@ fn eval(expr: &str, row: &Map<String, Value>) -> Value {
     if let Some(s) = e.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
         return json!(s);
     }
-    let mut cur = Value::Object(row.clone());
-    for key in e.split('.') {
-        let next = match &cur {
-            Value::Object(o) => o
-                .get(key)
-                .or_else(|| {
-                    o.iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                        .map(|(_, v)| v)
-                })
-                .cloned(),
+    // Walked by reference: only the value found is copied (a fleet's rows
+    // are many, and each is large).
+    let mut keys = e.split('.');
+    let Some(first) = keys.next() else {
+        return Value::Null;
+    };
+    let mut cur: Option<&Value> = lookup(row, first);
+    for key in keys {
+        cur = match cur {
+            Some(Value::Object(o)) => lookup(o, key),
             _ => None,
         };
-        cur = next.unwrap_or(Value::Null);
     }
-    cur
+    cur.cloned().unwrap_or(Value::Null)
+}
+
+/// A column of a row, by its name or, failing that, without case.
+fn lookup<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    o.get(key).or_else(|| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 fn text_of(v: &Value) -> String {
