@@ -682,6 +682,11 @@ impl Observations {
     }
 
     pub fn extend(&mut self, other: Observations) {
+        if self.is_empty() {
+            // A fleet's are taken whole, not copied.
+            *self = other;
+            return;
+        }
         self.whole.extend(other.whole);
         for (at, digest) in other.digested {
             self.push_digested(other.heads[at as usize].clone(), digest);

@@ -174,6 +174,16 @@ pub struct Merged {
     steps: Seen,
 }
 
+/// `more` after `list`; a fleet's list is taken whole when `list` is empty,
+/// not copied.
+fn append<T>(list: &mut Vec<T>, mut more: Vec<T>) {
+    if list.is_empty() {
+        *list = more;
+    } else {
+        list.append(&mut more);
+    }
+}
+
 /// Where the items of a list are, by the hash of their key: the first of a
 /// hash, and the rare others of the same hash.
 #[derive(Default)]
@@ -242,6 +252,8 @@ impl Merged {
 
     pub fn add(&mut self, other: Report) {
         let r = &mut self.report;
+        r.findings.reserve(other.findings.len());
+        r.steps.reserve(other.steps.len());
         for f in other.findings {
             let hash = Seen::hash((&f.id, &f.target, &f.evidence));
             let same = |i: usize| {
@@ -263,10 +275,10 @@ impl Merged {
             }
         }
         r.observations.extend(other.observations);
-        r.notes.extend(other.notes);
-        r.unread.extend(other.unread);
-        r.machines.extend(other.machines);
-        r.connections.extend(other.connections);
+        append(&mut r.notes, other.notes);
+        append(&mut r.unread, other.unread);
+        append(&mut r.machines, other.machines);
+        append(&mut r.connections, other.connections);
         if other.scope.is_some() {
             r.scope = other.scope;
         }
@@ -704,7 +716,7 @@ fn not_chosen(ctx: &Context, sides: &[Side]) -> Vec<NotChecked> {
 
 /// A machine to diagnose, with what a fleet listing said of it (`None`:
 /// read it).
-type Listed = (MachineId, Option<Box<crate::azure::models::Machine>>);
+type Listed = fleet::Listed;
 
 /// The Azure side (and, through it, the server side and the SSH path) of
 /// every machine in scope, each with its verdict (`machines`, in the order
@@ -713,34 +725,120 @@ async fn azure_side(ctx: &Context, azure_checks: bool, remote_server: bool) -> R
     let arm = ctx.arm()?.clone();
     // The token first: without one nothing is sent, and the Azure side is not checked.
     let caller = arm.caller().await?;
-    let (machines, scope_line, unlisted) = machines_in_scope(ctx, &arm).await?;
-    if scope_line.is_none() && machines.len() > fleet::FEW {
-        // Many machines named one by one (`--ids-from`): said first as well.
-        ctx.progress.scope(&format!(
-            "{} Arc machines named (--id, --ids-from)",
-            fleet::thousands(machines.len())
-        ));
-    }
-    ctx.shared.count(machines.iter().map(|(id, _)| id));
-    let single = machines.len() == 1 && ctx.target.scope.is_none();
     let sides = (azure_checks, remote_server);
-    let mut report = diagnose_each(ctx, &arm, &caller, machines, sides, single).await?;
-    for (sub, why) in unlisted {
+    let named = named_machines(ctx, &arm).await?;
+    let implied = ctx.target.implied.as_ref();
+    let Some(scope) = &ctx.target.scope else {
+        // A subscription the user did not type is said before it is used.
+        if let Some(i) = implied {
+            ctx.progress.scope(&i.to_string());
+        }
+        if named.len() > fleet::FEW {
+            // Many machines named one by one (`--ids-from`): said first as well.
+            ctx.progress.scope(&format!(
+                "{} Arc machines named (--id, --ids-from)",
+                fleet::thousands(named.len())
+            ));
+        }
+        let (total, single) = (named.len(), named.len() == 1);
+        let run = Run {
+            total,
+            lanes: usize::MAX,
+            single,
+        };
+        let report = diagnose_each(
+            ctx,
+            &arm,
+            &caller,
+            named,
+            futures::stream::empty(),
+            run,
+            sides,
+        )
+        .await?;
+        return Ok(finish(report));
+    };
+    let (subscriptions, known) = fleet::resolve(&arm, &scope.subscriptions).await?;
+    let mut listing = fleet::Listing::new(&arm, scope, &subscriptions, known);
+    // Listed until it is known how many machines are in scope: Resource
+    // Graph's first page counts them (when no tag is to match), else the
+    // whole listing does.
+    let mut first: Vec<Listed> = Vec::new();
+    while let Some(page) = listing.next().await? {
+        first.extend(page);
+        if listing.announced().is_some() {
+            break;
+        }
+    }
+    listing.look_for_silent_subscriptions().await;
+    let in_scope = listing.announced().unwrap_or(listing.listed());
+    let said = |line: String| match implied {
+        Some(i) => format!("{line}; {i}"),
+        None => line,
+    };
+    let line = said(listing.scope_line(in_scope));
+    // Said before any machine is read.
+    ctx.progress.scope(&line);
+    if in_scope == 0 && named.is_empty() && listing.unread().is_empty() {
+        return Err(Error::input(format!("no Arc machines found: {line}")));
+    }
+    // A machine both named and listed is checked once, where it was named.
+    let named_keys: std::collections::HashSet<String> =
+        named.iter().map(|(id, _)| id.key()).collect();
+    let unnamed = move |page: Vec<Listed>| -> Vec<Listed> {
+        if named_keys.is_empty() {
+            return page;
+        }
+        page.into_iter()
+            .filter(|(id, _)| !named_keys.contains(&id.key()))
+            .collect()
+    };
+    let mut machines = named;
+    let first = unnamed(first);
+    let total = machines.len() + first.len() + in_scope.saturating_sub(listing.listed());
+    machines.extend(first);
+    // The subscriptions of the scope and of the machines named.
+    let mut lanes: std::collections::HashSet<String> = subscriptions
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    lanes.extend(
+        machines
+            .iter()
+            .map(|(id, _)| id.subscription.to_ascii_lowercase()),
+    );
+    let run = Run {
+        total,
+        lanes: lanes.len(),
+        single: false,
+    };
+    let more = futures::stream::unfold(&mut listing, |listing| async move {
+        match listing.next().await {
+            Ok(Some(page)) => Some((Ok(page), listing)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), listing)),
+        }
+    })
+    .map(move |page| page.map(&unnamed));
+    let mut report = diagnose_each(ctx, &arm, &caller, machines, more, run, sides).await?;
+    for (sub, why) in listing.unread() {
         report.unread(Side::Azure, format!("subscription {sub}: {why}"));
     }
-    qualify_same_names(&mut report.steps, &report.machines);
-    report.notes = group_notes(std::mem::take(&mut report.notes), &report.machines);
-    report.scope = scope_line;
-    Ok(report)
+    // What was found in the end (the line said first counted before the
+    // listing ended).
+    report.scope = Some(said(listing.scope_line(listing.listed())));
+    Ok(finish(report))
 }
 
-/// The machines named (`--id`, `--ids-from`, by name) and those of the
-/// fleet's scope, each once; with the scope's line and the subscriptions
-/// that could not be listed.
-async fn machines_in_scope(
-    ctx: &Context,
-    arm: &Arc<Arm>,
-) -> Result<(Vec<Listed>, Option<String>, Vec<(String, String)>)> {
+/// The fleet's steps and notes, once every machine is in.
+fn finish(mut report: Report) -> Report {
+    qualify_same_names(&mut report.steps, &report.machines);
+    report.notes = group_notes(std::mem::take(&mut report.notes), &report.machines);
+    report
+}
+
+/// The machines named (`--id`, `--ids-from`, by name), each once.
+async fn named_machines(ctx: &Context, arm: &Arc<Arm>) -> Result<Vec<Listed>> {
     let mut machines: Vec<Listed> = ctx
         .target
         .machines
@@ -750,40 +848,7 @@ async fn machines_in_scope(
     if let Some(named) = &ctx.target.by_name {
         machines.push((fleet::resolve_named(arm, named).await?, None));
     }
-    let implied = ctx.target.implied.as_ref();
-    let Some(scope) = &ctx.target.scope else {
-        // A subscription the user did not type is said before it is used.
-        if let Some(i) = implied {
-            ctx.progress.scope(&i.to_string());
-        }
-        return Ok((machines, None, Vec::new()));
-    };
-    let (subscriptions, known) = fleet::resolve(arm, &scope.subscriptions).await?;
-    let mut found = fleet::enumerate(arm, scope, &subscriptions, known).await?;
-    let mut line = found.scope_line(scope);
-    if let Some(i) = implied {
-        line = format!("{line}; {i}");
-    }
-    let unlisted = std::mem::take(&mut found.unread);
-    // Said before any machine is read.
-    ctx.progress.scope(&line);
-    if found.machines.is_empty() && machines.is_empty() && unlisted.is_empty() {
-        return Err(Error::input(format!("no Arc machines found: {line}")));
-    }
-    if machines.is_empty() {
-        // The listing has each machine once already.
-        return Ok((found.machines, Some(line), unlisted));
-    }
-    // A set of the ids (case folded) already there: a fleet of tens of
-    // thousands is merged in linear time.
-    let mut have: std::collections::HashSet<String> =
-        machines.iter().map(|(id, _)| id.key()).collect();
-    for (id, m) in found.machines {
-        if have.insert(id.key()) {
-            machines.push((id, m));
-        }
-    }
-    Ok((machines, Some(line), unlisted))
+    Ok(machines)
 }
 
 /// At most this many machines of one subscription are diagnosed at a time
@@ -792,24 +857,44 @@ const PER_SUBSCRIPTION: usize = 64;
 /// At most this many machines are diagnosed at a time in all: with fewer
 /// than four subscriptions busy, each still has its `PER_SUBSCRIPTION`.
 const AT_ONCE: usize = 256;
+/// More machines are listed while fewer than this wait their turn (two
+/// pages of Resource Graph): a fleet is diagnosed while it is listed.
+const AHEAD: usize = 2_000;
+/// While subscriptions not yet seen may still come (a listing goes
+/// subscription after subscription) and slots are free, more are listed,
+/// up to this many waiting: their lanes start without waiting for the
+/// subscriptions before them.
+const MOST_AHEAD: usize = 20_000;
+
+/// What `diagnose_each` is given besides the machines.
+struct Run {
+    /// How many machines are in scope (the progress bar's end).
+    total: usize,
+    /// How many subscriptions the machines may be in, at most.
+    lanes: usize,
+    /// One machine named: its failure is the run's error.
+    single: bool,
+}
 
 /// Diagnoses the machines side by side, a bounded number at a time (the
 /// client's pacing, not this bound, holds the requests to ARM's rate), and
-/// counts them off as they finish. Each subscription is a lane of its own,
-/// and the next machine to start is taken from the lanes in turn: a
-/// subscription whose bucket is empty holds at most its own share, never the
-/// others'. Reports are merged in the machines' order as they come (each
-/// machine's with its verdict), so nothing of a machine is kept beyond what
-/// the report needs; a machine that could not be read is the run's error
-/// when it was the only one named (or nobody answers), else a report of its
-/// own that says so.
+/// counts them off as they finish. `machines` first, then those `more`
+/// lists as it is asked for them (a fleet's next pages, while few wait).
+/// Each subscription is a lane of its own, and the next machine to start is
+/// taken from the lanes in turn: a subscription whose bucket is empty holds
+/// at most its own share, never the others'. Reports are merged in the
+/// machines' order as they come (each machine's with its verdict), so
+/// nothing of a machine is kept beyond what the report needs; a machine
+/// that could not be read is the run's error when it was the only one named
+/// (or nobody answers), else a report of its own that says so.
 async fn diagnose_each(
     ctx: &Context,
     arm: &Arc<Arm>,
     caller: &crate::azure::auth::Claims,
     machines: Vec<Listed>,
+    more: impl futures::Stream<Item = Result<Vec<Listed>>>,
+    run: Run,
     sides: (bool, bool),
-    single: bool,
 ) -> Result<Report> {
     use std::collections::{BTreeMap, HashMap, VecDeque};
     let wanted = azure::Wanted {
@@ -822,26 +907,45 @@ async fn diagnose_each(
         login: ctx.target.login,
         grant_roles: ctx.target.grant_roles,
     };
-    let tally = ctx.progress.machines(machines.len());
+    let tally = ctx.progress.machines(run.total);
     // The lanes in the order their first machine was listed.
     struct Lane {
         waiting: VecDeque<(usize, Listed)>,
         running: usize,
     }
-    let mut lanes: Vec<Lane> = Vec::new();
-    let mut lane_of: HashMap<String, usize> = HashMap::new();
-    for (i, listed) in machines.into_iter().enumerate() {
-        let key = listed.0.subscription.to_ascii_lowercase();
-        let l = *lane_of.entry(key).or_insert_with(|| {
-            lanes.push(Lane {
-                waiting: VecDeque::new(),
-                running: 0,
-            });
-            lanes.len() - 1
-        });
-        lanes[l].waiting.push_back((i, listed));
+    struct Lanes {
+        all: Vec<Lane>,
+        of: HashMap<String, usize>,
+        /// Machines given so far (the next one's place in the report).
+        given: usize,
+        waiting: usize,
     }
-    drop(lane_of);
+    impl Lanes {
+        fn add(&mut self, machines: Vec<Listed>) {
+            for listed in machines {
+                let key = listed.0.subscription.to_ascii_lowercase();
+                let all = &mut self.all;
+                let l = *self.of.entry(key).or_insert_with(|| {
+                    all.push(Lane {
+                        waiting: VecDeque::new(),
+                        running: 0,
+                    });
+                    all.len() - 1
+                });
+                self.all[l].waiting.push_back((self.given, listed));
+                self.given += 1;
+                self.waiting += 1;
+            }
+        }
+    }
+    let mut lanes = Lanes {
+        all: Vec::new(),
+        of: HashMap::new(),
+        given: 0,
+        waiting: 0,
+    };
+    ctx.shared.count(machines.iter().map(|(id, _)| id));
+    lanes.add(machines);
     let diagnose = |l: usize, i: usize, (id, listed): Listed| {
         let (arm, wanted, caller, tally) = (arm.clone(), &wanted, caller, &tally);
         async move {
@@ -854,6 +958,8 @@ async fn diagnose_each(
             (l, i, id, result)
         }
     };
+    let mut more = std::pin::pin!(more);
+    let mut listed_all = false;
     let mut running = futures::stream::FuturesUnordered::new();
     let mut turn = 0;
     // Finished out of order, waiting for the machines before them.
@@ -862,32 +968,48 @@ async fn diagnose_each(
     let mut merged = Merged::new(Report::default());
     loop {
         while running.len() < AT_ONCE {
-            let n = lanes.len();
-            let Some(l) = (0..n)
-                .map(|k| (turn + k) % n)
-                .find(|&l| lanes[l].running < PER_SUBSCRIPTION && !lanes[l].waiting.is_empty())
-            else {
+            let n = lanes.all.len();
+            let Some(l) = (0..n).map(|k| (turn + k) % n).find(|&l| {
+                lanes.all[l].running < PER_SUBSCRIPTION && !lanes.all[l].waiting.is_empty()
+            }) else {
                 break;
             };
             turn = (l + 1) % n;
-            let lane = &mut lanes[l];
+            let lane = &mut lanes.all[l];
             let Some((i, listed)) = lane.waiting.pop_front() else {
                 break;
             };
             lane.running += 1;
+            lanes.waiting -= 1;
             if lane.waiting.is_empty() {
                 lane.waiting = VecDeque::new();
             }
             running.push(diagnose(l, i, listed));
         }
-        let Some((l, i, id, result)) = running.next().await else {
+        // Free slots no lane can take: the subscriptions still to be listed might.
+        let idle = running.len() < AT_ONCE && lanes.all.len() < run.lanes;
+        let list_more =
+            !listed_all && (lanes.waiting < AHEAD || (idle && lanes.waiting < MOST_AHEAD));
+        if running.is_empty() && !list_more {
             break;
-        };
-        lanes[l].running -= 1;
-        done.insert(i, (id, result));
-        while let Some((id, result)) = done.remove(&next) {
-            merged.add(machine_report(id, result, single)?);
-            next += 1;
+        }
+        tokio::select! {
+            page = more.next(), if list_more => match page {
+                Some(page) => {
+                    let page = page?;
+                    ctx.shared.count(page.iter().map(|(id, _)| id));
+                    lanes.add(page);
+                }
+                None => listed_all = true,
+            },
+            Some((l, i, id, result)) = running.next(), if !running.is_empty() => {
+                lanes.all[l].running -= 1;
+                done.insert(i, (id, result));
+                while let Some((id, result)) = done.remove(&next) {
+                    merged.add(machine_report(id, result, run.single)?);
+                    next += 1;
+                }
+            }
         }
     }
     drop(running);
