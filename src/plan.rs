@@ -644,8 +644,11 @@ pub fn fingerprint(observations: &[String]) -> String {
 /// themselves ([`fingerprint`]).
 #[derive(Debug, Default)]
 pub struct Observations {
-    /// Short observations, whole.
-    whole: Vec<String>,
+    /// Short observations, whole, each once with how many times it was
+    /// made (many machines say the same of their subscription).
+    whole: std::collections::HashMap<String, u32>,
+    /// How many short observations there are.
+    wholes: usize,
     /// The heads of long ones, each once, and where each is.
     heads: Vec<String>,
     head_at: std::collections::HashMap<String, u32>,
@@ -660,7 +663,8 @@ impl Observations {
 
     pub fn push(&mut self, o: String) {
         if o.len() <= Self::LONG {
-            self.whole.push(o);
+            *self.whole.entry(o).or_default() += 1;
+            self.wholes += 1;
             return;
         }
         let head: String = o.chars().take(Self::HEAD).collect();
@@ -687,14 +691,17 @@ impl Observations {
             *self = other;
             return;
         }
-        self.whole.extend(other.whole);
+        for (o, n) in other.whole {
+            *self.whole.entry(o).or_default() += n;
+        }
+        self.wholes += other.wholes;
         for (at, digest) in other.digested {
             self.push_digested(other.heads[at as usize].clone(), digest);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.whole.len() + self.digested.len()
+        self.wholes + self.digested.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -711,6 +718,7 @@ impl Observations {
         for (r, at) in by_text.into_iter().enumerate() {
             rank[at as usize] = r as u32;
         }
+        #[derive(Clone, Copy)]
         enum One<'a> {
             Whole(&'a str),
             Digested(u32, u64),
@@ -725,7 +733,7 @@ impl Observations {
         let mut all: Vec<One> = self
             .whole
             .iter()
-            .map(|s| One::Whole(s))
+            .flat_map(|(s, &n)| std::iter::repeat_n(One::Whole(s), n as usize))
             .chain(self.digested.iter().map(|&(at, d)| One::Digested(at, d)))
             .collect();
         all.sort_by(|a, b| match (a, b) {

@@ -91,6 +91,11 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
         Some(s) => s,
         None => {
             let mut rows: Vec<Map<String, Value>> = Vec::new();
+            // Whether the caller may read, asked once per resource group
+            // when no role is assigned below one (a fleet of 100,000 is
+            // answered in a moment, as Resource Graph answers it).
+            let mut group_reads: std::collections::HashMap<(usize, usize), Option<bool>> =
+                Default::default();
             for at in world.all_machines() {
                 // The query asks for HybridCompute machines only.
                 if world.machine(at).kind != crate::sim::route::ArcType::Machine {
@@ -105,10 +110,23 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
                     continue;
                 }
                 // Resource Graph shows only what the caller may read.
-                if ctx
-                    .require(world, "Microsoft.HybridCompute/machines/read", &id)
-                    .is_err()
-                {
+                let may_read = |scope: &str| {
+                    ctx.require(world, "Microsoft.HybridCompute/machines/read", scope)
+                        .is_ok()
+                };
+                // `None`: a role is assigned below the group, each machine is asked.
+                let of_group = *group_reads.entry((at.0, at.1)).or_insert_with(|| {
+                    let group = format!(
+                        "/subscriptions/{}/resourceGroups/{}",
+                        sub.id, sub.rgs[at.1].name
+                    );
+                    let below = world.assignments.iter().any(|a| {
+                        a.scope.len() > group.len() && crate::sim::authz::covers(&group, &a.scope)
+                    });
+                    (!below).then(|| may_read(&group))
+                });
+                let readable = of_group.unwrap_or_else(|| may_read(&id));
+                if !readable {
                     continue;
                 }
                 let m = world.machine_json(at, false);
