@@ -20,9 +20,21 @@
 //!     read bucket (one per subscription): the ratio of their wall times
 //!     (goal ≤ 1.3).
 //!
-//! Run with `cargo bench --bench fleet` (Linux: peak RSS from wait4).
-//! `ARCFIX_BENCH_ONLY=a,b,c,d,e` picks some; `ARCFIX_BENCH_BIN` measures
-//! another build of arcfix (a before and after).
+//! (p) 600 machines under a read bucket that refills faster than ARM
+//!     documents (250 burst, 50 per second): the client learns the refill
+//!     from the remaining-quota headers. Wall / `(reads − 250) / 50` (goal
+//!     ≤ 1.1), 429 share (goal < 2%).
+//! (q) the same at 1,000 machines.
+//! (r) 1,000 machines answered by two of ARM's regional instances in turn,
+//!     each with a bucket of 250 + 25/s (the remaining count alternates
+//!     between two sequences): wall / `(reads − 500) / 50`, 429 share.
+//!
+//! Run with `cargo bench --bench fleet` (peak RSS from wait4, on Linux and
+//! macOS). `ARCFIX_BENCH_ONLY=a,b,c,d,e,p,q,r` picks some;
+//! `ARCFIX_BENCH_MACHINES=30000,…` gives (c) other sizes; `ARCFIX_BENCH_BIN`
+//! measures another build of arcfix (a before and after);
+//! `ARCFIX_BENCH_VERBOSE=1` prints (p), (q), (r)'s reads per second and the
+//! rates arcfix learned (its debug log).
 
 #[cfg(unix)]
 fn main() {
@@ -112,12 +124,16 @@ mod bench {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
+        if std::env::var_os("ARCFIX_BENCH_VERBOSE").is_some() {
+            cmd.env("ARCFIX_LOG", "arcfix::azure::pace=debug");
+        }
         let start = Instant::now();
-        // Reaped by wait4 below, which also reads its peak RSS.
+        // Reaped by wait4 below (arcfix's peak RSS comes from `peak_rss_of`).
         #[allow(clippy::zombie_processes)]
         let mut child = cmd.spawn().expect("arcfix starts");
         let pid = child.id() as libc::pid_t;
         let first = Arc::new(Mutex::new(None::<Duration>));
+        let verbose = std::env::var_os("ARCFIX_BENCH_VERBOSE").is_some();
         let reader = |stream: Box<dyn std::io::Read + Send>, keep_tail: bool| {
             let first = first.clone();
             std::thread::spawn(move || {
@@ -126,6 +142,9 @@ mod bench {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     first.lock().unwrap().get_or_insert_with(|| start.elapsed());
                     bytes += line.len() + 1;
+                    if keep_tail && verbose && line.contains("pace:") {
+                        println!("  arcfix: {line}");
+                    }
                     if keep_tail {
                         tail = line;
                     }
@@ -309,6 +328,105 @@ mod bench {
         if only.contains('d') {
             println!("{}", ids_from_40k());
         }
+        paced_by_the_server(&rt);
+    }
+
+    /// (p), (q), (r): the client's pace against buckets other than the
+    /// documented one (issue 20, point 1), each run when picked (all by default).
+    fn paced_by_the_server(rt: &tokio::runtime::Runtime) {
+        let picked = |letter: char| {
+            std::env::var("ARCFIX_BENCH_ONLY").map_or(true, |only| only.contains(letter))
+        };
+        let fast = BucketSpec::reads(250, 50);
+        if picked('p') {
+            paced(rt, "(p)", 600, fast, "read bucket 250 + 50/s");
+        }
+        if picked('q') {
+            paced(rt, "(q)", 1_000, fast, "read bucket 250 + 50/s");
+        }
+        if picked('r') {
+            let two = BucketSpec::ARM.instances(2);
+            paced(
+                rt,
+                "(r)",
+                1_000,
+                two,
+                "two instances in turn, each 250 + 25/s",
+            );
+        }
+    }
+
+    /// A fleet of `machines` under `bucket`, enforced: wall time against the
+    /// bound its instances' read buckets set, and the share of 429s.
+    fn paced(
+        rt: &tokio::runtime::Runtime,
+        name: &str,
+        machines: usize,
+        bucket: BucketSpec,
+        what: &str,
+    ) {
+        let sim = rt
+            .block_on(Sim::start(Scenario::generated(machines, 1)))
+            .unwrap();
+        sim.set_knobs(Knobs {
+            bucket: Some(bucket),
+            ..Knobs::default()
+        });
+        sim.clear_log();
+        let run = run_arcfix(&sim, &[]);
+        checked(name, &run);
+        let c = counts(&sim);
+        let n = f64::from(bucket.instances.max(1));
+        let (burst, refill) = (
+            n * f64::from(bucket.reads.burst),
+            n * f64::from(bucket.reads.per_second),
+        );
+        let bound = (c.reads as f64 - burst).max(0.0) / refill;
+        let wall = run.wall.as_secs_f64();
+        println!(
+            "{name} {machines} machines, {what}: {} reads, bound (reads − {burst}) / {refill} = {bound:.1} s, wall {wall:.1} s → ratio {:.2} (goal ≤ 1.1); 429s: {} ({:.2}% of {} requests; goal < 2%)",
+            c.reads,
+            wall / bound.max(f64::MIN_POSITIVE),
+            c.throttled,
+            100.0 * c.throttled as f64 / c.requests.max(1) as f64,
+            c.requests
+        );
+        if std::env::var_os("ARCFIX_BENCH_VERBOSE").is_some() {
+            timeline(name, &sim);
+        }
+        rt.block_on(sim.shutdown());
+    }
+
+    /// Reads ARM received (and 429s) second by second: how the pace was
+    /// found (`ARCFIX_BENCH_VERBOSE=1`).
+    fn timeline(name: &str, sim: &Sim) {
+        let log = sim.requests();
+        let Some(start) = log.iter().map(|r| r.received).min() else {
+            return;
+        };
+        let mut per: Vec<(usize, usize)> = Vec::new();
+        for r in &log {
+            let s = r.received.saturating_duration_since(start).as_secs() as usize;
+            if per.len() <= s {
+                per.resize(s + 1, (0, 0));
+            }
+            if r.status == 429 {
+                per[s].1 += 1;
+            } else if !r.is_write() {
+                per[s].0 += 1;
+            }
+        }
+        let line: Vec<String> = per
+            .iter()
+            .map(|(n, t)| {
+                if *t > 0 {
+                    format!("{n}+{t}×429")
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect();
+        println!("{name} reads per second: {}", line.join(" "));
     }
 
     /// (c) `n` machines in one subscription, no bucket (the client's pacing

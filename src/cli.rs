@@ -61,7 +61,8 @@ pub const AZURE_HEADING: &str = "Azure sign-in";
 pub struct GlobalArgs {
     /// Output format: human text, one JSON document, or as az prints lists: a
     /// table or tab-separated values (check: findings, a fleet's machines;
-    /// plan, apply: steps; rules; explain: matches)
+    /// plan, apply: steps; rules; explain: matches); or one self-contained
+    /// HTML report (check, plan, apply, demo), e.g. -o html > report.html
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text, global = true)]
     pub output: Output,
     /// A JMESPath query over the JSON document, as in az: its result is
@@ -127,6 +128,8 @@ pub enum Output {
     Json,
     Table,
     Tsv,
+    /// One self-contained HTML page: a report to open in a browser or share.
+    Html,
 }
 
 #[derive(Debug, Subcommand)]

@@ -155,6 +155,9 @@ impl Config {
             _ => JournalChoice::Default,
         };
         let query = g.query.as_deref().map(Query::compile).transpose()?;
+        if g.output == Output::Html {
+            html_report(&cli.command, query.is_some())?;
+        }
         let document = document_output(g.output, query.is_some());
         let command = command(cli.command, document, &defaults, &cli.typed)?;
         let azure = azure_settings(&g)?;
@@ -189,7 +192,36 @@ fn document_output(output: Output, query: bool) -> Option<&'static str> {
         (Output::Json, _) => Some("-o json"),
         (Output::Table, _) => Some("-o table"),
         (Output::Tsv, _) => Some("-o tsv"),
+        (Output::Html, _) => Some("-o html"),
     }
+}
+
+/// `-o html` is the report of a run that checks machines (check, plan,
+/// apply, demo's run), printed whole: any other command, or `--query`
+/// beside it, is a usage error before anything is read. (completions and
+/// man print what they print, whatever the output.)
+fn html_report(command: &cli::Command, query: bool) -> Result<()> {
+    if query {
+        return Err(Error::Usage(
+            "-o html prints the whole report, --query a part of the JSON document: use one or the other".into(),
+        ));
+    }
+    let what = match command {
+        cli::Command::Check(_)
+        | cli::Command::Plan { .. }
+        | cli::Command::Apply { .. }
+        | cli::Command::Completions { .. }
+        | cli::Command::Man
+        | cli::Command::SimProxy { .. } => return Ok(()),
+        cli::Command::Demo { list: true, .. } => "demo --list",
+        cli::Command::Demo { serve: true, .. } => "demo --serve",
+        cli::Command::Demo { .. } => return Ok(()),
+        cli::Command::Explain { .. } => "explain",
+        cli::Command::Rules => "rules",
+    };
+    Err(Error::Usage(format!(
+        "-o html is the report of check, plan, apply or demo; {what} has none (-o text, json, table or tsv)"
+    )))
 }
 
 /// `--query`: a JMESPath expression over the command's JSON document, as in

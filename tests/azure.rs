@@ -488,7 +488,10 @@ fn an_endless_storm_gives_up_with_the_arm_error() {
         retries.iter().any(|l| l.ends_with("(attempt 6 of 6)")),
         "{out:?}"
     );
-    // Bounded: six attempts for each of the reads that ran at once, no more.
+    // Bounded: six attempts for each of the six reads that ran at once (the
+    // machine, its permissions, endpoint and SSH configuration, the
+    // provider, the subscription's permissions), no more; the provider is
+    // registered, so no fallback read of the caller's roles follows.
     let requests = az.sim().requests().len();
     assert!((6..=6 * 6).contains(&requests), "{requests} requests");
 }
@@ -1630,4 +1633,55 @@ fn an_agent_whose_rules_refuse_the_entra_extension_is_named_and_nothing_is_writt
         );
         assert!(az.writes().is_empty(), "{:?}", az.writes());
     }
+}
+
+/// Issue 20: one machine's reads need no answer of each other (the SSH
+/// configuration beside its endpoint, whether the caller may register the
+/// provider beside the provider), so all of them are sent before ARM has
+/// answered any: one round trip of latency, whatever the latency is.
+#[test]
+fn one_machine_is_read_in_one_round_trip() {
+    let az = Azure::builtin("demo");
+    // Long enough that every request of the wave is sent before the first answer.
+    az.sim().set_knobs(Knobs {
+        latency_ms: 1500,
+        ..Knobs::default()
+    });
+    let id = az.machine(0);
+    let out = az.run(&[
+        "check", "--checks", "azure", "--login", "entra", "--id", &id, "-o", "json",
+    ]);
+    assert_eq!(out.status, 2, "{out:?}");
+    let log = az.sim().requests();
+    let paths: Vec<String> = log
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} (after {} answers)",
+                r.method, r.path, r.answered_before
+            )
+        })
+        .collect();
+    // The provider is not registered in the demo: whether the caller may
+    // register it is asked in the same wave, not after the provider's answer.
+    let sub = id.split('/').nth(2).unwrap();
+    for wanted in [
+        format!("/subscriptions/{sub}/providers/Microsoft.HybridConnectivity"),
+        format!("/subscriptions/{sub}/providers/Microsoft.Authorization/permissions"),
+        format!("{id}/providers/Microsoft.HybridConnectivity/endpoints/default"),
+        format!(
+            "{id}/providers/Microsoft.HybridConnectivity/endpoints/default/serviceConfigurations/SSH"
+        ),
+        format!("{id}/extensions"),
+        id.clone(),
+    ] {
+        assert!(
+            log.iter().any(|r| r.path.eq_ignore_ascii_case(&wanted)),
+            "{wanted} not read: {paths:#?}"
+        );
+    }
+    assert!(
+        log.iter().all(|r| r.answered_before == 0),
+        "a read waited for another's answer: {paths:#?}"
+    );
 }

@@ -22,6 +22,7 @@ mod explain;
 mod fits;
 mod fleet;
 pub mod hostile;
+mod html;
 mod interruptions;
 mod output;
 mod pace;

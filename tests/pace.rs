@@ -108,3 +108,101 @@ fn a_429_storm_ends_in_the_same_result_as_none() {
         "the storm happened: {s:?}"
     );
 }
+
+/// A fleet check of the scenario's subscription on a terminal `cols` wide
+/// (script(1)): what the terminal showed. `None` (and a line saying so)
+/// without script(1) or stty(1).
+fn on_terminal(az: &Azure, cols: u16) -> Option<Output> {
+    let sub = az.sim().scenario().subscriptions[0].id.clone();
+    let out = az
+        .sandbox
+        .cmd()
+        .args(&["check", "--subscription", &sub, "--checks", "azure"])
+        .env("ARCFIX_ARM_ENDPOINT", &az.sim().base_url())
+        .env("ARCFIX_RETRY_SCALE", "0.02")
+        .env("TERM", "xterm")
+        .in_terminal_of_width(cols, "");
+    if out.is_none() {
+        eprintln!("script(1) or stty(1) is not installed: skipped");
+    }
+    out
+}
+
+/// The terminal's lines as drawn (each redraw of the bar a line of its own),
+/// without colours.
+fn drawn(shown: &str) -> Vec<String> {
+    console::strip_ansi_codes(shown)
+        .split(['\r', '\n'])
+        .map(str::to_string)
+        .collect()
+}
+
+/// The rates the bar named ("ARM allows N reads/s"), in the order drawn.
+fn rates_named(shown: &str) -> Vec<u32> {
+    shown
+        .split("ARM allows ")
+        .skip(1)
+        .filter_map(|rest| rest.split(" reads/s").next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn the_fleet_bar_says_the_rate_arm_allows_when_arm_sets_the_pace() {
+    // ARM's read bucket: 20, then 5 a second (arcfix assumes 250 and 25);
+    // 24 machines need about 50 reads: some 6 s at ARM's pace.
+    let az = Azure::with(Scenario::generated(24, 1));
+    az.sim().set_knobs(Knobs {
+        bucket: Some(BucketSpec::reads(20, 5)),
+        ..Knobs::default()
+    });
+    let Some(out) = on_terminal(&az, 120) else {
+        return;
+    };
+    assert_eq!(out.status, 2, "{out:?}");
+    let rates = rates_named(&out.stdout);
+    // Learned from ARM's headers: at last the rate ARM allows, not the documented 25.
+    assert!(
+        rates.last().is_some_and(|r| (4..=6).contains(r)),
+        "{rates:?} in {out:?}"
+    );
+    let said = drawn(&out.stdout)
+        .into_iter()
+        .rfind(|l| l.contains("ARM allows"))
+        .unwrap();
+    assert!(said.contains("/24 machines"), "{said}");
+    assert!(said.contains(" elapsed, ETA "), "{said}");
+
+    // On 60 columns, the bar and its words still fit on one line.
+    let az = Azure::with(Scenario::generated(24, 1));
+    az.sim().set_knobs(Knobs {
+        bucket: Some(BucketSpec::reads(20, 5)),
+        ..Knobs::default()
+    });
+    let Some(out) = on_terminal(&az, 60) else {
+        return;
+    };
+    let lines = drawn(&out.stdout);
+    let said: Vec<_> = lines.iter().filter(|l| l.contains("ARM allows")).collect();
+    assert!(!said.is_empty(), "{out:?}");
+    for line in said {
+        assert!(console::measure_text_width(line) <= 60, "{line:?}");
+    }
+}
+
+#[test]
+fn without_a_bucket_limit_the_fleet_bar_never_says_arm_sets_the_pace() {
+    let az = Azure::with(Scenario::generated(24, 1));
+    // Slow enough for the bar to be drawn, never short of tokens.
+    az.sim().set_knobs(Knobs {
+        bucket: Some(BucketSpec::unlimited()),
+        latency_ms: 150,
+        ..Knobs::default()
+    });
+    let Some(out) = on_terminal(&az, 120) else {
+        return;
+    };
+    assert_eq!(out.status, 2, "{out:?}");
+    assert!(out.stdout.contains("/24 machines"), "{out:?}");
+    assert!(out.stdout.contains("ETA"), "{out:?}");
+    assert!(!out.stdout.contains("ARM allows"), "{out:?}");
+}

@@ -127,6 +127,11 @@ impl Arm {
         let _ = self.origin.set(origin.into());
     }
 
+    /// How fast ARM lets this run's reads go, as the pacer learned it.
+    pub fn pace(&self) -> Option<crate::progress::Pace> {
+        self.pace.pace()
+    }
+
     /// Retries are announced on `view` from now on (the first view told wins).
     pub fn report_to(&self, view: Arc<dyn crate::progress::Progress>) {
         let _ = self.view.set(view);

@@ -4,11 +4,20 @@
 //! plus the tenant's for requests outside a subscription (Resource Graph, the
 //! subscription list), shared by every task of the run.
 //!
-//! ARM's `x-ms-ratelimit-remaining-*` headers pull a bucket down when ARM has
-//! fewer tokens left than we think (another client, a smaller bucket), and,
-//! while requests wait for tokens, tell how fast ARM really refills; a
-//! throttling 429's `Retry-After` holds every request of that subscription
-//! until then ("not before"), not one task at a time.
+//! Each bucket starts as ARM documents it and learns what ARM really allows
+//! from the `x-ms-ratelimit-remaining-*` headers, up as well as down: one
+//! answer pulls a bucket down when ARM has fewer tokens left than we think
+//! (another client, a smaller bucket); tokens are added only when the last
+//! few answers agree ARM has them, a little at a time; and ARM's refill rate
+//! is measured over two-second windows while requests wait for tokens, so
+//! that a bucket refilling at 50 a second is used at 50, not at the
+//! documented 25. ARM answers from regional instances with buckets of their
+//! own (arm.md §6.3), so the remaining count may jump between sequences:
+//! the lowest agreed level is followed, never a single high count. The rate
+//! stays within what was measured (a quarter more while ARM's bucket is
+//! seen full) and ten times the documented one. A throttling 429's
+//! `Retry-After` holds every request of that subscription until then ("not
+//! before"), not one task at a time.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -86,23 +95,52 @@ pub fn lane_of(path: &str) -> String {
     }
 }
 
+/// An answer's place on ARM's refill curve: the tokens ARM said were left
+/// plus the requests it had charged up to it. With one bucket
+/// that never fills, `level` grows by exactly what ARM refilled: its slope
+/// over time is ARM's refill rate, whatever order the answers come in. With
+/// several instances (each its own bucket) the marks lie on several such
+/// lines, and the lowest one is the instance that holds us back.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    level: f64,
+    left: f64,
+}
+
+/// A measuring window: where the lowest of the recent marks was when it began.
 struct Window {
     at: Instant,
-    left: f64,
-    charged: u32,
+    floor: f64,
 }
+
+/// Answers that must agree before tokens are added (a count jumping between
+/// two instances' sequences is never read as one), and the tokens one answer
+/// may add at most.
+const RECENT: usize = 8;
+const STEP: f64 = 2.0;
+/// The time ARM's refill is measured over.
+const WINDOW: Duration = Duration::from_secs(2);
+/// The learned rate goes at most this far above ARM's documented rate.
+const CEILING: f64 = 10.0;
+/// A request waited for a token this recently: ARM sets the pace now.
+const LIMITED: Duration = Duration::from_secs(1);
 
 struct Bucket {
     shape: Shape,
     tokens: f64,
-    /// The refill rate in use: ARM's, or less when its headers showed less.
+    /// The refill rate in use: ARM's documented one until its headers showed
+    /// another.
     rate: f64,
     at: Instant,
     /// Tokens taken so far (a request's sequence number).
     taken: u64,
     /// A request waited for a token since the window began.
     starved: bool,
+    /// When a request last waited for a token.
+    waited: Option<Instant>,
     window: Option<Window>,
+    /// The last `RECENT` answers' marks.
+    recent: std::collections::VecDeque<Mark>,
     /// The most ARM ever said was left (about its bucket size).
     most_left: f64,
     /// An answer came back: until then only `PROBE` requests go out (ARM's
@@ -112,9 +150,13 @@ struct Bucket {
     /// Requests that reached nobody (connection refused, a name that does
     /// not resolve): ARM never counted them, so they are no probe either.
     unsent: u64,
+    /// Requests ARM answered without charging them (throttled).
+    free: u64,
 }
 
-const PROBE: u64 = 4;
+/// One machine's first wave (its resource, the provider, two permission
+/// lists, the endpoint, its SSH configuration, the extensions) and one more.
+const PROBE: u64 = 8;
 const PROBE_TIME: Duration = Duration::from_secs(2);
 
 impl Bucket {
@@ -126,11 +168,14 @@ impl Bucket {
             at: now,
             taken: 0,
             starved: false,
+            waited: None,
             window: None,
+            recent: std::collections::VecDeque::with_capacity(RECENT),
             most_left: 0.0,
             heard: false,
             created: now,
             unsent: 0,
+            free: 0,
         }
     }
 
@@ -144,51 +189,79 @@ impl Bucket {
         self.at = now;
     }
 
-    /// ARM says `left` tokens remain after the request with sequence `seq`.
-    fn observe(&mut self, seq: u64, left: f64, charged: bool, now: Instant) {
+    /// Requests ARM has charged or may still charge.
+    fn charged(&self) -> f64 {
+        self.taken.saturating_sub(self.unsent + self.free) as f64
+    }
+
+    /// ARM says `left` tokens remain after the request with sequence `seq`
+    /// (None: an answer to another kind of request), which it `charged` or
+    /// not (a throttled request costs nothing).
+    fn observe(&mut self, seq: Option<u64>, left: f64, charged: bool, now: Instant) {
         self.refill(now);
-        // Requests sent after that one are not counted in `left` yet.
-        let after = self.taken.saturating_sub(seq) as f64;
+        // Down at once: ARM has at most that many, less the requests sent
+        // after that one, which `left` does not count yet.
+        let after = seq.map_or(0, |seq| self.taken.saturating_sub(seq)) as f64;
         self.tokens = self.tokens.min(left - after).max(-self.shape.burst);
         self.most_left = self.most_left.max(left);
-        let Some(w) = self.window.as_mut() else {
-            self.window = Some(Window {
-                at: now,
-                left,
-                charged: 0,
-            });
+        let Some(seq) = seq else { return };
+        if !charged {
+            self.free += 1;
+        }
+        let level = left + seq as f64 - (self.unsent + self.free) as f64;
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(Mark { level, left });
+        // The level every recent answer agrees on (the lowest: another
+        // instance's count, or an answer that came late, only lowers it).
+        let floor = self
+            .recent
+            .iter()
+            .map(|m| m.level)
+            .fold(f64::INFINITY, f64::min);
+        // Up, a little at a time: what ARM surely still has is that level
+        // less every request charged since.
+        let sure = floor - self.charged();
+        if sure > self.tokens {
+            self.tokens = sure.min(self.tokens + STEP).min(self.shape.burst);
+        }
+        self.learn(floor, now);
+    }
+
+    /// ARM's refill over a window: how far the lowest level rose. Trusted
+    /// while requests waited for tokens and ARM's bucket was not full (a
+    /// full bucket stops refilling); a full one while we waited says ARM
+    /// has more to give: a quarter more is tried.
+    fn learn(&mut self, floor: f64, now: Instant) {
+        let Some(w) = &self.window else {
+            self.window = Some(Window { at: now, floor });
             return;
         };
-        // A throttled request cost nothing, but its header still says what is left.
-        if charged {
-            w.charged += 1;
-        }
-        let span = now.saturating_duration_since(w.at).as_secs_f64();
-        // Two seconds: long enough that the whole tokens of the headers do not
-        // matter much.
-        if span < 2.0 {
+        let span = now.saturating_duration_since(w.at);
+        if span < WINDOW || self.recent.len() < RECENT {
             return;
         }
-        // ARM's refill over the window: what it got back = what is left now −
-        // what was left + what it charged. Trusted only while requests waited
-        // for tokens and ARM's bucket was never full (a full bucket stops refilling).
         if self.starved {
-            let full = self.most_left - 1.0;
-            if left < full {
-                // Less one token: the headers' whole numbers hide up to one.
-                let refill = (left - w.left + w.charged as f64 - 1.0) / span;
-                let floor = self.shape.per_second / 25.0;
-                self.rate = refill.clamp(floor, self.shape.per_second);
-            } else if left >= full {
-                self.rate = (self.rate * 1.25).min(self.shape.per_second);
-            }
+            let full = self.recent.iter().all(|m| m.left >= self.most_left - 1.0);
+            let ceiling = self.shape.per_second * CEILING;
+            self.rate = if full {
+                (self.rate * 1.25).min(ceiling)
+            } else {
+                // Measured: at most twice the rate in use, never below a
+                // 25th of the documented one.
+                let refill = (floor - w.floor) / span.as_secs_f64();
+                refill.clamp(self.shape.per_second / 25.0, (self.rate * 2.0).min(ceiling))
+            };
+            tracing::debug!(
+                reads_per_second = self.rate,
+                full,
+                "pace: ARM's refill learned over {:.1} s",
+                span.as_secs_f64()
+            );
         }
         self.starved = false;
-        self.window = Some(Window {
-            at: now,
-            left,
-            charged: 0,
-        });
+        self.window = Some(Window { at: now, floor });
     }
 }
 
@@ -266,6 +339,7 @@ impl Pacer {
                     Ok(b.taken)
                 } else {
                     b.starved = true;
+                    b.waited = Some(now);
                     Err(Duration::from_secs_f64((1.0 - b.tokens) / b.rate))
                 }
             });
@@ -290,11 +364,7 @@ impl Pacer {
         self.with_lane(&ticket.lane, |l, now| {
             l.buckets[ticket.kind.index()].heard = true;
             for (kind, n) in left {
-                let seq = if *kind == ticket.kind {
-                    ticket.seq
-                } else {
-                    u64::MAX
-                };
+                let seq = (*kind == ticket.kind).then_some(ticket.seq);
                 l.buckets[kind.index()].observe(seq, *n as f64, charged, now);
             }
         });
@@ -325,6 +395,38 @@ impl Pacer {
                 b.at = b.at.max(until);
             }
         });
+    }
+
+    /// How fast ARM lets the run's reads go: the lane whose reads waited for
+    /// a token (or a `Retry-After`) lately sets the pace, else the busiest.
+    /// None before any read.
+    pub fn pace(&self) -> Option<crate::progress::Pace> {
+        let now = Instant::now();
+        let lanes = self.lanes();
+        let mut reads = 0;
+        let mut pacing: Option<(bool, u64, &Bucket)> = None;
+        for lane in lanes.values() {
+            let b = &lane.buckets[Kind::Read.index()];
+            reads += b.taken.saturating_sub(b.unsent);
+            let limited = b
+                .waited
+                .is_some_and(|t| now.saturating_duration_since(t) < LIMITED)
+                || lane.not_before.is_some_and(|t| t > now);
+            if pacing.is_none_or(|(l, taken, _)| (limited, b.taken) > (l, taken)) {
+                pacing = Some((limited, b.taken, b));
+            }
+        }
+        let (limited, taken, b) = pacing?;
+        if taken == 0 {
+            return None;
+        }
+        let since = now.saturating_duration_since(b.at).as_secs_f64();
+        Some(crate::progress::Pace {
+            reads,
+            reads_per_second: b.rate,
+            tokens: (b.tokens + since * b.rate).min(b.shape.burst),
+            limited,
+        })
     }
 
     #[cfg(test)]
@@ -520,28 +622,178 @@ mod tests {
         assert!(took < 44.0, "{took} s for 380 tokens at 10/s");
     }
 
+    /// ARM's side: `instances` read buckets of `burst` + `per_second`,
+    /// taking requests in turn, as the simulator's (arm.md §6.3).
+    struct Server {
+        levels: Vec<(f64, Instant)>,
+        burst: f64,
+        per_second: f64,
+        turn: usize,
+    }
+
+    impl Server {
+        fn new(instances: usize, burst: f64, per_second: f64) -> Server {
+            Server {
+                levels: vec![(burst, Instant::now()); instances],
+                burst,
+                per_second,
+                turn: 0,
+            }
+        }
+
+        /// A request reaches ARM: the tokens left (whole), or a 429's
+        /// Retry-After (whole seconds, at least one).
+        fn take(&mut self) -> Result<u64, Duration> {
+            let now = Instant::now();
+            let n = self.levels.len();
+            let (left, at) = &mut self.levels[self.turn % n];
+            self.turn += 1;
+            *left = (*left + (now - *at).as_secs_f64() * self.per_second).min(self.burst);
+            *at = now;
+            if *left >= 1.0 {
+                *left -= 1.0;
+                Ok(*left as u64)
+            } else {
+                let wait = ((1.0 - *left) / self.per_second).ceil().max(1.0);
+                Err(Duration::from_secs_f64(wait))
+            }
+        }
+    }
+
+    /// A fleet's reads: `requests` of them through the pacer by 32 tasks
+    /// against `server`, each answer coming 5 to 35 ms after its request
+    /// (so out of order), a 429 holding the lane and its request tried
+    /// again: the seconds they took, the 429s, and the rate learned.
+    async fn fleet(server: Server, requests: usize) -> (f64, usize, f64) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let p = Arc::new(Pacer::default());
+        let server = Arc::new(Mutex::new(server));
+        let (next, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (p, server, next, refused) =
+                    (p.clone(), server.clone(), next.clone(), refused.clone());
+                tokio::spawn(async move {
+                    while next.fetch_add(1, Ordering::Relaxed) < requests {
+                        loop {
+                            let t = p.acquire(SUB, Kind::Read).await;
+                            let half = Duration::from_micros(2_500 + (t.seq * 7_919) % 15_000);
+                            tokio::time::sleep(half).await;
+                            let answer = server.lock().unwrap().take();
+                            tokio::time::sleep(half).await;
+                            match answer {
+                                Ok(left) => {
+                                    p.observe(&t, &[(Kind::Read, left)], true);
+                                    break;
+                                }
+                                Err(wait) => {
+                                    refused.fetch_add(1, Ordering::Relaxed);
+                                    p.observe(&t, &[(Kind::Read, 0)], false);
+                                    p.hold(SUB, wait);
+                                }
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let took = start.elapsed().as_secs_f64();
+        (
+            took,
+            refused.load(Ordering::Relaxed),
+            p.tokens(SUB, Kind::Read).1,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_faster_arm_is_learned_from_its_headers() {
+        // ARM refills 50 a second, not the documented 25.
+        let (took, refused, rate) = fleet(Server::new(1, 250.0, 50.0), 1_250).await;
+        let bound = (1_250.0 - 250.0) / 50.0;
+        assert!(took <= 1.1 * bound, "{took} s against a bound of {bound} s");
+        assert!(refused * 50 < 1_250, "{refused} 429s");
+        assert!((45.0..=62.5).contains(&rate), "learned rate {rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn arms_documented_rate_is_kept_when_arm_keeps_it() {
+        let (took, refused, rate) = fleet(Server::new(1, 250.0, 25.0), 1_000).await;
+        let bound = (1_000.0 - 250.0) / 25.0;
+        assert!(
+            took <= 1.05 * bound,
+            "{took} s against a bound of {bound} s"
+        );
+        assert_eq!(refused, 0);
+        assert!((23.5..=26.0).contains(&rate), "learned rate {rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_instances_answering_in_turn_are_paced_together() {
+        // ARM's regional instances, each a bucket of its own: the remaining
+        // count alternates between two sequences. Together they give 500,
+        // then 50 a second.
+        let (took, refused, rate) = fleet(Server::new(2, 250.0, 25.0), 1_500).await;
+        let bound = (1_500.0 - 500.0) / 50.0;
+        assert!(took <= 1.1 * bound, "{took} s against a bound of {bound} s");
+        assert!(refused * 50 < 1_500, "{refused} 429s");
+        assert!((40.0..=62.5).contains(&rate), "learned rate {rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pace_says_when_arm_sets_it() {
+        let p = Pacer::default();
+        assert_eq!(p.pace(), None, "nothing read yet");
+        p.acquire("tenant", Kind::Read).await;
+        let t = p.acquire(SUB, Kind::Read).await;
+        p.observe(&t, &[(Kind::Read, 249)], true);
+        for _ in 0..9 {
+            p.acquire(SUB, Kind::Read).await;
+        }
+        let pace = p.pace().unwrap();
+        assert_eq!((pace.reads, pace.tokens), (11, 240.0));
+        assert!(!pace.limited, "tokens in hand: ARM sets no pace");
+        // The subscription's burst spent: its reads wait, at ARM's 25 a second.
+        for _ in 0..241 {
+            p.acquire(SUB, Kind::Read).await;
+        }
+        let pace = p.pace().unwrap();
+        assert!(pace.limited);
+        assert_eq!((pace.reads, pace.reads_per_second), (252, 25.0));
+        // A second later, with no read waiting, it no longer does.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert!(!p.pace().unwrap().limited);
+        // A Retry-After holding the lane: ARM sets the pace.
+        p.hold(SUB, Duration::from_secs(5));
+        assert!(p.pace().unwrap().limited);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn until_arm_answers_only_a_few_requests_go_out() {
         let p = std::sync::Arc::new(Pacer::default());
         let mut first = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..PROBE {
             first.push(p.acquire(SUB, Kind::Read).await);
         }
-        let fifth = {
+        let ninth = {
             let p = p.clone();
             tokio::spawn(async move { p.acquire(SUB, Kind::Read).await.waited })
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(!fifth.is_finished(), "no answer yet: the fifth waits");
+        assert!(!ninth.is_finished(), "no answer yet: the ninth waits");
         p.observe(&first[0], &[(Kind::Read, 100)], true);
-        let waited = fifth.await.unwrap();
+        let waited = ninth.await.unwrap();
         assert!(
             waited >= Duration::from_millis(300) && waited < Duration::from_millis(320),
             "{waited:?}"
         );
         // Without any answer (a dead connection), the probe ends after two seconds.
         let other = "subscription silent";
-        for _ in 0..4 {
+        for _ in 0..PROBE {
             p.acquire(other, Kind::Read).await;
         }
         assert_eq!(

@@ -124,7 +124,8 @@ pub struct Observed {
     pub may_register: Option<bool>,
 }
 
-/// Reads everything about one machine at once (one round trip of latency).
+/// Reads everything about one machine at once (one round trip of latency,
+/// two when a fallback read is needed).
 /// `listed` is the machine as a fleet listing returned it (not read again);
 /// what machines share (the subscription's provider, a resource group's
 /// rights) comes from `shared`, read once.
@@ -144,7 +145,13 @@ pub async fn observe(
     // Extensions are the Connected Machine agent's: only a HybridCompute machine lists them here.
     let want_extensions = wanted.login == Login::Entra && id.kind.has_agent_settings();
     let was_listed = listed.is_some();
-    let (machine, provider, permissions, endpoint, config, extensions) = tokio::join!(
+    // Every read that needs no other's answer goes out at once (one round
+    // trip of latency): the SSH configuration beside its endpoint, and
+    // whether the caller may register providers beside the provider (it is
+    // needed only when the provider is not registered, but waiting for that
+    // answer would cost a second round trip; a fleet asks once per
+    // subscription).
+    let (machine, provider, permissions, endpoint, config, extensions, _) = tokio::join!(
         async {
             match listed {
                 Some(m) => Ok(m),
@@ -167,6 +174,7 @@ pub async fn observe(
                 None
             }
         },
+        shared.subscription_permissions(arm, &id.subscription),
     );
     let gone = |cause: ArmError| Error::MachineNotFound {
         id: id.to_string(),
@@ -214,6 +222,9 @@ pub async fn observe(
         .as_ref()
         .map(met::provider_registered)
         .unwrap_or(true);
+    // Asked only where it matters (a registered provider needs no one to
+    // register it), from the subscription's permissions already read; only
+    // when those could not be read does it cost another round trip.
     let may_register = if registered {
         None
     } else {
@@ -364,16 +375,20 @@ pub fn assess(
 }
 
 /// Whether the caller may register providers in the subscription: first the
-/// caller's effective permissions there (ARM serves the permissions API at
+/// caller's effective permissions there, `permissions` (ARM serves the permissions API at
 /// subscription scope, though the published spec lists it only below:
 /// azure-rest-api-specs issue #19473; roles held through groups count), else
 /// the role assignments `assignedTo()` the caller (transitive group
 /// memberships included, as `az role assignment list --include-groups`).
 /// `None` when neither can be read: the step is then manual.
-pub async fn may_register(arm: &Arm, subscription: &str, oid: Option<&str>) -> Option<bool> {
+pub async fn may_register(
+    arm: &Arm,
+    subscription: &str,
+    oid: Option<&str>,
+    permissions: std::result::Result<Vec<Permission>, ArmError>,
+) -> Option<bool> {
     let sub = format!("/subscriptions/{subscription}");
-    let permissions = format!("{sub}/providers/Microsoft.Authorization/permissions");
-    match list_all::<Permission>(arm, &permissions, api::AUTHORIZATION).await {
+    match permissions {
         Ok(perms) => return Some(rbac::allows(&perms, REGISTER)),
         Err(e) => {
             tracing::info!("subscription permissions unreadable, trying role assignments: {e}")

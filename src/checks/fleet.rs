@@ -672,6 +672,9 @@ impl GroupRights {
 
 type Cell<T> = Arc<OnceCell<T>>;
 
+/// A list of the caller's permissions as ARM answered it.
+type Rights = std::result::Result<Vec<Permission>, ArmError>;
+
 /// Reads shared by the machines of one subscription or resource group, each
 /// made once however many machines ask at the same time.
 #[derive(Default)]
@@ -680,6 +683,8 @@ pub struct Shared {
     groups: Mutex<HashMap<String, Cell<Arc<GroupRights>>>>,
     /// Whether the caller may register providers, per subscription.
     registers: Mutex<HashMap<String, Cell<Option<bool>>>>,
+    /// The caller's permissions at each subscription.
+    subscription_rights: Mutex<HashMap<String, Cell<Rights>>>,
     /// Resource groups (ids, lower case) with two or more machines in scope:
     /// there one read of the group's rights serves them all.
     pub crowded: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -694,6 +699,7 @@ impl Shared {
         self.providers.lock().await.clear();
         self.groups.lock().await.clear();
         self.registers.lock().await.clear();
+        self.subscription_rights.lock().await.clear();
         if let Ok(mut c) = self.crowded.lock() {
             c.clear();
         }
@@ -727,8 +733,28 @@ impl Shared {
         .clone()
     }
 
+    /// The caller's permissions at the subscription, read once: sent with
+    /// a machine's first reads (before the provider is known to need them),
+    /// so that `may_register` costs no round trip of its own.
+    pub async fn subscription_permissions(
+        &self,
+        arm: &Arm,
+        subscription: &str,
+    ) -> std::result::Result<Vec<Permission>, ArmError> {
+        let cell = Self::cell(&self.subscription_rights, subscription).await;
+        cell.get_or_init(|| async {
+            let path = format!(
+                "/subscriptions/{subscription}/providers/Microsoft.Authorization/permissions"
+            );
+            list_all::<Permission>(arm, &path, api::AUTHORIZATION).await
+        })
+        .await
+        .clone()
+    }
+
     /// Whether the caller may register providers in the subscription
-    /// (`checks::azure::may_register`), asked once per subscription.
+    /// (`checks::azure::may_register`, from `subscription_permissions`),
+    /// asked once per subscription.
     pub async fn may_register(
         &self,
         arm: &Arm,
@@ -737,7 +763,10 @@ impl Shared {
     ) -> Option<bool> {
         let cell = Self::cell(&self.registers, subscription).await;
         *cell
-            .get_or_init(|| crate::checks::azure::may_register(arm, subscription, oid))
+            .get_or_init(|| async {
+                let permissions = self.subscription_permissions(arm, subscription).await;
+                crate::checks::azure::may_register(arm, subscription, oid, permissions).await
+            })
             .await
     }
 

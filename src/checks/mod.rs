@@ -908,6 +908,9 @@ async fn diagnose_each(
         grant_roles: ctx.target.grant_roles,
     };
     let tally = ctx.progress.machines(run.total);
+    // The bar's ETA follows the pace ARM allows.
+    let paced = arm.clone();
+    tally.follow(Box::new(move || paced.pace()));
     // The lanes in the order their first machine was listed.
     struct Lane {
         waiting: VecDeque<(usize, Listed)>,
@@ -949,6 +952,7 @@ async fn diagnose_each(
     let diagnose = |l: usize, i: usize, (id, listed): Listed| {
         let (arm, wanted, caller, tally) = (arm.clone(), &wanted, caller, &tally);
         async move {
+            tally.started();
             let result = match arm.unreachable() {
                 // Nothing can be read: the run stops with that error.
                 Some(e) => Err(e.into()),

@@ -1,10 +1,12 @@
-//! Output: one colour decision, text, JSON and az's table and tsv renderers
+//! Output: one colour decision, text, JSON, az's table and tsv renderers
+//! and the HTML report
 //! (text from outside is escaped through `crate::text` before it reaches a
 //! terminal), and each command's view (`view::Views` chooses between them
 //! once).
 
 pub mod az;
 pub mod fit;
+pub mod html;
 pub mod text;
 pub mod view;
 

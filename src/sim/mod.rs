@@ -54,7 +54,7 @@ pub use crate::sim::scenario::{
 #[cfg(any(test, feature = "test-api"))]
 pub use crate::sim::server::{CLIENT_MARKER, MARKER as SCRIPT_MARKER};
 #[cfg(any(test, feature = "test-api"))]
-pub use crate::sim::throttle::Rate;
+pub use crate::sim::throttle::{Rate, Spread};
 #[cfg(any(test, feature = "test-api"))]
 pub use crate::sim::token::{claims as token_claims, fake_app_token};
 
@@ -126,6 +126,14 @@ pub struct LoggedRequest {
     /// The request body when it was JSON.
     pub body: Option<Value>,
     pub authorization_present: bool,
+    /// When it arrived (before any latency knob): benches count the waves
+    /// of a diagnosis from it.
+    #[serde(skip)]
+    pub received: std::time::Instant,
+    /// How many answers the simulator had given when this request arrived:
+    /// requests with the same count went out without waiting for each other
+    /// (one round trip), whatever the latency.
+    pub answered_before: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +195,8 @@ struct Shared {
     sshd: Mutex<std::collections::HashMap<String, u16>>,
     /// When each machine's SSH service configuration was last written.
     config_written: Mutex<std::collections::HashMap<String, Instant>>,
+    /// Answers given so far.
+    answered: std::sync::atomic::AtomicUsize,
 }
 
 /// Locks, carrying on after a panic elsewhere: the simulator's state stays usable.
@@ -223,6 +233,7 @@ impl Sim {
             seq: Mutex::new(0),
             sshd: Mutex::new(Default::default()),
             config_written: Mutex::new(Default::default()),
+            answered: Default::default(),
         });
         let app = axum::Router::new()
             .fallback(serve_one)
@@ -382,6 +393,8 @@ async fn serve_one(State(shared): State<Arc<Shared>>, req: Request) -> Response 
             status: 0,
             body: incoming.body.clone(),
             authorization_present: incoming.authorization.is_some(),
+            received: std::time::Instant::now(),
+            answered_before: shared.answered.load(std::sync::atomic::Ordering::SeqCst),
         },
     ));
 
@@ -402,6 +415,7 @@ async fn serve_one(State(shared): State<Arc<Shared>>, req: Request) -> Response 
             &scope,
             &actor,
             kind,
+            &incoming.path,
             &spec,
             knobs.bucket.is_some(),
             Instant::now(),
@@ -426,6 +440,9 @@ async fn serve_one(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     if let Some((_, entry)) = lock(&shared.log).iter_mut().rev().find(|(s, _)| *s == seq) {
         entry.status = reply.status;
     }
+    shared
+        .answered
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     if incoming.method == "PUT"
         && (200..300).contains(&reply.status)
         && let Some(i) = incoming.path.to_ascii_lowercase().find(

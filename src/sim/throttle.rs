@@ -7,6 +7,13 @@
 //! from them); they refuse only when `Knobs.bucket` is set, with ARM's 429
 //! `SubscriptionRequestsThrottled` and a `Retry-After` of the whole seconds
 //! until a token is back (at least 1).
+//!
+//! ARM answers from several regional instances, each with buckets of its own
+//! (arm.md §6.3, "per-region token bucket"): `BucketSpec.instances` of them
+//! take a (subscription or tenant, principal)'s requests in turn
+//! (`Spread::RoundRobin`) or by the request's path (`Spread::Path`), and each
+//! answers with its own remaining count, so that a client sees the count jump
+//! between sequences.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -25,13 +32,32 @@ pub struct Rate {
     pub per_second: u32,
 }
 
-/// The buckets of one (subscription or tenant, principal): reads, writes, deletes.
+/// The buckets of one (subscription or tenant, principal): reads, writes,
+/// deletes; in a scenario's `knobs`, e.g. `"bucket": {"reads": {"burst": 250,
+/// "per_second": 50}, "instances": 2}` (missing keys: ARM's numbers, one instance).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BucketSpec {
     pub reads: Rate,
     pub writes: Rate,
     pub deletes: Rate,
+    /// ARM's regional instances answering (at least 1), each with all these
+    /// buckets of its own.
+    pub instances: u32,
+    /// How requests are spread across the instances.
+    pub spread: Spread,
+}
+
+/// Which instance answers a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Spread {
+    /// Each in turn: the remaining count alternates between the instances'.
+    #[default]
+    RoundRobin,
+    /// By a hash of the request's path (lower case): a resource's requests
+    /// always reach the same instance, in no order a client can predict.
+    Path,
 }
 
 impl BucketSpec {
@@ -49,6 +75,8 @@ impl BucketSpec {
             burst: 200,
             per_second: 10,
         },
+        instances: 1,
+        spread: Spread::RoundRobin,
     };
 
     /// ARM's buckets with another read bucket (tests of a smaller one).
@@ -71,6 +99,16 @@ impl BucketSpec {
             reads: r,
             writes: r,
             deletes: r,
+            ..BucketSpec::ARM
+        }
+    }
+
+    /// The same buckets at each of `n` instances, answering in turn.
+    #[cfg(any(test, feature = "test-api"))]
+    pub fn instances(self, n: u32) -> BucketSpec {
+        BucketSpec {
+            instances: n,
+            ..self
         }
     }
 
@@ -127,29 +165,48 @@ struct Level {
     at: Instant,
 }
 
-/// Every bucket the simulator has handed tokens from.
+/// Every bucket the simulator has handed tokens from, by (scope, principal,
+/// instance).
 #[derive(Default)]
 pub(crate) struct Buckets {
-    levels: HashMap<(Scope, String), [Option<Level>; 3]>,
+    levels: HashMap<(Scope, String, u32), [Option<Level>; 3]>,
+    /// Requests of a (scope, principal) so far: whose turn it is.
+    turns: HashMap<(Scope, String), u64>,
 }
 
 impl Buckets {
     /// Takes one token for (`scope`, `actor`, `kind`): the tokens left after it,
     /// or, when `enforce` and the bucket is empty, how long until one is back.
+    /// `path` picks the instance when they are spread by path.
+    #[allow(clippy::too_many_arguments)]
     pub fn take(
         &mut self,
         scope: &Scope,
         actor: &str,
         kind: Kind,
+        path: &str,
         spec: &BucketSpec,
         enforce: bool,
         now: Instant,
     ) -> Result<u64, Duration> {
         let rate = spec.rate(kind);
         let (burst, per_second) = (rate.burst as f64, rate.per_second.max(1) as f64);
+        let actor = actor.to_ascii_lowercase();
+        let n = u64::from(spec.instances.max(1));
+        let instance = match spec.spread {
+            Spread::RoundRobin => {
+                let turn = self
+                    .turns
+                    .entry((scope.clone(), actor.clone()))
+                    .or_default();
+                *turn += 1;
+                (*turn - 1) % n
+            }
+            Spread::Path => fnv1a(&path.to_ascii_lowercase()) % n,
+        } as u32;
         let slot = &mut self
             .levels
-            .entry((scope.clone(), actor.to_ascii_lowercase()))
+            .entry((scope.clone(), actor, instance))
             .or_default()[kind as usize];
         let level = slot.get_or_insert(Level {
             left: burst,
@@ -168,6 +225,13 @@ impl Buckets {
             Ok(0)
         }
     }
+}
+
+/// FNV-1a: a hash that is the same in every run (the instance of a path).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// ARM's answer to a request beyond its bucket: 429 with `Retry-After` in
@@ -212,7 +276,7 @@ mod tests {
         assert_eq!(sub, Scope::Subscription("abc".into()));
         let t0 = Instant::now();
         let take = |b: &mut Buckets, who: &str, at: Duration| {
-            b.take(&sub, who, Kind::Read, &spec, true, t0 + at)
+            b.take(&sub, who, Kind::Read, "/x", &spec, true, t0 + at)
         };
         assert_eq!(take(&mut b, "me", Duration::ZERO), Ok(2));
         assert_eq!(take(&mut b, "me", Duration::ZERO), Ok(1));
@@ -225,7 +289,7 @@ mod tests {
         // Another principal and another kind have their own buckets.
         assert_eq!(take(&mut b, "you", Duration::ZERO), Ok(2));
         assert_eq!(
-            b.take(&sub, "me", Kind::Write, &spec, true, t0),
+            b.take(&sub, "me", Kind::Write, "/x", &spec, true, t0),
             Ok(199),
             "writes: ARM's 200"
         );
@@ -236,11 +300,55 @@ mod tests {
         // Not enforced: counts down to 0 and stays there, never refusing.
         let mut b = Buckets::default();
         for _ in 0..5 {
-            let _ = b.take(&Scope::Tenant, "me", Kind::Read, &spec, false, t0);
+            let _ = b.take(&Scope::Tenant, "me", Kind::Read, "/x", &spec, false, t0);
         }
         assert_eq!(
-            b.take(&Scope::Tenant, "me", Kind::Read, &spec, false, t0),
+            b.take(&Scope::Tenant, "me", Kind::Read, "/x", &spec, false, t0),
             Ok(0)
+        );
+    }
+
+    #[test]
+    fn instances_have_buckets_of_their_own() {
+        let t0 = Instant::now();
+        let sub = Scope::Subscription("s".into());
+        // Two instances in turn: the remaining count alternates between two sequences.
+        let spec = BucketSpec::reads(4, 1).instances(2);
+        let mut b = Buckets::default();
+        let left: Vec<_> = (0..9)
+            .map(|_| b.take(&sub, "me", Kind::Read, "/x", &spec, true, t0))
+            .collect();
+        let full = Err(Duration::from_secs(1));
+        assert_eq!(
+            left,
+            [Ok(3), Ok(3), Ok(2), Ok(2), Ok(1), Ok(1), Ok(0), Ok(0), full]
+        );
+        // By path: a path always reaches the same instance.
+        let spec = BucketSpec {
+            spread: Spread::Path,
+            ..spec
+        };
+        let mut b = Buckets::default();
+        let mut take = |p: &str| b.take(&sub, "me", Kind::Read, p, &spec, true, t0);
+        assert_eq!([take("/a"), take("/A"), take("/a")], [Ok(3), Ok(2), Ok(1)]);
+        let other = (0..20)
+            .map(|i| format!("/m-{i}"))
+            .find(|p| fnv1a(p) % 2 != fnv1a("/a") % 2)
+            .unwrap();
+        assert_eq!(take(&other), Ok(3), "{other}: the other instance");
+        // The scenario's spelling.
+        let parsed: BucketSpec = serde_json::from_str(
+            r#"{"reads": {"burst": 250, "per_second": 50}, "instances": 2, "spread": "path"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                parsed.reads.per_second,
+                parsed.instances,
+                parsed.spread,
+                parsed.writes
+            ),
+            (50, 2, Spread::Path, BucketSpec::ARM.writes)
         );
     }
 

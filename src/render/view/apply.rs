@@ -58,7 +58,7 @@ impl ApplyView for Json {
             dry_run: Some(true),
             ..Document::of(plan)
         };
-        self.emit_document(plan, &doc, Rows::Steps)
+        self.emit_document("apply --dry-run", plan, &doc, Rows::Steps)
     }
     /// The document waits for the steps' statuses.
     fn before_apply(&self, _: &Plan) -> Result<()> {
@@ -69,7 +69,7 @@ impl ApplyView for Json {
             dry_run: Some(false),
             ..Document::of(plan)
         };
-        self.emit_document(plan, &doc, Rows::Steps)
+        self.emit_document("apply", plan, &doc, Rows::Steps)
     }
     fn summary(&self, plan: &Plan, ending: Ending) -> Result<()> {
         let doc = Document {
@@ -77,7 +77,7 @@ impl ApplyView for Json {
             journal: ending.journal.as_deref(),
             ..Document::of(plan)
         };
-        self.emit_document(plan, &doc, Rows::Steps)
+        self.emit_document("apply", plan, &doc, Rows::Steps)
     }
 }
 

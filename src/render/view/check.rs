@@ -21,7 +21,7 @@ impl CheckView for Text {
 
 impl CheckView for Json {
     fn findings(&self, plan: &Plan) -> Result<()> {
-        self.emit_plan(plan, Rows::Findings)
+        self.emit_plan("check", plan, Rows::Findings)
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::rows::Rows;
-use super::{Json, Text, Views};
+use super::{Format, Json, Text, Views};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::render::plan_json;
@@ -83,8 +83,16 @@ impl DemoView for Json {
     fn summary(&self, _: &Plan) -> Result<()> {
         Ok(())
     }
-    /// `-o table`/`tsv`: the steps the apply took, with how each ended.
+    /// `-o table`/`tsv`: the steps the apply took, with how each ended;
+    /// `-o html`: the apply's report.
     fn document(&self, run: &DemoRun) -> Result<()> {
+        if self.format == Format::Html && self.query.is_none() {
+            let doc = crate::render::Document {
+                dry_run: Some(false),
+                ..crate::render::Document::of(run.applied)
+            };
+            return self.out.print(&crate::render::html::page("demo", &doc));
+        }
         self.emit(
             &json!({
                 "schema_version": 1,

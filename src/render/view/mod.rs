@@ -3,7 +3,8 @@
 //! choice is made, from the output options; each command asks it for its
 //! own view, and for the `Progress` the layers below report through. The
 //! document is the JSON one; `-o table`, `-o tsv` and `--query` are made
-//! from it (`rows`, `query`), never from the plan directly.
+//! from it (`rows`, `query`), never from the plan directly, and so is
+//! `-o html`'s report (`super::html`, from the same `Document`).
 
 mod apply;
 mod check;
@@ -50,6 +51,7 @@ impl Views {
             crate::cli::Output::Text | crate::cli::Output::Json => Format::Json,
             crate::cli::Output::Table => Format::Table,
             crate::cli::Output::Tsv => Format::Tsv,
+            crate::cli::Output::Html => Format::Html,
         };
         match config.output {
             crate::cli::Output::Text if query.is_none() => Views::Text(Text {
@@ -113,7 +115,8 @@ pub struct Text {
 
 /// The views for programs: one document on stdout, nothing else there: the
 /// JSON one (contract, schema 1), or made from it: az's table or
-/// tab-separated values of its main list, or the result of `--query`.
+/// tab-separated values of its main list, the result of `--query`, or the
+/// HTML report of check, plan, apply and demo.
 #[derive(Clone)]
 pub struct Json {
     /// `-q`: nothing on stderr, no spinners.
@@ -122,7 +125,7 @@ pub struct Json {
     pub spin: bool,
     pub out: Stream,
     pub err: Stream,
-    /// `-o json`, `table` or `tsv`.
+    /// `-o json`, `table`, `tsv` or `html`.
     pub format: Format,
     /// `--query`: what of the document is printed.
     pub query: Option<Arc<crate::config::Query>>,
@@ -136,20 +139,35 @@ pub enum Format {
     Table,
     /// As az prints a list: tab-separated values, a line per item.
     Tsv,
+    /// One self-contained HTML page (check, plan, apply, demo; `config`
+    /// refuses it elsewhere, and beside `--query`).
+    Html,
 }
 
 impl Json {
     /// The plan's document (check, plan, apply), as `rows` lists it in a
-    /// table; the JSON document alone is streamed, never held twice.
-    fn emit_plan(&self, plan: &Plan, rows: Rows) -> Result<()> {
-        self.emit_document(plan, &super::Document::of(plan), rows)
+    /// table, or as the report of `command`; the JSON document alone is
+    /// streamed, never held twice.
+    fn emit_plan(&self, command: &str, plan: &Plan, rows: Rows) -> Result<()> {
+        self.emit_document(command, plan, &super::Document::of(plan), rows)
     }
 
     /// As `emit_plan`, with what a command adds to the plan's document
     /// (`apply`'s `dry_run` and `journal`).
-    fn emit_document(&self, plan: &Plan, doc: &super::Document, rows: Rows) -> Result<()> {
-        if self.format == Format::Json && self.query.is_none() {
-            return document_as(&self.out, doc);
+    fn emit_document(
+        &self,
+        command: &str,
+        plan: &Plan,
+        doc: &super::Document,
+        rows: Rows,
+    ) -> Result<()> {
+        if self.query.is_none() {
+            match self.format {
+                Format::Json => return document_as(&self.out, doc),
+                // What was not read is in the report itself.
+                Format::Html => return self.out.print(&super::html::page(command, doc)),
+                Format::Table | Format::Tsv => {}
+            }
         }
         // A fleet's check lists its machines, as its text summarises them.
         let rows = match rows {
@@ -180,6 +198,9 @@ impl Json {
             (None, Format::Tsv) => {
                 let l = rows.of(doc);
                 super::az::tsv(&l.rows, &l.columns)
+            }
+            (None, Format::Html) => {
+                return Err(Error::Internal(format!("{rows:?}: no HTML report")));
             }
         };
         self.out.print(&printed)

@@ -27,7 +27,7 @@ impl PlanView for Text {
 
 impl PlanView for Json {
     fn plan(&self, plan: &Plan) -> Result<()> {
-        self.emit_plan(plan, Rows::Steps)
+        self.emit_plan("plan", plan, Rows::Steps)
     }
     /// Beside the document: on stderr, unless `-q`.
     fn saved(&self, plan: &Plan, file: &std::path::Path) -> Result<()> {

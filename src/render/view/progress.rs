@@ -4,12 +4,16 @@
 //! spinners and bars are made.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use indicatif::{HumanDuration, ProgressState};
 
 use super::stream::BARS;
 use super::{Json, Text};
 use crate::plan::Step;
-use crate::progress::{Progress, Tally, Waiting};
+use crate::progress::{Meter, Pace, PaceSource, Progress, Tally, Waiting};
 
 /// A spinner on stderr, only when someone can see it (`spin`: not `-q`, and
 /// not `-v`, whose log lines say what is going on).
@@ -35,22 +39,74 @@ fn stderr_width() -> usize {
 }
 
 /// Machines done of `total`, as a bar on a terminal (not for one machine).
+/// Its ETA follows the pace the core tells it (`Tally::follow`), and it says
+/// when ARM sets that pace.
 fn bar(spin: bool, total: usize) -> Tally {
     if !spin || total < 2 || !std::io::stderr().is_terminal() {
         return Tally(None);
     }
+    let cols = stderr_width();
+    // The words take 40 to 70 columns: the bar fits beside them.
+    let width = cols.saturating_sub(70).clamp(10, 30);
+    let room = cols.saturating_sub(width + 1);
+    let pace = Arc::new(OnceLock::<PaceSource>::new());
+    let started = Arc::new(AtomicU64::new(0));
+    let (told, begun) = (pace.clone(), started.clone());
+    let said = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let pace = told.get().and_then(|source| source());
+        let seen = Seen {
+            done: state.pos(),
+            total: state.len().unwrap_or(0),
+            started: begun.load(Ordering::Relaxed),
+            elapsed: state.elapsed(),
+            eta: state.eta(),
+        };
+        let _ = w.write_str(&words(&seen, pace, room));
+    };
     // In the run's bars: progress lines are printed above it.
     let pb = BARS.add(indicatif::ProgressBar::new(total as u64));
     pb.set_style(
-        indicatif::ProgressStyle::with_template(&format!(
-            "{{bar:{}}} {{pos}}/{{len}} machines  {{elapsed}} elapsed, ETA {{eta}}",
-            // The words take about 40 columns: the bar fits beside them.
-            stderr_width().saturating_sub(40).clamp(10, 30)
-        ))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(&format!("{{bar:{width}}} {{words}}"))
+            .map(|style| style.with_key("words", said))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     pb.enable_steady_tick(Duration::from_millis(200));
-    Tally(Some(pb))
+    Tally(Some(Meter {
+        bar: pb,
+        pace,
+        started,
+    }))
+}
+
+/// What a bar knows of its machines: done, of all, begun, the time since it
+/// began, and indicatif's ETA (from the machines done so far).
+struct Seen {
+    done: u64,
+    total: u64,
+    started: u64,
+    elapsed: Duration,
+    eta: Duration,
+}
+
+/// The words beside the bar: machines done, the time elapsed, the ETA (at the
+/// learned pace when that is what the wait is made of), and, when ARM sets
+/// the pace, the rate it allows; the longest form that fits in `room` columns.
+fn words(seen: &Seen, pace: Option<Pace>, room: usize) -> String {
+    let eta = pace
+        .and_then(|p| p.eta(seen.total, seen.done, seen.started))
+        .unwrap_or(seen.eta);
+    let note = pace
+        .filter(|p| p.limited)
+        .map(|p| format!(", ARM allows {:.0} reads/s", p.reads_per_second))
+        .unwrap_or_default();
+    let (done, total) = (seen.done, seen.total);
+    let (elapsed, eta) = (HumanDuration(seen.elapsed), HumanDuration(eta));
+    let long = format!("{done}/{total} machines  {elapsed:#} elapsed, ETA {eta:#}{note}");
+    if console::measure_text_width(&long) <= room {
+        return long;
+    }
+    let short = format!("{done}/{total} machines, ETA {eta:#}{note}");
+    console::truncate_str(&short, room, "…").into_owned()
 }
 
 /// For people: `→` lines, the scope, spinners and a fleet's bar.
@@ -135,6 +191,48 @@ mod tests {
             "3 Arc machines in 1 subscription (Resource Graph)\n"
         );
         assert_eq!(printed.text(), "");
+    }
+
+    #[test]
+    fn the_bar_says_the_pace_arm_allows_when_it_sets_it() {
+        let seen = Seen {
+            done: 120,
+            total: 600,
+            started: 184,
+            elapsed: Duration::from_secs(12),
+            eta: Duration::from_secs(3),
+        };
+        let limited = Pace {
+            reads: 304,
+            reads_per_second: 24.6,
+            tokens: 0.0,
+            limited: true,
+        };
+        // 2 reads a machine (152 counted: those in flight half), so 896 left
+        // for the other 448, at 24.6 a second: 36 s.
+        assert_eq!(
+            words(&seen, Some(limited), 100),
+            "120/600 machines  12s elapsed, ETA 36s, ARM allows 25 reads/s"
+        );
+        // Narrow: without the time elapsed; the note stays.
+        assert_eq!(
+            words(&seen, Some(limited), 49),
+            "120/600 machines, ETA 36s, ARM allows 25 reads/s"
+        );
+        // Not limited by ARM: no claim that it is; the ETA is still the pace's.
+        let free = Pace {
+            limited: false,
+            ..limited
+        };
+        assert_eq!(
+            words(&seen, Some(free), 100),
+            "120/600 machines  12s elapsed, ETA 36s"
+        );
+        // No pace told (apply's bar): indicatif's ETA, from the machines done.
+        assert_eq!(
+            words(&seen, None, 100),
+            "120/600 machines  12s elapsed, ETA 3s"
+        );
     }
 
     #[test]
