@@ -854,9 +854,9 @@ async fn named_machines(ctx: &Context, arm: &Arc<Arm>) -> Result<Vec<Listed>> {
 /// At most this many machines of one subscription are diagnosed at a time
 /// (each subscription has its own ARM bucket, paced on its own lane).
 const PER_SUBSCRIPTION: usize = 64;
-/// At most this many machines are diagnosed at a time in all: with fewer
-/// than four subscriptions busy, each still has its `PER_SUBSCRIPTION`.
-const AT_ONCE: usize = 256;
+/// At most this many machines are diagnosed at a time in all: with ten
+/// subscriptions busy, each still has its `PER_SUBSCRIPTION`.
+const AT_ONCE: usize = 640;
 /// More machines are listed while fewer than this wait their turn (two
 /// pages of Resource Graph): a fleet is diagnosed while it is listed.
 const AHEAD: usize = 2_000;
