@@ -47,14 +47,17 @@ impl Drop for Waiting {
 pub struct Pace {
     /// Reads sent so far, every subscription and the tenant.
     pub reads: u64,
-    /// The learned read refill, per second, of the subscription (or tenant)
-    /// that sets the pace: the one whose reads wait, else the busiest.
+    /// The learned read refill, per second: the sum of the lanes ARM holds
+    /// back (subscriptions, or the tenant for Resource Graph) when any is,
+    /// else the busiest lane's.
     pub reads_per_second: f64,
-    /// Read tokens it holds now (a burst not yet spent).
+    /// Read tokens those lanes hold now (a burst not yet spent).
     pub tokens: f64,
-    /// Its reads wait for ARM's tokens (or a `Retry-After`) now: ARM sets
-    /// the pace.
-    pub limited: bool,
+    /// How many lanes' reads wait for ARM's tokens (or a `Retry-After`)
+    /// now: when any, ARM sets the pace.
+    pub held_back: usize,
+    /// How many of them are subscriptions (the others: the tenant's).
+    pub subscriptions: usize,
 }
 
 impl Pace {
@@ -140,7 +143,8 @@ mod tests {
             reads,
             reads_per_second: 25.0,
             tokens,
-            limited: true,
+            held_back: 1,
+            subscriptions: 1,
         }
     }
 

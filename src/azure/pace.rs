@@ -107,10 +107,29 @@ struct Mark {
     left: f64,
 }
 
-/// A measuring window: where the lowest of the recent marks was when it began.
+/// A measuring window: when it began, and each answer's level since, with
+/// the seconds from its beginning.
 struct Window {
     at: Instant,
-    floor: f64,
+    points: Vec<(f64, f64)>,
+}
+
+impl Window {
+    /// How fast the levels rose: the least-squares slope of level over time
+    /// (every answer of the window counts, so that one sent late or early
+    /// for its sequence number, off its line, moves it little). None when
+    /// the answers came at one instant.
+    fn slope(&self) -> Option<f64> {
+        let n = self.points.len() as f64;
+        let (mt, ml) = self
+            .points
+            .iter()
+            .fold((0.0, 0.0), |(t, l), p| (t + p.0 / n, l + p.1 / n));
+        let (cov, var) = self.points.iter().fold((0.0, 0.0), |(c, v), p| {
+            (c + (p.0 - mt) * (p.1 - ml), v + (p.0 - mt) * (p.0 - mt))
+        });
+        (var > 0.0).then(|| cov / var)
+    }
 }
 
 /// Answers that must agree before tokens are added (a count jumping between
@@ -226,23 +245,30 @@ impl Bucket {
         if sure > self.tokens {
             self.tokens = sure.min(self.tokens + STEP).min(self.shape.burst);
         }
-        self.learn(floor, now);
+        if let Some(w) = self.window.as_mut() {
+            w.points
+                .push((now.saturating_duration_since(w.at).as_secs_f64(), level));
+        }
+        self.learn(now);
     }
 
-    /// ARM's refill over a window: how far the lowest level rose. Trusted
-    /// while requests waited for tokens and ARM's bucket was not full (a
-    /// full bucket stops refilling); a full one while we waited says ARM
-    /// has more to give: a quarter more is tried.
-    fn learn(&mut self, floor: f64, now: Instant) {
+    /// ARM's refill over a window of two seconds: how fast the levels of
+    /// its answers rose. Trusted while requests waited for tokens and ARM's
+    /// bucket was not full (a full bucket stops refilling); a full one while
+    /// we waited says ARM has more to give: a quarter more is tried.
+    fn learn(&mut self, now: Instant) {
         let Some(w) = &self.window else {
-            self.window = Some(Window { at: now, floor });
+            self.window = Some(Window {
+                at: now,
+                points: Vec::new(),
+            });
             return;
         };
         let span = now.saturating_duration_since(w.at);
-        if span < WINDOW || self.recent.len() < RECENT {
+        if span < WINDOW || w.points.len() < RECENT {
             return;
         }
-        if self.starved {
+        if let Some(refill) = w.slope().filter(|_| self.starved) {
             let full = self.recent.iter().all(|m| m.left >= self.most_left - 1.0);
             let ceiling = self.shape.per_second * CEILING;
             self.rate = if full {
@@ -250,7 +276,6 @@ impl Bucket {
             } else {
                 // Measured: at most twice the rate in use, never below a
                 // 25th of the documented one.
-                let refill = (floor - w.floor) / span.as_secs_f64();
                 refill.clamp(self.shape.per_second / 25.0, (self.rate * 2.0).min(ceiling))
             };
             tracing::debug!(
@@ -261,7 +286,10 @@ impl Bucket {
             );
         }
         self.starved = false;
-        self.window = Some(Window { at: now, floor });
+        self.window = Some(Window {
+            at: now,
+            points: Vec::new(),
+        });
     }
 }
 
@@ -397,35 +425,58 @@ impl Pacer {
         });
     }
 
-    /// How fast ARM lets the run's reads go: the lane whose reads waited for
-    /// a token (or a `Retry-After`) lately sets the pace, else the busiest.
-    /// None before any read.
+    /// How fast ARM lets the run's reads go: the lanes (subscriptions, the
+    /// tenant) whose reads waited for a token (or a `Retry-After`) lately
+    /// set the pace together, each at its own learned rate; when none did,
+    /// the busiest lane's. None before any read.
     pub fn pace(&self) -> Option<crate::progress::Pace> {
         let now = Instant::now();
         let lanes = self.lanes();
         let mut reads = 0;
-        let mut pacing: Option<(bool, u64, &Bucket)> = None;
-        for lane in lanes.values() {
+        // (reads taken, rate, tokens in hand) of the busiest lane, and the
+        // sums of the rates and tokens of those ARM holds back.
+        let mut busiest: Option<(u64, f64, f64)> = None;
+        let (mut held, mut held_rate, mut held_tokens) = (0, 0.0, 0.0);
+        let mut subscriptions = 0;
+        for (name, lane) in lanes.iter() {
             let b = &lane.buckets[Kind::Read.index()];
             reads += b.taken.saturating_sub(b.unsent);
-            let limited = b
+            if b.taken == 0 {
+                continue;
+            }
+            let since = now.saturating_duration_since(b.at).as_secs_f64();
+            let tokens = (b.tokens + since * b.rate).min(b.shape.burst);
+            let waited = b
                 .waited
                 .is_some_and(|t| now.saturating_duration_since(t) < LIMITED)
                 || lane.not_before.is_some_and(|t| t > now);
-            if pacing.is_none_or(|(l, taken, _)| (limited, b.taken) > (l, taken)) {
-                pacing = Some((limited, b.taken, b));
+            if waited {
+                held += 1;
+                subscriptions += usize::from(name != "tenant");
+                held_rate += b.rate;
+                held_tokens += tokens.max(0.0);
+            }
+            if busiest.is_none_or(|(taken, _, _)| b.taken > taken) {
+                busiest = Some((b.taken, b.rate, tokens));
             }
         }
-        let (limited, taken, b) = pacing?;
-        if taken == 0 {
-            return None;
-        }
-        let since = now.saturating_duration_since(b.at).as_secs_f64();
-        Some(crate::progress::Pace {
-            reads,
-            reads_per_second: b.rate,
-            tokens: (b.tokens + since * b.rate).min(b.shape.burst),
-            limited,
+        let (_, rate, tokens) = busiest?;
+        Some(if held > 0 {
+            crate::progress::Pace {
+                reads,
+                reads_per_second: held_rate,
+                tokens: held_tokens,
+                held_back: held,
+                subscriptions,
+            }
+        } else {
+            crate::progress::Pace {
+                reads,
+                reads_per_second: rate,
+                tokens,
+                held_back: 0,
+                subscriptions: 0,
+            }
         })
     }
 
@@ -711,6 +762,15 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_small_bucket_is_learned_whatever_the_order_of_answers() {
+        // 20, then 5 a second: far below what arcfix assumes (250, 25).
+        let (took, _, rate) = fleet(Server::new(1, 20.0, 5.0), 200).await;
+        let bound = (200.0 - 20.0) / 5.0;
+        assert!(took <= 1.1 * bound, "{took} s against a bound of {bound} s");
+        assert!((4.5..=5.6).contains(&rate), "learned rate {rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_faster_arm_is_learned_from_its_headers() {
         // ARM refills 50 a second, not the documented 25.
         let (took, refused, rate) = fleet(Server::new(1, 250.0, 50.0), 1_250).await;
@@ -756,20 +816,31 @@ mod tests {
         }
         let pace = p.pace().unwrap();
         assert_eq!((pace.reads, pace.tokens), (11, 240.0));
-        assert!(!pace.limited, "tokens in hand: ARM sets no pace");
+        assert_eq!(pace.held_back, 0, "tokens in hand: ARM sets no pace");
         // The subscription's burst spent: its reads wait, at ARM's 25 a second.
         for _ in 0..241 {
             p.acquire(SUB, Kind::Read).await;
         }
         let pace = p.pace().unwrap();
-        assert!(pace.limited);
+        assert_eq!(pace.held_back, 1);
         assert_eq!((pace.reads, pace.reads_per_second), (252, 25.0));
         // A second later, with no read waiting, it no longer does.
         tokio::time::sleep(Duration::from_millis(1_100)).await;
-        assert!(!p.pace().unwrap().limited);
+        assert_eq!(p.pace().unwrap().held_back, 0);
         // A Retry-After holding the lane: ARM sets the pace.
         p.hold(SUB, Duration::from_secs(5));
-        assert!(p.pace().unwrap().limited);
+        assert_eq!(p.pace().unwrap().held_back, 1);
+        // A second subscription's reads wait too: both set the pace, their
+        // rates summed.
+        const OTHER: &str = "subscription 22222222-2222-2222-2222-222222222222";
+        let t = p.acquire(OTHER, Kind::Read).await;
+        p.observe(&t, &[(Kind::Read, 249)], true);
+        for _ in 0..250 {
+            p.acquire(OTHER, Kind::Read).await;
+        }
+        let pace = p.pace().unwrap();
+        assert_eq!((pace.held_back, pace.subscriptions), (2, 2));
+        assert_eq!(pace.reads_per_second, 50.0);
     }
 
     #[tokio::test(start_paused = true)]

@@ -95,10 +95,14 @@ fn words(seen: &Seen, pace: Option<Pace>, room: usize) -> String {
     let eta = pace
         .and_then(|p| p.eta(seen.total, seen.done, seen.started))
         .unwrap_or(seen.eta);
-    let note = pace
-        .filter(|p| p.limited)
-        .map(|p| format!(", ARM allows {:.0} reads/s", p.reads_per_second))
-        .unwrap_or_default();
+    let note = match pace {
+        Some(p) if p.held_back > 0 && p.subscriptions > 1 => format!(
+            ", ARM allows {:.0} reads/s in {} subscriptions",
+            p.reads_per_second, p.subscriptions
+        ),
+        Some(p) if p.held_back > 0 => format!(", ARM allows {:.0} reads/s", p.reads_per_second),
+        _ => String::new(),
+    };
     let (done, total) = (seen.done, seen.total);
     let (elapsed, eta) = (HumanDuration(seen.elapsed), HumanDuration(eta));
     let long = format!("{done}/{total} machines  {elapsed:#} elapsed, ETA {eta:#}{note}");
@@ -206,7 +210,8 @@ mod tests {
             reads: 304,
             reads_per_second: 24.6,
             tokens: 0.0,
-            limited: true,
+            held_back: 1,
+            subscriptions: 1,
         };
         // 2 reads a machine (152 counted: those in flight half), so 896 left
         // for the other 448, at 24.6 a second: 36 s.
@@ -221,12 +226,24 @@ mod tests {
         );
         // Not limited by ARM: no claim that it is; the ETA is still the pace's.
         let free = Pace {
-            limited: false,
+            held_back: 0,
             ..limited
         };
         assert_eq!(
             words(&seen, Some(free), 100),
             "120/600 machines  12s elapsed, ETA 36s"
+        );
+        // Ten subscriptions held back at 25 a second each: their sum, said
+        // as such, and an ETA at that pace (896 reads at 250 a second: 4 s).
+        let ten = Pace {
+            reads_per_second: 250.0,
+            held_back: 10,
+            subscriptions: 10,
+            ..limited
+        };
+        assert_eq!(
+            words(&seen, Some(ten), 100),
+            "120/600 machines  12s elapsed, ETA 4s, ARM allows 250 reads/s in 10 subscriptions"
         );
         // No pace told (apply's bar): indicatif's ETA, from the machines done.
         assert_eq!(
