@@ -9,11 +9,16 @@
 //! (b) the same 1,000 machines, 100 ms latency, no bucket (the client's own
 //!     pacing scaled out of the way, `ARCFIX_PACE_SCALE`): wall time against
 //!     the serial sum of latencies.
-//! (c) 10,000 machines, no bucket: peak RSS of arcfix (goal < 100 MB), time
-//!     to its first output line, wall time.
+//! (c) 10,000 and 100,000 machines, no bucket: peak RSS of arcfix (goal
+//!     < 250 MB at 100,000, growing sub-linearly past 10,000), time to its
+//!     scope line (its first output line; goal ≤ 5 s), wall time.
 //!
 //! (d) 40,000 distinct ids in `--ids-from`: the time to read and deduplicate
 //!     them (only the client side checked).
+//!
+//! (e) one subscription of 500 machines against ten of 500 each, under ARM's
+//!     read bucket (one per subscription): the ratio of their wall times
+//!     (goal ≤ 1.3).
 //!
 //! (p) 600 machines under a read bucket that refills faster than ARM
 //!     documents (250 burst, 50 per second): the client learns the refill
@@ -24,12 +29,20 @@
 //!     each with a bucket of 250 + 25/s (the remaining count alternates
 //!     between two sequences): wall / `(reads − 500) / 50`, 429 share.
 //!
-//! Run with `cargo bench --bench fleet` (Linux: peak RSS from wait4).
-//! `ARCFIX_BENCH_ONLY=a,b,c,d,p,q,r` picks some; `ARCFIX_BENCH_VERBOSE=1` prints
-//! (p), (q), (r)'s reads per second and the rates arcfix learned (its debug log).
+//! Run with `cargo bench --bench fleet` (peak RSS from wait4, on Linux and
+//! macOS). `ARCFIX_BENCH_ONLY=a,b,c,d,e,p,q,r` picks some;
+//! `ARCFIX_BENCH_MACHINES=30000,…` gives (c) other sizes; `ARCFIX_BENCH_BIN`
+//! measures another build of arcfix (a before and after);
+//! `ARCFIX_BENCH_VERBOSE=1` prints (p), (q), (r)'s reads per second and the
+//! rates arcfix learned (its debug log).
 
 #[cfg(unix)]
 fn main() {
+    // The bench's own binary, started again, starts arcfix and waits for
+    // it: see `bench::peak_rss_of`.
+    if let Some(to) = std::env::var_os(bench::RSS_TO) {
+        bench::peak_rss_of(to.into());
+    }
     bench::main();
 }
 
@@ -49,6 +62,12 @@ mod bench {
     use arcfix::sim::{BucketSpec, Knobs, Scenario, Sim};
 
     const BIN: &str = env!("CARGO_BIN_EXE_arcfix");
+
+    /// The binary measured: `ARCFIX_BENCH_BIN` (another build, for a before
+    /// and after on the same bench), else the one cargo built with it.
+    fn arcfix_bin() -> String {
+        std::env::var("ARCFIX_BENCH_BIN").unwrap_or_else(|_| BIN.to_string())
+    }
 
     /// The command for a whole fleet: the one place to change when the target
     /// options change (repeatable `--subscription`, `--tag`, `--ids-from`).
@@ -88,8 +107,11 @@ mod bench {
         std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
+        let rss_file = dir.path().join("peak-rss");
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.arg(arcfix_bin())
+            .env_clear()
+            .env(RSS_TO, &rss_file)
             .current_dir(dir.path())
             .env("HOME", &home)
             .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
@@ -106,7 +128,7 @@ mod bench {
             cmd.env("ARCFIX_LOG", "arcfix::azure::pace=debug");
         }
         let start = Instant::now();
-        // Reaped by wait4 below, which also reads its peak RSS.
+        // Reaped by wait4 below (arcfix's peak RSS comes from `peak_rss_of`).
         #[allow(clippy::zombie_processes)]
         let mut child = cmd.spawn().expect("arcfix starts");
         let pid = child.id() as libc::pid_t;
@@ -132,8 +154,11 @@ mod bench {
         };
         let out = reader(Box::new(child.stdout.take().unwrap()), false);
         let err = reader(Box::new(child.stderr.take().unwrap()), true);
-        let (status, max_rss_kib) = wait4(pid);
+        let (status, _) = wait4(pid);
         let wall = start.elapsed();
+        let max_rss_kib = std::fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
         let (stdout_bytes, _) = out.join().unwrap();
         let (_, stderr_tail) = err.join().unwrap();
         let first_line = *first.lock().unwrap();
@@ -145,6 +170,31 @@ mod bench {
             stdout_bytes,
             stderr_tail,
         }
+    }
+
+    /// The variable that makes the bench's binary `peak_rss_of` instead.
+    pub const RSS_TO: &str = "ARCFIX_BENCH_RSS_TO";
+
+    /// Runs the command of its arguments (arcfix and its arguments), with
+    /// this process's standard streams and environment (less `RSS_TO`),
+    /// writes its peak RSS (KiB) to `to` and exits with its status. A child
+    /// starts with the peak of the process it was forked from (Linux keeps
+    /// the larger across fork and exec): forked from the bench, which holds
+    /// the simulator's 100,000 machines, arcfix's own figure would be lost.
+    /// This small process in between keeps it.
+    pub fn peak_rss_of(to: std::path::PathBuf) -> ! {
+        let mut args = std::env::args_os().skip(1);
+        let program = args.next().expect("a program to run");
+        let child = Command::new(program)
+            .args(args)
+            .env_remove(RSS_TO)
+            .spawn()
+            .expect("arcfix starts");
+        let (status, kib) = wait4(child.id() as libc::pid_t);
+        if let Some(kib) = kib {
+            std::fs::write(to, kib.to_string()).unwrap();
+        }
+        std::process::exit(status)
     }
 
     /// Reaps the child and reads its peak RSS (Linux and macOS: ru_maxrss).
@@ -199,7 +249,7 @@ mod bench {
     }
 
     pub fn main() {
-        let only = std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d".into());
+        let only = std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e".into());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -261,33 +311,18 @@ mod bench {
         }
 
         if only.contains('c') {
-            let sim = rt
-                .block_on(Sim::start(Scenario::generated(10_000, 1)))
-                .unwrap();
-            sim.set_knobs(Knobs {
-                bucket: Some(BucketSpec::unlimited()),
-                ..Knobs::default()
-            });
-            let run = run_arcfix(&sim, &[("ARCFIX_PACE_SCALE", "10000")]);
-            checked("(c)", &run);
-            let c = counts(&sim);
-            match run.max_rss_kib {
-                Some(kib) => println!(
-                    "(c) 10,000 machines: peak RSS of arcfix {:.1} MB (goal < 100 MB)",
-                    kib as f64 / 1024.0
-                ),
-                None => println!("(c) 10,000 machines: peak RSS not available"),
+            // `ARCFIX_BENCH_MACHINES=30000,…` measures other sizes.
+            let sizes: Vec<usize> = match std::env::var("ARCFIX_BENCH_MACHINES") {
+                Ok(v) => v.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+                Err(_) => vec![10_000, 100_000],
+            };
+            for n in sizes {
+                println!("{}", rss_case(&rt, n));
             }
-            println!(
-                "(c) 10,000 machines: first output line after {}; wall {:.1} s; {} requests; {:.1} MB of JSON",
-                run.first_line
-                    .map(|d| format!("{:.2} s", d.as_secs_f64()))
-                    .unwrap_or_else(|| "never".into()),
-                run.wall.as_secs_f64(),
-                c.requests,
-                run.stdout_bytes as f64 / 1e6
-            );
-            rt.block_on(sim.shutdown());
+        }
+
+        if only.contains('e') {
+            println!("{}", subscriptions_case(&rt));
         }
 
         if only.contains('d') {
@@ -394,6 +429,81 @@ mod bench {
         println!("{name} reads per second: {}", line.join(" "));
     }
 
+    /// (c) `n` machines in one subscription, no bucket (the client's pacing
+    /// scaled out of the way): peak RSS of arcfix, the time to its scope line
+    /// (its first line, on stderr), wall time.
+    fn rss_case(rt: &tokio::runtime::Runtime, n: usize) -> String {
+        let sim = rt.block_on(Sim::start(Scenario::generated(n, 1))).unwrap();
+        sim.set_knobs(Knobs {
+            bucket: Some(BucketSpec::unlimited()),
+            ..Knobs::default()
+        });
+        let run = run_arcfix(&sim, &[("ARCFIX_PACE_SCALE", "10000")]);
+        let label = format!("(c) {} machines", thousands(n));
+        checked(&label, &run);
+        let c = counts(&sim);
+        rt.block_on(sim.shutdown());
+        let rss = match run.max_rss_kib {
+            Some(kib) => format!("{:.1} MB", kib as f64 / 1024.0),
+            None => "not available".into(),
+        };
+        format!(
+            "{label}: peak RSS of arcfix {rss} (goal < 250 MB at 100,000); scope line after {}; wall {:.1} s; {} requests; {:.1} MB of JSON",
+            run.first_line
+                .map(|d| format!("{:.2} s", d.as_secs_f64()))
+                .unwrap_or_else(|| "never".into()),
+            run.wall.as_secs_f64(),
+            c.requests,
+            run.stdout_bytes as f64 / 1e6
+        )
+    }
+
+    /// (e) Many subscriptions at once (issue 20, point 3): one subscription
+    /// of 500 machines, then ten of 500 each, under ARM's read bucket (each
+    /// subscription its own): the ten should take about the time of one
+    /// (goal ≤ 1.3×), not ten times it.
+    fn subscriptions_case(rt: &tokio::runtime::Runtime) -> String {
+        const PER: usize = 500;
+        let time = |subs: usize| {
+            let sim = rt
+                .block_on(Sim::start(Scenario::generated(PER * subs, subs)))
+                .unwrap();
+            sim.set_knobs(Knobs {
+                bucket: Some(BucketSpec::ARM),
+                ..Knobs::default()
+            });
+            let run = run_arcfix(&sim, &[]);
+            checked(&format!("(e) {subs} subscription(s)"), &run);
+            let c = counts(&sim);
+            rt.block_on(sim.shutdown());
+            (run.wall, c)
+        };
+        let (one, c1) = time(1);
+        let (ten, c10) = time(10);
+        format!(
+            "(e) ARM read bucket per subscription: 1 subscription of {PER} machines {:.1} s ({} reads, {} 429s); 10 subscriptions of {PER} {:.1} s ({} reads, {} 429s) → ratio {:.2} (goal ≤ 1.3)",
+            one.as_secs_f64(),
+            c1.reads,
+            c1.throttled,
+            ten.as_secs_f64(),
+            c10.reads,
+            c10.throttled,
+            ten.as_secs_f64() / one.as_secs_f64().max(f64::MIN_POSITIVE)
+        )
+    }
+
+    fn thousands(n: usize) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
     /// (d) 40,000 distinct ids in `--ids-from` (issue 16, point 6): the time
     /// to read and deduplicate them, with only the client side checked (no
     /// Azure request), against the same run with one id.
@@ -412,7 +522,7 @@ mod bench {
         std::fs::write(&one, text.lines().next().unwrap()).unwrap();
         let time = |file: &std::path::Path| {
             let start = Instant::now();
-            let status = Command::new(BIN)
+            let status = Command::new(arcfix_bin())
                 .env("HOME", dir.path())
                 .args(["check", "--checks", "client", "-o", "json", "--ids-from"])
                 .arg(file)

@@ -550,7 +550,7 @@ impl Plan {
         target: String,
         findings: Vec<Finding>,
         steps: Vec<Step>,
-        observations: &[String],
+        observations: &Observations,
         notes: Vec<String>,
     ) -> Plan {
         let created = time::OffsetDateTime::now_utc()
@@ -561,7 +561,7 @@ impl Plan {
             arcfix_version: env!("CARGO_PKG_VERSION").to_string(),
             target,
             created,
-            fingerprint: fingerprint(observations),
+            fingerprint: observations.fingerprint(),
             findings,
             steps,
             notes,
@@ -632,14 +632,157 @@ impl Plan {
 pub fn fingerprint(observations: &[String]) -> String {
     let mut sorted: Vec<&String> = observations.iter().collect();
     sorted.sort();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for o in sorted {
-        for b in o.bytes().chain([0u8]) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    format!("{:016x}", fnv(sorted.into_iter().map(String::as_str)))
+}
+
+/// What detection observed, for the plan's fingerprint only, kept small: a
+/// fleet's hundreds of thousands. An observation longer than
+/// [`Observations::LONG`] is kept as its first 60 characters and the digest
+/// of the whole (`<head>#<fingerprint>`), and those heads (a machine's id
+/// up to its resource group, the same for all its observations and its
+/// neighbours') are kept once. The fingerprint is the one of the strings
+/// themselves ([`fingerprint`]).
+#[derive(Debug, Default)]
+pub struct Observations {
+    /// Short observations, whole, each once with how many times it was
+    /// made (many machines say the same of their subscription).
+    whole: std::collections::HashMap<String, u32>,
+    /// How many short observations there are.
+    wholes: usize,
+    /// The heads of long ones, each once, and where each is.
+    heads: Vec<String>,
+    head_at: std::collections::HashMap<String, u32>,
+    /// Long observations: their head, and the digest of the whole.
+    digested: Vec<(u32, u64)>,
+}
+
+impl Observations {
+    /// Longer than this, an observation is kept as its head and digest.
+    pub const LONG: usize = 120;
+    const HEAD: usize = 60;
+
+    pub fn push(&mut self, o: String) {
+        if o.len() <= Self::LONG {
+            *self.whole.entry(o).or_default() += 1;
+            self.wholes += 1;
+            return;
+        }
+        let head: String = o.chars().take(Self::HEAD).collect();
+        let digest = fnv(std::iter::once(o.as_str()));
+        self.push_digested(head, digest);
+    }
+
+    fn push_digested(&mut self, head: String, digest: u64) {
+        let at = match self.head_at.get(&head) {
+            Some(&at) => at,
+            None => {
+                let at = self.heads.len() as u32;
+                self.heads.push(head.clone());
+                self.head_at.insert(head, at);
+                at
+            }
+        };
+        self.digested.push((at, digest));
+    }
+
+    pub fn extend(&mut self, other: Observations) {
+        if self.is_empty() {
+            // A fleet's are taken whole, not copied.
+            *self = other;
+            return;
+        }
+        for (o, n) in other.whole {
+            *self.whole.entry(o).or_default() += n;
+        }
+        self.wholes += other.wholes;
+        for (at, digest) in other.digested {
+            self.push_digested(other.heads[at as usize].clone(), digest);
         }
     }
-    format!("{h:016x}")
+
+    pub fn len(&self) -> usize {
+        self.wholes + self.digested.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `fingerprint` of the observations as strings, without making them.
+    pub fn fingerprint(&self) -> String {
+        // The heads in their order as strings: two long observations compare
+        // by head, then by digest (16 hex digits of fixed width sort as numbers).
+        let mut by_text: Vec<u32> = (0..self.heads.len() as u32).collect();
+        by_text.sort_by(|a, b| self.heads[*a as usize].cmp(&self.heads[*b as usize]));
+        let mut rank = vec![0u32; self.heads.len()];
+        for (r, at) in by_text.into_iter().enumerate() {
+            rank[at as usize] = r as u32;
+        }
+        #[derive(Clone, Copy)]
+        enum One<'a> {
+            Whole(&'a str),
+            Digested(u32, u64),
+        }
+        let hex = |d: u64| format!("{d:016x}");
+        let text = |o: &One| -> String {
+            match o {
+                One::Whole(s) => s.to_string(),
+                One::Digested(at, d) => format!("{}#{}", self.heads[*at as usize], hex(*d)),
+            }
+        };
+        let mut all: Vec<One> = self
+            .whole
+            .iter()
+            .flat_map(|(s, &n)| std::iter::repeat_n(One::Whole(s), n as usize))
+            .chain(self.digested.iter().map(|&(at, d)| One::Digested(at, d)))
+            .collect();
+        all.sort_by(|a, b| match (a, b) {
+            (One::Whole(x), One::Whole(y)) => x.cmp(y),
+            (One::Digested(x, dx), One::Digested(y, dy)) => {
+                (rank[*x as usize], dx).cmp(&(rank[*y as usize], dy))
+            }
+            _ => text(a).cmp(&text(b)),
+        });
+        let mut h = FNV_START;
+        for o in &all {
+            match o {
+                One::Whole(s) => h = fnv_from(h, [s.as_bytes()]),
+                One::Digested(at, d) => {
+                    let head = self.heads[*at as usize].as_bytes();
+                    h = fnv_from(h, [head, b"#", hex(*d).as_bytes()]);
+                }
+            }
+        }
+        format!("{h:016x}")
+    }
+}
+
+impl From<Vec<String>> for Observations {
+    fn from(all: Vec<String>) -> Observations {
+        let mut o = Observations::default();
+        for s in all {
+            o.push(s);
+        }
+        o
+    }
+}
+
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a 64 on from `h` over one string made of `parts`, then its 0 terminator.
+fn fnv_from<'a>(mut h: u64, parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    for b in parts.into_iter().flatten().copied().chain([0u8]) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// FNV-1a 64 over strings in this order.
+fn fnv<'a>(strings: impl IntoIterator<Item = &'a str>) -> u64 {
+    strings
+        .into_iter()
+        .fold(FNV_START, |h, s| fnv_from(h, [s.as_bytes()]))
 }
 
 /// A name derived from its inputs, shaped as a GUID, so that the same role
@@ -683,6 +826,55 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// The compact observations of a fleet fingerprint as the strings they
+    /// stand for: long ones as `<first 60 characters>#<digest>`, sorted
+    /// with the short ones.
+    #[test]
+    fn compact_observations_fingerprint_as_their_strings() {
+        let id = |g: &str, m: usize| {
+            format!(
+                "machine /subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/{g}/providers/Microsoft.HybridCompute/machines/arc-{m:05}"
+            )
+        };
+        let mut raw = vec![
+            "client ssh=/usr/bin/ssh".to_string(),
+            "machine /subscriptions/0 short".to_string(),
+            "zzz".to_string(),
+            format!("{}#ffff", "m".repeat(60)),
+            format!("é{}", "x".repeat(130)),
+        ];
+        for m in 0..40 {
+            for g in ["fleet-0-001", "fleet-0-000", "a"] {
+                raw.push(format!("{} status=Connected os=linux", id(g, m)));
+                raw.push(format!("{} endpoint=there", id(g, m)));
+            }
+        }
+        // As `Report::observe` kept them before: each long one as its digest.
+        let stored: Vec<String> = raw
+            .iter()
+            .map(|o| {
+                if o.len() > 120 {
+                    let head: String = o.chars().take(60).collect();
+                    format!("{head}#{}", super::fingerprint(std::slice::from_ref(o)))
+                } else {
+                    o.clone()
+                }
+            })
+            .collect();
+        let mut compact = super::Observations::from(raw[..7].to_vec());
+        let mut more = super::Observations::default();
+        for o in &raw[7..] {
+            more.push(o.clone());
+        }
+        compact.extend(more);
+        assert_eq!(compact.len(), raw.len());
+        assert_eq!(compact.fingerprint(), super::fingerprint(&stored));
+        assert_ne!(
+            compact.fingerprint(),
+            super::Observations::from(raw[1..].to_vec()).fingerprint()
+        );
+    }
+
     use super::*;
 
     #[test]

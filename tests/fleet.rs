@@ -113,6 +113,47 @@ fn a_fleet_says_its_scope_first_and_reads_each_machine_little() {
     assert!(reads <= 3 * 6 + 2 * 4, "{reads} reads for 6 machines");
 }
 
+/// A fleet of many pages is checked while it is listed: its scope is said
+/// from Resource Graph's count on the first page, and every machine is
+/// reported once, in the order Resource Graph listed them, however the
+/// subscriptions' lanes finished.
+#[test]
+fn a_fleet_of_many_pages_is_said_at_once_and_reported_in_listed_order() {
+    let mut scenario = arcfix::sim::Scenario::generated(300, 3);
+    scenario.graph_page_size = Some(40);
+    let az = Azure::with(scenario);
+    az.sim().set_knobs(arcfix::sim::Knobs {
+        bucket: Some(arcfix::sim::BucketSpec::unlimited()),
+        ..arcfix::sim::Knobs::default()
+    });
+    let subscriptions: Vec<String> = az
+        .sim()
+        .scenario()
+        .subscriptions
+        .iter()
+        .map(|s| s.id.clone())
+        .collect();
+    let mut args = vec!["check", "--checks", "azure", "-o", "json"];
+    for s in &subscriptions {
+        args.extend(["--subscription", s.as_str()]);
+    }
+    let out = az.run(&args);
+    assert_eq!(out.status, 2, "{out:?}");
+    let scope = "300 Arc machines in 3 subscriptions (Resource Graph)";
+    assert_eq!(out.stderr.lines().next(), Some(scope), "{out:?}");
+    let doc = out.json();
+    assert_eq!(doc["scope"], scope);
+    let reported: Vec<&str> = doc["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, az.sim().scenario().machine_ids());
+    // Eight pages of at most 40, each asked for once.
+    assert_eq!(graph_queries(&az).len(), 8);
+}
+
 #[test]
 fn json_has_every_machine_in_scope_and_the_scope() {
     let az = Azure::builtin("fleet");

@@ -40,61 +40,57 @@ pub enum Source {
     ArmList(String),
 }
 
-/// The machines in scope, with what the listing already said of each.
-#[derive(Debug, Default)]
-pub struct Enumeration {
-    /// `None`: the listing did not tell what the checks need (read it).
-    pub machines: Vec<(MachineId, Option<Machine>)>,
-    pub subscriptions: usize,
-    pub source: Option<Source>,
-    /// Subscriptions that could not be enumerated, and why: not checked.
-    pub unread: Vec<(String, String)>,
-}
+/// A machine in scope, with what the listing said of it (`None`: the
+/// listing did not tell what the checks need; read it). Boxed: a fleet's
+/// machines waiting their turn hold only a pointer each.
+pub type Listed = (MachineId, Option<Box<Machine>>);
 
-impl Enumeration {
-    /// "1,284 Arc machines in 3 subscriptions (Resource Graph)".
-    pub fn scope_line(&self, scope: &Scope) -> String {
-        let n = self.machines.len();
-        if self.subscriptions == 0 && !self.unread.is_empty() {
-            // Nothing was listed: no count of machines, which would read as "none there".
-            let u = self.unread.len();
-            let mut line = format!(
-                "no Arc machines listed: {} subscription{} could not be listed (not checked)",
-                thousands(u),
-                if u == 1 { "" } else { "s" }
-            );
-            if let Some(Source::ArmList(why)) = &self.source {
-                line.push_str(&format!("; Resource Graph was not used: {why}"));
-            }
-            return line;
-        }
+/// What the scope line says: "1,284 Arc machines in 3 subscriptions
+/// (Resource Graph)".
+fn scope_line(
+    scope: &Scope,
+    machines: usize,
+    subscriptions: usize,
+    unread: usize,
+    source: &Source,
+) -> String {
+    if subscriptions == 0 && unread > 0 {
+        // Nothing was listed: no count of machines, which would read as "none there".
         let mut line = format!(
-            "{} Arc machine{} in {}",
-            thousands(n),
-            if n == 1 { "" } else { "s" },
-            match &scope.resource_group {
-                Some(rg) => format!("resource group {rg}"),
-                None => format!(
-                    "{} subscription{}",
-                    thousands(self.subscriptions),
-                    if self.subscriptions == 1 { "" } else { "s" }
-                ),
-            }
+            "no Arc machines listed: {} subscription{} could not be listed (not checked)",
+            thousands(unread),
+            if unread == 1 { "" } else { "s" }
         );
-        if !scope.tags.is_empty() {
-            let tags: Vec<String> = scope.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            line.push_str(&format!(" with tag {}", tags.join(", ")));
-        }
-        line.push_str(match &self.source {
-            Some(Source::ResourceGraph) => " (Resource Graph)",
-            Some(Source::ArmList(_)) => " (ARM list)",
-            None => "",
-        });
-        if let Some(Source::ArmList(why)) = &self.source {
+        if let Source::ArmList(why) = source {
             line.push_str(&format!("; Resource Graph was not used: {why}"));
         }
-        line
+        return line;
     }
+    let mut line = format!(
+        "{} Arc machine{} in {}",
+        thousands(machines),
+        if machines == 1 { "" } else { "s" },
+        match &scope.resource_group {
+            Some(rg) => format!("resource group {rg}"),
+            None => format!(
+                "{} subscription{}",
+                thousands(subscriptions),
+                if subscriptions == 1 { "" } else { "s" }
+            ),
+        }
+    );
+    if !scope.tags.is_empty() {
+        let tags: Vec<String> = scope.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        line.push_str(&format!(" with tag {}", tags.join(", ")));
+    }
+    line.push_str(match source {
+        Source::ResourceGraph => " (Resource Graph)",
+        Source::ArmList(_) => " (ARM list)",
+    });
+    if let Source::ArmList(why) = source {
+        line.push_str(&format!("; Resource Graph was not used: {why}"));
+    }
+    line
 }
 
 /// `1284` as `1,284`.
@@ -222,19 +218,212 @@ pub async fn resolve_named(arm: &Arm, b: &ByName) -> Result<MachineId> {
 /// fleet read in part. Split it by subscription, resource group or tag.
 pub const MAX_MACHINES: usize = 100_000;
 
-/// The machines in scope as the listing arrives, a page at a time: tags
-/// matched, duplicates dropped, and of each machine only what the checks read.
-struct Collect<'a> {
+/// Every Arc machine in scope, listed a page at a time as the caller asks
+/// for more (`next`): Resource Graph first, ARM's list API when it is
+/// refused. Tags are matched here (names without case, values exactly),
+/// each machine is handed out once, and of each only what the checks read
+/// is kept: a fleet is diagnosed while it is listed, never held whole.
+pub struct Listing<'a> {
+    arm: &'a Arm,
     scope: &'a Scope,
-    seen: std::collections::HashSet<String>,
-    out: Vec<(MachineId, Option<Machine>)>,
+    subscriptions: &'a [String],
+    /// The caller's subscriptions, when `resolve` already listed them.
+    known: Option<Vec<SubscriptionInfo>>,
+    source: Source,
+    at: At,
+    /// Rows or list items of the current source, before tags select.
     rows: usize,
+    /// Machines handed out so far.
+    listed: usize,
+    /// Ids (case folded) handed out: a machine listed twice, or listed again
+    /// by ARM after Resource Graph failed part way, is checked once.
+    seen: std::collections::HashSet<String>,
     /// Subscriptions (lower case) with a machine listed, matched or not.
-    subscriptions: std::collections::HashSet<String>,
+    with_machines: std::collections::HashSet<String>,
+    /// Subscriptions that could not be listed, and why: not checked.
+    unread: Vec<(String, String)>,
+    /// The subscriptions without a machine were looked for among the caller's.
+    looked: bool,
 }
 
-impl Collect<'_> {
-    fn add(&mut self, id: MachineId, m: Machine, path: &str) -> std::result::Result<(), ArmError> {
+/// Where a listing is.
+enum At {
+    Graph(Pager),
+    /// ARM's list, at this subscription.
+    Arm(usize),
+    Done,
+}
+
+/// Resource Graph's pages of one query: at this chunk of subscriptions
+/// (at most `GRAPH_MAX`), the token of its next page.
+#[derive(Default)]
+struct Pager {
+    chunk: usize,
+    skip_token: Option<String>,
+    /// The hashes of the tokens seen (which Azure may make large).
+    tokens: std::collections::HashSet<u64>,
+    /// The chunk's `totalRecords`, from its first page.
+    announced: Option<u64>,
+    rows: u64,
+}
+
+impl<'a> Listing<'a> {
+    pub fn new(
+        arm: &'a Arm,
+        scope: &'a Scope,
+        subscriptions: &'a [String],
+        known: Option<Vec<SubscriptionInfo>>,
+    ) -> Listing<'a> {
+        Listing {
+            arm,
+            scope,
+            subscriptions,
+            known,
+            source: Source::ResourceGraph,
+            at: At::Graph(Pager::default()),
+            rows: 0,
+            listed: 0,
+            seen: Default::default(),
+            with_machines: Default::default(),
+            unread: Vec::new(),
+            looked: false,
+        }
+    }
+
+    /// The next machines listed (a page, maybe none of it in scope), or
+    /// `None` when all are.
+    pub async fn next(&mut self) -> Result<Option<Vec<Listed>>> {
+        loop {
+            let mut batch = Vec::new();
+            match &self.at {
+                At::Done => return Ok(None),
+                At::Graph(_) => match self.graph_page(&mut batch).await {
+                    Ok(more) => {
+                        if !more {
+                            self.at = At::Done;
+                        }
+                        return Ok(Some(batch));
+                    }
+                    // Waiting cannot help: the run stops, naming the endpoint.
+                    Err(e) if e.is_unreachable() => return Err(e.into()),
+                    Err(e) => {
+                        tracing::info!("Resource Graph refused, listing with ARM: {e}");
+                        let why = if e.is_invalid_answer() {
+                            crate::text::one_line(&e.message)
+                        } else {
+                            format!("{} {}", e.status, e.code)
+                        };
+                        // The machines already handed out are not listed again.
+                        self.source = Source::ArmList(why);
+                        self.rows = 0;
+                        self.at = At::Arm(0);
+                    }
+                },
+                &At::Arm(i) => {
+                    let Some(sub) = self.subscriptions.get(i) else {
+                        self.at = At::Done;
+                        return Ok(None);
+                    };
+                    self.at = At::Arm(i + 1);
+                    // One subscription that cannot be listed does not stop the others.
+                    match self.arm_list(sub, &mut batch).await {
+                        Ok(()) => return Ok(Some(batch)),
+                        Err(e) if e.is_unreachable() => return Err(e.into()),
+                        Err(e) => {
+                            // Nothing of a subscription read in part.
+                            for (id, _) in &batch {
+                                self.seen.remove(&id.key());
+                            }
+                            self.listed -= batch.len();
+                            self.unread
+                                .push((sub.clone(), crate::text::one_line(&e.to_string())));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many machines are in scope, before they are all listed:
+    /// Resource Graph's count of its one query (no tag to match).
+    pub fn announced(&self) -> Option<usize> {
+        match &self.at {
+            At::Graph(p) if self.scope.tags.is_empty() && p.chunk == 0 => {
+                p.announced.filter(|&n| n != u64::MAX).map(|n| n as usize)
+            }
+            _ => None,
+        }
+    }
+
+    /// Machines handed out so far.
+    pub fn listed(&self) -> usize {
+        self.listed
+    }
+
+    /// Resource Graph leaves out, without a word, a subscription the caller
+    /// cannot see (a typo, a lost role): one with no machine listed yet is
+    /// looked for in the caller's subscriptions, and is not checked when it
+    /// is not there. Once per listing.
+    pub async fn look_for_silent_subscriptions(&mut self) {
+        if self.looked || self.source != Source::ResourceGraph {
+            return;
+        }
+        self.looked = true;
+        let empty: Vec<&String> = self
+            .subscriptions
+            .iter()
+            .filter(|s| !self.with_machines.contains(&s.to_ascii_lowercase()))
+            .collect();
+        if empty.is_empty() {
+            return;
+        }
+        let visible = match self.known.take() {
+            Some(v) => Ok(v),
+            None => {
+                list_all::<SubscriptionInfo>(self.arm, "/subscriptions", SUBSCRIPTIONS_API).await
+            }
+        };
+        let Ok(visible) = visible else { return };
+        for sub in empty {
+            let seen = visible.iter().any(|v| {
+                v.subscription_id
+                    .as_deref()
+                    .is_some_and(|id| id.eq_ignore_ascii_case(sub))
+            });
+            if !seen {
+                self.unread.push((
+                    sub.clone(),
+                    "not among the subscriptions you can see: a typo, or no role there".into(),
+                ));
+            }
+        }
+    }
+
+    /// The scope line, with `machines` in scope.
+    pub fn scope_line(&self, machines: usize) -> String {
+        scope_line(
+            self.scope,
+            machines,
+            self.subscriptions.len().saturating_sub(self.unread.len()),
+            self.unread.len(),
+            &self.source,
+        )
+    }
+
+    /// Subscriptions that could not be listed, and why (not checked).
+    pub fn unread(&self) -> &[(String, String)] {
+        &self.unread
+    }
+
+    /// A row or list item: counted, and handed out when its tags match and
+    /// it was not already.
+    fn add(
+        &mut self,
+        id: MachineId,
+        m: Machine,
+        path: &str,
+        batch: &mut Vec<Listed>,
+    ) -> std::result::Result<(), ArmError> {
         self.rows += 1;
         if self.rows > MAX_MACHINES {
             return Err(ArmError::invalid_answer(
@@ -248,13 +437,148 @@ impl Collect<'_> {
                 ),
             ));
         }
-        self.subscriptions
+        self.with_machines
             .insert(id.subscription.to_ascii_lowercase());
         if self.scope.tags_match(&m.tags) && self.seen.insert(id.key()) {
-            let listed = usable(m);
-            self.out.push((id, listed));
+            batch.push((id, usable(m).map(Box::new)));
+            self.listed += 1;
         }
         Ok(())
+    }
+
+    /// Resource Graph's next page into `batch`; whether there are more. A
+    /// `$skipToken` seen before, a page with no row but a token, more rows
+    /// than a page may hold or than `totalRecords` announced: an error,
+    /// never an endless or partial list.
+    async fn graph_page(&mut self, batch: &mut Vec<Listed>) -> std::result::Result<bool, ArmError> {
+        let bad = |why: String| ArmError::invalid_answer(200, "POST", GRAPH_PATH, None, why);
+        let At::Graph(pager) = &self.at else {
+            return Ok(false);
+        };
+        let chunks: Vec<&[String]> = self.subscriptions.chunks(GRAPH_MAX).collect();
+        let Some(chunk) = chunks.get(pager.chunk) else {
+            return Ok(false);
+        };
+        let mut options = json!({"$top": GRAPH_MAX, "resultFormat": "objectArray"});
+        if let Some(t) = &pager.skip_token {
+            options["$skipToken"] = json!(t);
+        }
+        let body = json!({
+            "subscriptions": chunk,
+            "query": query(self.scope.resource_group.as_deref()),
+            "options": options,
+        });
+        let a = self
+            .arm
+            .send("POST", GRAPH_PATH, GRAPH_API, Some(&body))
+            .await?;
+        let page: GraphPage<GraphMachine> = serde_json::from_value(a.body)
+            .map_err(|e| ArmError::invalid_answer(200, "POST", GRAPH_PATH, None, e))?;
+        if page.result_truncated.as_deref() == Some("true") && page.skip_token.is_none() {
+            return Err(bad(
+                "Resource Graph truncated the answer without a $skipToken".into(),
+            ));
+        }
+        if page.data.len() > GRAPH_MAX {
+            return Err(bad(format!(
+                "Resource Graph returned {} rows on a page of at most {GRAPH_MAX}",
+                page.data.len()
+            )));
+        }
+        let At::Graph(pager) = &mut self.at else {
+            return Ok(false);
+        };
+        // The first page's count holds for the query (it pages one result set).
+        let total = *pager
+            .announced
+            .get_or_insert(page.total_records.unwrap_or(u64::MAX));
+        if total != u64::MAX && total > MAX_MACHINES as u64 {
+            return Err(bad(format!(
+                "Resource Graph counts {total} machines in scope, more than {}, arcfix's limit for one run: narrow it with --resource-group or --tag",
+                thousands(MAX_MACHINES)
+            )));
+        }
+        pager.rows += page.data.len() as u64;
+        if pager.rows > total {
+            return Err(bad(format!(
+                "Resource Graph returned more rows than the {total} it announced (totalRecords)"
+            )));
+        }
+        let empty = page.data.is_empty();
+        let next = match page.skip_token.filter(|t| !t.is_empty()) {
+            None => None,
+            Some(token) if empty => {
+                return Err(bad(format!(
+                    "Resource Graph returned a page without rows and a $skipToken ({})",
+                    crate::checks::azure::shown_link(&token)
+                )));
+            }
+            Some(token) => {
+                // Their hashes are kept, not the tokens (which Azure may make large).
+                if !pager
+                    .tokens
+                    .insert(crate::checks::azure::fingerprint(&token))
+                {
+                    return Err(bad(format!(
+                        "Resource Graph returned the same $skipToken again ({})",
+                        crate::checks::azure::shown_link(&token)
+                    )));
+                }
+                Some(token)
+            }
+        };
+        for row in page.data {
+            let Some(id) = row.id.as_deref().filter(|i| !i.trim().is_empty()) else {
+                return Err(bad("Resource Graph returned a row without an id".into()));
+            };
+            let id = MachineId::parse(id).map_err(bad_id(GRAPH_PATH, "POST"))?;
+            self.add(id, row.into_machine(), GRAPH_PATH, batch)?;
+        }
+        let At::Graph(pager) = &mut self.at else {
+            return Ok(false);
+        };
+        match next {
+            Some(token) => pager.skip_token = Some(token),
+            None => {
+                *pager = Pager {
+                    chunk: pager.chunk + 1,
+                    ..Pager::default()
+                };
+            }
+        }
+        Ok(pager.chunk < chunks.len())
+    }
+
+    /// ARM's list of machines of a subscription or resource group
+    /// (`nextLink`), a page at a time into `batch`.
+    async fn arm_list(
+        &mut self,
+        subscription: &str,
+        batch: &mut Vec<Listed>,
+    ) -> std::result::Result<(), ArmError> {
+        let path = match &self.scope.resource_group {
+            Some(rg) => format!(
+                "/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines"
+            ),
+            None => {
+                format!("/subscriptions/{subscription}/providers/Microsoft.HybridCompute/machines")
+            }
+        };
+        let arm = self.arm;
+        list_each::<Machine>(arm, &path, api::HYBRID_COMPUTE, |m| {
+            let Some(id) = m.id.as_deref().filter(|i| !i.trim().is_empty()) else {
+                return Err(ArmError::invalid_answer(
+                    200,
+                    "GET",
+                    &path,
+                    None,
+                    "ARM listed a machine without an id",
+                ));
+            };
+            let id = MachineId::parse(id).map_err(bad_id(&path, "GET"))?;
+            self.add(id, m, &path, batch)
+        })
+        .await
     }
 }
 
@@ -300,99 +624,6 @@ fn usable(mut m: Machine) -> Option<Machine> {
     Some(m)
 }
 
-/// Every Arc machine in scope: Resource Graph first, ARM's list API when it
-/// is refused. Tags are matched here (names without case, values exactly).
-/// `known`: the caller's subscriptions, when `resolve` already listed them.
-pub async fn enumerate(
-    arm: &Arm,
-    scope: &Scope,
-    subscriptions: &[String],
-    known: Option<Vec<SubscriptionInfo>>,
-) -> Result<Enumeration> {
-    let collect = || Collect {
-        scope,
-        seen: Default::default(),
-        out: Vec::new(),
-        rows: 0,
-        subscriptions: Default::default(),
-    };
-    let mut found = collect();
-    let listed = match graph(
-        arm,
-        subscriptions,
-        scope.resource_group.as_deref(),
-        &mut found,
-    )
-    .await
-    {
-        Ok(()) => (found, Source::ResourceGraph, Vec::new()),
-        // Waiting cannot help: the run stops, naming the endpoint.
-        Err(e) if e.is_unreachable() => return Err(e.into()),
-        Err(e) => {
-            tracing::info!("Resource Graph refused, listing with ARM: {e}");
-            let why = if e.is_invalid_answer() {
-                crate::text::one_line(&e.message)
-            } else {
-                format!("{} {}", e.status, e.code)
-            };
-            let mut found = collect();
-            let mut unread = Vec::new();
-            for sub in subscriptions {
-                // One subscription that cannot be listed does not stop the others.
-                let before = found.out.len();
-                match arm_list(arm, sub, scope.resource_group.as_deref(), &mut found).await {
-                    Ok(()) => {}
-                    Err(e) if e.is_unreachable() => return Err(e.into()),
-                    Err(e) => {
-                        // Nothing of a subscription read in part.
-                        found.out.truncate(before);
-                        unread.push((sub.clone(), crate::text::one_line(&e.to_string())));
-                    }
-                }
-            }
-            (found, Source::ArmList(why), unread)
-        }
-    };
-    let (found, source, mut unread) = listed;
-    // Resource Graph leaves out, without a word, a subscription the caller
-    // cannot see (a typo, a lost role): one with no machine found is looked
-    // for in the caller's subscriptions, and reported when it is not there.
-    if source == Source::ResourceGraph {
-        let empty: Vec<&String> = subscriptions
-            .iter()
-            .filter(|s| !found.subscriptions.contains(&s.to_ascii_lowercase()))
-            .collect();
-        let visible = match known {
-            Some(v) => Ok(v),
-            None if empty.is_empty() => Ok(Vec::new()),
-            None => list_all::<SubscriptionInfo>(arm, "/subscriptions", SUBSCRIPTIONS_API).await,
-        };
-        if !empty.is_empty()
-            && let Ok(visible) = visible
-        {
-            for sub in empty {
-                let seen = visible.iter().any(|v| {
-                    v.subscription_id
-                        .as_deref()
-                        .is_some_and(|id| id.eq_ignore_ascii_case(sub))
-                });
-                if !seen {
-                    unread.push((
-                        sub.clone(),
-                        "not among the subscriptions you can see: a typo, or no role there".into(),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(Enumeration {
-        machines: found.out,
-        subscriptions: subscriptions.len() - unread.len(),
-        source: Some(source),
-        unread,
-    })
-}
-
 /// The query: machines with the fields the checks read, `id` projected so
 /// that Resource Graph can page.
 fn query(resource_group: Option<&str>) -> String {
@@ -410,122 +641,9 @@ fn query(resource_group: Option<&str>) -> String {
     q
 }
 
-/// Resource Graph's rows, a page at a time into `found`. A `$skipToken` seen
-/// before, a page with no row but a token, more rows than a page may hold or
-/// than `totalRecords` announced: an error, never an endless or partial list.
-async fn graph(
-    arm: &Arm,
-    subscriptions: &[String],
-    resource_group: Option<&str>,
-    found: &mut Collect<'_>,
-) -> std::result::Result<(), ArmError> {
-    let bad = |why: String| ArmError::invalid_answer(200, "POST", GRAPH_PATH, None, why);
-    for chunk in subscriptions.chunks(GRAPH_MAX) {
-        let mut skip_token: Option<String> = None;
-        let mut tokens = std::collections::HashSet::new();
-        let mut announced: Option<u64> = None;
-        let mut rows = 0u64;
-        loop {
-            let mut options = json!({"$top": GRAPH_MAX, "resultFormat": "objectArray"});
-            if let Some(t) = &skip_token {
-                options["$skipToken"] = json!(t);
-            }
-            let body = json!({
-                "subscriptions": chunk,
-                "query": query(resource_group),
-                "options": options,
-            });
-            let a = arm.send("POST", GRAPH_PATH, GRAPH_API, Some(&body)).await?;
-            let page: GraphPage<GraphMachine> = serde_json::from_value(a.body)
-                .map_err(|e| ArmError::invalid_answer(200, "POST", GRAPH_PATH, None, e))?;
-            if page.result_truncated.as_deref() == Some("true") && page.skip_token.is_none() {
-                return Err(bad(
-                    "Resource Graph truncated the answer without a $skipToken".into(),
-                ));
-            }
-            if page.data.len() > GRAPH_MAX {
-                return Err(bad(format!(
-                    "Resource Graph returned {} rows on a page of at most {GRAPH_MAX}",
-                    page.data.len()
-                )));
-            }
-            // The first page's count holds for the query (it pages one result set).
-            let total = *announced.get_or_insert(page.total_records.unwrap_or(u64::MAX));
-            if total != u64::MAX && total > MAX_MACHINES as u64 {
-                return Err(bad(format!(
-                    "Resource Graph counts {total} machines in scope, more than {}, arcfix's limit for one run: narrow it with --resource-group or --tag",
-                    thousands(MAX_MACHINES)
-                )));
-            }
-            rows += page.data.len() as u64;
-            if rows > total {
-                return Err(bad(format!(
-                    "Resource Graph returned more rows than the {total} it announced (totalRecords)"
-                )));
-            }
-            let empty = page.data.is_empty();
-            for row in page.data {
-                let Some(id) = row.id.as_deref().filter(|i| !i.trim().is_empty()) else {
-                    return Err(bad("Resource Graph returned a row without an id".into()));
-                };
-                let id = MachineId::parse(id).map_err(bad_id(GRAPH_PATH, "POST"))?;
-                found.add(id, row.into_machine(), GRAPH_PATH)?;
-            }
-            let Some(token) = page.skip_token.filter(|t| !t.is_empty()) else {
-                break;
-            };
-            if empty {
-                return Err(bad(format!(
-                    "Resource Graph returned a page without rows and a $skipToken ({})",
-                    crate::checks::azure::shown_link(&token)
-                )));
-            }
-            // Their hashes are kept, not the tokens (which Azure may make large).
-            if !tokens.insert(crate::checks::azure::fingerprint(&token)) {
-                return Err(bad(format!(
-                    "Resource Graph returned the same $skipToken again ({})",
-                    crate::checks::azure::shown_link(&token)
-                )));
-            }
-            skip_token = Some(token);
-        }
-    }
-    Ok(())
-}
-
 fn bad_id(path: &str, method: &str) -> impl Fn(Error) -> ArmError {
     let (path, method) = (path.to_string(), method.to_string());
     move |e| ArmError::invalid_answer(200, &method, &path, None, e)
-}
-
-/// ARM's list of machines of a subscription or resource group (`nextLink`),
-/// a page at a time into `found`.
-async fn arm_list(
-    arm: &Arm,
-    subscription: &str,
-    resource_group: Option<&str>,
-    found: &mut Collect<'_>,
-) -> std::result::Result<(), ArmError> {
-    let path = match resource_group {
-        Some(rg) => format!(
-            "/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines"
-        ),
-        None => format!("/subscriptions/{subscription}/providers/Microsoft.HybridCompute/machines"),
-    };
-    list_each::<Machine>(arm, &path, api::HYBRID_COMPUTE, |m| {
-        let Some(id) = m.id.as_deref().filter(|i| !i.trim().is_empty()) else {
-            return Err(ArmError::invalid_answer(
-                200,
-                "GET",
-                &path,
-                None,
-                "ARM listed a machine without an id",
-            ));
-        };
-        let id = MachineId::parse(id).map_err(bad_id(&path, "GET"))?;
-        found.add(id, m, &path)
-    })
-    .await
 }
 
 /// What the caller may do in one resource group, read once for its machines.
@@ -570,6 +688,8 @@ pub struct Shared {
     /// Resource groups (ids, lower case) with two or more machines in scope:
     /// there one read of the group's rights serves them all.
     pub crowded: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Machines of the run so far, per resource group (ids, lower case).
+    per_group: std::sync::Mutex<HashMap<String, usize>>,
 }
 
 impl Shared {
@@ -582,6 +702,9 @@ impl Shared {
         self.subscription_rights.lock().await.clear();
         if let Ok(mut c) = self.crowded.lock() {
             c.clear();
+        }
+        if let Ok(mut p) = self.per_group.lock() {
+            p.clear();
         }
     }
 
@@ -647,15 +770,19 @@ impl Shared {
             .await
     }
 
-    /// Notes which resource groups hold several machines of the run.
-    pub fn count(&self, machines: &[MachineId]) {
-        let mut per: HashMap<String, usize> = HashMap::new();
+    /// Notes which resource groups hold several machines of the run, as
+    /// they are listed (a fleet a page at a time).
+    pub fn count<'a>(&self, machines: impl IntoIterator<Item = &'a MachineId>) {
+        let (Ok(mut per), Ok(mut crowded)) = (self.per_group.lock(), self.crowded.lock()) else {
+            return;
+        };
         for m in machines {
-            *per.entry(m.resource_group_id().to_ascii_lowercase())
-                .or_default() += 1;
-        }
-        if let Ok(mut crowded) = self.crowded.lock() {
-            crowded.extend(per.into_iter().filter(|(_, n)| *n > 1).map(|(g, _)| g));
+            let group = m.resource_group_id().to_ascii_lowercase();
+            let n = per.entry(group.clone()).or_default();
+            *n += 1;
+            if *n == 2 {
+                crowded.insert(group);
+            }
         }
     }
 

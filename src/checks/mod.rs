@@ -32,7 +32,9 @@ pub use crate::target::{Side, side_name};
 pub struct Report {
     pub findings: Vec<Finding>,
     pub steps: Vec<Step>,
-    pub observations: Vec<String>,
+    /// For the plan's fingerprint only (a long one is kept as its digest,
+    /// so that a fleet's hundreds of thousands stay small).
+    pub observations: crate::plan::Observations,
     pub notes: Vec<String>,
     /// Reads that failed, or checks that could not be made: the side they
     /// belong to is not checked.
@@ -67,15 +69,6 @@ impl Report {
         }
     }
     pub fn observe(&mut self, o: String) {
-        // Observations only feed the plan's fingerprint: a long one (a
-        // machine's permissions) is kept as its digest, so that a fleet's
-        // thousands stay small.
-        let o = if o.len() > 120 {
-            let head: String = o.chars().take(60).collect();
-            format!("{head}#{}", crate::plan::fingerprint(&[o]))
-        } else {
-            o
-        };
         self.observations.push(o);
     }
     pub fn note(&mut self, n: impl Into<String>) {
@@ -159,40 +152,136 @@ impl Report {
     }
     /// Merges many reports (a fleet's machines) in time proportional to their size.
     pub fn merge_many(&mut self, others: Vec<Report>) {
-        let mut findings: std::collections::HashSet<(String, Target, String)> = self
-            .findings
-            .iter()
-            .map(|f| (f.id.clone(), f.target.clone(), f.evidence.clone()))
-            .collect();
-        let mut steps: std::collections::HashSet<(StepKind, Target)> = self
-            .steps
-            .iter()
-            .map(|s| (s.kind.clone(), s.target.clone()))
-            .collect();
+        let mut merged = Merged::new(std::mem::take(self));
         for other in others {
-            for f in other.findings {
-                if findings.insert((f.id.clone(), f.target.clone(), f.evidence.clone())) {
-                    self.findings.push(f);
-                }
-            }
-            for s in other.steps {
-                if steps.insert((s.kind.clone(), s.target.clone())) {
-                    self.steps.push(s);
-                }
-            }
-            self.observations.extend(other.observations);
-            self.notes.extend(other.notes);
-            self.unread.extend(other.unread);
-            self.machines.extend(other.machines);
-            self.connections.extend(other.connections);
-            if other.scope.is_some() {
-                self.scope = other.scope;
-            }
+            merged.add(other);
         }
+        *self = merged.report;
     }
 
     pub fn merge(&mut self, other: Report) {
         self.merge_many(vec![other]);
+    }
+}
+
+/// Reports merged one at a time (a fleet's machines as they are diagnosed):
+/// a finding or step already there is not added again. What is already
+/// there is found by a hash of what makes it the same (kept instead of a
+/// copy of it), then compared.
+pub struct Merged {
+    pub report: Report,
+    findings: Seen,
+    steps: Seen,
+}
+
+/// `more` after `list`; a fleet's list is taken whole when `list` is empty,
+/// not copied.
+fn append<T>(list: &mut Vec<T>, mut more: Vec<T>) {
+    if list.is_empty() {
+        *list = more;
+    } else {
+        list.append(&mut more);
+    }
+}
+
+/// Where the items of a list are, by the hash of their key: the first of a
+/// hash, and the rare others of the same hash.
+#[derive(Default)]
+struct Seen {
+    first: std::collections::HashMap<u64, u32>,
+    more: Vec<(u64, u32)>,
+}
+
+impl Seen {
+    fn hash(key: impl std::hash::Hash) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(key)
+    }
+
+    fn note(&mut self, hash: u64, at: usize) {
+        match self.first.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(at as u32);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.more.push((hash, at as u32)),
+        }
+    }
+
+    /// Whether the item is new (none of this hash that `same` recognises is
+    /// there), and then notes that it is at `at`.
+    fn insert(&mut self, hash: u64, at: usize, same: impl Fn(usize) -> bool) -> bool {
+        match self.first.get(&hash) {
+            None => {
+                self.first.insert(hash, at as u32);
+                true
+            }
+            Some(&i) if same(i as usize) => false,
+            Some(_) => {
+                if self
+                    .more
+                    .iter()
+                    .any(|&(h, i)| h == hash && same(i as usize))
+                {
+                    return false;
+                }
+                self.more.push((hash, at as u32));
+                true
+            }
+        }
+    }
+}
+
+impl Merged {
+    /// `report` as it is (its own findings and steps are not compared).
+    pub fn new(report: Report) -> Merged {
+        let mut merged = Merged {
+            report,
+            findings: Seen::default(),
+            steps: Seen::default(),
+        };
+        for (i, f) in merged.report.findings.iter().enumerate() {
+            merged
+                .findings
+                .note(Seen::hash((&f.id, &f.target, &f.evidence)), i);
+        }
+        for (i, s) in merged.report.steps.iter().enumerate() {
+            merged.steps.note(Seen::hash((&s.kind, &s.target)), i);
+        }
+        merged
+    }
+
+    pub fn add(&mut self, other: Report) {
+        let r = &mut self.report;
+        r.findings.reserve(other.findings.len());
+        r.steps.reserve(other.steps.len());
+        for f in other.findings {
+            let hash = Seen::hash((&f.id, &f.target, &f.evidence));
+            let same = |i: usize| {
+                let x = &r.findings[i];
+                x.id == f.id && x.target == f.target && x.evidence == f.evidence
+            };
+            if self.findings.insert(hash, r.findings.len(), same) {
+                r.findings.push(f);
+            }
+        }
+        for s in other.steps {
+            let hash = Seen::hash((&s.kind, &s.target));
+            let same = |i: usize| {
+                let x = &r.steps[i];
+                x.kind == s.kind && x.target == s.target
+            };
+            if self.steps.insert(hash, r.steps.len(), same) {
+                r.steps.push(s);
+            }
+        }
+        r.observations.extend(other.observations);
+        append(&mut r.notes, other.notes);
+        append(&mut r.unread, other.unread);
+        append(&mut r.machines, other.machines);
+        append(&mut r.connections, other.connections);
+        if other.scope.is_some() {
+            r.scope = other.scope;
+        }
     }
 }
 
@@ -373,12 +462,19 @@ impl Context {
     }
 
     /// A short name for what is checked.
-    pub fn target_label(sides: &[Side], machines: &[MachineId]) -> String {
+    pub fn target_label<'a>(
+        sides: &[Side],
+        machines: impl IntoIterator<Item = &'a MachineId>,
+    ) -> String {
         let mut parts = Vec::new();
         if sides.contains(&Side::Client) {
             parts.push(Target::Local.to_string());
         }
-        parts.extend(machines.iter().map(|m| m.to_string().to_ascii_lowercase()));
+        parts.extend(
+            machines
+                .into_iter()
+                .map(|m| m.to_string().to_ascii_lowercase()),
+        );
         parts.join(",")
     }
 }
@@ -403,7 +499,7 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
         if sides.contains(&Side::Azure) || remote_server {
             azure_side(ctx, sides.contains(&Side::Azure), remote_server).await
         } else {
-            Ok((Report::default(), vec![]))
+            Ok(Report::default())
         }
     };
     let server = async {
@@ -416,13 +512,17 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
         }
     };
     let (client, azure, (server_report, facts)) = tokio::join!(client, azure, server);
-    let (azure, machines) = match azure {
-        Ok(a) => a,
+    let (azure, target) = match azure {
+        // The machines checked, each with its verdict.
+        Ok(a) => {
+            let target = Context::target_label(&sides, a.machines.iter().map(|m| &m.id));
+            (a, target)
+        }
         // No token: the other sides are still reported; Azure is not checked, saying why.
         Err(Error::Auth(why)) => {
             let mut r = Report::default();
             r.unread(Side::Azure, why);
-            (r, ctx.target.machines.clone())
+            (r, Context::target_label(&sides, &ctx.target.machines))
         }
         Err(e) => return Err(e),
     };
@@ -449,7 +549,7 @@ pub async fn detect(ctx: &Context) -> Result<Plan> {
         .collect();
     not_checked.extend(unread);
     let mut plan = Plan::new(
-        Context::target_label(&sides, &machines),
+        target,
         report.findings,
         order(report.steps)?,
         &report.observations,
@@ -616,48 +716,129 @@ fn not_chosen(ctx: &Context, sides: &[Side]) -> Vec<NotChecked> {
 
 /// A machine to diagnose, with what a fleet listing said of it (`None`:
 /// read it).
-type Listed = (MachineId, Option<crate::azure::models::Machine>);
+type Listed = fleet::Listed;
 
 /// The Azure side (and, through it, the server side and the SSH path) of
-/// every machine in scope, and their ids.
-async fn azure_side(
-    ctx: &Context,
-    azure_checks: bool,
-    remote_server: bool,
-) -> Result<(Report, Vec<MachineId>)> {
+/// every machine in scope, each with its verdict (`machines`, in the order
+/// they were named and listed).
+async fn azure_side(ctx: &Context, azure_checks: bool, remote_server: bool) -> Result<Report> {
     let arm = ctx.arm()?.clone();
     // The token first: without one nothing is sent, and the Azure side is not checked.
     let caller = arm.caller().await?;
-    let (machines, scope_line, unlisted) = machines_in_scope(ctx, &arm).await?;
-    let ids: Vec<MachineId> = machines.iter().map(|(id, _)| id.clone()).collect();
-    if scope_line.is_none() && ids.len() > fleet::FEW {
-        // Many machines named one by one (`--ids-from`): said first as well.
-        ctx.progress.scope(&format!(
-            "{} Arc machines named (--id, --ids-from)",
-            fleet::thousands(ids.len())
-        ));
+    let sides = (azure_checks, remote_server);
+    let named = named_machines(ctx, &arm).await?;
+    let implied = ctx.target.implied.as_ref();
+    let Some(scope) = &ctx.target.scope else {
+        // A subscription the user did not type is said before it is used.
+        if let Some(i) = implied {
+            ctx.progress.scope(&i.to_string());
+        }
+        if named.len() > fleet::FEW {
+            // Many machines named one by one (`--ids-from`): said first as well.
+            ctx.progress.scope(&format!(
+                "{} Arc machines named (--id, --ids-from)",
+                fleet::thousands(named.len())
+            ));
+        }
+        let (total, single) = (named.len(), named.len() == 1);
+        let run = Run {
+            total,
+            lanes: usize::MAX,
+            single,
+        };
+        let report = diagnose_each(
+            ctx,
+            &arm,
+            &caller,
+            named,
+            futures::stream::empty(),
+            run,
+            sides,
+        )
+        .await?;
+        return Ok(finish(report));
+    };
+    let (subscriptions, known) = fleet::resolve(&arm, &scope.subscriptions).await?;
+    let mut listing = fleet::Listing::new(&arm, scope, &subscriptions, known);
+    // Listed until it is known how many machines are in scope: Resource
+    // Graph's first page counts them (when no tag is to match), else the
+    // whole listing does.
+    let mut first: Vec<Listed> = Vec::new();
+    while let Some(page) = listing.next().await? {
+        first.extend(page);
+        if listing.announced().is_some() {
+            break;
+        }
     }
-    ctx.shared.count(&ids);
-    let single = machines.len() == 1 && ctx.target.scope.is_none();
-    let results = diagnose_each(ctx, &arm, &caller, machines, (azure_checks, remote_server)).await;
-    let mut report = Report::default();
-    report.merge_many(machine_reports(results, single)?);
-    for (sub, why) in unlisted {
+    listing.look_for_silent_subscriptions().await;
+    let in_scope = listing.announced().unwrap_or(listing.listed());
+    let said = |line: String| match implied {
+        Some(i) => format!("{line}; {i}"),
+        None => line,
+    };
+    let line = said(listing.scope_line(in_scope));
+    // Said before any machine is read.
+    ctx.progress.scope(&line);
+    if in_scope == 0 && named.is_empty() && listing.unread().is_empty() {
+        return Err(Error::input(format!("no Arc machines found: {line}")));
+    }
+    // A machine both named and listed is checked once, where it was named.
+    let named_keys: std::collections::HashSet<String> =
+        named.iter().map(|(id, _)| id.key()).collect();
+    let unnamed = move |page: Vec<Listed>| -> Vec<Listed> {
+        if named_keys.is_empty() {
+            return page;
+        }
+        page.into_iter()
+            .filter(|(id, _)| !named_keys.contains(&id.key()))
+            .collect()
+    };
+    let mut machines = named;
+    let first = unnamed(first);
+    let total = machines.len() + first.len() + in_scope.saturating_sub(listing.listed());
+    machines.extend(first);
+    // The subscriptions of the scope and of the machines named.
+    let mut lanes: std::collections::HashSet<String> = subscriptions
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    lanes.extend(
+        machines
+            .iter()
+            .map(|(id, _)| id.subscription.to_ascii_lowercase()),
+    );
+    let run = Run {
+        total,
+        lanes: lanes.len(),
+        single: false,
+    };
+    let more = futures::stream::unfold(&mut listing, |listing| async move {
+        match listing.next().await {
+            Ok(Some(page)) => Some((Ok(page), listing)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), listing)),
+        }
+    })
+    .map(move |page| page.map(&unnamed));
+    let mut report = diagnose_each(ctx, &arm, &caller, machines, more, run, sides).await?;
+    for (sub, why) in listing.unread() {
         report.unread(Side::Azure, format!("subscription {sub}: {why}"));
     }
-    qualify_same_names(&mut report.steps, &ids);
-    report.notes = group_notes(std::mem::take(&mut report.notes), &ids);
-    report.scope = scope_line;
-    Ok((report, ids))
+    // What was found in the end (the line said first counted before the
+    // listing ended).
+    report.scope = Some(said(listing.scope_line(listing.listed())));
+    Ok(finish(report))
 }
 
-/// The machines named (`--id`, `--ids-from`, by name) and those of the
-/// fleet's scope, each once; with the scope's line and the subscriptions
-/// that could not be listed.
-async fn machines_in_scope(
-    ctx: &Context,
-    arm: &Arc<Arm>,
-) -> Result<(Vec<Listed>, Option<String>, Vec<(String, String)>)> {
+/// The fleet's steps and notes, once every machine is in.
+fn finish(mut report: Report) -> Report {
+    qualify_same_names(&mut report.steps, &report.machines);
+    report.notes = group_notes(std::mem::take(&mut report.notes), &report.machines);
+    report
+}
+
+/// The machines named (`--id`, `--ids-from`, by name), each once.
+async fn named_machines(ctx: &Context, arm: &Arc<Arm>) -> Result<Vec<Listed>> {
     let mut machines: Vec<Listed> = ctx
         .target
         .machines
@@ -667,48 +848,55 @@ async fn machines_in_scope(
     if let Some(named) = &ctx.target.by_name {
         machines.push((fleet::resolve_named(arm, named).await?, None));
     }
-    let implied = ctx.target.implied.as_ref();
-    let Some(scope) = &ctx.target.scope else {
-        // A subscription the user did not type is said before it is used.
-        if let Some(i) = implied {
-            ctx.progress.scope(&i.to_string());
-        }
-        return Ok((machines, None, Vec::new()));
-    };
-    let (subscriptions, known) = fleet::resolve(arm, &scope.subscriptions).await?;
-    let mut found = fleet::enumerate(arm, scope, &subscriptions, known).await?;
-    let mut line = found.scope_line(scope);
-    if let Some(i) = implied {
-        line = format!("{line}; {i}");
-    }
-    let unlisted = std::mem::take(&mut found.unread);
-    // Said before any machine is read.
-    ctx.progress.scope(&line);
-    if found.machines.is_empty() && machines.is_empty() && unlisted.is_empty() {
-        return Err(Error::input(format!("no Arc machines found: {line}")));
-    }
-    // A set of the ids (case folded) already there: a fleet of tens of
-    // thousands is merged in linear time.
-    let mut have: std::collections::HashSet<String> =
-        machines.iter().map(|(id, _)| id.key()).collect();
-    for (id, m) in found.machines {
-        if have.insert(id.key()) {
-            machines.push((id, m));
-        }
-    }
-    Ok((machines, Some(line), unlisted))
+    Ok(machines)
+}
+
+/// At most this many machines of one subscription are diagnosed at a time
+/// (each subscription has its own ARM bucket, paced on its own lane).
+const PER_SUBSCRIPTION: usize = 64;
+/// At most this many machines are diagnosed at a time in all: with ten
+/// subscriptions busy, each still has its `PER_SUBSCRIPTION`.
+const AT_ONCE: usize = 640;
+/// More machines are listed while fewer than this wait their turn (two
+/// pages of Resource Graph): a fleet is diagnosed while it is listed.
+const AHEAD: usize = 2_000;
+/// While subscriptions not yet seen may still come (a listing goes
+/// subscription after subscription) and slots are free, more are listed,
+/// up to this many waiting: their lanes start without waiting for the
+/// subscriptions before them.
+const MOST_AHEAD: usize = 20_000;
+
+/// What `diagnose_each` is given besides the machines.
+struct Run {
+    /// How many machines are in scope (the progress bar's end).
+    total: usize,
+    /// How many subscriptions the machines may be in, at most.
+    lanes: usize,
+    /// One machine named: its failure is the run's error.
+    single: bool,
 }
 
 /// Diagnoses the machines side by side, a bounded number at a time (the
 /// client's pacing, not this bound, holds the requests to ARM's rate), and
-/// counts them off as they finish.
+/// counts them off as they finish. `machines` first, then those `more`
+/// lists as it is asked for them (a fleet's next pages, while few wait).
+/// Each subscription is a lane of its own, and the next machine to start is
+/// taken from the lanes in turn: a subscription whose bucket is empty holds
+/// at most its own share, never the others'. Reports are merged in the
+/// machines' order as they come (each machine's with its verdict), so
+/// nothing of a machine is kept beyond what the report needs; a machine
+/// that could not be read is the run's error when it was the only one named
+/// (or nobody answers), else a report of its own that says so.
 async fn diagnose_each(
     ctx: &Context,
     arm: &Arc<Arm>,
     caller: &crate::azure::auth::Claims,
     machines: Vec<Listed>,
+    more: impl futures::Stream<Item = Result<Vec<Listed>>>,
+    run: Run,
     sides: (bool, bool),
-) -> Vec<(MachineId, Result<Report>)> {
+) -> Result<Report> {
+    use std::collections::{BTreeMap, HashMap, VecDeque};
     let wanted = azure::Wanted {
         port: ctx.target.ssh_port(),
         from: if ctx.target.port_given() {
@@ -719,64 +907,146 @@ async fn diagnose_each(
         login: ctx.target.login,
         grant_roles: ctx.target.grant_roles,
     };
-    let tally = ctx.progress.machines(machines.len());
+    let tally = ctx.progress.machines(run.total);
     // The bar's ETA follows the pace ARM allows.
     let paced = arm.clone();
     tally.follow(Box::new(move || paced.pace()));
-    let results = futures::stream::iter(machines)
-        .map(|(id, listed)| {
-            let (arm, wanted, caller, tally) =
-                (arm.clone(), wanted.clone(), caller.clone(), &tally);
-            async move {
-                tally.started();
-                let result = match arm.unreachable() {
-                    // Nothing can be read: the run stops with that error.
-                    Some(e) => Err(e.into()),
-                    None => machine(ctx, &arm, &id, listed, &wanted, &caller, sides).await,
-                };
-                tally.done();
-                (id, result)
-            }
-        })
-        .buffered(64)
-        .collect()
-        .await;
-    drop(tally);
-    results
-}
-
-/// Each machine's report with its verdict; a machine that could not be read
-/// is the run's error when it was the only one named (or nobody answers),
-/// else a report of its own that says so.
-fn machine_reports(results: Vec<(MachineId, Result<Report>)>, single: bool) -> Result<Vec<Report>> {
-    let mut each = Vec::with_capacity(results.len());
-    for (id, r) in results {
-        match r {
-            Ok(mut r) => {
-                r.machines.push(verdict(&id, &r));
-                each.push(r);
-            }
-            // One machine named: its failure is the run's error.
-            // An endpoint nobody answers at: the run's error, said once.
-            Err(e) if single || matches!(&e, Error::Azure(a) if a.is_unreachable()) => {
-                return Err(e);
-            }
-            // In a fleet the others go on; the run exits 1 after the report.
-            Err(e) => {
-                let message = crate::text::one_line(&e.to_string());
-                let mut r = Report::default();
-                r.unread(Side::Azure, format!("{}: {message}", id.name));
-                r.machines.push(MachineVerdict {
-                    id: id.clone(),
-                    status: Verdict::Error,
-                    findings: vec![],
-                    error: Some(message),
+    // The lanes in the order their first machine was listed.
+    struct Lane {
+        waiting: VecDeque<(usize, Listed)>,
+        running: usize,
+    }
+    struct Lanes {
+        all: Vec<Lane>,
+        of: HashMap<String, usize>,
+        /// Machines given so far (the next one's place in the report).
+        given: usize,
+        waiting: usize,
+    }
+    impl Lanes {
+        fn add(&mut self, machines: Vec<Listed>) {
+            for listed in machines {
+                let key = listed.0.subscription.to_ascii_lowercase();
+                let all = &mut self.all;
+                let l = *self.of.entry(key).or_insert_with(|| {
+                    all.push(Lane {
+                        waiting: VecDeque::new(),
+                        running: 0,
+                    });
+                    all.len() - 1
                 });
-                each.push(r);
+                self.all[l].waiting.push_back((self.given, listed));
+                self.given += 1;
+                self.waiting += 1;
             }
         }
     }
-    Ok(each)
+    let mut lanes = Lanes {
+        all: Vec::new(),
+        of: HashMap::new(),
+        given: 0,
+        waiting: 0,
+    };
+    ctx.shared.count(machines.iter().map(|(id, _)| id));
+    lanes.add(machines);
+    let diagnose = |l: usize, i: usize, (id, listed): Listed| {
+        let (arm, wanted, caller, tally) = (arm.clone(), &wanted, caller, &tally);
+        async move {
+            tally.started();
+            let result = match arm.unreachable() {
+                // Nothing can be read: the run stops with that error.
+                Some(e) => Err(e.into()),
+                None => machine(ctx, &arm, &id, listed, wanted, caller, sides).await,
+            };
+            tally.done();
+            (l, i, id, result)
+        }
+    };
+    let mut more = std::pin::pin!(more);
+    let mut listed_all = false;
+    let mut running = futures::stream::FuturesUnordered::new();
+    let mut turn = 0;
+    // Finished out of order, waiting for the machines before them.
+    let mut done: BTreeMap<usize, (MachineId, Result<Report>)> = BTreeMap::new();
+    let mut next = 0;
+    let mut merged = Merged::new(Report::default());
+    loop {
+        while running.len() < AT_ONCE {
+            let n = lanes.all.len();
+            let Some(l) = (0..n).map(|k| (turn + k) % n).find(|&l| {
+                lanes.all[l].running < PER_SUBSCRIPTION && !lanes.all[l].waiting.is_empty()
+            }) else {
+                break;
+            };
+            turn = (l + 1) % n;
+            let lane = &mut lanes.all[l];
+            let Some((i, listed)) = lane.waiting.pop_front() else {
+                break;
+            };
+            lane.running += 1;
+            lanes.waiting -= 1;
+            if lane.waiting.is_empty() {
+                lane.waiting = VecDeque::new();
+            }
+            running.push(diagnose(l, i, listed));
+        }
+        // Free slots no lane can take: the subscriptions still to be listed might.
+        let idle = running.len() < AT_ONCE && lanes.all.len() < run.lanes;
+        let list_more =
+            !listed_all && (lanes.waiting < AHEAD || (idle && lanes.waiting < MOST_AHEAD));
+        if running.is_empty() && !list_more {
+            break;
+        }
+        tokio::select! {
+            page = more.next(), if list_more => match page {
+                Some(page) => {
+                    let page = page?;
+                    ctx.shared.count(page.iter().map(|(id, _)| id));
+                    lanes.add(page);
+                }
+                None => listed_all = true,
+            },
+            Some((l, i, id, result)) = running.next(), if !running.is_empty() => {
+                lanes.all[l].running -= 1;
+                done.insert(i, (id, result));
+                while let Some((id, result)) = done.remove(&next) {
+                    merged.add(machine_report(id, result, run.single)?);
+                    next += 1;
+                }
+            }
+        }
+    }
+    drop(running);
+    drop(tally);
+    Ok(merged.report)
+}
+
+/// A machine's report with its verdict; a machine that could not be read
+/// is the run's error when it was the only one named (or nobody answers),
+/// else a report of its own that says so.
+fn machine_report(id: MachineId, r: Result<Report>, single: bool) -> Result<Report> {
+    match r {
+        Ok(mut r) => {
+            r.machines.push(verdict(&id, &r));
+            Ok(r)
+        }
+        // One machine named: its failure is the run's error.
+        // An endpoint nobody answers at: the run's error, said once.
+        Err(e) if single || matches!(&e, Error::Azure(a) if a.is_unreachable()) => Err(e),
+        // In a fleet the others go on; the run exits 1 after the report.
+        Err(e) => {
+            let message = crate::text::one_line(&e.to_string());
+            let mut r = Report::default();
+            r.unread(Side::Azure, format!("{}: {message}", id.name));
+            r.machines.push(MachineVerdict {
+                id,
+                status: Verdict::Error,
+                findings: vec![],
+                error: Some(message),
+            });
+            Ok(r)
+        }
+    }
 }
 
 /// Step ids name the machine (`enable-ssh-port-web-01`). Machines of the same
@@ -785,12 +1055,22 @@ fn machine_reports(results: Vec<(MachineId, Result<Report>)>, single: bool) -> R
 /// eight characters too where the group repeats, so that every step of a
 /// fleet has an id of its own. Ids are made from the steps' kinds and
 /// targets, never from other ids.
-fn qualify_same_names(steps: &mut [Step], machines: &[MachineId]) {
+fn qualify_same_names(steps: &mut [Step], machines: &[MachineVerdict]) {
     use std::collections::{HashMap, HashSet};
+    // Only the names of machines with steps can need it: of a fleet's
+    // machines, those are looked at.
+    let named: HashSet<String> = steps
+        .iter()
+        .filter_map(|s| s.target.machine())
+        .map(|m| crate::target::fold(&m.name))
+        .collect();
     let mut homes: HashMap<String, HashSet<&MachineId>> = HashMap::new();
     let mut groups: HashMap<(String, String), HashSet<String>> = HashMap::new();
-    for m in machines {
+    for m in machines.iter().map(|m| &m.id) {
         let name = crate::target::fold(&m.name);
+        if !named.contains(&name) {
+            continue;
+        }
         homes.entry(name.clone()).or_default().insert(m);
         groups
             .entry((crate::target::fold(&m.resource_group), name))
@@ -838,7 +1118,7 @@ async fn machine(
     ctx: &Context,
     arm: &Arc<Arm>,
     id: &MachineId,
-    listed: Option<crate::azure::models::Machine>,
+    listed: Option<Box<crate::azure::models::Machine>>,
     wanted: &azure::Wanted,
     caller: &crate::azure::auth::Claims,
     (azure_checks, remote_server): (bool, bool),
@@ -848,7 +1128,8 @@ async fn machine(
     // server is not reached through Azure (said below, never guessed).
     let no_run_command = remote_server && !id.kind.has_agent_settings();
     let remote_server = remote_server && !no_run_command;
-    let observed = azure::observe(&arm, id, listed, wanted, caller, &ctx.shared).await?;
+    let observed =
+        azure::observe(&arm, id, listed.map(|m| *m), wanted, caller, &ctx.shared).await?;
     // The machine as Azure spells it (`-n WEB-01` finds web-01): its findings
     // and steps say its name as the portal and `az` show it.
     let id = azure_spelling(id, &observed.machine);
@@ -1056,9 +1337,10 @@ async fn probe_connection(
 /// Notes that say the same of several machines (`<name>: <text>`) become one
 /// (`web-01, web-02: <text>`), in first-seen order, so a fleet reads short.
 /// A fleet's note names its first machines and counts the rest.
-fn group_notes(notes: Vec<String>, machines: &[MachineId]) -> Vec<String> {
+fn group_notes(notes: Vec<String>, machines: &[MachineVerdict]) -> Vec<String> {
     const SHOWN: usize = 5;
-    let known: std::collections::HashSet<&str> = machines.iter().map(|m| m.name.as_str()).collect();
+    let known: std::collections::HashSet<&str> =
+        machines.iter().map(|m| m.id.name.as_str()).collect();
     let mut out: Vec<(Vec<String>, String)> = Vec::new();
     let mut by_text: std::collections::HashMap<String, usize> = Default::default();
     for note in notes {

@@ -52,6 +52,7 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
         ArmError::bad_request("BadRequest", "The request body must have a 'query' string.")
     })?;
     let stages = parse(text)?;
+    let lazy = lazy_from(&stages);
     let options = body.get("options").cloned().unwrap_or(Value::Null);
     let top = match options.get("$top") {
         None | Some(Value::Null) => 100,
@@ -91,6 +92,11 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
         Some(s) => s,
         None => {
             let mut rows: Vec<Map<String, Value>> = Vec::new();
+            // Whether the caller may read, asked once per resource group
+            // when no role is assigned below one (a fleet of 100,000 is
+            // answered in a moment, as Resource Graph answers it).
+            let mut group_reads: std::collections::HashMap<(usize, usize), Option<bool>> =
+                Default::default();
             for at in world.all_machines() {
                 // The query asks for HybridCompute machines only.
                 if world.machine(at).kind != crate::sim::route::ArcType::Machine {
@@ -105,20 +111,37 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
                     continue;
                 }
                 // Resource Graph shows only what the caller may read.
-                if ctx
-                    .require(world, "Microsoft.HybridCompute/machines/read", &id)
-                    .is_err()
-                {
+                let may_read = |scope: &str| {
+                    ctx.require(world, "Microsoft.HybridCompute/machines/read", scope)
+                        .is_ok()
+                };
+                // `None`: a role is assigned below the group, each machine is asked.
+                let of_group = *group_reads.entry((at.0, at.1)).or_insert_with(|| {
+                    let group = format!(
+                        "/subscriptions/{}/resourceGroups/{}",
+                        sub.id, sub.rgs[at.1].name
+                    );
+                    let below = world.assignments.iter().any(|a| {
+                        a.scope.len() > group.len() && crate::sim::authz::covers(&group, &a.scope)
+                    });
+                    (!below).then(|| may_read(&group))
+                });
+                let readable = of_group.unwrap_or_else(|| may_read(&id));
+                if !readable {
                     continue;
                 }
-                let m = world.machine_json(at, false);
+                let m = if lazy < stages.len() {
+                    Value::Null
+                } else {
+                    world.machine_json(at, false)
+                };
                 let mut row = Map::new();
                 row.insert("id".into(), json!(id));
-                row.insert("name".into(), m["name"].clone());
+                row.insert("name".into(), json!(world.machine(at).name));
                 row.insert("type".into(), json!("microsoft.hybridcompute/machines"));
                 row.insert("tenantId".into(), json!(world.tenant));
                 row.insert("kind".into(), json!(""));
-                row.insert("location".into(), m["location"].clone());
+                row.insert("location".into(), json!(world.machine(at).location));
                 row.insert(
                     "resourceGroup".into(),
                     json!(sub.rgs[at.1].name.to_ascii_lowercase()),
@@ -128,8 +151,12 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
                 row.insert("sku".into(), Value::Null);
                 row.insert("plan".into(), Value::Null);
                 row.insert("properties".into(), m["properties"].clone());
-                row.insert("tags".into(), m["tags"].clone());
+                row.insert("tags".into(), json!(world.machine(at).tags));
                 row.insert("identity".into(), m["identity"].clone());
+                if lazy < stages.len() {
+                    // Made when its page is sent.
+                    row.insert(AT.into(), json!([at.0, at.1, at.2]));
+                }
                 row.insert("zones".into(), Value::Null);
                 row.insert("extendedLocation".into(), Value::Null);
                 rows.push(row);
@@ -160,29 +187,13 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
                     rows.push(row);
                 }
             }
-            let mut has_id = true;
-            for stage in &stages {
+            for stage in &stages[..lazy] {
                 rows = match stage {
                     Stage::Where(conds) => rows
                         .into_iter()
                         .filter(|r| conds.iter().all(|c| holds(c, r)))
                         .collect(),
-                    Stage::Project(items) => {
-                        has_id = items.iter().any(|(name, _)| name == "id");
-                        rows.iter()
-                            .map(|r| items.iter().map(|(n, e)| (n.clone(), eval(e, r))).collect())
-                            .collect()
-                    }
-                    Stage::Extend(items) => rows
-                        .into_iter()
-                        .map(|mut r| {
-                            for (n, e) in items {
-                                let v = eval(e, &r);
-                                r.insert(n.clone(), v);
-                            }
-                            r
-                        })
-                        .collect(),
+                    Stage::Project(_) | Stage::Extend(_) => each_row(stage, rows),
                     Stage::Limit(n) => rows.into_iter().take(*n).collect(),
                     Stage::Order { expr, descending } => {
                         let mut rows = rows;
@@ -194,6 +205,7 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
                     }
                 };
             }
+            let has_id = has_id(&stages);
             let rows = std::sync::Arc::new(rows);
             world.graph_snapshot = Some((key, rows.clone(), has_id));
             (rows, has_id)
@@ -202,13 +214,16 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
     let total = rows.len();
     let top = world.graph_page_size.map_or(top, |n| top.min(n.max(1)));
     let end = (start + top).min(total);
-    let page: Vec<Value> = rows
-        .get(start..end)
-        .unwrap_or_default()
-        .iter()
-        .cloned()
-        .map(Value::Object)
-        .collect();
+    let mut page: Vec<Map<String, Value>> = rows.get(start..end).unwrap_or_default().to_vec();
+    if lazy < stages.len() {
+        for row in &mut page {
+            made_whole(world, row);
+        }
+        for stage in &stages[lazy..] {
+            page = each_row(stage, page);
+        }
+    }
+    let page: Vec<Value> = page.into_iter().map(Value::Object).collect();
     let more = end < total;
     let format = options
         .get("resultFormat")
@@ -234,6 +249,95 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
     Ok(Reply::ok(out)
         .header("x-ms-user-quota-remaining", remaining.to_string())
         .header("x-ms-user-quota-resets-after", "00:00:05"))
+}
+
+/// The column that holds, until its page is sent, where a row's machine is.
+const AT: &str = "__arcfix_sim_at";
+
+/// Where the stages that only map rows one by one (`project`, `extend`) at
+/// the end of the query begin, when no stage before them reads a machine's
+/// `properties` or `identity`: those are then made for the rows of the page
+/// sent only (a fleet of 100,000 machines is counted and its first page
+/// answered in a moment, as Resource Graph answers it). Else the end.
+fn lazy_from(stages: &[Stage]) -> usize {
+    let mut k = stages.len();
+    while k > 0 && matches!(stages[k - 1], Stage::Project(_) | Stage::Extend(_)) {
+        k -= 1;
+    }
+    let heavy = |e: &str| {
+        let e = e.to_ascii_lowercase();
+        e.contains("properties") || e.contains("identity")
+    };
+    let reads_heavy = stages[..k].iter().any(|s| match s {
+        Stage::Where(conds) => conds.iter().any(|c| heavy(&c.expr)),
+        Stage::Order { expr, .. } => heavy(expr),
+        Stage::Project(items) | Stage::Extend(items) => items.iter().any(|(_, e)| heavy(e)),
+        Stage::Limit(_) => false,
+    });
+    if reads_heavy { stages.len() } else { k }
+}
+
+/// Whether the rows keep their `id` (the last `project` names it, or none
+/// projects): without it Resource Graph cannot page.
+fn has_id(stages: &[Stage]) -> bool {
+    stages
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            Stage::Project(items) => Some(items.iter().any(|(name, _)| name == "id")),
+            _ => None,
+        })
+        .unwrap_or(true)
+}
+
+/// `project` or `extend` on each row.
+fn each_row(stage: &Stage, rows: Vec<Map<String, Value>>) -> Vec<Map<String, Value>> {
+    match stage {
+        Stage::Project(items) => rows
+            .iter()
+            .map(|r| items.iter().map(|(n, e)| (n.clone(), eval(e, r))).collect())
+            .collect(),
+        Stage::Extend(items) => rows
+            .into_iter()
+            .map(|mut r| {
+                for (n, e) in items {
+                    let v = eval(e, &r);
+                    r.insert(n.clone(), v);
+                }
+                r
+            })
+            .collect(),
+        _ => rows,
+    }
+}
+
+/// A row listed without its machine's `properties` and `identity`, given
+/// them now; a machine gone since the listing began keeps none.
+fn made_whole(world: &World, row: &mut Map<String, Value>) {
+    let Some(Value::Array(at)) = row.remove(AT) else {
+        return;
+    };
+    let n = |i: usize| at.get(i).and_then(Value::as_u64).map(|n| n as usize);
+    let (Some(s), Some(g), Some(m)) = (n(0), n(1), n(2)) else {
+        return;
+    };
+    let there = world
+        .subs
+        .get(s)
+        .and_then(|sub| sub.rgs.get(g))
+        .is_some_and(|rg| m < rg.machines.len());
+    let at = crate::sim::world::MachineAt(s, g, m);
+    let same = there
+        && row
+            .get("id")
+            .and_then(Value::as_str)
+            .is_some_and(|id| id.eq_ignore_ascii_case(&world.machine_id(at)));
+    if !same {
+        return;
+    }
+    let mut m = world.machine_json(at, false);
+    row.insert("properties".into(), m["properties"].take());
+    row.insert("identity".into(), m["identity"].take());
 }
 
 fn encode_token(offset: usize) -> String {
@@ -431,22 +535,29 @@ fn eval(expr: &str, row: &Map<String, Value>) -> Value {
     if let Some(s) = e.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
         return json!(s);
     }
-    let mut cur = Value::Object(row.clone());
-    for key in e.split('.') {
-        let next = match &cur {
-            Value::Object(o) => o
-                .get(key)
-                .or_else(|| {
-                    o.iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                        .map(|(_, v)| v)
-                })
-                .cloned(),
+    // Walked by reference: only the value found is copied (a fleet's rows
+    // are many, and each is large).
+    let mut keys = e.split('.');
+    let Some(first) = keys.next() else {
+        return Value::Null;
+    };
+    let mut cur: Option<&Value> = lookup(row, first);
+    for key in keys {
+        cur = match cur {
+            Some(Value::Object(o)) => lookup(o, key),
             _ => None,
         };
-        cur = next.unwrap_or(Value::Null);
     }
-    cur
+    cur.cloned().unwrap_or(Value::Null)
+}
+
+/// A column of a row, by its name or, failing that, without case.
+fn lookup<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    o.get(key).or_else(|| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 fn text_of(v: &Value) -> String {
