@@ -20,6 +20,9 @@
 //!     read bucket (one per subscription): the ratio of their wall times
 //!     (goal ≤ 1.3).
 //!
+//! (o) one machine at 100 ms a request: the release process's wall time
+//!     against the summed latencies (goal ≤ 0.45) and its round trips.
+//!
 //! (p) 600 machines under a read bucket that refills faster than ARM
 //!     documents (250 burst, 50 per second): the client learns the refill
 //!     from the remaining-quota headers. Wall / `(reads − 250) / 50` (goal
@@ -30,7 +33,7 @@
 //!     between two sequences): wall / `(reads − 500) / 50`, 429 share.
 //!
 //! Run with `cargo bench --bench fleet` (peak RSS from wait4, on Linux and
-//! macOS). `ARCFIX_BENCH_ONLY=a,b,c,d,e,p,q,r` picks some;
+//! macOS). `ARCFIX_BENCH_ONLY=a,b,c,d,e,o,p,q,r` picks some;
 //! `ARCFIX_BENCH_MACHINES=30000,…` gives (c) other sizes; `ARCFIX_BENCH_BIN`
 //! measures another build of arcfix (a before and after);
 //! `ARCFIX_BENCH_VERBOSE=1` prints (p), (q), (r)'s reads per second and the
@@ -90,8 +93,13 @@ mod bench {
         stderr_tail: String,
     }
 
-    /// Runs arcfix against `sim` with a fake `az` first on PATH.
+    /// Runs arcfix on the whole fleet of `sim` with a fake `az` first on PATH.
     fn run_arcfix(sim: &Sim, extra_env: &[(&str, &str)]) -> Run {
+        run_arcfix_with(sim, &fleet_args(sim.scenario()), extra_env)
+    }
+
+    /// Runs arcfix with `args` against `sim` with a fake `az` first on PATH.
+    fn run_arcfix_with(sim: &Sim, args: &[String], extra_env: &[(&str, &str)]) -> Run {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -117,7 +125,7 @@ mod bench {
             .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
             .env("ARCFIX_ARM_ENDPOINT", sim.base_url())
             .env("NO_COLOR", "1")
-            .args(fleet_args(sim.scenario()))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -249,7 +257,7 @@ mod bench {
     }
 
     pub fn main() {
-        let only = std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e".into());
+        let only = std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,o".into());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -325,10 +333,53 @@ mod bench {
             println!("{}", subscriptions_case(&rt));
         }
 
+        if only.contains('o') {
+            println!("{}", one_machine(&rt));
+        }
+
         if only.contains('d') {
             println!("{}", ids_from_40k());
         }
         paced_by_the_server(&rt);
+    }
+
+    /// (o) one machine of the `demo` scenario, every answer after 100 ms:
+    /// the process's wall time against the sum of its requests' latencies
+    /// (goal ≤ 0.45), and its round trips (requests that arrived more than
+    /// half a latency after the one before began another).
+    fn one_machine(rt: &tokio::runtime::Runtime) -> String {
+        const LATENCY_MS: u64 = 100;
+        let sim = rt
+            .block_on(Sim::start(Scenario::builtin("demo").unwrap()))
+            .unwrap();
+        sim.set_knobs(Knobs {
+            latency_ms: LATENCY_MS,
+            ..Knobs::default()
+        });
+        let id = sim.scenario().machine_ids()[0].clone();
+        let args: Vec<String> = ["check", "--id", &id, "--checks", "azure", "-o", "json"]
+            .map(String::from)
+            .to_vec();
+        sim.clear_log();
+        let run = run_arcfix_with(&sim, &args, &[]);
+        checked("(o)", &run);
+        let log = sim.requests();
+        let mut times: Vec<_> = log.iter().map(|r| r.received).collect();
+        times.sort();
+        let waves = 1 + times
+            .windows(2)
+            .filter(|w| w[1].duration_since(w[0]) > Duration::from_millis(LATENCY_MS / 2))
+            .count();
+        let serial = (LATENCY_MS * log.len() as u64) as f64 / 1000.0;
+        rt.block_on(sim.shutdown());
+        format!(
+            "(o) one machine, 100 ms a request: {} requests in {waves} round trip{}; wall {:.0} ms (the whole process) vs {:.0} ms of summed latency → ratio {:.2} (goal ≤ 0.45)",
+            log.len(),
+            if waves == 1 { "" } else { "s" },
+            run.wall.as_secs_f64() * 1000.0,
+            serial * 1000.0,
+            run.wall.as_secs_f64() / serial
+        )
     }
 
     /// (p), (q), (r): the client's pace against buckets other than the
