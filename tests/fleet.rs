@@ -804,6 +804,61 @@ fn the_same_group_and_name_in_two_subscriptions_still_have_steps_of_their_own() 
 }
 
 #[test]
+fn a_subscription_with_no_machine_is_not_checked_when_whether_you_can_see_it_could_not_be_read() {
+    // Resource Graph says nothing of a subscription the caller cannot see:
+    // when the caller's subscriptions cannot be read either, an empty
+    // subscription and an unseen one look the same, and neither is passed.
+    let az = Azure::builtin("fleet");
+    let endpoint = crate::hostile::hostile(&az, |a| {
+        if a.path.trim_end_matches('/') == "/subscriptions" {
+            a.status = 500;
+            a.headers.push(("Retry-After".into(), "0".into()));
+            a.body = Some(
+                serde_json::json!({"error": {"code": "InternalServerError", "message": "no"}}),
+            );
+        }
+    });
+    let unknown = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e60";
+    let out = az
+        .sandbox
+        .cmd()
+        .args(&[
+            "check",
+            "--checks",
+            "azure",
+            "--subscription",
+            OWNED,
+            "--subscription",
+            unknown,
+            "-o",
+            "json",
+        ])
+        .env("ARCFIX_ARM_ENDPOINT", &endpoint)
+        .env("ARCFIX_RETRY_SCALE", "0.02")
+        .run();
+    assert_eq!(out.status, 1, "{out:?}");
+    let doc = out.json();
+    let said = format!(
+        "subscription {unknown}: no machine listed, and whether you can see it could not be read ("
+    );
+    let reasons: Vec<&str> = doc["not_checked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["side"] == "azure")
+        .filter_map(|n| n["reason"].as_str())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with(&said) && r.contains("500")),
+        "{reasons:?}"
+    );
+    // The other subscription's machines are checked all the same.
+    assert_eq!(names(&out).len(), 5, "{out:?}");
+}
+
+#[test]
 fn a_subscription_nobody_can_see_is_not_checked_and_said_so() {
     let az = Azure::builtin("fleet");
     let typo = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e60";

@@ -244,6 +244,11 @@ pub struct Listing<'a> {
     unread: Vec<(String, String)>,
     /// The subscriptions without a machine were looked for among the caller's.
     looked: bool,
+    /// Those looked for when the caller's subscriptions could not be read,
+    /// and why: each is not checked unless a machine of it is listed later
+    /// (empty, or unseen: nobody can tell).
+    unsure: Vec<String>,
+    unsure_why: String,
 }
 
 /// Where a listing is.
@@ -287,6 +292,8 @@ impl<'a> Listing<'a> {
             with_machines: Default::default(),
             unread: Vec::new(),
             looked: false,
+            unsure: Vec::new(),
+            unsure_why: String::new(),
         }
     }
 
@@ -383,7 +390,19 @@ impl<'a> Listing<'a> {
                 list_all::<SubscriptionInfo>(self.arm, "/subscriptions", SUBSCRIPTIONS_API).await
             }
         };
-        let Ok(visible) = visible else { return };
+        let visible = match visible {
+            Ok(v) => v,
+            Err(e) => {
+                // Could not be read is not "there": an empty subscription and
+                // one the caller cannot see look the same to Resource Graph.
+                self.unsure = empty.into_iter().cloned().collect();
+                self.unsure_why = format!(
+                    "no machine listed, and whether you can see it could not be read ({})",
+                    crate::text::one_line(&e.to_string())
+                );
+                return;
+            }
+        };
         for sub in empty {
             let seen = visible.iter().any(|v| {
                 v.subscription_id
@@ -404,15 +423,20 @@ impl<'a> Listing<'a> {
         scope_line(
             self.scope,
             machines,
-            self.subscriptions.len().saturating_sub(self.unread.len()),
-            self.unread.len(),
+            self.subscriptions.len().saturating_sub(self.unread().len()),
+            self.unread().len(),
             &self.source,
         )
     }
 
     /// Subscriptions that could not be listed, and why (not checked).
-    pub fn unread(&self) -> &[(String, String)] {
-        &self.unread
+    pub fn unread(&self) -> Vec<(String, String)> {
+        let unsure = self
+            .unsure
+            .iter()
+            .filter(|s| !self.with_machines.contains(&s.to_ascii_lowercase()))
+            .map(|s| (s.clone(), self.unsure_why.clone()));
+        self.unread.iter().cloned().chain(unsure).collect()
     }
 
     /// A row or list item: counted, and handed out when its tags match and

@@ -84,6 +84,7 @@ impl Store {
     }
 
     /// What tests and `state_json` see: each resource whole.
+    #[cfg(any(test, feature = "test-api"))]
     pub fn to_json(&self) -> Value {
         let of = |kind: Kind| -> Vec<Value> {
             self.items
