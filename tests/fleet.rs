@@ -859,6 +859,87 @@ fn a_subscription_with_no_machine_is_not_checked_when_whether_you_can_see_it_cou
 }
 
 #[test]
+fn resource_graph_failing_part_way_leaves_the_rest_to_arm_s_list_each_machine_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let args = [
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "--subscription",
+        READ_ONLY,
+        "-o",
+        "json",
+    ];
+    let whole = Azure::builtin("fleet").run(&args);
+    assert_eq!(whole.status, 2, "{whole:?}");
+    // Resource Graph answers its first page (two machines in this
+    // scenario), then 500 whatever is asked.
+    let az = Azure::builtin("fleet");
+    let pages = Arc::new(AtomicUsize::new(0));
+    let seen = pages.clone();
+    // ARM's list pages too: its links are the simulator's, made the proxy's.
+    let (sim, proxy) = (
+        az.sim().base_url(),
+        Arc::new(std::sync::OnceLock::<String>::new()),
+    );
+    let me = proxy.clone();
+    let endpoint = crate::hostile::hostile(&az, move |a| {
+        if a.path
+            .ends_with("/providers/Microsoft.ResourceGraph/resources")
+            && seen.fetch_add(1, Ordering::Relaxed) > 0
+        {
+            a.status = 500;
+            a.headers.push(("Retry-After".into(), "0".into()));
+            a.body = Some(
+                serde_json::json!({"error": {"code": "InternalServerError", "message": "no"}}),
+            );
+        }
+        if let Some(link) = a.body.as_mut().and_then(|b| b.get_mut("nextLink"))
+            && let (Some(l), Some(me)) = (link.as_str().map(str::to_string), me.get())
+        {
+            *link = l.replacen(&sim, me, 1).into();
+        }
+    });
+    proxy.set(endpoint.clone()).unwrap();
+    let out = az
+        .sandbox
+        .cmd()
+        .args(&args)
+        .env("ARCFIX_ARM_ENDPOINT", &endpoint)
+        .env("ARCFIX_RETRY_SCALE", "0.02")
+        .run();
+    assert_eq!(out.status, 2, "{out:?}");
+    assert!(
+        pages.load(Ordering::Relaxed) > 1,
+        "Graph was asked once only"
+    );
+    // The same machines with the same verdicts, each once.
+    assert_eq!(out.machine_statuses(), whole.machine_statuses());
+    assert_eq!(
+        out.json()["scope"],
+        "6 Arc machines in 2 subscriptions (Resource Graph, then ARM list); Resource Graph failed after 2 machines (500 InternalServerError), the rest listed by ARM",
+        "{out:?}"
+    );
+    // ARM's list was asked for each subscription (every page of it).
+    let mut listed: Vec<String> = az
+        .sim()
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path
+                    .ends_with("/providers/Microsoft.HybridCompute/machines")
+        })
+        .map(|r| r.path.split('/').nth(2).unwrap().to_string())
+        .collect();
+    listed.dedup();
+    assert_eq!(listed, [OWNED, READ_ONLY]);
+}
+
+#[test]
 fn a_subscription_nobody_can_see_is_not_checked_and_said_so() {
     let az = Azure::builtin("fleet");
     let typo = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e60";

@@ -38,6 +38,9 @@ pub enum Source {
     ResourceGraph,
     /// ARM's list API; why Resource Graph was not used.
     ArmList(String),
+    /// Resource Graph, then ARM's list API after Graph failed part way
+    /// (why, and how many machines Graph had listed by then).
+    GraphThenArm(String, usize),
 }
 
 /// A machine in scope, with what the listing said of it (`None`: the
@@ -61,9 +64,7 @@ fn scope_line(
             thousands(unread),
             if unread == 1 { "" } else { "s" }
         );
-        if let Source::ArmList(why) = source {
-            line.push_str(&format!("; Resource Graph was not used: {why}"));
-        }
+        line.push_str(&source_note(source));
         return line;
     }
     let mut line = format!(
@@ -86,11 +87,23 @@ fn scope_line(
     line.push_str(match source {
         Source::ResourceGraph => " (Resource Graph)",
         Source::ArmList(_) => " (ARM list)",
+        Source::GraphThenArm(..) => " (Resource Graph, then ARM list)",
     });
-    if let Source::ArmList(why) = source {
-        line.push_str(&format!("; Resource Graph was not used: {why}"));
-    }
+    line.push_str(&source_note(source));
     line
+}
+
+/// Why the machines were not all listed by Resource Graph, for the scope line.
+fn source_note(source: &Source) -> String {
+    match source {
+        Source::ResourceGraph => String::new(),
+        Source::ArmList(why) => format!("; Resource Graph was not used: {why}"),
+        Source::GraphThenArm(why, listed) => format!(
+            "; Resource Graph failed after {} machine{} ({why}), the rest listed by ARM",
+            thousands(*listed),
+            if *listed == 1 { "" } else { "s" }
+        ),
+    }
 }
 
 /// `1284` as `1,284`.
@@ -321,7 +334,11 @@ impl<'a> Listing<'a> {
                             format!("{} {}", e.status, e.code)
                         };
                         // The machines already handed out are not listed again.
-                        self.source = Source::ArmList(why);
+                        self.source = if self.rows == 0 {
+                            Source::ArmList(why)
+                        } else {
+                            Source::GraphThenArm(why, self.listed)
+                        };
                         self.rows = 0;
                         self.at = At::Arm(0);
                     }
