@@ -62,6 +62,7 @@ mod bench {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
+    use arcfix::checks::fleet::thousands;
     use arcfix::sim::{BucketSpec, Knobs, Scenario, Sim};
 
     const BIN: &str = env!("CARGO_BIN_EXE_arcfix");
@@ -541,18 +542,6 @@ mod bench {
             c10.throttled,
             ten.as_secs_f64() / one.as_secs_f64().max(f64::MIN_POSITIVE)
         )
-    }
-
-    fn thousands(n: usize) -> String {
-        let digits = n.to_string();
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        out
     }
 
     /// (d) 40,000 distinct ids in `--ids-from` (issue 16, point 6): the time

@@ -69,10 +69,15 @@ printf '{{"accessToken":"{token}","expiresOn":"x","expires_on":%s,"subscription"
 
     /// Runs arcfix against the simulator.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_at(&self.sim().base_url(), args)
+    }
+
+    /// Runs arcfix against `endpoint` (a proxy in front of the simulator).
+    pub fn run_at(&self, endpoint: &str, args: &[&str]) -> Output {
         self.sandbox
             .cmd()
             .args(args)
-            .env("ARCFIX_ARM_ENDPOINT", &self.sim().base_url())
+            .env("ARCFIX_ARM_ENDPOINT", endpoint)
             .env("ARCFIX_RETRY_SCALE", "0.02")
             .run()
     }
@@ -987,13 +992,10 @@ fn a_group_held_right_is_found_through_assigned_to_when_permissions_cannot_be_re
     let id = az.machine(0);
     // A proxy that refuses the subscription-scope permissions API.
     let endpoint = crate::hostile::hostile(&az, crate::hostile::refuse_subscription_permissions);
-    let out = az
-        .sandbox
-        .cmd()
-        .args(&["plan", "--checks", "azure", "--id", &id, "-o", "json"])
-        .env("ARCFIX_ARM_ENDPOINT", &endpoint)
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .run();
+    let out = az.run_at(
+        &endpoint,
+        &["plan", "--checks", "azure", "--id", &id, "-o", "json"],
+    );
     let register = out
         .steps()
         .into_iter()
@@ -1385,13 +1387,7 @@ fn a_fact_that_could_not_be_read_is_never_claimed_missing() {
     ];
     for (what, tamper, not_claimed) in cases {
         let endpoint = crate::hostile::hostile(&az, tamper);
-        let out = az
-            .sandbox
-            .cmd()
-            .args(&args)
-            .env("ARCFIX_ARM_ENDPOINT", &endpoint)
-            .env("ARCFIX_RETRY_SCALE", "0.02")
-            .run();
+        let out = az.run_at(&endpoint, &args);
         assert_eq!(out.status, 1, "{what}: {out:?}");
         assert!(
             !ids(&out).contains(&not_claimed.to_string()),

@@ -169,13 +169,14 @@ fn a_repeated_skip_token_stops_resource_graph_with_an_error_naming_it() {
     let scope = out.json()["scope"].as_str().unwrap_or_default().to_string();
     assert!(
         scope.contains(
-            "Resource Graph was not used: Resource Graph returned the same $skipToken again (same-token-7f3a)"
+            "; Resource Graph failed after 2 machines (Resource Graph returned the same $skipToken again (same-token-7f3a)), the rest listed by ARM"
         ),
         "{out:?}"
     );
-    // Listed instead by ARM, whole: the five machines of the subscription.
+    // The rest listed by ARM: the five machines of the subscription, each
+    // once (the first page's two not again).
     assert!(
-        scope.starts_with("5 Arc machines in 1 subscription (ARM list)"),
+        scope.starts_with("5 Arc machines in 1 subscription (Resource Graph, then ARM list)"),
         "{scope}"
     );
     assert_eq!(out.machine_statuses().len(), 5, "{out:?}");

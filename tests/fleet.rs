@@ -819,10 +819,9 @@ fn a_subscription_with_no_machine_is_not_checked_when_whether_you_can_see_it_cou
         }
     });
     let unknown = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e60";
-    let out = az
-        .sandbox
-        .cmd()
-        .args(&[
+    let out = az.run_at(
+        &endpoint,
+        &[
             "check",
             "--checks",
             "azure",
@@ -832,10 +831,8 @@ fn a_subscription_with_no_machine_is_not_checked_when_whether_you_can_see_it_cou
             unknown,
             "-o",
             "json",
-        ])
-        .env("ARCFIX_ARM_ENDPOINT", &endpoint)
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .run();
+        ],
+    );
     assert_eq!(out.status, 1, "{out:?}");
     let doc = out.json();
     let said = format!(
@@ -904,13 +901,7 @@ fn resource_graph_failing_part_way_leaves_the_rest_to_arm_s_list_each_machine_on
         }
     });
     proxy.set(endpoint.clone()).unwrap();
-    let out = az
-        .sandbox
-        .cmd()
-        .args(&args)
-        .env("ARCFIX_ARM_ENDPOINT", &endpoint)
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .run();
+    let out = az.run_at(&endpoint, &args);
     assert_eq!(out.status, 2, "{out:?}");
     assert!(
         pages.load(Ordering::Relaxed) > 1,

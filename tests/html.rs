@@ -438,10 +438,9 @@ fn a_hostile_fleet_s_report_is_inert_renders_in_a_browser_and_loads_nothing() {
             poison(b, &poisoned);
         }
     });
-    let out = az
-        .sandbox
-        .cmd()
-        .args(&[
+    let out = az.run_at(
+        &endpoint,
+        &[
             "plan",
             "--checks",
             "azure",
@@ -453,10 +452,8 @@ fn a_hostile_fleet_s_report_is_inert_renders_in_a_browser_and_loads_nothing() {
             READ_ONLY,
             "-o",
             "html",
-        ])
-        .env("ARCFIX_ARM_ENDPOINT", &endpoint)
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .run();
+        ],
+    );
     assert_eq!(out.status, 2, "{out:?}");
     let page = out.stdout.clone();
 

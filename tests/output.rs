@@ -424,12 +424,10 @@ fn a_tab_or_line_break_from_azure_never_breaks_a_row() {
         }
     });
     let run = |extra: &[&str]| {
-        az.sandbox
-            .cmd()
-            .args(&[&["check", "--checks", "azure", "--id", &id][..], extra].concat())
-            .env("ARCFIX_ARM_ENDPOINT", &endpoint)
-            .env("ARCFIX_RETRY_SCALE", "0.02")
-            .run()
+        az.run_at(
+            &endpoint,
+            &[&["check", "--checks", "azure", "--id", &id][..], extra].concat(),
+        )
     };
     let doc = run(&["-o", "json"]).json();
     let evidence = doc["findings"][0]["evidence"].as_str().unwrap().to_string();
@@ -462,9 +460,9 @@ fn an_error_from_azure_with_tabs_and_line_breaks_stays_in_its_cell() {
         }
     });
     let run = |format: &str| {
-        az.sandbox
-            .cmd()
-            .args(&[
+        az.run_at(
+            &endpoint,
+            &[
                 "check",
                 "--checks",
                 "azure",
@@ -472,10 +470,8 @@ fn an_error_from_azure_with_tabs_and_line_breaks_stays_in_its_cell() {
                 OWNED,
                 "-o",
                 format,
-            ])
-            .env("ARCFIX_ARM_ENDPOINT", &endpoint)
-            .env("ARCFIX_RETRY_SCALE", "0.02")
-            .run()
+            ],
+        )
     };
     let out = run("tsv");
     assert_eq!(out.status, 1, "a machine could not be checked: {out:?}");

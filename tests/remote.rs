@@ -389,15 +389,12 @@ fn a_failing_fix_script_fails_its_step_and_skips_what_needs_it() {
         }
     });
     let id = az.machine(0);
-    let out = az
-        .sandbox
-        .cmd()
-        .args(&[
+    let out = az.run_at(
+        &endpoint,
+        &[
             "apply", "--yes", "--checks", "server", "--remote", "--id", &id, "-o", "json",
-        ])
-        .env("ARCFIX_ARM_ENDPOINT", &endpoint)
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .run();
+        ],
+    );
     assert_eq!(out.status, 3, "{out:?}");
     let steps = out.steps();
     assert_eq!(steps[0]["id"], "remote-install-openssh-server-web-01");
