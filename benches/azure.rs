@@ -56,14 +56,7 @@ async fn diagnose(
             );
         }
     }
-    // Round trips: requests that arrived more than half a latency after the
-    // previous one began another wave (each waited for an answer).
-    let mut times: Vec<_> = log.iter().map(|r| r.received).collect();
-    times.sort();
-    let waves = 1 + times
-        .windows(2)
-        .filter(|w| w[1].duration_since(w[0]) > Duration::from_millis(LATENCY_MS / 2))
-        .count();
+    let waves = sim.round_trips(Duration::from_millis(LATENCY_MS));
     (wall, log.len(), plan.findings.len(), waves)
 }
 

@@ -365,12 +365,7 @@ mod bench {
         let run = run_arcfix_with(&sim, &args, &[]);
         checked("(o)", &run);
         let log = sim.requests();
-        let mut times: Vec<_> = log.iter().map(|r| r.received).collect();
-        times.sort();
-        let waves = 1 + times
-            .windows(2)
-            .filter(|w| w[1].duration_since(w[0]) > Duration::from_millis(LATENCY_MS / 2))
-            .count();
+        let waves = sim.round_trips(Duration::from_millis(LATENCY_MS));
         let serial = (LATENCY_MS * log.len() as u64) as f64 / 1000.0;
         rt.block_on(sim.shutdown());
         format!(

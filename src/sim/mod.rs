@@ -286,6 +286,19 @@ impl Sim {
             .collect()
     }
 
+    /// The round trips of the requests since the last `clear_log` when every
+    /// answer takes `latency`: a request that arrived more than half a
+    /// latency after the one before it began another (it waited for an
+    /// answer). For benches.
+    pub fn round_trips(&self, latency: std::time::Duration) -> usize {
+        let mut times: Vec<Instant> = self.requests().iter().map(|r| r.received).collect();
+        times.sort();
+        1 + times
+            .windows(2)
+            .filter(|w| w[1].duration_since(w[0]) > latency / 2)
+            .count()
+    }
+
     /// Every request received since the simulator started, `clear_log` or not.
     pub fn all_requests(&self) -> Vec<LoggedRequest> {
         lock(&self.shared.log)
