@@ -58,6 +58,9 @@ pub struct Pace {
     pub held_back: usize,
     /// How many of them are subscriptions (the others: the tenant's).
     pub subscriptions: usize,
+    /// Each of them paces at a rate learned from ARM (its headers or a
+    /// 429), not ARM's documented one.
+    pub learned: bool,
 }
 
 impl Pace {
@@ -145,6 +148,7 @@ mod tests {
             tokens,
             held_back: 1,
             subscriptions: 1,
+            learned: true,
         }
     }
 

@@ -157,6 +157,9 @@ struct Bucket {
     starved: bool,
     /// When a request last waited for a token.
     waited: Option<Instant>,
+    /// ARM's refill was measured (or ARM answered 429): the rate in use is
+    /// ARM's own, not the documented one.
+    learned: bool,
     window: Option<Window>,
     /// The last `RECENT` answers' marks.
     recent: std::collections::VecDeque<Mark>,
@@ -188,6 +191,7 @@ impl Bucket {
             taken: 0,
             starved: false,
             waited: None,
+            learned: false,
             window: None,
             recent: std::collections::VecDeque::with_capacity(RECENT),
             most_left: 0.0,
@@ -214,9 +218,9 @@ impl Bucket {
     }
 
     /// ARM says `left` tokens remain after the request with sequence `seq`
-    /// (None: an answer to another kind of request), which it `charged` or
-    /// not (a throttled request costs nothing).
-    fn observe(&mut self, seq: Option<u64>, left: f64, charged: bool, now: Instant) {
+    /// (None: an answer to another kind of request). A throttled request
+    /// (not charged) is counted in `free` by `Pacer::observe`.
+    fn observe(&mut self, seq: Option<u64>, left: f64, now: Instant) {
         self.refill(now);
         // Down at once: ARM has at most that many, less the requests sent
         // after that one, which `left` does not count yet.
@@ -224,9 +228,6 @@ impl Bucket {
         self.tokens = self.tokens.min(left - after).max(-self.shape.burst);
         self.most_left = self.most_left.max(left);
         let Some(seq) = seq else { return };
-        if !charged {
-            self.free += 1;
-        }
         let level = left + seq as f64 - (self.unsent + self.free) as f64;
         if self.recent.len() == RECENT {
             self.recent.pop_front();
@@ -269,6 +270,7 @@ impl Bucket {
             return;
         }
         if let Some(refill) = w.slope().filter(|_| self.starved) {
+            self.learned = true;
             let full = self.recent.iter().all(|m| m.left >= self.most_left - 1.0);
             let ceiling = self.shape.per_second * CEILING;
             self.rate = if full {
@@ -390,10 +392,16 @@ impl Pacer {
     /// throttled request costs nothing).
     pub fn observe(&self, ticket: &Ticket, left: &[(Kind, u64)], charged: bool) {
         self.with_lane(&ticket.lane, |l, now| {
-            l.buckets[ticket.kind.index()].heard = true;
+            let own = &mut l.buckets[ticket.kind.index()];
+            own.heard = true;
+            // A throttled request cost nothing, whether or not its answer
+            // says what is left (ARM's 429 may carry no remaining header).
+            if !charged {
+                own.free += 1;
+            }
             for (kind, n) in left {
                 let seq = (*kind == ticket.kind).then_some(ticket.seq);
-                l.buckets[kind.index()].observe(seq, *n as f64, charged, now);
+                l.buckets[kind.index()].observe(seq, *n as f64, now);
             }
         });
     }
@@ -419,6 +427,7 @@ impl Pacer {
             // so that the release is no burst into another 429.
             for b in &mut l.buckets {
                 b.refill(now);
+                b.learned = true;
                 b.tokens = b.tokens.min(0.0);
                 b.at = b.at.max(until);
             }
@@ -438,6 +447,7 @@ impl Pacer {
         let mut busiest: Option<(u64, f64, f64)> = None;
         let (mut held, mut held_rate, mut held_tokens) = (0, 0.0, 0.0);
         let mut subscriptions = 0;
+        let mut learned = true;
         for (name, lane) in lanes.iter() {
             let b = &lane.buckets[Kind::Read.index()];
             reads += b.taken.saturating_sub(b.unsent);
@@ -452,6 +462,7 @@ impl Pacer {
                 || lane.not_before.is_some_and(|t| t > now);
             if waited {
                 held += 1;
+                learned &= b.learned;
                 subscriptions += usize::from(name != "tenant");
                 held_rate += b.rate;
                 held_tokens += tokens.max(0.0);
@@ -468,6 +479,7 @@ impl Pacer {
                 tokens: held_tokens,
                 held_back: held,
                 subscriptions,
+                learned,
             }
         } else {
             crate::progress::Pace {
@@ -476,6 +488,7 @@ impl Pacer {
                 tokens,
                 held_back: 0,
                 subscriptions: 0,
+                learned: false,
             }
         })
     }
@@ -824,12 +837,18 @@ mod tests {
         let pace = p.pace().unwrap();
         assert_eq!(pace.held_back, 1);
         assert_eq!((pace.reads, pace.reads_per_second), (252, 25.0));
+        assert!(
+            !pace.learned,
+            "held back by our own bucket: nothing learned"
+        );
         // A second later, with no read waiting, it no longer does.
         tokio::time::sleep(Duration::from_millis(1_100)).await;
         assert_eq!(p.pace().unwrap().held_back, 0);
         // A Retry-After holding the lane: ARM sets the pace.
         p.hold(SUB, Duration::from_secs(5));
-        assert_eq!(p.pace().unwrap().held_back, 1);
+        let pace = p.pace().unwrap();
+        assert_eq!(pace.held_back, 1);
+        assert!(pace.learned, "a 429 is ARM's own word");
         // A second subscription's reads wait too: both set the pace, their
         // rates summed.
         const OTHER: &str = "subscription 22222222-2222-2222-2222-222222222222";
@@ -841,6 +860,26 @@ mod tests {
         let pace = p.pace().unwrap();
         assert_eq!((pace.held_back, pace.subscriptions), (2, 2));
         assert_eq!(pace.reads_per_second, 50.0);
+        assert!(
+            !pace.learned,
+            "the second's rate is only the documented one"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_costs_nothing_with_or_without_a_remaining_header() {
+        let p = Pacer::default();
+        let t = p.acquire(SUB, Kind::Read).await;
+        p.observe(&t, &[(Kind::Read, 249)], true);
+        let t = p.acquire(SUB, Kind::Read).await;
+        p.observe(&t, &[], false);
+        let t = p.acquire(SUB, Kind::Read).await;
+        p.observe(&t, &[(Kind::Read, 0)], false);
+        p.with_lane(SUB, |l, _| {
+            let b = &l.buckets[Kind::Read.index()];
+            assert_eq!((b.taken, b.free), (3, 2));
+            assert_eq!(b.charged(), 1.0);
+        });
     }
 
     #[tokio::test(start_paused = true)]

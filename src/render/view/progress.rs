@@ -95,12 +95,21 @@ fn words(seen: &Seen, pace: Option<Pace>, room: usize) -> String {
     let eta = pace
         .and_then(|p| p.eta(seen.total, seen.done, seen.started))
         .unwrap_or(seen.eta);
+    // "ARM allows" only for a rate learned from ARM; before that, the pace
+    // is ARM's documented one, and said so.
     let note = match pace {
-        Some(p) if p.held_back > 0 && p.subscriptions > 1 => format!(
-            ", ARM allows {:.0} reads/s in {} subscriptions",
-            p.reads_per_second, p.subscriptions
-        ),
-        Some(p) if p.held_back > 0 => format!(", ARM allows {:.0} reads/s", p.reads_per_second),
+        Some(p) if p.held_back > 0 => {
+            let whose = if p.learned {
+                "ARM allows"
+            } else {
+                "paced at ARM's documented"
+            };
+            let rate = p.reads_per_second;
+            match p.subscriptions {
+                n if n > 1 => format!(", {whose} {rate:.0} reads/s in {n} subscriptions"),
+                _ => format!(", {whose} {rate:.0} reads/s"),
+            }
+        }
         _ => String::new(),
     };
     let (done, total) = (seen.done, seen.total);
@@ -212,6 +221,7 @@ mod tests {
             tokens: 0.0,
             held_back: 1,
             subscriptions: 1,
+            learned: true,
         };
         // 2 reads a machine (152 counted: those in flight half), so 896 left
         // for the other 448, at 24.6 a second: 36 s.
@@ -244,6 +254,16 @@ mod tests {
         assert_eq!(
             words(&seen, Some(ten), 100),
             "120/600 machines  12s elapsed, ETA 4s, ARM allows 250 reads/s in 10 subscriptions"
+        );
+        // Held back by our own bucket before ARM said anything of its own:
+        // the documented rate, not a claim about ARM.
+        let documented = Pace {
+            learned: false,
+            ..limited
+        };
+        assert_eq!(
+            words(&seen, Some(documented), 100),
+            "120/600 machines  12s elapsed, ETA 36s, paced at ARM's documented 25 reads/s"
         );
         // No pace told (apply's bar): indicatif's ETA, from the machines done.
         assert_eq!(
