@@ -371,8 +371,11 @@ impl<'a> Listing<'a> {
     /// How many machines are in scope, before they are all listed:
     /// Resource Graph's count of its one query (no tag to match).
     pub fn announced(&self) -> Option<usize> {
+        // One query only: with more subscriptions than one query takes, the
+        // first chunk's count is not the scope's.
+        let one_query = self.subscriptions.len() <= GRAPH_MAX;
         match &self.at {
-            At::Graph(p) if self.scope.tags.is_empty() && p.chunk == 0 => {
+            At::Graph(p) if one_query && self.scope.tags.is_empty() && p.chunk == 0 => {
                 p.announced.filter(|&n| n != u64::MAX).map(|n| n as usize)
             }
             _ => None,
@@ -437,20 +440,26 @@ impl<'a> Listing<'a> {
 
     /// The scope line, with `machines` in scope.
     pub fn scope_line(&self, machines: usize) -> String {
+        let unread = self.unread().len();
         scope_line(
             self.scope,
             machines,
-            self.subscriptions.len().saturating_sub(self.unread().len()),
-            self.unread().len(),
+            self.subscriptions.len().saturating_sub(unread),
+            unread,
             &self.source,
         )
     }
 
     /// Subscriptions that could not be listed, and why (not checked).
     pub fn unread(&self) -> Vec<(String, String)> {
+        // Those whose visibility could not be read count once the listing
+        // has ended and still shows no machine of theirs (before that, a
+        // later page may list one).
+        let ended = matches!(self.at, At::Done);
         let unsure = self
             .unsure
             .iter()
+            .filter(|_| ended)
             .filter(|s| !self.with_machines.contains(&s.to_ascii_lowercase()))
             .map(|s| (s.clone(), self.unsure_why.clone()));
         self.unread.iter().cloned().chain(unsure).collect()
