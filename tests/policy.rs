@@ -431,8 +431,9 @@ Not proven
   - HybridConnectivity has no Azure Policy aliases: an existence condition can test only that an endpoint named default and a service configuration named SSH exist, never their port. A machine whose SSH configuration is on another port is compliant; arcfix check reads the port.
   - The agent's configuration (allowed ports, extension lists) is read-only to Azure Policy: those rules only audit, and the fix is on the server (azcmagent config set).
   - Registering Microsoft.HybridConnectivity and granting login roles are no policy's to do: arcfix apply does them.
+  - The agentConfiguration aliases (incomingConnectionsPorts, extensionsEnabled, the extension allow and block lists) come from a published Get-AzPolicyAlias listing, not from a Microsoft page or a built-in definition: ARM refuses a definition naming an alias it does not have.
 
-The definitions and the set as ARM takes them (for az policy definition create and az policy set-definition create): arcfix policy show -o json
+The definitions and the set for az policy definition create and az policy set-definition create (in the set, replace {subscriptionId} with the subscription the definitions are created in): arcfix policy show -o json
 "
     );
     let entra = show(&["--login", "entra", "--port", "2222"]);

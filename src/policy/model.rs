@@ -128,10 +128,10 @@ impl Serialize for ResourceType {
     }
 }
 
-/// A field a condition reads: `type`, or an alias of Azure Policy. Only
-/// aliases seen in a built-in definition or in the published list of
-/// `Microsoft.HybridCompute/machines` aliases are here; HybridConnectivity
-/// has none.
+/// A field a condition reads: `type`, or an alias of Azure Policy. `osName`
+/// and the extension aliases are used by Microsoft's built-in definitions;
+/// the `agentConfiguration` ones come from a published Get-AzPolicyAlias
+/// listing only (said in `NOT_PROVEN`). HybridConnectivity has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Type,

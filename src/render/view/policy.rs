@@ -132,7 +132,7 @@ fn text(i: &Initiative, p: &Paint) -> String {
     if i.choice.login == crate::target::Login::Entra {
         again.push_str(" --login entra");
     }
-    out.push_str(&format!("\nThe definitions and the set as ARM takes them (for az policy definition create and az policy set-definition create): {again} -o json\n"));
+    out.push_str(&format!("\nThe definitions and the set for az policy definition create and az policy set-definition create (in the set, replace {{subscriptionId}} with the subscription the definitions are created in): {again} -o json\n"));
     out
 }
 
