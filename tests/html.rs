@@ -567,6 +567,28 @@ fn a_hostile_fleet_s_report_is_inert_renders_in_a_browser_and_loads_nothing() {
 
     let loaded = page_requests(&net_log);
     assert!(loaded.is_empty(), "the page loaded {loaded:?}");
+    // The net log does show what a page loads: a page with an image (on the
+    // discard port, nothing listening) shows its request, so the empty list
+    // above is not the log's format changing under the test.
+    let control = target.join("html-control.html");
+    std::fs::write(&control, "<img src=\"http://127.0.0.1:9/control.png\">").unwrap();
+    let control_log = profile.path().join("control-net-log.json");
+    browse(
+        &browser,
+        &profile.path().join("c"),
+        &[
+            &format!("--log-net-log={}", control_log.display()),
+            "--dump-dom",
+        ],
+        &format!("file://{}", control.display()),
+    );
+    assert!(
+        page_requests(&control_log)
+            .iter()
+            .any(|u| u == "http://127.0.0.1:9/control.png"),
+        "a page's load is not seen in the net log: {:?}",
+        page_requests(&control_log)
+    );
     assert!(
         matches!(canary.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
         "the page connected to the canary"

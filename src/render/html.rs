@@ -20,14 +20,6 @@ use super::Document;
 use crate::plan::{Connection, Finding, FixKind, MachineVerdict, Status, Step, Verdict};
 use crate::target::{Target, fold};
 
-/// The page, whole (tests; `write` streams it).
-pub fn page(command: &str, doc: &Document) -> String {
-    let mut out = Vec::new();
-    // Writing to memory cannot fail.
-    let _ = write(&mut out, command, doc);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Writes the report of `command` (`check`, `plan`, `apply`, `apply
 /// --dry-run`, `demo`) to `w`, a machine's row at a time.
 pub fn write(w: &mut dyn Write, command: &str, doc: &Document) -> io::Result<()> {
@@ -179,15 +171,19 @@ impl<'a> Report<'a> {
         }
         // A target with findings that no row shows (a subscription's
         // finding with no machine of it among the verdicts): a row of its own.
+        // (A row's own key found at once; the rows of a subscription's
+        // finding looked for only among those that list its id.)
+        let row_keys: std::collections::HashSet<String> =
+            rows.iter().map(|r| r.key.clone()).collect();
         let mut others: Vec<&Target> = Vec::new();
         for f in doc.findings.iter().filter(|f| !f.target.is_local()) {
             let k = key(&f.target);
-            let shown = rows.iter().any(|r| {
-                r.key == k
-                    || (matches!(r.subject, Subject::Machine(_))
+            let shown = row_keys.contains(&k)
+                || rows.iter().any(|r| {
+                    matches!(r.subject, Subject::Machine(_))
+                        && r.ids.contains(&f.id.as_str())
                         && f.target.covers(&target_of(r))
-                        && r.ids.contains(&f.id.as_str()))
-            });
+                });
             if !shown && !others.iter().any(|t| key(t) == k) {
                 others.push(&f.target);
             }

@@ -91,7 +91,9 @@ impl DemoView for Json {
                 dry_run: Some(false),
                 ..crate::render::Document::of(run.applied)
             };
-            return self.out.print(&crate::render::html::page("demo", &doc));
+            return self
+                .out
+                .write_with(|w| crate::render::html::write(w, "demo", &doc));
         }
         self.emit(
             &json!({

@@ -166,7 +166,9 @@ impl Json {
             match self.format {
                 Format::Json => return document_as(&self.out, doc),
                 // What was not read is in the report itself.
-                Format::Html => return self.out.print(&super::html::page(command, doc)),
+                Format::Html => {
+                    return self.out.write_with(|w| super::html::write(w, command, doc));
+                }
                 Format::Table | Format::Tsv => {}
             }
         }
