@@ -258,7 +258,8 @@ mod bench {
     }
 
     pub fn main() {
-        let only = std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,o".into());
+        let only =
+            std::env::var("ARCFIX_BENCH_ONLY").unwrap_or_else(|_| "a,b,c,d,e,o,p,q,r".into());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -341,7 +342,7 @@ mod bench {
         if only.contains('d') {
             println!("{}", ids_from_40k());
         }
-        paced_by_the_server(&rt);
+        paced_by_the_server(&rt, &only);
     }
 
     /// (o) one machine of the `demo` scenario, every answer after 100 ms:
@@ -380,10 +381,8 @@ mod bench {
 
     /// (p), (q), (r): the client's pace against buckets other than the
     /// documented one (issue 20, point 1), each run when picked (all by default).
-    fn paced_by_the_server(rt: &tokio::runtime::Runtime) {
-        let picked = |letter: char| {
-            std::env::var("ARCFIX_BENCH_ONLY").map_or(true, |only| only.contains(letter))
-        };
+    fn paced_by_the_server(rt: &tokio::runtime::Runtime, only: &str) {
+        let picked = |letter: char| only.contains(letter);
         let fast = BucketSpec::reads(250, 50);
         if picked('p') {
             paced(rt, "(p)", 600, fast, "read bucket 250 + 50/s");

@@ -339,8 +339,14 @@ impl<'a> Listing<'a> {
                         } else {
                             Source::GraphThenArm(why, self.listed)
                         };
+                        // The chunks of subscriptions Graph finished are
+                        // not listed again.
+                        let from = match &self.at {
+                            At::Graph(p) => p.chunk * GRAPH_MAX,
+                            _ => 0,
+                        };
                         self.rows = 0;
-                        self.at = At::Arm(0);
+                        self.at = At::Arm(from);
                     }
                 },
                 &At::Arm(i) => {

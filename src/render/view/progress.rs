@@ -92,7 +92,11 @@ struct Seen {
 /// learned pace when that is what the wait is made of), and, when ARM sets
 /// the pace, the rate it allows; the longest form that fits in `room` columns.
 fn words(seen: &Seen, pace: Option<Pace>, room: usize) -> String {
+    // The learned pace makes the ETA only while it is what the wait is made
+    // of (a lane held back); else one lane's rate would be set against the
+    // whole fleet's reads.
     let eta = pace
+        .filter(|p| p.held_back > 0)
         .and_then(|p| p.eta(seen.total, seen.done, seen.started))
         .unwrap_or(seen.eta);
     // "ARM allows" only for a rate learned from ARM; before that, the pace
@@ -234,14 +238,14 @@ mod tests {
             words(&seen, Some(limited), 49),
             "120/600 machines, ETA 36s, ARM allows 25 reads/s"
         );
-        // Not limited by ARM: no claim that it is; the ETA is still the pace's.
+        // Not held back: no claim that ARM sets the pace, and indicatif's ETA.
         let free = Pace {
             held_back: 0,
             ..limited
         };
         assert_eq!(
             words(&seen, Some(free), 100),
-            "120/600 machines  12s elapsed, ETA 36s"
+            "120/600 machines  12s elapsed, ETA 3s"
         );
         // Ten subscriptions held back at 25 a second each: their sum, said
         // as such, and an ETA at that pace (896 reads at 250 a second: 4 s).
