@@ -973,18 +973,8 @@ async fn diagnose_each(
     loop {
         while running.len() < AT_ONCE {
             let n = lanes.all.len();
-            // Reports that finished before the machines listed ahead of them
-            // wait in `done`: past `AHEAD` of them, only the machine they wait
-            // for is started (a subscription ARM holds back never makes the
-            // others' reports pile up without end).
-            let backlog = done.len() >= AHEAD;
             let Some(l) = (0..n).map(|k| (turn + k) % n).find(|&l| {
-                let lane = &lanes.all[l];
-                lane.running < PER_SUBSCRIPTION
-                    && lane
-                        .waiting
-                        .front()
-                        .is_some_and(|(i, _)| !backlog || *i == next)
+                lanes.all[l].running < PER_SUBSCRIPTION && !lanes.all[l].waiting.is_empty()
             }) else {
                 break;
             };
