@@ -203,7 +203,7 @@ pub fn outcome(plan: &Plan) -> ExitCode {
 }
 
 async fn run_step(ctx: &Context, step: &Step, interrupted: &AtomicBool) -> Result<Status> {
-    if checks::satisfied(ctx, &step.goal).await? {
+    if satisfied(ctx, &step.goal).await? {
         return Ok(Status::AlreadySatisfied);
     }
     if let (crate::plan::Goal::Restarted, Action::RunCommand { machine, .. }) =
@@ -235,6 +235,20 @@ async fn run_step(ctx: &Context, step: &Step, interrupted: &AtomicBool) -> Resul
     Ok(Status::Applied)
 }
 
+/// Whether a step's goal holds now: a check's state, or a policy goal
+/// (`policy apply`), re-read.
+async fn satisfied(ctx: &Context, goal: &crate::plan::Goal) -> Result<bool> {
+    use crate::plan::Goal;
+    match goal {
+        Goal::PolicyResource { .. }
+        | Goal::PolicyIdentityRole { .. }
+        | Goal::PolicyRemediated { .. } => {
+            crate::policy::install::satisfied(ctx.arm()?, goal).await
+        }
+        _ => checks::satisfied(ctx, goal).await,
+    }
+}
+
 /// Performs one step's action: the write itself, without its check or
 /// verification.
 async fn perform(ctx: &Context, action: &Action) -> Result<()> {
@@ -257,6 +271,14 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
         } => run_command(ctx, machine, verb, script).await,
         Action::Exec { program, args } => exec(ctx, program, args).await,
         Action::AddAgentPort { port } => add_agent_port(ctx, *port).await,
+        Action::GrantPolicyIdentity {
+            assignment,
+            role,
+            scope,
+        } => crate::policy::install::grant(ctx.arm()?, assignment, role, scope).await,
+        Action::StartRemediation { .. } => {
+            crate::policy::install::start_remediation(ctx.arm()?, action).await
+        }
         Action::Arm {
             method,
             path,
@@ -565,7 +587,7 @@ async fn verify(ctx: &Context, step: &Step) -> Result<()> {
                 .await
                 .remove(&crate::target::fold(&m.id));
         }
-        if checks::satisfied(ctx, &step.goal).await? {
+        if satisfied(ctx, &step.goal).await? {
             break Ok(());
         }
         match limit {

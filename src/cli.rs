@@ -275,6 +275,61 @@ pub enum PolicyCommand {
         #[arg(long, value_enum, default_value_t = Login::Local)]
         login: Login,
     },
+    /// Install or update the initiative in a subscription, assign it with a
+    /// system-assigned identity, give that identity the roles its
+    /// remediations need, and start a remediation task per DeployIfNotExists
+    /// definition; shows the plan and asks once (or --yes)
+    #[command(
+        after_help = "Examples:\n  arcfix policy apply --subscription $SUB --location westeurope\n  arcfix policy apply --subscription $SUB -g arc-servers --login entra --yes\n  arcfix policy apply --subscription $SUB --location westeurope --enforcement DoNotEnforce --dry-run"
+    )]
+    Apply {
+        #[command(flatten)]
+        scope: PolicyScopeArgs,
+        /// The SSH port the definitions deploy and audit (1 to 65535)
+        #[arg(long, value_name = "N", default_value = "22")]
+        port: String,
+        /// How users log in: local user, or Microsoft Entra ID (adds the
+        /// AADSSHLoginForLinux definitions)
+        #[arg(long, value_enum, default_value_t = Login::Local)]
+        login: Login,
+        /// The assignment's enforcementMode: DoNotEnforce evaluates and
+        /// reports only (nothing is deployed, no remediation task is started)
+        #[arg(long, value_enum, ignore_case = true, default_value_t = crate::policy::install::Enforcement::Default)]
+        enforcement: crate::policy::install::Enforcement,
+        /// The region of the assignment's managed identity (default: the
+        /// existing assignment's, else the resource group's)
+        #[arg(long, value_name = "REGION")]
+        location: Option<String>,
+        /// Apply without asking
+        #[arg(short, long)]
+        yes: bool,
+        /// Only show the plan
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        journal: JournalArgs,
+    },
+    /// Compliance of arcfix's assignment: the machines that are not
+    /// compliant and the remediation tasks' progress (exit 2 when some
+    /// machine is not compliant)
+    #[command(
+        after_help = "Examples:\n  arcfix policy status --subscription $SUB\n  arcfix policy status --subscription $SUB --query 'non_compliant[].id' -o tsv | arcfix apply --ids-from -"
+    )]
+    Status {
+        #[command(flatten)]
+        scope: PolicyScopeArgs,
+    },
+}
+
+/// Where arcfix's policy assignment is (policy apply and status).
+#[derive(Debug, Clone, Args)]
+pub struct PolicyScopeArgs {
+    /// Subscription id (GUID): the definitions and the set live there
+    #[arg(long, value_name = "ID", required = true)]
+    pub subscription: String,
+    /// Resource group: the assignment is made there instead of on the whole subscription
+    #[arg(short = 'g', long, value_name = "NAME")]
+    pub resource_group: Option<String>,
 }
 
 /// Which machines check, plan and apply look at, and how.

@@ -80,6 +80,14 @@ pub enum Cmd {
     Rules,
     /// `policy show`: the initiative for this port and login.
     PolicyShow(crate::policy::Choice),
+    /// `policy apply`.
+    PolicyApply {
+        install: crate::policy::install::Install,
+        yes: bool,
+        dry_run: bool,
+    },
+    /// `policy status`.
+    PolicyStatus(crate::policy::install::PolicyScope),
     Demo {
         /// A built-in scenario's name (checked).
         scenario: String,
@@ -153,7 +161,10 @@ impl Config {
             ..*defaults
         };
         let journal = match &cli.command {
-            cli::Command::Apply { journal, .. } => journal_choice(journal),
+            cli::Command::Apply { journal, .. }
+            | cli::Command::Policy {
+                command: cli::PolicyCommand::Apply { journal, .. },
+            } => journal_choice(journal),
             _ => JournalChoice::Default,
         };
         let query = g.query.as_deref().map(Query::compile).transpose()?;
@@ -220,7 +231,15 @@ fn html_report(command: &cli::Command, query: bool) -> Result<()> {
         cli::Command::Demo { .. } => return Ok(()),
         cli::Command::Explain { .. } => "explain",
         cli::Command::Rules => "rules",
-        cli::Command::Policy { .. } => "policy show",
+        cli::Command::Policy {
+            command: cli::PolicyCommand::Show { .. },
+        } => "policy show",
+        cli::Command::Policy {
+            command: cli::PolicyCommand::Apply { .. },
+        } => "policy apply",
+        cli::Command::Policy {
+            command: cli::PolicyCommand::Status { .. },
+        } => "policy status",
     };
     Err(Error::Usage(format!(
         "-o html is the report of check, plan, apply or demo; {what} has none (-o text, json, table or tsv)"
@@ -343,6 +362,36 @@ fn command(
             port: policy_port(&port)?,
             login,
         }),
+        cli::Command::Policy {
+            command:
+                cli::PolicyCommand::Apply {
+                    scope,
+                    port,
+                    login,
+                    enforcement,
+                    location,
+                    yes,
+                    dry_run,
+                    journal: _,
+                },
+        } => Cmd::PolicyApply {
+            install: crate::policy::install::Install {
+                choice: crate::policy::Choice {
+                    port: policy_port(&port)?,
+                    login,
+                },
+                scope: policy_scope(&scope)?,
+                enforcement,
+                location: location
+                    .map(|l| crate::policy::install::Location::parse(&l).map_err(usage))
+                    .transpose()?,
+            },
+            yes,
+            dry_run,
+        },
+        cli::Command::Policy {
+            command: cli::PolicyCommand::Status { scope },
+        } => Cmd::PolicyStatus(policy_scope(&scope)?),
         cli::Command::Demo {
             scenario,
             list,
@@ -351,6 +400,26 @@ fn command(
         cli::Command::Completions { shell } => Cmd::Completions(shell),
         cli::Command::Man => Cmd::Man,
         cli::Command::SimProxy { sim, port } => Cmd::SimProxy { sim, port },
+    })
+}
+
+/// `policy apply|status --subscription S [-g RG]`: a subscription id and
+/// a resource group name, checked.
+fn policy_scope(a: &cli::PolicyScopeArgs) -> Result<crate::policy::install::PolicyScope> {
+    let subscription = crate::target::SubscriptionId::parse(a.subscription.trim()).map_err(|_| {
+        Error::Usage(format!(
+            "invalid --subscription '{}': policy apply and status take the subscription's id (a GUID; az account list -o table shows it)",
+            crate::text::sanitize(&a.subscription)
+        ))
+    })?;
+    let group = a
+        .resource_group
+        .as_deref()
+        .map(|g| crate::target::ArmName::parse(g.trim()).map_err(usage))
+        .transpose()?;
+    Ok(crate::policy::install::PolicyScope {
+        subscription,
+        group,
     })
 }
 

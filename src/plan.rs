@@ -92,6 +92,28 @@ pub enum Goal {
     /// The Azure CLI's ssh extension is 2.0.4 or later, or not installed
     /// (read from its folder).
     AzSshExtensionCurrent,
+    /// An Azure Policy resource of arcfix's (definition, set, assignment)
+    /// exists and carries every value of `wanted` (ARM adds its own).
+    PolicyResource {
+        path: String,
+        api_version: String,
+        wanted: serde_json::Value,
+    },
+    /// The system-assigned identity of the policy assignment `assignment`
+    /// holds `role` (a role definition's GUID) at `scope` or above.
+    PolicyIdentityRole {
+        assignment: String,
+        role: String,
+        scope: String,
+    },
+    /// For the definition `reference` of the assignment: a remediation task
+    /// is under way, or every resource was evaluated compliant (after a
+    /// remediation, or with none non-compliant among those evaluated).
+    PolicyRemediated {
+        scope: String,
+        assignment: String,
+        reference: String,
+    },
 }
 
 /// An Arc machine reached through Run Command.
@@ -135,6 +157,25 @@ pub enum Action {
     /// is read again right before the write and once more afterwards, when
     /// every port allowed before must still be.
     AddAgentPort { port: u16 },
+    /// Give the system-assigned identity of the policy assignment `assignment`
+    /// the role `role` at `scope`: its principal id is read from the
+    /// assignment, and must be a GUID, right before the write.
+    GrantPolicyIdentity {
+        assignment: String,
+        role: String,
+        scope: String,
+    },
+    /// Start the remediation task `name` at `scope` for the definition
+    /// `reference` of the assignment, its resources found by re-evaluating
+    /// compliance, at most `resource_count`, `parallel_deployments` at a time.
+    StartRemediation {
+        scope: String,
+        name: String,
+        assignment: String,
+        reference: String,
+        resource_count: u32,
+        parallel_deployments: u32,
+    },
     /// One ARM write. Error codes in `satisfied_by` mean the state is already there.
     Arm {
         method: String,
@@ -219,6 +260,17 @@ pub enum StepKind {
     CheckServer,
     /// The manual step a failed connection probe points to (the problem's id).
     Connection(String),
+    // `policy apply`: arcfix's Azure Policy initiative in a subscription.
+    /// One of arcfix's policy definitions, created or brought up to date.
+    PolicyDefinition(crate::vocab::PolicyRule),
+    /// The policy set that groups them.
+    PolicySet,
+    /// The set's assignment at the scope, with a system-assigned identity.
+    PolicyAssignment,
+    /// A role the remediations need, given to the assignment's identity.
+    PolicyIdentityRole(crate::vocab::RemediationRole),
+    /// A remediation task for one DeployIfNotExists definition.
+    PolicyRemediation(crate::vocab::PolicyRule),
     /// A step read from a saved plan: only ever compared, by its recorded
     /// id, with the steps a fresh detection plans.
     Saved,
@@ -298,6 +350,13 @@ impl StepKind {
                 return format!("{base}-{}", &fingerprint(std::slice::from_ref(path))[..8]);
             }
             StepKind::Remote(fix) => return format!("remote-{}", fix.name()),
+            StepKind::PolicySet => "policy-set",
+            StepKind::PolicyAssignment => "policy-assignment",
+            StepKind::PolicyDefinition(rule) => {
+                return format!("policy-definition-{}", rule.name());
+            }
+            StepKind::PolicyIdentityRole(role) => return format!("policy-role-{}", role.slug()),
+            StepKind::PolicyRemediation(rule) => return format!("remediate-{}", rule.name()),
             StepKind::Connection(problem) => return format!("connection-{problem}"),
         };
         fixed.to_string()

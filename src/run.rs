@@ -110,7 +110,7 @@ async fn execute(config: Config) -> Result<ExitCode> {
     let views = Views::of(&config);
     if matches!(
         config.command,
-        Cmd::Check(_) | Cmd::Plan { .. } | Cmd::Apply { .. }
+        Cmd::Check(_) | Cmd::Plan { .. } | Cmd::Apply { .. } | Cmd::PolicyApply { .. }
     ) {
         // Ctrl-C stops at once, after killing and removing what a connection
         // probe holds; while apply works, it lets the report follow.
@@ -159,6 +159,28 @@ async fn execute(config: Config) -> Result<ExitCode> {
             );
             views.policy().show(&shown)?;
             Ok(ExitCode::Ok)
+        }
+        Cmd::PolicyApply {
+            install,
+            yes,
+            dry_run,
+        } => {
+            let mut ctx = policy_context(&config.azure, &install.scope, None, views.progress())?;
+            ctx.journal = journal(&config.journal, &ctx.host)?;
+            let plan = policy_plan(&ctx, install).await?;
+            apply_plan(&ctx, views.apply(), *yes, *dry_run, plan).await
+        }
+        Cmd::PolicyStatus(scope) => {
+            let ctx = policy_context(&config.azure, scope, None, views.progress())?;
+            let waiting = ctx.progress.waiting(&format!(
+                "reading the compliance of arcfix's policy at {}",
+                scope.path()
+            ));
+            let status = crate::policy::status::read(ctx.arm()?, scope).await;
+            drop(waiting);
+            let status = status?;
+            views.policy().status(&status)?;
+            Ok(status.exit_code())
         }
         Cmd::Demo { scenario, mode } => crate::demo::run(&views, scenario, *mode).await,
         Cmd::Completions(shell) => {
@@ -253,6 +275,37 @@ pub fn context(
     Ok(ctx)
 }
 
+/// The context of `policy apply` and `policy status`: Azure only, at the
+/// assignment's scope; `tokens` replaces the configured credential (demo).
+pub fn policy_context(
+    azure: &AzureSettings,
+    scope: &crate::policy::install::PolicyScope,
+    tokens: Option<Box<dyn auth::TokenSource>>,
+    progress: Arc<dyn Progress>,
+) -> Result<Context> {
+    let mut request = Request::machines(vec![]);
+    request.scope = Some(crate::target::Scope {
+        subscriptions: vec![crate::target::SubscriptionRef::Id(
+            scope.subscription.to_string(),
+        )],
+        resource_group: scope.group.as_ref().map(|g| g.to_string()),
+        tags: vec![],
+    });
+    request.options.sides = Some(vec![crate::target::Side::Azure]);
+    context(azure, request, tokens, progress)
+}
+
+/// `policy apply`'s plan, read with a spinner.
+pub async fn policy_plan(ctx: &Context, install: &crate::policy::install::Install) -> Result<Plan> {
+    let waiting = ctx.progress.waiting(&format!(
+        "reading arcfix's policy at {}",
+        install.scope.path()
+    ));
+    let plan = crate::policy::install::plan(ctx.arm()?, install).await;
+    drop(waiting);
+    plan
+}
+
 /// `ARCFIX_RETRY_SCALE` shrinks every wait (tests of retry storms); 1 by default.
 fn retry_policy() -> RetryPolicy {
     let mut p = RetryPolicy::default();
@@ -278,7 +331,19 @@ pub async fn apply(
     dry_run: bool,
     saved: Option<&Plan>,
 ) -> Result<ExitCode> {
-    let mut plan = plan_to_apply(ctx, saved).await?;
+    let plan = plan_to_apply(ctx, saved).await?;
+    apply_plan(ctx, view, yes, dry_run, plan).await
+}
+
+/// A plan shown, confirmed unless `--yes`, performed, and its summary
+/// (`apply`, `policy apply`).
+pub async fn apply_plan(
+    ctx: &Context,
+    view: &dyn ApplyView,
+    yes: bool,
+    dry_run: bool,
+    mut plan: Plan,
+) -> Result<ExitCode> {
     let unread = verdict(&plan, true);
     if dry_run {
         view.dry_run(&plan)?;

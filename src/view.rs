@@ -64,6 +64,8 @@ pub trait RulesView {
 /// `policy show`: the Azure Policy initiative arcfix would install.
 pub trait PolicyView {
     fn show(&self, initiative: &crate::policy::Initiative) -> Result<()>;
+    /// `policy status`: compliance of arcfix's assignment.
+    fn status(&self, status: &crate::policy::status::Status) -> Result<()>;
 }
 
 /// `demo`: its story for people, one document for programs; `--list` and

@@ -1,4 +1,6 @@
-//! Words every layer shares: the sides of the SSH path. A leaf: it imports
+//! Words every layer shares: the sides of the SSH path, and the rules and
+//! remediation roles of arcfix's Azure Policy initiative (a plan's steps
+//! name them; `policy` says what they mean). A leaf: it imports
 //! no other module of arcfix, so any module may use it without an import
 //! cycle (`tests/architecture.rs` keeps it so). `target` re-exports them.
 
@@ -28,5 +30,57 @@ pub fn side_name(side: Side) -> &'static str {
         Side::Client => "client",
         Side::Azure => "azure",
         Side::Server => "server",
+    }
+}
+
+/// One rule arcfix keeps with Azure Policy: a definition each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PolicyRule {
+    /// DeployIfNotExists: the machine's default HybridConnectivity endpoint.
+    Endpoint,
+    /// DeployIfNotExists: the endpoint's SSH service configuration.
+    SshService,
+    /// Audit: the agent's allowed incoming ports leave out the SSH port.
+    AgentPorts,
+    /// DeployIfNotExists (`--login entra`): AADSSHLoginForLinux on Linux machines.
+    EntraExtension,
+    /// Audit (`--login entra`): the agent refuses AADSSHLoginForLinux.
+    AgentRefusesEntra,
+}
+
+impl PolicyRule {
+    /// The definition's name, also its reference id in the set.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyRule::Endpoint => "arcfix-ssh-endpoint",
+            PolicyRule::SshService => "arcfix-ssh-service-configuration",
+            PolicyRule::AgentPorts => "arcfix-agent-ssh-port",
+            PolicyRule::EntraExtension => "arcfix-entra-ssh-login-extension",
+            PolicyRule::AgentRefusesEntra => "arcfix-agent-entra-extension",
+        }
+    }
+}
+
+/// A built-in role a DeployIfNotExists remediation identity is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RemediationRole {
+    /// b24988ac-6180-42a0-ab88-20f7382dd24c: every control-plane action but
+    /// `Microsoft.Authorization/*/Write|Delete`; no data action.
+    Contributor,
+    /// cd570a14-e51a-42ad-bac8-bafd67325302: `Microsoft.HybridCompute/machines/*`,
+    /// `machines/extensions/*`, `Microsoft.Resources/deployments/*`; no
+    /// HybridConnectivity action.
+    ConnectedMachineResourceAdministrator,
+}
+
+impl RemediationRole {
+    /// The role in a step's id.
+    pub fn slug(self) -> &'static str {
+        match self {
+            RemediationRole::Contributor => "contributor",
+            RemediationRole::ConnectedMachineResourceAdministrator => {
+                "connected-machine-resource-administrator"
+            }
+        }
     }
 }

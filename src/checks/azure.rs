@@ -536,7 +536,10 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
         | Goal::ModuleProxiesExecutable
         | Goal::Server { .. }
         | Goal::AzSshExtensionCurrent
-        | Goal::Restarted => {
+        | Goal::Restarted
+        | Goal::PolicyResource { .. }
+        | Goal::PolicyIdentityRole { .. }
+        | Goal::PolicyRemediated { .. } => {
             return Err(Error::Internal(format!("{goal:?} is not an Azure goal")));
         }
     })
@@ -548,7 +551,9 @@ pub fn settles_slowly(goal: &Goal) -> Option<std::time::Duration> {
     match goal {
         Goal::ProviderRegistered { .. } => Some(std::time::Duration::from_secs(300)),
         Goal::ExtensionSucceeded { .. } => Some(std::time::Duration::from_secs(600)),
-        Goal::RoleAssigned { .. } => Some(std::time::Duration::from_secs(60)),
+        Goal::RoleAssigned { .. } | Goal::PolicyIdentityRole { .. } => {
+            Some(std::time::Duration::from_secs(60))
+        }
         // A service needs a moment to start listening.
         Goal::Server { fact, .. } => match fact {
             ServerFact::SshAnswers => Some(std::time::Duration::from_secs(15)),
@@ -564,7 +569,9 @@ pub fn settles_slowly(goal: &Goal) -> Option<std::time::Duration> {
         | Goal::EndpointExists { .. }
         | Goal::ServiceConfigPort { .. }
         | Goal::AzSshExtensionCurrent
-        | Goal::Restarted => None,
+        | Goal::Restarted
+        | Goal::PolicyResource { .. }
+        | Goal::PolicyRemediated { .. } => None,
     }
 }
 

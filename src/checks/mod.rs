@@ -325,7 +325,7 @@ impl StepSpec {
             undo: None,
         }
     }
-    fn build(self) -> Step {
+    pub(crate) fn build(self) -> Step {
         let automatic = self.automatic && self.action != Action::Manual;
         let mut step = Step {
             id: String::new(),
@@ -1578,6 +1578,14 @@ pub async fn satisfied(ctx: &Context, goal: &Goal) -> Result<bool> {
         | Goal::ServiceConfigPort { .. }
         | Goal::RoleAssigned { .. }
         | Goal::ExtensionSucceeded { .. } => azure::satisfied(ctx.arm()?, goal).await?,
+        // Re-read by `apply` through `policy`, which builds on the checks.
+        Goal::PolicyResource { .. }
+        | Goal::PolicyIdentityRole { .. }
+        | Goal::PolicyRemediated { .. } => {
+            return Err(crate::error::Error::Internal(format!(
+                "{goal:?} is a policy goal, not a check's"
+            )));
+        }
     })
 }
 

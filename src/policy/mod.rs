@@ -5,7 +5,9 @@
 //! under names that never change (a second install can find and compare
 //! them). Nothing here reads or writes Azure.
 
+pub mod install;
 pub mod model;
+pub mod status;
 
 use std::collections::BTreeMap;
 
@@ -32,20 +34,7 @@ pub struct Choice {
     pub login: Login,
 }
 
-/// One rule arcfix keeps with Azure Policy: a definition each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Rule {
-    /// DeployIfNotExists: the machine's default HybridConnectivity endpoint.
-    Endpoint,
-    /// DeployIfNotExists: the endpoint's SSH service configuration.
-    SshService,
-    /// Audit: the agent's allowed incoming ports leave out the SSH port.
-    AgentPorts,
-    /// DeployIfNotExists (`--login entra`): AADSSHLoginForLinux on Linux machines.
-    EntraExtension,
-    /// Audit (`--login entra`): the agent refuses AADSSHLoginForLinux.
-    AgentRefusesEntra,
-}
+pub use crate::vocab::PolicyRule as Rule;
 
 /// What a rule can and cannot establish, said beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,17 +55,6 @@ impl Rule {
                 Rule::EntraExtension,
                 Rule::AgentRefusesEntra,
             ],
-        }
-    }
-
-    /// The definition's name, also its reference id in the set.
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::Endpoint => "arcfix-ssh-endpoint",
-            Rule::SshService => "arcfix-ssh-service-configuration",
-            Rule::AgentPorts => "arcfix-agent-ssh-port",
-            Rule::EntraExtension => "arcfix-entra-ssh-login-extension",
-            Rule::AgentRefusesEntra => "arcfix-agent-entra-extension",
         }
     }
 

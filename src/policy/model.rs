@@ -48,17 +48,7 @@ impl Effect {
     }
 }
 
-/// A built-in role a DeployIfNotExists remediation identity is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// b24988ac-6180-42a0-ab88-20f7382dd24c: every control-plane action but
-    /// `Microsoft.Authorization/*/Write|Delete`; no data action.
-    Contributor,
-    /// cd570a14-e51a-42ad-bac8-bafd67325302: `Microsoft.HybridCompute/machines/*`,
-    /// `machines/extensions/*`, `Microsoft.Resources/deployments/*`; no
-    /// HybridConnectivity action.
-    ConnectedMachineResourceAdministrator,
-}
+pub use crate::vocab::RemediationRole as Role;
 
 impl Role {
     pub fn guid(self) -> &'static str {
@@ -626,8 +616,7 @@ pub struct SetProperties {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DefinitionScope {
     NotChosen,
-    // `policy apply` names them in its subscription (issue 21, point 2).
-    #[allow(dead_code)]
+    /// `policy apply` names them in its subscription.
     Subscription(String),
 }
 

@@ -9,6 +9,7 @@ use super::rows::Rows;
 use super::{Json, Text, Views};
 use crate::error::Result;
 use crate::policy::model::{Effect, Role, SetDefinition};
+use crate::policy::status::{Status, Verdict};
 use crate::policy::{Definition, Initiative, NOT_PROVEN, Rule};
 use crate::render::text::Paint;
 use crate::view::PolicyView;
@@ -25,6 +26,11 @@ impl PolicyView for Text {
         self.out
             .print(&self.human.fit(&text(initiative, &self.human.paint)))
     }
+
+    fn status(&self, status: &Status) -> Result<()> {
+        self.out
+            .print(&self.human.fit(&status_text(status, &self.human.paint)))
+    }
 }
 
 impl PolicyView for Json {
@@ -32,6 +38,140 @@ impl PolicyView for Json {
         let doc = serde_json::to_value(Document::of(initiative)).unwrap_or_default();
         self.emit(&doc, Rows::Policies)
     }
+
+    fn status(&self, status: &Status) -> Result<()> {
+        self.emit(
+            &crate::policy::status::Document::of(status).to_value(),
+            Rows::PolicyStatus,
+        )
+    }
+}
+
+/// `policy status` for people: the verdict first, then compliance by
+/// definition, the machines not compliant, and the remediation tasks.
+fn status_text(s: &Status, p: &Paint) -> String {
+    let scope = s.scope.path();
+    let Some(a) = &s.assignment else {
+        return format!(
+            "{} arcfix's policy is not assigned at {scope} (no assignment {} there)\nInstall it: arcfix policy apply {}\n",
+            p.red("✗"),
+            crate::policy::install::ASSIGNMENT_NAME,
+            s.scope.args()
+        );
+    };
+    let mut out = format!(
+        "{} at {scope} (enforcement {})\n",
+        p.bold(&format!(
+            "arcfix's policy assignment {}",
+            crate::policy::install::ASSIGNMENT_NAME
+        )),
+        a.enforcement
+            .map(|e| e.as_str())
+            .unwrap_or("not recognised")
+    );
+    out.push_str("Compliance as Azure Policy last evaluated it (PolicyInsights):\n");
+    if s.summary.by_reference.is_empty() {
+        out.push_str(&format!(
+            "  {} no resource evaluated yet: Azure evaluates a new assignment within about 30 minutes (az policy state trigger-scan {} starts it now), or the scope has no Arc machine\n",
+            p.yellow("?"),
+            match &s.scope.group {
+                Some(g) => format!("--resource-group {g} --subscription {}", s.scope.subscription),
+                None => format!("--subscription {}", s.scope.subscription),
+            }
+        ));
+    }
+    for (reference, c) in &s.summary.by_reference {
+        let (mark, what) = if c.non_compliant > 0 {
+            (
+                p.red("✗"),
+                format!("{} of {} not compliant", c.non_compliant, c.evaluated),
+            )
+        } else if c.evaluated > 0 {
+            (p.green("✓"), format!("{} compliant", c.evaluated))
+        } else {
+            (p.yellow("?"), "nothing evaluated".to_string())
+        };
+        out.push_str(&format!(
+            "  {mark} {}: {what}\n",
+            crate::text::sanitize(reference)
+        ));
+    }
+    if !s.non_compliant.is_empty() {
+        out.push_str(&format!(
+            "\n{}\n",
+            p.bold(&format!(
+                "Not compliant: {} machine{}",
+                s.non_compliant.len(),
+                if s.non_compliant.len() == 1 { "" } else { "s" }
+            ))
+        ));
+        for m in &s.non_compliant {
+            out.push_str(&format!(
+                "  {} (resource group {}): {}\n",
+                m.id.name,
+                m.id.resource_group,
+                m.definitions.join(", ")
+            ));
+        }
+    }
+    if s.other_resources > 0 {
+        out.push_str(&format!(
+            "  and {} non-compliant resource{} that {} not an Arc machine (not listed)\n",
+            s.other_resources,
+            if s.other_resources == 1 { "" } else { "s" },
+            if s.other_resources == 1 { "is" } else { "are" }
+        ));
+    }
+    out.push_str(&format!("\n{}\n", p.bold("Remediation tasks")));
+    if s.remediations.is_empty() {
+        out.push_str("  none\n");
+    }
+    let docs = crate::policy::status::Document::of(s).remediations;
+    for r in &docs {
+        let counts = match (r.deployments, r.succeeded, r.failed) {
+            (Some(t), Some(ok), Some(bad)) => {
+                format!(": {ok} of {t} deployments succeeded, {bad} failed")
+            }
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "  {} ({}) {}{counts}{}\n",
+            r.name,
+            r.definition.as_deref().unwrap_or("?"),
+            r.state.as_deref().unwrap_or("state unknown"),
+            r.created
+                .as_deref()
+                .map(|c| format!(", started {c}"))
+                .unwrap_or_default()
+        ));
+    }
+    out.push('\n');
+    out.push_str(&match s.verdict() {
+        Verdict::NonCompliant => format!(
+            "{} {} machine{} not compliant{}. Fix them now, without waiting for Azure Policy: arcfix policy status {} --query 'non_compliant[].id' -o tsv | arcfix apply --ids-from -\n",
+            p.red("✗"),
+            s.non_compliant.len(),
+            if s.non_compliant.len() == 1 { " is" } else { "s are" },
+            match s.under_way() {
+                0 => String::new(),
+                n => format!(
+                    " ({n} remediation task{} under way)",
+                    if n == 1 { "" } else { "s" }
+                ),
+            },
+            s.scope.args()
+        ),
+        Verdict::Compliant => format!(
+            "{} every evaluated machine is compliant with arcfix's policy (what the policy cannot see, such as the SSH port of an existing configuration, arcfix check reads)\n",
+            p.green("✓")
+        ),
+        Verdict::NotEvaluated => format!(
+            "{} compliance is not known yet: nothing has been evaluated\n",
+            p.yellow("?")
+        ),
+        Verdict::NotAssigned => String::new(),
+    });
+    out
 }
 
 /// `policy show -o json`: the definitions and the set as ARM takes them

@@ -28,6 +28,8 @@ pub enum Rows {
     Environment,
     /// policy show: the definitions (name, default effect, remediation roles).
     Policies,
+    /// policy status: the machines not compliant (name, resource group, definitions, id).
+    PolicyStatus,
 }
 
 /// A command's rows, and the order of their columns.
@@ -68,6 +70,23 @@ impl Rows {
                         text(s, "name"),
                         list(s, "machines").len().to_string(),
                         text(s, "description"),
+                    ]
+                },
+            ),
+            Rows::PolicyStatus => table(
+                list(doc, "non_compliant"),
+                &["Name", "ResourceGroup", "Definitions", "Id"],
+                |r| {
+                    let d: Vec<String> = list(r, "definitions")
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect();
+                    vec![
+                        text(r, "name"),
+                        text(r, "resource_group"),
+                        d.join(", "),
+                        text(r, "id"),
                     ]
                 },
             ),

@@ -1,0 +1,1470 @@
+//! `arcfix policy apply`: arcfix's initiative installed in a subscription
+//! and assigned at a scope, as steps of the one apply engine. What is
+//! there is read first (the definitions, the set, the assignment, the
+//! roles of its identity, the remediations and compliance), and a step is
+//! planned only for what differs; each step's goal is re-read right before
+//! it acts and after. Nothing read from Azure is written back or shown
+//! before it is parsed: a principal id must be a GUID, an assignment's
+//! location a region name.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::model::{DefinitionScope, Effect, Role};
+use super::{Choice, Initiative, Rule, SET_NAME, initiative};
+use crate::azure::client::Arm;
+use crate::azure::rbac::{self, Permission};
+use crate::checks::StepSpec;
+use crate::checks::azure::list_all;
+use crate::error::arm::ArmError;
+use crate::error::{Error, Result};
+use crate::plan::{
+    Action, Finding, FixKind, Goal, NotChecked, Observations, Part, Plan, Step, StepKind, Target,
+};
+use crate::shell::quote;
+use crate::target::{ArmName, SubscriptionId};
+
+/// Azure Policy's definitions, sets and assignments.
+pub const POLICY_API: &str = "2023-04-01";
+/// PolicyInsights' remediations.
+pub const REMEDIATIONS_API: &str = "2021-10-01";
+/// PolicyInsights' policy states (summarize, queryResults).
+pub const STATES_API: &str = "2019-10-01";
+/// Role assignments.
+const AUTHORIZATION_API: &str = crate::azure::api::AUTHORIZATION;
+/// arcfix's assignment, one per scope.
+pub const ASSIGNMENT_NAME: &str = "arcfix-ssh";
+
+/// The most machines one remediation task takes on (the spec's default is
+/// 500, its most 50,000), and how many of its deployments run at once (the
+/// spec's default 10, its most 30).
+pub const REMEDIATION_RESOURCES: u32 = 10_000;
+pub const REMEDIATION_PARALLEL: u32 = 10;
+
+/// The roles that may do everything `policy apply` does.
+pub const ROLES_NEEDED: &str =
+    "Owner, or Resource Policy Contributor and User Access Administrator";
+
+/// Where arcfix's assignment lives: a subscription, or a resource group of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyScope {
+    pub subscription: SubscriptionId,
+    pub group: Option<ArmName>,
+}
+
+impl PolicyScope {
+    pub fn subscription_path(&self) -> String {
+        format!("/subscriptions/{}", self.subscription)
+    }
+
+    /// The scope's resource id.
+    pub fn path(&self) -> String {
+        match &self.group {
+            Some(g) => format!("{}/resourceGroups/{g}", self.subscription_path()),
+            None => self.subscription_path(),
+        }
+    }
+
+    /// arcfix's assignment's id at this scope.
+    pub fn assignment_id(&self) -> String {
+        format!(
+            "{}/providers/Microsoft.Authorization/policyAssignments/{ASSIGNMENT_NAME}",
+            self.path()
+        )
+    }
+
+    fn definition_path(&self, rule: Rule) -> String {
+        format!(
+            "{}/providers/Microsoft.Authorization/policyDefinitions/{}",
+            self.subscription_path(),
+            rule.name()
+        )
+    }
+
+    fn set_path(&self) -> String {
+        format!(
+            "{}/providers/Microsoft.Authorization/policySetDefinitions/{SET_NAME}",
+            self.subscription_path()
+        )
+    }
+
+    /// `--subscription S [-g RG]`, as a command line repeats it.
+    pub fn args(&self) -> String {
+        match &self.group {
+            Some(g) => format!(
+                "--subscription {} -g {}",
+                self.subscription,
+                quote(g.as_str())
+            ),
+            None => format!("--subscription {}", self.subscription),
+        }
+    }
+
+    fn target(&self) -> Target {
+        Target::Subscription(self.subscription.clone())
+    }
+}
+
+/// The assignment's `enforcementMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Enforcement {
+    /// The effects are enforced, and arcfix starts remediation tasks.
+    #[default]
+    #[value(name = "Default")]
+    Default,
+    /// Evaluated and reported only: nothing is deployed, no remediation task
+    /// is started (ARM's what-if mode for an assignment).
+    #[value(name = "DoNotEnforce")]
+    DoNotEnforce,
+}
+
+impl Enforcement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enforcement::Default => "Default",
+            Enforcement::DoNotEnforce => "DoNotEnforce",
+        }
+    }
+}
+
+/// What `policy apply` is asked to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Install {
+    pub choice: Choice,
+    pub scope: PolicyScope,
+    pub enforcement: Enforcement,
+    /// `--location`: where the assignment's identity lives.
+    pub location: Option<Location>,
+}
+
+/// An Azure region's name as ARM spells it (`westeurope`): lower-case
+/// letters and digits. `West Europe` is taken as `westeurope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location(String);
+
+impl Location {
+    pub fn parse(s: &str) -> Result<Location> {
+        let folded: String = s
+            .chars()
+            .filter(|c| *c != ' ')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if folded.is_empty()
+            || folded.len() > 40
+            || !folded
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            return Err(Error::input(format!(
+                "invalid location '{}': expected an Azure region name such as westeurope",
+                crate::text::sanitize(s)
+            )));
+        }
+        Ok(Location(folded))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The body of arcfix's assignment as ARM takes it.
+fn assignment_body(install: &Install, location: &Location) -> Value {
+    let mut parameters = serde_json::Map::new();
+    parameters.insert("port".into(), json!({ "value": install.choice.port }));
+    json!({
+        "location": location.as_str(),
+        "identity": { "type": "SystemAssigned" },
+        "properties": {
+            "displayName": "arcfix: keep SSH through Azure Arc working",
+            "description": "Assigned by arcfix policy apply: the default HybridConnectivity endpoint and its SSH service configuration on every Azure Arc-enabled server in this scope.",
+            "policyDefinitionId": install.scope.set_path(),
+            "parameters": parameters,
+            "enforcementMode": install.enforcement.as_str(),
+        }
+    })
+}
+
+/// The roles the assignment's identity needs: those the DeployIfNotExists
+/// definitions name, each once.
+pub fn roles_needed(i: &Initiative) -> Vec<Role> {
+    let mut roles: Vec<Role> = i.rules.iter().flat_map(|r| r.roles()).collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// The definitions a remediation task is started for.
+pub fn remediated_rules(i: &Initiative) -> Vec<Rule> {
+    i.rules
+        .iter()
+        .copied()
+        .filter(|r| r.effects().first() == Some(&Effect::DeployIfNotExists))
+        .collect()
+}
+
+/// Whether `actual` carries every value of `wanted`: objects key by key
+/// (ARM adds keys of its own, such as metadata.createdOn), arrays element by
+/// element, strings without regard to case (ARM keeps ids and regions in
+/// the case it likes), numbers by value.
+pub fn carries(actual: &Value, wanted: &Value) -> bool {
+    match (actual, wanted) {
+        (Value::Object(a), Value::Object(w)) => w.iter().all(|(k, wv)| {
+            a.iter()
+                .find(|(ak, _)| ak.eq_ignore_ascii_case(k))
+                .is_some_and(|(_, av)| carries(av, wv))
+        }),
+        (Value::Array(a), Value::Array(w)) => {
+            a.len() == w.len() && a.iter().zip(w).all(|(av, wv)| carries(av, wv))
+        }
+        (Value::String(a), Value::String(w)) => a.eq_ignore_ascii_case(w),
+        (Value::Number(a), Value::Number(w)) => a.as_f64() == w.as_f64(),
+        (a, w) => a == w,
+    }
+}
+
+/// A path of a goal, checked before it becomes a request: one of
+/// arcfix's own, under a subscription, of ARM's name characters only.
+fn checked_path(path: &str) -> Result<&str> {
+    let ok = path.starts_with("/subscriptions/")
+        && path.len() <= 1024
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_.()".contains(c));
+    if ok {
+        Ok(path)
+    } else {
+        Err(Error::input(format!(
+            "invalid resource path '{}' in a policy step",
+            crate::text::sanitize(path)
+        )))
+    }
+}
+
+/// The identity part of an assignment as ARM answers it.
+#[derive(Debug, Deserialize)]
+struct AssignmentRead {
+    #[serde(default)]
+    location: Option<String>,
+    #[serde(default)]
+    identity: Option<IdentityRead>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityRead {
+    #[serde(default)]
+    principal_id: Option<String>,
+}
+
+/// The assignment's system-assigned identity: its principal id, checked to
+/// be a GUID (it goes into a filter, a role assignment and the journal).
+/// `None` when the assignment has no identity.
+fn principal_of(assignment: &Value, path: &str) -> std::result::Result<Option<String>, ArmError> {
+    let read: AssignmentRead = serde_json::from_value(assignment.clone())
+        .map_err(|e| ArmError::invalid_answer(200, "GET", path, None, e))?;
+    match read.identity.and_then(|i| i.principal_id) {
+        None => Ok(None),
+        Some(p) if crate::target::is_guid(&p) => Ok(Some(p.to_ascii_lowercase())),
+        Some(p) => Err(ArmError::invalid_answer(
+            200,
+            "GET",
+            path,
+            None,
+            format!(
+                "identity.principalId '{}' is not a GUID",
+                crate::text::sanitize(&p)
+            ),
+        )),
+    }
+}
+
+/// One role assignment, as far as arcfix reads it.
+#[derive(Debug, Deserialize)]
+struct RoleAssignmentRead {
+    properties: RoleAssignmentProps,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleAssignmentProps {
+    #[serde(default)]
+    role_definition_id: Option<String>,
+    #[serde(default)]
+    principal_id: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// Whether `principal` holds `role` at `scope` or a scope above it.
+async fn holds(arm: &Arm, scope: &str, principal: &str, role: &str) -> Result<bool> {
+    let path = format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{principal}'"
+    );
+    let list = list_all::<RoleAssignmentRead>(arm, &path, AUTHORIZATION_API).await?;
+    let scope_lower = scope.to_ascii_lowercase();
+    Ok(list.iter().any(|a| {
+        let p = &a.properties;
+        p.principal_id
+            .as_deref()
+            .is_some_and(|x| x.eq_ignore_ascii_case(principal))
+            && p.role_definition_id.as_deref().is_some_and(|d| {
+                d.rsplit('/')
+                    .next()
+                    .is_some_and(|g| g.eq_ignore_ascii_case(role))
+            })
+            && p.scope.as_deref().is_some_and(|s| {
+                let s = s.trim_end_matches('/').to_ascii_lowercase();
+                s.is_empty() || scope_lower == s || scope_lower.starts_with(&format!("{s}/"))
+            })
+    }))
+}
+
+/// A remediation task, as far as arcfix reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Remediation {
+    pub name: String,
+    pub properties: RemediationProps,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemediationProps {
+    #[serde(default)]
+    pub policy_assignment_id: Option<String>,
+    #[serde(default)]
+    pub policy_definition_reference_id: Option<String>,
+    #[serde(default)]
+    pub provisioning_state: Option<String>,
+    #[serde(default)]
+    pub deployment_status: Option<DeploymentSummary>,
+    #[serde(default)]
+    pub created_on: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentSummary {
+    #[serde(default)]
+    pub total_deployments: Option<u64>,
+    #[serde(default)]
+    pub successful_deployments: Option<u64>,
+    #[serde(default)]
+    pub failed_deployments: Option<u64>,
+}
+
+/// Where a remediation task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemediationState {
+    UnderWay,
+    Succeeded,
+    Failed,
+    Canceled,
+    Unknown,
+}
+
+impl Remediation {
+    pub fn state(&self) -> RemediationState {
+        match self
+            .properties
+            .provisioning_state
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "accepted" | "evaluating" | "running" => RemediationState::UnderWay,
+            "succeeded" | "complete" => RemediationState::Succeeded,
+            "failed" => RemediationState::Failed,
+            "canceled" | "cancelling" => RemediationState::Canceled,
+            _ => RemediationState::Unknown,
+        }
+    }
+
+    /// Whether it is for this definition of this assignment.
+    fn is_for(&self, assignment: &str, reference: &str) -> bool {
+        let p = &self.properties;
+        p.policy_assignment_id
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case(assignment))
+            && p.policy_definition_reference_id
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(reference))
+    }
+}
+
+/// The remediation tasks of the assignment at `scope`.
+pub async fn remediations(arm: &Arm, scope: &str, assignment: &str) -> Result<Vec<Remediation>> {
+    let path = format!(
+        "{scope}/providers/Microsoft.PolicyInsights/remediations?$filter=PolicyAssignmentId eq '{assignment}'"
+    );
+    let list = list_all::<Remediation>(arm, &path, REMEDIATIONS_API).await?;
+    Ok(list
+        .into_iter()
+        .filter(|r| {
+            r.properties
+                .policy_assignment_id
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(assignment))
+        })
+        .collect())
+}
+
+/// The compliance summary of one definition of the assignment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub non_compliant: u64,
+    /// Resources evaluated, of any state.
+    pub evaluated: u64,
+}
+
+/// PolicyInsights' summary of the assignment, by definition reference.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub by_reference: std::collections::BTreeMap<String, Counts>,
+    pub non_compliant: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct SummarizeRead {
+    #[serde(default)]
+    value: Vec<SummaryRead>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryRead {
+    #[serde(default)]
+    results: Option<ResultsRead>,
+    #[serde(default)]
+    policy_assignments: Vec<AssignmentSummaryRead>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignmentSummaryRead {
+    #[serde(default)]
+    policy_assignment_id: Option<String>,
+    #[serde(default)]
+    policy_definitions: Vec<DefinitionSummaryRead>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DefinitionSummaryRead {
+    #[serde(default)]
+    policy_definition_reference_id: Option<String>,
+    #[serde(default)]
+    results: Option<ResultsRead>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultsRead {
+    #[serde(default)]
+    non_compliant_resources: Option<u64>,
+    #[serde(default)]
+    resource_details: Vec<DetailRead>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DetailRead {
+    #[serde(default)]
+    count: Option<u64>,
+}
+
+impl ResultsRead {
+    fn counts(&self) -> Counts {
+        Counts {
+            non_compliant: self.non_compliant_resources.unwrap_or(0),
+            evaluated: self.resource_details.iter().filter_map(|d| d.count).sum(),
+        }
+    }
+}
+
+/// PolicyInsights' latest summary for the assignment at `scope`.
+pub async fn summarize(arm: &Arm, scope: &str, assignment: &str) -> Result<Summary> {
+    let path = format!(
+        "{scope}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?$filter=policyAssignmentId eq '{assignment}'"
+    );
+    let answer = arm.send("POST", &path, STATES_API, None).await?;
+    let read: SummarizeRead = serde_json::from_value(answer.body)
+        .map_err(|e| ArmError::invalid_answer(answer.status, "POST", &path, None, e))?;
+    let mut summary = Summary::default();
+    for s in read.value {
+        if let Some(r) = &s.results {
+            summary.non_compliant += r.counts().non_compliant;
+        }
+        for a in s.policy_assignments.iter().filter(|a| {
+            a.policy_assignment_id
+                .as_deref()
+                .is_some_and(|id| id.eq_ignore_ascii_case(assignment))
+        }) {
+            for d in &a.policy_definitions {
+                let (Some(reference), Some(results)) =
+                    (&d.policy_definition_reference_id, &d.results)
+                else {
+                    continue;
+                };
+                let c = results.counts();
+                let e = summary
+                    .by_reference
+                    .entry(reference.to_ascii_lowercase())
+                    .or_default();
+                e.non_compliant += c.non_compliant;
+                e.evaluated += c.evaluated;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// Whether the remediation of `reference` needs no (new) task: one is under
+/// way, or the resources evaluated are all compliant after a task
+/// succeeded or with some evaluated. Compliance never evaluated and no task
+/// done is not "compliant": a task is needed.
+fn remediated(list: &[Remediation], summary: &Summary, assignment: &str, reference: &str) -> bool {
+    let ours: Vec<&Remediation> = list
+        .iter()
+        .filter(|r| r.is_for(assignment, reference))
+        .collect();
+    if ours.iter().any(|r| r.state() == RemediationState::UnderWay) {
+        return true;
+    }
+    let counts = summary
+        .by_reference
+        .get(&reference.to_ascii_lowercase())
+        .cloned()
+        .unwrap_or_default();
+    let succeeded = ours
+        .iter()
+        .any(|r| r.state() == RemediationState::Succeeded);
+    counts.non_compliant == 0 && (succeeded || counts.evaluated > 0)
+}
+
+/// Re-reads one policy goal (the precondition and the verification).
+pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
+    match goal {
+        Goal::PolicyResource {
+            path,
+            api_version,
+            wanted,
+        } => {
+            let path = checked_path(path)?;
+            Ok(match arm.get_opt(path, api_version).await? {
+                Some(actual) => carries(&actual, wanted),
+                None => false,
+            })
+        }
+        Goal::PolicyIdentityRole {
+            assignment,
+            role,
+            scope,
+        } => {
+            let (assignment, scope) = (checked_path(assignment)?, checked_path(scope)?);
+            if !crate::target::is_guid(role) {
+                return Err(Error::input(format!(
+                    "invalid role id '{}': expected a GUID",
+                    crate::text::sanitize(role)
+                )));
+            }
+            let Some(a) = arm.get_opt(assignment, POLICY_API).await? else {
+                return Ok(false);
+            };
+            match principal_of(&a, assignment)? {
+                Some(p) => holds(arm, scope, &p, role).await,
+                None => Ok(false),
+            }
+        }
+        Goal::PolicyRemediated {
+            scope,
+            assignment,
+            reference,
+        } => {
+            let (scope, assignment) = (checked_path(scope)?, checked_path(assignment)?);
+            ArmName::parse(reference)?;
+            let (list, summary) = tokio::try_join!(
+                remediations(arm, scope, assignment),
+                summarize(arm, scope, assignment)
+            )?;
+            Ok(remediated(&list, &summary, assignment, reference))
+        }
+        other => Err(Error::Internal(format!("{other:?} is not a policy goal"))),
+    }
+}
+
+/// Gives the assignment's identity `role` at `scope`: the principal id is
+/// read from the assignment now and must be a GUID. A new identity can take
+/// a while to reach the directory ARM asks (PrincipalNotFound): the write is
+/// tried again for up to a minute.
+pub async fn grant(arm: &Arm, assignment: &str, role: &str, scope: &str) -> Result<()> {
+    let (assignment, scope) = (checked_path(assignment)?, checked_path(scope)?);
+    if !crate::target::is_guid(role) {
+        return Err(Error::Internal(format!("role id {role} is not a GUID")));
+    }
+    let a = arm.get(assignment, POLICY_API).await?;
+    let principal = principal_of(&a.body, assignment)?.ok_or_else(|| {
+        Error::Other(format!(
+            "the policy assignment {assignment} has no system-assigned identity: nothing was granted"
+        ))
+    })?;
+    let subscription = scope
+        .split('/')
+        .nth(2)
+        .ok_or_else(|| Error::Internal(format!("no subscription in {scope}")))?;
+    let name = crate::plan::stable_guid(&[scope, role, &principal]);
+    let path = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");
+    let body = json!({
+        "properties": {
+            "roleDefinitionId": format!("/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+            "principalId": principal,
+            "principalType": "ServicePrincipal",
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut wait = std::time::Duration::from_secs(2).mul_f64(crate::azure::client::retry_scale());
+    loop {
+        match arm.send("PUT", &path, AUTHORIZATION_API, Some(&body)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.code.eq_ignore_ascii_case("RoleAssignmentExists") => return Ok(()),
+            Err(e)
+                if e.code.eq_ignore_ascii_case("PrincipalNotFound")
+                    && started.elapsed() + wait < std::time::Duration::from_secs(60) =>
+            {
+                tracing::info!(
+                    "the new identity {principal} is not in the directory yet; trying again in {wait:?}"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(15));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Starts a remediation task (`Action::StartRemediation`).
+pub async fn start_remediation(arm: &Arm, action: &Action) -> Result<()> {
+    let Action::StartRemediation {
+        scope,
+        name,
+        assignment,
+        reference,
+        resource_count,
+        parallel_deployments,
+    } = action
+    else {
+        return Err(Error::Internal("not a remediation".into()));
+    };
+    let (scope, assignment) = (checked_path(scope)?, checked_path(assignment)?);
+    ArmName::parse(name)?;
+    ArmName::parse(reference)?;
+    let path = format!("{scope}/providers/Microsoft.PolicyInsights/remediations/{name}");
+    let body = json!({
+        "properties": {
+            "policyAssignmentId": assignment,
+            "policyDefinitionReferenceId": reference,
+            "resourceDiscoveryMode": "ReEvaluateCompliance",
+            "resourceCount": resource_count,
+            "parallelDeployments": parallel_deployments,
+        }
+    });
+    arm.send("PUT", &path, REMEDIATIONS_API, Some(&body))
+        .await
+        .map(|_| ())
+        .map_err(Into::into)
+}
+
+/// What was read before planning.
+struct Observed {
+    definitions: Vec<(Rule, Option<Value>)>,
+    set: Option<Value>,
+    assignment: Option<Value>,
+    /// The caller's permissions at the subscription and at the scope (the
+    /// same read when the scope is the subscription).
+    subscription_rights: std::result::Result<Vec<Permission>, ArmError>,
+    scope_rights: std::result::Result<Vec<Permission>, ArmError>,
+    /// The resource group's location (`-g` without `--location`).
+    group_location: Option<std::result::Result<Option<String>, ArmError>>,
+}
+
+async fn observe(arm: &Arm, install: &Install, i: &Initiative) -> Result<Observed> {
+    let scope = &install.scope;
+    let definitions = futures::future::try_join_all(i.rules.iter().map(|r| async move {
+        let path = scope.definition_path(*r);
+        arm.get_opt(&path, POLICY_API).await.map(|v| (*r, v))
+    }));
+    let rights = |at: String| async move {
+        list_all::<Permission>(
+            arm,
+            &format!("{at}/providers/Microsoft.Authorization/permissions"),
+            AUTHORIZATION_API,
+        )
+        .await
+    };
+    let group_location = async {
+        match (&scope.group, &install.location) {
+            (Some(_), None) => Some(
+                arm.get_opt(&scope.path(), crate::azure::api::RESOURCES)
+                    .await
+                    .map(|g| {
+                        g.and_then(|g| g.get("location").and_then(Value::as_str).map(String::from))
+                    }),
+            ),
+            _ => None,
+        }
+    };
+    let (set_path, assignment_path) = (scope.set_path(), scope.assignment_id());
+    let (definitions, set, assignment, subscription_rights, scope_rights, group_location) = tokio::join!(
+        definitions,
+        arm.get_opt(&set_path, POLICY_API),
+        arm.get_opt(&assignment_path, POLICY_API),
+        rights(scope.subscription_path()),
+        async {
+            if scope.group.is_some() {
+                Some(rights(scope.path()).await)
+            } else {
+                None
+            }
+        },
+        group_location,
+    );
+    let subscription_rights: std::result::Result<Vec<Permission>, ArmError> = subscription_rights;
+    Ok(Observed {
+        definitions: definitions.map_err(|e| unreadable("arcfix's policy definitions", e))?,
+        set: set.map_err(|e| unreadable("arcfix's policy set", e))?,
+        assignment: assignment.map_err(|e| unreadable("arcfix's policy assignment", e))?,
+        scope_rights: scope_rights.unwrap_or_else(|| subscription_rights.clone()),
+        subscription_rights,
+        group_location,
+    })
+}
+
+/// A read that must succeed for a plan to be made.
+fn unreadable(what: &str, e: ArmError) -> Error {
+    Error::Other(format!(
+        "cannot read {what}: {}",
+        crate::text::one_line(&e.to_string())
+    ))
+}
+
+/// The location the assignment's identity gets: `--location`, else the
+/// existing assignment's, else the resource group's; an error naming
+/// `--location` when none is known.
+fn location(install: &Install, o: &Observed) -> Result<Location> {
+    if let Some(l) = &install.location {
+        return Ok(l.clone());
+    }
+    if let Some(a) = &o.assignment {
+        let read: AssignmentRead = serde_json::from_value(a.clone()).map_err(|e| {
+            Error::Other(format!(
+                "ARM's answer for {} is not a policy assignment: {e}",
+                install.scope.assignment_id()
+            ))
+        })?;
+        if let Some(l) = read.location {
+            return Location::parse(&l).map_err(|_| {
+                Error::Other(format!(
+                    "the assignment {} has the location '{}', which is not a region name",
+                    install.scope.assignment_id(),
+                    crate::text::sanitize(&l)
+                ))
+            });
+        }
+    }
+    match &o.group_location {
+        Some(Ok(Some(l))) => Location::parse(l),
+        Some(Ok(None)) => Err(Error::input(format!(
+            "the resource group {} was not found in subscription {}",
+            install
+                .scope
+                .group
+                .as_ref()
+                .map(|g| g.as_str())
+                .unwrap_or(""),
+            install.scope.subscription
+        ))),
+        Some(Err(e)) => Err(unreadable("the resource group's location", e.clone())),
+        None => Err(Error::input(
+            "give --location: the region of the assignment's managed identity (for example westeurope)",
+        )),
+    }
+}
+
+/// The plan of `policy apply`: the steps whose state differs from what
+/// arcfix installs, automatic when the caller may do every one of them,
+/// else all manual (no write is attempted on half the rights).
+pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
+    let scope = &install.scope;
+    let i = initiative(
+        install.choice,
+        DefinitionScope::Subscription(scope.subscription.to_string()),
+    );
+    let o = observe(arm, install, &i).await?;
+    let location = location(install, &o)?;
+    let target = scope.target();
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut specs: Vec<(StepSpec, &'static str)> = Vec::new();
+    let mut notes = Vec::new();
+    let mut seen = Observations::default();
+    let command = format!(
+        "arcfix policy apply {} --port {} --login {} --enforcement {} --location {location}",
+        scope.args(),
+        install.choice.port,
+        install.choice.login.as_str(),
+        install.enforcement.as_str()
+    );
+    // The definitions and the set, at subscription scope.
+    let definition_kinds: Vec<StepKind> = i
+        .rules
+        .iter()
+        .map(|r| StepKind::PolicyDefinition(*r))
+        .collect();
+    for (d, (rule, actual)) in i.definitions.iter().zip(&o.definitions) {
+        let path = scope.definition_path(*rule);
+        let wanted = json!({ "properties": d.properties });
+        seen.push(format!("{path}:{}", observed(actual.as_ref())));
+        if actual.as_ref().is_some_and(|a| carries(a, &wanted)) {
+            continue;
+        }
+        let new = actual.is_none();
+        findings.push(finding(
+            if new {
+                "policy-definition-missing"
+            } else {
+                "policy-definition-outdated"
+            },
+            &target,
+            format!(
+                "{} {} in subscription {}",
+                rule.name(),
+                if new {
+                    "does not exist"
+                } else {
+                    "differs from what this arcfix installs"
+                },
+                scope.subscription
+            ),
+        ));
+        specs.push((
+            StepSpec {
+                kind: StepKind::PolicyDefinition(*rule),
+                fixes: vec![findings.last().map(|f| f.id.clone()).unwrap_or_default()],
+                target: target.clone(),
+                description: format!(
+                    "{} the policy definition {} ({}) in subscription {}",
+                    if new { "Create" } else { "Update" },
+                    rule.name(),
+                    d.properties.display_name,
+                    scope.subscription
+                ),
+                command: command.clone(),
+                automatic: true,
+                needs: vec!["Microsoft.Authorization/policyDefinitions/write".into()],
+                precondition: format!("{} is missing or differs", rule.name()),
+                verification: format!("{} reads back as written", rule.name()),
+                after: vec![],
+                goal: Goal::PolicyResource {
+                    path: path.clone(),
+                    api_version: POLICY_API.into(),
+                    wanted: wanted.clone(),
+                },
+                action: Action::Arm {
+                    method: "PUT".into(),
+                    path: path.clone(),
+                    api_version: POLICY_API.into(),
+                    body: Some(wanted),
+                    satisfied_by: vec![],
+                },
+                undo: Some(if new {
+                    format!(
+                        "az policy definition delete --name {} --subscription {}",
+                        rule.name(),
+                        scope.subscription
+                    )
+                } else {
+                    format!(
+                        "the definition {} was replaced: the version before it is not kept (az policy definition show shows the new one)",
+                        rule.name()
+                    )
+                }),
+            },
+            "Microsoft.Authorization/policyDefinitions/write",
+        ));
+    }
+    let set_path = scope.set_path();
+    let set_wanted = json!({ "properties": i.set.properties });
+    seen.push(format!("{set_path}:{}", observed(o.set.as_ref())));
+    if !o.set.as_ref().is_some_and(|a| carries(a, &set_wanted)) {
+        let new = o.set.is_none();
+        findings.push(finding(
+            if new {
+                "policy-set-missing"
+            } else {
+                "policy-set-outdated"
+            },
+            &target,
+            format!(
+                "the policy set {SET_NAME} {} in subscription {}",
+                if new {
+                    "does not exist"
+                } else {
+                    "differs from what this arcfix installs"
+                },
+                scope.subscription
+            ),
+        ));
+        specs.push((
+            StepSpec {
+                kind: StepKind::PolicySet,
+                fixes: vec![findings.last().map(|f| f.id.clone()).unwrap_or_default()],
+                target: target.clone(),
+                description: format!(
+                    "{} the policy set {SET_NAME} ({} definitions) in subscription {}",
+                    if new { "Create" } else { "Update" },
+                    i.rules.len(),
+                    scope.subscription
+                ),
+                command: command.clone(),
+                automatic: true,
+                needs: vec!["Microsoft.Authorization/policySetDefinitions/write".into()],
+                precondition: format!("{SET_NAME} is missing or differs"),
+                verification: format!("{SET_NAME} reads back as written"),
+                after: definition_kinds.clone(),
+                goal: Goal::PolicyResource {
+                    path: set_path.clone(),
+                    api_version: POLICY_API.into(),
+                    wanted: set_wanted.clone(),
+                },
+                action: Action::Arm {
+                    method: "PUT".into(),
+                    path: set_path.clone(),
+                    api_version: POLICY_API.into(),
+                    body: Some(set_wanted),
+                    satisfied_by: vec![],
+                },
+                undo: Some(if new {
+                    format!(
+                        "az policy set-definition delete --name {SET_NAME} --subscription {}",
+                        scope.subscription
+                    )
+                } else {
+                    format!("the set {SET_NAME} was replaced: the version before it is not kept")
+                }),
+            },
+            "Microsoft.Authorization/policySetDefinitions/write",
+        ));
+    }
+    // The assignment, with its identity.
+    let assignment = scope.assignment_id();
+    let assignment_wanted = assignment_body(install, &location);
+    seen.push(format!("{assignment}:{}", observed(o.assignment.as_ref())));
+    let assignment_ok = o
+        .assignment
+        .as_ref()
+        .is_some_and(|a| carries(a, &assignment_wanted));
+    let principal = match &o.assignment {
+        Some(a) => principal_of(a, &assignment)?,
+        None => None,
+    };
+    if !assignment_ok {
+        let new = o.assignment.is_none();
+        findings.push(finding(
+            if new {
+                "policy-assignment-missing"
+            } else {
+                "policy-assignment-outdated"
+            },
+            &target,
+            format!(
+                "the assignment {ASSIGNMENT_NAME} {} at {}",
+                if new {
+                    "does not exist"
+                } else {
+                    "differs from what this arcfix assigns"
+                },
+                scope.path()
+            ),
+        ));
+        specs.push((
+            StepSpec {
+                kind: StepKind::PolicyAssignment,
+                fixes: vec![findings.last().map(|f| f.id.clone()).unwrap_or_default()],
+                target: target.clone(),
+                description: format!(
+                    "{} the assignment {ASSIGNMENT_NAME} of {SET_NAME} at {} (port {}, enforcement {}, system-assigned identity in {location})",
+                    if new { "Create" } else { "Update" },
+                    scope.path(),
+                    install.choice.port,
+                    install.enforcement.as_str()
+                ),
+                command: command.clone(),
+                automatic: true,
+                needs: vec!["Microsoft.Authorization/policyAssignments/write".into()],
+                precondition: format!("{ASSIGNMENT_NAME} is missing or differs"),
+                verification: format!("{ASSIGNMENT_NAME} reads back as written"),
+                after: vec![StepKind::PolicySet],
+                goal: Goal::PolicyResource {
+                    path: assignment.clone(),
+                    api_version: POLICY_API.into(),
+                    wanted: assignment_wanted.clone(),
+                },
+                action: Action::Arm {
+                    method: "PUT".into(),
+                    path: assignment.clone(),
+                    api_version: POLICY_API.into(),
+                    body: Some(assignment_wanted),
+                    satisfied_by: vec![],
+                },
+                undo: Some(if new {
+                    format!(
+                        "az policy assignment delete --name {ASSIGNMENT_NAME} --scope {}",
+                        scope.path()
+                    )
+                } else {
+                    format!("the assignment {ASSIGNMENT_NAME} was replaced: the version before it is not kept")
+                }),
+            },
+            "Microsoft.Authorization/policyAssignments/write",
+        ));
+    }
+    // The roles of its identity: read only when the identity exists.
+    for role in roles_needed(&i) {
+        let held = match &principal {
+            Some(p) => match holds(arm, &scope.path(), p, role.guid()).await {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    notes.push(format!(
+                        "could not read whether the assignment's identity holds {} ({}): the step re-checks before it acts",
+                        role.name(),
+                        crate::text::one_line(&e.to_string())
+                    ));
+                    None
+                }
+            },
+            None => Some(false),
+        };
+        seen.push(format!("role {}:{held:?}", role.guid()));
+        if held == Some(true) {
+            continue;
+        }
+        findings.push(finding(
+            "policy-identity-role-missing",
+            &target,
+            format!(
+                "the assignment's identity {} {} at {}",
+                match &principal {
+                    Some(p) => format!("({p}) lacks"),
+                    None => "(made with the assignment) will lack".into(),
+                },
+                role.name(),
+                scope.path()
+            ),
+        ));
+        let users: Vec<&str> = i
+            .rules
+            .iter()
+            .filter(|r| r.roles().contains(&role))
+            .map(|r| r.name())
+            .collect();
+        specs.push((
+            StepSpec {
+                kind: StepKind::PolicyIdentityRole(role),
+                fixes: vec!["policy-identity-role-missing".into()],
+                target: target.clone(),
+                description: format!(
+                    "Give the assignment's system-assigned identity the {} role at {} (the remediations of {} deploy with it)",
+                    role.name(),
+                    scope.path(),
+                    users.join(", ")
+                ),
+                command: match &principal {
+                    Some(p) => format!(
+                        "az role assignment create --assignee-object-id {p} --assignee-principal-type ServicePrincipal --role {} --scope {}",
+                        role.guid(),
+                        scope.path()
+                    ),
+                    None => command.clone(),
+                },
+                automatic: true,
+                needs: vec!["Microsoft.Authorization/roleAssignments/write".into()],
+                precondition: format!("the identity lacks {}", role.name()),
+                verification: format!("the identity's {} assignment is listed", role.name()),
+                after: vec![StepKind::PolicyAssignment],
+                goal: Goal::PolicyIdentityRole {
+                    assignment: assignment.clone(),
+                    role: role.guid().into(),
+                    scope: scope.path(),
+                },
+                action: Action::GrantPolicyIdentity {
+                    assignment: assignment.clone(),
+                    role: role.guid().into(),
+                    scope: scope.path(),
+                },
+                undo: Some(format!(
+                    "az role assignment delete --assignee <the assignment's principal id> --role {} --scope {}",
+                    role.guid(),
+                    scope.path()
+                )),
+            },
+            "Microsoft.Authorization/roleAssignments/write",
+        ));
+    }
+    // Remediation tasks for the machines that exist already.
+    let role_kinds: Vec<StepKind> = roles_needed(&i)
+        .into_iter()
+        .map(StepKind::PolicyIdentityRole)
+        .collect();
+    if install.enforcement == Enforcement::DoNotEnforce {
+        notes.push(format!(
+            "--enforcement DoNotEnforce: compliance is evaluated and reported (arcfix policy status {}), nothing is deployed and no remediation task is started",
+            scope.args()
+        ));
+    } else {
+        let (list, summary) = match &o.assignment {
+            Some(_) => {
+                let at = scope.path();
+                let (l, s) = tokio::join!(
+                    remediations(arm, &at, &assignment),
+                    summarize(arm, &at, &assignment)
+                );
+                match (l, s) {
+                    (Ok(l), Ok(s)) => (l, Some(s)),
+                    (l, s) => {
+                        let e = l
+                            .err()
+                            .or(s.err())
+                            .map(|e| e.to_string())
+                            .unwrap_or_default();
+                        notes.push(format!(
+                            "could not read the assignment's compliance or remediation tasks ({}): the remediation steps re-check before they act",
+                            crate::text::one_line(&e)
+                        ));
+                        (vec![], None)
+                    }
+                }
+            }
+            None => (vec![], Some(Summary::default())),
+        };
+        let stamp = time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[year][month][day][hour][minute][second]"
+            ))
+            .unwrap_or_default();
+        for rule in remediated_rules(&i) {
+            let done = summary
+                .as_ref()
+                .map(|s| remediated(&list, s, &assignment, rule.name()));
+            seen.push(format!("remediation {}:{done:?}", rule.name()));
+            if done == Some(true) {
+                continue;
+            }
+            let counts = summary
+                .as_ref()
+                .and_then(|s| s.by_reference.get(rule.name()).cloned());
+            findings.push(finding(
+                "policy-remediation-needed",
+                &target,
+                match counts {
+                    Some(c) if c.non_compliant > 0 => format!(
+                        "{} machine{} non-compliant with {} and no remediation task under way",
+                        c.non_compliant,
+                        if c.non_compliant == 1 { " is" } else { "s are" },
+                        rule.name()
+                    ),
+                    _ => format!(
+                        "no remediation task has run for {}: machines that exist already are deployed to only by one",
+                        rule.name()
+                    ),
+                },
+            ));
+            let name = format!("{}-{stamp}", rule.name());
+            specs.push((
+                StepSpec {
+                    kind: StepKind::PolicyRemediation(rule),
+                    fixes: vec!["policy-remediation-needed".into()],
+                    target: target.clone(),
+                    description: format!(
+                        "Start the remediation task {name} for {} at {}: compliance re-evaluated, then at most {} machines deployed to, {} at a time",
+                        rule.name(),
+                        scope.path(),
+                        crate::checks::fleet::thousands(REMEDIATION_RESOURCES as usize),
+                        REMEDIATION_PARALLEL
+                    ),
+                    command: format!(
+                        "az policy remediation create --name {name} --policy-assignment {assignment} --definition-reference-id {} --resource-discovery-mode ReEvaluateCompliance --resource-count {REMEDIATION_RESOURCES} --parallel-deployments {REMEDIATION_PARALLEL} {}",
+                        rule.name(),
+                        match &scope.group {
+                            Some(g) => format!("--resource-group {} --subscription {}", quote(g.as_str()), scope.subscription),
+                            None => format!("--subscription {}", scope.subscription),
+                        }
+                    ),
+                    automatic: true,
+                    needs: vec!["Microsoft.PolicyInsights/remediations/write".into()],
+                    precondition: format!(
+                        "no remediation task for {} under way, and machines not all compliant",
+                        rule.name()
+                    ),
+                    verification: format!("a remediation task for {} is under way or done", rule.name()),
+                    after: role_kinds.clone(),
+                    goal: Goal::PolicyRemediated {
+                        scope: scope.path(),
+                        assignment: assignment.clone(),
+                        reference: rule.name().into(),
+                    },
+                    action: Action::StartRemediation {
+                        scope: scope.path(),
+                        name: name.clone(),
+                        assignment: assignment.clone(),
+                        reference: rule.name().into(),
+                        resource_count: REMEDIATION_RESOURCES,
+                        parallel_deployments: REMEDIATION_PARALLEL,
+                    },
+                    undo: Some(format!(
+                        "az policy remediation cancel --name {name} {} (what it deployed stays)",
+                        match &scope.group {
+                            Some(g) => format!("--resource-group {} --subscription {}", quote(g.as_str()), scope.subscription),
+                            None => format!("--subscription {}", scope.subscription),
+                        }
+                    )),
+                },
+                "Microsoft.PolicyInsights/remediations/write",
+            ));
+        }
+    }
+    // The rights: every step's, or none is automatic.
+    let mut not_checked = Vec::new();
+    let mut lacking: Vec<&str> = Vec::new();
+    for (spec, action) in &specs {
+        let rights = match spec.kind {
+            StepKind::PolicyDefinition(_) | StepKind::PolicySet => &o.subscription_rights,
+            _ => &o.scope_rights,
+        };
+        match rights {
+            Ok(p) if rbac::allows(p, action) => {}
+            Ok(_) => lacking.push(action),
+            Err(e) => {
+                not_checked.push(NotChecked {
+                    side: Part::Azure,
+                    reason: format!(
+                        "your permissions could not be read ({}): the steps are manual",
+                        crate::text::one_line(&e.to_string())
+                    ),
+                    error: true,
+                });
+                lacking.push(action);
+            }
+        }
+    }
+    lacking.sort();
+    lacking.dedup();
+    not_checked.dedup();
+    let manual = !lacking.is_empty();
+    if manual {
+        notes.push(format!(
+            "your roles do not allow {} at {}: every step is manual and no write is attempted; someone holding {ROLES_NEEDED} there runs: {command}",
+            lacking.join(", "),
+            scope.path()
+        ));
+    }
+    let steps: Vec<Step> = specs
+        .into_iter()
+        .map(|(mut spec, _)| {
+            if manual {
+                spec.automatic = false;
+                spec.needs = vec![ROLES_NEEDED.into()];
+            }
+            spec.build()
+        })
+        .collect();
+    if manual {
+        for f in &mut findings {
+            f.fix = FixKind::Manual;
+        }
+    }
+    let mut plan = Plan::new(scope.path(), findings, steps, &seen, notes);
+    plan.checked = if not_checked.is_empty() {
+        vec![Part::Azure]
+    } else {
+        vec![]
+    };
+    plan.not_checked = not_checked;
+    plan.scope = Some(format!(
+        "arcfix's Azure Policy initiative {SET_NAME} at {} (port {}, {} login)",
+        scope.path(),
+        install.choice.port,
+        install.choice.login.as_str()
+    ));
+    Ok(plan)
+}
+
+/// What was read, for the plan's fingerprint: whether it existed and a
+/// digest of it.
+fn observed(v: Option<&Value>) -> String {
+    match v {
+        Some(v) => format!("{:016x}", crate::checks::azure::fingerprint(&v.to_string())),
+        None => "absent".into(),
+    }
+}
+
+fn finding(id: &str, target: &Target, evidence: String) -> Finding {
+    Finding {
+        id: id.into(),
+        target: target.clone(),
+        title: match id {
+            "policy-definition-missing" => "an arcfix policy definition is missing",
+            "policy-definition-outdated" => "an arcfix policy definition is out of date",
+            "policy-set-missing" => "arcfix's policy set is missing",
+            "policy-set-outdated" => "arcfix's policy set is out of date",
+            "policy-assignment-missing" => "arcfix's policy is not assigned",
+            "policy-assignment-outdated" => "arcfix's policy assignment is out of date",
+            "policy-identity-role-missing" => {
+                "the assignment's identity lacks a role its remediations need"
+            }
+            _ => "machines need a remediation task",
+        }
+        .into(),
+        evidence,
+        fix: FixKind::Auto,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carries_compares_what_arcfix_wrote_and_ignores_what_arm_adds() {
+        let wanted =
+            json!({"properties": {"a": "X", "n": 22, "list": [{"k": 1}], "o": {"p": true}}});
+        let answered = json!({"id": "/x", "properties": {"a": "x", "n": 22.0, "list": [{"k": 1, "extra": 2}], "o": {"p": true, "createdOn": "now"}}});
+        assert!(carries(&answered, &wanted));
+        for changed in [
+            json!({"properties": {"a": "y", "n": 22, "list": [{"k": 1}], "o": {"p": true}}}),
+            json!({"properties": {"a": "x", "n": 23, "list": [{"k": 1}], "o": {"p": true}}}),
+            json!({"properties": {"a": "x", "n": 22, "list": [{"k": 1}, {"k": 2}], "o": {"p": true}}}),
+            json!({"properties": {"a": "x", "n": 22, "list": [{"k": 1}], "o": {}}}),
+            json!({"properties": {"a": "x", "n": "22", "list": [{"k": 1}], "o": {"p": true}}}),
+        ] {
+            assert!(!carries(&changed, &wanted), "{changed}");
+        }
+    }
+
+    #[test]
+    fn locations_are_region_names() {
+        assert_eq!(
+            Location::parse("West Europe").unwrap().as_str(),
+            "westeurope"
+        );
+        assert_eq!(Location::parse("eastus2").unwrap().as_str(), "eastus2");
+        for bad in ["", "west-europe", "westeurope;rm", "é", &"a".repeat(41)] {
+            assert!(Location::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_principal_id_from_azure_must_be_a_guid() {
+        let ok = json!({"identity": {"principalId": "1D4F3B8A-0000-4000-8000-00000000000A"}});
+        assert_eq!(
+            principal_of(&ok, "/a").unwrap().as_deref(),
+            Some("1d4f3b8a-0000-4000-8000-00000000000a")
+        );
+        assert_eq!(principal_of(&json!({}), "/a").unwrap(), None);
+        for bad in ["x' or 1 eq 1 or '", "\u{1b}[2J", ""] {
+            let v = json!({"identity": {"principalId": bad}});
+            assert!(principal_of(&v, "/a").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn goal_paths_are_arcfixs_own() {
+        assert!(
+            checked_path(
+                "/subscriptions/s/providers/Microsoft.Authorization/policyAssignments/arcfix-ssh"
+            )
+            .is_ok()
+        );
+        for bad in [
+            "https://evil/x",
+            "/subscriptions/s?$x=1",
+            "/subscriptions/s/../x y",
+            "/other",
+        ] {
+            assert!(checked_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn remediation(reference: &str, state: &str) -> Remediation {
+        Remediation {
+            name: "r".into(),
+            properties: RemediationProps {
+                policy_assignment_id: Some("/A".into()),
+                policy_definition_reference_id: Some(reference.into()),
+                provisioning_state: Some(state.into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_remediation_is_needed_unless_one_is_under_way_or_all_are_seen_compliant() {
+        let mut s = Summary::default();
+        // Never evaluated, never remediated: needed (unknown is not compliant).
+        assert!(!remediated(&[], &s, "/a", "ref"));
+        // One under way: not another.
+        assert!(remediated(
+            &[remediation("REF", "Evaluating")],
+            &s,
+            "/a",
+            "ref"
+        ));
+        // One for another definition does not count.
+        assert!(!remediated(
+            &[remediation("other", "Accepted")],
+            &s,
+            "/a",
+            "ref"
+        ));
+        // One succeeded and nothing non-compliant: done.
+        assert!(remediated(
+            &[remediation("ref", "Succeeded")],
+            &s,
+            "/a",
+            "ref"
+        ));
+        // Evaluated, some non-compliant, the last one failed: needed.
+        s.by_reference.insert(
+            "ref".into(),
+            Counts {
+                non_compliant: 2,
+                evaluated: 5,
+            },
+        );
+        assert!(!remediated(
+            &[remediation("ref", "Failed")],
+            &s,
+            "/a",
+            "ref"
+        ));
+        assert!(!remediated(
+            &[remediation("ref", "Succeeded")],
+            &s,
+            "/a",
+            "ref"
+        ));
+        // Evaluated, all compliant: done without a task.
+        s.by_reference.insert(
+            "ref".into(),
+            Counts {
+                non_compliant: 0,
+                evaluated: 5,
+            },
+        );
+        assert!(remediated(&[], &s, "/a", "ref"));
+    }
+}

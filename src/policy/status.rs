@@ -1,0 +1,416 @@
+//! `arcfix policy status`: what Azure Policy last found for arcfix's
+//! assignment (PolicyInsights' summary, then the resources that are not
+//! compliant) and where its remediation tasks are. Every id read is parsed
+//! before it is shown or handed on (`--query 'non_compliant[].id'` feeds
+//! `arcfix apply --ids-from -`): what is not an Arc machine's id is counted
+//! apart and never printed raw.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::install::{
+    POLICY_API, PolicyScope, Remediation, RemediationState, STATES_API, Summary, remediations,
+    summarize,
+};
+use crate::azure::client::Arm;
+use crate::error::arm::ArmError;
+use crate::error::{Error, ExitCode, Result};
+use crate::target::MachineId;
+
+/// The most pages of non-compliant states followed (1,000 states a page).
+const MAX_PAGES: usize = 100;
+
+/// What `policy status` found.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub scope: PolicyScope,
+    /// `None`: arcfix's policy is not assigned at the scope.
+    pub assignment: Option<Assignment>,
+    pub summary: Summary,
+    /// The machines not compliant, each with the definitions they fail.
+    pub non_compliant: Vec<NonCompliant>,
+    /// Non-compliant resources whose id is not an Arc machine's.
+    pub other_resources: usize,
+    pub remediations: Vec<Remediation>,
+}
+
+/// arcfix's assignment, as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub id: String,
+    /// `Default`, `DoNotEnforce`, or `None` when ARM said something else.
+    pub enforcement: Option<super::install::Enforcement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NonCompliant {
+    pub id: MachineId,
+    /// The definition reference ids it fails, sorted.
+    pub definitions: Vec<String>,
+}
+
+/// Whether anything was evaluated, and what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    NotAssigned,
+    /// Nothing evaluated yet (or no machine in scope): compliance unknown.
+    NotEvaluated,
+    NonCompliant,
+    Compliant,
+}
+
+impl Status {
+    pub fn verdict(&self) -> Verdict {
+        if self.assignment.is_none() {
+            Verdict::NotAssigned
+        } else if self.summary.non_compliant > 0 || !self.non_compliant.is_empty() {
+            Verdict::NonCompliant
+        } else if self.summary.by_reference.values().all(|c| c.evaluated == 0) {
+            Verdict::NotEvaluated
+        } else {
+            Verdict::Compliant
+        }
+    }
+
+    /// 0 compliant; 2 some machine not compliant, or the policy not
+    /// assigned; 1 compliance unknown (nothing evaluated).
+    pub fn exit_code(&self) -> ExitCode {
+        match self.verdict() {
+            Verdict::Compliant => ExitCode::Ok,
+            Verdict::NonCompliant | Verdict::NotAssigned => ExitCode::Found,
+            Verdict::NotEvaluated => ExitCode::Error,
+        }
+    }
+
+    /// The remediation tasks under way.
+    pub fn under_way(&self) -> usize {
+        self.remediations
+            .iter()
+            .filter(|r| r.state() == RemediationState::UnderWay)
+            .count()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AssignmentRead {
+    #[serde(default)]
+    properties: AssignmentProps,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignmentProps {
+    #[serde(default)]
+    enforcement_mode: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatesPage {
+    #[serde(default)]
+    value: Vec<StateRead>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateRead {
+    #[serde(default)]
+    resource_id: Option<String>,
+    #[serde(default)]
+    policy_definition_reference_id: Option<String>,
+    #[serde(default)]
+    compliance_state: Option<String>,
+}
+
+/// Reads the status of arcfix's assignment at `scope`.
+pub async fn read(arm: &Arm, scope: &PolicyScope) -> Result<Status> {
+    let assignment_id = scope.assignment_id();
+    let assignment = match arm.get_opt(&assignment_id, POLICY_API).await {
+        Ok(Some(v)) => {
+            let read: AssignmentRead = serde_json::from_value(v)
+                .map_err(|e| ArmError::invalid_answer(200, "GET", &assignment_id, None, e))?;
+            let enforcement = match read.properties.enforcement_mode.as_deref() {
+                None => Some(super::install::Enforcement::Default),
+                Some(m) if m.eq_ignore_ascii_case("Default") => {
+                    Some(super::install::Enforcement::Default)
+                }
+                Some(m) if m.eq_ignore_ascii_case("DoNotEnforce") => {
+                    Some(super::install::Enforcement::DoNotEnforce)
+                }
+                Some(_) => None,
+            };
+            Some(Assignment {
+                id: assignment_id.clone(),
+                enforcement,
+            })
+        }
+        Ok(None) => None,
+        Err(e) => {
+            return Err(Error::Other(format!(
+                "cannot read arcfix's policy assignment at {}: {}",
+                scope.path(),
+                crate::text::one_line(&e.to_string())
+            )));
+        }
+    };
+    let mut status = Status {
+        scope: scope.clone(),
+        assignment,
+        summary: Summary::default(),
+        non_compliant: vec![],
+        other_resources: 0,
+        remediations: vec![],
+    };
+    if status.assignment.is_none() {
+        return Ok(status);
+    }
+    let path = scope.path();
+    let (summary, states, list) = tokio::join!(
+        summarize(arm, &path, &assignment_id),
+        non_compliant(arm, &path, &assignment_id),
+        remediations(arm, &path, &assignment_id),
+    );
+    status.summary = summary?;
+    let (machines, others) = states?;
+    status.non_compliant = machines;
+    status.other_resources = others;
+    let mut list = list?;
+    list.sort_by(|a, b| {
+        b.properties
+            .created_on
+            .cmp(&a.properties.created_on)
+            .then(a.name.cmp(&b.name))
+    });
+    status.remediations = list;
+    Ok(status)
+}
+
+/// The resources PolicyInsights says are not compliant with the
+/// assignment, a machine each with its definitions; and how many ids were
+/// not an Arc machine's.
+async fn non_compliant(
+    arm: &Arm,
+    scope: &str,
+    assignment: &str,
+) -> Result<(Vec<NonCompliant>, usize)> {
+    let first = format!(
+        "{scope}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?$filter=policyAssignmentId eq '{assignment}' and complianceState eq 'NonCompliant'&$top=1000"
+    );
+    let mut by_machine: std::collections::BTreeMap<String, (MachineId, Vec<String>)> =
+        Default::default();
+    let mut others = std::collections::BTreeSet::new();
+    let mut next = Some(first);
+    let mut pages = 0;
+    let mut seen_links = std::collections::HashSet::new();
+    while let Some(link) = next.take() {
+        pages += 1;
+        if pages > MAX_PAGES || !seen_links.insert(link.clone()) {
+            return Err(Error::Other(format!(
+                "PolicyInsights' list of non-compliant resources at {scope} goes on past {MAX_PAGES} pages or repeats a page: it was not read whole"
+            )));
+        }
+        let answer = arm.send("POST", &link, STATES_API, None).await?;
+        let page: StatesPage = serde_json::from_value(answer.body)
+            .map_err(|e| ArmError::invalid_answer(answer.status, "POST", scope, None, e))?;
+        for s in page.value {
+            if !s
+                .compliance_state
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case("NonCompliant"))
+            {
+                continue;
+            }
+            let Some(id) = s.resource_id else { continue };
+            match MachineId::parse(&id) {
+                Ok(m) if m.kind == crate::target::ArcKind::Machine => {
+                    let entry = by_machine.entry(m.key()).or_insert_with(|| (m, Vec::new()));
+                    if let Some(r) = s
+                        .policy_definition_reference_id
+                        .filter(|r| crate::target::ArmName::parse(r).is_ok())
+                        && !entry.1.contains(&r)
+                    {
+                        entry.1.push(r);
+                    }
+                }
+                _ => {
+                    others.insert(id.to_ascii_lowercase());
+                }
+            }
+        }
+        next = page.next_link.filter(|l| !l.is_empty());
+    }
+    let machines = by_machine
+        .into_values()
+        .map(|(id, mut definitions)| {
+            definitions.sort();
+            NonCompliant { id, definitions }
+        })
+        .collect();
+    Ok((machines, others.len()))
+}
+
+/// The JSON document of `policy status`.
+#[derive(Debug, Serialize)]
+pub struct Document {
+    pub schema_version: u32,
+    pub scope: String,
+    pub assignment: Option<AssignmentDoc>,
+    /// `compliant`, `non-compliant`, `not-evaluated`, `not-assigned`.
+    pub verdict: &'static str,
+    pub compliance: Vec<ComplianceDoc>,
+    pub non_compliant: Vec<MachineDoc>,
+    pub other_non_compliant_resources: usize,
+    pub remediations: Vec<RemediationDoc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AssignmentDoc {
+    pub id: String,
+    pub enforcement_mode: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComplianceDoc {
+    pub definition: String,
+    pub non_compliant: u64,
+    pub evaluated: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MachineDoc {
+    pub id: String,
+    pub name: String,
+    pub resource_group: String,
+    pub definitions: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RemediationDoc {
+    pub name: String,
+    pub definition: Option<String>,
+    pub state: Option<String>,
+    pub deployments: Option<u64>,
+    pub succeeded: Option<u64>,
+    pub failed: Option<u64>,
+    pub created: Option<String>,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::NotAssigned => "not-assigned",
+            Verdict::NotEvaluated => "not-evaluated",
+            Verdict::NonCompliant => "non-compliant",
+            Verdict::Compliant => "compliant",
+        }
+    }
+}
+
+/// A text of Azure's, made safe to print (and short).
+fn said(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(|t| crate::text::sanitize(&t.chars().take(200).collect::<String>()))
+}
+
+impl Document {
+    pub fn of(s: &Status) -> Document {
+        Document {
+            schema_version: 1,
+            scope: s.scope.path(),
+            assignment: s.assignment.as_ref().map(|a| AssignmentDoc {
+                id: a.id.clone(),
+                enforcement_mode: a.enforcement.map(|e| e.as_str()),
+            }),
+            verdict: s.verdict().as_str(),
+            compliance: s
+                .summary
+                .by_reference
+                .iter()
+                .map(|(r, c)| ComplianceDoc {
+                    definition: r.clone(),
+                    non_compliant: c.non_compliant,
+                    evaluated: c.evaluated,
+                })
+                .collect(),
+            non_compliant: s
+                .non_compliant
+                .iter()
+                .map(|m| MachineDoc {
+                    id: m.id.to_string(),
+                    name: m.id.name.clone(),
+                    resource_group: m.id.resource_group.clone(),
+                    definitions: m.definitions.clone(),
+                })
+                .collect(),
+            other_non_compliant_resources: s.other_resources,
+            remediations: s
+                .remediations
+                .iter()
+                .map(|r| {
+                    let d = r.properties.deployment_status.clone().unwrap_or_default();
+                    RemediationDoc {
+                        name: crate::text::sanitize(&r.name),
+                        definition: said(&r.properties.policy_definition_reference_id),
+                        state: said(&r.properties.provisioning_state),
+                        deployments: d.total_deployments,
+                        succeeded: d.successful_deployments,
+                        failed: d.failed_deployments,
+                        created: said(&r.properties.created_on),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::install::Counts;
+
+    fn status() -> Status {
+        Status {
+            scope: PolicyScope {
+                subscription: crate::target::SubscriptionId::parse(
+                    "00000000-0000-0000-0000-000000000001",
+                )
+                .unwrap(),
+                group: None,
+            },
+            assignment: Some(Assignment {
+                id: "/a".into(),
+                enforcement: Some(crate::policy::install::Enforcement::Default),
+            }),
+            summary: Summary::default(),
+            non_compliant: vec![],
+            other_resources: 0,
+            remediations: vec![],
+        }
+    }
+
+    #[test]
+    fn nothing_evaluated_is_never_called_compliant() {
+        let mut s = status();
+        assert_eq!(s.verdict(), Verdict::NotEvaluated);
+        assert_eq!(s.exit_code(), ExitCode::Error);
+        s.summary.by_reference.insert(
+            "arcfix-ssh-endpoint".into(),
+            Counts {
+                non_compliant: 0,
+                evaluated: 3,
+            },
+        );
+        assert_eq!(s.verdict(), Verdict::Compliant);
+        assert_eq!(s.exit_code(), ExitCode::Ok);
+        s.summary.non_compliant = 1;
+        assert_eq!(s.exit_code(), ExitCode::Found);
+        s.assignment = None;
+        assert_eq!(s.verdict(), Verdict::NotAssigned);
+        assert_eq!(s.exit_code(), ExitCode::Found);
+    }
+}
