@@ -378,6 +378,7 @@ pub const SCENARIOS: &[&str] = &[
     "fleet",
     "group-contributor",
     "blockers",
+    "policy",
 ];
 
 /// `demo --scenario`: any name is taken here (`demo` refuses an unknown one

@@ -516,7 +516,7 @@ printf 'checks: %s\n' "${COMPREPLY[@]}"
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut lines = stdout.lines();
     assert!(lines.next().unwrap().contains("-F _arcfix"), "{stdout}");
-    let names: Vec<&str> = lines.by_ref().take(9).collect();
+    let names: Vec<&str> = lines.by_ref().take(10).collect();
     assert_eq!(
         names,
         [
@@ -528,7 +528,8 @@ printf 'checks: %s\n' "${COMPREPLY[@]}"
             "windows",
             "fleet",
             "group-contributor",
-            "blockers"
+            "blockers",
+            "policy"
         ],
         "{stdout}"
     );

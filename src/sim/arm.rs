@@ -8,7 +8,7 @@ use crate::sim::route::{ArcType, MachineRef, Route};
 use crate::sim::scenario::UnregisteredError;
 use crate::sim::token::claims;
 use crate::sim::world::{HYBRID_COMPUTE, HYBRID_CONNECTIVITY, MachineAt, World};
-use crate::sim::{authz, compute, connectivity, entra, graph, policy, rbac, resources};
+use crate::sim::{authz, compute, connectivity, entra, graph, insights, policy, rbac, resources};
 
 /// A request as the simulator sees it, already read off the wire.
 #[derive(Debug, Clone)]
@@ -101,8 +101,20 @@ pub(crate) fn handle(world: &mut World, inc: &Incoming) -> Reply {
     result.unwrap_or_else(ArmError::into_reply)
 }
 
+/// Answers a request made inside the simulator on behalf of `caller` (a
+/// policy assignment's identity deploying a remediation): everything the
+/// front door does but reading a token.
+pub(crate) fn handle_as(world: &mut World, inc: &Incoming, caller: Caller) -> Reply {
+    let route = crate::sim::route::parse(&inc.path);
+    serve(world, &route, inc, caller).unwrap_or_else(ArmError::into_reply)
+}
+
 fn front_door(world: &mut World, route: &Route, inc: &Incoming) -> ArmResult {
     let caller = authenticate(world, inc)?;
+    serve(world, route, inc, caller)
+}
+
+fn serve(world: &mut World, route: &Route, inc: &Incoming, caller: Caller) -> ArmResult {
     let query = parse_query(&inc.query);
     let api_version = query
         .iter()
@@ -167,6 +179,9 @@ fn front_door(world: &mut World, route: &Route, inc: &Incoming) -> ArmResult {
         Route::PolicyDefinition { .. }
         | Route::PolicySetDefinition { .. }
         | Route::PolicyAssignment { .. } => policy::handle(world, route, &ctx),
+        Route::PolicyStates { .. } | Route::Remediations { .. } | Route::Remediation { .. } => {
+            insights::handle(world, route, &ctx)
+        }
         Route::Token { .. } | Route::Unknown => unreachable!("handled before"),
     }
 }
@@ -404,6 +419,10 @@ fn provider_of(route: &Route) -> Option<(&'static str, &'static str, &'static [&
         Route::PolicyDefinition { .. }
         | Route::PolicySetDefinition { .. }
         | Route::PolicyAssignment { .. } => ("Microsoft.Authorization", "", policy::VERSIONS),
+        Route::PolicyStates { .. } => (insights::NS, "policyStates", insights::STATES_VERSIONS),
+        Route::Remediations { .. } | Route::Remediation { .. } => {
+            (insights::NS, "remediations", insights::REMEDIATION_VERSIONS)
+        }
         Route::Token { .. } | Route::Unknown => return None,
     })
 }

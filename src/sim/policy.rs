@@ -75,7 +75,7 @@ impl Store {
     }
 
     /// The stored resource whose id is `id` (ARM compares ids ignoring case).
-    fn by_id(&self, id: &str) -> Option<&Stored> {
+    pub fn by_id(&self, id: &str) -> Option<&Stored> {
         self.items.iter().find(|s| {
             s.resource["id"]
                 .as_str()

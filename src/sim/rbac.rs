@@ -72,6 +72,14 @@ const ROLE_FILES: &[(&str, &str)] = &[
         "virtual-machine-administrator-login.json",
         include_str!("../../tests/data/roles/virtual-machine-administrator-login.json"),
     ),
+    (
+        "resource-policy-contributor.json",
+        include_str!("../../tests/data/roles/resource-policy-contributor.json"),
+    ),
+    (
+        "azure-connected-machine-resource-administrator.json",
+        include_str!("../../tests/data/roles/azure-connected-machine-resource-administrator.json"),
+    ),
 ];
 
 static ROLES: LazyLock<Vec<RoleDefinition>> = LazyLock::new(|| {
@@ -227,6 +235,14 @@ mod tests {
                 (
                     "Virtual Machine Administrator Login",
                     "1c0163c0-47e6-4577-8991-ea5c82e286e4"
+                ),
+                (
+                    "Resource Policy Contributor",
+                    "36243c78-bf99-498c-9df9-86d9f8d28608"
+                ),
+                (
+                    "Azure Connected Machine Resource Administrator",
+                    "cd570a14-e51a-42ad-bac8-bafd67325302"
                 ),
             ]
         );

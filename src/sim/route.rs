@@ -185,6 +185,20 @@ pub(crate) enum Route {
         scope: String,
         name: String,
     },
+    /// `{scope}/providers/Microsoft.PolicyInsights/policyStates/{latest|default}/queryResults`,
+    /// or `.../policyStates/latest/summarize` (`summarize` true).
+    PolicyStates {
+        scope: String,
+        resource: String,
+        summarize: bool,
+    },
+    Remediations {
+        scope: String,
+    },
+    Remediation {
+        scope: String,
+        name: String,
+    },
     Unknown,
 }
 
@@ -278,6 +292,31 @@ pub(crate) fn parse(path: &str) -> Route {
                 name: s[i + 3].clone(),
             },
             ["policyassignments", _] => Route::PolicyAssignment {
+                scope,
+                name: s[i + 3].clone(),
+            },
+            _ => Route::Unknown,
+        };
+    }
+    // Policy Insights likewise.
+    if let Some(i) = (0..l.len().saturating_sub(1))
+        .rev()
+        .find(|&i| l[i] == "providers" && l[i + 1] == "microsoft.policyinsights")
+    {
+        let scope = format!("/{}", s[..i].join("/"));
+        return match &l[i + 2..] {
+            ["policystates", resource, "queryresults"] => Route::PolicyStates {
+                scope,
+                resource: resource.to_string(),
+                summarize: false,
+            },
+            ["policystates", resource, "summarize"] => Route::PolicyStates {
+                scope,
+                resource: resource.to_string(),
+                summarize: true,
+            },
+            ["remediations"] => Route::Remediations { scope },
+            ["remediations", _] => Route::Remediation {
                 scope,
                 name: s[i + 3].clone(),
             },
@@ -571,5 +610,24 @@ mod tests {
             }
         );
         assert_eq!(parse("/nothing/here"), Route::Unknown);
+        assert_eq!(
+            parse(
+                "/subscriptions/S/providers/Microsoft.PolicyInsights/policyStates/latest/summarize"
+            ),
+            Route::PolicyStates {
+                scope: "/subscriptions/S".into(),
+                resource: "latest".into(),
+                summarize: true
+            }
+        );
+        assert_eq!(
+            parse(
+                "/subscriptions/S/resourceGroups/RG/providers/microsoft.policyinsights/REMEDIATIONS/r1"
+            ),
+            Route::Remediation {
+                scope: "/subscriptions/S/resourceGroups/RG".into(),
+                name: "r1".into()
+            }
+        );
     }
 }

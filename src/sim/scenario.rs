@@ -346,6 +346,7 @@ const BUILTINS: &[(&str, &str)] = &[
         include_str!("scenarios/group-contributor.json"),
     ),
     ("blockers", include_str!("scenarios/blockers.json")),
+    ("policy", include_str!("scenarios/policy.json")),
 ];
 
 const BUILTIN_NAMES: &[&str] = &[
@@ -358,6 +359,7 @@ const BUILTIN_NAMES: &[&str] = &[
     "fleet",
     "group-contributor",
     "blockers",
+    "policy",
 ];
 
 pub(crate) const PROVIDER_STATES: &[&str] =

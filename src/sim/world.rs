@@ -45,6 +45,8 @@ pub(crate) struct World {
     pub graph_quota: (std::time::Instant, u32),
     /// Azure Policy definitions, sets and assignments written so far.
     pub policy: crate::sim::policy::Store,
+    /// Policy remediations, in the order they were created.
+    pub remediations: Vec<crate::sim::insights::Remediation>,
 }
 
 pub(crate) struct Sub {
@@ -332,6 +334,7 @@ impl World {
             graph_snapshot: None,
             graph_quota: (std::time::Instant::now(), GRAPH_QUOTA),
             policy: Default::default(),
+            remediations: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@ mod behaviour;
 mod compute;
 mod fixtures;
 mod groups;
+mod insights;
 mod policy;
 mod rbac;
 

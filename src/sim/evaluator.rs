@@ -1,0 +1,1078 @@
+//! The simulator's own Azure Policy evaluator, written apart from the
+//! product so that it can judge what the product installs: each assignment's
+//! policies resolved (assignment parameters → set parameters → definition
+//! defaults), each rule's `if` evaluated against each machine in scope, and
+//! for `DeployIfNotExists` / `AuditIfNotExists` the related resource looked
+//! up under the machine. Compliance is computed from the world when asked.
+//!
+//! What it understands: `allOf`/`anyOf`/`not`; `field`, `value` and `count`
+//! conditions; the operators `equals`, `notEquals`, `like`, `notLike`, `in`,
+//! `notIn`, `contains`, `notContains`, `containsKey`, `notContainsKey`,
+//! `exists`, `less`, `lessOrEquals`, `greater`, `greaterOrEquals`; the fields
+//! `type`, `name`, `location`, `id`, `tags`, and any alias that is the
+//! resource's type followed by a path of its `properties` (with `[*]` for
+//! arrays); template functions `parameters`, `field`, `concat`, `string`,
+//! `toLower`, `toUpper`. A resource whose `if` is false is compliant, as
+//! Azure Policy's compliance table says.
+
+use serde_json::{Map, Value};
+
+use crate::sim::authz::covers;
+use crate::sim::policy::{Kind, Stored};
+use crate::sim::world::{MachineAt, World};
+
+/// A resource's compliance with one policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compliance {
+    Compliant,
+    NonCompliant,
+}
+
+impl Compliance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compliance::Compliant => "Compliant",
+            Compliance::NonCompliant => "NonCompliant",
+        }
+    }
+}
+
+/// The effects the simulator knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Effect {
+    DeployIfNotExists,
+    AuditIfNotExists,
+    Audit,
+    Deny,
+    Modify,
+    Disabled,
+}
+
+impl Effect {
+    fn parse(s: &str) -> Option<Effect> {
+        [
+            Effect::DeployIfNotExists,
+            Effect::AuditIfNotExists,
+            Effect::Audit,
+            Effect::Deny,
+            Effect::Modify,
+            Effect::Disabled,
+        ]
+        .into_iter()
+        .find(|e| e.as_str().eq_ignore_ascii_case(s))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::DeployIfNotExists => "DeployIfNotExists",
+            Effect::AuditIfNotExists => "AuditIfNotExists",
+            Effect::Audit => "Audit",
+            Effect::Deny => "Deny",
+            Effect::Modify => "Modify",
+            Effect::Disabled => "Disabled",
+        }
+    }
+
+    /// Whether a remediation can deploy it.
+    pub fn remediable(self) -> bool {
+        matches!(self, Effect::DeployIfNotExists | Effect::Modify)
+    }
+}
+
+/// One policy of an assignment, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub assignment_id: String,
+    pub assignment_name: String,
+    pub assignment_scope: String,
+    pub not_scopes: Vec<String>,
+    /// The assignment's `parameters` as written.
+    pub assignment_parameters: Value,
+    /// The identity's principal id, when the assignment has one.
+    pub principal: Option<String>,
+    pub set_id: Option<String>,
+    pub reference_id: Option<String>,
+    pub definition_id: String,
+    pub definition_name: String,
+    pub rule: Value,
+    /// The definition's parameter values.
+    pub params: Map<String, Value>,
+    /// None: an effect the simulator does not know, or one that could not be resolved.
+    pub effect: Option<Effect>,
+}
+
+impl Policy {
+    /// Whether the assignment applies to the resource `id`.
+    pub fn covers(&self, id: &str) -> bool {
+        covers(&self.assignment_scope, id) && !self.not_scopes.iter().any(|n| covers(n, id))
+    }
+
+    pub fn env<'a>(&'a self, resource: &'a Value) -> Env<'a> {
+        Env {
+            params: &self.params,
+            resource: Some(resource),
+            counted: None,
+        }
+    }
+}
+
+/// One compliance record: a policy of an assignment and a machine.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub policy: Policy,
+    pub machine: MachineAt,
+    pub resource_id: String,
+    pub compliance: Compliance,
+}
+
+/// What expressions and conditions read: parameter values, the resource
+/// (for `field`), and the array element a `count` is at.
+#[derive(Clone, Copy)]
+pub(crate) struct Env<'a> {
+    pub params: &'a Map<String, Value>,
+    pub resource: Option<&'a Value>,
+    /// The counted alias (lower case, ending in `[*]`) and the element.
+    counted: Option<(&'a str, &'a Value)>,
+}
+
+impl<'a> Env<'a> {
+    pub fn params_only(params: &'a Map<String, Value>) -> Env<'a> {
+        Env {
+            params,
+            resource: None,
+            counted: None,
+        }
+    }
+}
+
+/// Every policy of every assignment, in the order the assignments were written.
+pub(crate) fn policies(world: &World) -> Vec<Policy> {
+    world
+        .policy
+        .items
+        .iter()
+        .filter(|s| s.kind == Kind::Assignment)
+        .flat_map(|a| resolve(world, a))
+        .collect()
+}
+
+fn values_of(parameters: &Value) -> Map<String, Value> {
+    parameters
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.get("value").map(|v| (k.clone(), v.clone())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Declared parameters with their given values, else their defaults.
+fn with_defaults(declared: &Value, given: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(d) = declared.as_object() {
+        for (name, spec) in d {
+            let given = given
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone());
+            if let Some(v) = given.or_else(|| spec.get("defaultValue").cloned()) {
+                out.insert(name.clone(), v);
+            }
+        }
+    }
+    out
+}
+
+/// The assignment's policies: one for a definition, one per reference for a set.
+pub(crate) fn resolve(world: &World, assignment: &Stored) -> Vec<Policy> {
+    let a = &assignment.resource;
+    let p = &a["properties"];
+    let target = p["policyDefinitionId"].as_str().unwrap_or_default();
+    let Some(target) = world.policy.by_id(target) else {
+        return vec![];
+    };
+    let given = values_of(&p["parameters"]);
+    let base = |definition: &Stored, params: Map<String, Value>, set: Option<(&str, &str)>| {
+        let rule = definition.resource["properties"]["policyRule"].clone();
+        let effect = rule["then"]["effect"]
+            .as_str()
+            .and_then(|e| evaluate(e, Env::params_only(&params)).ok())
+            .and_then(|v| v.as_str().and_then(Effect::parse));
+        Policy {
+            assignment_id: a["id"].as_str().unwrap_or_default().to_string(),
+            assignment_name: assignment.name.clone(),
+            assignment_scope: assignment.scope.clone(),
+            not_scopes: p["notScopes"]
+                .as_array()
+                .map(|n| {
+                    n.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            assignment_parameters: p.get("parameters").cloned().unwrap_or(Value::Null),
+            principal: a["identity"]["principalId"].as_str().map(String::from),
+            set_id: set.map(|(id, _)| id.to_string()),
+            reference_id: set.map(|(_, r)| r.to_string()),
+            definition_id: definition.resource["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            definition_name: definition.name.clone(),
+            rule,
+            params,
+            effect,
+        }
+    };
+    match target.kind {
+        Kind::Definition => {
+            let params = with_defaults(&target.resource["properties"]["parameters"], &given);
+            vec![base(target, params, None)]
+        }
+        Kind::SetDefinition => {
+            let set = &target.resource["properties"];
+            let set_params = with_defaults(&set["parameters"], &given);
+            let set_id = target.resource["id"].as_str().unwrap_or_default();
+            set["policyDefinitions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| {
+                    let definition = world.policy.by_id(r["policyDefinitionId"].as_str()?)?;
+                    let passed: Map<String, Value> = values_of(&r["parameters"])
+                        .into_iter()
+                        .filter_map(|(k, v)| {
+                            let v = match v.as_str() {
+                                Some(s) => evaluate(s, Env::params_only(&set_params)).ok()?,
+                                None => v,
+                            };
+                            Some((k, v))
+                        })
+                        .collect();
+                    let params =
+                        with_defaults(&definition.resource["properties"]["parameters"], &passed);
+                    let reference = r["policyDefinitionReferenceId"]
+                        .as_str()
+                        .unwrap_or_default();
+                    Some(base(definition, params, Some((set_id, reference))))
+                })
+                .collect()
+        }
+        Kind::Assignment => vec![],
+    }
+}
+
+/// Every compliance record of the world, now.
+pub(crate) fn states(world: &World) -> Vec<State> {
+    let machines: Vec<(MachineAt, String, Value)> = world
+        .all_machines()
+        .into_iter()
+        .map(|at| (at, world.machine_id(at), world.machine_json(at, false)))
+        .collect();
+    let mut out = Vec::new();
+    for policy in policies(world) {
+        for (at, id, json) in &machines {
+            if !policy.covers(id) {
+                continue;
+            }
+            if let Some(compliance) = evaluate_on(world, &policy, *at, json) {
+                out.push(State {
+                    policy: policy.clone(),
+                    machine: *at,
+                    resource_id: id.clone(),
+                    compliance,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A policy's verdict on a machine (its resource JSON given); None when
+/// the policy gives no state (Disabled, or an effect it cannot resolve).
+pub(crate) fn evaluate_on(
+    world: &World,
+    policy: &Policy,
+    at: MachineAt,
+    resource: &Value,
+) -> Option<Compliance> {
+    let effect = policy.effect?;
+    if effect == Effect::Disabled {
+        return None;
+    }
+    let env = policy.env(resource);
+    // A rule that cannot be evaluated matches nothing.
+    if !condition(&policy.rule["if"], env).unwrap_or(false) {
+        return Some(Compliance::Compliant);
+    }
+    let details = &policy.rule["then"]["details"];
+    Some(match effect {
+        Effect::DeployIfNotExists | Effect::AuditIfNotExists => {
+            if related_exists(world, at, details, env) {
+                Compliance::Compliant
+            } else {
+                Compliance::NonCompliant
+            }
+        }
+        _ => Compliance::NonCompliant,
+    })
+}
+
+/// Whether a resource of `details.type` (named `details.name` when given)
+/// under the machine meets `details.existenceCondition`.
+fn related_exists(world: &World, at: MachineAt, details: &Value, env: Env) -> bool {
+    let ty = details["type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let name = details["name"]
+        .as_str()
+        .and_then(|n| evaluate(n, env).ok())
+        .and_then(|v| v.as_str().map(str::to_ascii_lowercase));
+    let m = world.machine(at);
+    let mut candidates: Vec<(String, Value)> = Vec::new();
+    match ty.as_str() {
+        "microsoft.hybridconnectivity/endpoints" => {
+            for e in &m.endpoints {
+                candidates.push((e.name.clone(), world.endpoint_json(at, e)));
+            }
+        }
+        "microsoft.hybridconnectivity/endpoints/serviceconfigurations" => {
+            for e in &m.endpoints {
+                for c in &e.configs {
+                    candidates.push((
+                        format!("{}/{}", e.name, c.name),
+                        world.service_config_json(at, e, c),
+                    ));
+                }
+            }
+        }
+        "microsoft.hybridcompute/machines/extensions" => {
+            for x in &m.extensions {
+                candidates.push((x.name.clone(), world.extension_json(at, x)));
+            }
+        }
+        _ => {}
+    }
+    let machine_name = m.name.to_ascii_lowercase();
+    candidates.iter().any(|(n, json)| {
+        let n = n.to_ascii_lowercase();
+        let named = name
+            .as_ref()
+            .is_none_or(|want| *want == n || *want == format!("{machine_name}/{n}"));
+        named
+            && details.get("existenceCondition").is_none_or(|c| {
+                condition(
+                    c,
+                    Env {
+                        resource: Some(json),
+                        ..env
+                    },
+                )
+                .unwrap_or(false)
+            })
+    })
+}
+
+// ---- conditions ----
+
+const OPERATORS: &[&str] = &[
+    "equals",
+    "notEquals",
+    "like",
+    "notLike",
+    "in",
+    "notIn",
+    "contains",
+    "notContains",
+    "containsKey",
+    "notContainsKey",
+    "exists",
+    "less",
+    "lessOrEquals",
+    "greater",
+    "greaterOrEquals",
+];
+
+/// Evaluates a policy condition; an error for what the simulator cannot read.
+pub(crate) fn condition(c: &Value, env: Env) -> Result<bool, String> {
+    let o = c.as_object().ok_or("a condition must be an object")?;
+    if let Some(all) = o.get("allOf") {
+        for c in all.as_array().ok_or("allOf takes an array")? {
+            if !condition(c, env)? {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
+    }
+    if let Some(any) = o.get("anyOf") {
+        for c in any.as_array().ok_or("anyOf takes an array")? {
+            if condition(c, env)? {
+                return Ok(true);
+            }
+        }
+        return Ok(false);
+    }
+    if let Some(not) = o.get("not") {
+        return Ok(!condition(not, env)?);
+    }
+    if let Some(count) = o.get("count") {
+        let n = count_of(count, env)?;
+        return operate(o, Some(&Value::from(n)), env);
+    }
+    if let Some(field) = o.get("field") {
+        let field = field.as_str().ok_or("field takes a string")?;
+        let field = match evaluate(field, env)? {
+            Value::String(s) => s,
+            other => return Err(format!("field names a string, not {other}")),
+        };
+        return match field_value(&field, env) {
+            Found::One(v) => operate(o, v.as_ref(), env),
+            // `[*]` outside a count: every element must pass.
+            Found::Many(values) => {
+                for v in &values {
+                    if !operate(o, Some(v), env)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+        };
+    }
+    if let Some(value) = o.get("value") {
+        let v = expand(value, env)?;
+        return operate(o, Some(&v), env);
+    }
+    Err(format!("the simulator does not know the condition {c}"))
+}
+
+fn count_of(count: &Value, env: Env) -> Result<usize, String> {
+    let alias = count["field"]
+        .as_str()
+        .ok_or("the simulator counts fields only")?;
+    let lower = alias.to_ascii_lowercase();
+    if !lower.ends_with("[*]") {
+        return Err(format!("a counted field ends in [*]: {alias}"));
+    }
+    let Found::Many(items) = field_value(alias, env) else {
+        return Err(format!("{alias} is not an array alias"));
+    };
+    let Some(wheres) = count.get("where") else {
+        return Ok(items.len());
+    };
+    let mut n = 0;
+    for item in &items {
+        let inner = Env {
+            counted: Some((lower.as_str(), item)),
+            ..env
+        };
+        if condition(wheres, inner)? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Applies the condition's operator to the value found (`None`: absent).
+fn operate(o: &Map<String, Value>, actual: Option<&Value>, env: Env) -> Result<bool, String> {
+    let (op, expected) = OPERATORS
+        .iter()
+        .find_map(|op| o.get(*op).map(|v| (*op, v)))
+        .ok_or_else(|| {
+            format!(
+                "no operator the simulator knows in {}",
+                Value::Object(o.clone())
+            )
+        })?;
+    let expected = expand(expected, env)?;
+    let actual = actual.filter(|v| !v.is_null());
+    let list = || expected.as_array().cloned().unwrap_or_default();
+    Ok(match op {
+        "equals" => actual.is_some_and(|a| same(a, &expected)),
+        "notEquals" => !actual.is_some_and(|a| same(a, &expected)),
+        "like" => actual.is_some_and(|a| like(a, &expected)),
+        "notLike" => !actual.is_some_and(|a| like(a, &expected)),
+        "in" => actual.is_some_and(|a| list().iter().any(|e| same(a, e))),
+        "notIn" => !actual.is_some_and(|a| list().iter().any(|e| same(a, e))),
+        "contains" => actual.is_some_and(|a| contains(a, &expected)),
+        "notContains" => !actual.is_some_and(|a| contains(a, &expected)),
+        "containsKey" => actual.is_some_and(|a| has_key(a, &expected)),
+        "notContainsKey" => !actual.is_some_and(|a| has_key(a, &expected)),
+        "exists" => {
+            let want = match &expected {
+                Value::Bool(b) => *b,
+                Value::String(s) => s.eq_ignore_ascii_case("true"),
+                _ => return Err("exists takes true or false".into()),
+            };
+            actual.is_some() == want
+        }
+        _ => {
+            let Some(ord) = actual.and_then(|a| order(a, &expected)) else {
+                return Ok(false);
+            };
+            match op {
+                "less" => ord.is_lt(),
+                "lessOrEquals" => ord.is_le(),
+                "greater" => ord.is_gt(),
+                _ => ord.is_ge(),
+            }
+        }
+    })
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Equality as Azure Policy compares: strings ignoring case, numbers by value.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => x.eq_ignore_ascii_case(y),
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn like(a: &Value, pattern: &Value) -> bool {
+    let (Some(a), Some(p)) = (text(a), text(pattern)) else {
+        return false;
+    };
+    crate::sim::rbac::matches(&p, &a)
+}
+
+fn contains(a: &Value, e: &Value) -> bool {
+    match a {
+        Value::String(s) => {
+            text(e).is_some_and(|e| s.to_ascii_lowercase().contains(&e.to_ascii_lowercase()))
+        }
+        Value::Array(items) => items.iter().any(|i| same(i, e)),
+        _ => false,
+    }
+}
+
+fn has_key(a: &Value, key: &Value) -> bool {
+    let Some(key) = text(key) else { return false };
+    a.as_object()
+        .is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case(&key)))
+}
+
+fn order(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::String(x), Value::String(y)) => {
+            Some(x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase()))
+        }
+        _ => None,
+    }
+}
+
+// ---- fields ----
+
+/// What a field names: one value (None when absent), or the elements of a `[*]` alias.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Found {
+    One(Option<Value>),
+    Many(Vec<Value>),
+}
+
+fn get_ci<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+    let o = v.as_object()?;
+    o.get(key).or_else(|| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// The value of a field of the environment's resource (or of the element a
+/// `count` is at, for a field below the counted alias).
+pub(crate) fn field_value(alias: &str, env: Env) -> Found {
+    let lower = alias.to_ascii_lowercase();
+    if let Some((counted, element)) = env.counted
+        && let Some(rest) = lower.strip_prefix(counted)
+    {
+        let rest = &alias[alias.len() - rest.len()..];
+        return match rest.strip_prefix('.') {
+            None if rest.is_empty() => Found::One(Some(element.clone())),
+            None => Found::One(None),
+            Some(path) => walk(element, path),
+        };
+    }
+    let Some(r) = env.resource else {
+        return Found::One(None);
+    };
+    match lower.as_str() {
+        "type" | "name" | "location" | "id" | "kind" | "tags" => {
+            return Found::One(get_ci(r, &lower).cloned());
+        }
+        _ => {}
+    }
+    if let Some(tag) = lower
+        .strip_prefix("tags['")
+        .and_then(|t| t.strip_suffix("']"))
+        .or_else(|| lower.strip_prefix("tags."))
+    {
+        return Found::One(get_ci(&r["tags"], tag).cloned());
+    }
+    // `{resource type}/{path of properties}`.
+    let ty = r["type"].as_str().unwrap_or_default().to_ascii_lowercase();
+    match lower.strip_prefix(&format!("{ty}/")) {
+        Some(rest) if !rest.contains('/') => {
+            walk(&r["properties"], &alias[alias.len() - rest.len()..])
+        }
+        _ if alias.contains("[*]") => Found::Many(vec![]),
+        _ => Found::One(None),
+    }
+}
+
+/// Follows a dotted path (`a.b[*].c`) from `v`.
+fn walk(v: &Value, path: &str) -> Found {
+    let mut current = vec![v.clone()];
+    let mut many = false;
+    for seg in path.split('.') {
+        let (name, star) = match seg.strip_suffix("[*]") {
+            Some(n) => (n, true),
+            None => (seg, false),
+        };
+        let mut next = Vec::new();
+        for c in &current {
+            let Some(x) = get_ci(c, name) else { continue };
+            if star {
+                if let Some(items) = x.as_array() {
+                    next.extend(items.iter().cloned());
+                }
+            } else {
+                next.push(x.clone());
+            }
+        }
+        many |= star;
+        current = next;
+    }
+    if many {
+        Found::Many(current)
+    } else {
+        Found::One(current.into_iter().next())
+    }
+}
+
+// ---- template expressions ----
+
+/// A JSON value with every string expression in it evaluated.
+pub(crate) fn expand(v: &Value, env: Env) -> Result<Value, String> {
+    Ok(match v {
+        Value::String(s) => evaluate(s, env)?,
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| expand(i, env))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| Ok((k.clone(), expand(v, env)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// A string as ARM reads it: `[expression]` evaluated, `[[` escaping a
+/// literal bracket, anything else itself.
+pub(crate) fn evaluate(s: &str, env: Env) -> Result<Value, String> {
+    if let Some(rest) = s.strip_prefix("[[") {
+        return Ok(Value::String(format!("[{rest}")));
+    }
+    let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
+        return Ok(Value::String(s.to_string()));
+    };
+    let mut p = Parser {
+        s: inner.as_bytes(),
+        i: 0,
+        env,
+    };
+    let v = p.expr()?;
+    p.ws();
+    if p.i != p.s.len() {
+        return Err(format!("unexpected text in the expression {s}"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+    env: Env<'a>,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.s.get(self.i).is_some_and(u8::is_ascii_whitespace) {
+            self.i += 1;
+        }
+    }
+
+    fn expr(&mut self) -> Result<Value, String> {
+        self.ws();
+        match self.s.get(self.i) {
+            None => Err("an expression ends too early".into()),
+            Some(b'\'') => {
+                self.i += 1;
+                let mut out = Vec::new();
+                loop {
+                    match self.s.get(self.i) {
+                        None => return Err("a string is not closed".into()),
+                        Some(b'\'') if self.s.get(self.i + 1) == Some(&b'\'') => {
+                            out.push(b'\'');
+                            self.i += 2;
+                        }
+                        Some(b'\'') => {
+                            self.i += 1;
+                            break;
+                        }
+                        Some(c) => {
+                            out.push(*c);
+                            self.i += 1;
+                        }
+                    }
+                }
+                Ok(Value::String(String::from_utf8_lossy(&out).into_owned()))
+            }
+            Some(c) if c.is_ascii_digit() || *c == b'-' => {
+                let start = self.i;
+                self.i += 1;
+                while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
+                    self.i += 1;
+                }
+                let n: i64 = std::str::from_utf8(&self.s[start..self.i])
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or("a number is not valid")?;
+                Ok(Value::from(n))
+            }
+            Some(_) => {
+                let start = self.i;
+                while self
+                    .s
+                    .get(self.i)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
+                    self.i += 1;
+                }
+                let name = String::from_utf8_lossy(&self.s[start..self.i]).to_ascii_lowercase();
+                self.ws();
+                if self.s.get(self.i) != Some(&b'(') {
+                    return Err(format!("'{name}' is not a function call"));
+                }
+                self.i += 1;
+                let mut args = Vec::new();
+                loop {
+                    self.ws();
+                    if self.s.get(self.i) == Some(&b')') {
+                        self.i += 1;
+                        break;
+                    }
+                    args.push(self.expr()?);
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b')') => {
+                            self.i += 1;
+                            break;
+                        }
+                        _ => return Err(format!("{name}( is not closed")),
+                    }
+                }
+                self.call(&name, args)
+            }
+        }
+    }
+
+    fn call(&self, name: &str, args: Vec<Value>) -> Result<Value, String> {
+        let one = || -> Result<&Value, String> {
+            match args.as_slice() {
+                [a] => Ok(a),
+                _ => Err(format!("{name}() takes one argument")),
+            }
+        };
+        match name {
+            "parameters" => {
+                let key = one()?.as_str().ok_or("parameters() takes a name")?;
+                self.env
+                    .params
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v.clone())
+                    .ok_or_else(|| format!("the parameter '{key}' has no value"))
+            }
+            "field" => {
+                let alias = one()?.as_str().ok_or("field() takes an alias")?;
+                Ok(match field_value(alias, self.env) {
+                    Found::One(v) => v.unwrap_or(Value::Null),
+                    Found::Many(v) => Value::Array(v),
+                })
+            }
+            "string" => {
+                let v = one()?;
+                Ok(Value::String(text(v).unwrap_or_else(|| v.to_string())))
+            }
+            "tolower" => Ok(Value::String(
+                text(one()?).unwrap_or_default().to_lowercase(),
+            )),
+            "toupper" => Ok(Value::String(
+                text(one()?).unwrap_or_default().to_uppercase(),
+            )),
+            "concat" => {
+                if args.iter().all(Value::is_array) {
+                    return Ok(Value::Array(
+                        args.iter()
+                            .flat_map(|a| a.as_array().cloned().unwrap_or_default())
+                            .collect(),
+                    ));
+                }
+                let mut out = String::new();
+                for a in &args {
+                    out.push_str(&text(a).ok_or("concat() joins strings or arrays")?);
+                }
+                Ok(Value::String(out))
+            }
+            other => Err(format!("the simulator does not evaluate {other}()")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value, json};
+
+    use super::{Env, Found, condition, evaluate, field_value};
+
+    fn machine() -> Value {
+        json!({
+            "type": "Microsoft.HybridCompute/machines",
+            "name": "web-01",
+            "location": "eastus",
+            "tags": {"env": "prod"},
+            "properties": {
+                "osName": "linux",
+                "osType": "linux",
+                "agentConfiguration": {
+                    "incomingConnectionsPorts": ["443", "22"],
+                    "extensionsEnabled": "true",
+                    "extensionsAllowList": [{"publisher": "Microsoft.Azure.ActiveDirectory", "type": "AADSSHLoginForLinux"}],
+                    "extensionsBlockList": []
+                }
+            }
+        })
+    }
+
+    fn check(c: Value, params: &Map<String, Value>) -> bool {
+        let m = machine();
+        let env = Env {
+            params,
+            resource: Some(&m),
+            counted: None,
+        };
+        condition(&c, env).unwrap()
+    }
+
+    #[test]
+    fn each_operator_compares_as_azure_policy_does() {
+        let p = Map::new();
+        let f = |op: &str, field: &str, v: Value| json!({"field": field, op: v});
+        let yes = [
+            f("equals", "type", json!("microsoft.hybridcompute/MACHINES")),
+            f("notEquals", "name", json!("web-02")),
+            f("in", "location", json!(["westus", "EastUS"])),
+            f("notIn", "location", json!(["westus"])),
+            f("like", "name", json!("web-*")),
+            f("notLike", "name", json!("db-*")),
+            f("contains", "name", json!("B-0")),
+            f("notContains", "name", json!("db")),
+            f("containsKey", "tags", json!("ENV")),
+            f("notContainsKey", "tags", json!("owner")),
+            f("exists", "tags.env", json!(true)),
+            f("exists", "tags['owner']", json!("false")),
+            f(
+                "equals",
+                "Microsoft.HybridCompute/machines/osName",
+                json!("Linux"),
+            ),
+            f(
+                "equals",
+                "Microsoft.HybridCompute/machines/agentConfiguration.extensionsEnabled",
+                json!("true"),
+            ),
+            // `[*]` outside a count: every element must pass.
+            f(
+                "like",
+                "Microsoft.HybridCompute/machines/agentConfiguration.incomingConnectionsPorts[*]",
+                json!("*"),
+            ),
+            json!({"value": "[concat('a', 'b')]", "equals": "AB"}),
+            json!({"not": {"field": "name", "equals": "db-01"}}),
+            json!({"anyOf": [{"field": "name", "equals": "x"}, {"field": "name", "equals": "web-01"}]}),
+            json!({"count": {"field": "Microsoft.HybridCompute/machines/agentConfiguration.incomingConnectionsPorts[*]"}, "greater": 1}),
+            json!({"count": {"field": "Microsoft.HybridCompute/machines/agentConfiguration.incomingConnectionsPorts[*]",
+                    "where": {"field": "Microsoft.HybridCompute/machines/agentConfiguration.incomingConnectionsPorts[*]", "equals": "22"}},
+                   "equals": 1}),
+            json!({"value": 3, "lessOrEquals": 3}),
+            json!({"value": 2, "less": 3}),
+            json!({"value": 4, "greaterOrEquals": 3}),
+        ];
+        for c in yes {
+            assert!(check(c.clone(), &p), "{c}");
+        }
+        let no = [
+            f("equals", "name", json!("web-02")),
+            f("in", "location", json!(["westus"])),
+            f("like", "name", json!("db-*")),
+            f("exists", "tags.owner", json!(true)),
+            f(
+                "equals",
+                "Microsoft.HybridCompute/machines/nothing",
+                json!("x"),
+            ),
+            // An alias of another type is absent here.
+            f(
+                "equals",
+                "Microsoft.HybridCompute/machines/extensions/type",
+                json!("x"),
+            ),
+            f(
+                "equals",
+                "Microsoft.HybridCompute/machines/agentConfiguration.incomingConnectionsPorts[*]",
+                json!("22"),
+            ),
+            json!({"allOf": [{"field": "name", "equals": "web-01"}, {"field": "name", "equals": "x"}]}),
+            json!({"value": 2, "greater": 3}),
+        ];
+        for c in no {
+            assert!(!check(c.clone(), &p), "{c}");
+        }
+        assert!(
+            condition(
+                &json!({"field": "name", "matches": "x"}),
+                Env::params_only(&p)
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn expressions_read_parameters_fields_and_literals() {
+        let mut p = Map::new();
+        p.insert("port".into(), json!(22));
+        p.insert("machineName".into(), json!("web-01"));
+        let m = machine();
+        let env = Env {
+            params: &p,
+            resource: Some(&m),
+            counted: None,
+        };
+        assert_eq!(evaluate("[parameters('port')]", env).unwrap(), json!(22));
+        assert_eq!(
+            evaluate("[string(parameters('port'))]", env).unwrap(),
+            json!("22")
+        );
+        assert_eq!(evaluate("[field('name')]", env).unwrap(), json!("web-01"));
+        assert_eq!(
+            evaluate("[field('location')]", env).unwrap(),
+            json!("eastus")
+        );
+        assert_eq!(
+            evaluate(
+                "[concat('Microsoft.HybridCompute/machines/', parameters('machineName'))]",
+                env
+            )
+            .unwrap(),
+            json!("Microsoft.HybridCompute/machines/web-01")
+        );
+        assert_eq!(
+            evaluate(
+                "[concat(parameters('machineName'), '/AADSSHLoginForLinux')]",
+                env
+            )
+            .unwrap(),
+            json!("web-01/AADSSHLoginForLinux")
+        );
+        assert_eq!(evaluate("plain", env).unwrap(), json!("plain"));
+        assert_eq!(evaluate("[[literal]", env).unwrap(), json!("[literal]"));
+        assert_eq!(evaluate("['it''s']", env).unwrap(), json!("it's"));
+        assert!(evaluate("[parameters('nope')]", env).is_err());
+        assert!(evaluate("[resourceGroup()]", env).is_err());
+        assert_eq!(
+            field_value(
+                "Microsoft.HybridCompute/machines/agentConfiguration.extensionsAllowList[*].type",
+                env
+            ),
+            Found::Many(vec![json!("AADSSHLoginForLinux")])
+        );
+    }
+
+    /// arcfix's own rules (tests/data/policy/arcfix-initiative.json), each
+    /// `if` on a machine that it must and must not match.
+    #[test]
+    fn arcfix_audit_rules_match_the_machines_they_name() {
+        let doc: Value = serde_json::from_str(include_str!(
+            "../../tests/data/policy/arcfix-initiative.json"
+        ))
+        .unwrap();
+        let rule = |name: &str| {
+            doc["definitions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["name"] == name)
+                .unwrap()["properties"]["policyRule"]["if"]
+                .clone()
+        };
+        let mut p = Map::new();
+        p.insert("port".into(), json!(22));
+        let on = |m: &Value, c: &Value| {
+            condition(
+                c,
+                Env {
+                    params: &p,
+                    resource: Some(m),
+                    counted: None,
+                },
+            )
+            .unwrap()
+        };
+        let ports = rule("arcfix-agent-ssh-port");
+        let entra = rule("arcfix-agent-entra-extension");
+        let ok = machine();
+        assert!(!on(&ok, &ports));
+        assert!(!on(&ok, &entra));
+        let mut no_22 = machine();
+        no_22["properties"]["agentConfiguration"]["incomingConnectionsPorts"] = json!(["443"]);
+        assert!(on(&no_22, &ports));
+        let mut any_port = machine();
+        any_port["properties"]["agentConfiguration"]["incomingConnectionsPorts"] = json!([]);
+        assert!(!on(&any_port, &ports));
+        let mut disabled = machine();
+        disabled["properties"]["agentConfiguration"]["extensionsEnabled"] = json!("false");
+        assert!(on(&disabled, &entra));
+        let mut other_allowed = machine();
+        other_allowed["properties"]["agentConfiguration"]["extensionsAllowList"] =
+            json!([{"publisher": "Microsoft.Azure.Monitor", "type": "AzureMonitorLinuxAgent"}]);
+        assert!(on(&other_allowed, &entra));
+        let mut blocked = machine();
+        blocked["properties"]["agentConfiguration"]["extensionsBlockList"] = json!([{"publisher": "Microsoft.Azure.ActiveDirectory", "type": "AADSSHLoginForLinux"}]);
+        assert!(on(&blocked, &entra));
+        let mut windows = disabled.clone();
+        windows["properties"]["osName"] = json!("windows");
+        assert!(!on(&windows, &entra));
+        for name in ["arcfix-ssh-endpoint", "arcfix-ssh-service-configuration"] {
+            assert!(on(&windows, &rule(name)), "{name}");
+        }
+        assert!(on(&ok, &rule("arcfix-entra-ssh-login-extension")));
+        assert!(!on(&windows, &rule("arcfix-entra-ssh-login-extension")));
+    }
+}

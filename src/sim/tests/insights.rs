@@ -1,0 +1,527 @@
+//! Azure Policy compliance and remediation in the simulator, through its
+//! HTTP handler: arcfix's initiative (tests/data/policy/arcfix-initiative.json)
+//! installed on the `policy` scenario, its states summarized and queried,
+//! and its DeployIfNotExists policies remediated by the assignment's identity.
+
+use serde_json::{Value, json};
+
+use crate::sim::Scenario;
+use crate::sim::tests::{SUB, T};
+
+const POLICY: &str = "api-version=2023-04-01";
+const STATES: &str = "api-version=2019-10-01";
+const REMEDIATIONS: &str = "api-version=2021-10-01";
+
+fn sub() -> String {
+    format!("/subscriptions/{SUB}")
+}
+
+fn assignment_id() -> String {
+    format!(
+        "{}/providers/Microsoft.Authorization/policyAssignments/arcfix-ssh",
+        sub()
+    )
+}
+
+fn filter(f: &str) -> String {
+    url::form_urlencoded::byte_serialize(f.as_bytes()).collect()
+}
+
+/// Definitions, set and assignment (with its identity) as arcfix installs
+/// them; the identity's principal id.
+async fn install(t: &T) -> String {
+    let doc: Value = serde_json::from_str(include_str!(
+        "../../../tests/data/policy/arcfix-initiative.json"
+    ))
+    .unwrap();
+    for d in doc["definitions"].as_array().unwrap() {
+        let url = format!(
+            "{}/providers/Microsoft.Authorization/policyDefinitions/{}?{POLICY}",
+            sub(),
+            d["name"].as_str().unwrap()
+        );
+        let r = t.put(&url, json!({"properties": d["properties"]})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let set = doc["set"]["properties"]
+        .to_string()
+        .replace("{subscriptionId}", SUB);
+    let r = t
+        .put(
+            &format!(
+                "{}/providers/Microsoft.Authorization/policySetDefinitions/arcfix-ssh?{POLICY}",
+                sub()
+            ),
+            json!({"properties": serde_json::from_str::<Value>(&set).unwrap()}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = t
+        .put(
+            &format!("{}?{POLICY}", assignment_id()),
+            json!({
+                "location": "eastus",
+                "identity": {"type": "SystemAssigned"},
+                "properties": {"policyDefinitionId": format!(
+                    "{}/providers/Microsoft.Authorization/policySetDefinitions/arcfix-ssh", sub())}
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["identity"]["principalId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn summarize(t: &T) -> Value {
+    let r = t
+        .post(
+            &format!(
+                "{}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?{STATES}&$filter={}",
+                sub(),
+                filter(&format!("policyAssignmentId eq '{}'", assignment_id()))
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+/// The machine names of the non-compliant records, per reference id.
+async fn non_compliant(t: &T) -> Vec<(String, String)> {
+    let mut url = format!(
+        "{}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?{STATES}&$top=1000&$filter={}",
+        sub(),
+        filter(&format!(
+            "policyAssignmentId eq '{}' and complianceState eq 'NonCompliant'",
+            assignment_id().to_uppercase()
+        ))
+    );
+    let mut out = Vec::new();
+    loop {
+        let r = t.post(&url, None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        for s in r.body["value"].as_array().unwrap() {
+            assert_eq!(s["complianceState"], "NonCompliant");
+            assert_eq!(s["isCompliant"], false);
+            let machine = s["resourceId"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap();
+            out.push((
+                s["policyDefinitionReferenceId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                machine.to_string(),
+            ));
+        }
+        match r.body["@odata.nextLink"].as_str() {
+            Some(next) => {
+                url = next
+                    .trim_start_matches(&t.sim.base_url().trim_end_matches('/').to_string())
+                    .to_string()
+            }
+            None => break,
+        }
+    }
+    out.sort();
+    out
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = v
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn remediation_url(name: &str) -> String {
+    format!(
+        "{}/providers/Microsoft.PolicyInsights/remediations/{name}?{REMEDIATIONS}",
+        sub()
+    )
+}
+
+/// Creates a remediation of one reference and reads it until it ends;
+/// the stages seen and the final answer.
+async fn remediate(t: &T, name: &str, reference: &str) -> (Vec<String>, Value) {
+    let r = t
+        .put(
+            &remediation_url(name),
+            json!({"properties": {"policyAssignmentId": assignment_id(), "policyDefinitionReferenceId": reference}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut stages = vec![
+        r.body["properties"]["provisioningState"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    ];
+    let mut last = r.body;
+    for _ in 0..5 {
+        let r = t.get(&remediation_url(name)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let stage = r.body["properties"]["provisioningState"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let done = stage == "Succeeded" || stage == "Failed";
+        stages.push(stage);
+        last = r.body;
+        if done {
+            break;
+        }
+    }
+    (stages, last)
+}
+
+#[tokio::test]
+async fn a_remediation_deploys_what_is_missing_once_the_identity_has_its_role() {
+    let t = T::builtin("policy").await;
+    let principal = install(&t).await;
+    let s = summarize(&t).await;
+    let results = &s["value"][0]["results"];
+    assert_eq!(results["nonCompliantResources"], 5, "{s}");
+    assert_eq!(
+        results["resourceDetails"],
+        json!([{"complianceState": "compliant", "count": 2}, {"complianceState": "noncompliant", "count": 5}])
+    );
+    let a = &s["value"][0]["policyAssignments"][0];
+    assert_eq!(a["policyAssignmentId"], assignment_id());
+    assert_eq!(a["policyDefinitions"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        non_compliant(&t).await,
+        pairs(&[
+            ("arcfix-ssh-endpoint", "web-02"),
+            ("arcfix-ssh-endpoint", "win-02"),
+            ("arcfix-ssh-service-configuration", "web-02"),
+            ("arcfix-ssh-service-configuration", "db-01"),
+            ("arcfix-ssh-service-configuration", "win-02"),
+            ("arcfix-agent-ssh-port", "app-01"),
+            ("arcfix-entra-ssh-login-extension", "app-02"),
+        ])
+    );
+
+    // Without a role, each deployment is refused and nothing is written.
+    let (stages, end) = remediate(&t, "no-role", "arcfix-ssh-endpoint").await;
+    assert_eq!(stages, ["Accepted", "Evaluating", "Failed"]);
+    assert_eq!(
+        end["properties"]["deploymentStatus"],
+        json!({"totalDeployments": 2, "successfulDeployments": 0, "failedDeployments": 2})
+    );
+    let message = end["properties"]["statusMessage"].as_str().unwrap();
+    assert!(message.contains("AuthorizationFailed"), "{message}");
+    assert_eq!(non_compliant(&t).await.len(), 7);
+
+    // The identity is a service principal of the directory: Contributor is given to it.
+    let r = t
+        .put(
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+                sub(),
+                crate::sim::world::new_guid()
+            ),
+            json!({"properties": {
+                "roleDefinitionId": format!("{}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c", sub()),
+                "principalId": principal,
+                "principalType": "ServicePrincipal"
+            }}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    for (name, reference, total) in [
+        ("endpoints", "arcfix-ssh-endpoint", 2),
+        ("ssh", "arcfix-ssh-service-configuration", 3),
+        ("entra", "arcfix-entra-ssh-login-extension", 1),
+    ] {
+        let (stages, end) = remediate(&t, name, reference).await;
+        assert_eq!(stages, ["Accepted", "Evaluating", "Succeeded"], "{end}");
+        assert_eq!(
+            end["properties"]["deploymentStatus"],
+            json!({"totalDeployments": total, "successfulDeployments": total, "failedDeployments": 0}),
+            "{end}"
+        );
+    }
+    // What a PUT of each would have made.
+    let machine = |rg: &str, m: &str| {
+        format!(
+            "{}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{m}",
+            sub()
+        )
+    };
+    for (rg, m) in [
+        ("arc-prod", "web-02"),
+        ("arc-prod", "db-01"),
+        ("arc-win", "win-02"),
+    ] {
+        let r = t
+            .get(&format!(
+                "{}/providers/Microsoft.HybridConnectivity/endpoints/default/serviceConfigurations/SSH?api-version=2023-03-15",
+                machine(rg, m)
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{m}: {}", r.body);
+        assert_eq!(r.body["properties"]["port"], 22);
+        assert_eq!(r.body["properties"]["serviceName"], "SSH");
+        assert_eq!(r.body["systemData"]["createdByType"], "ServicePrincipal");
+    }
+    let r = t
+        .get(&format!(
+            "{}/extensions/AADSSHLoginForLinux?api-version=2025-01-13",
+            machine("arc-prod", "app-02")
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(
+        r.body["properties"]["publisher"],
+        "Microsoft.Azure.ActiveDirectory"
+    );
+    assert_eq!(r.body["location"], "eastus");
+    // Only the audit is left: the agent's ports are the server's to change.
+    assert_eq!(
+        non_compliant(&t).await,
+        pairs(&[("arcfix-agent-ssh-port", "app-01")])
+    );
+    let s = summarize(&t).await;
+    assert_eq!(s["value"][0]["results"]["nonCompliantResources"], 1);
+    // Lists see them all, finished.
+    let r = t
+        .get(&format!(
+            "{}/providers/Microsoft.PolicyInsights/remediations?{REMEDIATIONS}&$filter={}",
+            sub(),
+            filter("provisioningState eq 'Succeeded'")
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn remediation_bodies_are_checked_as_arm_checks_them() {
+    let t = T::builtin("policy").await;
+    install(&t).await;
+    let put = |name: &str, props: Value| {
+        let url = remediation_url(name);
+        let t = &t;
+        async move { t.put(&url, json!({"properties": props})).await }
+    };
+    let a = assignment_id();
+    let r = put("r", json!({"policyAssignmentId": a})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "InvalidCreateRemediationRequest")
+    );
+    assert!(
+        r.message().contains("assigns a policy set definition. Remediations must specify a single policy definition reference ID"),
+        "{}",
+        r.message()
+    );
+    for (props, why) in [
+        (
+            json!({"policyAssignmentId": a, "policyDefinitionReferenceId": "nope"}),
+            "is not in",
+        ),
+        (
+            json!({"policyAssignmentId": a, "policyDefinitionReferenceId": "arcfix-agent-ssh-port"}),
+            "deployIfNotExists or modify",
+        ),
+        (
+            json!({"policyAssignmentId": a, "policyDefinitionReferenceId": "arcfix-ssh-endpoint", "resourceDiscoveryMode": "Everything"}),
+            "discovery mode",
+        ),
+        (
+            json!({"policyAssignmentId": a, "policyDefinitionReferenceId": "arcfix-ssh-endpoint", "resourceCount": 0}),
+            "resourceCount",
+        ),
+        (
+            json!({"policyAssignmentId": a, "policyDefinitionReferenceId": "arcfix-ssh-endpoint", "parallelDeployments": 31}),
+            "parallelDeployments",
+        ),
+        (
+            json!({"policyAssignmentId": a, "policyDefinitionReferenceId": "arcfix-ssh-endpoint", "failureThreshold": {"percentage": 1.5}}),
+            "failure threshold",
+        ),
+        (
+            json!({"policyDefinitionReferenceId": "arcfix-ssh-endpoint"}),
+            "assignment ID must be provided",
+        ),
+    ] {
+        let r = put("r", props.clone()).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "InvalidCreateRemediationRequest"),
+            "{props}"
+        );
+        assert!(r.message().contains(why), "{why}: {}", r.message());
+    }
+    let r = put(
+        "r",
+        json!({"policyAssignmentId": format!("{a}-gone"), "policyDefinitionReferenceId": "x"}),
+    )
+    .await;
+    assert_eq!((r.status, r.code()), (404, "PolicyAssignmentNotFound"));
+    let r = t.put(&remediation_url("r"), json!({})).await;
+    assert_eq!((r.status, r.code()), (400, "InvalidRequestContent"));
+    // Nothing was stored by the refusals.
+    let r = t.get(&remediation_url("r")).await;
+    assert_eq!((r.status, r.code()), (404, "RemediationNotFound"));
+    // An active remediation cannot be replaced; a finished one can.
+    let ok = json!({"policyAssignmentId": a, "policyDefinitionReferenceId": "arcfix-ssh-endpoint"});
+    assert_eq!(put("r", ok.clone()).await.status, 201);
+    let r = put("r", ok.clone()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "InvalidUpdateRemediationRequest")
+    );
+    t.get(&remediation_url("r")).await;
+    let end = t.get(&remediation_url("r")).await;
+    assert_eq!(end.body["properties"]["provisioningState"], "Failed");
+    assert_eq!(put("r", ok).await.status, 200);
+    assert_eq!(t.delete(&remediation_url("r")).await.status, 200);
+    assert_eq!(t.delete(&remediation_url("r")).await.status, 204);
+    // A remediation scope outside the assignment's.
+    let rg = format!(
+        "{}/resourceGroups/arc-prod/providers/Microsoft.Authorization/policyAssignments/rg-only?{POLICY}",
+        sub()
+    );
+    let r = t
+        .put(&rg, json!({"properties": {"policyDefinitionId": format!("{}/providers/Microsoft.Authorization/policyDefinitions/arcfix-ssh-endpoint", sub())}}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = put("s", json!({"policyAssignmentId": r.body["id"]})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "InvalidCreateRemediationRequest")
+    );
+    assert!(
+        r.message().contains("not within the scope"),
+        "{}",
+        r.message()
+    );
+}
+
+#[tokio::test]
+async fn filters_outside_the_supported_ones_are_refused_and_pages_follow() {
+    let mut v = serde_json::to_value(Scenario::builtin("policy").unwrap()).unwrap();
+    v["page_size"] = json!(3);
+    let t = T::start(Scenario::from_json(&v.to_string()).unwrap()).await;
+    install(&t).await;
+    // Seven records in pages of three.
+    assert_eq!(non_compliant(&t).await.len(), 7);
+    for bad in [
+        "policyAssignmentId ne 'x'",
+        "timestamp eq '2020-01-01'",
+        "policyAssignmentId eq 'x' or complianceState eq 'NonCompliant'",
+        "complianceState eq NonCompliant",
+        "policyAssignmentId eq 'x",
+    ] {
+        let r = t
+            .post(
+                &format!(
+                    "{}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?{STATES}&$filter={}",
+                    sub(),
+                    filter(bad)
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "InvalidFilterExpression"),
+            "{bad}"
+        );
+    }
+    // A resource group sees its own machines only; isCompliant works too.
+    let r = t
+        .post(
+            &format!(
+                "{}/resourceGroups/arc-win/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?{STATES}&$filter={}",
+                sub(),
+                filter("IsCompliant eq false and policyDefinitionReferenceId eq 'arcfix-ssh-endpoint'")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ids: Vec<&str> = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["resourceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1);
+    assert!(ids[0].ends_with("/machines/win-02"), "{ids:?}");
+    let wrong = t
+        .post(
+            &format!("{}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?api-version=2021-10-01", sub()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (400, "NoRegisteredProviderFound")
+    );
+}
+
+#[tokio::test]
+async fn a_reader_of_one_machine_may_neither_read_states_nor_remediate() {
+    let t = T::builtin("reader").await;
+    let r = t
+        .post(
+            &format!(
+                "{}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?{STATES}",
+                sub()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
+    assert!(
+        r.message()
+            .contains("Microsoft.PolicyInsights/policyStates/summarize/read"),
+        "{}",
+        r.message()
+    );
+    let r = t
+        .put(
+            &remediation_url("x"),
+            json!({"properties": {"policyAssignmentId": assignment_id()}}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
+    assert!(
+        r.message()
+            .contains("Microsoft.PolicyInsights/remediations/write"),
+        "{}",
+        r.message()
+    );
+    // A Contributor (through a group) reads states and policy but cannot assign it.
+    let t = T::builtin("group-contributor").await;
+    let r = t
+        .post(
+            &format!(
+                "{}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?{STATES}",
+                sub()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t
+        .put(
+            &format!("{}?{POLICY}", assignment_id()),
+            json!({"properties": {"policyDefinitionId": "x"}}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
+}
