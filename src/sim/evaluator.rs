@@ -12,8 +12,9 @@
 //! `type`, `name`, `location`, `id`, `tags`, and any alias that is the
 //! resource's type followed by a path of its `properties` (with `[*]` for
 //! arrays); template functions `parameters`, `field`, `concat`, `string`,
-//! `toLower`, `toUpper`. A resource whose `if` is false is compliant, as
-//! Azure Policy's compliance table says.
+//! `toLower`, `toUpper`. A resource whose `if` is false is compliant
+//! (learn.microsoft.com/azure/governance/policy/concepts/compliance-states),
+//! unless the policy does not apply to it at all (`applicable`).
 
 use serde_json::{Map, Value};
 
@@ -302,6 +303,9 @@ pub(crate) fn evaluate_on(
         return None;
     }
     let env = policy.env(resource);
+    if !applicable(&policy.rule["if"], env) {
+        return None;
+    }
     // A rule that cannot be evaluated matches nothing.
     if !condition(&policy.rule["if"], env).unwrap_or(false) {
         return Some(Compliance::Compliant);
@@ -317,6 +321,30 @@ pub(crate) fn evaluate_on(
         }
         _ => Compliance::NonCompliant,
     })
+}
+
+/// Whether the policy applies to the resource at all: its `if` read with
+/// only the conditions on `type`, `name` and `kind` (the others taken as
+/// met), as Azure Policy's applicability rules for Resource Manager modes
+/// say. A resource it does not apply to has no state.
+fn applicable(c: &Value, env: Env) -> bool {
+    let Some(o) = c.as_object() else { return true };
+    if let Some(all) = o.get("allOf").and_then(Value::as_array) {
+        return all.iter().all(|c| applicable(c, env));
+    }
+    if let Some(any) = o.get("anyOf").and_then(Value::as_array) {
+        return any.iter().any(|c| applicable(c, env));
+    }
+    match o.get("field").and_then(Value::as_str) {
+        Some(f)
+            if ["type", "name", "kind"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(f)) =>
+        {
+            condition(c, env).unwrap_or(false)
+        }
+        _ => true,
+    }
 }
 
 /// Whether a resource of `details.type` (named `details.name` when given)
@@ -850,7 +878,7 @@ impl Parser<'_> {
 mod tests {
     use serde_json::{Map, Value, json};
 
-    use super::{Env, Found, condition, evaluate, field_value};
+    use super::{Env, Found, applicable, condition, evaluate, field_value};
 
     fn machine() -> Value {
         json!({
@@ -962,6 +990,28 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_policy_applies_by_type_name_and_kind_only() {
+        let p = Map::new();
+        let rule = json!({"allOf": [
+            {"field": "type", "equals": "Microsoft.HybridCompute/machines"},
+            {"field": "Microsoft.HybridCompute/machines/osName", "equals": "windows"}
+        ]});
+        let m = machine();
+        let env = |r| Env {
+            params: &p,
+            resource: Some(r),
+            counted: None,
+        };
+        // A Linux machine: the policy applies, and its rule is false (compliant).
+        assert!(applicable(&rule, env(&m)));
+        assert!(!condition(&rule, env(&m)).unwrap());
+        // A VMware VM: the policy does not apply (no state at all).
+        let mut vm = machine();
+        vm["type"] = json!("Microsoft.ConnectedVMwarevSphere/virtualMachines");
+        assert!(!applicable(&rule, env(&vm)));
     }
 
     #[test]

@@ -1155,3 +1155,58 @@ fn finish_extension(world: &mut World, path: &str) -> Result<(), (String, String
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Column, Filter, parse_filter};
+
+    const ALL: &[Column] = &[
+        Column::PolicyAssignmentId,
+        Column::ComplianceState,
+        Column::IsCompliant,
+        Column::ResourceType,
+    ];
+
+    #[test]
+    fn filters_are_eq_clauses_joined_by_and() {
+        assert_eq!(
+            parse_filter(
+                "PolicyAssignmentId eq '/subscriptions/S/providers/x/a''b' AND complianceState eq 'NonCompliant'",
+                ALL
+            )
+            .unwrap(),
+            Filter(vec![
+                (Column::PolicyAssignmentId, "/subscriptions/S/providers/x/a'b".into()),
+                (Column::ComplianceState, "NonCompliant".into()),
+            ])
+        );
+        assert_eq!(
+            parse_filter("isCompliant eq FALSE", ALL).unwrap(),
+            Filter(vec![(Column::IsCompliant, "false".into())])
+        );
+        assert_eq!(parse_filter("", ALL).unwrap(), Filter(vec![]));
+        for bad in [
+            "policyAssignmentId ne 'x'",
+            "policyAssignmentId eq 'x' or resourceType eq 'y'",
+            "policyAssignmentId eq 'x",
+            "policyAssignmentId eq x",
+            "resourceId eq 'x'",
+            "policyAssignmentId",
+        ] {
+            let e = parse_filter(bad, ALL).unwrap_err().into_reply();
+            assert_eq!(e.status, 400, "{bad}");
+            assert_eq!(
+                e.body.unwrap()["error"]["code"],
+                "InvalidFilterExpression",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_filter_compares_values_ignoring_case() {
+        let f = parse_filter("resourceType eq 'microsoft.hybridcompute/MACHINES'", ALL).unwrap();
+        assert!(f.passes(|_| "Microsoft.HybridCompute/machines".into()));
+        assert!(!f.passes(|_| "Microsoft.ScVmm/virtualMachines".into()));
+    }
+}

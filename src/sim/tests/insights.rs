@@ -525,3 +525,65 @@ async fn a_reader_of_one_machine_may_neither_read_states_nor_remediate() {
         .await;
     assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
 }
+
+#[tokio::test]
+async fn states_and_remediations_have_the_official_examples_shapes() {
+    use crate::sim::tests::fixtures::assert_shape;
+    let t = T::builtin("policy").await;
+    install(&t).await;
+    let dir = "policyinsights/2019-10-01";
+    let r = t
+        .post(
+            &format!(
+                "{}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?{STATES}",
+                sub()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_shape(
+        &format!("{dir}/PolicyStates_QuerySubscriptionScope.json"),
+        "200",
+        &r.body,
+    );
+    let r = t
+        .post(
+            &format!(
+                "{}/resourceGroups/arc-prod/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?{STATES}",
+                sub()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_shape(
+        &format!("{dir}/PolicyStates_SummarizeResourceGroupScope.json"),
+        "200",
+        &r.body,
+    );
+    // arc-prod: web-01 compliant; web-02, db-01, app-01, app-02 not.
+    assert_eq!(r.body["value"][0]["results"]["nonCompliantResources"], 4);
+    let r = t
+        .put(
+            &remediation_url("shape"),
+            json!({"properties": {
+                "policyAssignmentId": assignment_id(),
+                "policyDefinitionReferenceId": "arcfix-ssh-endpoint",
+                "resourceDiscoveryMode": "ReEvaluateCompliance",
+                "filters": {"locations": ["eastus", "westus2"]},
+                "resourceCount": 42,
+                "parallelDeployments": 6,
+                "failureThreshold": {"percentage": 0.1}
+            }}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_shape(
+        "policyinsights/2021-10-01/Remediations_CreateSubscriptionScope_AllProperties.json",
+        "201",
+        &r.body,
+    );
+    assert_eq!(r.body["properties"]["provisioningState"], "Accepted");
+    assert_eq!(r.body["type"], "Microsoft.PolicyInsights/remediations");
+}
