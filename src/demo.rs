@@ -51,8 +51,15 @@ pub async fn run(views: &Views, name: &str, mode: DemoMode) -> Result<ExitCode> 
     let sandbox = builder
         .tempdir()
         .map_err(|e| Error::io("cannot make the demo sandbox", e))?;
+    let story = async {
+        if sim.scenario().name == POLICY_SCENARIO {
+            run_policy(view, views.progress(), &sim).await
+        } else {
+            run_with(view, views.progress(), &sim, sandbox.path()).await
+        }
+    };
     let result = tokio::select! {
-        r = run_with(view, views.progress(), &sim, sandbox.path()) => r,
+        r = story => r,
         _ = &mut interrupt => {
             view.stopped("interrupted (Ctrl-C): the demo stopped and removed its sandbox");
             Ok(ExitCode::Interrupted)
@@ -242,6 +249,118 @@ async fn run_with(
         requests: requests.len(),
     })?;
     Ok(ExitCode::Ok)
+}
+
+/// The scenario whose story is `policy apply` then `policy status`.
+const POLICY_SCENARIO: &str = "policy";
+
+/// The story of the policy scenario: arcfix's initiative installed with
+/// `policy apply --yes`, the remediation tasks waited for, and `policy
+/// status` showing the machines compliant.
+async fn run_policy(
+    view: &dyn DemoView,
+    progress: Arc<dyn Progress>,
+    sim: &Sim,
+) -> Result<ExitCode> {
+    use crate::policy::install::{Enforcement, Install, Location, PolicyScope};
+    let scenario = sim.scenario();
+    let subscription = scenario
+        .subscriptions
+        .first()
+        .ok_or_else(|| Error::Internal("the policy scenario has no subscription".into()))?;
+    let location = subscription
+        .resource_groups
+        .first()
+        .map(|g| g.location.clone())
+        .unwrap_or_else(|| "eastus".into());
+    let install = Install {
+        choice: crate::policy::Choice {
+            port: scenario.demo_port.unwrap_or(22),
+            login: Login::Entra,
+        },
+        scope: PolicyScope {
+            subscription: crate::target::SubscriptionId::parse(&subscription.id)?,
+            group: None,
+        },
+        enforcement: Enforcement::Default,
+        location: Some(Location::parse(&location)?),
+    };
+    let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Internal(e.to_string()))?;
+    let arm = Arm::new(
+        base,
+        Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"),
+        RetryPolicy::default(),
+    )?;
+    arm.report_to(progress.clone());
+    let mut ctx = Context::new(Host::detect(), Request::machines(vec![]), Some(arm.clone()));
+    ctx.progress = progress;
+    view.heading(&format!(
+        "arcfix demo — SIMULATED environment, scenario '{}'",
+        scenario.name
+    ))?;
+    view.paragraph(&scenario.description)?;
+    view.paragraph(&format!(
+        "Simulated Azure Resource Manager on {}: its own small Azure Policy engine evaluates the rules arcfix installs against the simulated machines, and a remediation deploys the rules' templates into the simulated world. Nothing here touches Azure.",
+        sim.base_url()
+    ))?;
+    let command = format!(
+        "arcfix policy apply {} --login entra --location {} --yes",
+        install.scope.args(),
+        location
+    );
+    view.say("\n")?;
+    view.heading(&format!("== 1. {command} (simulated)"))?;
+    let waiting = ctx.progress.waiting("reading arcfix's policy");
+    let plan = crate::policy::install::plan(&arm, &install).await;
+    drop(waiting);
+    let mut plan = plan?;
+    view.findings(&plan)?;
+    view.plan_steps(&plan)?;
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    apply::apply(&ctx, &mut plan, &interrupted).await;
+    view.summary(&plan)?;
+
+    view.say("\n")?;
+    view.heading("== 2. waiting for the remediation tasks (simulated)")?;
+    let status = settled(&ctx, &arm, &install.scope).await?;
+    view.say(&format!(
+        "{} remediation task{} ended.\n",
+        status.remediations.len(),
+        if status.remediations.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
+    ))?;
+
+    view.say("\n")?;
+    view.heading(&format!(
+        "== 3. arcfix policy status {} (simulated)",
+        install.scope.args()
+    ))?;
+    view.policy_status(&status)?;
+    let requests = sim.requests();
+    view.say(&closing(&requests, &plan))?;
+    view.policy_document(&plan, &status, requests.len())?;
+    Ok(ExitCode::Ok)
+}
+
+/// The policy status once no remediation task is under way (at most a
+/// minute: the simulator's finish in a few reads).
+async fn settled(
+    ctx: &Context,
+    arm: &Arm,
+    scope: &crate::policy::install::PolicyScope,
+) -> Result<crate::policy::status::Status> {
+    let started = std::time::Instant::now();
+    let _waiting = ctx.progress.waiting("waiting for the remediation tasks");
+    loop {
+        let status = crate::policy::status::read(arm, scope).await?;
+        if status.under_way() == 0 || started.elapsed() > std::time::Duration::from_secs(60) {
+            return Ok(status);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 /// The scenario's machines (one at least).

@@ -85,6 +85,15 @@ pub trait DemoView {
     fn summary(&self, plan: &Plan) -> Result<()>;
     /// The demo's one document: before, after applying, and after again.
     fn document(&self, run: &DemoRun) -> Result<()>;
+    /// The policy scenario: `policy status` at its end.
+    fn policy_status(&self, status: &crate::policy::status::Status) -> Result<()>;
+    /// The policy scenario's one document: the apply and the status after it.
+    fn policy_document(
+        &self,
+        applied: &Plan,
+        status: &crate::policy::status::Status,
+        requests: usize,
+    ) -> Result<()>;
     /// `--list`: the built-in scenarios.
     fn scenarios(&self, list: &[ScenarioInfo]) -> Result<()>;
     /// `--serve`: the simulator is up; how to point arcfix at it.

@@ -720,3 +720,99 @@ fn line_breaks_and_bidi_controls_from_azure_cannot_forge_a_line() {
         assert!(!text.contains('\u{202e}'), "{out:?}");
     }
 }
+
+/// `policy apply`: an assignment whose identity's principal id is not a GUID
+/// never aims a role assignment (it would go into a filter and a write), and
+/// `policy status` prints no terminal control or forged id from Azure.
+#[test]
+fn a_policy_identity_or_state_from_azure_steers_no_write_and_no_terminal() {
+    let az = Azure::builtin("policy");
+    let sub = az.sim().scenario().subscriptions[0].id.clone();
+    let endpoint = hostile(&az, |a| {
+        let Some(body) = a.body.as_mut() else { return };
+        if a.path.ends_with("/policyAssignments/arcfix-ssh") && body["identity"].is_object() {
+            body["identity"]["principalId"] = Value::from("x' or principalId ne 'y");
+        }
+        if a.path.ends_with("/remediations")
+            && let Some(list) = body["value"].as_array_mut()
+        {
+            list.push(serde_json::json!({
+                "name": "arcfix-ssh-endpoint-1\u{1b}[2J",
+                "properties": {
+                    "policyAssignmentId": format!("/subscriptions/{}/providers/Microsoft.Authorization/policyAssignments/arcfix-ssh", a.path.split('/').nth(2).unwrap_or_default()),
+                    "policyDefinitionReferenceId": "arcfix-ssh-endpoint\u{202e}",
+                    "provisioningState": "Succeeded\u{1b}[2J\u{202e}",
+                    "createdOn": "2026-12-07T00:00:00Z"
+                }
+            }));
+        }
+        if a.path.ends_with("/queryResults")
+            && let Some(list) = body["value"].as_array_mut()
+        {
+            list.push(serde_json::json!({
+                "resourceId": "/subscriptions/x/../../evil\u{1b}[31m",
+                "complianceState": "NonCompliant",
+                "policyDefinitionReferenceId": "arcfix-ssh-endpoint"
+            }));
+        }
+    });
+    let out = run_at(
+        &az,
+        &endpoint,
+        &[
+            "policy",
+            "apply",
+            "--subscription",
+            &sub,
+            "--location",
+            "eastus",
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status, 3, "{out:?}");
+    assert!(out.stdout.contains("is not a GUID"), "{out:?}");
+    let writes = az.writes();
+    assert!(
+        writes
+            .iter()
+            .any(|w| w.contains("/policyAssignments/arcfix-ssh")),
+        "{writes:#?}"
+    );
+    assert!(
+        !writes.iter().any(|w| w.contains("/roleAssignments/")),
+        "{writes:#?}"
+    );
+    // The remediations wait for the roles: none started.
+    assert!(
+        !writes.iter().any(|w| w.contains("/remediations/")),
+        "{writes:#?}"
+    );
+    let status = run_at(
+        &az,
+        &endpoint,
+        &["policy", "status", "--subscription", &sub],
+    );
+    assert!(
+        status.stdout.contains("arcfix-ssh-endpoint-1"),
+        "{status:?}"
+    );
+    assert!(!status.stdout.contains('\u{1b}'), "{status:?}");
+    assert!(!status.stdout.contains('\u{202e}'), "{status:?}");
+    assert!(!status.stdout.contains("evil"), "{status:?}");
+    let ids = run_at(
+        &az,
+        &endpoint,
+        &[
+            "policy",
+            "status",
+            "--subscription",
+            &sub,
+            "--query",
+            "non_compliant[].id",
+            "-o",
+            "tsv",
+        ],
+    );
+    assert!(!ids.stdout.contains("evil"), "{ids:?}");
+    no_secret(&az, &out);
+}

@@ -598,3 +598,457 @@ fn the_simulator_stores_the_initiative_as_shown() {
     );
     // The simulator's log is checked against the REST specs when `azure` drops.
 }
+
+// ---------------------------------------------------------------------
+// `policy apply` and `policy status` (issue 21, points 2 and 3) against the
+// simulator's own policy engine (scenario `policy`).
+
+/// The policy scenario's subscription and the region of its first group.
+fn policy_scope(azure: &Azure) -> (String, String) {
+    let s = &azure.sim().scenario().subscriptions[0];
+    (s.id.clone(), s.resource_groups[0].location.clone())
+}
+
+fn install(azure: &Azure, extra: &[&str]) -> Output {
+    let (sub, location) = policy_scope(azure);
+    let mut args = vec![
+        "policy",
+        "apply",
+        "--subscription",
+        &sub,
+        "--location",
+        &location,
+        "--login",
+        "entra",
+    ];
+    args.extend_from_slice(extra);
+    azure.run(&args)
+}
+
+fn status(azure: &Azure, extra: &[&str]) -> Output {
+    let (sub, _) = policy_scope(azure);
+    let mut args = vec!["policy", "status", "--subscription", &sub];
+    args.extend_from_slice(extra);
+    azure.run(&args)
+}
+
+/// `policy status -o json` once no remediation task is under way.
+fn settled_status(azure: &Azure) -> Value {
+    for _ in 0..100 {
+        let out = status(azure, &["-o", "json"]);
+        let doc = out.json();
+        let under_way = doc["remediations"].as_array().unwrap().iter().any(|r| {
+            matches!(
+                r["state"].as_str(),
+                Some("Accepted" | "Evaluating" | "Running")
+            )
+        });
+        if !under_way {
+            return doc;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the remediation tasks never ended");
+}
+
+#[test]
+fn policy_apply_installs_assigns_grants_and_remediates_and_a_second_run_changes_nothing() {
+    let azure = Azure::builtin("policy");
+    let (sub, location) = policy_scope(&azure);
+    let journal = azure.sandbox.home().join("journal.jsonl");
+    let journal_arg = journal.to_str().unwrap().to_string();
+    // Before: not assigned (exit 2), and said so.
+    let before = status(&azure, &[]);
+    assert_eq!(before.status, 2, "{before:?}");
+    assert!(before.stdout.contains("not assigned"), "{before:?}");
+
+    let out = install(&azure, &["--yes", "--journal", &journal_arg]);
+    assert_eq!(out.status, 0, "{out:?}");
+    let writes = azure.writes();
+    let count = |what: &str| writes.iter().filter(|w| w.contains(what)).count();
+    assert_eq!(count("/policyDefinitions/arcfix-"), 5, "{writes:#?}");
+    assert_eq!(count("/policySetDefinitions/arcfix-ssh "), 1, "{writes:#?}");
+    assert_eq!(count("/policyAssignments/arcfix-ssh "), 1, "{writes:#?}");
+    assert_eq!(count("/roleAssignments/"), 2, "{writes:#?}");
+    assert_eq!(count("/remediations/arcfix-"), 3, "{writes:#?}");
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.ends_with(" 200") || w.ends_with(" 201")),
+        "{writes:#?}"
+    );
+
+    // What Azure received: the assignment with its identity, location,
+    // port and enforcement; the roles for that identity, exactly those the
+    // definitions name; remediations re-evaluating compliance, bounded.
+    let requests = azure.sim().requests();
+    let body = |path_part: &str| -> Vec<Value> {
+        requests
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path.contains(path_part))
+            .map(|r| r.body.clone().unwrap())
+            .collect()
+    };
+    let assignment = &body("/policyAssignments/arcfix-ssh")[0];
+    assert_eq!(assignment["identity"]["type"], "SystemAssigned");
+    assert_eq!(assignment["location"], location);
+    assert_eq!(assignment["properties"]["enforcementMode"], "Default");
+    assert_eq!(assignment["properties"]["parameters"]["port"]["value"], 22);
+    assert_eq!(
+        assignment["properties"]["policyDefinitionId"],
+        format!(
+            "/subscriptions/{sub}/providers/Microsoft.Authorization/policySetDefinitions/arcfix-ssh"
+        )
+    );
+    let state = azure.sim().state_json();
+    let principal = state["policy"]["policyAssignments"][0]["identity"]["principalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut roles: Vec<String> = body("/roleAssignments/")
+        .iter()
+        .map(|b| {
+            assert_eq!(b["properties"]["principalId"], principal.as_str());
+            assert_eq!(b["properties"]["principalType"], "ServicePrincipal");
+            b["properties"]["roleDefinitionId"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    roles.sort();
+    assert_eq!(
+        roles,
+        [
+            "b24988ac-6180-42a0-ab88-20f7382dd24c",
+            "cd570a14-e51a-42ad-bac8-bafd67325302"
+        ]
+    );
+    let mut remediated: Vec<String> = body("/remediations/")
+        .iter()
+        .map(|b| {
+            let p = &b["properties"];
+            assert_eq!(p["resourceDiscoveryMode"], "ReEvaluateCompliance");
+            assert_eq!(p["resourceCount"], 10000);
+            assert_eq!(p["parallelDeployments"], 10);
+            assert!(
+                p["policyAssignmentId"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("/policyAssignments/arcfix-ssh")
+            );
+            p["policyDefinitionReferenceId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    remediated.sort();
+    assert_eq!(
+        remediated,
+        [
+            "arcfix-entra-ssh-login-extension",
+            "arcfix-ssh-endpoint",
+            "arcfix-ssh-service-configuration"
+        ]
+    );
+
+    // The journal has each change with its undo, and no token.
+    let journaled = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(journaled.lines().count(), 12, "{journaled}");
+    assert!(journaled.contains("az policy assignment delete --name arcfix-ssh"));
+    assert!(!journaled.contains(&azure.token));
+
+    // The remediations deployed into the simulated world: only the audit of
+    // the agent that leaves out port 22 is left, and it names that machine.
+    let doc = settled_status(&azure);
+    assert_eq!(doc["verdict"], "non-compliant", "{doc:#}");
+    let bad: Vec<(String, Vec<Value>)> = doc["non_compliant"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["definitions"].as_array().unwrap().clone(),
+            )
+        })
+        .collect();
+    assert!(
+        bad.iter()
+            .all(|(_, d)| d == &vec![json!("arcfix-agent-ssh-port")]),
+        "{doc:#}"
+    );
+    assert_eq!(bad.len(), 1, "{doc:#}");
+    for r in doc["remediations"].as_array().unwrap() {
+        assert_eq!(r["state"], "Succeeded", "{doc:#}");
+        assert_eq!(r["failed"], 0, "{doc:#}");
+    }
+    let text = status(&azure, &[]);
+    assert_eq!(text.status, 2, "{text:?}");
+    assert!(text.stdout.contains(&bad[0].0), "{text:?}");
+    assert!(
+        text.stdout.contains("arcfix apply --ids-from -"),
+        "{text:?}"
+    );
+    // Its ids feed apply --ids-from: one machine id a line.
+    let ids = status(&azure, &["--query", "non_compliant[].id", "-o", "tsv"]);
+    assert_eq!(ids.status, 2, "{ids:?}");
+    let lines: Vec<&str> = ids.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{ids:?}");
+    assert!(
+        lines[0].starts_with(&format!("/subscriptions/{sub}/resourceGroups/"))
+            && lines[0].contains("/providers/Microsoft.HybridCompute/machines/"),
+        "{ids:?}"
+    );
+
+    // A second run changes nothing.
+    let before = azure.writes().len();
+    let again = install(&azure, &["--yes", "--journal", &journal_arg]);
+    assert_eq!(again.status, 0, "{again:?}");
+    assert_eq!(azure.writes().len(), before, "{:#?}", azure.writes());
+    assert_eq!(
+        std::fs::read_to_string(&journal).unwrap().lines().count(),
+        12
+    );
+}
+
+#[test]
+fn a_caller_without_the_rights_gets_manual_steps_and_nothing_is_written() {
+    // Contributor of the subscription: may not write role assignments or
+    // policy definitions (its notActions).
+    let azure = Azure::edited("policy", |v| {
+        for a in v["role_assignments"].as_array_mut().unwrap() {
+            if a["role"] == "Owner" {
+                a["role"] = json!("Contributor");
+            }
+        }
+    });
+    let out = install(&azure, &["--yes"]);
+    assert_eq!(out.status, 3, "{out:?}");
+    assert_eq!(azure.writes(), Vec::<String>::new());
+    assert!(
+        out.stdout
+            .contains("Owner, or Resource Policy Contributor and User Access Administrator"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("no write is attempted"), "{out:?}");
+    let doc = install(&azure, &["--yes", "-o", "json"]).json();
+    assert!(
+        doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "manual" && s["automatic"] == false),
+        "{doc:#}"
+    );
+    assert_eq!(azure.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn do_not_enforce_assigns_without_remediating() {
+    let azure = Azure::builtin("policy");
+    let out = install(&azure, &["--yes", "--enforcement", "DoNotEnforce"]);
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("no remediation task is started"),
+        "{out:?}"
+    );
+    let writes = azure.writes();
+    assert!(
+        !writes.iter().any(|w| w.contains("/remediations/")),
+        "{writes:#?}"
+    );
+    let assignment = azure
+        .sim()
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PUT" && r.path.contains("/policyAssignments/"))
+        .unwrap();
+    assert_eq!(
+        assignment.body.unwrap()["properties"]["enforcementMode"],
+        "DoNotEnforce"
+    );
+    // Nothing deployed: the machines without an endpoint stay so.
+    let doc = status(&azure, &["-o", "json"]).json();
+    assert_eq!(doc["verdict"], "non-compliant", "{doc:#}");
+    assert_eq!(doc["assignment"]["enforcement_mode"], "DoNotEnforce");
+}
+
+#[test]
+fn dry_run_and_a_declined_prompt_write_nothing() {
+    let azure = Azure::builtin("policy");
+    let out = install(&azure, &["--dry-run"]);
+    assert_eq!(out.status, 2, "{out:?}");
+    assert!(
+        out.stdout.contains("Dry run: nothing was changed"),
+        "{out:?}"
+    );
+    assert_eq!(azure.writes(), Vec::<String>::new());
+    // Piped, without --yes: refused, nothing written.
+    let piped = install(&azure, &[]);
+    assert_ne!(piped.status, 0, "{piped:?}");
+    assert_eq!(azure.writes(), Vec::<String>::new());
+    let (sub, location) = policy_scope(&azure);
+    if let Some(out) = azure.on_terminal(
+        &[
+            "policy",
+            "apply",
+            "--subscription",
+            &sub,
+            "--location",
+            &location,
+        ],
+        Some(100),
+        "n\r",
+    ) {
+        assert!(out.stdout.contains("nothing was changed"), "{out:?}");
+        assert_eq!(azure.writes(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn bad_policy_input_is_a_one_line_usage_error() {
+    let s = Sandbox::new();
+    for (args, said) in [
+        (
+            &[
+                "policy",
+                "apply",
+                "--subscription",
+                "Contoso",
+                "--location",
+                "westeurope",
+            ][..],
+            "invalid --subscription 'Contoso'",
+        ),
+        (
+            &[
+                "policy",
+                "apply",
+                "--subscription",
+                SUB,
+                "--location",
+                "west-europe!",
+            ],
+            "invalid location 'west-europe!'",
+        ),
+        (
+            &[
+                "policy",
+                "apply",
+                "--subscription",
+                SUB,
+                "-g",
+                "bad/group",
+                "--location",
+                "x",
+            ],
+            "invalid resource name 'bad/group'",
+        ),
+        (
+            &[
+                "policy",
+                "apply",
+                "--subscription",
+                SUB,
+                "--enforcement",
+                "Sometimes",
+            ],
+            "'Sometimes'",
+        ),
+        (
+            &["policy", "apply", "--subscription", SUB, "--port", "0"],
+            "invalid --port '0'",
+        ),
+        (
+            &["policy", "status", "--subscription", "not-a-guid"],
+            "invalid --subscription 'not-a-guid'",
+        ),
+        (
+            &["policy", "status", "--subscription", SUB, "-g", "a b"],
+            "invalid resource name 'a b'",
+        ),
+        (&["policy", "status"], "--subscription"),
+    ] {
+        let out = s.cmd().args(args).run();
+        assert_eq!(out.status, 64, "{args:?}: {out:?}");
+        assert_eq!(out.stdout, "", "{args:?}");
+        assert!(out.stderr.contains(said), "{args:?}: {out:?}");
+        if said.starts_with("invalid") {
+            // arcfix's own: one line (clap's own errors keep clap's form).
+            assert_eq!(out.stderr.trim().lines().count(), 1, "{args:?}: {out:?}");
+        }
+    }
+    // The subscription's location cannot be guessed: --location is asked for.
+    let azure = Azure::builtin("policy");
+    let (sub, _) = policy_scope(&azure);
+    let out = azure.run(&["policy", "apply", "--subscription", &sub, "--yes"]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(out.stderr.contains("--location"), "{out:?}");
+    assert_eq!(azure.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn a_resource_group_scope_assigns_grants_and_remediates_there_in_its_region() {
+    let azure = Azure::builtin("policy");
+    let (sub, _) = policy_scope(&azure);
+    let group = azure.sim().scenario().subscriptions[0].resource_groups[0].clone();
+    // No --location: the resource group's region.
+    let out = azure.run(&[
+        "policy",
+        "apply",
+        "--subscription",
+        &sub,
+        "-g",
+        &group.name,
+        "--yes",
+    ]);
+    assert_eq!(out.status, 0, "{out:?}");
+    let at = format!(
+        "/subscriptions/{sub}/resourceGroups/{}/providers/",
+        group.name
+    );
+    let writes = azure.writes();
+    for kind in [
+        "Microsoft.Authorization/policyAssignments/arcfix-ssh",
+        "Microsoft.Authorization/roleAssignments/",
+        "Microsoft.PolicyInsights/remediations/arcfix-ssh-endpoint-",
+    ] {
+        assert!(
+            writes.iter().any(|w| w.contains(&format!("{at}{kind}"))),
+            "{kind}: {writes:#?}"
+        );
+    }
+    // Definitions and the set live in the subscription.
+    assert!(
+        writes.iter().any(|w| w.contains(&format!(
+            "PUT /subscriptions/{sub}/providers/Microsoft.Authorization/policySetDefinitions/arcfix-ssh"
+        ))),
+        "{writes:#?}"
+    );
+    let assignment = azure
+        .sim()
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PUT" && r.path.contains("/policyAssignments/"))
+        .unwrap();
+    assert_eq!(
+        assignment.body.unwrap()["location"],
+        group.location.as_str()
+    );
+    // Only that group's machines are remediated; the other group's stay as they were.
+    let doc = settled_status(&azure);
+    let names: Vec<&str> = doc["non_compliant"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["resource_group"].as_str().unwrap())
+        .collect();
+    assert!(names.iter().all(|g| *g == group.name), "{doc:#}");
+    let whole = status(&azure, &["-o", "json"]).json();
+    assert_eq!(whole["verdict"], "not-assigned", "{whole:#}");
+}

@@ -48,6 +48,12 @@ impl DemoView for Text {
     fn document(&self, _: &DemoRun) -> Result<()> {
         Ok(())
     }
+    fn policy_status(&self, status: &crate::policy::status::Status) -> Result<()> {
+        self.story(&super::policy::status_text(status, &self.human.paint))
+    }
+    fn policy_document(&self, _: &Plan, _: &crate::policy::status::Status, _: usize) -> Result<()> {
+        Ok(())
+    }
     fn scenarios(&self, list: &[ScenarioInfo]) -> Result<()> {
         let said = text::scenarios(list, self.human.width);
         self.out.print(&self.human.fit(&said))
@@ -103,6 +109,36 @@ impl DemoView for Json {
                 "applied": plan_json(run.applied),
                 "after": plan_json(run.after),
                 "requests": run.requests,
+            }),
+            Rows::Demo,
+        )
+    }
+    fn policy_status(&self, _: &crate::policy::status::Status) -> Result<()> {
+        Ok(())
+    }
+    /// `-o table`/`tsv`: the steps the apply took; `-o html`: the apply's report.
+    fn policy_document(
+        &self,
+        applied: &Plan,
+        status: &crate::policy::status::Status,
+        requests: usize,
+    ) -> Result<()> {
+        if self.format == Format::Html && self.query.is_none() {
+            let doc = crate::render::Document {
+                dry_run: Some(false),
+                ..crate::render::Document::of(applied)
+            };
+            return self
+                .out
+                .write_with(|w| crate::render::html::write(w, "demo", &doc));
+        }
+        self.emit(
+            &json!({
+                "schema_version": 1,
+                "simulated": true,
+                "applied": plan_json(applied),
+                "status": crate::policy::status::Document::of(status).to_value(),
+                "requests": requests,
             }),
             Rows::Demo,
         )

@@ -49,7 +49,7 @@ impl PolicyView for Json {
 
 /// `policy status` for people: the verdict first, then compliance by
 /// definition, the machines not compliant, and the remediation tasks.
-fn status_text(s: &Status, p: &Paint) -> String {
+pub(super) fn status_text(s: &Status, p: &Paint) -> String {
     let scope = s.scope.path();
     let Some(a) = &s.assignment else {
         return format!(
