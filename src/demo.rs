@@ -209,13 +209,7 @@ async fn run_with(
         },
         ..Request::machines(machines.clone())
     };
-    let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Internal(e.to_string()))?;
-    let arm = Arm::new(
-        base,
-        Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"),
-        RetryPolicy::default(),
-    )?;
-    arm.report_to(progress.clone());
+    let arm = sim_arm(sim, &progress)?;
     let mut ctx = Context::new(host, target, Some(arm.clone()));
     ctx.progress = progress;
     view.heading(&format!(
@@ -249,6 +243,18 @@ async fn run_with(
         requests: requests.len(),
     })?;
     Ok(ExitCode::Ok)
+}
+
+/// A client of the simulator, signed in as the scenario's caller.
+fn sim_arm(sim: &Sim, progress: &Arc<dyn Progress>) -> Result<Arc<Arm>> {
+    let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Internal(e.to_string()))?;
+    let arm = Arm::new(
+        base,
+        Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"),
+        RetryPolicy::default(),
+    )?;
+    arm.report_to(progress.clone());
+    Ok(arm)
 }
 
 /// The scenario whose story is `policy apply` then `policy status`.
@@ -285,13 +291,7 @@ async fn run_policy(
         enforcement: Enforcement::Default,
         location: Some(Location::parse(&location)?),
     };
-    let base = url::Url::parse(&sim.base_url()).map_err(|e| Error::Internal(e.to_string()))?;
-    let arm = Arm::new(
-        base,
-        Tokens::new(Box::new(StaticToken(sim.caller_token())), "demo"),
-        RetryPolicy::default(),
-    )?;
-    arm.report_to(progress.clone());
+    let arm = sim_arm(sim, &progress)?;
     let mut ctx = Context::new(Host::detect(), Request::machines(vec![]), Some(arm.clone()));
     ctx.progress = progress;
     view.heading(&format!(
@@ -345,8 +345,9 @@ async fn run_policy(
     Ok(ExitCode::Ok)
 }
 
-/// The policy status once no remediation task is under way (at most a
-/// minute: the simulator's finish in a few reads).
+/// The policy status read after no remediation task is under way (at most
+/// a minute: the simulator's finish in a few reads). It is read once more
+/// then: the compliance read beside the last task's end may predate it.
 async fn settled(
     ctx: &Context,
     arm: &Arm,
@@ -356,7 +357,10 @@ async fn settled(
     let _waiting = ctx.progress.waiting("waiting for the remediation tasks");
     loop {
         let status = crate::policy::status::read(arm, scope).await?;
-        if status.under_way() == 0 || started.elapsed() > std::time::Duration::from_secs(60) {
+        if status.under_way() == 0 {
+            return crate::policy::status::read(arm, scope).await;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
             return Ok(status);
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;

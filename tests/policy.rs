@@ -632,7 +632,8 @@ fn status(azure: &Azure, extra: &[&str]) -> Output {
     azure.run(&args)
 }
 
-/// `policy status -o json` once no remediation task is under way.
+/// `policy status -o json` read after no remediation task is under way
+/// (the compliance read beside the last task's end may predate it).
 fn settled_status(azure: &Azure) -> Value {
     for _ in 0..100 {
         let out = status(azure, &["-o", "json"]);
@@ -644,7 +645,7 @@ fn settled_status(azure: &Azure) -> Value {
             )
         });
         if !under_way {
-            return doc;
+            return status(azure, &["-o", "json"]).json();
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }

@@ -346,6 +346,8 @@ pub struct RemediationProps {
     pub deployment_status: Option<DeploymentSummary>,
     #[serde(default)]
     pub created_on: Option<String>,
+    #[serde(default)]
+    pub last_updated_on: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -385,6 +387,25 @@ impl Remediation {
             "canceled" | "cancelling" => RemediationState::Canceled,
             _ => RemediationState::Unknown,
         }
+    }
+
+    /// Whether it succeeded, with no failed deployment, after `since`
+    /// (its last update, else its creation; a time that does not parse
+    /// counts as long ago).
+    fn succeeded_whole_since(&self, since: time::OffsetDateTime) -> bool {
+        let p = &self.properties;
+        let when = p
+            .last_updated_on
+            .as_deref()
+            .or(p.created_on.as_deref())
+            .and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            });
+        self.state() == RemediationState::Succeeded
+            && p.deployment_status
+                .as_ref()
+                .is_some_and(|d| d.failed_deployments == Some(0))
+            && when.is_some_and(|w| w > since)
     }
 
     /// Whether it is for this definition of this assignment.
@@ -525,16 +546,34 @@ pub async fn summarize(arm: &Arm, scope: &str, assignment: &str) -> Result<Summa
     Ok(summary)
 }
 
+/// How long after a task succeeded whole its machines count as remediated
+/// while compliance still says otherwise: Azure re-evaluates resources
+/// after a deployment, not at once (about 30 minutes for a new assignment).
+const REEVALUATION: time::Duration = time::Duration::minutes(30);
+
 /// Whether the remediation of `reference` needs no (new) task: one is under
-/// way, or the resources evaluated are all compliant after a task
-/// succeeded or with some evaluated. Compliance never evaluated and no task
-/// done is not "compliant": a task is needed.
-fn remediated(list: &[Remediation], summary: &Summary, assignment: &str, reference: &str) -> bool {
+/// way, or one succeeded without a failed deployment less than
+/// `REEVALUATION` ago, or the resources evaluated are all compliant after a
+/// task succeeded or with some evaluated. Compliance never evaluated and no
+/// task done is not "compliant": a task is needed.
+fn remediated(
+    list: &[Remediation],
+    summary: &Summary,
+    assignment: &str,
+    reference: &str,
+    now: time::OffsetDateTime,
+) -> bool {
     let ours: Vec<&Remediation> = list
         .iter()
         .filter(|r| r.is_for(assignment, reference))
         .collect();
     if ours.iter().any(|r| r.state() == RemediationState::UnderWay) {
+        return true;
+    }
+    if ours
+        .iter()
+        .any(|r| r.succeeded_whole_since(now - REEVALUATION))
+    {
         return true;
     }
     let counts = summary
@@ -593,7 +632,13 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
                 remediations(arm, scope, assignment),
                 summarize(arm, scope, assignment)
             )?;
-            Ok(remediated(&list, &summary, assignment, reference))
+            Ok(remediated(
+                &list,
+                &summary,
+                assignment,
+                reference,
+                time::OffsetDateTime::now_utc(),
+            ))
         }
         other => Err(Error::Internal(format!("{other:?} is not a policy goal"))),
     }
@@ -819,220 +864,86 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
         install.choice.login.as_str(),
         install.enforcement.as_str()
     );
-    // The definitions and the set, at subscription scope.
+    // The definitions and the set, at subscription scope; the assignment.
     let definition_kinds: Vec<StepKind> = i
         .rules
         .iter()
         .map(|r| StepKind::PolicyDefinition(*r))
         .collect();
-    for (d, (rule, actual)) in i.definitions.iter().zip(&o.definitions) {
-        let path = scope.definition_path(*rule);
-        let wanted = json!({ "properties": d.properties });
-        seen.push(format!("{path}:{}", observed(actual.as_ref())));
-        if actual.as_ref().is_some_and(|a| carries(a, &wanted)) {
-            continue;
-        }
-        let new = actual.is_none();
-        findings.push(finding(
-            if new {
-                "policy-definition-missing"
-            } else {
-                "policy-definition-outdated"
-            },
-            &target,
-            format!(
-                "{} {} in subscription {}",
-                rule.name(),
-                if new {
-                    "does not exist"
-                } else {
-                    "differs from what this arcfix installs"
-                },
-                scope.subscription
-            ),
-        ));
-        specs.push((
-            StepSpec {
-                kind: StepKind::PolicyDefinition(*rule),
-                fixes: vec![findings.last().map(|f| f.id.clone()).unwrap_or_default()],
-                target: target.clone(),
-                description: format!(
-                    "{} the policy definition {} ({}) in subscription {}",
-                    if new { "Create" } else { "Update" },
-                    rule.name(),
-                    d.properties.display_name,
-                    scope.subscription
-                ),
-                command: command.clone(),
-                automatic: true,
-                needs: vec!["Microsoft.Authorization/policyDefinitions/write".into()],
-                precondition: format!("{} is missing or differs", rule.name()),
-                verification: format!("{} reads back as written", rule.name()),
-                after: vec![],
-                goal: Goal::PolicyResource {
-                    path: path.clone(),
-                    api_version: POLICY_API.into(),
-                    wanted: wanted.clone(),
-                },
-                action: Action::Arm {
-                    method: "PUT".into(),
-                    path: path.clone(),
-                    api_version: POLICY_API.into(),
-                    body: Some(wanted),
-                    satisfied_by: vec![],
-                },
-                undo: Some(if new {
-                    format!(
-                        "az policy definition delete --name {} --subscription {}",
-                        rule.name(),
-                        scope.subscription
-                    )
-                } else {
-                    format!(
-                        "the definition {} was replaced: the version before it is not kept (az policy definition show shows the new one)",
-                        rule.name()
-                    )
-                }),
-            },
-            "Microsoft.Authorization/policyDefinitions/write",
-        ));
-    }
-    let set_path = scope.set_path();
-    let set_wanted = json!({ "properties": i.set.properties });
-    seen.push(format!("{set_path}:{}", observed(o.set.as_ref())));
-    if !o.set.as_ref().is_some_and(|a| carries(a, &set_wanted)) {
-        let new = o.set.is_none();
-        findings.push(finding(
-            if new {
-                "policy-set-missing"
-            } else {
-                "policy-set-outdated"
-            },
-            &target,
-            format!(
-                "the policy set {SET_NAME} {} in subscription {}",
-                if new {
-                    "does not exist"
-                } else {
-                    "differs from what this arcfix installs"
-                },
-                scope.subscription
-            ),
-        ));
-        specs.push((
-            StepSpec {
-                kind: StepKind::PolicySet,
-                fixes: vec![findings.last().map(|f| f.id.clone()).unwrap_or_default()],
-                target: target.clone(),
-                description: format!(
-                    "{} the policy set {SET_NAME} ({} definitions) in subscription {}",
-                    if new { "Create" } else { "Update" },
-                    i.rules.len(),
-                    scope.subscription
-                ),
-                command: command.clone(),
-                automatic: true,
-                needs: vec!["Microsoft.Authorization/policySetDefinitions/write".into()],
-                precondition: format!("{SET_NAME} is missing or differs"),
-                verification: format!("{SET_NAME} reads back as written"),
-                after: definition_kinds.clone(),
-                goal: Goal::PolicyResource {
-                    path: set_path.clone(),
-                    api_version: POLICY_API.into(),
-                    wanted: set_wanted.clone(),
-                },
-                action: Action::Arm {
-                    method: "PUT".into(),
-                    path: set_path.clone(),
-                    api_version: POLICY_API.into(),
-                    body: Some(set_wanted),
-                    satisfied_by: vec![],
-                },
-                undo: Some(if new {
-                    format!(
-                        "az policy set-definition delete --name {SET_NAME} --subscription {}",
-                        scope.subscription
-                    )
-                } else {
-                    format!("the set {SET_NAME} was replaced: the version before it is not kept")
-                }),
-            },
-            "Microsoft.Authorization/policySetDefinitions/write",
-        ));
-    }
-    // The assignment, with its identity.
     let assignment = scope.assignment_id();
-    let assignment_wanted = assignment_body(install, &location);
-    seen.push(format!("{assignment}:{}", observed(o.assignment.as_ref())));
-    let assignment_ok = o
-        .assignment
-        .as_ref()
-        .is_some_and(|a| carries(a, &assignment_wanted));
+    let mut resources: Vec<Resource> = i
+        .definitions
+        .iter()
+        .zip(&o.definitions)
+        .map(|(d, (rule, actual))| Resource {
+            kind: StepKind::PolicyDefinition(*rule),
+            what: Wanted::Definition,
+            name: rule.name().to_string(),
+            shown: format!(
+                "the policy definition {} ({}) in subscription {}",
+                rule.name(),
+                d.properties.display_name,
+                scope.subscription
+            ),
+            path: scope.definition_path(*rule),
+            wanted: json!({ "properties": d.properties }),
+            actual: actual.as_ref(),
+            after: vec![],
+            delete: format!(
+                "az policy definition delete --name {} --subscription {}",
+                rule.name(),
+                scope.subscription
+            ),
+        })
+        .collect();
+    resources.push(Resource {
+        kind: StepKind::PolicySet,
+        what: Wanted::Set,
+        name: SET_NAME.into(),
+        shown: format!(
+            "the policy set {SET_NAME} ({} definitions) in subscription {}",
+            i.rules.len(),
+            scope.subscription
+        ),
+        path: scope.set_path(),
+        wanted: json!({ "properties": i.set.properties }),
+        actual: o.set.as_ref(),
+        after: definition_kinds,
+        delete: format!(
+            "az policy set-definition delete --name {SET_NAME} --subscription {}",
+            scope.subscription
+        ),
+    });
+    resources.push(Resource {
+        kind: StepKind::PolicyAssignment,
+        what: Wanted::Assignment,
+        name: ASSIGNMENT_NAME.into(),
+        shown: format!(
+            "the assignment {ASSIGNMENT_NAME} of {SET_NAME} at {} (port {}, enforcement {}, system-assigned identity in {location})",
+            scope.path(),
+            install.choice.port,
+            install.enforcement.as_str()
+        ),
+        path: assignment.clone(),
+        wanted: assignment_body(install, &location),
+        actual: o.assignment.as_ref(),
+        after: vec![StepKind::PolicySet],
+        delete: format!(
+            "az policy assignment delete --name {ASSIGNMENT_NAME} --scope {}",
+            scope.path()
+        ),
+    });
+    for r in resources {
+        seen.push(format!("{}:{}", r.path, observed(r.actual)));
+        if let Some((f, step)) = r.step(&target, &command) {
+            findings.push(f);
+            specs.push(step);
+        }
+    }
     let principal = match &o.assignment {
         Some(a) => principal_of(a, &assignment)?,
         None => None,
     };
-    if !assignment_ok {
-        let new = o.assignment.is_none();
-        findings.push(finding(
-            if new {
-                "policy-assignment-missing"
-            } else {
-                "policy-assignment-outdated"
-            },
-            &target,
-            format!(
-                "the assignment {ASSIGNMENT_NAME} {} at {}",
-                if new {
-                    "does not exist"
-                } else {
-                    "differs from what this arcfix assigns"
-                },
-                scope.path()
-            ),
-        ));
-        specs.push((
-            StepSpec {
-                kind: StepKind::PolicyAssignment,
-                fixes: vec![findings.last().map(|f| f.id.clone()).unwrap_or_default()],
-                target: target.clone(),
-                description: format!(
-                    "{} the assignment {ASSIGNMENT_NAME} of {SET_NAME} at {} (port {}, enforcement {}, system-assigned identity in {location})",
-                    if new { "Create" } else { "Update" },
-                    scope.path(),
-                    install.choice.port,
-                    install.enforcement.as_str()
-                ),
-                command: command.clone(),
-                automatic: true,
-                needs: vec!["Microsoft.Authorization/policyAssignments/write".into()],
-                precondition: format!("{ASSIGNMENT_NAME} is missing or differs"),
-                verification: format!("{ASSIGNMENT_NAME} reads back as written"),
-                after: vec![StepKind::PolicySet],
-                goal: Goal::PolicyResource {
-                    path: assignment.clone(),
-                    api_version: POLICY_API.into(),
-                    wanted: assignment_wanted.clone(),
-                },
-                action: Action::Arm {
-                    method: "PUT".into(),
-                    path: assignment.clone(),
-                    api_version: POLICY_API.into(),
-                    body: Some(assignment_wanted),
-                    satisfied_by: vec![],
-                },
-                undo: Some(if new {
-                    format!(
-                        "az policy assignment delete --name {ASSIGNMENT_NAME} --scope {}",
-                        scope.path()
-                    )
-                } else {
-                    format!("the assignment {ASSIGNMENT_NAME} was replaced: the version before it is not kept")
-                }),
-            },
-            "Microsoft.Authorization/policyAssignments/write",
-        ));
-    }
     // The roles of its identity: read only when the identity exists.
     for role in roles_needed(&i) {
         let held = match &principal {
@@ -1151,7 +1062,8 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
             }
             None => (vec![], Some(Summary::default())),
         };
-        let stamp = time::OffsetDateTime::now_utc()
+        let now = time::OffsetDateTime::now_utc();
+        let stamp = now
             .format(time::macros::format_description!(
                 "[year][month][day][hour][minute][second]"
             ))
@@ -1159,7 +1071,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
         for rule in remediated_rules(&i) {
             let done = summary
                 .as_ref()
-                .map(|s| remediated(&list, s, &assignment, rule.name()));
+                .map(|s| remediated(&list, s, &assignment, rule.name(), now));
             seen.push(format!("remediation {}:{done:?}", rule.name()));
             if done == Some(true) {
                 continue;
@@ -1303,6 +1215,109 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
     Ok(plan)
 }
 
+/// Which of arcfix's policy resources a step writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    Definition,
+    Set,
+    Assignment,
+}
+
+impl Wanted {
+    /// The finding's id when it is missing, or differs.
+    fn finding(self, new: bool) -> &'static str {
+        match (self, new) {
+            (Wanted::Definition, true) => "policy-definition-missing",
+            (Wanted::Definition, false) => "policy-definition-outdated",
+            (Wanted::Set, true) => "policy-set-missing",
+            (Wanted::Set, false) => "policy-set-outdated",
+            (Wanted::Assignment, true) => "policy-assignment-missing",
+            (Wanted::Assignment, false) => "policy-assignment-outdated",
+        }
+    }
+
+    /// The right its write needs.
+    fn right(self) -> &'static str {
+        match self {
+            Wanted::Definition => "Microsoft.Authorization/policyDefinitions/write",
+            Wanted::Set => "Microsoft.Authorization/policySetDefinitions/write",
+            Wanted::Assignment => "Microsoft.Authorization/policyAssignments/write",
+        }
+    }
+}
+
+/// One of arcfix's policy resources: what it should be, and what was read.
+struct Resource<'a> {
+    kind: StepKind,
+    what: Wanted,
+    name: String,
+    /// "the policy set arcfix-ssh (5 definitions) in subscription …".
+    shown: String,
+    path: String,
+    wanted: Value,
+    actual: Option<&'a Value>,
+    after: Vec<StepKind>,
+    /// The command that removes it once created.
+    delete: String,
+}
+
+impl Resource<'_> {
+    /// Its finding and step, unless what was read carries what arcfix writes.
+    fn step(self, target: &Target, command: &str) -> Option<(Finding, (StepSpec, &'static str))> {
+        if self.actual.is_some_and(|a| carries(a, &self.wanted)) {
+            return None;
+        }
+        let new = self.actual.is_none();
+        let id = self.what.finding(new);
+        let found = finding(
+            id,
+            target,
+            format!(
+                "{} {}",
+                self.shown,
+                if new {
+                    "does not exist"
+                } else {
+                    "differs from what this arcfix writes"
+                }
+            ),
+        );
+        let spec = StepSpec {
+            kind: self.kind,
+            fixes: vec![id.into()],
+            target: target.clone(),
+            description: format!("{} {}", if new { "Create" } else { "Update" }, self.shown),
+            command: command.to_string(),
+            automatic: true,
+            needs: vec![self.what.right().into()],
+            precondition: format!("{} is missing or differs", self.name),
+            verification: format!("{} reads back as written", self.name),
+            after: self.after,
+            goal: Goal::PolicyResource {
+                path: self.path.clone(),
+                api_version: POLICY_API.into(),
+                wanted: self.wanted.clone(),
+            },
+            action: Action::Arm {
+                method: "PUT".into(),
+                path: self.path,
+                api_version: POLICY_API.into(),
+                body: Some(self.wanted),
+                satisfied_by: vec![],
+            },
+            undo: Some(if new {
+                self.delete
+            } else {
+                format!(
+                    "{} was replaced: the version before it is not kept",
+                    self.name
+                )
+            }),
+        };
+        Some((found, (spec, self.what.right())))
+    }
+}
+
 /// What was read, for the plan's fingerprint: whether it existed and a
 /// digest of it.
 fn observed(v: Option<&Value>) -> String {
@@ -1399,44 +1414,38 @@ mod tests {
         }
     }
 
-    fn remediation(reference: &str, state: &str) -> Remediation {
+    fn remediation(reference: &str, state: &str, failed: u64, updated: &str) -> Remediation {
         Remediation {
             name: "r".into(),
             properties: RemediationProps {
                 policy_assignment_id: Some("/A".into()),
                 policy_definition_reference_id: Some(reference.into()),
                 provisioning_state: Some(state.into()),
+                deployment_status: Some(DeploymentSummary {
+                    total_deployments: Some(2),
+                    successful_deployments: Some(2 - failed),
+                    failed_deployments: Some(failed),
+                }),
+                last_updated_on: Some(updated.into()),
                 ..Default::default()
             },
         }
     }
 
     #[test]
-    fn a_remediation_is_needed_unless_one_is_under_way_or_all_are_seen_compliant() {
+    fn a_remediation_is_needed_unless_one_is_under_way_or_recent_or_all_are_seen_compliant() {
+        let now = time::macros::datetime!(2026-12-07 12:00 UTC);
+        let (recent, old) = ("2026-12-07T11:45:00Z", "2026-12-07T11:00:00Z");
+        let done = |list: &[Remediation], s: &Summary| remediated(list, s, "/a", "ref", now);
         let mut s = Summary::default();
         // Never evaluated, never remediated: needed (unknown is not compliant).
-        assert!(!remediated(&[], &s, "/a", "ref"));
+        assert!(!done(&[], &s));
         // One under way: not another.
-        assert!(remediated(
-            &[remediation("REF", "Evaluating")],
-            &s,
-            "/a",
-            "ref"
-        ));
+        assert!(done(&[remediation("REF", "Evaluating", 0, old)], &s));
         // One for another definition does not count.
-        assert!(!remediated(
-            &[remediation("other", "Accepted")],
-            &s,
-            "/a",
-            "ref"
-        ));
-        // One succeeded and nothing non-compliant: done.
-        assert!(remediated(
-            &[remediation("ref", "Succeeded")],
-            &s,
-            "/a",
-            "ref"
-        ));
+        assert!(!done(&[remediation("other", "Accepted", 0, recent)], &s));
+        // One succeeded long ago and nothing non-compliant: done.
+        assert!(done(&[remediation("ref", "Succeeded", 0, old)], &s));
         // Evaluated, some non-compliant, the last one failed: needed.
         s.by_reference.insert(
             "ref".into(),
@@ -1445,18 +1454,14 @@ mod tests {
                 evaluated: 5,
             },
         );
-        assert!(!remediated(
-            &[remediation("ref", "Failed")],
-            &s,
-            "/a",
-            "ref"
-        ));
-        assert!(!remediated(
-            &[remediation("ref", "Succeeded")],
-            &s,
-            "/a",
-            "ref"
-        ));
+        assert!(!done(&[remediation("ref", "Failed", 2, recent)], &s));
+        // Succeeded long ago, machines non-compliant since (new ones): needed.
+        assert!(!done(&[remediation("ref", "Succeeded", 0, old)], &s));
+        // Succeeded whole a moment ago: compliance is not re-evaluated yet.
+        assert!(done(&[remediation("ref", "Succeeded", 0, recent)], &s));
+        // ...but not with a failed deployment, or a time that does not parse.
+        assert!(!done(&[remediation("ref", "Succeeded", 1, recent)], &s));
+        assert!(!done(&[remediation("ref", "Succeeded", 0, "soon")], &s));
         // Evaluated, all compliant: done without a task.
         s.by_reference.insert(
             "ref".into(),
@@ -1465,6 +1470,6 @@ mod tests {
                 evaluated: 5,
             },
         );
-        assert!(remediated(&[], &s, "/a", "ref"));
+        assert!(done(&[], &s));
     }
 }

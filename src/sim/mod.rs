@@ -159,7 +159,10 @@ fn classify(method: &str, path: &str) -> Kind {
                 .next()
                 .unwrap_or_default()
                 .to_ascii_lowercase();
+            // PolicyInsights' summarize and queryResults are queries.
             let reads = last.starts_with("list")
+                || last == "summarize"
+                || last == "queryresults"
                 || matches!(
                     route::parse(path),
                     route::Route::Graph | route::Route::Token { .. }
@@ -172,7 +175,8 @@ fn classify(method: &str, path: &str) -> Kind {
 
 impl LoggedRequest {
     /// Whether the request could change state: PUT, PATCH, DELETE, and POSTs
-    /// such as `register` (but not `listCredentials` or a Resource Graph query).
+    /// such as `register` (but not `listCredentials`, a Resource Graph query or
+    /// a policy states query).
     pub fn is_write(&self) -> bool {
         classify(&self.method, &self.path) != Kind::Read
     }

@@ -69,6 +69,18 @@ impl DemoView for Text {
     }
 }
 
+impl Json {
+    /// `-o html`: the report of the demo's apply.
+    fn html(&self, applied: &Plan) -> Result<()> {
+        let doc = crate::render::Document {
+            dry_run: Some(false),
+            ..crate::render::Document::of(applied)
+        };
+        self.out
+            .write_with(|w| crate::render::html::write(w, "demo", &doc))
+    }
+}
+
 /// Stdout holds the one document: the story is not told.
 impl DemoView for Json {
     fn heading(&self, _: &str) -> Result<()> {
@@ -93,13 +105,7 @@ impl DemoView for Json {
     /// `-o html`: the apply's report.
     fn document(&self, run: &DemoRun) -> Result<()> {
         if self.format == Format::Html && self.query.is_none() {
-            let doc = crate::render::Document {
-                dry_run: Some(false),
-                ..crate::render::Document::of(run.applied)
-            };
-            return self
-                .out
-                .write_with(|w| crate::render::html::write(w, "demo", &doc));
+            return self.html(run.applied);
         }
         self.emit(
             &json!({
@@ -124,13 +130,7 @@ impl DemoView for Json {
         requests: usize,
     ) -> Result<()> {
         if self.format == Format::Html && self.query.is_none() {
-            let doc = crate::render::Document {
-                dry_run: Some(false),
-                ..crate::render::Document::of(applied)
-            };
-            return self
-                .out
-                .write_with(|w| crate::render::html::write(w, "demo", &doc));
+            return self.html(applied);
         }
         self.emit(
             &json!({
