@@ -1092,9 +1092,14 @@ fn deploy(
             body: Some(body),
             base: base.to_string(),
         };
+        // ARM names an application by its app id.
+        let display = world
+            .principal(&principal)
+            .and_then(|p| p.client_id.clone())
+            .unwrap_or_else(|| principal.clone());
         let caller = Caller {
             oid: principal.clone(),
-            display: principal.clone(),
+            display,
             principal_type: "ServicePrincipal".into(),
         };
         let reply = crate::sim::arm::handle_as(world, &inc, caller);
