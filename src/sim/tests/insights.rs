@@ -219,6 +219,30 @@ async fn a_remediation_deploys_what_is_missing_once_the_identity_has_its_role() 
     );
     let message = end["properties"]["statusMessage"].as_str().unwrap();
     assert!(message.contains("AuthorizationFailed"), "{message}");
+    let r = t
+        .post(
+            &format!(
+                "{}/providers/Microsoft.PolicyInsights/remediations/no-role/listDeployments?{REMEDIATIONS}",
+                sub()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deployments = r.body["value"].as_array().unwrap();
+    assert_eq!(deployments.len(), 2);
+    for d in deployments {
+        assert_eq!(d["status"], "Failed");
+        assert_eq!(d["error"]["code"], "AuthorizationFailed");
+        // The deployment itself is the first thing the identity may not do.
+        assert!(
+            d["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("'Microsoft.Resources/deployments/write'"),
+            "{d}"
+        );
+    }
     assert_eq!(non_compliant(&t).await.len(), 7);
 
     // The identity is a service principal of the directory: Contributor is given to it.
