@@ -779,3 +779,52 @@ async fn not_scopes_leave_machines_without_state_and_queries_are_reads() {
     );
     assert!(t.sim.requests().iter().all(|l| !l.is_write()));
 }
+
+#[tokio::test]
+async fn each_deployment_needs_the_rights_of_what_it_writes() {
+    let t = T::builtin("policy").await;
+    let principal = install(&t).await;
+    // Only the role the extension's definition names.
+    let r = t
+        .put(
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+                sub(),
+                crate::sim::world::new_guid()
+            ),
+            json!({"properties": {
+                "roleDefinitionId": format!("{}/providers/Microsoft.Authorization/roleDefinitions/cd570a14-e51a-42ad-bac8-bafd67325302", sub()),
+                "principalId": principal,
+                "principalType": "ServicePrincipal"
+            }}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let (stages, _) = remediate(&t, "entra", "arcfix-entra-ssh-login-extension").await;
+    assert_eq!(stages, ["Accepted", "Evaluating", "Succeeded"]);
+    // Azure Connected Machine Resource Administrator has no HybridConnectivity action.
+    let (stages, end) = remediate(&t, "endpoints", "arcfix-ssh-endpoint").await;
+    assert_eq!(stages, ["Accepted", "Evaluating", "Failed"]);
+    let message = end["properties"]["statusMessage"].as_str().unwrap();
+    assert!(
+        message.contains("AuthorizationFailed")
+            && message.contains("'Microsoft.HybridConnectivity/endpoints/write'"),
+        "{message}"
+    );
+    // An unknown principal cannot be given a role.
+    let r = t
+        .put(
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+                sub(),
+                crate::sim::world::new_guid()
+            ),
+            json!({"properties": {
+                "roleDefinitionId": format!("{}/providers/Microsoft.Authorization/roleDefinitions/36243c78-bf99-498c-9df9-86d9f8d28608", sub()),
+                "principalId": crate::sim::world::new_guid(),
+                "principalType": "ServicePrincipal"
+            }}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "PrincipalNotFound"));
+}
