@@ -197,7 +197,7 @@ fn a_mistyped_scenario_is_answered_with_the_nearest_name() {
     assert_eq!(
         out.stderr,
         "arcfix: error: unknown scenario 'moon': the built-in scenarios are demo, healthy, reader, \
-         wrong-port, disconnected, windows, fleet, group-contributor, blockers (see `arcfix demo --list`)\n"
+         wrong-port, disconnected, windows, fleet, group-contributor, blockers, policy (see `arcfix demo --list`)\n"
     );
     // --help names them too.
     assert!(

@@ -179,9 +179,10 @@ fn serve(world: &mut World, route: &Route, inc: &Incoming, caller: Caller) -> Ar
         Route::PolicyDefinition { .. }
         | Route::PolicySetDefinition { .. }
         | Route::PolicyAssignment { .. } => policy::handle(world, route, &ctx),
-        Route::PolicyStates { .. } | Route::Remediations { .. } | Route::Remediation { .. } => {
-            insights::handle(world, route, &ctx)
-        }
+        Route::PolicyStates { .. }
+        | Route::Remediations { .. }
+        | Route::Remediation { .. }
+        | Route::RemediationDeployments { .. } => insights::handle(world, route, &ctx),
         Route::Token { .. } | Route::Unknown => unreachable!("handled before"),
     }
 }
@@ -420,7 +421,9 @@ fn provider_of(route: &Route) -> Option<(&'static str, &'static str, &'static [&
         | Route::PolicySetDefinition { .. }
         | Route::PolicyAssignment { .. } => ("Microsoft.Authorization", "", policy::VERSIONS),
         Route::PolicyStates { .. } => (insights::NS, "policyStates", insights::STATES_VERSIONS),
-        Route::Remediations { .. } | Route::Remediation { .. } => {
+        Route::Remediations { .. }
+        | Route::Remediation { .. }
+        | Route::RemediationDeployments { .. } => {
             (insights::NS, "remediations", insights::REMEDIATION_VERSIONS)
         }
         Route::Token { .. } | Route::Unknown => return None,

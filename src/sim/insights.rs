@@ -72,6 +72,27 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
             let scope = known_scope(world, scope)?;
             remediation(world, ctx, &scope, name)
         }
+        Route::RemediationDeployments { scope, name } => {
+            if ctx.method() != "POST" {
+                return Err(method_not_allowed(ctx.method()));
+            }
+            let scope = known_scope(world, scope)?;
+            ctx.require(
+                world,
+                &format!("{REMEDIATION}/listDeployments/read"),
+                &scope,
+            )?;
+            let i = find(world, &scope, name).ok_or_else(|| remediation_not_found(name))?;
+            advance(world, i);
+            let limit = top(ctx)?.unwrap_or(usize::MAX);
+            let items: Vec<Value> = world.remediations[i]
+                .deployments
+                .iter()
+                .take(limit)
+                .map(Deployment::to_json)
+                .collect();
+            Ok(Reply::ok(json!({ "value": items })))
+        }
         _ => unreachable!("routed by the front door"),
     }
 }
@@ -543,8 +564,30 @@ impl Stage {
 #[derive(Debug, Clone)]
 pub(crate) struct Deployment {
     pub machine: String,
+    pub location: String,
+    /// The template deployment's id (in the machine's resource group).
+    pub deployment_id: String,
+    pub time: String,
     /// None: succeeded; else ARM's error code and message.
     pub error: Option<(String, String)>,
+}
+
+impl Deployment {
+    /// A `RemediationDeployment` of `listDeployments`.
+    fn to_json(&self) -> Value {
+        let mut v = json!({
+            "remediatedResourceId": self.machine,
+            "deploymentId": self.deployment_id,
+            "status": if self.error.is_some() { "Failed" } else { "Succeeded" },
+            "resourceLocation": self.location,
+            "createdOn": self.time,
+            "lastUpdatedOn": self.time,
+        });
+        if let Some((code, message)) = &self.error {
+            v["error"] = json!({"code": code, "message": message});
+        }
+        v
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -625,6 +668,14 @@ impl Remediation {
     }
 }
 
+fn remediation_not_found(name: &str) -> ArmError {
+    ArmError::new(
+        404,
+        "RemediationNotFound",
+        format!("The remediation '{name}' could not be found."),
+    )
+}
+
 fn find(world: &World, scope: &str, name: &str) -> Option<usize> {
     world
         .remediations
@@ -637,13 +688,7 @@ fn remediation(world: &mut World, ctx: &Ctx, scope: &str, name: &str) -> ArmResu
     match ctx.method() {
         "GET" => {
             ctx.require(world, &action("read"), scope)?;
-            let i = find(world, scope, name).ok_or_else(|| {
-                ArmError::new(
-                    404,
-                    "RemediationNotFound",
-                    format!("The remediation '{name}' could not be found."),
-                )
-            })?;
+            let i = find(world, scope, name).ok_or_else(|| remediation_not_found(name))?;
             advance(world, i);
             Ok(Reply::ok(world.remediations[i].to_json()))
         }
@@ -954,9 +999,21 @@ fn advance(world: &mut World, i: usize) {
             let base = world.remediations[i].base.clone();
             let deployments: Vec<Deployment> = targets
                 .into_iter()
-                .map(|at| Deployment {
-                    machine: world.machine_id(at),
-                    error: deploy(world, &policy, at, &base).err(),
+                .map(|at| {
+                    let sub = &world.subs[at.0];
+                    let deployment_id = format!(
+                        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Resources/deployments/{}",
+                        sub.id,
+                        sub.rgs[at.1].name,
+                        new_guid()
+                    );
+                    Deployment {
+                        machine: world.machine_id(at),
+                        location: world.machine(at).location.clone(),
+                        deployment_id,
+                        time: now(),
+                        error: deploy(world, &policy, at, &base).err(),
+                    }
                 })
                 .collect();
             let failed = deployments.iter().filter(|d| d.error.is_some()).count();
@@ -1092,9 +1149,14 @@ fn deploy(
             body: Some(body),
             base: base.to_string(),
         };
+        // ARM names an application by its app id.
+        let display = world
+            .principal(&principal)
+            .and_then(|p| p.client_id.clone())
+            .unwrap_or_else(|| principal.clone());
         let caller = Caller {
             oid: principal.clone(),
-            display: principal.clone(),
+            display,
             principal_type: "ServicePrincipal".into(),
         };
         let reply = crate::sim::arm::handle_as(world, &inc, caller);

@@ -147,7 +147,8 @@ pub(crate) enum Kind {
 }
 
 /// Reads, writes and deletes as ARM counts them. POSTs write unless they only
-/// read (`list*` actions, Resource Graph queries, token requests).
+/// read (`list*` actions, Resource Graph queries, token requests, policy
+/// state queries).
 fn classify(method: &str, path: &str) -> Kind {
     match method.to_ascii_uppercase().as_str() {
         "GET" | "HEAD" | "OPTIONS" => Kind::Read,
@@ -159,13 +160,13 @@ fn classify(method: &str, path: &str) -> Kind {
                 .next()
                 .unwrap_or_default()
                 .to_ascii_lowercase();
-            // PolicyInsights' summarize and queryResults are queries.
+            // Policy states are queried and summarized by POST, and change nothing.
             let reads = last.starts_with("list")
-                || last == "summarize"
-                || last == "queryresults"
                 || matches!(
                     route::parse(path),
-                    route::Route::Graph | route::Route::Token { .. }
+                    route::Route::Graph
+                        | route::Route::Token { .. }
+                        | route::Route::PolicyStates { .. }
                 );
             if reads { Kind::Read } else { Kind::Write }
         }

@@ -199,6 +199,11 @@ pub(crate) enum Route {
         scope: String,
         name: String,
     },
+    /// `POST .../remediations/{name}/listDeployments`.
+    RemediationDeployments {
+        scope: String,
+        name: String,
+    },
     Unknown,
 }
 
@@ -317,6 +322,10 @@ pub(crate) fn parse(path: &str) -> Route {
             },
             ["remediations"] => Route::Remediations { scope },
             ["remediations", _] => Route::Remediation {
+                scope,
+                name: s[i + 3].clone(),
+            },
+            ["remediations", _, "listdeployments"] => Route::RemediationDeployments {
                 scope,
                 name: s[i + 3].clone(),
             },

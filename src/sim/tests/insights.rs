@@ -219,6 +219,30 @@ async fn a_remediation_deploys_what_is_missing_once_the_identity_has_its_role() 
     );
     let message = end["properties"]["statusMessage"].as_str().unwrap();
     assert!(message.contains("AuthorizationFailed"), "{message}");
+    let r = t
+        .post(
+            &format!(
+                "{}/providers/Microsoft.PolicyInsights/remediations/no-role/listDeployments?{REMEDIATIONS}",
+                sub()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deployments = r.body["value"].as_array().unwrap();
+    assert_eq!(deployments.len(), 2);
+    for d in deployments {
+        assert_eq!(d["status"], "Failed");
+        assert_eq!(d["error"]["code"], "AuthorizationFailed");
+        // The deployment itself is the first thing the identity may not do.
+        assert!(
+            d["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("'Microsoft.Resources/deployments/write'"),
+            "{d}"
+        );
+    }
     assert_eq!(non_compliant(&t).await.len(), 7);
 
     // The identity is a service principal of the directory: Contributor is given to it.
@@ -586,4 +610,221 @@ async fn states_and_remediations_have_the_official_examples_shapes() {
     );
     assert_eq!(r.body["properties"]["provisioningState"], "Accepted");
     assert_eq!(r.body["type"], "Microsoft.PolicyInsights/remediations");
+}
+
+/// Gives the assignment's identity Contributor on the subscription.
+async fn grant(t: &T, principal: &str) {
+    let r = t
+        .put(
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+                sub(),
+                crate::sim::world::new_guid()
+            ),
+            json!({"properties": {
+                "roleDefinitionId": format!("{}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c", sub()),
+                "principalId": principal,
+                "principalType": "ServicePrincipal"
+            }}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+async fn start(t: &T, name: &str, props: Value) -> Value {
+    let r = t
+        .put(&remediation_url(name), json!({"properties": props}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body
+}
+
+async fn read(t: &T, name: &str) -> Value {
+    let r = t.get(&remediation_url(name)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+#[tokio::test]
+async fn discovery_mode_count_locations_and_threshold_decide_what_is_deployed() {
+    let t = T::builtin("policy").await;
+    let principal = install(&t).await;
+    grant(&t, &principal).await;
+    let a = assignment_id();
+    let endpoint = |m: &str, rg: &str| {
+        format!(
+            "{}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{m}/providers/Microsoft.HybridConnectivity/endpoints/default?api-version=2023-03-15",
+            sub()
+        )
+    };
+    // Both kinds made while web-02 and win-02 lack the endpoint.
+    let reference = "arcfix-ssh-endpoint";
+    start(
+        &t,
+        "existing",
+        json!({"policyAssignmentId": a, "policyDefinitionReferenceId": reference}),
+    )
+    .await;
+    start(
+        &t,
+        "again",
+        json!({"policyAssignmentId": a, "policyDefinitionReferenceId": reference, "resourceDiscoveryMode": "ReEvaluateCompliance"}),
+    )
+    .await;
+    // Someone creates web-02's endpoint before either starts.
+    let r = t
+        .put(
+            &endpoint("web-02", "arc-prod"),
+            json!({"properties": {"type": "default"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // ExistingNonCompliant keeps the states it was created with; the other re-evaluates.
+    let existing = read(&t, "existing").await;
+    assert_eq!(existing["properties"]["provisioningState"], "Evaluating");
+    assert_eq!(
+        existing["properties"]["deploymentStatus"]["totalDeployments"],
+        2
+    );
+    let again = read(&t, "again").await;
+    assert_eq!(
+        again["properties"]["deploymentStatus"]["totalDeployments"],
+        1
+    );
+    for name in ["existing", "again"] {
+        let end = read(&t, name).await;
+        assert_eq!(end["properties"]["provisioningState"], "Succeeded", "{end}");
+    }
+
+    // resourceCount and the location filter bound the machines.
+    let reference = "arcfix-ssh-service-configuration";
+    start(&t, "one", json!({"policyAssignmentId": a, "policyDefinitionReferenceId": reference, "resourceCount": 1})).await;
+    assert_eq!(
+        read(&t, "one").await["properties"]["deploymentStatus"]["totalDeployments"],
+        1
+    );
+    read(&t, "one").await;
+    start(
+        &t,
+        "west",
+        json!({"policyAssignmentId": a, "policyDefinitionReferenceId": reference, "filters": {"locations": ["westus2"]}}),
+    )
+    .await;
+    let west = read(&t, "west").await;
+    assert_eq!(
+        west["properties"]["deploymentStatus"]["totalDeployments"],
+        1
+    );
+    let west = read(&t, "west").await;
+    assert_eq!(west["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(
+        non_compliant(&t).await,
+        pairs(&[
+            ("arcfix-ssh-service-configuration", "db-01"),
+            ("arcfix-agent-ssh-port", "app-01"),
+            ("arcfix-entra-ssh-login-extension", "app-02"),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_failure_threshold_lets_a_remediation_succeed_with_some_failures() {
+    let t = T::builtin("policy").await;
+    install(&t).await;
+    let a = assignment_id();
+    // No role: both deployments fail; half is allowed to, not all.
+    for (name, pct, end) in [("lenient", 1.0, "Succeeded"), ("strict", 0.5, "Failed")] {
+        start(
+            &t,
+            name,
+            json!({"policyAssignmentId": a, "policyDefinitionReferenceId": "arcfix-ssh-endpoint", "failureThreshold": {"percentage": pct}}),
+        )
+        .await;
+        read(&t, name).await;
+        let r = read(&t, name).await;
+        assert_eq!(r["properties"]["provisioningState"], end, "{name}");
+        assert_eq!(r["properties"]["deploymentStatus"]["failedDeployments"], 2);
+    }
+}
+
+#[tokio::test]
+async fn not_scopes_leave_machines_without_state_and_queries_are_reads() {
+    let t = T::builtin("policy").await;
+    install(&t).await;
+    let r = t
+        .put(
+            &format!("{}?{POLICY}", assignment_id()),
+            json!({
+                "location": "eastus",
+                "identity": {"type": "SystemAssigned"},
+                "properties": {
+                    "policyDefinitionId": format!("{}/providers/Microsoft.Authorization/policySetDefinitions/arcfix-ssh", sub()),
+                    "notScopes": [format!("{}/resourceGroups/arc-win", sub())]
+                }
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    t.sim.clear_log();
+    let found = non_compliant(&t).await;
+    assert!(
+        found.iter().all(|(_, m)| !m.starts_with("win-")),
+        "{found:?}"
+    );
+    assert_eq!(found.len(), 5);
+    let s = summarize(&t).await;
+    assert_eq!(
+        s["value"][0]["results"]["resourceDetails"],
+        json!([{"complianceState": "compliant", "count": 1}, {"complianceState": "noncompliant", "count": 4}])
+    );
+    assert!(t.sim.requests().iter().all(|l| !l.is_write()));
+}
+
+#[tokio::test]
+async fn each_deployment_needs_the_rights_of_what_it_writes() {
+    let t = T::builtin("policy").await;
+    let principal = install(&t).await;
+    // Only the role the extension's definition names.
+    let r = t
+        .put(
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+                sub(),
+                crate::sim::world::new_guid()
+            ),
+            json!({"properties": {
+                "roleDefinitionId": format!("{}/providers/Microsoft.Authorization/roleDefinitions/cd570a14-e51a-42ad-bac8-bafd67325302", sub()),
+                "principalId": principal,
+                "principalType": "ServicePrincipal"
+            }}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let (stages, _) = remediate(&t, "entra", "arcfix-entra-ssh-login-extension").await;
+    assert_eq!(stages, ["Accepted", "Evaluating", "Succeeded"]);
+    // Azure Connected Machine Resource Administrator has no HybridConnectivity action.
+    let (stages, end) = remediate(&t, "endpoints", "arcfix-ssh-endpoint").await;
+    assert_eq!(stages, ["Accepted", "Evaluating", "Failed"]);
+    let message = end["properties"]["statusMessage"].as_str().unwrap();
+    assert!(
+        message.contains("AuthorizationFailed")
+            && message.contains("'Microsoft.HybridConnectivity/endpoints/write'"),
+        "{message}"
+    );
+    // An unknown principal cannot be given a role.
+    let r = t
+        .put(
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+                sub(),
+                crate::sim::world::new_guid()
+            ),
+            json!({"properties": {
+                "roleDefinitionId": format!("{}/providers/Microsoft.Authorization/roleDefinitions/36243c78-bf99-498c-9df9-86d9f8d28608", sub()),
+                "principalId": crate::sim::world::new_guid(),
+                "principalType": "ServicePrincipal"
+            }}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "PrincipalNotFound"));
 }
