@@ -784,6 +784,23 @@ fn policy_apply_installs_assigns_grants_and_remediates_and_a_second_run_changes_
         "{doc:#}"
     );
     assert_eq!(bad.len(), 1, "{doc:#}");
+    // A DeployIfNotExists rule whose `if` is false gives no state (Azure
+    // Policy's applicability): the Entra extension's counts only the five
+    // Linux machines, the endpoint's all seven.
+    let evaluated = |name: &str| {
+        doc["compliance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["definition"] == name)
+            .map(|c| c["evaluated"].clone())
+    };
+    assert_eq!(
+        evaluated("arcfix-entra-ssh-login-extension"),
+        Some(json!(5)),
+        "{doc:#}"
+    );
+    assert_eq!(evaluated("arcfix-ssh-endpoint"), Some(json!(7)), "{doc:#}");
     for r in doc["remediations"].as_array().unwrap() {
         assert_eq!(r["state"], "Succeeded", "{doc:#}");
         assert_eq!(r["failed"], 0, "{doc:#}");

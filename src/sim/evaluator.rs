@@ -14,7 +14,9 @@
 //! arrays); template functions `parameters`, `field`, `concat`, `string`,
 //! `toLower`, `toUpper`. A resource whose `if` is false is compliant
 //! (learn.microsoft.com/azure/governance/policy/concepts/compliance-states),
-//! unless the policy does not apply to it at all (`applicable`).
+//! unless the policy does not apply to it at all (`applicable`; for
+//! `DeployIfNotExists` / `AuditIfNotExists` the whole `if` decides it, as
+//! .../concepts/policy-applicability says).
 
 use serde_json::{Map, Value};
 
@@ -303,12 +305,16 @@ pub(crate) fn evaluate_on(
         return None;
     }
     let env = policy.env(resource);
+    let if_not_exists = matches!(effect, Effect::DeployIfNotExists | Effect::AuditIfNotExists);
     if !applicable(&policy.rule["if"], env) {
         return None;
     }
-    // A rule that cannot be evaluated matches nothing.
+    // A rule that cannot be evaluated matches nothing. For the IfNotExists
+    // effects the whole `if` decides applicability: false gives no state
+    // (learn.microsoft.com/azure/governance/policy/concepts/policy-applicability);
+    // for the others it is compliance.
     if !condition(&policy.rule["if"], env).unwrap_or(false) {
-        return Some(Compliance::Compliant);
+        return (!if_not_exists).then_some(Compliance::Compliant);
     }
     let details = &policy.rule["then"]["details"];
     Some(match effect {
