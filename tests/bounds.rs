@@ -211,6 +211,49 @@ fn rows_beyond_total_records_stop_resource_graph_with_an_error() {
 }
 
 #[test]
+fn fewer_rows_than_total_records_are_never_taken_for_the_whole_list() {
+    // Resource Graph counts two machines it never returns.
+    let az = Azure::edited("fleet", |v| v["graph_overcount"] = serde_json::json!(2));
+    let out = az.run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "-o",
+        "json",
+    ]);
+    let scope = out.json()["scope"].as_str().unwrap_or_default().to_string();
+    assert!(
+        scope.contains(
+            "; Resource Graph failed after 4 machines (Resource Graph ended after 5 of the 7 rows it announced (totalRecords)), the rest listed by ARM"
+        ),
+        "{out:?}"
+    );
+    // The last page's machine and any other are ARM's: the same five, each once.
+    assert!(
+        scope.starts_with("5 Arc machines in 1 subscription (Resource Graph, then ARM list)"),
+        "{scope}"
+    );
+    let whole = Azure::builtin("fleet").run(&[
+        "check",
+        "--checks",
+        "azure",
+        "--subscription",
+        OWNED,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.machine_statuses(), whole.machine_statuses(), "{out:?}");
+    assert!(
+        az.sim().requests().iter().any(|r| r.method == "GET"
+            && r.path
+                .ends_with("/providers/Microsoft.HybridCompute/machines")),
+        "ARM's list was not asked"
+    );
+}
+
+#[test]
 fn a_row_with_an_empty_status_is_read_from_arm_not_called_disconnected() {
     let az = Azure::builtin("fleet");
     for blank in [Value::String(String::new()), Value::Null] {

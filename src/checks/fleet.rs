@@ -583,6 +583,16 @@ impl<'a> Listing<'a> {
                 Some(token)
             }
         };
+        // The last page, and fewer rows than announced: the list is not
+        // whole and is not taken for the whole. Said before this page's rows
+        // are handed out: ARM lists the chunk's subscriptions again, these
+        // rows among them (those handed out before are not listed twice).
+        if next.is_none() && total != u64::MAX && pager.rows < total {
+            return Err(bad(format!(
+                "Resource Graph ended after {} of the {total} rows it announced (totalRecords)",
+                pager.rows
+            )));
+        }
         for row in page.data {
             let Some(id) = row.id.as_deref().filter(|i| !i.trim().is_empty()) else {
                 return Err(bad("Resource Graph returned a row without an id".into()));

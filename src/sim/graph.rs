@@ -235,7 +235,7 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
         Value::Array(page.clone())
     };
     let mut out = json!({
-        "totalRecords": total,
+        "totalRecords": total + world.graph_overcount,
         "count": page.len(),
         // Without `id` in the projection Resource Graph cannot page: it truncates.
         "resultTruncated": if more && !has_id { "true" } else { "false" },

@@ -77,6 +77,10 @@ pub struct Scenario {
     /// (its index lags ARM: a machine deleted a moment ago).
     #[serde(default)]
     pub graph_ghosts: Vec<String>,
+    /// Resource Graph's `totalRecords` counts this many rows more than its
+    /// pages hold (a count that ran ahead of its results).
+    #[serde(default)]
+    pub graph_overcount: usize,
     /// Resource Graph answers 403 (a tenant that blocks it): clients must list with ARM.
     #[serde(default)]
     pub graph_refused: bool,
@@ -508,6 +512,7 @@ impl Scenario {
             // Resource Graph pages of 1,000, as ARM serves them.
             graph_page_size: None,
             graph_ghosts: vec![],
+            graph_overcount: 0,
             graph_refused: false,
             knobs: Knobs::default(),
         }

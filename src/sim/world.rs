@@ -32,6 +32,8 @@ pub(crate) struct World {
     pub page_size: usize,
     pub graph_page_size: Option<usize>,
     pub graph_ghosts: Vec<String>,
+    /// Rows `totalRecords` counts beyond those Resource Graph returns.
+    pub graph_overcount: usize,
     pub graph_refused: bool,
     /// The last Resource Graph result set (caller, query, subscriptions), paged
     /// by `$skipToken` continuations.
@@ -330,6 +332,7 @@ impl World {
             page_size: s.page_size,
             graph_page_size: s.graph_page_size,
             graph_ghosts: s.graph_ghosts.clone(),
+            graph_overcount: s.graph_overcount,
             graph_refused: s.graph_refused,
             graph_snapshot: None,
             graph_quota: (std::time::Instant::now(), GRAPH_QUOTA),
