@@ -1070,3 +1070,19 @@ fn a_resource_group_scope_assigns_grants_and_remediates_there_in_its_region() {
     let whole = status(&azure, &["-o", "json"]).json();
     assert_eq!(whole["verdict"], "not-assigned", "{whole:#}");
 }
+
+/// The saved copy the simulator's tests judge (tests/data/policy/arcfix-initiative.json)
+/// is what `arcfix policy show --login entra -o json` prints now, so that
+/// the simulator never passes or fails rules arcfix no longer installs.
+#[test]
+fn the_simulators_saved_initiative_is_the_current_output() {
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(data().join("arcfix-initiative.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        document(&["--login", "entra"]),
+        saved,
+        "regenerate tests/data/policy/arcfix-initiative.json with `arcfix policy show --login entra -o json`"
+    );
+}
