@@ -182,7 +182,9 @@ fn serve(world: &mut World, route: &Route, inc: &Incoming, caller: Caller) -> Ar
         Route::PolicyStates { .. }
         | Route::Remediations { .. }
         | Route::Remediation { .. }
-        | Route::RemediationDeployments { .. } => insights::handle(world, route, &ctx),
+        | Route::RemediationDeployments { .. }
+        | Route::PolicyEvaluationTrigger { .. }
+        | Route::PolicyEvaluationResult { .. } => insights::handle(world, route, &ctx),
         Route::Token { .. } | Route::Unknown => unreachable!("handled before"),
     }
 }
@@ -420,7 +422,11 @@ fn provider_of(route: &Route) -> Option<(&'static str, &'static str, &'static [&
         Route::PolicyDefinition { .. }
         | Route::PolicySetDefinition { .. }
         | Route::PolicyAssignment { .. } => ("Microsoft.Authorization", "", policy::VERSIONS),
-        Route::PolicyStates { .. } => (insights::NS, "policyStates", insights::STATES_VERSIONS),
+        Route::PolicyStates { .. }
+        | Route::PolicyEvaluationTrigger { .. }
+        | Route::PolicyEvaluationResult { .. } => {
+            (insights::NS, "policyStates", insights::STATES_VERSIONS)
+        }
         Route::Remediations { .. }
         | Route::Remediation { .. }
         | Route::RemediationDeployments { .. } => {
@@ -629,7 +635,7 @@ pub(crate) fn paged_with<T: Clone>(
         })?,
     };
     let page_size = page_size.max(1);
-    let end = (start + page_size).min(items.len());
+    let end = start.saturating_add(page_size).min(items.len());
     let page: Vec<Value> = items
         .get(start..end)
         .map(|page| page.iter().cloned().map(&render).collect())

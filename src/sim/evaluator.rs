@@ -102,6 +102,8 @@ pub(crate) struct Policy {
     pub params: Map<String, Value>,
     /// None: an effect the simulator does not know, or one that could not be resolved.
     pub effect: Option<Effect>,
+    /// The scopes the assignment has been evaluated at (states exist only there).
+    pub evaluated: Vec<String>,
 }
 
 impl Policy {
@@ -112,9 +114,8 @@ impl Policy {
 
     pub fn env<'a>(&'a self, resource: &'a Value) -> Env<'a> {
         Env {
-            params: &self.params,
             resource: Some(resource),
-            counted: None,
+            ..Env::params_only(&self.params)
         }
     }
 }
@@ -136,6 +137,12 @@ pub(crate) struct Env<'a> {
     pub resource: Option<&'a Value>,
     /// The counted alias (lower case, ending in `[*]`) and the element.
     counted: Option<(&'a str, &'a Value)>,
+    /// In an `existenceCondition`: the resource the `if` matched, which
+    /// `field()` reads (the condition's `field` key reads `resource`).
+    outer: Option<&'a Value>,
+    /// In a deployment template: its subscription and resource group (for
+    /// `resourceId`); `field()` is a policy function, not a template's.
+    template: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Env<'a> {
@@ -144,6 +151,25 @@ impl<'a> Env<'a> {
             params,
             resource: None,
             counted: None,
+            outer: None,
+            template: None,
+        }
+    }
+
+    /// A rule read on `resource`.
+    #[cfg(test)]
+    pub fn on(params: &'a Map<String, Value>, resource: &'a Value) -> Env<'a> {
+        Env {
+            resource: Some(resource),
+            ..Env::params_only(params)
+        }
+    }
+
+    /// A deployment template's parameters, deployed into `rg` of `sub`.
+    pub fn template(params: &'a Map<String, Value>, sub: &'a str, rg: &'a str) -> Env<'a> {
+        Env {
+            template: Some((sub, rg)),
+            ..Env::params_only(params)
         }
     }
 }
@@ -226,6 +252,7 @@ pub(crate) fn resolve(world: &World, assignment: &Stored) -> Vec<Policy> {
             rule,
             params,
             effect,
+            evaluated: assignment.evaluated.clone(),
         }
     };
     match target.kind {
@@ -266,8 +293,31 @@ pub(crate) fn resolve(world: &World, assignment: &Stored) -> Vec<Policy> {
     }
 }
 
-/// Every compliance record of the world, now.
-pub(crate) fn states(world: &World) -> Vec<State> {
+/// A policy that could not be evaluated on a resource: Azure would not
+/// call that resource compliant, so the simulator says so instead of
+/// answering a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EvalError {
+    pub assignment_id: String,
+    pub definition_id: String,
+    pub resource_id: String,
+    pub why: String,
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "arcfix-sim could not evaluate the policy definition '{}' of the assignment '{}' on '{}': {}",
+            self.definition_id, self.assignment_id, self.resource_id, self.why
+        )
+    }
+}
+
+/// Every compliance record of the world, now: only for the scopes each
+/// assignment has been evaluated at; an error when any policy cannot be
+/// evaluated on a machine it covers.
+pub(crate) fn states(world: &World) -> Result<Vec<State>, EvalError> {
     let machines: Vec<(MachineAt, String, Value)> = world
         .all_machines()
         .into_iter()
@@ -276,10 +326,16 @@ pub(crate) fn states(world: &World) -> Vec<State> {
     let mut out = Vec::new();
     for policy in policies(world) {
         for (at, id, json) in &machines {
-            if !policy.covers(id) {
+            if !policy.covers(id) || !policy.evaluated.iter().any(|s| covers(s, id)) {
                 continue;
             }
-            if let Some(compliance) = evaluate_on(world, &policy, *at, json) {
+            let verdict = evaluate_on(world, &policy, *at, json).map_err(|why| EvalError {
+                assignment_id: policy.assignment_id.clone(),
+                definition_id: policy.definition_id.clone(),
+                resource_id: id.clone(),
+                why,
+            })?;
+            if let Some(compliance) = verdict {
                 out.push(State {
                     policy: policy.clone(),
                     machine: *at,
@@ -289,57 +345,75 @@ pub(crate) fn states(world: &World) -> Vec<State> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// A policy's verdict on a machine (its resource JSON given); None when
-/// the policy gives no state (Disabled, or an effect it cannot resolve).
+/// the policy gives no state (Disabled, or not applicable); an error when
+/// the rule cannot be evaluated (never read as compliant).
 pub(crate) fn evaluate_on(
     world: &World,
     policy: &Policy,
     at: MachineAt,
     resource: &Value,
-) -> Option<Compliance> {
-    let effect = policy.effect?;
+) -> Result<Option<Compliance>, String> {
+    let effect = policy.effect.ok_or_else(|| {
+        format!(
+            "its effect {} does not resolve to one the simulator knows",
+            policy.rule["then"]["effect"]
+        )
+    })?;
     if effect == Effect::Disabled {
-        return None;
+        return Ok(None);
     }
     let env = policy.env(resource);
     let if_not_exists = matches!(effect, Effect::DeployIfNotExists | Effect::AuditIfNotExists);
-    if !applicable(&policy.rule["if"], env) {
-        return None;
+    if !applicable(&policy.rule["if"], env)? {
+        return Ok(None);
     }
-    // A rule that cannot be evaluated matches nothing. For the IfNotExists
-    // effects the whole `if` decides applicability: false gives no state
+    // For the IfNotExists effects the whole `if` decides applicability:
+    // false gives no state
     // (learn.microsoft.com/azure/governance/policy/concepts/policy-applicability);
     // for the others it is compliance.
-    if !condition(&policy.rule["if"], env).unwrap_or(false) {
-        return (!if_not_exists).then_some(Compliance::Compliant);
+    if !condition(&policy.rule["if"], env)? {
+        return Ok((!if_not_exists).then_some(Compliance::Compliant));
     }
     let details = &policy.rule["then"]["details"];
-    Some(match effect {
+    Ok(Some(match effect {
         Effect::DeployIfNotExists | Effect::AuditIfNotExists => {
-            if related_exists(world, at, details, env) {
+            if related_exists(world, at, details, env)? {
                 Compliance::Compliant
             } else {
                 Compliance::NonCompliant
             }
         }
         _ => Compliance::NonCompliant,
-    })
+    }))
 }
 
 /// Whether the policy applies to the resource at all: its `if` read with
 /// only the conditions on `type`, `name` and `kind` (the others taken as
 /// met), as Azure Policy's applicability rules for Resource Manager modes
 /// say. A resource it does not apply to has no state.
-fn applicable(c: &Value, env: Env) -> bool {
-    let Some(o) = c.as_object() else { return true };
+fn applicable(c: &Value, env: Env) -> Result<bool, String> {
+    let Some(o) = c.as_object() else {
+        return Ok(true);
+    };
     if let Some(all) = o.get("allOf").and_then(Value::as_array) {
-        return all.iter().all(|c| applicable(c, env));
+        for c in all {
+            if !applicable(c, env)? {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
     }
     if let Some(any) = o.get("anyOf").and_then(Value::as_array) {
-        return any.iter().any(|c| applicable(c, env));
+        for c in any {
+            if applicable(c, env)? {
+                return Ok(true);
+            }
+        }
+        return Ok(false);
     }
     match o.get("field").and_then(Value::as_str) {
         Some(f)
@@ -347,23 +421,28 @@ fn applicable(c: &Value, env: Env) -> bool {
                 .iter()
                 .any(|k| k.eq_ignore_ascii_case(f)) =>
         {
-            condition(c, env).unwrap_or(false)
+            condition(c, env)
         }
-        _ => true,
+        _ => Ok(true),
     }
 }
 
 /// Whether a resource of `details.type` (named `details.name` when given)
-/// under the machine meets `details.existenceCondition`.
-fn related_exists(world: &World, at: MachineAt, details: &Value, env: Env) -> bool {
+/// under the machine meets `details.existenceCondition`. A name that does
+/// not evaluate to a string is an error, never "any name".
+fn related_exists(world: &World, at: MachineAt, details: &Value, env: Env) -> Result<bool, String> {
     let ty = details["type"]
         .as_str()
-        .unwrap_or_default()
+        .ok_or("details.type is missing")?
         .to_ascii_lowercase();
-    let name = details["name"]
-        .as_str()
-        .and_then(|n| evaluate(n, env).ok())
-        .and_then(|v| v.as_str().map(str::to_ascii_lowercase));
+    let name = match details.get("name") {
+        None => None,
+        Some(Value::String(n)) => match evaluate(n, env)? {
+            Value::String(v) => Some(v.to_ascii_lowercase()),
+            other => return Err(format!("details.name evaluates to {other}, not a name")),
+        },
+        Some(other) => return Err(format!("details.name is {other}, not a string")),
+    };
     let m = world.machine(at);
     let mut candidates: Vec<(String, Value)> = Vec::new();
     match ty.as_str() {
@@ -390,23 +469,28 @@ fn related_exists(world: &World, at: MachineAt, details: &Value, env: Env) -> bo
         _ => {}
     }
     let machine_name = m.name.to_ascii_lowercase();
-    candidates.iter().any(|(n, json)| {
+    for (n, json) in &candidates {
         let n = n.to_ascii_lowercase();
         let named = name
             .as_ref()
             .is_none_or(|want| *want == n || *want == format!("{machine_name}/{n}"));
-        named
-            && details.get("existenceCondition").is_none_or(|c| {
-                condition(
-                    c,
-                    Env {
-                        resource: Some(json),
-                        ..env
-                    },
-                )
-                .unwrap_or(false)
-            })
-    })
+        if !named {
+            continue;
+        }
+        let Some(c) = details.get("existenceCondition") else {
+            return Ok(true);
+        };
+        let inner = Env {
+            resource: Some(json),
+            outer: env.resource,
+            counted: None,
+            ..env
+        };
+        if condition(c, inner)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 // ---- conditions ----
@@ -525,8 +609,14 @@ fn operate(o: &Map<String, Value>, actual: Option<&Value>, env: Env) -> Result<b
     Ok(match op {
         "equals" => actual.is_some_and(|a| same(a, &expected)),
         "notEquals" => !actual.is_some_and(|a| same(a, &expected)),
-        "like" => actual.is_some_and(|a| like(a, &expected)),
-        "notLike" => !actual.is_some_and(|a| like(a, &expected)),
+        "like" => match actual {
+            Some(a) => like(a, &expected)?,
+            None => false,
+        },
+        "notLike" => match actual {
+            Some(a) => !like(a, &expected)?,
+            None => true,
+        },
         "in" => actual.is_some_and(|a| list().iter().any(|e| same(a, e))),
         "notIn" => !actual.is_some_and(|a| list().iter().any(|e| same(a, e))),
         "contains" => actual.is_some_and(|a| contains(a, &expected)),
@@ -573,11 +663,27 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn like(a: &Value, pattern: &Value) -> bool {
+/// `like`: the pattern's one `*` stands for any text, the rest compares
+/// ignoring case. Policy's docs allow one wildcard at most
+/// (learn.microsoft.com/azure/governance/policy/concepts/definition-structure-policy-rule#conditions);
+/// more is an error. Linear in the lengths.
+fn like(a: &Value, pattern: &Value) -> Result<bool, String> {
     let (Some(a), Some(p)) = (text(a), text(pattern)) else {
-        return false;
+        return Ok(false);
     };
-    crate::sim::rbac::matches(&p, &a)
+    like_text(&a, &p)
+}
+
+pub(crate) fn like_text(a: &str, p: &str) -> Result<bool, String> {
+    let a = a.to_lowercase();
+    let p = p.to_lowercase();
+    match p.split('*').collect::<Vec<_>>().as_slice() {
+        [exact] => Ok(a == *exact),
+        [head, tail] => {
+            Ok(a.len() >= head.len() + tail.len() && a.starts_with(head) && a.ends_with(tail))
+        }
+        _ => Err(format!("the like pattern '{p}' has more than one '*'")),
+    }
 }
 
 fn contains(a: &Value, e: &Value) -> bool {
@@ -645,6 +751,7 @@ pub(crate) fn field_value(alias: &str, env: Env) -> Found {
         "type" | "name" | "location" | "id" | "kind" | "tags" => {
             return Found::One(get_ci(r, &lower).cloned());
         }
+        "fullname" => return Found::One(full_name(r).map(Value::String)),
         _ => {}
     }
     if let Some(tag) = lower
@@ -663,6 +770,16 @@ pub(crate) fn field_value(alias: &str, env: Env) -> Found {
         _ if alias.contains("[*]") => Found::Many(vec![]),
         _ => Found::One(None),
     }
+}
+
+/// A resource's full name (`machine/extension` for a child), read from its
+/// id: the names after the provider's namespace.
+fn full_name(r: &Value) -> Option<String> {
+    let id = r["id"].as_str()?;
+    let lower = id.to_ascii_lowercase();
+    let at = lower.rfind("/providers/")? + "/providers/".len();
+    let names: Vec<&str> = id[at..].split('/').skip(1).skip(1).step_by(2).collect();
+    (!names.is_empty()).then(|| names.join("/"))
 }
 
 /// Follows a dotted path (`a.b[*].c`) from `v`.
@@ -719,29 +836,50 @@ pub(crate) fn expand(v: &Value, env: Env) -> Result<Value, String> {
 /// A string as ARM reads it: `[expression]` evaluated, `[[` escaping a
 /// literal bracket, anything else itself.
 pub(crate) fn evaluate(s: &str, env: Env) -> Result<Value, String> {
-    if let Some(rest) = s.strip_prefix("[[") {
-        return Ok(Value::String(format!("[{rest}")));
+    match parse(s)? {
+        None if s.starts_with("[[") => Ok(Value::String(s[1..].to_string())),
+        None => Ok(Value::String(s.to_string())),
+        Some(e) => e.eval(env),
+    }
+}
+
+/// How deep calls may nest in one expression (ARM's own limit is not
+/// published; the simulator refuses deeper ones instead of overflowing its stack).
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// A parsed template expression.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    Lit(Value),
+    /// A function (lower case) and its arguments.
+    Call(String, Vec<Expr>),
+}
+
+/// The expression a string holds (`None`: a literal, including `[[...`).
+pub(crate) fn parse(s: &str) -> Result<Option<Expr>, String> {
+    if s.starts_with("[[") {
+        return Ok(None);
     }
     let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
-        return Ok(Value::String(s.to_string()));
+        return Ok(None);
     };
     let mut p = Parser {
         s: inner.as_bytes(),
         i: 0,
-        env,
+        depth: 0,
     };
-    let v = p.expr()?;
+    let e = p.expr()?;
     p.ws();
     if p.i != p.s.len() {
         return Err(format!("unexpected text in the expression {s}"));
     }
-    Ok(v)
+    Ok(Some(e))
 }
 
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
-    env: Env<'a>,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -751,7 +889,7 @@ impl Parser<'_> {
         }
     }
 
-    fn expr(&mut self) -> Result<Value, String> {
+    fn expr(&mut self) -> Result<Expr, String> {
         self.ws();
         match self.s.get(self.i) {
             None => Err("an expression ends too early".into()),
@@ -775,7 +913,9 @@ impl Parser<'_> {
                         }
                     }
                 }
-                Ok(Value::String(String::from_utf8_lossy(&out).into_owned()))
+                Ok(Expr::Lit(Value::String(
+                    String::from_utf8_lossy(&out).into_owned(),
+                )))
             }
             Some(c) if c.is_ascii_digit() || *c == b'-' => {
                 let start = self.i;
@@ -787,7 +927,7 @@ impl Parser<'_> {
                     .ok()
                     .and_then(|t| t.parse().ok())
                     .ok_or("a number is not valid")?;
-                Ok(Value::from(n))
+                Ok(Expr::Lit(Value::from(n)))
             }
             Some(_) => {
                 let start = self.i;
@@ -800,10 +940,16 @@ impl Parser<'_> {
                 }
                 let name = String::from_utf8_lossy(&self.s[start..self.i]).to_ascii_lowercase();
                 self.ws();
-                if self.s.get(self.i) != Some(&b'(') {
+                if name.is_empty() || self.s.get(self.i) != Some(&b'(') {
                     return Err(format!("'{name}' is not a function call"));
                 }
                 self.i += 1;
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!(
+                        "the expression nests calls deeper than {MAX_DEPTH}"
+                    ));
+                }
                 let mut args = Vec::new();
                 loop {
                     self.ws();
@@ -822,69 +968,495 @@ impl Parser<'_> {
                         _ => return Err(format!("{name}( is not closed")),
                     }
                 }
-                self.call(&name, args)
+                self.depth -= 1;
+                Ok(Expr::Call(name, args))
+            }
+        }
+    }
+}
+
+/// The functions the simulator evaluates in a policy rule.
+pub(crate) const POLICY_FUNCTIONS: &[&str] = &[
+    "parameters",
+    "field",
+    "concat",
+    "string",
+    "tolower",
+    "toupper",
+];
+
+impl Expr {
+    /// Every call in it, depth first, with its arguments.
+    pub fn calls<'e>(&'e self, out: &mut Vec<(&'e str, &'e [Expr])>) {
+        if let Expr::Call(name, args) = self {
+            out.push((name, args));
+            for a in args {
+                a.calls(out);
             }
         }
     }
 
-    fn call(&self, name: &str, args: Vec<Value>) -> Result<Value, String> {
-        let one = || -> Result<&Value, String> {
-            match args.as_slice() {
-                [a] => Ok(a),
-                _ => Err(format!("{name}() takes one argument")),
-            }
-        };
-        match name {
-            "parameters" => {
-                let key = one()?.as_str().ok_or("parameters() takes a name")?;
-                self.env
-                    .params
+    pub fn eval(&self, env: Env) -> Result<Value, String> {
+        match self {
+            Expr::Lit(v) => Ok(v.clone()),
+            Expr::Call(name, args) => {
+                let args = args
                     .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                    .map(|(_, v)| v.clone())
-                    .ok_or_else(|| format!("the parameter '{key}' has no value"))
+                    .map(|a| a.eval(env))
+                    .collect::<Result<Vec<_>, _>>()?;
+                call(env, name, args)
             }
-            "field" => {
-                let alias = one()?.as_str().ok_or("field() takes an alias")?;
-                Ok(match field_value(alias, self.env) {
-                    Found::One(v) => v.unwrap_or(Value::Null),
-                    Found::Many(v) => Value::Array(v),
-                })
-            }
-            "string" => {
-                let v = one()?;
-                Ok(Value::String(text(v).unwrap_or_else(|| v.to_string())))
-            }
-            "tolower" => Ok(Value::String(
-                text(one()?).unwrap_or_default().to_lowercase(),
-            )),
-            "toupper" => Ok(Value::String(
-                text(one()?).unwrap_or_default().to_uppercase(),
-            )),
-            "concat" => {
-                if args.iter().all(Value::is_array) {
-                    return Ok(Value::Array(
-                        args.iter()
-                            .flat_map(|a| a.as_array().cloned().unwrap_or_default())
-                            .collect(),
-                    ));
-                }
-                let mut out = String::new();
-                for a in &args {
-                    out.push_str(&text(a).ok_or("concat() joins strings or arrays")?);
-                }
-                Ok(Value::String(out))
-            }
-            other => Err(format!("the simulator does not evaluate {other}()")),
         }
     }
+}
+
+fn call(env: Env, name: &str, args: Vec<Value>) -> Result<Value, String> {
+    let one = || -> Result<&Value, String> {
+        match args.as_slice() {
+            [a] => Ok(a),
+            _ => Err(format!("{name}() takes one argument")),
+        }
+    };
+    let texts = || -> Result<Vec<String>, String> {
+        args.iter()
+            .map(|a| text(a).ok_or_else(|| format!("{name}() takes strings")))
+            .collect()
+    };
+    match name {
+        "parameters" => {
+            let key = one()?.as_str().ok_or("parameters() takes a name")?;
+            env.params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| format!("the parameter '{key}' has no value"))
+        }
+        "field" if env.template.is_none() => {
+            let alias = one()?.as_str().ok_or("field() takes an alias")?;
+            // In an existenceCondition, field() reads the resource the
+            // `if` matched (learn.microsoft.com/azure/governance/policy/concepts/effect-deploy-if-not-exists).
+            let env = match env.outer {
+                Some(outer) => Env {
+                    resource: Some(outer),
+                    outer: None,
+                    counted: None,
+                    ..env
+                },
+                None => env,
+            };
+            Ok(match field_value(alias, env) {
+                Found::One(v) => v.unwrap_or(Value::Null),
+                Found::Many(v) => Value::Array(v),
+            })
+        }
+        "string" => {
+            let v = one()?;
+            Ok(Value::String(text(v).unwrap_or_else(|| v.to_string())))
+        }
+        "tolower" => Ok(Value::String(
+            text(one()?).unwrap_or_default().to_lowercase(),
+        )),
+        "toupper" => Ok(Value::String(
+            text(one()?).unwrap_or_default().to_uppercase(),
+        )),
+        "concat" => {
+            if args.iter().all(Value::is_array) {
+                return Ok(Value::Array(
+                    args.iter()
+                        .flat_map(|a| a.as_array().cloned().unwrap_or_default())
+                        .collect(),
+                ));
+            }
+            Ok(Value::String(texts()?.concat()))
+        }
+        // ARM's resourceId([subscriptionId], [resourceGroupName], type, name1, ...)
+        // (learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-resource#resourceid):
+        // the type has one segment after the namespace per name.
+        "resourceid" if env.template.is_some() => {
+            let (sub, rg) = env.template.unwrap_or_default();
+            let a = texts()?;
+            let at = a
+                .iter()
+                .position(|t| t.contains('/') && !t.starts_with('/'))
+                .ok_or("resourceId() needs a resource type")?;
+            let (sub, rg) = match &a[..at] {
+                [] => (sub.to_string(), rg.to_string()),
+                [rg] => (sub.to_string(), rg.clone()),
+                [sub, rg] => (sub.clone(), rg.clone()),
+                _ => {
+                    return Err(
+                        "resourceId() takes at most a subscription and a group before the type"
+                            .into(),
+                    );
+                }
+            };
+            Ok(Value::String(format!(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}",
+                typed_names(&a[at], &a[at + 1..])?
+            )))
+        }
+        // extensionResourceId(resourceId, type, name1, ...).
+        "extensionresourceid" if env.template.is_some() => {
+            let a = texts()?;
+            let [parent, ty, names @ ..] = a.as_slice() else {
+                return Err("extensionResourceId() takes a resource id, a type and names".into());
+            };
+            Ok(Value::String(format!(
+                "{parent}/providers/{}",
+                typed_names(ty, names)?
+            )))
+        }
+        other => Err(format!("the simulator does not evaluate {other}() here")),
+    }
+}
+
+/// `Ns/t1/t2` with names `[n1, n2]`: `Ns/t1/n1/t2/n2`.
+fn typed_names(ty: &str, names: &[String]) -> Result<String, String> {
+    let mut parts = ty.split('/');
+    let ns = parts.next().unwrap_or_default();
+    let types: Vec<&str> = parts.collect();
+    if types.is_empty() || types.len() != names.len() {
+        return Err(format!(
+            "the type '{ty}' needs {} names, not {}",
+            types.len(),
+            names.len()
+        ));
+    }
+    let mut out = ns.to_string();
+    for (t, n) in types.iter().zip(names) {
+        out.push_str(&format!("/{t}/{n}"));
+    }
+    Ok(out)
+}
+
+// ---- checks at PUT ----
+
+/// Why a definition is refused when written, with Azure's error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Invalid {
+    /// `InvalidPolicyAlias` (verified: Azure/azure-policy#363).
+    Alias(String),
+    /// `InvalidPolicyParameters` (verified for "a function or parameter
+    /// could not be validated": Azure/azure-monitor-baseline-alerts#918).
+    Parameters(String),
+    /// `InvalidPolicyRule` (unverified: the code the simulator gives a rule
+    /// it cannot read; Azure's own code for each case is not known here).
+    Rule(String),
+}
+
+impl Invalid {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Invalid::Alias(_) => "InvalidPolicyAlias",
+            Invalid::Parameters(_) => "InvalidPolicyParameters",
+            Invalid::Rule(_) => "InvalidPolicyRule",
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Invalid::Alias(m) | Invalid::Parameters(m) | Invalid::Rule(m) => m,
+        }
+    }
+}
+
+/// The aliases the simulator knows exist (besides `type`, `name`,
+/// `location`, `id`, `kind`, `fullName`, `tags` and `tags[...]`): the
+/// published alias list of Microsoft.HybridCompute, as
+/// maciejporebski/azure-policy-aliases records it
+/// (aliases/Microsoft.HybridCompute/machines.md at 400f60ef5c7d1bfb74c3981d9e59a5b11e0e7ba9,
+/// machines-extensions.md at 3fa1e515b164b7b7e4ef912fbf864a93e51538e9), the
+/// part a machine's ARM shape here has. Microsoft.HybridConnectivity has
+/// no aliases in that list, so none is known.
+pub(crate) const ALIASES: &[&str] = &[
+    "Microsoft.HybridCompute/machines/osName",
+    "Microsoft.HybridCompute/machines/osType",
+    "Microsoft.HybridCompute/machines/osSku",
+    "Microsoft.HybridCompute/machines/osVersion",
+    "Microsoft.HybridCompute/machines/status",
+    "Microsoft.HybridCompute/machines/provisioningState",
+    "Microsoft.HybridCompute/machines/agentVersion",
+    "Microsoft.HybridCompute/machines/displayName",
+    "Microsoft.HybridCompute/machines/vmId",
+    "Microsoft.HybridCompute/machines/agentConfiguration",
+    "Microsoft.HybridCompute/machines/agentConfiguration.proxyUrl",
+    "Microsoft.HybridCompute/machines/agentConfiguration.incomingConnectionsPorts",
+    "Microsoft.HybridCompute/machines/agentConfiguration.incomingConnectionsPorts[*]",
+    "Microsoft.HybridCompute/machines/agentConfiguration.extensionsAllowList",
+    "Microsoft.HybridCompute/machines/agentConfiguration.extensionsAllowList[*]",
+    "Microsoft.HybridCompute/machines/agentConfiguration.extensionsAllowList[*].publisher",
+    "Microsoft.HybridCompute/machines/agentConfiguration.extensionsAllowList[*].type",
+    "Microsoft.HybridCompute/machines/agentConfiguration.extensionsBlockList",
+    "Microsoft.HybridCompute/machines/agentConfiguration.extensionsBlockList[*]",
+    "Microsoft.HybridCompute/machines/agentConfiguration.extensionsBlockList[*].publisher",
+    "Microsoft.HybridCompute/machines/agentConfiguration.extensionsBlockList[*].type",
+    "Microsoft.HybridCompute/machines/agentConfiguration.proxyBypass",
+    "Microsoft.HybridCompute/machines/agentConfiguration.proxyBypass[*]",
+    "Microsoft.HybridCompute/machines/agentConfiguration.extensionsEnabled",
+    "Microsoft.HybridCompute/machines/agentConfiguration.guestConfigurationEnabled",
+    "Microsoft.HybridCompute/machines/agentConfiguration.configMode",
+    "Microsoft.HybridCompute/machines/extensions/forceUpdateTag",
+    "Microsoft.HybridCompute/machines/extensions/publisher",
+    "Microsoft.HybridCompute/machines/extensions/type",
+    "Microsoft.HybridCompute/machines/extensions/typeHandlerVersion",
+    "Microsoft.HybridCompute/machines/extensions/autoUpgradeMinorVersion",
+    "Microsoft.HybridCompute/machines/extensions/settings",
+    "Microsoft.HybridCompute/machines/extensions/provisioningState",
+    "Microsoft.HybridCompute/machines/extensions/enableAutomaticUpgrade",
+];
+
+/// Operators Azure Policy has that the simulator does not evaluate: refused
+/// with a message that says so (Azure would accept them).
+const UNSIMULATED_OPERATORS: &[&str] = &[
+    "match",
+    "matchInsensitively",
+    "notMatch",
+    "notMatchInsensitively",
+];
+
+pub(crate) fn known_alias(a: &str) -> bool {
+    let l = a.to_ascii_lowercase();
+    ["type", "name", "location", "id", "kind", "fullname", "tags"].contains(&l.as_str())
+        || l.starts_with("tags[") && l.ends_with(']')
+        || l.starts_with("tags.")
+        || ALIASES.iter().any(|k| k.eq_ignore_ascii_case(a))
+}
+
+/// A definition's `parameters` and `policyRule` checked as Azure checks
+/// them when the definition is written.
+pub(crate) fn check_definition(p: &Value) -> Result<(), Invalid> {
+    let declared: Vec<String> = p["parameters"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let rule = &p["policyRule"];
+    check_condition(&rule["if"], &declared)?;
+    let then = &rule["then"];
+    match &then["effect"] {
+        Value::String(e) if e.starts_with('[') && !e.starts_with("[[") => check_text(e, &declared)?,
+        Value::String(e) if Effect::parse(e).is_some() => {}
+        other => {
+            return Err(Invalid::Rule(format!(
+                "The effect {other} is not one the simulator knows."
+            )));
+        }
+    }
+    let details = &then["details"];
+    if let Some(name) = details.get("name") {
+        let name = name
+            .as_str()
+            .ok_or_else(|| Invalid::Rule("details.name must be a string.".into()))?;
+        check_text(name, &declared)?;
+    }
+    if let Some(c) = details.get("existenceCondition") {
+        check_condition(c, &declared)?;
+    }
+    // The deployment's parameter values are policy expressions (the
+    // template itself is ARM's, evaluated when it is deployed).
+    for (_, v) in details["deployment"]["properties"]["parameters"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        check_value(&v["value"], &declared)?;
+    }
+    Ok(())
+}
+
+/// Every string of a JSON value checked as an expression.
+pub(crate) fn check_value(v: &Value, declared: &[String]) -> Result<(), Invalid> {
+    match v {
+        Value::String(s) => check_text(s, declared),
+        Value::Array(items) => items.iter().try_for_each(|i| check_value(i, declared)),
+        Value::Object(o) => o.values().try_for_each(|i| check_value(i, declared)),
+        _ => Ok(()),
+    }
+}
+
+/// A string: when it is an expression, its syntax, its functions, the
+/// parameters it reads (declared) and the aliases `field()` names (known).
+pub(crate) fn check_text(s: &str, declared: &[String]) -> Result<(), Invalid> {
+    let Some(e) = parse(s)
+        .map_err(|why| Invalid::Rule(format!("The expression '{s}' is not valid: {why}.")))?
+    else {
+        return Ok(());
+    };
+    let mut calls = Vec::new();
+    e.calls(&mut calls);
+    for (name, args) in calls {
+        if !POLICY_FUNCTIONS.contains(&name) {
+            return Err(Invalid::Rule(format!(
+                "The function '{name}' in '{s}' is not one the simulator evaluates in a policy rule."
+            )));
+        }
+        match (name, args) {
+            ("parameters", [Expr::Lit(Value::String(p))])
+                if !declared.iter().any(|d| d.eq_ignore_ascii_case(p)) =>
+            {
+                return Err(Invalid::Parameters(format!(
+                    "A function or parameter in the policy could not be validated: the parameter '{p}' is not defined in the policy definition."
+                )));
+            }
+            ("field", [Expr::Lit(Value::String(a))]) if !known_alias(a) => {
+                return Err(unknown_alias(a));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn unknown_alias(a: &str) -> Invalid {
+    Invalid::Alias(format!(
+        "The policy definition rule is invalid. The 'field' property '{a}' of the policy rule doesn't exist as an alias."
+    ))
+}
+
+fn check_condition(c: &Value, declared: &[String]) -> Result<(), Invalid> {
+    let rule = |m: String| Invalid::Rule(m);
+    let o = c
+        .as_object()
+        .ok_or_else(|| rule(format!("The condition {c} must be an object.")))?;
+    for logical in ["allOf", "anyOf"] {
+        if let Some(v) = o.get(logical) {
+            let items = v
+                .as_array()
+                .ok_or_else(|| rule(format!("{logical} takes an array.")))?;
+            return items.iter().try_for_each(|c| check_condition(c, declared));
+        }
+    }
+    if let Some(not) = o.get("not") {
+        return check_condition(not, declared);
+    }
+    let mut subject = None;
+    if let Some(count) = o.get("count") {
+        let alias = count["field"]
+            .as_str()
+            .ok_or_else(|| rule("The simulator counts fields only.".into()))?;
+        if !known_alias(alias) {
+            return Err(unknown_alias(alias));
+        }
+        if let Some(w) = count.get("where") {
+            check_condition(w, declared)?;
+        }
+        subject = Some("count");
+    } else if let Some(field) = o.get("field") {
+        let f = field
+            .as_str()
+            .ok_or_else(|| rule("field takes a string.".into()))?;
+        if parse(f)
+            .map_err(|why| rule(format!("The field '{f}' is not valid: {why}.")))?
+            .is_some()
+        {
+            check_text(f, declared)?;
+        } else if !known_alias(f) {
+            return Err(unknown_alias(f));
+        }
+        subject = Some("field");
+    } else if let Some(v) = o.get("value") {
+        check_value(v, declared)?;
+        subject = Some("value");
+    }
+    let subject =
+        subject.ok_or_else(|| rule(format!("The condition {c} has no field, value or count.")))?;
+    let ops: Vec<&String> = o.keys().filter(|k| *k != subject).collect();
+    let [op] = ops.as_slice() else {
+        return Err(rule(format!(
+            "The condition {c} must have exactly one operator."
+        )));
+    };
+    if UNSIMULATED_OPERATORS
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(op))
+    {
+        return Err(rule(format!(
+            "arcfix-sim does not evaluate the operator '{op}' (Azure does)."
+        )));
+    }
+    if !OPERATORS.contains(&op.as_str()) {
+        return Err(rule(format!("The operator '{op}' is not valid.")));
+    }
+    let expected = &o[op.as_str()];
+    if let ("like" | "notLike", Value::String(p)) = (op.as_str(), expected)
+        && parse(p).ok().flatten().is_none()
+        && p.matches('*').count() > 1
+    {
+        return Err(rule(format!(
+            "The {op} pattern '{p}' has more than one wildcard '*'."
+        )));
+    }
+    check_value(expected, declared)
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::{Map, Value, json};
 
-    use super::{Env, Found, applicable, condition, evaluate, field_value};
+    use super::{Env, Found, MAX_DEPTH, applicable, condition, evaluate, field_value, like_text};
+
+    #[test]
+    fn like_has_one_wildcard_that_may_match_slashes_and_nothing() {
+        for (text, pattern) in [
+            ("web-01", "web-*"),
+            ("WEB-01", "web-*"),
+            ("web-01", "*-01"),
+            ("web-01", "w*1"),
+            ("web-01", "web-01"),
+            ("web", "web*"),
+            ("ab", "a*b"),
+            // A `*` crosses `/` (the RBAC matcher's rule for actions does not apply).
+            (
+                "Microsoft.HybridCompute/machines/extensions",
+                "Microsoft.HybridCompute/*",
+            ),
+            ("a/b/c", "a/*/c"),
+            ("a/b/x/c", "a/*/c"),
+        ] {
+            assert!(like_text(text, pattern).unwrap(), "{text} like {pattern}");
+        }
+        for (text, pattern) in [
+            ("we", "web*"),
+            ("a", "a*a"),
+            ("db-01", "web-*"),
+            ("web-01x", "web-01"),
+        ] {
+            assert!(!like_text(text, pattern).unwrap(), "{text} like {pattern}");
+        }
+        assert!(like_text("abc", "a*b*c").is_err());
+        // Hostile input is linear, not exponential: answered at once.
+        let long = "a".repeat(100_000);
+        assert!(!like_text(&long, &format!("{}*b", "a".repeat(50_000))).unwrap());
+        assert!(like_text(&long, "*a").unwrap());
+    }
+
+    #[test]
+    fn deeply_nested_expressions_are_refused_not_a_stack_overflow() {
+        let p = Map::new();
+        let nest = |n: usize| format!("[{}'x'{}]", "concat(".repeat(n), ")".repeat(n));
+        assert_eq!(
+            evaluate(&nest(MAX_DEPTH), Env::params_only(&p)).unwrap(),
+            json!("x")
+        );
+        for n in [MAX_DEPTH + 1, 1_000_000] {
+            let e = evaluate(&nest(n), Env::params_only(&p)).unwrap_err();
+            assert!(e.contains("deeper than 64"), "{e}");
+        }
+    }
+
+    #[test]
+    fn full_name_is_the_names_after_the_namespace() {
+        let p = Map::new();
+        let ext = json!({"id": "/subscriptions/S/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01/extensions/AADSSHLoginForLinux", "name": "AADSSHLoginForLinux"});
+        assert_eq!(
+            evaluate("[field('fullName')]", Env::on(&p, &ext)).unwrap(),
+            json!("web-01/AADSSHLoginForLinux")
+        );
+        let endpoint = json!({"id": "/subscriptions/S/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/web-01/providers/Microsoft.HybridConnectivity/endpoints/default"});
+        assert_eq!(
+            evaluate("[field('fullName')]", Env::on(&p, &endpoint)).unwrap(),
+            json!("default")
+        );
+    }
 
     fn machine() -> Value {
         json!({
@@ -907,12 +1479,7 @@ mod tests {
 
     fn check(c: Value, params: &Map<String, Value>) -> bool {
         let m = machine();
-        let env = Env {
-            params,
-            resource: Some(&m),
-            counted: None,
-        };
-        condition(&c, env).unwrap()
+        condition(&c, Env::on(params, &m)).unwrap()
     }
 
     #[test]
@@ -1006,18 +1573,14 @@ mod tests {
             {"field": "Microsoft.HybridCompute/machines/osName", "equals": "windows"}
         ]});
         let m = machine();
-        let env = |r| Env {
-            params: &p,
-            resource: Some(r),
-            counted: None,
-        };
+        let env = |r| Env::on(&p, r);
         // A Linux machine: the policy applies, and its rule is false (compliant).
-        assert!(applicable(&rule, env(&m)));
+        assert!(applicable(&rule, env(&m)).unwrap());
         assert!(!condition(&rule, env(&m)).unwrap());
         // A VMware VM: the policy does not apply (no state at all).
         let mut vm = machine();
         vm["type"] = json!("Microsoft.ConnectedVMwarevSphere/virtualMachines");
-        assert!(!applicable(&rule, env(&vm)));
+        assert!(!applicable(&rule, env(&vm)).unwrap());
     }
 
     #[test]
@@ -1026,11 +1589,7 @@ mod tests {
         p.insert("port".into(), json!(22));
         p.insert("machineName".into(), json!("web-01"));
         let m = machine();
-        let env = Env {
-            params: &p,
-            resource: Some(&m),
-            counted: None,
-        };
+        let env = Env::on(&p, &m);
         assert_eq!(evaluate("[parameters('port')]", env).unwrap(), json!(22));
         assert_eq!(
             evaluate("[string(parameters('port'))]", env).unwrap(),
@@ -1090,17 +1649,7 @@ mod tests {
         };
         let mut p = Map::new();
         p.insert("port".into(), json!(22));
-        let on = |m: &Value, c: &Value| {
-            condition(
-                c,
-                Env {
-                    params: &p,
-                    resource: Some(m),
-                    counted: None,
-                },
-            )
-            .unwrap()
-        };
+        let on = |m: &Value, c: &Value| condition(c, Env::on(&p, m)).unwrap();
         let ports = rule("arcfix-agent-ssh-port");
         let entra = rule("arcfix-agent-entra-extension");
         let ok = machine();

@@ -27,6 +27,8 @@ pub(crate) const REMEDIATION_VERSIONS: &[&str] = &["2021-10-01"];
 const QUERY_READ: &str = "Microsoft.PolicyInsights/policyStates/queryResults/read";
 const SUMMARIZE_READ: &str = "Microsoft.PolicyInsights/policyStates/summarize/read";
 const REMEDIATION: &str = "Microsoft.PolicyInsights/remediations";
+/// The operation of triggerEvaluation (Azure's resource provider operations list).
+const TRIGGER: &str = "Microsoft.PolicyInsights/policyStates/triggerEvaluation/action";
 
 /// Remediations' bounds, as Azure Policy's remediation page states them.
 const RESOURCE_COUNT: (i64, i64, i64) = (1, 50_000, 500);
@@ -92,6 +94,56 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
                 .map(Deployment::to_json)
                 .collect();
             Ok(Reply::ok(json!({ "value": items })))
+        }
+        Route::PolicyEvaluationTrigger { scope } => {
+            if ctx.method() != "POST" {
+                return Err(method_not_allowed(ctx.method()));
+            }
+            let scope = known_scope(world, scope)?;
+            ctx.require(world, TRIGGER, &scope)?;
+            // 202 with a Location to poll (policyStates.json 2019-10-01:
+            // x-ms-long-running-operation, final-state-via location). The
+            // Location's path (asyncOperationResults) is what Azure answers
+            // in the wild; the spec does not name it.
+            let id = new_guid();
+            world.policy_scans.push((id.clone(), scope.clone()));
+            Ok(Reply::empty(202).header(
+                "Location",
+                ctx.url(
+                    &format!("{scope}/providers/{NS}/asyncOperationResults/{id}"),
+                    STATES_VERSIONS[0],
+                ),
+            ))
+        }
+        Route::PolicyEvaluationResult { scope, id } => {
+            if ctx.method() != "GET" {
+                return Err(method_not_allowed(ctx.method()));
+            }
+            let scope = known_scope(world, scope)?;
+            ctx.require(world, TRIGGER, &scope)?;
+            let i = world
+                .policy_scans
+                .iter()
+                .position(|(i, s)| i.eq_ignore_ascii_case(id) && s.eq_ignore_ascii_case(&scope))
+                .ok_or_else(|| {
+                    ArmError::new(
+                        404,
+                        "AsyncOperationNotFound",
+                        format!("The operation '{id}' could not be found."),
+                    )
+                })?;
+            // The scan is done on its first poll: every assignment that
+            // covers or lies within the scope is evaluated there.
+            let scope = world.policy_scans[i].1.clone();
+            for s in &mut world.policy.items {
+                if s.kind == Kind::Assignment
+                    && (covers(&s.scope, &scope) || covers(&scope, &s.scope))
+                    && !s.evaluated.iter().any(|e| e.eq_ignore_ascii_case(&scope))
+                {
+                    s.evaluated.push(scope.clone());
+                }
+            }
+            Ok(Reply::empty(200))
         }
         _ => unreachable!("routed by the front door"),
     }
@@ -286,11 +338,20 @@ fn filtered_states(world: &World, ctx: &Ctx, scope: &str) -> Result<Vec<State>, 
         Some(f) => parse_filter(f, STATE_COLUMNS)?,
         None => Filter(vec![]),
     };
-    Ok(evaluator::states(world)
+    Ok(evaluated(world)?
         .into_iter()
         .filter(|s| covers(scope, &s.resource_id))
         .filter(|s| filter.passes(|c| column_of(world, s, c)))
         .collect())
+}
+
+/// Every state of the world, or 500 when a policy cannot be evaluated: a
+/// rule the simulator cannot read is never answered as compliant, nor as
+/// "no state". (Azure's answer to such a rule is not known here; the
+/// simulator's code `PolicyEvaluationFailed` is its own.)
+fn evaluated(world: &World) -> Result<Vec<State>, ArmError> {
+    evaluator::states(world)
+        .map_err(|e| ArmError::new(500, "PolicyEvaluationFailed", e.to_string()))
 }
 
 fn top(ctx: &Ctx) -> Result<Option<usize>, ArmError> {
@@ -370,7 +431,9 @@ fn query_results(world: &World, ctx: &Ctx, scope: &str) -> ArmResult {
             )
         })?,
     };
-    let end = (start + world.page_size.max(1)).min(states.len());
+    let end = start
+        .saturating_add(world.page_size.max(1))
+        .min(states.len());
     let page: Vec<Value> = states
         .get(start..end)
         .unwrap_or_default()
@@ -607,6 +670,8 @@ pub(crate) struct Remediation {
     pub last_updated_on: String,
     pub created_by: (String, String),
     pub correlation_id: String,
+    /// Why it failed before deploying anything (an evaluation error).
+    pub failure: Option<String>,
     /// The simulator's base URL, for the deployments' requests.
     pub base: String,
 }
@@ -640,13 +705,14 @@ impl Remediation {
             }),
         );
         let message: Vec<String> = self
-            .deployments
+            .failure
             .iter()
-            .filter_map(|d| {
+            .cloned()
+            .chain(self.deployments.iter().filter_map(|d| {
                 d.error
                     .as_ref()
                     .map(|(code, msg)| format!("{}: {code}: {msg}", d.machine))
-            })
+            }))
             .collect();
         p.insert("statusMessage".into(), json!(message.join("\n")));
         p.insert("correlationId".into(), json!(self.correlation_id));
@@ -870,7 +936,10 @@ fn create(world: &mut World, ctx: &Ctx, scope: &str, name: &str) -> ArmResult {
                 json!("ExistingNonCompliant"),
             );
         }
-        Some(Value::String(m)) if m == "ExistingNonCompliant" || m == "ReEvaluateCompliance" => {}
+        // ARM compares enum values ignoring case.
+        Some(Value::String(m))
+            if m.eq_ignore_ascii_case("ExistingNonCompliant")
+                || m.eq_ignore_ascii_case("ReEvaluateCompliance") => {}
         Some(other) => {
             return Err(invalid(
                 name,
@@ -911,7 +980,7 @@ fn create(world: &mut World, ctx: &Ctx, scope: &str, name: &str) -> ArmResult {
     props
         .entry("parallelDeployments")
         .or_insert(json!(PARALLEL.1.min(10)));
-    let known_non_compliant = evaluator::states(world)
+    let known_non_compliant = evaluated(world)?
         .into_iter()
         .filter(|s| s.compliance == Compliance::NonCompliant && same_policy(&s.policy, &policy))
         .map(|s| s.resource_id)
@@ -930,6 +999,7 @@ fn create(world: &mut World, ctx: &Ctx, scope: &str, name: &str) -> ArmResult {
         last_updated_on: t,
         created_by: (ctx.caller.oid.clone(), ctx.caller.principal_type.clone()),
         correlation_id: new_guid(),
+        failure: None,
         base: ctx.inc.base.clone(),
     };
     let body = r.to_json();
@@ -949,6 +1019,20 @@ fn same_policy(a: &Policy, b: &Policy) -> bool {
     a.assignment_id.eq_ignore_ascii_case(&b.assignment_id) && a.reference_id == b.reference_id
 }
 
+/// The assignment `assignment_id` evaluated at `scope` from now on.
+fn mark_evaluated(world: &mut World, assignment_id: &str, scope: &str) {
+    for s in &mut world.policy.items {
+        if s.kind == Kind::Assignment
+            && s.resource["id"]
+                .as_str()
+                .is_some_and(|i| i.eq_ignore_ascii_case(assignment_id))
+            && !s.evaluated.iter().any(|e| e.eq_ignore_ascii_case(scope))
+        {
+            s.evaluated.push(scope.to_string());
+        }
+    }
+}
+
 /// One step of the remediation's life per read.
 fn advance(world: &mut World, i: usize) {
     match world.remediations[i].stage {
@@ -961,19 +1045,37 @@ fn advance(world: &mut World, i: usize) {
                         .collect()
                 });
             let limit = r.prop("resourceCount").as_u64().unwrap_or(500) as usize;
-            let reevaluate = r.prop("resourceDiscoveryMode") == "ReEvaluateCompliance";
+            let reevaluate = r
+                .prop("resourceDiscoveryMode")
+                .as_str()
+                .is_some_and(|m| m.eq_ignore_ascii_case("ReEvaluateCompliance"));
             let non_compliant: Vec<String> = if reevaluate {
-                evaluator::states(world)
-                    .into_iter()
-                    .filter(|s| {
-                        s.compliance == Compliance::NonCompliant
-                            && same_policy(&s.policy, &r.policy)
-                    })
-                    .map(|s| s.resource_id)
-                    .collect()
+                // Re-evaluating compliance evaluates the assignment at the
+                // remediation's scope (its states exist from now on).
+                let (assignment, scope) = (r.policy.assignment_id.clone(), r.scope.clone());
+                mark_evaluated(world, &assignment, &scope);
+                let r = &world.remediations[i];
+                match evaluator::states(world) {
+                    Ok(states) => states
+                        .into_iter()
+                        .filter(|s| {
+                            s.compliance == Compliance::NonCompliant
+                                && same_policy(&s.policy, &r.policy)
+                        })
+                        .map(|s| s.resource_id)
+                        .collect(),
+                    Err(e) => {
+                        let r = &mut world.remediations[i];
+                        r.failure = Some(e.to_string());
+                        r.stage = Stage::Failed;
+                        r.last_updated_on = now();
+                        return;
+                    }
+                }
             } else {
                 r.known_non_compliant.clone()
             };
+            let r = &world.remediations[i];
             let targets: Vec<MachineAt> = world
                 .all_machines()
                 .into_iter()
@@ -1094,45 +1196,48 @@ fn deploy(
         .collect::<Result<_, String>>()
         .map_err(invalid_template)?;
     let template = &deployment["template"];
-    let mut params = Map::new();
-    for (k, spec) in template["parameters"].as_object().into_iter().flatten() {
-        let v = given
-            .get(k)
-            .cloned()
-            .or_else(|| spec.get("defaultValue").cloned())
-            .ok_or_else(|| {
-                invalid_template(format!("The template parameter '{k}' has no value."))
-            })?;
-        params.insert(k.clone(), v);
-    }
+    let params = template_parameters(template, &given).map_err(invalid_template)?;
+    let (sub_id, rg_name) = {
+        let sub = &world.subs[at.0];
+        (sub.id.clone(), sub.rgs[at.1].name.clone())
+    };
+    let tenv = Env::template(&params, &sub_id, &rg_name);
+    // Each resource expanded, with its id, in the order dependsOn asks.
+    let mut planned: Vec<(Value, String, Vec<String>)> = Vec::new();
     for resource in template["resources"].as_array().into_iter().flatten() {
-        let mut resource = resource.clone();
-        if let Some(o) = resource.as_object_mut() {
-            o.remove("dependsOn");
-        }
-        let r =
-            evaluator::expand(&resource, Env::params_only(&params)).map_err(invalid_template)?;
-        let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-        let (ty, name) = (text("type"), text("name"));
-        let (ns, types) = ty
-            .split_once('/')
-            .ok_or_else(|| invalid_template(format!("The resource type '{ty}' is not valid.")))?;
-        let types: Vec<&str> = types.split('/').collect();
-        let names: Vec<&str> = name.split('/').collect();
-        if types.len() != names.len() {
+        let o = resource
+            .as_object()
+            .ok_or_else(|| invalid_template("A template resource must be an object.".into()))?;
+        if let Some(k) = o
+            .keys()
+            .find(|k| !RESOURCE_KEYS.iter().any(|x| x.eq_ignore_ascii_case(k)))
+        {
             return Err(invalid_template(format!(
-                "The resource name '{name}' does not match the type '{ty}'."
+                "arcfix-sim does not deploy the template resource key '{k}' (condition, copy and nested resources are not simulated)."
             )));
         }
-        let parent = match r["scope"].as_str() {
-            None => rg.clone(),
-            Some(s) if s.starts_with('/') => s.to_string(),
-            Some(s) => format!("{rg}/providers/{s}"),
-        };
-        let mut path = format!("{parent}/providers/{ns}");
-        for (t, n) in types.iter().zip(&names) {
-            path.push_str(&format!("/{t}/{n}"));
-        }
+        let mut bare = o.clone();
+        let depends = bare.remove("dependsOn").unwrap_or(Value::Array(vec![]));
+        let r = evaluator::expand(&Value::Object(bare), tenv).map_err(invalid_template)?;
+        let depends: Vec<String> = evaluator::expand(&depends, tenv)
+            .map_err(invalid_template)?
+            .as_array()
+            .ok_or_else(|| invalid_template("dependsOn must be an array.".into()))?
+            .iter()
+            .map(|d| {
+                d.as_str().map(String::from).ok_or_else(|| {
+                    invalid_template(format!("The dependsOn entry {d} is not a string."))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let path = resource_path(&r, &rg).map_err(invalid_template)?;
+        planned.push((r, path, depends));
+    }
+    let order = deployment_order(&planned).map_err(invalid_template)?;
+    for i in order {
+        let (r, path, _) = &planned[i];
+        let path = path.clone();
+        let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
         let mut body = Map::new();
         for key in ["location", "tags", "properties", "kind"] {
             if let Some(v) = r.get(key) {
@@ -1175,6 +1280,159 @@ fn deploy(
         finish_extension(world, &path)?;
     }
     Ok(())
+}
+
+/// The keys of a template resource the simulator deploys.
+const RESOURCE_KEYS: &[&str] = &[
+    "type",
+    "apiVersion",
+    "name",
+    "location",
+    "tags",
+    "properties",
+    "kind",
+    "scope",
+    "dependsOn",
+];
+
+/// The keys of a template the simulator deploys (no variables, outputs,
+/// functions: refused rather than ignored).
+const TEMPLATE_KEYS: &[&str] = &[
+    "$schema",
+    "contentVersion",
+    "parameters",
+    "resources",
+    "metadata",
+];
+
+/// The template's parameter values: each declared one given or defaulted,
+/// of its declared type; a value for a parameter it does not declare is
+/// refused, as ARM refuses it (InvalidTemplate).
+fn template_parameters(
+    template: &Value,
+    given: &Map<String, Value>,
+) -> Result<Map<String, Value>, String> {
+    let t = template
+        .as_object()
+        .ok_or("The template must be an object.")?;
+    if let Some(k) = t
+        .keys()
+        .find(|k| !TEMPLATE_KEYS.iter().any(|x| x.eq_ignore_ascii_case(k)))
+    {
+        return Err(format!("arcfix-sim does not deploy templates with '{k}'."));
+    }
+    let declared = t
+        .get("parameters")
+        .map(|p| {
+            p.as_object()
+                .cloned()
+                .ok_or("The template's parameters must be an object.")
+        })
+        .transpose()?
+        .unwrap_or_default();
+    if let Some(k) = given
+        .keys()
+        .find(|k| !declared.keys().any(|d| d.eq_ignore_ascii_case(k)))
+    {
+        return Err(format!(
+            "The template parameter '{k}' is not valid: the template does not declare it."
+        ));
+    }
+    let mut params = Map::new();
+    for (k, spec) in &declared {
+        let v = given
+            .iter()
+            .find(|(g, _)| g.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+            .or_else(|| spec.get("defaultValue").cloned())
+            .ok_or_else(|| format!("The template parameter '{k}' has no value."))?;
+        let ty = spec["type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let fits = match ty.as_str() {
+            "string" | "securestring" => v.is_string(),
+            "int" => v.is_i64() || v.is_u64(),
+            "bool" => v.is_boolean(),
+            "object" | "secureobject" => v.is_object(),
+            "array" => v.is_array(),
+            _ => {
+                return Err(format!(
+                    "The template parameter '{k}' has the unknown type '{ty}'."
+                ));
+            }
+        };
+        if !fits {
+            return Err(format!(
+                "The template parameter '{k}' is of type '{ty}'; the value {v} is not."
+            ));
+        }
+        params.insert(k.clone(), v);
+    }
+    Ok(params)
+}
+
+/// Where a resource of the template is written: its id.
+fn resource_path(r: &Value, rg: &str) -> Result<String, String> {
+    let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+    let (ty, name) = (text("type"), text("name"));
+    let (ns, types) = ty
+        .split_once('/')
+        .ok_or_else(|| format!("The resource type '{ty}' is not valid."))?;
+    let types: Vec<&str> = types.split('/').collect();
+    let names: Vec<&str> = name.split('/').collect();
+    if types.len() != names.len() {
+        return Err(format!(
+            "The resource name '{name}' does not match the type '{ty}'."
+        ));
+    }
+    let parent = match r["scope"].as_str() {
+        None => rg.to_string(),
+        Some(s) if s.starts_with('/') => s.to_string(),
+        Some(s) => format!("{rg}/providers/{s}"),
+    };
+    let mut path = format!("{parent}/providers/{ns}");
+    for (t, n) in types.iter().zip(&names) {
+        path.push_str(&format!("/{t}/{n}"));
+    }
+    Ok(path)
+}
+
+/// The resources' order: each after what its dependsOn names (a resource
+/// id, or the name of a resource of the template); a name no resource of the
+/// template has, or a cycle, is InvalidTemplate, as ARM answers.
+fn deployment_order(planned: &[(Value, String, Vec<String>)]) -> Result<Vec<usize>, String> {
+    let named = |d: &str| -> Result<usize, String> {
+        planned
+            .iter()
+            .position(|(r, path, _)| {
+                path.eq_ignore_ascii_case(d)
+                    || r["name"]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(d))
+                    || r["type"]
+                        .as_str()
+                        .zip(r["name"].as_str())
+                        .is_some_and(|(t, n)| format!("{t}/{n}").eq_ignore_ascii_case(d))
+            })
+            .ok_or_else(|| {
+                format!("The resource '{d}' that dependsOn names is not defined in the template.")
+            })
+    };
+    let deps: Vec<Vec<usize>> = planned
+        .iter()
+        .map(|(_, _, d)| d.iter().map(|d| named(d)).collect())
+        .collect::<Result<_, _>>()?;
+    let mut order = Vec::new();
+    let mut done = vec![false; planned.len()];
+    while order.len() < planned.len() {
+        let next = (0..planned.len())
+            .find(|&i| !done[i] && deps[i].iter().all(|&d| done[d]))
+            .ok_or("Circular dependency detected on the template's resources.")?;
+        done[next] = true;
+        order.push(next);
+    }
+    Ok(order)
 }
 
 /// A deployment waits for what it wrote to finish provisioning: an

@@ -57,6 +57,10 @@ pub(crate) struct Stored {
     pub scope: String,
     pub name: String,
     pub resource: Value,
+    /// For an assignment: the scopes Azure Policy has evaluated it at. Its
+    /// own scope at once, unless the scenario's `policy_evaluation_pending`
+    /// holds it back until a trigger or a re-evaluating remediation.
+    pub evaluated: Vec<String>,
 }
 
 /// Every policy resource of the world, in the order they were first written.
@@ -214,7 +218,7 @@ fn put(world: &mut World, ctx: &Ctx, kind: Kind, scope: &str, name: &str) -> Arm
         Kind::SetDefinition => set_properties(world, properties)?,
         Kind::Assignment => {
             let (properties, identity, location) =
-                assignment_parts(world, body, properties, scope)?;
+                assignment_parts(world, body, properties, scope, name)?;
             if let Some(identity) = identity {
                 // A replaced assignment keeps its identity.
                 let kept = existing
@@ -264,6 +268,11 @@ fn put(world: &mut World, ctx: &Ctx, kind: Kind, scope: &str, name: &str) -> Arm
             scope: scope.to_string(),
             name: name.to_string(),
             resource: resource.clone(),
+            evaluated: if kind == Kind::Assignment && !world.policy_evaluation_pending {
+                vec![scope.to_string()]
+            } else {
+                vec![]
+            },
         }),
     }
     Ok(Reply::with(status, resource))
@@ -281,8 +290,76 @@ fn definition_properties(mut p: Map<String, Value>) -> Result<Map<String, Value>
             "The policy definition has no valid 'policyRule': it needs an 'if' and a 'then'.",
         ));
     }
+    crate::sim::evaluator::check_definition(&Value::Object(p.clone()))
+        .map_err(|e| ArmError::bad_request(e.code(), e.message()))?;
     custom(&mut p)?;
     Ok(p)
+}
+
+/// The parameters a definition or set declares.
+fn declared(resource: &Value) -> Map<String, Value> {
+    resource["properties"]["parameters"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn find_ci<'m>(m: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    m.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+/// Values passed to `declared`: each passed one declared, each declared
+/// one without a default passed. The codes are unverified guesses at
+/// Azure's (`UndefinedPolicyParameter`, `MissingPolicyParameter`).
+fn passed_fits(
+    declared: &Map<String, Value>,
+    passed: &Map<String, Value>,
+    whose: &str,
+) -> Result<(), ArmError> {
+    if let Some(k) = passed.keys().find(|k| find_ci(declared, k).is_none()) {
+        return Err(ArmError::bad_request(
+            "UndefinedPolicyParameter",
+            format!("The parameter '{k}' is not defined in {whose}."),
+        ));
+    }
+    if let Some((k, _)) = declared
+        .iter()
+        .find(|(k, spec)| spec.get("defaultValue").is_none() && find_ci(passed, k).is_none())
+    {
+        return Err(ArmError::bad_request(
+            "MissingPolicyParameter",
+            format!("The parameter '{k}' of {whose} has no default and is not given a value."),
+        ));
+    }
+    Ok(())
+}
+
+/// A value against its declaration's `allowedValues` (compared exactly:
+/// Azure refused 'deny' where 'Deny' was allowed, terraform-azurerm-caf-enterprise-scale#1313).
+fn allowed(spec: &Value, name: &str, value: &Value, definition: &str) -> Result<(), ArmError> {
+    let Some(list) = spec["allowedValues"].as_array() else {
+        return Ok(());
+    };
+    if list.contains(value) {
+        return Ok(());
+    }
+    let shown: Vec<String> = list
+        .iter()
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from))
+        .collect();
+    let value = value
+        .as_str()
+        .map_or_else(|| value.to_string(), String::from);
+    Err(ArmError::bad_request(
+        "PolicyParameterValueNotAllowed",
+        format!(
+            "The value '{value}' is not allowed for policy parameter '{name}' in policy definition '{definition}'. \
+             The allowed values are '{}'.",
+            shown.join(", ")
+        ),
+    ))
 }
 
 /// `policyType`: only `Custom` may be written.
@@ -330,6 +407,29 @@ fn set_properties(
                 format!("The policy definition '{id}' could not be found."),
             ));
         }
+        // What the reference passes: parameters the definition declares
+        // (all it needs), from expressions on the set's own parameters.
+        let definition = world
+            .policy
+            .by_id(id)
+            .map(|s| &s.resource)
+            .cloned()
+            .unwrap_or_default();
+        let passed: Map<String, Value> = r["parameters"].as_object().cloned().unwrap_or_default();
+        passed_fits(
+            &declared(&definition),
+            &passed,
+            &format!("the policy definition '{id}'"),
+        )?;
+        let set_params: Vec<String> = p
+            .get("parameters")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for v in passed.values() {
+            crate::sim::evaluator::check_value(&v["value"], &set_params)
+                .map_err(|e| ArmError::bad_request(e.code(), e.message()))?;
+        }
         if let Some(reference) = r["policyDefinitionReferenceId"].as_str() {
             if seen.iter().any(|s| s.eq_ignore_ascii_case(reference)) {
                 return Err(ArmError::bad_request(
@@ -353,6 +453,7 @@ fn assignment_parts(
     body: &Map<String, Value>,
     mut p: Map<String, Value>,
     scope: &str,
+    name: &str,
 ) -> Result<(Map<String, Value>, Option<String>, Option<String>), ArmError> {
     let id = p
         .get("policyDefinitionId")
@@ -372,8 +473,11 @@ fn assignment_parts(
     }
     let identity = match body.get("identity").map(|i| &i["type"]) {
         None => None,
-        Some(Value::String(t)) if t == "SystemAssigned" => Some(t.clone()),
-        Some(Value::String(t)) if t == "None" => None,
+        // ARM compares enum values ignoring case.
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("SystemAssigned") => {
+            Some("SystemAssigned".to_string())
+        }
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("None") => None,
         Some(other) => {
             return Err(invalid_request(format!(
                 "arcfix-sim gives assignments a system-assigned identity only, not {other}."
@@ -394,11 +498,65 @@ fn assignment_parts(
         None => {
             p.insert("enforcementMode".into(), json!("Default"));
         }
-        Some("Default" | "DoNotEnforce") => {}
+        Some(m) if m.eq_ignore_ascii_case("Default") || m.eq_ignore_ascii_case("DoNotEnforce") => {}
         Some(other) => {
             return Err(invalid_request(format!(
                 "The enforcement mode '{other}' is not one of Default, DoNotEnforce."
             )));
+        }
+    }
+    // Its parameters: declared by what it assigns, each required one
+    // given, each value allowed; then, resolved, each definition's.
+    let target = world
+        .policy
+        .by_id(&id)
+        .map(|s| s.resource.clone())
+        .unwrap_or_default();
+    let given: Map<String, Value> = p
+        .get("parameters")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    passed_fits(
+        &declared(&target),
+        &given,
+        &format!("the policy definition or set '{id}'"),
+    )?;
+    for (k, spec) in &declared(&target) {
+        if let Some(v) = find_ci(&given, k)
+            .map(|v| &v["value"])
+            .or_else(|| spec.get("defaultValue"))
+        {
+            allowed(spec, k, v, &id)?;
+        }
+    }
+    let probe = Stored {
+        kind: Kind::Assignment,
+        scope: scope.to_string(),
+        name: name.to_string(),
+        resource: json!({"properties": Value::Object(p.clone())}),
+        evaluated: vec![],
+    };
+    for policy in crate::sim::evaluator::resolve(world, &probe) {
+        if let Some(d) = world.policy.by_id(&policy.definition_id) {
+            for (k, spec) in &declared(&d.resource) {
+                if let Some(v) = find_ci(&policy.params, k) {
+                    allowed(spec, k, v, &policy.definition_id)?;
+                }
+            }
+        }
+        // Azure's answer, as Azure/azure-cli#13150 quotes it.
+        if identity.is_none()
+            && let Some(effect) = policy.effect.filter(|e| e.remediable())
+        {
+            return Err(ArmError::bad_request(
+                "ResourceIdentityRequired",
+                format!(
+                    "The policy assignment '{name}' request is invalid. Policy assignments must include a resource \
+                     identity when assigning '{}' policy definitions.",
+                    effect.as_str()
+                ),
+            ));
         }
     }
     p.insert("scope".into(), json!(scope));

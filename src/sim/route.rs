@@ -204,6 +204,16 @@ pub(crate) enum Route {
         scope: String,
         name: String,
     },
+    /// `POST {scope}/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation`.
+    PolicyEvaluationTrigger {
+        scope: String,
+    },
+    /// `GET {scope}/providers/Microsoft.PolicyInsights/asyncOperationResults/{id}`:
+    /// the `Location` a trigger answers.
+    PolicyEvaluationResult {
+        scope: String,
+        id: String,
+    },
     Unknown,
 }
 
@@ -328,6 +338,13 @@ pub(crate) fn parse(path: &str) -> Route {
             ["remediations", _, "listdeployments"] => Route::RemediationDeployments {
                 scope,
                 name: s[i + 3].clone(),
+            },
+            ["policystates", "latest", "triggerevaluation"] => {
+                Route::PolicyEvaluationTrigger { scope }
+            }
+            ["asyncoperationresults", _] => Route::PolicyEvaluationResult {
+                scope,
+                id: s[i + 3].clone(),
             },
             _ => Route::Unknown,
         };

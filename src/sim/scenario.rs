@@ -84,6 +84,12 @@ pub struct Scenario {
     /// Resource Graph answers 403 (a tenant that blocks it): clients must list with ARM.
     #[serde(default)]
     pub graph_refused: bool,
+    /// A new policy assignment has no compliance states until an evaluation
+    /// is triggered (`policyStates/latest/triggerEvaluation`) or a remediation
+    /// re-evaluates compliance, as in Azure, where the first evaluation
+    /// comes some time after the assignment. False: states at once.
+    #[serde(default)]
+    pub policy_evaluation_pending: bool,
     #[serde(default)]
     pub knobs: Knobs,
 }
@@ -514,6 +520,7 @@ impl Scenario {
             graph_ghosts: vec![],
             graph_overcount: 0,
             graph_refused: false,
+            policy_evaluation_pending: false,
             knobs: Knobs::default(),
         }
     }

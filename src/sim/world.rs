@@ -47,6 +47,10 @@ pub(crate) struct World {
     pub graph_quota: (std::time::Instant, u32),
     /// Azure Policy definitions, sets and assignments written so far.
     pub policy: crate::sim::policy::Store,
+    /// New assignments have no states until evaluated (see `Scenario`).
+    pub policy_evaluation_pending: bool,
+    /// Policy evaluations triggered and not yet polled: (operation id, scope).
+    pub policy_scans: Vec<(String, String)>,
     /// Policy remediations, in the order they were created.
     pub remediations: Vec<crate::sim::insights::Remediation>,
 }
@@ -337,6 +341,8 @@ impl World {
             graph_snapshot: None,
             graph_quota: (std::time::Instant::now(), GRAPH_QUOTA),
             policy: Default::default(),
+            policy_evaluation_pending: s.policy_evaluation_pending,
+            policy_scans: Vec::new(),
             remediations: Vec::new(),
         }
     }

@@ -419,7 +419,8 @@ async fn remediation_bodies_are_checked_as_arm_checks_them() {
         sub()
     );
     let r = t
-        .put(&rg, json!({"properties": {"policyDefinitionId": format!("{}/providers/Microsoft.Authorization/policyDefinitions/arcfix-ssh-endpoint", sub())}}))
+        .put(&rg, json!({"location": "eastus", "identity": {"type": "SystemAssigned"},
+            "properties": {"policyDefinitionId": format!("{}/providers/Microsoft.Authorization/policyDefinitions/arcfix-ssh-endpoint", sub())}}))
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let r = put("s", json!({"policyAssignmentId": r.body["id"]})).await;

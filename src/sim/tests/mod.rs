@@ -7,6 +7,7 @@ mod fixtures;
 mod groups;
 mod insights;
 mod policy;
+mod policy_checks;
 mod rbac;
 
 use reqwest::header::HeaderMap;

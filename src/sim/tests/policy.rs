@@ -43,6 +43,20 @@ fn minimal_definition() -> Value {
     json!({"properties": {"mode": "All", "policyRule": {"if": {"field": "type", "equals": "x"}, "then": {"effect": "audit"}}}})
 }
 
+/// The smallest valid definition declaring the parameters `names` (each
+/// required: no default), whose rule reads them.
+fn declaring(names: &[&str]) -> Value {
+    let mut d = minimal_definition();
+    for n in names {
+        d["properties"]["parameters"][*n] = json!({"type": "String"});
+    }
+    d["properties"]["policyRule"]["if"] = json!({"allOf": names
+        .iter()
+        .map(|n| json!({"value": format!("[parameters('{n}')]"), "exists": true}))
+        .collect::<Vec<_>>()});
+    d
+}
+
 #[tokio::test]
 async fn a_definition_is_stored_and_answered_as_the_official_example() {
     let t = owner().await;
@@ -84,11 +98,17 @@ async fn a_set_needs_its_definitions_first() {
     let body = ex["parameters"]["parameters"].clone();
     let r = t.put(&url, body.clone()).await;
     assert_eq!((r.status, r.code()), (404, "PolicyDefinitionNotFound"));
-    for name in ["7433c107-6db4-4ad1-b57a-a76dce0154a1", "ResourceNaming"] {
+    for (name, params) in [
+        (
+            "7433c107-6db4-4ad1-b57a-a76dce0154a1",
+            &["listOfAllowedSKUs"][..],
+        ),
+        ("ResourceNaming", &["prefix", "suffix"][..]),
+    ] {
         let r = t
-            .put(&at("policyDefinitions", name), minimal_definition())
+            .put(&at("policyDefinitions", name), declaring(params))
             .await;
-        assert_eq!(r.status, 201);
+        assert_eq!(r.status, 201, "{}", r.body);
     }
     let r = t.put(&url, body.clone()).await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -112,7 +132,7 @@ async fn an_assignment_gets_a_system_assigned_identity_that_it_keeps() {
     assert_eq!(
         t.put(
             &at("policyDefinitions", "ResourceNaming"),
-            minimal_definition()
+            declaring(&["prefix", "suffix"])
         )
         .await
         .status,
