@@ -3,16 +3,25 @@
 //! policies resolved (assignment parameters → set parameters → definition
 //! defaults), each rule's `if` evaluated against each machine in scope, and
 //! for `DeployIfNotExists` / `AuditIfNotExists` the related resource looked
-//! up under the machine. Compliance is computed from the world when asked.
+//! up under the machine (in its `existenceCondition`, the `field` key reads
+//! the related resource and `field()` the machine, as
+//! learn.microsoft.com/azure/governance/policy/concepts/effect-deploy-if-not-exists
+//! says). Compliance is computed from the world when asked, for the scopes
+//! each assignment has been evaluated at.
 //!
 //! What it understands: `allOf`/`anyOf`/`not`; `field`, `value` and `count`
-//! conditions; the operators `equals`, `notEquals`, `like`, `notLike`, `in`,
-//! `notIn`, `contains`, `notContains`, `containsKey`, `notContainsKey`,
-//! `exists`, `less`, `lessOrEquals`, `greater`, `greaterOrEquals`; the fields
-//! `type`, `name`, `location`, `id`, `tags`, and any alias that is the
-//! resource's type followed by a path of its `properties` (with `[*]` for
-//! arrays); template functions `parameters`, `field`, `concat`, `string`,
-//! `toLower`, `toUpper`. A resource whose `if` is false is compliant
+//! conditions; the operators `equals`, `notEquals`, `like` (one `*` at
+//! most), `notLike`, `in`, `notIn`, `contains`, `notContains`,
+//! `containsKey`, `notContainsKey`, `exists`, `less`, `lessOrEquals`,
+//! `greater`, `greaterOrEquals`; the fields `type`, `name`, `fullName`,
+//! `location`, `id`, `kind`, `tags`, and the aliases of `ALIASES`; template
+//! functions `parameters`, `field`, `concat`, `string`, `toLower`,
+//! `toUpper` (and, in deployment templates, `resourceId` and
+//! `extensionResourceId`). A definition is checked with the same parser
+//! when it is written (`check_definition`): what the simulator cannot read
+//! is refused there, and what still fails to evaluate (a parameter's value)
+//! is an error, never "compliant" nor "no state". A resource whose `if` is
+//! false is compliant
 //! (learn.microsoft.com/azure/governance/policy/concepts/compliance-states),
 //! unless the policy does not apply to it at all (`applicable`; for
 //! `DeployIfNotExists` / `AuditIfNotExists` the whole `if` decides it, as

@@ -7,7 +7,17 @@
 //! A remediation's lifecycle is counted in reads, never in time: the PUT
 //! answers `Accepted`; the first read (GET, or a list that holds it) moves it
 //! to `Evaluating` and fixes the machines it will deploy to; the second read
-//! runs every deployment and answers `Succeeded` or `Failed`.
+//! runs every deployment and answers `Succeeded` or `Failed`. A deployment's
+//! template is deployed in `dependsOn` order; what the simulator does not
+//! deploy (variables, outputs, functions, condition, copy, nested
+//! resources), a `dependsOn` naming no resource of the template and a
+//! parameter of the wrong type or not declared are `InvalidTemplate`.
+//!
+//! States exist for the scopes an assignment has been evaluated at: its own
+//! at once, or (scenario `policy_evaluation_pending`) only after
+//! `policyStates/latest/triggerEvaluation` (202, then its `Location`
+//! answers 200 when the scan is done) or a remediation that re-evaluates
+//! compliance. A policy that cannot be evaluated makes the query answer 500.
 
 use serde_json::{Map, Value, json};
 

@@ -3,8 +3,11 @@
 //! subscription scope, and assignments (with a system-assigned identity) at
 //! a subscription or a resource group; created or replaced by PUT, read by
 //! GET, removed by DELETE, in the shapes of the official examples. Stored as
-//! the JSON received: nothing here knows arcfix's definitions, and no rule
-//! is evaluated.
+//! the JSON received: nothing here knows arcfix's definitions. What Azure
+//! refuses when a resource is written is refused here with Azure's code:
+//! a rule the evaluator's parser cannot read, an alias not known to exist,
+//! parameters not declared, not given or not allowed, and a
+//! DeployIfNotExists or Modify assignment without an identity.
 
 use serde_json::{Map, Value, json};
 
@@ -292,8 +295,36 @@ fn definition_properties(mut p: Map<String, Value>) -> Result<Map<String, Value>
     }
     crate::sim::evaluator::check_definition(&Value::Object(p.clone()))
         .map_err(|e| ArmError::bad_request(e.code(), e.message()))?;
+    defaults_allowed(&p)?;
     custom(&mut p)?;
     Ok(p)
+}
+
+/// Each declared parameter's default among its allowed values, as Azure
+/// requires (PolicyParameterAllowedAndDefaultValuesMismatch, verified:
+/// Azure/azure-monitor-baseline-alerts#917).
+fn defaults_allowed(p: &Map<String, Value>) -> Result<(), ArmError> {
+    for (k, spec) in p
+        .get("parameters")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(list), Some(default)) =
+            (spec["allowedValues"].as_array(), spec.get("defaultValue"))
+            && !list.contains(default)
+        {
+            return Err(ArmError::bad_request(
+                "PolicyParameterAllowedAndDefaultValuesMismatch",
+                format!(
+                    "The policy defines parameter '{k}' with a default value {default} and allowed values {}. The \
+                     'allowedValues' property must include the value of the 'defaultValue' property if both are present.",
+                    Value::Array(list.clone())
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The parameters a definition or set declares.
@@ -440,6 +471,7 @@ fn set_properties(
             seen.push(reference.to_string());
         }
     }
+    defaults_allowed(&p)?;
     custom(&mut p)?;
     Ok(p)
 }

@@ -156,6 +156,21 @@ async fn definitions_azure_would_refuse_are_refused_when_written() {
         let r = t.put(&def_url(&format!("d{i}")), body).await;
         assert_eq!((r.status, r.code()), (400, code), "case {i}: {}", r.body);
     }
+    // A default outside its own allowed values.
+    let r = t
+        .put(
+            &def_url("mismatch"),
+            definition(
+                json!({"effect": {"type": "String", "allowedValues": ["Audit", "Disabled"], "defaultValue": "Deny"}}),
+                json!({"field": "name", "equals": "x"}),
+                json!({"effect": "[parameters('effect')]"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "PolicyParameterAllowedAndDefaultValuesMismatch")
+    );
     // Nothing refused was stored.
     let r = t.get(&def_url("d0")).await;
     assert_eq!(r.status, 404);
