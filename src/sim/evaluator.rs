@@ -112,7 +112,7 @@ pub(crate) struct Policy {
     /// None: an effect the simulator does not know, or one that could not be resolved.
     pub effect: Option<Effect>,
     /// The scopes the assignment has been evaluated at (states exist only there).
-    pub evaluated: Vec<String>,
+    pub evaluated: Vec<crate::sim::policy::Evaluated>,
 }
 
 impl Policy {
@@ -335,7 +335,11 @@ pub(crate) fn states(world: &World) -> Result<Vec<State>, EvalError> {
     let mut out = Vec::new();
     for policy in policies(world) {
         for (at, id, json) in &machines {
-            if !policy.covers(id) || !policy.evaluated.iter().any(|s| covers(s, id)) {
+            let evaluated = policy
+                .evaluated
+                .iter()
+                .any(|e| e.covers(id, policy.reference_id.as_deref()));
+            if !policy.covers(id) || !evaluated {
                 continue;
             }
             let verdict = evaluate_on(world, &policy, *at, json).map_err(|why| EvalError {

@@ -16,15 +16,16 @@
 //! States exist for the scopes an assignment has been evaluated at: its own
 //! at once, or (scenario `policy_evaluation_pending`) only after
 //! `policyStates/latest/triggerEvaluation` (202, then its `Location`
-//! answers 200 when the scan is done) or a remediation that re-evaluates
-//! compliance. A policy that cannot be evaluated makes the query answer 500.
+//! answers 200 when the scan is done: every policy of the assignments there)
+//! or a remediation that re-evaluates compliance (the policy it remediates,
+//! at its scope). A policy that cannot be evaluated makes the query answer 500.
 
 use serde_json::{Map, Value, json};
 
 use crate::sim::arm::{Caller, Ctx, Incoming, canonical_scope, find_rg, method_not_allowed};
 use crate::sim::authz::{covers, permissions_at};
 use crate::sim::evaluator::{self, Compliance, Effect, Env, Policy, State};
-use crate::sim::policy::Kind;
+use crate::sim::policy::{Evaluated, Kind};
 use crate::sim::rbac;
 use crate::sim::reply::{ArmError, ArmResult, Reply};
 use crate::sim::route::Route;
@@ -145,12 +146,16 @@ pub(crate) fn handle(world: &mut World, route: &Route, ctx: &Ctx) -> ArmResult {
             // The scan is done on its first poll: every assignment that
             // covers or lies within the scope is evaluated there.
             let scope = world.policy_scans[i].1.clone();
+            let scan = Evaluated {
+                scope: scope.clone(),
+                reference: None,
+            };
             for s in &mut world.policy.items {
                 if s.kind == Kind::Assignment
                     && (covers(&s.scope, &scope) || covers(&scope, &s.scope))
-                    && !s.evaluated.iter().any(|e| e.eq_ignore_ascii_case(&scope))
+                    && !s.evaluated.contains(&scan)
                 {
-                    s.evaluated.push(scope.clone());
+                    s.evaluated.push(scan.clone());
                 }
             }
             Ok(Reply::empty(200))
@@ -1029,16 +1034,17 @@ fn same_policy(a: &Policy, b: &Policy) -> bool {
     a.assignment_id.eq_ignore_ascii_case(&b.assignment_id) && a.reference_id == b.reference_id
 }
 
-/// The assignment `assignment_id` evaluated at `scope` from now on.
-fn mark_evaluated(world: &mut World, assignment_id: &str, scope: &str) {
+/// The policy of `reference` (all of them: None) of the assignment
+/// `assignment_id` evaluated at `scope` from now on.
+fn mark_evaluated(world: &mut World, assignment_id: &str, e: Evaluated) {
     for s in &mut world.policy.items {
         if s.kind == Kind::Assignment
             && s.resource["id"]
                 .as_str()
                 .is_some_and(|i| i.eq_ignore_ascii_case(assignment_id))
-            && !s.evaluated.iter().any(|e| e.eq_ignore_ascii_case(scope))
+            && !s.evaluated.contains(&e)
         {
-            s.evaluated.push(scope.to_string());
+            s.evaluated.push(e.clone());
         }
     }
 }
@@ -1060,10 +1066,15 @@ fn advance(world: &mut World, i: usize) {
                 .as_str()
                 .is_some_and(|m| m.eq_ignore_ascii_case("ReEvaluateCompliance"));
             let non_compliant: Vec<String> = if reevaluate {
-                // Re-evaluating compliance evaluates the assignment at the
-                // remediation's scope (its states exist from now on).
-                let (assignment, scope) = (r.policy.assignment_id.clone(), r.scope.clone());
-                mark_evaluated(world, &assignment, &scope);
+                // Re-evaluating compliance evaluates the remediated policy
+                // at the remediation's scope (its states exist from now on;
+                // the assignment's other policies wait for a scan).
+                let assignment = r.policy.assignment_id.clone();
+                let e = Evaluated {
+                    scope: r.scope.clone(),
+                    reference: r.policy.reference_id.clone(),
+                };
+                mark_evaluated(world, &assignment, e);
                 let r = &world.remediations[i];
                 match evaluator::states(world) {
                     Ok(states) => states

@@ -60,10 +60,31 @@ pub(crate) struct Stored {
     pub scope: String,
     pub name: String,
     pub resource: Value,
-    /// For an assignment: the scopes Azure Policy has evaluated it at. Its
-    /// own scope at once, unless the scenario's `policy_evaluation_pending`
+    /// For an assignment: where Azure Policy has evaluated it. Its own
+    /// scope at once, unless the scenario's `policy_evaluation_pending`
     /// holds it back until a trigger or a re-evaluating remediation.
-    pub evaluated: Vec<String>,
+    pub evaluated: Vec<Evaluated>,
+}
+
+/// One evaluation of an assignment: at a scope, of all its policies
+/// (`reference` None: a scan) or of one (a remediation re-evaluating the
+/// policy it remediates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Evaluated {
+    pub scope: String,
+    pub reference: Option<String>,
+}
+
+impl Evaluated {
+    /// Whether the policy of reference `reference` has a state for `resource`.
+    pub fn covers(&self, resource: &str, reference: Option<&str>) -> bool {
+        crate::sim::authz::covers(&self.scope, resource)
+            && match (&self.reference, reference) {
+                (None, _) => true,
+                (Some(r), Some(p)) => r.eq_ignore_ascii_case(p),
+                (Some(_), None) => false,
+            }
+    }
 }
 
 /// Every policy resource of the world, in the order they were first written.
@@ -272,7 +293,10 @@ fn put(world: &mut World, ctx: &Ctx, kind: Kind, scope: &str, name: &str) -> Arm
             name: name.to_string(),
             resource: resource.clone(),
             evaluated: if kind == Kind::Assignment && !world.policy_evaluation_pending {
-                vec![scope.to_string()]
+                vec![Evaluated {
+                    scope: scope.to_string(),
+                    reference: None,
+                }]
             } else {
                 vec![]
             },

@@ -85,9 +85,10 @@ pub struct Scenario {
     #[serde(default)]
     pub graph_refused: bool,
     /// A new policy assignment has no compliance states until an evaluation
-    /// is triggered (`policyStates/latest/triggerEvaluation`) or a remediation
-    /// re-evaluates compliance, as in Azure, where the first evaluation
-    /// comes some time after the assignment. False: states at once.
+    /// is triggered (`policyStates/latest/triggerEvaluation`: all its
+    /// policies) or a remediation re-evaluates compliance (the policy it
+    /// remediates), as in Azure, where the first evaluation comes some time
+    /// after the assignment. False: states at once.
     #[serde(default)]
     pub policy_evaluation_pending: bool,
     #[serde(default)]

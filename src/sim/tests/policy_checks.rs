@@ -523,15 +523,39 @@ async fn with_evaluation_pending_states_wait_for_a_trigger() {
     let states = body["value"].as_array().unwrap();
     assert_eq!(states.len(), 2, "{body}");
     assert!(states.iter().all(|s| s["resourceGroup"] == "arc-win"));
-    // A remediation that re-evaluates compliance evaluates its scope.
+    // A remediation that re-evaluates compliance evaluates the policy it
+    // remediates, at its scope; the set's other policy waits for a scan.
     let t = T::start(Scenario::from_json(&v.to_string()).unwrap()).await;
-    let r = t.put(&def_url("dine"), dine_with_port()).await;
+    for (name, body) in [
+        ("dine", dine_with_port()),
+        (
+            "linux",
+            audit(json!({"field": "Microsoft.HybridCompute/machines/osName", "equals": "linux"})),
+        ),
+    ] {
+        let r = t.put(&def_url(name), body).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = t
+        .put(
+            &format!(
+                "{}/providers/Microsoft.Authorization/policySetDefinitions/pair?{POLICY}",
+                sub()
+            ),
+            json!({"properties": {"policyDefinitions": [
+                {"policyDefinitionId": def_id("dine"), "policyDefinitionReferenceId": "dine-ref",
+                 "parameters": {"port": {"value": 22}}},
+                {"policyDefinitionId": def_id("linux"), "policyDefinitionReferenceId": "linux-ref"}
+            ]}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let r = t
         .put(
-            &assignment_url("dine"),
+            &assignment_url("pair"),
             json!({"location": "eastus", "identity": {"type": "SystemAssigned"},
-                "properties": {"policyDefinitionId": def_id("dine"), "parameters": {"port": {"value": 22}}}}),
+                "properties": {"policyDefinitionId": format!(
+                    "{}/providers/Microsoft.Authorization/policySetDefinitions/pair", sub())}}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -544,12 +568,21 @@ async fn with_evaluation_pending_states_wait_for_a_trigger() {
     let r = t
         .put(
             &rem,
-            json!({"properties": {"policyAssignmentId": r.body["id"], "resourceDiscoveryMode": "reevaluatecompliance"}}),
+            json!({"properties": {"policyAssignmentId": r.body["id"], "policyDefinitionReferenceId": "dine-ref",
+                "resourceDiscoveryMode": "reevaluatecompliance"}}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     t.get(&rem).await;
-    assert_eq!(query(&t).await.1["value"].as_array().unwrap().len(), 7);
+    let (_, body) = query(&t).await;
+    let states = body["value"].as_array().unwrap();
+    assert_eq!(states.len(), 7, "{body}");
+    assert!(
+        states
+            .iter()
+            .all(|s| s["policyDefinitionReferenceId"] == "dine-ref"),
+        "{body}"
+    );
 }
 
 /// Deploys `template` (with `params` for it) for web-02, which has no
