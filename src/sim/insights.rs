@@ -38,7 +38,9 @@ pub(crate) const REMEDIATION_VERSIONS: &[&str] = &["2021-10-01"];
 const QUERY_READ: &str = "Microsoft.PolicyInsights/policyStates/queryResults/read";
 const SUMMARIZE_READ: &str = "Microsoft.PolicyInsights/policyStates/summarize/read";
 const REMEDIATION: &str = "Microsoft.PolicyInsights/remediations";
-/// The operation of triggerEvaluation (Azure's resource provider operations list).
+/// The operation a triggerEvaluation needs (unverified: the name follows
+/// the pattern of the provider's other operations; Owner and Contributor
+/// have it through `*`, Reader does not).
 const TRIGGER: &str = "Microsoft.PolicyInsights/policyStates/triggerEvaluation/action";
 
 /// Remediations' bounds, as Azure Policy's remediation page states them.
