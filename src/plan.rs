@@ -113,6 +113,9 @@ pub enum Goal {
         scope: String,
         assignment: String,
         reference: String,
+        /// The task this run starts: once it exists, under way or done, the
+        /// goal holds (read by its name, not found in a list that may lag).
+        name: String,
     },
 }
 
