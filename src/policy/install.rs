@@ -731,17 +731,11 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             scope,
         } => {
             let (assignment, scope) = (checked_path(assignment)?, checked_path(scope)?);
-            if !crate::target::is_guid(role) {
-                return Err(Error::input(format!(
-                    "invalid role id '{}': expected a GUID",
-                    crate::text::sanitize(role)
-                )));
-            }
             let Some(a) = arm.get_opt(assignment, POLICY_API).await? else {
                 return Ok(false);
             };
             match principal_of(&a, assignment)? {
-                Some(p) => holds(arm, scope, &p, role).await,
+                Some(p) => holds(arm, scope, &p, role.guid()).await,
                 None => Ok(false),
             }
         }
@@ -752,7 +746,7 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             name,
         } => {
             let (scope, assignment) = (checked_path(scope)?, checked_path(assignment)?);
-            ArmName::parse(reference)?;
+            let reference = reference.name();
             ArmName::parse(name)?;
             // This run's task, by its name.
             let path = format!("{scope}/providers/Microsoft.PolicyInsights/remediations/{name}");
@@ -783,11 +777,9 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
 /// read from the assignment now and must be a GUID. A new identity can take
 /// a while to reach the directory ARM asks (PrincipalNotFound): the write is
 /// tried again for up to a minute.
-pub async fn grant(arm: &Arm, assignment: &str, role: &str, scope: &str) -> Result<()> {
+pub async fn grant(arm: &Arm, assignment: &str, role: Role, scope: &str) -> Result<()> {
     let (assignment, scope) = (checked_path(assignment)?, checked_path(scope)?);
-    if !crate::target::is_guid(role) {
-        return Err(Error::Internal(format!("role id {role} is not a GUID")));
-    }
+    let role = role.guid();
     let a = arm.get(assignment, POLICY_API).await?;
     let principal = principal_of(&a.body, assignment)?.ok_or_else(|| {
         Error::Other(format!(
@@ -843,12 +835,11 @@ pub async fn start_remediation(arm: &Arm, action: &Action) -> Result<()> {
     };
     let (scope, assignment) = (checked_path(scope)?, checked_path(assignment)?);
     ArmName::parse(name)?;
-    ArmName::parse(reference)?;
     let path = format!("{scope}/providers/Microsoft.PolicyInsights/remediations/{name}");
     let body = json!({
         "properties": {
             "policyAssignmentId": assignment,
-            "policyDefinitionReferenceId": reference,
+            "policyDefinitionReferenceId": reference.name(),
             "resourceDiscoveryMode": "ReEvaluateCompliance",
             "resourceCount": resource_count,
             "parallelDeployments": parallel_deployments,
@@ -1121,7 +1112,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
             continue;
         }
         findings.push(finding(
-            "policy-identity-role-missing",
+            Problem::IdentityRoleMissing,
             &target,
             match (&principal, held) {
                 (Some(p), Some(_)) => format!(
@@ -1153,7 +1144,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
         specs.push((
             StepSpec {
                 kind: StepKind::PolicyIdentityRole(role),
-                fixes: vec!["policy-identity-role-missing".into()],
+                fixes: vec![Problem::IdentityRoleMissing.id().into()],
                 target: target.clone(),
                 description: format!(
                     "Give the assignment's system-assigned identity the {} role at {} (the remediations of {} deploy with it)",
@@ -1176,12 +1167,12 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
                 after: vec![StepKind::PolicyAssignment],
                 goal: Goal::PolicyIdentityRole {
                     assignment: assignment.clone(),
-                    role: role.guid().into(),
+                    role,
                     scope: scope.path(),
                 },
                 action: Action::GrantPolicyIdentity {
                     assignment: assignment.clone(),
-                    role: role.guid().into(),
+                    role,
                     scope: scope.path(),
                 },
                 undo: Some(format!(
@@ -1292,7 +1283,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
                     }
                 }
             };
-            findings.push(finding("policy-remediation-needed", &target, evidence));
+            findings.push(finding(Problem::RemediationNeeded, &target, evidence));
             let name = format!("{}-{stamp}", rule.name());
             let at_scope = match &scope.group {
                 Some(g) => format!(
@@ -1305,7 +1296,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
             specs.push((
                 StepSpec {
                     kind: StepKind::PolicyRemediation(rule),
-                    fixes: vec!["policy-remediation-needed".into()],
+                    fixes: vec![Problem::RemediationNeeded.id().into()],
                     target: target.clone(),
                     description: format!(
                         "Start the remediation task {name} for {} at {}: compliance re-evaluated, then at most {} machines deployed to, {} at a time",
@@ -1332,14 +1323,14 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
                     goal: Goal::PolicyRemediated {
                         scope: scope.path(),
                         assignment: assignment.clone(),
-                        reference: rule.name().into(),
+                        reference: rule,
                         name: name.clone(),
                     },
                     action: Action::StartRemediation {
                         scope: scope.path(),
                         name: name.clone(),
                         assignment: assignment.clone(),
-                        reference: rule.name().into(),
+                        reference: rule,
                         resource_count: REMEDIATION_RESOURCES,
                         parallel_deployments: REMEDIATION_PARALLEL,
                     },
@@ -1442,15 +1433,15 @@ enum Wanted {
 }
 
 impl Wanted {
-    /// The finding's id when it is missing, or differs.
-    fn finding(self, new: bool) -> &'static str {
+    /// The finding when it is missing, or differs.
+    fn finding(self, new: bool) -> Problem {
         match (self, new) {
-            (Wanted::Definition, true) => "policy-definition-missing",
-            (Wanted::Definition, false) => "policy-definition-outdated",
-            (Wanted::Set, true) => "policy-set-missing",
-            (Wanted::Set, false) => "policy-set-outdated",
-            (Wanted::Assignment, true) => "policy-assignment-missing",
-            (Wanted::Assignment, false) => "policy-assignment-outdated",
+            (Wanted::Definition, true) => Problem::DefinitionMissing,
+            (Wanted::Definition, false) => Problem::DefinitionOutdated,
+            (Wanted::Set, true) => Problem::SetMissing,
+            (Wanted::Set, false) => Problem::SetOutdated,
+            (Wanted::Assignment, true) => Problem::AssignmentMissing,
+            (Wanted::Assignment, false) => Problem::AssignmentOutdated,
         }
     }
 
@@ -1512,7 +1503,7 @@ impl Resource<'_> {
         );
         let spec = StepSpec {
             kind: self.kind,
-            fixes: vec![id.into()],
+            fixes: vec![id.id().into()],
             target: target.clone(),
             description: format!("{} {}", if new { "Create" } else { "Update" }, self.shown),
             command: command.to_string(),
@@ -1555,23 +1546,54 @@ fn observed(v: Option<&Value>) -> String {
     }
 }
 
-fn finding(id: &str, target: &Target, evidence: String) -> Finding {
-    Finding {
-        id: id.into(),
-        target: target.clone(),
-        title: match id {
-            "policy-definition-missing" => "an arcfix policy definition is missing",
-            "policy-definition-outdated" => "an arcfix policy definition is out of date",
-            "policy-set-missing" => "arcfix's policy set is missing",
-            "policy-set-outdated" => "arcfix's policy set is out of date",
-            "policy-assignment-missing" => "arcfix's policy is not assigned",
-            "policy-assignment-outdated" => "arcfix's policy assignment is out of date",
-            "policy-identity-role-missing" => {
+/// What `policy apply` finds to do: its findings' ids and titles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    DefinitionMissing,
+    DefinitionOutdated,
+    SetMissing,
+    SetOutdated,
+    AssignmentMissing,
+    AssignmentOutdated,
+    IdentityRoleMissing,
+    RemediationNeeded,
+}
+
+impl Problem {
+    fn id(self) -> &'static str {
+        match self {
+            Problem::DefinitionMissing => "policy-definition-missing",
+            Problem::DefinitionOutdated => "policy-definition-outdated",
+            Problem::SetMissing => "policy-set-missing",
+            Problem::SetOutdated => "policy-set-outdated",
+            Problem::AssignmentMissing => "policy-assignment-missing",
+            Problem::AssignmentOutdated => "policy-assignment-outdated",
+            Problem::IdentityRoleMissing => "policy-identity-role-missing",
+            Problem::RemediationNeeded => "policy-remediation-needed",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Problem::DefinitionMissing => "an arcfix policy definition is missing",
+            Problem::DefinitionOutdated => "an arcfix policy definition is out of date",
+            Problem::SetMissing => "arcfix's policy set is missing",
+            Problem::SetOutdated => "arcfix's policy set is out of date",
+            Problem::AssignmentMissing => "arcfix's policy is not assigned",
+            Problem::AssignmentOutdated => "arcfix's policy assignment is out of date",
+            Problem::IdentityRoleMissing => {
                 "the assignment's identity lacks a role its remediations need"
             }
-            _ => "machines need a remediation task",
+            Problem::RemediationNeeded => "machines need a remediation task",
         }
-        .into(),
+    }
+}
+
+fn finding(problem: Problem, target: &Target, evidence: String) -> Finding {
+    Finding {
+        id: problem.id().into(),
+        target: target.clone(),
+        title: problem.title().into(),
         evidence,
         fix: FixKind::Auto,
     }
@@ -1603,6 +1625,30 @@ mod tests {
         for c in changed {
             assert!(!carries(&c, &wanted), "{c}");
         }
+    }
+
+    #[test]
+    fn a_plans_json_names_roles_by_guid_and_rules_by_definition() {
+        let goal = Goal::PolicyIdentityRole {
+            assignment: "/subscriptions/s/a".into(),
+            role: Role::ConnectedMachineResourceAdministrator,
+            scope: "/subscriptions/s".into(),
+        };
+        let v = serde_json::to_value(&goal).unwrap();
+        assert_eq!(v["role"], "cd570a14-e51a-42ad-bac8-bafd67325302");
+        assert_eq!(serde_json::from_value::<Goal>(v.clone()).unwrap(), goal);
+        let mut other = v;
+        other["role"] = json!("8e3af657-a8ff-443c-a75c-2fe8c4bcb635");
+        assert!(serde_json::from_value::<Goal>(other).is_err());
+        let goal = Goal::PolicyRemediated {
+            scope: "/subscriptions/s".into(),
+            assignment: "/subscriptions/s/a".into(),
+            reference: Rule::EntraExtension,
+            name: "n".into(),
+        };
+        let v = serde_json::to_value(&goal).unwrap();
+        assert_eq!(v["reference"], "arcfix-entra-ssh-login-extension");
+        assert_eq!(serde_json::from_value::<Goal>(v).unwrap(), goal);
     }
 
     #[test]
