@@ -429,6 +429,8 @@ pub enum Part {
     Azure,
     Server,
     Connection,
+    /// arcfix's Azure Policy initiative in a subscription (`policy apply`).
+    Policy,
 }
 
 impl Part {
@@ -438,6 +440,7 @@ impl Part {
             Part::Azure => "azure",
             Part::Server => "server",
             Part::Connection => "connection",
+            Part::Policy => "arcfix's Azure Policy initiative",
         }
     }
 }

@@ -827,6 +827,10 @@ fn policy_apply_installs_assigns_grants_and_remediates_and_a_second_run_changes_
     let before = azure.writes().len();
     let again = install(&azure, &["--yes", "--journal", &journal_arg]);
     assert_eq!(again.status, 0, "{again:?}");
+    assert_eq!(
+        again.stdout,
+        "✓ no problems found in arcfix's Azure Policy initiative\n✓ nothing to fix\n"
+    );
     assert_eq!(azure.writes().len(), before, "{:#?}", azure.writes());
     assert_eq!(
         std::fs::read_to_string(&journal).unwrap().lines().count(),

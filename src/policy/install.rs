@@ -1081,7 +1081,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
     let mut not_checked: Vec<NotChecked> = Vec::new();
     let mut unread = |what: String, e: &dyn std::fmt::Display| {
         not_checked.push(NotChecked {
-            side: Part::Azure,
+            side: Part::Policy,
             reason: format!(
                 "{what} could not be read ({}): its step re-checks before it acts",
                 crate::text::one_line(&e.to_string())
@@ -1366,7 +1366,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
             Ok(_) => lacking.push(action),
             Err(e) => {
                 not_checked.push(NotChecked {
-                    side: Part::Azure,
+                    side: Part::Policy,
                     reason: format!(
                         "your permissions could not be read ({}): the steps are manual",
                         crate::text::one_line(&e.to_string())
@@ -1410,7 +1410,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
     }
     let mut plan = Plan::new(scope.path(), findings, steps, &seen, notes);
     plan.checked = if not_checked.is_empty() {
-        vec![Part::Azure]
+        vec![Part::Policy]
     } else {
         vec![]
     };
