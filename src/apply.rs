@@ -275,7 +275,7 @@ async fn perform(ctx: &Context, action: &Action) -> Result<()> {
             assignment,
             role,
             scope,
-        } => crate::policy::install::grant(ctx.arm()?, assignment, role, scope).await,
+        } => crate::policy::install::grant(ctx.arm()?, assignment, *role, scope).await,
         Action::StartRemediation { .. } => {
             crate::policy::install::start_remediation(ctx.arm()?, action).await
         }

@@ -323,15 +323,14 @@ async fn run_policy(
     view.say("\n")?;
     view.heading("== 2. waiting for the remediation tasks (simulated)")?;
     let status = settled(&ctx, &arm, &install.scope).await?;
-    view.say(&format!(
-        "{} remediation task{} ended.\n",
-        status.remediations.len(),
-        if status.remediations.len() == 1 {
-            ""
-        } else {
-            "s"
-        }
-    ))?;
+    let (all, going) = (status.remediations.len(), status.under_way());
+    view.say(&match going {
+        0 => format!(
+            "{all} remediation task{} ended.\n",
+            if all == 1 { "" } else { "s" }
+        ),
+        n => format!("{n} of {all} remediation tasks still under way after a minute.\n"),
+    })?;
 
     view.say("\n")?;
     view.heading(&format!(

@@ -103,7 +103,8 @@ pub enum Goal {
     /// holds `role` (a role definition's GUID) at `scope` or above.
     PolicyIdentityRole {
         assignment: String,
-        role: String,
+        #[serde(with = "role_guid")]
+        role: crate::vocab::RemediationRole,
         scope: String,
     },
     /// For the definition `reference` of the assignment: a remediation task
@@ -112,8 +113,31 @@ pub enum Goal {
     PolicyRemediated {
         scope: String,
         assignment: String,
-        reference: String,
+        reference: crate::vocab::PolicyRule,
+        /// The task this run starts: once it exists, under way or done, the
+        /// goal holds (read by its name, not found in a list that may lag).
+        name: String,
     },
+}
+
+/// A remediation role as its role definition's GUID in a plan's JSON.
+mod role_guid {
+    use crate::vocab::RemediationRole;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(r: &RemediationRole, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(r.guid())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RemediationRole, D::Error> {
+        let guid = String::deserialize(d)?;
+        RemediationRole::of_guid(&guid).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "'{}' is not a role arcfix gives a policy identity",
+                crate::text::sanitize(&guid)
+            ))
+        })
+    }
 }
 
 /// An Arc machine reached through Run Command.
@@ -162,7 +186,8 @@ pub enum Action {
     /// assignment, and must be a GUID, right before the write.
     GrantPolicyIdentity {
         assignment: String,
-        role: String,
+        #[serde(with = "role_guid")]
+        role: crate::vocab::RemediationRole,
         scope: String,
     },
     /// Start the remediation task `name` at `scope` for the definition
@@ -172,7 +197,7 @@ pub enum Action {
         scope: String,
         name: String,
         assignment: String,
-        reference: String,
+        reference: crate::vocab::PolicyRule,
         resource_count: u32,
         parallel_deployments: u32,
     },
@@ -404,6 +429,8 @@ pub enum Part {
     Azure,
     Server,
     Connection,
+    /// arcfix's Azure Policy initiative in a subscription (`policy apply`).
+    Policy,
 }
 
 impl Part {
@@ -413,6 +440,7 @@ impl Part {
             Part::Azure => "azure",
             Part::Server => "server",
             Part::Connection => "connection",
+            Part::Policy => "arcfix's Azure Policy initiative",
         }
     }
 }

@@ -33,18 +33,26 @@ pub fn side_name(side: Side) -> &'static str {
     }
 }
 
-/// One rule arcfix keeps with Azure Policy: a definition each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// One rule arcfix keeps with Azure Policy: a definition each (a saved
+/// plan writes its definition's name).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum PolicyRule {
     /// DeployIfNotExists: the machine's default HybridConnectivity endpoint.
+    #[serde(rename = "arcfix-ssh-endpoint")]
     Endpoint,
     /// DeployIfNotExists: the endpoint's SSH service configuration.
+    #[serde(rename = "arcfix-ssh-service-configuration")]
     SshService,
     /// Audit: the agent's allowed incoming ports leave out the SSH port.
+    #[serde(rename = "arcfix-agent-ssh-port")]
     AgentPorts,
     /// DeployIfNotExists (`--login entra`): AADSSHLoginForLinux on Linux machines.
+    #[serde(rename = "arcfix-entra-ssh-login-extension")]
     EntraExtension,
     /// Audit (`--login entra`): the agent refuses AADSSHLoginForLinux.
+    #[serde(rename = "arcfix-agent-entra-extension")]
     AgentRefusesEntra,
 }
 
@@ -61,7 +69,8 @@ impl PolicyRule {
     }
 }
 
-/// A built-in role a DeployIfNotExists remediation identity is given.
+/// A built-in role a DeployIfNotExists remediation identity is given (a
+/// plan's JSON writes its role definition's GUID: `plan::role_guid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RemediationRole {
     /// b24988ac-6180-42a0-ab88-20f7382dd24c: every control-plane action but
@@ -74,6 +83,26 @@ pub enum RemediationRole {
 }
 
 impl RemediationRole {
+    /// Its role definition's GUID.
+    pub fn guid(self) -> &'static str {
+        match self {
+            RemediationRole::Contributor => "b24988ac-6180-42a0-ab88-20f7382dd24c",
+            RemediationRole::ConnectedMachineResourceAdministrator => {
+                "cd570a14-e51a-42ad-bac8-bafd67325302"
+            }
+        }
+    }
+
+    /// The role of a GUID (any case); `None` for any other.
+    pub fn of_guid(guid: &str) -> Option<RemediationRole> {
+        [
+            RemediationRole::Contributor,
+            RemediationRole::ConnectedMachineResourceAdministrator,
+        ]
+        .into_iter()
+        .find(|r| r.guid().eq_ignore_ascii_case(guid))
+    }
+
     /// The role in a step's id.
     pub fn slug(self) -> &'static str {
         match self {

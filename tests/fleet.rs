@@ -931,6 +931,61 @@ fn resource_graph_failing_part_way_leaves_the_rest_to_arm_s_list_each_machine_on
 }
 
 #[test]
+fn a_subscription_graph_listed_in_part_and_arm_could_not_list_is_said_to_be_listed_in_part() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let az = Azure::builtin("fleet");
+    let pages = Arc::new(AtomicUsize::new(0));
+    let seen = pages.clone();
+    // Graph answers its first page (two machines of OWNED), then 500; ARM's
+    // list of OWNED fails too.
+    let endpoint = crate::hostile::hostile(&az, move |a| {
+        let graph = a
+            .path
+            .ends_with("/providers/Microsoft.ResourceGraph/resources");
+        let owned_list = a.method == "GET"
+            && a.path
+                == format!("/subscriptions/{OWNED}/providers/Microsoft.HybridCompute/machines");
+        if (graph && seen.fetch_add(1, Ordering::Relaxed) > 0) || owned_list {
+            a.status = 500;
+            a.headers.push(("Retry-After".into(), "0".into()));
+            a.body = Some(
+                serde_json::json!({"error": {"code": "InternalServerError", "message": "no"}}),
+            );
+        }
+    });
+    let out = az.run_at(
+        &endpoint,
+        &[
+            "check",
+            "--checks",
+            "azure",
+            "--subscription",
+            OWNED,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status, 1, "{out:?}");
+    let doc = out.json();
+    // The two machines Graph listed were checked...
+    assert_eq!(doc["machines"].as_array().unwrap().len(), 2, "{doc:#}");
+    // ...and the subscription is said to be listed in part, not unseen.
+    let reasons: Vec<&str> = doc["not_checked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.starts_with(&format!(
+            "subscription {OWNED}: listed in part: Resource Graph listed some of its machines, which were checked"
+        ))),
+        "{reasons:#?}"
+    );
+}
+
+#[test]
 fn a_subscription_nobody_can_see_is_not_checked_and_said_so() {
     let az = Azure::builtin("fleet");
     let typo = "3f2d5c1e-8a4b-4c6d-9e0f-1a2b3c4d5e60";

@@ -827,6 +827,10 @@ fn policy_apply_installs_assigns_grants_and_remediates_and_a_second_run_changes_
     let before = azure.writes().len();
     let again = install(&azure, &["--yes", "--journal", &journal_arg]);
     assert_eq!(again.status, 0, "{again:?}");
+    assert_eq!(
+        again.stdout,
+        "✓ no problems found in arcfix's Azure Policy initiative\n✓ nothing to fix\n"
+    );
     assert_eq!(azure.writes().len(), before, "{:#?}", azure.writes());
     assert_eq!(
         std::fs::read_to_string(&journal).unwrap().lines().count(),
@@ -871,9 +875,16 @@ fn do_not_enforce_assigns_without_remediating() {
     let azure = Azure::builtin("policy");
     let out = install(&azure, &["--yes", "--enforcement", "DoNotEnforce"]);
     assert_eq!(out.status, 0, "{out:?}");
+    let said = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        out.stdout.contains("no remediation task is started"),
+        said.contains("arcfix gives the identity no role and starts no remediation task"),
         "{out:?}"
+    );
+    assert!(
+        !azure
+            .writes()
+            .iter()
+            .any(|w| w.contains("/roleAssignments/"))
     );
     let writes = azure.writes();
     assert!(
@@ -1084,5 +1095,159 @@ fn the_simulators_saved_initiative_is_the_current_output() {
         document(&["--login", "entra"]),
         saved,
         "regenerate tests/data/policy/arcfix-initiative.json with `arcfix policy show --login entra -o json`"
+    );
+}
+
+#[test]
+fn resource_policy_contributor_alone_gets_manual_steps_naming_what_it_lacks() {
+    let azure = Azure::edited("policy", |v| {
+        for a in v["role_assignments"].as_array_mut().unwrap() {
+            if a["role"] == "Owner" {
+                a["role"] = json!("Resource Policy Contributor");
+            }
+        }
+    });
+    let out = install(&azure, &["--yes"]);
+    assert_eq!(out.status, 3, "{out:?}");
+    assert_eq!(azure.writes(), Vec::<String>::new());
+    let said = out
+        .stdout
+        .replace('\n', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains("your roles do not allow Microsoft.Authorization/roleAssignments/write:"),
+        "{out:?}"
+    );
+    assert!(
+        said.contains("Owner, or Resource Policy Contributor and User Access Administrator"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn unreadable_permissions_make_every_step_manual_and_say_why() {
+    let azure = Azure::builtin("policy");
+    let (sub, location) = policy_scope(&azure);
+    let endpoint = crate::hostile::hostile(&azure, crate::hostile::refuse_subscription_permissions);
+    let out = azure.run_at(
+        &endpoint,
+        &[
+            "policy",
+            "apply",
+            "--subscription",
+            &sub,
+            "--location",
+            &location,
+            "--yes",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(azure.writes(), Vec::<String>::new());
+    let doc = out.json();
+    assert_ne!(out.status, 0, "{out:?}");
+    assert!(
+        doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "manual"),
+        "{doc:#}"
+    );
+    assert!(
+        doc["not_checked"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("your permissions could not be read (Azure answered GET /subscriptions/"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn an_assignment_keeps_its_region_and_loses_what_narrows_it_only_when_said() {
+    let azure = Azure::builtin("policy");
+    let (sub, location) = policy_scope(&azure);
+    let first = install(&azure, &["--yes"]);
+    assert_eq!(first.status, 0, "{first:?}");
+    // Another region: refused before anything is written.
+    let before = azure.writes().len();
+    let moved = azure.run(&[
+        "policy",
+        "apply",
+        "--subscription",
+        &sub,
+        "--location",
+        "westeurope",
+        "--login",
+        "entra",
+        "--yes",
+    ]);
+    assert_ne!(location, "westeurope");
+    assert_eq!(moved.status, 1, "{moved:?}");
+    assert!(
+        moved.stderr.contains(&format!(
+            "is in {location}, and an assignment's location cannot be changed"
+        )),
+        "{moved:?}"
+    );
+    assert_eq!(azure.writes().len(), before);
+    // No --location: the assignment's own.
+    let again = azure.run(&[
+        "policy",
+        "apply",
+        "--subscription",
+        &sub,
+        "--login",
+        "entra",
+        "--yes",
+    ]);
+    assert_eq!(again.status, 0, "{again:?}");
+    assert_eq!(azure.writes().len(), before, "{:#?}", azure.writes());
+    // Someone excludes a group: the plan says the update removes it.
+    let assignment = format!(
+        "/subscriptions/{sub}/providers/Microsoft.Authorization/policyAssignments/arcfix-ssh"
+    );
+    let state = azure.sim().state_json();
+    let mut current = state["policy"]["policyAssignments"][0].clone();
+    current["properties"]["notScopes"] =
+        json!([format!("/subscriptions/{sub}/resourceGroups/arc-win")]);
+    let url = format!(
+        "{}{}?api-version=2023-04-01",
+        azure.sim().base_url().trim_end_matches('/'),
+        assignment
+    );
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    current["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("scope");
+    let body = json!({"location": current["location"], "identity": {"type": "SystemAssigned"}, "properties": current["properties"]});
+    let status = azure.rt.block_on(async {
+        http.put(url)
+            .bearer_auth(&azure.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert!(status == 200 || status == 201, "{status}");
+    let plan = azure.run(&[
+        "policy",
+        "apply",
+        "--subscription",
+        &sub,
+        "--login",
+        "entra",
+        "--dry-run",
+    ]);
+    assert_eq!(plan.status, 2, "{plan:?}");
+    let said = plan.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        said.contains("has notScopes that arcfix does not set: the update removes it"),
+        "{plan:?}"
     );
 }

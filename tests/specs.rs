@@ -570,9 +570,17 @@ impl Specs {
             .as_str()
             .or((!props.is_empty() || s.get("allOf").is_some()).then_some("object"));
         // `{"type": "object"}` and nothing else is AutoRest's "any" (the SDKs
-        // make it `Any`): Authorization's `allowedValues` and `defaultValue`
-        // of a policy parameter are such, and hold strings and numbers.
-        let any = kind == Some("object")
+        // make it `Any`) where a value of any JSON type is meant: a policy
+        // parameter's `allowedValues` items and `defaultValue`, and an
+        // assignment's parameter `value` (strings and numbers). Anywhere else
+        // (a `policyRule`, `metadata`) it must be an object.
+        let any_here = at.ends_with(".defaultValue")
+            || at.ends_with(".value")
+            || at
+                .rsplit_once(".allowedValues[")
+                .is_some_and(|(_, rest)| !rest.contains('.'));
+        let any = any_here
+            && kind == Some("object")
             && props.is_empty()
             && additional.is_none()
             && s.get("allOf").is_none()
@@ -975,6 +983,28 @@ mod tests {
         assert!(e.contains("query expiresin: 60 out of bounds"), "{e}");
         let e = err(check("GET", &endpoint, &format!("{hc}&$skiptoken=1"), None));
         assert!(e.contains("'$skiptoken' is not declared"), "{e}");
+        // A policy parameter's values are of any type; a policy rule is an object.
+        let definition = "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/policyDefinitions/d";
+        let authz = "api-version=2023-04-01";
+        let body = |rule: Value| {
+            json!({"properties": {"policyRule": rule, "parameters": {"effect": {
+                "type": "String", "defaultValue": "Audit", "allowedValues": ["Audit", 2]
+            }}}})
+        };
+        assert!(
+            check(
+                "PUT",
+                definition,
+                authz,
+                Some(body(json!({"if": {}, "then": {}})))
+            )
+            .is_ok()
+        );
+        let e = err(check("PUT", definition, authz, Some(body(json!("if")))));
+        assert!(
+            e.contains("body.properties.policyRule: \"if\" is not object"),
+            "{e}"
+        );
         // An allowed exception holds only as named.
         let perms = "/subscriptions/s/providers/Microsoft.Authorization/permissions";
         assert!(

@@ -355,18 +355,29 @@ impl<'a> Listing<'a> {
                         return Ok(None);
                     };
                     self.at = At::Arm(i + 1);
+                    // Resource Graph handed out machines of it before it failed.
+                    let in_part = self.with_machines.contains(&sub.to_ascii_lowercase());
                     // One subscription that cannot be listed does not stop the others.
                     match self.arm_list(sub, &mut batch).await {
                         Ok(()) => return Ok(Some(batch)),
                         Err(e) if e.is_unreachable() => return Err(e.into()),
                         Err(e) => {
-                            // Nothing of a subscription read in part.
+                            // Nothing of a subscription read in part by ARM.
                             for (id, _) in &batch {
                                 self.seen.remove(&id.key());
                             }
                             self.listed -= batch.len();
-                            self.unread
-                                .push((sub.clone(), crate::text::one_line(&e.to_string())));
+                            let why = crate::text::one_line(&e.to_string());
+                            self.unread.push((
+                                sub.clone(),
+                                if in_part {
+                                    format!(
+                                        "listed in part: Resource Graph listed some of its machines, which were checked, then failed, and ARM's list failed too ({why})"
+                                    )
+                                } else {
+                                    why
+                                },
+                            ));
                         }
                     }
                 }

@@ -35,9 +35,10 @@ const AUTHORIZATION_API: &str = crate::azure::api::AUTHORIZATION;
 /// arcfix's assignment, one per scope.
 pub const ASSIGNMENT_NAME: &str = "arcfix-ssh";
 
-/// The most machines one remediation task takes on (the spec's default is
-/// 500, its most 50,000), and how many of its deployments run at once (the
-/// spec's default 10, its most 30).
+/// The most machines one remediation task takes on (Microsoft Learn's
+/// remediation page: default 500, at most 50,000), and how many of its
+/// deployments run at once (default 10, at most 30); the 2021-10-01 spec
+/// states no bounds.
 pub const REMEDIATION_RESOURCES: u32 = 10_000;
 pub const REMEDIATION_PARALLEL: u32 = 10;
 
@@ -211,22 +212,47 @@ pub fn remediated_rules(i: &Initiative) -> Vec<Rule> {
 
 /// Whether `actual` carries every value of `wanted`: objects key by key
 /// (ARM adds keys of its own, such as metadata.createdOn), arrays element by
-/// element, strings without regard to case (ARM keeps ids and regions in
-/// the case it likes), numbers by value.
+/// element, numbers by value, strings exactly, but ARM ids and regions
+/// without regard to case (ARM keeps them in the case it likes).
 pub fn carries(actual: &Value, wanted: &Value) -> bool {
+    carries_at(actual, wanted, "")
+}
+
+fn carries_at(actual: &Value, wanted: &Value, key: &str) -> bool {
     match (actual, wanted) {
         (Value::Object(a), Value::Object(w)) => w.iter().all(|(k, wv)| {
             a.iter()
                 .find(|(ak, _)| ak.eq_ignore_ascii_case(k))
-                .is_some_and(|(_, av)| carries(av, wv))
+                .is_some_and(|(_, av)| carries_at(av, wv, k))
         }),
         (Value::Array(a), Value::Array(w)) => {
-            a.len() == w.len() && a.iter().zip(w).all(|(av, wv)| carries(av, wv))
+            a.len() == w.len() && a.iter().zip(w).all(|(av, wv)| carries_at(av, wv, key))
         }
-        (Value::String(a), Value::String(w)) => a.eq_ignore_ascii_case(w),
+        (Value::String(a), Value::String(w)) => {
+            let id = w.starts_with("/subscriptions/") || w.starts_with("/providers/");
+            if id || key.eq_ignore_ascii_case("location") {
+                a.eq_ignore_ascii_case(w)
+            } else {
+                a == w
+            }
+        }
         (Value::Number(a), Value::Number(w)) => a.as_f64() == w.as_f64(),
         (a, w) => a == w,
     }
+}
+
+/// What an assignment carries that arcfix never sets and that narrows it
+/// (excluded scopes, overrides of effects, resource selectors): arcfix's
+/// update removes them, and says so.
+fn foreign(actual: &Value) -> Vec<&'static str> {
+    ["notScopes", "overrides", "resourceSelectors"]
+        .into_iter()
+        .filter(|k| {
+            actual["properties"][*k]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .collect()
 }
 
 /// A path of a goal, checked before it becomes a request: one of
@@ -389,23 +415,18 @@ impl Remediation {
         }
     }
 
-    /// Whether it succeeded, with no failed deployment, after `since`
-    /// (its last update, else its creation; a time that does not parse
-    /// counts as long ago).
-    fn succeeded_whole_since(&self, since: time::OffsetDateTime) -> bool {
+    /// When it ended, if it succeeded with no failed deployment (its last
+    /// update; a time that does not parse is not an end).
+    fn ended_whole(&self) -> Option<time::OffsetDateTime> {
         let p = &self.properties;
-        let when = p
-            .last_updated_on
-            .as_deref()
-            .or(p.created_on.as_deref())
-            .and_then(|t| {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            });
-        self.state() == RemediationState::Succeeded
+        let whole = self.state() == RemediationState::Succeeded
             && p.deployment_status
                 .as_ref()
-                .is_some_and(|d| d.failed_deployments == Some(0))
-            && when.is_some_and(|w| w > since)
+                .is_some_and(|d| d.failed_deployments == Some(0));
+        if !whole {
+            return None;
+        }
+        p.last_updated_on.as_deref().and_then(rfc3339)
     }
 
     /// Whether it is for this definition of this assignment.
@@ -533,6 +554,10 @@ pub async fn summarize(arm: &Arm, scope: &str, assignment: &str) -> Result<Summa
                 else {
                     continue;
                 };
+                // A reference id is an ARM name, or it is not shown.
+                if ArmName::parse(reference).is_err() {
+                    continue;
+                }
                 let c = results.counts();
                 let e = summary
                     .by_reference
@@ -546,34 +571,118 @@ pub async fn summarize(arm: &Arm, scope: &str, assignment: &str) -> Result<Summa
     Ok(summary)
 }
 
-/// How long after a task succeeded whole its machines count as remediated
-/// while compliance still says otherwise: Azure re-evaluates resources
-/// after a deployment, not at once (about 30 minutes for a new assignment).
-const REEVALUATION: time::Duration = time::Duration::minutes(30);
+/// The most pages of non-compliant states followed (1,000 states a page).
+const MAX_STATE_PAGES: usize = 100;
 
-/// Whether the remediation of `reference` needs no (new) task: one is under
-/// way, or one succeeded without a failed deployment less than
-/// `REEVALUATION` ago, or the resources evaluated are all compliant after a
-/// task succeeded or with some evaluated. Compliance never evaluated and no
-/// task done is not "compliant": a task is needed.
+/// What a policy state is about: an Arc machine, or anything else (its id
+/// folded to lower case, never shown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Machine(crate::target::MachineId),
+    Other(String),
+}
+
+/// One non-compliant state, as far as arcfix reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonCompliantState {
+    pub subject: Subject,
+    /// The definition's reference id in the set, when it is an ARM name.
+    pub reference: Option<String>,
+    /// When it was evaluated (`None`: not said, or not a time).
+    pub evaluated: Option<time::OffsetDateTime>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatesPage {
+    #[serde(default)]
+    value: Vec<StateRead>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateRead {
+    #[serde(default)]
+    resource_id: Option<String>,
+    #[serde(default)]
+    policy_definition_reference_id: Option<String>,
+    #[serde(default)]
+    compliance_state: Option<String>,
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+/// PolicyInsights' latest non-compliant states of the assignment at
+/// `scope`, every page (an endless or repeating list is an error).
+pub async fn non_compliant_states(
+    arm: &Arm,
+    scope: &str,
+    assignment: &str,
+) -> Result<Vec<NonCompliantState>> {
+    let mut next = Some(format!(
+        "{scope}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?$filter=policyAssignmentId eq '{assignment}' and complianceState eq 'NonCompliant'&$top=1000"
+    ));
+    let mut out = Vec::new();
+    let mut seen_links = std::collections::HashSet::new();
+    while let Some(link) = next.take() {
+        if seen_links.len() >= MAX_STATE_PAGES || !seen_links.insert(link.clone()) {
+            return Err(Error::Other(format!(
+                "PolicyInsights' list of non-compliant resources at {scope} goes on past {MAX_STATE_PAGES} pages or repeats a page: it was not read whole"
+            )));
+        }
+        let answer = arm.send("POST", &link, STATES_API, None).await?;
+        let page: StatesPage = serde_json::from_value(answer.body)
+            .map_err(|e| ArmError::invalid_answer(answer.status, "POST", scope, None, e))?;
+        for s in page.value {
+            if !s
+                .compliance_state
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case("NonCompliant"))
+            {
+                continue;
+            }
+            let Some(id) = s.resource_id else { continue };
+            let subject = match crate::target::MachineId::parse(&id) {
+                Ok(m) if m.kind == crate::target::ArcKind::Machine => Subject::Machine(m),
+                _ => Subject::Other(id.to_ascii_lowercase()),
+            };
+            out.push(NonCompliantState {
+                subject,
+                reference: s
+                    .policy_definition_reference_id
+                    .filter(|r| ArmName::parse(r).is_ok()),
+                evaluated: s.timestamp.as_deref().and_then(rfc3339),
+            });
+        }
+        next = page.next_link.filter(|l| !l.is_empty());
+    }
+    Ok(out)
+}
+
+fn rfc3339(t: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Whether the remediation of `reference` needs no (new) task: one is
+/// under way; or none of its machines is non-compliant and a task
+/// succeeded or some were evaluated; or every non-compliant state was
+/// evaluated before the last task that succeeded without a failed
+/// deployment ended (Azure re-evaluates a machine on its own change or its
+/// daily scan, not when a remediation deploys beside it: those states are
+/// stale). Compliance never evaluated and no task done is not "compliant".
 fn remediated(
     list: &[Remediation],
     summary: &Summary,
+    states: &[NonCompliantState],
     assignment: &str,
     reference: &str,
-    now: time::OffsetDateTime,
 ) -> bool {
     let ours: Vec<&Remediation> = list
         .iter()
         .filter(|r| r.is_for(assignment, reference))
         .collect();
     if ours.iter().any(|r| r.state() == RemediationState::UnderWay) {
-        return true;
-    }
-    if ours
-        .iter()
-        .any(|r| r.succeeded_whole_since(now - REEVALUATION))
-    {
         return true;
     }
     let counts = summary
@@ -584,7 +693,22 @@ fn remediated(
     let succeeded = ours
         .iter()
         .any(|r| r.state() == RemediationState::Succeeded);
-    counts.non_compliant == 0 && (succeeded || counts.evaluated > 0)
+    if counts.non_compliant == 0 {
+        return succeeded || counts.evaluated > 0;
+    }
+    let Some(ended) = ours.iter().filter_map(|r| r.ended_whole()).max() else {
+        return false;
+    };
+    let mine: Vec<&NonCompliantState> = states
+        .iter()
+        .filter(|s| {
+            s.reference
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(reference))
+        })
+        .collect();
+    // The summary counts some, the states must show them: else unknown.
+    !mine.is_empty() && mine.iter().all(|s| s.evaluated.is_some_and(|t| t <= ended))
 }
 
 /// Re-reads one policy goal (the precondition and the verification).
@@ -607,17 +731,11 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             scope,
         } => {
             let (assignment, scope) = (checked_path(assignment)?, checked_path(scope)?);
-            if !crate::target::is_guid(role) {
-                return Err(Error::input(format!(
-                    "invalid role id '{}': expected a GUID",
-                    crate::text::sanitize(role)
-                )));
-            }
             let Some(a) = arm.get_opt(assignment, POLICY_API).await? else {
                 return Ok(false);
             };
             match principal_of(&a, assignment)? {
-                Some(p) => holds(arm, scope, &p, role).await,
+                Some(p) => holds(arm, scope, &p, role.guid()).await,
                 None => Ok(false),
             }
         }
@@ -625,20 +743,31 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             scope,
             assignment,
             reference,
+            name,
         } => {
             let (scope, assignment) = (checked_path(scope)?, checked_path(assignment)?);
-            ArmName::parse(reference)?;
-            let (list, summary) = tokio::try_join!(
+            let reference = reference.name();
+            ArmName::parse(name)?;
+            // This run's task, by its name.
+            let path = format!("{scope}/providers/Microsoft.PolicyInsights/remediations/{name}");
+            if let Some(v) = arm.get_opt(&path, REMEDIATIONS_API).await? {
+                let task: Remediation = serde_json::from_value(v)
+                    .map_err(|e| ArmError::invalid_answer(200, "GET", &path, None, e))?;
+                if task.is_for(assignment, reference)
+                    && matches!(
+                        task.state(),
+                        RemediationState::UnderWay | RemediationState::Succeeded
+                    )
+                {
+                    return Ok(true);
+                }
+            }
+            let (list, summary, states) = tokio::try_join!(
                 remediations(arm, scope, assignment),
-                summarize(arm, scope, assignment)
+                summarize(arm, scope, assignment),
+                non_compliant_states(arm, scope, assignment)
             )?;
-            Ok(remediated(
-                &list,
-                &summary,
-                assignment,
-                reference,
-                time::OffsetDateTime::now_utc(),
-            ))
+            Ok(remediated(&list, &summary, &states, assignment, reference))
         }
         other => Err(Error::Internal(format!("{other:?} is not a policy goal"))),
     }
@@ -648,11 +777,9 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
 /// read from the assignment now and must be a GUID. A new identity can take
 /// a while to reach the directory ARM asks (PrincipalNotFound): the write is
 /// tried again for up to a minute.
-pub async fn grant(arm: &Arm, assignment: &str, role: &str, scope: &str) -> Result<()> {
+pub async fn grant(arm: &Arm, assignment: &str, role: Role, scope: &str) -> Result<()> {
     let (assignment, scope) = (checked_path(assignment)?, checked_path(scope)?);
-    if !crate::target::is_guid(role) {
-        return Err(Error::Internal(format!("role id {role} is not a GUID")));
-    }
+    let role = role.guid();
     let a = arm.get(assignment, POLICY_API).await?;
     let principal = principal_of(&a.body, assignment)?.ok_or_else(|| {
         Error::Other(format!(
@@ -708,12 +835,11 @@ pub async fn start_remediation(arm: &Arm, action: &Action) -> Result<()> {
     };
     let (scope, assignment) = (checked_path(scope)?, checked_path(assignment)?);
     ArmName::parse(name)?;
-    ArmName::parse(reference)?;
     let path = format!("{scope}/providers/Microsoft.PolicyInsights/remediations/{name}");
     let body = json!({
         "properties": {
             "policyAssignmentId": assignment,
-            "policyDefinitionReferenceId": reference,
+            "policyDefinitionReferenceId": reference.name(),
             "resourceDiscoveryMode": "ReEvaluateCompliance",
             "resourceCount": resource_count,
             "parallelDeployments": parallel_deployments,
@@ -802,9 +928,6 @@ fn unreadable(what: &str, e: ArmError) -> Error {
 /// existing assignment's, else the resource group's; an error naming
 /// `--location` when none is known.
 fn location(install: &Install, o: &Observed) -> Result<Location> {
-    if let Some(l) = &install.location {
-        return Ok(l.clone());
-    }
     if let Some(a) = &o.assignment {
         let read: AssignmentRead = serde_json::from_value(a.clone()).map_err(|e| {
             Error::Other(format!(
@@ -813,14 +936,25 @@ fn location(install: &Install, o: &Observed) -> Result<Location> {
             ))
         })?;
         if let Some(l) = read.location {
-            return Location::parse(&l).map_err(|_| {
+            let there = Location::parse(&l).map_err(|_| {
                 Error::Other(format!(
                     "the assignment {} has the location '{}', which is not a region name",
                     install.scope.assignment_id(),
                     crate::text::sanitize(&l)
                 ))
-            });
+            })?;
+            return match &install.location {
+                Some(asked) if *asked != there => Err(Error::input(format!(
+                    "the assignment {ASSIGNMENT_NAME} at {} is in {there}, and an assignment's location cannot be changed: drop --location {asked}, or delete the assignment first (az policy assignment delete --name {ASSIGNMENT_NAME} --scope {})",
+                    install.scope.path(),
+                    install.scope.path()
+                ))),
+                _ => Ok(there),
+            };
         }
+    }
+    if let Some(l) = &install.location {
+        return Ok(l.clone());
     }
     match &o.group_location {
         Some(Ok(Some(l))) => Location::parse(l),
@@ -944,17 +1078,30 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
         Some(a) => principal_of(a, &assignment)?,
         None => None,
     };
-    // The roles of its identity: read only when the identity exists.
-    for role in roles_needed(&i) {
+    let mut not_checked: Vec<NotChecked> = Vec::new();
+    let mut unread = |what: String, e: &dyn std::fmt::Display| {
+        not_checked.push(NotChecked {
+            side: Part::Policy,
+            reason: format!(
+                "{what} could not be read ({}): its step re-checks before it acts",
+                crate::text::one_line(&e.to_string())
+            ),
+            error: true,
+        });
+    };
+    let enforce = install.enforcement == Enforcement::Default;
+    // The roles of its identity (only for remediations: none under
+    // DoNotEnforce); read only when the identity exists.
+    let roles = if enforce { roles_needed(&i) } else { vec![] };
+    for &role in &roles {
         let held = match &principal {
             Some(p) => match holds(arm, &scope.path(), p, role.guid()).await {
                 Ok(h) => Some(h),
                 Err(e) => {
-                    notes.push(format!(
-                        "could not read whether the assignment's identity holds {} ({}): the step re-checks before it acts",
-                        role.name(),
-                        crate::text::one_line(&e.to_string())
-                    ));
+                    unread(
+                        format!("whether the assignment's identity holds {}", role.name()),
+                        &e,
+                    );
                     None
                 }
             },
@@ -965,17 +1112,25 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
             continue;
         }
         findings.push(finding(
-            "policy-identity-role-missing",
+            Problem::IdentityRoleMissing,
             &target,
-            format!(
-                "the assignment's identity {} {} at {}",
-                match &principal {
-                    Some(p) => format!("({p}) lacks"),
-                    None => "(made with the assignment) will lack".into(),
-                },
-                role.name(),
-                scope.path()
-            ),
+            match (&principal, held) {
+                (Some(p), Some(_)) => format!(
+                    "the assignment's identity ({p}) lacks {} at {}",
+                    role.name(),
+                    scope.path()
+                ),
+                (Some(p), None) => format!(
+                    "whether the assignment's identity ({p}) holds {} at {} could not be read",
+                    role.name(),
+                    scope.path()
+                ),
+                (None, _) => format!(
+                    "the assignment's identity, made with the assignment, needs {} at {}",
+                    role.name(),
+                    scope.path()
+                ),
+            },
         ));
         let users: Vec<&str> = i
             .rules
@@ -983,10 +1138,13 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
             .filter(|r| r.roles().contains(&role))
             .map(|r| r.name())
             .collect();
+        let assignee = principal
+            .clone()
+            .unwrap_or_else(|| "<the assignment's principal id>".into());
         specs.push((
             StepSpec {
                 kind: StepKind::PolicyIdentityRole(role),
-                fixes: vec!["policy-identity-role-missing".into()],
+                fixes: vec![Problem::IdentityRoleMissing.id().into()],
                 target: target.clone(),
                 description: format!(
                     "Give the assignment's system-assigned identity the {} role at {} (the remediations of {} deploy with it)",
@@ -1009,16 +1167,16 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
                 after: vec![StepKind::PolicyAssignment],
                 goal: Goal::PolicyIdentityRole {
                     assignment: assignment.clone(),
-                    role: role.guid().into(),
+                    role,
                     scope: scope.path(),
                 },
                 action: Action::GrantPolicyIdentity {
                     assignment: assignment.clone(),
-                    role: role.guid().into(),
+                    role,
                     scope: scope.path(),
                 },
                 undo: Some(format!(
-                    "az role assignment delete --assignee <the assignment's principal id> --role {} --scope {}",
+                    "az role assignment delete --assignee {assignee} --role {} --scope {}",
                     role.guid(),
                     scope.path()
                 )),
@@ -1027,41 +1185,42 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
         ));
     }
     // Remediation tasks for the machines that exist already.
-    let role_kinds: Vec<StepKind> = roles_needed(&i)
-        .into_iter()
-        .map(StepKind::PolicyIdentityRole)
+    let role_kinds: Vec<StepKind> = roles
+        .iter()
+        .map(|r| StepKind::PolicyIdentityRole(*r))
         .collect();
-    if install.enforcement == Enforcement::DoNotEnforce {
+    if !enforce {
         notes.push(format!(
-            "--enforcement DoNotEnforce: compliance is evaluated and reported (arcfix policy status {}), nothing is deployed and no remediation task is started",
+            "--enforcement DoNotEnforce: compliance is evaluated and reported (arcfix policy status {}); arcfix gives the identity no role and starts no remediation task (tasks already under way go on)",
             scope.args()
         ));
     } else {
-        let (list, summary) = match &o.assignment {
+        let read = match &o.assignment {
             Some(_) => {
                 let at = scope.path();
-                let (l, s) = tokio::join!(
+                let (l, s, st) = tokio::join!(
                     remediations(arm, &at, &assignment),
-                    summarize(arm, &at, &assignment)
+                    summarize(arm, &at, &assignment),
+                    non_compliant_states(arm, &at, &assignment)
                 );
-                match (l, s) {
-                    (Ok(l), Ok(s)) => (l, Some(s)),
-                    (l, s) => {
-                        let e = l
-                            .err()
-                            .or(s.err())
-                            .map(|e| e.to_string())
-                            .unwrap_or_default();
-                        notes.push(format!(
-                            "could not read the assignment's compliance or remediation tasks ({}): the remediation steps re-check before they act",
-                            crate::text::one_line(&e)
-                        ));
-                        (vec![], None)
-                    }
+                match (l, s, st) {
+                    (Ok(l), Ok(s), Ok(st)) => Ok((l, s, st)),
+                    (l, s, st) => Err(l
+                        .err()
+                        .or(s.err())
+                        .or(st.err())
+                        .map(|e| e.to_string())
+                        .unwrap_or_default()),
                 }
             }
-            None => (vec![], Some(Summary::default())),
+            None => Ok((vec![], Summary::default(), vec![])),
         };
+        if let Err(e) = &read {
+            unread(
+                "the assignment's compliance and remediation tasks".into(),
+                e,
+            );
+        }
         let now = time::OffsetDateTime::now_utc();
         let stamp = now
             .format(time::macros::format_description!(
@@ -1069,37 +1228,75 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
             ))
             .unwrap_or_default();
         for rule in remediated_rules(&i) {
-            let done = summary
+            let done = read
                 .as_ref()
-                .map(|s| remediated(&list, s, &assignment, rule.name(), now));
+                .ok()
+                .map(|(l, s, st)| remediated(l, s, st, &assignment, rule.name()));
             seen.push(format!("remediation {}:{done:?}", rule.name()));
             if done == Some(true) {
                 continue;
             }
-            let counts = summary
-                .as_ref()
-                .and_then(|s| s.by_reference.get(rule.name()).cloned());
-            findings.push(finding(
-                "policy-remediation-needed",
-                &target,
-                match counts {
-                    Some(c) if c.non_compliant > 0 => format!(
-                        "{} machine{} non-compliant with {} and no remediation task under way",
-                        c.non_compliant,
-                        if c.non_compliant == 1 { " is" } else { "s are" },
-                        rule.name()
-                    ),
-                    _ => format!(
-                        "no remediation task has run for {}: machines that exist already are deployed to only by one",
-                        rule.name()
-                    ),
-                },
-            ));
+            let evidence = match &read {
+                Err(_) => format!(
+                    "whether {} needs a remediation task could not be read",
+                    rule.name()
+                ),
+                Ok((list, summary, _)) => {
+                    let counts = summary
+                        .by_reference
+                        .get(rule.name())
+                        .cloned()
+                        .unwrap_or_default();
+                    let last = list
+                        .iter()
+                        .filter(|r| r.is_for(&assignment, rule.name()))
+                        .max_by(|a, b| a.properties.created_on.cmp(&b.properties.created_on));
+                    let task = match last {
+                        Some(r) => format!(
+                            "the last task, {}, is {}",
+                            crate::text::sanitize(&r.name),
+                            crate::text::sanitize(
+                                r.properties
+                                    .provisioning_state
+                                    .as_deref()
+                                    .unwrap_or("of unknown state")
+                            )
+                        ),
+                        None => "no remediation task has run".into(),
+                    };
+                    if counts.non_compliant > 0 {
+                        format!(
+                            "{} machine{} not compliant with {}; {task}",
+                            counts.non_compliant,
+                            if counts.non_compliant == 1 {
+                                " is"
+                            } else {
+                                "s are"
+                            },
+                            rule.name()
+                        )
+                    } else {
+                        format!(
+                            "no machine has been evaluated for {} and {task}: machines that exist already are deployed to only by a task",
+                            rule.name()
+                        )
+                    }
+                }
+            };
+            findings.push(finding(Problem::RemediationNeeded, &target, evidence));
             let name = format!("{}-{stamp}", rule.name());
+            let at_scope = match &scope.group {
+                Some(g) => format!(
+                    "--resource-group {} --subscription {}",
+                    quote(g.as_str()),
+                    scope.subscription
+                ),
+                None => format!("--subscription {}", scope.subscription),
+            };
             specs.push((
                 StepSpec {
                     kind: StepKind::PolicyRemediation(rule),
-                    fixes: vec!["policy-remediation-needed".into()],
+                    fixes: vec![Problem::RemediationNeeded.id().into()],
                     target: target.clone(),
                     description: format!(
                         "Start the remediation task {name} for {} at {}: compliance re-evaluated, then at most {} machines deployed to, {} at a time",
@@ -1109,48 +1306,55 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
                         REMEDIATION_PARALLEL
                     ),
                     command: format!(
-                        "az policy remediation create --name {name} --policy-assignment {assignment} --definition-reference-id {} --resource-discovery-mode ReEvaluateCompliance --resource-count {REMEDIATION_RESOURCES} --parallel-deployments {REMEDIATION_PARALLEL} {}",
+                        "az policy remediation create --name {name} --policy-assignment {assignment} --definition-reference-id {} --resource-discovery-mode ReEvaluateCompliance --resource-count {REMEDIATION_RESOURCES} --parallel-deployments {REMEDIATION_PARALLEL} {at_scope}",
                         rule.name(),
-                        match &scope.group {
-                            Some(g) => format!("--resource-group {} --subscription {}", quote(g.as_str()), scope.subscription),
-                            None => format!("--subscription {}", scope.subscription),
-                        }
                     ),
                     automatic: true,
                     needs: vec!["Microsoft.PolicyInsights/remediations/write".into()],
                     precondition: format!(
-                        "no remediation task for {} under way, and machines not all compliant",
+                        "no remediation task for {} under way, and machines not all compliant since the last one",
                         rule.name()
                     ),
-                    verification: format!("a remediation task for {} is under way or done", rule.name()),
+                    verification: format!(
+                        "the task {name} is accepted (its deployments: arcfix policy status {})",
+                        scope.args()
+                    ),
                     after: role_kinds.clone(),
                     goal: Goal::PolicyRemediated {
                         scope: scope.path(),
                         assignment: assignment.clone(),
-                        reference: rule.name().into(),
+                        reference: rule,
+                        name: name.clone(),
                     },
                     action: Action::StartRemediation {
                         scope: scope.path(),
                         name: name.clone(),
                         assignment: assignment.clone(),
-                        reference: rule.name().into(),
+                        reference: rule,
                         resource_count: REMEDIATION_RESOURCES,
                         parallel_deployments: REMEDIATION_PARALLEL,
                     },
                     undo: Some(format!(
-                        "az policy remediation cancel --name {name} {} (what it deployed stays)",
-                        match &scope.group {
-                            Some(g) => format!("--resource-group {} --subscription {}", quote(g.as_str()), scope.subscription),
-                            None => format!("--subscription {}", scope.subscription),
-                        }
+                        "az policy remediation cancel --name {name} {at_scope} (what it deployed stays)"
                     )),
                 },
                 "Microsoft.PolicyInsights/remediations/write",
             ));
         }
+        if specs
+            .iter()
+            .any(|(s, _)| matches!(s.kind, StepKind::PolicyIdentityRole(_)))
+            && specs
+                .iter()
+                .any(|(s, _)| matches!(s.kind, StepKind::PolicyRemediation(_)))
+        {
+            notes.push(format!(
+                "the remediation tasks run as the assignment's identity, whose new roles can take a few minutes to apply: a deployment refused meanwhile shows in arcfix policy status {} (run policy apply again to start a new task)",
+                scope.args()
+            ));
+        }
     }
     // The rights: every step's, or none is automatic.
-    let mut not_checked = Vec::new();
     let mut lacking: Vec<&str> = Vec::new();
     for (spec, action) in &specs {
         let rights = match spec.kind {
@@ -1162,7 +1366,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
             Ok(_) => lacking.push(action),
             Err(e) => {
                 not_checked.push(NotChecked {
-                    side: Part::Azure,
+                    side: Part::Policy,
                     reason: format!(
                         "your permissions could not be read ({}): the steps are manual",
                         crate::text::one_line(&e.to_string())
@@ -1179,9 +1383,14 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
     let manual = !lacking.is_empty();
     if manual {
         notes.push(format!(
-            "your roles do not allow {} at {}: every step is manual and no write is attempted; someone holding {ROLES_NEEDED} there runs: {command}",
+            "your roles do not allow {}: every step is manual and no write is attempted; someone holding {ROLES_NEEDED} at {}{} runs: {command}",
             lacking.join(", "),
-            scope.path()
+            scope.path(),
+            if scope.group.is_some() {
+                format!(" (and at {} for the definitions)", scope.subscription_path())
+            } else {
+                String::new()
+            }
         ));
     }
     let steps: Vec<Step> = specs
@@ -1201,7 +1410,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
     }
     let mut plan = Plan::new(scope.path(), findings, steps, &seen, notes);
     plan.checked = if not_checked.is_empty() {
-        vec![Part::Azure]
+        vec![Part::Policy]
     } else {
         vec![]
     };
@@ -1224,15 +1433,15 @@ enum Wanted {
 }
 
 impl Wanted {
-    /// The finding's id when it is missing, or differs.
-    fn finding(self, new: bool) -> &'static str {
+    /// The finding when it is missing, or differs.
+    fn finding(self, new: bool) -> Problem {
         match (self, new) {
-            (Wanted::Definition, true) => "policy-definition-missing",
-            (Wanted::Definition, false) => "policy-definition-outdated",
-            (Wanted::Set, true) => "policy-set-missing",
-            (Wanted::Set, false) => "policy-set-outdated",
-            (Wanted::Assignment, true) => "policy-assignment-missing",
-            (Wanted::Assignment, false) => "policy-assignment-outdated",
+            (Wanted::Definition, true) => Problem::DefinitionMissing,
+            (Wanted::Definition, false) => Problem::DefinitionOutdated,
+            (Wanted::Set, true) => Problem::SetMissing,
+            (Wanted::Set, false) => Problem::SetOutdated,
+            (Wanted::Assignment, true) => Problem::AssignmentMissing,
+            (Wanted::Assignment, false) => Problem::AssignmentOutdated,
         }
     }
 
@@ -1264,7 +1473,11 @@ struct Resource<'a> {
 impl Resource<'_> {
     /// Its finding and step, unless what was read carries what arcfix writes.
     fn step(self, target: &Target, command: &str) -> Option<(Finding, (StepSpec, &'static str))> {
-        if self.actual.is_some_and(|a| carries(a, &self.wanted)) {
+        let extra = match (self.what, self.actual) {
+            (Wanted::Assignment, Some(a)) => foreign(a),
+            _ => vec![],
+        };
+        if extra.is_empty() && self.actual.is_some_and(|a| carries(a, &self.wanted)) {
             return None;
         }
         let new = self.actual.is_none();
@@ -1276,15 +1489,21 @@ impl Resource<'_> {
                 "{} {}",
                 self.shown,
                 if new {
-                    "does not exist"
+                    "does not exist".to_string()
+                } else if extra.is_empty() {
+                    "differs from what this arcfix writes".to_string()
                 } else {
-                    "differs from what this arcfix writes"
+                    format!(
+                        "has {} that arcfix does not set: the update removes {}",
+                        extra.join(", "),
+                        if extra.len() == 1 { "it" } else { "them" }
+                    )
                 }
             ),
         );
         let spec = StepSpec {
             kind: self.kind,
-            fixes: vec![id.into()],
+            fixes: vec![id.id().into()],
             target: target.clone(),
             description: format!("{} {}", if new { "Create" } else { "Update" }, self.shown),
             command: command.to_string(),
@@ -1327,23 +1546,54 @@ fn observed(v: Option<&Value>) -> String {
     }
 }
 
-fn finding(id: &str, target: &Target, evidence: String) -> Finding {
-    Finding {
-        id: id.into(),
-        target: target.clone(),
-        title: match id {
-            "policy-definition-missing" => "an arcfix policy definition is missing",
-            "policy-definition-outdated" => "an arcfix policy definition is out of date",
-            "policy-set-missing" => "arcfix's policy set is missing",
-            "policy-set-outdated" => "arcfix's policy set is out of date",
-            "policy-assignment-missing" => "arcfix's policy is not assigned",
-            "policy-assignment-outdated" => "arcfix's policy assignment is out of date",
-            "policy-identity-role-missing" => {
+/// What `policy apply` finds to do: its findings' ids and titles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    DefinitionMissing,
+    DefinitionOutdated,
+    SetMissing,
+    SetOutdated,
+    AssignmentMissing,
+    AssignmentOutdated,
+    IdentityRoleMissing,
+    RemediationNeeded,
+}
+
+impl Problem {
+    fn id(self) -> &'static str {
+        match self {
+            Problem::DefinitionMissing => "policy-definition-missing",
+            Problem::DefinitionOutdated => "policy-definition-outdated",
+            Problem::SetMissing => "policy-set-missing",
+            Problem::SetOutdated => "policy-set-outdated",
+            Problem::AssignmentMissing => "policy-assignment-missing",
+            Problem::AssignmentOutdated => "policy-assignment-outdated",
+            Problem::IdentityRoleMissing => "policy-identity-role-missing",
+            Problem::RemediationNeeded => "policy-remediation-needed",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Problem::DefinitionMissing => "an arcfix policy definition is missing",
+            Problem::DefinitionOutdated => "an arcfix policy definition is out of date",
+            Problem::SetMissing => "arcfix's policy set is missing",
+            Problem::SetOutdated => "arcfix's policy set is out of date",
+            Problem::AssignmentMissing => "arcfix's policy is not assigned",
+            Problem::AssignmentOutdated => "arcfix's policy assignment is out of date",
+            Problem::IdentityRoleMissing => {
                 "the assignment's identity lacks a role its remediations need"
             }
-            _ => "machines need a remediation task",
+            Problem::RemediationNeeded => "machines need a remediation task",
         }
-        .into(),
+    }
+}
+
+fn finding(problem: Problem, target: &Target, evidence: String) -> Finding {
+    Finding {
+        id: problem.id().into(),
+        target: target.clone(),
+        title: problem.title().into(),
         evidence,
         fix: FixKind::Auto,
     }
@@ -1355,19 +1605,59 @@ mod tests {
 
     #[test]
     fn carries_compares_what_arcfix_wrote_and_ignores_what_arm_adds() {
-        let wanted =
-            json!({"properties": {"a": "X", "n": 22, "list": [{"k": 1}], "o": {"p": true}}});
-        let answered = json!({"id": "/x", "properties": {"a": "x", "n": 22.0, "list": [{"k": 1, "extra": 2}], "o": {"p": true, "createdOn": "now"}}});
+        let wanted = json!({"location": "westeurope", "properties": {"a": "X", "id": "/subscriptions/S/x", "n": 22, "list": [{"k": 1}], "o": {"p": true}}});
+        let answered = json!({"id": "/x", "location": "WestEurope", "properties": {"a": "X", "id": "/subscriptions/s/X", "n": 22.0, "list": [{"k": 1, "extra": 2}], "o": {"p": true, "createdOn": "now"}}});
         assert!(carries(&answered, &wanted));
-        for changed in [
-            json!({"properties": {"a": "y", "n": 22, "list": [{"k": 1}], "o": {"p": true}}}),
-            json!({"properties": {"a": "x", "n": 23, "list": [{"k": 1}], "o": {"p": true}}}),
-            json!({"properties": {"a": "x", "n": 22, "list": [{"k": 1}, {"k": 2}], "o": {"p": true}}}),
-            json!({"properties": {"a": "x", "n": 22, "list": [{"k": 1}], "o": {}}}),
-            json!({"properties": {"a": "x", "n": "22", "list": [{"k": 1}], "o": {"p": true}}}),
+        let mut changed = Vec::new();
+        for (path, value) in [
+            ("/properties/a", json!("x")),
+            ("/properties/n", json!(23)),
+            ("/properties/n", json!("22")),
+            ("/properties/list", json!([{"k": 1}, {"k": 2}])),
+            ("/properties/o", json!({})),
+            ("/location", json!("eastus")),
+            ("/properties/id", json!("/subscriptions/s/y")),
         ] {
-            assert!(!carries(&changed, &wanted), "{changed}");
+            let mut a = answered.clone();
+            *a.pointer_mut(path).unwrap() = value;
+            changed.push(a);
         }
+        for c in changed {
+            assert!(!carries(&c, &wanted), "{c}");
+        }
+    }
+
+    #[test]
+    fn a_plans_json_names_roles_by_guid_and_rules_by_definition() {
+        let goal = Goal::PolicyIdentityRole {
+            assignment: "/subscriptions/s/a".into(),
+            role: Role::ConnectedMachineResourceAdministrator,
+            scope: "/subscriptions/s".into(),
+        };
+        let v = serde_json::to_value(&goal).unwrap();
+        assert_eq!(v["role"], "cd570a14-e51a-42ad-bac8-bafd67325302");
+        assert_eq!(serde_json::from_value::<Goal>(v.clone()).unwrap(), goal);
+        let mut other = v;
+        other["role"] = json!("8e3af657-a8ff-443c-a75c-2fe8c4bcb635");
+        assert!(serde_json::from_value::<Goal>(other).is_err());
+        let goal = Goal::PolicyRemediated {
+            scope: "/subscriptions/s".into(),
+            assignment: "/subscriptions/s/a".into(),
+            reference: Rule::EntraExtension,
+            name: "n".into(),
+        };
+        let v = serde_json::to_value(&goal).unwrap();
+        assert_eq!(v["reference"], "arcfix-entra-ssh-login-extension");
+        assert_eq!(serde_json::from_value::<Goal>(v).unwrap(), goal);
+    }
+
+    #[test]
+    fn what_narrows_an_assignment_is_foreign() {
+        assert!(foreign(&json!({"properties": {"notScopes": []}})).is_empty());
+        assert_eq!(
+            foreign(&json!({"properties": {"notScopes": ["/x"], "overrides": [{}]}})),
+            ["notScopes", "overrides"]
+        );
     }
 
     #[test]
@@ -1432,21 +1722,38 @@ mod tests {
         }
     }
 
+    fn state(reference: &str, evaluated: &str) -> NonCompliantState {
+        NonCompliantState {
+            subject: Subject::Other("/x".into()),
+            reference: Some(reference.into()),
+            evaluated: rfc3339(evaluated),
+        }
+    }
+
     #[test]
-    fn a_remediation_is_needed_unless_one_is_under_way_or_recent_or_all_are_seen_compliant() {
-        let now = time::macros::datetime!(2026-12-07 12:00 UTC);
-        let (recent, old) = ("2026-12-07T11:45:00Z", "2026-12-07T11:00:00Z");
-        let done = |list: &[Remediation], s: &Summary| remediated(list, s, "/a", "ref", now);
+    fn a_remediation_is_needed_unless_one_is_under_way_or_all_are_seen_compliant_since() {
+        let (before, ended, after) = (
+            "2026-12-07T11:00:00Z",
+            "2026-12-07T11:30:00Z",
+            "2026-12-07T12:00:00Z",
+        );
+        let done = |list: &[Remediation], s: &Summary, states: &[NonCompliantState]| {
+            remediated(list, s, states, "/a", "ref")
+        };
         let mut s = Summary::default();
         // Never evaluated, never remediated: needed (unknown is not compliant).
-        assert!(!done(&[], &s));
+        assert!(!done(&[], &s, &[]));
         // One under way: not another.
-        assert!(done(&[remediation("REF", "Evaluating", 0, old)], &s));
+        assert!(done(&[remediation("REF", "Evaluating", 0, ended)], &s, &[]));
         // One for another definition does not count.
-        assert!(!done(&[remediation("other", "Accepted", 0, recent)], &s));
-        // One succeeded long ago and nothing non-compliant: done.
-        assert!(done(&[remediation("ref", "Succeeded", 0, old)], &s));
-        // Evaluated, some non-compliant, the last one failed: needed.
+        assert!(!done(
+            &[remediation("other", "Accepted", 0, ended)],
+            &s,
+            &[]
+        ));
+        // One succeeded and nothing non-compliant: done.
+        assert!(done(&[remediation("ref", "Succeeded", 0, ended)], &s, &[]));
+        // Some non-compliant...
         s.by_reference.insert(
             "ref".into(),
             Counts {
@@ -1454,14 +1761,40 @@ mod tests {
                 evaluated: 5,
             },
         );
-        assert!(!done(&[remediation("ref", "Failed", 2, recent)], &s));
-        // Succeeded long ago, machines non-compliant since (new ones): needed.
-        assert!(!done(&[remediation("ref", "Succeeded", 0, old)], &s));
-        // Succeeded whole a moment ago: compliance is not re-evaluated yet.
-        assert!(done(&[remediation("ref", "Succeeded", 0, recent)], &s));
-        // ...but not with a failed deployment, or a time that does not parse.
-        assert!(!done(&[remediation("ref", "Succeeded", 1, recent)], &s));
-        assert!(!done(&[remediation("ref", "Succeeded", 0, "soon")], &s));
+        let stale = [state("ref", before), state("ref", before)];
+        let fresh = [state("ref", before), state("ref", after)];
+        // ...the last task failed: needed.
+        assert!(!done(&[remediation("ref", "Failed", 2, ended)], &s, &stale));
+        // ...evaluated before the task ended whole: stale, not another.
+        assert!(done(
+            &[remediation("ref", "Succeeded", 0, ended)],
+            &s,
+            &stale
+        ));
+        // ...one evaluated since (a machine that joined): needed.
+        assert!(!done(
+            &[remediation("ref", "Succeeded", 0, ended)],
+            &s,
+            &fresh
+        ));
+        // ...a task with a failed deployment, a time that is not one, a state
+        // without a time, or states the summary counts but the list lacks: needed.
+        assert!(!done(
+            &[remediation("ref", "Succeeded", 1, ended)],
+            &s,
+            &stale
+        ));
+        assert!(!done(
+            &[remediation("ref", "Succeeded", 0, "soon")],
+            &s,
+            &stale
+        ));
+        assert!(!done(
+            &[remediation("ref", "Succeeded", 0, ended)],
+            &s,
+            &[state("ref", "never")]
+        ));
+        assert!(!done(&[remediation("ref", "Succeeded", 0, ended)], &s, &[]));
         // Evaluated, all compliant: done without a task.
         s.by_reference.insert(
             "ref".into(),
@@ -1470,6 +1803,6 @@ mod tests {
                 evaluated: 5,
             },
         );
-        assert!(done(&[], &s));
+        assert!(done(&[], &s, &[]));
     }
 }

@@ -51,13 +51,6 @@ impl Effect {
 pub use crate::vocab::RemediationRole as Role;
 
 impl Role {
-    pub fn guid(self) -> &'static str {
-        match self {
-            Role::Contributor => "b24988ac-6180-42a0-ab88-20f7382dd24c",
-            Role::ConnectedMachineResourceAdministrator => "cd570a14-e51a-42ad-bac8-bafd67325302",
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Role::Contributor => "Contributor",

@@ -9,16 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::install::{
-    POLICY_API, PolicyScope, Remediation, RemediationState, STATES_API, Summary, remediations,
-    summarize,
+    POLICY_API, PolicyScope, Remediation, RemediationState, Subject, Summary, non_compliant_states,
+    remediations, summarize,
 };
 use crate::azure::client::Arm;
 use crate::error::arm::ArmError;
 use crate::error::{Error, ExitCode, Result};
 use crate::target::MachineId;
-
-/// The most pages of non-compliant states followed (1,000 states a page).
-const MAX_PAGES: usize = 100;
 
 /// What `policy status` found.
 #[derive(Debug, Clone)]
@@ -104,25 +101,6 @@ struct AssignmentProps {
     enforcement_mode: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct StatesPage {
-    #[serde(default)]
-    value: Vec<StateRead>,
-    #[serde(rename = "@odata.nextLink", default)]
-    next_link: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StateRead {
-    #[serde(default)]
-    resource_id: Option<String>,
-    #[serde(default)]
-    policy_definition_reference_id: Option<String>,
-    #[serde(default)]
-    compliance_state: Option<String>,
-}
-
 /// Reads the status of arcfix's assignment at `scope`.
 pub async fn read(arm: &Arm, scope: &PolicyScope) -> Result<Status> {
     let assignment_id = scope.assignment_id();
@@ -194,51 +172,23 @@ async fn non_compliant(
     scope: &str,
     assignment: &str,
 ) -> Result<(Vec<NonCompliant>, usize)> {
-    let first = format!(
-        "{scope}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?$filter=policyAssignmentId eq '{assignment}' and complianceState eq 'NonCompliant'&$top=1000"
-    );
     let mut by_machine: std::collections::BTreeMap<String, (MachineId, Vec<String>)> =
         Default::default();
     let mut others = std::collections::BTreeSet::new();
-    let mut next = Some(first);
-    let mut pages = 0;
-    let mut seen_links = std::collections::HashSet::new();
-    while let Some(link) = next.take() {
-        pages += 1;
-        if pages > MAX_PAGES || !seen_links.insert(link.clone()) {
-            return Err(Error::Other(format!(
-                "PolicyInsights' list of non-compliant resources at {scope} goes on past {MAX_PAGES} pages or repeats a page: it was not read whole"
-            )));
-        }
-        let answer = arm.send("POST", &link, STATES_API, None).await?;
-        let page: StatesPage = serde_json::from_value(answer.body)
-            .map_err(|e| ArmError::invalid_answer(answer.status, "POST", scope, None, e))?;
-        for s in page.value {
-            if !s
-                .compliance_state
-                .as_deref()
-                .is_some_and(|c| c.eq_ignore_ascii_case("NonCompliant"))
-            {
-                continue;
-            }
-            let Some(id) = s.resource_id else { continue };
-            match MachineId::parse(&id) {
-                Ok(m) if m.kind == crate::target::ArcKind::Machine => {
-                    let entry = by_machine.entry(m.key()).or_insert_with(|| (m, Vec::new()));
-                    if let Some(r) = s
-                        .policy_definition_reference_id
-                        .filter(|r| crate::target::ArmName::parse(r).is_ok())
-                        && !entry.1.contains(&r)
-                    {
-                        entry.1.push(r);
-                    }
-                }
-                _ => {
-                    others.insert(id.to_ascii_lowercase());
+    for s in non_compliant_states(arm, scope, assignment).await? {
+        match s.subject {
+            Subject::Machine(m) => {
+                let entry = by_machine.entry(m.key()).or_insert_with(|| (m, Vec::new()));
+                if let Some(r) = s.reference
+                    && !entry.1.contains(&r)
+                {
+                    entry.1.push(r);
                 }
             }
+            Subject::Other(id) => {
+                others.insert(id);
+            }
         }
-        next = page.next_link.filter(|l| !l.is_empty());
     }
     let machines = by_machine
         .into_values()

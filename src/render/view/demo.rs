@@ -104,7 +104,7 @@ impl DemoView for Json {
     /// `-o table`/`tsv`: the steps the apply took, with how each ended;
     /// `-o html`: the apply's report.
     fn document(&self, run: &DemoRun) -> Result<()> {
-        if self.format == Format::Html && self.query.is_none() {
+        if self.format == Format::Html {
             return self.html(run.applied);
         }
         self.emit(
@@ -129,7 +129,7 @@ impl DemoView for Json {
         status: &crate::policy::status::Status,
         requests: usize,
     ) -> Result<()> {
-        if self.format == Format::Html && self.query.is_none() {
+        if self.format == Format::Html {
             return self.html(applied);
         }
         self.emit(

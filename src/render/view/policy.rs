@@ -53,7 +53,7 @@ pub(super) fn status_text(s: &Status, p: &Paint) -> String {
     let scope = s.scope.path();
     let Some(a) = &s.assignment else {
         return format!(
-            "{} arcfix's policy is not assigned at {scope} (no assignment {} there)\nInstall it: arcfix policy apply {}\n",
+            "{} arcfix's policy is not assigned at {scope} (no assignment {} there)\nInstall it: arcfix policy apply {} --location REGION\n",
             p.red("✗"),
             crate::policy::install::ASSIGNMENT_NAME,
             s.scope.args()

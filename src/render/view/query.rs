@@ -35,10 +35,10 @@ pub fn printed(query: &Query, doc: &Value, format: Format) -> Result<String> {
             ))
         })?,
         Format::Tsv => crate::render::az::tsv(&result, &order),
-        // `config` refuses `--query` beside `-o html`.
+        // `config` refuses `--query` beside `-o html` (said there, once).
         Format::Html => {
-            return Err(Error::Usage(
-                "-o html prints the whole report, --query a part of the JSON document: use one or the other".into(),
+            return Err(Error::Internal(
+                "--query reached the view beside -o html".into(),
             ));
         }
     })
