@@ -768,3 +768,70 @@ async fn a_huge_skip_token_is_an_empty_page_not_a_crash() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn a_remediation_never_takes_an_unreadable_rule_for_compliance() {
+    // A DeployIfNotExists whose details.name is an array: not a name.
+    let body = definition(
+        json!({"names": {"type": "Array"}}),
+        json!({"field": "type", "equals": "Microsoft.HybridCompute/machines"}),
+        json!({"effect": "DeployIfNotExists", "details": {
+            "type": "Microsoft.HybridConnectivity/endpoints",
+            "name": "[parameters('names')]",
+            "roleDefinitionIds": ["/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"],
+            "deployment": {"properties": {"mode": "Incremental", "template": {
+                "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+                "contentVersion": "1.0.0.0", "resources": []}}}}}),
+    );
+    let setup = |pending: bool| {
+        let body = body.clone();
+        async move {
+            let mut v = serde_json::to_value(Scenario::builtin("policy").unwrap()).unwrap();
+            v["policy_evaluation_pending"] = json!(pending);
+            let t = T::start(Scenario::from_json(&v.to_string()).unwrap()).await;
+            assert_eq!(t.put(&def_url("bad"), body).await.status, 201);
+            let r = t
+                .put(
+                    &assignment_url("bad"),
+                    json!({"location": "eastus", "identity": {"type": "SystemAssigned"},
+                        "properties": {"policyDefinitionId": def_id("bad"),
+                            "parameters": {"names": {"value": ["default"]}}}}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            t
+        }
+    };
+    let rem = format!(
+        "{}/providers/Microsoft.PolicyInsights/remediations/r?{REMEDIATIONS}",
+        sub()
+    );
+    let props = json!({"properties": {"policyAssignmentId": format!(
+        "{}/providers/Microsoft.Authorization/policyAssignments/bad", sub()),
+        "resourceDiscoveryMode": "ReEvaluateCompliance"}});
+    // Evaluated at once: the remediation cannot be created on a guess.
+    let t = setup(false).await;
+    let r = t.put(&rem, props.clone()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (500, "PolicyEvaluationFailed"),
+        "{}",
+        r.body
+    );
+    // Evaluated by the remediation itself: it fails, saying why.
+    let t = setup(true).await;
+    let r = t.put(&rem, props).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = t.get(&rem).await;
+    let p = &r.body["properties"];
+    assert_eq!(p["provisioningState"], "Failed", "{}", r.body);
+    assert!(
+        p["statusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("details.name"),
+        "{}",
+        r.body
+    );
+    assert_eq!(p["deploymentStatus"]["totalDeployments"], 0);
+}
