@@ -1251,3 +1251,41 @@ fn an_assignment_keeps_its_region_and_loses_what_narrows_it_only_when_said() {
         "{plan:?}"
     );
 }
+
+#[test]
+fn a_definition_azure_has_not_evaluated_is_unknown_never_compliant() {
+    // Azure evaluates a new assignment later; a remediation that
+    // re-evaluates compliance evaluates its own definition only.
+    let azure = Azure::edited("policy", |v| v["policy_evaluation_pending"] = json!(true));
+    let out = install(&azure, &["--yes"]);
+    assert_eq!(out.status, 0, "{out:?}");
+    let doc = settled_status(&azure);
+    assert_eq!(doc["verdict"], "not-evaluated", "{doc:#}");
+    let unknown: Vec<&str> = doc["not_evaluated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unknown,
+        ["arcfix-agent-ssh-port", "arcfix-agent-entra-extension"],
+        "{doc:#}"
+    );
+    let text = status(&azure, &[]);
+    assert_eq!(text.status, 1, "{text:?}");
+    let said = text.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        said.contains("? arcfix-agent-ssh-port: not evaluated yet"),
+        "{text:?}"
+    );
+    assert!(
+        said.contains(
+            "compliance is not known yet: nothing has been evaluated for arcfix-agent-ssh-port, arcfix-agent-entra-extension"
+        ),
+        "{text:?}"
+    );
+    // The definitions evaluated are said to be, and nothing more.
+    assert!(said.contains("✓ arcfix-ssh-endpoint: 7 compliant"), "{text:?}");
+    assert!(!said.contains("every evaluated machine is compliant"), "{text:?}");
+}

@@ -82,7 +82,7 @@ impl PolicyScope {
         )
     }
 
-    fn set_path(&self) -> String {
+    pub fn set_path(&self) -> String {
         format!(
             "{}/providers/Microsoft.Authorization/policySetDefinitions/{SET_NAME}",
             self.subscription_path()

@@ -24,6 +24,9 @@ pub struct Status {
     /// `None`: arcfix's policy is not assigned at the scope.
     pub assignment: Option<Assignment>,
     pub summary: Summary,
+    /// The definitions of the assigned set (their reference ids), each of
+    /// which should have been evaluated.
+    pub expected: Vec<String>,
     /// The machines not compliant, each with the definitions they fail.
     pub non_compliant: Vec<NonCompliant>,
     /// Non-compliant resources whose id is not an Arc machine's.
@@ -50,7 +53,8 @@ pub struct NonCompliant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     NotAssigned,
-    /// Nothing evaluated yet (or no machine in scope): compliance unknown.
+    /// Nothing evaluated yet for some definition (or no machine in scope):
+    /// compliance unknown.
     NotEvaluated,
     NonCompliant,
     Compliant,
@@ -62,11 +66,41 @@ impl Status {
             Verdict::NotAssigned
         } else if self.summary.non_compliant > 0 || !self.non_compliant.is_empty() {
             Verdict::NonCompliant
-        } else if self.summary.by_reference.values().all(|c| c.evaluated == 0) {
+        } else if !self.unevaluated().is_empty()
+            || self.summary.by_reference.values().all(|c| c.evaluated == 0)
+        {
             Verdict::NotEvaluated
         } else {
             Verdict::Compliant
         }
+    }
+
+    /// The set's definitions nothing has been evaluated for yet: compliance
+    /// with them is unknown, never counted as compliant.
+    pub fn unevaluated(&self) -> Vec<&str> {
+        self.expected
+            .iter()
+            .filter(|r| {
+                self.summary
+                    .by_reference
+                    .get(&r.to_ascii_lowercase())
+                    .is_none_or(|c| c.evaluated == 0)
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Non-compliant resources PolicyInsights' summary counts but its list
+    /// of states did not return (read while an evaluation went on).
+    pub fn unlisted(&self) -> u64 {
+        let listed: u64 = self
+            .non_compliant
+            .iter()
+            .map(|m| m.definitions.len() as u64)
+            .sum::<u64>()
+            .max(self.non_compliant.len() as u64)
+            + self.other_resources as u64;
+        self.summary.non_compliant.saturating_sub(listed)
     }
 
     /// 0 compliant; 2 some machine not compliant, or the policy not
@@ -136,6 +170,7 @@ pub async fn read(arm: &Arm, scope: &PolicyScope) -> Result<Status> {
         scope: scope.clone(),
         assignment,
         summary: Summary::default(),
+        expected: vec![],
         non_compliant: vec![],
         other_resources: 0,
         remediations: vec![],
@@ -144,12 +179,14 @@ pub async fn read(arm: &Arm, scope: &PolicyScope) -> Result<Status> {
         return Ok(status);
     }
     let path = scope.path();
-    let (summary, states, list) = tokio::join!(
+    let (summary, states, list, expected) = tokio::join!(
         summarize(arm, &path, &assignment_id),
         non_compliant(arm, &path, &assignment_id),
         remediations(arm, &path, &assignment_id),
+        references(arm, scope),
     );
     status.summary = summary?;
+    status.expected = expected?;
     let (machines, others) = states?;
     status.non_compliant = machines;
     status.other_resources = others;
@@ -162,6 +199,44 @@ pub async fn read(arm: &Arm, scope: &PolicyScope) -> Result<Status> {
     });
     status.remediations = list;
     Ok(status)
+}
+
+/// The reference ids of arcfix's set in the subscription (ARM names only).
+async fn references(arm: &Arm, scope: &PolicyScope) -> Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct SetRead {
+        #[serde(default)]
+        properties: SetProps,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "camelCase")]
+    struct SetProps {
+        #[serde(default)]
+        policy_definitions: Vec<ReferenceRead>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ReferenceRead {
+        #[serde(default)]
+        policy_definition_reference_id: Option<String>,
+    }
+    let path = scope.set_path();
+    let Some(v) = arm.get_opt(&path, POLICY_API).await? else {
+        return Err(Error::Other(format!(
+            "arcfix's policy is assigned at {} but its set {path} is gone: run arcfix policy apply {} again",
+            scope.path(),
+            scope.args()
+        )));
+    };
+    let set: SetRead = serde_json::from_value(v)
+        .map_err(|e| ArmError::invalid_answer(200, "GET", &path, None, e))?;
+    Ok(set
+        .properties
+        .policy_definitions
+        .into_iter()
+        .filter_map(|r| r.policy_definition_reference_id)
+        .filter(|r| crate::target::ArmName::parse(r).is_ok())
+        .collect())
 }
 
 /// The resources PolicyInsights says are not compliant with the
@@ -211,6 +286,8 @@ pub struct Document {
     pub compliance: Vec<ComplianceDoc>,
     pub non_compliant: Vec<MachineDoc>,
     pub other_non_compliant_resources: usize,
+    /// The set's definitions nothing was evaluated for (compliance unknown).
+    pub not_evaluated: Vec<String>,
     pub remediations: Vec<RemediationDoc>,
 }
 
@@ -294,6 +371,7 @@ impl Document {
                 })
                 .collect(),
             other_non_compliant_resources: s.other_resources,
+            not_evaluated: s.unevaluated().into_iter().map(String::from).collect(),
             remediations: s
                 .remediations
                 .iter()
@@ -337,6 +415,7 @@ mod tests {
                 enforcement: Some(crate::policy::install::Enforcement::Default),
             }),
             summary: Summary::default(),
+            expected: vec!["arcfix-ssh-endpoint".into(), "arcfix-agent-ssh-port".into()],
             non_compliant: vec![],
             other_resources: 0,
             remediations: vec![],
@@ -355,10 +434,22 @@ mod tests {
                 evaluated: 3,
             },
         );
+        // One definition of the set evaluated, the other not: unknown.
+        assert_eq!(s.verdict(), Verdict::NotEvaluated);
+        assert_eq!(s.unevaluated(), ["arcfix-agent-ssh-port"]);
+        s.summary.by_reference.insert(
+            "arcfix-agent-ssh-port".into(),
+            Counts {
+                non_compliant: 0,
+                evaluated: 3,
+            },
+        );
         assert_eq!(s.verdict(), Verdict::Compliant);
         assert_eq!(s.exit_code(), ExitCode::Ok);
+        // The summary counts one the list did not return: still non-compliant.
         s.summary.non_compliant = 1;
         assert_eq!(s.exit_code(), ExitCode::Found);
+        assert_eq!(s.unlisted(), 1);
         s.assignment = None;
         assert_eq!(s.verdict(), Verdict::NotAssigned);
         assert_eq!(s.exit_code(), ExitCode::Found);

@@ -80,6 +80,18 @@ pub(super) fn status_text(s: &Status, p: &Paint) -> String {
             }
         ));
     }
+    for reference in s.unevaluated() {
+        if !s
+            .summary
+            .by_reference
+            .contains_key(&reference.to_ascii_lowercase())
+        {
+            out.push_str(&format!(
+                "  {} {reference}: not evaluated yet\n",
+                p.yellow("?")
+            ));
+        }
+    }
     for (reference, c) in &s.summary.by_reference {
         let (mark, what) = if c.non_compliant > 0 {
             (
@@ -146,7 +158,20 @@ pub(super) fn status_text(s: &Status, p: &Paint) -> String {
         ));
     }
     out.push('\n');
+    if s.unlisted() > 0 {
+        out.push_str(&format!(
+            "{} PolicyInsights' summary counts {} non-compliant resource{} its list of states did not return (an evaluation under way?): run arcfix policy status {} again\n",
+            p.yellow("!"),
+            s.unlisted(),
+            if s.unlisted() == 1 { "" } else { "s" },
+            s.scope.args()
+        ));
+    }
     out.push_str(&match s.verdict() {
+        Verdict::NonCompliant if s.non_compliant.is_empty() => format!(
+            "{} not compliant, by PolicyInsights' summary\n",
+            p.red("✗")
+        ),
         Verdict::NonCompliant => format!(
             "{} {} machine{} not compliant{}. Fix them now, without waiting for Azure Policy: arcfix policy status {} --query 'non_compliant[].id' -o tsv | arcfix apply --ids-from -\n",
             p.red("✗"),
@@ -166,8 +191,12 @@ pub(super) fn status_text(s: &Status, p: &Paint) -> String {
             p.green("✓")
         ),
         Verdict::NotEvaluated => format!(
-            "{} compliance is not known yet: nothing has been evaluated\n",
-            p.yellow("?")
+            "{} compliance is not known yet: nothing has been evaluated{}\n",
+            p.yellow("?"),
+            match s.unevaluated() {
+                none if none.is_empty() => String::new(),
+                some => format!(" for {}", some.join(", ")),
+            }
         ),
         Verdict::NotAssigned => String::new(),
     });
