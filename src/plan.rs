@@ -98,6 +98,10 @@ pub enum Goal {
         path: String,
         api_version: String,
         wanted: serde_json::Value,
+        /// An assignment: nothing that narrows it either (excluded scopes,
+        /// overrides, resource selectors), which arcfix never sets.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unnarrowed: bool,
     },
     /// The system-assigned identity of the policy assignment `assignment`
     /// holds `role` (a role definition's GUID) at `scope` or above.
@@ -117,6 +121,16 @@ pub enum Goal {
         /// The task this run starts: once it exists, under way or done, the
         /// goal holds (read by its name, not found in a list that may lag).
         name: String,
+        /// This run changes the definitions, the set or the assignment:
+        /// compliance and tasks from before say nothing about the new
+        /// version, and only this run's task meets the goal.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fresh: bool,
+        /// When the definitions, the set or the assignment last changed
+        /// (RFC 3339, from ARM's systemData): a task that ended before does
+        /// not count.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changed: Option<String>,
     },
 }
 

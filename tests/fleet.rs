@@ -970,6 +970,12 @@ fn a_subscription_graph_listed_in_part_and_arm_could_not_list_is_said_to_be_list
     let doc = out.json();
     // The two machines Graph listed were checked...
     assert_eq!(doc["machines"].as_array().unwrap().len(), 2, "{doc:#}");
+    // ...the scope line counts them and the subscription...
+    assert_eq!(
+        doc["scope"],
+        "2 Arc machines in 1 subscription (Resource Graph, then ARM list); Resource Graph failed after 2 machines (500 InternalServerError), the rest listed by ARM; 1 subscription listed in part (not checked: the rest of it)",
+        "{doc:#}"
+    );
     // ...and the subscription is said to be listed in part, not unseen.
     let reasons: Vec<&str> = doc["not_checked"]
         .as_array()

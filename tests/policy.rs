@@ -1205,7 +1205,8 @@ fn an_assignment_keeps_its_region_and_loses_what_narrows_it_only_when_said() {
     ]);
     assert_eq!(again.status, 0, "{again:?}");
     assert_eq!(azure.writes().len(), before, "{:#?}", azure.writes());
-    // Someone excludes a group: the plan says the update removes it.
+    // Someone excludes a group and disables a definition on the assignment:
+    // the plan says the update removes the one and puts back the other.
     let assignment = format!(
         "/subscriptions/{sub}/providers/Microsoft.Authorization/policyAssignments/arcfix-ssh"
     );
@@ -1213,6 +1214,7 @@ fn an_assignment_keeps_its_region_and_loses_what_narrows_it_only_when_said() {
     let mut current = state["policy"]["policyAssignments"][0].clone();
     current["properties"]["notScopes"] =
         json!([format!("/subscriptions/{sub}/resourceGroups/arc-win")]);
+    current["properties"]["parameters"]["sshEndpointEffect"] = json!({"value": "Disabled"});
     let url = format!(
         "{}{}?api-version=2023-04-01",
         azure.sim().base_url().trim_end_matches('/'),
@@ -1250,6 +1252,65 @@ fn an_assignment_keeps_its_region_and_loses_what_narrows_it_only_when_said() {
         said.contains("has notScopes that arcfix does not set: the update removes it"),
         "{plan:?}"
     );
+    // Applied: both undone for real, and a run after it changes nothing.
+    let fixed = azure.run(&[
+        "policy",
+        "apply",
+        "--subscription",
+        &sub,
+        "--login",
+        "entra",
+        "--yes",
+    ]);
+    assert_eq!(fixed.status, 0, "{fixed:?}");
+    let now = azure.sim().state_json()["policy"]["policyAssignments"][0].clone();
+    assert!(
+        now["properties"]["notScopes"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "{now:#}"
+    );
+    assert_eq!(
+        now["properties"]["parameters"]["sshEndpointEffect"]["value"], "DeployIfNotExists",
+        "{now:#}"
+    );
+    let before = azure.writes().len();
+    let quiet = azure.run(&[
+        "policy",
+        "apply",
+        "--subscription",
+        &sub,
+        "--login",
+        "entra",
+        "--yes",
+    ]);
+    assert_eq!(quiet.status, 0, "{quiet:?}");
+    assert_eq!(azure.writes().len(), before, "{:#?}", azure.writes());
+}
+
+#[test]
+fn a_policy_changed_by_this_run_is_remediated_anew() {
+    let azure = Azure::builtin("policy");
+    let first = install(&azure, &["--yes"]);
+    assert_eq!(first.status, 0, "{first:?}");
+    settled_status(&azure);
+    // Another port changes the definitions and the assignment: what was
+    // evaluated and remediated for port 22 says nothing about 2222.
+    let before = azure.writes().len();
+    let moved = install(&azure, &["--yes", "--port", "2222"]);
+    assert_eq!(moved.status, 0, "{moved:?}");
+    let writes: Vec<String> = azure.writes()[before..].to_vec();
+    let remediations = writes
+        .iter()
+        .filter(|w| w.contains("/remediations/"))
+        .count();
+    assert_eq!(remediations, 3, "{writes:#?}");
+    assert!(
+        writes
+            .iter()
+            .any(|w| w.contains("/policyDefinitions/arcfix-ssh-service-configuration")),
+        "{writes:#?}"
+    );
 }
 
 #[test]
@@ -1286,6 +1347,12 @@ fn a_definition_azure_has_not_evaluated_is_unknown_never_compliant() {
         "{text:?}"
     );
     // The definitions evaluated are said to be, and nothing more.
-    assert!(said.contains("✓ arcfix-ssh-endpoint: 7 compliant"), "{text:?}");
-    assert!(!said.contains("every evaluated machine is compliant"), "{text:?}");
+    assert!(
+        said.contains("✓ arcfix-ssh-endpoint: 7 compliant"),
+        "{text:?}"
+    );
+    assert!(
+        !said.contains("every evaluated machine is compliant"),
+        "{text:?}"
+    );
 }

@@ -255,6 +255,9 @@ pub struct Listing<'a> {
     with_machines: std::collections::HashSet<String>,
     /// Subscriptions that could not be listed, and why: not checked.
     unread: Vec<(String, String)>,
+    /// Subscriptions Resource Graph listed in part before both it and ARM
+    /// failed, and why: their machines listed were checked, the rest not.
+    partial: Vec<(String, String)>,
     /// The subscriptions without a machine were looked for among the caller's.
     looked: bool,
     /// Those looked for when the caller's subscriptions could not be read,
@@ -304,6 +307,7 @@ impl<'a> Listing<'a> {
             seen: Default::default(),
             with_machines: Default::default(),
             unread: Vec::new(),
+            partial: Vec::new(),
             looked: false,
             unsure: Vec::new(),
             unsure_why: String::new(),
@@ -368,16 +372,16 @@ impl<'a> Listing<'a> {
                             }
                             self.listed -= batch.len();
                             let why = crate::text::one_line(&e.to_string());
-                            self.unread.push((
-                                sub.clone(),
-                                if in_part {
+                            if in_part {
+                                self.partial.push((
+                                    sub.clone(),
                                     format!(
                                         "listed in part: Resource Graph listed some of its machines, which were checked, then failed, and ARM's list failed too ({why})"
-                                    )
-                                } else {
-                                    why
-                                },
-                            ));
+                                    ),
+                                ));
+                            } else {
+                                self.unread.push((sub.clone(), why));
+                            }
                         }
                     }
                 }
@@ -457,14 +461,28 @@ impl<'a> Listing<'a> {
 
     /// The scope line, with `machines` in scope.
     pub fn scope_line(&self, machines: usize) -> String {
-        let unread = self.unread().len();
-        scope_line(
+        // A subscription listed in part was listed (its machines checked).
+        let unread = self.unread().len() - self.partial.len();
+        let mut line = scope_line(
             self.scope,
             machines,
             self.subscriptions.len().saturating_sub(unread),
             unread,
             &self.source,
-        )
+        );
+        if !self.partial.is_empty() {
+            line.push_str(&format!(
+                "; {} subscription{} listed in part (not checked: the rest of {})",
+                thousands(self.partial.len()),
+                if self.partial.len() == 1 { "" } else { "s" },
+                if self.partial.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            ));
+        }
+        line
     }
 
     /// Subscriptions that could not be listed, and why (not checked).
@@ -479,7 +497,12 @@ impl<'a> Listing<'a> {
             .filter(|_| ended)
             .filter(|s| !self.with_machines.contains(&s.to_ascii_lowercase()))
             .map(|s| (s.clone(), self.unsure_why.clone()));
-        self.unread.iter().cloned().chain(unsure).collect()
+        self.unread
+            .iter()
+            .chain(&self.partial)
+            .cloned()
+            .chain(unsure)
+            .collect()
     }
 
     /// A row or list item: counted, and handed out when its tags match and

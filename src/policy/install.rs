@@ -175,9 +175,18 @@ impl std::fmt::Display for Location {
     }
 }
 
-/// The body of arcfix's assignment as ARM takes it.
-fn assignment_body(install: &Install, location: &Location) -> Value {
+/// The body of arcfix's assignment as ARM takes it: every parameter of the
+/// set given (the port chosen, each effect its default), so that an effect
+/// someone changed on the assignment is seen and put back.
+fn assignment_body(install: &Install, i: &Initiative, location: &Location) -> Value {
     let mut parameters = serde_json::Map::new();
+    if let Ok(Value::Object(declared)) = serde_json::to_value(&i.set.properties.parameters) {
+        for (name, p) in declared {
+            if let Some(default) = p.get("defaultValue") {
+                parameters.insert(name, json!({ "value": default }));
+            }
+        }
+    }
     parameters.insert("port".into(), json!({ "value": install.choice.port }));
     json!({
         "location": location.as_str(),
@@ -429,6 +438,15 @@ impl Remediation {
         p.last_updated_on.as_deref().and_then(rfc3339)
     }
 
+    /// How many deployments it made (0 when not said).
+    fn deployments(&self) -> u64 {
+        self.properties
+            .deployment_status
+            .as_ref()
+            .and_then(|d| d.total_deployments)
+            .unwrap_or(0)
+    }
+
     /// Whether it is for this definition of this assignment.
     fn is_for(&self, assignment: &str, reference: &str) -> bool {
         let p = &self.properties;
@@ -677,10 +695,22 @@ fn remediated(
     states: &[NonCompliantState],
     assignment: &str,
     reference: &str,
+    changed: Option<time::OffsetDateTime>,
 ) -> bool {
+    // A task that ended before the policy last changed was for another version.
     let ours: Vec<&Remediation> = list
         .iter()
         .filter(|r| r.is_for(assignment, reference))
+        .filter(|r| {
+            r.state() == RemediationState::UnderWay
+                || changed.is_none_or(|c| {
+                    r.properties
+                        .last_updated_on
+                        .as_deref()
+                        .and_then(rfc3339)
+                        .is_some_and(|t| t > c)
+                })
+        })
         .collect();
     if ours.iter().any(|r| r.state() == RemediationState::UnderWay) {
         return true;
@@ -696,7 +726,11 @@ fn remediated(
     if counts.non_compliant == 0 {
         return succeeded || counts.evaluated > 0;
     }
-    let Some(ended) = ours.iter().filter_map(|r| r.ended_whole()).max() else {
+    let Some((ended, deployed)) = ours
+        .iter()
+        .filter_map(|r| r.ended_whole().map(|t| (t, r.deployments())))
+        .max()
+    else {
         return false;
     };
     let mine: Vec<&NonCompliantState> = states
@@ -708,7 +742,10 @@ fn remediated(
         })
         .collect();
     // The summary counts some, the states must show them: else unknown.
-    !mine.is_empty() && mine.iter().all(|s| s.evaluated.is_some_and(|t| t <= ended))
+    // And a task capped below their number handled only some of them.
+    !mine.is_empty()
+        && mine.len() as u64 <= deployed
+        && mine.iter().all(|s| s.evaluated.is_some_and(|t| t <= ended))
 }
 
 /// Re-reads one policy goal (the precondition and the verification).
@@ -718,10 +755,13 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             path,
             api_version,
             wanted,
+            unnarrowed,
         } => {
             let path = checked_path(path)?;
             Ok(match arm.get_opt(path, api_version).await? {
-                Some(actual) => carries(&actual, wanted),
+                Some(actual) => {
+                    carries(&actual, wanted) && (!unnarrowed || foreign(&actual).is_empty())
+                }
                 None => false,
             })
         }
@@ -744,6 +784,8 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
             assignment,
             reference,
             name,
+            fresh,
+            changed,
         } => {
             let (scope, assignment) = (checked_path(scope)?, checked_path(assignment)?);
             let reference = reference.name();
@@ -762,12 +804,18 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
                     return Ok(true);
                 }
             }
+            if *fresh {
+                return Ok(false);
+            }
             let (list, summary, states) = tokio::try_join!(
                 remediations(arm, scope, assignment),
                 summarize(arm, scope, assignment),
                 non_compliant_states(arm, scope, assignment)
             )?;
-            Ok(remediated(&list, &summary, &states, assignment, reference))
+            let changed = changed.as_deref().and_then(rfc3339);
+            Ok(remediated(
+                &list, &summary, &states, assignment, reference, changed,
+            ))
         }
         other => Err(Error::Internal(format!("{other:?} is not a policy goal"))),
     }
@@ -1059,7 +1107,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
             install.enforcement.as_str()
         ),
         path: assignment.clone(),
-        wanted: assignment_body(install, &location),
+        wanted: assignment_body(install, &i, &location),
         actual: o.assignment.as_ref(),
         after: vec![StepKind::PolicySet],
         delete: format!(
@@ -1227,16 +1275,44 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
                 "[year][month][day][hour][minute][second]"
             ))
             .unwrap_or_default();
-        for rule in remediated_rules(&i) {
-            let done = read
-                .as_ref()
+        // This run changes the policy: what was evaluated and remediated
+        // before says nothing about the new version.
+        let fresh = specs.iter().any(|(s, _)| {
+            matches!(
+                s.kind,
+                StepKind::PolicyDefinition(_) | StepKind::PolicySet | StepKind::PolicyAssignment
+            )
+        });
+        // When it last changed, as ARM recorded it.
+        let changed = o
+            .definitions
+            .iter()
+            .filter_map(|(_, d)| d.as_ref())
+            .chain(o.set.as_ref())
+            .chain(o.assignment.as_ref())
+            .filter_map(|v| v["systemData"]["lastModifiedAt"].as_str().and_then(rfc3339))
+            .max();
+        let changed_text = changed.and_then(|c| {
+            c.format(&time::format_description::well_known::Rfc3339)
                 .ok()
-                .map(|(l, s, st)| remediated(l, s, st, &assignment, rule.name()));
+        });
+        for rule in remediated_rules(&i) {
+            let done = if fresh {
+                Some(false)
+            } else {
+                read.as_ref()
+                    .ok()
+                    .map(|(l, s, st)| remediated(l, s, st, &assignment, rule.name(), changed))
+            };
             seen.push(format!("remediation {}:{done:?}", rule.name()));
             if done == Some(true) {
                 continue;
             }
             let evidence = match &read {
+                _ if fresh => format!(
+                    "the policy changes in this run: machines are evaluated and remediated for {} anew",
+                    rule.name()
+                ),
                 Err(_) => format!(
                     "whether {} needs a remediation task could not be read",
                     rule.name()
@@ -1284,7 +1360,13 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
                 }
             };
             findings.push(finding(Problem::RemediationNeeded, &target, evidence));
-            let name = format!("{}-{stamp}", rule.name());
+            // Its own name: the time and a random part (two runs in one
+            // second must not take each other's task for their own).
+            let name = format!(
+                "{}-{stamp}-{}",
+                rule.name(),
+                &uuid::Uuid::new_v4().simple().to_string()[..6]
+            );
             let at_scope = match &scope.group {
                 Some(g) => format!(
                     "--resource-group {} --subscription {}",
@@ -1325,6 +1407,8 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
                         assignment: assignment.clone(),
                         reference: rule,
                         name: name.clone(),
+                        fresh,
+                        changed: changed_text.clone(),
                     },
                     action: Action::StartRemediation {
                         scope: scope.path(),
@@ -1516,6 +1600,7 @@ impl Resource<'_> {
                 path: self.path.clone(),
                 api_version: POLICY_API.into(),
                 wanted: self.wanted.clone(),
+                unnarrowed: self.what == Wanted::Assignment,
             },
             action: Action::Arm {
                 method: "PUT".into(),
@@ -1645,6 +1730,8 @@ mod tests {
             assignment: "/subscriptions/s/a".into(),
             reference: Rule::EntraExtension,
             name: "n".into(),
+            fresh: false,
+            changed: None,
         };
         let v = serde_json::to_value(&goal).unwrap();
         assert_eq!(v["reference"], "arcfix-entra-ssh-login-extension");
@@ -1738,7 +1825,7 @@ mod tests {
             "2026-12-07T12:00:00Z",
         );
         let done = |list: &[Remediation], s: &Summary, states: &[NonCompliantState]| {
-            remediated(list, s, states, "/a", "ref")
+            remediated(list, s, states, "/a", "ref", None)
         };
         let mut s = Summary::default();
         // Never evaluated, never remediated: needed (unknown is not compliant).
@@ -1795,6 +1882,27 @@ mod tests {
             &[state("ref", "never")]
         ));
         assert!(!done(&[remediation("ref", "Succeeded", 0, ended)], &s, &[]));
+        // A task that ended before the policy last changed does not count.
+        let later = rfc3339("2026-12-07T11:45:00Z");
+        assert!(!remediated(
+            &[remediation("ref", "Succeeded", 0, ended)],
+            &s,
+            &stale,
+            "/a",
+            "ref",
+            later
+        ));
+        // A task that deployed to fewer machines than are stale handled some only.
+        let three = [
+            state("ref", before),
+            state("ref", before),
+            state("ref", before),
+        ];
+        assert!(!done(
+            &[remediation("ref", "Succeeded", 0, ended)],
+            &s,
+            &three
+        ));
         // Evaluated, all compliant: done without a task.
         s.by_reference.insert(
             "ref".into(),

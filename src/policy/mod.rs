@@ -81,6 +81,13 @@ impl Rule {
         }
     }
 
+    /// Whether the rule's `if` names more than the machine's type, so that
+    /// (being DeployIfNotExists) it can apply to no machine of a scope and
+    /// leave no compliance state: the Entra extension's, Linux machines only.
+    pub fn may_apply_to_none(self) -> bool {
+        matches!(self, Rule::EntraExtension)
+    }
+
     /// Whether the definition takes the SSH port.
     fn takes_port(self) -> bool {
         matches!(self, Rule::SshService | Rule::AgentPorts)

@@ -32,6 +32,8 @@ pub struct Status {
     /// Non-compliant resources whose id is not an Arc machine's.
     pub other_resources: usize,
     pub remediations: Vec<Remediation>,
+    /// What could not be read beside the compliance (the set).
+    pub notes: Vec<String>,
 }
 
 /// arcfix's assignment, as read.
@@ -78,6 +80,14 @@ impl Status {
     /// The set's definitions nothing has been evaluated for yet: compliance
     /// with them is unknown, never counted as compliant.
     pub fn unevaluated(&self) -> Vec<&str> {
+        self.stateless()
+            .into_iter()
+            .filter(|r| !self.inapplicable(r))
+            .collect()
+    }
+
+    /// The set's definitions with no state at all.
+    fn stateless(&self) -> Vec<&str> {
         self.expected
             .iter()
             .filter(|r| {
@@ -90,16 +100,33 @@ impl Status {
             .collect()
     }
 
+    /// Whether a definition without states is explained by its rule
+    /// applying to no machine here: a DeployIfNotExists rule whose `if`
+    /// names more than the type (the Entra extension's: Linux only) gives
+    /// no state to the machines it does not match (Azure Policy's
+    /// applicability), while other definitions of the assignment were
+    /// evaluated (so the assignment was).
+    pub fn inapplicable(&self, reference: &str) -> bool {
+        let narrow = super::Rule::for_login(crate::target::Login::Entra)
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(reference))
+            .is_some_and(|r| r.may_apply_to_none());
+        narrow && self.summary.by_reference.values().any(|c| c.evaluated > 0)
+    }
+
+    /// The set's definitions with no state that apply to no machine here.
+    pub fn not_applicable(&self) -> Vec<&str> {
+        self.stateless()
+            .into_iter()
+            .filter(|r| self.inapplicable(r))
+            .collect()
+    }
+
     /// Non-compliant resources PolicyInsights' summary counts but its list
     /// of states did not return (read while an evaluation went on).
     pub fn unlisted(&self) -> u64 {
-        let listed: u64 = self
-            .non_compliant
-            .iter()
-            .map(|m| m.definitions.len() as u64)
-            .sum::<u64>()
-            .max(self.non_compliant.len() as u64)
-            + self.other_resources as u64;
+        // Both count resources (a machine failing two definitions is one).
+        let listed = (self.non_compliant.len() + self.other_resources) as u64;
         self.summary.non_compliant.saturating_sub(listed)
     }
 
@@ -174,6 +201,7 @@ pub async fn read(arm: &Arm, scope: &PolicyScope) -> Result<Status> {
         non_compliant: vec![],
         other_resources: 0,
         remediations: vec![],
+        notes: vec![],
     };
     if status.assignment.is_none() {
         return Ok(status);
@@ -186,7 +214,13 @@ pub async fn read(arm: &Arm, scope: &PolicyScope) -> Result<Status> {
         references(arm, scope),
     );
     status.summary = summary?;
-    status.expected = expected?;
+    match expected {
+        Ok(e) => status.expected = e,
+        Err(e) => status.notes.push(format!(
+            "arcfix's set could not be read ({}): definitions Azure has not evaluated cannot be named",
+            crate::text::one_line(&e.to_string())
+        )),
+    }
     let (machines, others) = states?;
     status.non_compliant = machines;
     status.other_resources = others;
@@ -288,6 +322,9 @@ pub struct Document {
     pub other_non_compliant_resources: usize,
     /// The set's definitions nothing was evaluated for (compliance unknown).
     pub not_evaluated: Vec<String>,
+    /// The set's definitions with no state that apply to no machine here.
+    pub not_applicable: Vec<String>,
+    pub notes: Vec<String>,
     pub remediations: Vec<RemediationDoc>,
 }
 
@@ -372,6 +409,8 @@ impl Document {
                 .collect(),
             other_non_compliant_resources: s.other_resources,
             not_evaluated: s.unevaluated().into_iter().map(String::from).collect(),
+            not_applicable: s.not_applicable().into_iter().map(String::from).collect(),
+            notes: s.notes.clone(),
             remediations: s
                 .remediations
                 .iter()
@@ -419,7 +458,41 @@ mod tests {
             non_compliant: vec![],
             other_resources: 0,
             remediations: vec![],
+            notes: vec![],
         }
+    }
+
+    #[test]
+    fn the_linux_only_rule_without_a_state_applies_to_no_machine_once_others_were_evaluated() {
+        let mut s = status();
+        s.expected = vec![
+            "arcfix-ssh-endpoint".into(),
+            "arcfix-entra-ssh-login-extension".into(),
+            "arcfix-agent-entra-extension".into(),
+        ];
+        // Nothing evaluated: every one unknown.
+        assert_eq!(s.unevaluated().len(), 3);
+        assert!(s.not_applicable().is_empty());
+        s.summary.by_reference.insert(
+            "arcfix-ssh-endpoint".into(),
+            Counts {
+                non_compliant: 0,
+                evaluated: 2,
+            },
+        );
+        // The assignment was evaluated: the Linux-only DeployIfNotExists rule
+        // applies to no machine; an Audit rule without a state is unknown.
+        assert_eq!(s.not_applicable(), ["arcfix-entra-ssh-login-extension"]);
+        assert_eq!(s.unevaluated(), ["arcfix-agent-entra-extension"]);
+        assert_eq!(s.verdict(), Verdict::NotEvaluated);
+        s.summary.by_reference.insert(
+            "arcfix-agent-entra-extension".into(),
+            Counts {
+                non_compliant: 0,
+                evaluated: 2,
+            },
+        );
+        assert_eq!(s.verdict(), Verdict::Compliant);
     }
 
     #[test]

@@ -80,6 +80,11 @@ pub(super) fn status_text(s: &Status, p: &Paint) -> String {
             }
         ));
     }
+    for reference in s.not_applicable() {
+        out.push_str(&format!(
+            "  - {reference}: no state: it applies to no machine here (Linux machines only)\n"
+        ));
+    }
     for reference in s.unevaluated() {
         if !s
             .summary
@@ -158,6 +163,9 @@ pub(super) fn status_text(s: &Status, p: &Paint) -> String {
         ));
     }
     out.push('\n');
+    for note in &s.notes {
+        out.push_str(&format!("  note: {note}\n"));
+    }
     if s.unlisted() > 0 {
         out.push_str(&format!(
             "{} PolicyInsights' summary counts {} non-compliant resource{} its list of states did not return (an evaluation under way?): run arcfix policy status {} again\n",
