@@ -823,6 +823,27 @@ fn policy_apply_installs_assigns_grants_and_remediates_and_a_second_run_changes_
         "{ids:?}"
     );
 
+    // ...and arcfix check takes them as they are.
+    let checked = azure
+        .sandbox
+        .cmd()
+        .args(&[
+            "check",
+            "--checks",
+            "azure",
+            "--ids-from",
+            "-",
+            "-o",
+            "json",
+        ])
+        .env("ARCFIX_ARM_ENDPOINT", &azure.sim().base_url())
+        .env("ARCFIX_RETRY_SCALE", "0.02")
+        .stdin(ids.stdout.as_bytes())
+        .run();
+    let machines = checked.json()["machines"].clone();
+    assert_eq!(machines.as_array().map(Vec::len), Some(1), "{checked:?}");
+    assert_eq!(machines[0]["id"], lines[0], "{checked:?}");
+
     // A second run changes nothing.
     let before = azure.writes().len();
     let again = install(&azure, &["--yes", "--journal", &journal_arg]);
