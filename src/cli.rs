@@ -202,7 +202,7 @@ pub enum Command {
     /// server can change; the set that groups them.
     #[command(
         subcommand_value_name = "COMMAND",
-        after_help = "Examples:\n  arcfix policy show\n  arcfix policy show --port 2222 --login entra -o json"
+        after_help = "Examples:\n  arcfix policy show\n  arcfix policy show --port 2222 --login entra -o json\n  arcfix policy apply --subscription $SUB --location westeurope\n  arcfix policy status --subscription $SUB"
     )]
     Policy {
         #[command(subcommand)]
@@ -293,7 +293,7 @@ pub enum PolicyCommand {
         #[arg(long, value_enum, default_value_t = Login::Local)]
         login: Login,
         /// The assignment's enforcementMode: DoNotEnforce evaluates and
-        /// reports only (nothing is deployed, no remediation task is started)
+        /// reports only (arcfix then gives no role and starts no remediation task)
         #[arg(long, value_enum, ignore_case = true, default_value_t = crate::policy::install::Enforcement::Default)]
         enforcement: crate::policy::install::Enforcement,
         /// The region of the assignment's managed identity (default: the
@@ -310,8 +310,9 @@ pub enum PolicyCommand {
         journal: JournalArgs,
     },
     /// Compliance of arcfix's assignment: the machines that are not
-    /// compliant and the remediation tasks' progress (exit 2 when some
-    /// machine is not compliant)
+    /// compliant, the definitions not evaluated yet, and the remediation
+    /// tasks' progress (exit 2 when some machine is not compliant, 1 when
+    /// some definition is not evaluated yet)
     #[command(
         after_help = "Examples:\n  arcfix policy status --subscription $SUB\n  arcfix policy status --subscription $SUB --query 'non_compliant[].id' -o tsv | arcfix apply --ids-from -"
     )]

@@ -113,8 +113,9 @@ pub enum Enforcement {
     #[default]
     #[value(name = "Default")]
     Default,
-    /// Evaluated and reported only: nothing is deployed, no remediation task
-    /// is started (ARM's what-if mode for an assignment).
+    /// Evaluated and reported only: Azure deploys nothing on its own, and
+    /// arcfix gives the identity no role and starts no remediation task
+    /// (Azure would still allow one)
     #[value(name = "DoNotEnforce")]
     DoNotEnforce,
 }
