@@ -326,9 +326,7 @@ impl<'a> Run<'a> {
     /// As `in_terminal`, on a terminal `cols` columns wide (`stty cols`).
     /// `None` when script(1) or stty(1) is not installed.
     pub fn in_terminal_of_width(self, cols: u16, keys: &str) -> Option<Output> {
-        let stty = ["/usr/bin/stty", "/bin/stty"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())?;
+        let stty = terminal_tool(&["/usr/bin/stty", "/bin/stty"])?;
         self.natural_width().in_terminal_with(
             &format!("{stty} cols {cols} rows 50 && "),
             "",
@@ -346,9 +344,7 @@ impl<'a> Run<'a> {
         keys: &str,
         redirect: &str,
     ) -> Option<Output> {
-        let script = ["/usr/bin/script", "/bin/script"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())?;
+        let script = terminal_tool(&["/usr/bin/script", "/bin/script"])?;
         let inner = std::iter::once(format!("{before}{BIN}"))
             .chain(self.args.iter().map(|a| format!("'{a}'")))
             .chain((!redirect.is_empty()).then(|| redirect.to_string()))
@@ -441,4 +437,18 @@ impl<'a> Run<'a> {
         );
         output
     }
+}
+
+/// The first of `paths` that exists: script(1) or stty(1), which the
+/// terminal tests need. `None` skips such a test, unless
+/// ARCFIX_NEED_TERMINAL is set (CI installs them): then it fails.
+fn terminal_tool(paths: &[&'static str]) -> Option<&'static str> {
+    let found = paths.iter().copied().find(|p| Path::new(p).exists());
+    if found.is_none() && std::env::var_os("ARCFIX_NEED_TERMINAL").is_some() {
+        panic!(
+            "{} is not installed, and ARCFIX_NEED_TERMINAL says the terminal tests must run",
+            paths[0]
+        );
+    }
+    found
 }
