@@ -213,7 +213,7 @@ pub(crate) fn query(world: &mut World, ctx: &Ctx) -> ArmResult {
     };
     let total = rows.len();
     let top = world.graph_page_size.map_or(top, |n| top.min(n.max(1)));
-    let end = (start + top).min(total);
+    let end = start.saturating_add(top).min(total);
     let mut page: Vec<Map<String, Value>> = rows.get(start..end).unwrap_or_default().to_vec();
     if lazy < stages.len() {
         for row in &mut page {
