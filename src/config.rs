@@ -415,7 +415,11 @@ fn policy_scope(a: &cli::PolicyScopeArgs) -> Result<crate::policy::install::Poli
     let group = a
         .resource_group
         .as_deref()
-        .map(|g| crate::target::ArmName::parse(g.trim()).map_err(usage))
+        .map(|g| {
+            let g = g.trim();
+            crate::target::validate_resource_group(g).map_err(usage)?;
+            Ok::<String, Error>(g.to_string())
+        })
         .transpose()?;
     Ok(crate::policy::install::PolicyScope {
         subscription,

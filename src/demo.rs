@@ -310,10 +310,7 @@ async fn run_policy(
     );
     view.say("\n")?;
     view.heading(&format!("== 1. {command} (simulated)"))?;
-    let waiting = ctx.progress.waiting("reading arcfix's policy");
-    let plan = crate::policy::install::plan(&arm, &install).await;
-    drop(waiting);
-    let mut plan = plan?;
+    let mut plan = crate::policy::install::plan_shown(&ctx, &install).await?;
     view.findings(&plan)?;
     view.plan_steps(&plan)?;
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));

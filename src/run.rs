@@ -165,13 +165,13 @@ async fn execute(config: Config) -> Result<ExitCode> {
             yes,
             dry_run,
         } => {
-            let mut ctx = policy_context(&config.azure, &install.scope, None, views.progress())?;
+            let mut ctx = policy_context(&config.azure, &install.scope, views.progress())?;
             ctx.journal = journal(&config.journal, &ctx.host)?;
-            let plan = policy_plan(&ctx, install).await?;
+            let plan = crate::policy::install::plan_shown(&ctx, install).await?;
             apply_plan(&ctx, views.apply(), *yes, *dry_run, plan).await
         }
         Cmd::PolicyStatus(scope) => {
-            let ctx = policy_context(&config.azure, scope, None, views.progress())?;
+            let ctx = policy_context(&config.azure, scope, views.progress())?;
             let waiting = ctx.progress.waiting(&format!(
                 "reading the compliance of arcfix's policy at {}",
                 scope.path()
@@ -276,11 +276,10 @@ pub fn context(
 }
 
 /// The context of `policy apply` and `policy status`: Azure only, at the
-/// assignment's scope; `tokens` replaces the configured credential (demo).
+/// assignment's scope.
 pub fn policy_context(
     azure: &AzureSettings,
     scope: &crate::policy::install::PolicyScope,
-    tokens: Option<Box<dyn auth::TokenSource>>,
     progress: Arc<dyn Progress>,
 ) -> Result<Context> {
     let mut request = Request::machines(vec![]);
@@ -292,18 +291,7 @@ pub fn policy_context(
         tags: vec![],
     });
     request.options.sides = Some(vec![crate::target::Side::Azure]);
-    context(azure, request, tokens, progress)
-}
-
-/// `policy apply`'s plan, read with a spinner.
-pub async fn policy_plan(ctx: &Context, install: &crate::policy::install::Install) -> Result<Plan> {
-    let waiting = ctx.progress.waiting(&format!(
-        "reading arcfix's policy at {}",
-        install.scope.path()
-    ));
-    let plan = crate::policy::install::plan(ctx.arm()?, install).await;
-    drop(waiting);
-    plan
+    context(azure, request, None, progress)
 }
 
 /// `ARCFIX_RETRY_SCALE` shrinks every wait (tests of retry storms); 1 by default.

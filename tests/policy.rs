@@ -635,8 +635,15 @@ fn status(azure: &Azure, extra: &[&str]) -> Output {
 /// `policy status -o json` read after no remediation task is under way
 /// (the compliance read beside the last task's end may predate it).
 fn settled_status(azure: &Azure) -> Value {
+    settled_status_at(azure, &[])
+}
+
+/// As `settled_status`, with more options (`-g RG`).
+fn settled_status_at(azure: &Azure, extra: &[&str]) -> Value {
+    let mut args = vec!["-o", "json"];
+    args.extend_from_slice(extra);
     for _ in 0..100 {
-        let out = status(azure, &["-o", "json"]);
+        let out = status(azure, &args);
         let doc = out.json();
         let under_way = doc["remediations"].as_array().unwrap().iter().any(|r| {
             matches!(
@@ -645,7 +652,7 @@ fn settled_status(azure: &Azure) -> Value {
             )
         });
         if !under_way {
-            return status(azure, &["-o", "json"]).json();
+            return status(azure, &args).json();
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
@@ -997,7 +1004,7 @@ fn bad_policy_input_is_a_one_line_usage_error() {
                 "--location",
                 "x",
             ],
-            "invalid resource name 'bad/group'",
+            "invalid resource group name 'bad/group'",
         ),
         (
             &[
@@ -1020,7 +1027,7 @@ fn bad_policy_input_is_a_one_line_usage_error() {
         ),
         (
             &["policy", "status", "--subscription", SUB, "-g", "a b"],
-            "invalid resource name 'a b'",
+            "invalid resource group name 'a b'",
         ),
         (&["policy", "status"], "--subscription"),
     ] {
@@ -1090,15 +1097,38 @@ fn a_resource_group_scope_assigns_grants_and_remediates_there_in_its_region() {
         assignment.body.unwrap()["location"],
         group.location.as_str()
     );
-    // Only that group's machines are remediated; the other group's stay as they were.
-    let doc = settled_status(&azure);
-    let names: Vec<&str> = doc["non_compliant"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["resource_group"].as_str().unwrap())
-        .collect();
-    assert!(names.iter().all(|g| *g == group.name), "{doc:#}");
+    // That group's machines are remediated and read at its scope; the other
+    // group's stay as they were.
+    let doc = settled_status_at(&azure, &["-g", &group.name]);
+    assert_eq!(
+        doc["scope"],
+        format!("/subscriptions/{sub}/resourceGroups/{}", group.name),
+        "{doc:#}"
+    );
+    let tasks = doc["remediations"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2, "{doc:#}");
+    assert!(tasks.iter().all(|r| r["state"] == "Succeeded"), "{doc:#}");
+    // Deployed by the remediation in the group (web-02 had no endpoint), not
+    // beside it (win-02 in arc-win has none still).
+    let endpoint = |rg: &str, name: &str| {
+        let url = format!(
+            "{}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{name}/providers/Microsoft.HybridConnectivity/endpoints/default?api-version=2023-03-15",
+            azure.sim().base_url().trim_end_matches('/')
+        );
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        azure.rt.block_on(async {
+            http.get(url)
+                .bearer_auth(&azure.token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    assert_eq!(group.name, "arc-prod");
+    assert_eq!(endpoint("arc-prod", "web-02"), 200);
+    assert_eq!(endpoint("arc-win", "win-02"), 404);
     let whole = status(&azure, &["-o", "json"]).json();
     assert_eq!(whole["verdict"], "not-assigned", "{whole:#}");
 }

@@ -427,6 +427,38 @@ pub async fn may_register(
     Some(rbac::allows(&perms, REGISTER))
 }
 
+/// Whether `principal` (a GUID) holds the role `role` (a role definition's
+/// GUID) at `scope` or a scope above it. ARM lists the assignments at,
+/// above and below the scope asked: one below it grants nothing here.
+pub async fn holds_role(
+    arm: &Arm,
+    scope: &str,
+    principal: &str,
+    role: &str,
+) -> std::result::Result<bool, ArmError> {
+    let path = format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{principal}'"
+    );
+    let list =
+        list_all::<crate::azure::models::RoleAssignment>(arm, &path, api::AUTHORIZATION).await?;
+    let scope_lower = scope.to_ascii_lowercase();
+    Ok(list.iter().any(|a| {
+        let p = &a.properties;
+        p.principal_id
+            .as_deref()
+            .is_some_and(|x| x.eq_ignore_ascii_case(principal))
+            && p.role_definition_id.as_deref().is_some_and(|d| {
+                d.rsplit('/')
+                    .next()
+                    .is_some_and(|g| g.eq_ignore_ascii_case(role))
+            })
+            && p.scope.as_deref().is_some_and(|s| {
+                let s = s.trim_end_matches('/').to_ascii_lowercase();
+                s.is_empty() || scope_lower == s || scope_lower.starts_with(&format!("{s}/"))
+            })
+    }))
+}
+
 /// HybridConnectivity answers these while the provider is not registered.
 pub fn is_unregistered(e: &ArmError) -> bool {
     matches!(
@@ -500,21 +532,7 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
                     crate::text::sanitize(principal)
                 )));
             }
-            let path = format!(
-                "{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{principal}'"
-            );
-            let list =
-                list_all::<crate::azure::models::RoleAssignment>(arm, &path, api::AUTHORIZATION)
-                    .await?;
-            list.iter().any(|a| {
-                a.properties
-                    .principal_id
-                    .as_deref()
-                    .is_some_and(|p| p.eq_ignore_ascii_case(principal))
-                    && a.properties.role_definition_id.as_deref().is_some_and(|d| {
-                        d.to_ascii_lowercase().ends_with(&role.to_ascii_lowercase())
-                    })
-            })
+            holds_role(arm, scope, principal, role).await?
         }
         Goal::ExtensionSucceeded { machine, name } => {
             // From a plan, maybe a saved one: the path is made of checked parts only.

@@ -50,7 +50,8 @@ pub const ROLES_NEEDED: &str =
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyScope {
     pub subscription: SubscriptionId,
-    pub group: Option<ArmName>,
+    /// A resource group name, checked as `target::validate_resource_group` does.
+    pub group: Option<String>,
 }
 
 impl PolicyScope {
@@ -272,7 +273,8 @@ fn checked_path(path: &str) -> Result<&str> {
         && path.len() <= 1024
         && path
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/-_.()".contains(c));
+            .all(|c| c.is_alphanumeric() || "/-_.()".contains(c))
+        && !path.split('/').any(|seg| seg == "." || seg == "..");
     if ok {
         Ok(path)
     } else {
@@ -319,47 +321,6 @@ fn principal_of(assignment: &Value, path: &str) -> std::result::Result<Option<St
             ),
         )),
     }
-}
-
-/// One role assignment, as far as arcfix reads it.
-#[derive(Debug, Deserialize)]
-struct RoleAssignmentRead {
-    properties: RoleAssignmentProps,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RoleAssignmentProps {
-    #[serde(default)]
-    role_definition_id: Option<String>,
-    #[serde(default)]
-    principal_id: Option<String>,
-    #[serde(default)]
-    scope: Option<String>,
-}
-
-/// Whether `principal` holds `role` at `scope` or a scope above it.
-async fn holds(arm: &Arm, scope: &str, principal: &str, role: &str) -> Result<bool> {
-    let path = format!(
-        "{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{principal}'"
-    );
-    let list = list_all::<RoleAssignmentRead>(arm, &path, AUTHORIZATION_API).await?;
-    let scope_lower = scope.to_ascii_lowercase();
-    Ok(list.iter().any(|a| {
-        let p = &a.properties;
-        p.principal_id
-            .as_deref()
-            .is_some_and(|x| x.eq_ignore_ascii_case(principal))
-            && p.role_definition_id.as_deref().is_some_and(|d| {
-                d.rsplit('/')
-                    .next()
-                    .is_some_and(|g| g.eq_ignore_ascii_case(role))
-            })
-            && p.scope.as_deref().is_some_and(|s| {
-                let s = s.trim_end_matches('/').to_ascii_lowercase();
-                s.is_empty() || scope_lower == s || scope_lower.starts_with(&format!("{s}/"))
-            })
-    }))
 }
 
 /// A remediation task, as far as arcfix reads it.
@@ -776,7 +737,7 @@ pub async fn satisfied(arm: &Arm, goal: &Goal) -> Result<bool> {
                 return Ok(false);
             };
             match principal_of(&a, assignment)? {
-                Some(p) => holds(arm, scope, &p, role.guid()).await,
+                Some(p) => Ok(crate::checks::azure::holds_role(arm, scope, &p, role.guid()).await?),
                 None => Ok(false),
             }
         }
@@ -1009,12 +970,7 @@ fn location(install: &Install, o: &Observed) -> Result<Location> {
         Some(Ok(Some(l))) => Location::parse(l),
         Some(Ok(None)) => Err(Error::input(format!(
             "the resource group {} was not found in subscription {}",
-            install
-                .scope
-                .group
-                .as_ref()
-                .map(|g| g.as_str())
-                .unwrap_or(""),
+            install.scope.group.as_deref().unwrap_or(""),
             install.scope.subscription
         ))),
         Some(Err(e)) => Err(unreadable("the resource group's location", e.clone())),
@@ -1022,6 +978,17 @@ fn location(install: &Install, o: &Observed) -> Result<Location> {
             "give --location: the region of the assignment's managed identity (for example westeurope)",
         )),
     }
+}
+
+/// `plan`, with a spinner saying what is read (`policy apply`, the demo).
+pub async fn plan_shown(ctx: &crate::checks::Context, install: &Install) -> Result<Plan> {
+    let waiting = ctx.progress.waiting(&format!(
+        "reading arcfix's policy at {}",
+        install.scope.path()
+    ));
+    let plan = plan(ctx.arm()?, install).await;
+    drop(waiting);
+    plan
 }
 
 /// The plan of `policy apply`: the steps whose state differs from what
@@ -1144,16 +1111,18 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
     let roles = if enforce { roles_needed(&i) } else { vec![] };
     for &role in &roles {
         let held = match &principal {
-            Some(p) => match holds(arm, &scope.path(), p, role.guid()).await {
-                Ok(h) => Some(h),
-                Err(e) => {
-                    unread(
-                        format!("whether the assignment's identity holds {}", role.name()),
-                        &e,
-                    );
-                    None
+            Some(p) => {
+                match crate::checks::azure::holds_role(arm, &scope.path(), p, role.guid()).await {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        unread(
+                            format!("whether the assignment's identity holds {}", role.name()),
+                            &e,
+                        );
+                        None
+                    }
                 }
-            },
+            }
             None => Some(false),
         };
         seen.push(format!("role {}:{held:?}", role.guid()));
@@ -1244,25 +1213,25 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
             scope.args()
         ));
     } else {
+        // This run changes the policy: what was evaluated and remediated
+        // before says nothing about the new version (and is not read).
+        let fresh = specs.iter().any(|(s, _)| {
+            matches!(
+                s.kind,
+                StepKind::PolicyDefinition(_) | StepKind::PolicySet | StepKind::PolicyAssignment
+            )
+        });
         let read = match &o.assignment {
-            Some(_) => {
+            Some(_) if !fresh => {
                 let at = scope.path();
-                let (l, s, st) = tokio::join!(
+                tokio::try_join!(
                     remediations(arm, &at, &assignment),
                     summarize(arm, &at, &assignment),
                     non_compliant_states(arm, &at, &assignment)
-                );
-                match (l, s, st) {
-                    (Ok(l), Ok(s), Ok(st)) => Ok((l, s, st)),
-                    (l, s, st) => Err(l
-                        .err()
-                        .or(s.err())
-                        .or(st.err())
-                        .map(|e| e.to_string())
-                        .unwrap_or_default()),
-                }
+                )
+                .map_err(|e| e.to_string())
             }
-            None => Ok((vec![], Summary::default(), vec![])),
+            _ => Ok((vec![], Summary::default(), vec![])),
         };
         if let Err(e) = &read {
             unread(
@@ -1276,14 +1245,6 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
                 "[year][month][day][hour][minute][second]"
             ))
             .unwrap_or_default();
-        // This run changes the policy: what was evaluated and remediated
-        // before says nothing about the new version.
-        let fresh = specs.iter().any(|(s, _)| {
-            matches!(
-                s.kind,
-                StepKind::PolicyDefinition(_) | StepKind::PolicySet | StepKind::PolicyAssignment
-            )
-        });
         // When it last changed, as ARM recorded it.
         let changed = o
             .definitions
@@ -1368,14 +1329,7 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
                 rule.name(),
                 &uuid::Uuid::new_v4().simple().to_string()[..6]
             );
-            let at_scope = match &scope.group {
-                Some(g) => format!(
-                    "--resource-group {} --subscription {}",
-                    quote(g.as_str()),
-                    scope.subscription
-                ),
-                None => format!("--subscription {}", scope.subscription),
-            };
+            let at_scope = scope.args();
             specs.push((
                 StepSpec {
                     kind: StepKind::PolicyRemediation(rule),

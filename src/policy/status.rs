@@ -25,8 +25,9 @@ pub struct Status {
     pub assignment: Option<Assignment>,
     pub summary: Summary,
     /// The definitions of the assigned set (their reference ids), each of
-    /// which should have been evaluated.
-    pub expected: Vec<String>,
+    /// which should have been evaluated; `None` when the set could not be
+    /// read (then compliance cannot be called whole).
+    pub expected: Option<Vec<String>>,
     /// The machines not compliant, each with the definitions they fail.
     pub non_compliant: Vec<NonCompliant>,
     /// Non-compliant resources whose id is not an Arc machine's.
@@ -68,7 +69,8 @@ impl Status {
             Verdict::NotAssigned
         } else if self.summary.non_compliant > 0 || !self.non_compliant.is_empty() {
             Verdict::NonCompliant
-        } else if !self.unevaluated().is_empty()
+        } else if self.expected.is_none()
+            || !self.unevaluated().is_empty()
             || self.summary.by_reference.values().all(|c| c.evaluated == 0)
         {
             Verdict::NotEvaluated
@@ -90,6 +92,7 @@ impl Status {
     fn stateless(&self) -> Vec<&str> {
         self.expected
             .iter()
+            .flatten()
             .filter(|r| {
                 self.summary
                     .by_reference
@@ -197,7 +200,7 @@ pub async fn read(arm: &Arm, scope: &PolicyScope) -> Result<Status> {
         scope: scope.clone(),
         assignment,
         summary: Summary::default(),
-        expected: vec![],
+        expected: Some(vec![]),
         non_compliant: vec![],
         other_resources: 0,
         remediations: vec![],
@@ -215,11 +218,14 @@ pub async fn read(arm: &Arm, scope: &PolicyScope) -> Result<Status> {
     );
     status.summary = summary?;
     match expected {
-        Ok(e) => status.expected = e,
-        Err(e) => status.notes.push(format!(
-            "arcfix's set could not be read ({}): definitions Azure has not evaluated cannot be named",
-            crate::text::one_line(&e.to_string())
-        )),
+        Ok(e) => status.expected = Some(e),
+        Err(e) => {
+            status.expected = None;
+            status.notes.push(format!(
+                "arcfix's set could not be read ({}): definitions Azure has not evaluated cannot be named, so compliance is not called whole",
+                crate::text::one_line(&e.to_string())
+            ));
+        }
     }
     let (machines, others) = states?;
     status.non_compliant = machines;
@@ -454,7 +460,10 @@ mod tests {
                 enforcement: Some(crate::policy::install::Enforcement::Default),
             }),
             summary: Summary::default(),
-            expected: vec!["arcfix-ssh-endpoint".into(), "arcfix-agent-ssh-port".into()],
+            expected: Some(vec![
+                "arcfix-ssh-endpoint".into(),
+                "arcfix-agent-ssh-port".into(),
+            ]),
             non_compliant: vec![],
             other_resources: 0,
             remediations: vec![],
@@ -465,11 +474,11 @@ mod tests {
     #[test]
     fn the_linux_only_rule_without_a_state_applies_to_no_machine_once_others_were_evaluated() {
         let mut s = status();
-        s.expected = vec![
+        s.expected = Some(vec![
             "arcfix-ssh-endpoint".into(),
             "arcfix-entra-ssh-login-extension".into(),
             "arcfix-agent-entra-extension".into(),
-        ];
+        ]);
         // Nothing evaluated: every one unknown.
         assert_eq!(s.unevaluated().len(), 3);
         assert!(s.not_applicable().is_empty());
@@ -519,6 +528,12 @@ mod tests {
         );
         assert_eq!(s.verdict(), Verdict::Compliant);
         assert_eq!(s.exit_code(), ExitCode::Ok);
+        // The set unread: its definitions cannot be named, nothing is whole.
+        let unread = Status {
+            expected: None,
+            ..s.clone()
+        };
+        assert_eq!(unread.verdict(), Verdict::NotEvaluated);
         // The summary counts one the list did not return: still non-compliant.
         s.summary.non_compliant = 1;
         assert_eq!(s.exit_code(), ExitCode::Found);

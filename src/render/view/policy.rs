@@ -74,10 +74,7 @@ pub(super) fn status_text(s: &Status, p: &Paint) -> String {
         out.push_str(&format!(
             "  {} no resource evaluated yet: Azure evaluates a new assignment within about 30 minutes (az policy state trigger-scan {} starts it now), or the scope has no Arc machine\n",
             p.yellow("?"),
-            match &s.scope.group {
-                Some(g) => format!("--resource-group {g} --subscription {}", s.scope.subscription),
-                None => format!("--subscription {}", s.scope.subscription),
-            }
+            s.scope.args()
         ));
     }
     for reference in s.not_applicable() {
@@ -197,6 +194,10 @@ pub(super) fn status_text(s: &Status, p: &Paint) -> String {
         Verdict::Compliant => format!(
             "{} every evaluated machine is compliant with arcfix's policy (what the policy cannot see, such as the SSH port of an existing configuration, arcfix check reads)\n",
             p.green("✓")
+        ),
+        Verdict::NotEvaluated if s.expected.is_none() => format!(
+            "{} compliance is not known whole: arcfix's set could not be read (see the note)\n",
+            p.yellow("?")
         ),
         Verdict::NotEvaluated => format!(
             "{} compliance is not known yet: nothing has been evaluated{}\n",
