@@ -173,15 +173,6 @@ impl Thief {
     }
 }
 
-fn run_at(az: &Azure, endpoint: &str, args: &[&str]) -> Output {
-    az.sandbox
-        .cmd()
-        .args(args)
-        .env("ARCFIX_ARM_ENDPOINT", endpoint)
-        .env("ARCFIX_RETRY_SCALE", "0.02")
-        .run()
-}
-
 /// Every way a link may name the thief's host.
 fn spellings(port: u16) -> Vec<String> {
     vec![
@@ -216,7 +207,7 @@ fn a_next_link_to_another_host_never_gets_the_token() {
                 b["nextLink"] = Value::String(l.clone());
             }
         });
-        let out = run_at(&az, &endpoint, &["check", "--checks", "azure", "--id", &id]);
+        let out = az.run_at(&endpoint, &["check", "--checks", "azure", "--id", &id]);
         assert_eq!(thief.tokens(), 0, "{link}: the token reached 127.0.0.2");
         assert_eq!(
             thief.connections(),
@@ -259,7 +250,7 @@ fn a_role_definition_id_on_another_host_never_gets_the_token() {
             }
         });
         az.sim().clear_log();
-        let out = run_at(&az, &endpoint, &["plan", "--checks", "azure", "--id", &id]);
+        let out = az.run_at(&endpoint, &["plan", "--checks", "azure", "--id", &id]);
         assert_eq!(
             thief.connections(),
             0,
@@ -299,8 +290,7 @@ fn async_operation_and_location_links_to_another_host_never_get_the_token() {
                     a.status = 201;
                 }
             });
-            let out = run_at(
-                &az,
+            let out = az.run_at(
                 &endpoint,
                 &[
                     "apply", "--yes", "--checks", "server", "--remote", "--id", &id,
@@ -338,7 +328,7 @@ fn a_redirect_to_another_host_is_an_error_not_an_answer() {
             a.body = None;
         }
     });
-    let out = run_at(&az, &endpoint, &["check", "--checks", "azure", "--id", &id]);
+    let out = az.run_at(&endpoint, &["check", "--checks", "azure", "--id", &id]);
     assert_eq!(out.status, 1, "{out:?}");
     assert!(out.stderr.contains("redirect (307)"), "{out:?}");
     assert_eq!(thief.connections(), 0);
@@ -385,7 +375,7 @@ fn a_failed_read_never_ends_in_a_tick() {
                 a.body = Some(serde_json::json!({"error": {"code": code, "message": "no"}}));
             }
         });
-        let out = run_at(&az, &endpoint, &["check", "--checks", "azure", "--id", &id]);
+        let out = az.run_at(&endpoint, &["check", "--checks", "azure", "--id", &id]);
         assert_eq!(out.status, 1, "{suffix} {status}: {out:?}");
         assert!(!out.stdout.contains('✓'), "{suffix} {status}: {out:?}");
         assert!(
@@ -393,8 +383,7 @@ fn a_failed_read_never_ends_in_a_tick() {
             "{out:?}"
         );
         assert!(out.stdout.contains(code), "{out:?}");
-        let json = run_at(
-            &az,
+        let json = az.run_at(
             &endpoint,
             &["check", "--checks", "azure", "--id", &id, "-o", "json"],
         );
@@ -409,7 +398,7 @@ fn a_failed_read_never_ends_in_a_tick() {
         );
         assert_eq!(v["machines"][0]["status"], "error", "{v}");
         // The same for plan and a dry run: no "nothing to fix".
-        let plan = run_at(&az, &endpoint, &["plan", "--checks", "azure", "--id", &id]);
+        let plan = az.run_at(&endpoint, &["plan", "--checks", "azure", "--id", &id]);
         assert_eq!(plan.status, 1, "{plan:?}");
         assert!(!plan.stdout.contains('✓'), "{plan:?}");
     }
@@ -508,7 +497,7 @@ fn an_extension_name_that_walks_up_the_path_aims_no_write_at_another_machine() {
         ][..],
         &["plan", "--checks", "azure", "--login", "entra", "--id", &id],
     ] {
-        let out = run_at(&az, &endpoint, args);
+        let out = az.run_at(&endpoint, args);
         let elsewhere: Vec<String> = az
             .writes()
             .into_iter()
@@ -544,8 +533,7 @@ fn a_shown_command_quotes_a_hostile_location_for_the_shell() {
             b["location"] = HOSTILE.into();
         }
     });
-    let out = run_at(
-        &az,
+    let out = az.run_at(
         &endpoint,
         &[
             "plan", "--checks", "azure", "--login", "entra", "--id", &id, "-o", "json",
@@ -593,8 +581,7 @@ fn a_shown_command_quotes_a_hostile_location_for_the_shell() {
     assert!(!dir.path().join("arcfix-pwned").exists());
     assert!(!dir.path().join("arcfix-pwned2").exists());
     // The text view shows the same quoted line.
-    let text = run_at(
-        &az,
+    let text = az.run_at(
         &endpoint,
         &["plan", "--checks", "azure", "--login", "entra", "--id", &id],
     );
@@ -626,8 +613,7 @@ fn a_subscription_id_that_is_not_a_guid_never_reaches_a_request() {
             );
         }
     });
-    let out = run_at(
-        &az,
+    let out = az.run_at(
         &endpoint,
         &[
             "check",
@@ -668,7 +654,7 @@ fn line_breaks_and_bidi_controls_from_azure_cannot_forge_a_line() {
         &["check", "--checks", "azure", "--id", &id, "-v"],
         &["plan", "--checks", "azure", "--id", &id, "-vv"],
     ] {
-        let out = run_at(&az, &endpoint, args);
+        let out = az.run_at(&endpoint, args);
         assert_eq!(out.status, 2, "{args:?}: {out:?}");
         for text in [&out.stdout, &out.stderr] {
             assert!(
@@ -701,8 +687,7 @@ fn line_breaks_and_bidi_controls_from_azure_cannot_forge_a_line() {
             }}));
         }
     });
-    let out = run_at(
-        &az,
+    let out = az.run_at(
         &endpoint,
         &["check", "--checks", "azure", "--id", &id, "-v"],
     );
@@ -756,8 +741,7 @@ fn a_policy_identity_or_state_from_azure_steers_no_write_and_no_terminal() {
             }));
         }
     });
-    let out = run_at(
-        &az,
+    let out = az.run_at(
         &endpoint,
         &[
             "policy",
@@ -787,11 +771,7 @@ fn a_policy_identity_or_state_from_azure_steers_no_write_and_no_terminal() {
         !writes.iter().any(|w| w.contains("/remediations/")),
         "{writes:#?}"
     );
-    let status = run_at(
-        &az,
-        &endpoint,
-        &["policy", "status", "--subscription", &sub],
-    );
+    let status = az.run_at(&endpoint, &["policy", "status", "--subscription", &sub]);
     assert!(
         status.stdout.contains("arcfix-ssh-endpoint-1"),
         "{status:?}"
@@ -799,8 +779,7 @@ fn a_policy_identity_or_state_from_azure_steers_no_write_and_no_terminal() {
     assert!(!status.stdout.contains('\u{1b}'), "{status:?}");
     assert!(!status.stdout.contains('\u{202e}'), "{status:?}");
     assert!(!status.stdout.contains("evil"), "{status:?}");
-    let ids = run_at(
-        &az,
+    let ids = az.run_at(
         &endpoint,
         &[
             "policy",
