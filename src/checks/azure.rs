@@ -428,35 +428,53 @@ pub async fn may_register(
 }
 
 /// Whether `principal` (a GUID) holds the role `role` (a role definition's
-/// GUID) at `scope` or a scope above it. ARM lists the assignments at,
-/// above and below the scope asked: one below it grants nothing here.
+/// GUID) at `scope` or a scope above it.
 pub async fn holds_role(
     arm: &Arm,
     scope: &str,
     principal: &str,
     role: &str,
 ) -> std::result::Result<bool, ArmError> {
+    Ok(roles_held(arm, scope, principal)
+        .await?
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(role)))
+}
+
+/// The role definitions' GUIDs `principal` (a GUID) holds at `scope` or a
+/// scope above it, read once. ARM lists the assignments at, above and below
+/// the scope asked: one below it grants nothing here.
+pub async fn roles_held(
+    arm: &Arm,
+    scope: &str,
+    principal: &str,
+) -> std::result::Result<Vec<String>, ArmError> {
     let path = format!(
         "{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{principal}'"
     );
     let list =
         list_all::<crate::azure::models::RoleAssignment>(arm, &path, api::AUTHORIZATION).await?;
     let scope_lower = scope.to_ascii_lowercase();
-    Ok(list.iter().any(|a| {
-        let p = &a.properties;
-        p.principal_id
-            .as_deref()
-            .is_some_and(|x| x.eq_ignore_ascii_case(principal))
-            && p.role_definition_id.as_deref().is_some_and(|d| {
-                d.rsplit('/')
-                    .next()
-                    .is_some_and(|g| g.eq_ignore_ascii_case(role))
-            })
-            && p.scope.as_deref().is_some_and(|s| {
-                let s = s.trim_end_matches('/').to_ascii_lowercase();
-                s.is_empty() || scope_lower == s || scope_lower.starts_with(&format!("{s}/"))
-            })
-    }))
+    Ok(list
+        .into_iter()
+        .filter(|a| {
+            let p = &a.properties;
+            p.principal_id
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(principal))
+                && p.scope.as_deref().is_some_and(|s| {
+                    let s = s.trim_end_matches('/').to_ascii_lowercase();
+                    s.is_empty() || scope_lower == s || scope_lower.starts_with(&format!("{s}/"))
+                })
+        })
+        .filter_map(|a| {
+            a.properties
+                .role_definition_id
+                .as_deref()
+                .and_then(|d| d.rsplit('/').next())
+                .map(str::to_ascii_lowercase)
+        })
+        .collect())
 }
 
 /// HybridConnectivity answers these while the provider is not registered.

@@ -285,13 +285,34 @@ fn checked_path(path: &str) -> Result<&str> {
     }
 }
 
-/// The identity part of an assignment as ARM answers it.
+/// An assignment as far as arcfix reads it (its identity, region and
+/// enforcement mode).
 #[derive(Debug, Deserialize)]
-struct AssignmentRead {
+pub(super) struct AssignmentRead {
     #[serde(default)]
     location: Option<String>,
     #[serde(default)]
     identity: Option<IdentityRead>,
+    #[serde(default)]
+    pub(super) properties: AssignmentProps,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct AssignmentProps {
+    #[serde(default)]
+    enforcement_mode: Option<String>,
+}
+
+impl AssignmentProps {
+    /// Its enforcement mode (ARM's default when not said), `None` when it
+    /// is neither arcfix knows.
+    pub(super) fn enforcement(&self) -> Option<Enforcement> {
+        match self.enforcement_mode.as_deref() {
+            None => Some(Enforcement::Default),
+            Some(m) => <Enforcement as clap::ValueEnum>::from_str(m, true).ok(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -1109,22 +1130,21 @@ pub async fn plan(arm: &Arm, install: &Install) -> Result<Plan> {
     // The roles of its identity (only for remediations: none under
     // DoNotEnforce); read only when the identity exists.
     let roles = if enforce { roles_needed(&i) } else { vec![] };
-    for &role in &roles {
-        let held = match &principal {
-            Some(p) => {
-                match crate::checks::azure::holds_role(arm, &scope.path(), p, role.guid()).await {
-                    Ok(h) => Some(h),
-                    Err(e) => {
-                        unread(
-                            format!("whether the assignment's identity holds {}", role.name()),
-                            &e,
-                        );
-                        None
-                    }
-                }
+    // The identity's roles, read once for all of them.
+    let held_roles = match (&principal, roles.is_empty()) {
+        (Some(p), false) => match crate::checks::azure::roles_held(arm, &scope.path(), p).await {
+            Ok(h) => Some(h),
+            Err(e) => {
+                unread("the roles of the assignment's identity".into(), &e);
+                None
             }
-            None => Some(false),
-        };
+        },
+        _ => Some(vec![]),
+    };
+    for &role in &roles {
+        let held = held_roles
+            .as_ref()
+            .map(|h| h.iter().any(|g| g.eq_ignore_ascii_case(role.guid())));
         seen.push(format!("role {}:{held:?}", role.guid()));
         if held == Some(true) {
             continue;
@@ -1691,6 +1711,25 @@ mod tests {
         let v = serde_json::to_value(&goal).unwrap();
         assert_eq!(v["reference"], "arcfix-entra-ssh-login-extension");
         assert_eq!(serde_json::from_value::<Goal>(v).unwrap(), goal);
+    }
+
+    #[test]
+    fn an_assignments_enforcement_is_read_without_case_and_unknown_ones_are_none() {
+        let read = |v: Value| {
+            serde_json::from_value::<AssignmentRead>(v)
+                .unwrap()
+                .properties
+                .enforcement()
+        };
+        assert_eq!(read(json!({})), Some(Enforcement::Default));
+        assert_eq!(
+            read(json!({"properties": {"enforcementMode": "donotenforce"}})),
+            Some(Enforcement::DoNotEnforce)
+        );
+        assert_eq!(
+            read(json!({"properties": {"enforcementMode": "Sometimes"}})),
+            None
+        );
     }
 
     #[test]

@@ -152,36 +152,14 @@ impl Status {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct AssignmentRead {
-    #[serde(default)]
-    properties: AssignmentProps,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AssignmentProps {
-    #[serde(default)]
-    enforcement_mode: Option<String>,
-}
-
 /// Reads the status of arcfix's assignment at `scope`.
 pub async fn read(arm: &Arm, scope: &PolicyScope) -> Result<Status> {
     let assignment_id = scope.assignment_id();
     let assignment = match arm.get_opt(&assignment_id, POLICY_API).await {
         Ok(Some(v)) => {
-            let read: AssignmentRead = serde_json::from_value(v)
+            let read: super::install::AssignmentRead = serde_json::from_value(v)
                 .map_err(|e| ArmError::invalid_answer(200, "GET", &assignment_id, None, e))?;
-            let enforcement = match read.properties.enforcement_mode.as_deref() {
-                None => Some(super::install::Enforcement::Default),
-                Some(m) if m.eq_ignore_ascii_case("Default") => {
-                    Some(super::install::Enforcement::Default)
-                }
-                Some(m) if m.eq_ignore_ascii_case("DoNotEnforce") => {
-                    Some(super::install::Enforcement::DoNotEnforce)
-                }
-                Some(_) => None,
-            };
+            let enforcement = read.properties.enforcement();
             Some(Assignment {
                 id: assignment_id.clone(),
                 enforcement,
