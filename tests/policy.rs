@@ -1407,3 +1407,27 @@ fn a_definition_azure_has_not_evaluated_is_unknown_never_compliant() {
         "{text:?}"
     );
 }
+
+#[test]
+fn non_compliant_machines_are_read_across_pages() {
+    // DoNotEnforce: nothing deployed, several machines stay non-compliant.
+    let whole = Azure::builtin("policy");
+    let paged = Azure::edited("policy", |v| v["page_size"] = json!(1));
+    let mut found = Vec::new();
+    for azure in [&whole, &paged] {
+        let out = install(azure, &["--yes", "--enforcement", "DoNotEnforce"]);
+        assert_eq!(out.status, 0, "{out:?}");
+        let doc = status(azure, &["-o", "json"]).json();
+        found.push(doc["non_compliant"].clone());
+    }
+    assert!(found[0].as_array().unwrap().len() > 2, "{:#}", found[0]);
+    assert_eq!(found[0], found[1]);
+    // The second read followed a link per page.
+    let pages = paged
+        .sim()
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/policyStates/latest/queryResults"))
+        .count();
+    assert!(pages > 2, "{pages}");
+}

@@ -248,7 +248,8 @@ pub struct ExtensionProperties {
 pub struct Page<T> {
     #[serde(default = "Vec::new")]
     pub value: Vec<T>,
-    #[serde(default)]
+    /// `nextLink`; PolicyInsights says `@odata.nextLink`.
+    #[serde(default, alias = "@odata.nextLink")]
     pub next_link: Option<String>,
 }
 

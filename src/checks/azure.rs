@@ -292,6 +292,18 @@ pub async fn list_each<T: serde::de::DeserializeOwned>(
     arm: &Arm,
     path: &str,
     api_version: &str,
+    each: impl FnMut(T) -> std::result::Result<(), ArmError>,
+) -> std::result::Result<(), ArmError> {
+    pages_each("GET", arm, path, api_version, each).await
+}
+
+/// As `list_each`, for a list asked by `method`: PolicyInsights' policy
+/// states are queried by POST, each next page too (`@odata.nextLink`).
+pub async fn pages_each<T: serde::de::DeserializeOwned>(
+    method: &str,
+    arm: &Arm,
+    path: &str,
+    api_version: &str,
     mut each: impl FnMut(T) -> std::result::Result<(), ArmError>,
 ) -> std::result::Result<(), ArmError> {
     let mut seen = std::collections::HashSet::new();
@@ -300,14 +312,14 @@ pub async fn list_each<T: serde::de::DeserializeOwned>(
     let endless = |why: String| {
         ArmError::invalid_answer(
             200,
-            "GET",
+            method,
             path,
             None,
             format!("the list never ends: {why}"),
         )
     };
     while let Some(p) = next.take() {
-        let a = arm.get(&p, api_version).await?;
+        let a = arm.send(method, &p, api_version, None).await?;
         let page: Page<T> = parse(a.body, &p)?;
         pages += 1;
         items += page.value.len();

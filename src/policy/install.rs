@@ -572,9 +572,6 @@ pub async fn summarize(arm: &Arm, scope: &str, assignment: &str) -> Result<Summa
     Ok(summary)
 }
 
-/// The most pages of non-compliant states followed (1,000 states a page).
-const MAX_STATE_PAGES: usize = 100;
-
 /// What a policy state is about: an Arc machine, or anything else (its id
 /// folded to lower case, never shown).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -591,14 +588,6 @@ pub struct NonCompliantState {
     pub reference: Option<String>,
     /// When it was evaluated (`None`: not said, or not a time).
     pub evaluated: Option<time::OffsetDateTime>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StatesPage {
-    #[serde(default)]
-    value: Vec<StateRead>,
-    #[serde(rename = "@odata.nextLink", default)]
-    next_link: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -621,29 +610,16 @@ pub async fn non_compliant_states(
     scope: &str,
     assignment: &str,
 ) -> Result<Vec<NonCompliantState>> {
-    let mut next = Some(format!(
+    let path = format!(
         "{scope}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?$filter=policyAssignmentId eq '{assignment}' and complianceState eq 'NonCompliant'&$top=1000"
-    ));
+    );
     let mut out = Vec::new();
-    let mut seen_links = std::collections::HashSet::new();
-    while let Some(link) = next.take() {
-        if seen_links.len() >= MAX_STATE_PAGES || !seen_links.insert(link.clone()) {
-            return Err(Error::Other(format!(
-                "PolicyInsights' list of non-compliant resources at {scope} goes on past {MAX_STATE_PAGES} pages or repeats a page: it was not read whole"
-            )));
-        }
-        let answer = arm.send("POST", &link, STATES_API, None).await?;
-        let page: StatesPage = serde_json::from_value(answer.body)
-            .map_err(|e| ArmError::invalid_answer(answer.status, "POST", scope, None, e))?;
-        for s in page.value {
-            if !s
-                .compliance_state
-                .as_deref()
-                .is_some_and(|c| c.eq_ignore_ascii_case("NonCompliant"))
-            {
-                continue;
-            }
-            let Some(id) = s.resource_id else { continue };
+    crate::checks::azure::pages_each("POST", arm, &path, STATES_API, |s: StateRead| {
+        let non_compliant = s
+            .compliance_state
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("NonCompliant"));
+        if let (true, Some(id)) = (non_compliant, s.resource_id) {
             let subject = match crate::target::MachineId::parse(&id) {
                 Ok(m) if m.kind == crate::target::ArcKind::Machine => Subject::Machine(m),
                 _ => Subject::Other(id.to_ascii_lowercase()),
@@ -656,8 +632,9 @@ pub async fn non_compliant_states(
                 evaluated: s.timestamp.as_deref().and_then(rfc3339),
             });
         }
-        next = page.next_link.filter(|l| !l.is_empty());
-    }
+        Ok(())
+    })
+    .await?;
     Ok(out)
 }
 
